@@ -1,0 +1,381 @@
+//! Health roll-up: every problem the model shows, as findings with a severity, and one overall level.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{CephHealth, Freshness, LeaseKind, Model, PanelId, VrrpState};
+use crate::inventory::{Host, LbTopology};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Ok,
+    Info,
+    Warn,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub panel: PanelId,
+    /// The host, node, member or server the finding is about.
+    pub subject: String,
+    pub message: String,
+}
+
+/// The overall state, with the exit codes of `kockpit status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthLevel {
+    Healthy,
+    Degraded,
+    Critical,
+    Unreachable,
+}
+
+impl HealthLevel {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            HealthLevel::Healthy => 0,
+            HealthLevel::Degraded => 1,
+            HealthLevel::Critical => 2,
+            HealthLevel::Unreachable => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    pub level: HealthLevel,
+    pub findings: Vec<Finding>,
+}
+
+impl Assessment {
+    pub fn for_panel(&self, panel: PanelId) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.panel == panel)
+    }
+    /// The worst severity of findings about `subject` in `panel`.
+    pub fn worst(&self, panel: PanelId, subject: &str) -> Severity {
+        self.for_panel(panel).filter(|f| f.subject == subject).map(|f| f.severity).max().unwrap_or(Severity::Ok)
+    }
+    pub fn panel_worst(&self, panel: PanelId) -> Severity {
+        self.for_panel(panel).map(|f| f.severity).max().unwrap_or(Severity::Ok)
+    }
+}
+
+struct Acc(Vec<Finding>);
+
+impl Acc {
+    fn add(&mut self, severity: Severity, panel: PanelId, subject: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Finding { severity, panel, subject: subject.into(), message: message.into() });
+    }
+}
+
+/// Kernel versions below this are flagged (Kubernetes and Ceph need newer ones for a sane life).
+pub const MIN_KERNEL: (u32, u32) = (4, 19);
+
+/// Parse "3.10.0-1160.el7.x86_64" -> (3, 10).
+pub fn kernel_major_minor(k: &str) -> Option<(u32, u32)> {
+    let mut it = k.split(|c: char| !c.is_ascii_digit());
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Differences between a host's plan and what it really is.
+pub fn host_drift(plan: &Host, f: &super::HostFacts) -> Vec<(Severity, String)> {
+    let mut out = Vec::new();
+    let too_old = kernel_major_minor(&f.kernel).is_some_and(|km| km < MIN_KERNEL);
+    if too_old {
+        out.push((Severity::Warn, format!("kernel {} < {}.{}", short_kernel(&f.kernel), MIN_KERNEL.0, MIN_KERNEL.1)));
+    }
+    if let (Some(pk), false) = (&plan.kernel, too_old) {
+        if let (Some(p), Some(l)) = (kernel_major_minor(pk), kernel_major_minor(&f.kernel)) {
+            if l < p {
+                out.push((Severity::Warn, format!("kernel {} below planned {pk}", short_kernel(&f.kernel))));
+            }
+        }
+    }
+    if f.swap_total_mb > 0 {
+        out.push((Severity::Warn, format!("swap on ({} MB)", f.swap_total_mb)));
+    }
+    if let Some(size) = &plan.size {
+        if f.cpus != 0 && f.cpus != size.cpu {
+            out.push((Severity::Warn, format!("{} CPUs, plan {}", f.cpus, size.cpu)));
+        }
+        let planned_mb = u64::from(size.memory_gb) * 1024;
+        // Kernels reserve some memory: allow 10 % below plan.
+        if f.mem_total_mb != 0 && f.mem_total_mb * 10 < planned_mb * 9 {
+            out.push((Severity::Warn, format!("{}G RAM, plan {}G", f.mem_total_mb.div_ceil(1024), size.memory_gb)));
+        }
+        if let Some(d) = size.disk_gb {
+            if f.disk_total_gb != 0 && f.disk_total_gb * 10 < u64::from(d) * 9 {
+                out.push((Severity::Warn, format!("disk {}G, plan {d}G", f.disk_total_gb)));
+            }
+        }
+    }
+    if !f.hostname.is_empty() && f.hostname != plan.name && f.hostname.split('.').next() != Some(plan.name.as_str()) {
+        out.push((Severity::Warn, format!("hostname {} != plan {}", f.hostname, plan.name)));
+    }
+    if f.firewalld.as_deref() == Some("active") {
+        out.push((Severity::Warn, "firewalld active".into()));
+    }
+    if f.selinux.as_deref() == Some("Enforcing") {
+        out.push((Severity::Warn, "SELinux enforcing".into()));
+    }
+    if plan.roles.master || plan.roles.worker {
+        if f.br_netfilter == Some(false) {
+            out.push((Severity::Warn, "br_netfilter not loaded".into()));
+        }
+        if f.bridge_nf_call_iptables == Some(false) {
+            out.push((Severity::Warn, "bridge-nf-call-iptables=0".into()));
+        }
+        if f.ip_forward == Some(false) {
+            out.push((Severity::Warn, "ip_forward=0".into()));
+        }
+    }
+    if let Some(off) = f.time_offset_ms {
+        if off.abs() > 500 {
+            out.push((Severity::Warn, format!("clock off by {}ms", off)));
+        }
+    }
+    match f.disk_used_pct {
+        p if p >= 95 => out.push((Severity::Critical, format!("disk {p}% full"))),
+        p if p >= 85 => out.push((Severity::Warn, format!("disk {p}% full"))),
+        _ => {}
+    }
+    out
+}
+
+pub fn short_kernel(k: &str) -> &str {
+    let end = k.find(['-', '+']).unwrap_or(k.len());
+    &k[..end]
+}
+
+pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
+    let mut a = Acc(Vec::new());
+    let plan = &m.plan;
+
+    // Sources that fail are findings in their own right.
+    for (panel, name, f) in m.sources(now) {
+        match f {
+            Freshness::Failed { reason, .. } => a.add(Severity::Warn, panel, subject_of(&name), format!("{name}: {reason}")),
+            Freshness::Stale { age_ms } => {
+                a.add(Severity::Warn, panel, subject_of(&name), format!("{name}: stale ({})", super::source::fmt_age_ms(age_ms)))
+            }
+            _ => {}
+        }
+    }
+
+    // Hosts vs plan.
+    for h in &plan.hosts {
+        if let Some(f) = m.hosts.get(&h.name).and_then(|s| s.data.as_ref()) {
+            for (sev, msg) in host_drift(h, f) {
+                a.add(sev, PanelId::Hosts, &h.name, msg);
+            }
+        }
+    }
+
+    // VIP and keepalived.
+    let has_vip = plan.vip.is_some() && !matches!(plan.topology.load_balancer, LbTopology::LocalProxy | LbTopology::None);
+    if has_vip && !m.vrrp.is_empty() {
+        let holders = m.vip_holders();
+        let any_fresh = m.vrrp.values().any(|s| s.freshness(now).is_fresh());
+        match holders.len() {
+            0 if any_fresh => a.add(Severity::Critical, PanelId::Vip, "vip", "VIP is not held by any load balancer"),
+            n if n > 1 => a.add(Severity::Critical, PanelId::Vip, "vip", format!("split brain: VIP held by {}", holders.join(" and "))),
+            _ => {}
+        }
+        for (lb, s) in &m.vrrp {
+            if let Some(v) = &s.data {
+                match v.state {
+                    VrrpState::Fault => a.add(Severity::Warn, PanelId::Vip, lb, format!("{lb} keepalived in FAULT")),
+                    VrrpState::Stopped => a.add(Severity::Warn, PanelId::Vip, lb, format!("{lb} keepalived not running")),
+                    _ => {}
+                }
+            }
+        }
+        let backups_ok = m.vrrp.values().filter_map(|s| s.data.as_ref()).filter(|v| matches!(v.state, VrrpState::Backup)).count();
+        if holders.len() == 1 && backups_ok == 0 && m.vrrp.len() > 1 {
+            a.add(Severity::Warn, PanelId::Vip, "vip", "no healthy BACKUP: a failover has nowhere to go");
+        }
+        if let Some(e) = &m.vip_probe.error {
+            a.add(Severity::Critical, PanelId::Vip, "vip", format!("VIP does not answer: {}", e.reason));
+        }
+    }
+
+    // haproxy.
+    let mut down_everywhere: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for (lb, s) in &m.haproxy {
+        let Some(servers) = &s.data else { continue };
+        let serving = servers.iter().filter(|b| b.status.is_serving()).count();
+        if !servers.is_empty() && serving == 0 {
+            a.add(Severity::Critical, PanelId::Haproxy, lb, format!("{lb}: no backend server is up"));
+        }
+        for b in servers {
+            let e = down_everywhere.entry(b.server.clone()).or_default();
+            e.1 += 1;
+            if !b.status.is_serving() {
+                e.0 += 1;
+                let why = b.check_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+                a.add(Severity::Warn, PanelId::Haproxy, format!("{lb}/{}", b.server), format!("{lb}: {} {}{why}", b.server, b.status_text));
+            }
+        }
+    }
+    for (master, s) in &m.readyz {
+        if let Some(r) = &s.data {
+            if !r.ok {
+                a.add(Severity::Warn, PanelId::Haproxy, master, format!("{master} /readyz: {} {}", r.status, r.detail));
+            }
+        }
+    }
+
+    // etcd.
+    if let Some(e) = &m.etcd.data {
+        let can_lose = e.can_lose();
+        if can_lose < 0 {
+            a.add(
+                Severity::Critical,
+                PanelId::Etcd,
+                "quorum",
+                format!("quorum lost: {}/{} members healthy, {} needed", e.healthy(), e.size(), e.quorum()),
+            );
+        } else if e.leader().is_none() && !e.members.is_empty() {
+            a.add(Severity::Critical, PanelId::Etcd, "leader", "etcd has no leader");
+        } else if can_lose == 0 && e.size() > 1 {
+            a.add(Severity::Warn, PanelId::Etcd, "quorum", "etcd cannot lose another member");
+        }
+        for mem in &e.members {
+            if !mem.reachable {
+                let why = mem.error.as_deref().unwrap_or("no answer");
+                a.add(Severity::Warn, PanelId::Etcd, &mem.name, format!("etcd {} down: {why}", mem.name));
+            } else if mem.apply_lag() > 1_000 {
+                a.add(Severity::Warn, PanelId::Etcd, &mem.name, format!("etcd {} applies {} entries behind", mem.name, mem.apply_lag()));
+            }
+        }
+        for al in &e.alarms {
+            a.add(Severity::Critical, PanelId::Etcd, &al.member, format!("etcd alarm {} on {}", al.alarm, al.member));
+        }
+    }
+
+    // Leases.
+    if let Some(ls) = &m.leases.data {
+        let mut stale_nodes = Vec::new();
+        for l in ls {
+            if !l.expired(now) {
+                continue;
+            }
+            match l.kind {
+                LeaseKind::LeaderElection => a.add(
+                    Severity::Warn,
+                    PanelId::Leases,
+                    &l.name,
+                    format!("{} holder {} stopped renewing", l.name, l.holder_host().unwrap_or("-")),
+                ),
+                LeaseKind::NodeHeartbeat => stale_nodes.push(l.name.clone()),
+            }
+        }
+        if !stale_nodes.is_empty() {
+            let shown: Vec<&str> = stale_nodes.iter().take(5).map(String::as_str).collect();
+            let more = stale_nodes.len().saturating_sub(5);
+            let tail = if more > 0 { format!(" +{more}") } else { String::new() };
+            a.add(Severity::Warn, PanelId::Leases, "node-leases", format!("node heartbeat lease expired: {}{tail}", shown.join(" ")));
+        }
+    }
+
+    // Nodes.
+    if let Some(ns) = &m.nodes.data {
+        let cps: Vec<_> = ns.iter().filter(|n| n.is_control_plane()).collect();
+        if !cps.is_empty() && cps.iter().all(|n| n.ready != Some(true)) {
+            a.add(Severity::Critical, PanelId::Nodes, "control-plane", "no control-plane node is Ready");
+        }
+        for n in ns {
+            match n.ready {
+                Some(true) => {}
+                Some(false) => a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} NotReady", n.name)),
+                None => a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} status Unknown", n.name)),
+            }
+            for p in &n.pressures {
+                a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} {p}", n.name));
+            }
+        }
+    }
+
+    // Ceph.
+    if let Some(c) = &m.ceph.data {
+        for chk in &c.checks {
+            let sev = match chk.severity {
+                CephHealth::Ok => Severity::Info,
+                CephHealth::Warn => Severity::Warn,
+                CephHealth::Err => Severity::Critical,
+            };
+            a.add(sev, PanelId::Ceph, &chk.code, format!("{} {}", chk.code, chk.summary));
+        }
+        if c.checks.is_empty() && c.health != CephHealth::Ok {
+            let sev = if c.health == CephHealth::Err { Severity::Critical } else { Severity::Warn };
+            a.add(sev, PanelId::Ceph, "health", c.health.label());
+        }
+    }
+
+    // Certificates.
+    for (host, s) in &m.certs {
+        let Some(certs) = &s.data else { continue };
+        for c in certs {
+            let days = c.days_left(now);
+            let sev = if days < 7 {
+                Severity::Critical
+            } else if days < 30 {
+                Severity::Warn
+            } else {
+                continue;
+            };
+            let msg = if days < 0 { format!("{host} {} expired", c.name) } else { format!("{host} {} expires in {days}d", c.name) };
+            a.add(sev, PanelId::Certs, format!("{host}/{}", c.name), msg);
+        }
+    }
+
+    let mut findings = a.0;
+    findings.sort_by(|x, y| y.severity.cmp(&x.severity).then(x.panel.cmp(&y.panel)));
+    let sources = m.sources(now);
+    let any_fresh = sources.iter().any(|(_, _, f)| f.is_fresh());
+    let level = if !any_fresh {
+        HealthLevel::Unreachable
+    } else if findings.iter().any(|f| f.severity == Severity::Critical) {
+        HealthLevel::Critical
+    } else if findings.iter().any(|f| f.severity == Severity::Warn) {
+        HealthLevel::Degraded
+    } else {
+        HealthLevel::Healthy
+    };
+    Assessment { level, findings }
+}
+
+/// "host slb1" -> "slb1"; "keepalived slb2" -> "slb2"; "etcd" -> "etcd".
+fn subject_of(source_name: &str) -> String {
+    source_name.split_whitespace().last().unwrap_or(source_name).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_versions() {
+        assert_eq!(kernel_major_minor("3.10.0-1160.el7.x86_64"), Some((3, 10)));
+        assert_eq!(kernel_major_minor("5.4.0-150-generic"), Some((5, 4)));
+        assert_eq!(kernel_major_minor("6"), None);
+        assert_eq!(kernel_major_minor(""), None);
+        assert!(kernel_major_minor("4.18.0").unwrap() < MIN_KERNEL);
+        assert!(kernel_major_minor("4.19.1").unwrap() >= MIN_KERNEL);
+        assert_eq!(short_kernel("3.10.0-1160.el7.x86_64"), "3.10.0");
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(HealthLevel::Healthy.exit_code(), 0);
+        assert_eq!(HealthLevel::Degraded.exit_code(), 1);
+        assert_eq!(HealthLevel::Critical.exit_code(), 2);
+        assert_eq!(HealthLevel::Unreachable.exit_code(), 3);
+    }
+}

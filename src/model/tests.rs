@@ -1,0 +1,225 @@
+use super::*;
+use crate::inventory::Plan;
+use chrono::Duration;
+
+fn t(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap()
+}
+
+fn vrrp(lb: &str, state: VrrpState, holds: bool, at: i64) -> Observation {
+    Observation {
+        at: t(at),
+        source: format!("ssh {lb}"),
+        budget_ms: 3_000,
+        payload: Payload::Vrrp {
+            lb: lb.into(),
+            result: Ok(VrrpView {
+                instance: "VI_1".into(),
+                state,
+                priority: 150,
+                effective_priority: 150,
+                holds_vip: holds,
+                last_transition: None,
+            }),
+        },
+    }
+}
+
+fn server(name: &str, status: &str) -> BackendServer {
+    BackendServer {
+        backend: "kube-apiserver".into(),
+        server: name.into(),
+        address: format!("{name}:6443"),
+        status: ServerStatus::parse(status),
+        status_text: status.into(),
+        check_status: Some(if status == "UP" { "L7OK".into() } else { "L4CON".into() }),
+        check_duration_ms: Some(1),
+        last_change_secs: Some(5),
+        sessions: 0,
+        weight: 1,
+    }
+}
+
+fn haproxy(lb: &str, statuses: &[(&str, &str)], at: i64) -> Observation {
+    Observation {
+        at: t(at),
+        source: format!("ssh {lb}"),
+        budget_ms: 3_000,
+        payload: Payload::Haproxy { lb: lb.into(), result: Ok(statuses.iter().map(|(n, s)| server(n, s)).collect()) },
+    }
+}
+
+fn model() -> Model {
+    Model::new(Plan::demo(), Mode::Live, "admin@demo")
+}
+
+#[test]
+fn vip_move_and_split_brain_reach_the_timeline_and_health() {
+    let mut m = model();
+    assert!(m.apply(vrrp("slb1", VrrpState::Master, true, 0)));
+    assert!(m.apply(vrrp("slb2", VrrpState::Backup, false, 0)));
+    assert!(m.timeline.is_empty(), "the first sighting is not a move");
+    assert_eq!(assess(&m, t(1)).level, HealthLevel::Healthy);
+
+    m.apply(vrrp("slb1", VrrpState::Stopped, false, 2));
+    m.apply(vrrp("slb2", VrrpState::Master, true, 2));
+    let texts: Vec<_> = m.timeline.iter().map(|e| e.text.clone()).collect();
+    assert!(texts.contains(&"keepalived slb1 MASTER -> STOPPED".to_string()), "{texts:?}");
+    assert!(texts.iter().any(|t| t.starts_with("VIP lost")), "{texts:?}");
+    assert!(texts.contains(&"VIP moved nobody -> slb2".to_string()), "{texts:?}");
+
+    m.apply(vrrp("slb1", VrrpState::Master, true, 4));
+    assert_eq!(m.vip_holders(), vec!["slb1".to_string(), "slb2".to_string()]);
+    let last = m.timeline.newest().next().unwrap();
+    assert_eq!(last.severity, Severity::Critical);
+    assert!(last.text.contains("SPLIT BRAIN"));
+    let a = assess(&m, t(4));
+    assert_eq!(a.level, HealthLevel::Critical);
+    assert!(a.findings.iter().any(|f| f.message.contains("split brain")));
+}
+
+#[test]
+fn backend_down_is_degraded_and_logged() {
+    let mut m = model();
+    let all_up = [("master1", "UP"), ("master2", "UP"), ("master3", "UP")];
+    m.apply(vrrp("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
+    m.apply(haproxy("slb1", &all_up, 0));
+    assert_eq!(assess(&m, t(0)).level, HealthLevel::Healthy);
+    // Same data again: nothing visible changed, revision stays.
+    let rev = m.revision;
+    assert!(!m.apply(haproxy("slb1", &all_up, 1)));
+    assert_eq!(m.revision, rev);
+    // A transitional state is not yet a status change.
+    m.apply(haproxy("slb1", &[("master1", "UP"), ("master2", "UP"), ("master3", "UP 1/2")], 2));
+    assert!(m.timeline.is_empty());
+    m.apply(haproxy("slb1", &[("master1", "UP"), ("master2", "UP"), ("master3", "DOWN")], 3));
+    let e = m.timeline.newest().next().unwrap();
+    assert_eq!(e.text, "haproxy slb1 master3 UP -> DOWN (L4CON)");
+    let a = assess(&m, t(3));
+    assert_eq!(a.level, HealthLevel::Degraded);
+    assert_eq!(a.worst(PanelId::Haproxy, "slb1/master3"), Severity::Warn);
+    m.apply(haproxy("slb1", &[("master1", "DOWN"), ("master2", "DOWN"), ("master3", "DOWN")], 4));
+    assert_eq!(assess(&m, t(4)).level, HealthLevel::Critical);
+}
+
+#[test]
+fn failing_source_keeps_data_and_is_reported_then_recovers() {
+    let mut m = model();
+    m.apply(haproxy("slb1", &[("master1", "UP")], 0));
+    m.apply(Observation {
+        at: t(1),
+        source: "ssh slb1".into(),
+        budget_ms: 3_000,
+        payload: Payload::Haproxy { lb: "slb1".into(), result: Err("ssh: connection refused".into()) },
+    });
+    let (f, src) = m.panel_freshness(PanelId::Haproxy, t(4));
+    assert_eq!(src, "ssh");
+    match f {
+        Freshness::Failed { reason, since_ms, .. } => {
+            assert_eq!(reason, "ssh: connection refused");
+            assert_eq!(since_ms, 3_000);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(m.haproxy["slb1"].data.is_some());
+    assert_eq!(m.timeline.newest().next().unwrap().text, "slb1: ssh: connection refused");
+    m.apply(haproxy("slb1", &[("master1", "UP")], 5));
+    assert_eq!(m.timeline.newest().next().unwrap().text, "slb1: recovered");
+}
+
+#[test]
+fn everything_failing_is_unreachable() {
+    let mut m = model();
+    assert_eq!(assess(&m, t(0)).level, HealthLevel::Unreachable, "nothing heard yet");
+    m.apply(Observation { at: t(0), source: "kube".into(), budget_ms: 5_000, payload: Payload::Nodes(Err("connection refused".into())) });
+    assert_eq!(assess(&m, t(0)).level, HealthLevel::Unreachable);
+    m.apply(haproxy("slb1", &[("master1", "UP")], 0));
+    assert_eq!(assess(&m, t(1)).level, HealthLevel::Degraded);
+    // Ten seconds later with no news, the haproxy data is stale: unreachable again.
+    assert_eq!(assess(&m, t(0) + Duration::seconds(10)).level, HealthLevel::Unreachable);
+}
+
+fn etcd(members: &[(&str, bool, bool)], at: i64) -> Observation {
+    let ms = members
+        .iter()
+        .enumerate()
+        .map(|(i, (n, up, leader))| EtcdMember {
+            name: n.to_string(),
+            id: 0x8e9e_05c5_2164_694d + i as u64,
+            endpoint: format!("https://{n}:2379"),
+            reachable: *up,
+            is_leader: *leader,
+            is_learner: false,
+            version: "3.4.13".into(),
+            raft_term: 3,
+            raft_index: 100,
+            raft_applied_index: 100,
+            db_size: 1 << 20,
+            db_size_in_use: 1 << 19,
+            error: if *up { None } else { Some("context deadline exceeded".into()) },
+        })
+        .collect();
+    Observation {
+        at: t(at),
+        source: "etcd grpc".into(),
+        budget_ms: 3_000,
+        payload: Payload::Etcd(Ok(EtcdView { members: ms, alarms: vec![] })),
+    }
+}
+
+#[test]
+fn etcd_leader_change_and_quorum_loss() {
+    let mut m = model();
+    m.apply(etcd(&[("master1", true, true), ("master2", true, false), ("master3", true, false)], 0));
+    m.apply(etcd(&[("master1", false, false), ("master2", true, true), ("master3", true, false)], 1));
+    let texts: Vec<_> = m.timeline.iter().map(|e| e.text.as_str()).collect();
+    assert!(texts.contains(&"etcd leader master1 -> master2"), "{texts:?}");
+    assert!(texts.contains(&"etcd member master1 down"), "{texts:?}");
+    let a = assess(&m, t(1));
+    assert!(a.findings.iter().any(|f| f.message == "etcd cannot lose another member"));
+    m.apply(etcd(&[("master1", false, false), ("master2", false, false), ("master3", true, false)], 2));
+    let a = assess(&m, t(2));
+    assert_eq!(a.level, HealthLevel::Critical);
+    assert!(a.findings[0].message.starts_with("quorum lost: 1/3"), "{:?}", a.findings[0]);
+}
+
+#[test]
+fn host_drift_against_plan() {
+    let plan = Plan::demo();
+    let h = plan.host("master3").unwrap();
+    let facts = HostFacts {
+        hostname: "master3".into(),
+        kernel: "3.10.0-1160.el7.x86_64".into(),
+        cpus: 8,
+        mem_total_mb: 32_000,
+        disk_total_gb: 150,
+        swap_total_mb: 2048,
+        br_netfilter: Some(true),
+        bridge_nf_call_iptables: Some(true),
+        ip_forward: Some(true),
+        ..Default::default()
+    };
+    let drift = health::host_drift(h, &facts);
+    let msgs: Vec<_> = drift.iter().map(|(_, m)| m.as_str()).collect();
+    assert!(msgs.iter().any(|m| m.starts_with("kernel 3.10.0 < 4.19")), "{msgs:?}");
+    assert!(msgs.contains(&"swap on (2048 MB)"), "{msgs:?}");
+    assert_eq!(drift.len(), 2, "kernel<4.19 (which implies below plan), swap: {msgs:?}");
+    let good = HostFacts { kernel: "5.4.0".into(), swap_total_mb: 0, ..facts };
+    assert!(health::host_drift(h, &good).is_empty());
+    let small = HostFacts { cpus: 4, mem_total_mb: 16_000, ..good.clone() };
+    assert_eq!(health::host_drift(h, &small).len(), 2);
+    let behind_plan = HostFacts { kernel: "4.19.90".into(), ..good };
+    assert_eq!(health::host_drift(h, &behind_plan)[0].1, "kernel 4.19.90 below planned 5.4");
+}
+
+#[test]
+fn timeline_is_bounded() {
+    let mut tl = Timeline::with_capacity(3);
+    for i in 0..5 {
+        tl.push(Event::new(t(i), PanelId::Vip, Severity::Info, format!("e{i}")));
+    }
+    assert_eq!(tl.len(), 3);
+    assert_eq!(tl.dropped, 2);
+    assert_eq!(tl.newest().next().unwrap().text, "e4");
+}

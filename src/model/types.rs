@@ -1,0 +1,436 @@
+//! Plain observed data, one struct per thing a probe can see. No I/O here.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Facts about one host as seen over SSH (or simulated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    pub os: String,
+    pub uptime_secs: u64,
+    pub load1: f64,
+    pub cpus: u32,
+    pub mem_total_mb: u64,
+    pub mem_avail_mb: u64,
+    pub disk_total_gb: u64,
+    pub disk_used_pct: u8,
+    pub swap_total_mb: u64,
+    /// "active" / "inactive"; None when firewalld is not installed.
+    pub firewalld: Option<String>,
+    /// "Enforcing" / "Permissive" / "Disabled"; None when SELinux is absent.
+    pub selinux: Option<String>,
+    pub br_netfilter: Option<bool>,
+    pub bridge_nf_call_iptables: Option<bool>,
+    pub ip_forward: Option<bool>,
+    /// Clock offset against the machine kockpit runs on, in milliseconds.
+    pub time_offset_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VrrpState {
+    Init,
+    Backup,
+    Master,
+    Fault,
+    /// keepalived is not running on this host.
+    Stopped,
+    Unknown,
+}
+
+impl VrrpState {
+    pub fn label(self) -> &'static str {
+        match self {
+            VrrpState::Init => "INIT",
+            VrrpState::Backup => "BACKUP",
+            VrrpState::Master => "MASTER",
+            VrrpState::Fault => "FAULT",
+            VrrpState::Stopped => "STOPPED",
+            VrrpState::Unknown => "?",
+        }
+    }
+}
+
+/// One load balancer's keepalived view: its VRRP state and whether it holds the VIP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VrrpView {
+    pub instance: String,
+    pub state: VrrpState,
+    pub priority: u32,
+    pub effective_priority: u32,
+    /// The VIP is configured on one of this host's interfaces (`ip -j addr`).
+    pub holds_vip: bool,
+    pub last_transition: Option<DateTime<Utc>>,
+}
+
+/// Whether the VIP answers on its port from where kockpit runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VipProbe {
+    pub address: String,
+    pub connect_ms: f64,
+}
+
+/// haproxy's server status. haproxy prints more than an enum: `UP 1/2` means "up, one failed check
+/// so far", `DOWN 1/2` means "down, one good check so far".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerStatus {
+    Up,
+    /// Up but failing checks (`UP 1/2`).
+    GoingDown,
+    Down,
+    /// Down but passing checks (`DOWN 1/2`).
+    GoingUp,
+    Maint,
+    Drain,
+    NoCheck,
+    Unknown,
+}
+
+impl ServerStatus {
+    /// Parse haproxy's `status` column in every form it prints.
+    pub fn parse(s: &str) -> ServerStatus {
+        let s = s.trim();
+        let head = s.split_whitespace().next().unwrap_or("");
+        let transitional = s.contains('/');
+        match head {
+            "UP" if transitional => ServerStatus::GoingDown,
+            "UP" => ServerStatus::Up,
+            "DOWN" if transitional => ServerStatus::GoingUp,
+            "DOWN" => ServerStatus::Down,
+            "NOLB" => ServerStatus::GoingDown,
+            "MAINT" => ServerStatus::Maint,
+            "DRAIN" => ServerStatus::Drain,
+            "no" if s.starts_with("no check") => ServerStatus::NoCheck,
+            _ if s.starts_with("MAINT") => ServerStatus::Maint,
+            _ => ServerStatus::Unknown,
+        }
+    }
+
+    pub fn is_serving(self) -> bool {
+        matches!(self, ServerStatus::Up | ServerStatus::GoingDown | ServerStatus::NoCheck)
+    }
+}
+
+/// One haproxy server line as seen by one load balancer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendServer {
+    pub backend: String,
+    pub server: String,
+    pub address: String,
+    pub status: ServerStatus,
+    /// The status text exactly as haproxy printed it.
+    pub status_text: String,
+    pub check_status: Option<String>,
+    pub check_duration_ms: Option<u64>,
+    /// Seconds since the last status change.
+    pub last_change_secs: Option<u64>,
+    pub sessions: u64,
+    pub weight: u32,
+}
+
+/// A direct probe of one apiserver's /readyz, to compare with haproxy's view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readyz {
+    pub ok: bool,
+    pub status: u16,
+    pub detail: String,
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtcdMember {
+    pub name: String,
+    /// etcd member IDs are full uint64s.
+    pub id: u64,
+    pub endpoint: String,
+    /// Whether the member answered a status request.
+    pub reachable: bool,
+    pub is_leader: bool,
+    pub is_learner: bool,
+    pub version: String,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub raft_applied_index: u64,
+    pub db_size: u64,
+    pub db_size_in_use: u64,
+    pub error: Option<String>,
+}
+
+impl EtcdMember {
+    pub fn apply_lag(&self) -> u64 {
+        self.raft_index.saturating_sub(self.raft_applied_index)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtcdAlarm {
+    pub member: String,
+    /// NOSPACE, CORRUPT.
+    pub alarm: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct EtcdView {
+    pub members: Vec<EtcdMember>,
+    pub alarms: Vec<EtcdAlarm>,
+}
+
+impl EtcdView {
+    pub fn size(&self) -> usize {
+        self.members.iter().filter(|m| !m.is_learner).count()
+    }
+    pub fn quorum(&self) -> usize {
+        self.size() / 2 + 1
+    }
+    pub fn healthy(&self) -> usize {
+        self.members.iter().filter(|m| m.reachable && !m.is_learner).count()
+    }
+    /// How many more voting members can be lost before quorum is gone (negative: already lost).
+    pub fn can_lose(&self) -> i64 {
+        self.healthy() as i64 - self.quorum() as i64
+    }
+    pub fn leader(&self) -> Option<&EtcdMember> {
+        self.members.iter().find(|m| m.is_leader && m.reachable)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseKind {
+    LeaderElection,
+    NodeHeartbeat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub namespace: String,
+    pub name: String,
+    pub kind: LeaseKind,
+    pub holder: Option<String>,
+    pub renew_time: Option<DateTime<Utc>>,
+    pub acquire_time: Option<DateTime<Utc>>,
+    pub duration_secs: u32,
+    pub transitions: u32,
+}
+
+impl Lease {
+    /// The holder stopped renewing: the last renewal is older than the lease duration.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        match self.renew_time {
+            Some(t) => (now - t).num_milliseconds() > i64::from(self.duration_secs) * 1000,
+            None => true,
+        }
+    }
+    /// For leader-election leases: the holder's node/host name (holders look like `master1_3f2a...`).
+    pub fn holder_host(&self) -> Option<&str> {
+        self.holder.as_deref().map(|h| h.split('_').next().unwrap_or(h))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Node {
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Some(true) Ready, Some(false) NotReady, None Unknown.
+    pub ready: Option<bool>,
+    /// Conditions other than Ready that are True (MemoryPressure, DiskPressure, PIDPressure, NetworkUnavailable).
+    pub pressures: Vec<String>,
+    pub unschedulable: bool,
+    pub taints: Vec<String>,
+    pub cpu_allocatable_m: u64,
+    pub cpu_requested_m: u64,
+    pub cpu_used_m: Option<u64>,
+    pub mem_allocatable: u64,
+    pub mem_requested: u64,
+    pub mem_used: Option<u64>,
+    pub pods: u32,
+    pub pods_capacity: u32,
+    pub kubelet_version: String,
+    pub runtime: String,
+    pub kernel: String,
+    pub internal_ip: String,
+}
+
+impl Node {
+    pub fn cpu_req_pct(&self) -> u32 {
+        pct(self.cpu_requested_m, self.cpu_allocatable_m)
+    }
+    pub fn mem_req_pct(&self) -> u32 {
+        pct(self.mem_requested, self.mem_allocatable)
+    }
+    pub fn is_control_plane(&self) -> bool {
+        self.roles.iter().any(|r| r == "control-plane" || r == "master")
+    }
+}
+
+pub fn pct(a: u64, b: u64) -> u32 {
+    if b == 0 { 0 } else { ((a as u128 * 100) / b as u128) as u32 }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CephHealth {
+    #[serde(rename = "HEALTH_OK")]
+    Ok,
+    #[serde(rename = "HEALTH_WARN")]
+    Warn,
+    #[serde(rename = "HEALTH_ERR")]
+    Err,
+}
+
+impl CephHealth {
+    pub fn parse(s: &str) -> Option<CephHealth> {
+        match s {
+            "HEALTH_OK" => Some(CephHealth::Ok),
+            "HEALTH_WARN" => Some(CephHealth::Warn),
+            "HEALTH_ERR" => Some(CephHealth::Err),
+            _ => None,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            CephHealth::Ok => "HEALTH_OK",
+            CephHealth::Warn => "HEALTH_WARN",
+            CephHealth::Err => "HEALTH_ERR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CephCheck {
+    pub code: String,
+    pub severity: CephHealth,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CephView {
+    pub health: CephHealth,
+    pub checks: Vec<CephCheck>,
+    pub mons: u32,
+    pub mons_in_quorum: u32,
+    pub osds: u32,
+    pub osds_up: u32,
+    pub osds_in: u32,
+    /// (state, count), e.g. ("active+clean", 128).
+    pub pgs_by_state: Vec<(String, u64)>,
+    pub bytes_used: u64,
+    pub bytes_total: u64,
+    /// OSD map flags such as noout.
+    pub flags: Vec<String>,
+    /// Hosts that carry OSDs (from the OSD tree), for drain warnings.
+    pub osd_hosts: Vec<String>,
+}
+
+impl CephView {
+    pub fn pgs_total(&self) -> u64 {
+        self.pgs_by_state.iter().map(|(_, n)| n).sum()
+    }
+    pub fn pgs_clean(&self) -> u64 {
+        self.pgs_by_state.iter().filter(|(s, _)| s == "active+clean").map(|(_, n)| n).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertInfo {
+    /// kubeadm's name for it: apiserver, etcd-server, admin.conf, ...
+    pub name: String,
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub not_after: DateTime<Utc>,
+    pub is_ca: bool,
+}
+
+impl CertInfo {
+    pub fn days_left(&self, now: DateTime<Utc>) -> i64 {
+        (self.not_after - now).num_days()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haproxy_status_forms() {
+        assert_eq!(ServerStatus::parse("UP"), ServerStatus::Up);
+        assert_eq!(ServerStatus::parse("UP 1/2"), ServerStatus::GoingDown);
+        assert_eq!(ServerStatus::parse("DOWN"), ServerStatus::Down);
+        assert_eq!(ServerStatus::parse("DOWN 1/2"), ServerStatus::GoingUp);
+        assert_eq!(ServerStatus::parse("MAINT"), ServerStatus::Maint);
+        assert_eq!(ServerStatus::parse("MAINT (resolution)"), ServerStatus::Maint);
+        assert_eq!(ServerStatus::parse("DRAIN"), ServerStatus::Drain);
+        assert_eq!(ServerStatus::parse("no check"), ServerStatus::NoCheck);
+        assert_eq!(ServerStatus::parse(""), ServerStatus::Unknown);
+        assert_eq!(ServerStatus::parse("garbage"), ServerStatus::Unknown);
+        assert!(ServerStatus::GoingDown.is_serving());
+        assert!(!ServerStatus::GoingUp.is_serving());
+    }
+
+    fn member(name: &str, reachable: bool, leader: bool) -> EtcdMember {
+        EtcdMember {
+            name: name.into(),
+            id: u64::MAX - 1,
+            endpoint: String::new(),
+            reachable,
+            is_leader: leader,
+            is_learner: false,
+            version: "3.4.23".into(),
+            raft_term: 2,
+            raft_index: 10,
+            raft_applied_index: 8,
+            db_size: 0,
+            db_size_in_use: 0,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn quorum_math() {
+        let mut v = EtcdView { members: vec![member("a", true, true), member("b", true, false), member("c", true, false)], alarms: vec![] };
+        assert_eq!((v.size(), v.quorum(), v.healthy(), v.can_lose()), (3, 2, 3, 1));
+        v.members[1].reachable = false;
+        assert_eq!(v.can_lose(), 0);
+        v.members[2].reachable = false;
+        assert_eq!(v.can_lose(), -1);
+        let mut five = v.clone();
+        for n in ["d", "e"] {
+            five.members.push(member(n, true, false));
+        }
+        assert_eq!((five.size(), five.quorum(), five.healthy(), five.can_lose()), (5, 3, 3, 0));
+        five.members.push(EtcdMember { is_learner: true, ..member("f", true, false) });
+        assert_eq!(five.size(), 5, "learners do not vote");
+        assert_eq!(v.members[0].apply_lag(), 2);
+    }
+
+    #[test]
+    fn lease_expiry_and_holder() {
+        let now = Utc::now();
+        let mut l = Lease {
+            namespace: "kube-system".into(),
+            name: "kube-scheduler".into(),
+            kind: LeaseKind::LeaderElection,
+            holder: Some("master2_4c1d-99".into()),
+            renew_time: Some(now - chrono::Duration::seconds(3)),
+            acquire_time: None,
+            duration_secs: 15,
+            transitions: 4,
+        };
+        assert!(!l.expired(now));
+        assert_eq!(l.holder_host(), Some("master2"));
+        l.renew_time = Some(now - chrono::Duration::seconds(16));
+        assert!(l.expired(now));
+        l.renew_time = None;
+        assert!(l.expired(now));
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(pct(50, 200), 25);
+        assert_eq!(pct(1, 0), 0);
+        assert_eq!(pct(u64::MAX, u64::MAX), 100);
+    }
+}
