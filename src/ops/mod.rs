@@ -1,0 +1,286 @@
+//! Operations that change a cluster. Each is plan -> confirm -> execute -> verify:
+//! [`plan`] is pure (it reads the model only), the confirm step belongs to the app, execution and
+//! verification belong to the backend (live or simulated), and every step lands in the audit log.
+//!
+//! A backend executes nothing without a [`WriteCap`], and a `WriteCap` exists only in a process that
+//! is not read-only: read-only is a property of the process, not of a key binding.
+
+pub mod audit;
+
+use serde::Serialize;
+
+use crate::model::{Model, VrrpState};
+
+/// Proof that this process may change the cluster. It can only be created by [`WriteCap::acquire`],
+/// which refuses in read-only mode; it cannot be cloned or built by hand elsewhere.
+#[derive(Debug)]
+pub struct WriteCap {
+    _private: (),
+}
+
+impl WriteCap {
+    /// The one way to obtain write access. Returns None when the process is read-only.
+    pub fn acquire(readonly: bool) -> Option<WriteCap> {
+        if readonly { None } else { Some(WriteCap { _private: () }) }
+    }
+    /// A second token for another task of the same (writable) process.
+    pub fn share(&self) -> WriteCap {
+        WriteCap { _private: () }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverMode {
+    /// Lower the owner's priority (keepalived track_file) so the peer takes over cleanly.
+    Graceful,
+    /// Stop keepalived on the owner: for when the graceful way cannot work.
+    Emergency,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrainOptions {
+    pub delete_emptydir_data: bool,
+    pub force_unmanaged: bool,
+    pub grace_period_secs: Option<u32>,
+    pub timeout_secs: u32,
+}
+
+impl Default for DrainOptions {
+    fn default() -> Self {
+        DrainOptions { delete_emptydir_data: false, force_unmanaged: false, grace_period_secs: None, timeout_secs: 300 }
+    }
+}
+
+/// A change someone asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum OpRequest {
+    Cordon { node: String },
+    Uncordon { node: String },
+    Drain { node: String, options: DrainOptions },
+    VipFailover { to: String, mode: FailoverMode },
+    RestoreVipPriority { lb: String },
+    RenewCerts { masters: Vec<String> },
+    SetNoout { on: bool },
+}
+
+impl OpRequest {
+    pub fn title(&self) -> String {
+        match self {
+            OpRequest::Cordon { node } => format!("Cordon {node}"),
+            OpRequest::Uncordon { node } => format!("Uncordon {node}"),
+            OpRequest::Drain { node, .. } => format!("Drain {node}"),
+            OpRequest::VipFailover { to, mode: FailoverMode::Graceful } => format!("Graceful VIP failover to {to}"),
+            OpRequest::VipFailover { to, mode: FailoverMode::Emergency } => format!("EMERGENCY VIP failover to {to}"),
+            OpRequest::RestoreVipPriority { lb } => format!("Restore keepalived priority on {lb}"),
+            OpRequest::RenewCerts { masters } => format!("Renew certificates on {}", masters.join(", ")),
+            OpRequest::SetNoout { on: true } => "Set Ceph noout".to_string(),
+            OpRequest::SetNoout { on: false } => "Unset Ceph noout".to_string(),
+        }
+    }
+}
+
+/// What an operation would do, shown before the operator confirms.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpPlan {
+    pub request: OpRequest,
+    pub steps: Vec<String>,
+    /// Consequences the operator must read before confirming.
+    pub warnings: Vec<String>,
+    /// Reasons the operation is refused; a plan with blockers cannot be confirmed.
+    pub blockers: Vec<String>,
+}
+
+impl OpPlan {
+    pub fn allowed(&self) -> bool {
+        self.blockers.is_empty()
+    }
+}
+
+/// Progress reported by a backend while it executes an operation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum OpEvent {
+    Step { id: u64, text: String, ok: bool },
+    Finished { id: u64, ok: bool, summary: String },
+}
+
+impl OpEvent {
+    pub fn id(&self) -> u64 {
+        match self {
+            OpEvent::Step { id, .. } | OpEvent::Finished { id, .. } => *id,
+        }
+    }
+}
+
+/// Plan an operation against the current model. Pure: reads the model, changes nothing.
+pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
+    let mut p = OpPlan { request: req.clone(), steps: vec![], warnings: vec![], blockers: vec![] };
+    match req {
+        OpRequest::Cordon { node } | OpRequest::Uncordon { node } => {
+            let cordon = matches!(req, OpRequest::Cordon { .. });
+            match m.node(node) {
+                None => p.blockers.push(format!("no node named {node} in the node list")),
+                Some(n) => {
+                    if cordon && n.unschedulable {
+                        p.blockers.push(format!("{node} is already cordoned"));
+                    }
+                    if !cordon && !n.unschedulable {
+                        p.blockers.push(format!("{node} is not cordoned"));
+                    }
+                    p.steps.push(format!("patch node {node}: spec.unschedulable = {cordon}"));
+                    p.steps.push("verify the node list shows the change".into());
+                    if cordon && n.is_control_plane() {
+                        p.warnings.push(format!("{node} is a control-plane node"));
+                    }
+                }
+            }
+        }
+        OpRequest::Drain { node, options } => plan_drain(&mut p, m, node, options),
+        OpRequest::VipFailover { to, mode } => plan_failover(&mut p, m, to, *mode),
+        OpRequest::RestoreVipPriority { lb } => {
+            p.steps.push(format!("{lb}: remove the demotion weight (track_file back to 0)"));
+            p.steps.push("verify keepalived reports the configured priority".into());
+            p.warnings.push(format!("if {lb} has the highest priority and preemption is on, the VIP moves back to {lb}"));
+        }
+        OpRequest::RenewCerts { masters } => {
+            if masters.is_empty() {
+                p.blockers.push("no master to renew".into());
+            }
+            for mname in masters {
+                p.steps.push(format!("{mname}: back up /etc/kubernetes/pki, kubeadm certs renew all, restart control-plane, wait healthy"));
+            }
+            p.steps.push("stop at the first failure; the other masters stay untouched".into());
+            let etcd_can_lose = m.etcd.data.as_ref().map(|e| e.can_lose()).unwrap_or(1);
+            if etcd_can_lose < 1 {
+                p.blockers.push("etcd cannot lose a member: restarting a master's etcd would lose quorum".into());
+            }
+            let serving = serving_backends(m);
+            if serving < 2 && masters.len() > 1 {
+                p.warnings.push(format!("only {serving} apiserver(s) serving through haproxy: restarts may interrupt the API"));
+            }
+        }
+        OpRequest::SetNoout { on } => {
+            let set = m.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+            if *on && set {
+                p.blockers.push("noout is already set".into());
+            }
+            if !*on && !set {
+                p.blockers.push("noout is not set".into());
+            }
+            p.steps.push(format!("ceph osd {} noout", if *on { "set" } else { "unset" }));
+            if *on {
+                p.warnings.push("while noout is set, down OSDs are not marked out: data is not re-replicated".into());
+            }
+        }
+    }
+    p
+}
+
+fn serving_backends(m: &Model) -> usize {
+    let mut up = std::collections::BTreeSet::new();
+    for s in m.haproxy.values() {
+        for b in s.data.iter().flatten() {
+            if b.status.is_serving() {
+                up.insert(b.server.clone());
+            }
+        }
+    }
+    up.len()
+}
+
+fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
+    let Some(n) = m.node(node) else {
+        p.blockers.push(format!("no node named {node} in the node list"));
+        return;
+    };
+    let nodes = m.nodes.data.as_deref().unwrap_or_default();
+    if n.is_control_plane() {
+        let other_ready_cp =
+            nodes.iter().filter(|o| o.name != node && o.is_control_plane() && o.ready == Some(true) && !o.unschedulable).count();
+        if other_ready_cp == 0 {
+            p.blockers.push(format!("{node} is the last Ready control-plane node: draining it would leave no schedulable control plane"));
+        }
+    }
+    let others = nodes.iter().filter(|o| o.name != node && o.ready == Some(true) && !o.unschedulable && !o.is_control_plane()).count();
+    if others == 0 && !n.is_control_plane() {
+        p.blockers.push("no other schedulable worker: evicted pods would have nowhere to go".into());
+    }
+    if let Some(e) = &m.etcd.data {
+        if e.leader().is_some_and(|l| l.name == node) {
+            p.warnings.push(format!("{node} hosts the etcd leader: expect a leader election (~1-2 s of API latency)"));
+        }
+    }
+    let osd_host = m.ceph.data.as_ref().is_some_and(|c| c.osd_hosts.iter().any(|h| h == node))
+        || m.plan.host(node).is_some_and(|h| h.notes.as_deref().unwrap_or("").to_lowercase().contains("osd"));
+    if osd_host {
+        let noout = m.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+        if !noout {
+            p.warnings.push(format!(
+                "{node} hosts Ceph OSDs and noout is not set: Ceph will start re-replicating their data (set noout first: key n)"
+            ));
+        }
+    }
+    p.steps.push(format!("cordon {node}"));
+    p.steps
+        .push(format!("evict {} pod(s) through the Eviction API, honouring PodDisruptionBudgets (skip DaemonSet and mirror pods)", n.pods));
+    if options.delete_emptydir_data {
+        p.warnings.push("pods with emptyDir volumes will lose that data".into());
+    }
+    if options.force_unmanaged {
+        p.warnings.push("pods without a controller will be deleted and not recreated".into());
+    }
+    p.steps.push(format!("wait until only DaemonSet pods remain (timeout {}s); cancel leaves the node cordoned", options.timeout_secs));
+}
+
+fn plan_failover(p: &mut OpPlan, m: &Model, to: &str, mode: FailoverMode) {
+    let holders = m.vip_holders();
+    if holders.len() > 1 {
+        p.warnings.push(format!("SPLIT BRAIN: the VIP is held by {} right now", holders.join(" and ")));
+    }
+    if holders.iter().any(|h| h == to) && holders.len() == 1 {
+        p.blockers.push(format!("{to} already holds the VIP"));
+    }
+    let Some(peer) = m.vrrp.get(to) else {
+        p.blockers.push(format!("{to} is not a load balancer kockpit observes"));
+        return;
+    };
+    match (&peer.data, &peer.error) {
+        (_, Some(e)) => p.blockers.push(format!("{to} cannot be observed: {}", e.reason)),
+        (None, None) => p.blockers.push(format!("nothing heard from {to} yet")),
+        (Some(v), None) => {
+            if v.state != VrrpState::Backup && !(holders.len() > 1 && v.state == VrrpState::Master) {
+                p.blockers.push(format!("{to} is {} (a failover needs a healthy BACKUP)", v.state.label()));
+            }
+        }
+    }
+    let peer_backends_up = m
+        .haproxy
+        .get(to)
+        .and_then(|s| if s.error.is_some() { None } else { s.data.as_ref() })
+        .map(|v| v.iter().filter(|b| b.status.is_serving()).count());
+    match peer_backends_up {
+        None => p.blockers.push(format!("haproxy on {to} cannot be observed: it may not be running")),
+        Some(0) => p.blockers.push(format!("haproxy on {to} sees no healthy apiserver backend")),
+        Some(_) => {}
+    }
+    let owner = holders.first().cloned().unwrap_or_else(|| "(nobody)".into());
+    match mode {
+        FailoverMode::Graceful => {
+            p.steps.push(format!("{owner}: demote keepalived (track_file weight -100)"));
+            p.steps.push(format!("wait for the VIP to move to {to} (expect ~3.5 s)"));
+            p.steps.push("verify the apiserver answers through the VIP; report how long clients could not connect".into());
+            p.steps.push(format!("{owner} stays demoted until you restore its priority"));
+        }
+        FailoverMode::Emergency => {
+            p.steps.push(format!("{owner}: STOP keepalived (clients see a short outage)"));
+            p.steps.push(format!("wait for the VIP to move to {to} (expect <1 s)"));
+            p.steps.push("verify the apiserver answers through the VIP".into());
+            p.warnings.push(format!("keepalived stays stopped on {owner} until someone starts it again"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

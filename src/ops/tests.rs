@@ -1,0 +1,100 @@
+use super::*;
+use crate::model::{Mode, Model};
+use crate::sim::{Fault, SimCluster};
+use chrono::{DateTime, Duration};
+
+fn settled(faults: &[Fault], secs: i64) -> Model {
+    let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let mut sim = SimCluster::demo(t0);
+    let mut m = Model::new(sim.plan().clone(), Mode::Demo, "demo");
+    for f in faults {
+        sim.inject(*f, t0);
+    }
+    let mut now = t0;
+    for _ in 0..secs * 10 {
+        now += Duration::milliseconds(100);
+        sim.step(now);
+        for o in sim.observe(now) {
+            m.apply(o);
+        }
+    }
+    m
+}
+
+#[test]
+fn read_only_never_gets_a_capability() {
+    assert!(WriteCap::acquire(true).is_none());
+    assert!(WriteCap::acquire(false).is_some());
+}
+
+#[test]
+fn cordon_plan_and_its_refusals() {
+    let m = settled(&[], 1);
+    let p = plan(&OpRequest::Cordon { node: "worker1".into() }, &m);
+    assert!(p.allowed(), "{p:?}");
+    assert_eq!(p.steps[0], "patch node worker1: spec.unschedulable = true");
+    let p = plan(&OpRequest::Uncordon { node: "worker1".into() }, &m);
+    assert_eq!(p.blockers, vec!["worker1 is not cordoned"]);
+    let p = plan(&OpRequest::Cordon { node: "nope".into() }, &m);
+    assert_eq!(p.blockers, vec!["no node named nope in the node list"]);
+}
+
+#[test]
+fn drain_warns_about_osds_and_refuses_the_last_control_plane() {
+    let m = settled(&[], 1);
+    let p = plan(&OpRequest::Drain { node: "worker2".into(), options: DrainOptions::default() }, &m);
+    assert!(p.allowed());
+    assert!(p.warnings.iter().any(|w| w.contains("hosts Ceph OSDs and noout is not set")), "{:?}", p.warnings);
+
+    let mut m = settled(&[], 1);
+    let leader = m.etcd.data.as_ref().unwrap().leader().unwrap().name.clone();
+    let p = plan(&OpRequest::Drain { node: leader.clone(), options: DrainOptions::default() }, &m);
+    assert!(p.warnings.iter().any(|w| w.contains("hosts the etcd leader")), "{:?}", p.warnings);
+
+    // Make master1 the only Ready, schedulable control-plane node.
+    for n in m.nodes.data.as_mut().unwrap() {
+        if n.is_control_plane() && n.name != "master1" {
+            n.ready = Some(false);
+        }
+    }
+    let p = plan(&OpRequest::Drain { node: "master1".into(), options: DrainOptions::default() }, &m);
+    assert!(!p.allowed());
+    assert!(p.blockers[0].contains("last Ready control-plane node"), "{:?}", p.blockers);
+}
+
+#[test]
+fn failover_needs_a_healthy_backup_with_backends() {
+    let m = settled(&[], 1);
+    let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful }, &m);
+    assert!(p.allowed(), "{p:?}");
+    let p = plan(&OpRequest::VipFailover { to: "slb1".into(), mode: FailoverMode::Graceful }, &m);
+    assert_eq!(p.blockers[0], "slb1 already holds the VIP");
+
+    // Kill haproxy on slb1, then move the VIP to slb2 and ask to fail back to slb1: its haproxy is dead.
+    let m = settled(&[Fault::KillHaproxyOnOwner], 6);
+    assert_eq!(m.vip_holders(), vec!["slb2"], "the haproxy check weight moved the VIP");
+    let p = plan(&OpRequest::VipFailover { to: "slb1".into(), mode: FailoverMode::Graceful }, &m);
+    assert!(!p.allowed());
+    assert!(p.blockers.iter().any(|b| b.contains("haproxy on slb1 cannot be observed")), "{:?}", p.blockers);
+
+    let m = settled(&[Fault::SplitBrain], 5);
+    let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Emergency }, &m);
+    assert!(p.warnings[0].starts_with("SPLIT BRAIN"), "{p:?}");
+}
+
+#[test]
+fn cert_renewal_refused_without_etcd_headroom() {
+    let m = settled(&[Fault::KillMaster], 3);
+    let p = plan(&OpRequest::RenewCerts { masters: vec!["master2".into()] }, &m);
+    assert!(!p.allowed());
+    assert!(p.blockers[0].contains("etcd cannot lose a member"));
+    let m = settled(&[], 1);
+    assert!(plan(&OpRequest::RenewCerts { masters: vec!["master1".into(), "master2".into()] }, &m).allowed());
+}
+
+#[test]
+fn noout_toggle_checks_current_flags() {
+    let m = settled(&[], 1);
+    assert!(plan(&OpRequest::SetNoout { on: true }, &m).allowed());
+    assert_eq!(plan(&OpRequest::SetNoout { on: false }, &m).blockers, vec!["noout is not set"]);
+}

@@ -1,0 +1,54 @@
+//! Runs a [`SimCluster`] as a task: ticks it on the wall clock and sends what it sees to the app.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use super::SimCluster;
+use crate::backend::{BackendEvent, BackendHandle, Command};
+
+/// Spawn the simulation on the current tokio runtime. It stops when the app drops the handle.
+pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
+    let (ev_tx, ev_rx) = mpsc::channel::<BackendEvent>(1024);
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                cmd = cmd_rx.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    let now = Utc::now();
+                    match cmd {
+                        Command::Execute { id, request, cap } => sim.execute(id, &request, &cap, now),
+                        Command::Fault(f) => {
+                            let msg = sim.inject(f, now);
+                            if ev_tx.send(BackendEvent::Notice(format!("fault injected: {msg}"))).await.is_err() {
+                                return;
+                            }
+                        }
+                        Command::SetPaused(p) => sim.paused = p,
+                    }
+                }
+            }
+            let now = Utc::now();
+            sim.step(now);
+            for e in sim.drain_op_events() {
+                if ev_tx.send(BackendEvent::Op(e)).await.is_err() {
+                    return;
+                }
+            }
+            if sim.paused {
+                continue;
+            }
+            for o in sim.observe(now) {
+                if ev_tx.send(BackendEvent::Obs(o)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    BackendHandle { events: ev_rx, commands: cmd_tx, supports_faults: true }
+}
