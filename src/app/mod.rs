@@ -1,0 +1,526 @@
+//! The app: owns all state, turns keys into actions and actions into plans, dialogs and commands.
+//! No terminal and no I/O beyond the audit log here: the event loop in [`run`] drives it, tests call it directly.
+
+pub mod action;
+pub mod run;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use serde_json::json;
+
+pub use action::Action;
+
+use crate::backend::{BackendEvent, Command};
+use crate::model::{Assessment, Model, PanelId, Severity, assess};
+use crate::ops::audit::AuditLog;
+use crate::ops::{FailoverMode, OpEvent, OpPlan, OpRequest, WriteCap, plan};
+use crate::sim::Fault;
+use crate::ui::keymap::Keymap;
+use crate::ui::theme::Theme;
+
+/// What is drawn over the panels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialog {
+    None,
+    Help {
+        scroll: usize,
+    },
+    Confirm(OpPlan),
+    Progress,
+    Faults {
+        selected: usize,
+    },
+    /// kockpit's own log (tracing, through tui-logger).
+    OwnLog,
+}
+
+/// A running or finished operation, shown in the progress dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpRun {
+    pub id: u64,
+    pub title: String,
+    pub steps: Vec<(String, bool)>,
+    pub result: Option<(bool, String)>,
+}
+
+/// Everything about how the screen looks that is not the cluster.
+#[derive(Debug, Clone)]
+pub struct ViewState {
+    pub focus: PanelId,
+    pub zoom: Option<PanelId>,
+    pub filters: BTreeMap<PanelId, String>,
+    /// The filter of the focused panel is being typed.
+    pub filter_editing: bool,
+    pub selected: BTreeMap<PanelId, usize>,
+    pub dialog: Dialog,
+    /// Panel rectangles from the last draw, for directional focus moves.
+    pub last_layout: Vec<(PanelId, ratatui::layout::Rect)>,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState {
+            focus: PanelId::Hosts,
+            zoom: None,
+            filters: BTreeMap::new(),
+            filter_editing: false,
+            selected: BTreeMap::new(),
+            dialog: Dialog::None,
+            last_layout: Vec::new(),
+        }
+    }
+}
+
+impl ViewState {
+    pub fn filter(&self, p: PanelId) -> &str {
+        self.filters.get(&p).map(String::as_str).unwrap_or("")
+    }
+    pub fn selected(&self, p: PanelId) -> usize {
+        self.selected.get(&p).copied().unwrap_or(0)
+    }
+}
+
+pub struct App {
+    pub model: Model,
+    pub view: ViewState,
+    pub theme: Theme,
+    pub themes: Vec<Theme>,
+    pub keymap: Keymap,
+    cap: Option<WriteCap>,
+    audit: Option<AuditLog>,
+    pub supports_faults: bool,
+    pub paused: bool,
+    pub quit: bool,
+    next_op: u64,
+    pub op: Option<OpRun>,
+    /// A one-line message for the footer, with when it was set.
+    pub notice: Option<(Severity, String, DateTime<Utc>)>,
+    /// Health, recomputed when the model changes or time passes.
+    pub assessment: Assessment,
+    assessed_at: (u64, i64),
+    /// Something visible changed since the last draw.
+    pub dirty: bool,
+    /// The time zone clocks are shown in: the local one, fixed at start.
+    pub tz: chrono::FixedOffset,
+}
+
+impl App {
+    pub fn new(
+        model: Model,
+        theme: Theme,
+        themes: Vec<Theme>,
+        keymap: Keymap,
+        cap: Option<WriteCap>,
+        audit: Option<AuditLog>,
+        supports_faults: bool,
+    ) -> App {
+        let now = Utc::now();
+        let assessment = assess(&model, now);
+        App {
+            model,
+            view: ViewState::default(),
+            theme,
+            themes,
+            keymap,
+            cap,
+            audit,
+            supports_faults,
+            paused: false,
+            quit: false,
+            next_op: 1,
+            op: None,
+            notice: None,
+            assessment,
+            assessed_at: (u64::MAX, 0),
+            dirty: true,
+            tz: *chrono::Local::now().offset(),
+        }
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.cap.is_none()
+    }
+
+    /// Recompute health if the model moved or a second passed (staleness depends on time).
+    pub fn refresh(&mut self, now: DateTime<Utc>) {
+        let key = (self.model.revision, now.timestamp());
+        if key != self.assessed_at {
+            self.assessment = assess(&self.model, now);
+            self.assessed_at = key;
+        }
+    }
+
+    fn audit(&mut self, event: &str, fields: serde_json::Value) {
+        if let Some(log) = &mut self.audit {
+            if let Err(e) = log.record(event, fields) {
+                tracing::error!("audit log write failed: {e}");
+                self.notice = Some((Severity::Critical, format!("AUDIT LOG WRITE FAILED: {e}"), Utc::now()));
+            }
+        }
+    }
+
+    pub fn audit_session(&mut self, event: &str, fields: serde_json::Value) {
+        self.audit(event, fields);
+    }
+
+    fn say(&mut self, sev: Severity, text: impl Into<String>) {
+        self.notice = Some((sev, text.into(), Utc::now()));
+        self.dirty = true;
+    }
+
+    /// Apply something the backend sent.
+    pub fn on_backend(&mut self, ev: BackendEvent) {
+        match ev {
+            BackendEvent::Obs(o) => {
+                if self.model.apply(o) {
+                    self.dirty = true;
+                }
+            }
+            BackendEvent::Notice(text) => {
+                tracing::info!("{text}");
+                self.model.timeline.push(crate::model::Event::new(Utc::now(), PanelId::Timeline, Severity::Info, text.clone()));
+                self.model.revision += 1;
+                self.say(Severity::Info, text);
+            }
+            BackendEvent::Op(e) => self.on_op_event(e),
+        }
+    }
+
+    fn on_op_event(&mut self, e: OpEvent) {
+        match &e {
+            OpEvent::Step { id, text, ok } => {
+                self.audit("op_step", json!({ "op_id": id, "step": text, "ok": ok }));
+                if let Some(run) = self.op.as_mut().filter(|r| r.id == *id) {
+                    run.steps.push((text.clone(), *ok));
+                }
+            }
+            OpEvent::Finished { id, ok, summary } => {
+                self.audit("op_finished", json!({ "op_id": id, "ok": ok, "summary": summary }));
+                let sev = if *ok { Severity::Info } else { Severity::Critical };
+                let title = self.op.as_ref().filter(|r| r.id == *id).map(|r| r.title.clone()).unwrap_or_default();
+                self.model.timeline.push(crate::model::Event::new(
+                    Utc::now(),
+                    PanelId::Timeline,
+                    sev,
+                    format!("{title}: {}", if *ok { summary.clone() } else { format!("FAILED: {summary}") }),
+                ));
+                self.model.revision += 1;
+                if let Some(run) = self.op.as_mut().filter(|r| r.id == *id) {
+                    run.result = Some((*ok, summary.clone()));
+                }
+                self.say(sev, format!("{title}: {}", if *ok { "done" } else { "FAILED" }));
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Handle one key; returns commands for the backend.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return vec![];
+        }
+        self.dirty = true;
+        if self.view.filter_editing {
+            self.filter_key(key);
+            return vec![];
+        }
+        let action = self.keymap.lookup(&key);
+        match self.view.dialog.clone() {
+            Dialog::None => action.map(|a| self.act(a)).unwrap_or_default(),
+            Dialog::Help { scroll } => {
+                match action {
+                    Some(Action::SelectNext) => self.view.dialog = Dialog::Help { scroll: scroll + 1 },
+                    Some(Action::SelectPrev) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(1) },
+                    Some(Action::PageDown) => self.view.dialog = Dialog::Help { scroll: scroll + 10 },
+                    Some(Action::PageUp) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(10) },
+                    Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
+                    Some(Action::Cancel | Action::Help | Action::Quit | Action::Confirm) => self.view.dialog = Dialog::None,
+                    _ => {}
+                }
+                vec![]
+            }
+            Dialog::OwnLog => {
+                if matches!(action, Some(Action::Cancel | Action::Logs | Action::Quit | Action::Confirm)) {
+                    self.view.dialog = Dialog::None;
+                }
+                vec![]
+            }
+            Dialog::Confirm(p) => self.confirm_key(key, action, p),
+            Dialog::Progress => {
+                if matches!(action, Some(Action::Cancel | Action::Confirm | Action::Quit)) {
+                    self.view.dialog = Dialog::None;
+                }
+                vec![]
+            }
+            Dialog::Faults { selected } => {
+                let n = Fault::ALL.len();
+                let digit = match key.code {
+                    KeyCode::Char(c) if c.is_ascii_digit() && c != '0' => Some(c as usize - '1' as usize),
+                    _ => None,
+                };
+                if let Some(d) = digit.filter(|d| *d < n) {
+                    self.view.dialog = Dialog::None;
+                    return vec![self.fault(Fault::ALL[d])];
+                }
+                match action {
+                    Some(Action::SelectNext) => self.view.dialog = Dialog::Faults { selected: (selected + 1) % n },
+                    Some(Action::SelectPrev) => self.view.dialog = Dialog::Faults { selected: (selected + n - 1) % n },
+                    Some(Action::Confirm) => {
+                        self.view.dialog = Dialog::None;
+                        return vec![self.fault(Fault::ALL[selected])];
+                    }
+                    Some(Action::Cancel | Action::Faults | Action::Quit) => self.view.dialog = Dialog::None,
+                    _ => {}
+                }
+                vec![]
+            }
+        }
+    }
+
+    fn fault(&mut self, f: Fault) -> Command {
+        self.audit("fault_injected", json!({ "fault": f.name() }));
+        Command::Fault(f)
+    }
+
+    fn filter_key(&mut self, key: KeyEvent) {
+        let p = self.view.focus;
+        match key.code {
+            KeyCode::Esc => {
+                self.view.filters.remove(&p);
+                self.view.filter_editing = false;
+            }
+            KeyCode::Enter => self.view.filter_editing = false,
+            KeyCode::Backspace => {
+                if let Some(f) = self.view.filters.get_mut(&p) {
+                    f.pop();
+                }
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.view.filters.entry(p).or_default().push(c);
+                self.view.selected.insert(p, 0);
+            }
+            KeyCode::Char('c') => {
+                self.view.filters.remove(&p);
+                self.view.filter_editing = false;
+            }
+            _ => {}
+        }
+    }
+
+    fn confirm_key(&mut self, key: KeyEvent, action: Option<Action>, p: OpPlan) -> Vec<Command> {
+        let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) || action == Some(Action::Confirm);
+        let no = matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N')) || matches!(action, Some(Action::Cancel | Action::Quit));
+        if let (KeyCode::Char('e'), OpRequest::VipFailover { to, mode: FailoverMode::Graceful }) = (key.code, &p.request) {
+            let req = OpRequest::VipFailover { to: to.clone(), mode: FailoverMode::Emergency };
+            self.propose(req);
+            return vec![];
+        }
+        if no {
+            self.audit("op_cancelled", json!({ "request": p.request }));
+            self.view.dialog = Dialog::None;
+            self.say(Severity::Info, format!("{}: cancelled", p.request.title()));
+            return vec![];
+        }
+        if !yes || !p.allowed() {
+            return vec![];
+        }
+        // Plan again against the model as it is now: the world may have moved while the dialog was open.
+        let fresh = plan(&p.request, &self.model);
+        if !fresh.allowed() {
+            self.audit("op_refused", json!({ "request": fresh.request, "blockers": fresh.blockers }));
+            self.view.dialog = Dialog::Confirm(fresh);
+            return vec![];
+        }
+        let Some(cap) = self.cap.as_ref().map(WriteCap::share) else {
+            self.view.dialog = Dialog::None;
+            self.refuse_readonly(p.request.title());
+            return vec![];
+        };
+        let id = self.next_op;
+        self.next_op += 1;
+        self.audit("op_confirmed", json!({ "op_id": id, "request": fresh.request, "warnings": fresh.warnings }));
+        self.op = Some(OpRun { id, title: fresh.request.title(), steps: vec![], result: None });
+        self.view.dialog = Dialog::Progress;
+        vec![Command::Execute { id, request: fresh.request, cap }]
+    }
+
+    fn refuse_readonly(&mut self, what: String) {
+        self.audit("op_refused", json!({ "operation": what, "reason": "read-only mode" }));
+        self.say(Severity::Warn, format!("read-only: {what} refused (this session cannot change the cluster)"));
+    }
+
+    /// Plan an operation and open the confirmation dialog.
+    pub fn propose(&mut self, req: OpRequest) {
+        if self.readonly() {
+            self.refuse_readonly(req.title());
+            return;
+        }
+        let p = plan(&req, &self.model);
+        self.audit("op_planned", json!({ "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers }));
+        self.view.dialog = Dialog::Confirm(p);
+    }
+
+    /// The node an operation applies to: the selection in Nodes, or the selected host if it is a node.
+    pub fn target_node(&self) -> Option<String> {
+        let nodes = self.model.nodes.data.as_deref()?;
+        if self.view.focus == PanelId::Hosts {
+            let hosts = crate::ui::panels::hosts_rows(&self.model, self.view.filter(PanelId::Hosts));
+            if let Some(h) = hosts.get(self.view.selected(PanelId::Hosts)) {
+                if nodes.iter().any(|n| &n.name == h) {
+                    return Some(h.clone());
+                }
+            }
+        }
+        let rows = crate::ui::panels::node_rows(&self.model, self.view.filter(PanelId::Nodes));
+        rows.get(self.view.selected(PanelId::Nodes)).map(|&i| nodes[i].name.clone())
+    }
+
+    /// Where a failover would go: the selected LB in the VIP panel, else the first LB not holding the VIP.
+    pub fn failover_target(&self) -> Option<String> {
+        let holders = self.model.vip_holders();
+        let lbs: Vec<String> = self.model.vrrp.keys().cloned().collect();
+        if self.view.focus == PanelId::Vip {
+            if let Some(lb) = lbs.get(self.view.selected(PanelId::Vip)) {
+                if !holders.contains(lb) {
+                    return Some(lb.clone());
+                }
+            }
+        }
+        lbs.into_iter().find(|l| !holders.contains(l))
+    }
+
+    pub fn act(&mut self, a: Action) -> Vec<Command> {
+        if a.is_operation() && self.readonly() {
+            self.refuse_readonly(a.name().replace('_', " "));
+            return vec![];
+        }
+        match a {
+            Action::Quit => self.quit = true,
+            Action::Help => self.view.dialog = Dialog::Help { scroll: 0 },
+            Action::Cancel => {
+                if self.view.filters.remove(&self.view.focus).is_none() {
+                    self.view.zoom = None;
+                }
+            }
+            Action::Confirm => {}
+            Action::FocusNext | Action::FocusPrev => {
+                let order = self.focus_order();
+                let i = order.iter().position(|p| *p == self.view.focus).unwrap_or(0);
+                let n = order.len();
+                let j = if a == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+                self.view.focus = order[j];
+                if self.view.zoom.is_some() {
+                    self.view.zoom = Some(self.view.focus);
+                }
+            }
+            Action::FocusLeft | Action::FocusRight | Action::FocusUp | Action::FocusDown => self.focus_dir(a),
+            Action::SelectNext => self.move_sel(1),
+            Action::SelectPrev => self.move_sel(-1),
+            Action::PageDown => self.move_sel(10),
+            Action::PageUp => self.move_sel(-10),
+            Action::SelectFirst => {
+                self.view.selected.insert(self.view.focus, 0);
+            }
+            Action::SelectLast => self.move_sel(i64::MAX / 2),
+            Action::Zoom => {
+                self.view.zoom = if self.view.zoom == Some(self.view.focus) { None } else { Some(self.view.focus) };
+            }
+            Action::Filter => {
+                self.view.filter_editing = true;
+                self.view.filters.entry(self.view.focus).or_default();
+            }
+            Action::Timeline => {
+                self.view.focus = PanelId::Timeline;
+                self.view.zoom = if self.view.zoom == Some(PanelId::Timeline) { None } else { Some(PanelId::Timeline) };
+            }
+            Action::Cordon | Action::Uncordon | Action::Drain => match self.target_node() {
+                None => self.say(Severity::Warn, "select a node first (Nodes panel)"),
+                Some(node) => {
+                    let req = match a {
+                        Action::Cordon => OpRequest::Cordon { node },
+                        Action::Uncordon => OpRequest::Uncordon { node },
+                        _ => OpRequest::Drain { node, options: Default::default() },
+                    };
+                    self.propose(req);
+                }
+            },
+            Action::VipFailover => match self.failover_target() {
+                None => self.say(Severity::Warn, "no load balancer to fail over to"),
+                Some(to) => self.propose(OpRequest::VipFailover { to, mode: FailoverMode::Graceful }),
+            },
+            Action::RenewCerts => {
+                let masters: Vec<String> = self.model.plan.masters().map(|h| h.name.clone()).collect();
+                self.propose(OpRequest::RenewCerts { masters });
+            }
+            Action::ToggleNoout => {
+                let set = self.model.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+                self.propose(OpRequest::SetNoout { on: !set });
+            }
+            Action::Logs => self.view.dialog = Dialog::OwnLog,
+            Action::Faults => {
+                if self.supports_faults {
+                    self.view.dialog = Dialog::Faults { selected: 0 };
+                } else {
+                    self.say(Severity::Warn, "fault injection is available in the demo and in drills only");
+                }
+            }
+            Action::Pause => {
+                if self.supports_faults {
+                    self.paused = !self.paused;
+                    self.say(Severity::Info, if self.paused { "simulation paused" } else { "simulation resumed" });
+                    return vec![Command::SetPaused(self.paused)];
+                }
+            }
+            Action::CycleTheme => {
+                if !self.themes.is_empty() {
+                    let i = self.themes.iter().position(|t| t.name == self.theme.name).map(|i| i + 1).unwrap_or(0) % self.themes.len();
+                    self.theme = self.themes[i].clone();
+                    self.say(Severity::Info, format!("theme: {}", self.theme.name));
+                }
+            }
+        }
+        vec![]
+    }
+
+    fn focus_order(&self) -> Vec<PanelId> {
+        let laid: Vec<PanelId> = self.view.last_layout.iter().map(|(p, _)| *p).collect();
+        if laid.len() > 1 { laid } else { PanelId::ALL.to_vec() }
+    }
+
+    fn focus_dir(&mut self, a: Action) {
+        let Some(&(_, cur)) = self.view.last_layout.iter().find(|(p, _)| *p == self.view.focus) else { return };
+        let (cx, cy) = (cur.x as i32 + cur.width as i32 / 2, cur.y as i32 + cur.height as i32 / 2);
+        let best = self
+            .view
+            .last_layout
+            .iter()
+            .filter(|(p, _)| *p != self.view.focus)
+            .filter_map(|(p, r)| {
+                let (x, y) = (r.x as i32 + r.width as i32 / 2, r.y as i32 + r.height as i32 / 2);
+                let ok = match a {
+                    Action::FocusLeft => r.x + r.width <= cur.x,
+                    Action::FocusRight => r.x >= cur.x + cur.width,
+                    Action::FocusUp => r.y + r.height <= cur.y,
+                    _ => r.y >= cur.y + cur.height,
+                };
+                ok.then(|| (((x - cx).pow(2) + 4 * (y - cy).pow(2)), *p))
+            })
+            .min();
+        if let Some((_, p)) = best {
+            self.view.focus = p;
+        }
+    }
+
+    fn move_sel(&mut self, delta: i64) {
+        let p = self.view.focus;
+        let len = crate::ui::panels::row_count(&self.model, p, self.view.filter(p)) as i64;
+        let cur = self.view.selected(p) as i64;
+        let next = (cur + delta).clamp(0, (len - 1).max(0));
+        self.view.selected.insert(p, next as usize);
+    }
+}
+
+#[cfg(test)]
+mod tests;

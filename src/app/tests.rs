@@ -1,0 +1,178 @@
+use super::*;
+use crate::model::Mode;
+use crate::sim::{Fault, settled_demo};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+fn app_with(readonly: bool, faults: &[Fault], audit: Option<AuditLog>) -> App {
+    let (_, model) = settled_demo(faults, 0, now(), 8, Mode::Demo);
+    let mut app = App::new(
+        model,
+        Theme::dark(),
+        vec![Theme::dark(), Theme::mono()],
+        Keymap::builtin("default").unwrap(),
+        WriteCap::acquire(readonly),
+        audit,
+        true,
+    );
+    app.tz = chrono::FixedOffset::east_opt(0).unwrap();
+    app.refresh(now());
+    app
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn temp_audit(name: &str) -> (std::path::PathBuf, AuditLog) {
+    let dir = std::env::temp_dir().join(format!("kockpit-app-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("audit.jsonl");
+    let log = AuditLog::open(&path, "test").unwrap();
+    (path, log)
+}
+
+fn audit_events(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn focus_zoom_filter_and_help() {
+    let mut app = app_with(false, &[], None);
+    assert_eq!(app.view.focus, PanelId::Hosts);
+    app.on_key(code(KeyCode::Tab));
+    assert_eq!(app.view.focus, PanelId::Vip);
+    app.on_key(code(KeyCode::BackTab));
+    assert_eq!(app.view.focus, PanelId::Hosts);
+    app.on_key(key('z'));
+    assert_eq!(app.view.zoom, Some(PanelId::Hosts));
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.view.zoom, None);
+    app.on_key(key('/'));
+    assert!(app.view.filter_editing);
+    for c in "work".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Enter));
+    assert!(!app.view.filter_editing);
+    assert_eq!(app.view.filter(PanelId::Hosts), "work");
+    assert_eq!(crate::ui::panels::row_count(&app.model, PanelId::Hosts, "work"), 3);
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.view.filter(PanelId::Hosts), "", "Esc clears the filter first");
+    app.on_key(key('?'));
+    assert!(matches!(app.view.dialog, Dialog::Help { .. }));
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.view.dialog, Dialog::None);
+    app.on_key(key('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn cordon_is_planned_confirmed_executed_and_audited() {
+    let (path, log) = temp_audit("cordon");
+    let mut app = app_with(false, &[], Some(log));
+    app.view.focus = PanelId::Nodes;
+    // Select worker2 (nodes are master1-3, worker1-3).
+    for _ in 0..4 {
+        app.on_key(key('j'));
+    }
+    assert_eq!(app.target_node().as_deref(), Some("worker2"));
+    assert!(app.on_key(key('c')).is_empty(), "planning sends nothing");
+    let Dialog::Confirm(plan) = &app.view.dialog else { panic!("expected a confirmation, got {:?}", app.view.dialog) };
+    assert_eq!(plan.request, OpRequest::Cordon { node: "worker2".into() });
+    let cmds = app.on_key(key('y'));
+    assert_eq!(cmds.len(), 1);
+    let Command::Execute { id, request, .. } = &cmds[0] else { panic!() };
+    assert_eq!(*request, OpRequest::Cordon { node: "worker2".into() });
+    assert_eq!(app.view.dialog, Dialog::Progress);
+    app.on_backend(BackendEvent::Op(OpEvent::Step { id: *id, text: "patched".into(), ok: true }));
+    app.on_backend(BackendEvent::Op(OpEvent::Finished { id: *id, ok: true, summary: "worker2 cordoned".into() }));
+    assert_eq!(app.op.as_ref().unwrap().result, Some((true, "worker2 cordoned".into())));
+    let ev: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ev, ["op_planned", "op_confirmed", "op_step", "op_finished"]);
+}
+
+#[test]
+fn cancel_is_audited_and_blocked_plans_cannot_be_confirmed() {
+    let (path, log) = temp_audit("cancel");
+    let mut app = app_with(false, &[], Some(log));
+    app.on_key(key('n')); // noout: plan to set it
+    assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
+    app.on_key(key('n')); // inside the dialog, n = no
+    assert_eq!(app.view.dialog, Dialog::None);
+    // VIP failover to the holder itself is refused: select slb1 in the VIP panel.
+    app.view.focus = PanelId::Vip;
+    app.propose(OpRequest::VipFailover { to: "slb1".into(), mode: FailoverMode::Graceful });
+    let cmds = app.on_key(key('y'));
+    assert!(cmds.is_empty(), "a refused plan cannot be confirmed");
+    let events = audit_events(&path);
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names, ["op_planned", "op_cancelled", "op_planned"]);
+    assert_eq!(events[2]["blockers"][0], "slb1 already holds the VIP");
+}
+
+#[test]
+fn read_only_refuses_every_operation_key_and_logs_it() {
+    let (path, log) = temp_audit("ro");
+    let mut app = app_with(true, &[], Some(log));
+    assert!(app.readonly());
+    app.view.focus = PanelId::Nodes;
+    for c in ['c', 'u', 'd', 'f', 'r', 'n'] {
+        let cmds = app.on_key(key(c));
+        assert!(cmds.is_empty());
+        assert_eq!(app.view.dialog, Dialog::None, "no dialog for {c}");
+    }
+    // Even a plan pushed past the key handling cannot execute without the capability.
+    app.propose(OpRequest::Cordon { node: "worker1".into() });
+    assert_eq!(app.view.dialog, Dialog::None);
+    let events = audit_events(&path);
+    assert_eq!(events.len(), 7);
+    assert!(events.iter().all(|e| e["event"] == "op_refused" && e["reason"] == "read-only mode"));
+    let (_, text, _) = app.notice.clone().unwrap();
+    assert!(text.starts_with("read-only:"), "{text}");
+}
+
+#[test]
+fn failover_offers_emergency_and_targets_the_backup() {
+    let mut app = app_with(false, &[], None);
+    assert_eq!(app.failover_target().as_deref(), Some("slb2"));
+    app.on_key(key('f'));
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!() };
+    assert_eq!(p.request, OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful });
+    app.on_key(key('e'));
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!() };
+    assert_eq!(p.request, OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Emergency });
+}
+
+#[test]
+fn fault_menu_sends_a_fault_by_number() {
+    let mut app = app_with(false, &[], None);
+    app.on_key(key('x'));
+    assert!(matches!(app.view.dialog, Dialog::Faults { .. }));
+    let cmds = app.on_key(key('4'));
+    assert!(matches!(cmds.as_slice(), [Command::Fault(Fault::OsdDown)]), "{cmds:?}");
+    assert_eq!(app.view.dialog, Dialog::None);
+    let mut live = app_with(false, &[], None);
+    live.supports_faults = false;
+    live.on_key(key('x'));
+    assert_eq!(live.view.dialog, Dialog::None);
+}
+
+#[test]
+fn directional_focus_follows_the_layout() {
+    let mut app = app_with(false, &[], None);
+    crate::ui::render_text(&mut app, 200, 60, now());
+    app.on_key(KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT));
+    assert_eq!(app.view.focus, PanelId::Vip);
+    app.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::SHIFT));
+    assert_eq!(app.view.focus, PanelId::Leases);
+    app.on_key(KeyEvent::new(KeyCode::Left, KeyModifiers::SHIFT));
+    assert_eq!(app.view.focus, PanelId::Etcd);
+}

@@ -1,0 +1,305 @@
+//! The command line: the TUI by default, `demo`, `status`, `render`, `plan`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use color_eyre::Result;
+use color_eyre::eyre::{WrapErr, eyre};
+use serde_json::json;
+
+use crate::app::App;
+use crate::backend::BackendHandle;
+use crate::config::{Config, Paths};
+use crate::inventory::Plan;
+use crate::model::{Mode, Model, PanelId, assess};
+use crate::ops::WriteCap;
+use crate::ops::audit::AuditLog;
+use crate::sim::{self, Fault};
+use crate::ui::keymap::Keymap;
+use crate::ui::theme::Theme;
+
+/// Exit code when kockpit itself cannot run (bad config, bad arguments): distinct from health codes 0-3.
+pub const EXIT_USAGE: i32 = 4;
+
+#[derive(Debug, Parser)]
+#[command(name = "kockpit", version, about = "One screen for the on-call engineer of a self-hosted HA Kubernetes cluster")]
+pub struct Cli {
+    /// Host plan (kockpit TOML or KubeKey Cluster YAML). Default: $KOCKPIT_CONFIG, then `plan` in config.toml, else the demo.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use the simulated demo cluster.
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Read-only audit mode: nothing can be changed from this process.
+    #[arg(long, global = true)]
+    pub readonly: bool,
+    /// Theme name (builtin: dark, light, high-contrast, mono; or a file in the config dir's themes/).
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Keymap name (builtin: default, vim; or a file in the config dir's keymaps/).
+    #[arg(long, global = true)]
+    pub keymap: Option<String>,
+    /// Audit log file (JSON Lines). Default: $XDG_STATE_HOME/kockpit/audit.jsonl.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Demo only: inject a fault at start (repeatable): stop-keepalived, kill-master, etcd-nospace, osd-down,
+    /// cert-expiring, split-brain, kill-haproxy.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub fault: Vec<String>,
+    /// Demo only: add this many simulated worker nodes (scale runs).
+    #[arg(long, global = true, default_value_t = 0)]
+    pub nodes: usize,
+    /// Print where kockpit reads its configuration and writes its audit log, then exit.
+    #[arg(long)]
+    pub print_config_paths: bool,
+    /// Exit right after drawing the first frame (for start-up benchmarks).
+    #[arg(long, hide = true)]
+    pub exit_after_first_frame: bool,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the cockpit on the simulated demo cluster.
+    Demo,
+    /// Print the cluster's health; exit 0 healthy, 1 degraded, 2 critical, 3 unreachable.
+    Status {
+        /// The whole model as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the screen as plain text.
+    Render {
+        /// WIDTHxHEIGHT
+        #[arg(long, default_value = "120x40")]
+        size: String,
+    },
+    /// Check a host plan without contacting anything and print what kockpit understood.
+    Plan {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Everything resolved from flags, environment and config files.
+pub struct Setup {
+    pub paths: Paths,
+    pub config: Config,
+    pub plan: Option<Plan>,
+    pub demo: bool,
+    pub readonly: bool,
+    pub faults: Vec<Fault>,
+    pub theme: Theme,
+    pub themes: Vec<Theme>,
+    pub keymap: Keymap,
+}
+
+pub fn setup(cli: &Cli) -> Result<Setup> {
+    let paths = Paths::discover();
+    let config = Config::load(&paths.config_file())?;
+    let plan_path = cli
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("KOCKPIT_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or(config.plan.clone());
+    let demo_cmd = matches!(cli.command, Some(Cmd::Demo));
+    let mut faults = vec![];
+    for f in &cli.fault {
+        faults.push(Fault::from_name(f).ok_or_else(|| {
+            let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+            eyre!("unknown fault `{f}`; known faults: {}", names.join(", "))
+        })?);
+    }
+    let demo = cli.demo || demo_cmd || plan_path.is_none();
+    let plan = match (&plan_path, demo) {
+        (Some(p), false) => Some(Plan::load(p)?),
+        _ => None,
+    };
+    if !faults.is_empty() && !demo {
+        return Err(eyre!("--fault injects into the simulated cluster only; add --demo (drills inject faults on real hosts)"));
+    }
+    let readonly = cli.readonly || config.readonly || plan.as_ref().is_some_and(|p| p.access.readonly);
+    let no_color = Theme::no_color_env();
+    let user_dir = Some(paths.config_dir.as_path());
+    let theme_name = cli.theme.clone().or(config.theme.clone());
+    let theme = Theme::choose(theme_name.as_deref(), no_color, user_dir)?;
+    let mut themes = vec![];
+    for name in Theme::available(user_dir) {
+        if let Ok(t) = Theme::load(&name, user_dir) {
+            themes.push(t);
+        }
+    }
+    let keymap_name = cli.keymap.clone().or(config.keymap.clone()).unwrap_or_else(|| "default".into());
+    let keymap = Keymap::load(&keymap_name, user_dir)?;
+    Ok(Setup { paths, config, plan, demo, readonly, faults, theme, themes, keymap })
+}
+
+fn print_paths(paths: &Paths, cli: &Cli, config: &Config) {
+    let exists = |p: &std::path::Path| if p.exists() { "" } else { "  (not present)" };
+    let audit = cli.audit_log.clone().or(config.audit_log.clone()).unwrap_or_else(|| paths.audit_log());
+    println!("config dir:  {}{}", paths.config_dir.display(), exists(&paths.config_dir));
+    println!("config file: {}{}", paths.config_file().display(), exists(&paths.config_file()));
+    println!("themes:      {}{}", paths.themes_dir().display(), exists(&paths.themes_dir()));
+    println!("keymaps:     {}{}", paths.keymaps_dir().display(), exists(&paths.keymaps_dir()));
+    println!("audit log:   {}{}", audit.display(), exists(&audit));
+}
+
+/// The simulated cluster for the demo, settled for a few seconds so the first frame is complete.
+fn demo_model(s: &Setup, cli: &Cli) -> (sim::SimCluster, Model) {
+    let mode = if s.readonly { Mode::ReadOnly } else { Mode::Demo };
+    // Long enough for injected faults to play out (split brain takes 3.4 s, degraded PGs 6 s).
+    let settle = if s.faults.is_empty() { 2 } else { 8 };
+    let (sim, mut model) = sim::settled_demo(&s.faults, cli.nodes, Utc::now(), settle, mode);
+    model.meta.mode = Mode::Demo;
+    (sim, model)
+}
+
+/// Build the live backend for a plan. Live probes are provided by the probe module when present.
+fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
+    live::spawn(plan, readonly)
+}
+
+#[path = "cli_live.rs"]
+mod live;
+
+pub fn run(cli: Cli) -> Result<i32> {
+    if let Some(Cmd::Plan { file, json }) = &cli.command {
+        let plan = Plan::load(file)?;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        } else {
+            print!("{}", plan.summary_text());
+        }
+        return Ok(0);
+    }
+    let s = setup(&cli)?;
+    if cli.print_config_paths {
+        print_paths(&s.paths, &cli, &s.config);
+        return Ok(0);
+    }
+    match &cli.command {
+        Some(Cmd::Status { json }) => status(&s, &cli, *json),
+        Some(Cmd::Render { size }) => render(&s, &cli, size),
+        _ => tui(s, &cli),
+    }
+}
+
+/// A model for the non-interactive commands: the settled demo, or one round of live probes.
+fn snapshot(s: &Setup, cli: &Cli) -> Result<Model> {
+    if s.demo {
+        return Ok(demo_model(s, cli).1);
+    }
+    let plan = s.plan.clone().expect("plan when not demo");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let mode = if s.readonly { Mode::ReadOnly } else { Mode::Live };
+        let mut model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
+        let mut backend = live_backend(&plan, s.readonly)?;
+        // Collect until every expected first observation arrived, or 5 s passed.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let complete = live::first_round_complete(&model);
+            if complete {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
+                Ok(Some(crate::backend::BackendEvent::Obs(o))) => {
+                    model.apply(o);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(model)
+    })
+}
+
+fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
+    let model = snapshot(s, cli)?;
+    let now = Utc::now();
+    let a = assess(&model, now);
+    if json_out {
+        let sources: Vec<_> =
+            model.sources(now).into_iter().map(|(panel, name, f)| json!({ "panel": panel, "source": name, "state": f.label() })).collect();
+        let out = json!({
+            "kockpit_version": env!("CARGO_PKG_VERSION"),
+            "taken_at": now,
+            "health": a.level,
+            "exit_code": a.level.exit_code(),
+            "findings": a.findings,
+            "sources": sources,
+            "model": model,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{} ({}): {:?}", model.meta.cluster, model.meta.mode.label(), a.level);
+        for f in &a.findings {
+            println!("  {:<8} {:<9} {}", format!("{:?}", f.severity).to_lowercase(), format!("{:?}", f.panel).to_lowercase(), f.message);
+        }
+    }
+    Ok(a.level.exit_code())
+}
+
+fn parse_size(size: &str) -> Result<(u16, u16)> {
+    let (w, h) = size.split_once(['x', 'X']).ok_or_else(|| eyre!("--size must look like 120x40, got `{size}`"))?;
+    let w: u16 = w.trim().parse().wrap_err_with(|| format!("bad width in --size `{size}`"))?;
+    let h: u16 = h.trim().parse().wrap_err_with(|| format!("bad height in --size `{size}`"))?;
+    if !(20..=1000).contains(&w) || !(5..=500).contains(&h) {
+        return Err(eyre!("--size {w}x{h} is out of range (20x5 to 1000x500)"));
+    }
+    Ok((w, h))
+}
+
+fn render(s: &Setup, cli: &Cli, size: &str) -> Result<i32> {
+    let (w, h) = parse_size(size)?;
+    let model = snapshot(s, cli)?;
+    let cap = WriteCap::acquire(s.readonly);
+    let mut app = App::new(model, s.theme.clone(), vec![], s.keymap.clone(), cap, None, s.demo);
+    app.view.focus = PanelId::Hosts;
+    print!("{}", crate::ui::render_text(&mut app, w, h, Utc::now()));
+    Ok(0)
+}
+
+fn tui(s: Setup, cli: &Cli) -> Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
+    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
+    let audit = AuditLog::open(&audit_path, session).wrap_err_with(|| format!("cannot open the audit log {}", audit_path.display()))?;
+    let cap = WriteCap::acquire(s.readonly);
+    rt.block_on(async {
+        let (mut backend, model) = if s.demo {
+            let (sim, model) = demo_model(&s, cli);
+            (sim::runner::spawn(sim, Duration::from_millis(500)), model)
+        } else {
+            let plan = s.plan.clone().expect("plan");
+            let mode = if s.readonly { Mode::ReadOnly } else { Mode::Live };
+            let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
+            (live_backend(&plan, s.readonly)?, model)
+        };
+        let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, Some(audit), backend.supports_faults);
+        app.audit_session(
+            "session_start",
+            json!({
+                "user": std::env::var("USER").unwrap_or_default(),
+                "host": hostname(),
+                "via": std::env::var("SSH_CONNECTION").ok().and_then(|c| c.split_whitespace().next().map(str::to_string)),
+                "mode": app.model.meta.mode,
+                "readonly": app.readonly(),
+                "cluster": app.model.meta.cluster,
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        let r = crate::app::run::run_tui(&mut app, &mut backend, cli.exit_after_first_frame).await;
+        app.audit_session("session_end", json!({}));
+        r
+    })?;
+    Ok(0)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+}

@@ -1,0 +1,106 @@
+//! The user's configuration: where files live (XDG) and `config.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::FileError;
+
+/// kockpit's directories.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// `$KOCKPIT_CONFIG_DIR`, else `$XDG_CONFIG_HOME/kockpit`, else `~/.config/kockpit`.
+    pub config_dir: PathBuf,
+    /// `$XDG_STATE_HOME/kockpit`, else `~/.local/state/kockpit`: the audit log lives here.
+    pub state_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn discover() -> Paths {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+        let env_dir = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let config_dir = env_dir("KOCKPIT_CONFIG_DIR")
+            .or_else(|| env_dir("XDG_CONFIG_HOME").map(|d| d.join("kockpit")))
+            .unwrap_or_else(|| home.join(".config").join("kockpit"));
+        let state_dir =
+            env_dir("XDG_STATE_HOME").map(|d| d.join("kockpit")).unwrap_or_else(|| home.join(".local").join("state").join("kockpit"));
+        Paths { config_dir, state_dir }
+    }
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+    pub fn themes_dir(&self) -> PathBuf {
+        self.config_dir.join("themes")
+    }
+    pub fn keymaps_dir(&self) -> PathBuf {
+        self.config_dir.join("keymaps")
+    }
+    pub fn audit_log(&self) -> PathBuf {
+        self.state_dir.join("audit.jsonl")
+    }
+}
+
+/// `config.toml`: every key optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The host plan opened when no `--config` is given.
+    pub plan: Option<PathBuf>,
+    pub theme: Option<String>,
+    pub keymap: Option<String>,
+    /// Open every cluster read-only.
+    #[serde(default)]
+    pub readonly: bool,
+    pub audit_log: Option<PathBuf>,
+}
+
+impl Config {
+    /// Read the config file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Config, FileError> {
+        let src = match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(FileError::whole(path, format!("cannot read: {e}"))),
+        };
+        Config::parse(path, &src)
+    }
+
+    pub fn parse(path: &Path, src: &str) -> Result<Config, FileError> {
+        let mut cfg: Config = toml::from_str(src).map_err(|e| {
+            let off = e.span().map(|s| s.start).unwrap_or(0);
+            FileError::at_offset(path, src, off, e.message().to_string())
+        })?;
+        // A relative plan path is relative to the config file.
+        if let (Some(p), Some(dir)) = (&cfg.plan, path.parent()) {
+            if p.is_relative() {
+                cfg.plan = Some(dir.join(p));
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_unknown_keys_with_position() {
+        let p = Path::new("/etc/kockpit/config.toml");
+        let c = Config::parse(p, "theme = \"light\"\nplan = \"prod.toml\"\nreadonly = true\n").unwrap();
+        assert_eq!(c.theme.as_deref(), Some("light"));
+        assert_eq!(c.plan, Some(PathBuf::from("/etc/kockpit/prod.toml")));
+        assert!(c.readonly);
+        let e = Config::parse(p, "theme = \"light\"\nthme = \"x\"\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 1));
+        assert!(e.message.contains("unknown field `thme`"), "{}", e.message);
+        let e = Config::parse(p, "readonly = \"yes\"\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("expected a boolean") || e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn missing_file_is_empty_config() {
+        assert_eq!(Config::load(Path::new("/nonexistent/kockpit/config.toml")).unwrap(), Config::default());
+    }
+}

@@ -1,0 +1,35 @@
+use clap::Parser;
+use tracing_subscriber::prelude::*;
+
+fn main() {
+    let cli = kockpit::cli::Cli::parse();
+    if let Err(e) = color_eyre::install() {
+        eprintln!("kockpit: {e}");
+    }
+    let interactive = cli.command.as_ref().is_none_or(|c| matches!(c, kockpit::cli::Cmd::Demo)) && !cli.print_config_paths;
+    init_logging(interactive);
+    match kockpit::cli::run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // Config and plan errors already say file:line:column: what was expected. Print the chain plainly.
+            eprintln!("kockpit: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::exit(kockpit::cli::EXIT_USAGE);
+        }
+    }
+}
+
+/// In the TUI, kockpit's own log goes to tui-logger (key `l`); elsewhere warnings go to stderr.
+fn init_logging(interactive: bool) {
+    if interactive {
+        let _ = tui_logger::init_logger(tui_logger::LevelFilter::Info);
+        tui_logger::set_default_level(tui_logger::LevelFilter::Info);
+        let _ = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer).try_init();
+    } else {
+        let filter =
+            tracing_subscriber::EnvFilter::try_from_env("KOCKPIT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    }
+}

@@ -1,0 +1,117 @@
+//! Snapshots of the whole screen on ratatui's TestBackend: several sizes, two themes, key scenarios.
+//! Each snapshot has the text and a style map (one letter per distinct style) so theme changes show.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use kockpit::app::{App, Dialog};
+use kockpit::model::{Mode, PanelId};
+use kockpit::ops::WriteCap;
+use kockpit::sim::{Fault, settled_demo};
+use kockpit::ui::keymap::Keymap;
+use kockpit::ui::theme::Theme;
+use ratatui::buffer::Buffer;
+use ratatui::style::Style;
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+fn app(theme: &str, faults: &[Fault], readonly: bool) -> App {
+    let (_, model) = settled_demo(faults, 0, now(), 8, Mode::Demo);
+    let mut a = App::new(
+        model,
+        Theme::builtin(theme).unwrap(),
+        vec![],
+        Keymap::builtin("default").unwrap(),
+        WriteCap::acquire(readonly),
+        None,
+        true,
+    );
+    a.tz = FixedOffset::east_opt(0).unwrap();
+    a
+}
+
+fn styled(buf: &Buffer) -> String {
+    let mut legend: Vec<Style> = vec![];
+    let mut map = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let st = buf[(x, y)].style();
+            let i = legend.iter().position(|s| *s == st).unwrap_or_else(|| {
+                legend.push(st);
+                legend.len() - 1
+            });
+            map.push(char::from_digit(i as u32 % 36, 36).unwrap());
+        }
+        map.push('\n');
+    }
+    let mut out = kockpit::ui::buffer_to_text(buf);
+    out.push_str("--- styles ---\n");
+    for (i, s) in legend.iter().enumerate() {
+        out.push_str(&format!("{}: {:?}\n", char::from_digit(i as u32 % 36, 36).unwrap(), s));
+    }
+    out.push_str(&map);
+    out
+}
+
+fn snap(name: &str, a: &mut App, w: u16, h: u16) {
+    let buf = kockpit::ui::render_buffer(a, w, h, now());
+    insta::assert_snapshot!(name, styled(&buf));
+}
+
+#[test]
+fn demo_at_three_sizes_in_two_themes() {
+    for theme in ["dark", "light"] {
+        for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+            snap(&format!("demo_{theme}_{w}x{h}"), &mut app(theme, &[], false), w, h);
+        }
+    }
+}
+
+#[test]
+fn split_brain_and_osd_down_at_120x40() {
+    snap("faults_split_brain_osd_down_120x40", &mut app("dark", &[Fault::SplitBrain, Fault::OsdDown], false), 120, 40);
+}
+
+#[test]
+fn killed_master_in_mono_at_80x24() {
+    snap("fault_kill_master_mono_80x24", &mut app("mono", &[Fault::KillMaster], false), 80, 24);
+}
+
+#[test]
+fn zoomed_nodes_with_filter_and_help_and_confirm() {
+    let mut a = app("dark", &[], false);
+    a.view.focus = PanelId::Nodes;
+    a.view.zoom = Some(PanelId::Nodes);
+    a.view.filters.insert(PanelId::Nodes, "worker".into());
+    snap("zoom_nodes_filtered_120x40", &mut a, 120, 40);
+
+    let mut a = app("dark", &[], false);
+    a.view.dialog = Dialog::Help { scroll: 0 };
+    snap("help_120x40", &mut a, 120, 40);
+
+    let mut a = app("dark", &[], false);
+    a.view.focus = PanelId::Nodes;
+    a.propose(kockpit::ops::OpRequest::Drain { node: "worker2".into(), options: Default::default() });
+    snap("confirm_drain_120x40", &mut a, 120, 40);
+}
+
+#[test]
+fn read_only_footer_and_badge() {
+    let mut a = app("dark", &[], true);
+    a.model.meta.mode = Mode::ReadOnly;
+    let text = kockpit::ui::render_text(&mut a, 120, 40, now());
+    assert!(text.lines().next().unwrap().contains("READ-ONLY"), "{text}");
+    assert!(text.contains("(read-only)"));
+    snap("readonly_120x40", &mut a, 120, 40);
+}
+
+#[test]
+fn every_size_from_tiny_to_huge_renders_without_panic() {
+    let mut a = app("dark", &[Fault::KillMaster, Fault::SplitBrain], false);
+    for (w, h) in [(20, 5), (39, 9), (40, 10), (60, 15), (80, 24), (99, 29), (100, 30), (139, 33), (140, 34), (300, 100)] {
+        let text = kockpit::ui::render_text(&mut a, w, h, now());
+        assert_eq!(text.lines().count(), h as usize);
+    }
+    let text = kockpit::ui::render_text(&mut a, 39, 9, now());
+    assert!(text.contains("at least 40x10"));
+}
