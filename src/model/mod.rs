@@ -424,9 +424,18 @@ impl Model {
         (worst, names.join(","))
     }
 
-    /// The age of the oldest current data across all sources (for the header).
+    /// The age of the oldest current data across all sources.
     pub fn data_age_ms(&self, now: DateTime<Utc>) -> Option<i64> {
         self.sources(now).iter().filter_map(|(_, _, f)| age_of(f)).max()
+    }
+
+    /// For the header: `(all fresh, the largest freshness budget, sources not fresh)`.
+    pub fn data_summary(&self, now: DateTime<Utc>) -> (bool, u64, usize) {
+        let s = self.sources(now);
+        let bad = s.iter().filter(|(_, _, f)| !f.is_fresh()).count();
+        let budget =
+            s.iter().filter_map(|(_, _, f)| if let Freshness::Fresh { budget_ms, .. } = f { Some(*budget_ms) } else { None }).max();
+        (bad == 0 && !s.is_empty(), budget.unwrap_or(0), bad)
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {
@@ -436,7 +445,7 @@ impl Model {
 
 fn age_of(f: &Freshness) -> Option<i64> {
     match f {
-        Freshness::Fresh { age_ms } | Freshness::Stale { age_ms } => Some(*age_ms),
+        Freshness::Fresh { age_ms, .. } | Freshness::Stale { age_ms } => Some(*age_ms),
         Freshness::Failed { age_ms, .. } => *age_ms,
         Freshness::Waiting => None,
     }

@@ -35,6 +35,8 @@ pub enum Freshness {
     Waiting,
     Fresh {
         age_ms: i64,
+        /// The data is at most this old (the source's freshness budget).
+        budget_ms: u64,
     },
     Stale {
         age_ms: i64,
@@ -88,7 +90,7 @@ impl<T: PartialEq> Sourced<T> {
         }
         match age {
             None => Freshness::Waiting,
-            Some(a) if a as u64 <= self.budget_ms => Freshness::Fresh { age_ms: a },
+            Some(a) if a as u64 <= self.budget_ms => Freshness::Fresh { age_ms: a, budget_ms: self.budget_ms },
             Some(a) => Freshness::Stale { age_ms: a },
         }
     }
@@ -155,7 +157,7 @@ mod tests {
         let mut s: Sourced<u32> = Sourced::new("x", 2_000);
         assert_eq!(s.freshness(t0), Freshness::Waiting);
         assert!(s.record(t0, "x", 2_000, Ok(1)));
-        assert_eq!(s.freshness(t0 + Duration::milliseconds(500)), Freshness::Fresh { age_ms: 500 });
+        assert_eq!(s.freshness(t0 + Duration::milliseconds(500)), Freshness::Fresh { age_ms: 500, budget_ms: 2_000 });
         assert_eq!(s.freshness(t0 + Duration::milliseconds(2_500)), Freshness::Stale { age_ms: 2_500 });
         // Same value again within budget: nothing visible changed.
         assert!(!s.record(t0 + Duration::seconds(1), "x", 2_000, Ok(1)));

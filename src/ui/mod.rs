@@ -155,7 +155,14 @@ fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
         HealthLevel::Critical => ("CRITICAL", Role::Critical),
         HealthLevel::Unreachable => ("UNREACHABLE", Role::Critical),
     };
-    let age = m.data_age_ms(now).map(|a| format!("data {}", fmt_age_coarse(a))).unwrap_or_else(|| "no data yet".into());
+    let (all_fresh, budget, bad) = m.data_summary(now);
+    let age = if all_fresh {
+        format!("data <{}", fmt_budget(budget))
+    } else if let Some(a) = m.data_age_ms(now) {
+        format!("data {} old: {bad} not fresh", fmt_age_coarse(a))
+    } else {
+        "no data yet".into()
+    };
     let mut badges = vec![Span::styled(format!(" {} ", m.meta.mode.label()), t.style(badge_role(m.meta.mode)))];
     if app.readonly() && m.meta.mode != Mode::ReadOnly {
         badges.push(Span::raw(" "));
@@ -191,12 +198,18 @@ fn freshness_span(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'static> {
     let src = if src.is_empty() { "-".to_string() } else { src };
     match f {
         Freshness::Waiting => Span::styled(format!("{src} waiting"), t.style(Role::Stale)),
-        Freshness::Fresh { age_ms } => Span::styled(format!("{src} {}", fmt_age_coarse(age_ms)), t.style(Role::Muted)),
+        // Fresh data is shown with its age bound, not a counter that changes every second: an idle
+        // screen then writes nothing but the clock.
+        Freshness::Fresh { budget_ms, .. } => Span::styled(format!("{src} <{}", fmt_budget(budget_ms)), t.style(Role::Muted)),
         Freshness::Stale { age_ms } => Span::styled(format!("{src} STALE {}", fmt_age_ms(age_ms)), t.style(Role::Stale)),
         Freshness::Failed { reason, since_ms, .. } => {
             Span::styled(format!("{src} FAILED {}: {reason}", fmt_age_ms(since_ms)), t.style(Role::Critical))
         }
     }
+}
+
+fn fmt_budget(ms: u64) -> String {
+    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
 }
 
 fn panel_title(app: &App, p: PanelId) -> String {
@@ -297,11 +310,11 @@ fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
     let ops = [
         (Action::Cordon, "cordon"),
         (Action::Drain, "drain"),
-        (Action::VipFailover, "VIP failover"),
+        (Action::VipFailover, "failover"),
         (Action::RenewCerts, "renew certs"),
         (Action::ToggleNoout, "noout"),
     ];
-    let nav = [(Action::Logs, "log"), (Action::Filter, "filter"), (Action::Zoom, "zoom"), (Action::Help, "help"), (Action::Quit, "quit")];
+    let nav = [(Action::Help, "help"), (Action::Quit, "quit"), (Action::Zoom, "zoom"), (Action::Filter, "filter"), (Action::Logs, "log")];
     let mut spans = vec![Span::raw(" ")];
     let op_role = if app.readonly() { Role::Muted } else { Role::Text };
     for (a, label) in ops {
@@ -311,13 +324,13 @@ fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
     if app.readonly() {
         spans.push(Span::styled("(read-only)  ", t.style(Role::Muted)));
     }
-    if app.supports_faults {
-        spans.push(Span::styled(hint(app, Action::Faults), t.style(Role::Key)));
-        spans.push(Span::styled(" faults  ", t.style(Role::Text)));
-    }
     for (a, label) in nav {
         spans.push(Span::styled(hint(app, a), t.style(Role::Key)));
         spans.push(Span::styled(format!(" {label}  "), t.style(Role::Text)));
+    }
+    if app.supports_faults {
+        spans.push(Span::styled(hint(app, Action::Faults), t.style(Role::Key)));
+        spans.push(Span::styled(" faults  ", t.style(Role::Text)));
     }
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }

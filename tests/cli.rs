@@ -1,0 +1,73 @@
+//! The non-interactive commands, run as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn kockpit(args: &[&str]) -> Output {
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let cfg = std::env::temp_dir().join(format!("kockpit-cli-{}", std::process::id()));
+    Command::new(bin).args(args).env("KOCKPIT_CONFIG_DIR", &cfg).env_remove("KOCKPIT_CONFIG").env_remove("NO_COLOR").output().unwrap()
+}
+
+#[test]
+fn status_json_and_exit_codes_for_the_demo() {
+    let out = kockpit(&["status", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "the demo has a master on kernel 3.10: degraded");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["health"], "degraded");
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["model"]["meta"]["mode"], "demo");
+    assert_eq!(v["model"]["plan"]["cluster"]["name"], "demo-prod");
+    assert!(v["sources"].as_array().unwrap().iter().all(|s| s["state"] == "fresh"));
+    assert_eq!(v["model"]["vrrp"]["slb1"]["data"]["state"], "MASTER");
+
+    let out = kockpit(&["status", "--json", "--fault", "split-brain"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["health"], "critical");
+    assert!(v["findings"][0]["message"].as_str().unwrap().contains("split brain"));
+    // The VRRP password never appears; neither does anything called auth_data.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("auth_data"));
+}
+
+#[test]
+fn render_prints_the_screen_at_the_asked_size() {
+    let out = kockpit(&["render", "--size", "100x30", "--fault", "osd-down"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 30);
+    assert!(text.lines().all(|l| l.chars().count() <= 100));
+    assert!(text.contains("OSD_DOWN"), "{text}");
+    let out = kockpit(&["render", "--size", "huge"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--size must look like 120x40"));
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let out = kockpit(&["status", "--fault", "meteor"]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown fault `meteor`") && err.contains("split-brain"), "{err}");
+
+    let dir = std::env::temp_dir().join(format!("kockpit-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("themes")).unwrap();
+    std::fs::write(dir.join("themes/broken.toml"), "name = \"broken\"\n[roles]\nok = { fg = \"greenish\" }\n").unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_kockpit")).args(["render", "--theme", "broken"]).env("KOCKPIT_CONFIG_DIR", &dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("themes/broken.toml:3:"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn print_config_paths_names_every_location() {
+    let out = kockpit(&["--print-config-paths"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for k in ["config dir:", "config file:", "themes:", "keymaps:", "audit log:"] {
+        assert!(text.contains(k), "{text}");
+    }
+    assert!(text.contains("kockpit-cli-"), "KOCKPIT_CONFIG_DIR is honoured: {text}");
+}

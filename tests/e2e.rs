@@ -1,0 +1,148 @@
+//! End to end: the kockpit binary in a real pseudo-terminal (tmux), keys in, screen out.
+//! Uses the binary named by KOCKPIT_BIN (the test command points it at the release build), else the
+//! one cargo built for this test run.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn bin() -> PathBuf {
+    std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")))
+}
+
+/// A private tmux server (its own socket), killed when dropped.
+struct Tmux {
+    sock: String,
+    dir: PathBuf,
+}
+
+impl Tmux {
+    fn start(args: &str, w: u16, h: u16) -> Tmux {
+        assert!(
+            Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false),
+            "tmux is required (apt-get install tmux)"
+        );
+        let sock = format!("kockpit-e2e-{}-{}", std::process::id(), w);
+        let dir = std::env::temp_dir().join(&sock);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cmd = format!(
+            "env XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {d}/audit.jsonl; echo EXITED:$?; sleep 60",
+            d = dir.display(),
+            bin = bin().display()
+        );
+        let st = Command::new("tmux")
+            .args(["-L", &sock, "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", &w.to_string(), "-y", &h.to_string(), &cmd])
+            .env("TERM", "xterm-256color")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        Tmux { sock, dir }
+    }
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-L").arg(&self.sock).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", "t"];
+        a.extend_from_slice(keys);
+        self.tmux(&a);
+    }
+    /// Wait until the screen satisfies `pred`, or fail with the last screen.
+    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if t0.elapsed() > Duration::from_secs(secs) {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.sock, "kill-server"]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn demo_session_focus_zoom_filter_help_fault_quit() {
+    let t = Tmux::start("demo", 120, 40);
+    t.wait("the first frame", 10, |s| s.contains("? help") && s.contains("Hosts (plan vs live)"));
+    assert!(t.screen().contains("┏ Hosts"), "Hosts has focus first");
+
+    t.keys(&["Tab"]);
+    t.wait("focus on VIP", 5, |s| s.contains("┏ VIP / keepalived"));
+
+    t.keys(&["z"]);
+    let s = t.wait("VIP zoomed", 5, |s| !s.contains("Hosts (plan vs live)") && s.contains("VIP / keepalived"));
+    assert!(!s.contains("haproxy backends"));
+    t.keys(&["Escape"]);
+    t.wait("zoom left", 5, |s| s.contains("Hosts (plan vs live)"));
+
+    t.keys(&["BTab", "/", "m", "a", "s", "t", "e", "r", "Enter"]);
+    let s = t.wait("hosts filtered", 5, |s| s.contains("/master") && !s.contains("slb2       lb"));
+    assert!(s.contains("master3"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait("filter cleared", 5, |s| s.contains("slb2       lb"));
+
+    t.keys(&["?"]);
+    let s = t.wait("help", 5, |s| s.contains("Help: every key") && s.contains("vip_failover"));
+    assert!(s.contains("Move focus to the next panel"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait("help closed", 5, |s| !s.contains("Help: every key"));
+
+    // Inject the split-brain fault through the fault menu: visible within the master-down interval.
+    t.keys(&["x"]);
+    t.wait("fault menu", 5, |s| s.contains("Fault injection"));
+    t.keys(&["6"]);
+    t.wait("split brain on screen", 10, |s| s.contains("SPLIT BRAIN") && s.contains("CRITICAL"));
+
+    t.keys(&["q"]);
+    let s = t.wait("exit", 10, |s| s.contains("EXITED:0"));
+    assert!(!s.contains("Hosts (plan vs live)"), "the alternate screen is gone: {s}");
+    assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0", "alternate screen left");
+    assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{cursor_flag}"]).trim(), "1", "cursor visible again");
+    // The session was audited, including the injected fault.
+    let audit = std::fs::read_to_string(t.dir.join("audit.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.first().unwrap()["event"], "session_start");
+    assert!(events.iter().any(|e| e["event"] == "fault_injected" && e["fault"] == "split-brain"));
+    assert_eq!(events.last().unwrap()["event"], "session_end");
+}
+
+#[test]
+fn read_only_demo_refuses_cordon_and_terminal_survives_small_size() {
+    let t = Tmux::start("demo --readonly", 80, 24);
+    t.wait("first frame", 10, |s| s.contains("READ-ONLY"));
+    t.keys(&["c"]);
+    t.wait("refusal", 5, |s| s.contains("read-only: cordon refused"));
+    t.keys(&["C-c"]);
+    t.wait("exit", 10, |s| s.contains("EXITED:0"));
+    let audit = std::fs::read_to_string(t.dir.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"op_refused\""), "{audit}");
+    assert!(audit.contains("\"readonly\":true"), "{audit}");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let t = Tmux::start("demo", 100, 30);
+    t.wait("first frame", 10, |s| s.contains("? help") && s.contains("Timeline"));
+    let pid = t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]);
+    // The pane runs `sh -c '... kockpit ...; echo'`; find kockpit among its children.
+    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", pid.trim(), pid.trim())).unwrap_or_default();
+    let kpid = children.split_whitespace().next().expect("kockpit's pid");
+    assert!(Command::new("kill").args(["-TERM", kpid]).status().unwrap().success());
+    let s = t.wait("exit", 10, |s| s.contains("EXITED:0"));
+    assert!(!s.contains("Hosts (plan vs live)"));
+    assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
+}
