@@ -55,7 +55,7 @@ pub struct Cli {
     #[arg(long)]
     pub print_config_paths: bool,
     /// Exit right after drawing the first frame (for start-up benchmarks).
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, global = true)]
     pub exit_after_first_frame: bool,
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -294,6 +294,9 @@ fn tui(s: Setup, cli: &Cli) -> Result<i32> {
             }),
         );
         let r = crate::app::run::run_tui(&mut app, &mut backend, cli.exit_after_first_frame).await;
+        if cli.exit_after_first_frame {
+            eprintln!("first frame after {:.2} ms", crate::process_age().as_secs_f64() * 1000.0);
+        }
         app.audit_session("session_end", json!({}));
         r
     })?;

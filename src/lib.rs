@@ -10,3 +10,16 @@ pub mod model;
 pub mod ops;
 pub mod sim;
 pub mod ui;
+
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Mark the start of the process (called first thing in `main`).
+pub fn mark_start() {
+    STARTED.get_or_init(std::time::Instant::now);
+}
+
+/// Time since [`mark_start`].
+pub fn process_age() -> std::time::Duration {
+    STARTED.get_or_init(std::time::Instant::now).elapsed()
+}
+pub mod probe;

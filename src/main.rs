@@ -2,6 +2,7 @@ use clap::Parser;
 use tracing_subscriber::prelude::*;
 
 fn main() {
+    kockpit::mark_start();
     let cli = kockpit::cli::Cli::parse();
     if let Err(e) = color_eyre::install() {
         eprintln!("kockpit: {e}");

@@ -71,3 +71,52 @@ fn print_config_paths_names_every_location() {
     }
     assert!(text.contains("kockpit-cli-"), "KOCKPIT_CONFIG_DIR is honoured: {text}");
 }
+
+#[test]
+fn plan_prints_both_formats_the_same_and_never_a_password() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let toml = kockpit(&["plan", &format!("{root}/assets/demo-cluster.toml"), "--json"]);
+    let yaml = kockpit(&["plan", &format!("{root}/assets/demo-cluster-kubekey.yaml"), "--json"]);
+    assert!(toml.status.success() && yaml.status.success(), "{}", String::from_utf8_lossy(&yaml.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&toml.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&yaml.stdout).unwrap();
+    assert_eq!(a["vip"], b["vip"]);
+    assert_eq!(a["topology"], b["topology"]);
+    let names = |v: &serde_json::Value| v["hosts"].as_array().unwrap().iter().map(|h| (h["name"].clone(), h["roles"].clone())).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b));
+    assert_eq!(a["hosts"].as_array().unwrap().len(), 8);
+    let text = kockpit(&["plan", &format!("{root}/assets/demo-cluster-kubekey.yaml")]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(out.contains("tolerates 1 failure"), "{out}");
+    for o in [&out, &String::from_utf8_lossy(&yaml.stdout)] {
+        assert!(!o.contains("Fake-Pa55word"), "password leaked: {o}");
+    }
+}
+
+#[test]
+fn plan_errors_name_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("kockpit-cli-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[cluster]\nname = \"x\"\n[vip]\naddress = \"10.0.0.100\"\n[[hosts]]\nname = \"m1\"\naddress = \"10.0.0.300\"\nroles = [\"master\"]\n").unwrap();
+    let out = kockpit(&["plan", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:7:"), "{err}");
+    let yaml = dir.join("kk.yaml");
+    std::fs::write(
+        &yaml,
+        "apiVersion: kubekey.kubesphere.io/v1alpha2\nkind: Cluster\nmetadata: {name: x}\nspec:\n  hosts:\n  - {name: n1, address: 10.0.0.1, password: \"S3cret!\", port: \"S3cret!\"}\n",
+    )
+    .unwrap();
+    let out = kockpit(&["plan", yaml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kk.yaml:"), "{err}");
+    assert!(!err.contains("S3cret"), "password in an error message: {err}");
+    // A live cluster plan with a demo-only flag is refused with the reason.
+    let out = kockpit(&["status", "--config", &format!("{}/assets/demo-cluster.toml", env!("CARGO_MANIFEST_DIR")), "--fault", "osd-down"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("simulated cluster only"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,10 +1,34 @@
-//! TEMPORARY stub of the inventory API; replaced by the real module.
-use crate::error::FileError;
-use serde::Serialize;
+//! The host plan: one cluster as it was meant to be built (hosts, roles, sizes, VIP, load-balancer and
+//! etcd topology) and how kockpit reaches it.
+//!
+//! Plans are TOML files in the format of `docs/plan-format.md`; KubeKey `Cluster` YAML files
+//! (`kubekey.kubesphere.io/v1alpha1` and `v1alpha2`) are read too, told apart by their content.
+//! Every error is a [`FileError`] naming the line and column and saying what was expected.
+
+mod kubekey;
+mod locate;
+mod plan_toml;
+mod size;
+mod summary;
+
+use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+use serde::{Deserialize, Serialize};
+
+use crate::error::FileError;
+
+pub use size::{ParseSizeError, Size};
+
+/// The built-in demo plan, also shipped as `assets/demo-cluster.toml`.
+const DEMO_TOML: &str = include_str!("../../assets/demo-cluster.toml");
+/// The path the built-in demo plan reports as its source.
+const DEMO_PATH: &str = "assets/demo-cluster.toml";
+
+/// A cluster's host plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub cluster: ClusterInfo,
     pub vip: Option<Vip>,
@@ -12,167 +36,454 @@ pub struct Plan {
     pub lb: LbSettings,
     pub access: Access,
     pub hosts: Vec<Host>,
+    pub source: PlanSource,
 }
-#[derive(Debug, Clone, Serialize, PartialEq)]
+
+/// Where a plan was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "format", rename_all = "kebab-case")]
+pub enum PlanSource {
+    /// A kockpit TOML plan.
+    Kockpit { path: PathBuf },
+    /// A KubeKey `Cluster` YAML file, with its `apiVersion`.
+    #[serde(rename = "kubekey")]
+    KubeKey { path: PathBuf, api_version: String },
+}
+
+impl PlanSource {
+    pub fn path(&self) -> &Path {
+        match self {
+            PlanSource::Kockpit { path } | PlanSource::KubeKey { path, .. } => path,
+        }
+    }
+}
+
+impl fmt::Display for PlanSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanSource::Kockpit { path } => write!(f, "{} (kockpit plan)", path.display()),
+            PlanSource::KubeKey { path, api_version } => {
+                write!(f, "{} (KubeKey Cluster, {api_version})", path.display())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterInfo {
     pub name: String,
     pub kubernetes_version: Option<String>,
 }
-#[derive(Debug, Clone, Serialize, PartialEq)]
+
+/// The virtual IP clients use to reach the apiservers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Vip {
     pub address: IpAddr,
     pub port: u16,
     pub interface: Option<String>,
     pub domain: Option<String>,
 }
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub enum LbTopology {
-    Dedicated,
-    Masters,
-    LocalProxy,
-    None,
+
+/// The default apiserver port, for the VIP.
+pub const DEFAULT_API_PORT: u16 = 6443;
+
+impl fmt::Display for Vip {
+    /// `10.0.0.100:6443`, `[fd00::100]:6443`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", std::net::SocketAddr::new(self.address, self.port))
+    }
 }
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub enum EtcdTopology {
-    Stacked,
-    External,
-}
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub enum EtcdDeploy {
-    StaticPod,
-    Systemd,
-}
-#[derive(Debug, Clone, Serialize, PartialEq)]
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Topology {
     pub load_balancer: LbTopology,
     pub etcd: EtcdTopology,
     pub etcd_deploy: EtcdDeploy,
 }
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+
+/// Where the apiserver load balancer runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LbTopology {
+    /// Dedicated load-balancer hosts (HAProxy + keepalived) carrying the VIP.
+    #[default]
+    Dedicated,
+    /// keepalived and the proxy run on the masters themselves.
+    Masters,
+    /// A proxy on every node forwards to the apiservers (KubeKey's `internalLoadbalancer: haproxy`).
+    LocalProxy,
+    /// No load balancer: clients talk to an apiserver directly.
+    None,
+}
+
+/// Where etcd runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EtcdTopology {
+    /// On the masters.
+    #[default]
+    Stacked,
+    /// On hosts of its own.
+    External,
+}
+
+/// How etcd is run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EtcdDeploy {
+    /// A kubelet static pod (kubeadm).
+    #[default]
+    StaticPod,
+    /// A systemd service (KubeKey's default).
+    Systemd,
+}
+
+impl LbTopology {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LbTopology::Dedicated => "dedicated",
+            LbTopology::Masters => "masters",
+            LbTopology::LocalProxy => "local-proxy",
+            LbTopology::None => "none",
+        }
+    }
+}
+
+impl EtcdTopology {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EtcdTopology::Stacked => "stacked",
+            EtcdTopology::External => "external",
+        }
+    }
+}
+
+impl EtcdDeploy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EtcdDeploy::StaticPod => "static-pod",
+            EtcdDeploy::Systemd => "systemd",
+        }
+    }
+}
+
+/// Reads `text` as the one of `all` whose name it is, else says which names there are.
+fn parse_choice<T: Copy>(text: &str, all: &[T], name: impl Fn(T) -> &'static str) -> Result<T, String> {
+    all.iter().copied().find(|v| name(*v) == text).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+        format!("unknown value {text:?}: expected one of {}", names.join(", "))
+    })
+}
+
+impl FromStr for LbTopology {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_choice(s, &[LbTopology::Dedicated, LbTopology::Masters, LbTopology::LocalProxy, LbTopology::None], Self::as_str)
+    }
+}
+
+impl FromStr for EtcdTopology {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_choice(s, &[EtcdTopology::Stacked, EtcdTopology::External], Self::as_str)
+    }
+}
+
+impl FromStr for EtcdDeploy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_choice(s, &[EtcdDeploy::StaticPod, EtcdDeploy::Systemd], Self::as_str)
+    }
+}
+
+impl fmt::Display for LbTopology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for EtcdTopology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for EtcdDeploy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where kockpit finds HAProxy's and keepalived's state on the load balancers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "an [lb] table")]
 pub struct LbSettings {
+    /// HAProxy's admin socket.
     pub haproxy_socket: String,
+    /// The backend carrying the apiservers; "" = every backend.
     pub haproxy_backend: String,
+    /// Where `keepalived --json` state dumps land (SIGJSON).
     pub keepalived_json: String,
+    /// A notify-script state file; "" = none.
     pub keepalived_state_file: String,
+    /// The keepalived `track_file` used for graceful demotion.
     pub track_file: String,
 }
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+
+impl Default for LbSettings {
+    fn default() -> Self {
+        Self {
+            haproxy_socket: "/run/haproxy/admin.sock".into(),
+            haproxy_backend: String::new(),
+            keepalived_json: "/tmp/keepalived.json".into(),
+            keepalived_state_file: String::new(),
+            track_file: "/etc/keepalived/kockpit-demote".into(),
+        }
+    }
+}
+
+/// How kockpit reaches the cluster, and what it may do there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Access {
+    /// The SSH config; `None` = `~/.ssh/config`.
     pub ssh_config: Option<PathBuf>,
+    /// The kubeconfig; `None` = `KUBECONFIG` or `~/.kube/config`.
     pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context; `None` = its current context.
     pub kube_context: Option<String>,
+    /// This cluster is always opened read-only.
     pub readonly: bool,
+    /// Trust-on-first-use for unknown SSH host keys (changed keys are still refused).
     pub accept_new_host_keys: bool,
+    /// Drills may inject faults on these hosts.
     pub allow_drills: bool,
 }
-#[derive(Debug, Clone, Serialize, PartialEq)]
+
+/// One host of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Host {
     pub name: String,
     pub address: IpAddr,
     pub internal_address: Option<IpAddr>,
+    /// The `Host` alias in the SSH config (defaults to `name`).
     pub ssh_host: String,
     pub roles: Roles,
     pub size: Option<Size>,
     pub os: Option<String>,
+    /// The planned kernel.
     pub kernel: Option<String>,
     pub notes: Option<String>,
 }
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Default)]
+
+/// A host's roles. Under stacked etcd every master also has `etcd`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Roles {
     pub lb: bool,
     pub master: bool,
     pub etcd: bool,
     pub worker: bool,
 }
+
+/// The role names a plan accepts, for messages.
+const ROLE_NAMES: &str = "lb, master (or control-plane), etcd, worker";
+
 impl Roles {
+    /// The role names, in the order lb, master, etcd, worker.
+    pub fn names(&self) -> Vec<&'static str> {
+        [(self.lb, "lb"), (self.master, "master"), (self.etcd, "etcd"), (self.worker, "worker")]
+            .into_iter()
+            .filter_map(|(has, name)| has.then_some(name))
+            .collect()
+    }
+
+    /// A short label: `lb`, `cp`, `cp+etcd`, `etcd`, `worker`, `cp+etcd+worker`; `-` for no role.
     pub fn label(&self) -> String {
-        let mut v = vec![];
-        if self.lb {
-            v.push("lb")
+        let parts: Vec<&str> = [(self.lb, "lb"), (self.master, "cp"), (self.etcd, "etcd"), (self.worker, "worker")]
+            .into_iter()
+            .filter_map(|(has, name)| has.then_some(name))
+            .collect();
+        if parts.is_empty() { "-".to_owned() } else { parts.join("+") }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !(self.lb || self.master || self.etcd || self.worker)
+    }
+
+    /// Adds the role called `name` (`lb`, `master`/`control-plane`, `etcd`, `worker`);
+    /// `false` if there is no such role.
+    fn add(&mut self, name: &str) -> bool {
+        match name {
+            "lb" => self.lb = true,
+            "master" | "control-plane" => self.master = true,
+            "etcd" => self.etcd = true,
+            "worker" => self.worker = true,
+            _ => return false,
         }
-        if self.master {
-            v.push("cp")
-        }
-        if self.etcd {
-            v.push("etcd")
-        }
-        if self.worker {
-            v.push("worker")
-        }
-        v.join("+")
+        true
     }
 }
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Size {
-    pub cpu: u32,
-    pub memory_gb: u32,
-    pub disk_gb: Option<u32>,
-}
-impl std::fmt::Display for Size {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}C-{}G", self.cpu, self.memory_gb)?;
-        if let Some(d) = self.disk_gb {
-            write!(f, "-{d}G")?;
-        }
-        Ok(())
+
+impl fmt::Display for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
     }
 }
+
 impl Plan {
+    /// Reads a plan file: a KubeKey `Cluster` YAML file if it says so
+    /// (`apiVersion: kubekey.kubesphere.io/...`), else a kockpit TOML plan.
     pub fn load(path: &Path) -> Result<Plan, FileError> {
-        Err(FileError::whole(path, "stub"))
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_owned(),
+                _ => e.to_string(),
+            };
+            FileError::whole(path, format!("cannot read the plan: {why}"))
+        })?;
+        match detect(&src) {
+            Format::KubeKey => Plan::parse_kubekey(path, &src),
+            Format::OtherYaml { api_version, offset } => Err(FileError::at_offset(
+                path,
+                &src,
+                offset,
+                format!(
+                    "this is not a host plan but YAML with apiVersion `{api_version}`: expected a kockpit TOML \
+                     plan or a KubeKey Cluster file (apiVersion: kubekey.kubesphere.io/v1alpha2, kind: Cluster)"
+                ),
+            )),
+            Format::Toml => Plan::parse_toml(path, &src),
+        }
     }
+
+    /// Reads a kockpit TOML plan from `src`, the text of `path`.
+    pub fn parse_toml(path: &Path, src: &str) -> Result<Plan, FileError> {
+        plan_toml::parse(path, src)
+    }
+
+    /// Reads a KubeKey `Cluster` YAML file from `src`, the text of `path`. Passwords are neither kept
+    /// nor quoted in errors.
+    pub fn parse_kubekey(path: &Path, src: &str) -> Result<Plan, FileError> {
+        kubekey::parse(path, src)
+    }
+
+    /// The built-in 8-host demo plan (`assets/demo-cluster.toml`).
+    pub fn demo() -> Plan {
+        Plan::parse_toml(Path::new(DEMO_PATH), DEMO_TOML).expect("the built-in demo plan assets/demo-cluster.toml is valid")
+    }
+
+    /// The host called `name`.
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|h| h.name == name)
     }
+
+    /// The load-balancer hosts.
     pub fn lbs(&self) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(|h| h.roles.lb)
     }
+
+    /// The control-plane hosts.
     pub fn masters(&self) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(|h| h.roles.master)
     }
+
+    /// The worker hosts.
     pub fn workers(&self) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(|h| h.roles.worker)
     }
+
+    /// The etcd members.
     pub fn etcd_hosts(&self) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(|h| h.roles.etcd)
     }
-    pub fn summary_text(&self) -> String {
-        String::new()
+}
+
+/// What a plan file is, judged by its content.
+#[derive(Debug, PartialEq, Eq)]
+enum Format<'a> {
+    KubeKey,
+    /// YAML with an `apiVersion` that is not KubeKey's (a kubeconfig, a manifest...).
+    OtherYaml {
+        api_version: &'a str,
+        offset: usize,
+    },
+    Toml,
+}
+
+/// Tells KubeKey YAML from TOML by a top-level `apiVersion:` line (which TOML cannot have).
+fn detect(src: &str) -> Format<'_> {
+    let mut other = None;
+    let mut offset = 0;
+    for line in src.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("apiVersion:") {
+            let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+            if value.starts_with("kubekey.kubesphere.io") {
+                return Format::KubeKey;
+            }
+            if other.is_none() {
+                let value_at = offset + line.find(value).unwrap_or(0);
+                other = Some(Format::OtherYaml { api_version: value, offset: value_at });
+            }
+        }
+        offset += line.len();
     }
-    pub fn demo() -> Plan {
-        let mk = |name: &str, ip: &str, roles: Roles, size: Size| Host {
-            name: name.into(),
-            address: ip.parse().unwrap(),
-            internal_address: None,
-            ssh_host: name.into(),
-            roles,
-            size: Some(size),
-            os: Some("CentOS 7.9".into()),
-            kernel: Some("5.4".into()),
-            notes: None,
-        };
-        let lb = Roles { lb: true, ..Default::default() };
-        let cp = Roles { master: true, etcd: true, ..Default::default() };
-        let wk = Roles { worker: true, ..Default::default() };
-        let s1 = Size { cpu: 2, memory_gb: 4, disk_gb: Some(50) };
-        let s2 = Size { cpu: 8, memory_gb: 32, disk_gb: Some(150) };
-        let s3 = Size { cpu: 8, memory_gb: 32, disk_gb: Some(500) };
-        Plan {
-            cluster: ClusterInfo { name: "demo-prod".into(), kubernetes_version: Some("v1.21.5".into()) },
-            vip: Some(Vip { address: "10.0.0.100".parse().unwrap(), port: 6443, interface: None, domain: None }),
-            topology: Topology { load_balancer: LbTopology::Dedicated, etcd: EtcdTopology::Stacked, etcd_deploy: EtcdDeploy::StaticPod },
-            lb: LbSettings::default(),
-            access: Access::default(),
-            hosts: vec![
-                mk("slb1", "10.0.0.11", lb, s1),
-                mk("slb2", "10.0.0.12", lb, s1),
-                mk("master1", "10.0.0.21", cp, s2),
-                mk("master2", "10.0.0.22", cp, s2),
-                mk("master3", "10.0.0.23", cp, s2),
-                mk("worker1", "10.0.0.31", wk, s3),
-                mk("worker2", "10.0.0.32", wk, s3),
-                mk("worker3", "10.0.0.33", wk, s3),
-            ],
+    other.unwrap_or(Format::Toml)
+}
+
+/// A host field that an error shared by both formats can point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostField {
+    Name,
+    Address,
+    InternalAddress,
+}
+
+/// Checks that host names, addresses and internal addresses are unique; the error points at the
+/// second of two equal values, whose byte offset `at(host index, field)` gives.
+fn check_unique(hosts: &[Host], at: impl Fn(usize, HostField) -> usize) -> Result<(), (usize, String)> {
+    for (i, host) in hosts.iter().enumerate() {
+        let earlier = &hosts[..i];
+        if let Some(first) = earlier.iter().find(|h| h.name == host.name) {
+            return Err((at(i, HostField::Name), format!("duplicate host name `{}`: host names must be unique", first.name)));
+        }
+        if let Some(first) = earlier.iter().find(|h| h.address == host.address) {
+            return Err((
+                at(i, HostField::Address),
+                format!("duplicate address {}: host `{}` already has it; addresses must be unique", host.address, first.name),
+            ));
+        }
+        let same_internal = |h: &&Host| h.internal_address.is_some() && h.internal_address == host.internal_address;
+        if let Some(first) = earlier.iter().find(same_internal) {
+            let internal = first.internal_address.map(|a| a.to_string()).unwrap_or_default();
+            return Err((
+                at(i, HostField::InternalAddress),
+                format!("duplicate internal address {internal}: host `{}` already has it; addresses must be unique", first.name),
+            ));
         }
     }
+    Ok(())
 }
+
+/// Reads an IP address, saying what was expected if it is not one.
+fn parse_ip(text: &str, what: &str) -> Result<IpAddr, String> {
+    text.trim().parse().map_err(|_| format!("invalid {what} {text:?}: expected an IPv4 or IPv6 address like \"10.0.0.11\""))
+}
+
+/// Checks a host name: not empty, no whitespace.
+fn check_host_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        Err("empty host name: expected a name like \"master1\"".to_owned())
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err(format!("invalid host name {name:?}: expected a name without spaces, like \"master1\""))
+    } else {
+        Ok(())
+    }
+}
+
+/// The message for an empty plan file.
+const EMPTY_MESSAGE: &str = "the file is empty: expected a host plan with a [cluster] section and [[hosts]] (or a KubeKey Cluster file)";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,327 @@
+//! Reading kockpit TOML plans (`docs/plan-format.md`).
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use toml::Spanned;
+
+use super::{
+    Access, ClusterInfo, DEFAULT_API_PORT, EMPTY_MESSAGE, EtcdTopology, Host, HostField, LbSettings, LbTopology, Plan, PlanSource,
+    ROLE_NAMES, Roles, Size, Topology, Vip, check_host_name, check_unique, parse_ip,
+};
+use crate::error::FileError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a host plan table")]
+struct RawPlan {
+    cluster: Option<Spanned<RawCluster>>,
+    vip: Option<Spanned<RawVip>>,
+    topology: Option<Spanned<RawTopology>>,
+    lb: Option<LbSettings>,
+    access: Option<RawAccess>,
+    hosts: Option<Spanned<Vec<Spanned<RawHost>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [cluster] table")]
+struct RawCluster {
+    name: Spanned<String>,
+    kubernetes_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [vip] table")]
+struct RawVip {
+    address: Spanned<String>,
+    port: Option<Spanned<u16>>,
+    interface: Option<String>,
+    domain: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [topology] table")]
+struct RawTopology {
+    load_balancer: Option<Spanned<String>>,
+    etcd: Option<Spanned<String>>,
+    etcd_deploy: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, expecting = "an [access] table")]
+struct RawAccess {
+    ssh_config: String,
+    kubeconfig: String,
+    kube_context: String,
+    readonly: bool,
+    accept_new_host_keys: bool,
+    allow_drills: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [[hosts]] table")]
+struct RawHost {
+    name: Spanned<String>,
+    address: Spanned<String>,
+    internal_address: Option<Spanned<String>>,
+    ssh_host: Option<String>,
+    roles: Option<Spanned<Vec<Spanned<String>>>>,
+    size: Option<Spanned<RawSize>>,
+    os: Option<String>,
+    kernel: Option<String>,
+    notes: Option<String>,
+}
+
+/// `size = "8C-32G-150G"` or `size = { cpu = 8, memory_gb = 32, disk_gb = 150 }`.
+enum RawSize {
+    Text(String),
+    Table(SizeTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a size table like { cpu = 8, memory_gb = 32, disk_gb = 150 }")]
+struct SizeTable {
+    cpu: u32,
+    memory_gb: u32,
+    disk_gb: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+
+        impl<'de> Visitor<'de> for SizeVisitor {
+            type Value = RawSize;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a size like "8C-32G-150G" or a table like { cpu = 8, memory_gb = 32, disk_gb = 150 }"#)
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Text(v.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSize, A::Error> {
+                SizeTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawSize::Table)
+            }
+        }
+
+        deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+/// A semantic error: a byte span of the source and a message.
+type Failure = (usize, String);
+
+pub(super) fn parse(path: &Path, src: &str) -> Result<Plan, FileError> {
+    if is_blank(src) {
+        return Err(FileError::whole(path, EMPTY_MESSAGE));
+    }
+    let raw: RawPlan = toml::from_str(src).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        FileError::at_offset(path, src, offset, humanize(e.message()))
+    })?;
+    build(path, raw).map_err(|(offset, message)| FileError::at_offset(path, src, offset, message))
+}
+
+/// Whether the TOML text has nothing but blank lines and comments.
+fn is_blank(src: &str) -> bool {
+    src.lines().map(str::trim).all(|l| l.is_empty() || l.starts_with('#'))
+}
+
+/// Turns serde's words into the plan's: keys, not fields; values, not variants.
+fn humanize(message: &str) -> String {
+    let message = message.trim_end();
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let (key, allowed) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let allowed = allowed.strip_prefix("one of ").unwrap_or(allowed).replace(" or ", ", ");
+        return if allowed.is_empty() {
+            format!("unknown key {key}: this table takes no keys")
+        } else {
+            format!("unknown key {key}: expected one of {allowed}")
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        return format!("unknown value {rest}");
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return format!("missing key {rest}");
+    }
+    message.to_owned()
+}
+
+fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
+    let RawPlan { cluster, vip, topology, lb, access, hosts } = raw;
+    let Some(cluster) = cluster else {
+        return Err((0, r#"missing [cluster] section: expected [cluster] with name = "..." "#.trim_end().to_owned()));
+    };
+    let cluster_at = cluster.span().start;
+    let RawCluster { name, kubernetes_version } = cluster.into_inner();
+    if name.get_ref().trim().is_empty() {
+        return Err((name.span().start, r#"empty cluster name: expected a name like "prod-bj""#.to_owned()));
+    }
+
+    let (topology, lb_at) = match topology {
+        Some(t) => {
+            let t_at = t.span().start;
+            let RawTopology { load_balancer, etcd, etcd_deploy } = t.into_inner();
+            let lb_at = load_balancer.as_ref().map_or(t_at, |l| l.span().start);
+            let topology = Topology { load_balancer: choice(load_balancer)?, etcd: choice(etcd)?, etcd_deploy: choice(etcd_deploy)? };
+            (topology, lb_at)
+        }
+        None => (Topology::default(), cluster_at),
+    };
+
+    let vip = vip.map(build_vip).transpose()?;
+    if vip.is_none() && matches!(topology.load_balancer, LbTopology::Dedicated | LbTopology::Masters) {
+        return Err((
+            lb_at,
+            format!(
+                "missing [vip] section: a `{}` load balancer carries a VIP; expected [vip] with address = \"...\" \
+                 (or topology.load_balancer = \"local-proxy\" or \"none\")",
+                topology.load_balancer
+            ),
+        ));
+    }
+
+    let Some(hosts) = hosts else {
+        return Err((cluster_at, "no [[hosts]]: expected at least one [[hosts]] entry with the master role".to_owned()));
+    };
+    let hosts_at = hosts.span().start;
+    let raw_hosts = hosts.into_inner();
+    let mut spans = Vec::with_capacity(raw_hosts.len());
+    let mut hosts = Vec::with_capacity(raw_hosts.len());
+    for raw_host in raw_hosts {
+        let (host, host_spans) = build_host(raw_host, topology.etcd)?;
+        hosts.push(host);
+        spans.push(host_spans);
+    }
+    check_unique(&hosts, |i, field| match field {
+        HostField::Name => spans[i].name.start,
+        HostField::Address => spans[i].address.start,
+        HostField::InternalAddress => spans[i].internal_address.start,
+    })?;
+
+    if !hosts.iter().any(|h| h.roles.master) {
+        return Err((hosts_at, format!("no master: expected at least one host with roles = [\"master\"] ({ROLE_NAMES})")));
+    }
+    if topology.load_balancer == LbTopology::Dedicated && !hosts.iter().any(|h| h.roles.lb) {
+        return Err((
+            lb_at,
+            "a `dedicated` load balancer needs lb hosts: expected at least one host with roles = [\"lb\"] \
+             (or topology.load_balancer = \"masters\", \"local-proxy\" or \"none\")"
+                .to_owned(),
+        ));
+    }
+
+    let access = access.unwrap_or_default();
+    let non_empty = |s: String| (!s.is_empty()).then_some(s);
+    Ok(Plan {
+        cluster: ClusterInfo { name: name.into_inner(), kubernetes_version },
+        vip,
+        topology,
+        lb: lb.unwrap_or_default(),
+        access: Access {
+            ssh_config: non_empty(access.ssh_config).map(PathBuf::from),
+            kubeconfig: non_empty(access.kubeconfig).map(PathBuf::from),
+            kube_context: non_empty(access.kube_context),
+            readonly: access.readonly,
+            accept_new_host_keys: access.accept_new_host_keys,
+            allow_drills: access.allow_drills,
+        },
+        hosts,
+        source: PlanSource::Kockpit { path: path.to_owned() },
+    })
+}
+
+/// Reads one of a fixed set of values (`"dedicated"`...), the default when absent.
+fn choice<T>(value: Option<Spanned<String>>) -> Result<T, Failure>
+where
+    T: std::str::FromStr<Err = String> + Default,
+{
+    value.map_or(Ok(T::default()), |v| v.get_ref().parse().map_err(|m| (v.span().start, m)))
+}
+
+fn build_vip(vip: Spanned<RawVip>) -> Result<Vip, Failure> {
+    let RawVip { address, port, interface, domain } = vip.into_inner();
+    let ip = parse_ip(address.get_ref(), "VIP address").map_err(|m| (address.span().start, m))?;
+    let port = match port {
+        Some(p) if *p.get_ref() == 0 => {
+            return Err((p.span().start, "invalid port 0: expected a port from 1 to 65535".to_owned()));
+        }
+        Some(p) => p.into_inner(),
+        None => DEFAULT_API_PORT,
+    };
+    Ok(Vip { address: ip, port, interface, domain })
+}
+
+/// Where a host's fields are, for errors found after all hosts are read.
+struct HostSpans {
+    name: Range<usize>,
+    address: Range<usize>,
+    internal_address: Range<usize>,
+}
+
+fn build_host(raw: Spanned<RawHost>, etcd: EtcdTopology) -> Result<(Host, HostSpans), Failure> {
+    let host_at = raw.span().start;
+    let RawHost { name, address, internal_address, ssh_host, roles, size, os, kernel, notes } = raw.into_inner();
+    check_host_name(name.get_ref()).map_err(|m| (name.span().start, m))?;
+    let ip = parse_ip(address.get_ref(), "address").map_err(|m| (address.span().start, m))?;
+    let internal =
+        internal_address.as_ref().map(|a| parse_ip(a.get_ref(), "internal_address").map_err(|m| (a.span().start, m))).transpose()?;
+
+    let no_roles = || format!("host `{}` has no roles: expected roles = [...] with at least one of {ROLE_NAMES}", name.get_ref());
+    let Some(role_list) = roles else {
+        return Err((host_at, no_roles()));
+    };
+    if role_list.get_ref().is_empty() {
+        return Err((role_list.span().start, no_roles()));
+    }
+    let mut host_roles = Roles::default();
+    for role in role_list.get_ref() {
+        if !host_roles.add(role.get_ref()) {
+            return Err((role.span().start, format!("unknown role {:?}: expected one of {ROLE_NAMES}", role.get_ref())));
+        }
+    }
+    if etcd == EtcdTopology::Stacked && host_roles.master {
+        host_roles.etcd = true;
+    }
+
+    let size = size.map(build_size).transpose()?;
+    let spans = HostSpans {
+        name: name.span(),
+        address: address.span(),
+        internal_address: internal_address.as_ref().map_or(address.span(), Spanned::span),
+    };
+    let name = name.into_inner();
+    let ssh_host = ssh_host.filter(|s| !s.is_empty()).unwrap_or_else(|| name.clone());
+    let host = Host { name, address: ip, internal_address: internal, ssh_host, roles: host_roles, size, os, kernel, notes };
+    Ok((host, spans))
+}
+
+fn build_size(size: Spanned<RawSize>) -> Result<Size, Failure> {
+    let at = size.span().start;
+    match size.into_inner() {
+        RawSize::Text(text) => text.parse().map_err(|e: super::ParseSizeError| (at, e.to_string())),
+        RawSize::Table(SizeTable { cpu, memory_gb, disk_gb }) => {
+            let zero = if cpu == 0 {
+                Some("cpu")
+            } else if memory_gb == 0 {
+                Some("memory_gb")
+            } else if disk_gb == Some(0) {
+                Some("disk_gb")
+            } else {
+                None
+            };
+            match zero {
+                Some(key) => Err((at, format!("invalid size: {key} is 0; expected a positive number"))),
+                None => Ok(Size { cpu, memory_gb, disk_gb }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

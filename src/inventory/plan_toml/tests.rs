@@ -1,0 +1,311 @@
+//! Tests of the TOML plan reader: a valid plan, then every error path with its line and column.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use crate::error::FileError;
+use crate::inventory::{EtcdDeploy, EtcdTopology, LbSettings, LbTopology, Plan, PlanSource, Size};
+
+fn parse(src: &str) -> Result<Plan, FileError> {
+    Plan::parse_toml(Path::new("plan.toml"), src)
+}
+
+/// Asserts that `src` fails at `line`:`column` with a message containing every one of `needles`.
+#[track_caller]
+fn assert_error(src: &str, line: usize, column: usize, needles: &[&str]) {
+    let Err(err) = parse(src) else {
+        panic!("expected an error for:\n{src}");
+    };
+    assert_eq!((err.line, err.column), (line, column), "position of: {err}");
+    assert_eq!(err.file, PathBuf::from("plan.toml"));
+    for needle in needles {
+        assert!(err.message.contains(needle), "{needle:?} not in: {}", err.message);
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+/// A small valid plan; the error tests change one thing in it.
+const VALID: &str = r#"[cluster]
+name = "c1"
+
+[vip]
+address = "10.0.0.100"
+
+[[hosts]]
+name = "lb1"
+address = "10.0.0.11"
+roles = ["lb"]
+
+[[hosts]]
+name = "m1"
+address = "10.0.0.21"
+roles = ["master"]
+"#;
+
+#[test]
+fn reads_a_minimal_plan_with_defaults() {
+    let plan = parse(VALID).expect("valid");
+    assert_eq!(plan.cluster.name, "c1");
+    assert_eq!(plan.cluster.kubernetes_version, None);
+    let vip = plan.vip.as_ref().expect("vip");
+    assert_eq!((vip.address, vip.port, vip.interface.as_deref(), vip.domain.as_deref()), (ip("10.0.0.100"), 6443, None, None));
+    assert_eq!(plan.topology.load_balancer, LbTopology::Dedicated);
+    assert_eq!(plan.topology.etcd, EtcdTopology::Stacked);
+    assert_eq!(plan.topology.etcd_deploy, EtcdDeploy::StaticPod);
+    assert_eq!(plan.lb, LbSettings::default());
+    assert_eq!(plan.lb.haproxy_socket, "/run/haproxy/admin.sock");
+    assert_eq!(plan.lb.track_file, "/etc/keepalived/kockpit-demote");
+    assert_eq!(plan.access.ssh_config, None);
+    assert!(!plan.access.readonly && !plan.access.accept_new_host_keys && !plan.access.allow_drills);
+    assert_eq!(plan.source, PlanSource::Kockpit { path: PathBuf::from("plan.toml") });
+    let m1 = plan.host("m1").expect("m1");
+    assert_eq!(m1.ssh_host, "m1");
+    // A master gets etcd implicitly under stacked etcd.
+    assert!(m1.roles.master && m1.roles.etcd && !m1.roles.worker);
+    assert_eq!(plan.etcd_hosts().count(), 1);
+    assert_eq!(plan.lbs().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["lb1"]);
+}
+
+#[test]
+fn reads_every_key() {
+    let src = r#"
+[cluster]
+name = "prod"
+kubernetes_version = "v1.28.4"
+
+[vip]
+address = "fd00::100"
+port = 8443
+interface = "eth1"
+domain = "api.prod"
+
+[topology]
+load_balancer = "masters"
+etcd = "external"
+etcd_deploy = "systemd"
+
+[lb]
+haproxy_socket = "/var/run/haproxy.sock"
+haproxy_backend = "kube-apiserver"
+keepalived_json = "/var/tmp/keepalived.json"
+keepalived_state_file = "/var/run/keepalived.state"
+track_file = "/etc/keepalived/down"
+
+[access]
+ssh_config = "~/.ssh/prod.config"
+kubeconfig = "/etc/kockpit/prod.kubeconfig"
+kube_context = "prod-admin"
+readonly = true
+accept_new_host_keys = true
+allow_drills = true
+
+[[hosts]]
+name = "cp1"
+address = "fd00::21"
+internal_address = "192.168.1.21"
+ssh_host = "prod-cp1"
+roles = ["control-plane", "worker"]
+size = "4c16g"
+os = "Ubuntu 22.04"
+kernel = "5.15"
+notes = "first"
+
+[[hosts]]
+name = "e1"
+address = "fd00::31"
+roles = ["etcd"]
+size = { cpu = 2, memory_gb = 8 }
+"#;
+    let plan = parse(src).expect("valid");
+    assert_eq!(plan.cluster.kubernetes_version.as_deref(), Some("v1.28.4"));
+    let vip = plan.vip.as_ref().expect("vip");
+    assert_eq!(vip.to_string(), "[fd00::100]:8443");
+    assert_eq!((vip.interface.as_deref(), vip.domain.as_deref()), (Some("eth1"), Some("api.prod")));
+    assert_eq!(plan.topology.load_balancer, LbTopology::Masters);
+    assert_eq!(plan.topology.etcd, EtcdTopology::External);
+    assert_eq!(plan.topology.etcd_deploy, EtcdDeploy::Systemd);
+    assert_eq!(plan.lb.haproxy_backend, "kube-apiserver");
+    assert_eq!(plan.lb.keepalived_state_file, "/var/run/keepalived.state");
+    assert_eq!(plan.access.ssh_config, Some(PathBuf::from("~/.ssh/prod.config")));
+    assert_eq!(plan.access.kube_context.as_deref(), Some("prod-admin"));
+    assert!(plan.access.readonly && plan.access.accept_new_host_keys && plan.access.allow_drills);
+    let cp1 = plan.host("cp1").expect("cp1");
+    assert_eq!(cp1.internal_address, Some(ip("192.168.1.21")));
+    assert_eq!(cp1.ssh_host, "prod-cp1");
+    // External etcd: no implicit etcd role on masters.
+    assert_eq!(cp1.roles.label(), "cp+worker");
+    assert_eq!(cp1.size, Some(Size { cpu: 4, memory_gb: 16, disk_gb: None }));
+    assert_eq!((cp1.os.as_deref(), cp1.kernel.as_deref(), cp1.notes.as_deref()), (Some("Ubuntu 22.04"), Some("5.15"), Some("first")));
+    let e1 = plan.host("e1").expect("e1");
+    assert_eq!(e1.size.map(|s| s.to_string()).as_deref(), Some("2C-8G"));
+    assert_eq!(plan.etcd_hosts().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["e1"]);
+    assert_eq!(plan.workers().count(), 1);
+}
+
+#[test]
+fn local_proxy_and_none_need_no_vip_nor_lb_hosts() {
+    for lb in ["local-proxy", "none"] {
+        let src = format!(
+            "[cluster]\nname = \"c\"\n[topology]\nload_balancer = \"{lb}\"\n[[hosts]]\nname = \"m\"\naddress = \"10.0.0.1\"\nroles = [\"master\"]\n"
+        );
+        let plan = parse(&src).expect(lb);
+        assert!(plan.vip.is_none());
+        assert_eq!(plan.topology.load_balancer.as_str(), lb);
+    }
+}
+
+#[test]
+fn empty_and_comment_only_files_are_whole_file_errors() {
+    for src in ["", "  \n\n", "# nothing here\n   # really\n"] {
+        let err = parse(src).expect_err("empty");
+        assert_eq!((err.line, err.column), (0, 0));
+        assert!(err.message.contains("the file is empty"), "{}", err.message);
+    }
+}
+
+#[test]
+fn syntax_error_points_at_the_byte() {
+    assert_error("[cluster]\nname = \"x\n", 2, 10, &["invalid basic string", "expected `\"`"]);
+    assert_error("[cluster]\nname = \"x\"\nname = \"y\"\n", 3, 1, &["duplicate key"]);
+    assert_error("[cluster\nname = \"x\"\n", 1, 9, &["expected `]`"]);
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_the_allowed_ones() {
+    assert_error("[cluster]\nnmae = \"x\"\n", 2, 1, &["unknown key `nmae`", "expected one of `name`, `kubernetes_version`"]);
+    assert_error(
+        "[clustr]\nname = \"x\"\n",
+        1,
+        2,
+        &["unknown key `clustr`", "`cluster`", "`vip`", "`topology`", "`lb`", "`access`", "`hosts`"],
+    );
+    let src = VALID.replace("name = \"m1\"\n", "name = \"m1\"\nadress = \"x\"\n");
+    assert_error(&src, 14, 1, &["unknown key `adress`", "`address`", "`internal_address`", "`ssh_host`"]);
+    assert_error(&format!("{VALID}[access]\nread_only = true\n"), 17, 1, &["unknown key `read_only`", "`readonly`", "`allow_drills`"]);
+    assert_error(&format!("{VALID}[lb]\nsocket = \"/x\"\n"), 17, 1, &["unknown key `socket`", "`haproxy_socket`"]);
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    let src = VALID.replace("address = \"10.0.0.100\"", "address = \"10.0.0.100\"\nport = \"6443\"");
+    assert_error(&src, 6, 8, &["invalid type: string \"6443\"", "expected u16"]);
+    let src = VALID.replace("address = \"10.0.0.100\"", "address = \"10.0.0.100\"\nport = 70000");
+    assert_error(&src, 6, 8, &["70000", "expected u16"]);
+    let src = VALID.replace("roles = [\"master\"]", "roles = \"master\"");
+    assert_error(&src, 15, 9, &["invalid type: string \"master\"", "expected a sequence"]);
+    assert_error("[cluster]\nname = 5\n", 2, 8, &["invalid type: integer `5`", "expected a string"]);
+    assert_error(&format!("{VALID}[access]\nreadonly = \"yes\"\n"), 17, 12, &["expected a boolean"]);
+}
+
+#[test]
+fn topology_values_are_checked() {
+    let src = format!("{VALID}[topology]\nload_balancer = \"keepalived\"\n");
+    assert_error(&src, 17, 17, &["unknown value \"keepalived\": expected one of dedicated, masters, local-proxy, none"]);
+    let src = format!("{VALID}[topology]\netcd = \"stacked-external\"\n");
+    assert_error(&src, 17, 8, &["unknown value \"stacked-external\": expected one of stacked, external"]);
+    let src = format!("{VALID}[topology]\netcd_deploy = \"pod\"\n");
+    assert_error(&src, 17, 15, &["unknown value \"pod\": expected one of static-pod, systemd"]);
+    let src = format!("{VALID}[topology]\nload_balancer = 1\n");
+    assert_error(&src, 17, 17, &["invalid type: integer `1`, expected a string"]);
+    assert_error("topology = 1\n", 1, 12, &["invalid type: integer `1`, expected a [topology] table"]);
+}
+
+#[test]
+fn sections_of_the_wrong_type() {
+    assert_error("cluster = 5\n", 1, 11, &["expected a [cluster] table"]);
+    assert_error("vip = \"10.0.0.1\"\n", 1, 7, &["expected a [vip] table"]);
+    assert_error("hosts = 5\n", 1, 9, &["expected a sequence"]);
+    assert_error("hosts = [5]\n", 1, 10, &["expected a [[hosts]] table"]);
+    assert_error("lb = 1\n", 1, 6, &["expected an [lb] table"]);
+    assert_error("access = true\n", 1, 10, &["expected an [access] table"]);
+}
+
+#[test]
+fn missing_required_keys() {
+    assert_error("[vip]\naddress = \"10.0.0.1\"\n", 1, 1, &["missing [cluster] section", "name ="]);
+    assert_error("[cluster]\nkubernetes_version = \"v1\"\n", 1, 1, &["missing key `name`"]);
+    assert_error("[cluster]\nname = \"  \"\n", 2, 8, &["empty cluster name"]);
+    let src = VALID.replace("address = \"10.0.0.21\"\n", "");
+    assert_error(&src, 12, 1, &["missing key `address`"]);
+    assert_error("[cluster]\nname = \"c\"\n[topology]\nload_balancer = \"none\"\n", 1, 1, &["no [[hosts]]", "master"]);
+}
+
+#[test]
+fn a_vip_is_needed_for_dedicated_and_masters() {
+    let no_vip = VALID.replace("[vip]\naddress = \"10.0.0.100\"\n", "");
+    // Default topology: the error points at [cluster].
+    assert_error(&no_vip, 1, 1, &["missing [vip] section", "`dedicated`", "local-proxy"]);
+    let src = format!("{no_vip}[topology]\nload_balancer = \"masters\"\n");
+    assert_error(&src, 15, 17, &["missing [vip] section", "`masters`"]);
+}
+
+#[test]
+fn invalid_addresses_point_at_the_value() {
+    let src = VALID.replace("\"10.0.0.100\"", "\"10.0.0.300\"");
+    assert_error(&src, 5, 11, &["invalid VIP address \"10.0.0.300\"", "expected an IPv4 or IPv6 address"]);
+    let src = VALID.replace("\"10.0.0.21\"", "\"master-1.lan\"");
+    assert_error(&src, 14, 11, &["invalid address \"master-1.lan\"", "expected an IPv4 or IPv6 address"]);
+    let src = VALID.replace("address = \"10.0.0.21\"", "address = \"10.0.0.21\"\ninternal_address = \"\"");
+    assert_error(&src, 15, 20, &["invalid internal_address \"\"", "expected an IPv4 or IPv6 address"]);
+    let src = VALID.replace("address = \"10.0.0.100\"", "address = \"10.0.0.100\"\nport = 0");
+    assert_error(&src, 6, 8, &["invalid port 0", "from 1 to 65535"]);
+}
+
+#[test]
+fn duplicates_point_at_the_second_one() {
+    let src = VALID.replace("name = \"m1\"", "name = \"lb1\"");
+    assert_error(&src, 13, 8, &["duplicate host name `lb1`", "unique"]);
+    let src = VALID.replace("\"10.0.0.21\"", "\"10.0.0.11\"");
+    assert_error(&src, 14, 11, &["duplicate address 10.0.0.11", "`lb1` already has it"]);
+    let src = VALID
+        .replace("address = \"10.0.0.11\"", "address = \"10.0.0.11\"\ninternal_address = \"192.168.0.1\"")
+        .replace("address = \"10.0.0.21\"", "address = \"10.0.0.21\"\ninternal_address = \"192.168.0.1\"");
+    assert_error(&src, 16, 20, &["duplicate internal address 192.168.0.1", "`lb1`"]);
+}
+
+#[test]
+fn roles_are_checked() {
+    let src = VALID.replace("roles = [\"master\"]", "roles = [\"master\", \"storage\"]");
+    assert_error(&src, 15, 20, &["unknown role \"storage\"", "lb, master (or control-plane), etcd, worker"]);
+    let src = VALID.replace("roles = [\"master\"]", "roles = []");
+    assert_error(&src, 15, 9, &["host `m1` has no roles", "at least one of lb"]);
+    let src = VALID.replace("roles = [\"master\"]\n", "");
+    assert_error(&src, 12, 1, &["host `m1` has no roles"]);
+    let src = VALID.replace("roles = [\"master\"]", "roles = [\"worker\"]");
+    assert_error(&src, 7, 1, &["no master", "roles = [\"master\"]"]);
+    let src = VALID.replace("roles = [\"lb\"]", "roles = [\"worker\"]");
+    assert_error(&src, 1, 1, &["`dedicated` load balancer needs lb hosts", "roles = [\"lb\"]"]);
+    let src = format!("{}[topology]\nload_balancer = \"dedicated\"\n", VALID.replace("roles = [\"lb\"]", "roles = [\"worker\"]"));
+    assert_error(&src, 17, 17, &["`dedicated` load balancer needs lb hosts"]);
+}
+
+#[test]
+fn host_names_are_checked() {
+    let src = VALID.replace("name = \"m1\"", "name = \"\"");
+    assert_error(&src, 13, 8, &["empty host name"]);
+    let src = VALID.replace("name = \"m1\"", "name = \"m 1\"");
+    assert_error(&src, 13, 8, &["invalid host name \"m 1\"", "without spaces"]);
+}
+
+#[test]
+fn sizes_are_checked() {
+    let with_size = |size: &str| VALID.replace("roles = [\"master\"]", &format!("roles = [\"master\"]\nsize = {size}"));
+    assert_error(&with_size("\"8C-32\""), 16, 8, &["invalid size \"8C-32\"", "the number 32 has no unit", "\"8C-32G-150G\""]);
+    assert_error(&with_size("\"32G-8C\""), 16, 8, &["the first part must be the CPU count"]);
+    assert_error(&with_size("8"), 16, 8, &["invalid type: integer `8`", "a size like \"8C-32G-150G\" or a table"]);
+    assert_error(&with_size("{ cpu = 8, mem = 32 }"), 16, 19, &["unknown key `mem`", "`memory_gb`"]);
+    assert_error(&with_size("{ cpu = 8 }"), 16, 8, &["missing key `memory_gb`"]);
+    assert_error(&with_size("{ cpu = 0, memory_gb = 8 }"), 16, 8, &["cpu is 0"]);
+    assert_error(&with_size("{ cpu = \"8\", memory_gb = 8 }"), 16, 16, &["invalid type: string \"8\"", "expected u32"]);
+    let plan = parse(&with_size("{ cpu = 8, memory_gb = 32, disk_gb = 150 }")).expect("table size");
+    assert_eq!(plan.host("m1").and_then(|h| h.size).map(|s| s.to_string()).as_deref(), Some("8C-32G-150G"));
+}
+
+#[test]
+fn ssh_host_defaults_to_the_name() {
+    let src = VALID.replace("name = \"m1\"", "name = \"m1\"\nssh_host = \"\"");
+    assert_eq!(parse(&src).expect("valid").host("m1").map(|h| h.ssh_host.as_str()), Some("m1"));
+}
