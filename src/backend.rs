@@ -12,6 +12,8 @@ use crate::sim::Fault;
 pub enum Command {
     /// Execute a confirmed operation. Requires the write capability.
     Execute { id: u64, request: OpRequest, cap: WriteCap },
+    /// Stop a running operation at the next safe point (a drain leaves the node cordoned).
+    Cancel { id: u64 },
     /// Inject a fault (demo and drills only).
     Fault(Fault),
     /// Pause or resume the world (demo only).

@@ -249,6 +249,12 @@ impl App {
             }
             Dialog::Confirm(p) => self.confirm_key(key, action, p),
             Dialog::Progress => {
+                let running = self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone()));
+                if let (KeyCode::Char('c'), Some((id, title))) = (key.code, running) {
+                    self.audit("op_cancel_requested", json!({ "op_id": id }));
+                    self.say(Severity::Warn, format!("{title}: cancelling at the next safe point"));
+                    return vec![Command::Cancel { id }];
+                }
                 if matches!(action, Some(Action::Cancel | Action::Confirm | Action::Quit)) {
                     self.view.dialog = Dialog::None;
                 }

@@ -176,3 +176,21 @@ fn directional_focus_follows_the_layout() {
     app.on_key(KeyEvent::new(KeyCode::Left, KeyModifiers::SHIFT));
     assert_eq!(app.view.focus, PanelId::Etcd);
 }
+
+#[test]
+fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
+    let (path, log) = temp_audit("opcancel");
+    let mut app = app_with(false, &[], Some(log));
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    app.on_key(key('d'));
+    let cmds = app.on_key(key('y'));
+    let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
+    let id = *id;
+    let cmds = app.on_key(key('c'));
+    assert!(matches!(cmds.as_slice(), [Command::Cancel { id: i }] if *i == id), "{cmds:?}");
+    app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: "cancelled by the operator".into() }));
+    assert!(app.on_key(key('c')).is_empty(), "nothing left to cancel");
+    let names: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["op_planned", "op_confirmed", "op_cancel_requested", "op_finished"]);
+}

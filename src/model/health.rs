@@ -302,6 +302,20 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         }
     }
 
+    // Platform workloads: DNS and kube-proxy at zero are outages, anything else short is degraded.
+    if let Some(ws) = &m.workloads.data {
+        for w in ws.iter().filter(|w| !w.is_ready()) {
+            let vital = w.namespace == "kube-system" && (w.name.contains("coredns") || w.name.contains("kube-proxy"));
+            let sev = if vital && w.ready == 0 && w.desired > 0 { Severity::Critical } else { Severity::Warn };
+            a.add(
+                sev,
+                PanelId::Platform,
+                format!("{}/{}", w.namespace, w.name),
+                format!("{} {}/{} {}/{} ready", w.kind.short(), w.namespace, w.name, w.ready, w.desired),
+            );
+        }
+    }
+
     // Ceph.
     if let Some(c) = &m.ceph.data {
         for chk in &c.checks {

@@ -50,11 +50,12 @@ pub enum PanelId {
     Certs,
     Ceph,
     Nodes,
+    Platform,
     Timeline,
 }
 
 impl PanelId {
-    pub const ALL: [PanelId; 9] = [
+    pub const ALL: [PanelId; 10] = [
         PanelId::Hosts,
         PanelId::Vip,
         PanelId::Haproxy,
@@ -63,6 +64,7 @@ impl PanelId {
         PanelId::Certs,
         PanelId::Ceph,
         PanelId::Nodes,
+        PanelId::Platform,
         PanelId::Timeline,
     ];
     pub fn title(self) -> &'static str {
@@ -75,6 +77,7 @@ impl PanelId {
             PanelId::Certs => "Certificates",
             PanelId::Ceph => "Ceph",
             PanelId::Nodes => "Nodes",
+            PanelId::Platform => "Platform",
             PanelId::Timeline => "Timeline",
         }
     }
@@ -83,16 +86,33 @@ impl PanelId {
 /// What a probe saw, or why it could not see it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
-    Host { host: String, result: Result<HostFacts, String> },
-    Vrrp { lb: String, result: Result<VrrpView, String> },
-    Haproxy { lb: String, result: Result<Vec<BackendServer>, String> },
-    Readyz { master: String, result: Result<Readyz, String> },
+    Host {
+        host: String,
+        result: Result<HostFacts, String>,
+    },
+    Vrrp {
+        lb: String,
+        result: Result<VrrpView, String>,
+    },
+    Haproxy {
+        lb: String,
+        result: Result<Vec<BackendServer>, String>,
+    },
+    Readyz {
+        master: String,
+        result: Result<Readyz, String>,
+    },
     VipProbe(Result<VipProbe, String>),
     Etcd(Result<EtcdView, String>),
     Leases(Result<Vec<Lease>, String>),
     Nodes(Result<Vec<Node>, String>),
+    /// DaemonSets, Deployments and StatefulSets of the platform namespaces.
+    Workloads(Result<Vec<Workload>, String>),
     Ceph(Result<CephView, String>),
-    Certs { host: String, result: Result<Vec<CertInfo>, String> },
+    Certs {
+        host: String,
+        result: Result<Vec<CertInfo>, String>,
+    },
 }
 
 /// A timestamped observation from one source.
@@ -127,6 +147,7 @@ pub struct Model {
     pub etcd: Sourced<EtcdView>,
     pub leases: Sourced<Vec<Lease>>,
     pub nodes: Sourced<Vec<Node>>,
+    pub workloads: Sourced<Vec<Workload>>,
     pub ceph: Sourced<CephView>,
     pub certs: BTreeMap<String, Sourced<Vec<CertInfo>>>,
     pub timeline: Timeline,
@@ -148,6 +169,7 @@ impl Model {
             etcd: Sourced::default(),
             leases: Sourced::default(),
             nodes: Sourced::default(),
+            workloads: Sourced::default(),
             ceph: Sourced::default(),
             certs: BTreeMap::new(),
             timeline: Timeline::default(),
@@ -327,6 +349,35 @@ impl Model {
                 }
                 c
             }
+            Payload::Workloads(result) => {
+                let old: BTreeMap<String, bool> = self
+                    .workloads
+                    .data
+                    .as_ref()
+                    .map(|ws| ws.iter().map(|w| (format!("{}/{}", w.namespace, w.name), w.is_ready())).collect())
+                    .unwrap_or_default();
+                let failed = result.as_ref().err().cloned();
+                let was_failing = self.workloads.error.is_some();
+                let c = self.workloads.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Platform, "workloads", was_failing, failed.as_deref(), c);
+                if c && !old.is_empty() {
+                    for w in self.workloads.data.clone().unwrap_or_default() {
+                        let key = format!("{}/{}", w.namespace, w.name);
+                        if let Some(&was) = old.get(&key) {
+                            if was != w.is_ready() {
+                                let (sev, word) = if w.is_ready() { (Severity::Info, "ready") } else { (Severity::Warn, "not ready") };
+                                self.timeline.push(Event::new(
+                                    at,
+                                    PanelId::Platform,
+                                    sev,
+                                    format!("{} {key} {word} ({}/{})", w.kind.short(), w.ready, w.desired),
+                                ));
+                            }
+                        }
+                    }
+                }
+                c
+            }
             Payload::Ceph(result) => {
                 let old = self.ceph.data.as_ref().map(|c| c.health);
                 let failed = result.as_ref().err().cloned();
@@ -397,6 +448,9 @@ impl Model {
         push(PanelId::Etcd, "etcd".into(), self.etcd.freshness(now));
         push(PanelId::Leases, "leases".into(), self.leases.freshness(now));
         push(PanelId::Nodes, "nodes".into(), self.nodes.freshness(now));
+        if self.workloads.updated.is_some() || self.workloads.error.is_some() {
+            push(PanelId::Platform, "workloads".into(), self.workloads.freshness(now));
+        }
         push(PanelId::Ceph, "ceph".into(), self.ceph.freshness(now));
         for (h, s) in &self.certs {
             push(PanelId::Certs, format!("certs {h}"), s.freshness(now));
@@ -413,6 +467,7 @@ impl Model {
             PanelId::Etcd => vec![(self.etcd.source.as_str(), self.etcd.freshness(now))],
             PanelId::Leases => vec![(self.leases.source.as_str(), self.leases.freshness(now))],
             PanelId::Nodes => vec![(self.nodes.source.as_str(), self.nodes.freshness(now))],
+            PanelId::Platform => vec![(self.workloads.source.as_str(), self.workloads.freshness(now))],
             PanelId::Ceph => vec![(self.ceph.source.as_str(), self.ceph.freshness(now))],
             PanelId::Certs => self.certs.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
             PanelId::Timeline => vec![],

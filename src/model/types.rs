@@ -271,6 +271,41 @@ pub fn pct(a: u64, b: u64) -> u32 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WorkloadKind {
+    DaemonSet,
+    Deployment,
+    StatefulSet,
+}
+
+impl WorkloadKind {
+    pub fn short(self) -> &'static str {
+        match self {
+            WorkloadKind::DaemonSet => "ds",
+            WorkloadKind::Deployment => "deploy",
+            WorkloadKind::StatefulSet => "sts",
+        }
+    }
+}
+
+/// A platform workload (CoreDNS, kube-proxy, the CNI, KubeSphere, the Rook operator, log shippers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    pub namespace: String,
+    pub kind: WorkloadKind,
+    pub name: String,
+    pub desired: u32,
+    pub ready: u32,
+    pub updated: u32,
+    pub available: u32,
+}
+
+impl Workload {
+    pub fn is_ready(&self) -> bool {
+        self.ready >= self.desired && self.available >= self.desired
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CephHealth {
     #[serde(rename = "HEALTH_OK")]
     Ok,

@@ -792,6 +792,16 @@ impl SimCluster {
         self.runs.push(Run { id, queue: ordered });
     }
 
+    /// Stop a running operation where it is. A drain leaves its node cordoned: nothing is half-done
+    /// because each eviction is a whole step.
+    pub fn cancel(&mut self, id: u64) {
+        if let Some(i) = self.runs.iter().position(|r| r.id == id) {
+            let run = self.runs.remove(i);
+            let left = run.queue.iter().filter(|(_, s)| !matches!(s, Step::Finish(_))).count();
+            self.finished.push(OpEvent::Finished { id, ok: false, summary: format!("cancelled by the operator ({left} step(s) not run)") });
+        }
+    }
+
     /// Operation progress produced since the last call.
     pub fn drain_op_events(&mut self) -> Vec<OpEvent> {
         std::mem::take(&mut self.finished)
@@ -966,6 +976,8 @@ impl SimCluster {
         out.push(obs("sim kube".into(), Payload::Leases(Ok(self.leases()))));
         // Nodes.
         out.push(obs("sim kube".into(), Payload::Nodes(Ok(self.node_list()))));
+        // Platform workloads.
+        out.push(obs("sim kube".into(), Payload::Workloads(Ok(self.workloads()))));
         // Ceph.
         out.push(obs("sim ceph".into(), Payload::Ceph(Ok(self.ceph_view(now)))));
         // Certificates.
@@ -1117,6 +1129,37 @@ impl SimCluster {
                 }
             })
             .collect()
+    }
+
+    fn workloads(&self) -> Vec<Workload> {
+        let nodes = self.nodes.len() as u32;
+        let ready_nodes = self.nodes.iter().filter(|n| n.ready).count() as u32;
+        let workers = self.nodes.iter().filter(|n| !n.control_plane).count() as u32;
+        let masters_up = self.masters.iter().filter(|m| m.host_up).count() as u32;
+        let w = |ns: &str, kind: WorkloadKind, name: &str, desired: u32, ready: u32| Workload {
+            namespace: ns.into(),
+            kind,
+            name: name.into(),
+            desired,
+            ready,
+            updated: desired,
+            available: ready,
+        };
+        use WorkloadKind::*;
+        vec![
+            w("kube-system", Deployment, "coredns", 2, 2),
+            w("kube-system", DaemonSet, "kube-proxy", nodes, ready_nodes),
+            w("kube-system", DaemonSet, "calico-node", nodes, ready_nodes),
+            w("kube-system", Deployment, "calico-kube-controllers", 1, 1),
+            w("kube-system", DaemonSet, "nodelocaldns", nodes, ready_nodes),
+            w("kubesphere-system", Deployment, "ks-apiserver", 1, masters_up.min(1)),
+            w("kubesphere-system", Deployment, "ks-console", 1, 1),
+            w("kubesphere-system", Deployment, "ks-controller-manager", 1, 1),
+            w("kubesphere-logging-system", DaemonSet, "fluent-bit", nodes, ready_nodes),
+            w("rook-ceph", Deployment, "rook-ceph-operator", 1, 1),
+            w("rook-ceph", DaemonSet, "csi-rbdplugin", workers, workers.min(ready_nodes)),
+            w("rook-ceph", Deployment, "rook-ceph-mgr-a", 1, 1),
+        ]
     }
 
     fn ceph_view(&self, now: DateTime<Utc>) -> CephView {

@@ -30,6 +30,7 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                             }
                         }
                         Command::SetPaused(p) => sim.paused = p,
+                        Command::Cancel { id } => sim.cancel(id),
                     }
                 }
             }

@@ -217,3 +217,37 @@ fn fault_names_round_trip() {
         assert_eq!(Fault::from_name(f.name()), Some(f));
     }
 }
+
+#[test]
+fn cancelled_drain_leaves_the_node_cordoned_with_pods_left() {
+    let cap = WriteCap::acquire(false).unwrap();
+    let (mut sim, mut m, now) = fresh();
+    let now = run(&mut sim, &mut m, now, 0.5);
+    sim.execute(9, &OpRequest::Drain { node: "worker1".into(), options: Default::default() }, &cap, now);
+    let now = run(&mut sim, &mut m, now, 1.0);
+    sim.cancel(9);
+    let ev = sim.drain_op_events();
+    let OpEvent::Finished { ok, summary, .. } = ev.last().unwrap() else { panic!("{ev:?}") };
+    assert!(!ok && summary.starts_with("cancelled by the operator"), "{summary}");
+    run(&mut sim, &mut m, now, 3.0);
+    let w1 = m.node("worker1").unwrap();
+    assert!(w1.unschedulable, "stays cordoned");
+    assert!(w1.pods > 5, "the rest of the pods were left alone: {}", w1.pods);
+    assert!(sim.drain_op_events().is_empty(), "nothing runs after a cancel");
+}
+
+#[test]
+fn platform_workloads_follow_node_readiness() {
+    let (mut sim, mut m, now) = fresh();
+    let now = run(&mut sim, &mut m, now, 0.5);
+    sim.inject(Fault::KillMaster, now);
+    run(&mut sim, &mut m, now, 41.0);
+    let ws = m.workloads.data.as_ref().unwrap();
+    let kp = ws.iter().find(|w| w.name == "kube-proxy").unwrap();
+    assert_eq!((kp.ready, kp.desired), (5, 6));
+    assert!(
+        m.timeline.iter().any(|e| e.text == "ds kube-system/kube-proxy not ready (5/6)"),
+        "{:?}",
+        m.timeline.iter().map(|e| &e.text).collect::<Vec<_>>()
+    );
+}

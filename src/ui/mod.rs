@@ -22,7 +22,7 @@ use theme::Role;
 /// Grid of panels for a given body size. Returns the panels that are shown and where.
 /// `hosts` is the number of hosts in the plan: the top row grows to show them all when it can;
 /// `nodes` the number of nodes: the Nodes panel takes what it needs and the timeline the rest.
-pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, nodes: usize) -> Vec<(PanelId, Rect)> {
+pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, node_count: usize) -> Vec<(PanelId, Rect)> {
     if let Some(p) = zoom {
         return vec![(p, area)];
     }
@@ -32,9 +32,11 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, nodes: usize) -> 
     if w >= 140 && h >= 34 {
         // Wide: three columns as in the design sketch.
         let top = top.min(h.saturating_sub(24));
-        let nodes_h = (nodes as u16 + 4).min(h.saturating_sub(top + 8 + 7).max(6));
-        let [top, mid, nodes, tl] =
+        let nodes_h = (node_count as u16 + 4).min(h.saturating_sub(top + 8 + 7).max(6));
+        let nodes_h = nodes_h.max(8);
+        let [top, mid, nodes_row, tl] =
             Layout::vertical([Constraint::Length(top), Constraint::Length(8), Constraint::Length(nodes_h), Constraint::Min(7)]).areas(area);
+        let [nodes, platform] = Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)]).areas(nodes_row);
         let [hosts, vip, hap] =
             Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(24), Constraint::Percentage(34)]).areas(top);
         let [etcd, mid2, ceph] =
@@ -49,12 +51,13 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, nodes: usize) -> 
             (PanelId::Certs, certs),
             (PanelId::Ceph, ceph),
             (PanelId::Nodes, nodes),
+            (PanelId::Platform, platform),
             (PanelId::Timeline, tl),
         ]
     } else if w >= 100 && h >= 30 {
         let top = top.min(h.saturating_sub(20));
-        let nodes_h = (nodes as u16 + 4).min(h.saturating_sub(top + 7 + 6 + 4).max(5));
-        let [r1, r2, r3, nodes, tl] = Layout::vertical([
+        let nodes_h = (node_count as u16 + 4).min(h.saturating_sub(top + 7 + 6 + 4).max(5));
+        let [r1, r2, r3, nodes_row, tl] = Layout::vertical([
             Constraint::Length(top),
             Constraint::Length(7),
             Constraint::Length(6),
@@ -66,6 +69,7 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, nodes: usize) -> 
         let [hap, etcd] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(r2);
         let [leases, certs, ceph] =
             Layout::horizontal([Constraint::Percentage(34), Constraint::Percentage(33), Constraint::Percentage(33)]).areas(r3);
+        let [nodes, platform] = Layout::horizontal([Constraint::Percentage(66), Constraint::Percentage(34)]).areas(nodes_row);
         vec![
             (PanelId::Hosts, hosts),
             (PanelId::Vip, vip),
@@ -75,6 +79,7 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, nodes: usize) -> 
             (PanelId::Certs, certs),
             (PanelId::Ceph, ceph),
             (PanelId::Nodes, nodes),
+            (PanelId::Platform, platform),
             (PanelId::Timeline, tl),
         ]
     } else {
@@ -92,6 +97,7 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, nodes: usize) -> 
         let [hap, etcd] = two(rows[1]);
         let [leases, ceph] = two(rows[2]);
         let [nodes, certs] = two(rows[3]);
+        let [platform, timeline] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(rows[4]);
         vec![
             (PanelId::Hosts, hosts),
             (PanelId::Vip, vip),
@@ -101,7 +107,8 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, hosts: usize, nodes: usize) -> 
             (PanelId::Ceph, ceph),
             (PanelId::Nodes, nodes),
             (PanelId::Certs, certs),
-            (PanelId::Timeline, rows[4]),
+            (PanelId::Platform, platform),
+            (PanelId::Timeline, timeline),
         ]
     }
 }
@@ -423,7 +430,8 @@ fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
         })
         .collect();
     match &op.result {
-        None => lines.push(Line::styled(" ... working (Esc hides this; the operation goes on)", t.style(Role::Muted))),
+        None => lines
+            .push(Line::styled(" ... working   c cancel at the next safe point   Esc hide (the operation goes on)", t.style(Role::Muted))),
         Some((true, s)) => lines.push(Line::styled(format!(" DONE: {s}"), t.style(Role::Ok))),
         Some((false, s)) => lines.push(Line::styled(format!(" FAILED: {s}"), t.style(Role::Critical))),
     }

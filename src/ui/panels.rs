@@ -161,6 +161,15 @@ fn timeline_rows(m: &Model, filter: &str) -> Vec<usize> {
     m.timeline.newest().enumerate().filter(|(_, e)| matches(filter, &e.text)).map(|(i, _)| n - 1 - i).collect()
 }
 
+/// Workloads, not-ready ones first (a short panel then shows what matters).
+fn workload_rows(m: &Model, filter: &str) -> Vec<usize> {
+    let Some(ws) = &m.workloads.data else { return vec![] };
+    let mut idx: Vec<usize> =
+        (0..ws.len()).filter(|&i| matches(filter, &format!("{} {} {}", ws[i].namespace, ws[i].name, ws[i].kind.short()))).collect();
+    idx.sort_by_key(|&i| (ws[i].is_ready(), ws[i].namespace.clone(), ws[i].name.clone()));
+    idx
+}
+
 /// How many selectable rows a panel has (for moving the selection).
 pub fn row_count(m: &Model, p: PanelId, filter: &str) -> usize {
     match p {
@@ -172,6 +181,7 @@ pub fn row_count(m: &Model, p: PanelId, filter: &str) -> usize {
         PanelId::Certs => cert_rows(m, filter, Utc::now()).len(),
         PanelId::Ceph => m.ceph.data.as_ref().map(|c| c.checks.len()).unwrap_or(0),
         PanelId::Nodes => node_rows(m, filter).len(),
+        PanelId::Platform => workload_rows(m, filter).len(),
         PanelId::Timeline => timeline_rows(m, filter).len(),
     }
 }
@@ -188,6 +198,7 @@ pub fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, height: usi
         PanelId::Certs => certs(ctx, filter, selected, height),
         PanelId::Ceph => ceph(ctx, selected, height),
         PanelId::Nodes => nodes(ctx, filter, selected, height),
+        PanelId::Platform => platform(ctx, filter, selected, height),
         PanelId::Timeline => timeline(ctx, filter, selected, height),
     }
 }
@@ -738,6 +749,42 @@ fn nodes(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
         })
         .collect();
     Content { summary, header: Some(header), rows, offset: a, total: idx.len() }
+}
+
+fn platform(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
+    let m = ctx.model;
+    let Some(ws) = &m.workloads.data else {
+        return Content { summary: Line::styled("no data yet", ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
+    };
+    let bad: Vec<&str> = ws.iter().filter(|w| !w.is_ready()).map(|w| w.name.as_str()).collect();
+    let summary = if bad.is_empty() {
+        Line::styled(format!("{} workloads, all ready", ws.len()), ctx.s(Role::Ok))
+    } else {
+        Line::styled(format!("{}/{} ready; not ready: {}", ws.len() - bad.len(), ws.len(), bad.join(",")), ctx.s(Role::Warn))
+    };
+    let idx = workload_rows(m, filter);
+    let (a, b) = window(idx.len(), selected, height);
+    let rows = idx[a..b]
+        .iter()
+        .map(|&i| {
+            let w = &ws[i];
+            let role = if w.is_ready() {
+                Role::Text
+            } else if w.ready == 0 {
+                Role::Critical
+            } else {
+                Role::Warn
+            };
+            let ns = w.namespace.trim_end_matches("-system");
+            Line::from(vec![
+                Span::styled(pad(&format!("{}/{}", w.ready, w.desired), 7), ctx.s(role)),
+                Span::styled(pad(w.kind.short(), 7), ctx.s(Role::Muted)),
+                Span::styled(pad(ns, 12), ctx.s(Role::Muted)),
+                Span::styled(w.name.clone(), ctx.s(role)),
+            ])
+        })
+        .collect();
+    Content { summary, header: None, rows, offset: a, total: idx.len() }
 }
 
 fn timeline(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
