@@ -22,4 +22,3 @@ pub fn mark_start() {
 pub fn process_age() -> std::time::Duration {
     STARTED.get_or_init(std::time::Instant::now).elapsed()
 }
-pub mod probe;
