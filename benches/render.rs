@@ -130,7 +130,10 @@ fn startup(n: usize) {
     std::fs::create_dir_all(&dir).unwrap();
     let sock = format!("kockpit-bench-{}", std::process::id());
     // One long-lived session keeps the server up; every run gets its own window.
-    std::process::Command::new("tmux").args(["-L", &sock, "-f", "/dev/null", "new-session", "-d", "-s", "keep", "-x", "200", "-y", "60", "sleep 600"]).status().unwrap();
+    std::process::Command::new("tmux")
+        .args(["-L", &sock, "-f", "/dev/null", "new-session", "-d", "-s", "keep", "-x", "200", "-y", "60", "sleep 600"])
+        .status()
+        .unwrap();
     let mut internal = vec![];
     let mut external = vec![];
     for i in 0..n {
@@ -146,7 +149,9 @@ fn startup(n: usize) {
             let s = std::fs::read_to_string(&out).unwrap_or_default();
             if s.contains("done") {
                 external.push(t0.elapsed());
-                if let Some(ms) = s.split("first frame after ").nth(1).and_then(|r| r.split(" ms").next()).and_then(|x| x.parse::<f64>().ok()) {
+                if let Some(ms) =
+                    s.split("first frame after ").nth(1).and_then(|r| r.split(" ms").next()).and_then(|x| x.parse::<f64>().ok())
+                {
                     internal.push(Duration::from_secs_f64(ms / 1000.0));
                 }
                 break;

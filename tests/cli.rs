@@ -82,7 +82,8 @@ fn plan_prints_both_formats_the_same_and_never_a_password() {
     let b: serde_json::Value = serde_json::from_slice(&yaml.stdout).unwrap();
     assert_eq!(a["vip"], b["vip"]);
     assert_eq!(a["topology"], b["topology"]);
-    let names = |v: &serde_json::Value| v["hosts"].as_array().unwrap().iter().map(|h| (h["name"].clone(), h["roles"].clone())).collect::<Vec<_>>();
+    let names =
+        |v: &serde_json::Value| v["hosts"].as_array().unwrap().iter().map(|h| (h["name"].clone(), h["roles"].clone())).collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b));
     assert_eq!(a["hosts"].as_array().unwrap().len(), 8);
     let text = kockpit(&["plan", &format!("{root}/assets/demo-cluster-kubekey.yaml")]);
