@@ -18,6 +18,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(args: &str, w: u16, h: u16) -> Tmux {
+        Tmux::start_env("", args, w, h)
+    }
+    fn start_env(env: &str, args: &str, w: u16, h: u16) -> Tmux {
         assert!(
             Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false),
             "tmux is required (apt-get install tmux)"
@@ -27,7 +30,7 @@ impl Tmux {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let cmd = format!(
-            "env XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {d}/audit.jsonl; echo EXITED:$?; sleep 60",
+            "env {env} XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {d}/audit.jsonl; echo EXITED:$?; sleep 60",
             d = dir.display(),
             bin = bin().display()
         );
@@ -145,4 +148,15 @@ fn sigterm_restores_the_terminal() {
     let s = t.wait("exit", 10, |s| s.contains("EXITED:0"));
     assert!(!s.contains("Hosts (plan vs live)"));
     assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_reports() {
+    let t = Tmux::start_env("KOCKPIT_TEST_PANIC=1 RUST_BACKTRACE=0", "demo", 100, 30);
+    let s = t.wait("exit after the panic", 10, |s| s.contains("EXITED:"));
+    assert!(s.contains("panic requested by KOCKPIT_TEST_PANIC"), "the panic is reported: {s}");
+    assert!(!s.contains("Hosts (plan vs live)"), "the alternate screen is gone: {s}");
+    assert!(!s.contains("EXITED:0"), "a panic is not a clean exit: {s}");
+    assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
+    assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{cursor_flag}"]).trim(), "1");
 }

@@ -48,6 +48,10 @@ async fn event_loop(
             frames += 1;
             if frames == 1 {
                 tracing::info!("first frame after {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+                // Lets the end-to-end tests prove the terminal is restored when kockpit panics.
+                if std::env::var_os("KOCKPIT_TEST_PANIC").is_some() {
+                    panic!("panic requested by KOCKPIT_TEST_PANIC");
+                }
                 if exit_after_first_frame {
                     return Ok(());
                 }

@@ -270,7 +270,7 @@ pub fn pct(a: u64, b: u64) -> u32 {
     if b == 0 { 0 } else { ((a as u128 * 100) / b as u128) as u32 }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum WorkloadKind {
     DaemonSet,
     Deployment,
