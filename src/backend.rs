@@ -16,6 +16,9 @@ pub enum Command {
     Cancel { id: u64 },
     /// Inject a fault (demo and drills only).
     Fault(Fault),
+    /// Apply a drill's host action (stop a service, cut a link ...). Requires the write capability;
+    /// live backends also require the cluster's plan to allow drills.
+    Host { id: u64, action: crate::drill::HostAction, cap: WriteCap },
     /// Pause or resume the world (demo only).
     SetPaused(bool),
 }

@@ -77,12 +77,34 @@ pub enum Cmd {
         #[arg(long, default_value = "120x40")]
         size: String,
     },
+    /// Runbook drills: run one against the configured cluster (or the demo), or check a drill file.
+    Drill {
+        #[command(subcommand)]
+        cmd: DrillCmd,
+    },
     /// Check a host plan without contacting anything and print what kockpit understood.
     Plan {
         file: PathBuf,
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillCmd {
+    /// Run a drill: inject its faults, watch its expectations against their deadlines, restore what it
+    /// broke, and write a report (Markdown and JSON).
+    Run {
+        file: PathBuf,
+        /// No screen: print progress lines (for CI and scripts). Exit 0 passed, 1 failed.
+        #[arg(long)]
+        headless: bool,
+        /// Where to write the report (default: drill-report-<name>-<time>.md in the current directory).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
+    /// Check a drill file without running it.
+    Check { file: PathBuf },
 }
 
 /// Everything resolved from flags, environment and config files.
@@ -184,8 +206,109 @@ pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Some(Cmd::Status { json }) => status(&s, &cli, *json),
         Some(Cmd::Render { size }) => render(&s, &cli, size),
+        Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
+            let d = crate::drill::DrillFile::load(file)?;
+            println!("{}: {} step(s), ok", d.name, d.steps.len());
+            Ok(0)
+        }
+        Some(Cmd::Drill { cmd: DrillCmd::Run { file, headless, report } }) => {
+            let d = crate::drill::DrillFile::load(file)?;
+            if s.readonly {
+                return Err(eyre!("drills change the cluster: refused in read-only mode"));
+            }
+            if !s.demo && !s.plan.as_ref().is_some_and(|p| p.access.allow_drills) {
+                return Err(eyre!(
+                    "this cluster's plan does not allow drills: fault injection on real hosts needs `allow_drills = true` under [access]"
+                ));
+            }
+            let report = report.clone().unwrap_or_else(|| {
+                let slug: String = d.name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+                PathBuf::from(format!("drill-report-{slug}-{}.md", Utc::now().format("%Y%m%dT%H%M%S")))
+            });
+            if *headless { drill_headless(&s, &cli, d, &report) } else { tui_with_drill(s, &cli, Some((d, report))) }
+        }
         _ => tui(s, &cli),
     }
+}
+
+/// Start the backend (simulated or live) and the model it feeds.
+fn start_backend(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Result<(BackendHandle, Model)> {
+    if s.demo {
+        let (sim, mut model) = demo_model(s, cli);
+        if let Some(m) = mode_override {
+            model.meta.mode = m;
+        }
+        Ok((sim::runner::spawn(sim, Duration::from_millis(500)), model))
+    } else {
+        let plan = s.plan.clone().expect("plan");
+        let mode = mode_override.unwrap_or(if s.readonly { Mode::ReadOnly } else { Mode::Live });
+        let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
+        Ok((live_backend(&plan, s.readonly)?, model))
+    }
+}
+
+fn write_report(run: &crate::drill::DrillRun, cluster: &str, path: &std::path::Path) -> Result<()> {
+    let now = Utc::now();
+    std::fs::write(path, crate::drill::report::markdown(run, cluster, now)).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    let json_path = path.with_extension("json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&crate::drill::report::json(run, cluster, now))?)?;
+    Ok(())
+}
+
+fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &std::path::Path) -> Result<i32> {
+    use crate::backend::BackendEvent;
+    use crate::drill::{DrillRun, Effect, Phase};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let cap = WriteCap::acquire(false).expect("not read-only");
+    rt.block_on(async {
+        let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
+        // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !(live::first_round_complete(&model) && model.etcd.data.is_some()) {
+            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
+                Ok(Some(BackendEvent::Obs(o))) => {
+                    model.apply(o);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let mut run = DrillRun::new(file, &model, Utc::now());
+        println!("drill {} on {} ({} steps)", run.file.name, model.meta.cluster, run.file.steps.len());
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        while run.phase == Phase::Running {
+            for e in run.poll(&model, Utc::now()) {
+                let cmd = match e {
+                    Effect::Say(t) => {
+                        println!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+                        continue;
+                    }
+                    Effect::Host { id, action } => crate::backend::Command::Host { id, action, cap: cap.share() },
+                    Effect::Operation { id, request } => crate::backend::Command::Execute { id, request, cap: cap.share() },
+                };
+                if backend.commands.send(cmd).is_err() {
+                    return Err(eyre!("the backend stopped during the drill"));
+                }
+            }
+            tokio::select! {
+                ev = backend.events.recv() => match ev {
+                    Some(BackendEvent::Obs(o)) => {
+                        run.observe(&o.payload);
+                        model.apply(o);
+                    }
+                    Some(BackendEvent::Op(crate::ops::OpEvent::Finished { id, ok, summary })) => run.action_done(id, ok, summary),
+                    Some(_) => {}
+                    None => return Err(eyre!("the backend stopped during the drill")),
+                },
+                _ = tick.tick() => {}
+            }
+        }
+        // Let the restore actions reach the backend before it is dropped.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        write_report(&run, &model.meta.cluster, report)?;
+        println!("report: {} (and .json)", report.display());
+        Ok(if run.phase == Phase::Passed { 0 } else { 1 })
+    })
 }
 
 /// A model for the non-interactive commands: the settled demo, or one round of live probes.
@@ -265,22 +388,22 @@ fn render(s: &Setup, cli: &Cli, size: &str) -> Result<i32> {
 }
 
 fn tui(s: Setup, cli: &Cli) -> Result<i32> {
+    tui_with_drill(s, cli, None)
+}
+
+fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, PathBuf)>) -> Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
     let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
     let audit = AuditLog::open(&audit_path, session).wrap_err_with(|| format!("cannot open the audit log {}", audit_path.display()))?;
     let cap = WriteCap::acquire(s.readonly);
     rt.block_on(async {
-        let (mut backend, model) = if s.demo {
-            let (sim, model) = demo_model(&s, cli);
-            (sim::runner::spawn(sim, Duration::from_millis(500)), model)
-        } else {
-            let plan = s.plan.clone().expect("plan");
-            let mode = if s.readonly { Mode::ReadOnly } else { Mode::Live };
-            let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
-            (live_backend(&plan, s.readonly)?, model)
-        };
+        let mode = drill.as_ref().map(|_| Mode::Drill);
+        let (mut backend, model) = start_backend(&s, cli, mode)?;
         let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, Some(audit), backend.supports_faults);
+        if let Some((file, report)) = drill {
+            app.start_drill(file, report);
+        }
         app.audit_session(
             "session_start",
             json!({

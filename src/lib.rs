@@ -4,6 +4,7 @@ pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod inventory;
 pub mod model;

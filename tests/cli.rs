@@ -121,3 +121,46 @@ fn plan_errors_name_file_line_and_column() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("simulated cluster only"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn drills_run_headless_on_the_demo_and_refuse_where_they_must() {
+    let dir = std::env::temp_dir().join(format!("kockpit-cli-drill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("report.md");
+    let drill = format!("{}/assets/drills/etcd-leader-loss.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = kockpit(&["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("Result: **PASSED**"), "{md}");
+    assert!(md.contains("etcd elects a new leader (was master1) within 3.0s"), "{md}");
+    let js: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(js["result"], "passed");
+    let met = js["steps"][1]["expectations"][0]["met_after_ms"].as_i64().unwrap();
+    assert!((500..3_000).contains(&met), "new leader after {met} ms");
+
+    let out = kockpit(&["drill", "run", &drill, "--headless", "--readonly"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused in read-only mode"));
+
+    // A real cluster whose plan does not allow drills.
+    let out =
+        kockpit(&["drill", "run", &drill, "--headless", "--config", &format!("{}/assets/demo-cluster.toml", env!("CARGO_MANIFEST_DIR"))]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allow_drills = true"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"vip_onn\", within = 1 }]\n").unwrap();
+    let out = kockpit(&["drill", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.toml:4:21: unknown check `vip_onn`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in std::fs::read_dir(format!("{}/assets/drills", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let p = f.unwrap().path();
+        let out = kockpit(&["drill", "check", p.to_str().unwrap()]);
+        assert!(out.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

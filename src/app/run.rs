@@ -86,6 +86,11 @@ async fn event_loop(
             _ = term.recv() => return Ok(()),
             _ = hup.recv() => return Ok(()),
         }
+        for cmd in app.drive_drill(Utc::now()) {
+            if backend.commands.send(cmd).is_err() {
+                tracing::warn!("backend stopped; drill command dropped");
+            }
+        }
         if app.quit {
             return Ok(());
         }

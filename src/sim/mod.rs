@@ -807,6 +807,66 @@ impl SimCluster {
         std::mem::take(&mut self.finished)
     }
 
+    /// Apply a drill's host action to the simulated hosts.
+    pub fn host_action(&mut self, a: &crate::drill::HostAction, _cap: &crate::ops::WriteCap, now: DateTime<Utc>) -> Result<String, String> {
+        use crate::drill::HostAction as H;
+        let _ = now;
+        let lb = |s: &mut SimCluster, h: &str| s.lbs.iter().position(|l| l.name == h);
+        let master = |s: &SimCluster, h: &str| s.masters.iter().position(|m| m.name == h);
+        match a {
+            H::Stop { host, service, signal } => {
+                let stop = signal != "CONT";
+                match (service.as_str(), lb(self, host), master(self, host)) {
+                    ("keepalived", Some(i), _) => {
+                        self.lbs[i].keepalived = match signal.as_str() {
+                            "STOP" => Proc::Frozen,
+                            "CONT" => Proc::Running,
+                            _ => Proc::Stopped,
+                        };
+                    }
+                    ("haproxy", Some(i), _) => self.lbs[i].haproxy_up = !stop,
+                    ("apiserver", _, Some(i)) => self.masters[i].apiserver_up = !stop,
+                    ("etcd", _, Some(i)) => self.masters[i].etcd_up = !stop,
+                    ("ceph-osd", _, _) => {
+                        let mut any = false;
+                        for o in self.osds.iter_mut().filter(|o| &o.host == host) {
+                            o.up = !stop;
+                            any = true;
+                        }
+                        if !any {
+                            return Err(format!("{host} carries no OSD"));
+                        }
+                    }
+                    _ => return Err(format!("{host} runs no {service} in the simulated cluster")),
+                }
+                Ok(a.describe())
+            }
+            H::Start { host, service } => {
+                match (service.as_str(), lb(self, host), master(self, host)) {
+                    ("keepalived", Some(i), _) => self.lbs[i].keepalived = Proc::Running,
+                    ("haproxy", Some(i), _) => self.lbs[i].haproxy_up = true,
+                    ("apiserver", _, Some(i)) => self.masters[i].apiserver_up = true,
+                    ("etcd", _, Some(i)) => self.masters[i].etcd_up = true,
+                    ("ceph-osd", _, _) => self.osds.iter_mut().filter(|o| &o.host == host).for_each(|o| o.up = true),
+                    _ => return Err(format!("{host} runs no {service} in the simulated cluster")),
+                }
+                Ok(a.describe())
+            }
+            H::Cut { host } | H::Heal { host } => {
+                let up = matches!(a, H::Heal { .. });
+                if let Some(i) = master(self, host) {
+                    self.masters[i].host_up = up;
+                } else if let Some(i) = lb(self, host) {
+                    self.lbs[i].keepalived = if up { Proc::Running } else { Proc::Stopped };
+                    self.lbs[i].haproxy_up = up;
+                } else {
+                    return Err(format!("cutting {host} is not simulated"));
+                }
+                Ok(a.describe())
+            }
+        }
+    }
+
     pub fn inject(&mut self, fault: Fault, now: DateTime<Utc>) -> String {
         match fault {
             Fault::StopKeepalivedOnOwner => match self.owner() {

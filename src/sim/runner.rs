@@ -31,6 +31,13 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                         }
                         Command::SetPaused(p) => sim.paused = p,
                         Command::Cancel { id } => sim.cancel(id),
+                        Command::Host { id, action, cap } => {
+                            let r = sim.host_action(&action, &cap, now);
+                            let (ok, summary) = match r { Ok(s) => (true, s), Err(e) => (false, e) };
+                            if ev_tx.send(BackendEvent::Op(crate::ops::OpEvent::Finished { id, ok, summary })).await.is_err() {
+                                return;
+                            }
+                        }
                     }
                 }
             }

@@ -307,6 +307,19 @@ fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
         buf.set_line(area.x, area.y, &line, area.width);
         return;
     }
+    if let Some(run) = app.drill.as_ref().and_then(|d| d.run.as_ref()) {
+        if let Some((i, name, ms)) = run.current(now) {
+            let line = Line::from(vec![
+                Span::styled(" DRILL ", t.style(Role::BadgeDrill)),
+                Span::styled(
+                    format!(" {} step {}/{}: {name}  {:.1}s", run.file.name, i + 1, run.file.steps.len(), ms as f64 / 1000.0),
+                    t.style(Role::Text),
+                ),
+            ]);
+            buf.set_line(area.x, area.y, &line, area.width);
+            return;
+        }
+    }
     if let Some((sev, text, at)) = &app.notice {
         if (now - *at).num_seconds() < 6 {
             let line = Line::styled(format!(" {text}"), t.style(sev_role(*sev)));

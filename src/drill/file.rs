@@ -1,0 +1,277 @@
+//! The drill file format (TOML), read with positioned errors.
+//!
+//! ```toml
+//! name = "VIP owner loss"
+//! description = "keepalived dies on the owner; the peer takes the VIP, clients keep working"
+//!
+//! [[steps]]
+//! name = "stop keepalived on the VIP owner"
+//! action = { do = "stop", target = "vip-owner", service = "keepalived" }
+//! expect = [
+//!   { check = "vip_on", target = "vip-peer", within = 5 },
+//!   { check = "no_split_brain", within = 5 },
+//! ]
+//! ```
+//!
+//! Targets are host names or symbols resolved when the drill starts: `vip-owner`, `vip-peer`,
+//! `etcd-leader`, `etcd-follower`, `first-worker`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::FileError;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    Stop {
+        target: String,
+        service: String,
+        signal: Option<String>,
+    },
+    Start {
+        target: String,
+        service: String,
+    },
+    Cut {
+        target: String,
+    },
+    Heal {
+        target: String,
+    },
+    Wait {
+        secs: f64,
+    },
+    VipFailover {
+        to: String,
+        #[serde(default)]
+        emergency: bool,
+    },
+    RestoreVipPriority {
+        target: String,
+    },
+    Drain {
+        node: String,
+    },
+    Uncordon {
+        node: String,
+    },
+    SetNoout {
+        on: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    VipOn(String),
+    VipMoved,
+    VipSingleOwner,
+    NoSplitBrain,
+    HaproxyDown(String),
+    HaproxyUp(String),
+    EtcdLeader,
+    EtcdLeaderChanged,
+    EtcdQuorum,
+    NodeReady(String),
+    NodeCordoned(String),
+    NodeSchedulable(String),
+    CephFlag(String),
+    CephNoFlag(String),
+    /// Holds over the whole step: a client probe against the VIP never failed.
+    NoFailedClientRequests,
+}
+
+pub const CHECKS: &[&str] = &[
+    "vip_on",
+    "vip_moved",
+    "vip_single_owner",
+    "no_split_brain",
+    "haproxy_down",
+    "haproxy_up",
+    "etcd_leader",
+    "etcd_leader_changed",
+    "etcd_quorum",
+    "node_ready",
+    "node_cordoned",
+    "node_schedulable",
+    "ceph_flag",
+    "ceph_no_flag",
+    "no_failed_client_requests",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expect {
+    pub check: Check,
+    pub within_secs: f64,
+}
+
+impl Expect {
+    pub fn within_ms(&self) -> i64 {
+        (self.within_secs * 1000.0).round() as i64
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepSpec {
+    pub name: String,
+    pub action: Option<Action>,
+    pub expect: Vec<Expect>,
+    /// A restore step runs even after an earlier step failed.
+    pub restore: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillFile {
+    pub name: String,
+    pub description: String,
+    pub steps: Vec<StepSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    steps: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: String,
+    action: Option<Action>,
+    #[serde(default)]
+    expect: Vec<RawExpect>,
+    #[serde(default)]
+    restore: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    check: Spanned<String>,
+    target: Option<Spanned<String>>,
+    flag: Option<String>,
+    within: Spanned<f64>,
+}
+
+impl DrillFile {
+    pub fn load(path: &Path) -> Result<DrillFile, FileError> {
+        let src = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read: {e}")))?;
+        DrillFile::parse(path, &src)
+    }
+
+    pub fn parse(path: &Path, src: &str) -> Result<DrillFile, FileError> {
+        let raw: RawFile = toml::from_str(src).map_err(|e| {
+            let off = e.span().map(|s| s.start).unwrap_or(0);
+            FileError::at_offset(path, src, off, e.message().trim_end().to_string())
+        })?;
+        if raw.steps.is_empty() {
+            return Err(FileError::new(path, 1, 1, "a drill needs at least one [[steps]]"));
+        }
+        let mut steps = vec![];
+        for s in raw.steps {
+            let mut expect = vec![];
+            for e in s.expect {
+                let at = |sp: std::ops::Range<usize>, msg: String| FileError::at_offset(path, src, sp.start, msg);
+                let within = *e.within.get_ref();
+                if !(within > 0.0 && within <= 3600.0) {
+                    return Err(at(e.within.span(), format!("`within` must be between 0 and 3600 seconds, got {within}")));
+                }
+                let need_target = |what: &str| -> Result<String, FileError> {
+                    e.target.as_ref().map(|t| t.get_ref().clone()).ok_or_else(|| at(e.check.span(), format!("check `{what}` needs a `target` (a host or node name, or vip-owner, vip-peer, etcd-leader, etcd-follower, first-worker)")))
+                };
+                let need_flag = |what: &str| -> Result<String, FileError> {
+                    e.flag.clone().ok_or_else(|| at(e.check.span(), format!("check `{what}` needs a `flag`, e.g. flag = \"noout\"")))
+                };
+                let name = e.check.get_ref().as_str();
+                let check = match name {
+                    "vip_on" => Check::VipOn(need_target(name)?),
+                    "vip_moved" => Check::VipMoved,
+                    "vip_single_owner" => Check::VipSingleOwner,
+                    "no_split_brain" => Check::NoSplitBrain,
+                    "haproxy_down" => Check::HaproxyDown(need_target(name)?),
+                    "haproxy_up" => Check::HaproxyUp(need_target(name)?),
+                    "etcd_leader" => Check::EtcdLeader,
+                    "etcd_leader_changed" => Check::EtcdLeaderChanged,
+                    "etcd_quorum" => Check::EtcdQuorum,
+                    "node_ready" => Check::NodeReady(need_target(name)?),
+                    "node_cordoned" => Check::NodeCordoned(need_target(name)?),
+                    "node_schedulable" => Check::NodeSchedulable(need_target(name)?),
+                    "ceph_flag" => Check::CephFlag(need_flag(name)?),
+                    "ceph_no_flag" => Check::CephNoFlag(need_flag(name)?),
+                    "no_failed_client_requests" => Check::NoFailedClientRequests,
+                    other => return Err(at(e.check.span(), format!("unknown check `{other}`; expected one of: {}", CHECKS.join(", ")))),
+                };
+                expect.push(Expect { check, within_secs: within });
+            }
+            if let Some(Action::Stop { signal: Some(sig), .. }) = &s.action {
+                if !["TERM", "KILL", "STOP", "CONT", "INT", "HUP"].contains(&sig.as_str()) {
+                    return Err(FileError::new(
+                        path,
+                        0,
+                        0,
+                        format!("step `{}`: signal `{sig}`: expected TERM, KILL, STOP, CONT, INT or HUP", s.name),
+                    ));
+                }
+            }
+            steps.push(StepSpec { name: s.name, action: s.action, expect, restore: s.restore });
+        }
+        Ok(DrillFile { name: raw.name, description: raw.description, steps })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(src: &str) -> Result<DrillFile, FileError> {
+        DrillFile::parse(Path::new("d.toml"), src)
+    }
+
+    #[test]
+    fn parses_a_drill() {
+        let d = p(r#"
+name = "x"
+[[steps]]
+name = "stop"
+action = { do = "stop", target = "vip-owner", service = "keepalived", signal = "KILL" }
+expect = [{ check = "vip_on", target = "vip-peer", within = 5 }, { check = "no_failed_client_requests", within = 2.5 }]
+[[steps]]
+name = "back"
+restore = true
+action = { do = "start", target = "vip-owner", service = "keepalived" }
+"#)
+        .unwrap();
+        assert_eq!(d.steps.len(), 2);
+        assert_eq!(d.steps[0].expect[0].check, Check::VipOn("vip-peer".into()));
+        assert_eq!(d.steps[0].expect[1].within_ms(), 2500);
+        assert!(d.steps[1].restore);
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        let e = p("name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"vip_onn\", within = 1 }]\n").unwrap_err();
+        assert_eq!((e.line, e.column), (4, 21), "{e}");
+        assert!(e.message.contains("unknown check `vip_onn`") && e.message.contains("vip_on,"), "{e}");
+        let e = p("name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"vip_on\", within = 1 }]\n").unwrap_err();
+        assert!(e.message.contains("needs a `target`"), "{e}");
+        let e = p("name = \"x\"\n[[steps]]\nname = \"s\"\naction = { do = \"explode\", target = \"a\" }\n").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("explode"), "{e}");
+        let e = p("name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"vip_moved\", within = -1 }]\n").unwrap_err();
+        assert!(e.message.contains("between 0 and 3600"), "{e}");
+        let e = p("name = \"x\"\nsteps = []\n").unwrap_err();
+        assert!(e.message.contains("at least one"), "{e}");
+        let e =
+            p("name = \"x\"\n[[steps]]\nname = \"s\"\naction = { do = \"stop\", target = \"a\", service = \"b\", signal = \"USR9\" }\n")
+                .unwrap_err();
+        assert!(e.message.contains("USR9"), "{e}");
+        let e = p("nam = \"x\"\n").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}

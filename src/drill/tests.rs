@@ -1,0 +1,114 @@
+use super::*;
+use crate::model::Mode;
+use crate::ops::WriteCap;
+use crate::sim::{Fault, settled_demo};
+use std::path::Path;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+fn run_file(path: &str, faults: &[Fault]) -> (DrillRun, String) {
+    let file = DrillFile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+    let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
+    for f in faults {
+        sim.inject(*f, t0());
+    }
+    let cap = WriteCap::acquire(false).unwrap();
+    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), &cap, 600);
+    let md = report::markdown(&run, "demo-prod", end);
+    (run, md)
+}
+
+const SHIPPED: &[&str] = &[
+    "assets/drills/vip-owner-loss.toml",
+    "assets/drills/graceful-failover.toml",
+    "assets/drills/master-loss.toml",
+    "assets/drills/etcd-leader-loss.toml",
+    "assets/drills/haproxy-death-on-owner.toml",
+    "assets/drills/node-drain-with-noout.toml",
+];
+
+#[test]
+fn every_shipped_drill_passes_on_the_demo_cluster_with_measured_times() {
+    for path in SHIPPED {
+        let (run, md) = run_file(path, &[]);
+        assert_eq!(run.phase, Phase::Passed, "{path}:\n{md}");
+        assert!(run.results.iter().all(|r| r.ok), "{path}:\n{md}");
+        let measured: Vec<i64> = run.results.iter().flat_map(|r| r.expectations.iter()).filter_map(|e| e.met_after_ms).collect();
+        assert!(!measured.is_empty(), "{path}: no measured time:\n{md}");
+        assert!(md.contains("| measured |") && md.contains(" s |"), "{path}:\n{md}");
+    }
+}
+
+#[test]
+fn vip_owner_loss_measures_the_takeover() {
+    let (run, md) = run_file("assets/drills/vip-owner-loss.toml", &[]);
+    let step = &run.results[1];
+    let e = &step.expectations[0];
+    assert_eq!(e.text, "VIP on slb2 within 5.0s", "{md}");
+    let ms = e.met_after_ms.unwrap();
+    assert!((300..=1_500).contains(&ms), "a cleanly stopped keepalived hands over in ~0.5 s, measured {ms} ms\n{md}");
+}
+
+#[test]
+fn a_failing_drill_restores_what_it_broke_and_reports_the_failure() {
+    // With keepalived frozen on slb2 (the peer), the owner's loss cannot move the VIP to it.
+    let src = r#"
+name = "VIP owner loss, peer frozen"
+[[steps]]
+name = "freeze the peer"
+action = { do = "stop", target = "vip-peer", service = "keepalived", signal = "STOP" }
+[[steps]]
+name = "stop keepalived on the owner"
+action = { do = "stop", target = "vip-owner", service = "keepalived" }
+expect = [{ check = "vip_on", target = "vip-peer", within = 1 }]
+[[steps]]
+name = "never reached"
+expect = [{ check = "vip_single_owner", within = 1 }]
+[[steps]]
+name = "thaw the peer"
+restore = true
+action = { do = "stop", target = "vip-peer", service = "keepalived", signal = "CONT" }
+"#;
+    let file = DrillFile::parse(Path::new("x.toml"), src).unwrap();
+    let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
+    let cap = WriteCap::acquire(false).unwrap();
+    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), &cap, 120);
+    let md = report::markdown(&run, "demo", end);
+    assert_eq!(run.phase, Phase::Failed, "{md}");
+    assert!(!run.results[1].ok);
+    assert_eq!(run.results[1].expectations[0].met_after_ms, None, "{md}");
+    assert_eq!(run.results[2].action_detail.as_deref(), Some("skipped after an earlier failure"));
+    assert!(run.results[3].ok, "the restore step ran: {md}");
+    // keepalived on slb1 was started again by the automatic undo.
+    crate::sim::advance(&mut sim, &mut model, end, end + Duration::seconds(5));
+    assert_eq!(model.vip_holders(), vec!["slb1"], "{md}");
+    assert!(md.contains("**FAILED**"));
+}
+
+#[test]
+fn graceful_failover_has_no_failed_client_request_but_emergency_would() {
+    let (run, md) = run_file("assets/drills/graceful-failover.toml", &[]);
+    let e = run.results[1].expectations.iter().find(|e| e.text.starts_with("no failed client request")).unwrap();
+    assert!(e.ok, "{md}");
+    assert_eq!(e.detail.as_deref(), Some("0 failed client request(s)"));
+}
+
+#[test]
+fn symbols_resolve_from_the_model() {
+    let (_, model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
+    let s = resolve_symbols(&model);
+    assert_eq!(s["vip-owner"], "slb1");
+    assert_eq!(s["vip-peer"], "slb2");
+    assert_eq!(s["etcd-leader"], "master1");
+    assert_eq!(s["first-worker"], "worker1");
+}
+
+#[test]
+#[ignore = "prints reports for a person to read"]
+fn print_reports() {
+    for path in SHIPPED {
+        println!("{}", run_file(path, &[]).1);
+    }
+}
