@@ -82,11 +82,27 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: DrillCmd,
     },
+    /// Evidence for auditors.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
     /// Check a host plan without contacting anything and print what kockpit understood.
     Plan {
         file: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Write a Markdown report of the cluster's state (hosts vs plan, HA, etcd, certificates, Ceph,
+    /// nodes, findings) with the time it was taken.
+    Report {
+        /// Output file (default: standard output).
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -206,6 +222,20 @@ pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Some(Cmd::Status { json }) => status(&s, &cli, *json),
         Some(Cmd::Render { size }) => render(&s, &cli, size),
+        Some(Cmd::Audit { cmd: AuditCmd::Report { out } }) => {
+            let model = snapshot(&s, &cli)?;
+            let now = Utc::now();
+            let a = assess(&model, now);
+            let md = crate::report::markdown(&model, &a, now);
+            match out {
+                Some(p) => {
+                    std::fs::write(p, md).wrap_err_with(|| format!("cannot write {}", p.display()))?;
+                    eprintln!("report written to {}", p.display());
+                }
+                None => print!("{md}"),
+            }
+            Ok(a.level.exit_code())
+        }
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
             let d = crate::drill::DrillFile::load(file)?;
             println!("{}: {} step(s), ok", d.name, d.steps.len());
@@ -401,6 +431,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         let mode = drill.as_ref().map(|_| Mode::Drill);
         let (mut backend, model) = start_backend(&s, cli, mode)?;
         let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, Some(audit), backend.supports_faults);
+        app.export_dir = s.paths.state_dir.clone();
         if let Some((file, report)) = drill {
             app.start_drill(file, report);
         }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod inventory;
 pub mod model;
 pub mod ops;
+pub mod report;
 pub mod sim;
 pub mod ui;
 

@@ -106,6 +106,8 @@ pub struct App {
     pub tz: chrono::FixedOffset,
     /// A drill waiting for first data, running, or finished, and where its report goes.
     pub drill: Option<DrillState>,
+    /// Where exports (the timeline) are written.
+    pub export_dir: std::path::PathBuf,
 }
 
 pub struct DrillState {
@@ -147,6 +149,7 @@ impl App {
             dirty: true,
             tz: *chrono::Local::now().offset(),
             drill: None,
+            export_dir: std::env::temp_dir(),
         }
     }
 
@@ -442,6 +445,29 @@ impl App {
         self.say(Severity::Warn, format!("read-only: {what} refused (this session cannot change the cluster)"));
     }
 
+    /// Write every timeline event to `<export_dir>/timeline-<cluster>-<time>.txt` and `.jsonl`.
+    pub fn export_timeline(&self, now: DateTime<Utc>) -> std::io::Result<std::path::PathBuf> {
+        std::fs::create_dir_all(&self.export_dir)?;
+        let base = self.export_dir.join(format!("timeline-{}-{}", self.model.meta.cluster, now.format("%Y%m%dT%H%M%S")));
+        let txt = base.with_extension("txt");
+        let mut text = String::new();
+        let mut jsonl = String::new();
+        for e in self.model.timeline.iter() {
+            text.push_str(&format!(
+                "{} {:<8} {:<9} {}\n",
+                e.at.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S%.3f"),
+                format!("{:?}", e.severity),
+                format!("{:?}", e.panel),
+                e.text
+            ));
+            jsonl.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
+            jsonl.push('\n');
+        }
+        std::fs::write(&txt, text)?;
+        std::fs::write(base.with_extension("jsonl"), jsonl)?;
+        Ok(txt)
+    }
+
     /// Plan an operation and open the confirmation dialog.
     pub fn propose(&mut self, req: OpRequest) {
         if self.readonly() {
@@ -526,6 +552,10 @@ impl App {
                 self.view.focus = PanelId::Timeline;
                 self.view.zoom = if self.view.zoom == Some(PanelId::Timeline) { None } else { Some(PanelId::Timeline) };
             }
+            Action::ExportTimeline => match self.export_timeline(Utc::now()) {
+                Ok(p) => self.say(Severity::Info, format!("timeline exported to {}", p.display())),
+                Err(e) => self.say(Severity::Critical, format!("timeline export failed: {e}")),
+            },
             Action::Cordon | Action::Uncordon | Action::Drain => match self.target_node() {
                 None => self.say(Severity::Warn, "select a node first (Nodes panel)"),
                 Some(node) => {

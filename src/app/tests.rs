@@ -194,3 +194,21 @@ fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
     let names: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["op_planned", "op_confirmed", "op_cancel_requested", "op_finished"]);
 }
+
+#[test]
+fn timeline_exports_as_text_and_json_lines() {
+    let mut app = app_with(false, &[Fault::SplitBrain], None);
+    let dir = std::env::temp_dir().join(format!("kockpit-export-{}", std::process::id()));
+    app.export_dir = dir.clone();
+    app.on_key(key('e'));
+    let (_, text, _) = app.notice.clone().unwrap();
+    assert!(text.starts_with("timeline exported to "), "{text}");
+    let txt = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "txt")).unwrap();
+    let body = std::fs::read_to_string(&txt).unwrap();
+    assert!(body.contains("SPLIT BRAIN: VIP on slb1 and slb2"), "{body}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(txt.with_extension("jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), app.model.timeline.len());
+    assert!(lines.iter().any(|l| l["severity"] == "critical" && l["panel"] == "vip"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
