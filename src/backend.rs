@@ -32,6 +32,8 @@ pub enum BackendEvent {
     Op(OpEvent),
     /// A human-readable notice, e.g. "osd.4 down (injected)".
     Notice(String),
+    /// A log line from a tailed source (pod logs, journalctl over SSH, files).
+    Log(crate::logs::LogLine),
 }
 
 pub struct BackendHandle {

@@ -52,6 +52,8 @@ pub struct Config {
     #[serde(default)]
     pub readonly: bool,
     pub audit_log: Option<PathBuf>,
+    /// Log lines kept in memory by the log viewer (older ones spill to the state directory).
+    pub log_lines: Option<usize>,
 }
 
 impl Config {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod drill;
 pub mod error;
 pub mod inventory;
+pub mod logs;
 pub mod model;
 pub mod ops;
 pub mod report;

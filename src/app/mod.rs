@@ -34,6 +34,19 @@ pub enum Dialog {
     },
     /// kockpit's own log (tracing, through tui-logger).
     OwnLog,
+    /// The merged log viewer.
+    Logs,
+}
+
+/// The log viewer's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogView {
+    pub query: String,
+    pub typing: bool,
+    /// Frozen at this many matching lines from the top (None: follow the tail).
+    pub paused_at: Option<usize>,
+    /// Lines scrolled up from the bottom of the view.
+    pub scroll_back: usize,
 }
 
 /// A running or finished operation, shown in the progress dialog.
@@ -108,6 +121,9 @@ pub struct App {
     pub drill: Option<DrillState>,
     /// Where exports (the timeline) are written.
     pub export_dir: std::path::PathBuf,
+    /// Every tailed log line, merged on one time axis; bounded.
+    pub logs: crate::logs::LogBuffer,
+    pub log_view: LogView,
 }
 
 pub struct DrillState {
@@ -150,6 +166,8 @@ impl App {
             tz: *chrono::Local::now().offset(),
             drill: None,
             export_dir: std::env::temp_dir(),
+            logs: crate::logs::LogBuffer::new(50_000),
+            log_view: LogView::default(),
         }
     }
 
@@ -273,6 +291,65 @@ impl App {
                 self.say(Severity::Info, text);
             }
             BackendEvent::Op(e) => self.on_op_event(e),
+            BackendEvent::Log(l) => {
+                self.logs.push(l);
+                if self.view.dialog == Dialog::Logs && self.log_view.paused_at.is_none() {
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    fn logs_key(&mut self, key: KeyEvent, action: Option<Action>) {
+        let v = &mut self.log_view;
+        if v.typing {
+            match key.code {
+                KeyCode::Esc | KeyCode::Enter => v.typing = false,
+                KeyCode::Backspace => {
+                    v.query.pop();
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => v.query.push(c),
+                _ => {}
+            }
+            v.scroll_back = 0;
+            return;
+        }
+        match key.code {
+            KeyCode::Char('/') => v.typing = true,
+            KeyCode::Char(' ') => {
+                v.paused_at = match v.paused_at {
+                    Some(_) => None,
+                    None => Some(self.logs.matching(&v.query).len()),
+                };
+            }
+            KeyCode::Char('s') => {
+                let path = self.export_dir.join(format!("logs-{}-{}.log", self.model.meta.cluster, Utc::now().format("%Y%m%dT%H%M%S")));
+                let q = self.log_view.query.clone();
+                let r = std::fs::create_dir_all(&self.export_dir).and_then(|_| self.logs.save(&path, &q));
+                match r {
+                    Ok(n) => self.say(Severity::Info, format!("{n} log lines saved to {}", path.display())),
+                    Err(e) => self.say(Severity::Critical, format!("saving the logs failed: {e}")),
+                }
+            }
+            KeyCode::Char('o') => self.view.dialog = Dialog::OwnLog,
+            KeyCode::Char('G') | KeyCode::End => {
+                v.scroll_back = 0;
+                v.paused_at = None;
+            }
+            _ => match action {
+                Some(Action::SelectPrev) => v.scroll_back += 1,
+                Some(Action::SelectNext) => v.scroll_back = v.scroll_back.saturating_sub(1),
+                Some(Action::PageUp) => v.scroll_back += 20,
+                Some(Action::PageDown) => v.scroll_back = v.scroll_back.saturating_sub(20),
+                Some(Action::Cancel | Action::Logs | Action::Quit) => {
+                    if !v.query.is_empty() && action == Some(Action::Cancel) {
+                        v.query.clear();
+                    } else {
+                        self.view.dialog = Dialog::None;
+                    }
+                }
+                _ => {}
+            },
         }
     }
 
@@ -331,8 +408,12 @@ impl App {
             }
             Dialog::OwnLog => {
                 if matches!(action, Some(Action::Cancel | Action::Logs | Action::Quit | Action::Confirm)) {
-                    self.view.dialog = Dialog::None;
+                    self.view.dialog = Dialog::Logs;
                 }
+                vec![]
+            }
+            Dialog::Logs => {
+                self.logs_key(key, action);
                 vec![]
             }
             Dialog::Confirm(p) => self.confirm_key(key, action, p),
@@ -579,7 +660,7 @@ impl App {
                 let set = self.model.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
                 self.propose(OpRequest::SetNoout { on: !set });
             }
-            Action::Logs => self.view.dialog = Dialog::OwnLog,
+            Action::Logs => self.view.dialog = Dialog::Logs,
             Action::Faults => {
                 if self.supports_faults {
                     self.view.dialog = Dialog::Faults { selected: 0 };

@@ -212,3 +212,46 @@ fn timeline_exports_as_text_and_json_lines() {
     assert!(lines.iter().any(|l| l["severity"] == "critical" && l["panel"] == "vip"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn log_viewer_filters_pauses_and_saves() {
+    let mut app = app_with(false, &[], None);
+    let dir = std::env::temp_dir().join(format!("kockpit-logview-{}", std::process::id()));
+    app.export_dir = dir.clone();
+    let mk = |s: i64, src: &str, text: &str| crate::logs::LogLine {
+        at: now() + chrono::Duration::seconds(s),
+        source: std::sync::Arc::from(src),
+        text: text.into(),
+    };
+    app.on_backend(BackendEvent::Log(mk(1, "journal slb1 keepalived", "(VI_1) Entering BACKUP STATE")));
+    app.on_backend(BackendEvent::Log(mk(0, "journal slb2 keepalived", "(VI_1) Entering MASTER STATE")));
+    app.on_backend(BackendEvent::Log(mk(2, "journal slb1 haproxy", "Server kube-apiserver/master1 is DOWN")));
+    app.on_key(key('l'));
+    assert_eq!(app.view.dialog, Dialog::Logs);
+    let text = crate::ui::render_text(&mut app, 120, 30, now());
+    let slb2 = text.find("Entering MASTER").unwrap();
+    let slb1 = text.find("Entering BACKUP").unwrap();
+    assert!(slb2 < slb1, "merged on one time axis, oldest first:\n{text}");
+    for c in "/keepalived".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Enter));
+    let text = crate::ui::render_text(&mut app, 120, 30, now());
+    assert!(!text.contains("is DOWN"), "{text}");
+    assert!(text.contains("2 match"), "{text}");
+    app.on_key(key(' '));
+    app.on_backend(BackendEvent::Log(mk(3, "journal slb1 keepalived", "(VI_1) Entering MASTER STATE again")));
+    let text = crate::ui::render_text(&mut app, 120, 30, now());
+    assert!(text.contains("PAUSED") && !text.contains("again"), "paused view does not move:\n{text}");
+    app.on_key(key(' '));
+    let text = crate::ui::render_text(&mut app, 120, 30, now());
+    assert!(text.contains("again"), "{text}");
+    app.on_key(key('s'));
+    let (_, msg, _) = app.notice.clone().unwrap();
+    assert!(msg.starts_with("3 log lines saved to "), "{msg}");
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.log_view.query, "", "Esc clears the filter first");
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.view.dialog, Dialog::None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -233,6 +233,8 @@ pub struct SimCluster {
     runs: Vec<Run>,
     finished: Vec<OpEvent>,
     pub paused: bool,
+    /// Journal-like lines the simulated services wrote since the last drain.
+    logs: Vec<crate::logs::LogLine>,
     /// Pods requested per pod (millicores, bytes) for node resource figures.
     pod_cpu_m: u64,
     pod_mem: u64,
@@ -344,6 +346,7 @@ impl SimCluster {
             runs: Vec::new(),
             finished: Vec::new(),
             paused: false,
+            logs: Vec::new(),
             pod_cpu_m: 120,
             pod_mem: 300 * 1024 * 1024,
         }
@@ -461,11 +464,31 @@ impl SimCluster {
 
     fn set_vrrp(&mut self, i: usize, state: VrrpState, holds: bool, now: DateTime<Utc>) {
         let l = &mut self.lbs[i];
-        if l.state != state {
+        let changed = l.state != state;
+        if changed {
             l.last_transition = now;
         }
         l.state = state;
         l.holds_vip = holds;
+        if changed {
+            let (name, st) = (l.name.clone(), state.label());
+            self.log(now, &name, "keepalived", format!("Keepalived_vrrp: (VI_1) Entering {st} STATE"));
+            if holds {
+                let vip = self.plan.vip.as_ref().map(|v| v.address.to_string()).unwrap_or_default();
+                self.log(now, &name, "keepalived", format!("Keepalived_vrrp: (VI_1) Sending/queueing gratuitous ARPs on eth0 for {vip}"));
+            }
+        }
+    }
+
+    fn log(&mut self, at: DateTime<Utc>, host: &str, unit: &str, text: String) {
+        if self.logs.len() < 10_000 {
+            self.logs.push(crate::logs::LogLine { at, source: std::sync::Arc::from(format!("journal {host} {unit}")), text });
+        }
+    }
+
+    /// Log lines written since the last call.
+    pub fn drain_logs(&mut self) -> Vec<crate::logs::LogLine> {
+        std::mem::take(&mut self.logs)
     }
 
     fn step_haproxy(&mut self, now: DateTime<Utc>) {
@@ -486,6 +509,15 @@ impl SimCluster {
                     t.status = if healthy { ServerStatus::Up } else { ServerStatus::Down };
                     t.since = None;
                     t.last_change = now;
+                    let (lb, srv) = (self.lbs[l].name.clone(), self.masters[m].name.clone());
+                    let text = if healthy {
+                        format!(
+                            "haproxy[1123]: Server kube-apiserver/{srv} is UP, reason: Layer7 check passed, code: 200, check duration: 2ms."
+                        )
+                    } else {
+                        format!("haproxy[1123]: Server kube-apiserver/{srv} is DOWN, reason: Layer4 timeout, check duration: 1001ms.")
+                    };
+                    self.log(now, &lb, "haproxy", text);
                 } else if waited >= 1_000 {
                     t.status = if healthy { ServerStatus::GoingUp } else { ServerStatus::GoingDown };
                 }
@@ -513,6 +545,8 @@ impl SimCluster {
                 self.etcd_leader = Some(pick);
                 self.etcd_term += 1;
                 self.etcd_election_at = None;
+                let (name, term) = (self.masters[pick].name.clone(), self.etcd_term);
+                self.log(now, &name, "etcd", format!("raft.node: {pick:x} elected leader {pick:x} at term {term}"));
             }
         } else {
             self.etcd_election_at = None;
@@ -541,6 +575,8 @@ impl SimCluster {
                     e.renew = now;
                     e.acquire = now;
                     e.transitions += 1;
+                    let (who, lease) = (self.masters[next].name.clone(), self.elections[i].name.clone());
+                    self.log(now, &who, &lease, format!("leaderelection.go:253] successfully acquired lease kube-system/{lease}"));
                 }
             }
         }

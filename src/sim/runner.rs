@@ -48,6 +48,11 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                     return;
                 }
             }
+            for l in sim.drain_logs() {
+                if ev_tx.send(BackendEvent::Log(l)).await.is_err() {
+                    return;
+                }
+            }
             if sim.paused {
                 continue;
             }

@@ -251,3 +251,16 @@ fn platform_workloads_follow_node_readiness() {
         m.timeline.iter().map(|e| &e.text).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn simulated_services_write_journal_lines_for_their_transitions() {
+    let (mut sim, mut m, now) = fresh();
+    let now = run(&mut sim, &mut m, now, 0.5);
+    sim.drain_logs();
+    sim.inject(Fault::KillMaster, now);
+    run(&mut sim, &mut m, now, 3.0);
+    let logs = sim.drain_logs();
+    let texts: Vec<String> = logs.iter().map(|l| format!("[{}] {}", l.source, l.text)).collect();
+    assert!(texts.iter().any(|t| t.contains("haproxy") && t.contains("kube-apiserver/master1 is DOWN")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("elected leader")), "{texts:?}");
+}

@@ -140,6 +140,7 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
         Dialog::Progress => draw_progress(f, app, body),
         Dialog::Faults { selected } => draw_faults(f, app, body, selected),
         Dialog::OwnLog => draw_own_log(f, app, body),
+        Dialog::Logs => draw_logs(f, app, body),
     }
 }
 
@@ -476,11 +477,74 @@ fn draw_faults(f: &mut Frame, app: &App, body: Rect, selected: usize) {
     f.render_widget(Paragraph::new(lines).block(dialog_block(app, "Fault injection (training)")), r);
 }
 
+fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
+    let t = &app.theme;
+    let r = body;
+    f.render_widget(Clear, r);
+    let v = &app.log_view;
+    let st = app.logs.stats();
+    let mut title = format!("Logs  {} lines in memory, {} received", st.in_memory, st.received);
+    if st.spilled > 0 {
+        title.push_str(&format!(", {} spilled to disk", st.spilled));
+    }
+    if st.evicted > 0 {
+        title.push_str(&format!(", {} older evicted", st.evicted));
+    }
+    let block = dialog_block(app, &title);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if inner.height < 2 {
+        return;
+    }
+    let idx = app.logs.matching(&v.query);
+    let visible = idx.len().min(v.paused_at.unwrap_or(usize::MAX));
+    let h = inner.height as usize - 1;
+    let end = visible.saturating_sub(v.scroll_back);
+    let start = end.saturating_sub(h);
+    let mut lines: Vec<Line> = idx[start..end]
+        .iter()
+        .filter_map(|&i| app.logs.get(i))
+        .map(|l| {
+            Line::from(vec![
+                Span::styled(format!("{} ", l.at.with_timezone(&app.tz).format("%H:%M:%S%.3f")), t.style(Role::Muted)),
+                Span::styled(format!("{:<28} ", l.source), t.style(Role::Accent)),
+                Span::styled(l.text.clone(), t.style(Role::Text)),
+            ])
+        })
+        .collect();
+    if lines.is_empty() {
+        lines.push(Line::styled(if v.query.is_empty() { "no log lines yet" } else { "no line matches the filter" }, t.style(Role::Muted)));
+    }
+    let para_area = Rect { height: inner.height - 1, ..inner };
+    f.render_widget(Paragraph::new(lines), para_area);
+    let state = match (v.paused_at, v.scroll_back) {
+        (Some(_), _) => Span::styled(" PAUSED ", t.style(Role::Stale)),
+        (None, 0) => Span::styled(" following ", t.style(Role::Ok)),
+        (None, n) => Span::styled(format!(" {n} lines up "), t.style(Role::Warn)),
+    };
+    let filter = if v.typing {
+        format!(" /{}_", v.query)
+    } else if v.query.is_empty() {
+        String::new()
+    } else {
+        format!(" /{}", v.query)
+    };
+    let bar = Line::from(vec![
+        state,
+        Span::styled(filter, t.style(Role::Key)),
+        Span::styled(
+            format!("  {} match  / filter  space pause  j/k scroll  G follow  s save  o kockpit's own log  Esc close", idx.len()),
+            t.style(Role::Muted),
+        ),
+    ]);
+    f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &bar, inner.width);
+}
+
 fn draw_own_log(f: &mut Frame, app: &App, body: Rect) {
     let r = centered(body, body.width.saturating_sub(4), body.height.saturating_sub(2));
     f.render_widget(Clear, r);
     let w = tui_logger::TuiLoggerWidget::default()
-        .block(dialog_block(app, "kockpit's own log (Esc closes)"))
+        .block(dialog_block(app, "kockpit's own log (Esc back to the logs)"))
         .style(app.theme.style(Role::Text))
         .style_error(app.theme.style(Role::Critical))
         .style_warn(app.theme.style(Role::Warn))
