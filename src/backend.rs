@@ -42,3 +42,107 @@ pub struct BackendHandle {
     /// Whether faults can be injected (true for the simulated cluster).
     pub supports_faults: bool,
 }
+
+/// Which commands a part of a combined backend takes.
+pub type Claims = fn(&Command) -> bool;
+
+/// One backend made of several (SSH probes, Kubernetes watches, etcd, Ceph ...): every part's events
+/// go to the one channel; each command goes to the first part that claims it, `Cancel` to all of them,
+/// and a command nobody claims is answered as unavailable instead of vanishing.
+pub fn combine(parts: Vec<(BackendHandle, Claims)>) -> BackendHandle {
+    let (ev_tx, ev_rx) = mpsc::channel::<BackendEvent>(1024);
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+    let supports_faults = parts.iter().any(|(h, _)| h.supports_faults);
+    let mut routes = Vec::new();
+    for (mut h, claims) in parts {
+        let tx = ev_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = h.events.recv().await {
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+        });
+        routes.push((h.commands, claims));
+    }
+    tokio::spawn(async move {
+        while let Some(cmd) = cmd_rx.recv().await {
+            if let Command::Cancel { id } = cmd {
+                for (tx, _) in &routes {
+                    let _ = tx.send(Command::Cancel { id });
+                }
+                continue;
+            }
+            match routes.iter().find(|(_, claims)| claims(&cmd)) {
+                Some((tx, _)) => {
+                    let _ = tx.send(cmd);
+                }
+                None => {
+                    let ev = match cmd {
+                        Command::Execute { id, request, .. } => BackendEvent::Op(OpEvent::Finished {
+                            id,
+                            ok: false,
+                            summary: format!("{}: not available for this cluster in this version", request.title()),
+                        }),
+                        Command::Host { id, action, .. } => BackendEvent::Op(OpEvent::Finished {
+                            id,
+                            ok: false,
+                            summary: format!("{}: no backend of this cluster can do it", action.describe()),
+                        }),
+                        Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
+                        Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
+                        Command::Cancel { .. } => continue,
+                    };
+                    if ev_tx.send(ev).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    BackendHandle { events: ev_rx, commands: cmd_tx, supports_faults }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{OpRequest, WriteCap};
+
+    fn part() -> (BackendHandle, mpsc::Sender<BackendEvent>, mpsc::UnboundedReceiver<Command>) {
+        let (etx, erx) = mpsc::channel(8);
+        let (ctx, crx) = mpsc::unbounded_channel();
+        (BackendHandle { events: erx, commands: ctx, supports_faults: false }, etx, crx)
+    }
+
+    #[tokio::test]
+    async fn routes_commands_and_merges_events() {
+        let (a, a_ev, mut a_cmd) = part();
+        let (b, b_ev, mut b_cmd) = part();
+        let kube: Claims = |c| matches!(c, Command::Execute { request: OpRequest::Cordon { .. }, .. });
+        let ssh: Claims = |c| matches!(c, Command::Host { .. });
+        let mut h = combine(vec![(a, kube), (b, ssh)]);
+        let cap = WriteCap::acquire(false).unwrap();
+        h.commands.send(Command::Execute { id: 1, request: OpRequest::Cordon { node: "w1".into() }, cap: cap.share() }).unwrap();
+        h.commands.send(Command::Cancel { id: 1 }).unwrap();
+        h.commands.send(Command::Execute { id: 2, request: OpRequest::SetNoout { on: true }, cap: cap.share() }).unwrap();
+        assert!(matches!(a_cmd.recv().await, Some(Command::Execute { id: 1, .. })));
+        assert!(matches!(a_cmd.recv().await, Some(Command::Cancel { id: 1 })));
+        assert!(matches!(b_cmd.recv().await, Some(Command::Cancel { id: 1 })));
+        match h.events.recv().await {
+            Some(BackendEvent::Op(OpEvent::Finished { id: 2, ok: false, summary })) => {
+                assert!(summary.contains("not available"), "{summary}")
+            }
+            other => panic!("{other:?}"),
+        }
+        a_ev.send(BackendEvent::Notice("from a".into())).await.unwrap();
+        b_ev.send(BackendEvent::Notice("from b".into())).await.unwrap();
+        let mut got = vec![];
+        for _ in 0..2 {
+            if let Some(BackendEvent::Notice(n)) = h.events.recv().await {
+                got.push(n);
+            }
+        }
+        got.sort();
+        assert_eq!(got, ["from a", "from b"]);
+    }
+}
