@@ -391,7 +391,13 @@ fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
     } else {
         println!("{} ({}): {:?}", model.meta.cluster, model.meta.mode.label(), a.level);
         for f in &a.findings {
-            println!("  {:<8} {:<9} {}", format!("{:?}", f.severity).to_lowercase(), format!("{:?}", f.panel).to_lowercase(), f.message);
+            println!(
+                "  {:<8} {:<9} {:<14} {}",
+                format!("{:?}", f.severity).to_lowercase(),
+                format!("{:?}", f.panel).to_lowercase(),
+                f.subject,
+                f.message
+            );
         }
     }
     Ok(a.level.exit_code())

@@ -73,10 +73,10 @@ impl Config {
             FileError::at_offset(path, src, off, e.message().to_string())
         })?;
         // A relative plan path is relative to the config file.
-        if let (Some(p), Some(dir)) = (&cfg.plan, path.parent()) {
-            if p.is_relative() {
-                cfg.plan = Some(dir.join(p));
-            }
+        if let (Some(p), Some(dir)) = (&cfg.plan, path.parent())
+            && p.is_relative()
+        {
+            cfg.plan = Some(dir.join(p));
         }
         Ok(cfg)
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod drill;
 pub mod error;
 pub mod inventory;
+pub mod kube;
 pub mod logs;
 pub mod model;
 pub mod ops;
@@ -25,3 +26,7 @@ pub fn mark_start() {
 pub fn process_age() -> std::time::Duration {
     STARTED.get_or_init(std::time::Instant::now).elapsed()
 }
+pub mod ceph;
+pub mod certs;
+pub mod etcd;
+pub mod probe;

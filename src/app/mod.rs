@@ -185,11 +185,11 @@ impl App {
     }
 
     fn audit(&mut self, event: &str, fields: serde_json::Value) {
-        if let Some(log) = &mut self.audit {
-            if let Err(e) = log.record(event, fields) {
-                tracing::error!("audit log write failed: {e}");
-                self.notice = Some((Severity::Critical, format!("AUDIT LOG WRITE FAILED: {e}"), Utc::now()));
-            }
+        if let Some(log) = &mut self.audit
+            && let Err(e) = log.record(event, fields)
+        {
+            tracing::error!("audit log write failed: {e}");
+            self.notice = Some((Severity::Critical, format!("AUDIT LOG WRITE FAILED: {e}"), Utc::now()));
         }
     }
 
@@ -565,10 +565,10 @@ impl App {
         let nodes = self.model.nodes.data.as_deref()?;
         if self.view.focus == PanelId::Hosts {
             let hosts = crate::ui::panels::hosts_rows(&self.model, self.view.filter(PanelId::Hosts));
-            if let Some(h) = hosts.get(self.view.selected(PanelId::Hosts)) {
-                if nodes.iter().any(|n| &n.name == h) {
-                    return Some(h.clone());
-                }
+            if let Some(h) = hosts.get(self.view.selected(PanelId::Hosts))
+                && nodes.iter().any(|n| &n.name == h)
+            {
+                return Some(h.clone());
             }
         }
         let rows = crate::ui::panels::node_rows(&self.model, self.view.filter(PanelId::Nodes));
@@ -579,12 +579,11 @@ impl App {
     pub fn failover_target(&self) -> Option<String> {
         let holders = self.model.vip_holders();
         let lbs: Vec<String> = self.model.vrrp.keys().cloned().collect();
-        if self.view.focus == PanelId::Vip {
-            if let Some(lb) = lbs.get(self.view.selected(PanelId::Vip)) {
-                if !holders.contains(lb) {
-                    return Some(lb.clone());
-                }
-            }
+        if self.view.focus == PanelId::Vip
+            && let Some(lb) = lbs.get(self.view.selected(PanelId::Vip))
+            && !holders.contains(lb)
+        {
+            return Some(lb.clone());
         }
         lbs.into_iter().find(|l| !holders.contains(l))
     }

@@ -209,15 +209,15 @@ impl DrillFile {
                 };
                 expect.push(Expect { check, within_secs: within });
             }
-            if let Some(Action::Stop { signal: Some(sig), .. }) = &s.action {
-                if !["TERM", "KILL", "STOP", "CONT", "INT", "HUP"].contains(&sig.as_str()) {
-                    return Err(FileError::new(
-                        path,
-                        0,
-                        0,
-                        format!("step `{}`: signal `{sig}`: expected TERM, KILL, STOP, CONT, INT or HUP", s.name),
-                    ));
-                }
+            if let Some(Action::Stop { signal: Some(sig), .. }) = &s.action
+                && !["TERM", "KILL", "STOP", "CONT", "INT", "HUP"].contains(&sig.as_str())
+            {
+                return Err(FileError::new(
+                    path,
+                    0,
+                    0,
+                    format!("step `{}`: signal `{sig}`: expected TERM, KILL, STOP, CONT, INT or HUP", s.name),
+                ));
             }
             steps.push(StepSpec { name: s.name, action: s.action, expect, restore: s.restore });
         }

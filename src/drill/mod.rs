@@ -182,10 +182,10 @@ impl DrillRun {
 
     /// The outcome of an action this run asked for.
     pub fn action_done(&mut self, id: u64, ok: bool, detail: String) {
-        if let Some(a) = &mut self.active {
-            if a.action_id == Some(id) {
-                a.action_done = Some((ok, detail));
-            }
+        if let Some(a) = &mut self.active
+            && a.action_id == Some(id)
+        {
+            a.action_done = Some((ok, detail));
         }
     }
 
@@ -263,10 +263,10 @@ impl DrillRun {
             }
             let a = self.active.as_mut().expect("active");
             let elapsed = (now - a.started).num_milliseconds();
-            if let Some(Action::Wait { secs }) = &spec.action {
-                if elapsed < (*secs * 1000.0) as i64 {
-                    return out;
-                }
+            if let Some(Action::Wait { secs }) = &spec.action
+                && elapsed < (*secs * 1000.0) as i64
+            {
+                return out;
             }
             let Some((action_ok, _)) = a.action_done.clone() else {
                 // Deadlines run from the step's start; give up waiting for an action at the longest one.

@@ -90,12 +90,11 @@ pub fn host_drift(plan: &Host, f: &super::HostFacts) -> Vec<(Severity, String)> 
     if too_old {
         out.push((Severity::Warn, format!("kernel {} < {}.{}", short_kernel(&f.kernel), MIN_KERNEL.0, MIN_KERNEL.1)));
     }
-    if let (Some(pk), false) = (&plan.kernel, too_old) {
-        if let (Some(p), Some(l)) = (kernel_major_minor(pk), kernel_major_minor(&f.kernel)) {
-            if l < p {
-                out.push((Severity::Warn, format!("kernel {} below planned {pk}", short_kernel(&f.kernel))));
-            }
-        }
+    if let (Some(pk), false) = (&plan.kernel, too_old)
+        && let (Some(p), Some(l)) = (kernel_major_minor(pk), kernel_major_minor(&f.kernel))
+        && l < p
+    {
+        out.push((Severity::Warn, format!("kernel {} below planned {pk}", short_kernel(&f.kernel))));
     }
     if f.swap_total_mb > 0 {
         out.push((Severity::Warn, format!("swap on ({} MB)", f.swap_total_mb)));
@@ -109,10 +108,11 @@ pub fn host_drift(plan: &Host, f: &super::HostFacts) -> Vec<(Severity, String)> 
         if f.mem_total_mb != 0 && f.mem_total_mb * 10 < planned_mb * 9 {
             out.push((Severity::Warn, format!("{}G RAM, plan {}G", f.mem_total_mb.div_ceil(1024), size.memory_gb)));
         }
-        if let Some(d) = size.disk_gb {
-            if f.disk_total_gb != 0 && f.disk_total_gb * 10 < u64::from(d) * 9 {
-                out.push((Severity::Warn, format!("disk {}G, plan {d}G", f.disk_total_gb)));
-            }
+        if let Some(d) = size.disk_gb
+            && f.disk_total_gb != 0
+            && f.disk_total_gb * 10 < u64::from(d) * 9
+        {
+            out.push((Severity::Warn, format!("disk {}G, plan {d}G", f.disk_total_gb)));
         }
     }
     if !f.hostname.is_empty() && f.hostname != plan.name && f.hostname.split('.').next() != Some(plan.name.as_str()) {
@@ -135,10 +135,10 @@ pub fn host_drift(plan: &Host, f: &super::HostFacts) -> Vec<(Severity, String)> 
             out.push((Severity::Warn, "ip_forward=0".into()));
         }
     }
-    if let Some(off) = f.time_offset_ms {
-        if off.abs() > 500 {
-            out.push((Severity::Warn, format!("clock off by {}ms", off)));
-        }
+    if let Some(off) = f.time_offset_ms
+        && off.abs() > 500
+    {
+        out.push((Severity::Warn, format!("clock off by {}ms", off)));
     }
     match f.disk_used_pct {
         p if p >= 95 => out.push((Severity::Critical, format!("disk {p}% full"))),
@@ -224,10 +224,10 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         }
     }
     for (master, s) in &m.readyz {
-        if let Some(r) = &s.data {
-            if !r.ok {
-                a.add(Severity::Warn, PanelId::Haproxy, master, format!("{master} /readyz: {} {}", r.status, r.detail));
-            }
+        if let Some(r) = &s.data
+            && !r.ok
+        {
+            a.add(Severity::Warn, PanelId::Haproxy, master, format!("{master} /readyz: {} {}", r.status, r.detail));
         }
     }
 

@@ -198,11 +198,11 @@ impl Model {
                 let c = slot.record(at, &source, budget_ms, result);
                 self.note_source(at, PanelId::Vip, &lb, was_failing, failed.as_deref(), c);
                 let new_state = self.vrrp.get(&lb).and_then(|s| s.data.as_ref()).map(|v| v.state);
-                if let (Some(o), Some(n)) = (old_state, new_state) {
-                    if o != n {
-                        let sev = if n == VrrpState::Fault || n == VrrpState::Stopped { Severity::Warn } else { Severity::Info };
-                        self.timeline.push(Event::new(at, PanelId::Vip, sev, format!("keepalived {lb} {} -> {}", o.label(), n.label())));
-                    }
+                if let (Some(o), Some(n)) = (old_state, new_state)
+                    && o != n
+                {
+                    let sev = if n == VrrpState::Fault || n == VrrpState::Stopped { Severity::Warn } else { Severity::Info };
+                    self.timeline.push(Event::new(at, PanelId::Vip, sev, format!("keepalived {lb} {} -> {}", o.label(), n.label())));
                 }
                 let after = self.vip_holders();
                 if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
@@ -224,20 +224,18 @@ impl Model {
                 self.note_source(at, PanelId::Haproxy, &lb, was_failing, failed.as_deref(), c);
                 if let Some(servers) = self.haproxy.get(&lb).and_then(|s| s.data.clone()) {
                     for b in servers {
-                        if let Some(&o) = old.get(&format!("{}/{}", b.backend, b.server)) {
-                            if o != b.status
-                                && (o.is_serving() != b.status.is_serving()
-                                    || matches!(b.status, ServerStatus::Maint | ServerStatus::Drain))
-                            {
-                                let sev = if b.status.is_serving() { Severity::Info } else { Severity::Warn };
-                                let why = b.check_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
-                                self.timeline.push(Event::new(
-                                    at,
-                                    PanelId::Haproxy,
-                                    sev,
-                                    format!("haproxy {lb} {} {} -> {}{why}", b.server, status_word(o), status_word(b.status)),
-                                ));
-                            }
+                        if let Some(&o) = old.get(&format!("{}/{}", b.backend, b.server))
+                            && o != b.status
+                            && (o.is_serving() != b.status.is_serving() || matches!(b.status, ServerStatus::Maint | ServerStatus::Drain))
+                        {
+                            let sev = if b.status.is_serving() { Severity::Info } else { Severity::Warn };
+                            let why = b.check_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+                            self.timeline.push(Event::new(
+                                at,
+                                PanelId::Haproxy,
+                                sev,
+                                format!("haproxy {lb} {} {} -> {}{why}", b.server, status_word(o), status_word(b.status)),
+                            ));
                         }
                     }
                 }
@@ -328,22 +326,22 @@ impl Model {
                 let was_failing = self.nodes.error.is_some();
                 let c = self.nodes.record(at, &source, budget_ms, result);
                 self.note_source(at, PanelId::Nodes, "nodes", was_failing, failed.as_deref(), c);
-                if c && !old.is_empty() {
-                    if let Some(ns) = self.nodes.data.clone() {
-                        for n in &ns {
-                            let Some(&(ready, unsched)) = old.get(&n.name) else { continue };
-                            if ready != n.ready {
-                                let (sev, word) = match n.ready {
-                                    Some(true) => (Severity::Info, "Ready"),
-                                    Some(false) => (Severity::Warn, "NotReady"),
-                                    None => (Severity::Warn, "Unknown"),
-                                };
-                                self.timeline.push(Event::new(at, PanelId::Nodes, sev, format!("node {} {word}", n.name)));
-                            }
-                            if unsched != n.unschedulable {
-                                let word = if n.unschedulable { "cordoned" } else { "uncordoned" };
-                                self.timeline.push(Event::new(at, PanelId::Nodes, Severity::Info, format!("node {} {word}", n.name)));
-                            }
+                if c && !old.is_empty()
+                    && let Some(ns) = self.nodes.data.clone()
+                {
+                    for n in &ns {
+                        let Some(&(ready, unsched)) = old.get(&n.name) else { continue };
+                        if ready != n.ready {
+                            let (sev, word) = match n.ready {
+                                Some(true) => (Severity::Info, "Ready"),
+                                Some(false) => (Severity::Warn, "NotReady"),
+                                None => (Severity::Warn, "Unknown"),
+                            };
+                            self.timeline.push(Event::new(at, PanelId::Nodes, sev, format!("node {} {word}", n.name)));
+                        }
+                        if unsched != n.unschedulable {
+                            let word = if n.unschedulable { "cordoned" } else { "uncordoned" };
+                            self.timeline.push(Event::new(at, PanelId::Nodes, Severity::Info, format!("node {} {word}", n.name)));
                         }
                     }
                 }
@@ -363,16 +361,16 @@ impl Model {
                 if c && !old.is_empty() {
                     for w in self.workloads.data.clone().unwrap_or_default() {
                         let key = format!("{}/{}", w.namespace, w.name);
-                        if let Some(&was) = old.get(&key) {
-                            if was != w.is_ready() {
-                                let (sev, word) = if w.is_ready() { (Severity::Info, "ready") } else { (Severity::Warn, "not ready") };
-                                self.timeline.push(Event::new(
-                                    at,
-                                    PanelId::Platform,
-                                    sev,
-                                    format!("{} {key} {word} ({}/{})", w.kind.short(), w.ready, w.desired),
-                                ));
-                            }
+                        if let Some(&was) = old.get(&key)
+                            && was != w.is_ready()
+                        {
+                            let (sev, word) = if w.is_ready() { (Severity::Info, "ready") } else { (Severity::Warn, "not ready") };
+                            self.timeline.push(Event::new(
+                                at,
+                                PanelId::Platform,
+                                sev,
+                                format!("{} {key} {word} ({}/{})", w.kind.short(), w.ready, w.desired),
+                            ));
                         }
                     }
                 }
@@ -384,17 +382,17 @@ impl Model {
                 let was_failing = self.ceph.error.is_some();
                 let c = self.ceph.record(at, &source, budget_ms, result);
                 self.note_source(at, PanelId::Ceph, "ceph", was_failing, failed.as_deref(), c);
-                if let (Some(o), Some(v)) = (old, self.ceph.data.as_ref()) {
-                    if o != v.health {
-                        let sev = match v.health {
-                            CephHealth::Ok => Severity::Info,
-                            CephHealth::Warn => Severity::Warn,
-                            CephHealth::Err => Severity::Critical,
-                        };
-                        let codes: Vec<&str> = v.checks.iter().map(|c| c.code.as_str()).collect();
-                        let text = format!("ceph {} -> {} {}", o.label(), v.health.label(), codes.join(" "));
-                        self.timeline.push(Event::new(at, PanelId::Ceph, sev, text.trim_end().to_string()));
-                    }
+                if let (Some(o), Some(v)) = (old, self.ceph.data.as_ref())
+                    && o != v.health
+                {
+                    let sev = match v.health {
+                        CephHealth::Ok => Severity::Info,
+                        CephHealth::Warn => Severity::Warn,
+                        CephHealth::Err => Severity::Critical,
+                    };
+                    let codes: Vec<&str> = v.checks.iter().map(|c| c.code.as_str()).collect();
+                    let text = format!("ceph {} -> {} {}", o.label(), v.health.label(), codes.join(" "));
+                    self.timeline.push(Event::new(at, PanelId::Ceph, sev, text.trim_end().to_string()));
                 }
                 c
             }

@@ -18,10 +18,10 @@ pub struct AuditLog {
 impl AuditLog {
     /// Open (create) the log for appending. `session` ties the records of one run together.
     pub fn open(path: &Path, session: impl Into<String>) -> std::io::Result<AuditLog> {
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)?;
-            }
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(AuditLog { path: path.to_path_buf(), file, session: session.into() })

@@ -207,10 +207,10 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
     if others == 0 && !n.is_control_plane() {
         p.blockers.push("no other schedulable worker: evicted pods would have nowhere to go".into());
     }
-    if let Some(e) = &m.etcd.data {
-        if e.leader().is_some_and(|l| l.name == node) {
-            p.warnings.push(format!("{node} hosts the etcd leader: expect a leader election (~1-2 s of API latency)"));
-        }
+    if let Some(e) = &m.etcd.data
+        && e.leader().is_some_and(|l| l.name == node)
+    {
+        p.warnings.push(format!("{node} hosts the etcd leader: expect a leader election (~1-2 s of API latency)"));
     }
     let osd_host = m.ceph.data.as_ref().is_some_and(|c| c.osd_hosts.iter().any(|h| h == node))
         || m.plan.host(node).is_some_and(|h| h.notes.as_deref().unwrap_or("").to_lowercase().contains("osd"));

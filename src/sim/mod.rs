@@ -533,10 +533,10 @@ impl SimCluster {
         let n = self.masters.len();
         let up: Vec<usize> = (0..n).filter(|&i| self.etcd_up(i)).collect();
         let quorum = n / 2 + 1;
-        if let Some(l) = self.etcd_leader {
-            if !self.etcd_up(l) || up.len() < quorum {
-                self.etcd_leader = None;
-            }
+        if let Some(l) = self.etcd_leader
+            && (!self.etcd_up(l) || up.len() < quorum)
+        {
+            self.etcd_leader = None;
         }
         if self.etcd_leader.is_none() && up.len() >= quorum {
             let at = *self.etcd_election_at.get_or_insert(now + Duration::milliseconds(1_200));
@@ -568,16 +568,17 @@ impl SimCluster {
                 if (now - self.elections[i].renew).num_milliseconds() >= 2_000 {
                     self.elections[i].renew = now;
                 }
-            } else if api_ok && (now - self.elections[i].renew).num_seconds() >= 15 {
-                if let Some(&next) = ready.iter().find(|&&r| r != holder) {
-                    let e = &mut self.elections[i];
-                    e.holder = next;
-                    e.renew = now;
-                    e.acquire = now;
-                    e.transitions += 1;
-                    let (who, lease) = (self.masters[next].name.clone(), self.elections[i].name.clone());
-                    self.log(now, &who, &lease, format!("leaderelection.go:253] successfully acquired lease kube-system/{lease}"));
-                }
+            } else if api_ok
+                && (now - self.elections[i].renew).num_seconds() >= 15
+                && let Some(&next) = ready.iter().find(|&&r| r != holder)
+            {
+                let e = &mut self.elections[i];
+                e.holder = next;
+                e.renew = now;
+                e.acquire = now;
+                e.transitions += 1;
+                let (who, lease) = (self.masters[next].name.clone(), self.elections[i].name.clone());
+                self.log(now, &who, &lease, format!("leaderelection.go:253] successfully acquired lease kube-system/{lease}"));
             }
         }
         for node in &mut self.nodes {

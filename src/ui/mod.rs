@@ -217,7 +217,7 @@ fn freshness_span(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'static> {
 }
 
 fn fmt_budget(ms: u64) -> String {
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
 }
 
 fn panel_title(app: &App, p: PanelId) -> String {
@@ -269,10 +269,8 @@ fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: DateTime<Utc>)
     let rows_h = inner.height.saturating_sub(1 + u16::from(room_for_header)) as usize;
     let c: Content = panels::content(&ctx, p, filter, selected, rows_h);
     let mut lines: Vec<Line> = vec![c.summary];
-    if room_for_header {
-        if let Some(h) = c.header {
-            lines.push(h);
-        }
+    if room_for_header && let Some(h) = c.header {
+        lines.push(h);
     }
     let first_row = lines.len();
     lines.extend(c.rows);
@@ -308,25 +306,25 @@ fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
         buf.set_line(area.x, area.y, &line, area.width);
         return;
     }
-    if let Some(run) = app.drill.as_ref().and_then(|d| d.run.as_ref()) {
-        if let Some((i, name, ms)) = run.current(now) {
-            let line = Line::from(vec![
-                Span::styled(" DRILL ", t.style(Role::BadgeDrill)),
-                Span::styled(
-                    format!(" {} step {}/{}: {name}  {:.1}s", run.file.name, i + 1, run.file.steps.len(), ms as f64 / 1000.0),
-                    t.style(Role::Text),
-                ),
-            ]);
-            buf.set_line(area.x, area.y, &line, area.width);
-            return;
-        }
+    if let Some(run) = app.drill.as_ref().and_then(|d| d.run.as_ref())
+        && let Some((i, name, ms)) = run.current(now)
+    {
+        let line = Line::from(vec![
+            Span::styled(" DRILL ", t.style(Role::BadgeDrill)),
+            Span::styled(
+                format!(" {} step {}/{}: {name}  {:.1}s", run.file.name, i + 1, run.file.steps.len(), ms as f64 / 1000.0),
+                t.style(Role::Text),
+            ),
+        ]);
+        buf.set_line(area.x, area.y, &line, area.width);
+        return;
     }
-    if let Some((sev, text, at)) = &app.notice {
-        if (now - *at).num_seconds() < 6 {
-            let line = Line::styled(format!(" {text}"), t.style(sev_role(*sev)));
-            buf.set_line(area.x, area.y, &line, area.width);
-            return;
-        }
+    if let Some((sev, text, at)) = &app.notice
+        && (now - *at).num_seconds() < 6
+    {
+        let line = Line::styled(format!(" {text}"), t.style(sev_role(*sev)));
+        buf.set_line(area.x, area.y, &line, area.width);
+        return;
     }
     let ops = [
         (Action::Cordon, "cordon"),

@@ -1,0 +1,206 @@
+//! Where the etcd, Ceph and certificate probes run their commands: over the shared SSH pool (the
+//! production path), or on this machine (`Local`: the lab's Ceph on 127.0.0.1, or a jump host that is
+//! itself a mon).
+//!
+//! Reads are kockpit's own constant probe scripts ([`is_probe_script`]); anything else is refused here
+//! before it is sent, on either transport. Writes need the process's [`WriteCap`].
+//!
+//! Until the SSH pool's read-only set includes these scripts (requested in NOTES-etcd-ceph.md), a
+//! read-only pool refuses them; a [`Remote`] built with [`Remote::ssh_interim`] then sends them through
+//! the write path instead, with the write capability the caller proved it has. A read-only process has
+//! no such capability and gets the refusal, as it should.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+
+use crate::ops::WriteCap;
+use crate::probe::ssh::{self, CommandOutput, SshError, SshPool};
+
+/// How commands reach a host.
+#[derive(Clone)]
+pub enum Remote {
+    Ssh {
+        pool: SshPool,
+        /// Interim: the write capability used to send kockpit's own probe scripts while the pool's
+        /// read-only set does not list them yet.
+        interim: Option<Arc<WriteCap>>,
+    },
+    /// `sh -c` on this machine; `host` arguments are ignored.
+    Local { readonly: bool },
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Remote::Ssh { interim, .. } => f.debug_struct("Remote::Ssh").field("interim", &interim.is_some()).finish(),
+            Remote::Local { readonly } => f.debug_struct("Remote::Local").field("readonly", readonly).finish(),
+        }
+    }
+}
+
+/// The scripts of the etcd, Ceph and certificate probes: the commands these modules ever send as reads.
+pub fn probe_scripts() -> [&'static str; 3] {
+    [crate::etcd::CREDENTIALS_SCRIPT, crate::ceph::CEPH_SCRIPT, crate::certs::CERTS_SCRIPT]
+}
+
+/// Whether `cmd` is one of [`probe_scripts`] followed only by single-quoted arguments (the same rule as
+/// the SSH pool's read-only set).
+pub fn is_probe_script(cmd: &str) -> bool {
+    probe_scripts().iter().any(|script| {
+        let prefix = format!("sh -c {} kockpit", ssh::sh_quote(script));
+        cmd.strip_prefix(prefix.as_str()).is_some_and(only_quoted_args)
+    })
+}
+
+fn only_quoted_args(mut rest: &str) -> bool {
+    while !rest.is_empty() {
+        let Some(r) = rest.strip_prefix(" '") else { return false };
+        rest = r;
+        loop {
+            let Some(end) = rest.find('\'') else { return false };
+            rest = &rest[end + 1..];
+            match rest.strip_prefix(r"\''") {
+                Some(r) => rest = r,
+                None => break,
+            }
+        }
+    }
+    true
+}
+
+impl Remote {
+    /// Over the pool, strictly: reads go only through the pool's read-only path.
+    pub fn ssh(pool: SshPool) -> Remote {
+        Remote::Ssh { pool, interim: None }
+    }
+
+    /// Over the pool; kockpit's own probe scripts may use the write path while the pool's read-only set
+    /// does not list them (see the module docs).
+    pub fn ssh_interim(pool: SshPool, cap: &WriteCap) -> Remote {
+        Remote::Ssh { pool, interim: Some(Arc::new(cap.share())) }
+    }
+
+    pub fn local(readonly: bool) -> Remote {
+        Remote::Local { readonly }
+    }
+
+    /// Run one of the probe scripts on `host`. `lane`: reuse a persistent remote shell for this kind of
+    /// probe (no login-shell start-up per poll). Errors name the host.
+    pub async fn read(&self, host: &str, lane: Option<&str>, cmd: &str, timeout: Duration) -> Result<CommandOutput, String> {
+        if !is_probe_script(cmd) && !ssh::is_read_only(cmd) {
+            tracing::warn!(host, "refused: not a read-only probe command");
+            return Err(format!("{host}: refused to send a command outside the read-only set"));
+        }
+        match self {
+            Remote::Ssh { pool, interim } => {
+                let first = if ssh::is_read_only(cmd) || interim.is_none() {
+                    match lane {
+                        Some(l) => pool.run_persistent(host, l, cmd, timeout).await,
+                        None => pool.run(host, cmd, timeout).await,
+                    }
+                } else {
+                    Err(SshError::ReadOnlyRefused { host: host.to_string(), command: String::new() })
+                };
+                match (first, interim) {
+                    (Err(SshError::ReadOnlyRefused { .. }), Some(cap)) => pool.run_write(cap, host, cmd, timeout).await.map_err(ssh_msg),
+                    (r, _) => r.map_err(ssh_msg),
+                }
+            }
+            Remote::Local { .. } => run_local(cmd, timeout).await,
+        }
+    }
+
+    /// Run a command that changes something. Refused in a read-only process (no [`WriteCap`]) and on a
+    /// read-only pool.
+    pub async fn write(&self, cap: &WriteCap, host: &str, cmd: &str, timeout: Duration) -> Result<CommandOutput, String> {
+        match self {
+            Remote::Ssh { pool, .. } => pool.run_write(cap, host, cmd, timeout).await.map_err(ssh_msg),
+            Remote::Local { readonly: true } => Err("read-only: refused to run a write command".into()),
+            Remote::Local { readonly: false } => {
+                tracing::info!(command = cmd, "local write command");
+                run_local(cmd, timeout).await
+            }
+        }
+    }
+}
+
+fn ssh_msg(e: SshError) -> String {
+    let s = e.to_string();
+    let host = e.host();
+    if host.is_empty() { format!("ssh: {s}") } else { format!("{host}: ssh: {}", s.strip_prefix(&format!("{host}: ")).unwrap_or(&s)) }
+}
+
+/// `sh -c CMD` here, in its own process group under coreutils `timeout` (which signals the whole group,
+/// so a hung grandchild such as a `ceph` without quorum goes too), killed on drop.
+async fn run_local(cmd: &str, timeout: Duration) -> Result<CommandOutput, String> {
+    let secs = format!("{:.1}", timeout.as_secs_f64().max(0.1));
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new("timeout")
+        .args(["-k", "1", &secs, "sh", "-c", cmd])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("local: cannot run sh: {e}"))?;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut so = child.stdout.take().ok_or("local: no stdout")?;
+    let mut se = child.stderr.take().ok_or("local: no stderr")?;
+    let io = async {
+        let (a, b) = tokio::join!(so.read_to_end(&mut out), se.read_to_end(&mut err));
+        a.and(b).map_err(|e| e.to_string())?;
+        child.wait().await.map_err(|e| e.to_string())
+    };
+    let status = match tokio::time::timeout(timeout + Duration::from_secs(2), io).await {
+        Ok(r) => r.map_err(|e| format!("local: {e}"))?,
+        Err(_) => return Err(format!("local: `{}` timed out after {:.1}s", short(cmd), timeout.as_secs_f64())),
+    };
+    // 124: coreutils timeout fired
+    if status.code() == Some(124) {
+        return Err(format!("local: `{}` timed out after {:.1}s", short(cmd), timeout.as_secs_f64()));
+    }
+    Ok(CommandOutput {
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+        exit_status: status.code().and_then(|c| u32::try_from(c).ok()),
+        elapsed: started.elapsed(),
+        first_output: None,
+    })
+}
+
+fn short(cmd: &str) -> String {
+    let first = cmd.lines().next().unwrap_or("");
+    if first.len() > 40 { format!("{}…", first.chars().take(40).collect::<String>()) } else { first.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_scripts_only() {
+        let ok = ssh::script_command(crate::certs::CERTS_SCRIPT, &["apiserver", "/etc/kubernetes/pki/apiserver.crt"]);
+        assert!(is_probe_script(&ok));
+        assert!(!is_probe_script(&format!("{ok}; rm -rf /")));
+        assert!(!is_probe_script(&format!("{ok} $(reboot)")));
+        assert!(!is_probe_script("ceph osd set noout"));
+    }
+
+    #[tokio::test]
+    async fn local_refuses_and_times_out() {
+        let r = Remote::local(true);
+        let e = r.read("-", None, "touch /tmp/kockpit-should-not-exist", Duration::from_secs(1)).await.unwrap_err();
+        assert!(e.contains("refused"), "{e}");
+        let cap = WriteCap::acquire(false).unwrap();
+        assert!(r.write(&cap, "-", "true", Duration::from_secs(1)).await.is_err(), "a read-only local remote refuses writes");
+        let rw = Remote::local(false);
+        let t = Instant::now();
+        let e = rw.write(&cap, "-", "sleep 5", Duration::from_millis(300)).await.unwrap_err();
+        assert!(e.contains("timed out"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(3));
+        let ok = rw.write(&cap, "-", "echo hi; echo err >&2; exit 3", Duration::from_secs(2)).await.unwrap();
+        assert_eq!((ok.stdout.as_str(), ok.stderr.as_str(), ok.exit_status), ("hi\n", "err\n", Some(3)));
+    }
+}

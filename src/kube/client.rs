@@ -1,0 +1,466 @@
+//! Connecting to the API server: kubeconfig (KUBECONFIG, contexts, exec credential plugins) or
+//! in-cluster config, a client without kube's built-in retries (kockpit owns its retry policy), the
+//! read-only guard as the outermost tower layer, discovery, and the few raw request shapes kockpit uses.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use kube::client::{Body, ClientBuilder};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::de::DeserializeOwned;
+use tower::{BoxError, Layer, Service};
+
+use super::lean::ListMeta;
+use super::split::ItemSplitter;
+
+/// Why a Kubernetes request failed, worded for a panel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeError {
+    #[error("kubeconfig: {0}")]
+    Config(String),
+    /// Refused by kockpit itself, before anything was sent.
+    #[error("refused: read-only (kockpit sends no {method} {path})")]
+    ReadOnly { method: String, path: String },
+    #[error("{}", api_text(*code, reason, message))]
+    Api { code: u16, reason: String, message: String },
+    #[error("{0}")]
+    Transport(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("unexpected response: {0}")]
+    Decode(String),
+}
+
+fn api_text(code: u16, reason: &str, message: &str) -> String {
+    let msg = if message.is_empty() { reason } else { message };
+    format!("HTTP {code}: {msg}")
+}
+
+impl KubeError {
+    pub fn code(&self) -> Option<u16> {
+        if let KubeError::Api { code, .. } = self { Some(*code) } else { None }
+    }
+    /// Worth retrying: the server or the network, not the request.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            KubeError::Transport(_) | KubeError::Timeout(_) => true,
+            KubeError::Api { code, .. } => matches!(code, 429 | 500 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+}
+
+impl From<kube::Error> for KubeError {
+    fn from(e: kube::Error) -> Self {
+        match e {
+            kube::Error::Api(s) => KubeError::Api { code: s.code, reason: s.reason.clone(), message: s.message.clone() },
+            kube::Error::Service(inner) => match inner.downcast::<ReadOnlyRefused>() {
+                Ok(r) => KubeError::ReadOnly { method: r.method, path: r.path },
+                Err(other) => KubeError::Transport(chain_text(&*other)),
+            },
+            kube::Error::HyperError(h) => KubeError::Transport(chain_text(&h)),
+            kube::Error::SerdeError(s) => KubeError::Decode(s.to_string()),
+            kube::Error::ReadEvents(io) => KubeError::Transport(chain_text(&io)),
+            other => KubeError::Transport(chain_text(&other)),
+        }
+    }
+}
+
+/// "client error (Connect): tcp connect error: Connection refused (os error 111)" -> the innermost
+/// cause, which is what an operator needs ("Connection refused (os error 111)"), with the outer one
+/// when it adds something.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msgs = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        msgs.push(s.to_string());
+        cur = s.source();
+    }
+    let inner = msgs.last().cloned().unwrap_or_default();
+    if msgs.len() > 1 && inner.len() < 12 { format!("{}: {inner}", msgs[msgs.len() - 2]) } else { inner }
+}
+
+// ------------------------------------------------------------------------------ read-only guard
+
+/// The request kockpit's read-only guard refused.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("read-only: {method} {path} refused before sending")]
+pub struct ReadOnlyRefused {
+    pub method: String,
+    pub path: String,
+}
+
+/// Whether a read-only client may send this request: GET (get, list, watch) only, and never a GET that
+/// is really an action: exec/attach/port-forward (websocket upgrades over GET) and the proxy subresources.
+pub fn read_only_allows(method: &Method, path: &str, upgrade: bool) -> bool {
+    if *method != Method::GET || upgrade {
+        return false;
+    }
+    let p = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = p.split('/').collect();
+    !segments.iter().any(|s| matches!(*s, "exec" | "attach" | "portforward" | "proxy"))
+}
+
+/// A tower layer that refuses every request a read-only client may not send. It sits outside kube's
+/// whole stack (auth, TLS, connection pool): a refused request never reaches the network.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOnlyLayer;
+
+impl<S> Layer<S> for ReadOnlyLayer {
+    type Service = ReadOnlyService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ReadOnlyService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadOnlyService<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<Request<B>> for ReadOnlyService<S>
+where
+    S: Service<Request<B>, Response = R>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = R;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<R, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let upgrade = req.headers().contains_key(http::header::UPGRADE);
+        let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+        if !read_only_allows(req.method(), &path, upgrade) {
+            let refused = ReadOnlyRefused { method: req.method().to_string(), path };
+            tracing::warn!("kube: {refused}");
+            return Box::pin(std::future::ready(Err(Box::new(refused) as BoxError)));
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
+
+// ----------------------------------------------------------------------------------- the client
+
+/// Where the client configuration comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// A kubeconfig file; None = KUBECONFIG (several files merged), then ~/.kube/config, then in-cluster.
+    pub kubeconfig: Option<PathBuf>,
+    /// A context of that kubeconfig; None = its current context.
+    pub context: Option<String>,
+    /// Refuse every verb but get, list and watch, below the API layer.
+    pub readonly: bool,
+}
+
+/// What the API server serves, found by discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caps {
+    pub server_version: String,
+    /// "policy/v1" where served (1.21+), else "policy/v1beta1".
+    pub policy: &'static str,
+    /// metrics.k8s.io/v1beta1 is served (metrics-server): used CPU and memory.
+    pub metrics: bool,
+    /// ceph.rook.io/v1 is served (Rook's CRDs are installed).
+    pub rook: bool,
+}
+
+/// A connected Kubernetes client.
+#[derive(Clone)]
+pub struct Kube {
+    pub(crate) client: kube::Client,
+    pub readonly: bool,
+    /// The kubeconfig context, or "in-cluster".
+    pub context: String,
+    pub server: String,
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Kube {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kube").field("context", &self.context).field("server", &self.server).field("readonly", &self.readonly).finish()
+    }
+}
+
+impl Kube {
+    /// Load the configuration and build the client. Nothing is sent yet.
+    pub async fn connect(access: &Access) -> Result<Kube, KubeError> {
+        let opts = KubeConfigOptions { context: access.context.clone(), ..Default::default() };
+        let (mut config, context) = match &access.kubeconfig {
+            Some(path) => {
+                let kc = Kubeconfig::read_from(path).map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?;
+                let ctx = access.context.clone().or_else(|| kc.current_context.clone()).unwrap_or_default();
+                let c = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| KubeError::Config(e.to_string()))?;
+                (c, ctx)
+            }
+            None => match kube::Config::from_kubeconfig(&opts).await {
+                Ok(c) => {
+                    let ctx = access
+                        .context
+                        .clone()
+                        .or_else(|| Kubeconfig::read().ok().and_then(|k| k.current_context))
+                        .unwrap_or_else(|| "default".into());
+                    (c, ctx)
+                }
+                Err(kc_err) => match kube::Config::incluster() {
+                    Ok(c) => (c, "in-cluster".to_string()),
+                    Err(_) => return Err(KubeError::Config(kc_err.to_string())),
+                },
+            },
+        };
+        // kube's default retry (429/503/504, 15 times) would hang a PDB-blocked eviction for minutes
+        config.default_retry = false;
+        config.connect_timeout = Some(Duration::from_secs(5));
+        let server = config.cluster_url.to_string();
+        let builder = ClientBuilder::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
+        let client = if access.readonly { builder.with_layer(&ReadOnlyLayer).build() } else { builder.build() };
+        Ok(Kube { client, readonly: access.readonly, context, server, request_timeout: Duration::from_secs(10) })
+    }
+
+    async fn send(&self, req: Request<Vec<u8>>) -> Result<Response<Body>, KubeError> {
+        let res = self.client.send(req.map(Body::from)).await?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        let code = res.status().as_u16();
+        let body = tokio::time::timeout(self.request_timeout, res.into_body().collect())
+            .await
+            .map_err(|_| KubeError::Timeout(self.request_timeout))?
+            .map_err(|e| KubeError::Transport(e.to_string()))?
+            .to_bytes();
+        Err(status_error(code, &body))
+    }
+
+    /// GET and decode, within the request timeout.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, KubeError> {
+        self.get_json_within(path, self.request_timeout).await
+    }
+
+    /// GET and decode, within `limit` (lists on a big cluster).
+    pub async fn get_json_within<T: DeserializeOwned>(&self, path: &str, limit: Duration) -> Result<T, KubeError> {
+        let (code, body) = self.exchange(Method::GET, path, None, None, limit).await?;
+        if !(200..300).contains(&code) {
+            return Err(status_error(code, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| KubeError::Decode(format!("{path}: {e}")))
+    }
+
+    /// Any request with an optional JSON body; returns the status code and the body. Non-2xx answers
+    /// are errors.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Bytes), KubeError> {
+        let (code, body) = self.request_raw(method, path, content_type, body).await?;
+        if (200..300).contains(&code) { Ok((code, body)) } else { Err(status_error(code, &body)) }
+    }
+
+    /// Like [`Kube::request`], but every HTTP answer is Ok with its status code and body (for callers
+    /// that read the server's `Status`, e.g. an eviction's 429).
+    pub async fn request_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Bytes), KubeError> {
+        self.exchange(method, path, content_type, body, self.request_timeout).await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Option<Vec<u8>>,
+        t: Duration,
+    ) -> Result<(u16, Bytes), KubeError> {
+        let mut b = Request::builder().method(method).uri(path).header(http::header::ACCEPT, "application/json");
+        if let Some(ct) = content_type {
+            b = b.header(http::header::CONTENT_TYPE, ct);
+        }
+        let req = b.body(body.unwrap_or_default()).map_err(|e| KubeError::Decode(e.to_string()))?;
+        tokio::time::timeout(t, async {
+            let res = self.client.send(req.map(Body::from)).await?;
+            let code = res.status().as_u16();
+            let body = res.into_body().collect().await.map_err(|e| KubeError::Transport(e.to_string()))?.to_bytes();
+            Ok((code, body))
+        })
+        .await
+        .map_err(|_| KubeError::Timeout(t))?
+    }
+
+    /// LIST, decoding the items one by one as the body streams in (see [`ItemSplitter`]). `path` carries
+    /// the query. Each item goes to `on_item` (which decides what to keep); returns the list metadata.
+    pub async fn list_streamed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        mut on_item: impl FnMut(T),
+        idle: Duration,
+    ) -> Result<ListMeta, KubeError> {
+        let req = Request::get(path)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| KubeError::Decode(e.to_string()))?;
+        let res =
+            tokio::time::timeout(self.request_timeout, self.send(req)).await.map_err(|_| KubeError::Timeout(self.request_timeout))??;
+        let mut body = res.into_body();
+        let mut splitter = ItemSplitter::new();
+        let mut bad: Option<String> = None;
+        loop {
+            let frame = tokio::time::timeout(idle, body.frame()).await.map_err(|_| KubeError::Timeout(idle))?;
+            let Some(frame) = frame else { break };
+            let frame = frame.map_err(|e| KubeError::Transport(format!("reading {path}: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                splitter
+                    .feed(&data, &mut |raw: &[u8]| -> Result<(), KubeError> {
+                        match serde_json::from_slice::<T>(raw) {
+                            Ok(item) => on_item(item),
+                            // one odd object must not blank a panel: skip it, say so once
+                            Err(e) => {
+                                if bad.is_none() {
+                                    bad = Some(e.to_string());
+                                }
+                            }
+                        }
+                        Ok(())
+                    })
+                    .map_err(|e| KubeError::Decode(e.to_string()))?;
+            }
+        }
+        if let Some(e) = bad {
+            tracing::warn!("kube: {path}: skipped undecodable item(s): {e}");
+        }
+        splitter.finish().map_err(|e| KubeError::Decode(e.to_string()))
+    }
+
+    /// WATCH from `resource_version`; the stream ends when the server closes it.
+    pub async fn watch<T: Clone + DeserializeOwned + 'static>(
+        &self,
+        path: &str,
+    ) -> Result<impl Stream<Item = Result<kube::api::WatchEvent<T>, KubeError>> + use<T>, KubeError> {
+        let req = Request::get(path)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| KubeError::Decode(e.to_string()))?;
+        let fut = self.client.request_events::<T>(req);
+        let s = tokio::time::timeout(self.request_timeout, fut).await.map_err(|_| KubeError::Timeout(self.request_timeout))??;
+        Ok(s.map(|r| r.map_err(KubeError::from)))
+    }
+
+    /// What the server serves. Unreachable groups count as not served; an unreachable server is an error.
+    pub async fn discover(&self) -> Result<Caps, KubeError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Version {
+            #[serde(default)]
+            git_version: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Groups {
+            #[serde(default)]
+            groups: Vec<Group>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Group {
+            #[serde(default)]
+            versions: Vec<GroupVersion>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct GroupVersion {
+            #[serde(default)]
+            group_version: String,
+        }
+        let v: Version = self.get_json("/version").await?;
+        let g: Groups = self.get_json("/apis").await?;
+        let served = |gv: &str| g.groups.iter().any(|grp| grp.versions.iter().any(|v| v.group_version == gv));
+        let policy = if served("policy/v1") { "policy/v1" } else { "policy/v1beta1" };
+        Ok(Caps { server_version: v.git_version, policy, metrics: served("metrics.k8s.io/v1beta1"), rook: served("ceph.rook.io/v1") })
+    }
+}
+
+/// A non-2xx response as an error: the server's `Status` message when there is one.
+pub(crate) fn status_error(code: u16, body: &[u8]) -> KubeError {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        #[serde(default)]
+        reason: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Status>(body) {
+        Ok(s) => KubeError::Api { code, reason: s.reason, message: s.message },
+        Err(_) => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string();
+            KubeError::Api { code, reason: String::new(), message: text }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_verbs() {
+        let ok = |m: Method, p: &str| read_only_allows(&m, p, false);
+        assert!(ok(Method::GET, "/api/v1/pods?watch=true&resourceVersion=5"));
+        assert!(ok(Method::GET, "/api/v1/namespaces/a/pods/b/log"));
+        assert!(!ok(Method::POST, "/api/v1/namespaces/a/pods/b/eviction"));
+        assert!(!ok(Method::PATCH, "/api/v1/nodes/n1"));
+        assert!(!ok(Method::PUT, "/api/v1/nodes/n1"));
+        assert!(!ok(Method::DELETE, "/api/v1/namespaces/a/pods/b"));
+        assert!(!ok(Method::HEAD, "/api/v1/nodes"));
+        assert!(!ok(Method::GET, "/api/v1/namespaces/a/pods/b/exec?command=sh"));
+        assert!(!ok(Method::GET, "/api/v1/namespaces/a/pods/b/attach"));
+        assert!(!ok(Method::GET, "/api/v1/namespaces/a/pods/b/portforward"));
+        assert!(!ok(Method::GET, "/api/v1/nodes/n1/proxy/configz"));
+        assert!(!read_only_allows(&Method::GET, "/api/v1/namespaces/a/pods/b/log", true), "upgrades are refused");
+    }
+
+    #[tokio::test]
+    async fn refused_requests_never_reach_the_inner_service() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c2 = calls.clone();
+        let inner = tower::service_fn(move |_req: Request<Body>| {
+            c2.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, BoxError>(Response::new(Body::from(b"{}".to_vec()))) }
+        });
+        let client = kube::Client::new(ReadOnlyLayer.layer(inner), "default");
+        let kube = Kube { client, readonly: true, context: "t".into(), server: "mock".into(), request_timeout: Duration::from_secs(1) };
+        let err = kube.request(Method::PATCH, "/api/v1/nodes/n1", Some("application/merge-patch+json"), Some(b"{}".to_vec())).await;
+        assert!(matches!(err, Err(KubeError::ReadOnly { ref method, .. }) if method == "PATCH"), "{err:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let ok: Result<serde_json::Value, _> = kube.get_json("/api/v1/nodes").await;
+        assert!(ok.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn status_bodies() {
+        let e = status_error(429, br#"{"kind":"Status","reason":"TooManyRequests","message":"Cannot evict pod as it would violate the pod's disruption budget."}"#);
+        assert_eq!(e.code(), Some(429));
+        assert!(e.is_transient());
+        assert!(e.to_string().contains("disruption budget"));
+        assert_eq!(status_error(502, b"bad gateway").to_string(), "HTTP 502: bad gateway");
+    }
+}

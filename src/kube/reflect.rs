@@ -1,0 +1,241 @@
+//! One list+watch loop per resource: list once (streamed, from the API server's watch cache), then
+//! watch from that resourceVersion, re-watch when the server ends the stream, relist when the version is
+//! too old (410 Gone), and back off on failures. Objects are converted to their compact form right
+//! here, so only what the panels need ever reaches the aggregator.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::api::WatchEvent;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, watch};
+
+use super::client::{Kube, KubeError};
+use super::lean::Meta;
+
+/// A change to one resource's compact store.
+#[derive(Debug)]
+pub enum Change<U> {
+    /// A fresh, complete list: replaces everything.
+    Reset(Vec<(String, U)>),
+    Apply(String, U),
+    Delete(String),
+    /// The source cannot be read right now (the reason, for the panel).
+    Failed(String),
+    /// The source works again after a failure; the store is consistent (the watch resumed without a gap).
+    Healthy,
+}
+
+/// Objects with metadata.
+pub trait Object: Clone + DeserializeOwned + Send + 'static {
+    fn meta(&self) -> &Meta;
+}
+
+macro_rules! object {
+    ($($t:ty),*) => {$(
+        impl Object for $t {
+            fn meta(&self) -> &Meta {
+                &self.metadata
+            }
+        }
+    )*};
+}
+object!(
+    super::lean::LeanNode,
+    super::lean::LeanPod,
+    super::lean::LeanLease,
+    super::lean::LeanWorkload,
+    super::lean::LeanCephCluster,
+    super::lean::MetaOnly
+);
+
+/// Exponential backoff with jitter: 250 ms, 500 ms, 1 s ... capped at `max`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(max: Duration) -> Backoff {
+        Backoff { next: Duration::from_millis(250), max }
+    }
+    pub fn reset(&mut self) {
+        self.next = Duration::from_millis(250);
+    }
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        // up to 20 % jitter, from the clock: no RNG needed to keep reconnecting clients apart
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
+        d + d.mul_f64(f64::from(nanos % 1000) / 5000.0)
+    }
+}
+
+/// The compact form of an object, or None when it is not kept (e.g. a namespace not shown).
+pub type Convert<T, U> = std::sync::Arc<dyn Fn(T) -> Option<(String, U)> + Send + Sync>;
+
+/// What to watch and how to keep it.
+pub struct Spec<T, U> {
+    /// The collection path, e.g. `/api/v1/pods` or `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases`.
+    pub path: String,
+    /// Extra query, e.g. `fieldSelector=spec.nodeName%3Dn1` (without a leading `&`).
+    pub query: String,
+    pub convert: Convert<T, U>,
+    pub watch_timeout: Duration,
+}
+
+impl<T, U> Spec<T, U> {
+    fn url(&self, extra: &str) -> String {
+        let mut q = String::from(extra);
+        if !self.query.is_empty() {
+            q.push('&');
+            q.push_str(&self.query);
+        }
+        format!("{}?{q}", self.path)
+    }
+}
+
+/// Run the list+watch loop until the receiver of `tx` is gone. `restart` bumps force a re-watch (the
+/// API server looked unreachable: a silent connection must not hold the watch forever).
+pub async fn run<T: Object, U: Send + 'static, M: Send + 'static>(
+    kube: Kube,
+    spec: Spec<T, U>,
+    tx: mpsc::Sender<M>,
+    wrap: impl Fn(Change<U>) -> M + Send + 'static,
+    mut restart: watch::Receiver<u64>,
+) {
+    let mut rv: Option<String> = None;
+    let mut backoff = Backoff::new(Duration::from_secs(8));
+    // failures since the last good list or watch; the first one is retried at once before it is reported
+    let mut failures = 0u32;
+    let mut reported = false;
+    let send = |c: Change<U>| {
+        let m = wrap(c);
+        let tx = tx.clone();
+        async move { tx.send(m).await.is_ok() }
+    };
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        let mut fail: Option<KubeError> = None;
+        if rv.is_none() {
+            let mut items = Vec::new();
+            let convert = spec.convert.clone();
+            match kube.list_streamed::<T>(&spec.url("resourceVersion=0"), |t| items.extend(convert(t)), Duration::from_secs(30)).await {
+                Ok(meta) => {
+                    rv = Some(meta.resource_version);
+                    failures = 0;
+                    reported = false;
+                    backoff.reset();
+                    if !send(Change::Reset(items)).await {
+                        return;
+                    }
+                }
+                Err(e) => fail = Some(e),
+            }
+        }
+        if fail.is_none()
+            && let Some(from) = rv.clone()
+        {
+            let url = spec.url(&format!(
+                "watch=true&allowWatchBookmarks=true&timeoutSeconds={}&resourceVersion={from}",
+                spec.watch_timeout.as_secs()
+            ));
+            match kube.watch::<T>(&url).await {
+                Err(e) if e.code() == Some(410) => {
+                    rv = None;
+                    continue;
+                }
+                Err(e) => fail = Some(e),
+                Ok(stream) => {
+                    if reported && !send(Change::Healthy).await {
+                        return;
+                    }
+                    failures = 0;
+                    reported = false;
+                    backoff.reset();
+                    let idle = spec.watch_timeout + Duration::from_secs(30);
+                    let mut stream = std::pin::pin!(stream);
+                    loop {
+                        let ev = tokio::select! {
+                            r = restart.changed() => if r.is_ok() { break } else { return },
+                            _ = tx.closed() => return,
+                            ev = tokio::time::timeout(idle, stream.next()) => ev,
+                        };
+                        let ev = match ev {
+                            Err(_) | Ok(None) => break, // idle or ended by the server: re-watch
+                            Ok(Some(Err(e))) => {
+                                fail = Some(e);
+                                break;
+                            }
+                            Ok(Some(Ok(ev))) => ev,
+                        };
+                        let change = match ev {
+                            WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                                rv = Some(o.meta().resource_version.clone());
+                                let key = o.meta().key();
+                                match (spec.convert)(o) {
+                                    Some((k, u)) => Change::Apply(k, u),
+                                    None => Change::Delete(key),
+                                }
+                            }
+                            WatchEvent::Deleted(o) => {
+                                rv = Some(o.meta().resource_version.clone());
+                                Change::Delete(o.meta().key())
+                            }
+                            WatchEvent::Bookmark(b) => {
+                                rv = Some(b.metadata.resource_version);
+                                continue;
+                            }
+                            WatchEvent::Error(s) if s.code == 410 => {
+                                rv = None;
+                                break;
+                            }
+                            WatchEvent::Error(s) => {
+                                fail = Some(KubeError::Api { code: s.code, reason: s.reason.clone(), message: s.message.clone() });
+                                break;
+                            }
+                        };
+                        if !send(change).await {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(e) = fail {
+            failures += 1;
+            if failures >= 2 || !e.is_transient() {
+                if !send(Change::Failed(e.to_string())).await {
+                    return;
+                }
+                reported = true;
+            }
+            if failures >= 2 {
+                let d = backoff.next_delay();
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_secs(2));
+        let d: Vec<Duration> = (0..6).map(|_| b.next_delay()).collect();
+        assert!(d[0] >= Duration::from_millis(250) && d[0] < Duration::from_millis(310));
+        assert!(d[1] >= Duration::from_millis(500));
+        assert!(d[5] >= Duration::from_secs(2) && d[5] <= Duration::from_millis(2400));
+        b.reset();
+        assert!(b.next_delay() < Duration::from_millis(310));
+    }
+}

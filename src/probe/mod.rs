@@ -1,0 +1,392 @@
+//! The live data path: observers of real hosts. Each probe is a tokio task per host that polls on its
+//! own interval and sends timestamped [`Observation`]s to the app; a host that hangs or is down delays
+//! only its own tasks. [`spawn`] starts them all for a plan and returns the same [`BackendHandle`] the
+//! simulated cluster returns.
+//!
+//! - Hosts ([`hosts`]): facts over SSH (kernel, OS, sizes, swap, firewalld, SELinux, sysctls, clock).
+//! - VIP / keepalived ([`keepalived`]): `ip -j addr` + keepalived's JSON dump per LB; TCP to VIP:port.
+//! - haproxy ([`haproxy`]): `show stat` per haproxy host; HTTPS /readyz per apiserver.
+//!
+//! SSH goes through one [`ssh::SshPool`]; in read-only mode it sends nothing outside the probes'
+//! read-only command set.
+
+pub mod haproxy;
+pub mod hosts;
+pub mod keepalived;
+pub mod parse;
+pub mod ssh;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::backend::{BackendEvent, BackendHandle, Command};
+use crate::inventory::{Host, LbTopology, Plan};
+use crate::model::{Observation, Payload};
+use crate::ops::OpEvent;
+use ssh::{AccessMode, PassphrasePrompt, PoolOptions, SshError, SshPool};
+
+/// How the live probes run.
+#[derive(Clone)]
+pub struct LiveSettings {
+    /// Poll interval of the VIP/keepalived, haproxy and /readyz probes. Data stays current for
+    /// three intervals.
+    pub interval: Duration,
+    /// Poll interval of the Hosts probe (facts change slowly; a link cut still shows within a few).
+    pub hosts_interval: Duration,
+    /// Per remote command (and per /readyz or VIP probe).
+    pub command_timeout: Duration,
+    /// Per SSH hop: TCP connect, handshake, authentication (the ssh_config's ConnectTimeout wins).
+    pub connect_timeout: Duration,
+    /// Read-only process: the SSH pool sends only the read-only command set.
+    pub readonly: bool,
+    /// Overrides the plan's `access.ssh_config`.
+    pub ssh_config: Option<PathBuf>,
+    /// The apiservers' port for the direct /readyz probe.
+    pub apiserver_port: u16,
+    /// Asked once per encrypted key file; None = such keys are skipped (use ssh-agent).
+    pub passphrase: Option<PassphrasePrompt>,
+}
+
+impl LiveSettings {
+    /// 500 ms: with 1 s polling the p95 of detecting a VIP move or a backend going DOWN exceeds 1 s
+    /// (`cargo bench --bench ha_probe`).
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+
+    pub fn new(readonly: bool) -> LiveSettings {
+        LiveSettings {
+            interval: Self::DEFAULT_INTERVAL,
+            hosts_interval: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(5),
+            readonly,
+            ssh_config: None,
+            apiserver_port: 6443,
+            passphrase: None,
+        }
+    }
+
+    /// How long an observation of the fast probes stays current.
+    pub fn budget_ms(&self) -> u64 {
+        (self.interval.as_millis() as u64).saturating_mul(3).max(1000)
+    }
+
+    /// How long a Hosts observation stays current.
+    pub fn hosts_budget_ms(&self) -> u64 {
+        (self.hosts_interval.as_millis() as u64).saturating_mul(3).max(1000)
+    }
+
+    /// The SSH pool options for `plan`.
+    pub fn pool_options(&self, plan: &Plan) -> PoolOptions {
+        PoolOptions {
+            ssh_config: self.ssh_config.clone().or_else(|| plan.access.ssh_config.clone().filter(|p| !p.as_os_str().is_empty())),
+            mode: if self.readonly || plan.access.readonly { AccessMode::ReadOnly } else { AccessMode::ReadWrite },
+            accept_new_host_keys: plan.access.accept_new_host_keys,
+            connect_timeout: self.connect_timeout,
+            passphrase: self.passphrase.clone(),
+            ..PoolOptions::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for LiveSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSettings")
+            .field("interval", &self.interval)
+            .field("hosts_interval", &self.hosts_interval)
+            .field("command_timeout", &self.command_timeout)
+            .field("readonly", &self.readonly)
+            .field("ssh_config", &self.ssh_config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which probes run where, from the plan's topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTargets {
+    /// Every host: facts over SSH.
+    pub hosts: Vec<Host>,
+    /// Hosts running keepalived.
+    pub keepalived: Vec<Host>,
+    /// Hosts running haproxy.
+    pub haproxy: Vec<Host>,
+    /// Apiservers for the direct /readyz probe.
+    pub masters: Vec<Host>,
+    /// VIP:port for the TCP probe.
+    pub vip: Option<SocketAddr>,
+}
+
+impl ProbeTargets {
+    pub fn of(plan: &Plan) -> ProbeTargets {
+        let lbs: Vec<Host> = plan.lbs().cloned().collect();
+        let masters: Vec<Host> = plan.masters().cloned().collect();
+        // keepalived + haproxy on the masters themselves: the plan may or may not also give them the lb role
+        let on_masters = || if lbs.is_empty() { masters.clone() } else { lbs.clone() };
+        let (keepalived, haproxy) = match plan.topology.load_balancer {
+            LbTopology::Dedicated => (lbs.clone(), lbs.clone()),
+            LbTopology::Masters => (on_masters(), on_masters()),
+            // KubeKey's internal load balancer: a local haproxy on every node, no VIP
+            LbTopology::LocalProxy => (Vec::new(), plan.hosts.clone()),
+            LbTopology::None => (Vec::new(), Vec::new()),
+        };
+        let vip = match plan.topology.load_balancer {
+            LbTopology::Dedicated | LbTopology::Masters => plan.vip.as_ref().map(|v| SocketAddr::new(v.address, v.port)),
+            _ => None,
+        };
+        ProbeTargets { hosts: plan.hosts.clone(), keepalived, haproxy, masters, vip }
+    }
+}
+
+/// An SSH error as a panel reason: the panel already names the host.
+pub fn ssh_reason(e: &SshError) -> String {
+    let s = e.to_string();
+    let host = e.host();
+    let rest = if host.is_empty() { s.as_str() } else { s.strip_prefix(&format!("{host}: ")).unwrap_or(&s) };
+    format!("ssh: {rest}")
+}
+
+/// Start every probe for `plan` on the current tokio runtime. The tasks stop when the handle is dropped.
+pub fn spawn(plan: &Plan, settings: LiveSettings) -> BackendHandle {
+    let (ev_tx, ev_rx) = mpsc::channel::<BackendEvent>(1024);
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<Command>();
+    tokio::spawn(supervise(plan.clone(), settings, ev_tx, cmd_rx));
+    BackendHandle { events: ev_rx, commands: cmd_tx, supports_faults: false }
+}
+
+async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendEvent>, mut cmds: mpsc::UnboundedReceiver<Command>) {
+    let mut tasks = JoinSet::new();
+    match SshPool::load(settings.pool_options(&plan)).await {
+        Ok(pool) => start_probes(&mut tasks, &plan, &settings, pool, &tx),
+        Err(e) => {
+            tracing::error!("live probes: {e}");
+            let _ = tx.send(BackendEvent::Notice(format!("live probes cannot start: {e}"))).await;
+            for o in config_failure(&plan, &settings, &e.to_string()) {
+                let _ = tx.send(BackendEvent::Obs(o)).await;
+            }
+            // the TCP and HTTPS probes need no SSH
+            start_direct_probes(&mut tasks, &plan, &settings, &tx);
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return,
+            cmd = cmds.recv() => {
+                let Some(cmd) = cmd else { return };
+                let ev = match cmd {
+                    Command::Execute { id, request, cap: _ } => BackendEvent::Op(OpEvent::Finished {
+                        id,
+                        ok: false,
+                        summary: format!("{}: not available against a live cluster in this version", request.title()),
+                    }),
+                    Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
+                    Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
+                    // nothing runs, so nothing to cancel
+                    Command::Cancel { .. } => continue,
+                    Command::Host { id, action, cap: _ } => BackendEvent::Op(OpEvent::Finished {
+                        id,
+                        ok: false,
+                        summary: format!("{}: drill host actions are not available against a live cluster in this version", action.describe()),
+                    }),
+                };
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn config_failure(plan: &Plan, settings: &LiveSettings, why: &str) -> Vec<Observation> {
+    let t = ProbeTargets::of(plan);
+    let at = Utc::now();
+    let obs = |source: String, payload| Observation { at, source, budget_ms: settings.budget_ms(), payload };
+    let mut out = Vec::new();
+    for h in &t.hosts {
+        out.push(obs(format!("ssh {}", h.name), Payload::Host { host: h.name.clone(), result: Err(why.to_string()) }));
+    }
+    for h in &t.keepalived {
+        out.push(obs(format!("ssh {}", h.name), Payload::Vrrp { lb: h.name.clone(), result: Err(why.to_string()) }));
+    }
+    for h in &t.haproxy {
+        out.push(obs(format!("ssh {}", h.name), Payload::Haproxy { lb: h.name.clone(), result: Err(why.to_string()) }));
+    }
+    out
+}
+
+/// Start the SSH probes and the direct ones.
+pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSettings, pool: SshPool, tx: &mpsc::Sender<BackendEvent>) {
+    let t = ProbeTargets::of(plan);
+    let (timeout, budget, hosts_budget) = (settings.command_timeout, settings.budget_ms(), settings.hosts_budget_ms());
+    for h in t.hosts {
+        let pool = pool.clone();
+        every(tasks, settings.hosts_interval, tx.clone(), move || {
+            let (pool, h) = (pool.clone(), h.clone());
+            async move {
+                let result = hosts::probe_host(&pool, &h.ssh_host, timeout).await;
+                observation(format!("ssh {}", h.name), hosts_budget, Payload::Host { host: h.name, result })
+            }
+        });
+    }
+    if !t.keepalived.is_empty() {
+        let vip = plan.vip.as_ref().map(|v| v.address);
+        tasks.spawn(vrrp_rounds(pool.clone(), t.keepalived, vip, plan.lb.clone(), settings.clone(), tx.clone()));
+    }
+    for h in t.haproxy {
+        let (pool, lb) = (pool.clone(), plan.lb.clone());
+        every(tasks, settings.interval, tx.clone(), move || {
+            let (pool, h, lb) = (pool.clone(), h.clone(), lb.clone());
+            async move {
+                let result = haproxy::probe_haproxy(&pool, &h.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, timeout).await;
+                observation(format!("ssh {}", h.name), budget, Payload::Haproxy { lb: h.name, result })
+            }
+        });
+    }
+    start_direct_probes(tasks, plan, settings, tx);
+}
+
+/// The probes that need no SSH: TCP to the VIP, HTTPS /readyz on every apiserver.
+fn start_direct_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSettings, tx: &mpsc::Sender<BackendEvent>) {
+    let t = ProbeTargets::of(plan);
+    let (timeout, budget, port) = (settings.command_timeout.min(Duration::from_secs(2)), settings.budget_ms(), settings.apiserver_port);
+    for m in t.masters {
+        every(tasks, settings.interval, tx.clone(), move || {
+            let m = m.clone();
+            async move {
+                let result = haproxy::probe_readyz(m.address, port, timeout).await;
+                observation(format!("https {}", m.name), budget, Payload::Readyz { master: m.name, result })
+            }
+        });
+    }
+    if let Some(addr) = t.vip {
+        every(tasks, settings.interval, tx.clone(), move || async move {
+            let result = keepalived::probe_vip_tcp(addr, timeout).await;
+            observation("tcp vip".into(), budget, Payload::VipProbe(result))
+        });
+    }
+}
+
+/// keepalived on every LB, sampled together and reported so that the model never shows a split brain
+/// that was not there. Every tick probes all LBs at once (an LB whose last probe is still running is
+/// not probed again: it never holds the others back), and each result is reported as it arrives,
+/// except a result that takes the VIP while another LB was last reported holding it: that one waits
+/// for a fresh look at the other LB (at most a command timeout). A handover then reads "lb1 lets go,
+/// lb2 takes it"; a real split brain (both still hold when looked at again) is reported as such.
+async fn vrrp_rounds(
+    pool: SshPool,
+    lbs: Vec<Host>,
+    vip: Option<std::net::IpAddr>,
+    lb: crate::inventory::LbSettings,
+    settings: LiveSettings,
+    tx: mpsc::Sender<BackendEvent>,
+) {
+    use std::collections::{HashMap, HashSet};
+    use tokio::time::Instant;
+    type ProbeResult = Result<crate::model::VrrpView, String>;
+    let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(String, ProbeResult)>();
+    let mut inflight: HashSet<String> = HashSet::new();
+    let mut last_holds: HashMap<String, bool> = HashMap::new();
+    // results that take the VIP, waiting for a fresh look at the LBs that were holding it
+    let mut held: Vec<(String, crate::model::VrrpView, Instant)> = Vec::new();
+    let budget = settings.budget_ms();
+    let spawn_probe = |h: &Host, inflight: &mut HashSet<String>| {
+        if !inflight.insert(h.name.clone()) {
+            return;
+        }
+        let (pool, name, ssh_host, lb, timeout, res_tx) =
+            (pool.clone(), h.name.clone(), h.ssh_host.clone(), lb.clone(), settings.command_timeout, res_tx.clone());
+        tokio::spawn(async move {
+            let r = keepalived::probe_vrrp(&pool, &ssh_host, vip, &lb.keepalived_json, &lb.keepalived_state_file, timeout).await;
+            let _ = res_tx.send((name, r));
+        });
+    };
+    let mut ticker = tokio::time::interval(settings.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut out: Vec<(String, ProbeResult)> = Vec::new();
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = ticker.tick() => {
+                for h in &lbs {
+                    spawn_probe(h, &mut inflight);
+                }
+            }
+            Some((name, result)) = res_rx.recv() => {
+                inflight.remove(&name);
+                match result {
+                    Ok(v) if v.holds_vip => {
+                        let others: Vec<&Host> = lbs.iter().filter(|h| h.name != name && last_holds.get(&h.name) == Some(&true)).collect();
+                        if others.is_empty() {
+                            out.push((name, Ok(v)));
+                        } else {
+                            for h in others {
+                                spawn_probe(h, &mut inflight);
+                            }
+                            held.retain(|(n, _, _)| *n != name);
+                            held.push((name, v, Instant::now()));
+                        }
+                    }
+                    other => out.push((name, other)),
+                }
+            }
+        }
+        // Report what arrived, then whatever held result is now clear: the LBs it waited for let go,
+        // or were looked at again and still hold it (a real split brain), or took too long.
+        loop {
+            for (name, result) in out.drain(..) {
+                if let Ok(v) = &result {
+                    last_holds.insert(name.clone(), v.holds_vip);
+                }
+                let o = observation(format!("ssh {name}"), budget, Payload::Vrrp { lb: name, result });
+                if tx.send(BackendEvent::Obs(o)).await.is_err() {
+                    return;
+                }
+            }
+            let now = Instant::now();
+            let ready = held.iter().position(|(name, _, since)| {
+                let waiting = lbs.iter().any(|h| h.name != *name && last_holds.get(&h.name) == Some(&true) && inflight.contains(&h.name));
+                !waiting || now.duration_since(*since) > settings.command_timeout
+            });
+            match ready {
+                Some(i) => {
+                    let (name, v, _) = held.remove(i);
+                    out.push((name, Ok(v)));
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+fn observation(source: String, budget_ms: u64, payload: Payload) -> Observation {
+    Observation { at: Utc::now(), source, budget_ms, payload }
+}
+
+/// Run `probe` every `interval` (a slow round delays the next one, never piles up) until the app hangs up.
+fn every<F, Fut>(tasks: &mut JoinSet<()>, interval: Duration, tx: mpsc::Sender<BackendEvent>, mut probe: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Observation> + Send + 'static,
+{
+    tasks.spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = ticker.tick() => {}
+            }
+            let obs = tokio::select! {
+                _ = tx.closed() => return,
+                o = probe() => o,
+            };
+            if tx.send(BackendEvent::Obs(obs)).await.is_err() {
+                return;
+            }
+        }
+    });
+}

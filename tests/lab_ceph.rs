@@ -1,0 +1,273 @@
+//! The Ceph probe and the noout operation against the real Ceph 16 of `tests/lab/ceph` (1 mon, 1 mgr,
+//! 3 memstore OSDs on 127.0.0.1), through kockpit's local transport. Faults are real (an OSD stopped,
+//! the only mon stopped) and undone by Drop guards.
+//!
+//! Without the lab (not root, no Ceph packages): a skip notice, unless CI=true, where that is a failure.
+//! Run: `cargo test --test lab_ceph -- --test-threads=1`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kockpit::backend::BackendEvent;
+use kockpit::ceph::{self, CephAccess, CephSettings};
+use kockpit::certs::Remote;
+use kockpit::inventory::Plan;
+use kockpit::model::{CephHealth, CephView, Mode, Model, Observation, PanelId, Payload, Severity, assess};
+use kockpit::ops::{OpEvent, WriteCap};
+use tokio::sync::mpsc;
+
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+struct Lab {
+    script: PathBuf,
+    env: HashMap<String, String>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    let mut child = StdCommand::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {}s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
+}
+
+/// Bring the Ceph lab up (idempotent: also heals what an earlier run left stopped) and load its env.
+fn lab() -> Option<Lab> {
+    let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ceph");
+    let up = run_bounded(&script, &["up"], Duration::from_secs(600)).and_then(|_| run_bounded(&script, &["env"], Duration::from_secs(10)));
+    let text = match up {
+        Ok(t) => t,
+        Err(why) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("the Ceph lab could not be brought up (CI=true, so this fails): {why}");
+            }
+            eprintln!("SKIP: the Ceph lab could not be brought up: {why}");
+            return None;
+        }
+    };
+    let env = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let lab = Lab { script, env, _lock: lock };
+    // an earlier run that died half-way may have left noout set
+    let _ = lab.ceph(&["osd", "unset", "noout"]);
+    Some(lab)
+}
+
+impl Lab {
+    fn lab(&self, args: &[&str]) -> Result<String, String> {
+        run_bounded(&self.script, args, Duration::from_secs(120))
+    }
+    fn ceph(&self, args: &[&str]) -> Result<String, String> {
+        let mut full = vec!["ceph"];
+        full.extend_from_slice(args);
+        self.lab(&full)
+    }
+    fn settings(&self) -> CephSettings {
+        let conf = self.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
+        CephSettings { interval: Duration::from_millis(500), ..CephSettings::new("localhost", CephAccess::Direct { conf: Some(conf) }) }
+    }
+    /// Back to HEALTH_OK with every PG clean (the lab's `up` waits for exactly that).
+    fn heal(&self) {
+        if let Err(e) = self.lab(&["up"]) {
+            eprintln!("restore: tests/lab/ceph up: {e}");
+        }
+    }
+}
+
+struct Restore<'a> {
+    lab: &'a Lab,
+    steps: Vec<Vec<&'static str>>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        for s in &self.steps {
+            if let Err(e) = self.lab.lab(s) {
+                eprintln!("restore: tests/lab/ceph {}: {e}", s.join(" "));
+            }
+        }
+        self.lab.heal();
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Probe until `pred` holds, feeding a model as the app does.
+async fn until(
+    lab_plan: &Plan,
+    remote: &Remote,
+    s: &CephSettings,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&CephView) -> bool,
+) -> (CephView, Model) {
+    let mut model = Model::new(lab_plan.clone(), Mode::ReadOnly, "ceph-lab");
+    let started = Instant::now();
+    loop {
+        let r = ceph::probe(remote, s).await;
+        model.apply(Observation { at: Utc::now(), source: s.source_label(remote), budget_ms: 5000, payload: Payload::Ceph(r.clone()) });
+        if let Ok(v) = &r
+            && pred(v)
+        {
+            return (v.clone(), model);
+        }
+        if started.elapsed() > limit {
+            panic!("timed out after {}s waiting for: {what}; last: {r:#?}", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn plan() -> Plan {
+    Plan::demo()
+}
+
+#[test]
+fn health_ok_is_shown() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        let remote = Remote::local(true);
+        let s = lab.settings();
+        let t = Instant::now();
+        let v = ceph::probe(&remote, &s).await.expect("ceph view");
+        eprintln!("one probe: {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(v.health, CephHealth::Ok, "{v:#?}");
+        assert!(v.checks.is_empty());
+        assert_eq!((v.mons, v.mons_in_quorum, v.osds, v.osds_up, v.osds_in), (1, 1, 3, 3, 3));
+        assert!(v.pgs_total() > 0 && v.pgs_clean() == v.pgs_total(), "{:?}", v.pgs_by_state);
+        assert_eq!(v.bytes_total, 3 << 30, "3 memstore OSDs of 1 GiB");
+        assert!(v.flags.is_empty(), "{:?}", v.flags);
+        assert_eq!(v.osd_hosts.len(), 1, "every OSD on this machine's host bucket: {:?}", v.osd_hosts);
+        // the same through the spawned probe, as the live backend runs it
+        let (tx, mut rx) = mpsc::channel(8);
+        let task = ceph::spawn_probe(s, remote, tx);
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(BackendEvent::Obs(Observation { payload: Payload::Ceph(Ok(v)), source, .. }))) => {
+                assert_eq!(v.health, CephHealth::Ok);
+                assert_eq!(source, "ceph local");
+            }
+            other => panic!("no Ceph observation: {other:?}"),
+        }
+        drop(rx);
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    });
+}
+
+#[test]
+fn osd_down_and_degraded_pgs_are_shown() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab, steps: vec![vec!["start-osd", "1"]] };
+    lab.lab(&["stop-osd", "1"]).unwrap();
+    let t = Instant::now();
+    rt().block_on(async {
+        let (v, model) = until(&plan(), &Remote::local(true), &lab.settings(), Duration::from_secs(60), "OSD_DOWN and PG_DEGRADED", |v| {
+            v.checks.iter().any(|c| c.code == "OSD_DOWN") && v.checks.iter().any(|c| c.code == "PG_DEGRADED")
+        })
+        .await;
+        eprintln!("OSD_DOWN + PG_DEGRADED shown {:.1}s after the stop", t.elapsed().as_secs_f64());
+        assert_eq!(v.health, CephHealth::Warn);
+        assert_eq!((v.osds, v.osds_up), (3, 2));
+        let down = v.checks.iter().find(|c| c.code == "OSD_DOWN").unwrap();
+        assert!(down.summary.contains("osd.1") && down.summary.contains("is down"), "the detail line: {}", down.summary);
+        assert!(v.pgs_by_state.iter().any(|(s, _)| s.contains("degraded")), "{:?}", v.pgs_by_state);
+        assert!(v.pgs_clean() < v.pgs_total());
+        let a = assess(&model, Utc::now());
+        assert!(
+            a.findings.iter().any(|f| f.panel == PanelId::Ceph && f.severity == Severity::Warn && f.message.starts_with("OSD_DOWN")),
+            "{:#?}",
+            a.findings
+        );
+    });
+}
+
+#[test]
+fn noout_through_the_operation() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab, steps: vec![vec!["ceph", "osd", "unset", "noout"]] };
+    let cap = WriteCap::acquire(false).unwrap();
+    rt().block_on(async {
+        let s = lab.settings();
+        // a read-only process cannot: the local transport refuses writes
+        let (tx, mut rx) = mpsc::channel(64);
+        let e = ceph::set_noout(&Remote::local(true), &cap, &s, true, 7, Duration::from_secs(5), &tx).await.unwrap_err();
+        assert!(e.contains("read-only"), "{e}");
+        assert!(matches!(rx.recv().await, Some(BackendEvent::Op(OpEvent::Finished { id: 7, ok: false, .. }))));
+
+        let rw = Remote::local(false);
+        let summary = ceph::set_noout(&rw, &cap, &s, true, 8, Duration::from_secs(30), &tx).await.expect("set noout");
+        assert!(summary.contains("verified"), "{summary}");
+        let mut steps = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            if let BackendEvent::Op(ev) = ev {
+                steps.push(ev);
+            }
+        }
+        assert!(
+            matches!(steps.first(), Some(OpEvent::Step { id: 8, ok: true, text }) if text.starts_with("ceph osd set noout")),
+            "{steps:?}"
+        );
+        assert!(matches!(steps.last(), Some(OpEvent::Finished { id: 8, ok: true, .. })), "{steps:?}");
+        let v = ceph::probe(&Remote::local(true), &s).await.unwrap();
+        assert_eq!(v.flags, ["noout"]);
+        assert!(v.checks.iter().any(|c| c.code == "OSDMAP_FLAGS" && c.summary.contains("noout")), "{:?}", v.checks);
+        // the plan now refuses to set it twice and offers to unset it
+        let mut m = Model::new(plan(), Mode::Live, "ceph-lab");
+        m.apply(Observation { at: Utc::now(), source: "ceph local".into(), budget_ms: 5000, payload: Payload::Ceph(Ok(v)) });
+        assert!(!kockpit::ops::plan(&kockpit::ops::OpRequest::SetNoout { on: true }, &m).allowed());
+        assert!(kockpit::ops::plan(&kockpit::ops::OpRequest::SetNoout { on: false }, &m).allowed());
+
+        ceph::set_noout(&rw, &cap, &s, false, 9, Duration::from_secs(30), &tx).await.expect("unset noout");
+        let v = ceph::probe(&Remote::local(true), &s).await.unwrap();
+        assert!(v.flags.is_empty(), "{:?}", v.flags);
+    });
+}
+
+#[test]
+fn mon_without_quorum_is_a_timeout_not_a_hang() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab, steps: vec![vec!["start-mon"]] };
+    lab.lab(&["stop-mon"]).unwrap();
+    rt().block_on(async {
+        let s = CephSettings { connect_timeout: Duration::from_secs(2), ..lab.settings() };
+        let t = Instant::now();
+        let e = ceph::probe(&Remote::local(true), &s).await.unwrap_err();
+        let took = t.elapsed();
+        eprintln!("no quorum: {e:?} after {:.2}s", took.as_secs_f64());
+        assert!(e.contains("no answer from the monitors within 2s"), "{e}");
+        assert!(took <= s.deadline() + Duration::from_secs(1), "took {took:?}, deadline {:?}", s.deadline());
+        // the model says so in words and keeps going
+        let mut m = Model::new(plan(), Mode::ReadOnly, "ceph-lab");
+        m.apply(Observation { at: Utc::now(), source: "ceph local".into(), budget_ms: 5000, payload: Payload::Ceph(Err(e.clone())) });
+        assert_eq!(m.ceph.error.as_ref().map(|x| x.reason.as_str()), Some(e.as_str()));
+    });
+}

@@ -1,0 +1,423 @@
+//! The etcd probe against the HA lab's real 3-member etcd 3.4 with TLS on (`tests/lab/ha`): client
+//! certificates from files and over SSH, direct and through an SSH tunnel; a killed leader, a lost
+//! quorum and a NOSPACE alarm, each undone by a Drop guard.
+//!
+//! Without the lab (not root, no namespaces): a skip notice, unless CI=true, where that is a failure.
+//! Run: `cargo test --test lab_etcd -- --test-threads=1`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kockpit::certs::Remote;
+use kockpit::etcd::{CredentialSource, EtcdEndpoint, EtcdProbe, EtcdSettings, OpenSshTunnel, TunnelMode};
+use kockpit::inventory::Plan;
+use kockpit::model::{EtcdView, Mode, Model, Observation, PanelId, Payload, Severity, assess};
+use kockpit::ops::WriteCap;
+use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
+
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+struct Lab {
+    script: PathBuf,
+    env: HashMap<String, String>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+fn run_bounded(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Result<String, String> {
+    let mut child = StdCommand::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {}s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
+}
+
+fn lab() -> Option<Lab> {
+    let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
+    let up = run_bounded(&script, &["up"], &[], Duration::from_secs(300))
+        .and_then(|_| run_bounded(&script, &["env"], &[], Duration::from_secs(10)));
+    let text = match up {
+        Ok(t) => t,
+        Err(why) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("the HA lab could not be brought up (CI=true, so this fails): {why}");
+            }
+            eprintln!("SKIP: the HA lab could not be brought up: {why}");
+            return None;
+        }
+    };
+    let env = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let lab = Lab { script, env, _lock: lock };
+    lab.wait_all_members(Duration::from_secs(30));
+    Some(lab)
+}
+
+impl Lab {
+    fn var(&self, k: &str) -> String {
+        self.env.get(k).cloned().unwrap_or_else(|| panic!("tests/lab/ha env has no {k}"))
+    }
+    fn plan(&self) -> Plan {
+        Plan::load(Path::new(&self.var("KOCKPIT_CONFIG"))).unwrap_or_else(|e| panic!("the lab's plan: {e}"))
+    }
+    fn ha(&self, args: &[&str]) -> Result<String, String> {
+        run_bounded(&self.script, args, &[], Duration::from_secs(90))
+    }
+    fn ha_ok(&self, args: &[&str]) {
+        if let Err(e) = self.ha(args) {
+            panic!("tests/lab/ha {}: {e}", args.join(" "));
+        }
+    }
+    fn etcdctl(&self, args: &[&str]) -> Result<String, String> {
+        let envs: Vec<(&str, String)> = ["ETCDCTL_API", "ETCDCTL_ENDPOINTS", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"]
+            .iter()
+            .map(|k| (*k, self.var(k)))
+            .collect();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut full = vec!["--dial-timeout=2s", "--command-timeout=5s"];
+        full.extend_from_slice(args);
+        run_bounded(Path::new("etcdctl"), &full, &envs, Duration::from_secs(30))
+    }
+    /// Every member answering with a leader (after the lab's `up` or a restore); an alarm left by an
+    /// earlier run that failed half-way is disarmed.
+    fn wait_all_members(&self, limit: Duration) {
+        let started = Instant::now();
+        loop {
+            match self.etcdctl(&["endpoint", "status", "-w", "json"]) {
+                Ok(t) if t.matches("\"leader\"").count() == 3 && !t.contains("no leader") => {
+                    if t.contains("alarm:") {
+                        eprintln!("disarming an etcd alarm left behind: {:?}", self.etcdctl(&["alarm", "disarm"]));
+                        let _ = self.etcdctl(&["del", "--prefix", "/kockpit-test/"]);
+                    }
+                    return;
+                }
+                r if started.elapsed() > limit => panic!("etcd not back with 3 members and a leader: {r:?}"),
+                _ => std::thread::sleep(Duration::from_millis(300)),
+            }
+        }
+    }
+    fn settings(&self) -> EtcdSettings {
+        let mut s = EtcdSettings::from_plan(&self.plan());
+        s.credentials = CredentialSource::Files {
+            ca: self.var("KOCKPIT_LAB_ETCD_CA").into(),
+            cert: self.var("KOCKPIT_LAB_ETCD_CERT").into(),
+            key: self.var("KOCKPIT_LAB_ETCD_KEY").into(),
+        };
+        s.tunnel = TunnelMode::Never;
+        s
+    }
+    /// Kockpit's read path over SSH: the read-only pool once the probe scripts are in its set, until then
+    /// the interim write path (see kockpit::certs::remote).
+    fn remote(&self, cap: &WriteCap) -> Remote {
+        let ssh_config = Some(PathBuf::from(self.var("KOCKPIT_SSH_CONFIG")));
+        let probe = kockpit::probe::ssh::script_command(kockpit::etcd::CREDENTIALS_SCRIPT, &[]);
+        let merged = kockpit::probe::ssh::is_read_only(&probe);
+        let mode = if merged { AccessMode::ReadOnly } else { AccessMode::ReadWrite };
+        let pool = SshPool::new(PoolOptions { ssh_config, mode, use_agent: false, ..PoolOptions::default() }).expect("lab ssh config");
+        if merged { Remote::ssh(pool) } else { Remote::ssh_interim(pool, cap) }
+    }
+}
+
+/// One way of undoing a fault.
+type Step<'a> = Box<dyn Fn(&Lab) + 'a>;
+
+/// Runs lab commands when dropped: how every fault is undone, also when an assertion fails.
+struct Restore<'a> {
+    lab: &'a Lab,
+    steps: Vec<Step<'a>>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        for s in &self.steps {
+            s(self.lab);
+        }
+    }
+}
+
+fn restart_etcd(lab: &Lab, host: &str) {
+    for args in [["stop", host, "etcd"], ["start", host, "etcd"]] {
+        if let Err(e) = lab.ha(&args) {
+            eprintln!("restore: tests/lab/ha {}: {e}", args.join(" "));
+        }
+    }
+}
+
+fn start_etcd(host: &'static str) -> Box<dyn Fn(&Lab)> {
+    Box::new(move |lab: &Lab| {
+        if let Err(e) = lab.ha(&["start", host, "etcd"]) {
+            eprintln!("restore: tests/lab/ha start {host} etcd: {e}");
+        }
+    })
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// A model fed with the probe's observations, as the app does.
+struct Fed {
+    probe: EtcdProbe,
+    model: Model,
+}
+
+impl Fed {
+    fn new(lab: &Lab, probe: EtcdProbe) -> Fed {
+        Fed { probe, model: Model::new(lab.plan(), Mode::ReadOnly, "lab") }
+    }
+    /// Poll (about every 300 ms) until `pred` holds on the view; the view.
+    async fn until(&mut self, limit: Duration, what: &str, pred: impl Fn(&EtcdView) -> bool) -> (EtcdView, Duration) {
+        let started = Instant::now();
+        let mut last = None;
+        loop {
+            let r = self.probe.poll().await;
+            self.model.apply(Observation {
+                at: Utc::now(),
+                source: self.probe.source_label(),
+                budget_ms: 3000,
+                payload: Payload::Etcd(r.clone()),
+            });
+            match &r {
+                Ok(v) if pred(v) => return (v.clone(), started.elapsed()),
+                _ => {}
+            }
+            if started.elapsed() > limit {
+                panic!("timed out after {}s waiting for: {what}; last: {last:#?}", limit.as_secs());
+            }
+            last = Some(r);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+fn names(v: &EtcdView) -> Vec<(String, bool)> {
+    let mut n: Vec<(String, bool)> = v.members.iter().map(|m| (m.name.clone(), m.reachable)).collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn three_members_over_tls_with_file_credentials() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        let mut p = EtcdProbe::new(lab.settings(), None, None);
+        let v = p.poll().await.expect("etcd view");
+        assert_eq!(names(&v), [("m1".into(), true), ("m2".into(), true), ("m3".into(), true)]);
+        let leader = v.leader().expect("a leader").name.clone();
+        assert_eq!(v.members.iter().filter(|m| m.is_leader).count(), 1);
+        assert!(v.members.iter().all(|m| m.version == "3.4.23"
+            && m.raft_term > 0
+            && m.raft_index > 0
+            && m.db_size > 0
+            && m.error.is_none()));
+        assert_eq!((v.size(), v.quorum(), v.can_lose()), (3, 2, 1));
+        // the IDs are the full uint64s etcdctl knows
+        let list = lab.etcdctl(&["member", "list", "-w", "json"]).unwrap();
+        for m in &v.members {
+            assert!(list.contains(&m.id.to_string()), "member {} id {} in {list}", m.name, m.id);
+        }
+        let status = lab.etcdctl(&["endpoint", "status", "-w", "table"]).unwrap();
+        eprintln!("leader {leader}\n{status}");
+        // a second poll reuses the connections and is quick
+        let t = Instant::now();
+        p.poll().await.unwrap();
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    });
+}
+
+#[test]
+fn credentials_over_ssh_and_an_ssh_tunnel() {
+    let Some(lab) = lab() else { return };
+    let cap = WriteCap::acquire(false).unwrap();
+    rt().block_on(async {
+        // kubeadm's /etc/kubernetes/pki/etcd on the masters, read with the read-only script
+        let mut s = EtcdSettings::from_plan(&lab.plan());
+        s.tunnel = TunnelMode::Never;
+        let mut p = EtcdProbe::new(s.clone(), Some(lab.remote(&cap)), None);
+        let v = p.poll().await.expect("etcd with certificates read over SSH");
+        assert_eq!(v.healthy(), 3);
+        // every member through an SSH tunnel of its own host
+        s.tunnel = TunnelMode::Always;
+        let tunnel = std::sync::Arc::new(OpenSshTunnel { ssh_config: Some(lab.var("KOCKPIT_SSH_CONFIG").into()) });
+        let mut p = EtcdProbe::new(s, Some(lab.remote(&cap)), Some(tunnel));
+        let v = p.poll().await.expect("etcd through SSH tunnels");
+        assert_eq!(v.healthy(), 3);
+        assert!(p.source_label().contains("tunnel"), "{}", p.source_label());
+        assert!(v.leader().is_some());
+        // an endpoint only its host can reach (etcd's 127.0.0.1:2379 on m1; nothing listens there in
+        // the root namespace): direct fails, the tunnel takes over, the rest comes from the member list
+        let mut s = EtcdSettings::from_plan(&lab.plan());
+        s.endpoints = vec![EtcdEndpoint { name: "m1".into(), host: "127.0.0.1".into(), port: 2379, ssh_host: "m1".into() }];
+        s.tunnel = TunnelMode::WhenDirectFails;
+        let tunnel = std::sync::Arc::new(OpenSshTunnel { ssh_config: Some(lab.var("KOCKPIT_SSH_CONFIG").into()) });
+        let mut p = EtcdProbe::new(s, Some(lab.remote(&cap)), Some(tunnel));
+        let v = p.poll().await.expect("etcd through the fallback tunnel");
+        assert!(v.leader().is_some());
+        assert!(p.source_label().contains("tunnel"), "{}", p.source_label());
+        let v = p.poll().await.expect("the second poll: every member from the member list");
+        assert_eq!(v.healthy(), 3, "{v:#?}");
+    });
+}
+
+#[test]
+fn leader_killed_a_new_leader_is_shown() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
+        let (v, _) = fed.until(Duration::from_secs(10), "a leader", |v| v.leader().is_some() && v.healthy() == 3).await;
+        let old = v.leader().map(|m| m.name.clone()).unwrap_or_default();
+        let old_static: &'static str = match old.as_str() {
+            "m1" => "m1",
+            "m2" => "m2",
+            _ => "m3",
+        };
+        let _restore =
+            Restore { lab: &lab, steps: vec![start_etcd(old_static), Box::new(|l: &Lab| l.wait_all_members(Duration::from_secs(30)))] };
+        let t = Instant::now();
+        lab.ha_ok(&["stop", &old, "etcd"]);
+        let (v, took) = fed
+            .until(Duration::from_secs(15), "a new leader", |v| {
+                v.leader().is_some_and(|l| l.name != old) && v.members.iter().any(|m| m.name == old && !m.reachable)
+            })
+            .await;
+        let new = v.leader().map(|l| l.name.clone()).unwrap_or_default();
+        eprintln!(
+            "leader {old} killed -> {new} shown after {:.2}s (probe saw it {:.2}s into polling)",
+            t.elapsed().as_secs_f64(),
+            took.as_secs_f64()
+        );
+        assert_eq!(v.members.len(), 3, "the killed member stays in the table");
+        let dead = v.members.iter().find(|m| m.name == old).unwrap();
+        assert!(dead.error.as_deref().is_some_and(|e| !e.is_empty()), "{dead:?}");
+        assert!(fed.model.timeline.iter().any(|e| e.text == format!("etcd leader {old} -> {new}")), "timeline");
+        let a = assess(&fed.model, Utc::now());
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.panel == PanelId::Etcd && f.severity == Severity::Warn && f.message.contains(&format!("etcd {old} down"))),
+            "{:#?}",
+            a.findings
+        );
+        assert!(!a.findings.iter().any(|f| f.panel == PanelId::Etcd && f.severity == Severity::Critical), "{:#?}", a.findings);
+    });
+}
+
+#[test]
+fn two_members_down_quorum_lost_is_critical() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
+        let (v, _) = fed.until(Duration::from_secs(10), "a leader", |v| v.leader().is_some() && v.healthy() == 3).await;
+        // stop the leader first (stopping both at once hangs the leader's transfer attempt)
+        let leader = v.leader().map(|m| m.name.clone()).unwrap_or_default();
+        let other = ["m1", "m2", "m3"].into_iter().find(|m| *m != leader).unwrap_or("m1").to_string();
+        let survivor = ["m1", "m2", "m3"].into_iter().find(|m| *m != leader && *m != other).unwrap_or("m3").to_string();
+        let _restore = Restore {
+            lab: &lab,
+            steps: vec![
+                start_etcd("m1"),
+                start_etcd("m2"),
+                start_etcd("m3"),
+                Box::new(|l: &Lab| l.wait_all_members(Duration::from_secs(30))),
+            ],
+        };
+        lab.ha_ok(&["stop", &leader, "etcd"]);
+        lab.ha_ok(&["stop", &other, "etcd"]);
+        let t = Instant::now();
+        let (v, _) = fed.until(Duration::from_secs(15), "quorum lost", |v| v.can_lose() < 0 && v.leader().is_none()).await;
+        eprintln!("quorum lost shown {:.2}s after the second stop", t.elapsed().as_secs_f64());
+        assert_eq!(v.members.len(), 3);
+        let alive = v.members.iter().find(|m| m.name == survivor).unwrap();
+        assert!(alive.reachable && alive.error.as_deref() == Some("etcdserver: no leader"), "{alive:?}");
+        let a = assess(&fed.model, Utc::now());
+        let crit: Vec<_> = a.findings.iter().filter(|f| f.panel == PanelId::Etcd && f.severity == Severity::Critical).collect();
+        assert!(crit.iter().any(|f| f.message.starts_with("quorum lost: 1/3")), "{:#?}", a.findings);
+        // a poll without quorum does not hang: the alarm list (a raft request) is not even asked
+        let t = Instant::now();
+        fed.probe.poll().await.unwrap();
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    });
+}
+
+#[test]
+fn nospace_alarm_is_shown() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
+        let (v, _) = fed.until(Duration::from_secs(10), "a leader", |v| v.leader().is_some() && v.healthy() == 3).await;
+        // a follower gets a 2 MiB quota (the lab's KOCKPIT_LAB_ETCD_QUOTA on `start`)
+        let member = v.members.iter().find(|m| !m.is_leader).map(|m| m.name.clone()).unwrap_or_else(|| "m1".into());
+        let _restore = Restore {
+            lab: &lab,
+            steps: vec![Box::new({
+                let member = member.clone();
+                move |l: &Lab| {
+                    restart_etcd(l, &member);
+                    l.wait_all_members(Duration::from_secs(30));
+                    for args in [&["alarm", "disarm"][..], &["del", "--prefix", "/kockpit-test/"][..]] {
+                        if let Err(e) = l.etcdctl(args) {
+                            eprintln!("restore: etcdctl {}: {e}", args.join(" "));
+                        }
+                    }
+                    let _ = l.etcdctl(&["defrag", "--cluster"]);
+                }
+            })],
+        };
+        lab.ha_ok(&["stop", &member, "etcd"]);
+        run_bounded(&lab.script, &["start", &member, "etcd"], &[("KOCKPIT_LAB_ETCD_QUOTA", "2097152")], Duration::from_secs(60)).unwrap();
+        lab.wait_all_members(Duration::from_secs(30));
+        // write 300 KB values until etcd refuses
+        let value = "k".repeat(300_000);
+        let file = std::env::temp_dir().join(format!("kockpit-nospace-{}", std::process::id()));
+        std::fs::write(&file, &value).unwrap();
+        let mut refused = false;
+        for i in 0..40 {
+            let cmd = format!("etcdctl --dial-timeout=2s --command-timeout=5s put /kockpit-test/nospace-{i} < {}", file.display());
+            let out = StdCommand::new("sh").arg("-c").arg(&cmd).envs(lab.env.iter()).output().unwrap();
+            if !out.status.success() {
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(err.contains("database space exceeded"), "{err}");
+                refused = true;
+                break;
+            }
+        }
+        let _ = std::fs::remove_file(&file);
+        assert!(refused, "etcd never ran out of its 2 MiB quota");
+        let (v, took) = fed.until(Duration::from_secs(10), "the NOSPACE alarm", |v| v.alarms.iter().any(|a| a.alarm == "NOSPACE")).await;
+        eprintln!("NOSPACE on {member} shown after {:.2}s", took.as_secs_f64());
+        assert!(v.alarms.iter().any(|a| a.alarm == "NOSPACE" && a.member == member), "{:?}", v.alarms);
+        let a = assess(&fed.model, Utc::now());
+        assert!(
+            a.findings.iter().any(|f| f.severity == Severity::Critical && f.message == format!("etcd alarm NOSPACE on {member}")),
+            "{:#?}",
+            a.findings
+        );
+    });
+}

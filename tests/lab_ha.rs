@@ -1,0 +1,543 @@
+//! The live HA-front probes against the real lab (`tests/lab/ha`): keepalived, haproxy, sshd and the
+//! apiserver stand-ins in network namespaces. Faults are real (processes stopped and frozen, links cut,
+//! host keys changed) and every test that injects one restores the lab in a Drop guard.
+//!
+//! Without the lab (not root, no namespaces): a skip notice, unless CI=true, where that is a failure.
+//! Run: `cargo test --test lab_ha -- --test-threads=1`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kockpit::backend::{BackendEvent, BackendHandle};
+use kockpit::inventory::Plan;
+use kockpit::model::{HealthLevel, Mode, Model, PanelId, ServerStatus, Severity, VrrpState, assess};
+use kockpit::ops::WriteCap;
+use kockpit::probe::ssh::{AccessMode, PoolOptions, SshError, SshPool};
+use kockpit::probe::{self, LiveSettings, hosts};
+
+/// The lab is one shared thing: tests take turns.
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+struct Lab {
+    script: PathBuf,
+    env: HashMap<String, String>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Lab {
+    fn var(&self, k: &str) -> &str {
+        self.env.get(k).map(String::as_str).unwrap_or("")
+    }
+    fn dir(&self) -> PathBuf {
+        PathBuf::from(self.var("KOCKPIT_LAB_DIR"))
+    }
+    fn ssh_config(&self) -> PathBuf {
+        PathBuf::from(self.var("KOCKPIT_SSH_CONFIG"))
+    }
+    fn plan(&self) -> Plan {
+        Plan::load(Path::new(self.var("KOCKPIT_CONFIG"))).unwrap_or_else(|e| panic!("the lab's plan: {e}"))
+    }
+    /// Run `tests/lab/ha ARGS` (bounded); Ok(stdout + stderr) on success.
+    fn ha(&self, args: &[&str]) -> Result<String, String> {
+        run_bounded(&self.script, args, Duration::from_secs(90))
+    }
+    fn ha_ok(&self, args: &[&str]) -> String {
+        self.ha(args).unwrap_or_else(|e| panic!("tests/lab/ha {}: {e}", args.join(" ")))
+    }
+    fn pool(&self, mode: AccessMode) -> SshPool {
+        SshPool::new(PoolOptions { ssh_config: Some(self.ssh_config()), mode, use_agent: false, ..PoolOptions::default() })
+            .expect("lab ssh config")
+    }
+    fn settings(&self) -> LiveSettings {
+        LiveSettings { ssh_config: Some(self.ssh_config()), ..LiveSettings::new(true) }
+    }
+}
+
+/// Run a program with a deadline; its output, or why it failed.
+fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    let mut child = StdCommand::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {}s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
+}
+
+/// Bring the lab up (idempotent: it also converges a lab left degraded) and load its environment.
+/// None (with a notice) when it cannot be had; under CI=true that is a failure instead.
+fn lab() -> Option<Lab> {
+    let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
+    let up = run_bounded(&script, &["up"], Duration::from_secs(300)).and_then(|_| run_bounded(&script, &["env"], Duration::from_secs(10)));
+    let text = match up {
+        Ok(t) => t,
+        Err(why) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("the HA lab could not be brought up (CI=true, so this fails): {why}");
+            }
+            eprintln!("SKIP: the HA lab could not be brought up: {why}");
+            return None;
+        }
+    };
+    let env = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    Some(Lab { script, env, _lock: lock })
+}
+
+/// Runs lab commands when dropped: how every fault is undone, also when an assertion fails.
+struct Restore<'a> {
+    lab: &'a Lab,
+    steps: Vec<Vec<&'static str>>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        for s in &self.steps {
+            if let Err(e) = self.lab.ha(s) {
+                eprintln!("restore `tests/lab/ha {}` failed: {e}", s.join(" "));
+            }
+        }
+    }
+}
+
+/// The live backend feeding a model, as the app does.
+struct Live {
+    handle: BackendHandle,
+    model: Model,
+}
+
+impl Live {
+    fn start(lab: &Lab) -> Live {
+        let plan = lab.plan();
+        let handle = probe::spawn(&plan, lab.settings());
+        Live { handle, model: Model::new(plan, Mode::ReadOnly, "lab") }
+    }
+
+    /// Apply events until `pred` holds; how long that took.
+    async fn until(&mut self, limit: Duration, what: &str, pred: impl Fn(&Model) -> bool) -> Duration {
+        let started = Instant::now();
+        loop {
+            if pred(&self.model) {
+                return started.elapsed();
+            }
+            let left = limit.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, self.handle.events.recv()).await {
+                Ok(Some(BackendEvent::Obs(o))) => {
+                    self.model.apply(o);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
+                Err(_) => panic!("timed out after {}s waiting for: {what}\n{}", limit.as_secs(), describe(&self.model)),
+            }
+        }
+    }
+}
+
+fn describe(m: &Model) -> String {
+    let mut s = String::new();
+    for (lb, v) in &m.vrrp {
+        s += &format!("vrrp {lb}: {:?} err {:?}\n", v.data.as_ref().map(|v| (v.state, v.holds_vip)), v.error.as_ref().map(|e| &e.reason));
+    }
+    for (lb, v) in &m.haproxy {
+        let rows: Vec<String> = v.data.iter().flatten().map(|b| format!("{}={}", b.server, b.status_text)).collect();
+        s += &format!("haproxy {lb}: {} err {:?}\n", rows.join(" "), v.error.as_ref().map(|e| &e.reason));
+    }
+    for (h, v) in &m.hosts {
+        s += &format!("host {h}: {:?} err {:?}\n", v.data.as_ref().map(|f| &f.hostname), v.error.as_ref().map(|e| &e.reason));
+    }
+    for e in m.timeline.iter() {
+        s += &format!("timeline: {}\n", e.text);
+    }
+    s
+}
+
+fn vrrp_state(m: &Model, lb: &str) -> Option<VrrpState> {
+    m.vrrp.get(lb).and_then(|s| s.data.as_ref()).map(|v| v.state)
+}
+
+fn server_status(m: &Model, lb: &str, server: &str) -> Option<ServerStatus> {
+    m.haproxy.get(lb)?.data.as_ref()?.iter().find(|b| b.server == server).map(|b| b.status)
+}
+
+/// The lab at rest: VIP on lb1 only, lb1 MASTER, lb2 BACKUP, every backend UP on both LBs.
+fn at_rest(m: &Model) -> bool {
+    m.vip_holders() == ["lb1"]
+        && vrrp_state(m, "lb1") == Some(VrrpState::Master)
+        && vrrp_state(m, "lb2") == Some(VrrpState::Backup)
+        && ["lb1", "lb2"].iter().all(|lb| ["m1", "m2", "m3"].iter().all(|s| server_status(m, lb, s) == Some(ServerStatus::Up)))
+}
+
+fn timeline_has(m: &Model, needle: &str) -> bool {
+    m.timeline.iter().any(|e| e.text.contains(needle))
+}
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_state_vip_on_lb1_both_vrrp_states_six_backends_up() {
+    let Some(lab) = lab() else { return };
+    let mut live = Live::start(&lab);
+    let took = live
+        .until(SETTLE, "VIP on lb1, MASTER/BACKUP, 6 backends UP, 5 hosts, 3 /readyz, VIP probe", |m| {
+            at_rest(m)
+                && m.hosts.values().filter(|h| h.data.is_some()).count() == 5
+                && m.readyz.values().filter(|r| r.data.as_ref().is_some_and(|r| r.ok)).count() == 3
+                && m.vip_probe.data.is_some()
+        })
+        .await;
+    eprintln!("first complete picture after {took:?}");
+    let m = &live.model;
+    let rows: usize = m.haproxy.values().map(|s| s.data.as_ref().map_or(0, Vec::len)).sum();
+    assert_eq!(rows, 6, "2 LBs x 3 masters");
+    for (name, h) in &m.hosts {
+        let f = h.data.as_ref().expect("host facts");
+        assert_eq!(&f.hostname, name, "hostname answers the lab host's name");
+        assert!(f.cpus > 0 && f.mem_total_mb > 0 && !f.kernel.is_empty(), "{name}: {f:?}");
+        // same clock; None when the machine was too busy to tell
+        assert!(f.time_offset_ms.is_none_or(|o| o.abs() < 500), "{name}: same clock, offset {:?}", f.time_offset_ms);
+    }
+    assert!(m.hosts.values().any(|h| h.data.as_ref().is_some_and(|f| f.time_offset_ms.is_some())), "clock offsets are measured");
+    let v1 = m.vrrp["lb1"].data.as_ref().unwrap();
+    assert_eq!((v1.instance.as_str(), v1.priority, v1.effective_priority), ("VI_1", 150, 150));
+    assert!(v1.last_transition.is_some());
+    let a = assess(m, Utc::now());
+    let bad: Vec<_> =
+        a.findings.iter().filter(|f| matches!(f.panel, PanelId::Vip | PanelId::Haproxy) && f.severity >= Severity::Warn).collect();
+    assert!(bad.is_empty(), "VIP and haproxy panels are healthy: {bad:?}");
+    assert_eq!(a.panel_worst(PanelId::Vip), Severity::Ok);
+    assert_eq!(a.panel_worst(PanelId::Haproxy), Severity::Ok);
+    let (fresh, kinds) = m.panel_freshness(PanelId::Vip, Utc::now());
+    assert!(fresh.is_fresh(), "{fresh:?}");
+    assert_eq!(kinds, "ssh");
+
+    // The real binary, when live mode is wired into the CLI.
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_kockpit"));
+    let config = lab.var("KOCKPIT_CONFIG").to_string();
+    match run_bounded(&bin, &["status", "--json", "--config", &config], Duration::from_secs(60)) {
+        Ok(out) => {
+            let json_start = out.find('{').unwrap_or(0);
+            let v: serde_json::Value = serde_json::from_str(&out[json_start..]).unwrap_or_else(|e| panic!("status --json: {e}\n{out}"));
+            let text = v.to_string();
+            assert!(text.contains("lb1") && text.contains("MASTER"), "{text}");
+        }
+        Err(e) if e.contains("not available in this build") => {
+            eprintln!("NOTE: `kockpit status --json` has no live mode yet (cli_live.rs is a stub); asserted through the model only");
+        }
+        Err(e) if e.contains("exit status: 1") || e.contains("exit status: 2") => {
+            // status exits with the health level's code; the lab's Hosts drift may make it Degraded
+            assert!(e.contains("lb1"), "status --json: {e}");
+        }
+        Err(e) => panic!("kockpit status --json: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalived_stopped_on_owner_vip_moves_and_comes_back() {
+    let Some(lab) = lab() else { return };
+    let mut live = Live::start(&lab);
+    live.until(SETTLE, "lab at rest", at_rest).await;
+    let _restore = Restore { lab: &lab, steps: vec![vec!["start", "lb1", "keepalived"]] };
+    lab.ha_ok(&["stop", "lb1", "keepalived"]);
+    let took = live
+        .until(Duration::from_secs(15), "VIP on lb2, lb1 STOPPED", |m| {
+            m.vip_holders() == ["lb2"] && vrrp_state(m, "lb1") == Some(VrrpState::Stopped)
+        })
+        .await;
+    eprintln!("failover seen after {took:?}");
+    assert_eq!(vrrp_state(&live.model, "lb2"), Some(VrrpState::Master));
+    // SIGTERM releases the VIP at once and the peer takes it ~0.5 s later: the timeline says so
+    // ("VIP lost" then "moved nobody -> lb2") unless both were sampled after the takeover
+    assert!(
+        timeline_has(&live.model, "VIP moved lb1 -> lb2")
+            || (timeline_has(&live.model, "VIP lost: was on lb1") && timeline_has(&live.model, "-> lb2")),
+        "{}",
+        describe(&live.model)
+    );
+    assert!(!timeline_has(&live.model, "SPLIT BRAIN"), "no false split brain around a failover: {}", describe(&live.model));
+    assert!(timeline_has(&live.model, "keepalived lb1 MASTER -> STOPPED"), "{}", describe(&live.model));
+    let a = assess(&live.model, Utc::now());
+    assert!(a.for_panel(PanelId::Vip).any(|f| f.message.contains("lb1 keepalived not running")), "{:?}", a.findings);
+
+    lab.ha_ok(&["start", "lb1", "keepalived"]);
+    live.until(Duration::from_secs(25), "VIP back on lb1 (preempt), lb2 BACKUP", at_rest).await;
+    assert!(timeline_has(&live.model, "lb2 -> lb1") || timeline_has(&live.model, "nobody -> lb1"), "{}", describe(&live.model));
+    assert!(!timeline_has(&live.model, "SPLIT BRAIN"), "no false split brain around a failback: {}", describe(&live.model));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_killed_turns_down_on_both_lbs_then_up() {
+    let Some(lab) = lab() else { return };
+    let mut live = Live::start(&lab);
+    live.until(SETTLE, "lab at rest", at_rest).await;
+    let _restore = Restore { lab: &lab, steps: vec![vec!["start", "m2", "apiserver"]] };
+    lab.ha_ok(&["stop", "m2", "apiserver"]);
+    live.until(Duration::from_secs(15), "m2 DOWN on lb1 and lb2", |m| {
+        ["lb1", "lb2"].iter().all(|lb| server_status(m, lb, "m2") == Some(ServerStatus::Down))
+    })
+    .await;
+    let m = &live.model;
+    let row = m.haproxy["lb1"].data.as_ref().unwrap().iter().find(|b| b.server == "m2").unwrap().clone();
+    assert_eq!(row.status_text, "DOWN");
+    assert!(row.check_status.as_deref().is_some_and(|c| c.starts_with("L4") || c.starts_with("L6") || c.starts_with("L7")), "{row:?}");
+    assert!(timeline_has(m, "haproxy lb1 m2 UP -> DOWN"), "{}", describe(m));
+    let a = assess(m, Utc::now());
+    assert_eq!(a.panel_worst(PanelId::Haproxy), Severity::Warn, "{:?}", a.findings);
+    assert_eq!(a.level, HealthLevel::Degraded, "{:?}", a.findings);
+    assert!(m.readyz.get("m2").is_some_and(|r| r.error.is_some()), "direct /readyz of m2 fails too");
+
+    lab.ha_ok(&["start", "m2", "apiserver"]);
+    live.until(Duration::from_secs(20), "m2 UP again on both", |m| {
+        ["lb1", "lb2"].iter().all(|lb| server_status(m, lb, "m2") == Some(ServerStatus::Up))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_owner_is_split_brain_critical() {
+    let Some(lab) = lab() else { return };
+    let mut live = Live::start(&lab);
+    live.until(SETTLE, "lab at rest", at_rest).await;
+    // `start` thaws a frozen service (CONT)
+    let _restore = Restore { lab: &lab, steps: vec![vec!["start", "lb1", "keepalived"]] };
+    lab.ha_ok(&["stop", "lb1", "keepalived", "STOP"]);
+    live.until(Duration::from_secs(15), "both LBs hold the VIP", |m| m.vip_holders() == ["lb1", "lb2"]).await;
+    let m = &live.model;
+    assert_eq!(vrrp_state(m, "lb1"), Some(VrrpState::Unknown), "a frozen keepalived answers nothing");
+    assert_eq!(vrrp_state(m, "lb2"), Some(VrrpState::Master));
+    assert!(timeline_has(m, "SPLIT BRAIN: VIP on lb1 and lb2"), "{}", describe(m));
+    let a = assess(m, Utc::now());
+    assert_eq!(a.level, HealthLevel::Critical);
+    assert!(a.findings.iter().any(|f| f.severity == Severity::Critical && f.message.contains("split brain")), "{:?}", a.findings);
+
+    lab.ha_ok(&["stop", "lb1", "keepalived", "CONT"]);
+    live.until(Duration::from_secs(20), "VIP on lb1 only again", at_rest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_host_is_unreachable_others_stay_live() {
+    let Some(lab) = lab() else { return };
+    let mut live = Live::start(&lab);
+    live.until(SETTLE, "every host seen", |m| m.hosts.values().filter(|h| h.data.is_some()).count() == 5).await;
+    // a pool of our own, warmed up, to time a probe round of the others during the cut
+    let pool = lab.pool(AccessMode::ReadOnly);
+    for h in ["lb1", "lb2", "m1", "m2", "m3"] {
+        pool.connect(h).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let _restore = Restore { lab: &lab, steps: vec![vec!["heal", "m3"]] };
+    let timeout = Duration::from_secs(3);
+    let others = ["lb1", "lb2", "m1", "m2"];
+    let round_of_others = || async {
+        let t = Instant::now();
+        let r = futures_util::future::join_all(others.map(|h| hosts::probe_host(&pool, h, timeout))).await;
+        (t.elapsed(), r)
+    };
+    let (normal, r) = round_of_others().await;
+    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    lab.ha_ok(&["cut", "m3"]);
+    let (during, m3) = tokio::join!(round_of_others(), async {
+        let t = Instant::now();
+        (hosts::probe_host(&pool, "m3", timeout).await, t.elapsed())
+    });
+    eprintln!("probe round of the 4 others: {normal:?} before the cut, {:?} during it; m3 failed after {:?}", during.0, m3.1);
+    assert!(during.1.iter().all(Result::is_ok), "{:?}", during.1);
+    // "within its normal time": not waiting for m3 (which takes its full timeout), and no slower
+    // than the same round before the cut, give or take the noise of a shared 2-core machine
+    assert!(during.0 < m3.1, "the others finished before m3's probe gave up");
+    assert!(during.0 < normal * 3 + Duration::from_millis(500), "the others' round took {:?} during the cut, {normal:?} before", during.0);
+    let e = m3.0.unwrap_err();
+    assert!(e.starts_with("ssh: "), "{e}");
+
+    live.until(Duration::from_secs(20), "m3 failing", |m| m.hosts.get("m3").is_some_and(|h| h.error.is_some())).await;
+    // the others keep updating while m3 fails
+    let before: HashMap<String, _> = live.model.hosts.iter().map(|(k, v)| (k.clone(), v.updated)).collect();
+    live.until(Duration::from_secs(10), "lb1 lb2 m1 m2 updated again", |m| {
+        ["lb1", "lb2", "m1", "m2"].iter().all(|h| m.hosts[*h].updated > before[*h])
+    })
+    .await;
+    let now = Utc::now();
+    for h in ["lb1", "lb2", "m1", "m2"] {
+        assert!(live.model.hosts[h].freshness(now).is_fresh(), "{h}: {:?}", live.model.hosts[h].freshness(now));
+    }
+    let reason = live.model.hosts["m3"].error.as_ref().unwrap().reason.clone();
+    eprintln!("m3 while cut: {reason}");
+    assert!(reason.starts_with("ssh: ") && reason.len() > 10, "{reason}");
+    assert!(timeline_has(&live.model, "m3: ssh: "), "{}", describe(&live.model));
+    assert!(live.model.hosts["m1"].error.is_none());
+
+    lab.ha_ok(&["heal", "m3"]);
+    live.until(Duration::from_secs(30), "m3 back", |m| m.hosts.get("m3").is_some_and(|h| h.error.is_none() && h.data.is_some())).await;
+    assert!(timeline_has(&live.model, "m3: recovered"));
+}
+
+/// A copy of the lab's ssh_config whose hosts use `known_hosts` instead of the lab's file.
+fn ssh_config_with_known_hosts(lab: &Lab, known_hosts: &Path, tag: &str) -> PathBuf {
+    let text = std::fs::read_to_string(lab.ssh_config()).expect("lab ssh_config");
+    let lab_kh = lab.dir().join("known_hosts");
+    let replaced =
+        text.replace(&format!("UserKnownHostsFile {}", lab_kh.display()), &format!("UserKnownHostsFile {}", known_hosts.display()));
+    assert_ne!(text, replaced, "the lab's ssh_config names its known_hosts");
+    let p = std::env::temp_dir().join(format!("kockpit-lab-ssh-config-{tag}-{}", std::process::id()));
+    std::fs::write(&p, replaced).expect("write temp ssh_config");
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_host_key_is_refused_naming_host_and_fingerprint() {
+    let Some(lab) = lab() else { return };
+    let kh = lab.dir().join("known_hosts");
+    let before = std::fs::read(&kh).expect("lab known_hosts");
+    // `up` rewrites known_hosts from the hosts' current keys: that is how the lab is made whole again
+    let _restore = Restore { lab: &lab, steps: vec![vec!["up"]] };
+    let out = lab.ha_ok(&["rekey", "m1"]);
+    let new_fp =
+        out.split("-> ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_else(|| panic!("rekey output: {out}")).to_string();
+    assert!(new_fp.starts_with("SHA256:"), "{out}");
+    // the restarted sshd may need a moment to listen
+    let listening = async {
+        while tokio::net::TcpStream::connect("10.213.0.21:22").await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), listening).await.expect("m1's sshd listens again");
+
+    for accept_new in [false, true] {
+        let pool = SshPool::new(PoolOptions {
+            ssh_config: Some(lab.ssh_config()),
+            accept_new_host_keys: accept_new,
+            use_agent: false,
+            ..PoolOptions::default()
+        })
+        .unwrap();
+        let e = pool.run("m1", "hostname", Duration::from_secs(5)).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, SshError::HostKeyChanged { .. }), "accept_new={accept_new}: {msg}");
+        assert!(msg.starts_with("m1: ") && msg.contains(&new_fp), "names the host and the offered fingerprint: {msg}");
+        // the other hosts are unaffected
+        assert_eq!(pool.run("m2", "hostname", Duration::from_secs(5)).await.unwrap().stdout.trim(), "m2");
+    }
+    assert_eq!(std::fs::read(&kh).unwrap(), before, "known_hosts unchanged");
+    // and through the live probes: the Hosts panel names the reason
+    let mut live = Live::start(&lab);
+    live.until(Duration::from_secs(15), "m1 refused", |m| m.hosts.get("m1").is_some_and(|h| h.error.is_some())).await;
+    let reason = &live.model.hosts["m1"].error.as_ref().unwrap().reason;
+    assert!(reason.contains("HOST KEY CHANGED") && reason.contains(&new_fp), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_host_key_refused_strictly_accepted_with_accept_new() {
+    let Some(lab) = lab() else { return };
+    let kh = std::env::temp_dir().join(format!("kockpit-lab-kh-{}", std::process::id()));
+    std::fs::write(&kh, "").unwrap();
+    let cfg = ssh_config_with_known_hosts(&lab, &kh, "unknown");
+    let opts = PoolOptions { ssh_config: Some(cfg.clone()), use_agent: false, ..PoolOptions::default() };
+    let strict = SshPool::new(opts.clone()).unwrap();
+    let e = strict.run("lb2", "hostname", Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(e, SshError::UnknownHostKey { .. }) && e.to_string().starts_with("lb2: ") && e.to_string().contains("SHA256:"), "{e}");
+    assert_eq!(std::fs::read_to_string(&kh).unwrap(), "", "a strict pool records nothing");
+
+    let tofu = SshPool::new(PoolOptions { accept_new_host_keys: true, ..opts.clone() }).unwrap();
+    assert_eq!(tofu.run("lb2", "hostname", Duration::from_secs(5)).await.unwrap().stdout.trim(), "lb2");
+    let recorded = std::fs::read_to_string(&kh).unwrap();
+    assert!(recorded.starts_with("10.213.0.12 ssh-ed25519 "), "{recorded}");
+    // now known: a strict pool connects
+    let strict = SshPool::new(opts).unwrap();
+    assert_eq!(strict.run("lb2", "hostname", Duration::from_secs(5)).await.unwrap().stdout.trim(), "lb2");
+    let _ = std::fs::remove_file(&kh);
+    let _ = std::fs::remove_file(&cfg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_jump_single_and_chain() {
+    let Some(lab) = lab() else { return };
+    let pool = lab.pool(AccessMode::ReadOnly);
+    let out = pool.run("m1-via-lb1", "hostname", Duration::from_secs(10)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.stdout.trim(), "m1");
+    assert!(pool.is_connected("lb1").await, "the jump connection is the pool's lb1 connection");
+    let out = pool.run("m2-via-chain", "hostname", Duration::from_secs(10)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.stdout.trim(), "m2");
+    // reused: a second command opens only a channel
+    let t = Instant::now();
+    let out = pool.run("m2-via-chain", "hostname", Duration::from_secs(10)).await.unwrap();
+    assert_eq!(out.stdout.trim(), "m2");
+    eprintln!("command over a reused 3-hop chain: {:?}", t.elapsed());
+    pool.close_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_pool_refuses_and_sends_nothing() {
+    let Some(lab) = lab() else { return };
+    let marker = "/tmp/kockpit-readonly-probe";
+    let _ = lab.ha(&["exec", "lb1", "rm", "-f", marker]);
+    let ro = lab.pool(AccessMode::ReadOnly);
+    let e = ro.run("lb1", &format!("touch {marker}"), Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(e, SshError::ReadOnlyRefused { .. }), "{e}");
+    assert!(lab.ha(&["exec", "lb1", "test", "-e", marker]).is_err(), "the remote must not have run it");
+    // a probe script with an injected argument is not in the set either
+    let sneaky = format!("{} ; touch {marker}", kockpit::probe::ssh::script_command(kockpit::probe::haproxy::SHOW_STAT_SCRIPT, &["/x"]));
+    assert!(matches!(ro.run("lb1", &sneaky, Duration::from_secs(5)).await, Err(SshError::ReadOnlyRefused { .. })));
+    assert!(lab.ha(&["exec", "lb1", "test", "-e", marker]).is_err());
+    // while the read-only probes work
+    let facts = hosts::probe_host(&ro, "lb1", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(facts.hostname, "lb1");
+
+    // the write path needs a WriteCap and a read-write pool; it does run (which proves the refusal above meant something)
+    let rw = lab.pool(AccessMode::ReadWrite);
+    let cap = WriteCap::acquire(false).expect("a writable process");
+    assert!(
+        rw.run("lb1", &format!("touch {marker}"), Duration::from_secs(5)).await.is_err(),
+        "run() is the read-only path even on a read-write pool"
+    );
+    let out = rw.run_write(&cap, "lb1", &format!("touch {marker} && echo done"), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(out.stdout.trim(), "done");
+    assert!(lab.ha(&["exec", "lb1", "test", "-e", marker]).is_ok());
+    rw.run_write(&cap, "lb1", &format!("rm -f {marker}"), Duration::from_secs(5)).await.unwrap();
+    assert!(WriteCap::acquire(true).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vrrp_password_never_leaves_the_host() {
+    let Some(lab) = lab() else { return };
+    let password = std::fs::read_to_string(lab.dir().join("vrrp.pass")).expect("the lab's VRRP password file");
+    let password = password.trim();
+    assert!(password.len() >= 4);
+    let pool = lab.pool(AccessMode::ReadOnly);
+    let cmd =
+        kockpit::probe::ssh::script_command(kockpit::probe::keepalived::VRRP_SCRIPT, &["/tmp/keepalived.json", "/run/keepalived.state"]);
+    let out = pool.run("lb1", &cmd, Duration::from_secs(5)).await.unwrap();
+    assert!(
+        out.stdout.contains("\"auth_data\":\"-\""),
+        "the dump was read and redacted on the host: {}",
+        &out.stdout[..out.stdout.len().min(300)]
+    );
+    assert!(!out.stdout.contains(password) && !out.stderr.contains(password));
+    // the file on the host does carry it (so the redaction is what kept it out)
+    let raw = lab.ha_ok(&["exec", "lb1", "cat", "/tmp/keepalived.json"]);
+    assert!(raw.contains(password));
+    let v = kockpit::probe::keepalived::vrrp_from_output(&out.stdout, Some("10.213.0.100".parse().unwrap())).unwrap();
+    assert!(!format!("{v:?}").contains(password));
+}

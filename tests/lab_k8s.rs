@@ -1,0 +1,715 @@
+//! The Kubernetes side against a real control plane (`tests/lab/k8s`: kube-apiserver, controller-manager
+//! and scheduler v1.20.2 built from Debian's source, etcd). The tests play kubelet for fake nodes.
+//! Faults are real: the scheduler and the apiserver are stopped and restarted.
+//!
+//! Without the control plane (not root, not built): a skip notice, unless CI=true, where that fails.
+//! Run: `tests/lab/k8s build && cargo test --test lab_k8s` (the tests take turns on the one control plane).
+
+#[path = "fixtures/kube/kit.rs"]
+mod kit;
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use http::Method;
+use kit::{ControlPlane, FakeKubelet};
+use kockpit::backend::{BackendEvent, BackendHandle, Command};
+use kockpit::kube::{self, Access, KubeSettings};
+use kockpit::model::{Lease, LeaseKind, Node, Observation, Payload, WorkloadKind};
+use kockpit::ops::{DrainOptions, OpEvent, OpRequest, WriteCap};
+use serde_json::{Value, json};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+struct Lab {
+    cp: ControlPlane,
+    label: String,
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        kit::cleanup(&self.cp, &self.label, false);
+    }
+}
+
+/// The control plane, or None (skip) outside CI when it cannot run here.
+fn lab(label: &str) -> Option<Lab> {
+    let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    match kit::control_plane() {
+        Ok(cp) => {
+            kit::cleanup(&cp, label, true);
+            Some(Lab { cp, label: label.to_string(), _lock: lock })
+        }
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("the Kubernetes lab cannot run: {why}"),
+        Err(why) => {
+            eprintln!("SKIP: the Kubernetes lab cannot run here: {why}");
+            None
+        }
+    }
+}
+
+impl Lab {
+    fn backend(&self, readonly: bool) -> BackendHandle {
+        let access = Access { kubeconfig: Some(self.cp.kockpit_kubeconfig()), context: None, readonly };
+        let mut s = KubeSettings::new(access);
+        s.ping_interval = Duration::from_secs(1);
+        kube::spawn_backend(s)
+    }
+    async fn admin(&self) -> kockpit::kube::Kube {
+        self.cp.admin().await
+    }
+    async fn kockpit(&self, readonly: bool) -> kockpit::kube::Kube {
+        let access = Access { kubeconfig: Some(self.cp.kockpit_kubeconfig()), context: None, readonly };
+        kockpit::kube::Kube::connect(&access).await.expect("kockpit kubeconfig")
+    }
+}
+
+/// Wait (at most `secs`) for an event `f` accepts; panics with `what` on timeout.
+async fn wait_for<T>(h: &mut BackendHandle, secs: u64, what: &str, mut f: impl FnMut(&BackendEvent) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, h.events.recv()).await {
+            Err(_) => panic!("timeout ({secs}s) waiting for {what}"),
+            Ok(None) => panic!("backend closed while waiting for {what}"),
+            Ok(Some(ev)) => {
+                if let Some(t) = f(&ev) {
+                    return t;
+                }
+            }
+        }
+    }
+}
+
+fn nodes_of(ev: &BackendEvent) -> Option<&Result<Vec<Node>, String>> {
+    match ev {
+        BackendEvent::Obs(Observation { payload: Payload::Nodes(r), .. }) => Some(r),
+        _ => None,
+    }
+}
+fn leases_of(ev: &BackendEvent) -> Option<&Result<Vec<Lease>, String>> {
+    match ev {
+        BackendEvent::Obs(Observation { payload: Payload::Leases(r), .. }) => Some(r),
+        _ => None,
+    }
+}
+
+/// Run one operation to its end; every step and the final (ok, summary).
+async fn run_op(h: &mut BackendHandle, id: u64, request: OpRequest, secs: u64) -> (Vec<String>, bool, String) {
+    let cap = WriteCap::acquire(false).expect("writable test process");
+    h.commands.send(Command::Execute { id, request, cap }).expect("backend alive");
+    let mut steps = Vec::new();
+    let (ok, summary) = wait_for(h, secs, "the operation to finish", |ev| match ev {
+        BackendEvent::Op(OpEvent::Step { id: i, text, .. }) if *i == id => {
+            steps.push(text.clone());
+            None
+        }
+        BackendEvent::Op(OpEvent::Finished { id: i, ok, summary }) if *i == id => Some((*ok, summary.clone())),
+        _ => None,
+    })
+    .await;
+    (steps, ok, summary)
+}
+
+async fn node_unschedulable(k: &kockpit::kube::Kube, node: &str) -> bool {
+    let n = kit::req(k, Method::GET, &format!("/api/v1/nodes/{node}"), None).await.expect("get node");
+    n["spec"]["unschedulable"].as_bool().unwrap_or(false)
+}
+
+async fn pods_on(k: &kockpit::kube::Kube, node: &str) -> Vec<Value> {
+    let l = kit::req(k, Method::GET, &format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{node}"), None).await.expect("list pods");
+    l["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn ready(p: &Value) -> bool {
+    p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+/// A ReplicaSet of `replicas` pods carrying `labels`, placed by the scheduler on nodes labelled `node_sel`.
+fn replicaset(name: &str, replicas: u32, labels: Value, node_sel: Value) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": node_sel,
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [{"name": "app", "image": "registry.invalid/pause:3.2", "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}}}]
+                }
+            }
+        }
+    })
+}
+
+async fn wait_until<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timeout ({secs}s) waiting for {what}");
+}
+
+async fn cordon_raw(k: &kockpit::kube::Kube, node: &str, on: bool) {
+    let v = if on { json!(true) } else { Value::Null };
+    kit::req(k, Method::PATCH, &format!("/api/v1/nodes/{node}"), Some(json!({"spec": {"unschedulable": v}}))).await.expect("patch node");
+}
+
+// ------------------------------------------------------------------------------------------ tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_show_holders_and_flag_a_stopped_scheduler() {
+    let Some(lab) = lab("leases") else { return };
+    let admin = lab.admin().await;
+    // a node heartbeat lease that is not renewed: flagged once older than its 2 s duration
+    kit::create_namespace(&admin, "kk-leases", "leases").await.unwrap();
+    let stale_at = (Utc::now() - chrono::Duration::seconds(30)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    kit::create(
+        &admin,
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+        json!({"metadata": {"name": "kk-leases-gone", "labels": {"kockpit-test": "leases"}},
+               "spec": {"holderIdentity": "kk-leases-gone", "leaseDurationSeconds": 2, "renewTime": stale_at}}),
+    )
+    .await
+    .unwrap();
+    let mut h = lab.backend(true);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
+    let leases = wait_for(&mut h, 30, "leases with both control-plane holders", |ev| {
+        let ls = leases_of(ev)?.as_ref().ok()?;
+        let has = |n: &str| ls.iter().any(|l| l.name == n && l.kind == LeaseKind::LeaderElection && l.holder.is_some());
+        (has("kube-scheduler") && has("kube-controller-manager") && ls.iter().any(|l| l.name == "kk-leases-gone")).then(|| ls.clone())
+    })
+    .await;
+    let now = Utc::now();
+    for name in ["kube-scheduler", "kube-controller-manager"] {
+        let l = leases.iter().find(|l| l.name == name).unwrap();
+        assert_eq!(l.holder_host(), Some(host.as_str()), "{name} is held by this machine's components: {l:?}");
+        assert_eq!(l.duration_secs, 10, "{l:?}");
+        assert!(!l.expired(now), "{name} renews: {l:?}");
+    }
+    let gone = leases.iter().find(|l| l.name == "kk-leases-gone").unwrap();
+    assert_eq!(gone.kind, LeaseKind::NodeHeartbeat);
+    assert!(gone.expired(now), "a node lease older than its duration is flagged");
+
+    // stop the scheduler: its lease is no longer renewed and is flagged after its duration
+    let sched_before = leases.iter().find(|l| l.name == "kube-scheduler").unwrap().clone();
+    lab.cp.lab(&["stop", "scheduler"]).expect("stop scheduler");
+    let stopped_at = Instant::now();
+    let l = wait_for(&mut h, 40, "the scheduler lease to go stale", |ev| {
+        let ls = leases_of(ev)?.as_ref().ok()?;
+        let s = ls.iter().find(|l| l.name == "kube-scheduler")?;
+        s.expired(Utc::now()).then(|| (s.clone(), ls.iter().find(|l| l.name == "kube-controller-manager").cloned()))
+    })
+    .await;
+    eprintln!("scheduler lease flagged {:.1}s after the scheduler stopped", stopped_at.elapsed().as_secs_f64());
+    assert!(stopped_at.elapsed() >= Duration::from_secs(5), "not before its duration has passed");
+    assert!(l.1.is_some_and(|c| !c.expired(Utc::now())), "the controller-manager still renews");
+    lab.cp.lab(&["up"]).expect("restart the scheduler");
+    let renewed = wait_for(&mut h, 40, "a new scheduler holder", |ev| {
+        let ls = leases_of(ev)?.as_ref().ok()?;
+        let s = ls.iter().find(|l| l.name == "kube-scheduler")?;
+        (!s.expired(Utc::now()) && s.holder != sched_before.holder).then(|| s.clone())
+    })
+    .await;
+    assert!(renewed.transitions > sched_before.transitions, "a new holder is a transition: {sched_before:?} -> {renewed:?}");
+    kit::delete(&admin, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/kk-leases-gone").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_panel_shows_conditions_roles_taints_requests_and_versions() {
+    let Some(lab) = lab("nodes") else { return };
+    let admin = lab.admin().await;
+    kit::create_namespace(&admin, "kk-nodes", "nodes").await.unwrap();
+    let mut m1 = kit::node_json("kk-nodes-m1", "nodes", &["control-plane", "master"], "10.99.0.21");
+    m1["spec"]["taints"] = json!([{"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]);
+    kit::create(&admin, "/api/v1/nodes", m1).await.unwrap();
+    let mut w1 = kit::node_json("kk-nodes-w1", "nodes", &["worker"], "10.99.0.31");
+    w1["status"]["conditions"][1]["status"] = json!("True"); // DiskPressure
+    kit::create(&admin, "/api/v1/nodes", w1).await.unwrap();
+    for (i, (cpu, mem)) in [("250m", "64Mi"), ("1", "1Gi"), ("500m", "128Mi")].iter().enumerate() {
+        kit::create(
+            &admin,
+            "/api/v1/namespaces/kk-nodes/pods",
+            kit::pod_json(&format!("p{i}"), json!({"app": "x"}), Some("kk-nodes-w1"), cpu, mem),
+        )
+        .await
+        .unwrap();
+    }
+    // a finished pod holds nothing
+    kit::create(&admin, "/api/v1/namespaces/kk-nodes/pods", kit::pod_json("done", json!({}), Some("kk-nodes-w1"), "4", "4Gi"))
+        .await
+        .unwrap();
+    kit::req(&admin, Method::PATCH, "/api/v1/namespaces/kk-nodes/pods/done/status", Some(json!({"status": {"phase": "Succeeded"}})))
+        .await
+        .unwrap();
+    cordon_raw(&admin, "kk-nodes-w1", true).await;
+
+    let mut h = lab.backend(true);
+    let nodes = wait_for(&mut h, 30, "the fake nodes with their pods", |ev| {
+        let ns = nodes_of(ev)?.as_ref().ok()?;
+        let w = ns.iter().find(|n| n.name == "kk-nodes-w1")?;
+        (w.pods == 3 && w.unschedulable && ns.iter().any(|n| n.name == "kk-nodes-m1")).then(|| ns.clone())
+    })
+    .await;
+    let m = nodes.iter().find(|n| n.name == "kk-nodes-m1").unwrap();
+    assert_eq!(m.roles, vec!["control-plane", "master"]);
+    assert!(m.is_control_plane());
+    assert_eq!(m.taints, vec!["node-role.kubernetes.io/master:NoSchedule"]);
+    assert_eq!(m.ready, Some(true));
+    let w = nodes.iter().find(|n| n.name == "kk-nodes-w1").unwrap();
+    assert_eq!(w.pressures, vec!["DiskPressure"]);
+    assert_eq!((w.cpu_requested_m, w.mem_requested), (1750, (64 + 1024 + 128) << 20));
+    assert_eq!((w.cpu_allocatable_m, w.mem_allocatable, w.pods_capacity), (7800, 31_815_016 * 1024, 110));
+    assert_eq!((w.kubelet_version.as_str(), w.runtime.as_str(), w.kernel.as_str()), ("v1.20.2", "containerd://1.6.20", "5.10.0-28-amd64"));
+    assert_eq!(w.internal_ip, "10.99.0.31");
+    assert_eq!((w.cpu_used_m, w.mem_used), (None, None), "no metrics-server here: requests only");
+    assert_eq!(w.cpu_req_pct(), 22);
+
+    // a pod goes away: the sums follow through the watch
+    kit::delete(&admin, "/api/v1/namespaces/kk-nodes/pods/p1?gracePeriodSeconds=0").await.unwrap();
+    wait_for(&mut h, 15, "the node's requests to drop", |ev| {
+        let ns = nodes_of(ev)?.as_ref().ok()?;
+        ns.iter().find(|n| n.name == "kk-nodes-w1").filter(|n| n.pods == 2 && n.cpu_requested_m == 750).map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_workloads_and_ceph_from_rook() {
+    let Some(lab) = lab("platform") else { return };
+    let admin = lab.admin().await;
+    kit::create(
+        &admin,
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        json!({"metadata": {"name": "cephclusters.ceph.rook.io", "labels": {"kockpit-test": "platform"}},
+               "spec": {"group": "ceph.rook.io", "scope": "Namespaced",
+                        "names": {"kind": "CephCluster", "listKind": "CephClusterList", "plural": "cephclusters", "singular": "cephcluster"},
+                        "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                                      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+    )
+    .await
+    .unwrap();
+    wait_until(30, "the CephCluster CRD to be served", || async {
+        kit::req(&admin, Method::GET, "/apis/ceph.rook.io/v1/cephclusters", None).await.is_ok()
+    })
+    .await;
+    kit::create_namespace(&admin, "rook-ceph", "platform").await.unwrap();
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-plat-w1", "platform", &["worker"], "10.99.1.31")).await.unwrap();
+    kit::create(
+        &admin,
+        "/apis/ceph.rook.io/v1/namespaces/rook-ceph/cephclusters",
+        json!({"apiVersion": "ceph.rook.io/v1", "kind": "CephCluster", "metadata": {"name": "rook-ceph"},
+               "spec": {"cephVersion": {"image": "quay.io/ceph/ceph:v18"}, "mon": {"count": 3}}}),
+    )
+    .await
+    .unwrap();
+    let checked = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    kit::req(
+        &admin,
+        Method::PATCH,
+        "/apis/ceph.rook.io/v1/namespaces/rook-ceph/cephclusters/rook-ceph/status",
+        Some(json!({"status": {"phase": "Ready", "ceph": {
+            "health": "HEALTH_WARN", "lastChecked": checked,
+            "details": {"OSD_DOWN": {"severity": "HEALTH_WARN", "message": "1 osds down"}},
+            "capacity": {"bytesAvailable": 600, "bytesTotal": 1000, "bytesUsed": 400, "lastUpdated": checked}}}})),
+    )
+    .await
+    .unwrap();
+    let osd = kit::pod_json("rook-ceph-osd-0-abc", json!({"app": "rook-ceph-osd"}), Some("kk-plat-w1"), "100m", "1Gi");
+    kit::create(&admin, "/api/v1/namespaces/rook-ceph/pods", osd).await.unwrap();
+    kit::mark_ready(&admin, "rook-ceph", "rook-ceph-osd-0-abc").await.unwrap();
+    let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "rook-ceph-operator"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "op"}}, "template": {"metadata": {"labels": {"app": "op"}},
+        "spec": {"nodeSelector": {"kockpit-none": "x"}, "containers": [{"name": "c", "image": "registry.invalid/rook:1"}]}}}});
+    kit::create(&admin, "/apis/apps/v1/namespaces/rook-ceph/deployments", dep).await.unwrap();
+    let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "csi-rbdplugin"},
+        "spec": {"selector": {"matchLabels": {"app": "csi"}}, "template": {"metadata": {"labels": {"app": "csi"}},
+        "spec": {"nodeSelector": {"kockpit-test": "platform"}, "containers": [{"name": "c", "image": "registry.invalid/csi:1"}]}}}});
+    kit::create(&admin, "/apis/apps/v1/namespaces/rook-ceph/daemonsets", ds).await.unwrap();
+
+    let mut h = lab.backend(true);
+    let (ceph, source, at) = wait_for(&mut h, 30, "Ceph from Rook", |ev| match ev {
+        BackendEvent::Obs(Observation { payload: Payload::Ceph(Ok(v)), source, at, .. }) if v.osds == 1 => {
+            Some((v.clone(), source.clone(), *at))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(source, "kube rook");
+    assert_eq!(ceph.health, kockpit::model::CephHealth::Warn);
+    assert_eq!(ceph.checks.len(), 1);
+    assert_eq!(ceph.checks[0].code, "OSD_DOWN");
+    assert_eq!((ceph.bytes_used, ceph.bytes_total), (400, 1000));
+    assert_eq!(ceph.osd_hosts, vec!["kk-plat-w1"]);
+    assert_eq!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), checked, "the observation is as old as Rook's lastChecked");
+    let ws = wait_for(&mut h, 30, "the rook-ceph workloads", |ev| match ev {
+        BackendEvent::Obs(Observation { payload: Payload::Workloads(Ok(ws)), .. }) => {
+            let dsr = ws.iter().find(|w| w.name == "csi-rbdplugin")?;
+            (dsr.desired == 1 && ws.iter().any(|w| w.name == "rook-ceph-operator")).then(|| ws.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let op = ws.iter().find(|w| w.name == "rook-ceph-operator").unwrap();
+    assert_eq!((op.namespace.as_str(), op.kind, op.desired, op.ready), ("rook-ceph", WorkloadKind::Deployment, 1, 0));
+    assert!(!op.is_ready(), "its pod cannot be scheduled");
+    let csi = ws.iter().find(|w| w.name == "csi-rbdplugin").unwrap();
+    assert_eq!(csi.kind, WorkloadKind::DaemonSet);
+    assert!(ws.iter().all(|w| kube::PLATFORM_NAMESPACES.contains(&w.namespace.as_str())), "only platform namespaces");
+    drop(h);
+    kit::delete(&admin, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/cephclusters.ceph.rook.io").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cordon_and_uncordon_round_trip() {
+    let Some(lab) = lab("cordon") else { return };
+    let admin = lab.admin().await;
+    kit::create_node(&admin, "kk-cordon-1", "cordon", &["worker"], "10.99.2.1").await.unwrap();
+    let mut h = lab.backend(false);
+    wait_for(&mut h, 30, "the node", |ev| nodes_of(ev)?.as_ref().ok()?.iter().find(|n| n.name == "kk-cordon-1").map(|_| ())).await;
+    let (steps, ok, summary) = run_op(&mut h, 1, OpRequest::Cordon { node: "kk-cordon-1".into() }, 30).await;
+    assert!(ok, "{summary}: {steps:?}");
+    assert!(steps.iter().any(|s| s.starts_with("verified through the watch")), "{steps:?}");
+    assert!(node_unschedulable(&admin, "kk-cordon-1").await);
+    wait_for(&mut h, 10, "the panel to show SchedulingDisabled", |ev| {
+        nodes_of(ev)?.as_ref().ok()?.iter().find(|n| n.name == "kk-cordon-1" && n.unschedulable).map(|_| ())
+    })
+    .await;
+    let (steps, ok, summary) = run_op(&mut h, 2, OpRequest::Uncordon { node: "kk-cordon-1".into() }, 30).await;
+    assert!(ok, "{summary}: {steps:?}");
+    assert!(!node_unschedulable(&admin, "kk-cordon-1").await);
+    let (_, ok, summary) = run_op(&mut h, 3, OpRequest::Cordon { node: "kk-no-such-node".into() }, 30).await;
+    assert!(!ok && summary.contains("404"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_30_pods_while_a_pdb_blocks_one_until_its_replacement_is_ready() {
+    let Some(lab) = lab("drain30") else { return };
+    let admin = lab.admin().await;
+    let ns = "kk-drain30";
+    kit::create_namespace(&admin, ns, "drain30").await.unwrap();
+    for (n, ip) in [("kk-d30-a", "10.99.3.1"), ("kk-d30-b", "10.99.3.2"), ("kk-d30-c", "10.99.3.3")] {
+        let mut node = kit::node_json(n, "drain30", &["worker"], ip);
+        if n != "kk-d30-a" {
+            node["spec"]["unschedulable"] = json!(true); // everything lands on a first
+        }
+        kit::create(&admin, "/api/v1/nodes", node).await.unwrap();
+    }
+    let nodes = vec!["kk-d30-a".to_string(), "kk-d30-b".into(), "kk-d30-c".into()];
+    let _kubelet = FakeKubelet::start(admin.clone(), vec![ns.into()], nodes, Duration::from_secs(2));
+    let sel = json!({"kockpit-test": "drain30"});
+    kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/replicasets"), replicaset("web", 28, json!({"app": "web"}), sel.clone()))
+        .await
+        .unwrap();
+    kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/replicasets"), replicaset("db", 2, json!({"app": "db"}), sel.clone()))
+        .await
+        .unwrap();
+    kit::create(
+        &admin,
+        &format!("/apis/policy/v1beta1/namespaces/{ns}/poddisruptionbudgets"),
+        json!({"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "db"},
+               "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "db"}}}}),
+    )
+    .await
+    .unwrap();
+    wait_until(90, "30 Ready pods on kk-d30-a", || async { pods_on(&admin, "kk-d30-a").await.iter().filter(|p| ready(p)).count() == 30 })
+        .await;
+    wait_until(30, "the PDB to allow one disruption", || async {
+        let p =
+            kit::req(&admin, Method::GET, &format!("/apis/policy/v1beta1/namespaces/{ns}/poddisruptionbudgets/db"), None).await.unwrap();
+        p["status"]["disruptionsAllowed"] == 1
+    })
+    .await;
+    cordon_raw(&admin, "kk-d30-b", false).await;
+    cordon_raw(&admin, "kk-d30-c", false).await;
+
+    let kockpit = lab.kockpit(false).await;
+    let preview = kube::drain_preview(&kockpit, "kk-d30-a", &DrainOptions::default()).await.unwrap();
+    assert_eq!(preview.evict.len(), 29, "{preview:?}");
+    assert_eq!(preview.blocked.len(), 1, "one db pod waits for the PDB: {preview:?}");
+    assert!(preview.blocked[0].1.contains("PDB db"), "{preview:?}");
+    assert!(!preview.refuses());
+
+    let mut h = lab.backend(false);
+    let t0 = Instant::now();
+    let opts = DrainOptions { timeout_secs: 120, ..DrainOptions::default() };
+    let (steps, ok, summary) = run_op(&mut h, 7, OpRequest::Drain { node: "kk-d30-a".into(), options: opts }, 150).await;
+    eprintln!("drain of 30 pods: {:.1}s: {summary}", t0.elapsed().as_secs_f64());
+    assert!(ok, "{summary}\n{}", steps.join("\n"));
+    assert!(steps.iter().any(|s| s.contains("blocked by PDB db, retrying")), "{}", steps.join("\n"));
+    assert_eq!(steps.iter().filter(|s| s.starts_with("evicted ")).count(), 30, "{}", steps.join("\n"));
+    assert_eq!(steps.iter().filter(|s| s.ends_with("gone from kk-d30-a")).count(), 30);
+    assert!(pods_on(&admin, "kk-d30-a").await.is_empty());
+    assert!(node_unschedulable(&admin, "kk-d30-a").await, "a drained node stays cordoned");
+    // the PDB was honoured: the second db pod left only once a replacement was Ready elsewhere
+    let blocked_at = steps.iter().position(|s| s.contains("blocked by PDB db")).unwrap();
+    let db_evictions: Vec<usize> =
+        steps.iter().enumerate().filter(|(_, s)| s.starts_with("evicted kk-drain30/db-")).map(|(i, _)| i).collect();
+    assert_eq!(db_evictions.len(), 2);
+    assert!(db_evictions[1] > blocked_at, "{}", steps.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_cancelled_halfway_leaves_the_node_cordoned_and_the_rest_untouched() {
+    let Some(lab) = lab("cancel") else { return };
+    let admin = lab.admin().await;
+    let ns = "kk-cancel";
+    kit::create_namespace(&admin, ns, "cancel").await.unwrap();
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-cancel-a", "cancel", &["worker"], "10.99.4.1")).await.unwrap();
+    let _kubelet = FakeKubelet::start(admin.clone(), vec![ns.into()], vec!["kk-cancel-a".into()], Duration::ZERO);
+    let sel = json!({"kubernetes.io/hostname": "kk-cancel-a"});
+    kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/replicasets"), replicaset("free", 5, json!({"app": "free"}), sel.clone()))
+        .await
+        .unwrap();
+    kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/replicasets"), replicaset("held", 5, json!({"app": "held"}), sel.clone()))
+        .await
+        .unwrap();
+    kit::create(
+        &admin,
+        &format!("/apis/policy/v1beta1/namespaces/{ns}/poddisruptionbudgets"),
+        json!({"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "held"},
+               "spec": {"minAvailable": 5, "selector": {"matchLabels": {"app": "held"}}}}),
+    )
+    .await
+    .unwrap();
+    wait_until(60, "10 Ready pods", || async { pods_on(&admin, "kk-cancel-a").await.iter().filter(|p| ready(p)).count() == 10 }).await;
+    wait_until(30, "the PDB status", || async {
+        let p =
+            kit::req(&admin, Method::GET, &format!("/apis/policy/v1beta1/namespaces/{ns}/poddisruptionbudgets/held"), None).await.unwrap();
+        p["status"]["currentHealthy"] == 5
+    })
+    .await;
+    let held_before: Vec<String> = pods_on(&admin, "kk-cancel-a")
+        .await
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == "held")
+        .map(|p| p["metadata"]["uid"].to_string())
+        .collect();
+
+    let mut h = lab.backend(false);
+    let cap = WriteCap::acquire(false).unwrap();
+    let opts = DrainOptions { timeout_secs: 120, ..DrainOptions::default() };
+    h.commands.send(Command::Execute { id: 9, request: OpRequest::Drain { node: "kk-cancel-a".into(), options: opts }, cap }).unwrap();
+    let (mut evicted, mut blocked) = (0, 0);
+    let mut steps = Vec::new();
+    wait_for(&mut h, 60, "half of the pods evicted and the rest blocked", |ev| match ev {
+        BackendEvent::Op(OpEvent::Step { id: 9, text, .. }) => {
+            steps.push(text.clone());
+            evicted += usize::from(text.starts_with("evicted "));
+            blocked += usize::from(text.contains("blocked by PDB held"));
+            (evicted == 5 && blocked == 5).then_some(())
+        }
+        BackendEvent::Op(OpEvent::Finished { id: 9, summary, .. }) => panic!("finished early: {summary}\n{}", steps.join("\n")),
+        _ => None,
+    })
+    .await;
+    h.commands.send(Command::Cancel { id: 9 }).unwrap();
+    let (ok, summary) = wait_for(&mut h, 15, "the cancelled drain to finish", |ev| match ev {
+        BackendEvent::Op(OpEvent::Finished { id: 9, ok, summary }) => Some((*ok, summary.clone())),
+        _ => None,
+    })
+    .await;
+    assert!(!ok);
+    assert!(summary.contains("cancelled") && summary.contains("stays cordoned") && summary.contains("untouched 5"), "{summary}");
+    assert!(node_unschedulable(&admin, "kk-cancel-a").await, "the node stays cordoned");
+    tokio::time::sleep(Duration::from_secs(3)).await; // nothing more happens after a cancel
+    let held_after: Vec<Value> =
+        pods_on(&admin, "kk-cancel-a").await.into_iter().filter(|p| p["metadata"]["labels"]["app"] == "held").collect();
+    assert_eq!(held_after.len(), 5);
+    assert!(held_after.iter().all(|p| p["metadata"]["deletionTimestamp"].is_null() && ready(p)), "untouched");
+    let uids: Vec<String> = held_after.iter().map(|p| p["metadata"]["uid"].to_string()).collect();
+    assert_eq!(uids.len(), held_before.len());
+    assert!(uids.iter().all(|u| held_before.contains(u)), "the same pods, not replacements");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_before_touching_anything_when_a_pod_needs_an_option() {
+    let Some(lab) = lab("refuse") else { return };
+    let admin = lab.admin().await;
+    kit::create_namespace(&admin, "kk-refuse", "refuse").await.unwrap();
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-refuse-a", "refuse", &["worker"], "10.99.5.1")).await.unwrap();
+    kit::create(&admin, "/api/v1/namespaces/kk-refuse/pods", kit::pod_json("bare", json!({}), Some("kk-refuse-a"), "10m", "8Mi"))
+        .await
+        .unwrap();
+    let kockpit = lab.kockpit(true).await;
+    let p = kube::drain_preview(&kockpit, "kk-refuse-a", &DrainOptions::default()).await.unwrap();
+    assert!(p.refuses() && p.blocked[0].1.contains("force_unmanaged"), "{p:?}");
+    let mut h = lab.backend(false);
+    let (_, ok, summary) = run_op(&mut h, 1, OpRequest::Drain { node: "kk-refuse-a".into(), options: DrainOptions::default() }, 30).await;
+    assert!(!ok && summary.contains("refused, nothing changed"), "{summary}");
+    assert!(!node_unschedulable(&admin, "kk-refuse-a").await, "not even cordoned");
+    assert_eq!(pods_on(&admin, "kk-refuse-a").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apiserver_restart_marks_panels_failed_then_they_recover_by_themselves() {
+    let Some(lab) = lab("restart") else { return };
+    let mut h = lab.backend(true);
+    wait_for(&mut h, 30, "nodes", |ev| nodes_of(ev)?.as_ref().ok().map(|_| ())).await;
+    wait_for(&mut h, 30, "leases", |ev| leases_of(ev)?.as_ref().ok().map(|_| ())).await;
+    lab.cp.lab(&["stop", "apiserver"]).expect("stop apiserver"); // returns once the process is gone
+    let t0 = Instant::now();
+    let reason = wait_for(&mut h, 20, "the Nodes panel to fail", |ev| nodes_of(ev)?.as_ref().err().cloned()).await;
+    eprintln!("nodes failed {:.1}s after the apiserver exited: {reason}", t0.elapsed().as_secs_f64());
+    assert!(reason.to_lowercase().contains("refused") || reason.contains("unreachable"), "{reason}");
+    let t1 = Instant::now();
+    lab.cp.lab(&["start", "apiserver"]).expect("start apiserver");
+    wait_for(&mut h, 60, "the Nodes panel to recover", |ev| nodes_of(ev)?.as_ref().ok().map(|_| ())).await;
+    wait_for(&mut h, 60, "the Leases panel to recover", |ev| leases_of(ev)?.as_ref().ok().map(|_| ())).await;
+    eprintln!("recovered {:.1}s after the start", t1.elapsed().as_secs_f64());
+    // the controller-manager and scheduler may have lost leadership (and exited) meanwhile
+    lab.cp.lab(&["up"]).expect("control plane back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_sends_no_write_as_the_apiservers_audit_log_shows() {
+    let Some(lab) = lab("readonly") else { return };
+    let admin = lab.admin().await;
+    kit::create_namespace(&admin, "kk-ro", "readonly").await.unwrap();
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-ro-a", "readonly", &["worker"], "10.99.6.1")).await.unwrap();
+    let pod = kit::pod_json("p", json!({}), Some("kk-ro-a"), "10m", "8Mi");
+    kit::create(&admin, "/api/v1/namespaces/kk-ro/pods", pod).await.unwrap();
+    let since = Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // audit timestamps have microseconds; keep clear of the setup
+
+    let mut h = lab.backend(true);
+    wait_for(&mut h, 30, "nodes", |ev| nodes_of(ev)?.as_ref().ok()?.iter().find(|n| n.name == "kk-ro-a").map(|_| ())).await;
+    let force = DrainOptions { force_unmanaged: true, delete_emptydir_data: true, grace_period_secs: Some(0), timeout_secs: 10 };
+    let ops = [
+        OpRequest::Cordon { node: "kk-ro-a".into() },
+        OpRequest::Uncordon { node: "kk-ro-a".into() },
+        OpRequest::Drain { node: "kk-ro-a".into(), options: force },
+    ];
+    for (i, op) in ops.into_iter().enumerate() {
+        let (steps, ok, summary) = run_op(&mut h, 100 + i as u64, op, 30).await;
+        assert!(!ok, "{summary}");
+        assert!(summary.contains("read-only"), "{summary}\n{steps:?}");
+    }
+    // the lower layer too: a raw write through the read-only client never leaves the process
+    let ro = lab.kockpit(true).await;
+    let r = ro.request(Method::DELETE, "/api/v1/namespaces/kk-ro/pods/p", None, None).await;
+    assert!(matches!(r, Err(kockpit::kube::KubeError::ReadOnly { .. })), "{r:?}");
+    let eviction = json!({"apiVersion": "policy/v1beta1", "kind": "Eviction", "metadata": {"name": "p", "namespace": "kk-ro"}});
+    let r = ro
+        .request(
+            Method::POST,
+            "/api/v1/namespaces/kk-ro/pods/p/eviction",
+            Some("application/json"),
+            Some(eviction.to_string().into_bytes()),
+        )
+        .await;
+    assert!(matches!(r, Err(kockpit::kube::KubeError::ReadOnly { .. })), "{r:?}");
+    let p = kube::drain_preview(&ro, "kk-ro-a", &DrainOptions::default()).await.expect("reads work");
+    assert_eq!(p.refused, vec!["kk-ro/p"]);
+    drop(h);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let text = std::fs::read_to_string(lab.cp.audit_log()).expect("the apiserver's audit log");
+    let mut verbs = std::collections::BTreeMap::<String, usize>::new();
+    let mut writes = Vec::new();
+    for line in text.lines() {
+        let Ok(e) = serde_json::from_str::<Value>(line) else { continue };
+        if e["user"]["username"] != "kockpit" {
+            continue;
+        }
+        let at = e["requestReceivedTimestamp"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        if at.is_none_or(|t| t < since) {
+            continue;
+        }
+        let verb = e["verb"].as_str().unwrap_or("?").to_string();
+        if !matches!(verb.as_str(), "get" | "list" | "watch") {
+            writes.push(format!("{verb} {}", e["requestURI"].as_str().unwrap_or("")));
+        }
+        *verbs.entry(verb).or_default() += 1;
+    }
+    eprintln!("kockpit's requests in the audit log: {verbs:?}");
+    assert!(verbs.get("list").copied().unwrap_or(0) > 0 && verbs.get("watch").copied().unwrap_or(0) > 0, "{verbs:?}");
+    assert!(writes.is_empty(), "writes from kockpit's user: {writes:?}");
+    assert!(!node_unschedulable(&admin, "kk-ro-a").await);
+    assert_eq!(pods_on(&admin, "kk-ro-a").await.len(), 1);
+}
+
+/// Puts the HA lab's masters back on the python stand-in (the lab's default), whatever happened.
+struct StubsBack(std::path::PathBuf);
+
+impl Drop for StubsBack {
+    fn drop(&mut self) {
+        for m in ["m1", "m2", "m3"] {
+            let _ = kit::run_bounded(&self.0, &["stop", m, "apiserver"], Duration::from_secs(60));
+            let _ = kit::run_bounded(&self.0, &["start", m, "apiserver"], Duration::from_secs(60));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_ha_vip_watches_move_to_another_apiserver_when_one_stops() {
+    // the lock, and the build (the HA lab's real apiservers are the one `tests/lab/k8s build` caches)
+    let Some(_lab) = lab("havip") else { return };
+    let ha = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
+    let real = [("KOCKPIT_LAB_APISERVER".to_string(), "real".to_string())];
+    if let Err(e) = kit::run_env(&ha, &["up"], &[], Duration::from_secs(180)) {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("the HA lab cannot run: {e}");
+        }
+        eprintln!("SKIP: the HA lab cannot run here: {e}");
+        return;
+    }
+    let _restore = StubsBack(ha.clone());
+    for m in ["m1", "m2", "m3"] {
+        kit::run_env(&ha, &["stop", m, "apiserver"], &real, Duration::from_secs(60)).unwrap();
+        kit::run_env(&ha, &["start", m, "apiserver"], &real, Duration::from_secs(60)).unwrap();
+    }
+    let env = kit::run_bounded(&ha, &["env"], Duration::from_secs(10)).unwrap();
+    let dir = env.lines().find_map(|l| l.strip_prefix("export KOCKPIT_LAB_DIR=")).expect("KOCKPIT_LAB_DIR").trim_matches('\'').to_string();
+    // kubeadm's admin.conf of m1: the server is the VIP, https://10.213.0.100:6443
+    let kubeconfig = std::path::PathBuf::from(format!("{dir}/hosts/m1/fs/etc/kubernetes/admin.conf"));
+    assert!(std::fs::read_to_string(&kubeconfig).unwrap().contains("https://10.213.0.100:6443"));
+    let admin =
+        kockpit::kube::Kube::connect(&Access { kubeconfig: Some(kubeconfig.clone()), context: None, readonly: false }).await.unwrap();
+    wait_until(120, "three real apiservers ready behind the VIP", || async {
+        // haproxy balances round robin: six good answers in a row come from all three
+        let mut ok = 0;
+        for _ in 0..6 {
+            ok += usize::from(admin.request_raw(Method::GET, "/readyz", None, None).await.is_ok_and(|(c, _)| c == 200));
+        }
+        ok == 6
+    })
+    .await;
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-havip-1", "havip", &["worker"], "10.99.7.1")).await.unwrap();
+
+    let mut s = KubeSettings::new(Access { kubeconfig: Some(kubeconfig), context: None, readonly: true });
+    s.ping_interval = Duration::from_secs(1);
+    let mut h = kube::spawn_backend(s);
+    wait_for(&mut h, 30, "nodes through the VIP", |ev| nodes_of(ev)?.as_ref().ok()?.iter().find(|n| n.name == "kk-havip-1").map(|_| ()))
+        .await;
+    // one apiserver goes away: the watches it carried end, reconnect through haproxy to another one
+    for m in ["m1", "m2"] {
+        kit::run_env(&ha, &["stop", m, "apiserver"], &[], Duration::from_secs(60)).unwrap();
+        let t0 = Instant::now();
+        cordon_raw(&admin, "kk-havip-1", m == "m1").await; // a change made after the stop must show up
+        let want = m == "m1";
+        wait_for(&mut h, 30, "the change through another apiserver", |ev| {
+            nodes_of(ev)?.as_ref().ok()?.iter().find(|n| n.name == "kk-havip-1" && n.unschedulable == want).map(|_| ())
+        })
+        .await;
+        eprintln!("{m} stopped: the panel showed a change made afterwards {:.1}s later", t0.elapsed().as_secs_f64());
+    }
+    // the last one too: now the panels fail, with the reason, and recover when it is back
+    kit::run_env(&ha, &["stop", "m3", "apiserver"], &[], Duration::from_secs(60)).unwrap();
+    let reason = wait_for(&mut h, 30, "the Nodes panel to fail", |ev| nodes_of(ev)?.as_ref().err().cloned()).await;
+    eprintln!("all apiservers stopped: {reason}");
+    kit::run_env(&ha, &["start", "m3", "apiserver"], &real, Duration::from_secs(60)).unwrap();
+    wait_for(&mut h, 90, "the Nodes panel to recover", |ev| nodes_of(ev)?.as_ref().ok().map(|_| ())).await;
+    kit::delete(&admin, "/api/v1/nodes/kk-havip-1").await.unwrap();
+}
