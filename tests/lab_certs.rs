@@ -223,8 +223,17 @@ fn by_name(certs: &[CertInfo]) -> BTreeMap<String, CertInfo> {
     certs.iter().map(|c| (c.name.clone(), c.clone())).collect()
 }
 
+/// Every host's certificates. Right after apiservers restart, haproxy needs two good checks before the
+/// VIP answers again: wait (up to 15 s) for a complete view, then fail with the reason.
 async fn view(remote: &Remote, s: &CertsSettings) -> BTreeMap<String, BTreeMap<String, CertInfo>> {
-    certs::poll_all(remote, s).await.into_iter().map(|(h, r)| (h.clone(), by_name(&r.unwrap_or_else(|e| panic!("{h}: {e}"))))).collect()
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let polled = certs::poll_all(remote, s).await;
+        if polled.iter().all(|(_, r)| r.is_ok()) || std::time::Instant::now() > deadline {
+            return polled.into_iter().map(|(h, r)| (h.clone(), by_name(&r.unwrap_or_else(|e| panic!("{h}: {e}"))))).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 #[test]
