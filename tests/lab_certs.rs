@@ -136,7 +136,10 @@ impl Lab {
     /// The command renewal runs on a master to restart its control plane: the lab's own stop/start of
     /// the etcd member and the apiserver (a real kube-apiserver reading /etc/kubernetes/pki).
     fn restart_command(&self) -> String {
-        let ha = self.script.display();
+        // The copy `up` leaves in the lab's state dir: the checkout may be under a path (such as /tmp)
+        // that is private inside the hosts.
+        let ha = PathBuf::from(self.var("KOCKPIT_LAB_DIR")).join("tools/ha");
+        let ha = ha.display();
         format!(
             "H=$(hostname); {ha} stop \"$H\" etcd && {ha} start \"$H\" etcd && {ha} stop \"$H\" apiserver && KOCKPIT_LAB_APISERVER=real {ha} start \"$H\" apiserver"
         )
