@@ -17,7 +17,6 @@ pub mod remote;
 pub mod renew;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -201,66 +200,13 @@ pub async fn read_files(remote: &Remote, h: &CertHost, layout: CertLayout, timeo
     Ok(certs)
 }
 
-fn no_verify_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let builder =
-                rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap_or_else(|_| {
-                    rustls::ClientConfig::builder_with_provider(provider.clone())
-                        .with_protocol_versions(&[&rustls::version::TLS13])
-                        .unwrap_or_else(|_| unreachable!("ring supports TLS 1.3"))
-                });
-            Arc::new(builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth())
-        })
-        .clone()
-}
-
-/// Records what the server presents, whatever it is (an expired or foreign certificate is exactly what
-/// this probe is for); handshake signatures are still checked.
-#[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The leaf certificate `addr` presents in a TLS handshake.
 pub async fn served_cert(name: &str, addr: SocketAddr, timeout: Duration) -> Result<Parsed, String> {
     let fut = async {
         let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
         let _ = tcp.set_nodelay(true);
         let sn = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-        let tls = TlsConnector::from(no_verify_config()).connect(sn, tcp).await.map_err(|e| format!("TLS {addr}: {e}"))?;
+        let tls = TlsConnector::from(crate::probe::haproxy::tls_config()).connect(sn, tcp).await.map_err(|e| format!("TLS {addr}: {e}"))?;
         let (_, conn) = tls.get_ref();
         let leaf = conn.peer_certificates().and_then(|c| c.first()).ok_or_else(|| format!("{addr}: no certificate presented"))?;
         parse::from_der(name, &addr.to_string(), leaf)
