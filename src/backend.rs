@@ -21,6 +21,9 @@ pub enum Command {
     Host { id: u64, action: crate::drill::HostAction, cap: WriteCap },
     /// Pause or resume the world (demo only).
     SetPaused(bool),
+    /// Dry-run an operation before it is confirmed (a drain: which pods would move, which are blocked
+    /// and why). Reads only; answered with [`BackendEvent::DryRun`] carrying the same id.
+    DryRun { id: u64, request: OpRequest },
 }
 
 /// Something a backend tells the app. Nearly every event is an observation, so boxing it would only
@@ -34,6 +37,11 @@ pub enum BackendEvent {
     Notice(String),
     /// A log line from a tailed source (pod logs, journalctl over SSH, files).
     Log(crate::logs::LogLine),
+    /// The answer to [`Command::DryRun`].
+    DryRun {
+        id: u64,
+        result: Result<crate::ops::DryRun, String>,
+    },
 }
 
 pub struct BackendHandle {
@@ -91,6 +99,9 @@ pub fn combine(parts: Vec<(BackendHandle, Claims)>) -> BackendHandle {
                         }),
                         Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
                         Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
+                        Command::DryRun { id, request } => {
+                            BackendEvent::DryRun { id, result: Err(format!("no dry run of {} for this cluster", request.title())) }
+                        }
                         Command::Cancel { .. } => continue,
                     };
                     if ev_tx.send(ev).await.is_err() {

@@ -442,6 +442,19 @@ async fn drain_30_pods_while_a_pdb_blocks_one_until_its_replacement_is_ready() {
     assert!(!preview.refuses());
 
     let mut h = lab.backend(false);
+    // The same dry run through the backend, as the confirmation dialog asks for it.
+    let request = OpRequest::Drain { node: "kk-d30-a".into(), options: DrainOptions::default() };
+    h.commands.send(Command::DryRun { id: 70, request }).expect("backend alive");
+    let dry = wait_for(&mut h, 30, "the dry run", |ev| match ev {
+        BackendEvent::DryRun { id: 70, result } => Some(result.clone()),
+        _ => None,
+    })
+    .await
+    .expect("dry run");
+    assert_eq!(dry.lines[0], "kk-d30-a: 29 pod(s) to evict, 1 blocked, 0 skipped", "{:?}", dry.lines);
+    assert_eq!(dry.lines.iter().filter(|l| l.starts_with("evict    kk-drain30/")).count(), 29, "{:?}", dry.lines);
+    assert!(dry.lines.iter().any(|l| l.starts_with("blocked  kk-drain30/db-") && l.contains("PDB db")), "{:?}", dry.lines);
+    assert!(dry.refused.is_empty());
     let t0 = Instant::now();
     let opts = DrainOptions { timeout_secs: 120, ..DrainOptions::default() };
     let (steps, ok, summary) = run_op(&mut h, 7, OpRequest::Drain { node: "kk-d30-a".into(), options: opts }, 150).await;

@@ -107,6 +107,8 @@ pub struct App {
     pub paused: bool,
     pub quit: bool,
     next_op: u64,
+    /// The dry run the open confirmation waits for.
+    dry_run_id: Option<u64>,
     pub op: Option<OpRun>,
     /// A one-line message for the footer, with when it was set.
     pub notice: Option<(Severity, String, DateTime<Utc>)>,
@@ -158,6 +160,7 @@ impl App {
             paused: false,
             quit: false,
             next_op: 1,
+            dry_run_id: None,
             op: None,
             notice: None,
             assessment,
@@ -291,6 +294,7 @@ impl App {
                 self.say(Severity::Info, text);
             }
             BackendEvent::Op(e) => self.on_op_event(e),
+            BackendEvent::DryRun { id, result } => self.on_dry_run(id, result),
             BackendEvent::Log(l) => {
                 self.logs.push(l);
                 if self.view.dialog == Dialog::Logs && self.log_view.paused_at.is_none() {
@@ -489,8 +493,17 @@ impl App {
         let no = matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N')) || matches!(action, Some(Action::Cancel | Action::Quit));
         if let (KeyCode::Char('e'), OpRequest::VipFailover { to, mode: FailoverMode::Graceful }) = (key.code, &p.request) {
             let req = OpRequest::VipFailover { to: to.clone(), mode: FailoverMode::Emergency };
-            self.propose(req);
-            return vec![];
+            return self.propose(req);
+        }
+        // A drain's options, toggled in the dialog: plan (and dry-run) again with them.
+        if let (KeyCode::Char(c @ ('d' | 'f')), OpRequest::Drain { node, options }) = (key.code, &p.request) {
+            let mut options = options.clone();
+            if c == 'd' {
+                options.delete_emptydir_data = !options.delete_emptydir_data;
+            } else {
+                options.force_unmanaged = !options.force_unmanaged;
+            }
+            return self.propose(OpRequest::Drain { node: node.clone(), options });
         }
         if no {
             self.audit("op_cancelled", json!({ "request": p.request }));
@@ -498,11 +511,15 @@ impl App {
             self.say(Severity::Info, format!("{}: cancelled", p.request.title()));
             return vec![];
         }
-        if !yes || !p.allowed() {
+        if !yes || !p.confirmable() {
             return vec![];
         }
         // Plan again against the model as it is now: the world may have moved while the dialog was open.
-        let fresh = plan(&p.request, &self.model);
+        // The dry run's answer stands (it is seconds old).
+        let fresh = match p.dry_run.clone() {
+            Some(d) => plan(&p.request, &self.model).with_dry_run(d),
+            None => plan(&p.request, &self.model),
+        };
         if !fresh.allowed() {
             self.audit("op_refused", json!({ "request": fresh.request, "blockers": fresh.blockers }));
             self.view.dialog = Dialog::Confirm(fresh);
@@ -549,15 +566,42 @@ impl App {
         Ok(txt)
     }
 
-    /// Plan an operation and open the confirmation dialog.
-    pub fn propose(&mut self, req: OpRequest) {
+    /// Plan an operation and open the confirmation dialog; returns the dry run to ask the backend for,
+    /// if the operation has one (the dialog waits for its answer before it can be confirmed).
+    pub fn propose(&mut self, req: OpRequest) -> Vec<Command> {
         if self.readonly() {
             self.refuse_readonly(req.title());
-            return;
+            return vec![];
         }
         let p = plan(&req, &self.model);
         self.audit("op_planned", json!({ "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers }));
+        let dry = matches!(p.dry_run, Some(crate::ops::DryRunState::Pending));
         self.view.dialog = Dialog::Confirm(p);
+        if !dry {
+            self.dry_run_id = None;
+            return vec![];
+        }
+        let id = self.next_op;
+        self.next_op += 1;
+        self.dry_run_id = Some(id);
+        vec![Command::DryRun { id, request: req }]
+    }
+
+    /// A dry run answered: fold it into the confirmation it was asked for (if that is still open).
+    fn on_dry_run(&mut self, id: u64, result: Result<crate::ops::DryRun, String>) {
+        if self.dry_run_id != Some(id) {
+            return;
+        }
+        self.dry_run_id = None;
+        let Dialog::Confirm(p) = &self.view.dialog else { return };
+        let state = match result {
+            Ok(d) => crate::ops::DryRunState::Ready(d),
+            Err(reason) => crate::ops::DryRunState::Failed { reason },
+        };
+        let p = p.clone().with_dry_run(state);
+        self.audit("op_dry_run", json!({ "request": p.request, "dry_run": p.dry_run, "blockers": p.blockers }));
+        self.view.dialog = Dialog::Confirm(p);
+        self.dirty = true;
     }
 
     /// The node an operation applies to: the selection in Nodes, or the selected host if it is a node.
@@ -644,20 +688,20 @@ impl App {
                         Action::Uncordon => OpRequest::Uncordon { node },
                         _ => OpRequest::Drain { node, options: Default::default() },
                     };
-                    self.propose(req);
+                    return self.propose(req);
                 }
             },
             Action::VipFailover => match self.failover_target() {
                 None => self.say(Severity::Warn, "no load balancer to fail over to"),
-                Some(to) => self.propose(OpRequest::VipFailover { to, mode: FailoverMode::Graceful }),
+                Some(to) => return self.propose(OpRequest::VipFailover { to, mode: FailoverMode::Graceful }),
             },
             Action::RenewCerts => {
                 let masters: Vec<String> = self.model.plan.masters().map(|h| h.name.clone()).collect();
-                self.propose(OpRequest::RenewCerts { masters });
+                return self.propose(OpRequest::RenewCerts { masters });
             }
             Action::ToggleNoout => {
                 let set = self.model.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
-                self.propose(OpRequest::SetNoout { on: !set });
+                return self.propose(OpRequest::SetNoout { on: !set });
             }
             Action::Logs => self.view.dialog = Dialog::Logs,
             Action::Faults => {

@@ -183,7 +183,12 @@ fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
     let mut app = app_with(false, &[], Some(log));
     app.view.focus = PanelId::Nodes;
     app.view.selected.insert(PanelId::Nodes, 4);
-    app.on_key(key('d'));
+    let cmds = app.on_key(key('d'));
+    let [Command::DryRun { id: dry, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    app.on_backend(BackendEvent::DryRun {
+        id: *dry,
+        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![] }),
+    });
     let cmds = app.on_key(key('y'));
     let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
     let id = *id;
@@ -192,7 +197,70 @@ fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
     app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: "cancelled by the operator".into() }));
     assert!(app.on_key(key('c')).is_empty(), "nothing left to cancel");
     let names: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names, ["op_planned", "op_confirmed", "op_cancel_requested", "op_finished"]);
+    assert_eq!(names, ["op_planned", "op_dry_run", "op_confirmed", "op_cancel_requested", "op_finished"]);
+}
+
+#[test]
+fn a_drain_waits_for_its_dry_run_and_refused_pods_block_it_until_an_option_allows_them() {
+    let (path, log) = temp_audit("dryrun");
+    let mut app = app_with(false, &[], Some(log));
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    let cmds = app.on_key(key('d'));
+    let [Command::DryRun { id: first, request: OpRequest::Drain { node, options } }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert_eq!(node, "worker2");
+    assert!(!options.delete_emptydir_data);
+    let first = *first;
+    // Not confirmable while the dry run is out.
+    assert!(app.on_key(key('y')).is_empty(), "confirmation waits for the dry run");
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains("asking the cluster what would move"), "{screen}");
+    // d toggles delete_emptydir_data: a new plan and a new dry run; the old answer is ignored.
+    let cmds = app.on_key(key('d'));
+    let [Command::DryRun { id: second, request: OpRequest::Drain { options, .. } }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert!(options.delete_emptydir_data && !options.force_unmanaged);
+    let second = *second;
+    assert_ne!(first, second);
+    let refused = crate::ops::DryRun {
+        lines: vec![
+            "worker2: 1 pod(s) to evict, 1 blocked, 0 skipped".into(),
+            "blocked  web/solo: no controller".into(),
+            "evict    web/a".into(),
+        ],
+        refused: vec!["web/solo".into()],
+    };
+    app.on_backend(BackendEvent::DryRun { id: first, result: Ok(crate::ops::DryRun { lines: vec![], refused: vec![] }) });
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!() };
+    assert_eq!(p.dry_run, Some(crate::ops::DryRunState::Pending), "a stale answer does not count");
+    app.on_backend(BackendEvent::DryRun { id: second, result: Ok(refused.clone()) });
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!() };
+    assert!(!p.allowed() && p.blockers.iter().any(|b| b.contains("web/solo")), "{:?}", p.blockers);
+    assert!(app.on_key(key('y')).is_empty(), "refused pods block the drain");
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains("blocked  web/solo: no controller") && screen.contains("evict    web/a"), "{screen}");
+    // f allows pods without a controller: the new dry run finds nothing refused, and y executes.
+    let cmds = app.on_key(key('f'));
+    let [Command::DryRun { id: third, request: OpRequest::Drain { options, .. } }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert!(options.delete_emptydir_data && options.force_unmanaged);
+    app.on_backend(BackendEvent::DryRun { id: *third, result: Ok(crate::ops::DryRun { refused: vec![], ..refused }) });
+    let cmds = app.on_key(key('y'));
+    let [Command::Execute { request: OpRequest::Drain { options, .. }, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    assert!(options.force_unmanaged);
+    let names: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["op_planned", "op_planned", "op_dry_run", "op_planned", "op_dry_run", "op_confirmed"]);
+}
+
+#[test]
+fn a_failed_dry_run_is_shown_and_does_not_block() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    let cmds = app.on_key(key('d'));
+    let [Command::DryRun { id, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    app.on_backend(BackendEvent::DryRun { id: *id, result: Err("Kubernetes unavailable: connection refused".into()) });
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains("dry run failed: Kubernetes unavailable"), "{screen}");
+    assert!(matches!(app.on_key(key('y')).as_slice(), [Command::Execute { .. }]));
 }
 
 #[test]

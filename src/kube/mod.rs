@@ -197,6 +197,19 @@ async fn supervise(
                     },
                     Command::Fault(_) => { let _ = tx.send(BackendEvent::Notice("fault injection is only available in the demo and drills".into())).await; }
                     Command::SetPaused(_) => { let _ = tx.send(BackendEvent::Notice("a live cluster cannot be paused".into())).await; }
+                    Command::DryRun { id, request } => {
+                        let (kube, tx) = (kube.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let result = match &request {
+                                OpRequest::Drain { node, options } => drain::drain_preview(&kube, node, options)
+                                    .await
+                                    .map(|p| crate::ops::DryRun { lines: p.lines(), refused: p.refused.clone() })
+                                    .map_err(|e| format!("dry run of {}: {e}", request.title())),
+                                other => Err(format!("no dry run of {}", other.title())),
+                            };
+                            let _ = tx.send(BackendEvent::DryRun { id, result }).await;
+                        });
+                    }
                     Command::Host { id, .. } => {
                         let summary = "host actions are not executed by the Kubernetes backend".to_string();
                         let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary })).await;
@@ -217,6 +230,7 @@ async fn refuse_command(tx: &mpsc::Sender<BackendEvent>, c: Command, reason: &st
             BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: format!("{}: Kubernetes unavailable: {reason}", request.title()) })
         }
         Command::Cancel { id } => BackendEvent::Notice(format!("operation {id}: nothing running to cancel")),
+        Command::DryRun { id, .. } => BackendEvent::DryRun { id, result: Err(format!("Kubernetes unavailable: {reason}")) },
         _ => BackendEvent::Notice("not available against a live cluster".into()),
     };
     let _ = tx.send(ev).await;

@@ -90,12 +90,57 @@ pub struct OpPlan {
     pub warnings: Vec<String>,
     /// Reasons the operation is refused; a plan with blockers cannot be confirmed.
     pub blockers: Vec<String>,
+    /// What a dry run against the cluster found, for operations that have one (a drain asks the API
+    /// server which pods would move). None: this operation has no dry run.
+    pub dry_run: Option<DryRunState>,
 }
 
 impl OpPlan {
     pub fn allowed(&self) -> bool {
         self.blockers.is_empty()
     }
+    /// Whether the operator can confirm now: nothing blocks it and its dry run (if any) has answered.
+    pub fn confirmable(&self) -> bool {
+        self.allowed() && !matches!(self.dry_run, Some(DryRunState::Pending))
+    }
+    /// Fold a dry run's answer into the plan: pods that need an option the operator did not give
+    /// become blockers (the drain itself would refuse them).
+    pub fn with_dry_run(mut self, state: DryRunState) -> OpPlan {
+        if let DryRunState::Ready(d) = &state
+            && !d.refused.is_empty()
+        {
+            let shown: Vec<&str> = d.refused.iter().take(3).map(String::as_str).collect();
+            let more = d.refused.len().saturating_sub(shown.len());
+            self.blockers.push(format!(
+                "{} pod(s) need an option this drain was not given: {}{} (d: allow deleting emptyDir data, f: allow deleting pods without a controller)",
+                d.refused.len(),
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ));
+        }
+        self.dry_run = Some(state);
+        self
+    }
+}
+
+/// A dry run's findings: lines for the operator (what moves, what is blocked and why, what stays) and
+/// the pods that need an option the operation was not given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRun {
+    pub lines: Vec<String>,
+    pub refused: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DryRunState {
+    /// Asked; the answer has not arrived yet (confirmation waits for it).
+    Pending,
+    Ready(DryRun),
+    /// The dry run could not be made; the operation can still be confirmed, on the planner's word alone.
+    Failed {
+        reason: String,
+    },
 }
 
 /// Progress reported by a backend while it executes an operation.
@@ -116,7 +161,10 @@ impl OpEvent {
 
 /// Plan an operation against the current model. Pure: reads the model, changes nothing.
 pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
-    let mut p = OpPlan { request: req.clone(), steps: vec![], warnings: vec![], blockers: vec![] };
+    let mut p = OpPlan { request: req.clone(), steps: vec![], warnings: vec![], blockers: vec![], dry_run: None };
+    if matches!(req, OpRequest::Drain { .. }) {
+        p.dry_run = Some(DryRunState::Pending);
+    }
     match req {
         OpRequest::Cordon { node } | OpRequest::Uncordon { node } => {
             let cordon = matches!(req, OpRequest::Cordon { .. });

@@ -185,6 +185,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                     }),
                     Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
                     Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
+                    Command::DryRun { id, request } => BackendEvent::DryRun { id, result: Err(format!("no dry run of {} over SSH", request.title())) },
                     // nothing runs, so nothing to cancel
                     Command::Cancel { .. } => continue,
                     Command::Host { id, action, cap: _ } => BackendEvent::Op(OpEvent::Finished {

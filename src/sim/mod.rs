@@ -829,6 +829,22 @@ impl SimCluster {
         self.runs.push(Run { id, queue: ordered });
     }
 
+    /// What an operation would do, without doing it (a drain: which pods would move). The demo
+    /// cluster counts its pods but does not name them.
+    pub fn dry_run(&self, req: &OpRequest) -> Result<crate::ops::DryRun, String> {
+        let OpRequest::Drain { node, .. } = req else { return Err(format!("no dry run of {}", req.title())) };
+        let n = self.nodes.iter().find(|n| &n.name == node).ok_or_else(|| format!("no node named {node}"))?;
+        let evict = n.pods.saturating_sub(n.daemonset_pods);
+        let mut lines = vec![format!("{node}: {evict} pod(s) to evict, 0 blocked, {} skipped", n.daemonset_pods)];
+        if n.daemonset_pods > 0 {
+            lines.push(format!("skip     {} DaemonSet pod(s): they ignore the cordon and stay", n.daemonset_pods));
+        }
+        if evict > 0 {
+            lines.push(format!("evict    {evict} pod(s) of Deployments and StatefulSets"));
+        }
+        Ok(crate::ops::DryRun { lines, refused: vec![] })
+    }
+
     /// Stop a running operation where it is. A drain leaves its node cordoned: nothing is half-done
     /// because each eviction is a whole step.
     pub fn cancel(&mut self, id: u64) {

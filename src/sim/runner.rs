@@ -30,6 +30,12 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                             }
                         }
                         Command::SetPaused(p) => sim.paused = p,
+                        Command::DryRun { id, request } => {
+                            let result = sim.dry_run(&request);
+                            if ev_tx.send(BackendEvent::DryRun { id, result }).await.is_err() {
+                                return;
+                            }
+                        }
                         Command::Cancel { id } => sim.cancel(id),
                         Command::Host { id, action, cap } => {
                             let r = sim.host_action(&action, &cap, now);

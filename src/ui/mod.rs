@@ -403,8 +403,48 @@ fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan)
             lines.push(Line::styled(format!(" ! {w}"), t.style(Role::Warn)));
         }
     }
+    if let crate::ops::OpRequest::Drain { options, .. } = &plan.request {
+        lines.push(Line::raw(""));
+        let onoff = |b: bool| if b { "yes" } else { "no" };
+        lines.push(Line::from(vec![
+            Span::styled(" options: ", t.style(Role::Muted)),
+            Span::styled("d", t.style(Role::Key)),
+            Span::styled(format!(" delete emptyDir data: {}   ", onoff(options.delete_emptydir_data)), t.style(Role::Text)),
+            Span::styled("f", t.style(Role::Key)),
+            Span::styled(format!(" delete pods without a controller: {}", onoff(options.force_unmanaged)), t.style(Role::Text)),
+        ]));
+    }
+    match &plan.dry_run {
+        None => {}
+        Some(crate::ops::DryRunState::Pending) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(" dry run: asking the cluster what would move ...", t.style(Role::Muted)));
+        }
+        Some(crate::ops::DryRunState::Failed { reason }) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(format!(" ! dry run failed: {reason} (the plan above is all there is)"), t.style(Role::Warn)));
+        }
+        Some(crate::ops::DryRunState::Ready(d)) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled("Dry run:", t.style(Role::Muted)));
+            // keep the dialog on screen: the first lines (blocked first, then skipped, then evicted)
+            let room = (body.height as usize).saturating_sub(lines.len() + 12).max(3);
+            for l in d.lines.iter().take(room) {
+                let role = if l.starts_with("blocked") { Role::Warn } else { Role::Text };
+                lines.push(Line::styled(format!(" {l}"), t.style(role)));
+            }
+            if d.lines.len() > room {
+                lines.push(Line::styled(format!(" ... {} more line(s)", d.lines.len() - room), t.style(Role::Muted)));
+            }
+        }
+    }
     lines.push(Line::raw(""));
-    if plan.allowed() {
+    if plan.allowed() && !plan.confirmable() {
+        lines.push(Line::from(vec![
+            Span::styled(" n/Esc", t.style(Role::Key)),
+            Span::styled(" cancel   (confirmation waits for the dry run)", t.style(Role::Muted)),
+        ]));
+    } else if plan.allowed() {
         let mut keys = vec![
             Span::styled(" y", t.style(Role::Key)),
             Span::styled(" confirm   ", t.style(Role::Text)),
@@ -421,7 +461,9 @@ fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan)
         for b in &plan.blockers {
             lines.push(Line::styled(format!("  - {b}"), t.style(Role::Critical)));
         }
-        lines.push(Line::styled(" Esc close", t.style(Role::Muted)));
+        let close =
+            if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) { " d/f change the options   Esc close" } else { " Esc close" };
+        lines.push(Line::styled(close, t.style(Role::Muted)));
     }
     let w = 96.min(body.width);
     let h = (wrapped_height(&lines, w.saturating_sub(2)) + 2).min(body.height);
