@@ -16,7 +16,6 @@ use kockpit::ceph::{self, CephAccess, CephSettings};
 use kockpit::certs::{self, CertsSettings, Remote};
 use kockpit::etcd::{EtcdProbe, EtcdSettings, TunnelMode};
 use kockpit::inventory::Plan;
-use kockpit::ops::WriteCap;
 use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
 
 fn sh(script: &Path, args: &[&str]) -> Result<String, String> {
@@ -62,14 +61,10 @@ fn main() {
     let ceph_conf = env_of(&ceph_env, "KOCKPIT_CEPH_CONF");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async move {
-        // reads go through the read-only set once the pool lists the probe scripts; until then the
-        // interim write path (kockpit::certs::remote), which costs an exec channel per read
-        let cap = WriteCap::acquire(false).expect("a writable process");
-        let probe_cmd = certs::certs_command(&[("ca", "/etc/kubernetes/pki/ca.crt")]);
-        let merged = kockpit::probe::ssh::is_read_only(&probe_cmd);
-        let mode = if merged { AccessMode::ReadOnly } else { AccessMode::ReadWrite };
+        // reads go through the read-only set, on persistent shells: a read-only pool, as in audit mode
+        let mode = AccessMode::ReadOnly;
         let pool = SshPool::load(PoolOptions { ssh_config, mode, use_agent: false, ..PoolOptions::default() }).await.expect("ssh pool");
-        let remote = if merged { Remote::ssh(pool.clone()) } else { Remote::ssh_interim(pool.clone(), &cap) };
+        let remote = Remote::ssh(pool.clone());
         let mut etcd_settings = EtcdSettings::from_plan(&plan);
         etcd_settings.tunnel = TunnelMode::Never;
         let mut etcd = EtcdProbe::new(etcd_settings, Some(remote.clone()), None);
@@ -84,12 +79,11 @@ fn main() {
         let c = c.expect("ceph");
         let ncerts: usize = k.iter().map(|(_, r)| r.as_ref().map(Vec::len).unwrap_or(0)).sum();
         println!(
-            "  etcd: {} members, leader {}; ceph: {}; certificates: {ncerts} on {} rows; read path: {}",
+            "  etcd: {} members, leader {}; ceph: {}; certificates: {ncerts} on {} rows; read path: read-only set",
             e.members.len(),
             e.leader().map(|l| l.name.as_str()).unwrap_or("-"),
             c.health.label(),
             k.len(),
-            if merged { "read-only set" } else { "interim write path" }
         );
 
         let (mut all, mut te, mut tc, mut tk) = (vec![], vec![], vec![], vec![]);
@@ -126,12 +120,12 @@ fn main() {
         report("  certificates (3 + VIP)", &mut tk);
 
         // what a remote command costs per transport on a master: a new exec channel (sshd starts the
-        // user's shell, and its rc files, every time) or a persistent lane (one `sh` fed commands); the
-        // certificate reads move to lanes once the read-only set lists the probe scripts
+        // user's shell, and its rc files, every time) or a persistent lane (one `sh` fed commands), which
+        // the probes use
         let (mut exec, mut lane) = (vec![], vec![]);
         for _ in 0..rounds {
             let t = Instant::now();
-            let _ = pool.run_write(&cap, "m1", "true", Duration::from_secs(5)).await;
+            let _ = pool.run("m1", "true", Duration::from_secs(5)).await;
             exec.push(t.elapsed());
             let t = Instant::now();
             let _ = pool.run_persistent("m1", "bench", "true", Duration::from_secs(5)).await;

@@ -120,13 +120,12 @@ impl Lab {
     fn host_file(&self, host: &str, path: &str) -> PathBuf {
         self.dir().join("hosts").join(host).join("fs").join(path.trim_start_matches('/'))
     }
-    /// kockpit's SSH path: reads through the read-only set once it lists the probe scripts (until then
-    /// the interim write path), writes through the write path.
-    fn remote(&self, cap: &WriteCap) -> Remote {
+    /// kockpit's SSH path: reads through the read-only set, writes through the write path.
+    fn remote(&self, _cap: &WriteCap) -> Remote {
         let ssh_config = Some(PathBuf::from(self.var("KOCKPIT_SSH_CONFIG")));
         let pool = SshPool::new(PoolOptions { ssh_config, mode: AccessMode::ReadWrite, use_agent: false, ..PoolOptions::default() })
             .expect("lab ssh config");
-        Remote::ssh_interim(pool, cap)
+        Remote::ssh(pool)
     }
     fn apiserver_is_real(&self, host: &str) -> bool {
         let pidfile = self.dir().join("pids").join(format!("{host}.apiserver.pid"));

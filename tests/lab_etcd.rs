@@ -16,7 +16,6 @@ use kockpit::certs::Remote;
 use kockpit::etcd::{CredentialSource, EtcdEndpoint, EtcdProbe, EtcdSettings, OpenSshTunnel, TunnelMode};
 use kockpit::inventory::Plan;
 use kockpit::model::{EtcdView, Mode, Model, Observation, PanelId, Payload, Severity, assess};
-use kockpit::ops::WriteCap;
 use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
 
 static LAB_LOCK: Mutex<()> = Mutex::new(());
@@ -133,15 +132,14 @@ impl Lab {
         s.tunnel = TunnelMode::Never;
         s
     }
-    /// Kockpit's read path over SSH: the read-only pool once the probe scripts are in its set, until then
-    /// the interim write path (see kockpit::certs::remote).
-    fn remote(&self, cap: &WriteCap) -> Remote {
+    /// Kockpit's read path over SSH: a read-only pool (the credentials script is in its set).
+    fn remote(&self) -> Remote {
+        Remote::ssh(self.pool())
+    }
+    fn pool(&self) -> SshPool {
         let ssh_config = Some(PathBuf::from(self.var("KOCKPIT_SSH_CONFIG")));
-        let probe = kockpit::probe::ssh::script_command(kockpit::etcd::CREDENTIALS_SCRIPT, &[]);
-        let merged = kockpit::probe::ssh::is_read_only(&probe);
-        let mode = if merged { AccessMode::ReadOnly } else { AccessMode::ReadWrite };
-        let pool = SshPool::new(PoolOptions { ssh_config, mode, use_agent: false, ..PoolOptions::default() }).expect("lab ssh config");
-        if merged { Remote::ssh(pool) } else { Remote::ssh_interim(pool, cap) }
+        SshPool::new(PoolOptions { ssh_config, mode: AccessMode::ReadOnly, use_agent: false, ..PoolOptions::default() })
+            .expect("lab ssh config")
     }
 }
 
@@ -255,29 +253,37 @@ fn three_members_over_tls_with_file_credentials() {
 #[test]
 fn credentials_over_ssh_and_an_ssh_tunnel() {
     let Some(lab) = lab() else { return };
-    let cap = WriteCap::acquire(false).unwrap();
     rt().block_on(async {
         // kubeadm's /etc/kubernetes/pki/etcd on the masters, read with the read-only script
         let mut s = EtcdSettings::from_plan(&lab.plan());
         s.tunnel = TunnelMode::Never;
-        let mut p = EtcdProbe::new(s.clone(), Some(lab.remote(&cap)), None);
+        let mut p = EtcdProbe::new(s.clone(), Some(lab.remote()), None);
         let v = p.poll().await.expect("etcd with certificates read over SSH");
         assert_eq!(v.healthy(), 3);
-        // every member through an SSH tunnel of its own host
+        // every member through an SSH tunnel of its own host: direct-tcpip channels of the (read-only)
+        // pool's connections, and the OpenSSH client's `ssh -W`
         s.tunnel = TunnelMode::Always;
-        let tunnel = std::sync::Arc::new(OpenSshTunnel { ssh_config: Some(lab.var("KOCKPIT_SSH_CONFIG").into()) });
-        let mut p = EtcdProbe::new(s, Some(lab.remote(&cap)), Some(tunnel));
-        let v = p.poll().await.expect("etcd through SSH tunnels");
-        assert_eq!(v.healthy(), 3);
-        assert!(p.source_label().contains("tunnel"), "{}", p.source_label());
-        assert!(v.leader().is_some());
+        let pool = lab.pool();
+        let tunnels: [std::sync::Arc<dyn kockpit::etcd::Tunnel>; 2] = [
+            std::sync::Arc::new(kockpit::etcd::PoolTunnel(pool.clone())),
+            std::sync::Arc::new(OpenSshTunnel { ssh_config: Some(lab.var("KOCKPIT_SSH_CONFIG").into()) }),
+        ];
+        for tunnel in tunnels {
+            let mut p = EtcdProbe::new(s.clone(), Some(Remote::ssh(pool.clone())), Some(tunnel));
+            let v = p.poll().await.expect("etcd through SSH tunnels");
+            assert_eq!(v.healthy(), 3);
+            assert!(p.source_label().contains("tunnel"), "{}", p.source_label());
+            assert!(v.leader().is_some());
+            // kept-alive: the next poll reuses the tunnelled connections
+            assert_eq!(p.poll().await.expect("second poll").healthy(), 3);
+        }
         // an endpoint only its host can reach (etcd's 127.0.0.1:2379 on m1; nothing listens there in
         // the root namespace): direct fails, the tunnel takes over, the rest comes from the member list
         let mut s = EtcdSettings::from_plan(&lab.plan());
         s.endpoints = vec![EtcdEndpoint { name: "m1".into(), host: "127.0.0.1".into(), port: 2379, ssh_host: "m1".into() }];
         s.tunnel = TunnelMode::WhenDirectFails;
         let tunnel = std::sync::Arc::new(OpenSshTunnel { ssh_config: Some(lab.var("KOCKPIT_SSH_CONFIG").into()) });
-        let mut p = EtcdProbe::new(s, Some(lab.remote(&cap)), Some(tunnel));
+        let mut p = EtcdProbe::new(s, Some(lab.remote()), Some(tunnel));
         let v = p.poll().await.expect("etcd through the fallback tunnel");
         assert!(v.leader().is_some());
         assert!(p.source_label().contains("tunnel"), "{}", p.source_label());

@@ -2,15 +2,10 @@
 //! production path), or on this machine (`Local`: the lab's Ceph on 127.0.0.1, or a jump host that is
 //! itself a mon).
 //!
-//! Reads are kockpit's own constant probe scripts ([`is_probe_script`]); anything else is refused here
-//! before it is sent, on either transport. Writes need the process's [`WriteCap`].
-//!
-//! Until the SSH pool's read-only set includes these scripts (requested in NOTES-etcd-ceph.md), a
-//! read-only pool refuses them; a [`Remote`] built with [`Remote::ssh_interim`] then sends them through
-//! the write path instead, with the write capability the caller proved it has. A read-only process has
-//! no such capability and gets the refusal, as it should.
+//! Reads are kockpit's own constant probe scripts ([`is_probe_script`], part of the SSH pool's
+//! read-only set); anything else is refused here before it is sent, on either transport. Writes need
+//! the process's [`WriteCap`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
@@ -23,18 +18,17 @@ use crate::probe::ssh::{self, CommandOutput, SshError, SshPool};
 pub enum Remote {
     Ssh {
         pool: SshPool,
-        /// Interim: the write capability used to send kockpit's own probe scripts while the pool's
-        /// read-only set does not list them yet.
-        interim: Option<Arc<WriteCap>>,
     },
     /// `sh -c` on this machine; `host` arguments are ignored.
-    Local { readonly: bool },
+    Local {
+        readonly: bool,
+    },
 }
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Remote::Ssh { interim, .. } => f.debug_struct("Remote::Ssh").field("interim", &interim.is_some()).finish(),
+            Remote::Ssh { .. } => f.write_str("Remote::Ssh"),
             Remote::Local { readonly } => f.debug_struct("Remote::Local").field("readonly", readonly).finish(),
         }
     }
@@ -71,15 +65,9 @@ fn only_quoted_args(mut rest: &str) -> bool {
 }
 
 impl Remote {
-    /// Over the pool, strictly: reads go only through the pool's read-only path.
+    /// Over the pool: reads go only through the pool's read-only path.
     pub fn ssh(pool: SshPool) -> Remote {
-        Remote::Ssh { pool, interim: None }
-    }
-
-    /// Over the pool; kockpit's own probe scripts may use the write path while the pool's read-only set
-    /// does not list them (see the module docs).
-    pub fn ssh_interim(pool: SshPool, cap: &WriteCap) -> Remote {
-        Remote::Ssh { pool, interim: Some(Arc::new(cap.share())) }
+        Remote::Ssh { pool }
     }
 
     pub fn local(readonly: bool) -> Remote {
@@ -94,20 +82,10 @@ impl Remote {
             return Err(format!("{host}: refused to send a command outside the read-only set"));
         }
         match self {
-            Remote::Ssh { pool, interim } => {
-                let first = if ssh::is_read_only(cmd) || interim.is_none() {
-                    match lane {
-                        Some(l) => pool.run_persistent(host, l, cmd, timeout).await,
-                        None => pool.run(host, cmd, timeout).await,
-                    }
-                } else {
-                    Err(SshError::ReadOnlyRefused { host: host.to_string(), command: String::new() })
-                };
-                match (first, interim) {
-                    (Err(SshError::ReadOnlyRefused { .. }), Some(cap)) => pool.run_write(cap, host, cmd, timeout).await.map_err(ssh_msg),
-                    (r, _) => r.map_err(ssh_msg),
-                }
-            }
+            Remote::Ssh { pool } => match lane {
+                Some(l) => pool.run_persistent(host, l, cmd, timeout).await.map_err(ssh_msg),
+                None => pool.run(host, cmd, timeout).await.map_err(ssh_msg),
+            },
             Remote::Local { .. } => run_local(cmd, timeout).await,
         }
     }

@@ -39,9 +39,23 @@ pub trait Tunnel: Send + Sync {
     }
 }
 
-/// Interim tunnel until the SSH pool offers direct-tcpip channels (requested in NOTES-etcd-ceph.md):
-/// `ssh -W host:port via` of the OpenSSH client, with the same ssh_config. One process per tunnel,
-/// kept as long as its HTTP connection is (so the cost is paid once, not per poll).
+/// Tunnels as direct-tcpip channels of the SSH pool's kept-alive connections: no extra process, no
+/// extra login, and the same host-key checks as every other SSH use.
+#[derive(Clone)]
+pub struct PoolTunnel(pub crate::probe::ssh::SshPool);
+
+impl Tunnel for PoolTunnel {
+    fn open<'a>(&'a self, via: &'a str, host: &'a str, port: u16) -> BoxFut<'a, Result<BoxIo, String>> {
+        Box::pin(async move {
+            let s = self.0.open_direct_tcpip(via, host, port, std::time::Duration::from_secs(5)).await.map_err(|e| e.to_string())?;
+            Ok(Box::new(s) as BoxIo)
+        })
+    }
+}
+
+/// `ssh -W host:port via` of the OpenSSH client, with the same ssh_config: for a machine where only
+/// the OpenSSH client can reach the hosts (a smart card agent, say). One process per tunnel, kept as
+/// long as its HTTP connection is (so the cost is paid once, not per poll).
 #[derive(Debug, Clone, Default)]
 pub struct OpenSshTunnel {
     pub ssh_config: Option<std::path::PathBuf>,

@@ -32,7 +32,7 @@ use crate::inventory::Plan;
 use crate::model::{EtcdView, Observation, Payload};
 use crate::probe::ssh::script_command;
 use client::{Conn, dial_direct};
-pub use client::{Credentials, OpenSshTunnel, Tunnel};
+pub use client::{Credentials, OpenSshTunnel, PoolTunnel, Tunnel};
 use parse::{EndpointResult, Member, Status};
 
 /// Finds and prints the etcd CA, a client certificate and its key (PEM blocks only, each after a

@@ -292,6 +292,26 @@ impl SshPool {
         self.exec(host, command, timeout).await
     }
 
+    /// A TCP stream to `to_host:to_port` as seen from `host`: a direct-tcpip channel of the pool's
+    /// (reused) connection to `host`. No command runs on the host; the stream carries only what the
+    /// caller sends, so a read-only pool may open it too (e.g. etcd's client port behind a firewall).
+    pub async fn open_direct_tcpip(
+        &self,
+        host: &str,
+        to_host: &str,
+        to_port: u16,
+        timeout: Duration,
+    ) -> Result<russh::ChannelStream<russh::client::Msg>, SshError> {
+        let conn = self.connection(host).await?;
+        let what = format!("direct-tcpip to {to_host}:{to_port}");
+        let ch =
+            tokio::time::timeout(timeout, conn.handle.channel_open_direct_tcpip(to_host.to_string(), u32::from(to_port), "127.0.0.1", 0))
+                .await
+                .map_err(|_| SshError::Channel { host: host.into(), reason: format!("{what}: timed out") })?
+                .map_err(|e| SshError::Channel { host: host.into(), reason: format!("{what}: {e}") })?;
+        Ok(ch.into_stream())
+    }
+
     /// Run a command of the read-only set in a persistent remote shell: one `sh` per (host, lane),
     /// started once per connection and fed commands on its stdin, so a poll costs no login-shell
     /// start-up on the host (sshd runs every exec through the user's shell, and its rc files can

@@ -8,9 +8,17 @@ use crate::probe::{haproxy, hosts, keepalived};
 /// Plain commands a read-only pool may send.
 pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"];
 
-/// The probe scripts, the only other commands a read-only pool may send.
-pub fn read_only_scripts() -> [&'static str; 3] {
-    [hosts::HOST_FACTS_SCRIPT, keepalived::VRRP_SCRIPT, haproxy::SHOW_STAT_SCRIPT]
+/// The probe scripts, the only other commands a read-only pool may send. The etcd one prints the
+/// etcd client key (etcd offers no way in without one): it stays in memory and is never logged.
+pub fn read_only_scripts() -> [&'static str; 6] {
+    [
+        hosts::HOST_FACTS_SCRIPT,
+        keepalived::VRRP_SCRIPT,
+        haproxy::SHOW_STAT_SCRIPT,
+        crate::etcd::CREDENTIALS_SCRIPT,
+        crate::ceph::CEPH_SCRIPT,
+        crate::certs::CERTS_SCRIPT,
+    ]
 }
 
 /// Quote one word for a POSIX shell.
@@ -20,7 +28,7 @@ pub fn sh_quote(s: &str) -> String {
 
 /// A short name for a command in messages: the probe's name for the probe scripts.
 pub fn describe_command(cmd: &str) -> String {
-    let names = ["host facts", "keepalived probe", "haproxy show stat"];
+    let names = ["host facts", "keepalived probe", "haproxy show stat", "etcd credentials", "ceph probe", "certificates probe"];
     for (script, name) in read_only_scripts().iter().zip(names) {
         if cmd.starts_with(&format!("sh -c {}", sh_quote(script))) {
             return name.to_string();
