@@ -1,4 +1,5 @@
-//! The live backend: SSH probes of the HA front and the Kubernetes watches, combined into one.
+//! The live backend: SSH probes of the HA front, etcd/Ceph/certificates, and the Kubernetes watches,
+//! combined into one.
 
 use color_eyre::Result;
 
@@ -8,17 +9,29 @@ use crate::model::Model;
 
 pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     let ssh = crate::probe::spawn(plan, crate::probe::LiveSettings::new(readonly));
+    let state = crate::live_state::spawn(plan, crate::probe::LiveSettings::new(readonly));
     let mut kube_settings = crate::kube::KubeSettings::from_plan(plan, readonly);
-    // The direct Ceph probe is not wired into the live backend yet: Rook's view feeds the Ceph panel.
-    kube_settings.rook_ceph = true;
+    // With a [ceph] section the ceph CLI feeds the Ceph panel; without one, Rook's CephCluster does.
+    kube_settings.rook_ceph = plan.ceph.is_none();
     let kube = crate::kube::spawn_backend(kube_settings);
-    let to_kube: Claims = |c| matches!(c, Command::Execute { request, .. } if crate::kube::handles(request));
+    let to_kube: Claims = |c| match c {
+        Command::Execute { request, .. } => crate::kube::handles(request),
+        Command::DryRun { request, .. } => crate::kube::handles(request),
+        _ => false,
+    };
+    let to_state: Claims = |c| matches!(c, Command::Execute { request, .. } if crate::live_state::handles(request));
     let to_ssh: Claims = |c| matches!(c, Command::Execute { .. } | Command::Host { .. } | Command::Fault(_) | Command::SetPaused(_));
-    Ok(combine(vec![(kube, to_kube), (ssh, to_ssh)]))
+    Ok(combine(vec![(kube, to_kube), (state, to_state), (ssh, to_ssh)]))
 }
 
-/// Whether the first observation of every HA-front source has arrived.
+/// Whether the first observation (data or a failure) of every live SSH source has arrived: the HA
+/// front, etcd, the certificates of every master and, with a `[ceph]` section, Ceph.
 pub fn first_round_complete(m: &Model) -> bool {
     let lbs = m.plan.lbs().count();
-    m.hosts.len() >= m.plan.hosts.len() && m.vrrp.len() >= lbs && m.haproxy.len() >= lbs
+    let heard = |data: bool, error: bool| data || error;
+    let ha = m.hosts.len() >= m.plan.hosts.len() && m.vrrp.len() >= lbs && m.haproxy.len() >= lbs;
+    let etcd = m.plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());
+    let certs = m.certs.len() >= m.plan.masters().count();
+    let ceph = m.plan.ceph.is_none() || heard(m.ceph.data.is_some(), m.ceph.error.is_some());
+    ha && etcd && certs && ceph
 }

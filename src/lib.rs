@@ -29,4 +29,5 @@ pub fn process_age() -> std::time::Duration {
 pub mod ceph;
 pub mod certs;
 pub mod etcd;
+pub mod live_state;
 pub mod probe;

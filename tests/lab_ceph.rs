@@ -271,3 +271,83 @@ fn mon_without_quorum_is_a_timeout_not_a_hang() {
         assert_eq!(m.ceph.error.as_ref().map(|x| x.reason.as_str()), Some(e.as_str()));
     });
 }
+
+/// The live backend as `kockpit` runs it: the plan's `[ceph]` section (the ceph CLI on this machine)
+/// feeds the Ceph panel, and noout goes through `Command::Execute`.
+#[test]
+fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab, steps: vec![vec!["ceph", "osd", "unset", "noout"]] };
+    let conf = lab.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
+    let dir = std::env::temp_dir().join(format!("kockpit-ceph-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("plan.toml");
+    // no SSH here (an SSH config that does not exist): Ceph alone must still work
+    std::fs::write(
+        &path,
+        format!(
+            "[cluster]\nname = \"ceph-live\"\n[topology]\nload_balancer = \"none\"\n[access]\nssh_config = \"{}\"\n\
+             [ceph]\nvia = \"local\"\nconf = \"{conf}\"\nconnect_timeout_secs = 3\ninterval_secs = 1\n\
+             [[hosts]]\nname = \"m1\"\naddress = \"10.255.0.21\"\nroles = [\"master\"]\n",
+            dir.join("no-such-ssh-config").display()
+        ),
+    )
+    .unwrap();
+    let plan = Plan::load(&path).expect("plan with [ceph]");
+    rt().block_on(async {
+        let mut h = kockpit::live_state::spawn(&plan, kockpit::probe::LiveSettings::new(false));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut next = async |what: &str| match tokio::time::timeout_at(deadline, h.events.recv()).await {
+            Ok(Some(ev)) => ev,
+            other => panic!("waiting for {what}: {other:?}"),
+        };
+        loop {
+            if let BackendEvent::Obs(Observation { source, payload: Payload::Ceph(r), .. }) = next("a Ceph observation").await {
+                let v = r.expect("Ceph through the plan's [ceph] section");
+                assert_eq!(v.health, CephHealth::Ok);
+                assert_eq!(source, "ceph local");
+                break;
+            }
+        }
+        let cap = WriteCap::acquire(false).unwrap();
+        h.commands
+            .send(kockpit::backend::Command::Execute { id: 21, request: kockpit::ops::OpRequest::SetNoout { on: true }, cap })
+            .unwrap();
+        let mut steps = Vec::new();
+        let (ok, summary) = loop {
+            match next("noout to finish").await {
+                BackendEvent::Op(OpEvent::Step { id: 21, text, .. }) => steps.push(text),
+                BackendEvent::Op(OpEvent::Finished { id: 21, ok, summary }) => break (ok, summary),
+                _ => {}
+            }
+        };
+        assert!(ok && summary.contains("verified"), "{summary}: {steps:?}");
+        loop {
+            if let BackendEvent::Obs(Observation { payload: Payload::Ceph(Ok(v)), .. }) = next("the flag in the panel").await
+                && v.flags.iter().any(|f| f == "noout")
+            {
+                break;
+            }
+        }
+    });
+    // a read-only process: the same plan, the same command, refused below the UI
+    rt().block_on(async {
+        let mut h = kockpit::live_state::spawn(&plan, kockpit::probe::LiveSettings::new(true));
+        let cap = WriteCap::acquire(false).unwrap(); // only a writable test process can even build the command
+        h.commands
+            .send(kockpit::backend::Command::Execute { id: 22, request: kockpit::ops::OpRequest::SetNoout { on: false }, cap })
+            .unwrap();
+        let summary = loop {
+            if let BackendEvent::Op(OpEvent::Finished { id: 22, ok, summary }) =
+                tokio::time::timeout(Duration::from_secs(20), h.events.recv()).await.expect("an answer").expect("open")
+            {
+                assert!(!ok);
+                break summary;
+            }
+        };
+        assert!(summary.contains("read-only"), "{summary}");
+    });
+    let out = lab.ceph(&["osd", "dump", "-f", "json"]).expect("osd dump");
+    assert!(out.contains("noout"), "the read-only attempt changed nothing: noout is still set");
+    let _ = std::fs::remove_dir_all(&dir);
+}

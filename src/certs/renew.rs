@@ -95,17 +95,21 @@ impl RenewSettings {
         RenewSettings {
             masters: certs.hosts.into_iter().filter(|h| h.master).collect(),
             layout: certs.layout,
-            tool: RenewTool::Kubeadm { path: "kubeadm".into() },
-            restart_command: match plan.topology.etcd_deploy {
-                EtcdDeploy::StaticPod => RESTART_STATIC_PODS.into(),
-                EtcdDeploy::Systemd => RESTART_STATIC_PODS_NOT_ETCD.into(),
+            tool: match plan.certs.renew_command.trim() {
+                "" => RenewTool::Kubeadm { path: "kubeadm".into() },
+                c => RenewTool::Command(c.to_string()),
+            },
+            restart_command: match (plan.certs.restart_command.trim(), plan.topology.etcd_deploy) {
+                ("", EtcdDeploy::StaticPod) => RESTART_STATIC_PODS.into(),
+                ("", EtcdDeploy::Systemd) => RESTART_STATIC_PODS_NOT_ETCD.into(),
+                (c, _) => c.to_string(),
             },
             apiserver_port: certs.apiserver_port,
             lbs: plan.lbs().map(|h| LbTarget { name: h.name.clone(), ssh_host: h.ssh_host.clone() }).collect(),
             haproxy_socket: plan.lb.haproxy_socket.clone(),
             haproxy_backend: plan.lb.haproxy_backend.clone(),
             etcd: stacked.then(|| EtcdSettings::from_plan(plan)),
-            wait_healthy: Duration::from_secs(180),
+            wait_healthy: Duration::from_secs(if plan.certs.wait_healthy_secs == 0 { 180 } else { plan.certs.wait_healthy_secs }),
             timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(120),
         }

@@ -326,6 +326,8 @@ fn build(path: &Path, src: &str, doc_start: usize, api_version: String, cluster:
         topology: Topology { load_balancer, etcd, etcd_deploy },
         lb: LbSettings::default(),
         access: Access::default(),
+        ceph: None,
+        certs: Default::default(),
         hosts,
         source: PlanSource::KubeKey { path: path.to_owned(), api_version },
     })

@@ -35,6 +35,9 @@ pub struct Plan {
     pub topology: Topology,
     pub lb: LbSettings,
     pub access: Access,
+    /// How kockpit asks Ceph directly; None = the Ceph panel shows Rook's CephCluster view only.
+    pub ceph: Option<CephPlan>,
+    pub certs: CertsPlan,
     pub hosts: Vec<Host>,
     pub source: PlanSource,
 }
@@ -243,6 +246,72 @@ impl Default for LbSettings {
             track_file: "/etc/keepalived/kockpit-demote".into(),
         }
     }
+}
+
+/// Where the `ceph` commands run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CephVia {
+    /// The `ceph` CLI (or its Python binding) on `host` over SSH: a mon host with the admin keyring.
+    Ssh,
+    /// Through Rook's toolbox: `kubectl -n NAMESPACE exec deploy/TOOLBOX` on `host` over SSH.
+    Rook,
+    /// On the machine kockpit runs on (a jump host with a ceph.conf and keyring).
+    Local,
+}
+
+/// The `[ceph]` section: how kockpit asks Ceph for its status (and sets `noout`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [ceph] table")]
+pub struct CephPlan {
+    pub via: CephVia,
+    /// A plan host name or an SSH alias; "" = the first master. Ignored for `via = "local"`.
+    pub host: String,
+    /// ceph.conf for `ssh` and `local`; "" = Ceph's default search.
+    pub conf: String,
+    /// Rook's namespace and toolbox deployment, for `via = "rook"`.
+    pub namespace: String,
+    pub toolbox: String,
+    /// Given to Ceph as its connect timeout: without a mon quorum, `ceph` would otherwise wait forever.
+    pub connect_timeout_secs: u64,
+    pub interval_secs: u64,
+}
+
+impl Default for CephPlan {
+    fn default() -> Self {
+        Self {
+            via: CephVia::Ssh,
+            host: String::new(),
+            conf: String::new(),
+            namespace: "rook-ceph".into(),
+            toolbox: "rook-ceph-tools".into(),
+            connect_timeout_secs: 5,
+            interval_secs: 5,
+        }
+    }
+}
+
+impl CephPlan {
+    /// The SSH alias the `ceph` commands run on: `host` by plan name, as an alias, or the first master's.
+    pub fn ssh_host(&self, plan: &Plan) -> Option<String> {
+        if self.host.is_empty() {
+            return plan.masters().next().map(|h| h.ssh_host.clone());
+        }
+        Some(plan.host(&self.host).map(|h| h.ssh_host.clone()).unwrap_or_else(|| self.host.clone()))
+    }
+}
+
+/// The `[certs]` section: how certificates are renewed on a master.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [certs] table")]
+pub struct CertsPlan {
+    /// Run on each master to renew; "" = `kubeadm certs renew all` (KubeKey: its renewal script).
+    pub renew_command: String,
+    /// Run on each master after renewing, to restart the control plane; "" = stop the static-pod
+    /// containers with crictl (the kubelet starts them again), without etcd's for a systemd etcd.
+    pub restart_command: String,
+    /// How long a master may take to be healthy again; 0 = 180 s.
+    pub wait_healthy_secs: u64,
 }
 
 /// How kockpit reaches the cluster, and what it may do there.

@@ -9,8 +9,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::{
-    Access, ClusterInfo, DEFAULT_API_PORT, EMPTY_MESSAGE, EtcdTopology, Host, HostField, LbSettings, LbTopology, Plan, PlanSource,
-    ROLE_NAMES, Roles, Size, Topology, Vip, check_host_name, check_unique, parse_ip,
+    Access, CephPlan, CephVia, CertsPlan, ClusterInfo, DEFAULT_API_PORT, EMPTY_MESSAGE, EtcdTopology, Host, HostField, LbSettings,
+    LbTopology, Plan, PlanSource, ROLE_NAMES, Roles, Size, Topology, Vip, check_host_name, check_unique, parse_ip,
 };
 use crate::error::FileError;
 
@@ -21,6 +21,8 @@ struct RawPlan {
     vip: Option<Spanned<RawVip>>,
     topology: Option<Spanned<RawTopology>>,
     lb: Option<LbSettings>,
+    ceph: Option<Spanned<CephPlan>>,
+    certs: Option<CertsPlan>,
     access: Option<RawAccess>,
     hosts: Option<Spanned<Vec<Spanned<RawHost>>>>,
 }
@@ -153,7 +155,7 @@ fn humanize(message: &str) -> String {
 }
 
 fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
-    let RawPlan { cluster, vip, topology, lb, access, hosts } = raw;
+    let RawPlan { cluster, vip, topology, lb, ceph, certs, access, hosts } = raw;
     let Some(cluster) = cluster else {
         return Err((0, r#"missing [cluster] section: expected [cluster] with name = "..." "#.trim_end().to_owned()));
     };
@@ -216,6 +218,7 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
         ));
     }
 
+    let ceph = ceph.map(check_ceph).transpose()?;
     let access = access.unwrap_or_default();
     let non_empty = |s: String| (!s.is_empty()).then_some(s);
     Ok(Plan {
@@ -231,9 +234,31 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
             accept_new_host_keys: access.accept_new_host_keys,
             allow_drills: access.allow_drills,
         },
+        ceph,
+        certs: certs.unwrap_or_default(),
         hosts,
         source: PlanSource::Kockpit { path: path.to_owned() },
     })
+}
+
+/// The `[ceph]` section's values that serde cannot check.
+fn check_ceph(c: Spanned<CephPlan>) -> Result<CephPlan, Failure> {
+    let at = c.span().start;
+    let c = c.into_inner();
+    if c.connect_timeout_secs == 0 || c.interval_secs == 0 {
+        return Err((at, "[ceph]: connect_timeout_secs and interval_secs must be at least 1".to_owned()));
+    }
+    let k8s_name = |s: &str| !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if c.via == CephVia::Rook && !(k8s_name(&c.namespace) && k8s_name(&c.toolbox)) {
+        return Err((
+            at,
+            "[ceph]: via = \"rook\" needs namespace and toolbox as Kubernetes names (like \"rook-ceph\", \"rook-ceph-tools\")".to_owned(),
+        ));
+    }
+    if c.host.chars().any(|ch| ch.is_whitespace() || ch == '\'') {
+        return Err((at, format!("[ceph]: host {:?} is neither a plan host name nor an SSH alias", c.host)));
+    }
+    Ok(c)
 }
 
 /// Reads one of a fixed set of values (`"dedicated"`...), the default when absent.

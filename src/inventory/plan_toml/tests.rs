@@ -309,3 +309,20 @@ fn ssh_host_defaults_to_the_name() {
     let src = VALID.replace("name = \"m1\"", "name = \"m1\"\nssh_host = \"\"");
     assert_eq!(parse(&src).expect("valid").host("m1").map(|h| h.ssh_host.as_str()), Some("m1"));
 }
+
+#[test]
+fn the_ceph_section_is_optional_and_checked() {
+    use crate::inventory::{CephPlan, CephVia};
+    assert_eq!(parse(VALID).expect("valid").ceph, None, "no [ceph]: Rook's view only");
+    let plan = parse(&format!("{VALID}\n[ceph]\nhost = \"m1\"\nconf = \"/etc/ceph/ceph.conf\"\n")).expect("valid");
+    let c = plan.ceph.clone().expect("ceph");
+    assert_eq!((c.via, c.host.as_str(), c.conf.as_str(), c.connect_timeout_secs), (CephVia::Ssh, "m1", "/etc/ceph/ceph.conf", 5));
+    assert_eq!(c.ssh_host(&plan).as_deref(), Some("m1"));
+    assert_eq!(CephPlan::default().ssh_host(&plan).as_deref(), Some("m1"), "default: the first master");
+    let rook = parse(&format!("{VALID}\n[ceph]\nvia = \"rook\"\nhost = \"jump\"\n")).expect("valid").ceph.unwrap();
+    assert_eq!((rook.via, rook.namespace.as_str(), rook.toolbox.as_str()), (CephVia::Rook, "rook-ceph", "rook-ceph-tools"));
+    assert_error(&format!("{VALID}\n[ceph]\nvia = \"cephadm\"\n"), 18, 7, &["unknown value `cephadm`", "`ssh`", "`rook`", "`local`"]);
+    assert_error(&format!("{VALID}\n[ceph]\nconnect_timeout_secs = 0\n"), 17, 1, &["connect_timeout_secs", "at least 1"]);
+    assert_error(&format!("{VALID}\n[ceph]\nvia = \"rook\"\nnamespace = \"Rook Ceph\"\n"), 17, 1, &["Kubernetes names"]);
+    assert_error(&format!("{VALID}\n[ceph]\nmon = \"m1\"\n"), 18, 1, &["unknown key `mon`", "`via`"]);
+}
