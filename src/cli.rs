@@ -244,6 +244,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Cmd::Drill { cmd: DrillCmd::Run { file, headless, report } }) => {
             let d = crate::drill::DrillFile::load(file)?;
             if s.readonly {
+                // an attempt like any other: on the audit trail
+                let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
+                let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
+                if let Ok(mut audit) = AuditLog::open(&audit_path, session) {
+                    let _ = audit.record("op_refused", json!({ "operation": format!("drill run {}", d.name), "reason": "read-only mode" }));
+                }
                 return Err(eyre!("drills change the cluster: refused in read-only mode"));
             }
             if !s.demo && !s.plan.as_ref().is_some_and(|p| p.access.allow_drills) {

@@ -2,80 +2,11 @@
 //! Uses the binary named by KOCKPIT_BIN (the test command points it at the release build), else the
 //! one cargo built for this test run.
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-fn bin() -> PathBuf {
-    std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")))
-}
-
-/// A private tmux server (its own socket), killed when dropped.
-struct Tmux {
-    sock: String,
-    dir: PathBuf,
-}
-
-impl Tmux {
-    fn start(args: &str, w: u16, h: u16) -> Tmux {
-        Tmux::start_env("", args, w, h)
-    }
-    fn start_env(env: &str, args: &str, w: u16, h: u16) -> Tmux {
-        assert!(
-            Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false),
-            "tmux is required (apt-get install tmux)"
-        );
-        let sock = format!("kockpit-e2e-{}-{}", std::process::id(), w);
-        let dir = std::env::temp_dir().join(&sock);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let cmd = format!(
-            "env {env} XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {d}/audit.jsonl; echo EXITED:$?; sleep 60",
-            d = dir.display(),
-            bin = bin().display()
-        );
-        let st = Command::new("tmux")
-            .args(["-L", &sock, "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", &w.to_string(), "-y", &h.to_string(), &cmd])
-            .env("TERM", "xterm-256color")
-            .status()
-            .unwrap();
-        assert!(st.success());
-        Tmux { sock, dir }
-    }
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-L").arg(&self.sock).args(args).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "t"])
-    }
-    fn keys(&self, keys: &[&str]) {
-        let mut a = vec!["send-keys", "-t", "t"];
-        a.extend_from_slice(keys);
-        self.tmux(&a);
-    }
-    /// Wait until the screen satisfies `pred`, or fail with the last screen.
-    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-        let t0 = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if t0.elapsed() > Duration::from_secs(secs) {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.sock, "kill-server"]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+#[path = "common/tmux.rs"]
+mod tmux;
+use tmux::Tmux;
 
 #[test]
 fn demo_session_focus_zoom_filter_help_fault_quit() {
