@@ -21,6 +21,9 @@ pub enum Command {
     Host { id: u64, action: crate::drill::HostAction, cap: WriteCap },
     /// Pause or resume the world (demo only).
     SetPaused(bool),
+    /// Open or close a log source (journal or file over SSH, pod logs through the API). Reads only:
+    /// allowed in read-only mode.
+    Logs(crate::logs::spec::LogRequest),
 }
 
 /// Something a backend tells the app. Nearly every event is an observation, so boxing it would only
@@ -34,6 +37,8 @@ pub enum BackendEvent {
     Notice(String),
     /// A log line from a tailed source (pod logs, journalctl over SSH, files).
     Log(crate::logs::LogLine),
+    /// A log source's stream started, ended or failed, or the source is closed.
+    LogSource(crate::logs::spec::LogStatus),
 }
 
 pub struct BackendHandle {
@@ -47,8 +52,8 @@ pub struct BackendHandle {
 pub type Claims = fn(&Command) -> bool;
 
 /// One backend made of several (SSH probes, Kubernetes watches, etcd, Ceph ...): every part's events
-/// go to the one channel; each command goes to the first part that claims it, `Cancel` to all of them,
-/// and a command nobody claims is answered as unavailable instead of vanishing.
+/// go to the one channel; each command goes to the first part that claims it, `Cancel` and closing a
+/// log source to all of them, and a command nobody claims is answered as unavailable instead of vanishing.
 pub fn combine(parts: Vec<(BackendHandle, Claims)>) -> BackendHandle {
     let (ev_tx, ev_rx) = mpsc::channel::<BackendEvent>(1024);
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
@@ -73,28 +78,42 @@ pub fn combine(parts: Vec<(BackendHandle, Claims)>) -> BackendHandle {
                 }
                 continue;
             }
+            if let Command::Logs(crate::logs::spec::LogRequest::Close { id }) = cmd {
+                for (tx, _) in &routes {
+                    let _ = tx.send(Command::Logs(crate::logs::spec::LogRequest::Close { id }));
+                }
+                continue;
+            }
             match routes.iter().find(|(_, claims)| claims(&cmd)) {
                 Some((tx, _)) => {
                     let _ = tx.send(cmd);
                 }
                 None => {
-                    let ev = match cmd {
-                        Command::Execute { id, request, .. } => BackendEvent::Op(OpEvent::Finished {
+                    let evs = match cmd {
+                        Command::Execute { id, request, .. } => vec![BackendEvent::Op(OpEvent::Finished {
                             id,
                             ok: false,
                             summary: format!("{}: not available for this cluster in this version", request.title()),
-                        }),
-                        Command::Host { id, action, .. } => BackendEvent::Op(OpEvent::Finished {
+                        })],
+                        Command::Host { id, action, .. } => vec![BackendEvent::Op(OpEvent::Finished {
                             id,
                             ok: false,
                             summary: format!("{}: no backend of this cluster can do it", action.describe()),
-                        }),
-                        Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
-                        Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
+                        })],
+                        Command::Fault(_) => vec![BackendEvent::Notice("fault injection is only available in the demo and drills".into())],
+                        Command::SetPaused(_) => vec![BackendEvent::Notice("a live cluster cannot be paused".into())],
                         Command::Cancel { .. } => continue,
+                        Command::Logs(r) => match r {
+                            crate::logs::spec::LogRequest::Open { id, spec, .. } => {
+                                crate::logs::spec::LogStatus::refused(id, &spec, "no backend of this cluster serves these logs")
+                            }
+                            crate::logs::spec::LogRequest::Close { .. } => continue,
+                        },
                     };
-                    if ev_tx.send(ev).await.is_err() {
-                        return;
+                    for ev in evs {
+                        if ev_tx.send(ev).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }

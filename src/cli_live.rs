@@ -12,8 +12,10 @@ pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     // The direct Ceph probe is not wired into the live backend yet: Rook's view feeds the Ceph panel.
     kube_settings.rook_ceph = true;
     let kube = crate::kube::spawn_backend(kube_settings);
-    let to_kube: Claims = |c| matches!(c, Command::Execute { request, .. } if crate::kube::handles(request));
-    let to_ssh: Claims = |c| matches!(c, Command::Execute { .. } | Command::Host { .. } | Command::Fault(_) | Command::SetPaused(_));
+    let to_kube: Claims =
+        |c| matches!(c, Command::Execute { request, .. } if crate::kube::handles(request)) || matches!(c, Command::Logs(r) if r.is_kube());
+    let to_ssh: Claims =
+        |c| matches!(c, Command::Execute { .. } | Command::Host { .. } | Command::Fault(_) | Command::SetPaused(_) | Command::Logs(_));
     Ok(combine(vec![(kube, to_kube), (ssh, to_ssh)]))
 }
 
