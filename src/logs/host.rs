@@ -30,6 +30,9 @@ journal)
       not-found) echo "unit $what is not known on this host" >&2; exit 4;;
     esac
   fi
+  case $(journalctl --no-pager -n 0 2>&1 >/dev/null) in
+    *"No journal files"*) echo "no systemd journal on this host (no journal files)" >&2; exit 3;;
+  esac
   fmt=short-iso-precise
   journalctl -q --no-pager -n 0 -o "$fmt" >/dev/null 2>&1 || fmt=short-iso
   if [ "$follow" = 1 ]; then set -- journalctl -q --no-pager -f -n "$n" -o "$fmt" -u "$what"
@@ -114,6 +117,7 @@ pub fn line_of(source: &Arc<str>, l: String) -> LogLine {
 
 /// Tail `spec` on `ssh_host` until it ends or the task is dropped; lines and status go to `tx` (a slow
 /// consumer slows the stream: SSH flow control holds the remote side). Returns the lines sent.
+#[allow(clippy::too_many_arguments)] // one call site per backend; a struct would only rename them
 pub async fn tail_host(
     pool: SshPool,
     ssh_host: String,
@@ -137,7 +141,8 @@ pub async fn tail_host(
     let mut stream = match pool.stream(&ssh_host, &cmd, open_timeout).await {
         Ok(s) => s,
         Err(e) => {
-            let _ = tx.send(status(LogState::Failed(crate::probe::ssh_reason(&e)))).await;
+            let why = crate::probe::ssh_reason(&e);
+            let _ = tx.send(status(LogState::Failed(format!("ssh {ssh_host}: {}", why.trim_start_matches("ssh: "))))).await;
             let _ = tx.send(status(LogState::Closed)).await;
             return 0;
         }
@@ -236,7 +241,7 @@ mod tests {
         // stdin stays open while the command runs, as an SSH channel's does (its end of file means
         // "the source was closed")
         let run = |args: &[&str]| {
-            let (_keep_open, stdin) = std::io::pipe().unwrap();
+            let (stdin, _keep_open) = std::io::pipe().unwrap();
             let out =
                 Command::new("sh").arg("-c").arg(TAIL_SCRIPT).arg("kockpit").args(args).env("PATH", &path).stdin(stdin).output().unwrap();
             (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -250,6 +255,10 @@ mod tests {
         assert_eq!((code, err.trim()), (Some(4), "unit nosuch is not known on this host"));
         let (code, _, err) = run(&["journal", "etcd", "7; reboot", "1"]);
         assert_eq!((code, err.trim()), (Some(2), "bad line count"));
+        // a host without journal files says so instead of waiting forever
+        fake("journalctl", r#"echo "No journal files were found." >&2"#);
+        let (code, out, err) = run(&["journal", "etcd", "1", "1"]);
+        assert_eq!((code, out.as_str(), err.trim()), (Some(3), "", "no systemd journal on this host (no journal files)"));
         // journalctl without short-iso-precise (systemd < 234): short-iso
         fake("journalctl", r#"case "$*" in *precise*) exit 1;; esac; echo "journalctl $*""#);
         let (_, out, _) = run(&["journal", "etcd", "1", "1"]);

@@ -850,7 +850,7 @@ impl RemoteStream {
     /// connection ends the stream when its keepalives go unanswered.
     pub async fn next(&mut self) -> Option<StreamChunk> {
         loop {
-            let Some(ch) = self.ch.0.as_mut() else { return None };
+            let ch = self.ch.0.as_mut()?;
             match ch.wait().await {
                 Some(ChannelMsg::Data { data }) => return Some(StreamChunk::Stdout(data.to_vec())),
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => return Some(StreamChunk::Stderr(data.to_vec())),
