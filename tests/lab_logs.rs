@@ -27,6 +27,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
+/// Run a lab script with no inherited descriptor but stdin, stdout and stderr: these tests run under
+/// `flock LOCKFILE cargo test`, and a lab daemon started with the lock's descriptor would hold the lock
+/// for as long as it lives.
+fn lab_script(script: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    let wrapper = PathBuf::from("/bin/sh");
+    let close = r#"for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"; done; exec "$@""#;
+    let mut a = vec!["-c", close, "sh", script.to_str().unwrap_or_default()];
+    a.extend_from_slice(args);
+    kit::run_bounded(&wrapper, &a, limit)
+}
+
 fn ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
@@ -44,7 +55,7 @@ impl Ha {
         self.env.get(k).map(String::as_str).unwrap_or("")
     }
     fn ha(&self, args: &[&str]) -> Result<String, String> {
-        kit::run_bounded(&self.script, args, Duration::from_secs(90))
+        lab_script(&self.script, args, Duration::from_secs(90))
     }
     fn ha_ok(&self, args: &[&str]) -> String {
         self.ha(args).unwrap_or_else(|e| panic!("tests/lab/ha {}: {e}", args.join(" ")))
@@ -440,6 +451,11 @@ impl Drop for K8s {
 
 fn k8s_lab(label: &str) -> Option<K8s> {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // started here without inherited descriptors (then the kit's own `up` finds it running)
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/k8s");
+    if let Err(e) = lab_script(&script, &["up"], Duration::from_secs(180)) {
+        eprintln!("tests/lab/k8s up: {e}");
+    }
     match kit::control_plane() {
         Ok(cp) => {
             kit::cleanup(&cp, label, true);
