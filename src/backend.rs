@@ -164,4 +164,37 @@ mod tests {
         got.sort();
         assert_eq!(got, ["from a", "from b"]);
     }
+
+    #[tokio::test]
+    async fn log_sources_go_to_their_backend_and_closing_reaches_all() {
+        use crate::logs::spec::{LogRequest, LogSpec, LogState};
+        let (a, _a_ev, mut a_cmd) = part();
+        let (b, _b_ev, mut b_cmd) = part();
+        let kube: Claims = |c| matches!(c, Command::Logs(r) if r.is_kube());
+        let ssh: Claims = |c| matches!(c, Command::Logs(LogRequest::Open { spec, .. }) if spec.host().is_some());
+        let mut h = combine(vec![(a, kube), (b, ssh)]);
+        let pod = LogSpec::Pod { namespace: "ns".into(), pod: "p".into(), container: None, previous: false };
+        let journal = LogSpec::Journal { host: "m1".into(), unit: "etcd".into() };
+        h.commands.send(Command::Logs(LogRequest::Open { id: 1, spec: pod, tail: 10, follow: true })).unwrap();
+        h.commands.send(Command::Logs(LogRequest::Open { id: 2, spec: journal, tail: 10, follow: true })).unwrap();
+        h.commands.send(Command::Logs(LogRequest::Close { id: 2 })).unwrap();
+        assert!(matches!(a_cmd.recv().await, Some(Command::Logs(LogRequest::Open { id: 1, .. }))));
+        assert!(matches!(b_cmd.recv().await, Some(Command::Logs(LogRequest::Open { id: 2, .. }))));
+        assert!(matches!(a_cmd.recv().await, Some(Command::Logs(LogRequest::Close { id: 2 }))));
+        assert!(matches!(b_cmd.recv().await, Some(Command::Logs(LogRequest::Close { id: 2 }))));
+        // nobody serves files in this combination: refused, failed and closed, not silently dropped
+        let file = LogSpec::File { host: "m1".into(), path: "/x".into() };
+        let claims_none: Claims = |_| false;
+        let (c, _c_ev, _c_cmd) = part();
+        let mut h2 = combine(vec![(c, claims_none)]);
+        h2.commands.send(Command::Logs(LogRequest::Open { id: 3, spec: file, tail: 1, follow: true })).unwrap();
+        let mut states = vec![];
+        for _ in 0..2 {
+            if let Some(BackendEvent::LogSource(s)) = h2.events.recv().await {
+                assert_eq!((s.id, &*s.source), (3, "file m1 /x"));
+                states.push(s.state);
+            }
+        }
+        assert!(matches!(&states[..], [LogState::Failed(w), LogState::Closed] if w.contains("no backend")), "{states:?}");
+    }
 }

@@ -31,9 +31,9 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// `flock LOCKFILE cargo test`, and a lab daemon started with the lock's descriptor would hold the lock
 /// for as long as it lives.
 fn lab_script(script: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
-    let wrapper = PathBuf::from("/bin/sh");
+    let wrapper = PathBuf::from("/bin/bash");
     let close = r#"for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"; done; exec "$@""#;
-    let mut a = vec!["-c", close, "sh", script.to_str().unwrap_or_default()];
+    let mut a = vec!["-c", close, "bash", script.to_str().unwrap_or_default()];
     a.extend_from_slice(args);
     kit::run_bounded(&wrapper, &a, limit)
 }
