@@ -172,7 +172,7 @@ mod tests {
         let (b, _b_ev, mut b_cmd) = part();
         let kube: Claims = |c| matches!(c, Command::Logs(r) if r.is_kube());
         let ssh: Claims = |c| matches!(c, Command::Logs(LogRequest::Open { spec, .. }) if spec.host().is_some());
-        let mut h = combine(vec![(a, kube), (b, ssh)]);
+        let h = combine(vec![(a, kube), (b, ssh)]);
         let pod = LogSpec::Pod { namespace: "ns".into(), pod: "p".into(), container: None, previous: false };
         let journal = LogSpec::Journal { host: "m1".into(), unit: "etcd".into() };
         h.commands.send(Command::Logs(LogRequest::Open { id: 1, spec: pod, tail: 10, follow: true })).unwrap();
