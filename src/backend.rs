@@ -24,6 +24,9 @@ pub enum Command {
     /// Dry-run an operation before it is confirmed (a drain: which pods would move, which are blocked
     /// and why). Reads only; answered with [`BackendEvent::DryRun`] carrying the same id.
     DryRun { id: u64, request: OpRequest },
+    /// Open or close a log source (journal or file over SSH, pod logs through the API). Reads only:
+    /// allowed in read-only mode.
+    Logs(crate::logs::spec::LogRequest),
 }
 
 /// Something a backend tells the app. Nearly every event is an observation, so boxing it would only
@@ -42,6 +45,8 @@ pub enum BackendEvent {
         id: u64,
         result: Result<crate::ops::DryRun, String>,
     },
+    /// A log source's stream started, ended or failed, or the source is closed.
+    LogSource(crate::logs::spec::LogStatus),
 }
 
 pub struct BackendHandle {
@@ -55,8 +60,8 @@ pub struct BackendHandle {
 pub type Claims = fn(&Command) -> bool;
 
 /// One backend made of several (SSH probes, Kubernetes watches, etcd, Ceph ...): every part's events
-/// go to the one channel; each command goes to the first part that claims it, `Cancel` to all of them,
-/// and a command nobody claims is answered as unavailable instead of vanishing.
+/// go to the one channel; each command goes to the first part that claims it, `Cancel` and closing a
+/// log source to all of them, and a command nobody claims is answered as unavailable instead of vanishing.
 pub fn combine(parts: Vec<(BackendHandle, Claims)>) -> BackendHandle {
     let (ev_tx, ev_rx) = mpsc::channel::<BackendEvent>(1024);
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
@@ -81,31 +86,45 @@ pub fn combine(parts: Vec<(BackendHandle, Claims)>) -> BackendHandle {
                 }
                 continue;
             }
+            if let Command::Logs(crate::logs::spec::LogRequest::Close { id }) = cmd {
+                for (tx, _) in &routes {
+                    let _ = tx.send(Command::Logs(crate::logs::spec::LogRequest::Close { id }));
+                }
+                continue;
+            }
             match routes.iter().find(|(_, claims)| claims(&cmd)) {
                 Some((tx, _)) => {
                     let _ = tx.send(cmd);
                 }
                 None => {
-                    let ev = match cmd {
-                        Command::Execute { id, request, .. } => BackendEvent::Op(OpEvent::Finished {
+                    let evs = match cmd {
+                        Command::Execute { id, request, .. } => vec![BackendEvent::Op(OpEvent::Finished {
                             id,
                             ok: false,
                             summary: format!("{}: not available for this cluster in this version", request.title()),
-                        }),
-                        Command::Host { id, action, .. } => BackendEvent::Op(OpEvent::Finished {
+                        })],
+                        Command::Host { id, action, .. } => vec![BackendEvent::Op(OpEvent::Finished {
                             id,
                             ok: false,
                             summary: format!("{}: no backend of this cluster can do it", action.describe()),
-                        }),
-                        Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
-                        Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
+                        })],
+                        Command::Fault(_) => vec![BackendEvent::Notice("fault injection is only available in the demo and drills".into())],
+                        Command::SetPaused(_) => vec![BackendEvent::Notice("a live cluster cannot be paused".into())],
                         Command::DryRun { id, request } => {
-                            BackendEvent::DryRun { id, result: Err(format!("no dry run of {} for this cluster", request.title())) }
+                            vec![BackendEvent::DryRun { id, result: Err(format!("no dry run of {} for this cluster", request.title())) }]
                         }
                         Command::Cancel { .. } => continue,
+                        Command::Logs(r) => match r {
+                            crate::logs::spec::LogRequest::Open { id, spec, .. } => {
+                                crate::logs::spec::LogStatus::refused(id, &spec, "no backend of this cluster serves these logs")
+                            }
+                            crate::logs::spec::LogRequest::Close { .. } => continue,
+                        },
                     };
-                    if ev_tx.send(ev).await.is_err() {
-                        return;
+                    for ev in evs {
+                        if ev_tx.send(ev).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
@@ -155,5 +174,38 @@ mod tests {
         }
         got.sort();
         assert_eq!(got, ["from a", "from b"]);
+    }
+
+    #[tokio::test]
+    async fn log_sources_go_to_their_backend_and_closing_reaches_all() {
+        use crate::logs::spec::{LogRequest, LogSpec, LogState};
+        let (a, _a_ev, mut a_cmd) = part();
+        let (b, _b_ev, mut b_cmd) = part();
+        let kube: Claims = |c| matches!(c, Command::Logs(r) if r.is_kube());
+        let ssh: Claims = |c| matches!(c, Command::Logs(LogRequest::Open { spec, .. }) if spec.host().is_some());
+        let h = combine(vec![(a, kube), (b, ssh)]);
+        let pod = LogSpec::Pod { namespace: "ns".into(), pod: "p".into(), container: None, previous: false };
+        let journal = LogSpec::Journal { host: "m1".into(), unit: "etcd".into() };
+        h.commands.send(Command::Logs(LogRequest::Open { id: 1, spec: pod, tail: 10, follow: true })).unwrap();
+        h.commands.send(Command::Logs(LogRequest::Open { id: 2, spec: journal, tail: 10, follow: true })).unwrap();
+        h.commands.send(Command::Logs(LogRequest::Close { id: 2 })).unwrap();
+        assert!(matches!(a_cmd.recv().await, Some(Command::Logs(LogRequest::Open { id: 1, .. }))));
+        assert!(matches!(b_cmd.recv().await, Some(Command::Logs(LogRequest::Open { id: 2, .. }))));
+        assert!(matches!(a_cmd.recv().await, Some(Command::Logs(LogRequest::Close { id: 2 }))));
+        assert!(matches!(b_cmd.recv().await, Some(Command::Logs(LogRequest::Close { id: 2 }))));
+        // nobody serves files in this combination: refused, failed and closed, not silently dropped
+        let file = LogSpec::File { host: "m1".into(), path: "/x".into() };
+        let claims_none: Claims = |_| false;
+        let (c, _c_ev, _c_cmd) = part();
+        let mut h2 = combine(vec![(c, claims_none)]);
+        h2.commands.send(Command::Logs(LogRequest::Open { id: 3, spec: file, tail: 1, follow: true })).unwrap();
+        let mut states = vec![];
+        for _ in 0..2 {
+            if let Some(BackendEvent::LogSource(s)) = h2.events.recv().await {
+                assert_eq!((s.id, &*s.source), (3, "file m1 /x"));
+                states.push(s.state);
+            }
+        }
+        assert!(matches!(&states[..], [LogState::Failed(w), LogState::Closed] if w.contains("no backend")), "{states:?}");
     }
 }

@@ -87,6 +87,31 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Tail logs without the screen: host journals and files over SSH, pod logs through the API,
+    /// merged on one time axis as `TIME [SOURCE] TEXT`. Exit 0 when every source could be read, 1 if not.
+    Logs {
+        /// A host of the plan (repeatable): each host's --unit journals and --file files are tailed.
+        #[arg(long, value_name = "HOST")]
+        host: Vec<String>,
+        /// A systemd unit on every --host (repeatable), e.g. kubelet, etcd, keepalived, haproxy.
+        #[arg(long, value_name = "UNIT")]
+        unit: Vec<String>,
+        /// An absolute file path on every --host (repeatable).
+        #[arg(long, value_name = "PATH")]
+        file: Vec<String>,
+        /// NS/POD (every container), NS/POD/CONTAINER, or deploy|ds|sts/NS/NAME (repeatable).
+        #[arg(long, value_name = "POD")]
+        pod: Vec<String>,
+        /// Pod logs of the previous container instance (after a restart).
+        #[arg(long)]
+        previous: bool,
+        /// Lines of history per source.
+        #[arg(long, default_value_t = crate::logs::spec::DEFAULT_TAIL)]
+        tail: u32,
+        /// Keep printing new lines until interrupted.
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Check a host plan without contacting anything and print what kockpit understood.
     Plan {
         file: PathBuf,
@@ -221,6 +246,16 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     match &cli.command {
         Some(Cmd::Status { json }) => status(&s, &cli, *json),
+        Some(Cmd::Logs { host, unit, file, pod, previous, tail, follow }) => {
+            let specs = crate::logs::spec_flags(host, unit, file, pod, *previous).map_err(|e| eyre!("{e}"))?;
+            let Some(plan) = s.plan.clone().filter(|_| !s.demo) else {
+                return Err(eyre!("`kockpit logs` reads a real cluster: give a plan (--config or KOCKPIT_CONFIG)"));
+            };
+            let args = crate::logs::cli::Args { specs, tail: *tail, follow: *follow, readonly: s.readonly };
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let ok = rt.block_on(crate::logs::cli::run(&plan, args, &mut std::io::stdout().lock()))?;
+            Ok(if ok { 0 } else { 1 })
+        }
         Some(Cmd::Render { size }) => render(&s, &cli, size),
         Some(Cmd::Audit { cmd: AuditCmd::Report { out } }) => {
             let model = snapshot(&s, &cli)?;

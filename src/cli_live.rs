@@ -15,12 +15,13 @@ pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     kube_settings.rook_ceph = plan.ceph.is_none();
     let kube = crate::kube::spawn_backend(kube_settings);
     let to_kube: Claims = |c| match c {
-        Command::Execute { request, .. } => crate::kube::handles(request),
-        Command::DryRun { request, .. } => crate::kube::handles(request),
+        Command::Execute { request, .. } | Command::DryRun { request, .. } => crate::kube::handles(request),
+        Command::Logs(r) => r.is_kube(),
         _ => false,
     };
     let to_state: Claims = |c| matches!(c, Command::Execute { request, .. } if crate::live_state::handles(request));
-    let to_ssh: Claims = |c| matches!(c, Command::Execute { .. } | Command::Host { .. } | Command::Fault(_) | Command::SetPaused(_));
+    let to_ssh: Claims =
+        |c| matches!(c, Command::Execute { .. } | Command::Host { .. } | Command::Fault(_) | Command::SetPaused(_) | Command::Logs(_));
     Ok(combine(vec![(kube, to_kube), (state, to_state), (ssh, to_ssh)]))
 }
 

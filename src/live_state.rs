@@ -121,7 +121,8 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                     }
                     Command::DryRun { id, request } => Some(BackendEvent::DryRun { id, result: Err(format!("no dry run of {}", request.title())) }),
                     Command::Host { id, action, .. } => Some(refuse(id, format!("{}: not a host action of this part", action.describe()))),
-                    Command::Fault(_) | Command::SetPaused(_) => None,
+                    // log sources: the SSH and Kubernetes parts tail them; a close reaches every part
+                    Command::Fault(_) | Command::SetPaused(_) | Command::Logs(_) => None,
                 };
                 if let Some(ev) = ev
                     && tx.send(ev).await.is_err()

@@ -91,8 +91,54 @@ fn zoomed_nodes_with_filter_and_help_and_confirm() {
 
     let mut a = app("dark", &[], false);
     a.view.focus = PanelId::Nodes;
-    a.propose(kockpit::ops::OpRequest::Drain { node: "worker2".into(), options: Default::default() });
+    let cmds = a.propose(kockpit::ops::OpRequest::Drain { node: "worker2".into(), options: Default::default() });
+    let [kockpit::backend::Command::DryRun { id, .. }] = cmds.as_slice() else { panic!("a drain asks for a dry run: {cmds:?}") };
+    snap("confirm_drain_pending_120x40", &mut a, 120, 40);
+    let lines = vec![
+        "worker2: 3 pod(s) to evict, 1 blocked, 1 skipped".to_string(),
+        "blocked  shop/db-0: PDB db allows no more disruptions now (2 healthy, 2 needed): retried until a replacement is Ready".into(),
+        "skip     kube-system/kube-proxy-x7q2: DaemonSet pod (ignores the cordon; stays)".into(),
+        "evict    shop/web-5d8f-abc12".into(),
+        "evict    shop/web-5d8f-def34".into(),
+        "evict    monitoring/grafana-0".into(),
+    ];
+    a.on_backend(kockpit::backend::BackendEvent::DryRun { id: *id, result: Ok(kockpit::ops::DryRun { lines, refused: vec![] }) });
     snap("confirm_drain_120x40", &mut a, 120, 40);
+}
+
+#[test]
+fn log_viewer_with_sources_and_the_picker() {
+    use kockpit::backend::BackendEvent;
+    use kockpit::logs::LogLine;
+    use kockpit::logs::spec::{LogSpec, LogState, LogStatus};
+    let mut a = app("dark", &[], false);
+    a.view.dialog = Dialog::Logs;
+    let _ = a.open_log_source(LogSpec::Journal { host: "master1".into(), unit: "etcd".into() });
+    let _ = a.open_log_source(LogSpec::File { host: "slb1".into(), path: "/var/log/haproxy.log".into() });
+    a.on_backend(BackendEvent::LogSource(LogStatus { id: 1, source: "journal master1 etcd".into(), state: LogState::Streaming }));
+    a.on_backend(BackendEvent::LogSource(LogStatus {
+        id: 2,
+        source: "file slb1 /var/log/haproxy.log".into(),
+        state: LogState::Failed("ssh slb1: connect timed out after 5.0s".into()),
+    }));
+    // the failure's own line is stamped with the wall clock: keep the snapshot free of it
+    a.logs = kockpit::logs::LogBuffer::new(100);
+    for (i, (src, text)) in [
+        ("journal master1 etcd", "master1 etcd[812]: raft.node: 3a57 elected leader 3a57 at term 7"),
+        ("pod kube-system/coredns-7f9c/coredns", "[INFO] plugin/reload: Running configuration SHA512 = 1f2c"),
+        ("journal master1 etcd", "master1 etcd[812]: published local member to cluster"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = now() + chrono::Duration::milliseconds(250 * i as i64);
+        a.on_backend(BackendEvent::Log(LogLine { at, source: src.into(), text: text.into() }));
+    }
+    a.notice = None;
+    let text = kockpit::ui::render_text(&mut a, 120, 40, now());
+    assert!(text.contains("sources: journal master1 etcd 1 streaming · file slb1 /var/log/haproxy.log failing"), "{text}");
+    a.log_view.picker = Some(Default::default());
+    snap("logs_sources_picker_120x40", &mut a, 120, 40);
 }
 
 #[test]

@@ -35,6 +35,8 @@ pub enum Action {
     RenewCerts,
     ToggleNoout,
     Logs,
+    /// Choose the log viewer's sources (add, remove).
+    LogSources,
     /// Open the fault-injection menu (demo and drills only).
     Faults,
     /// Pause or resume the simulated cluster (demo only).
@@ -72,6 +74,7 @@ impl Action {
         Action::RenewCerts,
         Action::ToggleNoout,
         Action::Logs,
+        Action::LogSources,
         Action::Faults,
         Action::Pause,
         Action::CycleTheme,
@@ -107,6 +110,7 @@ impl Action {
             Action::RenewCerts => "renew_certs",
             Action::ToggleNoout => "toggle_noout",
             Action::Logs => "logs",
+            Action::LogSources => "log_sources",
             Action::Faults => "faults",
             Action::Pause => "pause",
             Action::CycleTheme => "cycle_theme",

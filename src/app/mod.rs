@@ -2,6 +2,7 @@
 //! No terminal and no I/O beyond the audit log here: the event loop in [`run`] drives it, tests call it directly.
 
 pub mod action;
+pub mod logsrc;
 pub mod run;
 
 use std::collections::BTreeMap;
@@ -47,6 +48,12 @@ pub struct LogView {
     pub paused_at: Option<usize>,
     /// Lines scrolled up from the bottom of the view.
     pub scroll_back: usize,
+    /// The sources opened from the viewer, in the order they were opened.
+    pub sources: Vec<logsrc::OpenSource>,
+    /// The source picker, when open.
+    pub picker: Option<logsrc::Picker>,
+    /// The last source id given out.
+    pub next_id: u64,
 }
 
 /// A running or finished operation, shown in the progress dialog.
@@ -301,10 +308,18 @@ impl App {
                     self.dirty = true;
                 }
             }
+            BackendEvent::LogSource(st) => self.on_log_status(st),
         }
     }
 
-    fn logs_key(&mut self, key: KeyEvent, action: Option<Action>) {
+    fn logs_key(&mut self, key: KeyEvent, action: Option<Action>) -> Vec<Command> {
+        if self.log_view.picker.is_some() {
+            return self.picker_key(key, action);
+        }
+        if action == Some(Action::LogSources) && !self.log_view.typing {
+            self.log_view.picker = Some(logsrc::Picker::default());
+            return vec![];
+        }
         let v = &mut self.log_view;
         if v.typing {
             match key.code {
@@ -316,7 +331,7 @@ impl App {
                 _ => {}
             }
             v.scroll_back = 0;
-            return;
+            return vec![];
         }
         match key.code {
             KeyCode::Char('/') => v.typing = true,
@@ -355,6 +370,7 @@ impl App {
                 _ => {}
             },
         }
+        vec![]
     }
 
     fn on_op_event(&mut self, e: OpEvent) {
@@ -416,10 +432,7 @@ impl App {
                 }
                 vec![]
             }
-            Dialog::Logs => {
-                self.logs_key(key, action);
-                vec![]
-            }
+            Dialog::Logs => self.logs_key(key, action),
             Dialog::Confirm(p) => self.confirm_key(key, action, p),
             Dialog::Progress => {
                 let running = self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone()));
@@ -704,6 +717,10 @@ impl App {
                 return self.propose(OpRequest::SetNoout { on: !set });
             }
             Action::Logs => self.view.dialog = Dialog::Logs,
+            Action::LogSources => {
+                self.view.dialog = Dialog::Logs;
+                self.log_view.picker = Some(logsrc::Picker::default());
+            }
             Action::Faults => {
                 if self.supports_faults {
                     self.view.dialog = Dialog::Faults { selected: 0 };

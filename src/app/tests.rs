@@ -323,3 +323,77 @@ fn log_viewer_filters_pauses_and_saves() {
     assert_eq!(app.view.dialog, Dialog::None);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn log_sources_are_picked_opened_reported_and_closed() {
+    use crate::logs::spec::{LogRequest, LogSpec, LogState, LogStatus};
+    // read-only: reading logs is not an operation
+    let mut app = app_with(true, &[], None);
+    app.on_key(key('l'));
+    app.on_key(key('a'));
+    assert!(app.log_view.picker.is_some());
+    let text = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(text.contains("Log sources"), "{text}");
+    let choices = app.log_choices();
+    let lb = app.model.plan.lbs().next().unwrap().name.clone();
+    let master = app.model.plan.masters().next().unwrap().name.clone();
+    let labels: Vec<&str> = choices.iter().map(|(l, _)| l.as_str()).collect();
+    for want in [format!("[ ] journal {lb} keepalived"), format!("[ ] journal {lb} haproxy"), format!("[ ] journal {master} etcd")] {
+        assert!(labels.contains(&want.as_str()), "{want} in {labels:?}");
+    }
+    assert!(!labels.contains(&format!("[ ] journal {lb} etcd").as_str()), "units by role");
+    assert!(labels.iter().any(|l| l.starts_with("[ ] deploy ") || l.starts_with("[ ] ds ")), "workloads of the model: {labels:?}");
+    let pos = |app: &App, label: &str| app.log_choices().iter().position(|(l, _)| l == label).unwrap_or_else(|| panic!("{label}"));
+
+    // open the master's etcd journal
+    let target = pos(&app, &format!("[ ] journal {master} etcd"));
+    for _ in 0..target {
+        app.on_key(key('j'));
+    }
+    let cmds = app.on_key(code(KeyCode::Enter));
+    let spec = LogSpec::Journal { host: master.clone(), unit: "etcd".into() };
+    let id = match cmds.as_slice() {
+        [Command::Logs(LogRequest::Open { id, spec: s, follow: true, .. })] if *s == spec => *id,
+        other => panic!("{other:?}"),
+    };
+    assert!(app.open_log_source(spec.clone()).is_empty(), "opening twice is refused");
+    assert_eq!(app.log_view.sources.len(), 1);
+
+    // a typed file path on the LB
+    app.log_view.picker.as_mut().unwrap().selected = pos(&app, &format!("[ ] file {lb} <path you type>"));
+    app.on_key(code(KeyCode::Enter));
+    for c in "haproxy.log".chars() {
+        app.on_key(key(c));
+    }
+    let cmds = app.on_key(code(KeyCode::Enter));
+    assert!(
+        matches!(cmds.as_slice(), [Command::Logs(LogRequest::Open { spec: LogSpec::File { host, path }, .. })] if *host == lb && path == "/var/log/haproxy.log"),
+        "{cmds:?}"
+    );
+    let file_id = app.log_view.sources[1].id;
+    app.on_key(code(KeyCode::Esc));
+    assert!(app.log_view.picker.is_none());
+
+    // what the backend says shows in the source list and as tagged lines
+    let tag: std::sync::Arc<str> = std::sync::Arc::from(spec.label());
+    app.on_backend(BackendEvent::LogSource(LogStatus { id, source: tag.clone(), state: LogState::Streaming }));
+    app.on_backend(BackendEvent::LogSource(LogStatus {
+        id: file_id,
+        source: "file x".into(),
+        state: LogState::Failed("ssh lb: connect timed out after 5.0s".into()),
+    }));
+    app.on_backend(BackendEvent::LogSource(LogStatus { id: file_id, source: "file x".into(), state: LogState::Closed }));
+    let text = crate::ui::render_text(&mut app, 160, 30, now());
+    assert!(text.contains(&format!("journal {master} etcd 1 streaming")), "{text}");
+    assert!(text.contains("FAILED: ssh lb: connect timed out"), "{text}");
+    assert!(text.contains("!! FAILED: ssh lb: connect timed out"), "the failure is a line of the source too:\n{text}");
+
+    // removing: the running source is closed, the failed one only leaves the list
+    app.on_key(key('a'));
+    let cmds = app.on_key(code(KeyCode::Enter));
+    assert_eq!(cmds.len(), 1);
+    assert!(matches!(&cmds[0], Command::Logs(LogRequest::Close { id: i }) if *i == id), "{cmds:?}");
+    let cmds = app.on_key(code(KeyCode::Enter));
+    assert!(cmds.is_empty(), "a closed source needs no close: {cmds:?}");
+    assert!(app.log_view.sources.is_empty());
+}

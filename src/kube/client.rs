@@ -244,6 +244,15 @@ impl Kube {
         Err(status_error(code, &body))
     }
 
+    /// GET a streamed body (pod logs): the answer's head within the request timeout, then the body as
+    /// it arrives, with no limit (a followed log may be quiet for hours). Non-2xx answers are errors.
+    pub async fn get_stream(&self, path: &str) -> Result<Body, KubeError> {
+        let req = Request::get(path).body(Vec::new()).map_err(|e| KubeError::Decode(e.to_string()))?;
+        let res =
+            tokio::time::timeout(self.request_timeout, self.send(req)).await.map_err(|_| KubeError::Timeout(self.request_timeout))??;
+        Ok(res.into_body())
+    }
+
     /// GET and decode, within the request timeout.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, KubeError> {
         self.get_json_within(path, self.request_timeout).await

@@ -14,6 +14,7 @@ pub mod client;
 pub mod convert;
 pub mod drain;
 pub mod lean;
+pub mod logs;
 pub mod reflect;
 pub mod split;
 
@@ -172,6 +173,8 @@ async fn supervise(
     let agg = tokio::spawn(aggregate(kube.clone(), settings.clone(), tx.clone(), msg_tx.clone(), msg_rx, restart_tx, restart_rx));
     let mut running: HashMap<u64, CancellationToken> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
+    // pod log sources by id; aborting a tail drops its requests (the streams end)
+    let mut tails: HashMap<u64, tokio::task::AbortHandle> = HashMap::new();
     loop {
         tokio::select! {
             _ = tx.closed() => break,
@@ -214,6 +217,10 @@ async fn supervise(
                         let summary = "host actions are not executed by the Kubernetes backend".to_string();
                         let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary })).await;
                     }
+                    Command::Logs(r) => {
+                        tails.retain(|_, h| !h.is_finished());
+                        logs_command(&kube, r, &mut tails, &tx).await;
+                    }
                 }
             }
         }
@@ -221,7 +228,37 @@ async fn supervise(
     for t in running.values() {
         t.cancel();
     }
+    for h in tails.values() {
+        h.abort();
+    }
     agg.abort();
+}
+
+async fn logs_command(
+    kube: &Kube,
+    r: crate::logs::spec::LogRequest,
+    tails: &mut HashMap<u64, tokio::task::AbortHandle>,
+    tx: &mpsc::Sender<BackendEvent>,
+) {
+    use crate::logs::spec::{LogRequest, LogState, LogStatus};
+    match r {
+        LogRequest::Open { id, spec, tail, follow } => {
+            if !spec.is_kube() {
+                for ev in LogStatus::refused(id, &spec, "host logs are read over SSH, not through the Kubernetes API") {
+                    let _ = tx.send(ev).await;
+                }
+                return;
+            }
+            let h = tokio::spawn(logs::tail_pods(kube.clone(), id, spec, tail, follow, tx.clone()));
+            tails.insert(id, h.abort_handle());
+        }
+        LogRequest::Close { id } => {
+            if let Some(h) = tails.remove(&id) {
+                h.abort();
+                let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: "kube".into(), state: LogState::Closed })).await;
+            }
+        }
+    }
 }
 
 async fn refuse_command(tx: &mpsc::Sender<BackendEvent>, c: Command, reason: &str) {
@@ -231,6 +268,13 @@ async fn refuse_command(tx: &mpsc::Sender<BackendEvent>, c: Command, reason: &st
         }
         Command::Cancel { id } => BackendEvent::Notice(format!("operation {id}: nothing running to cancel")),
         Command::DryRun { id, .. } => BackendEvent::DryRun { id, result: Err(format!("Kubernetes unavailable: {reason}")) },
+        Command::Logs(crate::logs::spec::LogRequest::Open { id, spec, .. }) => {
+            for ev in crate::logs::spec::LogStatus::refused(id, &spec, &format!("Kubernetes unavailable: {reason}")) {
+                let _ = tx.send(ev).await;
+            }
+            return;
+        }
+        Command::Logs(crate::logs::spec::LogRequest::Close { .. }) => return,
         _ => BackendEvent::Notice("not available against a live cluster".into()),
     };
     let _ = tx.send(ev).await;

@@ -2,7 +2,12 @@
 //! axis, each tagged with its source. Memory is bounded by a ring; lines pushed out of the ring are
 //! spilled to a file when one is configured, and every line is accounted for either way.
 
+pub mod cli;
+pub mod host;
 pub mod source;
+pub mod spec;
+
+pub use cli::specs as spec_flags;
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -140,8 +145,9 @@ impl LogBuffer {
 }
 
 /// Parse a timestamp at the start of a line as printed by `journalctl -o short-iso-precise`
-/// (`2026-11-24T13:05:01.123456+0000 host unit[pid]: msg`) or `kubectl logs --timestamps`
-/// (`2026-11-24T13:05:01.123456789Z msg`). Returns the time and the rest of the line.
+/// (`2026-11-24T13:05:01.123456+0000 host unit[pid]: msg`), `journalctl -o short-iso`
+/// (`2026-11-24T13:05:01+0000`, newer systemd `2026-11-24T13:05:01+00:00`) or the pod log API with
+/// `timestamps=true` (`2026-11-24T13:05:01.123456789Z msg`). Returns the time and the rest of the line.
 pub fn split_timestamp(line: &str) -> Option<(DateTime<Utc>, &str)> {
     let (ts, rest) = line.split_once(' ')?;
     let parsed = DateTime::parse_from_rfc3339(ts).or_else(|_| DateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.f%z")).ok()?;
@@ -205,6 +211,13 @@ mod tests {
             split_timestamp("2026-11-24T13:05:01.123456789Z I1124 13:05:01 leaderelection.go:253] successfully acquired lease").unwrap();
         assert!(t2 - t < Duration::milliseconds(1));
         assert!(rest2.starts_with("I1124"));
+        let (t3, rest3) = split_timestamp("2026-11-24T13:05:01+0100 m1 etcd[7]: ready").unwrap();
+        assert_eq!(t3, DateTime::parse_from_rfc3339("2026-11-24T12:05:01Z").unwrap(), "short-iso, an offset");
+        assert_eq!(rest3, "m1 etcd[7]: ready");
+        let (t4, _) = split_timestamp("2026-11-24T13:05:01-02:30 m1 kubelet[9]: x").unwrap();
+        assert_eq!(t4, DateTime::parse_from_rfc3339("2026-11-24T15:35:01Z").unwrap(), "short-iso of newer systemd");
+        assert!(split_timestamp("Nov 24 13:05:01 lb1 haproxy[3]: x").is_none(), "syslog's short form: arrival time");
+        assert!(split_timestamp("2026-11-24 x").is_none());
         assert!(split_timestamp("no timestamp here").is_none());
         assert!(split_timestamp("").is_none());
     }

@@ -160,9 +160,14 @@ pub fn spawn(plan: &Plan, settings: LiveSettings) -> BackendHandle {
 
 async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendEvent>, mut cmds: mpsc::UnboundedReceiver<Command>) {
     let mut tasks = JoinSet::new();
+    let mut tails = LogTails { pool: Err("the SSH pool is not loaded".into()), running: Default::default() };
     match SshPool::load(settings.pool_options(&plan)).await {
-        Ok(pool) => start_probes(&mut tasks, &plan, &settings, pool, &tx),
+        Ok(pool) => {
+            tails.pool = Ok(pool.clone());
+            start_probes(&mut tasks, &plan, &settings, pool, &tx)
+        }
         Err(e) => {
+            tails.pool = Err(e.to_string());
             tracing::error!("live probes: {e}");
             let _ = tx.send(BackendEvent::Notice(format!("live probes cannot start: {e}"))).await;
             for o in config_failure(&plan, &settings, &e.to_string()) {
@@ -177,6 +182,10 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
             _ = tx.closed() => return,
             cmd = cmds.recv() => {
                 let Some(cmd) = cmd else { return };
+                if let Command::Logs(r) = cmd {
+                    tails.handle(r, &plan, &settings, &tx).await;
+                    continue;
+                }
                 let ev = match cmd {
                     Command::Execute { id, request, cap: _ } => BackendEvent::Op(OpEvent::Finished {
                         id,
@@ -193,11 +202,67 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                         ok: false,
                         summary: format!("{}: drill host actions are not available against a live cluster in this version", action.describe()),
                     }),
+                    Command::Logs(_) => continue,
                 };
                 if tx.send(ev).await.is_err() {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// The host log tails of this backend, by source id. A tail stops when its source is closed (its task
+/// is aborted: the channel closes and the remote tail ends) or when the app hangs up.
+struct LogTails {
+    pool: Result<SshPool, String>,
+    running: std::collections::HashMap<u64, tokio::task::AbortHandle>,
+}
+
+impl LogTails {
+    async fn handle(&mut self, r: crate::logs::spec::LogRequest, plan: &Plan, settings: &LiveSettings, tx: &mpsc::Sender<BackendEvent>) {
+        use crate::logs::spec::{LogRequest, LogState, LogStatus};
+        self.running.retain(|_, h| !h.is_finished());
+        match r {
+            LogRequest::Close { id } => {
+                if let Some(h) = self.running.remove(&id) {
+                    h.abort();
+                    let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: "ssh".into(), state: LogState::Closed })).await;
+                }
+            }
+            LogRequest::Open { id, spec, tail, follow } => {
+                let refuse = |why: String| LogStatus::refused(id, &spec, &why);
+                let evs = match (&self.pool, spec.host().and_then(|h| plan.hosts.iter().find(|x| x.name == h))) {
+                    _ if spec.is_kube() => refuse("pod logs come from the Kubernetes API, not over SSH".into()),
+                    (Err(e), _) => refuse(format!("ssh: {e}")),
+                    (Ok(_), None) => refuse(format!("{}: not a host of the plan", spec.host().unwrap_or(""))),
+                    (Ok(pool), Some(h)) => {
+                        let fut = crate::logs::host::tail_host(
+                            pool.clone(),
+                            h.ssh_host.clone(),
+                            id,
+                            spec,
+                            tail,
+                            follow,
+                            settings.connect_timeout + settings.command_timeout,
+                            tx.clone(),
+                        );
+                        self.running.insert(id, tokio::spawn(fut).abort_handle());
+                        vec![]
+                    }
+                };
+                for ev in evs {
+                    let _ = tx.send(ev).await;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for LogTails {
+    fn drop(&mut self) {
+        for h in self.running.values() {
+            h.abort();
         }
     }
 }

@@ -37,6 +37,13 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                             }
                         }
                         Command::Cancel { id } => sim.cancel(id),
+                        Command::Logs(r) => {
+                            for ev in sim_logs(r) {
+                                if ev_tx.send(ev).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
                         Command::Host { id, action, cap } => {
                             let r = sim.host_action(&action, &cap, now);
                             let (ok, summary) = match r { Ok(s) => (true, s), Err(e) => (false, e) };
@@ -70,4 +77,25 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
         }
     });
     BackendHandle { events: ev_rx, commands: cmd_tx, supports_faults: true }
+}
+
+/// The simulated cluster writes the journal lines of its hosts' keepalived, haproxy, etcd and
+/// leader elections whether or not a source is open (they are the demo); opening a source answers as
+/// a live backend would, with one line saying what the demo has.
+fn sim_logs(r: crate::logs::spec::LogRequest) -> Vec<BackendEvent> {
+    use crate::logs::spec::{LogRequest, LogState, LogStatus};
+    match r {
+        LogRequest::Open { id, spec, .. } => {
+            if let Err(e) = spec.validate() {
+                return LogStatus::refused(id, &spec, &e);
+            }
+            let source: std::sync::Arc<str> = std::sync::Arc::from(spec.label());
+            let text = "(demo) the simulated cluster writes keepalived, haproxy, etcd and leader-election journal lines of its hosts";
+            vec![
+                BackendEvent::LogSource(LogStatus { id, source: source.clone(), state: LogState::Streaming }),
+                BackendEvent::Log(crate::logs::LogLine { at: Utc::now(), source, text: text.into() }),
+            ]
+        }
+        LogRequest::Close { id } => vec![BackendEvent::LogSource(LogStatus { id, source: "demo".into(), state: LogState::Closed })],
+    }
 }

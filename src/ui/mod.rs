@@ -536,6 +536,26 @@ fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
     if inner.height < 2 {
         return;
     }
+    // the open sources, each with how it is doing
+    let mut inner = inner;
+    if !v.sources.is_empty() && inner.height > 3 {
+        let mut spans = vec![Span::styled("sources: ", t.style(Role::Muted))];
+        for (i, s) in v.sources.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", t.style(Role::Muted)));
+            }
+            let role = match (&s.problem, s.closed, s.live) {
+                (Some(_), _, _) => Role::Critical,
+                (None, true, _) => Role::Stale,
+                (None, false, 0) => Role::Warn,
+                _ => Role::Ok,
+            };
+            spans.push(Span::styled(s.spec.label(), t.style(Role::Accent)));
+            spans.push(Span::styled(format!(" {}", s.state()), t.style(role)));
+        }
+        f.buffer_mut().set_line(inner.x, inner.y, &Line::from(spans), inner.width);
+        inner = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
+    }
     let idx = app.logs.matching(&v.query);
     let visible = idx.len().min(v.paused_at.unwrap_or(usize::MAX));
     let h = inner.height as usize - 1;
@@ -573,11 +593,54 @@ fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
         state,
         Span::styled(filter, t.style(Role::Key)),
         Span::styled(
-            format!("  {} match  / filter  space pause  j/k scroll  G follow  s save  o kockpit's own log  Esc close", idx.len()),
+            format!(
+                "  {} match  {} sources  / filter  space pause  j/k scroll  G follow  s save  o kockpit's own log  Esc close",
+                idx.len(),
+                hint(app, Action::LogSources)
+            ),
             t.style(Role::Muted),
         ),
     ]);
     f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &bar, inner.width);
+    if let Some(p) = &v.picker {
+        draw_log_picker(f, app, body, p);
+    }
+}
+
+/// The source picker over the log viewer.
+fn draw_log_picker(f: &mut Frame, app: &App, body: Rect, p: &crate::app::logsrc::Picker) {
+    let t = &app.theme;
+    let choices = app.log_choices();
+    let r = centered(body, 76, (choices.len() as u16 + 4).min(body.height.saturating_sub(2)).max(8));
+    f.render_widget(Clear, r);
+    let block = dialog_block(app, "Log sources");
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if inner.height < 3 {
+        return;
+    }
+    let rows = inner.height as usize - 2;
+    let first = p.selected.saturating_sub(rows.saturating_sub(1));
+    let mut lines: Vec<Line> = choices
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .map(|(i, (label, _))| {
+            let role = if i == p.selected { Role::Selection } else { Role::Text };
+            Line::styled(format!("{} {label}", if i == p.selected { ">" } else { " " }), t.style(role))
+        })
+        .collect();
+    if let Some((_, text)) = &p.input {
+        let sel = p.selected.saturating_sub(first);
+        if let Some(l) = lines.get_mut(sel) {
+            *l = Line::from(vec![Span::styled("> type: ", t.style(Role::Key)), Span::styled(format!("{text}_"), t.style(Role::Selection))]);
+        }
+    }
+    let prev = if p.previous { "on" } else { "off" };
+    let help = format!("{} add/remove  p previous containers: {prev}  {} close", hint(app, Action::Confirm), hint(app, Action::Cancel));
+    f.render_widget(Paragraph::new(lines), Rect { height: inner.height - 2, ..inner });
+    f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &Line::styled(help, t.style(Role::Muted)), inner.width);
 }
 
 fn draw_own_log(f: &mut Frame, app: &App, body: Rect) {

@@ -8,9 +8,10 @@ use crate::probe::{haproxy, hosts, keepalived};
 /// Plain commands a read-only pool may send.
 pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"];
 
-/// The probe scripts, the only other commands a read-only pool may send. The etcd one prints the
-/// etcd client key (etcd offers no way in without one): it stays in memory and is never logged.
-pub fn read_only_scripts() -> [&'static str; 6] {
+/// The probe scripts and the log tail, the only other commands a read-only pool may send. The etcd
+/// one prints the etcd client key (etcd offers no way in without one): it stays in memory and is never
+/// logged.
+pub fn read_only_scripts() -> [&'static str; 7] {
     [
         hosts::HOST_FACTS_SCRIPT,
         keepalived::VRRP_SCRIPT,
@@ -18,6 +19,7 @@ pub fn read_only_scripts() -> [&'static str; 6] {
         crate::etcd::CREDENTIALS_SCRIPT,
         crate::ceph::CEPH_SCRIPT,
         crate::certs::CERTS_SCRIPT,
+        crate::logs::host::TAIL_SCRIPT,
     ]
 }
 
@@ -28,7 +30,7 @@ pub fn sh_quote(s: &str) -> String {
 
 /// A short name for a command in messages: the probe's name for the probe scripts.
 pub fn describe_command(cmd: &str) -> String {
-    let names = ["host facts", "keepalived probe", "haproxy show stat", "etcd credentials", "ceph probe", "certificates probe"];
+    let names = ["host facts", "keepalived probe", "haproxy show stat", "etcd credentials", "ceph probe", "certificates probe", "log tail"];
     for (script, name) in read_only_scripts().iter().zip(names) {
         if cmd.starts_with(&format!("sh -c {}", sh_quote(script))) {
             return name.to_string();
@@ -111,6 +113,7 @@ mod tests {
         assert_eq!(describe_command(&script_command(hosts::HOST_FACTS_SCRIPT, &[])), "host facts");
         assert_eq!(describe_command(&script_command(haproxy::SHOW_STAT_SCRIPT, &["/s"])), "haproxy show stat");
         assert_eq!(describe_command("true"), "`true`");
+        assert_eq!(describe_command(&script_command(crate::logs::host::TAIL_SCRIPT, &["file", "/x", "1", "1"])), "log tail");
     }
 
     #[test]

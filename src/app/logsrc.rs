@@ -1,0 +1,237 @@
+//! The log viewer's sources: which are open, how their streams are doing, and the picker that adds
+//! and removes them (hosts × their units by role, a unit or a file path typed in, the workloads the
+//! model knows, a pod typed in).
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde_json::json;
+
+use super::{Action, App};
+use crate::backend::Command;
+use crate::logs::spec::{DEFAULT_TAIL, LogRequest, LogSpec, LogState, LogStatus};
+use crate::model::Severity;
+
+/// A source the viewer opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenSource {
+    pub id: u64,
+    pub spec: LogSpec,
+    /// Streams running now / started so far (a pod source has one per container).
+    pub live: usize,
+    pub started: usize,
+    /// The last failure of one of its streams.
+    pub problem: Option<String>,
+    /// Nothing of it runs any more.
+    pub closed: bool,
+}
+
+impl OpenSource {
+    /// A short state for the source list.
+    pub fn state(&self) -> String {
+        match (&self.problem, self.closed, self.live) {
+            (Some(p), true, _) => format!("FAILED: {p}"),
+            (None, true, _) => "ended".into(),
+            (Some(p), false, 0) => format!("failing: {p}"),
+            (_, false, 0) => "opening".into(),
+            (_, false, n) => format!("{n} streaming"),
+        }
+    }
+}
+
+/// What a picker row does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    /// Remove an open source (closing it).
+    Close(u64),
+    Open(LogSpec),
+    /// Type a unit name for this host.
+    TypeUnit(String),
+    /// Type a file path on this host.
+    TypePath(String),
+    /// Type NS/POD or NS/POD/CONTAINER.
+    TypePod,
+}
+
+/// The picker's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Picker {
+    pub selected: usize,
+    /// Pod and workload sources ask for the previous container instance.
+    pub previous: bool,
+    /// Text being typed for a `Type*` row.
+    pub input: Option<(Choice, String)>,
+}
+
+impl App {
+    /// Every row of the picker: the open sources first (to remove), then what can be added.
+    pub fn log_choices(&self) -> Vec<(String, Choice)> {
+        let mut out = Vec::new();
+        for s in &self.log_view.sources {
+            out.push((format!("[x] {}  ({})", s.spec.label(), s.state()), Choice::Close(s.id)));
+        }
+        let is_open = |spec: &LogSpec| self.log_view.sources.iter().any(|s| !s.closed && s.spec == *spec);
+        let targets = crate::probe::ProbeTargets::of(&self.model.plan);
+        for h in &self.model.plan.hosts {
+            let mut units = Vec::new();
+            if h.roles.master || h.roles.worker {
+                units.push("kubelet");
+            }
+            if h.roles.etcd {
+                units.push("etcd");
+            }
+            if targets.keepalived.iter().any(|k| k.name == h.name) {
+                units.push("keepalived");
+            }
+            if targets.haproxy.iter().any(|k| k.name == h.name) {
+                units.push("haproxy");
+            }
+            for u in units {
+                let spec = LogSpec::Journal { host: h.name.clone(), unit: u.into() };
+                if !is_open(&spec) {
+                    out.push((format!("[ ] {}", spec.label()), Choice::Open(spec)));
+                }
+            }
+            out.push((format!("[ ] journal {} <unit you type>", h.name), Choice::TypeUnit(h.name.clone())));
+            out.push((format!("[ ] file {} <path you type>", h.name), Choice::TypePath(h.name.clone())));
+        }
+        if let Some(ws) = &self.model.workloads.data {
+            let previous = self.log_view.picker.as_ref().is_some_and(|p| p.previous);
+            for w in ws {
+                let spec = LogSpec::Workload { namespace: w.namespace.clone(), kind: w.kind, name: w.name.clone(), previous };
+                if !is_open(&spec) {
+                    out.push((format!("[ ] {}", spec.label()), Choice::Open(spec)));
+                }
+            }
+            out.push(("[ ] pod <NS/POD[/CONTAINER] you type>".into(), Choice::TypePod));
+        }
+        out
+    }
+
+    /// Keys while the picker is open. Returns commands for the backend.
+    pub(super) fn picker_key(&mut self, key: KeyEvent, action: Option<Action>) -> Vec<Command> {
+        let Some(mut p) = self.log_view.picker.take() else { return vec![] };
+        if let Some((choice, mut text)) = p.input.take() {
+            match key.code {
+                KeyCode::Esc => {}
+                KeyCode::Enter => {
+                    let spec = match &choice {
+                        Choice::TypeUnit(host) => LogSpec::parse_host(&format!("{host}:{}", text.trim())),
+                        Choice::TypePath(host) => LogSpec::parse_host(&format!("{host}:{}", text.trim())).and_then(|s| match s {
+                            LogSpec::File { .. } => Ok(s),
+                            _ => Err("give an absolute path".into()),
+                        }),
+                        _ => LogSpec::parse_pod(text.trim(), p.previous),
+                    };
+                    match spec {
+                        Ok(spec) => {
+                            self.log_view.picker = Some(p);
+                            return self.open_log_source(spec);
+                        }
+                        Err(e) => {
+                            self.say(Severity::Warn, e);
+                            p.input = Some((choice, text));
+                        }
+                    }
+                }
+                KeyCode::Backspace => {
+                    text.pop();
+                    p.input = Some((choice, text));
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    text.push(c);
+                    p.input = Some((choice, text));
+                }
+                _ => p.input = Some((choice, text)),
+            }
+            self.log_view.picker = Some(p);
+            return vec![];
+        }
+        let n = self.log_choices().len();
+        if key.code == KeyCode::Char('p') {
+            p.previous = !p.previous;
+            self.log_view.picker = Some(p);
+            return vec![];
+        }
+        match action {
+            Some(Action::SelectNext) => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
+            Some(Action::SelectPrev) => p.selected = p.selected.saturating_sub(1),
+            Some(Action::PageDown) => p.selected = (p.selected + 10).min(n.saturating_sub(1)),
+            Some(Action::PageUp) => p.selected = p.selected.saturating_sub(10),
+            Some(Action::SelectFirst) => p.selected = 0,
+            Some(Action::SelectLast) => p.selected = n.saturating_sub(1),
+            Some(Action::Cancel | Action::LogSources | Action::Quit) => return vec![],
+            Some(Action::Confirm) => {
+                let choice = self.log_choices().get(p.selected).map(|(_, c)| c.clone());
+                let cmds = match choice {
+                    Some(Choice::Open(spec)) => {
+                        self.log_view.picker = Some(p);
+                        return self.open_log_source(spec);
+                    }
+                    Some(Choice::Close(id)) => self.close_log_source(id),
+                    Some(c @ (Choice::TypeUnit(_) | Choice::TypePath(_) | Choice::TypePod)) => {
+                        let start = if matches!(c, Choice::TypePath(_)) { "/var/log/" } else { "" };
+                        p.input = Some((c, start.to_string()));
+                        vec![]
+                    }
+                    None => vec![],
+                };
+                let n = self.log_choices().len();
+                p.selected = p.selected.min(n.saturating_sub(1));
+                self.log_view.picker = Some(p);
+                return cmds;
+            }
+            _ => {}
+        }
+        self.log_view.picker = Some(p);
+        vec![]
+    }
+
+    /// Open a source: the backend starts tailing it.
+    pub fn open_log_source(&mut self, spec: LogSpec) -> Vec<Command> {
+        if let Err(e) = spec.validate() {
+            self.say(Severity::Warn, e);
+            return vec![];
+        }
+        if self.log_view.sources.iter().any(|s| !s.closed && s.spec == spec) {
+            self.say(Severity::Info, format!("{} is already open", spec.label()));
+            return vec![];
+        }
+        self.log_view.next_id += 1;
+        let id = self.log_view.next_id;
+        self.audit("log_source_open", json!({ "source_id": id, "source": spec }));
+        self.say(Severity::Info, format!("tailing {}", spec.label()));
+        self.log_view.sources.push(OpenSource { id, spec: spec.clone(), live: 0, started: 0, problem: None, closed: false });
+        vec![Command::Logs(LogRequest::Open { id, spec, tail: DEFAULT_TAIL, follow: true })]
+    }
+
+    /// Remove a source from the list; a source still running is closed.
+    pub fn close_log_source(&mut self, id: u64) -> Vec<Command> {
+        let Some(i) = self.log_view.sources.iter().position(|s| s.id == id) else { return vec![] };
+        let s = self.log_view.sources.remove(i);
+        self.audit("log_source_close", json!({ "source_id": id }));
+        if s.closed { vec![] } else { vec![Command::Logs(LogRequest::Close { id })] }
+    }
+
+    pub(super) fn on_log_status(&mut self, st: LogStatus) {
+        if let Some(text) = st.text() {
+            self.logs.push(crate::logs::LogLine { at: chrono::Utc::now(), source: st.source.clone(), text });
+        }
+        self.dirty = true;
+        let Some(s) = self.log_view.sources.iter_mut().find(|s| s.id == st.id) else { return };
+        match st.state {
+            LogState::Streaming => {
+                s.live += 1;
+                s.started += 1;
+            }
+            LogState::Ended(_) => s.live = s.live.saturating_sub(1),
+            LogState::Failed(why) => {
+                s.live = s.live.saturating_sub(1);
+                s.problem = Some(why.clone());
+                self.say(Severity::Warn, format!("{}: {why}", st.source));
+            }
+            LogState::Closed => {
+                s.live = 0;
+                s.closed = true;
+            }
+        }
+    }
+}
