@@ -779,23 +779,27 @@ const METRICS_STALE: u32 = 3;
 
 /// Used CPU and memory per node from metrics.k8s.io every `every` while it is served (`served`: discovery
 /// at start). The APIService can come and go while kockpit runs: a 404 (metrics-server unregistered)
-/// drops the used figures at once and the group is looked for again every [`METRICS_RECHECK`] intervals;
+/// drops the used figures at once and the group is looked for again one interval later (an APIService
+/// registered a moment ago is listed by discovery before its proxy answers: 404 for a few ms), then every
+/// [`METRICS_RECHECK`] intervals;
 /// other failures (503: registered but metrics-server down) keep the last figures for [`METRICS_STALE`]
 /// intervals, then drop them. Failures never fail the Nodes panel: requests still show.
 async fn poll_metrics(kube: Kube, served: bool, every: Duration, tx: mpsc::Sender<Msg>) {
     const GROUP: &str = "/apis/metrics.k8s.io/v1beta1";
     let mut served = served;
-    let mut last_check = Instant::now();
+    // ticks until the group is looked for again while not served
+    let mut recheck_in = METRICS_RECHECK;
     let mut last_ok: Option<Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if !served {
-            if last_check.elapsed() < every * METRICS_RECHECK {
+            recheck_in = recheck_in.saturating_sub(1);
+            if recheck_in > 0 {
                 continue;
             }
-            last_check = Instant::now();
+            recheck_in = METRICS_RECHECK;
             if kube.get_json::<serde_json::Value>(GROUP).await.is_err() {
                 continue;
             }
@@ -822,7 +826,7 @@ async fn poll_metrics(kube: Kube, served: bool, every: Duration, tx: mpsc::Sende
             Err(e) if e.code() == Some(404) => {
                 tracing::info!("kube: metrics.k8s.io is no longer served: requests only");
                 served = false;
-                last_check = Instant::now();
+                recheck_in = 1;
                 true
             }
             Err(e) => {

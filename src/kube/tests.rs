@@ -216,3 +216,19 @@ async fn metrics_server_installed_after_start_is_found() {
     assert_eq!(next_metrics(&mut rx).await.len(), 2);
     task.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_404_right_after_registration_is_read_again_one_interval_later() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    // discovery lists a fresh APIService a moment before its proxy answers: the first read gets 404
+    let mode = Arc::new(AtomicU8::new(1));
+    let every = Duration::from_secs(1);
+    let (tx, mut rx) = mpsc::channel(16);
+    let start = Instant::now();
+    let task = tokio::spawn(poll_metrics(metrics_api(mode.clone()), true, every, tx));
+    tokio::time::sleep(every / 2).await;
+    mode.store(0, Ordering::SeqCst);
+    assert_eq!(next_metrics(&mut rx).await.len(), 2);
+    assert!(start.elapsed() <= every * 2, "{:?}", start.elapsed());
+    task.abort();
+}
