@@ -7,6 +7,8 @@
 
 #[path = "fixtures/kube/kit.rs"]
 mod kit;
+#[path = "fixtures/kube/metrics_server.rs"]
+mod metrics_server;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -283,6 +285,172 @@ async fn nodes_panel_shows_conditions_roles_taints_requests_and_versions() {
         ns.iter().find(|n| n.name == "kk-nodes-w1").filter(|n| n.pods == 2 && n.cpu_requested_m == 750).map(|_| ())
     })
     .await;
+}
+
+/// A cluster-scoped APIService a test registered: deleted synchronously (kubectl, so also during a panic)
+/// and before anything else is cleaned up: an aggregated API whose server has gone stalls namespace deletion.
+struct ApiServiceGuard<'a> {
+    cp: &'a ControlPlane,
+    name: &'static str,
+}
+
+impl ApiServiceGuard<'_> {
+    fn delete(&self) -> Result<String, String> {
+        let kc = self.cp.admin_kubeconfig().to_string_lossy().to_string();
+        let args = ["--kubeconfig", &kc, "--request-timeout=20s", "delete", "apiservice", self.name, "--ignore-not-found", "--wait=true"];
+        kit::run_bounded(&self.cp.kubectl(), &args, Duration::from_secs(60))
+    }
+}
+
+impl Drop for ApiServiceGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.delete() {
+            eprintln!("cleanup: {e}");
+        }
+    }
+}
+
+fn node_named<'a>(ns: &'a [Node], name: &str) -> Option<&'a Node> {
+    ns.iter().find(|n| n.name == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_server_usage_reaches_the_nodes_panel_and_requests_remain_when_it_is_unregistered() {
+    let Some(lab) = lab("metrics") else { return };
+    let admin = lab.admin().await;
+    // metrics-server's own formats: millicores and Mi, and the nanocores and Ki it really sends
+    let usage = [("kk-metrics-w1", "250m", "512Mi"), ("kk-metrics-w2", "1250000000n", "2097152Ki")];
+    for (i, (n, _, _)) in usage.iter().enumerate() {
+        kit::create_node(&admin, n, "metrics", &["worker"], &format!("10.99.0.5{i}")).await.unwrap();
+    }
+    kit::create_namespace(&admin, "kk-metrics", "metrics").await.unwrap();
+    let pod = kit::pod_json("app", json!({"app": "x"}), Some("kk-metrics-w1"), "100m", "128Mi");
+    kit::create(&admin, "/api/v1/namespaces/kk-metrics/pods", pod).await.unwrap();
+
+    // the fake metrics-server on an address the apiserver may route to (Endpoints refuse loopback)
+    let ip = metrics_server::endpoint_ip().expect("a non-loopback address for the Endpoints");
+    let server = metrics_server::FakeMetricsServer::start(ip, &usage).await.expect("fake metrics-server");
+    let port = server.addr.port();
+    kit::create(
+        &admin,
+        "/api/v1/namespaces/kk-metrics/services",
+        json!({"metadata": {"name": "metrics-server"}, "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}}),
+    )
+    .await
+    .unwrap();
+    kit::create(
+        &admin,
+        "/api/v1/namespaces/kk-metrics/endpoints",
+        json!({"metadata": {"name": "metrics-server"},
+               "subsets": [{"addresses": [{"ip": ip.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}),
+    )
+    .await
+    .unwrap();
+    let kockpit = lab.kockpit(true).await;
+    let before = kockpit.discover().await.unwrap();
+    assert!(!before.metrics, "metrics.k8s.io before the APIService exists: {before:?}");
+
+    let apiservice = ApiServiceGuard { cp: &lab.cp, name: "v1beta1.metrics.k8s.io" };
+    kit::create(
+        &admin,
+        "/apis/apiregistration.k8s.io/v1/apiservices",
+        json!({"metadata": {"name": apiservice.name, "labels": {"kockpit-test": "metrics"}},
+               "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "insecureSkipTLSVerify": true,
+                        "groupPriorityMinimum": 100, "versionPriority": 100,
+                        "service": {"namespace": "kk-metrics", "name": "metrics-server", "port": 443}}}),
+    )
+    .await
+    .unwrap();
+    let t0 = Instant::now();
+    loop {
+        let a = kit::req(&admin, Method::GET, "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io", None).await.unwrap();
+        let last = &a["status"]["conditions"];
+        if last.as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Available" && c["status"] == "True")) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "the APIService never became Available: {last}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let available_after = t0.elapsed();
+    let caps = kockpit.discover().await.unwrap();
+    assert!(caps.metrics, "discovery with metrics-server registered: {caps:?}");
+    assert_eq!(caps.policy, "policy/v1beta1", "a 1.20 server serves no policy/v1");
+
+    let mut settings = KubeSettings::new(Access { kubeconfig: Some(lab.cp.kockpit_kubeconfig()), context: None, readonly: true });
+    settings.metrics_interval = Duration::from_secs(1);
+    settings.ping_interval = Duration::from_secs(1);
+    let t1 = Instant::now();
+    let mut h = kube::spawn_backend(settings.clone());
+    let used = |ns: &[Node], name: &str| node_named(ns, name).map(|n| (n.cpu_used_m, n.mem_used));
+    let nodes = wait_for(&mut h, 30, "used CPU and memory from metrics-server", |ev| {
+        let ns = nodes_of(ev)?.as_ref().ok()?;
+        (used(ns, "kk-metrics-w1")?.0.is_some() && used(ns, "kk-metrics-w2")?.0.is_some()).then(|| ns.clone())
+    })
+    .await;
+    let first_used_after = t1.elapsed();
+    assert_eq!(used(&nodes, "kk-metrics-w1"), Some((Some(250), Some(512 << 20))));
+    assert_eq!(used(&nodes, "kk-metrics-w2"), Some((Some(1250), Some(2 << 30))));
+    let w1 = node_named(&nodes, "kk-metrics-w1").unwrap();
+    assert_eq!((w1.cpu_requested_m, w1.mem_requested, w1.pods), (100, 128 << 20, 1), "requests beside the used figures");
+    // every read went through the aggregation layer, as kockpit's user (the front proxy's X-Remote-User)
+    let reads: Vec<_> = server.seen().into_iter().filter(|s| s.path == "/apis/metrics.k8s.io/v1beta1/nodes").collect();
+    assert!(!reads.is_empty(), "the fake metrics-server saw no NodeMetrics list: {:?}", server.seen());
+    assert!(reads.iter().all(|s| s.method == "GET" && s.user.as_deref() == Some("kockpit")), "{reads:?}");
+
+    // usage changes: the panel follows at the metrics interval
+    server.usage.lock().unwrap().insert("kk-metrics-w1".into(), ("900m".into(), "1Gi".into()));
+    wait_for(&mut h, 15, "the new usage of kk-metrics-w1", |ev| {
+        let ns = nodes_of(ev)?.as_ref().ok()?;
+        (used(ns, "kk-metrics-w1")? == (Some(900), Some(1 << 30))).then_some(())
+    })
+    .await;
+
+    // metrics-server unregistered while kockpit runs: the used figures go, requests stay, no panel fails
+    apiservice.delete().expect("delete the APIService");
+    let t2 = Instant::now();
+    wait_for(&mut h, 20, "the used figures to go", |ev| {
+        let ns = match nodes_of(ev)? {
+            Ok(ns) => ns,
+            Err(e) => panic!("the Nodes panel failed when metrics-server went: {e}"),
+        };
+        let w1 = node_named(ns, "kk-metrics-w1")?;
+        assert_eq!((w1.cpu_requested_m, w1.pods), (100, 1), "requests stay");
+        (used(ns, "kk-metrics-w1")? == (None, None) && used(ns, "kk-metrics-w2")? == (None, None)).then_some(())
+    })
+    .await;
+    let fallback_after = t2.elapsed();
+    drop(h);
+
+    // a fresh backend: discovery finds no metrics.k8s.io, requests only from the first screen on
+    let caps = kockpit.discover().await.unwrap();
+    assert!(!caps.metrics, "discovery after the APIService is gone: {caps:?}");
+    let node_reads = || server.seen().iter().filter(|s| s.path.starts_with("/apis/metrics.k8s.io/v1beta1/nodes")).count();
+    let reads_before = node_reads();
+    let mut h = kube::spawn_backend(settings);
+    let nodes = wait_for(&mut h, 30, "the fake nodes", |ev| {
+        let ns = nodes_of(ev)?.as_ref().ok()?;
+        node_named(ns, "kk-metrics-w1").filter(|n| n.pods == 1).map(|_| ns.clone())
+    })
+    .await;
+    for n in ["kk-metrics-w1", "kk-metrics-w2"] {
+        assert_eq!(used(&nodes, n), Some((None, None)), "{n}: requests only");
+    }
+    // a few metrics intervals later: still requests only, no error
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(until, h.events.recv()).await {
+        if let Some(r) = nodes_of(&ev) {
+            let ns = r.as_ref().unwrap_or_else(|e| panic!("the Nodes panel failed without metrics-server: {e}"));
+            assert!(ns.iter().all(|n| n.cpu_used_m.is_none() && n.mem_used.is_none()), "{ns:?}");
+        }
+    }
+    assert_eq!(node_reads(), reads_before, "no NodeMetrics read reaches an unregistered metrics-server");
+    drop(h);
+    eprintln!(
+        "metrics-server: APIService Available after {:.1}s; first used figures {:.1}s after start; gone {:.1}s after unregistering",
+        available_after.as_secs_f64(),
+        first_used_after.as_secs_f64(),
+        fallback_after.as_secs_f64()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

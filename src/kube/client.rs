@@ -381,27 +381,48 @@ impl Kube {
             #[serde(default)]
             git_version: String,
         }
-        #[derive(serde::Deserialize)]
-        struct Groups {
-            #[serde(default)]
-            groups: Vec<Group>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Group {
-            #[serde(default)]
-            versions: Vec<GroupVersion>,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct GroupVersion {
-            #[serde(default)]
-            group_version: String,
-        }
         let v: Version = self.get_json("/version").await?;
-        let g: Groups = self.get_json("/apis").await?;
-        let served = |gv: &str| g.groups.iter().any(|grp| grp.versions.iter().any(|v| v.group_version == gv));
-        let policy = if served("policy/v1") { "policy/v1" } else { "policy/v1beta1" };
-        Ok(Caps { server_version: v.git_version, policy, metrics: served("metrics.k8s.io/v1beta1"), rook: served("ceph.rook.io/v1") })
+        let g: ApiGroups = self.get_json("/apis").await?;
+        Ok(Caps::decide(v.git_version, &g))
+    }
+}
+
+/// The API groups a server serves: the body of `GET /apis` (an `APIGroupList`), only what discovery reads.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ApiGroups {
+    #[serde(default)]
+    pub groups: Vec<ApiGroup>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ApiGroup {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub versions: Vec<ApiGroupVersion>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiGroupVersion {
+    #[serde(default)]
+    pub group_version: String,
+}
+
+impl ApiGroups {
+    /// Whether `group_version` ("policy/v1") is among the served versions.
+    pub fn serves(&self, group_version: &str) -> bool {
+        self.groups.iter().any(|g| g.versions.iter().any(|v| v.group_version == group_version))
+    }
+}
+
+impl Caps {
+    /// The decision discovery makes from what the server lists: `policy/v1` where served (1.21+; the only
+    /// one from 1.25), else `policy/v1beta1`; metrics.k8s.io/v1beta1 (metrics-server's APIService, listed
+    /// while it is registered, available or not); Rook's ceph.rook.io/v1.
+    pub fn decide(server_version: String, groups: &ApiGroups) -> Caps {
+        let policy = if groups.serves("policy/v1") { "policy/v1" } else { "policy/v1beta1" };
+        Caps { server_version, policy, metrics: groups.serves("metrics.k8s.io/v1beta1"), rook: groups.serves("ceph.rook.io/v1") }
     }
 }
 
@@ -462,6 +483,61 @@ mod tests {
         let ok: Result<serde_json::Value, _> = kube.get_json("/api/v1/nodes").await;
         assert!(ok.is_ok());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// `GET /apis` of the lab's v1.20.2 apiserver (tests/lab/k8s), as captured.
+    const APIS_1_20: &str = include_str!("../../tests/fixtures/kube/apis-1.20-lab.json");
+    /// A 1.27 cluster with Rook and metrics-server: policy/v1 only (1.25 dropped policy/v1beta1).
+    const APIS_1_27: &str = include_str!("../../tests/fixtures/kube/apis-1.27-rook-metrics.json");
+
+    fn groups(json: &str) -> ApiGroups {
+        serde_json::from_str(json).expect("an APIGroupList")
+    }
+
+    #[test]
+    fn discovery_on_a_1_20_server_uses_policy_v1beta1_and_requests_only() {
+        let g = groups(APIS_1_20);
+        assert!(g.groups.len() > 15, "a whole group list: {}", g.groups.len());
+        assert!(g.serves("policy/v1beta1") && !g.serves("policy/v1"));
+        let caps = Caps::decide("v1.20.2".into(), &g);
+        assert_eq!(caps, Caps { server_version: "v1.20.2".into(), policy: "policy/v1beta1", metrics: false, rook: false });
+    }
+
+    #[test]
+    fn discovery_on_a_1_27_server_uses_policy_v1_metrics_and_rook() {
+        let g = groups(APIS_1_27);
+        assert!(!g.serves("policy/v1beta1"));
+        let caps = Caps::decide("v1.27.4".into(), &g);
+        assert_eq!(caps, Caps { server_version: "v1.27.4".into(), policy: "policy/v1", metrics: true, rook: true });
+    }
+
+    #[test]
+    fn discovery_follows_each_group_on_its_own() {
+        let mut v: serde_json::Value = serde_json::from_str(APIS_1_20).unwrap();
+        let list = v["groups"].as_array_mut().unwrap();
+        // 1.21-1.24 serve both policy versions: v1 wins
+        let policy = list.iter_mut().find(|g| g["name"] == "policy").unwrap();
+        policy["versions"].as_array_mut().unwrap().insert(0, serde_json::json!({"groupVersion": "policy/v1", "version": "v1"}));
+        // metrics-server registered; Rook's CRDs installed
+        list.push(
+            serde_json::json!({"name": "metrics.k8s.io", "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}]}),
+        );
+        list.push(serde_json::json!({"name": "ceph.rook.io", "versions": [{"groupVersion": "ceph.rook.io/v1", "version": "v1"}]}));
+        let g: ApiGroups = serde_json::from_value(v.clone()).unwrap();
+        let caps = Caps::decide(String::new(), &g);
+        assert_eq!((caps.policy, caps.metrics, caps.rook), ("policy/v1", true, true));
+        // a group of the same name in another version is not the one kockpit reads
+        let mut v2 = v;
+        for g in v2["groups"].as_array_mut().unwrap() {
+            if g["name"] == "metrics.k8s.io" {
+                g["versions"] = serde_json::json!([{"groupVersion": "metrics.k8s.io/v1alpha1", "version": "v1alpha1"}]);
+            }
+        }
+        let caps = Caps::decide(String::new(), &serde_json::from_value(v2).unwrap());
+        assert!(!caps.metrics && caps.rook);
+        // a list without groups (an odd proxy): the conservative choices
+        let caps = Caps::decide(String::new(), &groups(r#"{"kind":"APIGroupList"}"#));
+        assert_eq!((caps.policy, caps.metrics, caps.rook), ("policy/v1beta1", false, false));
     }
 
     #[test]

@@ -297,6 +297,17 @@ fn pdb_of_429(body: &[u8]) -> Option<String> {
     })
 }
 
+/// The Eviction posted to a pod's `eviction` subresource, in the policy version the server serves
+/// (`policy/v1` from 1.21 on, required once 1.25 dropped `policy/v1beta1`; `policy/v1beta1` before 1.21,
+/// which knows no `policy/v1`). Both versions carry the same fields.
+pub(crate) fn eviction_body(policy: &str, namespace: &str, name: &str, grace: Option<u32>) -> serde_json::Value {
+    let mut body = json!({"apiVersion": policy, "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}});
+    if let Some(g) = grace {
+        body["deleteOptions"] = json!({"gracePeriodSeconds": g});
+    }
+    body
+}
+
 /// Evict one pod, retrying a PDB block (429) and transient failures until `deadline` or cancel.
 async fn evict_one(
     kube: Kube,
@@ -307,11 +318,7 @@ async fn evict_one(
     cancel: CancellationToken,
     deadline: Instant,
 ) -> (Target, Outcome) {
-    let mut body = json!({"apiVersion": policy, "kind": "Eviction", "metadata": {"name": t.name, "namespace": t.namespace}});
-    if let Some(g) = grace {
-        body["deleteOptions"] = json!({"gracePeriodSeconds": g});
-    }
-    let body = body.to_string().into_bytes();
+    let body = eviction_body(&policy, &t.namespace, &t.name, grace).to_string().into_bytes();
     let path = format!("/api/v1/namespaces/{}/pods/{}/eviction", t.namespace, t.name);
     let mut backoff = PdbBackoff::new();
     let mut last_reported: Option<String> = None;
@@ -599,6 +606,23 @@ mod tests {
         assert!(check_name("node", "../etc").is_err());
         assert!(check_name("node", "a?b").is_err());
         assert!(check_name("node", "").is_err());
+    }
+
+    #[test]
+    fn eviction_bodies_follow_the_served_policy_version() {
+        let groups = |f: &str| serde_json::from_str::<crate::kube::client::ApiGroups>(f).unwrap();
+        let old = crate::kube::Caps::decide(String::new(), &groups(include_str!("../../tests/fixtures/kube/apis-1.20-lab.json")));
+        let new = crate::kube::Caps::decide(String::new(), &groups(include_str!("../../tests/fixtures/kube/apis-1.27-rook-metrics.json")));
+        assert_eq!(
+            eviction_body(old.policy, "web", "web-1", None),
+            json!({"apiVersion": "policy/v1beta1", "kind": "Eviction", "metadata": {"name": "web-1", "namespace": "web"}})
+        );
+        assert_eq!(
+            eviction_body(new.policy, "web", "web-1", Some(30)),
+            json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-1", "namespace": "web"},
+                   "deleteOptions": {"gracePeriodSeconds": 30}})
+        );
+        assert_eq!(eviction_body("policy/v1", "a", "b", Some(0))["deleteOptions"]["gracePeriodSeconds"], 0, "grace 0 is sent, not dropped");
     }
 
     #[test]

@@ -784,9 +784,7 @@ async fn aggregate(
             )),
         );
     }
-    if caps.metrics {
-        tasks.spawn(poll_metrics(kube.clone(), settings.metrics_interval, msg_tx.clone()));
-    }
+    tasks.spawn(poll_metrics(kube.clone(), caps.metrics, settings.metrics_interval, msg_tx.clone()));
     tasks.spawn(ping(kube.clone(), settings.ping_interval, msg_tx.clone(), restart_tx));
     drop(msg_tx);
 
@@ -817,12 +815,42 @@ async fn aggregate(
     tasks.abort_all();
 }
 
-async fn poll_metrics(kube: Kube, every: Duration, tx: mpsc::Sender<Msg>) {
+/// While metrics.k8s.io is not served, whether it has come is checked every this many metrics intervals
+/// (one cheap discovery GET: a minute by default).
+const METRICS_RECHECK: u32 = 4;
+/// Used figures older than this many metrics intervals are dropped: the Nodes panel falls back to requests.
+const METRICS_STALE: u32 = 3;
+
+/// Used CPU and memory per node from metrics.k8s.io every `every` while it is served (`served`: discovery
+/// at start). The APIService can come and go while kockpit runs: a 404 (metrics-server unregistered)
+/// drops the used figures at once and the group is looked for again one interval later (an APIService
+/// registered a moment ago is listed by discovery before its proxy answers: 404 for a few ms), then every
+/// [`METRICS_RECHECK`] intervals;
+/// other failures (503: registered but metrics-server down) keep the last figures for [`METRICS_STALE`]
+/// intervals, then drop them. Failures never fail the Nodes panel: requests still show.
+async fn poll_metrics(kube: Kube, served: bool, every: Duration, tx: mpsc::Sender<Msg>) {
+    const GROUP: &str = "/apis/metrics.k8s.io/v1beta1";
+    let mut served = served;
+    // ticks until the group is looked for again while not served
+    let mut recheck_in = METRICS_RECHECK;
+    let mut last_ok: Option<Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match kube.get_json::<lean::List<lean::NodeMetrics>>("/apis/metrics.k8s.io/v1beta1/nodes").await {
+        if !served {
+            recheck_in = recheck_in.saturating_sub(1);
+            if recheck_in > 0 {
+                continue;
+            }
+            recheck_in = METRICS_RECHECK;
+            if kube.get_json::<serde_json::Value>(GROUP).await.is_err() {
+                continue;
+            }
+            tracing::info!("kube: metrics.k8s.io is served now: used CPU and memory");
+            served = true;
+        }
+        let drop_figures = match kube.get_json::<lean::List<lean::NodeMetrics>>(&format!("{GROUP}/nodes")).await {
             Ok(l) => {
                 let m = l
                     .items
@@ -833,12 +861,25 @@ async fn poll_metrics(kube: Kube, every: Duration, tx: mpsc::Sender<Msg>) {
                         Some((i.metadata.name, (cpu, mem)))
                     })
                     .collect();
+                last_ok = Some(Instant::now());
                 if tx.send(Msg::Metrics(m)).await.is_err() {
                     return;
                 }
+                false
             }
-            // used figures are optional: keep the last ones, requests still show
-            Err(e) => tracing::debug!("kube: metrics.k8s.io: {e}"),
+            Err(e) if e.code() == Some(404) => {
+                tracing::info!("kube: metrics.k8s.io is no longer served: requests only");
+                served = false;
+                recheck_in = 1;
+                true
+            }
+            Err(e) => {
+                tracing::debug!("kube: metrics.k8s.io: {e}");
+                last_ok.is_some_and(|t| t.elapsed() >= every * METRICS_STALE)
+            }
+        };
+        if drop_figures && last_ok.take().is_some() && tx.send(Msg::Metrics(HashMap::new())).await.is_err() {
+            return;
         }
     }
 }

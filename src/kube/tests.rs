@@ -119,3 +119,116 @@ fn settings_from_a_plan_expand_home() {
     assert!(handles(&OpRequest::Cordon { node: "n".into() }));
     assert!(!handles(&OpRequest::SetNoout { on: true }));
 }
+
+/// A server for [`poll_metrics`]: metrics.k8s.io served (0), unregistered (1: 404), registered with
+/// metrics-server down (2: 503).
+fn metrics_api(mode: Arc<std::sync::atomic::AtomicU8>) -> Kube {
+    use http::{Request, Response};
+    use kube::client::Body;
+    let svc = tower::service_fn(move |req: Request<Body>| {
+        let path = req.uri().path().to_string();
+        let mode = mode.load(std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let (code, body) = match (mode, path.as_str()) {
+                (0, "/apis/metrics.k8s.io/v1beta1") => (200, r#"{"kind":"APIResourceList","groupVersion":"metrics.k8s.io/v1beta1"}"#),
+                (0, "/apis/metrics.k8s.io/v1beta1/nodes") => (
+                    200,
+                    r#"{"kind":"NodeMetricsList","items":[{"metadata":{"name":"n1"},"usage":{"cpu":"250m","memory":"512Mi"}},
+                        {"metadata":{"name":"n2"},"usage":{"cpu":"1250000000n","memory":"2097152Ki"}}]}"#,
+                ),
+                (2, _) => (503, r#"{"kind":"Status","reason":"ServiceUnavailable","message":"service unavailable","code":503}"#),
+                _ => (
+                    404,
+                    r#"{"kind":"Status","reason":"NotFound","message":"the server could not find the requested resource","code":404}"#,
+                ),
+            };
+            Ok::<_, tower::BoxError>(Response::builder().status(code).body(Body::from(body.as_bytes().to_vec())).unwrap())
+        }
+    });
+    Kube {
+        client: kube::Client::new(svc, "default"),
+        readonly: true,
+        context: "t".into(),
+        server: "mock".into(),
+        request_timeout: Duration::from_secs(1),
+    }
+}
+
+async fn next_metrics(rx: &mut mpsc::Receiver<Msg>) -> HashMap<String, (u64, u64)> {
+    match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
+        Ok(Some(Msg::Metrics(m))) => m,
+        other => panic!("expected metrics, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn used_figures_go_when_metrics_server_is_unregistered_and_come_back_with_it() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let mode = Arc::new(AtomicU8::new(0));
+    let every = Duration::from_secs(1);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(poll_metrics(metrics_api(mode.clone()), true, every, tx));
+    let m = next_metrics(&mut rx).await;
+    assert_eq!((m["n1"], m["n2"]), ((250, 512 << 20), (1250, 2 << 30)));
+    mode.store(1, Ordering::SeqCst);
+    let gone = Instant::now();
+    while !next_metrics(&mut rx).await.is_empty() {}
+    assert!(gone.elapsed() <= every * 2, "a 404 drops the figures at the next read: {:?}", gone.elapsed());
+    // nothing more while it stays unregistered: no repeated empty maps
+    assert!(tokio::time::timeout(every * 10, rx.recv()).await.is_err(), "silence while not served");
+    mode.store(0, Ordering::SeqCst);
+    let back = Instant::now();
+    assert_eq!(next_metrics(&mut rx).await.len(), 2);
+    assert!(back.elapsed() <= every * (METRICS_RECHECK + 1), "found again within the recheck period: {:?}", back.elapsed());
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn used_figures_outlive_a_short_metrics_server_outage_but_not_a_long_one() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let mode = Arc::new(AtomicU8::new(0));
+    let every = Duration::from_secs(1);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(poll_metrics(metrics_api(mode.clone()), true, every, tx));
+    assert_eq!(next_metrics(&mut rx).await.len(), 2);
+    mode.store(2, Ordering::SeqCst);
+    let down = Instant::now();
+    while !next_metrics(&mut rx).await.is_empty() {}
+    let kept = down.elapsed();
+    assert!(kept >= every * (METRICS_STALE - 1) && kept <= every * (METRICS_STALE + 1), "kept {kept:?}");
+    // registered all along: the next good read brings them back at once
+    mode.store(0, Ordering::SeqCst);
+    let back = Instant::now();
+    assert_eq!(next_metrics(&mut rx).await.len(), 2);
+    assert!(back.elapsed() <= every * 2, "{:?}", back.elapsed());
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn metrics_server_installed_after_start_is_found() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let mode = Arc::new(AtomicU8::new(1));
+    let every = Duration::from_secs(1);
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(poll_metrics(metrics_api(mode.clone()), false, every, tx));
+    assert!(tokio::time::timeout(every * 10, rx.recv()).await.is_err(), "nothing while not served");
+    mode.store(0, Ordering::SeqCst);
+    assert_eq!(next_metrics(&mut rx).await.len(), 2);
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_404_right_after_registration_is_read_again_one_interval_later() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    // discovery lists a fresh APIService a moment before its proxy answers: the first read gets 404
+    let mode = Arc::new(AtomicU8::new(1));
+    let every = Duration::from_secs(1);
+    let (tx, mut rx) = mpsc::channel(16);
+    let start = Instant::now();
+    let task = tokio::spawn(poll_metrics(metrics_api(mode.clone()), true, every, tx));
+    tokio::time::sleep(every / 2).await;
+    mode.store(0, Ordering::SeqCst);
+    assert_eq!(next_metrics(&mut rx).await.len(), 2);
+    assert!(start.elapsed() <= every * 2, "{:?}", start.elapsed());
+    task.abort();
+}
