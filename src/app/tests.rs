@@ -397,3 +397,24 @@ fn log_sources_are_picked_opened_reported_and_closed() {
     assert!(cmds.is_empty(), "a closed source needs no close: {cmds:?}");
     assert!(app.log_view.sources.is_empty());
 }
+
+#[test]
+fn nodes_show_used_beside_requested_when_metrics_server_reports_it() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Nodes;
+    app.view.zoom = Some(PanelId::Nodes);
+    let screen = crate::ui::render_text(&mut app, 160, 40, now());
+    assert!(screen.contains("CPU req  MEM req") && !screen.contains("req/use"), "without metrics: requests only\n{screen}");
+    let nodes = app.model.nodes.data.as_mut().unwrap();
+    let w = nodes.iter_mut().find(|n| n.name == "worker1").unwrap();
+    let (req_cpu, req_mem) = (w.cpu_req_pct(), w.mem_req_pct());
+    w.cpu_used_m = Some(w.cpu_allocatable_m / 8);
+    w.mem_used = Some(w.mem_allocatable / 2);
+    app.model.revision += 1;
+    let screen = crate::ui::render_text(&mut app, 160, 40, now());
+    assert!(screen.contains("CPU req/use MEM req/use"), "{screen}");
+    let row = screen.lines().find(|l| l.contains("worker1")).unwrap();
+    assert!(row.contains(&format!("{req_cpu}%/12%")) && row.contains(&format!("{req_mem}%/50%")), "{row}");
+    let other = screen.lines().find(|l| l.contains("worker2")).unwrap();
+    assert!(other.contains("%/-"), "a node metrics-server has no figures for: {other}");
+}

@@ -678,14 +678,19 @@ fn nodes(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
     parts.push(Span::styled(format!("{pods} pods"), ctx.s(Role::Muted)));
     let summary = Line::from(parts);
     let wide = ctx.width >= 100;
-    let header = Line::styled(
-        if wide {
-            "NAME           STATUS                     ROLES          CPU req  MEM req  PODS     KUBELET   RUNTIME          KERNEL"
-        } else {
-            "NAME         STATUS           CPU  MEM  PODS"
-        },
-        ctx.s(Role::Muted),
-    );
+    // with metrics-server: requested/used; without it, requested only (and the header says which)
+    let used = ns.iter().any(|n| n.cpu_used_m.is_some());
+    let (cpu_w, head) = match (wide, used) {
+        (true, true) => (
+            12,
+            "NAME           STATUS                     ROLES          CPU req/use MEM req/use PODS     KUBELET   RUNTIME          KERNEL",
+        ),
+        (true, false) => {
+            (9, "NAME           STATUS                     ROLES          CPU req  MEM req  PODS     KUBELET   RUNTIME          KERNEL")
+        }
+        (false, _) => (5, "NAME         STATUS           CPU  MEM  PODS"),
+    };
+    let header = Line::styled(head, ctx.s(Role::Muted));
     let idx = node_rows(m, filter);
     let (a, b) = window(idx.len(), selected, height);
     let rows = idx[a..b]
@@ -723,12 +728,20 @@ fn nodes(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
                 }
             };
             if wide {
+                let with_used = |req: u32, u: Option<u32>| match u {
+                    Some(u) => format!("{req}%/{u}%"),
+                    None if used => format!("{req}%/-"),
+                    None => format!("{req}%"),
+                };
+                let cpu_used = n.cpu_used_m.map(|u| crate::model::pct(u, n.cpu_allocatable_m));
+                let mem_used = n.mem_used.map(|u| crate::model::pct(u, n.mem_allocatable));
+                let worst = |req: u32, u: Option<u32>| req.max(u.unwrap_or(0));
                 Line::from(vec![
                     Span::styled(pad(&n.name, 15), ctx.s(Role::Text)),
                     Span::styled(pad(&status, 27), ctx.s(role)),
                     Span::styled(pad(&n.roles.join(","), 15), ctx.s(Role::Muted)),
-                    Span::styled(pad(&format!("{cpu}%"), 9), ctx.s(gauge(cpu))),
-                    Span::styled(pad(&format!("{mem}%"), 9), ctx.s(gauge(mem))),
+                    Span::styled(pad(&with_used(cpu, cpu_used), cpu_w), ctx.s(gauge(worst(cpu, cpu_used)))),
+                    Span::styled(pad(&with_used(mem, mem_used), cpu_w), ctx.s(gauge(worst(mem, mem_used)))),
                     Span::styled(pad(&format!("{}/{}", n.pods, n.pods_capacity), 9), ctx.s(Role::Text)),
                     Span::styled(pad(&n.kubelet_version, 10), ctx.s(Role::Muted)),
                     Span::styled(pad(&n.runtime, 17), ctx.s(Role::Muted)),
