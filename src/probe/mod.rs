@@ -199,7 +199,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                         let r = actions::Reporter { id, tx: tx.clone() };
                         let busy = vip_busy.clone();
                         tasks.spawn(async move {
-                            let Ok(_guard) = busy.try_lock_owned() else {
+                            let Ok(guard) = busy.try_lock_owned() else {
                                 r.finish(Err(format!("{}: refused, another VIP operation is running", request.title()))).await;
                                 return;
                             };
@@ -208,6 +208,8 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                                 OpRequest::RestoreVipPriority { lb } => failover::restore(&ctx, lb, &cap, &r).await,
                                 _ => Err("not a VIP operation".into()),
                             };
+                            // free before reporting: the next operation may be sent as soon as this one is finished
+                            drop(guard);
                             r.finish(result).await;
                         });
                         continue;
