@@ -25,8 +25,8 @@ use serde::Deserialize;
 
 use super::locate::{find_key, find_token, find_value};
 use super::{
-    Access, ClusterInfo, DEFAULT_API_PORT, EMPTY_MESSAGE, EtcdDeploy, EtcdTopology, Host, HostField, LbSettings, LbTopology, Plan,
-    PlanSource, Roles, Topology, Vip, check_host_name, check_unique, parse_ip,
+    Access, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EMPTY_MESSAGE, EtcdDeploy, EtcdTopology, Host, HostField, LbSettings, LbTopology,
+    Plan, PlanSource, Roles, Topology, Vip, check_host_name, check_unique, parse_ip,
 };
 use crate::error::FileError;
 
@@ -328,6 +328,7 @@ fn build(path: &Path, src: &str, doc_start: usize, api_version: String, cluster:
         access: Access::default(),
         ceph: None,
         certs: Default::default(),
+        drills: DrillCommands::default(),
         hosts,
         source: PlanSource::KubeKey { path: path.to_owned(), api_version },
     })

@@ -10,6 +10,7 @@ mod locate;
 mod plan_toml;
 mod size;
 mod summary;
+pub mod template;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -38,6 +39,8 @@ pub struct Plan {
     /// How kockpit asks Ceph directly; None = the Ceph panel shows Rook's CephCluster view only.
     pub ceph: Option<CephPlan>,
     pub certs: CertsPlan,
+    /// How drill host actions are carried out on real hosts (`[drills]`).
+    pub drills: DrillCommands,
     pub hosts: Vec<Host>,
     pub source: PlanSource,
 }
@@ -234,6 +237,37 @@ pub struct LbSettings {
     pub keepalived_state_file: String,
     /// The keepalived `track_file` used for graceful demotion.
     pub track_file: String,
+    /// How a graceful failover demotes the VIP's owner.
+    pub demote: DemoteMethod,
+    /// keepalived's configuration on the LBs (edited by `demote = "priority"`).
+    pub keepalived_conf: String,
+    /// Run on an LB over SSH to make keepalived re-read its configuration (`{host}`: the plan's host name).
+    pub keepalived_reload: String,
+    /// Run on the VIP's owner by an emergency failover.
+    pub keepalived_stop: String,
+    /// Run on an LB whose keepalived was stopped, when its priority is restored.
+    pub keepalived_start: String,
+}
+
+/// How a graceful failover demotes the VIP's owner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemoteMethod {
+    /// Write 1 to the `track_file` (keepalived lowers the priority by the file's weight); 0 undoes it.
+    #[default]
+    TrackFile,
+    /// Set the VRRP instance's priority to 1 in `keepalived_conf` and reload keepalived; restoring puts
+    /// the saved configuration back and reloads again.
+    Priority,
+}
+
+impl DemoteMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DemoteMethod::TrackFile => "track_file",
+            DemoteMethod::Priority => "priority",
+        }
+    }
 }
 
 impl Default for LbSettings {
@@ -244,6 +278,44 @@ impl Default for LbSettings {
             keepalived_json: "/tmp/keepalived.json".into(),
             keepalived_state_file: String::new(),
             track_file: "/etc/keepalived/kockpit-demote".into(),
+            demote: DemoteMethod::TrackFile,
+            keepalived_conf: "/etc/keepalived/keepalived.conf".into(),
+            keepalived_reload: "systemctl reload keepalived".into(),
+            keepalived_stop: "systemctl stop keepalived".into(),
+            keepalived_start: "systemctl start keepalived".into(),
+        }
+    }
+}
+
+/// Commands that carry out drill host actions on real hosts (`[drills]`; only with
+/// `access.allow_drills`). `stop`, `kill` and `start` run on the target host over SSH with `{host}`,
+/// `{service}` and `{signal}` replaced by shell-quoted values; `cut` and `heal` run on the machine
+/// kockpit runs on (a link cannot carry its own repair), with `{host}` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrillCommands {
+    /// Stop a service (SIGTERM).
+    pub stop: String,
+    /// Send another signal (KILL, STOP, CONT, HUP ...) to a service.
+    pub kill: String,
+    /// Start a service (and thaw a frozen one).
+    pub start: String,
+    /// Cut a host's link; None = refused.
+    pub cut: Option<String>,
+    /// Restore a host's link; None = refused.
+    pub heal: Option<String>,
+    /// How long one command may take.
+    pub timeout_secs: u32,
+}
+
+impl Default for DrillCommands {
+    fn default() -> Self {
+        DrillCommands {
+            stop: "systemctl stop {service}".into(),
+            kill: "systemctl kill --signal={signal} {service}".into(),
+            start: "systemctl kill --signal=CONT {service}; systemctl start {service}".into(),
+            cut: None,
+            heal: None,
+            timeout_secs: 60,
         }
     }
 }

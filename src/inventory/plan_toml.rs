@@ -9,8 +9,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::{
-    Access, CephPlan, CephVia, CertsPlan, ClusterInfo, DEFAULT_API_PORT, EMPTY_MESSAGE, EtcdTopology, Host, HostField, LbSettings,
-    LbTopology, Plan, PlanSource, ROLE_NAMES, Roles, Size, Topology, Vip, check_host_name, check_unique, parse_ip,
+    Access, CephPlan, CephVia, CertsPlan, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EMPTY_MESSAGE, EtcdTopology, Host, HostField,
+    LbSettings, LbTopology, Plan, PlanSource, ROLE_NAMES, Roles, Size, Topology, Vip, check_host_name, check_unique, parse_ip,
 };
 use crate::error::FileError;
 
@@ -24,6 +24,7 @@ struct RawPlan {
     ceph: Option<Spanned<CephPlan>>,
     certs: Option<CertsPlan>,
     access: Option<RawAccess>,
+    drills: Option<RawDrills>,
     hosts: Option<Spanned<Vec<Spanned<RawHost>>>>,
 }
 
@@ -60,6 +61,17 @@ struct RawAccess {
     readonly: bool,
     accept_new_host_keys: bool,
     allow_drills: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, expecting = "a [drills] table")]
+struct RawDrills {
+    stop: Option<Spanned<String>>,
+    kill: Option<Spanned<String>>,
+    start: Option<Spanned<String>>,
+    cut: Option<Spanned<String>>,
+    heal: Option<Spanned<String>>,
+    timeout_secs: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -155,7 +167,7 @@ fn humanize(message: &str) -> String {
 }
 
 fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
-    let RawPlan { cluster, vip, topology, lb, ceph, certs, access, hosts } = raw;
+    let RawPlan { cluster, vip, topology, lb, ceph, certs, access, drills, hosts } = raw;
     let Some(cluster) = cluster else {
         return Err((0, r#"missing [cluster] section: expected [cluster] with name = "..." "#.trim_end().to_owned()));
     };
@@ -220,6 +232,7 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
 
     let ceph = ceph.map(check_ceph).transpose()?;
     let access = access.unwrap_or_default();
+    let drills = build_drills(drills.unwrap_or_default())?;
     let non_empty = |s: String| (!s.is_empty()).then_some(s);
     Ok(Plan {
         cluster: ClusterInfo { name: name.into_inner(), kubernetes_version },
@@ -236,6 +249,7 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
         },
         ceph,
         certs: certs.unwrap_or_default(),
+        drills,
         hosts,
         source: PlanSource::Kockpit { path: path.to_owned() },
     })
@@ -259,6 +273,49 @@ fn check_ceph(c: Spanned<CephPlan>) -> Result<CephPlan, Failure> {
         return Err((at, format!("[ceph]: host {:?} is neither a plan host name nor an SSH alias", c.host)));
     }
     Ok(c)
+}
+
+/// `[drills]`: the defaults for what is absent; every template checked for its placeholders.
+fn build_drills(raw: RawDrills) -> Result<DrillCommands, Failure> {
+    let RawDrills { stop, kill, start, cut, heal, timeout_secs } = raw;
+    let mut d = DrillCommands::default();
+    // a placeholder's offset in the file: the string's span starts at its opening quote
+    let in_file = |s: &Spanned<String>, at: usize| s.span().start + 1 + at;
+    let remote = |key: &str, v: Option<Spanned<String>>, needs: &[&str], into: &mut String| -> Result<(), Failure> {
+        let Some(v) = v else { return Ok(()) };
+        if v.get_ref().trim().is_empty() {
+            return Err((v.span().start, format!("empty drills.{key}: expected a shell command, or leave the key out for the default")));
+        }
+        super::template::check(v.get_ref(), &["host", "service", "signal"]).map_err(|(at, m)| (in_file(&v, at), m))?;
+        let names = super::template::placeholders(v.get_ref());
+        if let Some(missing) = needs.iter().find(|n| !names.iter().any(|(_, name)| name == *n)) {
+            return Err((v.span().start, format!("drills.{key} must contain {{{missing}}}")));
+        }
+        *into = v.into_inner();
+        Ok(())
+    };
+    remote("stop", stop, &["service"], &mut d.stop)?;
+    remote("kill", kill, &["service", "signal"], &mut d.kill)?;
+    remote("start", start, &["service"], &mut d.start)?;
+    let local = |v: Option<Spanned<String>>| -> Result<Option<(String, usize)>, Failure> {
+        let Some(v) = v.filter(|v| !v.get_ref().trim().is_empty()) else { return Ok(None) };
+        super::template::check(v.get_ref(), &["host"]).map_err(|(at, m)| (in_file(&v, at), m))?;
+        Ok(Some((v.get_ref().clone(), v.span().start)))
+    };
+    match (local(cut)?, local(heal)?) {
+        (Some((c, _)), Some((h, _))) => (d.cut, d.heal) = (Some(c), Some(h)),
+        (None, None) => {}
+        (Some((_, at)), None) | (None, Some((_, at))) => {
+            return Err((at, "drills.cut and drills.heal go together: a link kockpit cuts it must be able to restore".to_owned()));
+        }
+    }
+    if let Some(t) = timeout_secs {
+        if *t.get_ref() == 0 {
+            return Err((t.span().start, "invalid timeout_secs 0: expected a number of seconds above 0".to_owned()));
+        }
+        d.timeout_secs = t.into_inner();
+    }
+    Ok(d)
 }
 
 /// Reads one of a fixed set of values (`"dedicated"`...), the default when absent.

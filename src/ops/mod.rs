@@ -188,7 +188,11 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
         OpRequest::Drain { node, options } => plan_drain(&mut p, m, node, options),
         OpRequest::VipFailover { to, mode } => plan_failover(&mut p, m, to, *mode),
         OpRequest::RestoreVipPriority { lb } => {
-            p.steps.push(format!("{lb}: remove the demotion weight (track_file back to 0)"));
+            p.steps.push(match m.plan.lb.demote {
+                crate::inventory::DemoteMethod::TrackFile => format!("{lb}: remove the demotion weight (track_file back to 0)"),
+                crate::inventory::DemoteMethod::Priority => format!("{lb}: put keepalived.conf back as it was and reload keepalived"),
+            });
+            p.steps.push(format!("{lb}: start keepalived if it is stopped"));
             p.steps.push("verify keepalived reports the configured priority".into());
             p.warnings.push(format!("if {lb} has the highest priority and preemption is on, the VIP moves back to {lb}"));
         }
@@ -316,7 +320,12 @@ fn plan_failover(p: &mut OpPlan, m: &Model, to: &str, mode: FailoverMode) {
     let owner = holders.first().cloned().unwrap_or_else(|| "(nobody)".into());
     match mode {
         FailoverMode::Graceful => {
-            p.steps.push(format!("{owner}: demote keepalived (track_file weight -100)"));
+            p.steps.push(match m.plan.lb.demote {
+                crate::inventory::DemoteMethod::TrackFile => format!("{owner}: demote keepalived (track_file weight -100)"),
+                crate::inventory::DemoteMethod::Priority => {
+                    format!("{owner}: set keepalived's priority to 1 in keepalived.conf and reload")
+                }
+            });
             p.steps.push(format!("wait for the VIP to move to {to} (expect ~3.5 s)"));
             p.steps.push("verify the apiserver answers through the VIP; report how long clients could not connect".into());
             p.steps.push(format!("{owner} stays demoted until you restore its priority"));

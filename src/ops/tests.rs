@@ -67,8 +67,16 @@ fn failover_needs_a_healthy_backup_with_backends() {
     let m = settled(&[], 1);
     let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful }, &m);
     assert!(p.allowed(), "{p:?}");
+    assert!(p.steps[0].contains("track_file"), "{:?}", p.steps);
     let p = plan(&OpRequest::VipFailover { to: "slb1".into(), mode: FailoverMode::Graceful }, &m);
     assert_eq!(p.blockers[0], "slb1 already holds the VIP");
+    // the plan's demotion method is what the steps say
+    let mut by_priority = settled(&[], 1);
+    by_priority.plan.lb.demote = crate::inventory::DemoteMethod::Priority;
+    let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful }, &by_priority);
+    assert!(p.steps[0].contains("priority to 1") && p.steps[0].contains("reload"), "{:?}", p.steps);
+    let p = plan(&OpRequest::RestoreVipPriority { lb: "slb1".into() }, &by_priority);
+    assert!(p.steps[0].contains("keepalived.conf back"), "{:?}", p.steps);
 
     // Kill haproxy on slb1, then move the VIP to slb2 and ask to fail back to slb1: its haproxy is dead.
     let m = settled(&[Fault::KillHaproxyOnOwner], 6);

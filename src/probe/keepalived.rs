@@ -76,9 +76,23 @@ pub async fn probe_vrrp(
     state_file: &str,
     timeout: Duration,
 ) -> Result<VrrpView, String> {
+    probe_vrrp_on(pool, "vrrp", ssh_host, vip, json_path, state_file, timeout).await
+}
+
+/// [`probe_vrrp`] on a lane of its own (an operation watching the VIP does not queue behind the
+/// periodic probe).
+pub async fn probe_vrrp_on(
+    pool: &SshPool,
+    lane: &str,
+    ssh_host: &str,
+    vip: Option<IpAddr>,
+    json_path: &str,
+    state_file: &str,
+    timeout: Duration,
+) -> Result<VrrpView, String> {
     let json_path = if json_path.is_empty() { "/tmp/keepalived.json" } else { json_path };
     let cmd = script_command(VRRP_SCRIPT, &[json_path, state_file]);
-    let out = pool.run_persistent(ssh_host, "vrrp", &cmd, timeout).await.map_err(|e| super::ssh_reason(&e))?;
+    let out = pool.run_persistent(ssh_host, lane, &cmd, timeout).await.map_err(|e| super::ssh_reason(&e))?;
     vrrp_from_output(&out.stdout, vip).map_err(|e| e.to_string())
 }
 

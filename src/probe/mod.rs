@@ -10,6 +10,8 @@
 //! SSH goes through one [`ssh::SshPool`]; in read-only mode it sends nothing outside the probes'
 //! read-only command set.
 
+pub mod actions;
+pub mod failover;
 pub mod haproxy;
 pub mod hosts;
 pub mod keepalived;
@@ -28,7 +30,7 @@ use tokio::task::JoinSet;
 use crate::backend::{BackendEvent, BackendHandle, Command};
 use crate::inventory::{Host, LbTopology, Plan};
 use crate::model::{Observation, Payload};
-use crate::ops::OpEvent;
+use crate::ops::{OpEvent, OpRequest};
 use ssh::{AccessMode, PassphrasePrompt, PoolOptions, SshError, SshPool};
 
 /// How the live probes run.
@@ -161,10 +163,11 @@ pub fn spawn(plan: &Plan, settings: LiveSettings) -> BackendHandle {
 async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendEvent>, mut cmds: mpsc::UnboundedReceiver<Command>) {
     let mut tasks = JoinSet::new();
     let mut tails = LogTails { pool: Err("the SSH pool is not loaded".into()), running: Default::default() };
-    match SshPool::load(settings.pool_options(&plan)).await {
+    let pool = match SshPool::load(settings.pool_options(&plan)).await {
         Ok(pool) => {
             tails.pool = Ok(pool.clone());
-            start_probes(&mut tasks, &plan, &settings, pool, &tx)
+            start_probes(&mut tasks, &plan, &settings, pool.clone(), &tx);
+            Ok(pool)
         }
         Err(e) => {
             tails.pool = Err(e.to_string());
@@ -175,8 +178,11 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
             }
             // the TCP and HTTPS probes need no SSH
             start_direct_probes(&mut tasks, &plan, &settings, &tx);
+            Err(e.to_string())
         }
-    }
+    };
+    // one VIP operation at a time: two would fight over the same keepalived
+    let vip_busy = std::sync::Arc::new(tokio::sync::Mutex::new(()));
     loop {
         tokio::select! {
             _ = tx.closed() => return,
@@ -187,6 +193,34 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                     continue;
                 }
                 let ev = match cmd {
+                    Command::Execute { id, request: request @ (OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. }), cap } => {
+                        let pool = match &pool {
+                            Ok(p) => p.clone(),
+                            Err(e) => {
+                                let summary = format!("{}: SSH is not available: {e}", request.title());
+                                let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary })).await;
+                                continue;
+                            }
+                        };
+                        let ctx = failover::OpContext { plan: plan.clone(), pool, settings: settings.clone() };
+                        let r = actions::Reporter { id, tx: tx.clone() };
+                        let busy = vip_busy.clone();
+                        tasks.spawn(async move {
+                            let Ok(guard) = busy.try_lock_owned() else {
+                                r.finish(Err(format!("{}: refused, another VIP operation is running", request.title()))).await;
+                                return;
+                            };
+                            let result = match &request {
+                                OpRequest::VipFailover { to, mode } => failover::failover(&ctx, to, *mode, &cap, &r).await,
+                                OpRequest::RestoreVipPriority { lb } => failover::restore(&ctx, lb, &cap, &r).await,
+                                _ => Err("not a VIP operation".into()),
+                            };
+                            // free before reporting: the next operation may be sent as soon as this one is finished
+                            drop(guard);
+                            r.finish(result).await;
+                        });
+                        continue;
+                    }
                     Command::Execute { id, request, cap: _ } => BackendEvent::Op(OpEvent::Finished {
                         id,
                         ok: false,
@@ -195,14 +229,25 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                     Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
                     Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
                     Command::DryRun { id, request } => BackendEvent::DryRun { id, result: Err(format!("no dry run of {} over SSH", request.title())) },
-                    // nothing runs, so nothing to cancel
-                    Command::Cancel { .. } => continue,
-                    Command::Host { id, action, cap: _ } => BackendEvent::Op(OpEvent::Finished {
-                        id,
-                        ok: false,
-                        summary: format!("{}: drill host actions are not available against a live cluster in this version", action.describe()),
-                    }),
                     Command::Logs(_) => continue,
+                    // operations run to their end: a half-done failover is worse than a finished one
+                    Command::Cancel { .. } => continue,
+                    Command::Host { id, action, cap } => {
+                        let pool = match &pool {
+                            Ok(p) => p.clone(),
+                            Err(e) => {
+                                let summary = format!("{}: SSH is not available: {e}", action.describe());
+                                let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary })).await;
+                                continue;
+                            }
+                        };
+                        let (plan, r) = (plan.clone(), actions::Reporter { id, tx: tx.clone() });
+                        tasks.spawn(async move {
+                            let result = actions::run(&plan, &pool, &action, &cap, &r).await;
+                            r.finish(result).await;
+                        });
+                        continue;
+                    }
                 };
                 if tx.send(ev).await.is_err() {
                     return;

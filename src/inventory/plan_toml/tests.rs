@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::error::FileError;
-use crate::inventory::{EtcdDeploy, EtcdTopology, LbSettings, LbTopology, Plan, PlanSource, Size};
+use crate::inventory::{DemoteMethod, DrillCommands, EtcdDeploy, EtcdTopology, LbSettings, LbTopology, Plan, PlanSource, Size};
 
 fn parse(src: &str) -> Result<Plan, FileError> {
     Plan::parse_toml(Path::new("plan.toml"), src)
@@ -325,4 +325,55 @@ fn the_ceph_section_is_optional_and_checked() {
     assert_error(&format!("{VALID}\n[ceph]\nconnect_timeout_secs = 0\n"), 17, 1, &["connect_timeout_secs", "at least 1"]);
     assert_error(&format!("{VALID}\n[ceph]\nvia = \"rook\"\nnamespace = \"Rook Ceph\"\n"), 17, 1, &["Kubernetes names"]);
     assert_error(&format!("{VALID}\n[ceph]\nmon = \"m1\"\n"), 18, 1, &["unknown key `mon`", "`via`"]);
+}
+
+#[test]
+fn lb_demotion_and_keepalived_commands() {
+    let plan = parse(VALID).expect("valid");
+    assert_eq!(plan.lb.demote, DemoteMethod::TrackFile);
+    assert_eq!(plan.lb.keepalived_stop, "systemctl stop keepalived");
+    let src = format!(
+        "{VALID}[lb]\ndemote = \"priority\"\nkeepalived_conf = \"/etc/ka.conf\"\nkeepalived_reload = \"kill -HUP $(cat /run/keepalived.pid)\"\n"
+    );
+    let plan = parse(&src).expect("valid");
+    assert_eq!((plan.lb.demote, plan.lb.keepalived_conf.as_str()), (DemoteMethod::Priority, "/etc/ka.conf"));
+    assert_error(&format!("{VALID}[lb]\ndemote = \"weight\"\n"), 17, 10, &["unknown value `weight`", "`track_file`", "`priority`"]);
+}
+
+#[test]
+fn drills_defaults_and_every_key() {
+    let plan = parse(VALID).expect("valid");
+    assert_eq!(plan.drills, DrillCommands::default());
+    assert_eq!(plan.drills.stop, "systemctl stop {service}");
+    assert_eq!((plan.drills.cut.as_deref(), plan.drills.heal.as_deref()), (None, None));
+    let src = format!(
+        "{VALID}[drills]\nstop = \"svc {{service}} stop\"\nkill = \"pkill-by-pid {{signal}} {{service}} {{host}}\"\nstart = \"svc {{service}} start\"\ncut = \"virsh domif-setlink {{host}} vnet0 down\"\nheal = \"virsh domif-setlink {{host}} vnet0 up\"\ntimeout_secs = 20\n"
+    );
+    let plan = parse(&src).expect("valid");
+    assert_eq!(plan.drills.kill, "pkill-by-pid {signal} {service} {host}");
+    assert_eq!(plan.drills.cut.as_deref(), Some("virsh domif-setlink {host} vnet0 down"));
+    assert_eq!(plan.drills.timeout_secs, 20);
+}
+
+#[test]
+fn drills_errors_point_at_the_value() {
+    // an unknown placeholder: at its brace
+    assert_error(
+        &format!("{VALID}[drills]\nstop = \"systemctl stop {{servce}}\"\n"),
+        17,
+        24,
+        &["unknown placeholder {servce}", "{service}"],
+    );
+    // cut and heal take only {host}
+    assert_error(
+        &format!("{VALID}[drills]\ncut = \"x {{service}}\"\nheal = \"y\"\n"),
+        17,
+        10,
+        &["unknown placeholder {service}", "{host}"],
+    );
+    assert_error(&format!("{VALID}[drills]\ncut = \"ip link set {{host}} down\"\n"), 17, 7, &["cut and drills.heal go together"]);
+    assert_error(&format!("{VALID}[drills]\nkill = \"systemctl kill {{service}}\"\n"), 17, 8, &["drills.kill must contain {signal}"]);
+    assert_error(&format!("{VALID}[drills]\nstart = \"\"\n"), 17, 9, &["empty drills.start"]);
+    assert_error(&format!("{VALID}[drills]\ntimeout_secs = 0\n"), 17, 16, &["timeout_secs 0"]);
+    assert_error(&format!("{VALID}[drills]\nreboot = \"x\"\n"), 17, 1, &["unknown key `reboot`", "`stop`", "`heal`"]);
 }

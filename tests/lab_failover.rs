@@ -1,0 +1,464 @@
+//! VIP failover and drill host actions through the live backend against the real lab (`tests/lab/ha`):
+//! `kockpit::probe::spawn` -> `Command::Execute` / `Command::Host`, as the app sends them. What changed
+//! is checked independently of kockpit (the lab's own status, the track file read from the host's
+//! private tree, a client loop of the test's own against the VIP), and every fault is undone by a
+//! Drop guard, also when an assertion fails.
+//!
+//! Without the lab (not root, no namespaces): a skip notice, unless CI=true, where that is a failure.
+//! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_failover -- --test-threads=1`.
+//! `KOCKPIT_FAILOVER_RUNS=5` repeats the graceful and emergency failovers and prints their figures.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use kockpit::backend::{BackendEvent, BackendHandle, Command};
+use kockpit::drill::HostAction;
+use kockpit::inventory::{DemoteMethod, Plan};
+use kockpit::ops::{FailoverMode, OpEvent, OpRequest, WriteCap};
+use kockpit::probe::{self, LiveSettings};
+
+/// The lab is one shared thing: tests take turns.
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+struct Lab {
+    script: PathBuf,
+    env: HashMap<String, String>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Lab {
+    fn var(&self, k: &str) -> &str {
+        self.env.get(k).map(String::as_str).unwrap_or("")
+    }
+    fn plan(&self) -> Plan {
+        Plan::load(Path::new(self.var("KOCKPIT_CONFIG"))).unwrap_or_else(|e| panic!("the lab's plan: {e}"))
+    }
+    fn ha(&self, args: &[&str]) -> Result<String, String> {
+        run_bounded(&self.script, args, Duration::from_secs(90))
+    }
+    fn ha_ok(&self, args: &[&str]) -> String {
+        self.ha(args).unwrap_or_else(|e| panic!("tests/lab/ha {}: {e}", args.join(" ")))
+    }
+    /// `tests/lab/ha status`, degraded or not.
+    fn status(&self) -> String {
+        self.ha(&["status"]).unwrap_or_else(|e| e)
+    }
+    /// Who holds the VIP, from the lab's own look at the namespaces.
+    fn vip_holders(&self) -> String {
+        let s = self.status();
+        s.lines()
+            .find_map(|l| l.split_once(": held by ").map(|(_, h)| h.split(" (").next().unwrap_or("").trim().to_string()))
+            .unwrap_or_default()
+    }
+    fn wait_vip(&self, on: &str, limit: Duration) -> Duration {
+        let t = Instant::now();
+        loop {
+            let h = self.vip_holders();
+            if h == on {
+                return t.elapsed();
+            }
+            assert!(t.elapsed() < limit, "VIP not on {on} within {limit:?} (held by {h:?})\n{}", self.status());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    /// A service's state in `status`: running, frozen or stopped.
+    fn service(&self, host: &str, svc: &str) -> String {
+        let s = self.status();
+        let line = s.lines().find(|l| l.starts_with(&format!("{host} "))).unwrap_or_default().to_string();
+        line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{svc}="))).unwrap_or("?").to_string()
+    }
+    fn wait_service(&self, host: &str, svc: &str, state: &str, limit: Duration) {
+        let t = Instant::now();
+        while self.service(host, svc) != state {
+            assert!(t.elapsed() < limit, "{host} {svc} not {state} within {limit:?}\n{}", self.status());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    /// The host's private file, read from the root namespace (not through kockpit).
+    fn host_file(&self, host: &str, path: &str) -> PathBuf {
+        PathBuf::from(self.var("KOCKPIT_LAB_DIR")).join("hosts").join(host).join("fs").join(path.trim_start_matches('/'))
+    }
+    fn track_file(&self, host: &str) -> String {
+        std::fs::read_to_string(self.host_file(host, "/etc/keepalived/kockpit-demote")).unwrap_or_default().trim().to_string()
+    }
+    fn vip(&self) -> SocketAddr {
+        format!("{}:6443", self.var("KOCKPIT_LAB_VIP")).parse().expect("lab VIP")
+    }
+}
+
+fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    let mut child = StdCommand::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {}s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
+}
+
+/// Bring the lab up (idempotent) at rest: VIP on lb1, nothing demoted. None (with a notice) when it
+/// cannot be had; under CI=true that is a failure instead.
+fn lab() -> Option<Lab> {
+    let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
+    let up = run_bounded(&script, &["up"], Duration::from_secs(300)).and_then(|_| run_bounded(&script, &["env"], Duration::from_secs(10)));
+    let text = match up {
+        Ok(t) => t,
+        Err(why) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("the HA lab could not be brought up (CI=true, so this fails): {why}");
+            }
+            eprintln!("SKIP: the HA lab could not be brought up: {why}");
+            return None;
+        }
+    };
+    let env = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let lab = Lab { script, env, _lock: lock };
+    assert_eq!(lab.track_file("lb1"), "0", "the lab starts undemoted");
+    lab.wait_vip("lb1", Duration::from_secs(20));
+    Some(lab)
+}
+
+/// Puts the lab back at rest when dropped: track files 0, saved keepalived configurations gone (a
+/// restart writes a fresh one), every LB service running, then `up` (waits for the VIP on lb1).
+struct Restore<'a> {
+    lab: &'a Lab,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        let lab = self.lab;
+        for lb in ["lb1", "lb2"] {
+            let _ = std::fs::write(lab.host_file(lb, "/etc/keepalived/kockpit-demote"), "0\n");
+            if lab.host_file(lb, "/etc/keepalived/keepalived.conf.kockpit-saved").exists() {
+                let _ = std::fs::remove_file(lab.host_file(lb, "/etc/keepalived/keepalived.conf.kockpit-saved"));
+                let _ = lab.ha(&["stop", lb, "keepalived"]);
+            }
+        }
+        for args in [["heal", "m3", ""], ["start", "lb2", "haproxy"], ["start", "lb1", "keepalived"], ["start", "lb2", "keepalived"]] {
+            let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+            if let Err(e) = lab.ha(&args) {
+                eprintln!("restore `tests/lab/ha {}` failed: {e}", args.join(" "));
+            }
+        }
+        if let Err(e) = lab.ha(&["up"]) {
+            eprintln!("restore `tests/lab/ha up` failed: {e}");
+        }
+    }
+}
+
+/// A client of the test's own: TCP connects to the VIP every 20 ms (500 ms timeout) in a thread.
+struct Clients {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(u32, u32, Vec<String>)>,
+}
+
+impl Clients {
+    fn start(addr: SocketAddr) -> Clients {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut n, mut failed, mut errors) = (0u32, 0u32, Vec::new());
+            while !flag.load(Ordering::Relaxed) {
+                n += 1;
+                if let Err(e) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                    failed += 1;
+                    errors.push(e.to_string());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (n, failed, errors)
+        });
+        Clients { stop, thread }
+    }
+    fn finish(self) -> (u32, u32, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("client thread")
+    }
+}
+
+struct Backend {
+    handle: BackendHandle,
+    next: u64,
+}
+
+struct Outcome {
+    ok: bool,
+    summary: String,
+    steps: Vec<String>,
+}
+
+impl Backend {
+    fn start(lab: &Lab, plan: &Plan, readonly: bool) -> Backend {
+        let settings = LiveSettings { ssh_config: Some(PathBuf::from(lab.var("KOCKPIT_SSH_CONFIG"))), ..LiveSettings::new(readonly) };
+        Backend { handle: probe::spawn(plan, settings), next: 1 }
+    }
+
+    /// Send a command built for a fresh id and collect its steps until it finishes.
+    async fn run(&mut self, make: impl FnOnce(u64) -> Command, limit: Duration) -> Outcome {
+        let id = self.next;
+        self.next += 1;
+        self.handle.commands.send(make(id)).expect("backend running");
+        let started = Instant::now();
+        let mut steps = Vec::new();
+        loop {
+            let left = limit.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, self.handle.events.recv()).await {
+                Ok(Some(BackendEvent::Op(OpEvent::Step { id: i, text, ok }))) if i == id => {
+                    steps.push(format!("[{}] {text}", if ok { "ok" } else { "FAIL" }))
+                }
+                Ok(Some(BackendEvent::Op(OpEvent::Finished { id: i, ok, summary }))) if i == id => {
+                    eprintln!("op {id}: ok={ok} {summary}\n  {}", steps.join("\n  "));
+                    return Outcome { ok, summary, steps };
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the live backend stopped"),
+                Err(_) => panic!("operation {id} did not finish within {limit:?}; steps so far:\n{}", steps.join("\n")),
+            }
+        }
+    }
+
+    async fn execute(&mut self, request: OpRequest) -> Outcome {
+        let cap = WriteCap::acquire(false).expect("a writable test process");
+        self.run(|id| Command::Execute { id, request, cap }, Duration::from_secs(60)).await
+    }
+
+    async fn host(&mut self, action: HostAction) -> Outcome {
+        let cap = WriteCap::acquire(false).expect("a writable test process");
+        self.run(|id| Command::Host { id, action, cap }, Duration::from_secs(90)).await
+    }
+}
+
+/// "N client connections, M failed (longest gap G ms)" in a summary.
+fn client_figures(summary: &str) -> (u32, u32, u64) {
+    let num_before = |needle: &str| -> u64 {
+        let i = summary.find(needle).unwrap_or_else(|| panic!("{needle:?} not in {summary:?}"));
+        let digits: String = summary[..i].chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+        digits.chars().rev().collect::<String>().parse().unwrap_or_else(|_| panic!("no number before {needle:?} in {summary:?}"))
+    };
+    (num_before(" client connections") as u32, num_before(" failed") as u32, num_before(" ms)"))
+}
+
+/// "VIP on lb2 after 2.9 s" in a summary.
+fn move_secs(summary: &str) -> f64 {
+    let rest = summary.split_once(" after ").map(|(_, r)| r).unwrap_or_else(|| panic!("no move time in {summary:?}"));
+    rest.split(" s").next().unwrap_or("").parse().unwrap_or_else(|_| panic!("no move time in {summary:?}"))
+}
+
+fn runs() -> usize {
+    std::env::var("KOCKPIT_FAILOVER_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_failover_to_lb2_without_a_failed_client_then_restore() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab };
+    let mut be = Backend::start(&lab, &lab.plan(), false);
+    for run in 1..=runs() {
+        let clients = Clients::start(lab.vip());
+        let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Graceful }).await;
+        assert!(out.ok, "graceful failover failed: {}\n{}", out.summary, out.steps.join("\n"));
+        assert!(out.summary.starts_with("VIP on lb2 after "), "{}", out.summary);
+        assert!(out.steps.iter().any(|s| s.contains("checked just now") && s.contains("haproxy on lb2: 3/3")), "{:?}", out.steps);
+        assert!(out.steps.iter().any(|s| s.contains("/readyz 200")), "verified through the VIP: {:?}", out.steps);
+        assert_eq!(lab.vip_holders(), "lb2", "the lab sees the VIP on lb2");
+        assert_eq!(lab.track_file("lb1"), "1", "lb1 demoted through its track file");
+        let (attempts, failed, gap) = client_figures(&out.summary);
+        assert!(attempts > 20, "the client loop ran during the failover: {}", out.summary);
+        assert_eq!(failed, 0, "no failed client connection during a graceful failover: {}", out.summary);
+
+        let back = be.execute(OpRequest::RestoreVipPriority { lb: "lb1".into() }).await;
+        assert!(back.ok, "restore failed: {}\n{}", back.summary, back.steps.join("\n"));
+        assert!(back.summary.contains("priority 150 restored") && back.summary.contains("VIP back on lb1"), "{}", back.summary);
+        assert_eq!(lab.track_file("lb1"), "0");
+        lab.wait_vip("lb1", Duration::from_secs(5));
+        let (n, own_failed, errors) = clients.finish();
+        assert!(n > 50, "the test's own client loop ran: {n}");
+        assert_eq!(own_failed, 0, "the test's own clients saw no failure: {errors:?}");
+        eprintln!(
+            "FIGURES graceful run {run}: VIP moved in {:.1} s; {attempts} client connections, {failed} failed, longest gap {gap} ms; back on lb1 in {:.1} s; test client: {n} connections, {own_failed} failed",
+            move_secs(&out.summary),
+            move_secs(back.summary.split_once("VIP back on lb1").map(|(_, r)| r).unwrap_or("")),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_failover_stops_keepalived_and_restore_starts_it() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab };
+    let mut be = Backend::start(&lab, &lab.plan(), false);
+    for run in 1..=runs() {
+        let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Emergency }).await;
+        assert!(out.ok, "emergency failover failed: {}\n{}", out.summary, out.steps.join("\n"));
+        assert!(out.summary.starts_with("VIP on lb2 after ") && out.summary.contains("keepalived stays stopped on lb1"), "{}", out.summary);
+        assert_eq!(lab.service("lb1", "keepalived"), "stopped");
+        assert_eq!(lab.vip_holders(), "lb2");
+        assert_eq!(lab.track_file("lb1"), "0", "an emergency failover does not touch the track file");
+        let (attempts, failed, gap) = client_figures(&out.summary);
+        assert!(attempts > 5, "{}", out.summary);
+
+        let back = be.execute(OpRequest::RestoreVipPriority { lb: "lb1".into() }).await;
+        assert!(back.ok, "restore failed: {}\n{}", back.summary, back.steps.join("\n"));
+        assert!(back.steps.iter().any(|s| s.contains("lb1: keepalived started")), "{:?}", back.steps);
+        assert!(back.summary.contains("VIP back on lb1"), "{}", back.summary);
+        assert_eq!(lab.service("lb1", "keepalived"), "running");
+        lab.wait_vip("lb1", Duration::from_secs(5));
+        eprintln!(
+            "FIGURES emergency run {run}: VIP moved in {:.1} s; {attempts} client connections, {failed} failed, longest gap {gap} ms",
+            move_secs(&out.summary)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_refused_when_the_peers_haproxy_is_down() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab };
+    lab.ha_ok(&["stop", "lb2", "haproxy"]);
+    let mut be = Backend::start(&lab, &lab.plan(), false);
+    let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Graceful }).await;
+    assert!(!out.ok, "a failover to an LB without haproxy must be refused: {}", out.summary);
+    assert!(out.summary.contains("refused") && out.summary.contains("haproxy on lb2"), "{}", out.summary);
+    assert_eq!(lab.track_file("lb1"), "0", "nothing changed on lb1");
+    assert_eq!(lab.vip_holders(), "lb1");
+    assert_eq!(lab.service("lb1", "keepalived"), "running");
+    // and emergency too: stopping lb1's keepalived would send the VIP nowhere useful
+    let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Emergency }).await;
+    assert!(!out.ok && out.summary.contains("haproxy on lb2"), "{}", out.summary);
+    assert_eq!(lab.service("lb1", "keepalived"), "running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_refused_to_the_owner_and_to_a_non_lb() {
+    let Some(lab) = lab() else { return };
+    let mut be = Backend::start(&lab, &lab.plan(), false);
+    let out = be.execute(OpRequest::VipFailover { to: "lb1".into(), mode: FailoverMode::Graceful }).await;
+    assert!(!out.ok && out.summary.contains("lb1 already holds the VIP"), "{}", out.summary);
+    let out = be.execute(OpRequest::VipFailover { to: "m1".into(), mode: FailoverMode::Graceful }).await;
+    assert!(!out.ok && out.summary.contains("not a keepalived host"), "{}", out.summary);
+    assert_eq!(lab.track_file("lb1"), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_process_cannot_fail_over_nor_drill() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab };
+    // a capability smuggled into a read-only process: the SSH pool below still refuses
+    let mut be = Backend::start(&lab, &lab.plan(), true);
+    let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Graceful }).await;
+    assert!(!out.ok && out.summary.contains("read-only"), "{}", out.summary);
+    let out = be.execute(OpRequest::RestoreVipPriority { lb: "lb1".into() }).await;
+    assert!(!out.ok && out.summary.contains("read-only"), "{}", out.summary);
+    let out = be.host(HostAction::Stop { host: "lb1".into(), service: "keepalived".into(), signal: "TERM".into() }).await;
+    assert!(!out.ok && out.summary.contains("read-only"), "{}", out.summary);
+    assert_eq!(lab.track_file("lb1"), "0", "the track file is unchanged");
+    assert_eq!(lab.service("lb1", "keepalived"), "running");
+    assert_eq!(lab.vip_holders(), "lb1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_host_actions_stop_freeze_start_cut_heal() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab };
+    let mut be = Backend::start(&lab, &lab.plan(), false);
+
+    let out = be.host(HostAction::Stop { host: "lb1".into(), service: "keepalived".into(), signal: "TERM".into() }).await;
+    assert!(out.ok, "{}\n{}", out.summary, out.steps.join("\n"));
+    assert!(out.steps.iter().any(|s| s.contains("over SSH")), "{:?}", out.steps);
+    assert_eq!(lab.service("lb1", "keepalived"), "stopped");
+    lab.wait_vip("lb2", Duration::from_secs(10));
+    let out = be.host(HostAction::Start { host: "lb1".into(), service: "keepalived".into() }).await;
+    assert!(out.ok, "{}", out.summary);
+    lab.wait_service("lb1", "keepalived", "running", Duration::from_secs(5));
+    lab.wait_vip("lb1", Duration::from_secs(15));
+
+    // another signal goes through the kill template; start thaws
+    let out = be.host(HostAction::Stop { host: "lb2".into(), service: "haproxy".into(), signal: "STOP".into() }).await;
+    assert!(out.ok, "{}", out.summary);
+    assert_eq!(lab.service("lb2", "haproxy"), "frozen");
+    let out = be.host(HostAction::Start { host: "lb2".into(), service: "haproxy".into() }).await;
+    assert!(out.ok, "{}", out.summary);
+    assert_eq!(lab.service("lb2", "haproxy"), "running");
+
+    // a link is cut from here, not over SSH
+    let out = be.host(HostAction::Cut { host: "m3".into() }).await;
+    assert!(out.ok && out.steps.iter().any(|s| s.contains("on this machine")), "{}\n{:?}", out.summary, out.steps);
+    assert!(lab.status().lines().any(|l| l.starts_with("m3 ") && l.contains(" CUT ")), "{}", lab.status());
+    let out = be.host(HostAction::Heal { host: "m3".into() }).await;
+    assert!(out.ok, "{}", out.summary);
+    assert!(lab.status().lines().any(|l| l.starts_with("m3 ") && l.contains(" up ")), "{}", lab.status());
+
+    // a service name that is not one
+    let out = be.host(HostAction::Stop { host: "lb1".into(), service: "keepalived; reboot".into(), signal: "TERM".into() }).await;
+    assert!(!out.ok && out.summary.contains("invalid service"), "{}", out.summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_host_actions_refused_unless_the_plan_allows_drills() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab };
+    let mut plan = lab.plan();
+    plan.access.allow_drills = false;
+    let mut be = Backend::start(&lab, &plan, false);
+    let out = be.host(HostAction::Stop { host: "lb1".into(), service: "keepalived".into(), signal: "TERM".into() }).await;
+    assert!(!out.ok && out.summary.contains("allow_drills"), "{}", out.summary);
+    let out = be.host(HostAction::Cut { host: "m3".into() }).await;
+    assert!(!out.ok && out.summary.contains("allow_drills"), "{}", out.summary);
+    assert_eq!(lab.service("lb1", "keepalived"), "running");
+    assert!(lab.status().lines().any(|l| l.starts_with("m3 ") && l.contains(" up ")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_failover_by_priority_change_and_reload() {
+    let Some(lab) = lab() else { return };
+    let _restore = Restore { lab: &lab };
+    let mut plan = lab.plan();
+    plan.lb.demote = DemoteMethod::Priority;
+    let conf = lab.host_file("lb1", "/etc/keepalived/keepalived.conf");
+    let original = std::fs::read_to_string(&conf).expect("lb1 keepalived.conf");
+    assert!(original.contains("priority 150"));
+    let mut be = Backend::start(&lab, &plan, false);
+    let clients = Clients::start(lab.vip());
+    let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Graceful }).await;
+    assert!(out.ok, "{}\n{}", out.summary, out.steps.join("\n"));
+    assert!(out.steps.iter().any(|s| s.contains("keepalived reloaded")), "{:?}", out.steps);
+    let edited = std::fs::read_to_string(&conf).unwrap();
+    assert!(edited.contains("priority 1\n") && !edited.contains("priority 150"), "{edited}");
+    assert_eq!(lab.track_file("lb1"), "0", "the priority way leaves the track file alone");
+    assert_eq!(lab.vip_holders(), "lb2");
+    let back = be.execute(OpRequest::RestoreVipPriority { lb: "lb1".into() }).await;
+    assert!(back.ok && back.summary.contains("VIP back on lb1"), "{}\n{}", back.summary, back.steps.join("\n"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), original, "the original configuration is back");
+    assert!(!lab.host_file("lb1", "/etc/keepalived/keepalived.conf.kockpit-saved").exists());
+    lab.wait_vip("lb1", Duration::from_secs(5));
+    let (n, failed, errors) = clients.finish();
+    assert!(n > 50);
+    assert_eq!(failed, 0, "{errors:?}");
+}
