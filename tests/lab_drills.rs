@@ -187,19 +187,21 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
         let md = std::fs::read_to_string(&report).unwrap_or_default();
         let out = out.unwrap_or_else(|e| panic!("drill {stem} failed: {e}\n\nreport:\n{md}"));
         let js: Value = serde_json::from_str(&std::fs::read_to_string(report.with_extension("json")).expect("JSON report")).unwrap();
-        assert_eq!(js["phase"], "passed", "{stem}: {js:#}\n{out}");
+        assert_eq!(js["result"], "passed", "{stem}: {js:#}\n{out}");
         // every expectation was measured: when it was met, against its deadline
         let steps = js["steps"].as_array().expect("steps");
+        let mut measured = Vec::new();
         for s in steps {
             for e in s["expectations"].as_array().unwrap() {
                 assert_eq!(e["ok"], true, "{stem}: {e}");
                 let met = e["met_after_ms"].as_i64().unwrap_or_else(|| panic!("{stem}: no measured time: {e}"));
                 assert!(met <= e["deadline_ms"].as_i64().unwrap(), "{stem}: {e}");
+                measured.push(format!("    {}: met after {:.2} s", e["text"].as_str().unwrap_or(""), met as f64 / 1000.0));
             }
         }
         assert!(md.contains("PASSED") || md.contains("passed"), "{stem}: {md}");
         assert!(md.contains(" ms") || md.contains(" s"), "{stem}: the report shows measured times\n{md}");
-        summary.push(format!("{stem}: passed in {:.1}s", t0.elapsed().as_secs_f64()));
+        summary.push(format!("{stem}: passed in {:.1}s\n{}", t0.elapsed().as_secs_f64(), measured.join("\n")));
     }
     eprintln!("{}", summary.join("\n"));
     // every drill restored what it broke
