@@ -195,7 +195,10 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
             for e in s["expectations"].as_array().unwrap() {
                 assert_eq!(e["ok"], true, "{stem}: {e}");
                 let met = e["met_after_ms"].as_i64().unwrap_or_else(|| panic!("{stem}: no measured time: {e}"));
-                assert!(met <= e["deadline_ms"].as_i64().unwrap(), "{stem}: {e}");
+                // a steady check ("no failed client request for 8 s") is met when its window has held
+                let steady = e["text"].as_str().is_some_and(|t| t.starts_with("no failed client request"));
+                let deadline = e["deadline_ms"].as_i64().unwrap();
+                assert!(if steady { met >= deadline } else { met <= deadline }, "{stem}: {e}");
                 measured.push(format!("    {}: met after {:.2} s", e["text"].as_str().unwrap_or(""), met as f64 / 1000.0));
             }
         }
