@@ -94,9 +94,9 @@ impl Lab {
         let conf = self.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
         CephSettings { interval: Duration::from_millis(500), ..CephSettings::new("localhost", CephAccess::Direct { conf: Some(conf) }) }
     }
-    /// Back to HEALTH_OK with every PG clean (the lab's `up` waits for exactly that).
+    /// Back to HEALTH_OK with every PG clean (the lab's `up` waits for exactly that, and repairs).
     fn heal(&self) {
-        if let Err(e) = self.lab(&["up"]) {
+        if let Err(e) = run_bounded(&self.script, &["up"], Duration::from_secs(600)) {
             eprintln!("restore: tests/lab/ceph up: {e}");
         }
     }
