@@ -10,10 +10,9 @@ use crate::model::Model;
 pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     let ssh = crate::probe::spawn(plan, crate::probe::LiveSettings::new(readonly));
     let state = crate::live_state::spawn(plan, crate::probe::LiveSettings::new(readonly));
-    let mut kube_settings = crate::kube::KubeSettings::from_plan(plan, readonly);
-    // With a [ceph] section the ceph CLI feeds the Ceph panel; without one, Rook's CephCluster does.
-    kube_settings.rook_ceph = plan.ceph.is_none();
-    let kube = crate::kube::spawn_backend(kube_settings);
+    // Rook's CephCluster is watched wherever its CRD is served: alone it feeds the Ceph panel, beside
+    // a [ceph] section's CLI view the panel says whether the two agree.
+    let kube = crate::kube::spawn_backend(crate::kube::KubeSettings::from_plan(plan, readonly));
     let to_kube: Claims = |c| match c {
         Command::Execute { request, .. } | Command::DryRun { request, .. } => crate::kube::handles(request),
         Command::Logs(r) => r.is_kube(),

@@ -508,7 +508,7 @@ async fn platform_workloads_and_ceph_from_rook() {
 
     let mut h = lab.backend(true);
     let (ceph, source, at) = wait_for(&mut h, 30, "Ceph from Rook", |ev| match ev {
-        BackendEvent::Obs(Observation { payload: Payload::Ceph(Ok(v)), source, at, .. }) if v.osds == 1 => {
+        BackendEvent::Obs(Observation { payload: Payload::RookCeph(Ok(v)), source, at, .. }) if v.osds == 1 => {
             Some((v.clone(), source.clone(), *at))
         }
         _ => None,

@@ -713,7 +713,7 @@ impl App {
                 return self.propose(OpRequest::RenewCerts { masters });
             }
             Action::ToggleNoout => {
-                let set = self.model.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+                let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
                 return self.propose(OpRequest::SetNoout { on: !set });
             }
             Action::Logs => self.view.dialog = Dialog::Logs,

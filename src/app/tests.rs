@@ -418,3 +418,37 @@ fn nodes_show_used_beside_requested_when_metrics_server_reports_it() {
     let other = screen.lines().find(|l| l.contains("worker2")).unwrap();
     assert!(other.contains("%/-"), "a node metrics-server has no figures for: {other}");
 }
+
+#[test]
+fn ceph_panel_says_whether_rook_agrees_and_when_it_stands_in_for_the_cli() {
+    use crate::model::{CephHealth, Observation, Payload};
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Ceph;
+    app.view.zoom = Some(PanelId::Ceph);
+    let cli = app.model.ceph.data.clone().expect("the demo's Ceph");
+    assert_eq!(cli.health, CephHealth::Ok);
+    let rook = |health| Observation {
+        at: now() - chrono::Duration::seconds(40),
+        source: "kube rook".into(),
+        budget_ms: 120_000,
+        payload: Payload::RookCeph(Ok(crate::model::CephView { health, ..cli.clone() })),
+    };
+    app.model.apply(rook(CephHealth::Ok));
+    let screen = crate::ui::render_text(&mut app, 160, 40, now());
+    assert!(screen.contains("Rook: HEALTH_OK, checked 40s ago") && !screen.contains("differs"), "{screen}");
+    app.model.apply(rook(CephHealth::Warn));
+    let screen = crate::ui::render_text(&mut app, 160, 40, now());
+    assert!(screen.contains("Rook: HEALTH_WARN, checked 40s ago (differs)"), "{screen}");
+    // the CLI fails; Rook reports after its last answer: Rook's view is shown, and why
+    let last_cli = app.model.ceph.updated.unwrap();
+    app.model.apply(Observation {
+        at: last_cli + chrono::Duration::seconds(1),
+        source: app.model.ceph.source.clone(),
+        budget_ms: 5000,
+        payload: Payload::Ceph(Err("no answer from the monitors within 5s".into())),
+    });
+    app.model.apply(Observation { at: last_cli + chrono::Duration::seconds(2), ..rook(CephHealth::Warn) });
+    let screen = crate::ui::render_text(&mut app, 160, 40, now());
+    assert!(screen.contains("ceph CLI failing: no answer from the monitors within 5s; showing Rook's view"), "{screen}");
+    assert!(screen.contains("HEALTH_WARN"), "{screen}");
+}

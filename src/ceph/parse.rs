@@ -228,51 +228,5 @@ pub fn osd_hosts(tree_json: &str) -> Vec<String> {
     out
 }
 
-/// Rook's CephCluster `status.ceph` (refreshed by the operator every ~60 s: health, details, capacity)
-/// merged into a view: where kockpit has its own view, Rook's checks it lacks are added; without one,
-/// a view is made from Rook's alone (no quorum, OSD or PG numbers: Rook does not carry them).
-pub fn merge_rook(view: Option<CephView>, cephcluster: &Value) -> Option<CephView> {
-    let ceph = cephcluster.pointer("/status/ceph")?;
-    let health = ceph.get("health").and_then(Value::as_str).and_then(CephHealth::parse)?;
-    let mut rook_checks: Vec<CephCheck> = ceph
-        .get("details")
-        .and_then(Value::as_object)
-        .map(|d| {
-            d.iter()
-                .map(|(code, c)| CephCheck {
-                    code: code.clone(),
-                    severity: c.get("severity").and_then(Value::as_str).and_then(CephHealth::parse).unwrap_or(CephHealth::Warn),
-                    summary: c.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    rook_checks.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
-    match view {
-        Some(mut v) => {
-            for c in rook_checks {
-                if !v.checks.iter().any(|k| k.code == c.code) {
-                    v.checks.push(CephCheck { summary: format!("{} (from Rook)", c.summary), ..c });
-                }
-            }
-            Some(v)
-        }
-        None => Some(CephView {
-            health,
-            checks: rook_checks,
-            mons: 0,
-            mons_in_quorum: 0,
-            osds: 0,
-            osds_up: 0,
-            osds_in: 0,
-            pgs_by_state: vec![],
-            bytes_used: u64_at(ceph, &["capacity", "bytesUsed"]).unwrap_or(0),
-            bytes_total: u64_at(ceph, &["capacity", "bytesTotal"]).unwrap_or(0),
-            flags: vec![],
-            osd_hosts: vec![],
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -466,8 +466,8 @@ impl DrillRun {
             Check::NodeReady(n) => m.node(&self.sym(n)).is_some_and(|x| x.ready == Some(true)),
             Check::NodeCordoned(n) => m.node(&self.sym(n)).is_some_and(|x| x.unschedulable),
             Check::NodeSchedulable(n) => m.node(&self.sym(n)).is_some_and(|x| !x.unschedulable),
-            Check::CephFlag(f) => m.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|x| x == f)),
-            Check::CephNoFlag(f) => m.ceph.data.as_ref().is_some_and(|c| !c.flags.iter().any(|x| x == f)),
+            Check::CephFlag(f) => m.ceph_view().is_some_and(|c| c.flags.iter().any(|x| x == f)),
+            Check::CephNoFlag(f) => m.ceph_view().is_some_and(|c| !c.flags.iter().any(|x| x == f)),
             Check::NoFailedClientRequests => true,
         }
     }

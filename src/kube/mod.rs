@@ -58,8 +58,8 @@ pub struct KubeSettings {
     pub metrics_interval: Duration,
     /// Server-side timeout of each watch request.
     pub watch_timeout: Duration,
-    /// Watch Rook's CephCluster (when its CRD is served) and send `Payload::Ceph` with source "kube rook".
-    /// Turn off when a direct Ceph probe feeds the Ceph panel.
+    /// Watch Rook's CephCluster (when its CRD is served) and send `Payload::RookCeph` with source
+    /// "kube rook"; the model shows it beside (or, without a ceph CLI source, instead of) the CLI's view.
     pub rook_ceph: bool,
 }
 
@@ -288,7 +288,7 @@ fn failed_payloads(reason: &str, ceph: bool) -> Vec<Payload> {
     let r = reason.to_string();
     let mut v = vec![Payload::Nodes(Err(r.clone())), Payload::Leases(Err(r.clone())), Payload::Workloads(Err(r.clone()))];
     if ceph {
-        v.push(Payload::Ceph(Err(r)));
+        v.push(Payload::RookCeph(Err(r)));
     }
     v
 }
@@ -603,7 +603,7 @@ impl State {
                         Panel::Nodes => Payload::Nodes(Err(reason)),
                         Panel::Leases => Payload::Leases(Err(reason)),
                         Panel::Workloads => Payload::Workloads(Err(reason)),
-                        Panel::Ceph => Payload::Ceph(Err(reason)),
+                        Panel::Ceph => Payload::RookCeph(Err(reason)),
                     }
                 }
                 Ok(false) => continue,
@@ -627,12 +627,12 @@ impl State {
                                     at,
                                     source: SOURCE_ROOK.into(),
                                     budget_ms: ROOK_BUDGET_MS,
-                                    payload: Payload::Ceph(Ok(v)),
+                                    payload: Payload::RookCeph(Ok(v)),
                                 });
                                 continue;
                             }
-                            None if self.ceph.is_empty() => Payload::Ceph(Err("no CephCluster found".into())),
-                            None => Payload::Ceph(Err("Rook has not reported Ceph health yet".into())),
+                            None if self.ceph.is_empty() => Payload::RookCeph(Err("no CephCluster found".into())),
+                            None => Payload::RookCeph(Err("Rook has not reported Ceph health yet".into())),
                         },
                     }
                 }

@@ -103,9 +103,9 @@ fn rook_view_counts_daemons_from_pods() {
         ("rook-ceph/mon-a".into(), PodEntry { rook: Some(RookDaemon::Mon), ..pod("m1", 0, true) }),
     ])));
     let out = s.due(now, &settings());
-    let o = out.iter().find(|o| matches!(o.payload, Payload::Ceph(_))).expect("ceph");
+    let o = out.iter().find(|o| matches!(o.payload, Payload::RookCeph(_))).expect("ceph");
     assert_eq!(o.source, "kube rook");
-    let Payload::Ceph(Ok(v)) = &o.payload else { panic!() };
+    let Payload::RookCeph(Ok(v)) = &o.payload else { panic!() };
     assert_eq!((v.osds, v.osds_up, v.mons, v.mons_in_quorum), (2, 1, 1, 1));
     assert_eq!(v.osd_hosts, vec!["w1", "w2"]);
 }

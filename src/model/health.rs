@@ -317,7 +317,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     }
 
     // Ceph.
-    if let Some(c) = &m.ceph.data {
+    if let Some(c) = m.ceph_view() {
         for chk in &c.checks {
             let sev = match chk.severity {
                 CephHealth::Ok => Severity::Info,

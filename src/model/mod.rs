@@ -108,7 +108,10 @@ pub enum Payload {
     Nodes(Result<Vec<Node>, String>),
     /// DaemonSets, Deployments and StatefulSets of the platform namespaces.
     Workloads(Result<Vec<Workload>, String>),
+    /// Ceph as the ceph CLI (or the demo) sees it.
     Ceph(Result<CephView, String>),
+    /// Rook's CephCluster `status.ceph` and the Rook daemon pods, through the Kubernetes API.
+    RookCeph(Result<CephView, String>),
     Certs {
         host: String,
         result: Result<Vec<CertInfo>, String>,
@@ -148,7 +151,12 @@ pub struct Model {
     pub leases: Sourced<Vec<Lease>>,
     pub nodes: Sourced<Vec<Node>>,
     pub workloads: Sourced<Vec<Workload>>,
+    /// The ceph CLI's view (on a mon host, through the toolbox, or here).
     pub ceph: Sourced<CephView>,
+    /// Rook's view (its CephCluster, refreshed by the operator about once a minute). Where both exist
+    /// the panel shows the CLI's and says whether Rook agrees; [`Model::ceph_view`] picks.
+    #[serde(skip_serializing_if = "Sourced::unheard")]
+    pub rook: Sourced<CephView>,
     pub certs: BTreeMap<String, Sourced<Vec<CertInfo>>>,
     pub timeline: Timeline,
     /// Bumped on every visible change; the UI redraws when it moves.
@@ -171,6 +179,7 @@ impl Model {
             nodes: Sourced::default(),
             workloads: Sourced::default(),
             ceph: Sourced::default(),
+            rook: Sourced::default(),
             certs: BTreeMap::new(),
             timeline: Timeline::default(),
             revision: 0,
@@ -376,26 +385,8 @@ impl Model {
                 }
                 c
             }
-            Payload::Ceph(result) => {
-                let old = self.ceph.data.as_ref().map(|c| c.health);
-                let failed = result.as_ref().err().cloned();
-                let was_failing = self.ceph.error.is_some();
-                let c = self.ceph.record(at, &source, budget_ms, result);
-                self.note_source(at, PanelId::Ceph, "ceph", was_failing, failed.as_deref(), c);
-                if let (Some(o), Some(v)) = (old, self.ceph.data.as_ref())
-                    && o != v.health
-                {
-                    let sev = match v.health {
-                        CephHealth::Ok => Severity::Info,
-                        CephHealth::Warn => Severity::Warn,
-                        CephHealth::Err => Severity::Critical,
-                    };
-                    let codes: Vec<&str> = v.checks.iter().map(|c| c.code.as_str()).collect();
-                    let text = format!("ceph {} -> {} {}", o.label(), v.health.label(), codes.join(" "));
-                    self.timeline.push(Event::new(at, PanelId::Ceph, sev, text.trim_end().to_string()));
-                }
-                c
-            }
+            Payload::Ceph(result) => self.apply_ceph(at, &source, budget_ms, result, false),
+            Payload::RookCeph(result) => self.apply_ceph(at, &source, budget_ms, result, true),
             Payload::Certs { host, result } => {
                 let slot = self.certs.entry(host).or_default();
                 slot.record(at, &source, budget_ms, result)
@@ -408,6 +399,59 @@ impl Model {
     }
 
     /// Log a source failing or recovering on the timeline.
+    /// One Ceph view, the CLI's or Rook's. Health changes go on the timeline from the view the panel
+    /// shows, so that two sources of the same change do not record it twice.
+    fn apply_ceph(&mut self, at: DateTime<Utc>, source: &str, budget_ms: u64, result: Result<CephView, String>, rook: bool) -> bool {
+        let old = self.ceph_view().map(|c| c.health);
+        let failed = result.as_ref().err().cloned();
+        let slot = if rook { &mut self.rook } else { &mut self.ceph };
+        let was_failing = slot.error.is_some();
+        let c = slot.record(at, source, budget_ms, result);
+        self.note_source(at, PanelId::Ceph, if rook { "rook" } else { "ceph" }, was_failing, failed.as_deref(), c);
+        if let (Some(o), Some(v)) = (old, self.ceph_view())
+            && o != v.health
+        {
+            let sev = match v.health {
+                CephHealth::Ok => Severity::Info,
+                CephHealth::Warn => Severity::Warn,
+                CephHealth::Err => Severity::Critical,
+            };
+            let codes: Vec<&str> = v.checks.iter().map(|c| c.code.as_str()).collect();
+            let text = format!("ceph {} -> {} {}", o.label(), v.health.label(), codes.join(" "));
+            self.timeline.push(Event::new(at, PanelId::Ceph, sev, text.trim_end().to_string()));
+        }
+        c
+    }
+
+    /// The Ceph view to show and judge by: the ceph CLI's, unless it is failing and Rook has reported
+    /// since the CLI last answered (then Rook's, and the panel says so); Rook's alone where there is
+    /// no CLI.
+    pub fn ceph_view(&self) -> Option<&CephView> {
+        self.ceph_shown().map(|s| s.data.as_ref().expect("a shown slot has data"))
+    }
+
+    /// The source slot [`Model::ceph_view`] comes from.
+    pub fn ceph_shown(&self) -> Option<&Sourced<CephView>> {
+        match (&self.ceph.data, &self.rook.data) {
+            (Some(_), Some(_)) if self.ceph.error.is_some() && self.rook.updated > self.ceph.updated => Some(&self.rook),
+            (Some(_), _) => Some(&self.ceph),
+            (None, Some(_)) => Some(&self.rook),
+            (None, None) => None,
+        }
+    }
+
+    /// The Ceph sources heard so far (the CLI's is listed while nothing at all is heard).
+    fn ceph_sources(&self) -> Vec<(&str, &Sourced<CephView>)> {
+        let mut v = Vec::new();
+        if !self.ceph.unheard() || self.rook.unheard() {
+            v.push(("ceph", &self.ceph));
+        }
+        if !self.rook.unheard() {
+            v.push(("rook", &self.rook));
+        }
+        v
+    }
+
     fn note_source(&mut self, at: DateTime<Utc>, panel: PanelId, what: &str, was_failing: bool, failed: Option<&str>, changed: bool) {
         if !changed {
             return;
@@ -449,7 +493,9 @@ impl Model {
         if self.workloads.updated.is_some() || self.workloads.error.is_some() {
             push(PanelId::Platform, "workloads".into(), self.workloads.freshness(now));
         }
-        push(PanelId::Ceph, "ceph".into(), self.ceph.freshness(now));
+        for (name, s) in self.ceph_sources() {
+            push(PanelId::Ceph, name.into(), s.freshness(now));
+        }
         for (h, s) in &self.certs {
             push(PanelId::Certs, format!("certs {h}"), s.freshness(now));
         }
@@ -466,7 +512,7 @@ impl Model {
             PanelId::Leases => vec![(self.leases.source.as_str(), self.leases.freshness(now))],
             PanelId::Nodes => vec![(self.nodes.source.as_str(), self.nodes.freshness(now))],
             PanelId::Platform => vec![(self.workloads.source.as_str(), self.workloads.freshness(now))],
-            PanelId::Ceph => vec![(self.ceph.source.as_str(), self.ceph.freshness(now))],
+            PanelId::Ceph => self.ceph_sources().into_iter().map(|(_, s)| (s.source.as_str(), s.freshness(now))).collect(),
             PanelId::Certs => self.certs.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
             PanelId::Timeline => vec![],
         };

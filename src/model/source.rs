@@ -83,6 +83,11 @@ impl<T: PartialEq> Sourced<T> {
         Sourced { source: source.into(), budget_ms, ..Default::default() }
     }
 
+    /// Nothing heard from this source yet, neither data nor a failure.
+    pub fn unheard(&self) -> bool {
+        self.data.is_none() && self.error.is_none()
+    }
+
     pub fn freshness(&self, now: DateTime<Utc>) -> Freshness {
         let age = self.updated.map(|t| (now - t).num_milliseconds().max(0));
         if let Some(e) = &self.error {

@@ -223,3 +223,67 @@ fn timeline_is_bounded() {
     assert_eq!(tl.dropped, 2);
     assert_eq!(tl.newest().next().unwrap().text, "e4");
 }
+
+fn ceph_obs(rook: bool, result: Result<(CephHealth, &[&str]), &str>, at: i64) -> Observation {
+    let result = result.map(|(health, flags)| CephView {
+        health,
+        checks: vec![],
+        mons: 3,
+        mons_in_quorum: 3,
+        osds: 3,
+        osds_up: 3,
+        osds_in: 3,
+        pgs_by_state: vec![("active+clean".into(), 64)],
+        bytes_used: 1,
+        bytes_total: 10,
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        osd_hosts: vec![],
+    });
+    let (source, payload) = if rook {
+        ("kube rook", Payload::RookCeph(result.map_err(String::from)))
+    } else {
+        ("ceph ssh m1", Payload::Ceph(result.map_err(String::from)))
+    };
+    Observation { at: t(at), source: source.into(), budget_ms: 120_000, payload }
+}
+
+#[test]
+fn rook_alone_feeds_the_ceph_panel() {
+    let mut m = model();
+    assert!(m.ceph_view().is_none());
+    m.apply(ceph_obs(true, Ok((CephHealth::Warn, &[])), 0));
+    assert_eq!(m.ceph_view().map(|c| c.health), Some(CephHealth::Warn));
+    assert!(std::ptr::eq(m.ceph_shown().unwrap(), &m.rook));
+    let (f, names) = m.panel_freshness(PanelId::Ceph, t(1));
+    assert!(f.is_fresh(), "the CLI never heard from is not a source here: {f:?}");
+    assert_eq!(names, "kube");
+    let ceph: Vec<String> = m.sources(t(1)).into_iter().filter(|(p, _, _)| *p == PanelId::Ceph).map(|(_, n, _)| n).collect();
+    assert_eq!(ceph, ["rook"]);
+}
+
+#[test]
+fn the_cli_is_shown_beside_rook_and_rook_stands_in_when_the_cli_fails() {
+    let mut m = model();
+    m.apply(ceph_obs(false, Ok((CephHealth::Ok, &["noout"])), 0));
+    m.apply(ceph_obs(true, Ok((CephHealth::Ok, &[])), 1));
+    assert!(std::ptr::eq(m.ceph_shown().unwrap(), &m.ceph), "the CLI's view is the more complete one");
+    assert_eq!(m.ceph_view().unwrap().flags, ["noout"]);
+    let ceph: Vec<String> = m.sources(t(2)).into_iter().filter(|(p, _, _)| *p == PanelId::Ceph).map(|(_, n, _)| n).collect();
+    assert_eq!(ceph, ["ceph", "rook"]);
+    // the CLI fails: its last view stays shown until Rook reports something newer
+    m.apply(ceph_obs(false, Ok((CephHealth::Ok, &["noout"])), 5));
+    m.apply(ceph_obs(false, Err("ceph connect: no answer from the monitors within 5s"), 10));
+    assert!(std::ptr::eq(m.ceph_shown().unwrap(), &m.ceph));
+    m.apply(ceph_obs(true, Ok((CephHealth::Warn, &[])), 20));
+    assert!(std::ptr::eq(m.ceph_shown().unwrap(), &m.rook));
+    assert_eq!(m.ceph_view().unwrap().health, CephHealth::Warn);
+    let (f, _) = m.panel_freshness(PanelId::Ceph, t(21));
+    assert!(matches!(f, Freshness::Failed { .. }), "the failing CLI still shows: {f:?}");
+    // one health change, recorded once, from the view shown
+    let changes: Vec<&str> = m.timeline.iter().filter(|e| e.text.starts_with("ceph HEALTH")).map(|e| e.text.as_str()).collect();
+    assert_eq!(changes, ["ceph HEALTH_OK -> HEALTH_WARN"]);
+    // the CLI answers again: back to its view
+    m.apply(ceph_obs(false, Ok((CephHealth::Warn, &[])), 30));
+    assert!(std::ptr::eq(m.ceph_shown().unwrap(), &m.ceph));
+    assert!(m.ceph.error.is_none());
+}

@@ -214,7 +214,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
             }
         }
         OpRequest::SetNoout { on } => {
-            let set = m.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+            let set = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
             if *on && set {
                 p.blockers.push("noout is already set".into());
             }
@@ -264,10 +264,10 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
     {
         p.warnings.push(format!("{node} hosts the etcd leader: expect a leader election (~1-2 s of API latency)"));
     }
-    let osd_host = m.ceph.data.as_ref().is_some_and(|c| c.osd_hosts.iter().any(|h| h == node))
+    let osd_host = m.ceph_view().is_some_and(|c| c.osd_hosts.iter().any(|h| h == node))
         || m.plan.host(node).is_some_and(|h| h.notes.as_deref().unwrap_or("").to_lowercase().contains("osd"));
     if osd_host {
-        let noout = m.ceph.data.as_ref().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+        let noout = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
         if !noout {
             p.warnings.push(format!(
                 "{node} hosts Ceph OSDs and noout is not set: Ceph will start re-replicating their data (set noout first: key n)"

@@ -119,8 +119,9 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
     }
 
     s.push_str("\n## Ceph\n\n");
-    match &m.ceph.data {
-        Some(c) => {
+    match m.ceph_shown() {
+        Some(slot) => {
+            let c = slot.data.as_ref().expect("a shown slot has data");
             s.push_str(&format!(
                 "{}; mons {}/{} in quorum; OSDs {}/{} up, {}/{} in; PGs {}/{} active+clean; flags: {}\n",
                 c.health.label(),
@@ -136,6 +137,12 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
             ));
             for k in &c.checks {
                 s.push_str(&format!("- {} {}\n", k.code, esc(&k.summary)));
+            }
+            let when = |u: Option<DateTime<Utc>>| u.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default();
+            s.push_str(&format!("\nFrom {}, as of {}.\n", esc(&slot.source), when(slot.updated)));
+            let other = if std::ptr::eq(slot, &m.rook) { &m.ceph } else { &m.rook };
+            if let Some(o) = &other.data {
+                s.push_str(&format!("{} said {} as of {}.\n", esc(&other.source), o.health.label(), when(other.updated)));
             }
         }
         None => s.push_str("No data.\n"),

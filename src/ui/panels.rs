@@ -179,7 +179,7 @@ pub fn row_count(m: &Model, p: PanelId, filter: &str) -> usize {
         PanelId::Etcd => m.etcd.data.as_ref().map(|e| e.members.len()).unwrap_or(0),
         PanelId::Leases => lease_rows(m, filter).len(),
         PanelId::Certs => cert_rows(m, filter, Utc::now()).len(),
-        PanelId::Ceph => m.ceph.data.as_ref().map(|c| c.checks.len()).unwrap_or(0),
+        PanelId::Ceph => m.ceph_view().map(|c| c.checks.len()).unwrap_or(0),
         PanelId::Nodes => node_rows(m, filter).len(),
         PanelId::Platform => workload_rows(m, filter).len(),
         PanelId::Timeline => timeline_rows(m, filter).len(),
@@ -607,9 +607,12 @@ fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
 }
 
 fn ceph(ctx: &Ctx, selected: usize, height: usize) -> Content {
-    let Some(c) = &ctx.model.ceph.data else {
+    let m = ctx.model;
+    let Some(shown) = m.ceph_shown() else {
         return Content { summary: Line::styled("no data yet", ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
     };
+    let c = shown.data.as_ref().expect("a shown slot has data");
+    let age = |u: Option<DateTime<Utc>>| u.map(|t| fmt_age_coarse((ctx.now - t).num_milliseconds())).unwrap_or_else(|| "-".into());
     let role = match c.health {
         CephHealth::Ok => Role::Ok,
         CephHealth::Warn => Role::Warn,
@@ -621,6 +624,15 @@ fn ceph(ctx: &Ctx, selected: usize, height: usize) -> Content {
         Span::styled(format!("  {}", codes.join(" ")), ctx.s(Role::Text)),
     ]);
     let mut lines = vec![];
+    // Two sources: say which one is shown and whether the other agrees.
+    if std::ptr::eq(shown, &m.rook)
+        && let Some(e) = &m.ceph.error
+    {
+        lines.push(Line::styled(
+            format!("ceph CLI failing: {}; showing Rook's view, checked {} ago", e.reason, age(m.rook.updated)),
+            ctx.s(Role::Warn),
+        ));
+    }
     let osd_role = if c.osds_up < c.osds { Role::Warn } else { Role::Text };
     lines.push(Line::from(vec![
         Span::styled(
@@ -646,6 +658,13 @@ fn ceph(ctx: &Ctx, selected: usize, height: usize) -> Content {
     for k in &c.checks {
         let r = if k.severity == CephHealth::Err { Role::Critical } else { Role::Warn };
         lines.push(Line::styled(format!("{}: {}", k.code, k.summary), ctx.s(r)));
+    }
+    if let Some(r) = m.rook.data.as_ref().filter(|_| !std::ptr::eq(shown, &m.rook)) {
+        let agrees = r.health == c.health;
+        lines.push(Line::styled(
+            format!("Rook: {}, checked {} ago{}", r.health.label(), age(m.rook.updated), if agrees { "" } else { " (differs)" }),
+            ctx.s(if agrees { Role::Muted } else { Role::Warn }),
+        ));
     }
     let (a, b) = window(lines.len(), selected, height);
     let total_rows = lines.len();

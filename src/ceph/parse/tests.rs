@@ -137,20 +137,3 @@ fn nautilus_nested_osdmap() {
     assert_eq!(v.pgs_by_state[0], ("active+clean".to_string(), 100));
     assert_eq!(v.checks[0].code, "MON_DOWN");
 }
-
-#[test]
-fn rook_cephcluster_merge() {
-    let cr: serde_json::Value = serde_json::from_str(
-        r#"{"status":{"ceph":{"health":"HEALTH_WARN","details":{"OSD_DOWN":{"severity":"HEALTH_WARN","message":"1 osds down"},
-        "MON_CLOCK_SKEW":{"severity":"HEALTH_WARN","message":"clock skew detected on mon.b"}},
-        "capacity":{"bytesTotal":1000,"bytesUsed":10},"lastChecked":"2024-01-01T00:00:00Z"}}}"#,
-    )
-    .unwrap();
-    let alone = merge_rook(None, &cr).unwrap();
-    assert_eq!((alone.health, alone.checks.len(), alone.bytes_total), (CephHealth::Warn, 2, 1000));
-    let own = parse_view(&answers("degraded")).unwrap();
-    let merged = merge_rook(Some(own.clone()), &cr).unwrap();
-    assert_eq!(merged.checks.len(), own.checks.len() + 1, "only the check kockpit lacks is added");
-    assert!(merged.checks.iter().any(|c| c.code == "MON_CLOCK_SKEW" && c.summary.ends_with("(from Rook)")));
-    assert!(merge_rook(None, &serde_json::json!({"status": {}})).is_none());
-}
