@@ -223,19 +223,92 @@ async fn file_tailed_over_a_read_only_pool_every_line_in_order_then_closed() {
     assert!(!seen.texts_of(&tag).contains(&"after close"), "nothing arrives after the close");
 }
 
+impl Ha {
+    /// Lines into a host's real journal as `unit`, through the lab (the writer joins the unit's cgroup,
+    /// so journald records `_SYSTEMD_UNIT=unit.service`, as for a service systemd started).
+    fn journal(&self, host: &str, unit: &str, lines: &[String]) {
+        use std::io::Write;
+        use std::process::{Command as Std, Stdio};
+        let mut child = Std::new(&self.script)
+            .args(["journal", host, unit])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tests/lab/ha journal");
+        let mut stdin = child.stdin.take().unwrap();
+        for l in lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "tests/lab/ha journal {host} {unit}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_units_journal_through_the_hosts_real_journald_every_line_in_order() {
+    let Some(lab) = ha_lab() else { return };
+    // a unit of this run's own: the lab's journals outlive a test run
+    let unit = format!("kubelet-t{}", std::process::id());
+    let before: Vec<String> = (1..=3).map(|i| format!("before {i}")).collect();
+    lab.journal("m1", &unit, &before);
+    lab.journal("m1", "etcd-neighbour", &["not this unit".to_string()]);
+    let mut h = probe::spawn(&lab.plan(), lab.settings());
+    let mut seen = Seen::default();
+    let tag = format!("journal m1 {unit}");
+    let opened = chrono::Utc::now();
+    h.commands.send(open(1, LogSpec::Journal { host: "m1".into(), unit: unit.clone() }, 100, true)).unwrap();
+    let took = gather(&mut h, &mut seen, 20, "the unit's history", |s| s.texts_of(&tag).len() >= 3).await;
+    eprintln!("journal history after {took:?}");
+    // journalctl's short-iso-precise: the timestamp becomes the line's time, "HOST UNIT[PID]: " stays
+    let texts = seen.texts_of(&tag);
+    for (t, want) in texts.iter().zip(&before) {
+        assert!(t.starts_with(&format!("m1 {unit}[")) && t.ends_with(&format!("]: {want}")), "{t:?}");
+    }
+    assert!(seen.status.iter().any(|s| s.id == 1 && s.state == LogState::Streaming), "{:?}", seen.status);
+
+    let appended: Vec<String> = (1..=300).map(|i| format!("appended {i}")).collect();
+    lab.journal("m1", &unit, &appended);
+    lab.journal("m1", "etcd-neighbour", &["not this unit either".to_string()]);
+    let took = gather(&mut h, &mut seen, 20, "300 journal lines", |s| s.texts_of(&tag).len() >= 303).await;
+    eprintln!("300 journal lines after {took:?}");
+    let texts = seen.texts_of(&tag);
+    let messages: Vec<&str> = texts.iter().map(|t| t.split_once("]: ").map(|(_, m)| m).unwrap_or(t)).collect();
+    let want: Vec<&str> = before.iter().chain(&appended).map(String::as_str).collect();
+    assert_eq!(messages, want, "every line of the unit, in order, and nothing else");
+    let lines: Vec<&LogLine> = seen.lines.iter().filter(|l| *l.source == *tag).collect();
+    assert!(lines.windows(2).all(|w| w[0].at <= w[1].at), "the journal's own timestamps, in order");
+    let last = lines.last().unwrap().at;
+    assert!((last - opened).num_seconds().abs() < 60, "timestamps from the journal, not made up: {last} vs {opened}");
+
+    let journalctl = format!("-u {unit}");
+    assert!(!processes_with(&journalctl).is_empty(), "journalctl runs on the host");
+    h.commands.send(Command::Logs(LogRequest::Close { id: 1 })).unwrap();
+    gather(&mut h, &mut seen, 10, "the source closed", |s| s.closed(1)).await;
+    let t = Instant::now();
+    while !processes_with(&journalctl).is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10), "still running after the close: {:?}", processes_with(&journalctl));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_host_and_missing_journal_are_reported_not_silent() {
     let Some(lab) = ha_lab() else { return };
     let mut h = probe::spawn(&lab.plan(), lab.settings());
     let mut seen = Seen::default();
 
-    // the lab's hosts have no systemd journal: the journal source says so
-    h.commands.send(open(1, LogSpec::Journal { host: "m1".into(), unit: "etcd".into() }, 10, true)).unwrap();
+    // a host without a journal (journald stopped, its files gone): the journal source says so
+    let _journald = Restore { lab: &lab, steps: vec![vec!["start", "m3", "journald"]] };
+    lab.ha_ok(&["stop", "m3", "journald"]);
+    lab.sh("m3", "rm -rf /run/log/journal /var/log/journal/*");
+    h.commands.send(open(1, LogSpec::Journal { host: "m3".into(), unit: "etcd".into() }, 10, true)).unwrap();
     gather(&mut h, &mut seen, 20, "the journal source to fail", |s| s.closed(1)).await;
     let why = seen.failure(1).expect("a failure").to_string();
-    assert!(why.contains("m1") && why.contains("no systemd journal"), "{why}");
+    assert!(why.contains("m3") && why.contains("no systemd journal"), "{why}");
     assert!(
-        seen.texts_of("journal m1 etcd").iter().any(|t| t.starts_with("!! ") && t.contains("no systemd journal")),
+        seen.texts_of("journal m3 etcd").iter().any(|t| t.starts_with("!! ") && t.contains("no systemd journal")),
         "the reason is a tagged line"
     );
 
