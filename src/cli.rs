@@ -226,8 +226,9 @@ fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     live::spawn(plan, readonly)
 }
 
+/// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).
 #[path = "cli_live.rs"]
-mod live;
+pub mod live;
 
 pub fn run(cli: Cli) -> Result<i32> {
     if let Some(Cmd::Plan { file, json }) = &cli.command {

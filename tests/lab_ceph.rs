@@ -5,6 +5,9 @@
 //! Without the lab (not root, no Ceph packages): a skip notice, unless CI=true, where that is a failure.
 //! Run: `cargo test --test lab_ceph -- --test-threads=1`.
 
+#[path = "fixtures/kube/kit.rs"]
+mod kit;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
@@ -350,4 +353,138 @@ fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
     let out = lab.ceph(&["osd", "dump", "-f", "json"]).expect("osd dump");
     assert!(out.contains("noout"), "the read-only attempt changed nothing: noout is still set");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rook's CephCluster and the ceph CLI at once, as `kockpit` runs a cluster whose plan has a `[ceph]`
+/// section and whose API serves Rook's CRD: the real control plane of `tests/lab/k8s` (the test plays
+/// the Rook operator, writing the CephCluster status) and the real Ceph through the CLI. The CLI's view
+/// is shown while it answers; with the mon stopped, Rook's newer report stands in, and the CLI's
+/// failure stays visible.
+#[test]
+fn rook_beside_the_ceph_cli_in_the_live_backend_and_standing_in_when_the_cli_fails() {
+    let Some(lab) = lab() else { return };
+    let cp = match kit::control_plane() {
+        Ok(cp) => cp,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("the control plane (CI=true, so this fails): {e}"),
+        Err(e) => return eprintln!("SKIP: the control plane: {e}"),
+    };
+    let label = "ceph-rook";
+    let rt = rt();
+    let admin = rt.block_on(cp.admin());
+    const CRD: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/cephclusters.ceph.rook.io";
+    /// Delete the CRD (and with it the CephCluster) and wait until it is gone: the later lab tests
+    /// expect an API without Rook.
+    struct Cleanup<'a>(&'a tokio::runtime::Runtime, &'a kit::ControlPlane);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            self.0.block_on(async {
+                let admin = self.1.admin().await;
+                let _ = kit::delete(&admin, CRD).await;
+                let t = Instant::now();
+                while kit::req(&admin, http::Method::GET, CRD, None).await.is_ok() && t.elapsed() < Duration::from_secs(60) {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            });
+            kit::cleanup(self.1, "ceph-rook", true);
+        }
+    }
+    let _cleanup = Cleanup(&rt, &cp);
+    let _mon = Restore { lab: &lab, steps: vec![vec!["start-mon"]] };
+    let patch_status = |health: &str| {
+        let checked = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        serde_json::json!({"status": {"phase": "Ready", "ceph": {
+            "health": health, "lastChecked": checked,
+            "details": {"MON_DISK_LOW": {"severity": "HEALTH_WARN", "message": "mon a is low on available space"}},
+            "capacity": {"bytesAvailable": 600, "bytesTotal": 1000, "bytesUsed": 400, "lastUpdated": checked}}}})
+    };
+    const CC: &str = "/apis/ceph.rook.io/v1/namespaces/kockpit-ceph-rook/cephclusters/rook-ceph";
+    rt.block_on(async {
+        kit::create(
+            &admin,
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            serde_json::json!({"metadata": {"name": "cephclusters.ceph.rook.io"},
+                   "spec": {"group": "ceph.rook.io", "scope": "Namespaced",
+                            "names": {"kind": "CephCluster", "listKind": "CephClusterList", "plural": "cephclusters", "singular": "cephcluster"},
+                            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                                          "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+        )
+        .await
+        .unwrap();
+        let t = Instant::now();
+        while kit::req(&admin, http::Method::GET, "/apis/ceph.rook.io/v1/cephclusters", None).await.is_err() {
+            assert!(t.elapsed() < Duration::from_secs(30), "the CephCluster CRD is not served");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        kit::create_namespace(&admin, "kockpit-ceph-rook", label).await.unwrap();
+        kit::create(
+            &admin,
+            "/apis/ceph.rook.io/v1/namespaces/kockpit-ceph-rook/cephclusters",
+            serde_json::json!({"apiVersion": "ceph.rook.io/v1", "kind": "CephCluster", "metadata": {"name": "rook-ceph"},
+                   "spec": {"mon": {"count": 1}}}),
+        )
+        .await
+        .unwrap();
+        kit::req(&admin, http::Method::PATCH, &format!("{CC}/status"), Some(patch_status("HEALTH_WARN"))).await.unwrap();
+    });
+
+    let conf = lab.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
+    let dir = std::env::temp_dir().join(format!("kockpit-ceph-rook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("plan.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[cluster]\nname = \"ceph-rook\"\n[topology]\nload_balancer = \"none\"\n\
+             [access]\nssh_config = \"{}\"\nkubeconfig = \"{}\"\n\
+             [ceph]\nvia = \"local\"\nconf = \"{conf}\"\nconnect_timeout_secs = 2\ninterval_secs = 1\n\
+             [[hosts]]\nname = \"m1\"\naddress = \"10.255.0.21\"\nroles = [\"master\"]\n",
+            dir.join("no-such-ssh-config").display(),
+            cp.kockpit_kubeconfig().display()
+        ),
+    )
+    .unwrap();
+    let plan = Plan::load(&path).expect("plan with [ceph] and a kubeconfig");
+    let _ = std::fs::remove_dir_all(&dir);
+    rt.block_on(async {
+        let mut h = kockpit::cli::live::spawn(&plan, true).expect("the live backend");
+        let mut m = Model::new(plan.clone(), Mode::Live, "ceph-rook");
+        let mut until = async |m: &mut Model, secs: u64, what: &str, done: &dyn Fn(&Model) -> bool| {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+            while !done(m) {
+                match tokio::time::timeout_at(deadline, h.events.recv()).await {
+                    Ok(Some(BackendEvent::Obs(o))) => {
+                        m.apply(o);
+                    }
+                    Ok(Some(_)) => {}
+                    other => panic!("waiting for {what}: {other:?}; ceph {:?}; rook {:?}", m.ceph, m.rook),
+                }
+            }
+        };
+        until(&mut m, 30, "both Ceph sources", &|m| m.ceph.data.is_some() && m.rook.data.is_some()).await;
+        assert_eq!(m.ceph.source, "ceph local");
+        assert_eq!(m.rook.source, "kube rook");
+        assert!(std::ptr::eq(m.ceph_shown().unwrap(), &m.ceph), "the CLI's view is shown while it answers");
+        assert_eq!(m.ceph_view().unwrap().osds, 3, "the lab's three OSDs, from the CLI");
+        let rook = m.rook.data.as_ref().unwrap();
+        assert_eq!((rook.health, rook.checks[0].code.as_str()), (CephHealth::Warn, "MON_DISK_LOW"), "Rook's own report");
+        let now = Utc::now();
+        let names: Vec<String> = m.sources(now).into_iter().filter(|(p, _, _)| *p == PanelId::Ceph).map(|(_, n, _)| n).collect();
+        assert_eq!(names, ["ceph", "rook"], "both sources count for the panel");
+
+        // the only mon stops: the CLI fails (a timeout, not a hang); Rook then reports again
+        lab.lab(&["stop-mon"]).unwrap();
+        until(&mut m, 20, "the CLI's failure", &|m| m.ceph.error.is_some()).await;
+        let why = m.ceph.error.as_ref().unwrap().reason.clone();
+        assert!(why.contains("no answer from the monitors"), "{why}");
+        tokio::time::sleep(Duration::from_millis(1100)).await; // lastChecked has whole seconds
+        kit::req(&cp.admin().await, http::Method::PATCH, &format!("{CC}/status"), Some(patch_status("HEALTH_ERR"))).await.unwrap();
+        until(&mut m, 20, "Rook's newer report standing in", &|m| m.ceph_shown().is_some_and(|s| std::ptr::eq(s, &m.rook))).await;
+        assert_eq!(m.ceph_view().unwrap().health, CephHealth::Err);
+        let (f, _) = m.panel_freshness(PanelId::Ceph, Utc::now());
+        assert!(matches!(f, kockpit::model::Freshness::Failed { .. }), "the CLI's failure still shows: {f:?}");
+        assert!(
+            m.timeline.iter().any(|e| e.text.starts_with("ceph HEALTH_OK -> HEALTH_ERR")),
+            "the change of the view shown is on the timeline"
+        );
+    });
 }
