@@ -12,6 +12,8 @@
 //! Run: `tests/lab/k8s build && cargo bench --bench kube_scale` (root; ~4 min, most of it populating).
 //! Env: KOCKPIT_BENCH_NODES (1000), KOCKPIT_BENCH_PODS (30000), KOCKPIT_BENCH_RUNS (3), KOCKPIT_BENCH_KEEP.
 
+#[path = "../tests/common/lab.rs"]
+mod harness;
 #[path = "../tests/fixtures/kube/kit.rs"]
 mod kit;
 

@@ -5,12 +5,13 @@
 //! Without the lab (not root, no Ceph packages): a skip notice, unless CI=true, where that is a failure.
 //! Run: `cargo test --test lab_ceph -- --test-threads=1`.
 
+#[path = "common/lab.rs"]
+mod harness;
 #[path = "fixtures/kube/kit.rs"]
 mod kit;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Stdio};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,53 +32,17 @@ struct Lab {
     _lock: MutexGuard<'static, ()>,
 }
 
-fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
-    let mut child = StdCommand::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {}s", limit.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
-}
-
 /// Bring the Ceph lab up (idempotent: also heals what an earlier run left stopped) and load its env.
 fn lab() -> Option<Lab> {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ceph");
-    let up = run_bounded(&script, &["up"], Duration::from_secs(600)).and_then(|_| run_bounded(&script, &["env"], Duration::from_secs(10)));
-    let text = match up {
-        Ok(t) => t,
+    let script = harness::script("ceph");
+    let env = match harness::up(&script, Duration::from_secs(600)) {
+        Ok(env) => env,
         Err(why) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("the Ceph lab could not be brought up (CI=true, so this fails): {why}");
-            }
-            eprintln!("SKIP: the Ceph lab could not be brought up: {why}");
+            harness::skip_or_fail("the Ceph lab", &why);
             return None;
         }
     };
-    let env = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
     let lab = Lab { script, env, _lock: lock };
     // an earlier run that died half-way may have left noout set
     let _ = lab.ceph(&["osd", "unset", "noout"]);
@@ -86,7 +51,7 @@ fn lab() -> Option<Lab> {
 
 impl Lab {
     fn lab(&self, args: &[&str]) -> Result<String, String> {
-        run_bounded(&self.script, args, Duration::from_secs(120))
+        harness::run_bounded(&self.script, args, Duration::from_secs(120))
     }
     fn ceph(&self, args: &[&str]) -> Result<String, String> {
         let mut full = vec!["ceph"];
@@ -99,7 +64,7 @@ impl Lab {
     }
     /// Back to HEALTH_OK with every PG clean (the lab's `up` waits for exactly that, and repairs).
     fn heal(&self) {
-        if let Err(e) = run_bounded(&self.script, &["up"], Duration::from_secs(600)) {
+        if let Err(e) = harness::run_bounded(&self.script, &["up"], Duration::from_secs(600)) {
             eprintln!("restore: tests/lab/ceph up: {e}");
         }
     }
@@ -365,8 +330,7 @@ fn rook_beside_the_ceph_cli_in_the_live_backend_and_standing_in_when_the_cli_fai
     let Some(lab) = lab() else { return };
     let cp = match kit::control_plane() {
         Ok(cp) => cp,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("the control plane (CI=true, so this fails): {e}"),
-        Err(e) => return eprintln!("SKIP: the control plane: {e}"),
+        Err(e) => return harness::skip_or_fail("the control plane", &e),
     };
     let label = "ceph-rook";
     let rt = rt();

@@ -8,10 +8,13 @@
 //! Without the lab or kubeadm: a skip notice, unless CI=true, where that is a failure.
 //! Run: `cargo test --test lab_certs -- --test-threads=1`.
 
+#[path = "common/lab.rs"]
+mod harness;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Command as StdCommand;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -34,38 +37,8 @@ struct Lab {
     _lock: MutexGuard<'static, ()>,
 }
 
-fn run_bounded(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Result<String, String> {
-    let mut child = StdCommand::new(program)
-        .args(args)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {}s", limit.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
-}
-
 fn skip_or_fail(why: String) -> Option<Lab> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("the certificate lab cannot run (CI=true, so this fails): {why}");
-    }
-    eprintln!("SKIP: {why}");
+    harness::skip_or_fail("the certificate lab", &why);
     None
 }
 
@@ -74,7 +47,7 @@ fn lab() -> Option<Lab> {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/lab/ha");
-    let k8s_env = match run_bounded(&root.join("tests/lab/k8s"), &["env"], &[], Duration::from_secs(10)) {
+    let k8s_env = match harness::run_bounded(&root.join("tests/lab/k8s"), &["env"], Duration::from_secs(10)) {
         Ok(t) => t,
         Err(e) => return skip_or_fail(format!("tests/lab/k8s env: {e}")),
     };
@@ -87,19 +60,13 @@ fn lab() -> Option<Lab> {
     if !kubeadm.exists() {
         return skip_or_fail(format!("no kubeadm at {} (run: tests/lab/k8s build)", kubeadm.display()));
     }
-    let up = run_bounded(&script, &["up"], &[], Duration::from_secs(300))
-        .and_then(|_| run_bounded(&script, &["pki-reset"], &[], Duration::from_secs(60)))
-        .and_then(|_| run_bounded(&script, &["env"], &[], Duration::from_secs(10)));
-    let text = match up {
-        Ok(t) => t,
+    let up = harness::run_bounded(&script, &["up"], Duration::from_secs(300))
+        .and_then(|_| harness::run_bounded(&script, &["pki-reset"], Duration::from_secs(60)))
+        .and_then(|_| harness::run_bounded(&script, &["env"], Duration::from_secs(10)));
+    let env = match up {
+        Ok(t) => harness::env_of(&t),
         Err(why) => return skip_or_fail(format!("the HA lab could not be brought up: {why}")),
     };
-    let env = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
     Some(Lab { script, env, kubeadm, _lock: lock })
 }
 
@@ -114,7 +81,7 @@ impl Lab {
         Plan::load(Path::new(&self.var("KOCKPIT_CONFIG"))).unwrap_or_else(|e| panic!("the lab's plan: {e}"))
     }
     fn ha(&self, args: &[&str], envs: &[(&str, &str)]) -> Result<String, String> {
-        run_bounded(&self.script, args, envs, Duration::from_secs(120))
+        harness::run_env(&self.script, args, envs, Duration::from_secs(120))
     }
     /// A master's private file, seen from the root namespace.
     fn host_file(&self, host: &str, path: &str) -> PathBuf {

@@ -6,30 +6,20 @@
 //! Without the labs (not root, no control-plane build, no Ceph): a skip notice, unless CI=true, where
 //! that fails.
 
+#[path = "common/lab.rs"]
+mod harness;
 #[path = "fixtures/kube/kit.rs"]
 mod kit;
 #[path = "common/tmux.rs"]
 mod tmux;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 fn skip_or_fail(why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("the drill lab cannot run (CI=true, so this fails): {why}");
-    }
-    eprintln!("SKIP: the drill lab cannot run here: {why}");
-}
-
-fn env_of(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
+    harness::skip_or_fail("the drill lab", why);
 }
 
 /// The HA lab at rest: VIP on lb1, every backend UP on both LBs, etcd with a leader and three members.
@@ -85,13 +75,13 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
     let ha_env = match kit::run_bounded(&ha, &["up"], Duration::from_secs(300))
         .and_then(|_| kit::run_bounded(&ha, &["env"], Duration::from_secs(10)))
     {
-        Ok(t) => env_of(&t),
+        Ok(t) => harness::env_of(&t),
         Err(e) => return skip_or_fail(&format!("HA lab: {e}")),
     };
     let ceph_env = match kit::run_bounded(&ceph, &["up"], Duration::from_secs(600))
         .and_then(|_| kit::run_bounded(&ceph, &["env"], Duration::from_secs(10)))
     {
-        Ok(t) => env_of(&t),
+        Ok(t) => harness::env_of(&t),
         Err(e) => return skip_or_fail(&format!("Ceph lab: {e}")),
     };
     let cp = match kit::control_plane() {

@@ -5,9 +5,12 @@
 //! Without the lab (not root, no namespaces): a skip notice, unless CI=true, where that is a failure.
 //! Run: `cargo test --test lab_etcd -- --test-threads=1`.
 
+#[path = "common/lab.rs"]
+mod harness;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Command as StdCommand;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,54 +29,16 @@ struct Lab {
     _lock: MutexGuard<'static, ()>,
 }
 
-fn run_bounded(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Result<String, String> {
-    let mut child = StdCommand::new(program)
-        .args(args)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {}s", limit.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
-}
-
 fn lab() -> Option<Lab> {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
-    let up = run_bounded(&script, &["up"], &[], Duration::from_secs(300))
-        .and_then(|_| run_bounded(&script, &["env"], &[], Duration::from_secs(10)));
-    let text = match up {
-        Ok(t) => t,
+    let script = harness::script("ha");
+    let env = match harness::up(&script, Duration::from_secs(300)) {
+        Ok(env) => env,
         Err(why) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("the HA lab could not be brought up (CI=true, so this fails): {why}");
-            }
-            eprintln!("SKIP: the HA lab could not be brought up: {why}");
+            harness::skip_or_fail("the HA lab", &why);
             return None;
         }
     };
-    let env = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
     let lab = Lab { script, env, _lock: lock };
     lab.wait_all_members(Duration::from_secs(30));
     Some(lab)
@@ -87,7 +52,7 @@ impl Lab {
         Plan::load(Path::new(&self.var("KOCKPIT_CONFIG"))).unwrap_or_else(|e| panic!("the lab's plan: {e}"))
     }
     fn ha(&self, args: &[&str]) -> Result<String, String> {
-        run_bounded(&self.script, args, &[], Duration::from_secs(90))
+        harness::run_env(&self.script, args, &[], Duration::from_secs(90))
     }
     fn ha_ok(&self, args: &[&str]) {
         if let Err(e) = self.ha(args) {
@@ -102,7 +67,7 @@ impl Lab {
         let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut full = vec!["--dial-timeout=2s", "--command-timeout=5s"];
         full.extend_from_slice(args);
-        run_bounded(Path::new("etcdctl"), &full, &envs, Duration::from_secs(30))
+        harness::run_env(Path::new("etcdctl"), &full, &envs, Duration::from_secs(30))
     }
     /// Every member answering with a leader (after the lab's `up` or a restore); an alarm left by an
     /// earlier run that failed half-way is disarmed.
@@ -397,7 +362,8 @@ fn nospace_alarm_is_shown() {
             })],
         };
         lab.ha_ok(&["stop", &member, "etcd"]);
-        run_bounded(&lab.script, &["start", &member, "etcd"], &[("KOCKPIT_LAB_ETCD_QUOTA", "2097152")], Duration::from_secs(60)).unwrap();
+        harness::run_env(&lab.script, &["start", &member, "etcd"], &[("KOCKPIT_LAB_ETCD_QUOTA", "2097152")], Duration::from_secs(60))
+            .unwrap();
         lab.wait_all_members(Duration::from_secs(30));
         // write 300 KB values until etcd refuses
         let value = "k".repeat(300_000);

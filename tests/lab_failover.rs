@@ -8,10 +8,12 @@
 //! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_failover -- --test-threads=1`.
 //! `KOCKPIT_FAILOVER_RUNS=5` repeats the graceful and emergency failovers and prints their figures.
 
+#[path = "common/lab.rs"]
+mod harness;
+
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -39,7 +41,7 @@ impl Lab {
         Plan::load(Path::new(self.var("KOCKPIT_CONFIG"))).unwrap_or_else(|e| panic!("the lab's plan: {e}"))
     }
     fn ha(&self, args: &[&str]) -> Result<String, String> {
-        run_bounded(&self.script, args, Duration::from_secs(90))
+        harness::run_bounded(&self.script, args, Duration::from_secs(90))
     }
     fn ha_ok(&self, args: &[&str]) -> String {
         self.ha(args).unwrap_or_else(|e| panic!("tests/lab/ha {}: {e}", args.join(" ")))
@@ -91,54 +93,18 @@ impl Lab {
     }
 }
 
-fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
-    let mut child = StdCommand::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {}s", limit.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if out.status.success() { Ok(text) } else { Err(format!("{} ({})", text.trim(), out.status)) }
-}
-
 /// Bring the lab up (idempotent) at rest: VIP on lb1, nothing demoted. None (with a notice) when it
 /// cannot be had; under CI=true that is a failure instead.
 fn lab() -> Option<Lab> {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
-    let up = run_bounded(&script, &["up"], Duration::from_secs(300)).and_then(|_| run_bounded(&script, &["env"], Duration::from_secs(10)));
-    let text = match up {
-        Ok(t) => t,
+    let script = harness::script("ha");
+    let env = match harness::up(&script, Duration::from_secs(300)) {
+        Ok(env) => env,
         Err(why) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("the HA lab could not be brought up (CI=true, so this fails): {why}");
-            }
-            eprintln!("SKIP: the HA lab could not be brought up: {why}");
+            harness::skip_or_fail("the HA lab", &why);
             return None;
         }
     };
-    let env = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect();
     let lab = Lab { script, env, _lock: lock };
     assert_eq!(lab.track_file("lb1"), "0", "the lab starts undemoted");
     lab.wait_vip("lb1", Duration::from_secs(20));

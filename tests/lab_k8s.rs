@@ -5,6 +5,8 @@
 //! Without the control plane (not root, not built): a skip notice, unless CI=true, where that fails.
 //! Run: `tests/lab/k8s build && cargo test --test lab_k8s` (the tests take turns on the one control plane).
 
+#[path = "common/lab.rs"]
+mod harness;
 #[path = "fixtures/kube/kit.rs"]
 mod kit;
 #[path = "fixtures/kube/metrics_server.rs"]
@@ -44,9 +46,8 @@ fn lab(label: &str) -> Option<Lab> {
             kit::cleanup(&cp, label, true);
             Some(Lab { cp, label: label.to_string(), _lock: lock })
         }
-        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("the Kubernetes lab cannot run: {why}"),
         Err(why) => {
-            eprintln!("SKIP: the Kubernetes lab cannot run here: {why}");
+            harness::skip_or_fail("the Kubernetes lab", &why);
             None
         }
     }
@@ -837,14 +838,10 @@ impl Drop for StubsBack {
 async fn through_the_ha_vip_watches_move_to_another_apiserver_when_one_stops() {
     // the lock, and the build (the HA lab's real apiservers are the one `tests/lab/k8s build` caches)
     let Some(_lab) = lab("havip") else { return };
-    let ha = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
+    let ha = harness::script("ha");
     let real = [("KOCKPIT_LAB_APISERVER".to_string(), "real".to_string())];
-    if let Err(e) = kit::run_env(&ha, &["up"], &[], Duration::from_secs(180)) {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("the HA lab cannot run: {e}");
-        }
-        eprintln!("SKIP: the HA lab cannot run here: {e}");
-        return;
+    if let Err(e) = harness::run_bounded(&ha, &["up"], Duration::from_secs(180)) {
+        return harness::skip_or_fail("the HA lab", &e);
     }
     let _restore = StubsBack(ha.clone());
     for m in ["m1", "m2", "m3"] {

@@ -6,6 +6,8 @@
 //! Without a lab (not root, not built): a skip notice, unless CI=true, where that fails.
 //! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_logs -- --test-threads=1`.
 
+#[path = "common/lab.rs"]
+mod harness;
 #[path = "fixtures/kube/kit.rs"]
 mod kit;
 
@@ -27,20 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static LOCK: Mutex<()> = Mutex::new(());
 
-/// Run a lab script with no inherited descriptor but stdin, stdout and stderr: these tests run under
-/// `flock LOCKFILE cargo test`, and a lab daemon started with the lock's descriptor would hold the lock
-/// for as long as it lives.
-fn lab_script(script: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
-    let wrapper = PathBuf::from("/bin/bash");
-    let close = r#"for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"; done; exec "$@""#;
-    let mut a = vec!["-c", close, "bash", script.to_str().unwrap_or_default()];
-    a.extend_from_slice(args);
-    kit::run_bounded(&wrapper, &a, limit)
-}
-
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
+// The lab scripts close every inherited descriptor above stderr themselves, so a lab daemon never
+// holds the lock of a `flock LOCKFILE cargo test` run.
 
 // ------------------------------------------------------------------------------------- the HA lab
 
@@ -55,7 +45,7 @@ impl Ha {
         self.env.get(k).map(String::as_str).unwrap_or("")
     }
     fn ha(&self, args: &[&str]) -> Result<String, String> {
-        lab_script(&self.script, args, Duration::from_secs(90))
+        harness::run_bounded(&self.script, args, Duration::from_secs(90))
     }
     fn ha_ok(&self, args: &[&str]) -> String {
         self.ha(args).unwrap_or_else(|e| panic!("tests/lab/ha {}: {e}", args.join(" ")))
@@ -80,22 +70,11 @@ impl Ha {
 
 fn ha_lab() -> Option<Ha> {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha");
-    let up = kit::run_bounded(&script, &["up"], Duration::from_secs(300))
-        .and_then(|_| kit::run_bounded(&script, &["env"], Duration::from_secs(10)));
-    match up {
-        Ok(text) => {
-            let env = text
-                .lines()
-                .filter_map(|l| l.strip_prefix("export "))
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-                .collect();
-            Some(Ha { script, env, _lock: lock })
-        }
-        Err(why) if ci() => panic!("the HA lab could not be brought up (CI=true, so this fails): {why}"),
+    let script = harness::script("ha");
+    match harness::up(&script, Duration::from_secs(300)) {
+        Ok(env) => Some(Ha { script, env, _lock: lock }),
         Err(why) => {
-            eprintln!("SKIP: the HA lab could not be brought up: {why}");
+            harness::skip_or_fail("the HA lab", &why);
             None
         }
     }
@@ -525,8 +504,8 @@ impl Drop for K8s {
 fn k8s_lab(label: &str) -> Option<K8s> {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     // started here without inherited descriptors (then the kit's own `up` finds it running)
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/k8s");
-    if let Err(e) = lab_script(&script, &["up"], Duration::from_secs(180)) {
+    let script = harness::script("k8s");
+    if let Err(e) = harness::run_bounded(&script, &["up"], Duration::from_secs(180)) {
         eprintln!("tests/lab/k8s up: {e}");
     }
     match kit::control_plane() {
@@ -534,9 +513,8 @@ fn k8s_lab(label: &str) -> Option<K8s> {
             kit::cleanup(&cp, label, true);
             Some(K8s { cp, label: label.into(), _lock: lock })
         }
-        Err(why) if ci() => panic!("the Kubernetes lab cannot run: {why}"),
         Err(why) => {
-            eprintln!("SKIP: the Kubernetes lab cannot run here: {why}");
+            harness::skip_or_fail("the Kubernetes lab", &why);
             None
         }
     }

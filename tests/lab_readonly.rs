@@ -7,12 +7,13 @@
 //!
 //! Without the labs (not root, no control-plane build): a skip notice, unless CI=true, where that fails.
 
+#[path = "common/lab.rs"]
+mod harness;
 #[path = "fixtures/kube/kit.rs"]
 mod kit;
 #[path = "common/tmux.rs"]
 mod tmux;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,18 +22,7 @@ use serde_json::Value;
 use tmux::Tmux;
 
 fn skip_or_fail(why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("the read-only lab session cannot run (CI=true, so this fails): {why}");
-    }
-    eprintln!("SKIP: the read-only lab session cannot run here: {why}");
-}
-
-fn env_of(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
+    harness::skip_or_fail("the read-only lab session", why);
 }
 
 /// What must not change: the VIP owner and haproxy's view (`tests/lab/ha status`), the keepalived and
@@ -58,7 +48,7 @@ fn a_read_only_session_pressing_every_operation_key_changes_nothing() {
     let ha_env = match kit::run_bounded(&ha, &["up"], Duration::from_secs(300))
         .and_then(|_| kit::run_bounded(&ha, &["env"], Duration::from_secs(10)))
     {
-        Ok(t) => env_of(&t),
+        Ok(t) => harness::env_of(&t),
         Err(e) => return skip_or_fail(&format!("HA lab: {e}")),
     };
     let cp = match kit::control_plane() {

@@ -1,0 +1,111 @@
+//! What every lab test needs: run a lab script with a deadline, read the `export` lines of its `env`,
+//! and, when a lab cannot run here, fail under CI=true or skip with a notice elsewhere.
+//!
+//! Output goes to a file, not a pipe: nobody reads a pipe while the script runs, and a script that
+//! writes more than a pipe holds (a first `up` installing packages) would block until its deadline.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// CI=true: a lab test that cannot run must fail, never skip.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// A lab `what` cannot run here because of `why`: a failure under CI=true, a notice elsewhere (the
+/// caller then returns without testing).
+pub fn skip_or_fail(what: &str, why: &str) {
+    if ci() {
+        panic!("{what} cannot run (CI=true, so this fails): {why}");
+    }
+    eprintln!("SKIP: {what} cannot run here: {why}");
+}
+
+/// The repository's lab scripts: `script("ha")` is `tests/lab/ha`.
+pub fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab").join(name)
+}
+
+/// Run a program with a deadline: its standard output and error, or why it failed.
+pub fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    run_env(program, args, &[], limit)
+}
+
+/// The same with extra environment variables.
+pub fn run_env(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Result<String, String> {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out_path = std::env::temp_dir().join(format!("kockpit-lab-{}-{n}.out", std::process::id()));
+    let out = std::fs::File::create(&out_path).map_err(|e| e.to_string())?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let spawned = Command::new(program).args(args).envs(envs.iter().copied()).stdin(Stdio::null()).stdout(out).stderr(err).spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_file(&out_path);
+            return Err(format!("cannot run {}: {e}", program.display()));
+        }
+    };
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Ok(s),
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Err(format!("timed out after {}s", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    let what = format!("{} {}", program.display(), args.join(" "));
+    match status {
+        Ok(s) if s.success() => Ok(text),
+        Ok(s) => Err(format!("{what} ({s}): {}", text.trim())),
+        Err(e) => Err(format!("{what}: {e}; its output: {}", text.trim())),
+    }
+}
+
+/// The `export K='V'` lines of a lab's `env`.
+pub fn env_of(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}
+
+/// `SCRIPT up` (idempotent: starts what is missing, repairs what it can) within `limit`, then its `env`.
+pub fn up(script: &Path, limit: Duration) -> Result<HashMap<String, String>, String> {
+    run_bounded(script, &["up"], limit)?;
+    run_bounded(script, &["env"], Duration::from_secs(10)).map(|t| env_of(&t))
+}
+
+#[cfg(test)]
+mod tests {
+    // (a benchmark that includes this file compiles the module without running tests)
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn output_deadline_and_env() {
+        let sh = Path::new("/bin/sh");
+        assert_eq!(run_bounded(sh, &["-c", "echo out; echo err >&2"], Duration::from_secs(5)).unwrap(), "out\nerr\n");
+        let e = run_bounded(sh, &["-c", "echo why; exit 3"], Duration::from_secs(5)).unwrap_err();
+        assert!(e.contains("exit status: 3") && e.contains("why"), "{e}");
+        let e = run_bounded(sh, &["-c", "sleep 5"], Duration::from_millis(200)).unwrap_err();
+        assert!(e.contains("timed out"), "{e}");
+        // more than a pipe holds does not block
+        let big = run_bounded(sh, &["-c", "head -c 300000 /dev/zero | tr '\\0' x"], Duration::from_secs(10)).unwrap();
+        assert_eq!(big.len(), 300_000);
+        assert_eq!(run_env(sh, &["-c", "echo $K"], &[("K", "v")], Duration::from_secs(5)).unwrap(), "v\n");
+        let env = env_of("export A='1'\nnoise\nexport B='x=y'\n");
+        assert_eq!((env["A"].as_str(), env["B"].as_str(), env.len()), ("1", "x=y", 2));
+    }
+}
