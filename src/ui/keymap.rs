@@ -29,15 +29,16 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::layered::{self, Layered, Source};
 use crate::app::action::Action;
-use crate::error::{FileError, line_col};
+use crate::error::FileError;
 
 /// A key with its modifiers, normalised so that a key has one spelling: a character
 /// carries its own shift (`G`, never shift-g) and shift-tab is `BackTab`.
@@ -238,11 +239,7 @@ impl Keymap {
 
     /// A builtin keymap by name.
     pub fn builtin(name: &str) -> Option<Keymap> {
-        let (_, src) = BUILTINS.iter().find(|(n, _)| *n == name)?;
-        let path = PathBuf::from(format!("<builtin>/keymaps/{name}.toml"));
-        let mut loader = Loader { user_dir: None, stack: Vec::new() };
-        let keymap = loader.load_source(src, &path, name, true).unwrap_or_else(|e| panic!("builtin keymap is invalid: {e}"));
-        Some(keymap)
+        layered::builtin(name)
     }
 
     /// Names of the builtin keymaps; the first is the default.
@@ -252,38 +249,17 @@ impl Keymap {
 
     /// Every keymap name that [`Keymap::load`] accepts: the builtins, then the user's, sorted.
     pub fn available(user_dir: Option<&Path>) -> Vec<String> {
-        let mut names: Vec<String> = BUILTIN_NAMES.iter().map(|s| (*s).to_owned()).collect();
-        let mut user: Vec<String> = user_dir
-            .and_then(|dir| std::fs::read_dir(dir.join("keymaps")).ok())
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                (path.extension()? == "toml").then_some(())?;
-                path.file_stem()?.to_str().map(str::to_owned)
-            })
-            .filter(|n| !BUILTIN_NAMES.contains(&n.as_str()))
-            .collect();
-        user.sort();
-        names.append(&mut user);
-        names
+        layered::available::<Keymap>(user_dir)
     }
 
     /// The keymap called `name`: `user_dir/keymaps/NAME.toml` if it exists, else the builtin.
     pub fn load(name: &str, user_dir: Option<&Path>) -> Result<Keymap, FileError> {
-        let mut loader = Loader { user_dir, stack: Vec::new() };
-        loader.named(name)?.ok_or_else(|| {
-            let file = match user_dir {
-                Some(dir) => user_file(dir, name),
-                None => PathBuf::from(format!("{name}.toml")),
-            };
-            FileError::whole(file, format!("unknown keymap `{name}`; available keymaps: {}", Keymap::available(user_dir).join(", ")))
-        })
+        layered::load(name, user_dir)
     }
 
     /// A keymap from a file anywhere; `extends` is resolved against `user_dir` and the builtins.
     pub fn load_file(path: &Path, user_dir: Option<&Path>) -> Result<Keymap, FileError> {
-        Loader { user_dir, stack: Vec::new() }.load_path(path)
+        layered::load_file(path, user_dir)
     }
 }
 
@@ -298,7 +274,7 @@ impl Default for Keymap {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KeymapFile {
+pub(super) struct KeymapFile {
     name: Option<Spanned<String>>,
     description: Option<String>,
     extends: Option<Spanned<String>>,
@@ -320,67 +296,33 @@ struct Parsed {
     key_spans: Vec<Range<usize>>,
 }
 
-/// Resolves keymaps by name, following `extends` and detecting cycles.
-struct Loader<'a> {
-    user_dir: Option<&'a Path>,
-    /// Names of the user files being loaded, outermost first.
-    stack: Vec<String>,
-}
+impl Layered for Keymap {
+    const KIND: &'static str = "keymap";
+    const DIR: &'static str = "keymaps";
+    const BUILTINS: &'static [(&'static str, &'static str)] = BUILTINS;
+    const BUILTIN_NAMES: &'static [&'static str] = BUILTIN_NAMES;
+    type File = KeymapFile;
 
-impl Loader<'_> {
-    /// The keymap `name` from the user dir or the builtins; `None` if there is none.
-    fn named(&mut self, name: &str) -> Result<Option<Keymap>, FileError> {
-        if let Some(dir) = self.user_dir {
-            let path = user_file(dir, name);
-            if path.is_file() {
-                return self.load_path(&path).map(Some);
-            }
-        }
-        Ok(Keymap::builtin(name))
+    fn header(file: &KeymapFile) -> (Option<&Spanned<String>>, Option<&Spanned<String>>) {
+        (file.name.as_ref(), file.extends.as_ref())
     }
 
-    fn load_path(&mut self, path: &Path) -> Result<Keymap, FileError> {
-        let src = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read keymap: {e}")))?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-        self.load_source(&src, path, &stem, false)
-    }
-
-    fn load_source(&mut self, src: &str, path: &Path, stem: &str, builtin: bool) -> Result<Keymap, FileError> {
-        let at = Source { path, src };
-        let file: KeymapFile = toml::from_str(src).map_err(|e| at.error(e.span().unwrap_or_default(), e.message().to_owned()))?;
-
-        if let Some(name) = file.name.as_ref().filter(|n| n.get_ref() != stem) {
-            return Err(at.error(
-                name.span(),
-                format!(
-                    "name `{}` does not match the file name `{stem}.toml`; \
-                     a keymap is known by its file name",
-                    name.get_ref()
-                ),
-            ));
-        }
-
-        let base = match &file.extends {
-            Some(ext) => Some(self.base(ext, stem, builtin, &at)?),
-            None if builtin => None,
-            None => Keymap::builtin(stem),
-        };
-
-        let parsed = parse_bindings(&file.bindings, &at)?;
+    fn build(at: &Source<'_>, stem: &str, file: KeymapFile, base: Option<Keymap>) -> Result<Keymap, FileError> {
+        let parsed = parse_bindings(&file.bindings, at)?;
         let mut description = file.description.unwrap_or_default();
         let bindings = match base {
             Some(base) => {
                 if description.is_empty() {
                     description.clone_from(&base.description);
                 }
-                merge(base, parsed, &at)?
+                merge(base, parsed, at)?
             }
             None => {
                 let bindings: Vec<Binding> = parsed.into_iter().map(|p| p.binding).collect();
                 let missing: Vec<&str> = ESSENTIAL.iter().filter(|a| !bindings.iter().any(|b| b.action == **a)).map(|a| a.name()).collect();
                 if !missing.is_empty() {
                     return Err(FileError::whole(
-                        path,
+                        at.path,
                         format!(
                             "keymap `{stem}` is not based on another keymap (no `extends`, no \
                              builtin of that name), so it must bind quit, help and cancel; \
@@ -393,45 +335,6 @@ impl Loader<'_> {
             }
         };
         Ok(Keymap { name: stem.to_owned(), description, bindings })
-    }
-
-    /// The keymap named by `extends`.
-    fn base(&mut self, ext: &Spanned<String>, stem: &str, builtin: bool, source: &Source<'_>) -> Result<Keymap, FileError> {
-        let name = ext.get_ref().as_str();
-        let at = |msg: String| source.error(ext.span(), msg);
-        if name == stem {
-            // A user's `vim.toml` extending "vim" means the builtin vim keymap.
-            return match Keymap::builtin(name).filter(|_| !builtin) {
-                Some(keymap) => Ok(keymap),
-                None => Err(at(format!("keymap `{name}` extends itself"))),
-            };
-        }
-        if self.stack.iter().any(|n| n == name) {
-            let chain: Vec<&str> = self.stack.iter().map(String::as_str).chain([stem, name]).collect();
-            return Err(at(format!("`extends` forms a cycle: {}", chain.join(" -> "))));
-        }
-        self.stack.push(stem.to_owned());
-        let found = self.named(name);
-        self.stack.pop();
-        found?.ok_or_else(|| {
-            at(format!("cannot extend unknown keymap `{name}`; available keymaps: {}", Keymap::available(self.user_dir).join(", ")))
-        })
-    }
-}
-
-/// A file's path and text, to turn byte spans into positioned errors.
-struct Source<'a> {
-    path: &'a Path,
-    src: &'a str,
-}
-
-impl Source<'_> {
-    fn error(&self, span: Range<usize>, message: String) -> FileError {
-        FileError::at_offset(self.path, self.src, span.start, message)
-    }
-
-    fn line(&self, span: &Range<usize>) -> usize {
-        line_col(self.src, span.start).0
     }
 }
 
@@ -536,14 +439,11 @@ fn merge(base: Keymap, user: Vec<Parsed>, at: &Source<'_>) -> Result<Vec<Binding
     Ok(out)
 }
 
-fn user_file(dir: &Path, name: &str) -> PathBuf {
-    dir.join("keymaps").join(format!("{name}.toml"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ratatui::crossterm::event::KeyEventState;
+    use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fresh directory under the system temp dir, removed on drop.
@@ -559,7 +459,7 @@ mod tests {
         }
 
         fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = user_file(&self.0, name);
+            let path = self.0.join("keymaps").join(format!("{name}.toml"));
             std::fs::write(&path, text).unwrap();
             path
         }

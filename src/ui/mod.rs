@@ -2,6 +2,7 @@
 //! Pure functions of the app state and the current time; nothing here does I/O.
 
 pub mod keymap;
+mod layered;
 pub mod panels;
 pub mod theme;
 

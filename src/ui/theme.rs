@@ -19,13 +19,13 @@
 //! role's whole style. `extends` naming the file's own name means the builtin theme.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::layered::{self, Layered, Source};
 use crate::error::FileError;
 
 /// What a piece of the screen means; themes map each role to a style.
@@ -169,11 +169,7 @@ impl Theme {
 
     /// A builtin theme by name.
     pub fn builtin(name: &str) -> Option<Theme> {
-        let (_, src) = BUILTINS.iter().find(|(n, _)| *n == name)?;
-        let path = builtin_path(name);
-        let mut loader = Loader { user_dir: None, stack: Vec::new() };
-        let theme = loader.load_source(src, &path, name, true).unwrap_or_else(|e| panic!("builtin theme is invalid: {e}"));
-        Some(theme)
+        layered::builtin(name)
     }
 
     /// Names of the builtin themes; the first is the default.
@@ -183,24 +179,17 @@ impl Theme {
 
     /// Every theme name that [`Theme::load`] accepts: the builtins, then the user's, sorted.
     pub fn available(user_dir: Option<&Path>) -> Vec<String> {
-        available_names(BUILTIN_NAMES, user_dir, "themes")
+        layered::available::<Theme>(user_dir)
     }
 
     /// The theme called `name`: `user_dir/themes/NAME.toml` if it exists, else the builtin.
     pub fn load(name: &str, user_dir: Option<&Path>) -> Result<Theme, FileError> {
-        let mut loader = Loader { user_dir, stack: Vec::new() };
-        loader.named(name)?.ok_or_else(|| {
-            let file = match user_dir {
-                Some(dir) => user_file(dir, name),
-                None => PathBuf::from(format!("{name}.toml")),
-            };
-            FileError::whole(file, format!("unknown theme `{name}`; available themes: {}", Theme::available(user_dir).join(", ")))
-        })
+        layered::load(name, user_dir)
     }
 
     /// A theme from a file anywhere; `extends` is resolved against `user_dir` and the builtins.
     pub fn load_file(path: &Path, user_dir: Option<&Path>) -> Result<Theme, FileError> {
-        Loader { user_dir, stack: Vec::new() }.load_path(path)
+        layered::load_file(path, user_dir)
     }
 
     /// The theme to start with: the requested one, else `mono` when colours are
@@ -241,7 +230,7 @@ impl Default for Theme {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ThemeFile {
+pub(super) struct ThemeFile {
     name: Option<Spanned<String>>,
     description: Option<String>,
     extends: Option<Spanned<String>>,
@@ -269,59 +258,25 @@ const MODIFIERS: &[(&str, Modifier)] = &[
     ("crossed_out", Modifier::CROSSED_OUT),
 ];
 
-/// Resolves themes by name, following `extends` and detecting cycles.
-struct Loader<'a> {
-    user_dir: Option<&'a Path>,
-    /// Names of the user files being loaded, outermost first.
-    stack: Vec<String>,
-}
+impl Layered for Theme {
+    const KIND: &'static str = "theme";
+    const DIR: &'static str = "themes";
+    const BUILTINS: &'static [(&'static str, &'static str)] = BUILTINS;
+    const BUILTIN_NAMES: &'static [&'static str] = BUILTIN_NAMES;
+    type File = ThemeFile;
 
-impl Loader<'_> {
-    /// The theme `name` from the user dir or the builtins; `None` if there is none.
-    fn named(&mut self, name: &str) -> Result<Option<Theme>, FileError> {
-        if let Some(dir) = self.user_dir {
-            let path = user_file(dir, name);
-            if path.is_file() {
-                return self.load_path(&path).map(Some);
-            }
-        }
-        Ok(Theme::builtin(name))
+    fn header(file: &ThemeFile) -> (Option<&Spanned<String>>, Option<&Spanned<String>>) {
+        (file.name.as_ref(), file.extends.as_ref())
     }
 
-    fn load_path(&mut self, path: &Path) -> Result<Theme, FileError> {
-        let src = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read theme: {e}")))?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-        self.load_source(&src, path, &stem, false)
-    }
-
-    fn load_source(&mut self, src: &str, path: &Path, stem: &str, builtin: bool) -> Result<Theme, FileError> {
-        let at = Source { path, src };
-        let file: ThemeFile = toml::from_str(src).map_err(|e| at.error(e.span().unwrap_or_default(), e.message().to_owned()))?;
-
-        if let Some(name) = file.name.as_ref().filter(|n| n.get_ref() != stem) {
-            return Err(at.error(
-                name.span(),
-                format!(
-                    "name `{}` does not match the file name `{stem}.toml`; \
-                     a theme is known by its file name",
-                    name.get_ref()
-                ),
-            ));
-        }
-
-        let base = match &file.extends {
-            Some(ext) => Some(self.base(ext, stem, builtin, &at)?),
-            None if builtin => None,
-            None => Theme::builtin(stem),
-        };
-
+    fn build(at: &Source<'_>, stem: &str, file: ThemeFile, base: Option<Theme>) -> Result<Theme, FileError> {
         // Parse every role before checking completeness, so typos are reported first.
         let mut given: [Option<Style>; Role::COUNT] = [None; Role::COUNT];
         if let Some(roles) = &file.roles {
             for (key, value) in roles.get_ref() {
                 let role = Role::from_name(key.get_ref())
                     .ok_or_else(|| at.error(key.span(), format!("unknown role `{}`; valid roles: {}", key.get_ref(), role_list())))?;
-                given[role.index()] = Some(style_from(value.get_ref(), &at)?);
+                given[role.index()] = Some(style_from(value.get_ref(), at)?);
             }
         }
 
@@ -343,7 +298,7 @@ impl Loader<'_> {
                     );
                     return Err(match &file.roles {
                         Some(roles) => at.error(roles.span(), msg),
-                        None => FileError::whole(path, msg),
+                        None => FileError::whole(at.path, msg),
                     });
                 }
                 given.map(Option::unwrap_or_default)
@@ -351,41 +306,6 @@ impl Loader<'_> {
         };
 
         Ok(Theme { name: stem.to_owned(), description, styles })
-    }
-
-    /// The theme named by `extends`.
-    fn base(&mut self, ext: &Spanned<String>, stem: &str, builtin: bool, source: &Source<'_>) -> Result<Theme, FileError> {
-        let name = ext.get_ref().as_str();
-        let at = |msg: String| source.error(ext.span(), msg);
-        if name == stem {
-            // A user's `dark.toml` extending "dark" means the builtin dark.
-            return match Theme::builtin(name).filter(|_| !builtin) {
-                Some(theme) => Ok(theme),
-                None => Err(at(format!("theme `{name}` extends itself"))),
-            };
-        }
-        if self.stack.iter().any(|n| n == name) {
-            let chain: Vec<&str> = self.stack.iter().map(String::as_str).chain([stem, name]).collect();
-            return Err(at(format!("`extends` forms a cycle: {}", chain.join(" -> "))));
-        }
-        self.stack.push(stem.to_owned());
-        let found = self.named(name);
-        self.stack.pop();
-        found?.ok_or_else(|| {
-            at(format!("cannot extend unknown theme `{name}`; available themes: {}", Theme::available(self.user_dir).join(", ")))
-        })
-    }
-}
-
-/// A file's path and text, to turn byte spans into positioned errors.
-struct Source<'a> {
-    path: &'a Path,
-    src: &'a str,
-}
-
-impl Source<'_> {
-    fn error(&self, span: Range<usize>, message: String) -> FileError {
-        FileError::at_offset(self.path, self.src, span.start, message)
     }
 }
 
@@ -458,36 +378,10 @@ fn role_list() -> String {
     names.join(", ")
 }
 
-fn builtin_path(name: &str) -> PathBuf {
-    PathBuf::from(format!("<builtin>/themes/{name}.toml"))
-}
-
-fn user_file(dir: &Path, name: &str) -> PathBuf {
-    dir.join("themes").join(format!("{name}.toml"))
-}
-
-/// The builtin names, then the `*.toml` stems in `user_dir/sub` that are not builtins, sorted.
-fn available_names(builtins: &[&str], user_dir: Option<&Path>, sub: &str) -> Vec<String> {
-    let mut names: Vec<String> = builtins.iter().map(|s| (*s).to_owned()).collect();
-    let mut user: Vec<String> = user_dir
-        .and_then(|dir| std::fs::read_dir(dir.join(sub)).ok())
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            (path.extension()? == "toml").then_some(())?;
-            path.file_stem()?.to_str().map(str::to_owned)
-        })
-        .filter(|n| !builtins.contains(&n.as_str()))
-        .collect();
-    user.sort();
-    names.append(&mut user);
-    names
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fresh directory under the system temp dir, removed on drop.
@@ -503,7 +397,7 @@ mod tests {
         }
 
         fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = user_file(&self.0, name);
+            let path = self.0.join("themes").join(format!("{name}.toml"));
             std::fs::write(&path, text).unwrap();
             path
         }
