@@ -153,7 +153,10 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
     drills.sort();
     assert_eq!(drills.len(), 6, "{drills:?}");
     let mut summary = Vec::new();
-    for drill in &drills {
+    harness::watch_stalls();
+    let mut retried = false;
+    let mut queue: Vec<&PathBuf> = drills.iter().rev().collect();
+    while let Some(drill) = queue.pop() {
         wait_at_rest(&ha, 60);
         let stem = drill.file_stem().unwrap().to_string_lossy().to_string();
         let report = dir.join(format!("{stem}.md"));
@@ -175,6 +178,14 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
             Duration::from_secs(300),
         );
         let md = std::fs::read_to_string(&report).unwrap_or_default();
+        // a drill measures seconds: one that failed while the machine itself stood still is run again, once
+        let stall = harness::longest_stall_since(t0);
+        if out.is_err() && !retried && stall > Duration::from_secs(1) {
+            eprintln!("{stem}: failed while the machine stood still for {stall:?}; running it again");
+            retried = true;
+            queue.push(drill);
+            continue;
+        }
         let out = out.unwrap_or_else(|e| panic!("drill {stem} failed: {e}\n\nreport:\n{md}"));
         let js: Value = serde_json::from_str(&std::fs::read_to_string(report.with_extension("json")).expect("JSON report")).unwrap();
         assert_eq!(js["result"], "passed", "{stem}: {js:#}\n{out}");

@@ -246,7 +246,10 @@ async fn graceful_failover_to_lb2_without_a_failed_client_then_restore() {
     let Some(lab) = lab() else { return };
     let _restore = Restore { lab: &lab };
     let mut be = Backend::start(&lab, &lab.plan(), false);
-    for run in 1..=runs() {
+    harness::watch_stalls();
+    let (mut run, mut retried) = (1, false);
+    while run <= runs() {
+        let started = Instant::now();
         let clients = Clients::start(lab.vip());
         let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Graceful }).await;
         assert!(out.ok, "graceful failover failed: {}\n{}", out.summary, out.steps.join("\n"));
@@ -257,7 +260,6 @@ async fn graceful_failover_to_lb2_without_a_failed_client_then_restore() {
         assert_eq!(lab.track_file("lb1"), "1", "lb1 demoted through its track file");
         let (attempts, failed, gap) = client_figures(&out.summary);
         assert!(attempts > 20, "the client loop ran during the failover: {}", out.summary);
-        assert_eq!(failed, 0, "no failed client connection during a graceful failover: {}", out.summary);
 
         let back = be.execute(OpRequest::RestoreVipPriority { lb: "lb1".into() }).await;
         assert!(back.ok, "restore failed: {}\n{}", back.summary, back.steps.join("\n"));
@@ -266,13 +268,30 @@ async fn graceful_failover_to_lb2_without_a_failed_client_then_restore() {
         lab.wait_vip("lb1", Duration::from_secs(5));
         let (n, own_failed, errors) = clients.finish();
         assert!(n > 50, "the test's own client loop ran: {n}");
+        if stood_still(&mut retried, started, failed + own_failed) {
+            continue;
+        }
+        assert_eq!(failed, 0, "no failed client connection during a graceful failover: {}", out.summary);
         assert_eq!(own_failed, 0, "the test's own clients saw no failure: {errors:?}");
         eprintln!(
             "FIGURES graceful run {run}: VIP moved in {:.1} s; {attempts} client connections, {failed} failed, longest gap {gap} ms; back on lb1 in {:.1} s; test client: {n} connections, {own_failed} failed",
             move_secs(&out.summary),
             move_secs(back.summary.split_once("VIP back on lb1").map(|(_, r)| r).unwrap_or("")),
         );
+        run += 1;
     }
+}
+
+/// Client failures counted while the machine itself stood still (see `harness::longest_stall_since`)
+/// say nothing about the failover: the run is repeated, once. True when it should be.
+fn stood_still(retried: &mut bool, started: Instant, failures: u32) -> bool {
+    let stall = harness::longest_stall_since(started);
+    if failures == 0 || *retried || stall < Duration::from_secs(1) {
+        return false;
+    }
+    eprintln!("the machine stood still for {stall:?} during the measurement ({failures} client failures): running it again");
+    *retried = true;
+    true
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,20 +430,49 @@ async fn graceful_failover_by_priority_change_and_reload() {
     let original = std::fs::read_to_string(&conf).expect("lb1 keepalived.conf");
     assert!(original.contains("priority 150"));
     let mut be = Backend::start(&lab, &plan, false);
-    let clients = Clients::start(lab.vip());
-    let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Graceful }).await;
-    assert!(out.ok, "{}\n{}", out.summary, out.steps.join("\n"));
-    assert!(out.steps.iter().any(|s| s.contains("keepalived reloaded")), "{:?}", out.steps);
-    let edited = std::fs::read_to_string(&conf).unwrap();
-    assert!(edited.contains("priority 1\n") && !edited.contains("priority 150"), "{edited}");
-    assert_eq!(lab.track_file("lb1"), "0", "the priority way leaves the track file alone");
-    assert_eq!(lab.vip_holders(), "lb2");
-    let back = be.execute(OpRequest::RestoreVipPriority { lb: "lb1".into() }).await;
-    assert!(back.ok && back.summary.contains("VIP back on lb1"), "{}\n{}", back.summary, back.steps.join("\n"));
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), original, "the original configuration is back");
-    assert!(!lab.host_file("lb1", "/etc/keepalived/keepalived.conf.kockpit-saved").exists());
-    lab.wait_vip("lb1", Duration::from_secs(5));
-    let (n, failed, errors) = clients.finish();
-    assert!(n > 50);
-    assert_eq!(failed, 0, "{errors:?}");
+    harness::watch_stalls();
+    let mut retried = false;
+    loop {
+        let started = Instant::now();
+        let clients = Clients::start(lab.vip());
+        let out = be.execute(OpRequest::VipFailover { to: "lb2".into(), mode: FailoverMode::Graceful }).await;
+        assert!(out.ok, "{}\n{}", out.summary, out.steps.join("\n"));
+        assert!(out.steps.iter().any(|s| s.contains("keepalived reloaded")), "{:?}", out.steps);
+        let edited = std::fs::read_to_string(&conf).unwrap();
+        assert!(edited.contains("priority 1\n") && !edited.contains("priority 150"), "{edited}");
+        assert_eq!(lab.track_file("lb1"), "0", "the priority way leaves the track file alone");
+        assert_eq!(lab.vip_holders(), "lb2");
+        let back = be.execute(OpRequest::RestoreVipPriority { lb: "lb1".into() }).await;
+        assert!(back.ok && back.summary.contains("VIP back on lb1"), "{}\n{}", back.summary, back.steps.join("\n"));
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), original, "the original configuration is back");
+        assert!(!lab.host_file("lb1", "/etc/keepalived/keepalived.conf.kockpit-saved").exists());
+        lab.wait_vip("lb1", Duration::from_secs(5));
+        let (n, failed, errors) = clients.finish();
+        assert!(n > 50);
+        let (_, kockpit_failed, _) = client_figures(&out.summary);
+        if stood_still(&mut retried, started, failed + kockpit_failed) {
+            continue;
+        }
+        assert_eq!(failed, 0, "the test's own clients: {errors:?}");
+        assert_eq!(kockpit_failed, 0, "kockpit's client loop: {}", out.summary);
+        break;
+    }
+}
+
+/// The stall watch the failover measurements rely on sees a process that stood still: this one,
+/// stopped for 1.5 s by a child (SIGSTOP, then SIGCONT).
+#[test]
+fn the_stall_watch_sees_this_process_stopped() {
+    harness::watch_stalls();
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    assert!(harness::longest_stall_since(t) < Duration::from_secs(1), "no stall yet");
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -STOP {me}; sleep 1.5; kill -CONT {me}", me = std::process::id())])
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    let stall = harness::longest_stall_since(t);
+    assert!(stall >= Duration::from_secs(1) && stall < Duration::from_secs(5), "{stall:?}");
 }

@@ -87,6 +87,37 @@ pub fn up(script: &Path, limit: Duration) -> Result<HashMap<String, String>, Str
     run_bounded(script, &["env"], Duration::from_secs(10)).map(|t| env_of(&t))
 }
 
+/// The machine standing still (a paused VM) makes timing measurements void: a client's connect
+/// "times out" while nothing ran. A thread of the test process sleeps 50 ms at a time and remembers
+/// every sleep that overshot by more than a second.
+pub fn longest_stall_since(since: Instant) -> Duration {
+    use std::sync::{Mutex, OnceLock};
+    static STALLS: OnceLock<Mutex<Vec<(Instant, Duration)>>> = OnceLock::new();
+    let stalls = STALLS.get_or_init(|| {
+        std::thread::spawn(|| {
+            let mut last = Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let now = Instant::now();
+                let over = now.duration_since(last).saturating_sub(Duration::from_millis(50));
+                if over > Duration::from_secs(1)
+                    && let Some(s) = STALLS.get()
+                {
+                    s.lock().unwrap_or_else(|p| p.into_inner()).push((now, over));
+                }
+                last = now;
+            }
+        });
+        Mutex::new(Vec::new())
+    });
+    stalls.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|(at, _)| *at >= since).map(|(_, d)| *d).max().unwrap_or_default()
+}
+
+/// Start watching for stalls now (the first call starts the watcher).
+pub fn watch_stalls() {
+    let _ = longest_stall_since(Instant::now());
+}
+
 #[cfg(test)]
 mod tests {
     // (a benchmark that includes this file compiles the module without running tests)
