@@ -61,6 +61,8 @@ pub struct LogView {
 pub struct OpRun {
     pub id: u64,
     pub title: String,
+    /// Why it cannot be cancelled halfway (None: it can, at its next safe point).
+    pub runs_to_its_end: Option<&'static str>,
     pub steps: Vec<(String, bool)>,
     pub result: Option<(bool, String)>,
 }
@@ -435,8 +437,13 @@ impl App {
             Dialog::Logs => self.logs_key(key, action),
             Dialog::Confirm(p) => self.confirm_key(key, action, p),
             Dialog::Progress => {
-                let running = self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone()));
-                if let (KeyCode::Char('c'), Some((id, title))) = (key.code, running) {
+                let running = self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone(), r.runs_to_its_end));
+                if let (KeyCode::Char('c'), Some((id, title, end))) = (key.code, running) {
+                    if let Some(why) = end {
+                        self.audit("op_cancel_declined", json!({ "op_id": id, "reason": why }));
+                        self.say(Severity::Info, format!("{title} cannot be cancelled: {why}"));
+                        return vec![];
+                    }
                     self.audit("op_cancel_requested", json!({ "op_id": id }));
                     self.say(Severity::Warn, format!("{title}: cancelling at the next safe point"));
                     return vec![Command::Cancel { id }];
@@ -546,7 +553,8 @@ impl App {
         let id = self.next_op;
         self.next_op += 1;
         self.audit("op_confirmed", json!({ "op_id": id, "request": fresh.request, "warnings": fresh.warnings }));
-        self.op = Some(OpRun { id, title: fresh.request.title(), steps: vec![], result: None });
+        self.op =
+            Some(OpRun { id, title: fresh.request.title(), runs_to_its_end: fresh.request.runs_to_its_end(), steps: vec![], result: None });
         self.view.dialog = Dialog::Progress;
         vec![Command::Execute { id, request: fresh.request, cap }]
     }

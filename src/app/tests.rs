@@ -452,3 +452,26 @@ fn ceph_panel_says_whether_rook_agrees_and_when_it_stands_in_for_the_cli() {
     assert!(screen.contains("ceph CLI failing: no answer from the monitors within 5s; showing Rook's view"), "{screen}");
     assert!(screen.contains("HEALTH_WARN"), "{screen}");
 }
+
+#[test]
+fn a_vip_failover_runs_to_its_end_and_says_so_when_cancel_is_pressed() {
+    let (path, log) = temp_audit("vipnocancel");
+    let mut app = app_with(false, &[], Some(log));
+    app.view.focus = PanelId::Vip;
+    let cmds = app.on_key(key('f'));
+    assert!(cmds.is_empty(), "a confirmation first: {cmds:?}");
+    let cmds = app.on_key(key('y'));
+    let [Command::Execute { id, request: crate::ops::OpRequest::VipFailover { .. }, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    let id = *id;
+    let screen = crate::ui::render_text(&mut app, 160, 40, now());
+    assert!(screen.contains("runs to its end, then reports") && !screen.contains("c cancel"), "{screen}");
+    assert!(app.on_key(key('c')).is_empty(), "no Cancel is sent for a VIP failover");
+    let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
+    assert!(told.starts_with("Graceful VIP failover to slb2 cannot be cancelled: a VIP half moved"), "the operator is told why: {told}");
+    app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: true, summary: "VIP on slb2 after 3.1 s".into() }));
+    let events = audit_events(&path);
+    let declined = events.iter().find(|e| e["event"] == "op_cancel_declined").expect("the declined cancel is audited");
+    assert_eq!(declined["op_id"], id);
+    assert!(declined["reason"].as_str().unwrap().contains("VIP half moved"), "{declined}");
+    assert!(!events.iter().any(|e| e["event"] == "op_cancel_requested"));
+}

@@ -66,6 +66,21 @@ pub enum OpRequest {
 }
 
 impl OpRequest {
+    /// Why this operation cannot be stopped halfway, or None where it can (a drain stops evicting and
+    /// leaves the node cordoned; a renewal stops before the next master).
+    pub fn runs_to_its_end(&self) -> Option<&'static str> {
+        match self {
+            OpRequest::Drain { .. } | OpRequest::RenewCerts { .. } => None,
+            OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => Some(
+                "a VIP half moved is worse than one moved: it runs to its end (bounded, 20 s at most) and reports; \
+                 restore the old owner's priority afterwards to move it back",
+            ),
+            OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } | OpRequest::SetNoout { .. } => {
+                Some("one API or ceph call: it is done or refused in a moment, nothing to stop halfway")
+            }
+        }
+    }
+
     pub fn title(&self) -> String {
         match self {
             OpRequest::Cordon { node } => format!("Cordon {node}"),

@@ -485,6 +485,8 @@ fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
         })
         .collect();
     match &op.result {
+        None if op.runs_to_its_end.is_some() => lines
+            .push(Line::styled(" ... working   runs to its end, then reports   Esc hide (the operation goes on)", t.style(Role::Muted))),
         None => lines
             .push(Line::styled(" ... working   c cancel at the next safe point   Esc hide (the operation goes on)", t.style(Role::Muted))),
         Some((true, s)) => lines.push(Line::styled(format!(" DONE: {s}"), t.style(Role::Ok))),
