@@ -58,6 +58,28 @@ impl Lab {
         full.extend_from_slice(args);
         self.lab(&full)
     }
+    /// A plan of one master whose `[ceph]` section is this lab through the local ceph CLI, with an SSH
+    /// config that does not exist (Ceph must not need SSH); `access` adds lines to `[access]`.
+    fn local_plan(&self, name: &str, connect_timeout_secs: u32, access: &str) -> Plan {
+        let conf = self.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
+        let dir = std::env::temp_dir().join(format!("kockpit-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("plan.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[cluster]\nname = \"{name}\"\n[topology]\nload_balancer = \"none\"\n\
+                 [access]\nssh_config = \"{}\"\n{access}\
+                 [ceph]\nvia = \"local\"\nconf = \"{conf}\"\nconnect_timeout_secs = {connect_timeout_secs}\ninterval_secs = 1\n\
+                 [[hosts]]\nname = \"m1\"\naddress = \"10.255.0.21\"\nroles = [\"master\"]\n",
+                dir.join("no-such-ssh-config").display()
+            ),
+        )
+        .unwrap();
+        let plan = Plan::load(&path).unwrap_or_else(|e| panic!("the plan with [ceph]: {e}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        plan
+    }
     fn settings(&self) -> CephSettings {
         let conf = self.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
         CephSettings { interval: Duration::from_millis(500), ..CephSettings::new("localhost", CephAccess::Direct { conf: Some(conf) }) }
@@ -246,22 +268,8 @@ fn mon_without_quorum_is_a_timeout_not_a_hang() {
 fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
     let Some(lab) = lab() else { return };
     let _restore = Restore { lab: &lab, steps: vec![vec!["ceph", "osd", "unset", "noout"]] };
-    let conf = lab.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
-    let dir = std::env::temp_dir().join(format!("kockpit-ceph-plan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("plan.toml");
     // no SSH here (an SSH config that does not exist): Ceph alone must still work
-    std::fs::write(
-        &path,
-        format!(
-            "[cluster]\nname = \"ceph-live\"\n[topology]\nload_balancer = \"none\"\n[access]\nssh_config = \"{}\"\n\
-             [ceph]\nvia = \"local\"\nconf = \"{conf}\"\nconnect_timeout_secs = 3\ninterval_secs = 1\n\
-             [[hosts]]\nname = \"m1\"\naddress = \"10.255.0.21\"\nroles = [\"master\"]\n",
-            dir.join("no-such-ssh-config").display()
-        ),
-    )
-    .unwrap();
-    let plan = Plan::load(&path).expect("plan with [ceph]");
+    let plan = lab.local_plan("ceph-live", 3, "");
     rt().block_on(async {
         let mut h = kockpit::live_state::spawn(&plan, kockpit::probe::LiveSettings::new(false));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -317,7 +325,6 @@ fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
     });
     let out = lab.ceph(&["osd", "dump", "-f", "json"]).expect("osd dump");
     assert!(out.contains("noout"), "the read-only attempt changed nothing: noout is still set");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Rook's CephCluster and the ceph CLI at once, as `kockpit` runs a cluster whose plan has a `[ceph]`
@@ -363,22 +370,8 @@ fn rook_beside_the_ceph_cli_in_the_live_backend_and_standing_in_when_the_cli_fai
     };
     const CC: &str = "/apis/ceph.rook.io/v1/namespaces/kockpit-ceph-rook/cephclusters/rook-ceph";
     rt.block_on(async {
-        kit::create(
-            &admin,
-            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-            serde_json::json!({"metadata": {"name": "cephclusters.ceph.rook.io"},
-                   "spec": {"group": "ceph.rook.io", "scope": "Namespaced",
-                            "names": {"kind": "CephCluster", "listKind": "CephClusterList", "plural": "cephclusters", "singular": "cephcluster"},
-                            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
-                                          "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}),
-        )
-        .await
-        .unwrap();
-        let t = Instant::now();
-        while kit::req(&admin, http::Method::GET, "/apis/ceph.rook.io/v1/cephclusters", None).await.is_err() {
-            assert!(t.elapsed() < Duration::from_secs(30), "the CephCluster CRD is not served");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        // unlabelled: the cleanup deletes it by name and waits until it is gone
+        kit::create_cephcluster_crd(&admin, None).await.unwrap();
         kit::create_namespace(&admin, "kockpit-ceph-rook", label).await.unwrap();
         kit::create(
             &admin,
@@ -391,24 +384,7 @@ fn rook_beside_the_ceph_cli_in_the_live_backend_and_standing_in_when_the_cli_fai
         kit::req(&admin, http::Method::PATCH, &format!("{CC}/status"), Some(patch_status("HEALTH_WARN"))).await.unwrap();
     });
 
-    let conf = lab.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
-    let dir = std::env::temp_dir().join(format!("kockpit-ceph-rook-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("plan.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[cluster]\nname = \"ceph-rook\"\n[topology]\nload_balancer = \"none\"\n\
-             [access]\nssh_config = \"{}\"\nkubeconfig = \"{}\"\n\
-             [ceph]\nvia = \"local\"\nconf = \"{conf}\"\nconnect_timeout_secs = 2\ninterval_secs = 1\n\
-             [[hosts]]\nname = \"m1\"\naddress = \"10.255.0.21\"\nroles = [\"master\"]\n",
-            dir.join("no-such-ssh-config").display(),
-            cp.kockpit_kubeconfig().display()
-        ),
-    )
-    .unwrap();
-    let plan = Plan::load(&path).expect("plan with [ceph] and a kubeconfig");
-    let _ = std::fs::remove_dir_all(&dir);
+    let plan = lab.local_plan("ceph-rook", 2, &format!("kubeconfig = \"{}\"\n", cp.kockpit_kubeconfig().display()));
     rt.block_on(async {
         let mut h = kockpit::cli::live::spawn(&plan, true).expect("the live backend");
         let mut m = Model::new(plan.clone(), Mode::Live, "ceph-rook");

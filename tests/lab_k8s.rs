@@ -458,21 +458,7 @@ async fn metrics_server_usage_reaches_the_nodes_panel_and_requests_remain_when_i
 async fn platform_workloads_and_ceph_from_rook() {
     let Some(lab) = lab("platform") else { return };
     let admin = lab.admin().await;
-    kit::create(
-        &admin,
-        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-        json!({"metadata": {"name": "cephclusters.ceph.rook.io", "labels": {"kockpit-test": "platform"}},
-               "spec": {"group": "ceph.rook.io", "scope": "Namespaced",
-                        "names": {"kind": "CephCluster", "listKind": "CephClusterList", "plural": "cephclusters", "singular": "cephcluster"},
-                        "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
-                                      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}}),
-    )
-    .await
-    .unwrap();
-    wait_until(30, "the CephCluster CRD to be served", || async {
-        kit::req(&admin, Method::GET, "/apis/ceph.rook.io/v1/cephclusters", None).await.is_ok()
-    })
-    .await;
+    kit::create_cephcluster_crd(&admin, Some("platform")).await.unwrap();
     kit::create_namespace(&admin, "rook-ceph", "platform").await.unwrap();
     kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-plat-w1", "platform", &["worker"], "10.99.1.31")).await.unwrap();
     kit::create(
