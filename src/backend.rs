@@ -56,6 +56,21 @@ pub struct BackendHandle {
     pub supports_faults: bool,
 }
 
+impl BackendHandle {
+    /// A live backend run by one task, `run(events, commands)`, on the current tokio runtime; the task
+    /// sees its channels close when the handle is dropped.
+    pub fn spawn<F, Fut>(run: F) -> BackendHandle
+    where
+        F: FnOnce(mpsc::Sender<BackendEvent>, mpsc::UnboundedReceiver<Command>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (ev_tx, ev_rx) = mpsc::channel::<BackendEvent>(1024);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<Command>();
+        tokio::spawn(run(ev_tx, cmd_rx));
+        BackendHandle { events: ev_rx, commands: cmd_tx, supports_faults: false }
+    }
+}
+
 /// Which commands a part of a combined backend takes.
 pub type Claims = fn(&Command) -> bool;
 

@@ -44,10 +44,8 @@ pub fn ceph_settings(plan: &Plan) -> Option<(CephSettings, bool)> {
 
 /// Start the etcd, Ceph and certificate probes for `plan`; the tasks stop when the handle is dropped.
 pub fn spawn(plan: &Plan, settings: LiveSettings) -> BackendHandle {
-    let (ev_tx, ev_rx) = mpsc::channel::<BackendEvent>(1024);
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<Command>();
-    tokio::spawn(supervise(plan.clone(), settings, ev_tx, cmd_rx));
-    BackendHandle { events: ev_rx, commands: cmd_tx, supports_faults: false }
+    let plan = plan.clone();
+    BackendHandle::spawn(|events, commands| supervise(plan, settings, events, commands))
 }
 
 async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendEvent>, mut cmds: mpsc::UnboundedReceiver<Command>) {
