@@ -22,6 +22,7 @@ use kockpit::backend::{BackendEvent, BackendHandle, Command};
 use kockpit::drill::HostAction;
 use kockpit::inventory::{DemoteMethod, Plan};
 use kockpit::ops::{FailoverMode, OpEvent, OpRequest, WriteCap};
+use kockpit::probe::failover::CLIENT_TIMEOUT;
 use kockpit::probe::{self, LiveSettings};
 
 /// The lab is one shared thing: tests take turns.
@@ -139,10 +140,27 @@ impl Drop for Restore<'_> {
     }
 }
 
-/// A client of the test's own: TCP connects to the VIP every 20 ms (500 ms timeout) in a thread.
+/// A client of the test's own: TCP connects to the VIP every 20 ms in a thread, judged as kockpit
+/// judges them (`CLIENT_TIMEOUT`: failed; the longest successful connect is kept). Every failure and
+/// every connect slower than 100 ms is kept with its time since the start.
 struct Clients {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<(u32, u32, Vec<String>)>,
+    thread: std::thread::JoinHandle<ClientRecord>,
+}
+
+#[derive(Default)]
+struct ClientRecord {
+    attempts: u32,
+    failed: u32,
+    slowest: Duration,
+    /// `+MS: what` for failures and slow connects, in order.
+    events: Vec<String>,
+}
+
+impl ClientRecord {
+    fn errors(&self) -> String {
+        self.events.join("; ")
+    }
 }
 
 impl Clients {
@@ -150,20 +168,32 @@ impl Clients {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let (mut n, mut failed, mut errors) = (0u32, 0u32, Vec::new());
+            let t0 = Instant::now();
+            let mut rec = ClientRecord::default();
             while !flag.load(Ordering::Relaxed) {
-                n += 1;
-                if let Err(e) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-                    failed += 1;
-                    errors.push(e.to_string());
+                rec.attempts += 1;
+                let t = Instant::now();
+                let r = TcpStream::connect_timeout(&addr, CLIENT_TIMEOUT);
+                if r.is_ok() {
+                    rec.slowest = rec.slowest.max(t.elapsed());
+                }
+                let took = t.elapsed().as_millis();
+                let at = t.duration_since(t0).as_millis();
+                match r {
+                    Err(e) => {
+                        rec.failed += 1;
+                        rec.events.push(format!("+{at} ms: {e} after {took} ms"));
+                    }
+                    Ok(_) if took > 100 => rec.events.push(format!("+{at} ms: connected after {took} ms")),
+                    Ok(_) => {}
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            (n, failed, errors)
+            rec
         });
         Clients { stop, thread }
     }
-    fn finish(self) -> (u32, u32, Vec<String>) {
+    fn finish(self) -> ClientRecord {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("client thread")
     }
@@ -221,14 +251,40 @@ impl Backend {
     }
 }
 
-/// "N client connections, M failed (longest gap G ms)" in a summary.
+/// (connections, failed, longest gap in ms) from a client loop's figures in a summary:
+/// "161 client connections, 0 failed[, 1 slow (the slowest took 1013 ms)] (longest gap 28 ms)".
 fn client_figures(summary: &str) -> (u32, u32, u64) {
     let num_before = |needle: &str| -> u64 {
         let i = summary.find(needle).unwrap_or_else(|| panic!("{needle:?} not in {summary:?}"));
         let digits: String = summary[..i].chars().rev().take_while(|c| c.is_ascii_digit()).collect();
         digits.chars().rev().collect::<String>().parse().unwrap_or_else(|_| panic!("no number before {needle:?} in {summary:?}"))
     };
-    (num_before(" client connections") as u32, num_before(" failed") as u32, num_before(" ms)"))
+    let gap = summary.split_once("(longest gap ").and_then(|(_, r)| r.split(' ').next()).and_then(|n| n.parse().ok());
+    (num_before(" client connections") as u32, num_before(" failed") as u32, gap.unwrap_or_else(|| panic!("no longest gap in {summary:?}")))
+}
+
+/// What a graceful move of the VIP may cost a client: no failed connect, and no wait longer than one
+/// SYN retransmission (sent after 1 s: a SYN in flight to the old owner when it let the VIP go). The
+/// breaches, for kockpit's client loops (their summaries) and the test's own clients; empty when none.
+fn graceful_breaches(summaries: &[&str], own: &ClientRecord) -> Vec<String> {
+    let one_retransmission = 1500;
+    let mut bad: Vec<String> = summaries
+        .iter()
+        .filter(|s| {
+            let (_, failed, gap) = client_figures(s);
+            failed > 0 || gap >= one_retransmission
+        })
+        .map(|s| format!("kockpit's client loop: {s}"))
+        .collect();
+    if own.failed > 0 || own.slowest.as_millis() >= u128::from(one_retransmission) {
+        bad.push(format!(
+            "the test's own clients: {} failed, the slowest took {} ms: {}",
+            own.failed,
+            own.slowest.as_millis(),
+            own.errors()
+        ));
+    }
+    bad
 }
 
 /// "VIP on lb2 after 2.9 s" in a summary.
@@ -266,32 +322,40 @@ async fn graceful_failover_to_lb2_without_a_failed_client_then_restore() {
         assert!(back.summary.contains("priority 150 restored") && back.summary.contains("VIP back on lb1"), "{}", back.summary);
         assert_eq!(lab.track_file("lb1"), "0");
         lab.wait_vip("lb1", Duration::from_secs(5));
-        let (n, own_failed, errors) = clients.finish();
+        let own = clients.finish();
+        let (n, own_failed) = (own.attempts, own.failed);
         assert!(n > 50, "the test's own client loop ran: {n}");
-        if stood_still(&mut retried, started, failed + own_failed) {
+        let bad = graceful_breaches(&[&out.summary, &back.summary], &own);
+        if !bad.is_empty() && stood_still(&mut retried, started) {
             continue;
         }
-        assert_eq!(failed, 0, "no failed client connection during a graceful failover: {}", out.summary);
-        assert_eq!(own_failed, 0, "the test's own clients saw no failure: {errors:?}");
+        assert!(bad.is_empty(), "{}{}", bad.join("\n"), stall_note(started));
         eprintln!(
-            "FIGURES graceful run {run}: VIP moved in {:.1} s; {attempts} client connections, {failed} failed, longest gap {gap} ms; back on lb1 in {:.1} s; test client: {n} connections, {own_failed} failed",
+            "FIGURES graceful run {run}: VIP moved in {:.1} s; {attempts} client connections, {failed} failed, longest gap {gap} ms; back on lb1 in {:.1} s; test client: {n} connections, {own_failed} failed, slowest {} ms{}",
             move_secs(&out.summary),
             move_secs(back.summary.split_once("VIP back on lb1").map(|(_, r)| r).unwrap_or("")),
+            own.slowest.as_millis(),
+            if own.events.is_empty() { String::new() } else { format!(" ({})", own.errors()) },
         );
         run += 1;
     }
 }
 
-/// Client failures counted while the machine itself stood still (see `harness::longest_stall_since`)
-/// say nothing about the failover: the run is repeated, once. True when it should be.
-fn stood_still(retried: &mut bool, started: Instant, failures: u32) -> bool {
+/// A client's wait measured while the machine itself stood still (see `harness::longest_stall_since`)
+/// says nothing about the failover: a run that breached is repeated, once. True when it should be.
+fn stood_still(retried: &mut bool, started: Instant) -> bool {
     let stall = harness::longest_stall_since(started);
-    if failures == 0 || *retried || stall < Duration::from_secs(1) {
+    if *retried || stall < Duration::from_millis(400) {
         return false;
     }
-    eprintln!("the machine stood still for {stall:?} during the measurement ({failures} client failures): running it again");
+    eprintln!("the machine stood still for {stall:?} during the measurement: running it again");
     *retried = true;
     true
+}
+
+/// How long this process stood still at most since `started`, for a failure's message.
+fn stall_note(started: Instant) -> String {
+    format!("; the longest stall of this process since the start: {} ms", harness::longest_stall_since(started).as_millis())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,8 +379,9 @@ async fn emergency_failover_stops_keepalived_and_restore_starts_it() {
         assert!(back.summary.contains("VIP back on lb1"), "{}", back.summary);
         assert_eq!(lab.service("lb1", "keepalived"), "running");
         lab.wait_vip("lb1", Duration::from_secs(5));
+        let slow = out.summary.split_once(" failed, ").and_then(|(_, r)| r.split_once(" (longest")).map(|(s, _)| s).unwrap_or("0 slow");
         eprintln!(
-            "FIGURES emergency run {run}: VIP moved in {:.1} s; {attempts} client connections, {failed} failed, longest gap {gap} ms",
+            "FIGURES emergency run {run}: VIP moved in {:.1} s; {attempts} client connections, {failed} failed, {slow}, longest gap {gap} ms",
             move_secs(&out.summary)
         );
     }
@@ -447,14 +512,13 @@ async fn graceful_failover_by_priority_change_and_reload() {
         assert_eq!(std::fs::read_to_string(&conf).unwrap(), original, "the original configuration is back");
         assert!(!lab.host_file("lb1", "/etc/keepalived/keepalived.conf.kockpit-saved").exists());
         lab.wait_vip("lb1", Duration::from_secs(5));
-        let (n, failed, errors) = clients.finish();
-        assert!(n > 50);
-        let (_, kockpit_failed, _) = client_figures(&out.summary);
-        if stood_still(&mut retried, started, failed + kockpit_failed) {
+        let own = clients.finish();
+        assert!(own.attempts > 50, "the test's own client loop ran: {}", own.attempts);
+        let bad = graceful_breaches(&[&out.summary, &back.summary], &own);
+        if !bad.is_empty() && stood_still(&mut retried, started) {
             continue;
         }
-        assert_eq!(failed, 0, "the test's own clients: {errors:?}");
-        assert_eq!(kockpit_failed, 0, "kockpit's client loop: {}", out.summary);
+        assert!(bad.is_empty(), "{}{}", bad.join("\n"), stall_note(started));
         break;
     }
 }

@@ -138,19 +138,36 @@ if [ -e "$save" ]; then cat "$save" >"$conf" && rm -f "$save" && echo restored; 
 "#;
 
 /// Client connections to the VIP while an operation runs.
+///
+/// A connect is judged the way a client's kernel lives it: a SYN that goes unanswered (sent to the
+/// old owner a moment after it let the VIP go) is sent again after 1 s and usually answered then. Such
+/// a connect is *slow*, not failed: the client waited, nothing broke. A connect that is refused, reset
+/// or still unanswered after [`CLIENT_TIMEOUT`] has *failed*.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientStats {
     pub attempts: u32,
     pub failed: u32,
+    /// Connects that succeeded but took longer than [`CLIENT_SLOW`].
+    pub slow: u32,
+    /// The longest successful connect.
+    pub slowest: Duration,
     /// The longest time without a successful connect.
     pub longest_gap: Duration,
     pub first_error: Option<String>,
 }
 
+/// A connect slower than this waited for at least one SYN retransmission (the first comes after 1 s).
+pub const CLIENT_SLOW: Duration = Duration::from_millis(500);
+/// Unanswered for this long, a connect has failed (covers the retransmissions at 1 s and 3 s).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_millis(3500);
+
 impl ClientStats {
     pub fn describe(&self) -> String {
-        let mut s =
-            format!("{} client connections, {} failed (longest gap {} ms)", self.attempts, self.failed, self.longest_gap.as_millis());
+        let mut s = format!("{} client connections, {} failed", self.attempts, self.failed);
+        if self.slow > 0 {
+            s.push_str(&format!(", {} slow (the slowest took {} ms)", self.slow, self.slowest.as_millis()));
+        }
+        s.push_str(&format!(" (longest gap {} ms)", self.longest_gap.as_millis()));
         if let Some(e) = &self.first_error {
             s.push_str(&format!("; first failure: {e}"));
         }
@@ -165,8 +182,9 @@ pub struct ClientLoop {
 }
 
 impl ClientLoop {
-    /// Connect to `addr` every `every` (a connect that takes longer than `timeout` is a failure).
-    pub fn start(addr: SocketAddr, every: Duration, timeout: Duration) -> ClientLoop {
+    /// Connect to `addr` every `every`; a connect that takes longer than `slow` is slow, one that
+    /// takes longer than `timeout` has failed.
+    pub fn start(addr: SocketAddr, every: Duration, slow: Duration, timeout: Duration) -> ClientLoop {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let task = tokio::spawn(async move {
@@ -177,9 +195,15 @@ impl ClientLoop {
             while !flag.load(Ordering::Relaxed) {
                 ticker.tick().await;
                 st.attempts += 1;
+                let t = Instant::now();
                 match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
                     Ok(Ok(_conn)) => {
                         let now = Instant::now();
+                        let took = now - t;
+                        if took > slow {
+                            st.slow += 1;
+                        }
+                        st.slowest = st.slowest.max(took);
                         st.longest_gap = st.longest_gap.max(now - last_ok);
                         last_ok = now;
                     }
@@ -207,7 +231,7 @@ impl ClientLoop {
 }
 
 fn client_loop(vip: SocketAddr) -> ClientLoop {
-    ClientLoop::start(vip, Duration::from_millis(20), Duration::from_millis(500))
+    ClientLoop::start(vip, Duration::from_millis(20), CLIENT_SLOW, CLIENT_TIMEOUT)
 }
 
 /// `/readyz` through the VIP, retried for a few seconds (the new owner's haproxy may need a moment).
@@ -539,7 +563,7 @@ mod tests {
                 }
             }
         });
-        let c = ClientLoop::start(addr, Duration::from_millis(10), Duration::from_millis(200));
+        let c = ClientLoop::start(addr, Duration::from_millis(10), Duration::from_millis(100), Duration::from_millis(200));
         tokio::time::sleep(Duration::from_millis(150)).await;
         accept.abort();
         let _ = accept.await;
@@ -550,6 +574,49 @@ mod tests {
         assert!(st.failed >= 3 && st.failed < st.attempts, "{st:?}");
         assert!(st.longest_gap >= Duration::from_millis(100), "{st:?}");
         assert!(st.first_error.is_some() && st.describe().contains("failed"), "{st:?}");
+    }
+
+    /// A listener that does not accept fills its queue; the kernel then drops further SYNs, as an
+    /// old VIP owner does: the client's SYN is sent again after 1 s.
+    fn full_listener() -> (std::net::TcpListener, SocketAddr) {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let l = sock.listen(1).unwrap().into_std().unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        (l, addr)
+    }
+
+    #[tokio::test]
+    async fn a_connect_answered_after_a_syn_retransmission_is_slow_not_failed() {
+        let (l, addr) = full_listener();
+        let c = ClientLoop::start(addr, Duration::from_millis(20), Duration::from_millis(300), Duration::from_millis(3500));
+        // the queue fills with the first connects; the next SYN is dropped
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // from now on, everything is accepted: the retransmitted SYN (1 s after the first) gets through
+        let drain = tokio::spawn(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            while l.accept().await.is_ok() {}
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let st = c.finish().await;
+        drain.abort();
+        assert_eq!(st.failed, 0, "{st:?}");
+        assert!(st.slow >= 1, "{st:?}");
+        assert!(st.slowest >= Duration::from_millis(900) && st.slowest < Duration::from_millis(3000), "{st:?}");
+        assert!(st.attempts > st.slow + 2, "connects went on after the slow one: {st:?}");
+        assert!(st.describe().contains(" slow (the slowest took "), "{}", st.describe());
+    }
+
+    #[tokio::test]
+    async fn a_connect_unanswered_past_the_timeout_has_failed() {
+        let (_l, addr) = full_listener();
+        let c = ClientLoop::start(addr, Duration::from_millis(20), Duration::from_millis(300), Duration::from_millis(1500));
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let st = c.finish().await;
+        assert!(st.failed >= 1, "{st:?}");
+        assert_eq!(st.first_error.as_deref(), Some("no answer in 1500 ms"), "{st:?}");
+        assert!(st.longest_gap >= Duration::from_millis(1500), "{st:?}");
     }
 
     fn run_script(script: &str, args: &[&str]) -> (bool, String, String) {

@@ -89,7 +89,7 @@ pub fn up(script: &Path, limit: Duration) -> Result<HashMap<String, String>, Str
 
 /// The machine standing still (a paused VM) makes timing measurements void: a client's connect
 /// "times out" while nothing ran. A thread of the test process sleeps 50 ms at a time and remembers
-/// every sleep that overshot by more than a second.
+/// every sleep that overshot by more than 200 ms.
 pub fn longest_stall_since(since: Instant) -> Duration {
     use std::sync::{Mutex, OnceLock};
     static STALLS: OnceLock<Mutex<Vec<(Instant, Duration)>>> = OnceLock::new();
@@ -100,7 +100,7 @@ pub fn longest_stall_since(since: Instant) -> Duration {
                 std::thread::sleep(Duration::from_millis(50));
                 let now = Instant::now();
                 let over = now.duration_since(last).saturating_sub(Duration::from_millis(50));
-                if over > Duration::from_secs(1)
+                if over > Duration::from_millis(200)
                     && let Some(s) = STALLS.get()
                 {
                     s.lock().unwrap_or_else(|p| p.into_inner()).push((now, over));
