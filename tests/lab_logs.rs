@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use kockpit::backend::{BackendEvent, BackendHandle, Command};
 use kockpit::inventory::Plan;
 use kockpit::kube::{self, Access, KubeSettings};
-use kockpit::logs::spec::{LogRequest, LogSpec, LogState, LogStatus};
+use kockpit::logs::spec::{LogRequest, LogSpec, LogState, LogStatus, MAX_TAIL};
 use kockpit::logs::{LogBuffer, LogLine};
 use kockpit::model::WorkloadKind;
 use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
@@ -624,6 +624,66 @@ async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workl
     }
     assert!(seen.texts_of(&format!("pod {ns}/web-2/app")).len() >= 5);
     assert!(seen.texts_of(&format!("pod {ns}/db-1/app")).is_empty(), "db-1 is not selected");
+
+    // a followed workload picks up what starts later: a new pod once its container runs, and the new
+    // run of a container that restarted; a pod whose container has not started is left alone
+    let deploy_ref = LogSpec::Workload { namespace: ns.into(), kind: WorkloadKind::Deployment, name: "web".into(), previous: false };
+    h.commands.send(open(5, deploy_ref, 5, true)).unwrap();
+    let streaming =
+        |s: &Seen, tag: &str| s.status.iter().filter(|x| x.id == 5 && *x.source == *tag && x.state == LogState::Streaming).count();
+    gather(&mut h, &mut seen, 20, "the followed workload's first streams", |s| streaming(s, &format!("pod {ns}/web-2/app")) == 1).await;
+    let container_state = |id: &str, restarts: u32, state: serde_json::Value| {
+        json!({"status": {"phase": "Running", "containerStatuses": [{"name": "app", "image": "registry.invalid/pause:3.2",
+            "imageID": "", "ready": true, "restartCount": restarts, "containerID": id, "state": state, "lastState": {}}]}})
+    };
+    let set_status = |pod: &'static str, body: serde_json::Value| {
+        let admin = admin.clone();
+        async move { kit::req(&admin, http::Method::PATCH, &format!("/api/v1/namespaces/{ns}/pods/{pod}/status"), Some(body)).await.unwrap() }
+    };
+    for name in ["web-3", "web-4"] {
+        let p = kit::pod_json(name, json!({"app": "web"}), Some(node), "10m", "16Mi");
+        kit::create(&admin, &format!("/api/v1/namespaces/{ns}/pods"), p).await.unwrap();
+    }
+    set_status("web-3", container_state("", 0, json!({"waiting": {"reason": "ErrImagePull"}}))).await;
+    set_status("web-4", container_state("containerd://w4-first", 0, json!({"running": {"startedAt": "2026-11-24T10:00:00Z"}}))).await;
+    let (w3, w4) = (format!("pod {ns}/web-3/app"), format!("pod {ns}/web-4/app"));
+    let took = gather(&mut h, &mut seen, 20, "web-4's stream", |s| streaming(s, &w4) == 1 && s.texts_of(&w4).len() >= 5).await;
+    eprintln!("a new pod of the followed workload streamed after {took:?}");
+    {
+        let reqs = kubelet.requests.lock().unwrap().clone();
+        let r = reqs.iter().find(|r| r.starts_with(&format!("/containerLogs/{ns}/web-4/app?"))).unwrap_or_else(|| panic!("{reqs:?}"));
+        assert!(r.contains("follow=true") && r.contains(&format!("tailLines={MAX_TAIL}")), "a new run is read from its first line: {r}");
+        // web-4's stream started on a listing that saw web-3 too: web-3 was left alone
+        assert!(!reqs.iter().any(|r| r.contains("/web-3/")), "a container that has not started has no log to read: {reqs:?}");
+    }
+    assert_eq!(streaming(&seen, &w3), 0);
+    // web-4's container restarts: its old stream ends, its new run is followed
+    set_status("web-4", container_state("containerd://w4-second", 1, json!({"running": {"startedAt": "2026-11-24T10:05:00Z"}}))).await;
+    gather(&mut h, &mut seen, 20, "web-4's new run", |s| streaming(s, &w4) == 2).await;
+    let restarted = LogState::Ended("the container restarted: following its new run".into());
+    assert!(seen.status.iter().any(|s| s.id == 5 && *s.source == *w4 && s.state == restarted), "{:?}", seen.status);
+    // the workload cannot be listed (deleted): the source says so and its streams go on; back, it says that too
+    kit::req(&admin, http::Method::DELETE, &format!("/apis/apps/v1/namespaces/{ns}/deployments/web"), None).await.unwrap();
+    let degraded = |s: &Seen| {
+        s.status.iter().find_map(|x| match &x.state {
+            LogState::Degraded(Some(why)) if x.id == 5 => Some(why.clone()),
+            _ => None,
+        })
+    };
+    gather(&mut h, &mut seen, 20, "the failing listing", |s| degraded(s).is_some()).await;
+    let why = degraded(&seen).unwrap();
+    assert!(why.contains("listing the pods again") && (why.contains("404") || why.contains("not found")), "{why}");
+    assert!(!seen.closed(5), "the open streams go on");
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}});
+    kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/deployments"), deploy).await.unwrap();
+    gather(&mut h, &mut seen, 20, "the listing working again", |s| {
+        s.status.iter().any(|x| x.id == 5 && x.state == LogState::Degraded(None))
+    })
+    .await;
+    h.commands.send(Command::Logs(LogRequest::Close { id: 5 })).unwrap();
+    gather(&mut h, &mut seen, 10, "the followed workload closed", |s| s.closed(5)).await;
 
     // a pod that does not exist: a failure, not silence
     h.commands

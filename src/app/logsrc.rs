@@ -32,7 +32,8 @@ impl OpenSource {
             (None, true, _) => "ended".into(),
             (Some(p), false, 0) => format!("failing: {p}"),
             (_, false, 0) => "opening".into(),
-            (_, false, n) => format!("{n} streaming"),
+            (Some(p), false, n) => format!("{n} streaming; {p}"),
+            (None, false, n) => format!("{n} streaming"),
         }
     }
 }
@@ -227,6 +228,12 @@ impl App {
                 s.live = s.live.saturating_sub(1);
                 s.problem = Some(why.clone());
                 self.say(Severity::Warn, format!("{}: {why}", st.source));
+            }
+            LogState::Degraded(why) => {
+                s.problem = why.clone();
+                if let Some(w) = why {
+                    self.say(Severity::Warn, format!("{}: {w}", st.source));
+                }
             }
             LogState::Closed => {
                 s.live = 0;

@@ -388,6 +388,17 @@ fn log_sources_are_picked_opened_reported_and_closed() {
     assert!(text.contains("FAILED: ssh lb: connect timed out"), "{text}");
     assert!(text.contains("!! FAILED: ssh lb: connect timed out"), "the failure is a line of the source too:\n{text}");
 
+    // a source that cannot do all it should (a followed workload that cannot list its pods) keeps streaming
+    let why = "Kubernetes: listing the pods again: HTTP 404; new pods are missed, the open streams go on";
+    app.on_backend(BackendEvent::LogSource(LogStatus { id, source: tag.clone(), state: LogState::Degraded(Some(why.into())) }));
+    let text = crate::ui::render_text(&mut app, 200, 30, now());
+    assert!(text.contains(&format!("journal {master} etcd 1 streaming; Kubernetes: listing the pods again")), "{text}");
+    assert!(text.contains(&format!("!! {}", &why[..40])), "a line of the source too:\n{text}");
+    app.on_backend(BackendEvent::LogSource(LogStatus { id, source: tag.clone(), state: LogState::Degraded(None) }));
+    let text = crate::ui::render_text(&mut app, 200, 30, now());
+    assert!(text.contains(&format!("journal {master} etcd 1 streaming")) && !text.contains("streaming; Kubernetes"), "{text}");
+    assert!(text.contains("-- working again"), "{text}");
+
     // removing: the running source is closed, the failed one only leaves the list
     app.on_key(key('a'));
     let cmds = app.on_key(code(KeyCode::Enter));

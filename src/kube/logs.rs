@@ -1,10 +1,15 @@
 //! Pod logs through the API server (`GET /api/v1/namespaces/NS/pods/POD/log`, a read: a read-only
 //! client sends it too), with `timestamps=true` so every line lands on the common time axis, tagged
 //! `pod NS/POD/CONTAINER`. A source is one container, every container of a pod, or every container of
-//! every pod a Deployment, DaemonSet or StatefulSet selects (its selector, resolved when the source is
-//! opened); each container is its own stream.
+//! every pod a Deployment, DaemonSet or StatefulSet selects; each container is its own stream.
+//!
+//! A followed workload stays followed through a rollout or a crash: its pods are listed again every
+//! [`WORKLOAD_RELIST`], and a container that started since (a new pod, or a new instance of a
+//! container that restarted) gets its own stream from its first line.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -86,13 +91,60 @@ fn containers(pod: &Value) -> Vec<String> {
     pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()
 }
 
+/// How often the pods of a followed workload are listed again.
+pub const WORKLOAD_RELIST: Duration = Duration::from_secs(2);
+
+/// One container of a pod as its status tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodContainer {
+    pub target: Target,
+    /// Which run of the container (its container ID and restart count; empty before it started).
+    pub instance: String,
+    /// It runs or ran: it has a log to read.
+    pub started: bool,
+}
+
+/// Every container of `pod`, with its instance from `status.containerStatuses`.
+pub fn pod_containers(namespace: &str, pod: &Value) -> Vec<PodContainer> {
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let statuses = pod["status"]["containerStatuses"].as_array();
+    containers(pod)
+        .into_iter()
+        .map(|c| {
+            let st = statuses.into_iter().flatten().find(|s| s["name"].as_str() == Some(c.as_str()));
+            let state = st.map(|s| &s["state"]);
+            let started = state.is_some_and(|s| s.get("running").is_some() || s.get("terminated").is_some());
+            let instance = st
+                .map(|s| format!("{}#{}", s["containerID"].as_str().unwrap_or_default(), s["restartCount"].as_u64().unwrap_or_default()))
+                .unwrap_or_default();
+            PodContainer { target: Target { namespace: namespace.to_string(), pod: name.to_string(), container: c }, instance, started }
+        })
+        .collect()
+}
+
+/// The containers of every pod a workload selects now (and the selector, for messages).
+async fn workload_containers(kube: &Kube, namespace: &str, kind: WorkloadKind, name: &str) -> Result<(String, Vec<PodContainer>), String> {
+    let api = |e: KubeError| e.to_string();
+    let plural = match kind {
+        WorkloadKind::Deployment => "deployments",
+        WorkloadKind::DaemonSet => "daemonsets",
+        WorkloadKind::StatefulSet => "statefulsets",
+    };
+    let w: Value = kube.get_json(&format!("/apis/apps/v1/namespaces/{namespace}/{plural}/{name}")).await.map_err(api)?;
+    let sel = selector_query(&w["spec"]["selector"])?;
+    let list: Value = kube.get_json(&format!("/api/v1/namespaces/{namespace}/pods?labelSelector={}", encode(&sel))).await.map_err(api)?;
+    let out = list["items"].as_array().into_iter().flatten().flat_map(|p| pod_containers(namespace, p)).collect();
+    Ok((sel, out))
+}
+
 /// The containers a source means, looked up now.
-pub async fn targets(kube: &Kube, spec: &LogSpec) -> Result<Vec<Target>, String> {
+async fn resolve(kube: &Kube, spec: &LogSpec) -> Result<Vec<PodContainer>, String> {
     spec.validate()?;
     let api = |e: KubeError| e.to_string();
+    let fixed = |t: Target| PodContainer { target: t, instance: String::new(), started: true };
     match spec {
         LogSpec::Pod { namespace, pod, container: Some(c), .. } => {
-            Ok(vec![Target { namespace: namespace.clone(), pod: pod.clone(), container: c.clone() }])
+            Ok(vec![fixed(Target { namespace: namespace.clone(), pod: pod.clone(), container: c.clone() })])
         }
         LogSpec::Pod { namespace, pod, container: None, .. } => {
             let p: Value = kube.get_json(&format!("/api/v1/namespaces/{namespace}/pods/{pod}")).await.map_err(api)?;
@@ -100,25 +152,10 @@ pub async fn targets(kube: &Kube, spec: &LogSpec) -> Result<Vec<Target>, String>
             if cs.is_empty() {
                 return Err(format!("pod {namespace}/{pod} has no containers"));
             }
-            Ok(cs.into_iter().map(|c| Target { namespace: namespace.clone(), pod: pod.clone(), container: c }).collect())
+            Ok(cs.into_iter().map(|c| fixed(Target { namespace: namespace.clone(), pod: pod.clone(), container: c })).collect())
         }
         LogSpec::Workload { namespace, kind, name, .. } => {
-            let plural = match kind {
-                WorkloadKind::Deployment => "deployments",
-                WorkloadKind::DaemonSet => "daemonsets",
-                WorkloadKind::StatefulSet => "statefulsets",
-            };
-            let w: Value = kube.get_json(&format!("/apis/apps/v1/namespaces/{namespace}/{plural}/{name}")).await.map_err(api)?;
-            let sel = selector_query(&w["spec"]["selector"])?;
-            let list: Value =
-                kube.get_json(&format!("/api/v1/namespaces/{namespace}/pods?labelSelector={}", encode(&sel))).await.map_err(api)?;
-            let mut out = Vec::new();
-            for p in list["items"].as_array().into_iter().flatten() {
-                let Some(pod) = p["metadata"]["name"].as_str() else { continue };
-                for c in containers(p) {
-                    out.push(Target { namespace: namespace.clone(), pod: pod.to_string(), container: c });
-                }
-            }
+            let (sel, out) = workload_containers(kube, namespace, *kind, name).await?;
             if out.is_empty() {
                 return Err(format!("{} selects no pods ({sel})", spec.label()));
             }
@@ -128,12 +165,20 @@ pub async fn targets(kube: &Kube, spec: &LogSpec) -> Result<Vec<Target>, String>
     }
 }
 
+/// Which containers of a fresh listing need a stream of their own: started ones never streamed, or
+/// streamed as another instance (the container restarted). `known` maps (pod, container) to the
+/// instance being streamed.
+pub fn new_instances<'a>(known: &HashMap<(String, String), String>, listed: &'a [PodContainer]) -> Vec<&'a PodContainer> {
+    listed.iter().filter(|c| c.started && known.get(&(c.target.pod.clone(), c.target.container.clone())) != Some(&c.instance)).collect()
+}
+
 /// Tail every container of `spec` until all streams end or the task is dropped; lines and status go
-/// to `tx`, with back-pressure (a slow consumer slows the reads).
+/// to `tx`, with back-pressure (a slow consumer slows the reads). A followed workload does not end by
+/// itself: it keeps picking up the containers that start (see the module's documentation).
 pub async fn tail_pods(kube: Kube, id: u64, spec: LogSpec, tail: u32, follow: bool, tx: mpsc::Sender<BackendEvent>) {
     let label: Arc<str> = Arc::from(spec.label());
     let previous = matches!(spec, LogSpec::Pod { previous: true, .. } | LogSpec::Workload { previous: true, .. });
-    let ts = match targets(&kube, &spec).await {
+    let listed = match resolve(&kube, &spec).await {
         Ok(t) => t,
         Err(e) => {
             for ev in LogStatus::refused(id, &spec, &format!("Kubernetes: {e}")) {
@@ -143,12 +188,63 @@ pub async fn tail_pods(kube: Kube, id: u64, spec: LogSpec, tail: u32, follow: bo
         }
     };
     let mut streams = JoinSet::new();
-    for t in ts {
-        let (kube, tx) = (kube.clone(), tx.clone());
-        streams.spawn(async move { tail_container(&kube, id, &t, tail, follow, previous, &tx).await });
+    // (pod, container) -> the instance streamed and its task
+    let mut known: HashMap<(String, String), (String, tokio::task::AbortHandle)> = HashMap::new();
+    for c in listed {
+        let (kube, tx, t) = (kube.clone(), tx.clone(), c.target.clone());
+        let task = streams.spawn(async move { tail_container(&kube, id, &t, tail, follow, previous, &tx).await });
+        known.insert((c.target.pod, c.target.container), (c.instance, task));
     }
-    while streams.join_next().await.is_some() {}
-    let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label, state: LogState::Closed })).await;
+    let LogSpec::Workload { namespace, kind, name, previous: false } = &spec else {
+        while streams.join_next().await.is_some() {}
+        let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label, state: LogState::Closed })).await;
+        return;
+    };
+    if !follow {
+        while streams.join_next().await.is_some() {}
+        let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label, state: LogState::Closed })).await;
+        return;
+    }
+    let mut relist = tokio::time::interval(WORKLOAD_RELIST);
+    relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    relist.tick().await;
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            Some(_) = streams.join_next(), if !streams.is_empty() => {}
+            _ = relist.tick() => {
+                let listed = match workload_containers(&kube, namespace, *kind, name).await {
+                    Ok((_, l)) => l,
+                    Err(e) => {
+                        if !failing {
+                            failing = true;
+                            let why = format!("Kubernetes: listing the pods again: {e}; new pods are missed, the open streams go on");
+                            let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label.clone(), state: LogState::Degraded(Some(why)) })).await;
+                        }
+                        continue;
+                    }
+                };
+                if std::mem::take(&mut failing) {
+                    let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label.clone(), state: LogState::Degraded(None) })).await;
+                }
+                let plain: HashMap<(String, String), String> = known.iter().map(|(k, (i, _))| (k.clone(), i.clone())).collect();
+                for c in new_instances(&plain, &listed) {
+                    let key = (c.target.pod.clone(), c.target.container.clone());
+                    if let Some((_, old)) = known.get(&key).filter(|(_, old)| !old.is_finished()) {
+                        // the old run's stream: its container is gone (the kubelet usually ends it first)
+                        old.abort();
+                        let tag = pod_tag(&c.target.namespace, &c.target.pod, &c.target.container, false);
+                        let why = "the container restarted: following its new run".to_string();
+                        let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: tag, state: LogState::Ended(why) })).await;
+                    }
+                    // a run that started after the source was opened: every line of it is new
+                    let (kube, tx, t) = (kube.clone(), tx.clone(), c.target.clone());
+                    let task = streams.spawn(async move { tail_container(&kube, id, &t, MAX_TAIL, true, false, &tx).await });
+                    known.insert(key, (c.instance.clone(), task));
+                }
+            }
+        }
+    }
 }
 
 /// One container's stream, to its end. Returns the lines sent.
@@ -230,5 +326,35 @@ mod tests {
         assert!(selector_query(&json!({"matchExpressions": [{"key": "k", "operator": "Near"}]})).is_err());
         let pod = json!({"spec": {"containers": [{"name": "app"}, {"name": "sidecar"}], "initContainers": [{"name": "init"}]}});
         assert_eq!(containers(&pod), ["app", "sidecar"]);
+    }
+
+    #[test]
+    fn a_relisting_picks_up_started_containers_and_new_runs_only() {
+        let pod = |name: &str, statuses: Value| json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "app"}, {"name": "side"}]}, "status": {"containerStatuses": statuses}});
+        let running = |c: &str, id: &str, restarts: u64| json!({"name": c, "containerID": id, "restartCount": restarts, "state": {"running": {"startedAt": "2026-11-24T10:00:00Z"}}});
+        let waiting = |c: &str| json!({"name": c, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}});
+        let first = pod("web-1", json!([running("app", "containerd://a1", 0), waiting("side")]));
+        let cs = pod_containers("ns", &first);
+        assert_eq!(cs.len(), 2);
+        assert_eq!(cs[0].target, Target { namespace: "ns".into(), pod: "web-1".into(), container: "app".into() });
+        assert!(cs[0].started && !cs[1].started, "{cs:?}");
+        assert_eq!(cs[0].instance, "containerd://a1#0");
+        // a pod without any status (not scheduled, or no kubelet reported yet) has not started
+        let bare = pod_containers("ns", &json!({"metadata": {"name": "web-9"}, "spec": {"containers": [{"name": "app"}]}}));
+        assert!(!bare[0].started && bare[0].instance.is_empty());
+
+        let known: HashMap<(String, String), String> =
+            cs.iter().map(|c| ((c.target.pod.clone(), c.target.container.clone()), c.instance.clone())).collect();
+        // nothing changed: nothing new
+        assert!(new_instances(&known, &cs).is_empty());
+        // side started, app restarted, and a new pod came up: three new streams
+        let later = [
+            pod_containers("ns", &pod("web-1", json!([running("app", "containerd://a2", 1), running("side", "containerd://s1", 0)]))),
+            pod_containers("ns", &pod("web-2", json!([running("app", "containerd://b1", 0), waiting("side")]))),
+        ]
+        .concat();
+        let fresh: Vec<String> =
+            new_instances(&known, &later).iter().map(|c| format!("{}/{} {}", c.target.pod, c.target.container, c.instance)).collect();
+        assert_eq!(fresh, ["web-1/app containerd://a2#1", "web-1/side containerd://s1#0", "web-2/app containerd://b1#0"]);
     }
 }

@@ -149,6 +149,8 @@ pub async fn run(plan: &Plan, args: Args, out: &mut dyn Write) -> std::io::Resul
                         eprintln!("kockpit logs: {}: FAILED: {why}", st.source);
                     }
                     LogState::Ended(why) if args.follow => eprintln!("kockpit logs: {}: {why}", st.source),
+                    LogState::Degraded(Some(why)) => eprintln!("kockpit logs: {}: {why}", st.source),
+                    LogState::Degraded(None) => eprintln!("kockpit logs: {}: working again", st.source),
                     LogState::Closed => {
                         open.remove(&st.id);
                     }

@@ -159,6 +159,9 @@ pub enum LogState {
     Ended(String),
     /// A stream or the whole source failed (host unreachable, unit unknown, pod not found ...).
     Failed(String),
+    /// The source cannot do all it should, its streams go on (a followed workload whose pods cannot
+    /// be listed again: it misses new pods); `None` when that is over.
+    Degraded(Option<String>),
     /// Nothing of this source runs any more (closed, or every stream ended or failed).
     Closed,
 }
@@ -187,6 +190,8 @@ impl LogStatus {
             LogState::Streaming => None,
             LogState::Ended(why) => Some(format!("-- end of stream: {why}")),
             LogState::Failed(why) => Some(format!("!! FAILED: {why}")),
+            LogState::Degraded(Some(why)) => Some(format!("!! {why}")),
+            LogState::Degraded(None) => Some("-- working again".into()),
             LogState::Closed => None,
         }
     }
