@@ -367,6 +367,8 @@ struct FakeKubelet {
     /// Containers whose followed stream the client closed.
     closed: Arc<Mutex<Vec<String>>>,
     more: tokio::sync::watch::Sender<u32>,
+    /// `Some(POD)`: the followed streams of POD open now end (its container exited).
+    ends: tokio::sync::watch::Sender<Option<String>>,
     task: tokio::task::JoinHandle<()>,
     _dir: TempDir,
 }
@@ -422,11 +424,16 @@ impl FakeKubelet {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let closed = Arc::new(Mutex::new(Vec::new()));
         let (more, more_rx) = tokio::sync::watch::channel(0u32);
+        let (ends, ends_rx) = tokio::sync::watch::channel(None::<String>);
         let (req2, closed2) = (requests.clone(), closed.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { return };
                 let (acceptor, requests, closed, mut more_rx) = (acceptor.clone(), req2.clone(), closed2.clone(), more_rx.clone());
+                let mut ends_rx = ends_rx.clone();
+                // only what is sent from now on concerns this stream
+                ends_rx.borrow_and_update();
+                more_rx.borrow_and_update();
                 tokio::spawn(async move {
                     let Ok(mut s) = acceptor.accept(tcp).await else { return };
                     let mut head = Vec::new();
@@ -442,11 +449,11 @@ impl FakeKubelet {
                     requests.lock().unwrap().push(target.clone());
                     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
                     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-                    let ["containerLogs", _ns, _pod, container] = parts[..] else {
+                    let ["containerLogs", _ns, pod, container] = parts[..] else {
                         let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
                         return;
                     };
-                    let container = container.to_string();
+                    let (pod, container) = (pod.to_string(), container.to_string());
                     let q = |k: &str| query.split('&').any(|kv| kv == format!("{k}=true"));
                     let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n").await;
                     let prefix = if q("previous") { "previous " } else { "" };
@@ -480,12 +487,18 @@ impl FakeKubelet {
                                     return;
                                 }
                             }
+                            r = ends_rx.changed() => {
+                                if r.is_err() || ends_rx.borrow().as_deref() == Some(pod.as_str()) {
+                                    let _ = s.shutdown().await;
+                                    return;
+                                }
+                            }
                         }
                     }
                 });
             }
         });
-        FakeKubelet { port, requests, closed, more, task, _dir: dir }
+        FakeKubelet { port, requests, closed, more, ends, task, _dir: dir }
     }
 }
 
@@ -545,6 +558,24 @@ async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workl
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
                  "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}});
     kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/deployments"), deploy).await.unwrap();
+    // what a kubelet reports: the containers' runs (a workload source reads only containers that ran)
+    let status_of = |runs: &[(&str, &str, u32, serde_json::Value)]| {
+        let cs: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|(c, id, restarts, state)| {
+                json!({"name": c, "image": "registry.invalid/pause:3.2", "imageID": "", "ready": true,
+                       "restartCount": restarts, "containerID": id, "state": state, "lastState": {}})
+            })
+            .collect();
+        json!({"status": {"phase": "Running", "containerStatuses": cs}})
+    };
+    let set_status = |pod: &'static str, body: serde_json::Value| {
+        let admin = admin.clone();
+        async move { kit::req(&admin, http::Method::PATCH, &format!("/api/v1/namespaces/{ns}/pods/{pod}/status"), Some(body)).await.unwrap() }
+    };
+    let running = || json!({"running": {"startedAt": "2026-11-24T10:00:00Z"}});
+    set_status("web-1", status_of(&[("app", "containerd://w1a", 0, running()), ("sidecar", "containerd://w1s", 0, running())])).await;
+    set_status("web-2", status_of(&[("app", "containerd://w2a", 0, running())])).await;
 
     // kockpit's read-only client: the log GET passes the guard
     let access = Access { kubeconfig: Some(lab.cp.kockpit_kubeconfig()), context: None, readonly: true };
@@ -632,20 +663,12 @@ async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workl
     let streaming =
         |s: &Seen, tag: &str| s.status.iter().filter(|x| x.id == 5 && *x.source == *tag && x.state == LogState::Streaming).count();
     gather(&mut h, &mut seen, 20, "the followed workload's first streams", |s| streaming(s, &format!("pod {ns}/web-2/app")) == 1).await;
-    let container_state = |id: &str, restarts: u32, state: serde_json::Value| {
-        json!({"status": {"phase": "Running", "containerStatuses": [{"name": "app", "image": "registry.invalid/pause:3.2",
-            "imageID": "", "ready": true, "restartCount": restarts, "containerID": id, "state": state, "lastState": {}}]}})
-    };
-    let set_status = |pod: &'static str, body: serde_json::Value| {
-        let admin = admin.clone();
-        async move { kit::req(&admin, http::Method::PATCH, &format!("/api/v1/namespaces/{ns}/pods/{pod}/status"), Some(body)).await.unwrap() }
-    };
     for name in ["web-3", "web-4"] {
         let p = kit::pod_json(name, json!({"app": "web"}), Some(node), "10m", "16Mi");
         kit::create(&admin, &format!("/api/v1/namespaces/{ns}/pods"), p).await.unwrap();
     }
-    set_status("web-3", container_state("", 0, json!({"waiting": {"reason": "ErrImagePull"}}))).await;
-    set_status("web-4", container_state("containerd://w4-first", 0, json!({"running": {"startedAt": "2026-11-24T10:00:00Z"}}))).await;
+    set_status("web-3", status_of(&[("app", "", 0, json!({"waiting": {"reason": "ErrImagePull"}}))])).await;
+    set_status("web-4", status_of(&[("app", "containerd://w4-first", 0, running())])).await;
     let (w3, w4) = (format!("pod {ns}/web-3/app"), format!("pod {ns}/web-4/app"));
     let took = gather(&mut h, &mut seen, 20, "web-4's stream", |s| streaming(s, &w4) == 1 && s.texts_of(&w4).len() >= 5).await;
     eprintln!("a new pod of the followed workload streamed after {took:?}");
@@ -657,11 +680,19 @@ async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workl
         assert!(!reqs.iter().any(|r| r.contains("/web-3/")), "a container that has not started has no log to read: {reqs:?}");
     }
     assert_eq!(streaming(&seen, &w3), 0);
-    // web-4's container restarts: its old stream ends, its new run is followed
-    set_status("web-4", container_state("containerd://w4-second", 1, json!({"running": {"startedAt": "2026-11-24T10:05:00Z"}}))).await;
-    gather(&mut h, &mut seen, 20, "web-4's new run", |s| streaming(s, &w4) == 2).await;
-    let restarted = LogState::Ended("the container restarted: following its new run".into());
-    assert!(seen.status.iter().any(|s| s.id == 5 && *s.source == *w4 && s.state == restarted), "{:?}", seen.status);
+    // web-4's container exits (its stream ends at the kubelet) and runs again: every line of the old
+    // run is kept, then the new run is followed from its first line
+    kubelet.more.send_modify(|g| *g += 1);
+    gather(&mut h, &mut seen, 20, "web-4's later lines", |s| s.texts_of(&w4).len() >= 8).await;
+    let first_run: Vec<String> = want("app", 0, 5, "line").into_iter().chain(want("app", 5, 8, "later")).collect();
+    assert_eq!(seen.texts_of(&w4), first_run);
+    kubelet.ends.send_replace(Some("web-4".into()));
+    let ended = |s: &Seen| s.status.iter().any(|x| x.id == 5 && *x.source == *w4 && matches!(x.state, LogState::Ended(_)));
+    gather(&mut h, &mut seen, 20, "the end of web-4's first run", ended).await;
+    set_status("web-4", status_of(&[("app", "containerd://w4-second", 1, running())])).await;
+    gather(&mut h, &mut seen, 20, "web-4's new run", |s| streaming(s, &w4) == 2 && s.texts_of(&w4).len() >= 13).await;
+    assert_eq!(seen.texts_of(&w4)[..8], first_run[..], "the old run's lines are all there");
+    assert_eq!(seen.texts_of(&w4)[8..13], want("app", 0, 5, "line")[..], "the new run from its first line");
     // the workload cannot be listed (deleted): the source says so and its streams go on; back, it says that too
     kit::req(&admin, http::Method::DELETE, &format!("/apis/apps/v1/namespaces/{ns}/deployments/web"), None).await.unwrap();
     let degraded = |s: &Seen| {
@@ -673,7 +704,11 @@ async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workl
     gather(&mut h, &mut seen, 20, "the failing listing", |s| degraded(s).is_some()).await;
     let why = degraded(&seen).unwrap();
     assert!(why.contains("listing the pods again") && (why.contains("404") || why.contains("not found")), "{why}");
-    assert!(!seen.closed(5), "the open streams go on");
+    let w2 = format!("pod {ns}/web-2/app");
+    let before = seen.texts_of(&w2).len();
+    kubelet.more.send_modify(|g| *g += 1);
+    gather(&mut h, &mut seen, 20, "lines of an open stream while the listing fails", |s| s.texts_of(&w2).len() >= before + 3).await;
+    assert!(!seen.closed(5));
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
                  "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}});

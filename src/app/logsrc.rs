@@ -20,6 +20,8 @@ pub struct OpenSource {
     pub started: usize,
     /// The last failure of one of its streams.
     pub problem: Option<String>,
+    /// What the source as a whole cannot do right now, while its streams go on.
+    pub degraded: Option<String>,
     /// Nothing of it runs any more.
     pub closed: bool,
 }
@@ -32,8 +34,10 @@ impl OpenSource {
             (None, true, _) => "ended".into(),
             (Some(p), false, 0) => format!("failing: {p}"),
             (_, false, 0) => "opening".into(),
-            (Some(p), false, n) => format!("{n} streaming; {p}"),
-            (None, false, n) => format!("{n} streaming"),
+            (_, false, n) => match &self.degraded {
+                Some(d) => format!("{n} streaming; {d}"),
+                None => format!("{n} streaming"),
+            },
         }
     }
 }
@@ -200,7 +204,15 @@ impl App {
         let id = self.log_view.next_id;
         self.audit("log_source_open", json!({ "source_id": id, "source": spec }));
         self.say(Severity::Info, format!("tailing {}", spec.label()));
-        self.log_view.sources.push(OpenSource { id, spec: spec.clone(), live: 0, started: 0, problem: None, closed: false });
+        self.log_view.sources.push(OpenSource {
+            id,
+            spec: spec.clone(),
+            live: 0,
+            started: 0,
+            problem: None,
+            degraded: None,
+            closed: false,
+        });
         vec![Command::Logs(LogRequest::Open { id, spec, tail: DEFAULT_TAIL, follow: true })]
     }
 
@@ -230,7 +242,7 @@ impl App {
                 self.say(Severity::Warn, format!("{}: {why}", st.source));
             }
             LogState::Degraded(why) => {
-                s.problem = why.clone();
+                s.degraded = why.clone();
                 if let Some(w) = why {
                     self.say(Severity::Warn, format!("{}: {w}", st.source));
                 }

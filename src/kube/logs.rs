@@ -4,8 +4,9 @@
 //! every pod a Deployment, DaemonSet or StatefulSet selects; each container is its own stream.
 //!
 //! A followed workload stays followed through a rollout or a crash: its pods are listed again every
-//! [`WORKLOAD_RELIST`], and a container that started since (a new pod, or a new instance of a
-//! container that restarted) gets its own stream from its first line.
+//! [`WORKLOAD_RELIST`], and a container that started since (a new pod, or a new run of a container
+//! that restarted) gets its own stream from its first line. A container that has not started (its
+//! image still being pulled) has no log yet and is picked up once it runs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -100,7 +101,7 @@ pub struct PodContainer {
     pub target: Target,
     /// Which run of the container (its container ID and restart count; empty before it started).
     pub instance: String,
-    /// It runs or ran: it has a log to read.
+    /// It runs or ran: it has a log to read (a container still waiting for its image has none).
     pub started: bool,
 }
 
@@ -112,8 +113,10 @@ pub fn pod_containers(namespace: &str, pod: &Value) -> Vec<PodContainer> {
         .into_iter()
         .map(|c| {
             let st = statuses.into_iter().flatten().find(|s| s["name"].as_str() == Some(c.as_str()));
-            let state = st.map(|s| &s["state"]);
-            let started = state.is_some_and(|s| s.get("running").is_some() || s.get("terminated").is_some());
+            // it runs, or ran (a crash-looping container waits, and its last run's log is readable)
+            let started = st.is_some_and(|s| {
+                s["state"].get("running").is_some() || s["state"].get("terminated").is_some() || s["lastState"].get("terminated").is_some()
+            });
             let instance = st
                 .map(|s| format!("{}#{}", s["containerID"].as_str().unwrap_or_default(), s["restartCount"].as_u64().unwrap_or_default()))
                 .unwrap_or_default();
@@ -159,7 +162,12 @@ async fn resolve(kube: &Kube, spec: &LogSpec) -> Result<Vec<PodContainer>, Strin
             if out.is_empty() {
                 return Err(format!("{} selects no pods ({sel})", spec.label()));
             }
-            Ok(out)
+            if !out.iter().any(|c| c.started) {
+                let pods: std::collections::BTreeSet<&str> = out.iter().map(|c| c.target.pod.as_str()).collect();
+                return Err(format!("{} selects {} pod(s), and none of their containers has started yet", spec.label(), pods.len()));
+            }
+            // a container that has not started has no log yet: a followed source picks it up once it runs
+            Ok(out.into_iter().filter(|c| c.started).collect())
         }
         _ => Err(format!("{}: not a pod source", spec.label())),
     }
@@ -227,20 +235,18 @@ pub async fn tail_pods(kube: Kube, id: u64, spec: LogSpec, tail: u32, follow: bo
                 if std::mem::take(&mut failing) {
                     let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label.clone(), state: LogState::Degraded(None) })).await;
                 }
-                let plain: HashMap<(String, String), String> = known.iter().map(|(k, (i, _))| (k.clone(), i.clone())).collect();
-                for c in new_instances(&plain, &listed) {
-                    let key = (c.target.pod.clone(), c.target.container.clone());
-                    if let Some((_, old)) = known.get(&key).filter(|(_, old)| !old.is_finished()) {
-                        // the old run's stream: its container is gone (the kubelet usually ends it first)
-                        old.abort();
-                        let tag = pod_tag(&c.target.namespace, &c.target.pod, &c.target.container, false);
-                        let why = "the container restarted: following its new run".to_string();
-                        let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: tag, state: LogState::Ended(why) })).await;
-                    }
-                    // a run that started after the source was opened: every line of it is new
+                // forget the containers that are gone and whose stream has ended
+                known.retain(|(pod, container), (_, task)| {
+                    !task.is_finished() || listed.iter().any(|c| c.target.pod == *pod && c.target.container == *container)
+                });
+                let instances: HashMap<(String, String), String> = known.iter().map(|(k, (i, _))| (k.clone(), i.clone())).collect();
+                for c in new_instances(&instances, &listed) {
+                    // A run that started after the source was opened: every line of it is new. The old
+                    // run's stream is left to end by itself (the kubelet ends it when its container
+                    // exits), so its last lines, often the reason of a crash, are all read.
                     let (kube, tx, t) = (kube.clone(), tx.clone(), c.target.clone());
                     let task = streams.spawn(async move { tail_container(&kube, id, &t, MAX_TAIL, true, false, &tx).await });
-                    known.insert(key, (c.instance.clone(), task));
+                    known.insert((c.target.pod.clone(), c.target.container.clone()), (c.instance.clone(), task));
                 }
             }
         }
@@ -339,6 +345,10 @@ mod tests {
         assert_eq!(cs[0].target, Target { namespace: "ns".into(), pod: "web-1".into(), container: "app".into() });
         assert!(cs[0].started && !cs[1].started, "{cs:?}");
         assert_eq!(cs[0].instance, "containerd://a1#0");
+        // a crash-looping container waits for its next run; its last run's log is there
+        let looping = json!({"name": "app", "containerID": "containerd://c3", "restartCount": 3,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"exitCode": 1}}});
+        assert!(pod_containers("ns", &pod("web-5", json!([looping])))[0].started);
         // a pod without any status (not scheduled, or no kubelet reported yet) has not started
         let bare = pod_containers("ns", &json!({"metadata": {"name": "web-9"}, "spec": {"containers": [{"name": "app"}]}}));
         assert!(!bare[0].started && bare[0].instance.is_empty());

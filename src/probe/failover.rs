@@ -9,8 +9,6 @@
 //! [`restore`] undoes either demotion and verifies keepalived's priority (and the VIP's return).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -177,7 +175,7 @@ impl ClientStats {
 
 /// A TCP connect loop against an address, until [`ClientLoop::finish`].
 pub struct ClientLoop {
-    stop: Arc<AtomicBool>,
+    stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<ClientStats>,
 }
 
@@ -185,18 +183,25 @@ impl ClientLoop {
     /// Connect to `addr` every `every`; a connect that takes longer than `slow` is slow, one that
     /// takes longer than `timeout` has failed.
     pub fn start(addr: SocketAddr, every: Duration, slow: Duration, timeout: Duration) -> ClientLoop {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut st = ClientStats::default();
             let mut last_ok = Instant::now();
             let mut ticker = tokio::time::interval(every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while !flag.load(Ordering::Relaxed) {
-                ticker.tick().await;
-                st.attempts += 1;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = stopped.changed() => break,
+                }
                 let t = Instant::now();
-                match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+                // a connect still waiting when the loop is stopped is no attempt: its outcome is unknown
+                let outcome = tokio::select! {
+                    r = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)) => r,
+                    _ = stopped.changed() => break,
+                };
+                st.attempts += 1;
+                match outcome {
                     Ok(Ok(_conn)) => {
                         let now = Instant::now();
                         let took = now - t;
@@ -225,7 +230,7 @@ impl ClientLoop {
     }
 
     pub async fn finish(self) -> ClientStats {
-        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.stop.send(true);
         self.task.await.unwrap_or_default()
     }
 }
@@ -617,6 +622,19 @@ mod tests {
         assert!(st.failed >= 1, "{st:?}");
         assert_eq!(st.first_error.as_deref(), Some("no answer in 1500 ms"), "{st:?}");
         assert!(st.longest_gap >= Duration::from_millis(1500), "{st:?}");
+    }
+
+    #[tokio::test]
+    async fn finishing_does_not_wait_for_a_connect_still_unanswered() {
+        let (_l, addr) = full_listener();
+        let c = ClientLoop::start(addr, Duration::from_millis(20), Duration::from_millis(300), Duration::from_millis(3500));
+        // the queue is full: the loop now waits on an unanswered SYN
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let t = Instant::now();
+        let st = c.finish().await;
+        assert!(t.elapsed() < Duration::from_millis(1500), "finish waited for the connect: {:?}", t.elapsed());
+        assert_eq!(st.failed, 0, "a connect cut short by the stop is no attempt: {st:?}");
+        assert!(st.attempts >= 1, "{st:?}");
     }
 
     fn run_script(script: &str, args: &[&str]) -> (bool, String, String) {

@@ -549,6 +549,7 @@ fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
             }
             let role = match (&s.problem, s.closed, s.live) {
                 (Some(_), _, _) => Role::Critical,
+                (None, false, _) if s.degraded.is_some() => Role::Warn,
                 (None, true, _) => Role::Stale,
                 (None, false, 0) => Role::Warn,
                 _ => Role::Ok,
