@@ -19,8 +19,9 @@ use chrono::Utc;
 use http::Method;
 use kit::{ControlPlane, FakeKubelet};
 use kockpit::backend::{BackendEvent, BackendHandle, Command};
+use kockpit::inventory::Plan;
 use kockpit::kube::{self, Access, KubeSettings};
-use kockpit::model::{Lease, LeaseKind, Node, Observation, Payload, WorkloadKind};
+use kockpit::model::{KubeWarning, Lease, LeaseKind, Mode, Model, Node, Observation, Payload, WorkloadKind};
 use kockpit::ops::{DrainOptions, OpEvent, OpRequest, WriteCap};
 use serde_json::{Value, json};
 
@@ -876,4 +877,60 @@ async fn through_the_ha_vip_watches_move_to_another_apiserver_when_one_stops() {
     kit::run_env(&ha, &["start", "m3", "apiserver"], &real, Duration::from_secs(60)).unwrap();
     wait_for(&mut h, 90, "the Nodes panel to recover", |ev| nodes_of(ev)?.as_ref().ok().map(|_| ())).await;
     kit::delete(&admin, "/api/v1/nodes/kk-havip-1").await.unwrap();
+}
+
+/// Warning events reach the timeline: the real scheduler cannot place a pod that asks for more CPU
+/// than any node has, and records FailedScheduling through the events API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedulers_warning_event_reaches_the_timeline() {
+    let Some(lab) = lab("warn") else { return };
+    let admin = lab.admin().await;
+    kit::create_namespace(&admin, "kk-warn", "warn").await.unwrap();
+    let mut h = lab.backend(true);
+    let mut model = Model::new(Plan::demo(), Mode::Live, "lab");
+    let mut seen = Vec::new();
+    // the first list: whatever the last hour holds
+    let first = wait_for(&mut h, 60, "the warning events' first list", |ev| match ev {
+        BackendEvent::Obs(o @ Observation { payload: Payload::KubeWarnings(Ok(_)), .. }) => Some(o.clone()),
+        _ => None,
+    })
+    .await;
+    seen.push(first);
+    // a node with 8 CPUs (no kubelet: the scheduler sees its status and nothing else)
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-warn-w1", "warn", &["worker"], "10.99.0.41")).await.unwrap();
+    kit::create(&admin, "/api/v1/namespaces/kk-warn/pods", kit::pod_json("big", json!({"app": "big"}), None, "512", "1Gi")).await.unwrap();
+    let found = |o: &Observation| -> Option<KubeWarning> {
+        let Payload::KubeWarnings(Ok(ws)) = &o.payload else { return None };
+        ws.iter().find(|w| w.reason == "FailedScheduling" && w.object == "pod kk-warn/big").cloned()
+    };
+    let t = Instant::now();
+    let w = loop {
+        let o = wait_for(&mut h, 60, "FailedScheduling of kk-warn/big", |ev| match ev {
+            BackendEvent::Obs(o @ Observation { payload: Payload::KubeWarnings(_), .. }) => Some(o.clone()),
+            _ => None,
+        })
+        .await;
+        seen.push(o.clone());
+        if let Some(w) = found(&o) {
+            break w;
+        }
+    };
+    eprintln!("FailedScheduling reached kockpit {:?} after the pod was created: {}", t.elapsed(), w.describe());
+    assert!(w.message.contains("nodes are available") && w.message.contains("Insufficient cpu"), "{w:?}");
+    assert_eq!(w.reporter, "default-scheduler");
+    assert!(w.last_seen.is_some_and(|at| (Utc::now() - at).num_seconds().abs() < 120), "{w:?}");
+    // the model: a summary of the first list, then the scheduler's complaint as news
+    let last = seen.last().cloned().unwrap();
+    for o in seen {
+        model.apply(o);
+    }
+    let texts: Vec<String> = model.timeline.iter().map(|e| e.text.clone()).collect();
+    // (the scheduler may record more than one event for the pod: it retries when the node appears)
+    let news = texts.iter().filter(|t| t.starts_with("k8s Warning FailedScheduling pod kk-warn/big [default-scheduler]: ")).count();
+    assert!(news >= 1, "{texts:#?}");
+    // the same list again is no news
+    let n = model.timeline.len();
+    model.apply(Observation { at: Utc::now(), ..last });
+    assert_eq!(model.timeline.len(), n, "an event is told once");
+    assert!(model.warnings.data.as_ref().is_some_and(|ws| ws.iter().any(|x| x.key == w.key)));
 }

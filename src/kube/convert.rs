@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::lean::{self, LeanCephCluster, LeanLease, LeanNode, LeanPod, LeanWorkload};
-use crate::model::{CephCheck, CephHealth, CephView, Lease, LeaseKind, Node, Workload, WorkloadKind};
+use super::lean::{self, LeanCephCluster, LeanEvent, LeanLease, LeanNode, LeanPod, LeanWorkload};
+use crate::model::{CephCheck, CephHealth, CephView, KubeWarning, Lease, LeaseKind, Node, Workload, WorkloadKind};
 
 pub fn node(n: LeanNode) -> Node {
     let labels = &n.metadata.labels;
@@ -157,6 +157,22 @@ pub fn pod(p: LeanPod) -> Option<(String, PodEntry)> {
     };
     let ready = p.is_ready();
     Some((p.metadata.key(), PodEntry { node: p.spec.node_name, cpu_m, mem, counted, ready, rook }))
+}
+
+/// A Warning event, keyed by its own `NS/NAME`; None for any other type.
+pub fn warning(e: LeanEvent) -> Option<(String, KubeWarning)> {
+    if e.kind != "Warning" {
+        return None;
+    }
+    let o = &e.involved_object;
+    let kind = o.kind.to_lowercase();
+    let object = if o.namespace.is_empty() { format!("{kind} {}", o.name) } else { format!("{kind} {}/{}", o.namespace, o.name) };
+    let series = e.series.as_ref();
+    let count = series.and_then(|s| s.count).or(e.count).unwrap_or(1).max(1);
+    let last_seen = series.and_then(|s| s.last_observed_time).or(e.last_timestamp).or(e.event_time).or(e.metadata.creation_timestamp);
+    let reporter = if e.source.component.is_empty() { e.reporting_component.clone() } else { e.source.component.clone() };
+    let key = e.metadata.key();
+    Some((key.clone(), KubeWarning { key, reason: e.reason, object, message: e.message, count, last_seen, reporter }))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub struct Meta {
     #[serde(default)]
     pub resource_version: String,
     pub deletion_timestamp: Option<DateTime<Utc>>,
+    pub creation_timestamp: Option<DateTime<Utc>>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -510,4 +511,53 @@ mod tests {
         assert!(!sel(serde_json::json!({"matchExpressions": [{"key": "zone", "operator": "Exists"}]})).matches(&labels));
         assert!(!sel(serde_json::json!({"matchExpressions": [{"key": "app", "operator": "Bogus"}]})).matches(&labels));
     }
+}
+
+// ----------------------------------------------------------------------------------------- events
+
+/// A core/v1 Event; reporters on the events.k8s.io API show here too (`series`, `eventTime`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeanEvent {
+    #[serde(default)]
+    pub metadata: Meta,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub involved_object: EventObject,
+    pub count: Option<u32>,
+    pub series: Option<EventSeries>,
+    pub last_timestamp: Option<DateTime<Utc>>,
+    pub event_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub source: EventSource,
+    #[serde(default)]
+    pub reporting_component: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventObject {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSeries {
+    pub count: Option<u32>,
+    pub last_observed_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventSource {
+    #[serde(default)]
+    pub component: String,
 }

@@ -31,11 +31,11 @@ use tokio_util::sync::CancellationToken;
 pub use client::{Access, Caps, Kube, KubeError};
 use convert::{PodEntry, RookDaemon};
 pub use drain::{DrainPreview, drain_preview};
-use lean::{LeanCephCluster, LeanLease, LeanNode, LeanPod, LeanWorkload};
+use lean::{LeanCephCluster, LeanEvent, LeanLease, LeanNode, LeanPod, LeanWorkload};
 use reflect::{Change, Convert, Spec};
 
 use crate::backend::{BackendEvent, BackendHandle, Command};
-use crate::model::{CephView, Lease, LeaseKind, Node, Observation, Payload, Workload, WorkloadKind};
+use crate::model::{CephView, KubeWarning, Lease, LeaseKind, Node, Observation, Payload, Workload, WorkloadKind};
 use crate::ops::{OpEvent, OpRequest};
 
 /// The namespaces whose DaemonSets, Deployments and StatefulSets make the Platform panel.
@@ -135,6 +135,8 @@ const SOURCE: &str = "kube";
 const SOURCE_ROOK: &str = "kube rook";
 /// Rook refreshes the CephCluster status every 60 s.
 const ROOK_BUDGET_MS: u64 = 150_000;
+/// The most Warning events passed on (the newest).
+const MAX_WARNINGS: usize = 200;
 
 async fn supervise(
     settings: KubeSettings,
@@ -286,7 +288,12 @@ fn obs(source: &str, budget: Duration, at: DateTime<Utc>, payload: Payload) -> O
 
 fn failed_payloads(reason: &str, ceph: bool) -> Vec<Payload> {
     let r = reason.to_string();
-    let mut v = vec![Payload::Nodes(Err(r.clone())), Payload::Leases(Err(r.clone())), Payload::Workloads(Err(r.clone()))];
+    let mut v = vec![
+        Payload::Nodes(Err(r.clone())),
+        Payload::Leases(Err(r.clone())),
+        Payload::Workloads(Err(r.clone())),
+        Payload::KubeWarnings(Err(r.clone())),
+    ];
     if ceph {
         v.push(Payload::RookCeph(Err(r)));
     }
@@ -303,6 +310,7 @@ enum Msg {
     Leases(LeaseKind, Change<Lease>),
     Workloads(WorkloadKind, Change<Workload>),
     Ceph(Change<(CephView, Option<DateTime<Utc>>)>),
+    Warnings(Change<KubeWarning>),
     Metrics(HashMap<String, (u64, u64)>),
     /// The liveness check: Err after two failures in a row.
     Api(Result<(), String>),
@@ -315,6 +323,7 @@ enum Src {
     Leases(LeaseKindKey),
     Workloads(WorkloadKind),
     Ceph,
+    Warnings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -342,6 +351,7 @@ enum Panel {
     Leases,
     Workloads,
     Ceph,
+    Warnings,
 }
 
 #[derive(Debug, Default)]
@@ -362,6 +372,7 @@ pub(crate) struct State {
     leases: BTreeMap<(LeaseKindKey, String), Lease>,
     workloads: BTreeMap<(WorkloadKind, String), Workload>,
     ceph: BTreeMap<String, (CephView, Option<DateTime<Utc>>)>,
+    warnings: BTreeMap<String, KubeWarning>,
     metrics: HashMap<String, (u64, u64)>,
     sources: BTreeMap<Src, SrcState>,
     api_down: Option<String>,
@@ -427,7 +438,7 @@ impl State {
         let (src, panel, change_state): (Src, Panel, SrcChange) = match m {
             Msg::Api(r) => {
                 self.api_down = r.err();
-                for p in [Panel::Nodes, Panel::Leases, Panel::Workloads, Panel::Ceph] {
+                for p in [Panel::Nodes, Panel::Leases, Panel::Workloads, Panel::Ceph, Panel::Warnings] {
                     self.mark(p);
                 }
                 return None;
@@ -479,6 +490,11 @@ impl State {
                 simple(&mut self.ceph, |k| k, |_| true, c);
                 (Src::Ceph, Panel::Ceph, s)
             }
+            Msg::Warnings(c) => {
+                let s = SrcChange::of(&c);
+                simple(&mut self.warnings, |k| k, |_| true, c);
+                (Src::Warnings, Panel::Warnings, s)
+            }
         };
         let st = self.sources.entry(src).or_default();
         match change_state {
@@ -504,6 +520,7 @@ impl State {
                 Src::Workloads(WorkloadKind::StatefulSet),
             ],
             Panel::Ceph => vec![Src::Ceph, Src::Pods],
+            Panel::Warnings => vec![Src::Warnings],
         }
     }
 
@@ -540,6 +557,17 @@ impl State {
                 n
             })
             .collect()
+    }
+
+    /// The Warning events of the last hour (the API server keeps events for an hour by default),
+    /// oldest first, at most [`MAX_WARNINGS`].
+    fn warnings_payload(&self, now: DateTime<Utc>) -> Vec<KubeWarning> {
+        let since = now - chrono::Duration::hours(1);
+        let mut v: Vec<KubeWarning> = self.warnings.values().filter(|w| w.last_seen.is_none_or(|t| t >= since)).cloned().collect();
+        v.sort_by(|a, b| (a.last_seen, &a.key).cmp(&(b.last_seen, &b.key)));
+        let extra = v.len().saturating_sub(MAX_WARNINGS);
+        v.drain(..extra);
+        v
     }
 
     fn leases_payload(&self) -> Vec<Lease> {
@@ -585,9 +613,9 @@ impl State {
         let heartbeat = settings.budget / 3;
         let mut out = Vec::new();
         let panels: &[Panel] = if self.rook {
-            &[Panel::Nodes, Panel::Leases, Panel::Workloads, Panel::Ceph]
+            &[Panel::Nodes, Panel::Leases, Panel::Workloads, Panel::Warnings, Panel::Ceph]
         } else {
-            &[Panel::Nodes, Panel::Leases, Panel::Workloads]
+            &[Panel::Nodes, Panel::Leases, Panel::Workloads, Panel::Warnings]
         };
         for &p in panels {
             let status = self.panel_status(p);
@@ -604,6 +632,7 @@ impl State {
                         Panel::Leases => Payload::Leases(Err(reason)),
                         Panel::Workloads => Payload::Workloads(Err(reason)),
                         Panel::Ceph => Payload::RookCeph(Err(reason)),
+                        Panel::Warnings => Payload::KubeWarnings(Err(reason)),
                     }
                 }
                 Ok(false) => continue,
@@ -617,6 +646,7 @@ impl State {
                         Panel::Nodes => Payload::Nodes(Ok(self.nodes_payload())),
                         Panel::Leases => Payload::Leases(Ok(self.leases_payload())),
                         Panel::Workloads => Payload::Workloads(Ok(self.workloads_payload())),
+                        Panel::Warnings => Payload::KubeWarnings(Ok(self.warnings_payload(Utc::now()))),
                         Panel::Ceph => match self.ceph_payload() {
                             Some((v, at)) => {
                                 let e = self.emitted.entry(p).or_default();
@@ -765,6 +795,22 @@ async fn aggregate(
             )),
         );
     }
+    // Warning events, cluster-wide: what the scheduler, the kubelets and the controllers complain about
+    start(
+        &mut tasks,
+        Box::pin(reflect::run::<LeanEvent, KubeWarning, Msg>(
+            kube.clone(),
+            Spec {
+                path: "/api/v1/events".into(),
+                query: "fieldSelector=type%3DWarning".into(),
+                convert: Arc::new(convert::warning),
+                watch_timeout: wt,
+            },
+            msg_tx.clone(),
+            Msg::Warnings,
+            restart_rx.clone(),
+        )),
+    );
     let rook = caps.rook && settings.rook_ceph;
     let mut state = State { rook, ..State::default() };
     if rook {

@@ -46,6 +46,7 @@ object!(
     super::lean::LeanLease,
     super::lean::LeanWorkload,
     super::lean::LeanCephCluster,
+    super::lean::LeanEvent,
     super::lean::MetaOnly
 );
 

@@ -232,3 +232,49 @@ async fn a_404_right_after_registration_is_read_again_one_interval_later() {
     assert!(start.elapsed() <= every * 2, "{:?}", start.elapsed());
     task.abort();
 }
+
+#[test]
+fn warning_events_of_both_apis_and_only_of_the_last_hour() {
+    // a core/v1 event from a kubelet, counted up
+    let core: lean::LeanEvent = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web-1.17a", "namespace": "shop", "creationTimestamp": "2026-11-24T09:00:00Z"},
+        "type": "Warning", "reason": "BackOff", "message": "Back-off restarting failed container",
+        "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "web-1"},
+        "count": 7, "lastTimestamp": "2026-11-24T10:00:00Z", "source": {"component": "kubelet", "host": "w1"}
+    }))
+    .unwrap();
+    let (key, w) = convert::warning(core).expect("a warning");
+    assert_eq!(key, "shop/web-1.17a");
+    assert_eq!((w.reason.as_str(), w.object.as_str(), w.count, w.reporter.as_str()), ("BackOff", "pod shop/web-1", 7, "kubelet"));
+    assert_eq!(w.last_seen, Some("2026-11-24T10:00:00Z".parse().unwrap()));
+    assert_eq!(w.describe(), "k8s Warning BackOff pod shop/web-1 [kubelet]: Back-off restarting failed container (x7)");
+    // one from the events.k8s.io API as core/v1 shows it: no count or lastTimestamp, a series, eventTime
+    let new_api: lean::LeanEvent = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "big.17b", "namespace": "kk"}, "type": "Warning", "reason": "FailedScheduling",
+        "message": "0/3 nodes are available: 3 Insufficient cpu.", "involvedObject": {"kind": "Pod", "namespace": "kk", "name": "big"},
+        "eventTime": "2026-11-24T10:01:00.123456Z", "series": {"count": 3, "lastObservedTime": "2026-11-24T10:05:00.000001Z"},
+        "source": {}, "reportingComponent": "default-scheduler"
+    }))
+    .unwrap();
+    let (_, w2) = convert::warning(new_api).unwrap();
+    assert_eq!((w2.count, w2.reporter.as_str()), (3, "default-scheduler"));
+    assert_eq!(w2.last_seen.unwrap().timestamp(), "2026-11-24T10:05:00Z".parse::<DateTime<Utc>>().unwrap().timestamp());
+    let node_event: lean::LeanEvent = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "w2.1", "namespace": "default"}, "type": "Warning", "reason": "NodeNotReady",
+        "involvedObject": {"kind": "Node", "name": "w2"}, "eventTime": "2026-11-24T10:02:00Z"
+    }))
+    .unwrap();
+    let (_, w3) = convert::warning(node_event).unwrap();
+    assert!(w3.about_a_node() && w3.object == "node w2" && w3.count == 1, "{w3:?}");
+    let normal: lean::LeanEvent = serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}, "type": "Normal"})).unwrap();
+    assert!(convert::warning(normal).is_none());
+
+    // the payload: oldest first, nothing older than an hour
+    let mut st = State::default();
+    let mut old = w.clone();
+    old.key = "shop/old".into();
+    old.last_seen = Some("2026-11-24T08:30:00Z".parse().unwrap());
+    st.apply(Msg::Warnings(Change::Reset(vec![("a".into(), w2.clone()), ("b".into(), w.clone()), ("c".into(), old), ("d".into(), w3)])));
+    let keys: Vec<String> = st.warnings_payload("2026-11-24T10:10:00Z".parse().unwrap()).into_iter().map(|w| w.reason).collect();
+    assert_eq!(keys, ["BackOff", "NodeNotReady", "FailedScheduling"], "by when they were last seen");
+}

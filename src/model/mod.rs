@@ -6,7 +6,7 @@ pub mod source;
 pub mod timeline;
 pub mod types;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -110,6 +110,8 @@ pub enum Payload {
     Workloads(Result<Vec<Workload>, String>),
     /// Ceph as the ceph CLI (or the demo) sees it.
     Ceph(Result<CephView, String>),
+    /// Kubernetes Warning events of the last hour, oldest first.
+    KubeWarnings(Result<Vec<KubeWarning>, String>),
     /// Rook's CephCluster `status.ceph` and the Rook daemon pods, through the Kubernetes API.
     RookCeph(Result<CephView, String>),
     Certs {
@@ -153,6 +155,9 @@ pub struct Model {
     pub workloads: Sourced<Vec<Workload>>,
     /// The ceph CLI's view (on a mon host, through the toolbox, or here).
     pub ceph: Sourced<CephView>,
+    /// Warning events of the last hour, oldest first (the Kubernetes side).
+    #[serde(skip_serializing_if = "Sourced::unheard")]
+    pub warnings: Sourced<Vec<KubeWarning>>,
     /// Rook's view (its CephCluster, refreshed by the operator about once a minute). Where both exist
     /// the panel shows the CLI's and says whether Rook agrees; [`Model::ceph_view`] picks.
     #[serde(skip_serializing_if = "Sourced::unheard")]
@@ -179,6 +184,7 @@ impl Model {
             nodes: Sourced::default(),
             workloads: Sourced::default(),
             ceph: Sourced::default(),
+            warnings: Sourced::default(),
             rook: Sourced::default(),
             certs: BTreeMap::new(),
             timeline: Timeline::default(),
@@ -385,6 +391,7 @@ impl Model {
                 }
                 c
             }
+            Payload::KubeWarnings(result) => self.apply_warnings(at, &source, budget_ms, result),
             Payload::Ceph(result) => self.apply_ceph(at, &source, budget_ms, result, false),
             Payload::RookCeph(result) => self.apply_ceph(at, &source, budget_ms, result, true),
             Payload::Certs { host, result } => {
@@ -396,6 +403,36 @@ impl Model {
             self.revision += 1;
         }
         changed
+    }
+
+    /// Warning events: each new one, and each one counted up, goes on the timeline. The first list
+    /// (the last hour's, at start) is one summary line instead of a flood of old news.
+    fn apply_warnings(&mut self, at: DateTime<Utc>, source: &str, budget_ms: u64, result: Result<Vec<KubeWarning>, String>) -> bool {
+        let before: Option<HashMap<String, u32>> =
+            self.warnings.data.as_ref().map(|ws| ws.iter().map(|w| (w.key.clone(), w.count)).collect());
+        let failed = result.as_ref().err().cloned();
+        let was_failing = self.warnings.error.is_some();
+        let c = self.warnings.record(at, source, budget_ms, result);
+        self.note_source(at, PanelId::Platform, "warning events", was_failing, failed.as_deref(), c);
+        if failed.is_some() {
+            return c;
+        }
+        let now: Vec<KubeWarning> = self.warnings.data.clone().unwrap_or_default();
+        let panel = |w: &KubeWarning| if w.about_a_node() { PanelId::Nodes } else { PanelId::Platform };
+        match before {
+            None => {
+                if let Some(newest) = now.last() {
+                    let text = format!("{} Warning event(s) in the last hour; the newest: {}", now.len(), newest.describe());
+                    self.timeline.push(Event::new(at, panel(newest), Severity::Warn, text));
+                }
+            }
+            Some(before) => {
+                for w in now.iter().filter(|w| before.get(&w.key).is_none_or(|&n| n < w.count)) {
+                    self.timeline.push(Event::new(at, panel(w), Severity::Warn, w.describe()));
+                }
+            }
+        }
+        c
     }
 
     /// Log a source failing or recovering on the timeline.

@@ -287,3 +287,51 @@ fn the_cli_is_shown_beside_rook_and_rook_stands_in_when_the_cli_fails() {
     assert!(std::ptr::eq(m.ceph_shown().unwrap(), &m.ceph));
     assert!(m.ceph.error.is_none());
 }
+
+fn warning(key: &str, reason: &str, object: &str, count: u32) -> KubeWarning {
+    KubeWarning {
+        key: key.into(),
+        reason: reason.into(),
+        object: object.into(),
+        message: "0/3 nodes are available: 3 Insufficient cpu.".into(),
+        count,
+        last_seen: Some(t(0)),
+        reporter: "default-scheduler".into(),
+    }
+}
+
+fn warnings_obs(at: i64, r: Result<Vec<KubeWarning>, &str>) -> Observation {
+    Observation { at: t(at), source: "kube".into(), budget_ms: 60_000, payload: Payload::KubeWarnings(r.map_err(String::from)) }
+}
+
+#[test]
+fn warning_events_reach_the_timeline_once_each_and_the_first_list_as_one_line() {
+    let mut m = model();
+    let texts = |m: &Model| m.timeline.iter().map(|e| e.text.clone()).collect::<Vec<_>>();
+    let a = warning("kk/big.1", "FailedScheduling", "pod kk/big", 1);
+    let n = warning("default/w2.1", "NodeNotReady", "node w2", 1);
+    m.apply(warnings_obs(1, Ok(vec![a.clone(), n.clone()])));
+    assert_eq!(
+        texts(&m),
+        [
+            "2 Warning event(s) in the last hour; the newest: k8s Warning NodeNotReady node w2 [default-scheduler]: 0/3 nodes are available: 3 Insufficient cpu."
+        ]
+    );
+    assert_eq!(m.timeline.iter().last().unwrap().panel, PanelId::Nodes);
+    // the same list again: nothing new
+    m.apply(warnings_obs(2, Ok(vec![a.clone(), n.clone()])));
+    assert_eq!(m.timeline.len(), 1);
+    // one counted up, one new: two lines
+    let a2 = KubeWarning { count: 2, ..a.clone() };
+    let b = warning("kk/big2.1", "FailedScheduling", "pod kk/big2", 1);
+    m.apply(warnings_obs(3, Ok(vec![n.clone(), a2, b])));
+    let t3 = texts(&m);
+    assert_eq!(t3.len(), 3, "{t3:?}");
+    assert!(t3[1].starts_with("k8s Warning FailedScheduling pod kk/big [default-scheduler]") && t3[1].ends_with("(x2)"), "{t3:?}");
+    assert!(t3[2].starts_with("k8s Warning FailedScheduling pod kk/big2 "), "{t3:?}");
+    assert_eq!(m.timeline.iter().last().unwrap().panel, PanelId::Platform);
+    // the source failing and recovering is on the timeline too; the data stays
+    m.apply(warnings_obs(4, Err("forbidden: events is forbidden")));
+    assert!(texts(&m).last().unwrap().contains("warning events: forbidden"), "{:?}", texts(&m));
+    assert_eq!(m.warnings.data.as_ref().map(Vec::len), Some(3));
+}

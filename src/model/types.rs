@@ -287,6 +287,39 @@ impl WorkloadKind {
     }
 }
 
+/// A Kubernetes Warning event (core/v1 `Event` of type `Warning`), as the timeline tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeWarning {
+    /// The event's own key (`NS/NAME`): one event is counted up while it repeats.
+    pub key: String,
+    pub reason: String,
+    /// What it is about: `pod default/web-1`, `node worker2`.
+    pub object: String,
+    pub message: String,
+    /// How often it happened (the event's count, or its series' count).
+    pub count: u32,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Who reported it (`default-scheduler`, `kubelet`).
+    pub reporter: String,
+}
+
+impl KubeWarning {
+    /// One line for the timeline.
+    pub fn describe(&self) -> String {
+        let mut msg: String = self.message.trim().chars().take(240).collect();
+        if msg.len() < self.message.trim().len() {
+            msg.push_str("...");
+        }
+        let times = if self.count > 1 { format!(" (x{})", self.count) } else { String::new() };
+        let by = if self.reporter.is_empty() { String::new() } else { format!(" [{}]", self.reporter) };
+        format!("k8s Warning {} {}{by}: {msg}{times}", self.reason, self.object)
+    }
+    /// Whether it is about a node.
+    pub fn about_a_node(&self) -> bool {
+        self.object.starts_with("node ")
+    }
+}
+
 /// A platform workload (CoreDNS, kube-proxy, the CNI, KubeSphere, the Rook operator, log shippers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
