@@ -533,6 +533,9 @@ impl Model {
         for (name, s) in self.ceph_sources() {
             push(PanelId::Ceph, name.into(), s.freshness(now));
         }
+        if !self.warnings.unheard() {
+            push(PanelId::Timeline, "warning events".into(), self.warnings.freshness(now));
+        }
         for (h, s) in &self.certs {
             push(PanelId::Certs, format!("certs {h}"), s.freshness(now));
         }

@@ -334,4 +334,7 @@ fn warning_events_reach_the_timeline_once_each_and_the_first_list_as_one_line() 
     m.apply(warnings_obs(4, Err("forbidden: events is forbidden")));
     assert!(texts(&m).last().unwrap().contains("warning events: forbidden"), "{:?}", texts(&m));
     assert_eq!(m.warnings.data.as_ref().map(Vec::len), Some(3));
+    // where the timeline's warnings come from, and that the source fails now
+    let src = m.sources(t(5)).into_iter().find(|(p, n, _)| *p == PanelId::Timeline && n == "warning events");
+    assert!(src.is_some_and(|(_, _, f)| f.label().contains("fail")), "{:?}", m.sources(t(5)));
 }
