@@ -554,10 +554,15 @@ async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workl
     kit::create(&admin, &format!("/api/v1/namespaces/{ns}/pods"), pod2).await.unwrap();
     let other = kit::pod_json("db-1", json!({"app": "db"}), Some(node), "10m", "16Mi");
     kit::create(&admin, &format!("/api/v1/namespaces/{ns}/pods"), other).await.unwrap();
-    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}});
-    kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/deployments"), deploy).await.unwrap();
+    // the workload "web" selects web-1 and web-2 (and whatever comes later with app=web), not db-1
+    let create_web = || {
+        let admin = admin.clone();
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}});
+        async move { kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/deployments"), deploy).await.unwrap() }
+    };
+    create_web().await;
     // what a kubelet reports: the containers' runs (a workload source reads only containers that ran)
     let status_of = |runs: &[(&str, &str, u32, serde_json::Value)]| {
         let cs: Vec<serde_json::Value> = runs
@@ -709,10 +714,7 @@ async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workl
     kubelet.more.send_modify(|g| *g += 1);
     gather(&mut h, &mut seen, 20, "lines of an open stream while the listing fails", |s| s.texts_of(&w2).len() >= before + 3).await;
     assert!(!seen.closed(5));
-    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}});
-    kit::create(&admin, &format!("/apis/apps/v1/namespaces/{ns}/deployments"), deploy).await.unwrap();
+    create_web().await;
     gather(&mut h, &mut seen, 20, "the listing working again", |s| {
         s.status.iter().any(|x| x.id == 5 && x.state == LogState::Degraded(None))
     })

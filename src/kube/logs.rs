@@ -175,9 +175,12 @@ async fn resolve(kube: &Kube, spec: &LogSpec) -> Result<Vec<PodContainer>, Strin
 
 /// Which containers of a fresh listing need a stream of their own: started ones never streamed, or
 /// streamed as another instance (the container restarted). `known` maps (pod, container) to the
-/// instance being streamed.
-pub fn new_instances<'a>(known: &HashMap<(String, String), String>, listed: &'a [PodContainer]) -> Vec<&'a PodContainer> {
-    listed.iter().filter(|c| c.started && known.get(&(c.target.pod.clone(), c.target.container.clone())) != Some(&c.instance)).collect()
+/// instance being streamed (and whatever else the caller keeps with it).
+pub fn new_instances<'a, V>(known: &HashMap<(String, String), (String, V)>, listed: &'a [PodContainer]) -> Vec<&'a PodContainer> {
+    listed
+        .iter()
+        .filter(|c| c.started && known.get(&(c.target.pod.clone(), c.target.container.clone())).map(|(i, _)| i) != Some(&c.instance))
+        .collect()
 }
 
 /// Tail every container of `spec` until all streams end or the task is dropped; lines and status go
@@ -203,16 +206,12 @@ pub async fn tail_pods(kube: Kube, id: u64, spec: LogSpec, tail: u32, follow: bo
         let task = streams.spawn(async move { tail_container(&kube, id, &t, tail, follow, previous, &tx).await });
         known.insert((c.target.pod, c.target.container), (c.instance, task));
     }
-    let LogSpec::Workload { namespace, kind, name, previous: false } = &spec else {
+    // only a followed workload goes on picking up containers; everything else ends with its streams
+    let (LogSpec::Workload { namespace, kind, name, previous: false }, true) = (&spec, follow) else {
         while streams.join_next().await.is_some() {}
         let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label, state: LogState::Closed })).await;
         return;
     };
-    if !follow {
-        while streams.join_next().await.is_some() {}
-        let _ = tx.send(BackendEvent::LogSource(LogStatus { id, source: label, state: LogState::Closed })).await;
-        return;
-    }
     let mut relist = tokio::time::interval(WORKLOAD_RELIST);
     relist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     relist.tick().await;
@@ -239,8 +238,7 @@ pub async fn tail_pods(kube: Kube, id: u64, spec: LogSpec, tail: u32, follow: bo
                 known.retain(|(pod, container), (_, task)| {
                     !task.is_finished() || listed.iter().any(|c| c.target.pod == *pod && c.target.container == *container)
                 });
-                let instances: HashMap<(String, String), String> = known.iter().map(|(k, (i, _))| (k.clone(), i.clone())).collect();
-                for c in new_instances(&instances, &listed) {
+                for c in new_instances(&known, &listed) {
                     // A run that started after the source was opened: every line of it is new. The old
                     // run's stream is left to end by itself (the kubelet ends it when its container
                     // exits), so its last lines, often the reason of a crash, are all read.
@@ -353,8 +351,8 @@ mod tests {
         let bare = pod_containers("ns", &json!({"metadata": {"name": "web-9"}, "spec": {"containers": [{"name": "app"}]}}));
         assert!(!bare[0].started && bare[0].instance.is_empty());
 
-        let known: HashMap<(String, String), String> =
-            cs.iter().map(|c| ((c.target.pod.clone(), c.target.container.clone()), c.instance.clone())).collect();
+        let known: HashMap<(String, String), (String, ())> =
+            cs.iter().map(|c| ((c.target.pod.clone(), c.target.container.clone()), (c.instance.clone(), ()))).collect();
         // nothing changed: nothing new
         assert!(new_instances(&known, &cs).is_empty());
         // side started, app restarted, and a new pod came up: three new streams
