@@ -128,12 +128,7 @@ pub fn pod_containers(namespace: &str, pod: &Value) -> Vec<PodContainer> {
 /// The containers of every pod a workload selects now (and the selector, for messages).
 async fn workload_containers(kube: &Kube, namespace: &str, kind: WorkloadKind, name: &str) -> Result<(String, Vec<PodContainer>), String> {
     let api = |e: KubeError| e.to_string();
-    let plural = match kind {
-        WorkloadKind::Deployment => "deployments",
-        WorkloadKind::DaemonSet => "daemonsets",
-        WorkloadKind::StatefulSet => "statefulsets",
-    };
-    let w: Value = kube.get_json(&format!("/apis/apps/v1/namespaces/{namespace}/{plural}/{name}")).await.map_err(api)?;
+    let w: Value = kube.get_json(&format!("/apis/apps/v1/namespaces/{namespace}/{}/{name}", kind.plural())).await.map_err(api)?;
     let sel = selector_query(&w["spec"]["selector"])?;
     let list: Value = kube.get_json(&format!("/api/v1/namespaces/{namespace}/pods?labelSelector={}", encode(&sel))).await.map_err(api)?;
     let out = list["items"].as_array().into_iter().flatten().flat_map(|p| pod_containers(namespace, p)).collect();

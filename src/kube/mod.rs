@@ -774,9 +774,7 @@ async fn aggregate(
     }
     // workloads: cluster-wide watches (three connections instead of three per namespace), filtered here
     let namespaces = Arc::new(settings.namespaces.clone());
-    for (kind, plural) in
-        [(WorkloadKind::DaemonSet, "daemonsets"), (WorkloadKind::Deployment, "deployments"), (WorkloadKind::StatefulSet, "statefulsets")]
-    {
+    for kind in [WorkloadKind::DaemonSet, WorkloadKind::Deployment, WorkloadKind::StatefulSet] {
         let ns = namespaces.clone();
         let convert: Convert<LeanWorkload, Workload> = Arc::new(move |w: LeanWorkload| {
             if !ns.contains(&w.metadata.namespace) {
@@ -788,7 +786,7 @@ async fn aggregate(
             &mut tasks,
             Box::pin(reflect::run::<LeanWorkload, Workload, Msg>(
                 kube.clone(),
-                Spec { path: format!("/apis/apps/v1/{plural}"), query: String::new(), convert, watch_timeout: wt },
+                Spec { path: format!("/apis/apps/v1/{}", kind.plural()), query: String::new(), convert, watch_timeout: wt },
                 msg_tx.clone(),
                 move |c| Msg::Workloads(kind, c),
                 restart_rx.clone(),

@@ -51,7 +51,7 @@ impl LogSpec {
             LogSpec::Pod { namespace, pod, container: Some(c), previous } => format!("pod {namespace}/{pod}/{c}{}", prev(*previous)),
             LogSpec::Pod { namespace, pod, container: None, previous } => format!("pod {namespace}/{pod}/*{}", prev(*previous)),
             LogSpec::Workload { namespace, kind, name, previous } => {
-                format!("{} {namespace}/{name}{}", kind_name(*kind), prev(*previous))
+                format!("{} {namespace}/{name}{}", kind.short(), prev(*previous))
             }
         }
     }
@@ -112,14 +112,6 @@ impl LogSpec {
         };
         spec.validate()?;
         Ok(spec)
-    }
-}
-
-pub fn kind_name(k: WorkloadKind) -> &'static str {
-    match k {
-        WorkloadKind::Deployment => "deploy",
-        WorkloadKind::DaemonSet => "ds",
-        WorkloadKind::StatefulSet => "sts",
     }
 }
 

@@ -285,6 +285,14 @@ impl WorkloadKind {
             WorkloadKind::StatefulSet => "sts",
         }
     }
+    /// Its resource in `apps/v1` (`/apis/apps/v1/namespaces/NS/PLURAL/NAME`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            WorkloadKind::DaemonSet => "daemonsets",
+            WorkloadKind::Deployment => "deployments",
+            WorkloadKind::StatefulSet => "statefulsets",
+        }
+    }
 }
 
 /// A Kubernetes Warning event (core/v1 `Event` of type `Warning`), as the timeline tells it.
