@@ -408,29 +408,33 @@ impl Model {
     /// Warning events: each new one, and each one counted up, goes on the timeline. The first list
     /// (the last hour's, at start) is one summary line instead of a flood of old news.
     fn apply_warnings(&mut self, at: DateTime<Utc>, source: &str, budget_ms: u64, result: Result<Vec<KubeWarning>, String>) -> bool {
-        let before: Option<HashMap<String, u32>> =
-            self.warnings.data.as_ref().map(|ws| ws.iter().map(|w| (w.key.clone(), w.count)).collect());
+        let panel = |w: &KubeWarning| if w.about_a_node() { PanelId::Nodes } else { PanelId::Platform };
+        // what is news, found before the new list replaces the old one (the same list again, as the
+        // source repeats it to stay fresh, costs one comparison)
+        let news: Vec<Event> = match (&result, &self.warnings.data) {
+            (Ok(now), None) => now
+                .last()
+                .map(|newest| {
+                    let text = format!("{} Warning event(s) in the last hour; the newest: {}", now.len(), newest.describe());
+                    Event::new(at, panel(newest), Severity::Warn, text)
+                })
+                .into_iter()
+                .collect(),
+            (Ok(now), Some(old)) if now != old => {
+                let before: HashMap<&str, u32> = old.iter().map(|w| (w.key.as_str(), w.count)).collect();
+                now.iter()
+                    .filter(|w| before.get(w.key.as_str()).is_none_or(|&n| n < w.count))
+                    .map(|w| Event::new(at, panel(w), Severity::Warn, w.describe()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let failed = result.as_ref().err().cloned();
         let was_failing = self.warnings.error.is_some();
         let c = self.warnings.record(at, source, budget_ms, result);
         self.note_source(at, PanelId::Platform, "warning events", was_failing, failed.as_deref(), c);
-        if failed.is_some() {
-            return c;
-        }
-        let now: Vec<KubeWarning> = self.warnings.data.clone().unwrap_or_default();
-        let panel = |w: &KubeWarning| if w.about_a_node() { PanelId::Nodes } else { PanelId::Platform };
-        match before {
-            None => {
-                if let Some(newest) = now.last() {
-                    let text = format!("{} Warning event(s) in the last hour; the newest: {}", now.len(), newest.describe());
-                    self.timeline.push(Event::new(at, panel(newest), Severity::Warn, text));
-                }
-            }
-            Some(before) => {
-                for w in now.iter().filter(|w| before.get(&w.key).is_none_or(|&n| n < w.count)) {
-                    self.timeline.push(Event::new(at, panel(w), Severity::Warn, w.describe()));
-                }
-            }
+        for e in news {
+            self.timeline.push(e);
         }
         c
     }
