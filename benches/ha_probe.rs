@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use kockpit::backend::{BackendEvent, BackendHandle};
 use kockpit::inventory::Plan;
 use kockpit::model::{Mode, Model, ServerStatus, VrrpState};
-use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
 use kockpit::probe::{self, LiveSettings, hosts};
+use kockpit::transport::ssh::{AccessMode, PoolOptions, SshPool};
 
 fn lab_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab/ha")

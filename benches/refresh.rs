@@ -16,7 +16,7 @@ use kockpit::ceph::{self, CephAccess, CephSettings};
 use kockpit::certs::{self, CertsSettings, Remote};
 use kockpit::etcd::{EtcdProbe, EtcdSettings, TunnelMode};
 use kockpit::inventory::Plan;
-use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
+use kockpit::transport::ssh::{AccessMode, PoolOptions, SshPool};
 
 fn sh(script: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new(script).args(args).output().map_err(|e| e.to_string())?;

@@ -1,19 +1,55 @@
 //! kockpit: one screen for the on-call engineer of a self-hosted HA Kubernetes cluster.
+//!
+//! The modules form layers; each imports only from the layers below it (`tests/layers.rs` holds the
+//! table and fails on an import that runs upward or sideways between sources):
+//!
+//! 1. [`shell`], [`error`], [`config`], [`action`], [`retry`]: quoting, errors, user configuration, the
+//!    Action enum, the one backoff
+//! 2. [`inventory`], [`settings`]: the host plan; themes and keymaps
+//! 3. [`model`]: plain data, freshness, health, timeline, row projections; no I/O
+//! 4. [`ops`], [`logs`], [`report`]: operation vocabulary, planners, faults, drill host actions, the
+//!    audit writer; log vocabulary and buffer; the audit report
+//! 5. [`backend`], [`transport`]: the protocol (commands, events, the routing table, the poll loop,
+//!    the progress reporter); SSH, the read-only set with every script, local commands, HTTPS
+//! 6. [`probe`], [`etcd`], [`certs`], [`ceph`], [`kube`], [`sim`]: the sources, none importing another
+//! 7. [`live`], [`drill`]: wiring of the live backend; the drill runner
+//! 8. [`app`]: the state and the key handling, no terminal
+//! 9. [`ui`]: panels, dialogs, layout and the terminal loop
+//! 10. [`cli`]: the subcommands
 
-pub mod app;
-pub mod backend;
-pub mod cli;
+pub mod action;
 pub mod config;
-pub mod drill;
 pub mod error;
+pub mod retry;
+pub mod shell;
+
 pub mod inventory;
-pub mod kube;
-pub mod logs;
+pub mod settings;
+
 pub mod model;
+
+pub mod logs;
 pub mod ops;
 pub mod report;
+
+pub mod backend;
+pub mod transport;
+
+pub mod ceph;
+pub mod certs;
+pub mod etcd;
+pub mod kube;
+pub mod probe;
 pub mod sim;
+
+pub mod drill;
+pub mod live;
+
+pub mod app;
+
 pub mod ui;
+
+pub mod cli;
 
 static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -26,8 +62,3 @@ pub fn mark_start() {
 pub fn process_age() -> std::time::Duration {
     STARTED.get_or_init(std::time::Instant::now).elapsed()
 }
-pub mod ceph;
-pub mod certs;
-pub mod etcd;
-pub mod live_state;
-pub mod probe;

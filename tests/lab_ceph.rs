@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use kockpit::backend::BackendEvent;
 use kockpit::ceph::{self, CephAccess, CephSettings};
-use kockpit::certs::Remote;
 use kockpit::inventory::Plan;
 use kockpit::model::{CephHealth, CephView, Mode, Model, Observation, PanelId, Payload, Severity, assess};
 use kockpit::ops::{OpEvent, WriteCap};
+use kockpit::transport::Remote;
 use tokio::sync::mpsc;
 
 static LAB_LOCK: Mutex<()> = Mutex::new(());
@@ -271,7 +271,7 @@ fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
     // no SSH here (an SSH config that does not exist): Ceph alone must still work
     let plan = lab.local_plan("ceph-live", 3, "");
     rt().block_on(async {
-        let mut h = kockpit::live_state::spawn(&plan, kockpit::probe::LiveSettings::new(false));
+        let mut h = kockpit::live::state::spawn(&plan, kockpit::probe::LiveSettings::new(false));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let mut next = async |what: &str| match tokio::time::timeout_at(deadline, h.events.recv()).await {
             Ok(Some(ev)) => ev,
@@ -308,7 +308,7 @@ fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
     });
     // a read-only process: the same plan, the same command, refused below the UI
     rt().block_on(async {
-        let mut h = kockpit::live_state::spawn(&plan, kockpit::probe::LiveSettings::new(true));
+        let mut h = kockpit::live::state::spawn(&plan, kockpit::probe::LiveSettings::new(true));
         let cap = WriteCap::acquire(false).unwrap(); // only a writable test process can even build the command
         h.commands
             .send(kockpit::backend::Command::Execute { id: 22, request: kockpit::ops::OpRequest::SetNoout { on: false }, cap })
@@ -386,7 +386,7 @@ fn rook_beside_the_ceph_cli_in_the_live_backend_and_standing_in_when_the_cli_fai
 
     let plan = lab.local_plan("ceph-rook", 2, &format!("kubeconfig = \"{}\"\n", cp.kockpit_kubeconfig().display()));
     rt.block_on(async {
-        let mut h = kockpit::cli::live::spawn(&plan, true).expect("the live backend");
+        let mut h = kockpit::live::spawn(&plan, true).expect("the live backend");
         let mut m = Model::new(plan.clone(), Mode::Live, "ceph-rook");
         let mut until = async |m: &mut Model, secs: u64, what: &str, done: &dyn Fn(&Model) -> bool| {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);

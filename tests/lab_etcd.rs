@@ -15,11 +15,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kockpit::certs::Remote;
 use kockpit::etcd::{CredentialSource, EtcdEndpoint, EtcdProbe, EtcdSettings, OpenSshTunnel, TunnelMode};
 use kockpit::inventory::Plan;
 use kockpit::model::{EtcdView, Mode, Model, Observation, PanelId, Payload, Severity, assess};
-use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
+use kockpit::transport::Remote;
+use kockpit::transport::ssh::{AccessMode, PoolOptions, SshPool};
 
 static LAB_LOCK: Mutex<()> = Mutex::new(());
 

@@ -18,8 +18,8 @@ use kockpit::backend::{BackendEvent, BackendHandle};
 use kockpit::inventory::Plan;
 use kockpit::model::{HealthLevel, Mode, Model, PanelId, ServerStatus, Severity, VrrpState, assess};
 use kockpit::ops::WriteCap;
-use kockpit::probe::ssh::{AccessMode, PoolOptions, SshError, SshPool};
 use kockpit::probe::{self, LiveSettings, hosts};
+use kockpit::transport::ssh::{AccessMode, PoolOptions, SshError, SshPool};
 
 /// The lab is one shared thing: tests take turns.
 static LAB_LOCK: Mutex<()> = Mutex::new(());
@@ -463,7 +463,8 @@ async fn read_only_pool_refuses_and_sends_nothing() {
     assert!(matches!(e, SshError::ReadOnlyRefused { .. }), "{e}");
     assert!(lab.ha(&["exec", "lb1", "test", "-e", marker]).is_err(), "the remote must not have run it");
     // a probe script with an injected argument is not in the set either
-    let sneaky = format!("{} ; touch {marker}", kockpit::probe::ssh::script_command(kockpit::probe::haproxy::SHOW_STAT_SCRIPT, &["/x"]));
+    let sneaky =
+        format!("{} ; touch {marker}", kockpit::transport::ssh::script_command(kockpit::probe::haproxy::SHOW_STAT_SCRIPT, &["/x"]));
     assert!(matches!(ro.run("lb1", &sneaky, Duration::from_secs(5)).await, Err(SshError::ReadOnlyRefused { .. })));
     assert!(lab.ha(&["exec", "lb1", "test", "-e", marker]).is_err());
     // while the read-only probes work
@@ -491,8 +492,10 @@ async fn vrrp_password_never_leaves_the_host() {
     let password = password.trim();
     assert!(password.len() >= 4);
     let pool = lab.pool(AccessMode::ReadOnly);
-    let cmd =
-        kockpit::probe::ssh::script_command(kockpit::probe::keepalived::VRRP_SCRIPT, &["/tmp/keepalived.json", "/run/keepalived.state"]);
+    let cmd = kockpit::transport::ssh::script_command(
+        kockpit::probe::keepalived::VRRP_SCRIPT,
+        &["/tmp/keepalived.json", "/run/keepalived.state"],
+    );
     let out = pool.run("lb1", &cmd, Duration::from_secs(5)).await.unwrap();
     assert!(
         out.stdout.contains("\"auth_data\":\"-\""),

@@ -22,8 +22,8 @@ use kockpit::kube::{self, Access, KubeSettings};
 use kockpit::logs::spec::{LogRequest, LogSpec, LogState, LogStatus, MAX_TAIL};
 use kockpit::logs::{LogBuffer, LogLine};
 use kockpit::model::WorkloadKind;
-use kockpit::probe::ssh::{AccessMode, PoolOptions, SshPool};
 use kockpit::probe::{self, LiveSettings};
+use kockpit::transport::ssh::{AccessMode, PoolOptions, SshPool};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -324,7 +324,7 @@ async fn link_cut_while_tailing_ends_the_stream_with_a_failure() {
     lab.sh("m3", &format!("echo 'hello from m3' > {path}"));
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let spec = LogSpec::File { host: "m3".into(), path: path.clone() };
-    let task = tokio::spawn(kockpit::logs::host::tail_host(pool, "m3".into(), 7, spec, 5, true, Duration::from_secs(5), tx));
+    let task = tokio::spawn(kockpit::probe::logtail::tail_host(pool, "m3".into(), 7, spec, 5, true, Duration::from_secs(5), tx));
     let first = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
             match rx.recv().await {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kockpit::backend::BackendEvent;
+use kockpit::backend::stream::tail_command;
 use kockpit::logs::LogBuffer;
-use kockpit::logs::source::tail_command;
 
 const RATE: u64 = 10_000;
 const SECS: u64 = 30;

@@ -5,9 +5,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use kockpit::app::{App, Dialog};
 use kockpit::model::{Mode, PanelId};
 use kockpit::ops::WriteCap;
+use kockpit::settings::keymap::Keymap;
+use kockpit::settings::theme::Theme;
 use kockpit::sim::{Fault, settled_demo};
-use kockpit::ui::keymap::Keymap;
-use kockpit::ui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::style::Style;
 

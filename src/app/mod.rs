@@ -1,9 +1,7 @@
 //! The app: owns all state, turns keys into actions and actions into plans, dialogs and commands.
 //! No terminal and no I/O beyond the audit log here: the event loop in [`run`] drives it, tests call it directly.
 
-pub mod action;
 pub mod logsrc;
-pub mod run;
 
 use std::collections::BTreeMap;
 
@@ -11,15 +9,15 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use serde_json::json;
 
-pub use action::Action;
+pub use crate::action::Action;
 
 use crate::backend::{BackendEvent, Command};
 use crate::model::{Assessment, Model, PanelId, Severity, assess};
+use crate::ops::Fault;
 use crate::ops::audit::AuditLog;
 use crate::ops::{FailoverMode, OpEvent, OpPlan, OpRequest, WriteCap, plan};
-use crate::sim::Fault;
-use crate::ui::keymap::Keymap;
-use crate::ui::theme::Theme;
+use crate::settings::keymap::Keymap;
+use crate::settings::theme::Theme;
 
 /// What is drawn over the panels.
 #[derive(Debug, Clone, PartialEq)]
@@ -629,14 +627,14 @@ impl App {
     pub fn target_node(&self) -> Option<String> {
         let nodes = self.model.nodes.data.as_deref()?;
         if self.view.focus == PanelId::Hosts {
-            let hosts = crate::ui::panels::hosts_rows(&self.model, self.view.filter(PanelId::Hosts));
+            let hosts = crate::model::rows::hosts_rows(&self.model, self.view.filter(PanelId::Hosts));
             if let Some(h) = hosts.get(self.view.selected(PanelId::Hosts))
                 && nodes.iter().any(|n| &n.name == h)
             {
                 return Some(h.clone());
             }
         }
-        let rows = crate::ui::panels::node_rows(&self.model, self.view.filter(PanelId::Nodes));
+        let rows = crate::model::rows::node_rows(&self.model, self.view.filter(PanelId::Nodes));
         rows.get(self.view.selected(PanelId::Nodes)).map(|&i| nodes[i].name.clone())
     }
 
@@ -785,7 +783,7 @@ impl App {
 
     fn move_sel(&mut self, delta: i64) {
         let p = self.view.focus;
-        let len = crate::ui::panels::row_count(&self.model, p, self.view.filter(p)) as i64;
+        let len = crate::model::rows::row_count(&self.model, p, self.view.filter(p)) as i64;
         let cur = self.view.selected(p) as i64;
         let next = (cur + delta).clamp(0, (len - 1).max(0));
         self.view.selected.insert(p, next as usize);

@@ -63,7 +63,7 @@ fn focus_zoom_filter_and_help() {
     app.on_key(code(KeyCode::Enter));
     assert!(!app.view.filter_editing);
     assert_eq!(app.view.filter(PanelId::Hosts), "work");
-    assert_eq!(crate::ui::panels::row_count(&app.model, PanelId::Hosts, "work"), 3);
+    assert_eq!(crate::model::rows::row_count(&app.model, PanelId::Hosts, "work"), 3);
     app.on_key(code(KeyCode::Esc));
     assert_eq!(app.view.filter(PanelId::Hosts), "", "Esc clears the filter first");
     app.on_key(key('?'));

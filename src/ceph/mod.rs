@@ -16,61 +16,12 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::backend::BackendEvent;
-use crate::certs::Remote;
 use crate::model::{CephView, Observation, Payload};
 use crate::ops::{OpEvent, WriteCap};
-use crate::probe::ssh::{script_command, sh_quote};
+use crate::transport::Remote;
+use crate::transport::ssh::{script_command, sh_quote};
 
-/// The Ceph probe. Arguments: TIMEOUT (whole seconds), MODE (`direct` | `rook`), then for `direct` the
-/// ceph.conf path ('' = the default search), for `rook` the namespace and the toolbox deployment.
-/// Output: per question a line `@@kockpit-ceph RC NAME` and the JSON (or the error).
-pub const CEPH_SCRIPT: &str = r#"t=${1:-5}; mode=${2:-direct}; arg=${3:-}; dep=${4:-rook-ceph-tools}
-case $t in ''|*[!0-9]*) echo "kockpit: bad timeout" >&2; exit 2 ;; esac
-PY='import json, sys
-try:
-    import rados
-except Exception:
-    sys.exit(97)
-t = int(sys.argv[1])
-o = {"client_mount_timeout": str(t), "rados_mon_op_timeout": str(t), "rados_osd_op_timeout": str(t)}
-try:
-    c = rados.Rados(conffile=sys.argv[2], conf=o)
-    c.connect(timeout=t)
-except Exception as e:
-    sys.stdout.write("\n@@kockpit-ceph %d connect\n%s\n" % (abs(getattr(e, "errno", 1) or 1), e))
-    sys.exit(0)
-for name, req in (("status", {"prefix": "status"}), ("health detail", {"prefix": "health", "detail": "detail"}),
-                  ("osd tree", {"prefix": "osd tree"}), ("df", {"prefix": "df"}), ("osd dump", {"prefix": "osd dump"})):
-    req["format"] = "json"
-    try:
-        rc, out, err = c.mon_command(json.dumps(req), b"", timeout=t)
-    except Exception as e:
-        rc, out, err = -110, b"", str(e)
-    sys.stdout.write("\n@@kockpit-ceph %d %s\n" % (abs(rc), name))
-    sys.stdout.write(out.decode("utf-8", "replace") if rc == 0 else err)
-    sys.stdout.write("\n")
-    if rc != 0:
-        break
-c.shutdown()'
-p=python3; [ -x /usr/bin/python3 ] && p=/usr/bin/python3
-case $mode in
-  direct) "$p" -c "$PY" "$t" "$arg" ;;
-  rook) timeout $((t + 10)) kubectl -n "$arg" exec "deploy/$dep" -- python3 -c "$PY" "$t" "" ;;
-  *) echo "kockpit: unknown mode $mode" >&2; exit 2 ;;
-esac
-rc=$?
-[ $rc = 97 ] || exit $rc
-cli() {
-  case $mode in
-    direct) if [ -n "$arg" ]; then ceph -c "$arg" --connect-timeout "$t" "$@"; else ceph --connect-timeout "$t" "$@"; fi ;;
-    rook) timeout $((t + 10)) kubectl -n "$arg" exec "deploy/$dep" -- ceph --connect-timeout "$t" "$@" ;;
-  esac
-}
-for c in status "health detail" "osd tree" df "osd dump"; do
-  out=$(cli $c -f json 2>&1); rc=$?
-  printf '\n@@kockpit-ceph %s %s\n%s\n' "$rc" "$c" "$out"
-  [ $rc = 0 ] || exit 0
-done"#;
+pub use crate::transport::scripts::CEPH_SCRIPT;
 
 /// How the `ceph` commands reach the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

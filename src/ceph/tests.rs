@@ -4,10 +4,10 @@ use super::*;
 fn commands() {
     let s = CephSettings::new("m1", CephAccess::Direct { conf: Some("/var/tmp/it's/ceph.conf".into()) });
     let probe = s.probe_command();
-    assert!(crate::certs::remote::is_probe_script(&probe), "the probe is one of the read-only scripts");
+    assert!(crate::transport::readonly::is_read_only(&probe), "the probe is one of the read-only scripts");
     assert!(probe.ends_with(r" '5' 'direct' '/var/tmp/it'\''s/ceph.conf'"), "{probe}");
     assert_eq!(s.ceph_command(&["osd", "set", "noout"]), r"ceph -c '/var/tmp/it'\''s/ceph.conf' --connect-timeout 5 'osd' 'set' 'noout'");
-    assert!(!crate::certs::remote::is_probe_script(&s.ceph_command(&["osd", "set", "noout"])), "a write is not a probe");
+    assert!(!crate::transport::readonly::is_read_only(&s.ceph_command(&["osd", "set", "noout"])), "a write is not a probe");
     let rook = CephSettings::new("jump", CephAccess::Rook { namespace: "rook-ceph".into(), deployment: "rook-ceph-tools".into() });
     assert_eq!(
         rook.ceph_command(&["osd", "unset", "noout"]),

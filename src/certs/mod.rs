@@ -13,7 +13,6 @@
 //! [`renew`] is the rolling renewal operation.
 
 pub mod parse;
-pub mod remote;
 pub mod renew;
 
 use std::net::{IpAddr, SocketAddr};
@@ -28,43 +27,12 @@ use tokio_rustls::rustls;
 use crate::backend::BackendEvent;
 use crate::inventory::{Plan, PlanSource};
 use crate::model::{CertInfo, Observation, Payload};
-use crate::probe::ssh::script_command;
+pub use crate::transport::Remote;
+use crate::transport::ssh::script_command;
 pub use parse::Parsed;
-pub use remote::Remote;
 pub use renew::{RenewSettings, RenewTool, renew};
 
-/// Prints the certificates named by its arguments, pairs `NAME PATH`:
-/// - `PATH` a certificate file: `@@kockpit-cert NAME PATH` and its CERTIFICATE blocks (a file holding a
-///   key too, like the kubelet's, gives only the certificate);
-/// - `PATH` ending in `.conf` (a kubeconfig): `@@kockpit-kubeconfig NAME PATH` and the base64
-///   `client-certificate-data`, or the certificate blocks of the file `client-certificate` names;
-/// - `PATH` ending in `/` (a directory): every `*.pem`/`*.crt` in it except keys, named NAME + file stem.
-///   Missing files are skipped.
-pub const CERTS_SCRIPT: &str = r#"pem() { sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$1"; }
-while [ $# -ge 2 ]; do
-  n=$1; p=$2; shift 2
-  case $p in
-    */)
-      for f in "$p"*.pem "$p"*.crt; do
-        [ -f "$f" ] || continue
-        case $f in *-key.pem|*.key) continue ;; esac
-        b=${f##*/}; printf '@@kockpit-cert %s%s %s\n' "$n" "${b%.*}" "$f"; pem "$f"
-      done ;;
-    *.conf)
-      [ -f "$p" ] || continue
-      printf '@@kockpit-kubeconfig %s %s\n' "$n" "$p"
-      d=$(sed -n 's/^[[:space:]]*client-certificate-data:[[:space:]]*//p' "$p" | head -n 1)
-      if [ -n "$d" ]; then printf '%s\n' "$d"
-      else
-        f=$(sed -n 's/^[[:space:]]*client-certificate:[[:space:]]*//p' "$p" | head -n 1)
-        [ -n "$f" ] && [ -f "$f" ] && pem "$f"
-      fi ;;
-    *)
-      [ -f "$p" ] || continue
-      printf '@@kockpit-cert %s %s\n' "$n" "$p"; pem "$p" ;;
-  esac
-done
-exit 0"#;
+pub use crate::transport::scripts::CERTS_SCRIPT;
 
 /// Which PKI layout the cluster has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

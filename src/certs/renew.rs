@@ -30,7 +30,7 @@ use crate::etcd::{EtcdProbe, EtcdSettings};
 use crate::inventory::{EtcdDeploy, Plan};
 use crate::model::{Observation, Payload, ServerStatus};
 use crate::ops::{OpEvent, WriteCap};
-use crate::probe::ssh::sh_quote;
+use crate::transport::ssh::sh_quote;
 
 /// How the certificates are renewed on a master.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ fn specs_per_layout_and_role() {
     assert_eq!(names(cert_specs(CertLayout::KubeKey, false, true)), ["etcd/"]);
     assert_eq!(names(cert_specs(CertLayout::Kubeadm, false, true)), ["etcd-healthcheck-client", "etcd-peer", "etcd-server", "etcd-ca"]);
     let cmd = certs_command(&cert_specs(CertLayout::Kubeadm, true, true));
-    assert!(remote::is_probe_script(&cmd));
+    assert!(crate::transport::readonly::is_read_only(&cmd));
 }
 
 /// Run the real script with sh on fixture files: kubeconfig data and file forms, a KubeKey directory

@@ -42,7 +42,7 @@ pub trait Tunnel: Send + Sync {
 /// Tunnels as direct-tcpip channels of the SSH pool's kept-alive connections: no extra process, no
 /// extra login, and the same host-key checks as every other SSH use.
 #[derive(Clone)]
-pub struct PoolTunnel(pub crate::probe::ssh::SshPool);
+pub struct PoolTunnel(pub crate::transport::ssh::SshPool);
 
 impl Tunnel for PoolTunnel {
     fn open<'a>(&'a self, via: &'a str, host: &'a str, port: u16) -> BoxFut<'a, Result<BoxIo, String>> {

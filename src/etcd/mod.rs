@@ -27,42 +27,15 @@ use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 
 use crate::backend::BackendEvent;
-use crate::certs::Remote;
 use crate::inventory::Plan;
 use crate::model::{EtcdView, Observation, Payload};
-use crate::probe::ssh::script_command;
+use crate::transport::Remote;
+use crate::transport::ssh::script_command;
 use client::{Conn, dial_direct};
 pub use client::{Credentials, OpenSshTunnel, PoolTunnel, Tunnel};
 use parse::{EndpointResult, Member, Status};
 
-/// Finds and prints the etcd CA, a client certificate and its key (PEM blocks only, each after a
-/// `@@kockpit-etcd-{ca,cert,key} PATH` line). Arguments (optional, may be empty): explicit CA, cert and
-/// key paths, tried first. Then kubeadm's healthcheck-client, kubeadm's apiserver-etcd-client, KubeKey's
-/// admin-HOST / node-HOST / any admin-*.pem.
-///
-/// This is the one read-only command that reads a private key: etcd accepts no other way in. The key
-/// stays in kockpit's memory and is never logged or shown.
-pub const CREDENTIALS_SCRIPT: &str = r#"try() {
-  [ -r "$1" ] && [ -r "$2" ] && [ -r "$3" ] || return 1
-  printf '@@kockpit-etcd-ca %s\n' "$1"; sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$1"
-  printf '@@kockpit-etcd-cert %s\n' "$2"; sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$2"
-  printf '@@kockpit-etcd-key %s\n' "$3"; sed -n '/-----BEGIN [A-Z ]*PRIVATE KEY-----/,/-----END [A-Z ]*PRIVATE KEY-----/p' "$3"
-  exit 0
-}
-[ -n "${1:-}" ] && try "$1" "${2:-}" "${3:-}"
-k=/etc/kubernetes/pki
-try $k/etcd/ca.crt $k/etcd/healthcheck-client.crt $k/etcd/healthcheck-client.key
-try $k/etcd/ca.crt $k/apiserver-etcd-client.crt $k/apiserver-etcd-client.key
-s=/etc/ssl/etcd/ssl
-h=$(hostname)
-try $s/ca.pem $s/admin-$h.pem $s/admin-$h-key.pem
-try $s/ca.pem $s/node-$h.pem $s/node-$h-key.pem
-for f in $s/admin-*.pem $s/node-*.pem; do
-  case $f in *-key.pem) continue ;; esac
-  try $s/ca.pem "$f" "${f%.pem}-key.pem"
-done
-echo "no etcd client certificate readable here (tried kubeadm's /etc/kubernetes/pki/etcd and apiserver-etcd-client, KubeKey's /etc/ssl/etcd/ssl)" >&2
-exit 1"#;
+pub use crate::transport::scripts::CREDENTIALS_SCRIPT;
 
 /// Parse [`CREDENTIALS_SCRIPT`]'s output.
 pub fn parse_credentials(host: &str, out: &str) -> Result<Credentials, String> {

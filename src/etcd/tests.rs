@@ -23,7 +23,7 @@ fn credentials_output() {
 #[test]
 fn credentials_script_is_read_only_and_runs_in_sh() {
     let cmd = script_command(CREDENTIALS_SCRIPT, &["/nonexistent/ca", "/nonexistent/cert", "/nonexistent/key"]);
-    assert!(crate::certs::remote::is_probe_script(&cmd));
+    assert!(crate::transport::readonly::is_read_only(&cmd));
     // on a machine without any etcd PKI the script says so and fails
     let out = std::process::Command::new("sh").arg("-c").arg(format!("{cmd} 2>&1; echo rc=$?")).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -320,7 +320,7 @@ async fn evict_one(
 ) -> (Target, Outcome) {
     let body = eviction_body(&policy, &t.namespace, &t.name, grace).to_string().into_bytes();
     let path = format!("/api/v1/namespaces/{}/pods/{}/eviction", t.namespace, t.name);
-    let mut backoff = PdbBackoff::new();
+    let mut backoff = pdb_backoff();
     let mut last_reported: Option<String> = None;
     loop {
         if cancel.is_cancelled() {
@@ -359,7 +359,7 @@ async fn evict_one(
             }
             Err(e) => e.to_string(),
         };
-        let delay = backoff.next();
+        let delay = backoff.next_delay();
         if last_reported.as_deref() != Some(wait_reason.as_str()) {
             progress.step(format!("{} {wait_reason}, retrying", t.key), true).await;
             last_reported = Some(wait_reason);
@@ -372,17 +372,8 @@ async fn evict_one(
 }
 
 /// The retry policy of a blocked eviction: 1 s, then x1.5 up to 5 s (kubectl waits 5 s flat).
-struct PdbBackoff(Duration);
-
-impl PdbBackoff {
-    fn new() -> PdbBackoff {
-        PdbBackoff(Duration::from_millis(1000))
-    }
-    fn next(&mut self) -> Duration {
-        let d = self.0;
-        self.0 = (self.0.mul_f64(1.5)).min(Duration::from_secs(5));
-        d
-    }
+fn pdb_backoff() -> crate::retry::Backoff {
+    crate::retry::Backoff::new(Duration::from_millis(1000), 1.5, Duration::from_secs(5))
 }
 
 fn short_list(v: &[String]) -> String {
@@ -626,9 +617,9 @@ mod tests {
     }
 
     #[test]
-    fn pdb_backoff() {
-        let mut b = PdbBackoff::new();
-        let d: Vec<u64> = (0..6).map(|_| b.next().as_millis() as u64).collect();
+    fn blocked_evictions_back_off() {
+        let mut b = pdb_backoff();
+        let d: Vec<u64> = (0..6).map(|_| b.next_delay().as_millis() as u64).collect();
         assert_eq!(d, vec![1000, 1500, 2250, 3375, 5000, 5000]);
     }
 }

@@ -50,27 +50,9 @@ object!(
     super::lean::MetaOnly
 );
 
-/// Exponential backoff with jitter: 250 ms, 500 ms, 1 s ... capped at `max`.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    pub fn new(max: Duration) -> Backoff {
-        Backoff { next: Duration::from_millis(250), max }
-    }
-    pub fn reset(&mut self) {
-        self.next = Duration::from_millis(250);
-    }
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        // up to 20 % jitter, from the clock: no RNG needed to keep reconnecting clients apart
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
-        d + d.mul_f64(f64::from(nanos % 1000) / 5000.0)
-    }
+/// Reconnecting watches: 250 ms, 500 ms, 1 s ... capped at `max`, with up to 20 % jitter.
+pub fn watch_backoff(max: Duration) -> crate::retry::Backoff {
+    crate::retry::Backoff::new(Duration::from_millis(250), 2.0, max).with_jitter(0.2)
 }
 
 /// The compact form of an object, or None when it is not kept (e.g. a namespace not shown).
@@ -107,7 +89,7 @@ pub async fn run<T: Object, U: Send + 'static, M: Send + 'static>(
     mut restart: watch::Receiver<u64>,
 ) {
     let mut rv: Option<String> = None;
-    let mut backoff = Backoff::new(Duration::from_secs(8));
+    let mut backoff = watch_backoff(Duration::from_secs(8));
     // failures since the last good list or watch; the first one is retried at once before it is reported
     let mut failures = 0u32;
     let mut reported = false;
@@ -222,21 +204,5 @@ pub async fn run<T: Object, U: Send + 'static, M: Send + 'static>(
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_to_its_cap_and_resets() {
-        let mut b = Backoff::new(Duration::from_secs(2));
-        let d: Vec<Duration> = (0..6).map(|_| b.next_delay()).collect();
-        assert!(d[0] >= Duration::from_millis(250) && d[0] < Duration::from_millis(310));
-        assert!(d[1] >= Duration::from_millis(500));
-        assert!(d[5] >= Duration::from_secs(2) && d[5] <= Duration::from_millis(2400));
-        b.reset();
-        assert!(b.next_delay() < Duration::from_millis(310));
     }
 }

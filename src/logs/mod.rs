@@ -2,12 +2,7 @@
 //! axis, each tagged with its source. Memory is bounded by a ring; lines pushed out of the ring are
 //! spilled to a file when one is configured, and every line is accounted for either way.
 
-pub mod cli;
-pub mod host;
-pub mod source;
 pub mod spec;
-
-pub use cli::specs as spec_flags;
 
 use std::collections::VecDeque;
 use std::fs::File;

@@ -2,6 +2,7 @@
 //! the UI renders from here. Everything that can be derived (health, quorum, drift) is derived.
 
 pub mod health;
+pub mod rows;
 pub mod source;
 pub mod timeline;
 pub mod types;

@@ -1,9 +1,13 @@
-//! The audit trail: append-only JSON Lines. Each record is written and flushed to disk (fsync) before
-//! the caller goes on, so a `kill -9` loses nothing that was already acted on.
+//! The audit trail: append-only JSON Lines, written by one writer of its own ([`Audit`]), a thread that
+//! owns the file. Each record is written and flushed to disk (fsync) before the writer acknowledges it,
+//! so the UI never waits on the disk, and an operation is handed to its executor only once the record
+//! that says it was confirmed is durable: nothing is acted on unrecorded, and a `kill -9` loses
+//! nothing that was already acted on.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
 use chrono::Utc;
 use serde::Serialize;
@@ -47,6 +51,141 @@ impl AuditLog {
     }
 }
 
+/// The acknowledgement of a record: Ok once it is on disk, Err with why it could not be written.
+pub type Recorded = tokio::sync::oneshot::Receiver<Result<(), String>>;
+
+enum Req {
+    Record { event: String, fields: Value, ack: Option<tokio::sync::oneshot::Sender<Result<(), String>>> },
+    Sync(mpsc::Sender<()>),
+}
+
+/// The one audit writer of a process. Cheap to clone; every clone feeds the same thread, in order.
+#[derive(Clone)]
+pub struct Audit {
+    tx: Option<mpsc::Sender<Req>>,
+    /// The last write failure (None once a later write succeeded).
+    failure: Arc<Mutex<Option<String>>>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit").field("path", &self.path).field("failure", &self.failure()).finish()
+    }
+}
+
+impl Audit {
+    /// Start the writer for `path`. A log that cannot be opened is not an error here: the writer
+    /// then fails every record with the reason, so operations are refused while viewing goes on.
+    pub fn open(path: &Path, session: impl Into<String>) -> Audit {
+        match AuditLog::open(path, session) {
+            Ok(log) => Audit::start(log),
+            Err(e) => {
+                let why = format!("cannot open the audit log {}: {e}", path.display());
+                let a = Audit::broken(why);
+                Audit { path: Some(path.to_path_buf()), ..a }
+            }
+        }
+    }
+
+    /// The writer for an open log, on a thread of its own.
+    pub fn start(mut log: AuditLog) -> Audit {
+        let (tx, rx) = mpsc::channel::<Req>();
+        let failure = Arc::new(Mutex::new(None::<String>));
+        let path = log.path().to_path_buf();
+        let fail = failure.clone();
+        let spawned = std::thread::Builder::new().name("kockpit-audit".into()).spawn(move || {
+            while let Ok(req) = rx.recv() {
+                match req {
+                    Req::Record { event, fields, ack } => {
+                        let r = log.record(&event, fields).map_err(|e| format!("audit log {}: {e}", log.path().display()));
+                        if let Ok(mut f) = fail.lock() {
+                            *f = r.as_ref().err().cloned();
+                        }
+                        if let Err(e) = &r {
+                            tracing::error!("{e}");
+                        }
+                        if let Some(ack) = ack {
+                            let _ = ack.send(r);
+                        }
+                    }
+                    Req::Sync(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        match spawned {
+            Ok(_) => Audit { tx: Some(tx), failure, path: Some(path) },
+            Err(e) => Audit::broken(format!("cannot start the audit writer: {e}")),
+        }
+    }
+
+    /// A writer that fails every record with `why`.
+    pub fn broken(why: String) -> Audit {
+        Audit { tx: None, failure: Arc::new(Mutex::new(Some(why))), path: None }
+    }
+
+    /// No audit log at all: records are dropped and acknowledged at once. For tests and benchmarks
+    /// only; every command of the binary writes a log.
+    pub fn discard() -> Audit {
+        Audit { tx: None, failure: Arc::new(Mutex::new(None)), path: None }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Why the last record could not be written, if it could not.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Queue a record; never waits. A failure shows in [`Audit::failure`].
+    pub fn record<T: Serialize>(&self, event: &str, fields: T) {
+        let _ = self.send(event, fields, None);
+    }
+
+    /// Queue a record and get its acknowledgement: act only once it says Ok.
+    pub fn record_durable<T: Serialize>(&self, event: &str, fields: T) -> Recorded {
+        let (ack, rx) = tokio::sync::oneshot::channel();
+        self.send(event, fields, Some(ack));
+        rx
+    }
+
+    fn send<T: Serialize>(&self, event: &str, fields: T, ack: Option<tokio::sync::oneshot::Sender<Result<(), String>>>) {
+        let fields = serde_json::to_value(fields).unwrap_or(Value::Null);
+        let Some(tx) = &self.tx else {
+            let r = match self.failure() {
+                Some(why) => Err(why),
+                None => Ok(()),
+            };
+            if let Some(ack) = ack {
+                let _ = ack.send(r);
+            }
+            return;
+        };
+        if let Err(mpsc::SendError(Req::Record { ack: Some(ack), .. })) = tx.send(Req::Record { event: event.to_string(), fields, ack }) {
+            let _ = ack.send(Err("the audit writer stopped".into()));
+        }
+    }
+
+    /// Wait until every record queued so far is written (or failed): at the end of a session, and in tests.
+    pub fn sync(&self) {
+        if let Some(tx) = &self.tx {
+            let (done, wait) = mpsc::channel();
+            if tx.send(Req::Sync(done)).is_ok() {
+                let _ = wait.recv();
+            }
+        }
+    }
+}
+
+/// Wait for an acknowledgement from blocking code (a test, the end of a command).
+pub fn wait_recorded(r: Recorded) -> Result<(), String> {
+    r.blocking_recv().unwrap_or_else(|_| Err("the audit writer stopped".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +213,36 @@ mod tests {
         assert_eq!(lines[2]["session"], "s2");
         assert!(lines[0]["ts"].as_str().unwrap().ends_with('Z'));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_writer_acknowledges_only_what_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let audit = Audit::open(&path, "s");
+        audit.record("session_start", json!({}));
+        let ack = audit.record_durable("op_confirmed", json!({"op_id": 1}));
+        assert_eq!(wait_recorded(ack), Ok(()));
+        // acknowledged: both records are in the file, in order
+        let text = std::fs::read_to_string(&path).unwrap();
+        let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(events.iter().map(|e| e["event"].as_str().unwrap()).collect::<Vec<_>>(), ["session_start", "op_confirmed"]);
+        assert_eq!(audit.failure(), None);
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_written_fails_every_acknowledgement() {
+        // /dev/full takes the open and fails every write with ENOSPC
+        let audit = Audit::open(Path::new("/dev/full"), "s");
+        let r = wait_recorded(audit.record_durable("op_confirmed", json!({})));
+        assert!(r.as_ref().is_err_and(|e| e.contains("No space left")), "{r:?}");
+        assert!(audit.failure().is_some_and(|f| f.contains("No space left")));
+        // a directory that cannot be created: the writer never starts, every record fails with why
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, "").unwrap();
+        let audit = Audit::open(&blocked.join("audit.jsonl"), "s");
+        let r = wait_recorded(audit.record_durable("op_confirmed", json!({})));
+        assert!(r.as_ref().is_err_and(|e| e.contains("cannot open the audit log")), "{r:?}");
     }
 }

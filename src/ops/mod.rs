@@ -6,6 +6,11 @@
 //! is not read-only: read-only is a property of the process, not of a key binding.
 
 pub mod audit;
+mod fault;
+mod host_action;
+
+pub use fault::Fault;
+pub use host_action::HostAction;
 
 use serde::Serialize;
 

@@ -4,35 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-
-use super::ssh::{AccessMode, SshPool};
-use crate::backend::BackendEvent;
+use crate::backend::Reporter;
 use crate::drill::HostAction;
 use crate::inventory::{Plan, template};
-use crate::ops::{OpEvent, WriteCap};
-
-/// Sends an operation's progress to the app.
-pub(crate) struct Reporter {
-    pub id: u64,
-    pub tx: mpsc::Sender<BackendEvent>,
-}
-
-impl Reporter {
-    pub async fn step(&self, text: impl Into<String>, ok: bool) {
-        let _ = self.tx.send(BackendEvent::Op(OpEvent::Step { id: self.id, text: text.into(), ok })).await;
-    }
-    pub async fn finish(&self, result: Result<String, String>) {
-        let (ok, summary) = match result {
-            Ok(s) => (true, s),
-            Err(e) => {
-                self.step(e.clone(), false).await;
-                (false, e)
-            }
-        };
-        let _ = self.tx.send(BackendEvent::Op(OpEvent::Finished { id: self.id, ok, summary })).await;
-    }
-}
+use crate::ops::WriteCap;
+use crate::transport::ssh::{AccessMode, SshPool};
 
 /// A systemd unit or service name: letters, digits and `@._:-`, not starting with `-`.
 pub fn valid_service(s: &str) -> bool {

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use super::actions::Reporter;
-use super::ssh::{AccessMode, SshPool, script_command};
 use super::{LiveSettings, ProbeTargets, haproxy, keepalived};
+use crate::backend::Reporter;
 use crate::inventory::{DemoteMethod, Host, Plan, template};
 use crate::model::{VrrpState, VrrpView};
 use crate::ops::{FailoverMode, WriteCap};
+use crate::transport::ssh::{AccessMode, SshPool, script_command};
 
 /// How long the VIP may take to move (or come back).
 const MOVE_DEADLINE: Duration = Duration::from_secs(20);

@@ -10,14 +10,10 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
 use super::parse::parse_show_stat;
-use super::ssh::{SshPool, script_command};
 use crate::model::{BackendServer, Readyz};
+use crate::transport::ssh::{SshPool, script_command};
 
-/// Argument: $1 the admin socket. `show stat` only (a `user`-level socket is enough).
-pub const SHOW_STAT_SCRIPT: &str = r#"if ! command -v socat >/dev/null 2>&1; then echo 'socat is not installed' >&2; exit 127; fi
-if [ ! -S "$1" ]; then echo "no haproxy admin socket at $1" >&2; exit 2; fi
-echo 'show stat' | socat -t 2 stdio "unix-connect:$1"
-"#;
+pub use crate::transport::scripts::SHOW_STAT_SCRIPT;
 
 /// `show stat` on one host, filtered to `backend` ("" = every backend).
 pub async fn probe_haproxy(

@@ -5,28 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::parse::parse_host_facts;
-use super::ssh::{SshPool, script_command};
 use crate::model::HostFacts;
+use crate::transport::ssh::{SshPool, script_command};
 
-/// Prints `@@SECTION` lines followed by the facts (see [`crate::probe::parse::hostfacts`]). Shell builtins
-/// where possible: a poll costs three or four forks on the host.
-pub const HOST_FACTS_SCRIPT: &str = r#"r() { l=; [ -r "$1" ] && IFS= read -r l <"$1"; [ -n "$l" ] && printf '%s\n' "$l"; }
-echo @@date; date +%s.%N
-echo @@hostname; r /proc/sys/kernel/hostname
-echo @@kernel; r /proc/sys/kernel/osrelease
-echo @@os; [ -r /etc/os-release ] && while IFS= read -r l; do case $l in PRETTY_NAME=*) printf '%s\n' "${l#PRETTY_NAME=}";; esac; done </etc/os-release
-echo @@uptime; r /proc/uptime
-echo @@loadavg; r /proc/loadavg
-echo @@cpus; r /sys/devices/system/cpu/online || echo "n=$(nproc)"
-echo @@meminfo; while read -r k v _; do case $k in MemTotal:|MemAvailable:|SwapTotal:) echo "$k $v";; esac; done </proc/meminfo
-echo @@df; df -Pk / 2>/dev/null
-echo @@firewalld; if [ -e /usr/lib/systemd/system/firewalld.service ] || [ -e /lib/systemd/system/firewalld.service ] || [ -e /etc/systemd/system/firewalld.service ]; then systemctl is-active firewalld 2>/dev/null; else echo absent; fi
-echo @@selinux; if command -v getenforce >/dev/null 2>&1; then getenforce 2>/dev/null; else echo absent; fi
-echo @@br_netfilter; if [ -d /sys/module/br_netfilter ]; then echo 1; else echo 0; fi
-echo @@bridge_nf_call_iptables; r /proc/sys/net/bridge/bridge-nf-call-iptables
-echo @@ip_forward; r /proc/sys/net/ipv4/ip_forward
-echo @@end
-"#;
+pub use crate::transport::scripts::HOST_FACTS_SCRIPT;
 
 /// The widest exec-to-first-byte window in which the remote clock is still compared (±half of it).
 const MAX_CLOCK_WINDOW: Duration = Duration::from_millis(300);

@@ -9,55 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::parse::{ParseError, ipaddr, parse_ip_addr, parse_keepalived_json, parse_state_file};
-use super::ssh::{SshPool, script_command};
 use crate::model::{VipProbe, VrrpState, VrrpView};
+use crate::transport::ssh::{SshPool, script_command};
 
-/// Arguments: $1 the JSON dump path, $2 the notify state file ("" for none). keepalived writes the
-/// dump within milliseconds; one that has not after ~0.2 s (busy, shutting down) is not waited for:
-/// the state file answers instead.
-/// The JSON signal number comes from `keepalived --signum=JSON`: a keepalived built without JSON has
-/// none, and then no signal is sent (a guessed real-time signal could kill it).
-pub const VRRP_SCRIPT: &str = r#"J=$1; S=$2
-echo @@ip
-ip -j addr 2>&1 || echo '!ip failed'
-echo @@ka
-pid=; comm=; st=
-[ -r /run/keepalived.pid ] && read -r pid </run/keepalived.pid
-case $pid in ''|*[!0-9]*) pid= ;; esac
-if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
-  read -r comm <"/proc/$pid/comm"
-  if [ "$comm" = keepalived ]; then read -r st <"/proc/$pid/stat"; st=${st##*) }; st=${st%% *}; fi
-fi
-case $st in
-  ''|Z|X) echo stopped ;;
-  T|t) echo "frozen $pid" ;;
-  *)
-    sig=$(keepalived --signum=JSON 2>/dev/null || /usr/sbin/keepalived --signum=JSON 2>/dev/null)
-    case $sig in ''|*[!0-9]*) sig= ;; esac
-    if [ -z "$sig" ]; then echo "running $pid no-json-support"
-    else
-      old=$(stat -c %y "$J" 2>/dev/null); new=$old
-      if kill -"$sig" "$pid" 2>/dev/null; then
-        i=0
-        while [ $i -lt 15 ]; do
-          new=$(stat -c %y "$J" 2>/dev/null)
-          [ -n "$new" ] && [ "$new" != "$old" ] && [ -s "$J" ] && break
-          sleep 0.01; i=$((i+1))
-        done
-        if [ -n "$new" ] && [ "$new" != "$old" ]; then
-          sleep 0.005
-          echo "running $pid json"
-          echo @@json
-          sed 's/"auth_data":"\([^"\\]\|\\.\)*"/"auth_data":"-"/g' "$J"
-          echo
-        else echo "running $pid json-not-written"; fi
-      else echo "running $pid signal-failed"; fi
-    fi ;;
-esac
-echo @@state
-[ -n "$S" ] && [ -r "$S" ] && cat "$S"
-echo @@end
-"#;
+pub use crate::transport::scripts::VRRP_SCRIPT;
 
 /// What the script saw of keepalived itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,8 +15,8 @@ pub mod failover;
 pub mod haproxy;
 pub mod hosts;
 pub mod keepalived;
+pub mod logtail;
 pub mod parse;
-pub mod ssh;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ use crate::backend::{BackendEvent, BackendHandle, Command};
 use crate::inventory::{Host, LbTopology, Plan};
 use crate::model::{Observation, Payload};
 use crate::ops::{OpEvent, OpRequest};
-use ssh::{AccessMode, PassphrasePrompt, PoolOptions, SshError, SshPool};
+use crate::transport::ssh::{AccessMode, PassphrasePrompt, PoolOptions, SshError, SshPool};
 
 /// How the live probes run.
 #[derive(Clone)]
@@ -201,7 +201,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                             }
                         };
                         let ctx = failover::OpContext { plan: plan.clone(), pool, settings: settings.clone() };
-                        let r = actions::Reporter { id, tx: tx.clone() };
+                        let r = crate::backend::Reporter { id, tx: tx.clone() };
                         let busy = vip_busy.clone();
                         tasks.spawn(async move {
                             let Ok(guard) = busy.try_lock_owned() else {
@@ -239,7 +239,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                                 continue;
                             }
                         };
-                        let (plan, r) = (plan.clone(), actions::Reporter { id, tx: tx.clone() });
+                        let (plan, r) = (plan.clone(), crate::backend::Reporter { id, tx: tx.clone() });
                         tasks.spawn(async move {
                             let result = actions::run(&plan, &pool, &action, &cap, &r).await;
                             r.finish(result).await;
@@ -280,7 +280,7 @@ impl LogTails {
                     (Err(e), _) => refuse(format!("ssh: {e}")),
                     (Ok(_), None) => refuse(format!("{}: not a host of the plan", spec.host().unwrap_or(""))),
                     (Ok(pool), Some(h)) => {
-                        let fut = crate::logs::host::tail_host(
+                        let fut = crate::probe::logtail::tail_host(
                             pool.clone(),
                             h.ssh_host.clone(),
                             id,

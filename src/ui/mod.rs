@@ -1,10 +1,8 @@
 //! Drawing the one screen: header, panels, timeline strip, footer, dialogs.
 //! Pure functions of the app state and the current time; nothing here does I/O.
 
-pub mod keymap;
-mod layered;
 pub mod panels;
-pub mod theme;
+pub mod run;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -17,8 +15,8 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use crate::app::{Action, App, Dialog};
 use crate::model::source::{fmt_age_coarse, fmt_age_ms};
 use crate::model::{Freshness, HealthLevel, Mode, PanelId, Severity};
+use crate::settings::theme::Role;
 use panels::{Content, Ctx, sev_role};
-use theme::Role;
 
 /// Grid of panels for a given body size. Returns the panels that are shown and where.
 /// `hosts` is the number of hosts in the plan: the top row grows to show them all when it can;
@@ -511,7 +509,7 @@ fn wrapped_height(lines: &[Line], width: u16) -> u16 {
 fn draw_faults(f: &mut Frame, app: &App, body: Rect, selected: usize) {
     let t = &app.theme;
     let mut lines = vec![Line::styled("Inject a fault into the simulated cluster (1-8, or select + Enter):", t.style(Role::Muted))];
-    for (i, fault) in crate::sim::Fault::ALL.iter().enumerate() {
+    for (i, fault) in crate::ops::Fault::ALL.iter().enumerate() {
         let style = if i == selected { t.style(Role::Selection) } else { t.style(Role::Text) };
         lines.push(Line::styled(format!(" {}  {:<16} {}", i + 1, fault.name(), fault.describe()), style));
     }

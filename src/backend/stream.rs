@@ -8,8 +8,8 @@ use chrono::Utc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use super::{LogLine, split_timestamp};
 use crate::backend::BackendEvent;
+use crate::logs::{LogLine, split_timestamp};
 
 /// Read lines from `reader` until it ends; returns how many were sent.
 pub async fn pump<R: AsyncRead + Unpin>(reader: R, source: Arc<str>, tx: &mpsc::Sender<BackendEvent>) -> std::io::Result<u64> {

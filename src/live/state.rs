@@ -20,7 +20,7 @@ use crate::etcd::{EtcdSettings, PoolTunnel};
 use crate::inventory::{CephVia, Plan};
 use crate::ops::{OpEvent, OpRequest};
 use crate::probe::LiveSettings;
-use crate::probe::ssh::SshPool;
+use crate::transport::ssh::SshPool;
 
 /// Whether this part executes `req`.
 pub fn handles(req: &OpRequest) -> bool {

@@ -2,16 +2,15 @@
 //! production path), or on this machine (`Local`: the lab's Ceph on 127.0.0.1, or a jump host that is
 //! itself a mon).
 //!
-//! Reads are kockpit's own constant probe scripts ([`is_probe_script`], part of the SSH pool's
-//! read-only set); anything else is refused here before it is sent, on either transport. Writes need
-//! the process's [`WriteCap`].
+//! Reads are kockpit's own constant probe scripts (the read-only set of [`super::readonly`]); anything
+//! else is refused here before it is sent, on either transport. Writes need the process's [`WriteCap`].
 
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
+use super::ssh::{CommandOutput, SshError, SshPool};
 use crate::ops::WriteCap;
-use crate::probe::ssh::{self, CommandOutput, SshError, SshPool};
 
 /// How commands reach a host.
 #[derive(Clone)]
@@ -34,36 +33,6 @@ impl std::fmt::Debug for Remote {
     }
 }
 
-/// The scripts of the etcd, Ceph and certificate probes: the commands these modules ever send as reads.
-pub fn probe_scripts() -> [&'static str; 3] {
-    [crate::etcd::CREDENTIALS_SCRIPT, crate::ceph::CEPH_SCRIPT, crate::certs::CERTS_SCRIPT]
-}
-
-/// Whether `cmd` is one of [`probe_scripts`] followed only by single-quoted arguments (the same rule as
-/// the SSH pool's read-only set).
-pub fn is_probe_script(cmd: &str) -> bool {
-    probe_scripts().iter().any(|script| {
-        let prefix = format!("sh -c {} kockpit", ssh::sh_quote(script));
-        cmd.strip_prefix(prefix.as_str()).is_some_and(only_quoted_args)
-    })
-}
-
-fn only_quoted_args(mut rest: &str) -> bool {
-    while !rest.is_empty() {
-        let Some(r) = rest.strip_prefix(" '") else { return false };
-        rest = r;
-        loop {
-            let Some(end) = rest.find('\'') else { return false };
-            rest = &rest[end + 1..];
-            match rest.strip_prefix(r"\''") {
-                Some(r) => rest = r,
-                None => break,
-            }
-        }
-    }
-    true
-}
-
 impl Remote {
     /// Over the pool: reads go only through the pool's read-only path.
     pub fn ssh(pool: SshPool) -> Remote {
@@ -77,7 +46,7 @@ impl Remote {
     /// Run one of the probe scripts on `host`. `lane`: reuse a persistent remote shell for this kind of
     /// probe (no login-shell start-up per poll). Errors name the host.
     pub async fn read(&self, host: &str, lane: Option<&str>, cmd: &str, timeout: Duration) -> Result<CommandOutput, String> {
-        if !is_probe_script(cmd) && !ssh::is_read_only(cmd) {
+        if !super::readonly::is_read_only(cmd) {
             tracing::warn!(host, "refused: not a read-only probe command");
             return Err(format!("{host}: refused to send a command outside the read-only set"));
         }
@@ -159,11 +128,11 @@ mod tests {
 
     #[test]
     fn probe_scripts_only() {
-        let ok = ssh::script_command(crate::certs::CERTS_SCRIPT, &["apiserver", "/etc/kubernetes/pki/apiserver.crt"]);
-        assert!(is_probe_script(&ok));
-        assert!(!is_probe_script(&format!("{ok}; rm -rf /")));
-        assert!(!is_probe_script(&format!("{ok} $(reboot)")));
-        assert!(!is_probe_script("ceph osd set noout"));
+        let ok = crate::shell::script_command(crate::transport::scripts::CERTS_SCRIPT, &["apiserver", "/etc/kubernetes/pki/apiserver.crt"]);
+        assert!(super::super::readonly::is_read_only(&ok));
+        assert!(!super::super::readonly::is_read_only(&format!("{ok}; rm -rf /")));
+        assert!(!super::super::readonly::is_read_only(&format!("{ok} $(reboot)")));
+        assert!(!super::super::readonly::is_read_only("ceph osd set noout"));
     }
 
     #[tokio::test]

@@ -14,49 +14,12 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use super::spec::{LogSpec, LogState, LogStatus, MAX_TAIL};
-use super::{LogLine, split_timestamp};
 use crate::backend::BackendEvent;
-use crate::probe::ssh::{SshPool, StreamChunk, script_command};
+use crate::logs::spec::{LogSpec, LogState, LogStatus, MAX_TAIL};
+use crate::logs::{LogLine, split_timestamp};
+use crate::transport::ssh::{SshPool, StreamChunk, script_command};
 
-/// The tail script. `$1` journal|file, `$2` the unit or path, `$3` lines of history, `$4` 1 = follow.
-pub const TAIL_SCRIPT: &str = r#"kind=$1 what=$2 n=$3 follow=$4
-case $n in ''|*[!0-9]*) echo "bad line count" >&2; exit 2;; esac
-case $kind in
-journal)
-  command -v journalctl >/dev/null 2>&1 || { echo "journalctl is not installed on this host (no systemd journal)" >&2; exit 127; }
-  if command -v systemctl >/dev/null 2>&1; then
-    case $(systemctl show -p LoadState --value -- "$what" 2>/dev/null) in
-      not-found) echo "unit $what is not known on this host" >&2; exit 4;;
-    esac
-  fi
-  case $(journalctl --no-pager -n 0 2>&1 >/dev/null) in
-    *"No journal files"*) echo "no systemd journal on this host (no journal files)" >&2; exit 3;;
-  esac
-  fmt=short-iso-precise
-  journalctl -q --no-pager -n 0 -o "$fmt" >/dev/null 2>&1 || fmt=short-iso
-  if [ "$follow" = 1 ]; then set -- journalctl -q --no-pager -f -n "$n" -o "$fmt" -u "$what"
-  else set -- journalctl -q --no-pager -n "$n" -o "$fmt" -u "$what"; fi;;
-file)
-  if [ "$follow" = 1 ]; then
-    [ -e "$what" ] || echo "$what does not exist (yet); waiting for it" >&2
-    set -- tail -n "$n" -F -- "$what"
-  else
-    [ -r "$what" ] || { echo "cannot read $what" >&2; exit 1; }
-    set -- tail -n "$n" -- "$what"
-  fi;;
-*) echo "unknown source kind" >&2; exit 2;;
-esac
-exec 3<&0
-"$@" <&- 3<&- &
-t=$!
-{ cat <&3 >/dev/null 2>&1; kill "$t" 2>/dev/null; } >/dev/null 2>&1 &
-w=$!
-exec 3<&-
-wait "$t"
-s=$?
-kill "$w" 2>/dev/null
-exit "$s""#;
+pub use crate::transport::scripts::TAIL_SCRIPT;
 
 /// The command that tails `spec` (a journal or file source), or why there is none.
 pub fn tail_command(spec: &LogSpec, lines: u32, follow: bool) -> Result<String, String> {
@@ -199,7 +162,7 @@ pub async fn tail_host(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::ssh::is_read_only;
+    use crate::transport::ssh::is_read_only;
 
     fn journal(unit: &str) -> LogSpec {
         LogSpec::Journal { host: "m1".into(), unit: unit.into() }

@@ -1,6 +1,8 @@
 //! The live backend: SSH probes of the HA front, etcd/Ceph/certificates, and the Kubernetes watches,
 //! combined into one.
 
+pub mod state;
+
 use color_eyre::Result;
 
 use crate::backend::{BackendHandle, Claims, Command, combine};
@@ -9,7 +11,7 @@ use crate::model::Model;
 
 pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     let ssh = crate::probe::spawn(plan, crate::probe::LiveSettings::new(readonly));
-    let state = crate::live_state::spawn(plan, crate::probe::LiveSettings::new(readonly));
+    let state = crate::live::state::spawn(plan, crate::probe::LiveSettings::new(readonly));
     // Rook's CephCluster is watched wherever its CRD is served: alone it feeds the Ceph panel, beside
     // a [ceph] section's CLI view the panel says whether the two agree.
     let kube = crate::kube::spawn_backend(crate::kube::KubeSettings::from_plan(plan, readonly));
@@ -18,7 +20,7 @@ pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
         Command::Logs(r) => r.is_kube(),
         _ => false,
     };
-    let to_state: Claims = |c| matches!(c, Command::Execute { request, .. } if crate::live_state::handles(request));
+    let to_state: Claims = |c| matches!(c, Command::Execute { request, .. } if crate::live::state::handles(request));
     let to_ssh: Claims =
         |c| matches!(c, Command::Execute { .. } | Command::Host { .. } | Command::Fault(_) | Command::SetPaused(_) | Command::Logs(_));
     Ok(combine(vec![(kube, to_kube), (state, to_state), (ssh, to_ssh)]))

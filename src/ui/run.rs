@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use ratatui::crossterm::event::{Event, EventStream};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::App;
+use crate::app::App;
 use crate::backend::BackendHandle;
 use crate::ui;
 

@@ -3,7 +3,9 @@
 //! are data the script only ever uses quoted ("$1"), never code. A command is in the set when it is
 //! exactly one of the plain commands, or one of the scripts followed only by single-quoted arguments.
 
-use crate::probe::{haproxy, hosts, keepalived};
+use super::scripts;
+use crate::shell::{is_script_call, starts_script};
+pub use crate::shell::{script_command, sh_quote};
 
 /// Plain commands a read-only pool may send.
 pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"];
@@ -13,26 +15,21 @@ pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"]
 /// logged.
 pub fn read_only_scripts() -> [&'static str; 7] {
     [
-        hosts::HOST_FACTS_SCRIPT,
-        keepalived::VRRP_SCRIPT,
-        haproxy::SHOW_STAT_SCRIPT,
-        crate::etcd::CREDENTIALS_SCRIPT,
-        crate::ceph::CEPH_SCRIPT,
-        crate::certs::CERTS_SCRIPT,
-        crate::logs::host::TAIL_SCRIPT,
+        scripts::HOST_FACTS_SCRIPT,
+        scripts::VRRP_SCRIPT,
+        scripts::SHOW_STAT_SCRIPT,
+        scripts::CREDENTIALS_SCRIPT,
+        scripts::CEPH_SCRIPT,
+        scripts::CERTS_SCRIPT,
+        scripts::TAIL_SCRIPT,
     ]
-}
-
-/// Quote one word for a POSIX shell.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// A short name for a command in messages: the probe's name for the probe scripts.
 pub fn describe_command(cmd: &str) -> String {
     let names = ["host facts", "keepalived probe", "haproxy show stat", "etcd credentials", "ceph probe", "certificates probe", "log tail"];
     for (script, name) in read_only_scripts().iter().zip(names) {
-        if cmd.starts_with(&format!("sh -c {}", sh_quote(script))) {
+        if starts_script(cmd, script) {
             return name.to_string();
         }
     }
@@ -45,42 +42,12 @@ pub fn describe_command(cmd: &str) -> String {
     }
 }
 
-/// `sh -c 'SCRIPT' kockpit 'ARG'...`: the form every probe command takes.
-pub fn script_command(script: &str, args: &[&str]) -> String {
-    let mut cmd = format!("sh -c {} kockpit", sh_quote(script));
-    for a in args {
-        cmd.push(' ');
-        cmd.push_str(&sh_quote(a));
-    }
-    cmd
-}
-
 /// Whether `cmd` belongs to the read-only set.
 pub fn is_read_only(cmd: &str) -> bool {
     if READ_ONLY_PLAIN.contains(&cmd) {
         return true;
     }
-    read_only_scripts().iter().any(|script| {
-        let prefix = format!("sh -c {} kockpit", sh_quote(script));
-        cmd.strip_prefix(prefix.as_str()).is_some_and(only_quoted_args)
-    })
-}
-
-/// ` 'a' 'b'\''c'`...: nothing but single-quoted words (with `'\''` for a quote inside).
-fn only_quoted_args(mut rest: &str) -> bool {
-    while !rest.is_empty() {
-        let Some(r) = rest.strip_prefix(" '") else { return false };
-        rest = r;
-        loop {
-            let Some(end) = rest.find('\'') else { return false };
-            rest = &rest[end + 1..];
-            match rest.strip_prefix(r"\''") {
-                Some(r) => rest = r,
-                None => break,
-            }
-        }
-    }
-    true
+    read_only_scripts().iter().any(|script| is_script_call(cmd, script))
 }
 
 #[cfg(test)]
@@ -89,9 +56,9 @@ mod tests {
 
     #[test]
     fn the_set() {
-        let ok = script_command(haproxy::SHOW_STAT_SCRIPT, &["/run/haproxy/admin.sock", "it's"]);
+        let ok = script_command(scripts::SHOW_STAT_SCRIPT, &["/run/haproxy/admin.sock", "it's"]);
         assert!(is_read_only(&ok));
-        assert!(is_read_only(&script_command(hosts::HOST_FACTS_SCRIPT, &[])));
+        assert!(is_read_only(&script_command(scripts::HOST_FACTS_SCRIPT, &[])));
         assert!(is_read_only("true"));
         for bad in [
             "touch /tmp/x",
@@ -110,16 +77,9 @@ mod tests {
 
     #[test]
     fn described() {
-        assert_eq!(describe_command(&script_command(hosts::HOST_FACTS_SCRIPT, &[])), "host facts");
-        assert_eq!(describe_command(&script_command(haproxy::SHOW_STAT_SCRIPT, &["/s"])), "haproxy show stat");
+        assert_eq!(describe_command(&script_command(scripts::HOST_FACTS_SCRIPT, &[])), "host facts");
+        assert_eq!(describe_command(&script_command(scripts::SHOW_STAT_SCRIPT, &["/s"])), "haproxy show stat");
         assert_eq!(describe_command("true"), "`true`");
-        assert_eq!(describe_command(&script_command(crate::logs::host::TAIL_SCRIPT, &["file", "/x", "1", "1"])), "log tail");
-    }
-
-    #[test]
-    fn quoting_round_trips_through_a_real_shell() {
-        let arg = "a'b \"c\" $(x) `y` \\ ;";
-        let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", sh_quote(arg))).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), arg);
+        assert_eq!(describe_command(&script_command(scripts::TAIL_SCRIPT, &["file", "/x", "1", "1"])), "log tail");
     }
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::LogLine;
-use super::spec::{LogSpec, LogState, LogStatus};
 use crate::backend::BackendEvent;
 use crate::inventory::Plan;
+use crate::logs::LogLine;
+use crate::logs::spec::{LogSpec, LogState, LogStatus};
 
 /// What to tail.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub async fn run(plan: &Plan, args: Args, out: &mut dyn Write) -> std::io::Resul
     let mut open: HashSet<u64> = HashSet::new();
     let mut tasks = tokio::task::JoinSet::new();
     let settings = crate::probe::LiveSettings::new(args.readonly);
-    let mut pool: Option<Result<crate::probe::ssh::SshPool, String>> = None;
+    let mut pool: Option<Result<crate::transport::ssh::SshPool, String>> = None;
     let mut kube: Option<Result<crate::kube::Kube, String>> = None;
     for (i, spec) in args.specs.iter().enumerate() {
         let id = i as u64 + 1;
@@ -81,7 +81,7 @@ pub async fn run(plan: &Plan, args: Args, out: &mut dyn Write) -> std::io::Resul
             }
             match kube.as_ref().expect("set") {
                 Ok(k) => {
-                    tasks.spawn(super::super::kube::logs::tail_pods(k.clone(), id, spec.clone(), args.tail, args.follow, tx.clone()));
+                    tasks.spawn(crate::kube::logs::tail_pods(k.clone(), id, spec.clone(), args.tail, args.follow, tx.clone()));
                 }
                 Err(e) => {
                     for ev in refuse(format!("Kubernetes: {e}")) {
@@ -92,7 +92,7 @@ pub async fn run(plan: &Plan, args: Args, out: &mut dyn Write) -> std::io::Resul
             continue;
         }
         if pool.is_none() {
-            pool = Some(crate::probe::ssh::SshPool::load(settings.pool_options(plan)).await.map_err(|e| e.to_string()));
+            pool = Some(crate::transport::ssh::SshPool::load(settings.pool_options(plan)).await.map_err(|e| e.to_string()));
         }
         let host = spec.host().and_then(|h| plan.hosts.iter().find(|x| x.name == h));
         match (pool.as_ref().expect("set"), host) {
@@ -107,7 +107,7 @@ pub async fn run(plan: &Plan, args: Args, out: &mut dyn Write) -> std::io::Resul
                 }
             }
             (Ok(p), Some(h)) => {
-                let fut = super::host::tail_host(
+                let fut = crate::probe::logtail::tail_host(
                     p.clone(),
                     h.ssh_host.clone(),
                     id,

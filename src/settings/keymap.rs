@@ -37,7 +37,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::layered::{self, Layered, Source};
-use crate::app::action::Action;
+use crate::action::Action;
 use crate::error::FileError;
 
 /// A key with its modifiers, normalised so that a key has one spelling: a character

@@ -16,9 +16,9 @@ use crate::inventory::Plan;
 use crate::model::{Mode, Model, PanelId, assess};
 use crate::ops::WriteCap;
 use crate::ops::audit::AuditLog;
+use crate::settings::keymap::Keymap;
+use crate::settings::theme::Theme;
 use crate::sim::{self, Fault};
-use crate::ui::keymap::Keymap;
-use crate::ui::theme::Theme;
 
 /// Exit code when kockpit itself cannot run (bad config, bad arguments): distinct from health codes 0-3.
 pub const EXIT_USAGE: i32 = 4;
@@ -227,8 +227,8 @@ fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
 }
 
 /// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).
-#[path = "cli_live.rs"]
-pub mod live;
+pub mod logs;
+use crate::live;
 
 pub fn run(cli: Cli) -> Result<i32> {
     if let Some(Cmd::Plan { file, json }) = &cli.command {
@@ -248,13 +248,13 @@ pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Some(Cmd::Status { json }) => status(&s, &cli, *json),
         Some(Cmd::Logs { host, unit, file, pod, previous, tail, follow }) => {
-            let specs = crate::logs::spec_flags(host, unit, file, pod, *previous).map_err(|e| eyre!("{e}"))?;
+            let specs = crate::cli::logs::specs(host, unit, file, pod, *previous).map_err(|e| eyre!("{e}"))?;
             let Some(plan) = s.plan.clone().filter(|_| !s.demo) else {
                 return Err(eyre!("`kockpit logs` reads a real cluster: give a plan (--config or KOCKPIT_CONFIG)"));
             };
-            let args = crate::logs::cli::Args { specs, tail: *tail, follow: *follow, readonly: s.readonly };
+            let args = crate::cli::logs::Args { specs, tail: *tail, follow: *follow, readonly: s.readonly };
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            let ok = rt.block_on(crate::logs::cli::run(&plan, args, &mut std::io::stdout().lock()))?;
+            let ok = rt.block_on(crate::cli::logs::run(&plan, args, &mut std::io::stdout().lock()))?;
             Ok(if ok { 0 } else { 1 })
         }
         Some(Cmd::Render { size }) => render(&s, &cli, size),
@@ -500,7 +500,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
                 "version": env!("CARGO_PKG_VERSION"),
             }),
         );
-        let r = crate::app::run::run_tui(&mut app, &mut backend, cli.exit_after_first_frame).await;
+        let r = crate::ui::run::run_tui(&mut app, &mut backend, cli.exit_after_first_frame).await;
         if cli.exit_after_first_frame {
             eprintln!("first frame after {:.2} ms", crate::process_age().as_secs_f64() * 1000.0);
         }

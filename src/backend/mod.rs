@@ -1,11 +1,17 @@
 //! The one interface between the app loop and whatever observes and changes the cluster: the live
 //! probes or the simulated cluster. The app cannot tell them apart.
 
+pub mod poll;
+mod report;
+pub mod stream;
+
 use tokio::sync::mpsc;
 
+pub use report::Reporter;
+
 use crate::model::Observation;
+use crate::ops::Fault;
 use crate::ops::{OpEvent, OpRequest, WriteCap};
-use crate::sim::Fault;
 
 /// Something the app asks a backend to do.
 #[derive(Debug)]

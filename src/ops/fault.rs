@@ -1,0 +1,62 @@
+//! The faults the simulated cluster can inject (the demo, drills, training).
+
+/// Faults the demo can inject for training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Stop keepalived on the load balancer holding the VIP.
+    StopKeepalivedOnOwner,
+    /// Power off a master (apiserver, etcd member, kubelet, SSH all gone).
+    KillMaster,
+    /// etcd raises a NOSPACE alarm.
+    EtcdNospace,
+    /// One Ceph OSD goes down.
+    OsdDown,
+    /// A master's apiserver certificate is about to expire.
+    CertExpiring,
+    /// Freeze keepalived on the owner: the peer takes over while the frozen owner keeps the VIP.
+    SplitBrain,
+    /// Kill haproxy on the VIP owner.
+    KillHaproxyOnOwner,
+    /// Undo every fault.
+    HealAll,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 8] = [
+        Fault::StopKeepalivedOnOwner,
+        Fault::KillMaster,
+        Fault::EtcdNospace,
+        Fault::OsdDown,
+        Fault::CertExpiring,
+        Fault::SplitBrain,
+        Fault::KillHaproxyOnOwner,
+        Fault::HealAll,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::StopKeepalivedOnOwner => "stop-keepalived",
+            Fault::KillMaster => "kill-master",
+            Fault::EtcdNospace => "etcd-nospace",
+            Fault::OsdDown => "osd-down",
+            Fault::CertExpiring => "cert-expiring",
+            Fault::SplitBrain => "split-brain",
+            Fault::KillHaproxyOnOwner => "kill-haproxy",
+            Fault::HealAll => "heal",
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fault::StopKeepalivedOnOwner => "Stop keepalived on the VIP owner",
+            Fault::KillMaster => "Power off a master (apiserver, etcd member, kubelet)",
+            Fault::EtcdNospace => "etcd NOSPACE alarm (database quota exceeded)",
+            Fault::OsdDown => "A Ceph OSD goes down",
+            Fault::CertExpiring => "A master's apiserver certificate expires in 5 days",
+            Fault::SplitBrain => "Freeze keepalived on the owner: split-brain VIP",
+            Fault::KillHaproxyOnOwner => "Kill haproxy on the VIP owner",
+            Fault::HealAll => "Heal: undo every injected fault",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == s)
+    }
+}

@@ -1,0 +1,293 @@
+//! The simulated cluster's operation executor: the same requests the live backend runs, step by
+//! step in simulated time, and drill host actions.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+
+impl SimCluster {
+    pub(super) fn step_runs(&mut self, now: DateTime<Utc>) {
+        let mut runs = std::mem::take(&mut self.runs);
+        for run in &mut runs {
+            while let Some((due, _)) = run.queue.front() {
+                if *due > now {
+                    break;
+                }
+                let (_, step) = run.queue.pop_front().unwrap();
+                self.run_step(run, step, now);
+            }
+        }
+        runs.retain(|r| !r.queue.is_empty());
+        self.runs.extend(runs);
+    }
+
+    pub(super) fn run_step(&mut self, run: &mut Run, step: Step, now: DateTime<Utc>) {
+        let id = run.id;
+        let emit = |s: &mut SimCluster, text: String, ok: bool| s.finished.push(OpEvent::Step { id, text, ok });
+        match step {
+            Step::Say(t) => emit(self, t, true),
+            Step::Cordon(node, on) => {
+                if let Some(n) = self.nodes.iter_mut().find(|n| n.name == node) {
+                    n.unschedulable = on;
+                    emit(self, format!("node {node} spec.unschedulable={on}"), true);
+                } else {
+                    self.fail(run, format!("node {node} not found"));
+                }
+            }
+            Step::EvictSome(node) => {
+                let Some(i) = self.nodes.iter().position(|n| n.name == node) else {
+                    return self.fail(run, format!("node {node} not found"));
+                };
+                let movable = self.nodes[i].pods - self.nodes[i].daemonset_pods;
+                if movable == 0 {
+                    emit(self, format!("{node}: only DaemonSet pods remain ({})", self.nodes[i].daemonset_pods), true);
+                    run.queue.push_front((now, Step::Finish(format!("{node} drained"))));
+                    return;
+                }
+                let batch = movable.min(4);
+                self.nodes[i].pods -= batch;
+                let targets: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&j| j != i && !self.nodes[j].control_plane && !self.nodes[j].unschedulable && self.nodes[j].ready)
+                    .collect();
+                for k in 0..batch as usize {
+                    if let Some(&t) = targets.get(k % targets.len().max(1)) {
+                        self.nodes[t].pods += 1;
+                    }
+                }
+                emit(self, format!("{node}: evicted {batch} pod(s), {} left to move", movable - batch), true);
+                run.queue.push_front((now + Duration::milliseconds(400), Step::EvictSome(node)));
+            }
+            Step::Demote(lb) => {
+                if let Some(l) = self.lbs.iter_mut().find(|l| l.name == lb) {
+                    l.demoted = true;
+                    emit(self, format!("{lb}: keepalived demoted (track_file weight -100)"), true);
+                }
+            }
+            Step::StopKeepalived(lb) => {
+                if let Some(l) = self.lbs.iter_mut().find(|l| l.name == lb) {
+                    l.keepalived = Proc::Stopped;
+                    emit(self, format!("{lb}: keepalived stopped"), true);
+                }
+            }
+            Step::Restore(lb) => {
+                if let Some(l) = self.lbs.iter_mut().find(|l| l.name == lb) {
+                    l.demoted = false;
+                    if l.keepalived == Proc::Stopped {
+                        l.keepalived = Proc::Running;
+                    }
+                    let prio = l.priority;
+                    emit(self, format!("{lb}: priority restored to {prio}"), true);
+                }
+                run.queue.push_front((now, Step::Finish(format!("{lb} restored"))));
+            }
+            Step::WaitVipOn { lb, started, deadline } => {
+                let on = self.lbs.iter().filter(|l| l.holds_vip).map(|l| l.name.clone()).collect::<Vec<_>>();
+                if on == vec![lb.clone()] {
+                    let took = (now - started).num_milliseconds();
+                    emit(self, format!("VIP on {lb} after {:.1}s", took as f64 / 1000.0), true);
+                    let gap = if self.lbs.iter().any(|l| l.keepalived == Proc::Stopped) { 0.5 } else { 0.0 };
+                    emit(self, "apiserver answers through the VIP".into(), true);
+                    run.queue.push_front((now, Step::Finish(format!("VIP on {lb}; clients could not connect for {gap:.1}s"))));
+                } else if now > deadline {
+                    self.fail(run, format!("VIP not on {lb} within the deadline (on: {})", on.join(",")));
+                } else {
+                    run.queue.push_front((now + Duration::milliseconds(200), Step::WaitVipOn { lb, started, deadline }));
+                }
+            }
+            Step::RenewOn(idx) => {
+                let name = self.masters[idx].name.clone();
+                if !self.masters[idx].host_up {
+                    return self.fail(
+                        run,
+                        format!("{name}: unreachable; renewal stopped here. Masters before it are renewed, the rest untouched."),
+                    );
+                }
+                for c in &mut self.masters[idx].certs {
+                    if !c.is_ca {
+                        c.not_after = now + Duration::days(365);
+                    }
+                }
+                self.masters[idx].restarting_until = Some(now + Duration::milliseconds(2_500));
+                emit(self, format!("{name}: PKI backed up to /etc/kubernetes/pki.bak-{}", now.format("%Y%m%d%H%M%S")), true);
+                emit(self, format!("{name}: kubeadm certs renew all; restarting control-plane"), true);
+                run.queue.push_front((
+                    now + Duration::milliseconds(500),
+                    Step::WaitMasterHealthy { idx, deadline: now + Duration::seconds(60) },
+                ));
+            }
+            Step::WaitMasterHealthy { idx, deadline } => {
+                let all_up = (0..self.lbs.len()).all(|l| self.tracks[&(l, idx)].status == ServerStatus::Up);
+                let m = &self.masters[idx];
+                if m.serving(now) && all_up {
+                    let name = m.name.clone();
+                    self.masters[idx].serving_not_after = now + Duration::days(365);
+                    emit(self, format!("{name}: apiserver, etcd and haproxy backends healthy; serving the new certificate"), true);
+                } else if now > deadline {
+                    let name = m.name.clone();
+                    self.fail(
+                        run,
+                        format!("{name}: not healthy after renewal; restore with cp -a /etc/kubernetes/pki.bak-* /etc/kubernetes/pki"),
+                    );
+                } else {
+                    run.queue.push_front((now + Duration::milliseconds(250), Step::WaitMasterHealthy { idx, deadline }));
+                }
+            }
+            Step::Noout(on) => {
+                self.noout = on;
+                emit(self, format!("ceph osd {} noout", if on { "set" } else { "unset" }), true);
+            }
+            Step::Finish(summary) => {
+                run.queue.clear();
+                self.finished.push(OpEvent::Finished { id, ok: true, summary });
+            }
+        }
+    }
+
+    pub(super) fn fail(&mut self, run: &mut Run, why: String) {
+        run.queue.clear();
+        self.finished.push(OpEvent::Step { id: run.id, text: why.clone(), ok: false });
+        self.finished.push(OpEvent::Finished { id: run.id, ok: false, summary: why });
+    }
+
+    /// Start executing an operation. Progress comes out of [`SimCluster::drain_op_events`].
+    pub fn execute(&mut self, id: u64, req: &OpRequest, _cap: &crate::ops::WriteCap, now: DateTime<Utc>) {
+        let mut q: VecDeque<(DateTime<Utc>, Step)> = VecDeque::new();
+        let at = |ms: i64| now + Duration::milliseconds(ms);
+        match req {
+            OpRequest::Cordon { node } => {
+                q.push_back((now, Step::Cordon(node.clone(), true)));
+                q.push_back((at(300), Step::Finish(format!("{node} cordoned"))));
+            }
+            OpRequest::Uncordon { node } => {
+                q.push_back((now, Step::Cordon(node.clone(), false)));
+                q.push_back((at(300), Step::Finish(format!("{node} uncordoned"))));
+            }
+            OpRequest::Drain { node, .. } => {
+                q.push_back((now, Step::Cordon(node.clone(), true)));
+                q.push_back((at(300), Step::EvictSome(node.clone())));
+            }
+            OpRequest::VipFailover { to, mode } => {
+                let owner = self.owner().map(|i| self.lbs[i].name.clone()).unwrap_or_default();
+                match mode {
+                    FailoverMode::Graceful => q.push_back((now, Step::Demote(owner))),
+                    FailoverMode::Emergency => q.push_back((now, Step::StopKeepalived(owner))),
+                }
+                q.push_back((at(100), Step::WaitVipOn { lb: to.clone(), started: now, deadline: at(15_000) }));
+            }
+            OpRequest::RestoreVipPriority { lb } => q.push_back((now, Step::Restore(lb.clone()))),
+            OpRequest::RenewCerts { masters } => {
+                for (k, name) in masters.iter().enumerate() {
+                    if let Some(idx) = self.masters.iter().position(|m| &m.name == name) {
+                        q.push_back((at(k as i64), Step::RenewOn(idx)));
+                    } else {
+                        q.push_back((at(k as i64), Step::Say(format!("{name}: not a master, skipped"))));
+                    }
+                }
+                q.push_back((now, Step::Finish(format!("certificates renewed on {}", masters.join(", ")))));
+            }
+            OpRequest::SetNoout { on } => {
+                q.push_back((now, Step::Noout(*on)));
+                q.push_back((at(200), Step::Finish(format!("noout {}", if *on { "set" } else { "unset" }))));
+            }
+        }
+        // Steps that wait re-queue themselves at the front, so the queue must run strictly in order.
+        let mut ordered = VecDeque::new();
+        let mut last = now;
+        for (due, s) in q {
+            last = last.max(due);
+            ordered.push_back((last, s));
+        }
+        self.runs.push(Run { id, queue: ordered });
+    }
+
+    /// What an operation would do, without doing it (a drain: which pods would move). The demo
+    /// cluster counts its pods but does not name them.
+    pub fn dry_run(&self, req: &OpRequest) -> Result<crate::ops::DryRun, String> {
+        let OpRequest::Drain { node, .. } = req else { return Err(format!("no dry run of {}", req.title())) };
+        let n = self.nodes.iter().find(|n| &n.name == node).ok_or_else(|| format!("no node named {node}"))?;
+        let evict = n.pods.saturating_sub(n.daemonset_pods);
+        let mut lines = vec![format!("{node}: {evict} pod(s) to evict, 0 blocked, {} skipped", n.daemonset_pods)];
+        if n.daemonset_pods > 0 {
+            lines.push(format!("skip     {} DaemonSet pod(s): they ignore the cordon and stay", n.daemonset_pods));
+        }
+        if evict > 0 {
+            lines.push(format!("evict    {evict} pod(s) of Deployments and StatefulSets"));
+        }
+        Ok(crate::ops::DryRun { lines, refused: vec![] })
+    }
+
+    /// Stop a running operation where it is. A drain leaves its node cordoned: nothing is half-done
+    /// because each eviction is a whole step.
+    pub fn cancel(&mut self, id: u64) {
+        if let Some(i) = self.runs.iter().position(|r| r.id == id) {
+            let run = self.runs.remove(i);
+            let left = run.queue.iter().filter(|(_, s)| !matches!(s, Step::Finish(_))).count();
+            self.finished.push(OpEvent::Finished { id, ok: false, summary: format!("cancelled by the operator ({left} step(s) not run)") });
+        }
+    }
+
+    /// Operation progress produced since the last call.
+    pub fn drain_op_events(&mut self) -> Vec<OpEvent> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Apply a drill's host action to the simulated hosts.
+    pub fn host_action(&mut self, a: &crate::drill::HostAction, _cap: &crate::ops::WriteCap, now: DateTime<Utc>) -> Result<String, String> {
+        use crate::drill::HostAction as H;
+        let _ = now;
+        let lb = |s: &mut SimCluster, h: &str| s.lbs.iter().position(|l| l.name == h);
+        let master = |s: &SimCluster, h: &str| s.masters.iter().position(|m| m.name == h);
+        match a {
+            H::Stop { host, service, signal } => {
+                let stop = signal != "CONT";
+                match (service.as_str(), lb(self, host), master(self, host)) {
+                    ("keepalived", Some(i), _) => {
+                        self.lbs[i].keepalived = match signal.as_str() {
+                            "STOP" => Proc::Frozen,
+                            "CONT" => Proc::Running,
+                            _ => Proc::Stopped,
+                        };
+                    }
+                    ("haproxy", Some(i), _) => self.lbs[i].haproxy_up = !stop,
+                    ("apiserver", _, Some(i)) => self.masters[i].apiserver_up = !stop,
+                    ("etcd", _, Some(i)) => self.masters[i].etcd_up = !stop,
+                    ("ceph-osd", _, _) => {
+                        let mut any = false;
+                        for o in self.osds.iter_mut().filter(|o| &o.host == host) {
+                            o.up = !stop;
+                            any = true;
+                        }
+                        if !any {
+                            return Err(format!("{host} carries no OSD"));
+                        }
+                    }
+                    _ => return Err(format!("{host} runs no {service} in the simulated cluster")),
+                }
+                Ok(a.describe())
+            }
+            H::Start { host, service } => {
+                match (service.as_str(), lb(self, host), master(self, host)) {
+                    ("keepalived", Some(i), _) => self.lbs[i].keepalived = Proc::Running,
+                    ("haproxy", Some(i), _) => self.lbs[i].haproxy_up = true,
+                    ("apiserver", _, Some(i)) => self.masters[i].apiserver_up = true,
+                    ("etcd", _, Some(i)) => self.masters[i].etcd_up = true,
+                    ("ceph-osd", _, _) => self.osds.iter_mut().filter(|o| &o.host == host).for_each(|o| o.up = true),
+                    _ => return Err(format!("{host} runs no {service} in the simulated cluster")),
+                }
+                Ok(a.describe())
+            }
+            H::Cut { host } | H::Heal { host } => {
+                let up = matches!(a, H::Heal { .. });
+                if let Some(i) = master(self, host) {
+                    self.masters[i].host_up = up;
+                } else if let Some(i) = lb(self, host) {
+                    self.lbs[i].keepalived = if up { Proc::Running } else { Proc::Stopped };
+                    self.lbs[i].haproxy_up = up;
+                } else {
+                    return Err(format!("cutting {host} is not simulated"));
+                }
+                Ok(a.describe())
+            }
+        }
+    }
+}

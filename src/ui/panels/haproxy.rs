@@ -1,0 +1,121 @@
+//! The haproxy panel.
+
+use ratatui::text::{Line, Span};
+
+use super::*;
+use crate::model::rows::*;
+use crate::model::source::fmt_age_ms;
+use crate::settings::theme::Role;
+
+pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
+    let m = ctx.model;
+    let mut summary = vec![];
+    for (lb, s) in &m.haproxy {
+        if s.error.is_some() {
+            summary.push(Span::styled(format!("{lb}: failing  "), ctx.s(Role::Critical)));
+            continue;
+        }
+        let Some(v) = &s.data else { continue };
+        let up = v.iter().filter(|b| b.status.is_serving()).count();
+        let role = if up == v.len() {
+            Role::Ok
+        } else if up == 0 {
+            Role::Critical
+        } else {
+            Role::Warn
+        };
+        let down: Vec<&str> = v.iter().filter(|b| !b.status.is_serving()).map(|b| b.server.as_str()).collect();
+        let detail = if down.is_empty() { String::new() } else { format!(" (down: {})", down.join(",")) };
+        summary.push(Span::styled(format!("{lb} {up}/{} up{detail}  ", v.len()), ctx.s(role)));
+    }
+    let readyz_bad: Vec<String> =
+        m.readyz.iter().filter(|(_, s)| s.error.is_some() || s.data.as_ref().is_some_and(|r| !r.ok)).map(|(k, _)| k.clone()).collect();
+    if !m.readyz.is_empty() {
+        if readyz_bad.is_empty() {
+            summary.push(Span::styled("readyz ok", ctx.s(Role::Muted)));
+        } else {
+            summary.push(Span::styled(format!("readyz bad: {}", readyz_bad.join(",")), ctx.s(Role::Warn)));
+        }
+    }
+    let rows_all = haproxy_rows(m, filter);
+    if rows_all.len() > height && height > 0 {
+        return haproxy_compact(ctx, Line::from(summary), filter, height);
+    }
+    let wide = ctx.width >= 60;
+    let header = Line::styled(
+        if wide { "LB      SERVER    STATUS    CHECK   LAST  SESS  DIRECT" } else { "LB     SERVER   STATUS" },
+        ctx.s(Role::Muted),
+    );
+    let (a, b) = window(rows_all.len(), selected, height);
+    let rows = rows_all[a..b]
+        .iter()
+        .map(|r| {
+            let Some(bk) = &r.server else {
+                return Line::styled(format!("{}: {}", r.lb, r.error.as_deref().unwrap_or("")), ctx.s(Role::Critical));
+            };
+            let mut spans = vec![
+                Span::styled(pad(&r.lb, if wide { 8 } else { 7 }), ctx.s(Role::Muted)),
+                Span::styled(pad(&bk.server, if wide { 10 } else { 9 }), ctx.s(Role::Text)),
+                Span::styled(pad(&bk.status_text, 10), ctx.s(status_role(bk.status))),
+            ];
+            if wide {
+                spans.push(Span::styled(pad(bk.check_status.as_deref().unwrap_or("-"), 8), ctx.s(Role::Muted)));
+                spans.push(Span::styled(
+                    pad(&bk.last_change_secs.map(|s| fmt_age_ms(s as i64 * 1000)).unwrap_or_else(|| "-".into()), 6),
+                    ctx.s(Role::Muted),
+                ));
+                spans.push(Span::styled(pad(&bk.sessions.to_string(), 6), ctx.s(Role::Text)));
+                let direct = match m.readyz.get(&bk.server) {
+                    Some(s) => match (&s.data, &s.error) {
+                        (_, Some(e)) => Span::styled(e.reason.clone(), ctx.s(Role::Critical)),
+                        (Some(rz), None) if rz.ok => Span::styled("ok", ctx.s(Role::Ok)),
+                        (Some(rz), None) => Span::styled(format!("{} {}", rz.status, rz.detail), ctx.s(Role::Warn)),
+                        _ => Span::styled("-", ctx.s(Role::Muted)),
+                    },
+                    None => Span::styled("-", ctx.s(Role::Muted)),
+                };
+                spans.push(direct);
+            }
+            Line::from(spans)
+        })
+        .collect();
+    Content { summary: Line::from(summary), header: Some(header), rows, offset: a, total: rows_all.len() }
+}
+
+pub(super) fn haproxy_compact(ctx: &Ctx, summary: Line<'static>, filter: &str, height: usize) -> Content {
+    let m = ctx.model;
+    let mut lines = vec![];
+    for (lb, s) in &m.haproxy {
+        if let (Some(e), None) = (&s.error, &s.data) {
+            lines.push(Line::styled(format!("{lb}: {}", e.reason), ctx.s(Role::Critical)));
+            continue;
+        }
+        let Some(v) = &s.data else { continue };
+        let mut spans = vec![Span::styled(format!("{lb}:"), ctx.s(if s.error.is_some() { Role::Critical } else { Role::Muted }))];
+        for b in v.iter().filter(|b| matches(filter, &format!("{lb} {} {}", b.server, b.status_text))) {
+            spans.push(Span::styled(format!(" {} ", b.server), ctx.s(Role::Text)));
+            spans.push(Span::styled(b.status_text.clone(), ctx.s(status_role(b.status))));
+        }
+        lines.push(Line::from(spans));
+    }
+    let bad: Vec<String> = m
+        .readyz
+        .iter()
+        .filter_map(|(k, s)| match (&s.data, &s.error) {
+            (_, Some(e)) => Some(format!("{k} {}", e.reason)),
+            (Some(r), None) if !r.ok => Some(format!("{k} {}", r.status)),
+            _ => None,
+        })
+        .collect();
+    if !m.readyz.is_empty() {
+        let (text, role) = if bad.is_empty() {
+            ("direct /readyz: all ok".to_string(), Role::Muted)
+        } else {
+            (format!("direct /readyz: {}", bad.join(", ")), Role::Warn)
+        };
+        lines.push(Line::styled(text, ctx.s(role)));
+    }
+    let total = lines.len();
+    lines.truncate(height);
+    Content { summary, header: None, rows: lines, offset: 0, total }
+}

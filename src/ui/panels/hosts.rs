@@ -1,0 +1,78 @@
+//! The hosts panel.
+
+use ratatui::text::{Line, Span};
+
+use super::*;
+use crate::model::Severity;
+use crate::model::health::{host_drift, short_kernel};
+use crate::model::rows::*;
+use crate::settings::theme::Role;
+
+pub(super) fn hosts(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
+    let m = ctx.model;
+    let names = hosts_rows(m, filter);
+    let unreachable: Vec<&str> = m.hosts.iter().filter(|(_, s)| s.error.is_some()).map(|(h, _)| h.as_str()).collect();
+    let drifted: Vec<&str> = m
+        .plan
+        .hosts
+        .iter()
+        .filter(|h| !unreachable.contains(&h.name.as_str()) && ctx.health.worst(PanelId::Hosts, &h.name) >= Severity::Warn)
+        .map(|h| h.name.as_str())
+        .collect();
+    let mut parts = vec![Span::styled(format!("{} hosts", m.plan.hosts.len()), ctx.s(Role::Text))];
+    if unreachable.is_empty() {
+        parts.push(Span::styled("  all reachable", ctx.s(Role::Muted)));
+    } else {
+        parts.push(Span::styled(format!("  unreachable: {}", unreachable.join(" ")), ctx.s(Role::Critical)));
+    }
+    if drifted.is_empty() {
+        parts.push(Span::styled("  as planned", ctx.s(Role::Muted)));
+    } else {
+        parts.push(Span::styled(format!("  differ from plan: {}", drifted.join(" ")), ctx.s(Role::Warn)));
+    }
+    let summary = Line::from(parts);
+    let wide = ctx.width >= 70;
+    let header = Line::styled(
+        if wide { "NAME       ROLE     PLAN          KERNEL   UP   LOAD  STATE" } else { "NAME     ROLE   KERNEL  STATE" },
+        ctx.s(Role::Muted),
+    );
+    let (a, b) = window(names.len(), selected, height);
+    let rows = names[a..b]
+        .iter()
+        .map(|name| {
+            let h = m.plan.host(name).expect("host from plan");
+            let src = m.hosts.get(name);
+            let facts = src.and_then(|s| s.data.as_ref());
+            let (sev, state) = match (src.and_then(|s| s.error.as_ref()), facts) {
+                (Some(e), _) => (Severity::Critical, format!("unreachable: {}", e.reason)),
+                (None, Some(f)) => {
+                    let d = host_drift(h, f);
+                    let worst = d.iter().map(|(s, _)| *s).max().unwrap_or(Severity::Ok);
+                    let text =
+                        if d.is_empty() { "ok".to_string() } else { d.iter().map(|(_, t)| format!("{t}!")).collect::<Vec<_>>().join(" ") };
+                    (worst, text)
+                }
+                (None, None) => (Severity::Info, "waiting".into()),
+            };
+            let kernel = facts.map(|f| short_kernel(&f.kernel).to_string()).unwrap_or_else(|| "-".into());
+            let size = h.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+            let mut spans = vec![Span::styled(pad(&h.name, if wide { 11 } else { 9 }), ctx.s(Role::Text))];
+            spans.push(Span::styled(pad(&h.roles.label(), if wide { 9 } else { 7 }), ctx.s(Role::Muted)));
+            if wide {
+                spans.push(Span::styled(pad(&size, 14), ctx.s(Role::Text)));
+            }
+            spans.push(Span::styled(
+                pad(&kernel, if wide { 9 } else { 8 }),
+                ctx.s(if kernel.starts_with("3.") { Role::Warn } else { Role::Text }),
+            ));
+            if wide {
+                spans.push(Span::styled(pad(&facts.map(|f| uptime(f.uptime_secs)).unwrap_or_else(|| "-".into()), 5), ctx.s(Role::Text)));
+                spans
+                    .push(Span::styled(pad(&facts.map(|f| format!("{:.1}", f.load1)).unwrap_or_else(|| "-".into()), 6), ctx.s(Role::Text)));
+            }
+            spans.push(Span::styled(state, ctx.sev(sev)));
+            Line::from(spans)
+        })
+        .collect();
+    Content { summary, header: Some(header), rows, offset: a, total: names.len() }
+}

@@ -1,0 +1,132 @@
+//! What each panel shows, one file per panel. Every function here is pure: model in, lines out. Only
+//! the visible window of long lists is formatted, so a 5,000-node cluster costs what a screenful costs.
+
+mod ceph;
+mod certs;
+mod etcd;
+mod haproxy;
+mod hosts;
+mod leases;
+mod nodes;
+mod platform;
+mod timeline;
+mod vip;
+
+use chrono::{DateTime, Utc};
+use ratatui::style::Style;
+use ratatui::text::Line;
+
+use crate::model::{Assessment, Model, PanelId, ServerStatus, Severity};
+use crate::settings::theme::{Role, Theme};
+
+pub struct Ctx<'a> {
+    pub model: &'a Model,
+    pub theme: &'a Theme,
+    pub health: &'a Assessment,
+    pub now: DateTime<Utc>,
+    pub width: u16,
+    /// The clock's time zone (local by default; fixed in tests).
+    pub tz: chrono::FixedOffset,
+}
+
+impl Ctx<'_> {
+    pub fn s(&self, r: Role) -> Style {
+        self.theme.style(r)
+    }
+    pub fn sev(&self, s: Severity) -> Style {
+        self.theme.style(sev_role(s))
+    }
+}
+
+pub fn sev_role(s: Severity) -> Role {
+    match s {
+        Severity::Ok => Role::Ok,
+        Severity::Info => Role::Text,
+        Severity::Warn => Role::Warn,
+        Severity::Critical => Role::Critical,
+    }
+}
+
+/// A panel's content for one frame.
+pub struct Content {
+    /// Always shown first: the panel in one line.
+    pub summary: Line<'static>,
+    pub header: Option<Line<'static>>,
+    /// The visible rows (already windowed).
+    pub rows: Vec<Line<'static>>,
+    /// Index of the first visible row among all rows.
+    pub offset: usize,
+    pub total: usize,
+}
+
+pub(super) fn pad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n >= w {
+        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+        if w > 0 {
+            t.push(if n > w { '~' } else { s.chars().nth(w - 1).unwrap_or(' ') });
+        }
+        t
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
+    }
+}
+
+/// Choose the window of rows so that `selected` is visible.
+pub fn window(total: usize, selected: usize, height: usize) -> (usize, usize) {
+    if height == 0 || total == 0 {
+        return (0, 0);
+    }
+    let sel = selected.min(total - 1);
+    let offset = if sel >= height { sel + 1 - height } else { 0 };
+    (offset, (offset + height).min(total))
+}
+
+pub fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, height: usize) -> Content {
+    match p {
+        PanelId::Hosts => hosts::hosts(ctx, filter, selected, height),
+        PanelId::Vip => vip::vip(ctx, selected, height),
+        PanelId::Haproxy => haproxy::haproxy(ctx, filter, selected, height),
+        PanelId::Etcd => etcd::etcd(ctx, selected, height),
+        PanelId::Leases => leases::leases(ctx, filter, selected, height),
+        PanelId::Certs => certs::certs(ctx, filter, selected, height),
+        PanelId::Ceph => ceph::ceph(ctx, selected, height),
+        PanelId::Nodes => nodes::nodes(ctx, filter, selected, height),
+        PanelId::Platform => platform::platform(ctx, filter, selected, height),
+        PanelId::Timeline => timeline::timeline(ctx, filter, selected, height),
+    }
+}
+
+pub(super) fn uptime(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3_600 => format!("{}h", s / 3_600),
+        s => format!("{}m", s / 60),
+    }
+}
+
+pub(super) fn status_role(s: ServerStatus) -> Role {
+    match s {
+        ServerStatus::Up | ServerStatus::NoCheck => Role::Ok,
+        ServerStatus::GoingDown | ServerStatus::GoingUp | ServerStatus::Drain | ServerStatus::Maint => Role::Warn,
+        ServerStatus::Down => Role::Critical,
+        ServerStatus::Unknown => Role::Unknown,
+    }
+}
+
+pub(super) fn bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n}B")
+    } else if v >= 100.0 {
+        format!("{v:.0}{}", U[i])
+    } else {
+        format!("{v:.1}{}", U[i])
+    }
+}

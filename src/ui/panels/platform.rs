@@ -1,0 +1,43 @@
+//! The platform panel.
+
+use ratatui::text::{Line, Span};
+
+use super::*;
+use crate::model::rows::*;
+use crate::settings::theme::Role;
+
+pub(super) fn platform(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
+    let m = ctx.model;
+    let Some(ws) = &m.workloads.data else {
+        return Content { summary: Line::styled("no data yet", ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
+    };
+    let bad: Vec<&str> = ws.iter().filter(|w| !w.is_ready()).map(|w| w.name.as_str()).collect();
+    let summary = if bad.is_empty() {
+        Line::styled(format!("{} workloads, all ready", ws.len()), ctx.s(Role::Ok))
+    } else {
+        Line::styled(format!("{}/{} ready; not ready: {}", ws.len() - bad.len(), ws.len(), bad.join(",")), ctx.s(Role::Warn))
+    };
+    let idx = workload_rows(m, filter);
+    let (a, b) = window(idx.len(), selected, height);
+    let rows = idx[a..b]
+        .iter()
+        .map(|&i| {
+            let w = &ws[i];
+            let role = if w.is_ready() {
+                Role::Text
+            } else if w.ready == 0 {
+                Role::Critical
+            } else {
+                Role::Warn
+            };
+            let ns = w.namespace.trim_end_matches("-system");
+            Line::from(vec![
+                Span::styled(pad(&format!("{}/{}", w.ready, w.desired), 7), ctx.s(role)),
+                Span::styled(pad(w.kind.short(), 7), ctx.s(Role::Muted)),
+                Span::styled(pad(ns, 12), ctx.s(Role::Muted)),
+                Span::styled(w.name.clone(), ctx.s(role)),
+            ])
+        })
+        .collect();
+    Content { summary, header: None, rows, offset: a, total: idx.len() }
+}
