@@ -24,7 +24,7 @@ pub enum Command {
     Fault(Fault),
     /// Apply a drill's host action (stop a service, cut a link ...). Requires the write capability;
     /// live backends also require the cluster's plan to allow drills.
-    Host { id: u64, action: crate::drill::HostAction, cap: WriteCap },
+    Host { id: u64, action: crate::ops::HostAction, cap: WriteCap },
     /// Pause or resume the world (demo only).
     SetPaused(bool),
     /// Dry-run an operation before it is confirmed (a drain: which pods would move, which are blocked
@@ -75,6 +75,11 @@ impl BackendHandle {
         tokio::spawn(run(ev_tx, cmd_rx));
         BackendHandle { events: ev_rx, commands: cmd_tx, supports_faults: false }
     }
+}
+
+/// A log source that could not be opened at all, as the events that say so: failed, and closed.
+pub fn log_refused(id: u64, spec: &crate::logs::spec::LogSpec, why: &str) -> Vec<BackendEvent> {
+    crate::logs::spec::LogStatus::refused(id, spec, why).into_iter().map(BackendEvent::LogSource).collect()
 }
 
 /// Which commands a part of a combined backend takes.
@@ -137,7 +142,7 @@ pub fn combine(parts: Vec<(BackendHandle, Claims)>) -> BackendHandle {
                         Command::Cancel { .. } => continue,
                         Command::Logs(r) => match r {
                             crate::logs::spec::LogRequest::Open { id, spec, .. } => {
-                                crate::logs::spec::LogStatus::refused(id, &spec, "no backend of this cluster serves these logs")
+                                crate::backend::log_refused(id, &spec, "no backend of this cluster serves these logs")
                             }
                             crate::logs::spec::LogRequest::Close { .. } => continue,
                         },

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::backend::BackendEvent;
 use crate::inventory::Plan;
 use crate::logs::LogLine;
-use crate::logs::spec::{LogSpec, LogState, LogStatus};
+use crate::logs::spec::{LogSpec, LogState};
 
 /// What to tail.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub async fn run(plan: &Plan, args: Args, out: &mut dyn Write) -> std::io::Resul
     for (i, spec) in args.specs.iter().enumerate() {
         let id = i as u64 + 1;
         open.insert(id);
-        let refuse = |why: String| LogStatus::refused(id, spec, &why);
+        let refuse = |why: String| crate::backend::log_refused(id, spec, &why);
         if spec.is_kube() {
             if kube.is_none() {
                 let access = crate::kube::KubeSettings::from_plan(plan, args.readonly).access;

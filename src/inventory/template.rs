@@ -3,7 +3,7 @@
 //! shell syntax such as `${VAR}` or `awk '{print}'` stays as written. Values are substituted
 //! shell-quoted: a value is always one word of data, never code.
 
-use crate::transport::ssh::sh_quote;
+use crate::shell::sh_quote;
 
 /// The placeholders in `template`: (byte offset of the `{`, name).
 pub fn placeholders(template: &str) -> Vec<(usize, &str)> {

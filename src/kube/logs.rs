@@ -187,7 +187,7 @@ pub async fn tail_pods(kube: Kube, id: u64, spec: LogSpec, tail: u32, follow: bo
     let listed = match resolve(&kube, &spec).await {
         Ok(t) => t,
         Err(e) => {
-            for ev in LogStatus::refused(id, &spec, &format!("Kubernetes: {e}")) {
+            for ev in crate::backend::log_refused(id, &spec, &format!("Kubernetes: {e}")) {
                 let _ = tx.send(ev).await;
             }
             return;

@@ -250,7 +250,7 @@ async fn logs_command(
     match r {
         LogRequest::Open { id, spec, tail, follow } => {
             if !spec.is_kube() {
-                for ev in LogStatus::refused(id, &spec, "host logs are read over SSH, not through the Kubernetes API") {
+                for ev in crate::backend::log_refused(id, &spec, "host logs are read over SSH, not through the Kubernetes API") {
                     let _ = tx.send(ev).await;
                 }
                 return;
@@ -275,7 +275,7 @@ async fn refuse_command(tx: &mpsc::Sender<BackendEvent>, c: Command, reason: &st
         Command::Cancel { id } => BackendEvent::Notice(format!("operation {id}: nothing running to cancel")),
         Command::DryRun { id, .. } => BackendEvent::DryRun { id, result: Err(format!("Kubernetes unavailable: {reason}")) },
         Command::Logs(crate::logs::spec::LogRequest::Open { id, spec, .. }) => {
-            for ev in crate::logs::spec::LogStatus::refused(id, &spec, &format!("Kubernetes unavailable: {reason}")) {
+            for ev in crate::backend::log_refused(id, &spec, &format!("Kubernetes unavailable: {reason}")) {
                 let _ = tx.send(ev).await;
             }
             return;

@@ -168,11 +168,11 @@ pub struct LogStatus {
 
 impl LogStatus {
     /// A source that could not be opened at all: failed, and closed.
-    pub fn refused(id: u64, spec: &LogSpec, why: &str) -> Vec<crate::backend::BackendEvent> {
+    pub fn refused(id: u64, spec: &LogSpec, why: &str) -> [LogStatus; 2] {
         let source: Arc<str> = Arc::from(spec.label());
-        vec![
-            crate::backend::BackendEvent::LogSource(LogStatus { id, source: source.clone(), state: LogState::Failed(why.to_string()) }),
-            crate::backend::BackendEvent::LogSource(LogStatus { id, source, state: LogState::Closed }),
+        [
+            LogStatus { id, source: source.clone(), state: LogState::Failed(why.to_string()) },
+            LogStatus { id, source, state: LogState::Closed },
         ]
     }
 

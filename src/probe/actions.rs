@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::backend::Reporter;
-use crate::drill::HostAction;
 use crate::inventory::{Plan, template};
+use crate::ops::HostAction;
 use crate::ops::WriteCap;
 use crate::transport::ssh::{AccessMode, SshPool};
 

@@ -274,7 +274,7 @@ impl LogTails {
                 }
             }
             LogRequest::Open { id, spec, tail, follow } => {
-                let refuse = |why: String| LogStatus::refused(id, &spec, &why);
+                let refuse = |why: String| crate::backend::log_refused(id, &spec, &why);
                 let evs = match (&self.pool, spec.host().and_then(|h| plan.hosts.iter().find(|x| x.name == h))) {
                     _ if spec.is_kube() => refuse("pod logs come from the Kubernetes API, not over SSH".into()),
                     (Err(e), _) => refuse(format!("ssh: {e}")),

@@ -232,8 +232,8 @@ impl SimCluster {
     }
 
     /// Apply a drill's host action to the simulated hosts.
-    pub fn host_action(&mut self, a: &crate::drill::HostAction, _cap: &crate::ops::WriteCap, now: DateTime<Utc>) -> Result<String, String> {
-        use crate::drill::HostAction as H;
+    pub fn host_action(&mut self, a: &crate::ops::HostAction, _cap: &crate::ops::WriteCap, now: DateTime<Utc>) -> Result<String, String> {
+        use crate::ops::HostAction as H;
         let _ = now;
         let lb = |s: &mut SimCluster, h: &str| s.lbs.iter().position(|l| l.name == h);
         let master = |s: &SimCluster, h: &str| s.masters.iter().position(|m| m.name == h);

@@ -87,7 +87,7 @@ fn sim_logs(r: crate::logs::spec::LogRequest) -> Vec<BackendEvent> {
     match r {
         LogRequest::Open { id, spec, .. } => {
             if let Err(e) = spec.validate() {
-                return LogStatus::refused(id, &spec, &e);
+                return crate::backend::log_refused(id, &spec, &e);
             }
             let source: std::sync::Arc<str> = std::sync::Arc::from(spec.label());
             let text = "(demo) the simulated cluster writes keepalived, haproxy, etcd and leader-election journal lines of its hosts";

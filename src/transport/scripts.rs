@@ -2,7 +2,7 @@
 //! from this list and nothing else. Each is a constant POSIX sh script run as
 //! `sh -c 'SCRIPT' kockpit 'ARG'...`; the arguments are data the script only ever uses quoted.
 
-/// Prints `@@SECTION` lines followed by the facts (see [`crate::probe::parse::hostfacts`]). Shell builtins
+/// Prints `@@SECTION` lines followed by the facts (see `probe::parse::hostfacts`). Shell builtins
 /// where possible: a poll costs three or four forks on the host.
 pub const HOST_FACTS_SCRIPT: &str = r#"r() { l=; [ -r "$1" ] && IFS= read -r l <"$1"; [ -n "$l" ] && printf '%s\n' "$l"; }
 echo @@date; date +%s.%N

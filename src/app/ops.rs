@@ -1,0 +1,120 @@
+//! Operations from the screen: plan, open the confirmation, confirm, follow the progress, audit.
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::*;
+
+impl App {
+    pub(super) fn audit(&mut self, event: &str, fields: serde_json::Value) {
+        if let Some(log) = &mut self.audit
+            && let Err(e) = log.record(event, fields)
+        {
+            tracing::error!("audit log write failed: {e}");
+            self.notice = Some((Severity::Critical, format!("AUDIT LOG WRITE FAILED: {e}"), Utc::now()));
+        }
+    }
+
+    pub fn audit_session(&mut self, event: &str, fields: serde_json::Value) {
+        self.audit(event, fields);
+    }
+
+    pub(super) fn on_op_event(&mut self, e: OpEvent) {
+        match &e {
+            OpEvent::Step { id, text, ok } => {
+                self.audit("op_step", json!({ "op_id": id, "step": text, "ok": ok }));
+                if let Some(run) = self.op.as_mut().filter(|r| r.id == *id) {
+                    run.steps.push((text.clone(), *ok));
+                }
+            }
+            OpEvent::Finished { id, ok, summary } => {
+                self.audit("op_finished", json!({ "op_id": id, "ok": ok, "summary": summary }));
+                let sev = if *ok { Severity::Info } else { Severity::Critical };
+                let title = self.op.as_ref().filter(|r| r.id == *id).map(|r| r.title.clone()).unwrap_or_default();
+                self.model.timeline.push(crate::model::Event::new(
+                    Utc::now(),
+                    PanelId::Timeline,
+                    sev,
+                    format!("{title}: {}", if *ok { summary.clone() } else { format!("FAILED: {summary}") }),
+                ));
+                self.model.revision += 1;
+                if let Some(run) = self.op.as_mut().filter(|r| r.id == *id) {
+                    run.result = Some((*ok, summary.clone()));
+                }
+                self.say(sev, format!("{title}: {}", if *ok { "done" } else { "FAILED" }));
+            }
+        }
+        self.dirty = true;
+    }
+
+    pub(super) fn refuse_readonly(&mut self, what: String) {
+        self.audit("op_refused", json!({ "operation": what, "reason": "read-only mode" }));
+        self.say(Severity::Warn, format!("read-only: {what} refused (this session cannot change the cluster)"));
+    }
+
+    /// Plan an operation and open the confirmation dialog; returns the dry run to ask the backend for,
+    /// if the operation has one (the dialog waits for its answer before it can be confirmed).
+    pub fn propose(&mut self, req: OpRequest) -> Vec<Command> {
+        if self.readonly() {
+            self.refuse_readonly(req.title());
+            return vec![];
+        }
+        let p = plan(&req, &self.model);
+        self.audit("op_planned", json!({ "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers }));
+        let dry = matches!(p.dry_run, Some(crate::ops::DryRunState::Pending));
+        self.view.dialog = Dialog::Confirm(p);
+        if !dry {
+            self.dry_run_id = None;
+            return vec![];
+        }
+        let id = self.next_op;
+        self.next_op += 1;
+        self.dry_run_id = Some(id);
+        vec![Command::DryRun { id, request: req }]
+    }
+
+    /// A dry run answered: fold it into the confirmation it was asked for (if that is still open).
+    pub(super) fn on_dry_run(&mut self, id: u64, result: Result<crate::ops::DryRun, String>) {
+        if self.dry_run_id != Some(id) {
+            return;
+        }
+        self.dry_run_id = None;
+        let Dialog::Confirm(p) = &self.view.dialog else { return };
+        let state = match result {
+            Ok(d) => crate::ops::DryRunState::Ready(d),
+            Err(reason) => crate::ops::DryRunState::Failed { reason },
+        };
+        let p = p.clone().with_dry_run(state);
+        self.audit("op_dry_run", json!({ "request": p.request, "dry_run": p.dry_run, "blockers": p.blockers }));
+        self.view.dialog = Dialog::Confirm(p);
+        self.dirty = true;
+    }
+
+    /// The node an operation applies to: the selection in Nodes, or the selected host if it is a node.
+    pub fn target_node(&self) -> Option<String> {
+        let nodes = self.model.nodes.data.as_deref()?;
+        if self.view.focus == PanelId::Hosts {
+            let hosts = crate::model::rows::hosts_rows(&self.model, self.view.filter(PanelId::Hosts));
+            if let Some(h) = hosts.get(self.view.selected(PanelId::Hosts))
+                && nodes.iter().any(|n| &n.name == h)
+            {
+                return Some(h.clone());
+            }
+        }
+        let rows = crate::model::rows::node_rows(&self.model, self.view.filter(PanelId::Nodes));
+        rows.get(self.view.selected(PanelId::Nodes)).map(|&i| nodes[i].name.clone())
+    }
+
+    /// Where a failover would go: the selected LB in the VIP panel, else the first LB not holding the VIP.
+    pub fn failover_target(&self) -> Option<String> {
+        let holders = self.model.vip_holders();
+        let lbs: Vec<String> = self.model.vrrp.keys().cloned().collect();
+        if self.view.focus == PanelId::Vip
+            && let Some(lb) = lbs.get(self.view.selected(PanelId::Vip))
+            && !holders.contains(lb)
+        {
+            return Some(lb.clone());
+        }
+        lbs.into_iter().find(|l| !holders.contains(l))
+    }
+}
