@@ -20,7 +20,15 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 
 fn app(nodes: usize, now: DateTime<Utc>) -> (sim::SimCluster, App) {
     let (sim, model) = settled_demo(&[], nodes, now, 2, Mode::Demo);
-    let app = App::new(model, Theme::dark(), vec![], Keymap::builtin("default").unwrap(), WriteCap::acquire(false), None, true);
+    let app = App::new(
+        model,
+        Theme::dark(),
+        vec![],
+        Keymap::builtin("default").unwrap(),
+        WriteCap::acquire(false),
+        kockpit::ops::audit::Audit::discard(),
+        true,
+    );
     (sim, app)
 }
 

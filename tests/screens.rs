@@ -23,7 +23,7 @@ fn app(theme: &str, faults: &[Fault], readonly: bool) -> App {
         vec![],
         Keymap::builtin("default").unwrap(),
         WriteCap::acquire(readonly),
-        None,
+        kockpit::ops::audit::Audit::discard(),
         true,
     );
     a.tz = FixedOffset::east_opt(0).unwrap();

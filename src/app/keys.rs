@@ -212,11 +212,13 @@ impl App {
         };
         let id = self.next_op;
         self.next_op += 1;
-        self.audit("op_confirmed", json!({ "op_id": id, "request": fresh.request, "warnings": fresh.warnings }));
+        // carried out only once this record is on disk: nothing is acted on unrecorded
+        let recorded =
+            self.audit.record_durable("op_confirmed", json!({ "op_id": id, "request": fresh.request, "warnings": fresh.warnings }));
         self.op =
             Some(OpRun { id, title: fresh.request.title(), runs_to_its_end: fresh.request.runs_to_its_end(), steps: vec![], result: None });
         self.view.dialog = Dialog::Progress;
-        vec![Command::Execute { id, request: fresh.request, cap }]
+        vec![Command::Execute { id, request: fresh.request, cap }.after(recorded)]
     }
 
     pub(super) fn fault(&mut self, f: Fault) -> Command {

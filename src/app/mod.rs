@@ -15,7 +15,7 @@ pub use crate::action::Action;
 use crate::backend::{BackendEvent, Command};
 use crate::model::{Assessment, Model, PanelId, Severity, assess};
 use crate::ops::Fault;
-use crate::ops::audit::AuditLog;
+use crate::ops::audit::Audit;
 use crate::ops::{FailoverMode, OpEvent, OpPlan, OpRequest, WriteCap, plan};
 use crate::settings::keymap::Keymap;
 use crate::settings::theme::Theme;
@@ -110,7 +110,9 @@ pub struct App {
     pub themes: Vec<Theme>,
     pub keymap: Keymap,
     cap: Option<WriteCap>,
-    audit: Option<AuditLog>,
+    audit: Audit,
+    /// The audit writer's last failure already told on screen.
+    audit_failure_shown: Option<String>,
     pub supports_faults: bool,
     pub paused: bool,
     pub quit: bool,
@@ -138,7 +140,7 @@ pub struct App {
 
 pub struct DrillState {
     pub pending: Option<crate::drill::DrillFile>,
-    pub run: Option<crate::drill::DrillRun>,
+    pub driver: Option<crate::drill::driver::Driver>,
     pub report: std::path::PathBuf,
     pub since: DateTime<Utc>,
     pub written: bool,
@@ -151,7 +153,7 @@ impl App {
         themes: Vec<Theme>,
         keymap: Keymap,
         cap: Option<WriteCap>,
-        audit: Option<AuditLog>,
+        audit: Audit,
         supports_faults: bool,
     ) -> App {
         let now = Utc::now();
@@ -164,6 +166,7 @@ impl App {
             keymap,
             cap,
             audit,
+            audit_failure_shown: None,
             supports_faults,
             paused: false,
             quit: false,
@@ -188,6 +191,7 @@ impl App {
 
     /// Recompute health if the model moved or a second passed (staleness depends on time).
     pub fn refresh(&mut self, now: DateTime<Utc>) {
+        self.check_audit();
         let key = (self.model.revision, now.timestamp());
         if key != self.assessed_at {
             self.assessment = assess(&self.model, now);
@@ -202,12 +206,8 @@ impl App {
 
     /// Apply something the backend sent.
     pub fn on_backend(&mut self, ev: BackendEvent) {
-        if let Some(run) = self.drill.as_mut().and_then(|d| d.run.as_mut()) {
-            match &ev {
-                BackendEvent::Obs(o) => run.observe(&o.payload),
-                BackendEvent::Op(OpEvent::Finished { id, ok, summary }) => run.action_done(*id, *ok, summary.clone()),
-                _ => {}
-            }
+        if let Some(d) = self.drill.as_mut().and_then(|d| d.driver.as_mut()) {
+            d.on_event(&ev);
         }
         match ev {
             BackendEvent::Obs(o) => {
@@ -336,7 +336,7 @@ impl App {
                 if self.supports_faults {
                     self.view.dialog = Dialog::Faults { selected: 0 };
                 } else {
-                    self.say(Severity::Warn, "fault injection is available in the demo and in drills only");
+                    self.say(Severity::Warn, crate::backend::route::FAULTS_DEMO_ONLY);
                 }
             }
             Action::Pause => {

@@ -6,29 +6,49 @@ use serde_json::json;
 use super::*;
 
 impl App {
+    /// Queue an audit record (the writer never makes the screen wait).
     pub(super) fn audit(&mut self, event: &str, fields: serde_json::Value) {
-        if let Some(log) = &mut self.audit
-            && let Err(e) = log.record(event, fields)
-        {
-            tracing::error!("audit log write failed: {e}");
-            self.notice = Some((Severity::Critical, format!("AUDIT LOG WRITE FAILED: {e}"), Utc::now()));
-        }
+        self.audit.record(event, fields);
     }
 
     pub fn audit_session(&mut self, event: &str, fields: serde_json::Value) {
         self.audit(event, fields);
     }
 
+    /// The audit writer of this session.
+    pub fn audit_log(&self) -> &crate::ops::audit::Audit {
+        &self.audit
+    }
+
+    /// Say on screen when the audit log stopped being writable (and when it recovers).
+    pub(super) fn check_audit(&mut self) {
+        let now = self.audit.failure();
+        if now != self.audit_failure_shown {
+            match &now {
+                Some(e) => {
+                    self.notice = Some((Severity::Critical, format!("AUDIT LOG WRITE FAILED: {e}; operations are refused"), Utc::now()))
+                }
+                None => self.notice = Some((Severity::Info, "audit log writable again".into(), Utc::now())),
+            }
+            self.audit_failure_shown = now;
+            self.dirty = true;
+        }
+    }
+
     pub(super) fn on_op_event(&mut self, e: OpEvent) {
         match &e {
             OpEvent::Step { id, text, ok } => {
-                self.audit("op_step", json!({ "op_id": id, "step": text, "ok": ok }));
+                if !self.drill_owns(*id) {
+                    crate::ops::audit::record_op_event(&self.audit, &e);
+                }
                 if let Some(run) = self.op.as_mut().filter(|r| r.id == *id) {
                     run.steps.push((text.clone(), *ok));
                 }
             }
             OpEvent::Finished { id, ok, summary } => {
-                self.audit("op_finished", json!({ "op_id": id, "ok": ok, "summary": summary }));
+                if !self.drill_owns(*id) {
+                    crate::ops::audit::record_op_event(&self.audit, &e);
+                }
                 let sev = if *ok { Severity::Info } else { Severity::Critical };
                 let title = self.op.as_ref().filter(|r| r.id == *id).map(|r| r.title.clone()).unwrap_or_default();
                 self.model.timeline.push(crate::model::Event::new(
@@ -47,6 +67,11 @@ impl App {
         self.dirty = true;
     }
 
+    /// Whether operation `id` was started by the running drill (which records its own).
+    fn drill_owns(&self, id: u64) -> bool {
+        self.drill.as_ref().and_then(|d| d.driver.as_ref()).is_some_and(|d| d.owns(id))
+    }
+
     pub(super) fn refuse_readonly(&mut self, what: String) {
         self.audit("op_refused", json!({ "operation": what, "reason": "read-only mode" }));
         self.say(Severity::Warn, format!("read-only: {what} refused (this session cannot change the cluster)"));
@@ -57,6 +82,10 @@ impl App {
     pub fn propose(&mut self, req: OpRequest) -> Vec<Command> {
         if self.readonly() {
             self.refuse_readonly(req.title());
+            return vec![];
+        }
+        if let Some(e) = self.audit.failure() {
+            self.say(Severity::Critical, format!("{}: refused, the audit log cannot be written ({e})", req.title()));
             return vec![];
         }
         let p = plan(&req, &self.model);

@@ -7,7 +7,7 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
-fn app_with(readonly: bool, faults: &[Fault], audit: Option<AuditLog>) -> App {
+fn app_with(readonly: bool, faults: &[Fault], audit: Option<Audit>) -> App {
     let (_, model) = settled_demo(faults, 0, now(), 8, Mode::Demo);
     let mut app = App::new(
         model,
@@ -15,7 +15,7 @@ fn app_with(readonly: bool, faults: &[Fault], audit: Option<AuditLog>) -> App {
         vec![Theme::dark(), Theme::mono()],
         Keymap::builtin("default").unwrap(),
         WriteCap::acquire(readonly),
-        audit,
+        audit.unwrap_or_else(Audit::discard),
         true,
     );
     app.tz = chrono::FixedOffset::east_opt(0).unwrap();
@@ -31,16 +31,31 @@ fn code(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
-fn temp_audit(name: &str) -> (std::path::PathBuf, AuditLog) {
+fn temp_audit(name: &str) -> (std::path::PathBuf, Audit) {
     let dir = std::env::temp_dir().join(format!("kockpit-app-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("audit.jsonl");
-    let log = AuditLog::open(&path, "test").unwrap();
+    let log = Audit::open(&path, "test");
     (path, log)
 }
 
-fn audit_events(path: &std::path::Path) -> Vec<serde_json::Value> {
+/// The audit log's records, once the writer wrote everything queued.
+fn audit_events(app: &App, path: &std::path::Path) -> Vec<serde_json::Value> {
+    app.audit_log().sync();
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The commands as the backend's router passes them on: each recorded one once its record is written.
+fn recorded(cmds: Vec<Command>) -> Vec<Command> {
+    cmds.into_iter()
+        .map(|c| match c {
+            Command::AfterRecord { recorded, then } => {
+                crate::ops::audit::wait_recorded(recorded).expect("the record is written");
+                *then
+            }
+            c => c,
+        })
+        .collect()
 }
 
 #[test]
@@ -87,7 +102,7 @@ fn cordon_is_planned_confirmed_executed_and_audited() {
     assert!(app.on_key(key('c')).is_empty(), "planning sends nothing");
     let Dialog::Confirm(plan) = &app.view.dialog else { panic!("expected a confirmation, got {:?}", app.view.dialog) };
     assert_eq!(plan.request, OpRequest::Cordon { node: "worker2".into() });
-    let cmds = app.on_key(key('y'));
+    let cmds = recorded(app.on_key(key('y')));
     assert_eq!(cmds.len(), 1);
     let Command::Execute { id, request, .. } = &cmds[0] else { panic!() };
     assert_eq!(*request, OpRequest::Cordon { node: "worker2".into() });
@@ -95,7 +110,7 @@ fn cordon_is_planned_confirmed_executed_and_audited() {
     app.on_backend(BackendEvent::Op(OpEvent::Step { id: *id, text: "patched".into(), ok: true }));
     app.on_backend(BackendEvent::Op(OpEvent::Finished { id: *id, ok: true, summary: "worker2 cordoned".into() }));
     assert_eq!(app.op.as_ref().unwrap().result, Some((true, "worker2 cordoned".into())));
-    let ev: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    let ev: Vec<String> = audit_events(&app, &path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
     assert_eq!(ev, ["op_planned", "op_confirmed", "op_step", "op_finished"]);
 }
 
@@ -110,9 +125,9 @@ fn cancel_is_audited_and_blocked_plans_cannot_be_confirmed() {
     // VIP failover to the holder itself is refused: select slb1 in the VIP panel.
     app.view.focus = PanelId::Vip;
     app.propose(OpRequest::VipFailover { to: "slb1".into(), mode: FailoverMode::Graceful });
-    let cmds = app.on_key(key('y'));
+    let cmds = recorded(app.on_key(key('y')));
     assert!(cmds.is_empty(), "a refused plan cannot be confirmed");
-    let events = audit_events(&path);
+    let events = audit_events(&app, &path);
     let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(names, ["op_planned", "op_cancelled", "op_planned"]);
     assert_eq!(events[2]["blockers"][0], "slb1 already holds the VIP");
@@ -132,7 +147,7 @@ fn read_only_refuses_every_operation_key_and_logs_it() {
     // Even a plan pushed past the key handling cannot execute without the capability.
     app.propose(OpRequest::Cordon { node: "worker1".into() });
     assert_eq!(app.view.dialog, Dialog::None);
-    let events = audit_events(&path);
+    let events = audit_events(&app, &path);
     assert_eq!(events.len(), 7);
     assert!(events.iter().all(|e| e["event"] == "op_refused" && e["reason"] == "read-only mode"));
     let (_, text, _) = app.notice.clone().unwrap();
@@ -189,14 +204,14 @@ fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
         id: *dry,
         result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![] }),
     });
-    let cmds = app.on_key(key('y'));
+    let cmds = recorded(app.on_key(key('y')));
     let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
     let id = *id;
     let cmds = app.on_key(key('c'));
     assert!(matches!(cmds.as_slice(), [Command::Cancel { id: i }] if *i == id), "{cmds:?}");
     app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: "cancelled by the operator".into() }));
     assert!(app.on_key(key('c')).is_empty(), "nothing left to cancel");
-    let names: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = audit_events(&app, &path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["op_planned", "op_dry_run", "op_confirmed", "op_cancel_requested", "op_finished"]);
 }
 
@@ -243,10 +258,10 @@ fn a_drain_waits_for_its_dry_run_and_refused_pods_block_it_until_an_option_allow
     let [Command::DryRun { id: third, request: OpRequest::Drain { options, .. } }] = cmds.as_slice() else { panic!("{cmds:?}") };
     assert!(options.delete_emptydir_data && options.force_unmanaged);
     app.on_backend(BackendEvent::DryRun { id: *third, result: Ok(crate::ops::DryRun { refused: vec![], ..refused }) });
-    let cmds = app.on_key(key('y'));
+    let cmds = recorded(app.on_key(key('y')));
     let [Command::Execute { request: OpRequest::Drain { options, .. }, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
     assert!(options.force_unmanaged);
-    let names: Vec<String> = audit_events(&path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = audit_events(&app, &path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["op_planned", "op_planned", "op_dry_run", "op_planned", "op_dry_run", "op_confirmed"]);
 }
 
@@ -260,7 +275,7 @@ fn a_failed_dry_run_is_shown_and_does_not_block() {
     app.on_backend(BackendEvent::DryRun { id: *id, result: Err("Kubernetes unavailable: connection refused".into()) });
     let screen = crate::ui::render_text(&mut app, 120, 40, now());
     assert!(screen.contains("dry run failed: Kubernetes unavailable"), "{screen}");
-    assert!(matches!(app.on_key(key('y')).as_slice(), [Command::Execute { .. }]));
+    assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]));
 }
 
 #[test]
@@ -471,7 +486,7 @@ fn a_vip_failover_runs_to_its_end_and_says_so_when_cancel_is_pressed() {
     app.view.focus = PanelId::Vip;
     let cmds = app.on_key(key('f'));
     assert!(cmds.is_empty(), "a confirmation first: {cmds:?}");
-    let cmds = app.on_key(key('y'));
+    let cmds = recorded(app.on_key(key('y')));
     let [Command::Execute { id, request: crate::ops::OpRequest::VipFailover { .. }, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
     let id = *id;
     let screen = crate::ui::render_text(&mut app, 160, 40, now());
@@ -480,9 +495,32 @@ fn a_vip_failover_runs_to_its_end_and_says_so_when_cancel_is_pressed() {
     let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
     assert!(told.starts_with("Graceful VIP failover to slb2 cannot be cancelled: a VIP half moved"), "the operator is told why: {told}");
     app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: true, summary: "VIP on slb2 after 3.1 s".into() }));
-    let events = audit_events(&path);
+    let events = audit_events(&app, &path);
     let declined = events.iter().find(|e| e["event"] == "op_cancel_declined").expect("the declined cancel is audited");
     assert_eq!(declined["op_id"], id);
     assert!(declined["reason"].as_str().unwrap().contains("VIP half moved"), "{declined}");
     assert!(!events.iter().any(|e| e["event"] == "op_cancel_requested"));
+}
+
+#[test]
+fn an_audit_log_that_cannot_be_written_refuses_every_operation() {
+    // /dev/full: the file opens, every write fails with ENOSPC
+    let mut app = app_with(false, &[], Some(Audit::open(std::path::Path::new("/dev/full"), "test")));
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    // the first record fails in the writer: confirmed, but never passed on
+    app.on_key(key('c'));
+    let cmds = app.on_key(key('y'));
+    let Ok::<[Command; 1], _>([Command::AfterRecord { recorded, .. }]) = cmds.try_into() else { panic!("one recorded command") };
+    let r = crate::ops::audit::wait_recorded(recorded);
+    assert!(r.as_ref().is_err_and(|e| e.contains("No space left")), "{r:?}");
+    // from then on the screen says so, and new operations are refused before planning
+    app.refresh(now());
+    let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
+    assert!(told.contains("AUDIT LOG WRITE FAILED") && told.contains("refused"), "{told}");
+    app.view.dialog = Dialog::None;
+    assert!(app.on_key(key('c')).is_empty());
+    assert!(!matches!(app.view.dialog, Dialog::Confirm(_)), "no confirmation opens");
+    let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
+    assert!(told.contains("refused, the audit log cannot be written"), "{told}");
 }

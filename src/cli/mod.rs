@@ -15,7 +15,7 @@ use crate::config::{Config, Paths};
 use crate::inventory::Plan;
 use crate::model::{Mode, Model, PanelId, assess};
 use crate::ops::WriteCap;
-use crate::ops::audit::AuditLog;
+use crate::ops::audit::Audit;
 use crate::settings::keymap::Keymap;
 use crate::settings::theme::Theme;
 use crate::sim::{self, Fault};
@@ -283,9 +283,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 // an attempt like any other: on the audit trail
                 let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
                 let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
-                if let Ok(mut audit) = AuditLog::open(&audit_path, session) {
-                    let _ = audit.record("op_refused", json!({ "operation": format!("drill run {}", d.name), "reason": "read-only mode" }));
-                }
+                let audit = Audit::open(&audit_path, session);
+                audit.record("op_refused", json!({ "operation": format!("drill run {}", d.name), "reason": "read-only mode" }));
+                audit.sync();
                 return Err(eyre!("drills change the cluster: refused in read-only mode"));
             }
             if !s.demo && !s.plan.as_ref().is_some_and(|p| p.access.allow_drills) {
@@ -297,7 +297,14 @@ pub fn run(cli: Cli) -> Result<i32> {
                 let slug: String = d.name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
                 PathBuf::from(format!("drill-report-{slug}-{}.md", Utc::now().format("%Y%m%dT%H%M%S")))
             });
-            if *headless { drill_headless(&s, &cli, d, &report) } else { tui_with_drill(s, &cli, Some((d, report))) }
+            if *headless {
+                drill_headless(&s, &cli, d, &report)
+            } else if !has_terminal() {
+                eprintln!("kockpit: no terminal to draw on: running the drill headless (--headless)");
+                drill_headless(&s, &cli, d, &report)
+            } else {
+                tui_with_drill(s, &cli, Some((d, report)))
+            }
         }
         _ => tui(s, &cli),
     }
@@ -310,7 +317,8 @@ fn start_backend(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Result<(B
         if let Some(m) = mode_override {
             model.meta.mode = m;
         }
-        Ok((sim::runner::spawn(sim, Duration::from_millis(500)), model))
+        let sim = sim::runner::spawn(sim, Duration::from_millis(500));
+        Ok((crate::backend::combine(vec![(crate::backend::Part::Sim, sim)]), model))
     } else {
         let plan = s.plan.clone().expect("plan");
         let mode = mode_override.unwrap_or(if s.readonly { Mode::ReadOnly } else { Mode::Live });
@@ -329,10 +337,21 @@ fn write_report(run: &crate::drill::DrillRun, cluster: &str, path: &std::path::P
 
 fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &std::path::Path) -> Result<i32> {
     use crate::backend::BackendEvent;
-    use crate::drill::{DrillRun, Effect, Phase};
+    use crate::drill::Phase;
+    use crate::drill::driver::Driver;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let cap = WriteCap::acquire(false).expect("not read-only");
-    rt.block_on(async {
+    let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
+    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
+    let audit = Audit::open(&audit_path, session);
+    if let Some(e) = audit.failure() {
+        return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
+    }
+    audit.record(
+        "session_start",
+        json!({ "user": std::env::var("USER").unwrap_or_default(), "host": hostname(), "mode": "drill", "headless": true, "version": env!("CARGO_PKG_VERSION") }),
+    );
+    let result = rt.block_on(async {
         let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
         // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -345,31 +364,27 @@ fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &
                 Ok(None) | Err(_) => break,
             }
         }
-        let mut run = DrillRun::new(file, &model, Utc::now());
-        println!("drill {} on {} ({} steps)", run.file.name, model.meta.cluster, run.file.steps.len());
+        let mut d = Driver::new(file, &model, Utc::now(), audit.clone(), Some(cap));
+        println!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        while run.phase == Phase::Running {
-            for e in run.poll(&model, Utc::now()) {
-                let cmd = match e {
-                    Effect::Say(t) => {
-                        println!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
-                        continue;
-                    }
-                    Effect::Host { id, action } => crate::backend::Command::Host { id, action, cap: cap.share() },
-                    Effect::Operation { id, request } => crate::backend::Command::Execute { id, request, cap: cap.share() },
-                };
+        while d.run.phase == Phase::Running {
+            let (says, cmds) = d.poll(&model, Utc::now());
+            for t in says {
+                println!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+            }
+            for cmd in cmds {
                 if backend.commands.send(cmd).is_err() {
                     return Err(eyre!("the backend stopped during the drill"));
                 }
             }
             tokio::select! {
                 ev = backend.events.recv() => match ev {
-                    Some(BackendEvent::Obs(o)) => {
-                        run.observe(&o.payload);
-                        model.apply(o);
+                    Some(ev) => {
+                        d.on_event(&ev);
+                        if let BackendEvent::Obs(o) = ev {
+                            model.apply(o);
+                        }
                     }
-                    Some(BackendEvent::Op(crate::ops::OpEvent::Finished { id, ok, summary })) => run.action_done(id, ok, summary),
-                    Some(_) => {}
                     None => return Err(eyre!("the backend stopped during the drill")),
                 },
                 _ = tick.tick() => {}
@@ -377,10 +392,14 @@ fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &
         }
         // Let the restore actions reach the backend before it is dropped.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        write_report(&run, &model.meta.cluster, report)?;
+        write_report(&d.run, &model.meta.cluster, report)?;
+        d.finish(d.run.phase == Phase::Passed, report);
         println!("report: {} (and .json)", report.display());
-        Ok(if run.phase == Phase::Passed { 0 } else { 1 })
-    })
+        Ok(if d.run.phase == Phase::Passed { 0 } else { 1 })
+    });
+    audit.record("session_end", json!({}));
+    audit.sync();
+    result
 }
 
 /// A model for the non-interactive commands: the settled demo, or one round of live probes.
@@ -459,7 +478,7 @@ fn render(s: &Setup, cli: &Cli, size: &str) -> Result<i32> {
     let (w, h) = parse_size(size)?;
     let model = snapshot(s, cli)?;
     let cap = WriteCap::acquire(s.readonly);
-    let mut app = App::new(model, s.theme.clone(), vec![], s.keymap.clone(), cap, None, s.demo);
+    let mut app = App::new(model, s.theme.clone(), vec![], s.keymap.clone(), cap, Audit::discard(), s.demo);
     app.view.focus = PanelId::Hosts;
     print!("{}", crate::ui::render_text(&mut app, w, h, Utc::now()));
     Ok(0)
@@ -473,12 +492,13 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
     let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
-    let audit = AuditLog::open(&audit_path, session).wrap_err_with(|| format!("cannot open the audit log {}", audit_path.display()))?;
+    // a log that cannot be opened refuses every operation (with the reason) while viewing goes on
+    let audit = Audit::open(&audit_path, session);
     let cap = WriteCap::acquire(s.readonly);
     rt.block_on(async {
         let mode = drill.as_ref().map(|_| Mode::Drill);
         let (mut backend, model) = start_backend(&s, cli, mode)?;
-        let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, Some(audit), backend.supports_faults);
+        let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, audit.clone(), backend.supports_faults);
         app.export_dir = s.paths.state_dir.clone();
         // Lines pushed out of memory go to a spill file instead of being lost.
         match crate::logs::LogBuffer::new(s.config.log_lines.unwrap_or(50_000)).with_spill(&s.paths.state_dir.join("logs-spill.log")) {
@@ -505,9 +525,16 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
             eprintln!("first frame after {:.2} ms", crate::process_age().as_secs_f64() * 1000.0);
         }
         app.audit_session("session_end", json!({}));
+        audit.sync();
         r
     })?;
     Ok(0)
+}
+
+/// Whether standard input and output are a terminal kockpit can draw on.
+fn has_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
 fn hostname() -> String {

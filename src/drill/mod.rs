@@ -3,6 +3,7 @@
 //! machine: the TUI and the headless runner feed it the model and the clock, it says what to execute
 //! and measures how long every expectation took against its deadline.
 
+pub mod driver;
 pub mod file;
 pub mod report;
 
@@ -443,45 +444,59 @@ impl DrillRun {
 #[cfg(test)]
 mod tests;
 
-/// Run a drill against a simulated cluster in simulated time (100 ms steps), executing its effects
-/// directly. Used by tests and for checking drill files quickly; returns the finished run.
+/// Run a drill against a simulated cluster in simulated time (100 ms steps), through the same
+/// [`driver::Driver`] as the screen (planned, refused on blockers, audited in `audit`). Used by tests
+/// and for checking drill files quickly; returns the finished run.
 pub fn run_on_sim(
     file: DrillFile,
     sim: &mut crate::sim::SimCluster,
     model: &mut Model,
     start: DateTime<Utc>,
-    cap: &crate::ops::WriteCap,
+    audit: crate::ops::audit::Audit,
+    cap: Option<crate::ops::WriteCap>,
     max_secs: i64,
 ) -> (DrillRun, DateTime<Utc>) {
-    let mut run = DrillRun::new(file, model, start);
+    use crate::backend::{BackendEvent, Command};
+    let mut d = driver::Driver::new(file, model, start, audit, cap);
     let mut now = start;
     let end = start + Duration::seconds(max_secs);
-    while run.phase == Phase::Running && now < end {
-        for e in run.poll(model, now) {
-            match e {
-                Effect::Host { id, action } => {
-                    let (ok, d) = match sim.host_action(&action, cap, now) {
+    while d.run.phase == Phase::Running && now < end {
+        let (_, cmds) = d.poll(model, now);
+        for c in cmds {
+            let c = match c {
+                Command::AfterRecord { recorded, then } => match crate::ops::audit::wait_recorded(recorded) {
+                    Ok(()) => *then,
+                    Err(e) => {
+                        for ev in crate::backend::unavailable(*then, &format!("refused: the audit log cannot be written ({e})")) {
+                            d.on_event(&ev);
+                        }
+                        continue;
+                    }
+                },
+                c => c,
+            };
+            match c {
+                Command::Host { id, action, cap } => {
+                    let (ok, detail) = match sim.host_action(&action, &cap, now) {
                         Ok(s) => (true, s),
                         Err(s) => (false, s),
                     };
-                    run.action_done(id, ok, d);
+                    d.run.action_done(id, ok, detail);
                 }
-                Effect::Operation { id, request } => sim.execute(id, &request, cap, now),
-                Effect::Say(_) => {}
+                Command::Execute { id, request, cap } => sim.execute(id, &request, &cap, now),
+                _ => {}
             }
         }
         let next = now + Duration::milliseconds(100);
         sim.step(next);
         for o in sim.observe(next) {
-            run.observe(&o.payload);
+            d.run.observe(&o.payload);
             model.apply(o);
         }
         for ev in sim.drain_op_events() {
-            if let crate::ops::OpEvent::Finished { id, ok, summary } = ev {
-                run.action_done(id, ok, summary);
-            }
+            d.on_event(&BackendEvent::Op(ev));
         }
         now = next;
     }
-    (run, now)
+    (d.run, now)
 }

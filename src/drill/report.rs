@@ -29,7 +29,10 @@ pub fn markdown(run: &DrillRun, cluster: &str, finished: DateTime<Utc>) -> Strin
     s.push_str("\n| # | step | action | expectation | deadline | measured | result |\n|---|---|---|---|---|---|---|\n");
     for (i, r) in run.results.iter().enumerate() {
         let action = match (&r.action, r.action_ok) {
-            (Some(a), Some(false)) => format!("{a} (FAILED: {})", r.action_detail.as_deref().unwrap_or("")),
+            (Some(a), Some(false)) => match r.action_detail.as_deref().unwrap_or("") {
+                d if d.starts_with(super::driver::REFUSED) => format!("{a} ({d})"),
+                d => format!("{a} (FAILED: {d})"),
+            },
             (Some(a), _) => a.clone(),
             (None, _) => r.action_detail.clone().unwrap_or_else(|| "-".into()),
         };

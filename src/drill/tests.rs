@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::Mode;
 use crate::ops::WriteCap;
+use crate::ops::audit::Audit;
 use crate::sim::{Fault, settled_demo};
 use std::path::Path;
 
@@ -14,8 +15,7 @@ fn run_file(path: &str, faults: &[Fault]) -> (DrillRun, String) {
     for f in faults {
         sim.inject(*f, t0());
     }
-    let cap = WriteCap::acquire(false).unwrap();
-    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), &cap, 600);
+    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), Audit::discard(), WriteCap::acquire(false), 600);
     let md = report::markdown(&run, "demo-prod", end);
     (run, md)
 }
@@ -73,8 +73,7 @@ action = { do = "stop", target = "vip-peer", service = "keepalived", signal = "C
 "#;
     let file = DrillFile::parse(Path::new("x.toml"), src).unwrap();
     let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
-    let cap = WriteCap::acquire(false).unwrap();
-    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), &cap, 120);
+    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), Audit::discard(), WriteCap::acquire(false), 120);
     let md = report::markdown(&run, "demo", end);
     assert_eq!(run.phase, Phase::Failed, "{md}");
     assert!(!run.results[1].ok);
@@ -103,6 +102,67 @@ fn symbols_resolve_from_the_model() {
     assert_eq!(s["vip-peer"], "slb2");
     assert_eq!(s["etcd-leader"], "master1");
     assert_eq!(s["first-worker"], "worker1");
+}
+
+fn audit_events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn drill_operations_are_planned_refused_on_blockers_and_audited() {
+    // A failover asked for during a split brain: the planner refuses it, as it would on the screen.
+    let src = r#"
+name = "failover during split brain"
+[[steps]]
+name = "fail over"
+action = { do = "vip_failover", to = "slb2" }
+expect = [{ check = "vip_on", target = "slb2", within = 2 }]
+"#;
+    let file = DrillFile::parse(Path::new("x.toml"), src).unwrap();
+    let (mut sim, mut model) = settled_demo(&[Fault::SplitBrain], 0, t0(), 20, Mode::Drill);
+    assert_eq!(model.vip_holders().len(), 2, "the demo shows a split brain");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let audit = Audit::open(&log, "drill-test");
+    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), audit.clone(), WriteCap::acquire(false), 30);
+    audit.sync();
+    let md = report::markdown(&run, "demo", end);
+    assert_eq!(run.phase, Phase::Failed, "{md}");
+    let detail = run.results[0].action_detail.as_deref().unwrap_or("");
+    assert!(detail.starts_with(driver::REFUSED) && detail.contains("SPLIT BRAIN"), "{detail}");
+    assert!(md.contains("REFUSED by the planner") && md.contains("SPLIT BRAIN"), "the report says refused and why:\n{md}");
+    assert!(sim.drain_op_events().is_empty(), "nothing was executed");
+    let events = audit_events(&log);
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names, ["drill_start", "op_planned", "op_refused"], "{events:?}");
+    assert!(events[2]["blockers"][0].as_str().unwrap().contains("SPLIT BRAIN"));
+
+    // The same failover on a healthy demo: planned, confirmed, executed, finished, all on record.
+    let file = DrillFile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/drills/graceful-failover.toml")).unwrap();
+    let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
+    let log = dir.path().join("audit2.jsonl");
+    let audit = Audit::open(&log, "drill-test");
+    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), audit.clone(), WriteCap::acquire(false), 120);
+    audit.sync();
+    assert_eq!(run.phase, Phase::Passed, "{}", report::markdown(&run, "demo", end));
+    let events = audit_events(&log);
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    for want in ["op_planned", "op_confirmed", "op_step", "op_finished"] {
+        assert!(names.contains(&want), "{want} missing: {names:?}");
+    }
+    let planned = names.iter().position(|n| *n == "op_planned").unwrap();
+    let confirmed = names.iter().position(|n| *n == "op_confirmed").unwrap();
+    let finished = names.iter().position(|n| *n == "op_finished").unwrap();
+    assert!(planned < confirmed && confirmed < finished, "{names:?}");
+}
+
+#[test]
+fn a_read_only_drill_acts_on_nothing() {
+    let file = DrillFile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/drills/vip-owner-loss.toml")).unwrap();
+    let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
+    let (run, _) = run_on_sim(file, &mut sim, &mut model, t0(), Audit::discard(), None, 30);
+    assert_eq!(run.phase, Phase::Failed);
+    assert_eq!(model.vip_holders(), vec!["slb1"], "nothing was stopped");
 }
 
 #[test]

@@ -204,8 +204,6 @@ async fn supervise(
                         Some(t) => t.cancel(),
                         None => { let _ = tx.send(BackendEvent::Notice(format!("operation {id}: nothing running to cancel"))).await; }
                     },
-                    Command::Fault(_) => { let _ = tx.send(BackendEvent::Notice("fault injection is only available in the demo and drills".into())).await; }
-                    Command::SetPaused(_) => { let _ = tx.send(BackendEvent::Notice("a live cluster cannot be paused".into())).await; }
                     Command::DryRun { id, request } => {
                         let (kube, tx) = (kube.clone(), tx.clone());
                         tokio::spawn(async move {
@@ -219,13 +217,14 @@ async fn supervise(
                             let _ = tx.send(BackendEvent::DryRun { id, result }).await;
                         });
                     }
-                    Command::Host { id, .. } => {
-                        let summary = "host actions are not executed by the Kubernetes backend".to_string();
-                        let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary })).await;
-                    }
                     Command::Logs(r) => {
                         tails.retain(|_, h| !h.is_finished());
                         logs_command(&kube, r, &mut tails, &tx).await;
+                    }
+                    other => {
+                        for ev in crate::backend::unavailable(other, "not carried out by the Kubernetes part") {
+                            let _ = tx.send(ev).await;
+                        }
                     }
                 }
             }
@@ -268,22 +267,17 @@ async fn logs_command(
 }
 
 async fn refuse_command(tx: &mpsc::Sender<BackendEvent>, c: Command, reason: &str) {
-    let ev = match c {
-        Command::Execute { id, request, .. } => {
-            BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: format!("{}: Kubernetes unavailable: {reason}", request.title()) })
-        }
-        Command::Cancel { id } => BackendEvent::Notice(format!("operation {id}: nothing running to cancel")),
-        Command::DryRun { id, .. } => BackendEvent::DryRun { id, result: Err(format!("Kubernetes unavailable: {reason}")) },
-        Command::Logs(crate::logs::spec::LogRequest::Open { id, spec, .. }) => {
-            for ev in crate::backend::log_refused(id, &spec, &format!("Kubernetes unavailable: {reason}")) {
-                let _ = tx.send(ev).await;
-            }
-            return;
-        }
-        Command::Logs(crate::logs::spec::LogRequest::Close { .. }) => return,
-        _ => BackendEvent::Notice("not available against a live cluster".into()),
+    let why = match &c {
+        Command::Cancel { id } => format!("operation {id}: nothing running to cancel"),
+        _ => format!("Kubernetes unavailable: {reason}"),
     };
-    let _ = tx.send(ev).await;
+    let evs = match c {
+        Command::Cancel { .. } => vec![BackendEvent::Notice(why)],
+        c => crate::backend::unavailable(c, &why),
+    };
+    for ev in evs {
+        let _ = tx.send(ev).await;
+    }
 }
 
 fn obs(source: &str, budget: Duration, at: DateTime<Utc>, payload: Payload) -> Observation {

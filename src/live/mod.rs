@@ -5,25 +5,17 @@ pub mod state;
 
 use color_eyre::Result;
 
-use crate::backend::{BackendHandle, Claims, Command, combine};
+use crate::backend::{BackendHandle, Part, combine};
 use crate::inventory::Plan;
 use crate::model::Model;
 
 pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     let ssh = crate::probe::spawn(plan, crate::probe::LiveSettings::new(readonly));
-    let state = crate::live::state::spawn(plan, crate::probe::LiveSettings::new(readonly));
+    let state = state::spawn(plan, crate::probe::LiveSettings::new(readonly));
     // Rook's CephCluster is watched wherever its CRD is served: alone it feeds the Ceph panel, beside
     // a [ceph] section's CLI view the panel says whether the two agree.
     let kube = crate::kube::spawn_backend(crate::kube::KubeSettings::from_plan(plan, readonly));
-    let to_kube: Claims = |c| match c {
-        Command::Execute { request, .. } | Command::DryRun { request, .. } => crate::kube::handles(request),
-        Command::Logs(r) => r.is_kube(),
-        _ => false,
-    };
-    let to_state: Claims = |c| matches!(c, Command::Execute { request, .. } if crate::live::state::handles(request));
-    let to_ssh: Claims =
-        |c| matches!(c, Command::Execute { .. } | Command::Host { .. } | Command::Fault(_) | Command::SetPaused(_) | Command::Logs(_));
-    Ok(combine(vec![(kube, to_kube), (state, to_state), (ssh, to_ssh)]))
+    Ok(combine(vec![(Part::Kube, kube), (Part::State, state), (Part::Ssh, ssh)]))
 }
 
 /// Whether the first observation (data or a failure) of every live SSH source has arrived: the HA

@@ -22,11 +22,6 @@ use crate::ops::{OpEvent, OpRequest};
 use crate::probe::LiveSettings;
 use crate::transport::ssh::SshPool;
 
-/// Whether this part executes `req`.
-pub fn handles(req: &OpRequest) -> bool {
-    matches!(req, OpRequest::RenewCerts { .. } | OpRequest::SetNoout { .. })
-}
-
 /// Ceph settings from the plan's `[ceph]` section, and whether the commands run on this machine.
 pub fn ceph_settings(plan: &Plan) -> Option<(CephSettings, bool)> {
     let c = plan.ceph.as_ref()?;
@@ -83,10 +78,10 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
             Some(id) = done_rx.recv() => { running.remove(&id); }
             cmd = cmds.recv() => {
                 let Some(cmd) = cmd else { return };
-                let refuse = |id: u64, summary: String| BackendEvent::Op(OpEvent::Finished { id, ok: false, summary });
-                let ev = match cmd {
+                let refuse = |id: u64, summary: String| vec![BackendEvent::Op(OpEvent::Finished { id, ok: false, summary })];
+                let evs = match cmd {
                     Command::Execute { id, request: OpRequest::RenewCerts { masters }, cap } => match &remote {
-                        None => Some(refuse(id, "certificate renewal needs SSH to the masters, and the SSH pool could not start".into())),
+                        None => refuse(id, "certificate renewal needs SSH to the masters, and the SSH pool could not start".into()),
                         Some(remote) => {
                             let (stop_tx, stop_rx) = watch::channel(false);
                             running.insert(id, stop_tx);
@@ -96,36 +91,33 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                                 let _ = crate::certs::renew(&remote, &cap, &s, &masters, id, &tx, Some(stop_rx)).await;
                                 let _ = done.send(id);
                             });
-                            None
+                            vec![]
                         }
                     },
                     Command::Execute { id, request: OpRequest::SetNoout { on }, cap } => match &ceph {
-                        None => Some(refuse(id, "noout: this cluster's plan has no [ceph] section, so kockpit cannot reach the ceph CLI".into())),
-                        Some((_, None)) => Some(refuse(id, "noout: the SSH pool could not start".into())),
+                        None => refuse(id, "noout: this cluster's plan has no [ceph] section, so kockpit cannot reach the ceph CLI".into()),
+                        Some((_, None)) => refuse(id, "noout: the SSH pool could not start".into()),
                         Some((s, Some(r))) => {
                             let (s, r, tx) = (s.clone(), r.clone(), tx.clone());
                             tokio::spawn(async move {
                                 let _ = crate::ceph::set_noout(&r, &cap, &s, on, id, Duration::from_secs(30), &tx).await;
                             });
-                            None
+                            vec![]
                         }
                     },
-                    Command::Execute { id, request, .. } => Some(refuse(id, format!("{}: not executed by the etcd/Ceph/certificate part", request.title()))),
                     Command::Cancel { id } => {
                         if let Some(stop) = running.get(&id) {
                             let _ = stop.send(true);
                         }
-                        None
+                        vec![]
                     }
-                    Command::DryRun { id, request } => Some(BackendEvent::DryRun { id, result: Err(format!("no dry run of {}", request.title())) }),
-                    Command::Host { id, action, .. } => Some(refuse(id, format!("{}: not a host action of this part", action.describe()))),
-                    // log sources: the SSH and Kubernetes parts tail them; a close reaches every part
-                    Command::Fault(_) | Command::SetPaused(_) | Command::Logs(_) => None,
+                    Command::Logs(crate::logs::spec::LogRequest::Close { .. }) => vec![],
+                    other => crate::backend::unavailable(other, "not carried out by the etcd/Ceph/certificate part"),
                 };
-                if let Some(ev) = ev
-                    && tx.send(ev).await.is_err()
-                {
-                    return;
+                for ev in evs {
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
                 }
             }
         }

@@ -181,6 +181,14 @@ impl Audit {
     }
 }
 
+/// The record of an operation's progress: `op_step` or `op_finished`.
+pub fn record_op_event(audit: &Audit, e: &super::OpEvent) {
+    match e {
+        super::OpEvent::Step { id, text, ok } => audit.record("op_step", json!({ "op_id": id, "step": text, "ok": ok })),
+        super::OpEvent::Finished { id, ok, summary } => audit.record("op_finished", json!({ "op_id": id, "ok": ok, "summary": summary })),
+    }
+}
+
 /// Wait for an acknowledgement from blocking code (a test, the end of a command).
 pub fn wait_recorded(r: Recorded) -> Result<(), String> {
     r.blocking_recv().unwrap_or_else(|_| Err("the audit writer stopped".into()))

@@ -6,6 +6,7 @@
 //! is not read-only: read-only is a property of the process, not of a key binding.
 
 pub mod audit;
+pub mod failover;
 mod fault;
 mod host_action;
 
@@ -14,7 +15,7 @@ pub use host_action::HostAction;
 
 use serde::Serialize;
 
-use crate::model::{Model, VrrpState};
+use crate::model::Model;
 
 /// Proof that this process may change the cluster. It can only be created by [`WriteCap::acquire`],
 /// which refuses in read-only mode; it cannot be cloned or built by hand elsewhere.
@@ -71,6 +72,32 @@ pub enum OpRequest {
 }
 
 impl OpRequest {
+    /// One request of every kind (for tests that must cover every operation). The match makes a new
+    /// kind of operation fail to compile until it is listed here.
+    pub fn examples() -> Vec<OpRequest> {
+        let all = vec![
+            OpRequest::Cordon { node: "worker1".into() },
+            OpRequest::Uncordon { node: "worker1".into() },
+            OpRequest::Drain { node: "worker1".into(), options: DrainOptions::default() },
+            OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful },
+            OpRequest::RestoreVipPriority { lb: "slb1".into() },
+            OpRequest::RenewCerts { masters: vec!["master1".into()] },
+            OpRequest::SetNoout { on: true },
+        ];
+        for r in &all {
+            match r {
+                OpRequest::Cordon { .. }
+                | OpRequest::Uncordon { .. }
+                | OpRequest::Drain { .. }
+                | OpRequest::VipFailover { .. }
+                | OpRequest::RestoreVipPriority { .. }
+                | OpRequest::RenewCerts { .. }
+                | OpRequest::SetNoout { .. } => {}
+            }
+        }
+        all
+    }
+
     /// Why this operation cannot be stopped halfway, or None where it can (a drain stops evicting and
     /// leaves the node cordoned; a renewal stops before the next master).
     pub fn runs_to_its_end(&self) -> Option<&'static str> {
@@ -307,37 +334,11 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
 }
 
 fn plan_failover(p: &mut OpPlan, m: &Model, to: &str, mode: FailoverMode) {
-    let holders = m.vip_holders();
-    if holders.len() > 1 {
-        p.warnings.push(format!("SPLIT BRAIN: the VIP is held by {} right now", holders.join(" and ")));
-    }
-    if holders.iter().any(|h| h == to) && holders.len() == 1 {
-        p.blockers.push(format!("{to} already holds the VIP"));
-    }
-    let Some(peer) = m.vrrp.get(to) else {
-        p.blockers.push(format!("{to} is not a load balancer kockpit observes"));
-        return;
-    };
-    match (&peer.data, &peer.error) {
-        (_, Some(e)) => p.blockers.push(format!("{to} cannot be observed: {}", e.reason)),
-        (None, None) => p.blockers.push(format!("nothing heard from {to} yet")),
-        (Some(v), None) => {
-            if v.state != VrrpState::Backup && !(holders.len() > 1 && v.state == VrrpState::Master) {
-                p.blockers.push(format!("{to} is {} (a failover needs a healthy BACKUP)", v.state.label()));
-            }
-        }
-    }
-    let peer_backends_up = m
-        .haproxy
-        .get(to)
-        .and_then(|s| if s.error.is_some() { None } else { s.data.as_ref() })
-        .map(|v| v.iter().filter(|b| b.status.is_serving()).count());
-    match peer_backends_up {
-        None => p.blockers.push(format!("haproxy on {to} cannot be observed: it may not be running")),
-        Some(0) => p.blockers.push(format!("haproxy on {to} sees no healthy apiserver backend")),
-        Some(_) => {}
-    }
-    let owner = holders.first().cloned().unwrap_or_else(|| "(nobody)".into());
+    // the executor judges its fresh looks with the same function right before acting
+    let c = failover::checks(&failover::FailoverFacts::from_model(m, to), to);
+    p.blockers.extend(c.blockers);
+    p.warnings.extend(c.warnings);
+    let owner = c.owner.unwrap_or_else(|| "(nobody)".into());
     match mode {
         FailoverMode::Graceful => {
             p.steps.push(match m.plan.lb.demote {

@@ -16,7 +16,8 @@ use futures_util::future::join_all;
 use super::{LiveSettings, ProbeTargets, haproxy, keepalived};
 use crate::backend::Reporter;
 use crate::inventory::{DemoteMethod, Host, Plan, template};
-use crate::model::{VrrpState, VrrpView};
+use crate::model::{BackendServer, VrrpState, VrrpView};
+use crate::ops::failover::FailoverFacts;
 use crate::ops::{FailoverMode, WriteCap};
 use crate::transport::ssh::{AccessMode, SshPool, script_command};
 
@@ -255,6 +256,11 @@ async fn verify_through_vip(vip: SocketAddr) -> Result<String, String> {
     }
 }
 
+/// The facts the executor judges: what it just saw of every LB and of the target's haproxy.
+fn executor_facts(lbs: &[Host], views: &[Result<VrrpView, String>], haproxy: Result<Vec<BackendServer>, String>) -> FailoverFacts {
+    FailoverFacts { lbs: lbs.iter().map(|h| h.name.clone()).zip(views.iter().cloned()).collect(), target_haproxy: haproxy }
+}
+
 /// A VIP failover to `to`; Ok(summary) or why it was refused or failed. Steps go to `r`.
 pub(crate) async fn failover(ctx: &OpContext, to: &str, mode: FailoverMode, cap: &WriteCap, r: &Reporter) -> Result<String, String> {
     ctx.writable()?;
@@ -262,48 +268,27 @@ pub(crate) async fn failover(ctx: &OpContext, to: &str, mode: FailoverMode, cap:
     let target = ctx.lb(to)?;
     let lbs = ctx.lbs();
 
-    // 1. fresh looks: never the model's
+    // 1. fresh looks, never the model's, judged by the planner's own checks
     let views = ctx.look_all(&lbs).await;
-    let seen: Vec<(&Host, &Result<VrrpView, String>)> = lbs.iter().zip(views.iter()).collect();
-    let holders: Vec<&Host> = seen.iter().filter(|(_, v)| v.as_ref().is_ok_and(|v| v.holds_vip)).map(|(h, _)| *h).collect();
-    let names = |hs: &[&Host]| hs.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(" and ");
-    let peer = match seen.iter().find(|(h, _)| h.name == to).map(|(_, v)| *v) {
-        Some(Ok(v)) => v.clone(),
-        Some(Err(e)) => return Err(format!("refused: {to} cannot be observed: {e}")),
-        None => return Err(format!("refused: {to} is not a keepalived host of this cluster's plan")),
-    };
-    if holders.len() > 1 {
-        return Err(format!(
-            "refused: SPLIT BRAIN, the VIP is held by {} right now; a failover would not end it (are VRRP adverts getting through?)",
-            names(&holders)
-        ));
-    }
-    let Some(owner) = holders.first().map(|h| (*h).clone()) else {
-        let blind: Vec<String> = seen.iter().filter_map(|(h, v)| v.as_ref().err().map(|e| format!("{}: {e}", h.name))).collect();
-        return Err(if blind.is_empty() {
-            "refused: nobody holds the VIP right now: there is nothing to fail over".to_string()
-        } else {
-            format!("refused: no observable LB holds the VIP ({})", blind.join("; "))
-        });
-    };
-    if owner.name == to {
-        return Err(format!("refused: {to} already holds the VIP"));
-    }
-    let owner_view =
-        seen.iter().find(|(h, _)| h.name == owner.name).and_then(|(_, v)| v.as_ref().ok()).cloned().unwrap_or_else(|| peer.clone());
-    if peer.state != VrrpState::Backup {
-        return Err(format!("refused: {to} is {} (a failover needs a healthy BACKUP: keepalived running, not FAULT)", peer.state.label()));
-    }
     let lb = &ctx.plan.lb;
-    let backends =
-        haproxy::probe_haproxy(&ctx.pool, &target.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, ctx.settings.command_timeout)
-            .await
-            .map_err(|e| format!("refused: haproxy on {to} does not answer ({e}): the VIP would move to a dead end"))?;
-    let serving = backends.iter().filter(|b| b.status.is_serving()).count();
-    if serving == 0 {
-        let states: Vec<String> = backends.iter().map(|b| format!("{}={}", b.server, b.status_text)).collect();
-        return Err(format!("refused: haproxy on {to} sees no healthy apiserver backend ({})", states.join(" ")));
+    let haproxy =
+        haproxy::probe_haproxy(&ctx.pool, &target.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, ctx.settings.command_timeout).await;
+    let facts = executor_facts(&lbs, &views, haproxy.clone());
+    let verdict = crate::ops::failover::checks(&facts, to);
+    if !verdict.blockers.is_empty() {
+        return Err(format!("refused: {}", verdict.blockers.join("; ")));
     }
+    let owner_name = verdict.owner.clone().unwrap_or_default();
+    let Some(owner) = lbs.iter().find(|h| h.name == owner_name).cloned() else {
+        return Err(format!("refused: {owner_name} holds the VIP but is not in the plan"));
+    };
+    let seen: Vec<(&Host, &Result<VrrpView, String>)> = lbs.iter().zip(views.iter()).collect();
+    let view_of = |name: &str| seen.iter().find(|(h, _)| h.name == name).and_then(|(_, v)| v.as_ref().ok()).cloned();
+    let (Some(owner_view), Some(peer)) = (view_of(&owner.name), view_of(to)) else {
+        return Err("refused: the load balancers could not be seen".into());
+    };
+    let backends = haproxy.unwrap_or_default();
+    let serving = backends.iter().filter(|b| b.status.is_serving()).count();
     r.step(
         format!(
             "checked just now: {} holds the VIP ({}, priority {}); {to} is BACKUP (priority {}); haproxy on {to}: {serving}/{} apiserver backends UP",
@@ -669,5 +654,62 @@ mod tests {
         let (ok, _, err) = run_script(TRACK_FILE_SCRIPT, &["/nonexistent-dir/x", "1"]);
         assert!(!ok && err.contains("no directory"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod agreement {
+    use super::*;
+    use crate::model::{Mode, Model};
+    use crate::ops::{FailoverMode, Fault, OpRequest, plan};
+
+    /// What the executor would see if its fresh looks found what the model shows.
+    fn as_the_executor_sees(m: &Model, to: &str) -> Vec<String> {
+        let lbs: Vec<Host> = m.plan.lbs().cloned().collect();
+        let views: Vec<Result<VrrpView, String>> = lbs
+            .iter()
+            .map(|h| match m.vrrp.get(&h.name) {
+                Some(s) => match (&s.data, &s.error) {
+                    (_, Some(e)) => Err(e.reason.clone()),
+                    (Some(v), None) => Ok(v.clone()),
+                    (None, None) => Err("nothing heard yet".to_string()),
+                },
+                None => Err("nothing heard yet".to_string()),
+            })
+            .collect();
+        // the same failure the probe reported, seen again by the executor's own look
+        let hap = match m.haproxy.get(to) {
+            Some(s) => match (&s.data, &s.error) {
+                (_, Some(e)) => Err(e.reason.clone()),
+                (Some(v), None) => Ok(v.clone()),
+                (None, None) => Err("nothing heard yet".to_string()),
+            },
+            None => Err("nothing heard yet".to_string()),
+        };
+        crate::ops::failover::checks(&executor_facts(&lbs, &views, hap), to).blockers
+    }
+
+    #[test]
+    fn the_planner_and_the_executor_refuse_for_the_same_reasons() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let cases: [(&[Fault], &str, &str); 4] = [
+            (&[Fault::SplitBrain], "slb2", "SPLIT BRAIN"),
+            (&[Fault::StopKeepalivedOnOwner], "slb1", "is STOPPED"),
+            (&[Fault::KillHaproxyOnOwner], "slb1", "haproxy on slb1"),
+            (&[], "slb1", "already holds the VIP"),
+        ];
+        for (faults, to, why) in cases {
+            let (_, m) = crate::sim::settled_demo(faults, 0, now, 20, Mode::Demo);
+            let planned = plan(&OpRequest::VipFailover { to: to.into(), mode: FailoverMode::Graceful }, &m).blockers;
+            let executed = as_the_executor_sees(&m, to);
+            assert!(planned.iter().any(|b| b.contains(why)), "{faults:?}: the plan refuses ({why}): {planned:?}");
+            assert_eq!(planned, executed, "{faults:?}: planner and executor agree");
+        }
+        // the peer already MASTER (it took the VIP over): refused by both
+        let (_, m) = crate::sim::settled_demo(&[Fault::StopKeepalivedOnOwner], 0, now, 20, Mode::Demo);
+        assert_eq!(m.vip_holders(), vec!["slb2"]);
+        let planned = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Emergency }, &m).blockers;
+        assert!(planned.iter().any(|b| b.contains("already holds")), "{planned:?}");
+        assert_eq!(planned, as_the_executor_sees(&m, "slb2"));
     }
 }

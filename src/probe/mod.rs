@@ -219,15 +219,6 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                         });
                         continue;
                     }
-                    Command::Execute { id, request, cap: _ } => BackendEvent::Op(OpEvent::Finished {
-                        id,
-                        ok: false,
-                        summary: format!("{}: not available against a live cluster in this version", request.title()),
-                    }),
-                    Command::Fault(_) => BackendEvent::Notice("fault injection is only available in the demo and drills".into()),
-                    Command::SetPaused(_) => BackendEvent::Notice("a live cluster cannot be paused".into()),
-                    Command::DryRun { id, request } => BackendEvent::DryRun { id, result: Err(format!("no dry run of {} over SSH", request.title())) },
-                    Command::Logs(_) => continue,
                     // operations run to their end: a half-done failover is worse than a finished one
                     Command::Cancel { .. } => continue,
                     Command::Host { id, action, cap } => {
@@ -246,9 +237,12 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                         });
                         continue;
                     }
+                    other => crate::backend::unavailable(other, "not carried out by the SSH part"),
                 };
-                if tx.send(ev).await.is_err() {
-                    return;
+                for ev in ev {
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
                 }
             }
         }

@@ -44,6 +44,14 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                                 }
                             }
                         }
+                        // the router (backend::combine) holds recorded commands back until they are durable
+                        c @ Command::AfterRecord { .. } => {
+                            for ev in crate::backend::unavailable(c, "a recorded command must go through the backend's router") {
+                                if ev_tx.send(ev).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
                         Command::Host { id, action, cap } => {
                             let r = sim.host_action(&action, &cap, now);
                             let (ok, summary) = match r { Ok(s) => (true, s), Err(e) => (false, e) };

@@ -305,7 +305,7 @@ fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
         buf.set_line(area.x, area.y, &line, area.width);
         return;
     }
-    if let Some(run) = app.drill.as_ref().and_then(|d| d.run.as_ref())
+    if let Some(run) = app.drill.as_ref().and_then(|d| d.driver.as_ref()).map(|d| &d.run)
         && let Some((i, name, ms)) = run.current(now)
     {
         let line = Line::from(vec![

@@ -1,0 +1,108 @@
+//! The one way a drill acts, whatever runs it (the screen, `drill run --headless`, tests on the
+//! simulated cluster): every operation it asks for is planned by the same planner the screen uses,
+//! refused on blockers, and written to the audit log (`op_planned`, then `op_refused` or
+//! `op_confirmed`); every command it sends is held back until its record is durable.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{DrillFile, DrillRun, Effect};
+use crate::backend::{BackendEvent, Command};
+use crate::model::Model;
+use crate::ops::audit::Audit;
+use crate::ops::{OpEvent, WriteCap};
+
+/// What the planner said when it refused a drill's operation: the prefix of the step's action detail.
+pub const REFUSED: &str = "REFUSED by the planner";
+
+pub struct Driver {
+    pub run: DrillRun,
+    audit: Audit,
+    cap: Option<WriteCap>,
+    /// The operations this drill sent: their steps and ends are the drill's to record.
+    sent: std::collections::BTreeSet<u64>,
+}
+
+impl Driver {
+    /// Start `file` against what `m` shows now. `cap` is None in a read-only process: every action is
+    /// then refused (and recorded as refused).
+    pub fn new(file: DrillFile, m: &Model, now: DateTime<Utc>, audit: Audit, cap: Option<WriteCap>) -> Driver {
+        audit.record("drill_start", json!({ "drill": file.name, "steps": file.steps.len(), "cluster": m.meta.cluster }));
+        Driver { run: DrillRun::new(file, m, now), audit, cap, sent: Default::default() }
+    }
+
+    /// Advance the drill: lines to tell the operator, and the commands to send (each carried out
+    /// only once its audit record is on disk).
+    pub fn poll(&mut self, m: &Model, now: DateTime<Utc>) -> (Vec<String>, Vec<Command>) {
+        let mut says = vec![];
+        let mut cmds = vec![];
+        for e in self.run.poll(m, now) {
+            match e {
+                Effect::Say(t) => says.push(t),
+                Effect::Host { id, action } => {
+                    let Some(cap) = self.cap.as_ref().map(WriteCap::share) else {
+                        self.audit.record("op_refused", json!({ "action_id": id, "action": action, "reason": "read-only mode" }));
+                        self.run.action_done(id, false, format!("{REFUSED}: read-only mode"));
+                        says.push(format!("{}: refused (read-only)", action.describe()));
+                        continue;
+                    };
+                    let rec = self.audit.record_durable("drill_action", json!({ "action_id": id, "action": action }));
+                    self.sent.insert(id);
+                    cmds.push(Command::Host { id, action, cap }.after(rec));
+                }
+                Effect::Operation { id, request } => {
+                    let p = crate::ops::plan(&request, m);
+                    self.audit.record(
+                        "op_planned",
+                        json!({ "op_id": id, "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers, "by": "drill" }),
+                    );
+                    let Some(cap) = self.cap.as_ref().map(WriteCap::share) else {
+                        self.audit.record("op_refused", json!({ "op_id": id, "request": p.request, "reason": "read-only mode" }));
+                        self.run.action_done(id, false, format!("{REFUSED}: read-only mode"));
+                        continue;
+                    };
+                    if !p.allowed() {
+                        let why = p.blockers.join("; ");
+                        self.audit
+                            .record("op_refused", json!({ "op_id": id, "request": p.request, "blockers": p.blockers, "by": "drill" }));
+                        says.push(format!("{} refused: {why}", request.title()));
+                        self.run.action_done(id, false, format!("{REFUSED}: {why}"));
+                        continue;
+                    }
+                    let rec = self.audit.record_durable(
+                        "op_confirmed",
+                        json!({ "op_id": id, "request": p.request, "warnings": p.warnings, "by": "drill", "drill": self.run.file.name }),
+                    );
+                    self.sent.insert(id);
+                    cmds.push(Command::Execute { id, request, cap }.after(rec));
+                }
+            }
+        }
+        (says, cmds)
+    }
+
+    /// Whether operation `id` is this drill's.
+    pub fn owns(&self, id: u64) -> bool {
+        self.sent.contains(&id)
+    }
+
+    /// Tell the drill what the backend said: observations for its checks, the steps and ends of its
+    /// operations (recorded here).
+    pub fn on_event(&mut self, ev: &BackendEvent) {
+        match ev {
+            BackendEvent::Obs(o) => self.run.observe(&o.payload),
+            BackendEvent::Op(e) if self.owns(e.id()) => {
+                crate::ops::audit::record_op_event(&self.audit, e);
+                if let OpEvent::Finished { id, ok, summary } = e {
+                    self.run.action_done(*id, *ok, summary.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Record the drill's end.
+    pub fn finish(&self, passed: bool, report: &std::path::Path) {
+        self.audit.record("drill_end", json!({ "drill": self.run.file.name, "passed": passed, "report": report }));
+    }
+}
