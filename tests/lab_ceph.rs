@@ -271,7 +271,7 @@ fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
     // no SSH here (an SSH config that does not exist): Ceph alone must still work
     let plan = lab.local_plan("ceph-live", 3, "");
     rt().block_on(async {
-        let mut h = kockpit::live::state::spawn(&plan, kockpit::probe::LiveSettings::new(false));
+        let mut h = kockpit::live::stores::spawn(&plan, kockpit::probe::LiveSettings::new(false));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let mut next = async |what: &str| match tokio::time::timeout_at(deadline, h.events.recv()).await {
             Ok(Some(ev)) => ev,
@@ -308,7 +308,7 @@ fn the_plans_ceph_section_feeds_the_live_backend_and_noout_goes_through_it() {
     });
     // a read-only process: the same plan, the same command, refused below the UI
     rt().block_on(async {
-        let mut h = kockpit::live::state::spawn(&plan, kockpit::probe::LiveSettings::new(true));
+        let mut h = kockpit::live::stores::spawn(&plan, kockpit::probe::LiveSettings::new(true));
         let cap = WriteCap::acquire(false).unwrap(); // only a writable test process can even build the command
         h.commands
             .send(kockpit::backend::Command::Execute { id: 22, request: kockpit::ops::OpRequest::SetNoout { on: false }, cap })

@@ -419,7 +419,7 @@ fn a_renewal_failing_on_the_second_master_stops_there() {
             ssh_config: Some(PathBuf::from(lab.var("KOCKPIT_SSH_CONFIG"))),
             ..kockpit::probe::LiveSettings::new(false)
         };
-        let mut h = kockpit::live::state::spawn(&plan, settings);
+        let mut h = kockpit::live::stores::spawn(&plan, settings);
         let masters: Vec<String> = MASTERS.iter().map(|m| m.to_string()).collect();
         h.commands.send(Command::Execute { id: 43, request: OpRequest::RenewCerts { masters }, cap }).unwrap();
         let (mut steps, mut finished) = (Vec::new(), None);

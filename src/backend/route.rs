@@ -18,8 +18,8 @@ pub enum Part {
     Kube,
     /// SSH to the HA front: VIP operations, drill host actions, host logs.
     Ssh,
-    /// etcd, Ceph and certificates (over SSH or locally): renewals, noout.
-    State,
+    /// The cluster's stores, etcd, Ceph and the PKI (over SSH or locally): renewals, noout.
+    Stores,
 }
 
 /// Said when a live cluster is asked to inject a fault.
@@ -45,7 +45,7 @@ pub fn op_part(req: &OpRequest) -> Part {
     match req {
         OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } | OpRequest::Drain { .. } => Part::Kube,
         OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => Part::Ssh,
-        OpRequest::RenewCerts { .. } | OpRequest::SetNoout { .. } => Part::State,
+        OpRequest::RenewCerts { .. } | OpRequest::SetNoout { .. } => Part::Stores,
     }
 }
 
@@ -181,7 +181,7 @@ mod tests {
     }
 
     /// The parts the live backend is built of (live::spawn).
-    const LIVE: [Part; 3] = [Part::Kube, Part::State, Part::Ssh];
+    const LIVE: [Part; 3] = [Part::Kube, Part::Stores, Part::Ssh];
 
     #[test]
     fn every_operation_has_a_live_part_and_the_simulation_takes_all() {

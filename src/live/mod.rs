@@ -1,7 +1,7 @@
 //! The live backend: SSH probes of the HA front, etcd/Ceph/certificates, and the Kubernetes watches,
 //! combined into one.
 
-pub mod state;
+pub mod stores;
 
 use color_eyre::Result;
 
@@ -11,11 +11,11 @@ use crate::model::Model;
 
 pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
     let ssh = crate::probe::spawn(plan, crate::probe::LiveSettings::new(readonly));
-    let state = state::spawn(plan, crate::probe::LiveSettings::new(readonly));
+    let state = stores::spawn(plan, crate::probe::LiveSettings::new(readonly));
     // Rook's CephCluster is watched wherever its CRD is served: alone it feeds the Ceph panel, beside
     // a [ceph] section's CLI view the panel says whether the two agree.
     let kube = crate::kube::spawn_backend(crate::kube::KubeSettings::from_plan(plan, readonly));
-    Ok(combine(vec![(Part::Kube, kube), (Part::State, state), (Part::Ssh, ssh)]))
+    Ok(combine(vec![(Part::Kube, kube), (Part::Stores, state), (Part::Ssh, ssh)]))
 }
 
 /// Whether the first observation (data or a failure) of every live SSH source has arrived: the HA

@@ -469,27 +469,17 @@ fn observation(source: String, budget_ms: u64, payload: Payload) -> Observation 
     Observation { at: Utc::now(), source, budget_ms, payload }
 }
 
-/// Run `probe` every `interval` (a slow round delays the next one, never piles up) until the app hangs up.
+/// Run `probe` every `interval` in the one poll loop ([`crate::backend::poll`]) until the app hangs up.
 fn every<F, Fut>(tasks: &mut JoinSet<()>, interval: Duration, tx: mpsc::Sender<BackendEvent>, mut probe: F)
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = Observation> + Send + 'static,
 {
     tasks.spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tx.closed() => return,
-                _ = ticker.tick() => {}
-            }
-            let obs = tokio::select! {
-                _ = tx.closed() => return,
-                o = probe() => o,
-            };
-            if tx.send(BackendEvent::Obs(obs)).await.is_err() {
-                return;
-            }
-        }
+        let round = crate::backend::poll::rounds(move || {
+            let next = probe();
+            async move { vec![BackendEvent::Obs(next.await)] }
+        });
+        crate::backend::poll::poll_loop(interval, &tx, round).await
     });
 }

@@ -1,4 +1,4 @@
-//! The live backend part for the control plane's state behind the HA front: etcd members, Ceph and
+//! The live backend part for the cluster's stores behind the HA front: etcd members, Ceph and
 //! the certificates, and the operations on them (rolling certificate renewal, Ceph `noout`).
 //!
 //! Everything goes over one SSH pool (read-only in a read-only process): the probes' constant
