@@ -21,7 +21,7 @@ use super::{Kube, KubeError};
 use crate::backend::BackendEvent;
 use crate::logs::spec::{LogSpec, LogState, LogStatus, MAX_TAIL, pod_tag};
 use crate::model::WorkloadKind;
-use crate::probe::logtail::{LineSplitter, line_of};
+use crate::logs::{LineSplitter, line_of};
 
 /// One container's log stream.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::backend::BackendEvent;
 use crate::logs::spec::{LogSpec, LogState, LogStatus, MAX_TAIL};
-use crate::logs::{LogLine, split_timestamp};
+use crate::logs::{LineSplitter, LogLine, line_of};
 use crate::transport::ssh::{SshPool, StreamChunk, script_command};
 
 pub use crate::transport::scripts::TAIL_SCRIPT;
@@ -30,51 +30,6 @@ pub fn tail_command(spec: &LogSpec, lines: u32, follow: bool) -> Result<String, 
         LogSpec::Journal { unit, .. } => Ok(script_command(TAIL_SCRIPT, &["journal", unit, &n, f])),
         LogSpec::File { path, .. } => Ok(script_command(TAIL_SCRIPT, &["file", path, &n, f])),
         _ => Err(format!("{}: not a host source", spec.label())),
-    }
-}
-
-/// Splits a byte stream into lines (lossy UTF-8, `\r\n` or `\n`); a partial line waits for the rest.
-#[derive(Default)]
-pub struct LineSplitter {
-    buf: Vec<u8>,
-}
-
-/// A line longer than this is cut (a runaway writer must not take the memory).
-const MAX_LINE: usize = 64 << 10;
-
-impl LineSplitter {
-    pub fn feed(&mut self, data: &[u8], out: &mut Vec<String>) {
-        self.buf.extend_from_slice(data);
-        let mut start = 0;
-        while let Some(i) = self.buf[start..].iter().position(|b| *b == b'\n') {
-            let end = start + i;
-            let line = &self.buf[start..end];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            out.push(String::from_utf8_lossy(line).into_owned());
-            start = end + 1;
-        }
-        self.buf.drain(..start);
-        if self.buf.len() > MAX_LINE {
-            out.push(String::from_utf8_lossy(&self.buf).into_owned());
-            self.buf.clear();
-        }
-    }
-    /// Whatever is left after the stream ended.
-    pub fn finish(&mut self) -> Option<String> {
-        if self.buf.is_empty() {
-            return None;
-        }
-        let s = String::from_utf8_lossy(&self.buf).into_owned();
-        self.buf.clear();
-        Some(s)
-    }
-}
-
-/// A line of a tailed source: its own timestamp when it has one, else now.
-pub fn line_of(source: &Arc<str>, l: String) -> LogLine {
-    match split_timestamp(&l) {
-        Some((at, rest)) => LogLine { at, source: source.clone(), text: rest.to_string() },
-        None => LogLine { at: Utc::now(), source: source.clone(), text: l },
     }
 }
 
