@@ -164,3 +164,38 @@ fn drills_run_headless_on_the_demo_and_refuse_where_they_must() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_drill_without_a_terminal_runs_headless_and_writes_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.md");
+    let audit = dir.path().join("audit.jsonl");
+    let drill = format!("{}/assets/drills/etcd-leader-loss.toml", env!("CARGO_MANIFEST_DIR"));
+    // no --headless, and no terminal (output is captured): it says so and runs headless, no panic
+    let out = kockpit(&["drill", "run", &drill, "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}{err}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("no terminal") && err.contains("headless"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(std::fs::read_to_string(&report).unwrap().contains("Result: **PASSED**"));
+    // the drill's actions are on record, each before it was carried out, and the session is closed
+    let events: Vec<serde_json::Value> =
+        std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names.first(), Some(&"session_start"), "{names:?}");
+    assert_eq!(names.last(), Some(&"session_end"), "{names:?}");
+    for want in ["drill_start", "drill_action", "drill_end"] {
+        assert!(names.contains(&want), "{want} missing: {names:?}");
+    }
+    let end = events.iter().find(|e| e["event"] == "drill_end").unwrap();
+    assert_eq!(end["passed"], true);
+}
+
+#[test]
+fn the_screen_without_a_terminal_says_what_to_use_instead() {
+    let out = kockpit(&["demo"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains("needs a terminal") && err.contains("kockpit status"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -485,6 +485,12 @@ fn render(s: &Setup, cli: &Cli, size: &str) -> Result<i32> {
 }
 
 fn tui(s: Setup, cli: &Cli) -> Result<i32> {
+    if !has_terminal() {
+        return Err(eyre!(
+            "the screen needs a terminal, and standard input or output is not one; without a terminal use \
+             `kockpit status`, `kockpit render` or `kockpit drill run --headless`"
+        ));
+    }
     tui_with_drill(s, cli, None)
 }
 

@@ -20,8 +20,8 @@ use tokio::task::JoinSet;
 use super::{Kube, KubeError};
 use crate::backend::BackendEvent;
 use crate::logs::spec::{LogSpec, LogState, LogStatus, MAX_TAIL, pod_tag};
-use crate::model::WorkloadKind;
 use crate::logs::{LineSplitter, line_of};
+use crate::model::WorkloadKind;
 
 /// One container's log stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
