@@ -1,26 +1,22 @@
 //! kockpit: one screen for the on-call engineer of a self-hosted HA Kubernetes cluster.
 //!
 //! The modules form layers; each imports only from the layers below it (`tests/layers.rs` holds the
-//! table and fails on an import that runs upward or sideways between sources):
+//! table and fails on an import that runs upward or sideways):
 //!
-//! 1. [`shell`], [`error`], [`config`], [`action`], [`retry`]: quoting, errors, user configuration, the
-//!    Action enum, the one backoff
-//! 2. [`inventory`], [`settings`]: the host plan; themes and keymaps
-//! 3. [`model`]: plain data, freshness, health, timeline, row projections; no I/O
-//! 4. [`ops`], [`logs`], [`report`]: operation vocabulary, planners, faults, drill host actions, the
+//! 1. [`error`], [`shell`], [`retry`]: positioned errors, quoting, the one backoff
+//! 2. [`config`], [`action`]: user configuration, the Action enum
+//! 3. [`inventory`], [`settings`]: the host plan; themes and keymaps
+//! 4. [`model`]: plain data, freshness, health, timeline, row projections; no I/O
+//! 5. [`ops`], [`logs`], [`report`]: operation vocabulary, planners, faults, drill host actions, the
 //!    audit writer; log vocabulary and buffer; the audit report
-//! 5. [`backend`], [`transport`]: the protocol (commands, events, the routing table, the poll loop,
+//! 6. [`backend`], [`transport`]: the protocol (commands, events, the routing table, the poll loop,
 //!    the progress reporter); SSH, the read-only set with every script, local commands, HTTPS
-//! 6. [`probe`], [`etcd`], [`certs`], [`ceph`], [`kube`], [`sim`]: the sources, none importing another
-//! 7. [`live`], [`drill`]: wiring of the live backend; the drill runner
-//! 8. [`app`]: the state and the key handling, no terminal
-//! 9. [`ui`]: panels, dialogs, layout and the terminal loop
-//! 10. [`cli`]: the subcommands
+//! 7. [`probe`], [`etcd`], [`certs`], [`ceph`], [`kube`], [`sim`]: the sources, none importing another
+//! 8. [`live`], [`drill`]: wiring of the live backend; drills
+//! 9. [`app`]: the state and the key handling, no terminal
+//! 10. [`ui`]: panels, dialogs, layout and the terminal loop
+//! 11. [`cli`]: the subcommands
 
-pub mod action;
-pub mod config;
-pub mod error;
-pub mod retry;
 pub mod shell;
 
 pub mod inventory;
