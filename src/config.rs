@@ -38,6 +38,11 @@ impl Paths {
     pub fn audit_log(&self) -> PathBuf {
         self.state_dir.join("audit.jsonl")
     }
+
+    /// The audit log's checkpoint key: in the config directory, away from the log it signs.
+    pub fn audit_key(&self) -> PathBuf {
+        self.config_dir.join("audit.key")
+    }
 }
 
 /// `config.toml`: every key optional.

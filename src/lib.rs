@@ -17,7 +17,12 @@
 //! 10. [`ui`]: panels, dialogs, layout and the terminal loop
 //! 11. [`cli`]: the subcommands
 
+pub mod error;
+pub mod retry;
 pub mod shell;
+
+pub mod action;
+pub mod config;
 
 pub mod inventory;
 pub mod settings;

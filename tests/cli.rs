@@ -199,3 +199,35 @@ fn the_screen_without_a_terminal_says_what_to_use_instead() {
     assert!(err.contains("needs a terminal") && err.contains("kockpit status"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn audit_verify_finds_a_changed_byte_and_a_cut_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let drill = format!("{}/assets/drills/etcd-leader-loss.toml", env!("CARGO_MANIFEST_DIR"));
+    let report = dir.path().join("r.md");
+    let out =
+        kockpit(&["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit(&["audit", "verify", audit.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.starts_with("intact: ") && said.contains("signatures checked"), "{said}");
+
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let changed = lines[1].replacen("\"event\":\"", "\"event\":\"x", 1);
+    let mut forged: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    forged[1] = changed;
+    std::fs::write(&audit, forged.join("\n") + "\n").unwrap();
+    let out = kockpit(&["audit", "verify", audit.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("audit.jsonl:3: record seq 2: prev does not match record 1"), "{err}");
+
+    std::fs::write(&audit, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let out = kockpit(&["audit", "verify", audit.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not sealed"), "{err}");
+}

@@ -122,6 +122,17 @@ pub enum Cmd {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
+    /// Check the audit log's chain: every record follows the one before it (seq and SHA-256), every
+    /// checkpoint's signature holds, and the log ends in a checkpoint. Exit 0 when intact, 1 naming
+    /// the first bad record.
+    Verify {
+        /// The log files, oldest first: rotated files (audit.jsonl.<time>), then the current one.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The checkpoint key (default: audit.key in the config directory, when it exists).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
     /// Write a Markdown report of the cluster's state (hosts vs plan, HA, etcd, certificates, Ceph,
     /// nodes, findings) with the time it was taken.
     Report {
@@ -258,6 +269,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(if ok { 0 } else { 1 })
         }
         Some(Cmd::Render { size }) => render(&s, &cli, size),
+        Some(Cmd::Audit { cmd: AuditCmd::Verify { files, key } }) => audit_verify(&s, files, key.as_deref()),
         Some(Cmd::Audit { cmd: AuditCmd::Report { out } }) => {
             let model = snapshot(&s, &cli)?;
             let now = Utc::now();
@@ -281,11 +293,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             let d = crate::drill::DrillFile::load(file)?;
             if s.readonly {
                 // an attempt like any other: on the audit trail
-                let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
-                let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
-                let audit = Audit::open(&audit_path, session);
+                let audit = open_audit(&s, &cli);
                 audit.record("op_refused", json!({ "operation": format!("drill run {}", d.name), "reason": "read-only mode" }));
-                audit.sync();
+                audit.seal();
                 return Err(eyre!("drills change the cluster: refused in read-only mode"));
             }
             if !s.demo && !s.plan.as_ref().is_some_and(|p| p.access.allow_drills) {
@@ -341,9 +351,7 @@ fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &
     use crate::drill::driver::Driver;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let cap = WriteCap::acquire(false).expect("not read-only");
-    let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
-    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
-    let audit = Audit::open(&audit_path, session);
+    let audit = open_audit(s, cli);
     if let Some(e) = audit.failure() {
         return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
     }
@@ -398,7 +406,7 @@ fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &
         Ok(if d.run.phase == Phase::Passed { 0 } else { 1 })
     });
     audit.record("session_end", json!({}));
-    audit.sync();
+    audit.seal();
     result
 }
 
@@ -496,10 +504,8 @@ fn tui(s: Setup, cli: &Cli) -> Result<i32> {
 
 fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, PathBuf)>) -> Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let audit_path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
-    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
     // a log that cannot be opened refuses every operation (with the reason) while viewing goes on
-    let audit = Audit::open(&audit_path, session);
+    let audit = open_audit(&s, cli);
     let cap = WriteCap::acquire(s.readonly);
     rt.block_on(async {
         let mode = drill.as_ref().map(|_| Mode::Drill);
@@ -531,10 +537,47 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
             eprintln!("first frame after {:.2} ms", crate::process_age().as_secs_f64() * 1000.0);
         }
         app.audit_session("session_end", json!({}));
-        audit.sync();
+        audit.seal();
         r
     })?;
     Ok(0)
+}
+
+fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path::Path>) -> Result<i32> {
+    use crate::ops::audit::chain;
+    let key = match key {
+        Some(k) => Some(chain::Key::load(k).wrap_err_with(|| format!("cannot read the audit key {}", k.display()))?),
+        None => chain::Key::load(&s.paths.audit_key()).ok(),
+    };
+    match chain::verify(files, key.as_ref()) {
+        Ok(v) => {
+            println!(
+                "intact: {} records (seq {} to {}), {} checkpoints{}",
+                v.records,
+                v.first_seq,
+                v.last_seq,
+                v.checkpoints,
+                if key.is_some() {
+                    format!(", {} signatures checked", v.signed_checked)
+                } else {
+                    ", signatures NOT checked (no key)".into()
+                }
+            );
+            Ok(0)
+        }
+        Err(b) => {
+            eprintln!("kockpit: audit log broken: {b}");
+            Ok(1)
+        }
+    }
+}
+
+/// The session's audit log: `--audit-log`, else the config's `audit_log`, else the state directory's;
+/// checkpoints are signed with the key in the config directory (outside the log's directory).
+fn open_audit(s: &Setup, cli: &Cli) -> Audit {
+    let path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
+    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
+    Audit::open_keyed(&path, session, &s.paths.audit_key())
 }
 
 /// Whether standard input and output are a terminal kockpit can draw on.

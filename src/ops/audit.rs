@@ -13,41 +13,132 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+pub mod chain;
+
+/// A log file grows to this size, then is renamed aside (`audit.jsonl.<time>`) and a new one continues
+/// the chain.
+pub const ROTATE_AT: u64 = 64 << 20;
+
+/// The audit log file, chained ([`chain`]): each record carries `seq` and the SHA-256 of the record
+/// before it, and checkpoints carry an HMAC of the chain's head.
 pub struct AuditLog {
     path: PathBuf,
     file: File,
     session: String,
+    next_seq: u64,
+    prev: String,
+    key: Option<chain::Key>,
+    since_checkpoint: u64,
+    rotate_at: u64,
 }
 
 impl AuditLog {
-    /// Open (create) the log for appending. `session` ties the records of one run together.
+    /// Open (create) the log for appending, without a checkpoint key (checkpoints are unsigned).
+    /// `session` ties the records of one run together.
     pub fn open(path: &Path, session: impl Into<String>) -> std::io::Result<AuditLog> {
+        AuditLog::open_with(path, session, None)
+    }
+
+    /// Open (create) the log; the chain goes on from its last record.
+    pub fn open_with(path: &Path, session: impl Into<String>, key: Option<chain::Key>) -> std::io::Result<AuditLog> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(AuditLog { path: path.to_path_buf(), file, session: session.into() })
+        let tail = chain::tail_of(path)?;
+        let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+        if tail.as_ref().is_some_and(|t| t.torn) {
+            // a record cut short (the process was killed mid-write): the next one starts on its own line
+            file.write_all(b"\n")?;
+        }
+        let (next_seq, prev) = match tail {
+            Some(t) => (t.seq + 1, t.hash),
+            None => (0, chain::GENESIS.to_string()),
+        };
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            file,
+            session: session.into(),
+            next_seq,
+            prev,
+            key,
+            since_checkpoint: 0,
+            rotate_at: ROTATE_AT,
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Write one record: `{"ts", "session", "event", ...fields}`; durable when this returns Ok.
+    /// Rotate at `bytes` instead of [`ROTATE_AT`] (tests).
+    pub fn rotate_at(mut self, bytes: u64) -> AuditLog {
+        self.rotate_at = bytes;
+        self
+    }
+
+    /// Write one record: `{"ts", "session", "event", "seq", "prev", ...fields}`; durable when this
+    /// returns Ok. A checkpoint follows every [`chain::CHECKPOINT_EVERY`] records.
     pub fn record<T: Serialize>(&mut self, event: &str, fields: T) -> std::io::Result<()> {
-        let mut v =
-            json!({ "ts": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "session": self.session, "event": event });
-        if let (Value::Object(map), Ok(Value::Object(extra))) = (&mut v, serde_json::to_value(fields)) {
+        self.write(event, serde_json::to_value(fields).unwrap_or(Value::Null))?;
+        if self.since_checkpoint >= chain::CHECKPOINT_EVERY {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Seal the chain so far: a checkpoint record with the HMAC of its head (when there is a key).
+    pub fn checkpoint(&mut self) -> std::io::Result<()> {
+        let (seq, prev) = (self.next_seq, self.prev.clone());
+        let fields = match &self.key {
+            Some(k) => json!({ "mac": k.mac(seq, &prev), "signed": true }),
+            None => json!({ "mac": null, "signed": false }),
+        };
+        let hash = self.write("checkpoint", fields)?;
+        self.since_checkpoint = 0;
+        if let Some(k) = &self.key {
+            k.write_head(&self.path, seq, &hash)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, event: &str, fields: Value) -> std::io::Result<String> {
+        if self.file.metadata().map(|m| m.len()).unwrap_or(0) >= self.rotate_at {
+            self.rotate()?;
+        }
+        let mut v = json!({
+            "ts": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "session": self.session,
+            "event": event,
+            "seq": self.next_seq,
+            "prev": self.prev,
+        });
+        if let (Value::Object(map), Value::Object(extra)) = (&mut v, fields) {
             for (k, val) in extra {
-                map.insert(k, val);
+                if !matches!(k.as_str(), "ts" | "session" | "event" | "seq" | "prev") {
+                    map.insert(k, val);
+                }
             }
         }
-        let mut line = serde_json::to_string(&v).map_err(std::io::Error::other)?;
-        line.push('\n');
-        self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()
+        let line = serde_json::to_string(&v).map_err(std::io::Error::other)?;
+        let mut bytes = line.clone().into_bytes();
+        bytes.push(b'\n');
+        self.file.write_all(&bytes)?;
+        self.file.sync_data()?;
+        let hash = chain::sha256_hex(line.as_bytes());
+        self.prev = hash.clone();
+        self.next_seq += 1;
+        self.since_checkpoint += 1;
+        Ok(hash)
+    }
+
+    /// Rename the full file aside and go on in a new one; the chain runs on across the two.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let aside = PathBuf::from(format!("{}.{}", self.path.display(), Utc::now().format("%Y%m%dT%H%M%S%.3f")));
+        std::fs::rename(&self.path, &aside)?;
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        Ok(())
     }
 }
 
@@ -57,6 +148,7 @@ pub type Recorded = tokio::sync::oneshot::Receiver<Result<(), String>>;
 enum Req {
     Record { event: String, fields: Value, ack: Option<tokio::sync::oneshot::Sender<Result<(), String>>> },
     Sync(mpsc::Sender<()>),
+    Seal(mpsc::Sender<()>),
 }
 
 /// The one audit writer of a process. Cheap to clone; every clone feeds the same thread, in order.
@@ -110,6 +202,15 @@ impl Audit {
                         }
                     }
                     Req::Sync(done) => {
+                        let _ = done.send(());
+                    }
+                    Req::Seal(done) => {
+                        if let Err(e) = log.checkpoint() {
+                            tracing::error!("audit log {}: checkpoint: {e}", log.path().display());
+                            if let Ok(mut f) = fail.lock() {
+                                *f = Some(format!("audit log {}: {e}", log.path().display()));
+                            }
+                        }
                         let _ = done.send(());
                     }
                 }
@@ -167,6 +268,37 @@ impl Audit {
         };
         if let Err(mpsc::SendError(Req::Record { ack: Some(ack), .. })) = tx.send(Req::Record { event: event.to_string(), fields, ack }) {
             let _ = ack.send(Err("the audit writer stopped".into()));
+        }
+    }
+
+    /// Open the log at `path` with the checkpoint key at `key` (made there when missing). A key that
+    /// cannot be read or made leaves checkpoints unsigned, and says so in the log.
+    pub fn open_keyed(path: &Path, session: impl Into<String>, key: &Path) -> Audit {
+        let (key, why) = match chain::Key::load_or_create(key) {
+            Ok(k) => (Some(k), None),
+            Err(e) => (None, Some(format!("no checkpoint key at {}: {e}", key.display()))),
+        };
+        let a = match AuditLog::open_with(path, session, key) {
+            Ok(log) => Audit::start(log),
+            Err(e) => {
+                let a = Audit::broken(format!("cannot open the audit log {}: {e}", path.display()));
+                return Audit { path: Some(path.to_path_buf()), ..a };
+            }
+        };
+        if let Some(why) = why {
+            tracing::warn!("{why}");
+            a.record("audit_unsigned", json!({ "reason": why }));
+        }
+        a
+    }
+
+    /// Write a checkpoint sealing everything recorded so far, and wait for it (the end of a session).
+    pub fn seal(&self) {
+        if let Some(tx) = &self.tx {
+            let (done, wait) = mpsc::channel();
+            if tx.send(Req::Seal(done)).is_ok() {
+                let _ = wait.recv();
+            }
         }
     }
 

@@ -1,0 +1,426 @@
+//! The audit log's tamper evidence.
+//!
+//! Every record carries `seq` (one more than the record before it, across sessions and rotated files)
+//! and `prev`, the SHA-256 of the previous record's line exactly as written. A changed byte, a record
+//! deleted, inserted or moved breaks the chain at the first record after it. Checkpoints (every
+//! [`CHECKPOINT_EVERY`] records and at the end of each session) carry an HMAC-SHA256 of their own
+//! `seq` and `prev`, keyed with a secret kept outside the log's directory: whoever can rewrite the log
+//! cannot re-seal it. The key's directory also keeps the newest checkpoint of each log (its *head*), so
+//! a log cut back to an older checkpoint is caught too. Records after the last checkpoint are an
+//! unsealed tail: a session still running, one that was killed, or a truncation.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use ring::hmac;
+use serde_json::Value;
+
+/// A checkpoint is written after this many records (and at the end of every session).
+pub const CHECKPOINT_EVERY: u64 = 100;
+
+/// The `prev` of the very first record of a chain.
+pub const GENESIS: &str = "genesis";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The checkpoint key: 32 random bytes in a file only its owner can read.
+#[derive(Clone)]
+pub struct Key {
+    key: hmac::Key,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// Read the key at `path`, or make one there (mode 0600) if there is none.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Key> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let mut b = [0u8; 32];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+                    .map_err(|_| std::io::Error::other("no random bytes for the audit key"))?;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+                std::io::Write::write_all(&mut f, &b)?;
+                f.sync_all()?;
+                b.to_vec()
+            }
+            Err(e) => return Err(e),
+        };
+        if bytes.len() < 16 {
+            return Err(std::io::Error::other(format!("{}: an audit key has at least 16 bytes", path.display())));
+        }
+        Ok(Key { key: hmac::Key::new(hmac::HMAC_SHA256, &bytes), path: path.to_path_buf() })
+    }
+
+    /// Only a key read from an existing file (for `audit verify`: never make one there).
+    pub fn load(path: &Path) -> std::io::Result<Key> {
+        if !path.is_file() {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{}: no audit key there", path.display())));
+        }
+        Key::load_or_create(path)
+    }
+
+    pub fn mac(&self, seq: u64, prev: &str) -> String {
+        hex(hmac::sign(&self.key, format!("kockpit-audit-checkpoint {seq} {prev}").as_bytes()).as_ref())
+    }
+
+    fn mac_ok(&self, seq: u64, prev: &str, mac: &str) -> bool {
+        self.mac(seq, prev) == mac
+    }
+
+    /// Where the newest checkpoint of the log at `log` is kept (beside the key, outside the log's directory).
+    pub fn head_path(&self, log: &Path) -> PathBuf {
+        let name = log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        dir.join(format!("{name}.head"))
+    }
+
+    /// Remember the newest checkpoint of `log`.
+    pub fn write_head(&self, log: &Path, seq: u64, hash: &str) -> std::io::Result<()> {
+        let head = self.head_path(log);
+        let tmp = head.with_extension("head.tmp");
+        std::fs::write(&tmp, format!("{seq} {hash}\n"))?;
+        std::fs::rename(&tmp, &head)
+    }
+
+    fn read_head(&self, log: &Path) -> Option<(u64, String)> {
+        let text = std::fs::read_to_string(self.head_path(log)).ok()?;
+        let (seq, hash) = text.trim().split_once(' ')?;
+        Some((seq.parse().ok()?, hash.to_string()))
+    }
+}
+
+/// Where a chain stands: the last record's `seq` and the hash of its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    pub seq: u64,
+    pub hash: String,
+    /// The file ends in the middle of a line (a write cut short): the next record starts a new line.
+    pub torn: bool,
+}
+
+/// The chain's end in the log at `path` (None: no records yet).
+pub fn tail_of(path: &Path) -> std::io::Result<Option<Tail>> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        // a device or a pipe has no chain to go on from (and /dev/zero would never end)
+        return Ok(None);
+    }
+    // the last record is short; read enough of the end to hold it whole, and never more
+    const WINDOW: u64 = 256 << 10;
+    let from = meta.len().saturating_sub(WINDOW);
+    f.seek(SeekFrom::Start(from))?;
+    let mut buf = Vec::new();
+    f.take(WINDOW).read_to_end(&mut buf)?;
+    let torn = !buf.is_empty() && !buf.ends_with(b"\n");
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.split('\n').filter(|l| !l.is_empty()).collect();
+    if torn {
+        lines.pop();
+    }
+    for line in lines.iter().rev() {
+        if let Ok(v) = serde_json::from_str::<Value>(line)
+            && let Some(seq) = v["seq"].as_u64()
+        {
+            return Ok(Some(Tail { seq, hash: sha256_hex(line.as_bytes()), torn }));
+        }
+    }
+    Ok(None)
+}
+
+/// What `audit verify` found in an intact chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub records: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub checkpoints: u64,
+    /// Checkpoints whose HMAC was checked (all of them when a key was given).
+    pub signed_checked: u64,
+}
+
+/// The first thing wrong with a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub file: PathBuf,
+    /// 1-based line in `file`.
+    pub line: usize,
+    pub seq: Option<u64>,
+    pub why: String,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: ", self.file.display(), self.line)?;
+        if let Some(s) = self.seq {
+            write!(f, "record seq {s}: ")?;
+        }
+        f.write_str(&self.why)
+    }
+}
+
+/// Check the chain through `files` (oldest first: rotated files, then the current one). With `key`,
+/// every checkpoint's HMAC is checked, and the log must reach the newest checkpoint the key's
+/// directory remembers for it. The chain must end in a checkpoint.
+pub fn verify(files: &[PathBuf], key: Option<&Key>) -> Result<Verified, Broken> {
+    let mut prev: Option<(u64, String)> = None;
+    let mut out = Verified { records: 0, first_seq: 0, last_seq: 0, checkpoints: 0, signed_checked: 0 };
+    let mut last_was_checkpoint = false;
+    let mut last_checkpoint: Option<(u64, String)> = None;
+    let mut last_place = (PathBuf::new(), 0usize);
+    for file in files {
+        let bytes = std::fs::read(file).map_err(|e| Broken { file: file.clone(), line: 0, seq: None, why: format!("cannot read: {e}") })?;
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            let line = bytes.split(|b| *b == b'\n').count();
+            return Err(Broken { file: file.clone(), line, seq: None, why: "the file ends in the middle of a record (truncated)".into() });
+        }
+        for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+            if raw.is_empty() {
+                continue;
+            }
+            let at = |seq: Option<u64>, why: String| Broken { file: file.clone(), line: i + 1, seq, why };
+            let text = std::str::from_utf8(raw).map_err(|_| at(None, "not UTF-8".into()))?;
+            let v: Value = serde_json::from_str(text).map_err(|e| at(None, format!("not a JSON record: {e}")))?;
+            let seq = v["seq"].as_u64().ok_or_else(|| at(None, "no seq: not a chained record".into()))?;
+            let claimed = v["prev"].as_str().unwrap_or("");
+            match &prev {
+                None => {
+                    out.first_seq = seq;
+                    if seq == 0 && claimed != GENESIS {
+                        return Err(at(Some(seq), format!("the first record's prev is {claimed:?}, not {GENESIS:?}")));
+                    }
+                }
+                Some((pseq, phash)) => {
+                    if seq != pseq + 1 {
+                        return Err(at(Some(seq), format!("expected seq {} (a record was deleted, inserted or moved)", pseq + 1)));
+                    }
+                    if claimed != phash {
+                        return Err(at(Some(seq), format!("prev does not match record {pseq} (that record or this one was changed)")));
+                    }
+                }
+            }
+            let hash = sha256_hex(raw);
+            last_was_checkpoint = v["event"] == "checkpoint";
+            if last_was_checkpoint {
+                out.checkpoints += 1;
+                if let Some(k) = key {
+                    let mac = v["mac"].as_str().unwrap_or("");
+                    if !k.mac_ok(seq, claimed, mac) {
+                        return Err(at(Some(seq), "checkpoint signature does not match (forged, or another key)".into()));
+                    }
+                    out.signed_checked += 1;
+                }
+                last_checkpoint = Some((seq, hash.clone()));
+            }
+            out.records += 1;
+            out.last_seq = seq;
+            prev = Some((seq, hash));
+            last_place = (file.clone(), i + 1);
+        }
+    }
+    if out.records == 0 {
+        return Err(Broken { file: files.first().cloned().unwrap_or_default(), line: 0, seq: None, why: "no records".into() });
+    }
+    if !last_was_checkpoint {
+        return Err(Broken {
+            file: last_place.0,
+            line: last_place.1,
+            seq: Some(out.last_seq),
+            why: format!(
+                "records after the last checkpoint{} are not sealed: a session still running or killed, or a truncated tail",
+                last_checkpoint.as_ref().map(|(s, _)| format!(" (seq {s})")).unwrap_or_default()
+            ),
+        });
+    }
+    if let (Some(k), Some(current)) = (key, files.last())
+        && let Some((head_seq, head_hash)) = k.read_head(current)
+    {
+        let reached = last_checkpoint.as_ref().is_some_and(|(s, h)| *s > head_seq || (*s == head_seq && *h == head_hash));
+        if !reached {
+            return Err(Broken {
+                file: current.clone(),
+                line: last_place.1,
+                seq: Some(out.last_seq),
+                why: format!("the log ends before its newest checkpoint (seq {head_seq}): records were cut off its end"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::AuditLog;
+    use super::*;
+    use serde_json::json;
+
+    struct Lab {
+        _dir: tempfile::TempDir,
+        log: PathBuf,
+        key: Key,
+    }
+
+    fn lab() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::load_or_create(&dir.path().join("config/audit.key")).unwrap();
+        Lab { log: dir.path().join("state/audit.jsonl"), key, _dir: dir }
+    }
+
+    /// Two sessions of records, each sealed at its end.
+    fn write_sessions(l: &Lab) {
+        for s in ["s1", "s2"] {
+            let mut log = AuditLog::open_with(&l.log, s, Some(l.key.clone())).unwrap();
+            for i in 0..5 {
+                log.record("op_step", json!({ "op_id": i, "step": format!("step {i}") })).unwrap();
+            }
+            log.checkpoint().unwrap();
+        }
+    }
+
+    fn lines(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p).unwrap().lines().map(str::to_string).collect()
+    }
+
+    fn put(p: &Path, lines: &[String]) {
+        std::fs::write(p, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    }
+
+    fn broken(l: &Lab) -> Broken {
+        verify(std::slice::from_ref(&l.log), Some(&l.key)).expect_err("the change is found")
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_across_sessions() {
+        let l = lab();
+        write_sessions(&l);
+        let v = verify(std::slice::from_ref(&l.log), Some(&l.key)).unwrap();
+        assert_eq!((v.records, v.first_seq, v.last_seq, v.checkpoints, v.signed_checked), (12, 0, 11, 2, 2));
+        let first: Value = serde_json::from_str(&lines(&l.log)[0]).unwrap();
+        assert_eq!(first["prev"], GENESIS);
+        // the key file is private
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&l.key.path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_changed_byte_is_found_at_its_record() {
+        let l = lab();
+        write_sessions(&l);
+        let mut ls = lines(&l.log);
+        ls[3] = ls[3].replace("step 3", "step 9");
+        put(&l.log, &ls);
+        let b = broken(&l);
+        assert_eq!(b.line, 5, "{b}");
+        assert!(b.why.contains("prev does not match record 3"), "{b}");
+    }
+
+    #[test]
+    fn deleted_inserted_and_reordered_records_are_found() {
+        let l = lab();
+        write_sessions(&l);
+        let orig = lines(&l.log);
+        let mut del = orig.clone();
+        del.remove(2);
+        put(&l.log, &del);
+        let b = broken(&l);
+        assert!(b.line == 3 && b.why.contains("expected seq 2"), "{b}");
+
+        let mut ins = orig.clone();
+        ins.insert(4, orig[1].clone());
+        put(&l.log, &ins);
+        let b = broken(&l);
+        assert!(b.line == 5 && b.why.contains("expected seq 4"), "{b}");
+
+        let mut swap = orig.clone();
+        swap.swap(6, 7);
+        put(&l.log, &swap);
+        let b = broken(&l);
+        assert_eq!(b.line, 7, "{b}");
+    }
+
+    #[test]
+    fn a_truncated_tail_and_a_log_cut_back_to_an_old_checkpoint_are_found() {
+        let l = lab();
+        write_sessions(&l);
+        let orig = lines(&l.log);
+        // the last session's records after the first checkpoint, cut mid-way
+        put(&l.log, &orig[..9]);
+        let b = broken(&l);
+        assert!(b.why.contains("not sealed"), "{b}");
+        // a cut in the middle of a line
+        let text = std::fs::read_to_string(&l.log).unwrap();
+        std::fs::write(&l.log, &text[..text.len() - 10]).unwrap();
+        assert!(broken(&l).why.contains("middle of a record"));
+        // cut back exactly to the first session's checkpoint: sealed, but the key's head is newer
+        put(&l.log, &orig[..6]);
+        let b = broken(&l);
+        assert!(b.why.contains("ends before its newest checkpoint (seq 11)"), "{b}");
+    }
+
+    #[test]
+    fn a_rewritten_chain_cannot_be_resealed_without_the_key() {
+        let l = lab();
+        write_sessions(&l);
+        // rewrite record 2 and recompute every hash after it, as a forger without the key would
+        let mut vals: Vec<Value> = lines(&l.log).iter().map(|x| serde_json::from_str(x).unwrap()).collect();
+        vals[2]["step"] = json!("nothing happened");
+        let mut prev = String::new();
+        let mut out = vec![];
+        for (i, v) in vals.iter_mut().enumerate() {
+            if i > 0 {
+                v["prev"] = json!(prev);
+            }
+            let line = serde_json::to_string(v).unwrap();
+            prev = sha256_hex(line.as_bytes());
+            out.push(line);
+        }
+        put(&l.log, &out);
+        let b = broken(&l);
+        assert!(b.why.contains("signature does not match") && b.seq == Some(5), "{b}");
+        // without the key the chain itself is consistent: only the key tells
+        assert!(verify(std::slice::from_ref(&l.log), None).is_ok());
+    }
+
+    #[test]
+    fn rotation_carries_the_chain_into_the_next_file() {
+        let l = lab();
+        let mut log = AuditLog::open_with(&l.log, "s", Some(l.key.clone())).unwrap().rotate_at(600);
+        for i in 0..12 {
+            log.record("op_step", json!({ "op_id": i })).unwrap();
+        }
+        log.checkpoint().unwrap();
+        let dir = l.log.parent().unwrap();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p != &l.log).collect::<Vec<_>>();
+        files.sort();
+        assert!(files.len() >= 2, "rotated: {files:?}");
+        files.push(l.log.clone());
+        let v = verify(&files, Some(&l.key)).unwrap();
+        assert_eq!((v.first_seq, v.last_seq), (0, 12));
+        // a rotated file missing from the middle breaks the chain
+        let mut gap = files.clone();
+        gap.remove(1);
+        assert!(verify(&gap, Some(&l.key)).unwrap_err().why.contains("expected seq"));
+    }
+}
