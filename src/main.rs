@@ -3,7 +3,15 @@ use tracing_subscriber::prelude::*;
 
 fn main() {
     kockpit::mark_start();
-    let cli = kockpit::cli::Cli::parse();
+    let cli = match kockpit::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // help and --version are answers; anything else is a usage error, never a health verdict
+            let code = if e.use_stderr() { kockpit::cli::EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     if let Err(e) = color_eyre::install() {
         eprintln!("kockpit: {e}");
     }
@@ -12,12 +20,16 @@ fn main() {
     match kockpit::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            // Config and plan errors already say file:line:column: what was expected. Print the chain plainly.
-            eprintln!("kockpit: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+            let code = kockpit::cli::exit_code_of(&e);
+            // whoever read the output went away: nothing to say, and no one to say it to
+            if code != kockpit::cli::EXIT_PIPE {
+                // Config and plan errors already say file:line:column: what was expected. Print the chain plainly.
+                eprintln!("kockpit: {e}");
+                for cause in e.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
             }
-            std::process::exit(kockpit::cli::EXIT_USAGE);
+            std::process::exit(code);
         }
     }
 }

@@ -183,7 +183,7 @@ fn a_drill_without_a_terminal_runs_headless_and_writes_the_audit_log() {
         std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(names.first(), Some(&"session_start"), "{names:?}");
-    assert_eq!(names.last(), Some(&"session_end"), "{names:?}");
+    assert_eq!(names[names.len() - 2..], ["session_end", "checkpoint"], "the session ends sealed: {names:?}");
     for want in ["drill_start", "drill_action", "drill_end"] {
         assert!(names.contains(&want), "{want} missing: {names:?}");
     }
@@ -230,4 +230,36 @@ fn audit_verify_finds_a_changed_byte_and_a_cut_tail() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("not sealed"), "{err}");
+}
+
+#[test]
+fn output_errors_never_panic_and_usage_errors_are_not_verdicts() {
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let cfg = tempfile::tempdir().unwrap();
+    let sh = |script: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("K", &bin)
+            .env("KOCKPIT_CONFIG_DIR", cfg.path())
+            .env_remove("KOCKPIT_CONFIG")
+            .output()
+            .unwrap()
+    };
+    // the reader goes away: quiet, 141 as for SIGPIPE
+    let out = sh(r#"{ "$K" status --json --nodes 5000; echo "rc=$?" >&2; } | head -c 10 >/dev/null"#);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rc=141") && !err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    let out = sh(r#"{ "$K" render --size 400x200 --nodes 2000; echo "rc=$?" >&2; } | head -1 >/dev/null"#);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!((err.contains("rc=141") || err.contains("rc=0")) && !err.contains("panicked"), "{err}");
+    // a full disk: said, with its own code
+    let out = sh(r#""$K" status --json > /dev/full"#);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("cannot write the output: No space left on device") && !err.contains("panicked"), "{err}");
+    // an unknown flag is a usage error (4), not "critical" (2); help is an answer (0)
+    let out = kockpit(&["status", "--bogus"]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(kockpit(&["--help"]).status.code(), Some(0));
 }

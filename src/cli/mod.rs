@@ -22,6 +22,50 @@ use crate::sim::{self, Fault};
 
 /// Exit code when kockpit itself cannot run (bad config, bad arguments): distinct from health codes 0-3.
 pub const EXIT_USAGE: i32 = 4;
+/// Exit code when the output cannot be written (a full disk, a closed file); a closed pipe exits
+/// quietly with [`EXIT_PIPE`] instead.
+pub const EXIT_OUTPUT: i32 = 5;
+/// Exit code when whoever reads the output went away (`kockpit status | head -1`): what a process
+/// killed by SIGPIPE reports, without a word.
+pub const EXIT_PIPE: i32 = 141;
+
+/// Writing kockpit's output failed.
+#[derive(Debug)]
+pub struct OutputError(pub std::io::Error);
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write the output: {}", self.0)
+    }
+}
+
+impl std::error::Error for OutputError {}
+
+/// Write to standard output; an error becomes an [`OutputError`] (never a panic).
+fn write_out(args: std::fmt::Arguments) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_fmt(args).and_then(|_| o.flush()).map_err(|e| color_eyre::Report::new(OutputError(e)))
+}
+
+/// `print!`, but a write error returns from the function (as an [`OutputError`]).
+macro_rules! out {
+    ($($t:tt)*) => { write_out(format_args!($($t)*))? };
+}
+
+/// `println!`, but a write error returns from the function (as an [`OutputError`]).
+macro_rules! outln {
+    ($($t:tt)*) => { write_out(format_args!("{}\n", format_args!($($t)*)))? };
+}
+
+/// What the process exits with when `run` failed: usage, output or pipe.
+pub fn exit_code_of(e: &color_eyre::Report) -> i32 {
+    match e.downcast_ref::<OutputError>() {
+        Some(OutputError(io)) if io.kind() == std::io::ErrorKind::BrokenPipe => EXIT_PIPE,
+        Some(_) => EXIT_OUTPUT,
+        None => EXIT_USAGE,
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "kockpit", version, about = "One screen for the on-call engineer of a self-hosted HA Kubernetes cluster")]
@@ -212,14 +256,15 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     Ok(Setup { paths, config, plan, demo, readonly, faults, theme, themes, keymap })
 }
 
-fn print_paths(paths: &Paths, cli: &Cli, config: &Config) {
+fn print_paths(paths: &Paths, cli: &Cli, config: &Config) -> Result<()> {
     let exists = |p: &std::path::Path| if p.exists() { "" } else { "  (not present)" };
     let audit = cli.audit_log.clone().or(config.audit_log.clone()).unwrap_or_else(|| paths.audit_log());
-    println!("config dir:  {}{}", paths.config_dir.display(), exists(&paths.config_dir));
-    println!("config file: {}{}", paths.config_file().display(), exists(&paths.config_file()));
-    println!("themes:      {}{}", paths.themes_dir().display(), exists(&paths.themes_dir()));
-    println!("keymaps:     {}{}", paths.keymaps_dir().display(), exists(&paths.keymaps_dir()));
-    println!("audit log:   {}{}", audit.display(), exists(&audit));
+    outln!("config dir:  {}{}", paths.config_dir.display(), exists(&paths.config_dir));
+    outln!("config file: {}{}", paths.config_file().display(), exists(&paths.config_file()));
+    outln!("themes:      {}{}", paths.themes_dir().display(), exists(&paths.themes_dir()));
+    outln!("keymaps:     {}{}", paths.keymaps_dir().display(), exists(&paths.keymaps_dir()));
+    outln!("audit log:   {}{}", audit.display(), exists(&audit));
+    Ok(())
 }
 
 /// The simulated cluster for the demo, settled for a few seconds so the first frame is complete.
@@ -245,15 +290,15 @@ pub fn run(cli: Cli) -> Result<i32> {
     if let Some(Cmd::Plan { file, json }) = &cli.command {
         let plan = Plan::load(file)?;
         if *json {
-            println!("{}", serde_json::to_string_pretty(&plan)?);
+            outln!("{}", serde_json::to_string_pretty(&plan)?);
         } else {
-            print!("{}", plan.summary_text());
+            out!("{}", plan.summary_text());
         }
         return Ok(0);
     }
     let s = setup(&cli)?;
     if cli.print_config_paths {
-        print_paths(&s.paths, &cli, &s.config);
+        print_paths(&s.paths, &cli, &s.config)?;
         return Ok(0);
     }
     match &cli.command {
@@ -265,7 +310,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             };
             let args = crate::cli::logs::Args { specs, tail: *tail, follow: *follow, readonly: s.readonly };
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            let ok = rt.block_on(crate::cli::logs::run(&plan, args, &mut std::io::stdout().lock()))?;
+            let ok = rt
+                .block_on(crate::cli::logs::run(&plan, args, &mut std::io::stdout().lock()))
+                .map_err(|e| color_eyre::Report::new(OutputError(e)))?;
             Ok(if ok { 0 } else { 1 })
         }
         Some(Cmd::Render { size }) => render(&s, &cli, size),
@@ -280,13 +327,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                     std::fs::write(p, md).wrap_err_with(|| format!("cannot write {}", p.display()))?;
                     eprintln!("report written to {}", p.display());
                 }
-                None => print!("{md}"),
+                None => out!("{md}"),
             }
             Ok(a.level.exit_code())
         }
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
             let d = crate::drill::DrillFile::load(file)?;
-            println!("{}: {} step(s), ok", d.name, d.steps.len());
+            outln!("{}: {} step(s), ok", d.name, d.steps.len());
             Ok(0)
         }
         Some(Cmd::Drill { cmd: DrillCmd::Run { file, headless, report } }) => {
@@ -373,12 +420,12 @@ fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &
             }
         }
         let mut d = Driver::new(file, &model, Utc::now(), audit.clone(), Some(cap));
-        println!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
+        outln!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         while d.run.phase == Phase::Running {
             let (says, cmds) = d.poll(&model, Utc::now());
             for t in says {
-                println!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+                outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
             }
             for cmd in cmds {
                 if backend.commands.send(cmd).is_err() {
@@ -402,7 +449,7 @@ fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &
         tokio::time::sleep(Duration::from_millis(300)).await;
         write_report(&d.run, &model.meta.cluster, report)?;
         d.finish(d.run.phase == Phase::Passed, report);
-        println!("report: {} (and .json)", report.display());
+        outln!("report: {} (and .json)", report.display());
         Ok(if d.run.phase == Phase::Passed { 0 } else { 1 })
     });
     audit.record("session_end", json!({}));
@@ -456,11 +503,11 @@ fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
             "sources": sources,
             "model": model,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{} ({}): {:?}", model.meta.cluster, model.meta.mode.label(), a.level);
+        outln!("{} ({}): {:?}", model.meta.cluster, model.meta.mode.label(), a.level);
         for f in &a.findings {
-            println!(
+            outln!(
                 "  {:<8} {:<9} {:<14} {}",
                 format!("{:?}", f.severity).to_lowercase(),
                 format!("{:?}", f.panel).to_lowercase(),
@@ -488,7 +535,7 @@ fn render(s: &Setup, cli: &Cli, size: &str) -> Result<i32> {
     let cap = WriteCap::acquire(s.readonly);
     let mut app = App::new(model, s.theme.clone(), vec![], s.keymap.clone(), cap, Audit::discard(), s.demo);
     app.view.focus = PanelId::Hosts;
-    print!("{}", crate::ui::render_text(&mut app, w, h, Utc::now()));
+    out!("{}", crate::ui::render_text(&mut app, w, h, Utc::now()));
     Ok(0)
 }
 
@@ -551,7 +598,7 @@ fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path::Path>) -> 
     };
     match chain::verify(files, key.as_ref()) {
         Ok(v) => {
-            println!(
+            outln!(
                 "intact: {} records (seq {} to {}), {} checkpoints{}",
                 v.records,
                 v.first_seq,
