@@ -72,6 +72,28 @@ impl Acc {
     }
 }
 
+/// What a node holds beyond what it has: requests over allocatable, pods over capacity.
+pub fn overcommit(n: &super::Node) -> Vec<String> {
+    let mut out = vec![];
+    if n.cpu_allocatable_m > 0 && n.cpu_requested_m > n.cpu_allocatable_m {
+        out.push(format!("requests {}% of its CPU ({}m of {}m)", n.cpu_req_pct(), n.cpu_requested_m, n.cpu_allocatable_m));
+    }
+    if n.mem_allocatable > 0 && n.mem_requested > n.mem_allocatable {
+        out.push(format!(
+            "requests {}% of its memory ({:.1} of {:.1} GiB)",
+            n.mem_req_pct(),
+            n.mem_requested as f64 / GIB,
+            n.mem_allocatable as f64 / GIB
+        ));
+    }
+    if n.pods_capacity > 0 && n.pods > n.pods_capacity {
+        out.push(format!("runs {} pods, over its capacity of {}", n.pods, n.pods_capacity));
+    }
+    out
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
 /// Kernel versions below this are flagged (Kubernetes and Ceph need newer ones for a sane life).
 pub const MIN_KERNEL: (u32, u32) = (4, 19);
 
@@ -298,6 +320,9 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
             }
             for p in &n.pressures {
                 a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} {p}", n.name));
+            }
+            for over in overcommit(n) {
+                a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} {over}", n.name));
             }
         }
     }

@@ -305,6 +305,8 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
     let others = nodes.iter().filter(|o| o.name != node && o.ready == Some(true) && !o.unschedulable && !o.is_control_plane()).count();
     if others == 0 && !n.is_control_plane() {
         p.blockers.push("no other schedulable worker: evicted pods would have nowhere to go".into());
+    } else if let Some(why) = does_not_fit(n, nodes) {
+        p.blockers.push(why);
     }
     if let Some(e) = &m.etcd.data
         && e.leader().is_some_and(|l| l.name == node)
@@ -331,6 +333,36 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
         p.warnings.push("pods without a controller will be deleted and not recreated".into());
     }
     p.steps.push(format!("wait until only DaemonSet pods remain (timeout {}s); cancel leaves the node cordoned", options.timeout_secs));
+}
+
+/// Whether the pods of `n` fit on the nodes that can take them (Ready, schedulable, no NoSchedule or
+/// NoExecute taint): their requests against the others' free allocatable, their count against the free
+/// pod slots. Counted in aggregate (per-pod requests are the dry run's), so a drain that passes here
+/// can still leave a pod pending when no single node has room for it.
+fn does_not_fit(n: &crate::model::Node, nodes: &[crate::model::Node]) -> Option<String> {
+    let takes = |o: &crate::model::Node| {
+        o.name != n.name
+            && o.ready == Some(true)
+            && !o.unschedulable
+            && !o.taints.iter().any(|t| t.ends_with(":NoSchedule") || t.ends_with(":NoExecute"))
+    };
+    let targets: Vec<&crate::model::Node> = nodes.iter().filter(|o| takes(o)).collect();
+    let free_cpu: u64 = targets.iter().map(|o| o.cpu_allocatable_m.saturating_sub(o.cpu_requested_m)).sum();
+    let free_mem: u64 = targets.iter().map(|o| o.mem_allocatable.saturating_sub(o.mem_requested)).sum();
+    let free_pods: u64 = targets.iter().map(|o| u64::from(o.pods_capacity.saturating_sub(o.pods))).sum();
+    let gib = |b: u64| format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64);
+    let mut short = vec![];
+    if n.cpu_requested_m > free_cpu {
+        short.push(format!("CPU requests {}m > {}m free", n.cpu_requested_m, free_cpu));
+    }
+    if n.mem_requested > free_mem {
+        short.push(format!("memory requests {} > {} free", gib(n.mem_requested), gib(free_mem)));
+    }
+    if u64::from(n.pods) > free_pods {
+        short.push(format!("{} pods > {} free pod slots", n.pods, free_pods));
+    }
+    (!short.is_empty())
+        .then(|| format!("the pods of {} do not fit on the {} node(s) that could take them: {}", n.name, targets.len(), short.join(", ")))
 }
 
 fn plan_failover(p: &mut OpPlan, m: &Model, to: &str, mode: FailoverMode) {

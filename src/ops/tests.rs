@@ -106,3 +106,45 @@ fn noout_toggle_checks_current_flags() {
     assert!(plan(&OpRequest::SetNoout { on: true }, &m).allowed());
     assert_eq!(plan(&OpRequest::SetNoout { on: false }, &m).blockers, vec!["noout is not set"]);
 }
+
+#[test]
+fn a_drain_whose_pods_do_not_fit_is_refused_with_the_numbers() {
+    // drain worker1 on the demo: its pods fit on worker2 and worker3
+    let mut m = settled(&[], 1);
+    let p = plan(&OpRequest::Drain { node: "worker1".into(), options: DrainOptions::default() }, &m);
+    assert!(p.allowed(), "{:?}", p.blockers);
+    // then worker1 is gone from the schedulable set and worker2's and worker3's requests grew:
+    // draining worker2 would put everything on worker3, beyond what it has
+    let nodes = m.nodes.data.as_mut().unwrap();
+    let (w1_cpu, w1_mem, w1_pods) = {
+        let w1 = nodes.iter().find(|n| n.name == "worker1").unwrap();
+        (w1.cpu_requested_m, w1.mem_requested, w1.pods)
+    };
+    for n in nodes.iter_mut() {
+        match n.name.as_str() {
+            "worker1" => n.unschedulable = true,
+            "worker2" | "worker3" => {
+                n.cpu_requested_m += w1_cpu / 2;
+                n.mem_requested += w1_mem / 2;
+                n.pods += w1_pods / 2;
+            }
+            _ => {}
+        }
+    }
+    let p = plan(&OpRequest::Drain { node: "worker2".into(), options: DrainOptions::default() }, &m);
+    let b = p.blockers.iter().find(|b| b.contains("do not fit")).unwrap_or_else(|| panic!("refused: {:?}", p.blockers));
+    assert!(b.contains("pods of worker2") && (b.contains("CPU requests") || b.contains("pod slots") || b.contains("memory")), "{b}");
+    assert!(b.contains("m free") || b.contains("GiB free") || b.contains("free pod slots"), "the numbers: {b}");
+}
+
+#[test]
+fn a_node_over_its_allocatable_is_a_finding() {
+    let mut m = settled(&[], 1);
+    let w3 = m.nodes.data.as_mut().unwrap().iter_mut().find(|n| n.name == "worker3").unwrap();
+    w3.cpu_requested_m = w3.cpu_allocatable_m * 181 / 100;
+    w3.pods = w3.pods_capacity + 8;
+    let a = crate::model::assess(&m, chrono::Utc::now());
+    let about: Vec<&str> = a.findings.iter().filter(|f| f.subject == "worker3").map(|f| f.message.as_str()).collect();
+    assert!(about.iter().any(|f| f.contains("requests 181% of its CPU")), "{about:?}");
+    assert!(about.iter().any(|f| f.contains("over its capacity of")), "{about:?}");
+}

@@ -292,7 +292,7 @@ impl SimCluster {
             finished: Vec::new(),
             paused: false,
             logs: Vec::new(),
-            pod_cpu_m: 120,
+            pod_cpu_m: 80,
             pod_mem: 300 * 1024 * 1024,
         }
     }
