@@ -16,6 +16,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::backend::BackendEvent;
+use crate::backend::poll::{Round, poll_loop};
 use crate::model::{CephView, Observation, Payload};
 use crate::ops::{OpEvent, WriteCap};
 use crate::transport::Remote;
@@ -122,22 +123,29 @@ pub fn spawn_probe(settings: CephSettings, remote: Remote, tx: mpsc::Sender<Back
 
 /// Poll Ceph every `settings.interval` and send [`Payload::Ceph`] observations until the app hangs up.
 pub async fn run_probe(settings: CephSettings, remote: Remote, tx: mpsc::Sender<BackendEvent>) {
-    let mut ticker = tokio::time::interval(settings.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let source = settings.source_label(&remote);
-    loop {
-        tokio::select! {
-            _ = tx.closed() => return,
-            _ = ticker.tick() => {}
-        }
-        let result = tokio::select! {
-            _ = tx.closed() => return,
-            r = probe(&remote, &settings) => r,
+    poll_loop(settings.interval, &tx, CephRound { settings, remote, source }).await
+}
+
+/// One [`probe`] per round, sent as an observation.
+struct CephRound {
+    settings: CephSettings,
+    remote: Remote,
+    source: String,
+}
+
+impl Round for CephRound {
+    type Out = BackendEvent;
+
+    async fn round(&mut self) -> Vec<BackendEvent> {
+        let result = probe(&self.remote, &self.settings).await;
+        let obs = Observation {
+            at: Utc::now(),
+            source: self.source.clone(),
+            budget_ms: self.settings.budget_ms(),
+            payload: Payload::Ceph(result),
         };
-        let obs = Observation { at: Utc::now(), source: source.clone(), budget_ms: settings.budget_ms(), payload: Payload::Ceph(result) };
-        if tx.send(BackendEvent::Obs(obs)).await.is_err() {
-            return;
-        }
+        vec![BackendEvent::Obs(obs)]
     }
 }
 

@@ -25,6 +25,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
 use crate::backend::BackendEvent;
+use crate::backend::poll::{Round, poll_loop};
 use crate::inventory::{Plan, PlanSource};
 use crate::model::{CertInfo, Observation, Payload};
 pub use crate::transport::Remote;
@@ -223,24 +224,28 @@ pub fn spawn_probe(settings: CertsSettings, remote: Remote, tx: mpsc::Sender<Bac
 
 /// The loop of [`spawn_probe`], for a `JoinSet`.
 pub async fn run_probe(settings: CertsSettings, remote: Remote, tx: mpsc::Sender<BackendEvent>) {
-    let mut ticker = tokio::time::interval(settings.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tx.closed() => return,
-            _ = ticker.tick() => {}
-        }
-        let results = tokio::select! {
-            _ = tx.closed() => return,
-            r = poll_all(&remote, &settings) => r,
-        };
-        for (host, result) in results {
-            let source = if host == VIP_ROW { "tls vip".to_string() } else { format!("ssh {host}") };
-            let obs = Observation { at: Utc::now(), source, budget_ms: settings.budget_ms(), payload: Payload::Certs { host, result } };
-            if tx.send(BackendEvent::Obs(obs)).await.is_err() {
-                return;
-            }
-        }
+    poll_loop(settings.interval, &tx, CertsRound { settings, remote }).await
+}
+
+/// One [`poll_all`] per round: an observation per host and the VIP.
+struct CertsRound {
+    settings: CertsSettings,
+    remote: Remote,
+}
+
+impl Round for CertsRound {
+    type Out = BackendEvent;
+
+    async fn round(&mut self) -> Vec<BackendEvent> {
+        let results = poll_all(&self.remote, &self.settings).await;
+        let budget_ms = self.settings.budget_ms();
+        results
+            .into_iter()
+            .map(|(host, result)| {
+                let source = if host == VIP_ROW { "tls vip".to_string() } else { format!("ssh {host}") };
+                BackendEvent::Obs(Observation { at: Utc::now(), source, budget_ms, payload: Payload::Certs { host, result } })
+            })
+            .collect()
     }
 }
 

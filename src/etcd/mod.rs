@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 
 use crate::backend::BackendEvent;
+use crate::backend::poll::{Round, poll_loop};
 use crate::inventory::Plan;
 use crate::model::{EtcdView, Observation, Payload};
 use crate::transport::Remote;
@@ -439,33 +440,34 @@ pub fn spawn_probe(
 /// (for a `JoinSet`, which aborts it when dropped).
 pub async fn run_probe(settings: EtcdSettings, remote: Option<Remote>, tunnel: Option<Arc<dyn Tunnel>>, tx: mpsc::Sender<BackendEvent>) {
     let (interval, budget) = (settings.interval, settings.budget_ms());
-    let mut probe = EtcdProbe::new(settings, remote, tunnel);
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failures = 0u32;
-    loop {
-        tokio::select! {
-            _ = tx.closed() => return,
-            _ = ticker.tick() => {}
-        }
-        let result = tokio::select! {
-            _ = tx.closed() => return,
-            r = probe.poll() => r,
-        };
+    let round = EtcdRound { probe: EtcdProbe::new(settings, remote, tunnel), budget, tls_failures: 0 };
+    poll_loop(interval, &tx, round).await
+}
+
+/// One etcd poll per round, and the TLS failures in a row that make the probe load its credentials again.
+struct EtcdRound {
+    probe: EtcdProbe,
+    budget: u64,
+    tls_failures: u32,
+}
+
+impl Round for EtcdRound {
+    type Out = BackendEvent;
+
+    async fn round(&mut self) -> Vec<BackendEvent> {
+        let result = self.probe.poll().await;
         // credentials that stop working (renewed and the old CA gone, say): load them again
         if result.as_ref().is_err_and(|e| e.contains("TLS") || e.contains("certificate")) {
-            failures += 1;
-            if failures >= 3 {
-                probe.reset();
-                failures = 0;
+            self.tls_failures += 1;
+            if self.tls_failures >= 3 {
+                self.probe.reset();
+                self.tls_failures = 0;
             }
         } else {
-            failures = 0;
+            self.tls_failures = 0;
         }
-        let obs = Observation { at: Utc::now(), source: probe.source_label(), budget_ms: budget, payload: Payload::Etcd(result) };
-        if tx.send(BackendEvent::Obs(obs)).await.is_err() {
-            return;
-        }
+        let obs = Observation { at: Utc::now(), source: self.probe.source_label(), budget_ms: self.budget, payload: Payload::Etcd(result) };
+        vec![BackendEvent::Obs(obs)]
     }
 }
 

@@ -23,10 +23,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::checks::{EMPTY_MESSAGE, HostField, check_host_name, check_unique, parse_ip};
 use super::locate::{find_key, find_token, find_value};
 use super::{
-    Access, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EMPTY_MESSAGE, EtcdDeploy, EtcdTopology, Host, HostField, LbSettings, LbTopology,
-    Plan, PlanSource, Roles, Topology, Vip, check_host_name, check_unique, parse_ip,
+    Access, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EtcdDeploy, EtcdTopology, Host, LbSettings, LbTopology, Plan, PlanSource, Roles,
+    Topology, Vip,
 };
 use crate::error::FileError;
 

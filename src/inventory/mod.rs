@@ -5,23 +5,26 @@
 //! (`kubekey.kubesphere.io/v1alpha1` and `v1alpha2`) are read too, told apart by their content.
 //! Every error is a [`FileError`] naming the line and column and saying what was expected.
 
+mod checks;
 mod kubekey;
 mod locate;
 mod plan_toml;
 mod size;
 mod summary;
 pub mod template;
+mod topology;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::FileError;
 
+use checks::{Format, detect};
 pub use size::{ParseSizeError, Size};
+pub use topology::{EtcdDeploy, EtcdTopology, LbTopology, Topology};
 
 /// The built-in demo plan, also shipped as `assets/demo-cluster.toml`.
 const DEMO_TOML: &str = include_str!("../../assets/demo-cluster.toml");
@@ -97,129 +100,6 @@ impl fmt::Display for Vip {
     /// `10.0.0.100:6443`, `[fd00::100]:6443`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", std::net::SocketAddr::new(self.address, self.port))
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Topology {
-    pub load_balancer: LbTopology,
-    pub etcd: EtcdTopology,
-    pub etcd_deploy: EtcdDeploy,
-}
-
-/// Where the apiserver load balancer runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LbTopology {
-    /// Dedicated load-balancer hosts (HAProxy + keepalived) carrying the VIP.
-    #[default]
-    Dedicated,
-    /// keepalived and the proxy run on the masters themselves.
-    Masters,
-    /// A proxy on every node forwards to the apiservers (KubeKey's `internalLoadbalancer: haproxy`).
-    LocalProxy,
-    /// No load balancer: clients talk to an apiserver directly.
-    None,
-}
-
-/// Where etcd runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EtcdTopology {
-    /// On the masters.
-    #[default]
-    Stacked,
-    /// On hosts of its own.
-    External,
-}
-
-/// How etcd is run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EtcdDeploy {
-    /// A kubelet static pod (kubeadm).
-    #[default]
-    StaticPod,
-    /// A systemd service (KubeKey's default).
-    Systemd,
-}
-
-impl LbTopology {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LbTopology::Dedicated => "dedicated",
-            LbTopology::Masters => "masters",
-            LbTopology::LocalProxy => "local-proxy",
-            LbTopology::None => "none",
-        }
-    }
-}
-
-impl EtcdTopology {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EtcdTopology::Stacked => "stacked",
-            EtcdTopology::External => "external",
-        }
-    }
-}
-
-impl EtcdDeploy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EtcdDeploy::StaticPod => "static-pod",
-            EtcdDeploy::Systemd => "systemd",
-        }
-    }
-}
-
-/// Reads `text` as the one of `all` whose name it is, else says which names there are.
-fn parse_choice<T: Copy>(text: &str, all: &[T], name: impl Fn(T) -> &'static str) -> Result<T, String> {
-    all.iter().copied().find(|v| name(*v) == text).ok_or_else(|| {
-        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
-        format!("unknown value {text:?}: expected one of {}", names.join(", "))
-    })
-}
-
-impl FromStr for LbTopology {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_choice(s, &[LbTopology::Dedicated, LbTopology::Masters, LbTopology::LocalProxy, LbTopology::None], Self::as_str)
-    }
-}
-
-impl FromStr for EtcdTopology {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_choice(s, &[EtcdTopology::Stacked, EtcdTopology::External], Self::as_str)
-    }
-}
-
-impl FromStr for EtcdDeploy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_choice(s, &[EtcdDeploy::StaticPod, EtcdDeploy::Systemd], Self::as_str)
-    }
-}
-
-impl fmt::Display for LbTopology {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for EtcdTopology {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for EtcdDeploy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -540,91 +420,6 @@ impl Plan {
         self.hosts.iter().filter(|h| h.roles.etcd)
     }
 }
-
-/// What a plan file is, judged by its content.
-#[derive(Debug, PartialEq, Eq)]
-enum Format<'a> {
-    KubeKey,
-    /// YAML with an `apiVersion` that is not KubeKey's (a kubeconfig, a manifest...).
-    OtherYaml {
-        api_version: &'a str,
-        offset: usize,
-    },
-    Toml,
-}
-
-/// Tells KubeKey YAML from TOML by a top-level `apiVersion:` line (which TOML cannot have).
-fn detect(src: &str) -> Format<'_> {
-    let mut other = None;
-    let mut offset = 0;
-    for line in src.split_inclusive('\n') {
-        if let Some(rest) = line.strip_prefix("apiVersion:") {
-            let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
-            if value.starts_with("kubekey.kubesphere.io") {
-                return Format::KubeKey;
-            }
-            if other.is_none() {
-                let value_at = offset + line.find(value).unwrap_or(0);
-                other = Some(Format::OtherYaml { api_version: value, offset: value_at });
-            }
-        }
-        offset += line.len();
-    }
-    other.unwrap_or(Format::Toml)
-}
-
-/// A host field that an error shared by both formats can point at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HostField {
-    Name,
-    Address,
-    InternalAddress,
-}
-
-/// Checks that host names, addresses and internal addresses are unique; the error points at the
-/// second of two equal values, whose byte offset `at(host index, field)` gives.
-fn check_unique(hosts: &[Host], at: impl Fn(usize, HostField) -> usize) -> Result<(), (usize, String)> {
-    for (i, host) in hosts.iter().enumerate() {
-        let earlier = &hosts[..i];
-        if let Some(first) = earlier.iter().find(|h| h.name == host.name) {
-            return Err((at(i, HostField::Name), format!("duplicate host name `{}`: host names must be unique", first.name)));
-        }
-        if let Some(first) = earlier.iter().find(|h| h.address == host.address) {
-            return Err((
-                at(i, HostField::Address),
-                format!("duplicate address {}: host `{}` already has it; addresses must be unique", host.address, first.name),
-            ));
-        }
-        let same_internal = |h: &&Host| h.internal_address.is_some() && h.internal_address == host.internal_address;
-        if let Some(first) = earlier.iter().find(same_internal) {
-            let internal = first.internal_address.map(|a| a.to_string()).unwrap_or_default();
-            return Err((
-                at(i, HostField::InternalAddress),
-                format!("duplicate internal address {internal}: host `{}` already has it; addresses must be unique", first.name),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Reads an IP address, saying what was expected if it is not one.
-fn parse_ip(text: &str, what: &str) -> Result<IpAddr, String> {
-    text.trim().parse().map_err(|_| format!("invalid {what} {text:?}: expected an IPv4 or IPv6 address like \"10.0.0.11\""))
-}
-
-/// Checks a host name: not empty, no whitespace.
-fn check_host_name(name: &str) -> Result<(), String> {
-    if name.trim().is_empty() {
-        Err("empty host name: expected a name like \"master1\"".to_owned())
-    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        Err(format!("invalid host name {name:?}: expected a name without spaces, like \"master1\""))
-    } else {
-        Ok(())
-    }
-}
-
-/// The message for an empty plan file.
-const EMPTY_MESSAGE: &str = "the file is empty: expected a host plan with a [cluster] section and [[hosts]] (or a KubeKey Cluster file)";
 
 #[cfg(test)]
 mod tests;

@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
+use super::checks::{EMPTY_MESSAGE, HostField, check_host_name, check_unique, parse_ip};
 use super::{
-    Access, CephPlan, CephVia, CertsPlan, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EMPTY_MESSAGE, EtcdTopology, Host, HostField,
-    LbSettings, LbTopology, Plan, PlanSource, ROLE_NAMES, Roles, Size, Topology, Vip, check_host_name, check_unique, parse_ip,
+    Access, CephPlan, CephVia, CertsPlan, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EtcdTopology, Host, LbSettings, LbTopology, Plan,
+    PlanSource, ROLE_NAMES, Roles, Size, Topology, Vip,
 };
 use crate::error::FileError;
 

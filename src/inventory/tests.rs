@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::checks::EMPTY_MESSAGE;
 use super::*;
 
 const DEMO_KUBEKEY: &str = include_str!("../../assets/demo-cluster-kubekey.yaml");

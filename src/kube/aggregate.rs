@@ -2,6 +2,7 @@
 //! observation when it changed (coalesced); the metrics poller and the API liveness check.
 
 use super::*;
+use crate::backend::poll::{Round, poll_loop};
 
 pub(super) async fn aggregate(
     kube: Kube,
@@ -180,28 +181,40 @@ pub(super) const METRICS_STALE: u32 = 3;
 /// other failures (503: registered but metrics-server down) keep the last figures for [`METRICS_STALE`]
 /// intervals, then drop them. Failures never fail the Nodes panel: requests still show.
 pub(super) async fn poll_metrics(kube: Kube, served: bool, every: Duration, tx: mpsc::Sender<Msg>) {
-    const GROUP: &str = "/apis/metrics.k8s.io/v1beta1";
-    let mut served = served;
-    // ticks until the group is looked for again while not served
-    let mut recheck_in = METRICS_RECHECK;
-    let mut last_ok: Option<Instant> = None;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if !served {
-            recheck_in = recheck_in.saturating_sub(1);
-            if recheck_in > 0 {
-                continue;
+    let round = MetricsRound { kube, every, served, recheck_in: METRICS_RECHECK, last_ok: None };
+    poll_loop(every, &tx, round).await
+}
+
+/// metrics.k8s.io, where the node metrics are read.
+const METRICS_GROUP: &str = "/apis/metrics.k8s.io/v1beta1";
+
+/// [`poll_metrics`]' state between rounds.
+struct MetricsRound {
+    kube: Kube,
+    every: Duration,
+    served: bool,
+    /// rounds until the group is looked for again while not served
+    recheck_in: u32,
+    last_ok: Option<Instant>,
+}
+
+impl Round for MetricsRound {
+    type Out = Msg;
+
+    async fn round(&mut self) -> Vec<Msg> {
+        if !self.served {
+            self.recheck_in = self.recheck_in.saturating_sub(1);
+            if self.recheck_in > 0 {
+                return vec![];
             }
-            recheck_in = METRICS_RECHECK;
-            if kube.get_json::<serde_json::Value>(GROUP).await.is_err() {
-                continue;
+            self.recheck_in = METRICS_RECHECK;
+            if self.kube.get_json::<serde_json::Value>(METRICS_GROUP).await.is_err() {
+                return vec![];
             }
             tracing::info!("kube: metrics.k8s.io is served now: used CPU and memory");
-            served = true;
+            self.served = true;
         }
-        let drop_figures = match kube.get_json::<lean::List<lean::NodeMetrics>>(&format!("{GROUP}/nodes")).await {
+        let drop_figures = match self.kube.get_json::<lean::List<lean::NodeMetrics>>(&format!("{METRICS_GROUP}/nodes")).await {
             Ok(l) => {
                 let m = l
                     .items
@@ -212,62 +225,67 @@ pub(super) async fn poll_metrics(kube: Kube, served: bool, every: Duration, tx: 
                         Some((i.metadata.name, (cpu, mem)))
                     })
                     .collect();
-                last_ok = Some(Instant::now());
-                if tx.send(Msg::Metrics(m)).await.is_err() {
-                    return;
-                }
-                false
+                self.last_ok = Some(Instant::now());
+                return vec![Msg::Metrics(m)];
             }
             Err(e) if e.code() == Some(404) => {
                 tracing::info!("kube: metrics.k8s.io is no longer served: requests only");
-                served = false;
-                recheck_in = 1;
+                self.served = false;
+                self.recheck_in = 1;
                 true
             }
             Err(e) => {
                 tracing::debug!("kube: metrics.k8s.io: {e}");
-                last_ok.is_some_and(|t| t.elapsed() >= every * METRICS_STALE)
+                self.last_ok.is_some_and(|t| t.elapsed() >= self.every * METRICS_STALE)
             }
         };
-        if drop_figures && last_ok.take().is_some() && tx.send(Msg::Metrics(HashMap::new())).await.is_err() {
-            return;
-        }
+        if drop_figures && self.last_ok.take().is_some() { vec![Msg::Metrics(HashMap::new())] } else { vec![] }
     }
 }
 
 /// GET /version every `every`; two failures in a row: the API server is unreachable.
 pub(super) async fn ping(kube: Kube, every: Duration, tx: mpsc::Sender<Msg>, restart: watch::Sender<u64>) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (mut fails, mut down) = (0u32, false);
     let limit = every.max(Duration::from_secs(2));
-    loop {
-        tick.tick().await;
-        let r = match tokio::time::timeout(limit, kube.get_json::<serde_json::Value>("/version")).await {
+    poll_loop(every, &tx, PingRound { kube, limit, restart, fails: 0, down: false }).await
+}
+
+/// [`ping`]'s state between rounds: failures in a row, and whether the API server is reported down.
+struct PingRound {
+    kube: Kube,
+    /// how long one GET may take
+    limit: Duration,
+    restart: watch::Sender<u64>,
+    fails: u32,
+    down: bool,
+}
+
+impl Round for PingRound {
+    type Out = Msg;
+
+    async fn round(&mut self) -> Vec<Msg> {
+        let limit = self.limit;
+        let r = match tokio::time::timeout(limit, self.kube.get_json::<serde_json::Value>("/version")).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(KubeError::Timeout(limit).to_string()),
         };
         match r {
             Ok(()) => {
-                fails = 0;
-                if down {
-                    down = false;
-                    if tx.send(Msg::Api(Ok(()))).await.is_err() {
-                        return;
-                    }
+                self.fails = 0;
+                if self.down {
+                    self.down = false;
+                    return vec![Msg::Api(Ok(()))];
                 }
             }
             Err(reason) => {
-                fails += 1;
-                if fails >= 2 && !down {
-                    down = true;
-                    restart.send_modify(|g| *g += 1);
-                    if tx.send(Msg::Api(Err(format!("API server unreachable: {reason}")))).await.is_err() {
-                        return;
-                    }
+                self.fails += 1;
+                if self.fails >= 2 && !self.down {
+                    self.down = true;
+                    self.restart.send_modify(|g| *g += 1);
+                    return vec![Msg::Api(Err(format!("API server unreachable: {reason}")))];
                 }
             }
         }
+        vec![]
     }
 }

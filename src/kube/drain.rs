@@ -6,6 +6,8 @@
 //! retrying", 1 s growing to 5 s, until the drain's timeout); it can be cancelled at any moment: no new
 //! eviction is sent after that, the node stays cordoned, and the summary names what moved and what not.
 
+mod preview;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +19,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{Kube, KubeError};
-use super::lean::{LeanPdb, LeanPod, List};
 use crate::backend::BackendEvent;
 use crate::ops::{DrainOptions, OpEvent, OpRequest};
+pub use preview::{DrainPreview, drain_preview};
+use preview::{Target, node_pods, plan_drain};
 
 /// Live progress of one operation, as `OpEvent::Step`s.
 #[derive(Clone)]
@@ -113,167 +116,6 @@ async fn verify_unschedulable(kube: &Kube, node: &str, on: bool, limit: Duration
         }
     }
     Err(format!("{node} not {} after {}s", if on { "cordoned" } else { "uncordoned" }, limit.as_secs()))
-}
-
-// ------------------------------------------------------------------------------------ preview
-
-/// The dry run of a drain, for the confirm dialog.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DrainPreview {
-    pub node: String,
-    /// `namespace/name` of the pods that will be evicted now.
-    pub evict: Vec<String>,
-    /// Pods the drain leaves alone, and why (DaemonSet, mirror, already terminating).
-    pub skipped: Vec<(String, String)>,
-    /// Pods that cannot move now, and why: either they need an option (the drain then refuses to start:
-    /// see [`DrainPreview::refused`]) or a PodDisruptionBudget holds them (the drain retries them).
-    pub blocked: Vec<(String, String)>,
-    /// Pods that need an option the operator did not give: the drain would refuse.
-    pub refused: Vec<String>,
-}
-
-impl DrainPreview {
-    /// The drain would refuse to start (some pod needs delete_emptydir_data or force_unmanaged).
-    pub fn refuses(&self) -> bool {
-        !self.refused.is_empty()
-    }
-    /// Lines for a confirm dialog.
-    pub fn lines(&self) -> Vec<String> {
-        let mut out = vec![format!(
-            "{}: {} pod(s) to evict, {} blocked, {} skipped",
-            self.node,
-            self.evict.len(),
-            self.blocked.len(),
-            self.skipped.len()
-        )];
-        for (p, why) in &self.blocked {
-            out.push(format!("blocked  {p}: {why}"));
-        }
-        for (p, why) in &self.skipped {
-            out.push(format!("skip     {p}: {why}"));
-        }
-        for p in &self.evict {
-            out.push(format!("evict    {p}"));
-        }
-        out
-    }
-}
-
-/// A pod of the node with the decision about it.
-#[derive(Debug, Clone)]
-struct Target {
-    key: String,
-    namespace: String,
-    name: String,
-    uid: String,
-    /// The PDB covering it, for messages.
-    pdb: Option<String>,
-}
-
-struct Plan {
-    preview: DrainPreview,
-    /// Evict now, and those a PDB holds (retried).
-    targets: Vec<Target>,
-}
-
-/// What a drain of `node` would do now. Reads pods of the node and the PDBs; changes nothing.
-pub async fn drain_preview(kube: &Kube, node: &str, options: &DrainOptions) -> Result<DrainPreview, KubeError> {
-    let caps = kube.discover().await?;
-    Ok(plan_drain(kube, node, options, caps.policy).await?.preview)
-}
-
-/// The pods of a node, from the API server's watch cache (`resourceVersion=0`, indexed by node): the
-/// same data every watcher sees, milliseconds behind etcd. A consistent read would scan every pod of
-/// the cluster in etcd (seconds on a 30,000-pod cluster), and a drain reads this every 500 ms.
-async fn node_pods(kube: &Kube, node: &str) -> Result<Vec<LeanPod>, KubeError> {
-    let path = format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{node}&resourceVersion=0");
-    let l: List<LeanPod> = kube.get_json_within(&path, LIST_TIMEOUT).await?;
-    Ok(l.items)
-}
-
-/// Lists on a big, busy cluster may take longer than a single object.
-const LIST_TIMEOUT: Duration = Duration::from_secs(30);
-
-async fn plan_drain(kube: &Kube, node: &str, options: &DrainOptions, policy: &str) -> Result<Plan, KubeError> {
-    check_name("node", node).map_err(KubeError::Decode)?;
-    let pods = node_pods(kube, node).await?;
-    let pdbs: List<LeanPdb> = kube.get_json_within(&format!("/apis/{policy}/poddisruptionbudgets?resourceVersion=0"), LIST_TIMEOUT).await?;
-    Ok(classify(node, pods, &pdbs.items, options))
-}
-
-fn classify(node: &str, mut pods: Vec<LeanPod>, pdbs: &[LeanPdb], options: &DrainOptions) -> Plan {
-    pods.sort_by_key(|p| p.metadata.key());
-    let mut preview = DrainPreview { node: node.to_string(), ..Default::default() };
-    let mut targets = Vec::new();
-    // disruptions each PDB still allows, spent pod by pod in order
-    let mut budget: HashMap<String, i64> = pdbs.iter().map(|p| (p.metadata.key(), p.status.disruptions_allowed)).collect();
-    for p in &pods {
-        let key = p.metadata.key();
-        if p.metadata.deletion_timestamp.is_some() {
-            preview.skipped.push((key, "already terminating".into()));
-            continue;
-        }
-        if p.is_mirror() {
-            preview.skipped.push((key, "mirror pod (static, managed by the kubelet)".into()));
-            continue;
-        }
-        if p.is_daemonset() {
-            preview.skipped.push((key, "DaemonSet pod (ignores the cordon; stays)".into()));
-            continue;
-        }
-        let finished = p.is_terminal();
-        let mut needs = Vec::new();
-        if p.metadata.controller().is_none() && !finished && !options.force_unmanaged {
-            needs.push("no controller: it would not be recreated (needs force_unmanaged)");
-        }
-        if p.has_emptydir() && !finished && !options.delete_emptydir_data {
-            needs.push("emptyDir volume: its data would be lost (needs delete_emptydir_data)");
-        }
-        if !needs.is_empty() {
-            preview.blocked.push((key.clone(), needs.join("; ")));
-            preview.refused.push(key);
-            continue;
-        }
-        let covering: Vec<&LeanPdb> = pdbs
-            .iter()
-            .filter(|b| {
-                b.metadata.namespace == p.metadata.namespace && b.spec.selector.as_ref().is_some_and(|s| s.matches(&p.metadata.labels))
-            })
-            .collect();
-        let target = Target {
-            key: key.clone(),
-            namespace: p.metadata.namespace.clone(),
-            name: p.metadata.name.clone(),
-            uid: p.metadata.uid.clone(),
-            pdb: covering.first().map(|b| b.metadata.name.clone()),
-        };
-        if finished {
-            preview.evict.push(key);
-        } else if covering.len() > 1 {
-            let names: Vec<&str> = covering.iter().map(|b| b.metadata.name.as_str()).collect();
-            preview.blocked.push((key.clone(), format!("covered by several PDBs ({}): the API refuses to evict it", names.join(", "))));
-            preview.refused.push(key);
-            continue;
-        } else if let Some(b) = covering.first() {
-            let left = budget.entry(b.metadata.key()).or_insert(0);
-            if *left > 0 {
-                *left -= 1;
-                preview.evict.push(key);
-            } else {
-                preview.blocked.push((
-                    key,
-                    format!(
-                        "PDB {} allows no more disruptions now ({} healthy, {} needed): retried until a replacement is Ready",
-                        b.metadata.name, b.status.current_healthy, b.status.desired_healthy
-                    ),
-                ));
-            }
-        } else {
-            preview.evict.push(key);
-        }
-        targets.push(target);
-    }
-    Plan { preview, targets }
 }
 
 // -------------------------------------------------------------------------------------- drain
@@ -531,7 +373,9 @@ async fn drain(kube: &Kube, node: &str, options: &DrainOptions, progress: &Progr
 
 #[cfg(test)]
 mod tests {
+    use super::preview::classify;
     use super::*;
+    use crate::kube::lean::{LeanPdb, LeanPod};
     use serde_json::json;
 
     fn pod(v: serde_json::Value) -> LeanPod {

@@ -1,0 +1,91 @@
+//! What both plan formats share: telling them apart, and the checks of hosts and addresses.
+
+use std::net::IpAddr;
+
+use super::Host;
+
+/// What a plan file is, judged by its content.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Format<'a> {
+    KubeKey,
+    /// YAML with an `apiVersion` that is not KubeKey's (a kubeconfig, a manifest...).
+    OtherYaml {
+        api_version: &'a str,
+        offset: usize,
+    },
+    Toml,
+}
+
+/// Tells KubeKey YAML from TOML by a top-level `apiVersion:` line (which TOML cannot have).
+pub(super) fn detect(src: &str) -> Format<'_> {
+    let mut other = None;
+    let mut offset = 0;
+    for line in src.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("apiVersion:") {
+            let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+            if value.starts_with("kubekey.kubesphere.io") {
+                return Format::KubeKey;
+            }
+            if other.is_none() {
+                let value_at = offset + line.find(value).unwrap_or(0);
+                other = Some(Format::OtherYaml { api_version: value, offset: value_at });
+            }
+        }
+        offset += line.len();
+    }
+    other.unwrap_or(Format::Toml)
+}
+
+/// A host field that an error shared by both formats can point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HostField {
+    Name,
+    Address,
+    InternalAddress,
+}
+
+/// Checks that host names, addresses and internal addresses are unique; the error points at the
+/// second of two equal values, whose byte offset `at(host index, field)` gives.
+pub(super) fn check_unique(hosts: &[Host], at: impl Fn(usize, HostField) -> usize) -> Result<(), (usize, String)> {
+    for (i, host) in hosts.iter().enumerate() {
+        let earlier = &hosts[..i];
+        if let Some(first) = earlier.iter().find(|h| h.name == host.name) {
+            return Err((at(i, HostField::Name), format!("duplicate host name `{}`: host names must be unique", first.name)));
+        }
+        if let Some(first) = earlier.iter().find(|h| h.address == host.address) {
+            return Err((
+                at(i, HostField::Address),
+                format!("duplicate address {}: host `{}` already has it; addresses must be unique", host.address, first.name),
+            ));
+        }
+        let same_internal = |h: &&Host| h.internal_address.is_some() && h.internal_address == host.internal_address;
+        if let Some(first) = earlier.iter().find(same_internal) {
+            let internal = first.internal_address.map(|a| a.to_string()).unwrap_or_default();
+            return Err((
+                at(i, HostField::InternalAddress),
+                format!("duplicate internal address {internal}: host `{}` already has it; addresses must be unique", first.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads an IP address, saying what was expected if it is not one.
+pub(super) fn parse_ip(text: &str, what: &str) -> Result<IpAddr, String> {
+    text.trim().parse().map_err(|_| format!("invalid {what} {text:?}: expected an IPv4 or IPv6 address like \"10.0.0.11\""))
+}
+
+/// Checks a host name: not empty, no whitespace.
+pub(super) fn check_host_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        Err("empty host name: expected a name like \"master1\"".to_owned())
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err(format!("invalid host name {name:?}: expected a name without spaces, like \"master1\""))
+    } else {
+        Ok(())
+    }
+}
+
+/// The message for an empty plan file.
+pub(super) const EMPTY_MESSAGE: &str =
+    "the file is empty: expected a host plan with a [cluster] section and [[hosts]] (or a KubeKey Cluster file)";

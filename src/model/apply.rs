@@ -1,0 +1,310 @@
+//! Merging observations into the model, and what goes on the timeline when they change something.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+
+impl Model {
+    /// Merge one observation; record state changes on the timeline. Returns whether anything visible changed.
+    pub fn apply(&mut self, obs: Observation) -> bool {
+        let Observation { at, source, budget_ms, payload } = obs;
+        let changed = match payload {
+            Payload::Host { host, result } => {
+                let failed = result.as_ref().err().cloned();
+                let slot = self.hosts.entry(host.clone()).or_default();
+                let was_failing = slot.error.is_some();
+                let c = slot.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Hosts, &host, was_failing, failed.as_deref(), c);
+                c
+            }
+            Payload::Vrrp { lb, result } => {
+                let before = self.vip_holders();
+                let old_state = self.vrrp.get(&lb).and_then(|s| s.data.as_ref()).map(|v| v.state);
+                let failed = result.as_ref().err().cloned();
+                let slot = self.vrrp.entry(lb.clone()).or_default();
+                let was_failing = slot.error.is_some();
+                let c = slot.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Vip, &lb, was_failing, failed.as_deref(), c);
+                let new_state = self.vrrp.get(&lb).and_then(|s| s.data.as_ref()).map(|v| v.state);
+                if let (Some(o), Some(n)) = (old_state, new_state)
+                    && o != n
+                {
+                    let sev = if n == VrrpState::Fault || n == VrrpState::Stopped { Severity::Warn } else { Severity::Info };
+                    self.timeline.push(Event::new(at, PanelId::Vip, sev, format!("keepalived {lb} {} -> {}", o.label(), n.label())));
+                }
+                let after = self.vip_holders();
+                if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
+                    self.timeline.push(vip_move_event(at, &before, &after));
+                }
+                c
+            }
+            Payload::Haproxy { lb, result } => {
+                let old: BTreeMap<String, ServerStatus> = self
+                    .haproxy
+                    .get(&lb)
+                    .and_then(|s| s.data.as_ref())
+                    .map(|v| v.iter().map(|b| (format!("{}/{}", b.backend, b.server), b.status)).collect())
+                    .unwrap_or_default();
+                let failed = result.as_ref().err().cloned();
+                let slot = self.haproxy.entry(lb.clone()).or_default();
+                let was_failing = slot.error.is_some();
+                let c = slot.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Haproxy, &lb, was_failing, failed.as_deref(), c);
+                if let Some(servers) = self.haproxy.get(&lb).and_then(|s| s.data.clone()) {
+                    for b in servers {
+                        if let Some(&o) = old.get(&format!("{}/{}", b.backend, b.server))
+                            && o != b.status
+                            && (o.is_serving() != b.status.is_serving() || matches!(b.status, ServerStatus::Maint | ServerStatus::Drain))
+                        {
+                            let sev = if b.status.is_serving() { Severity::Info } else { Severity::Warn };
+                            let why = b.check_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+                            self.timeline.push(Event::new(
+                                at,
+                                PanelId::Haproxy,
+                                sev,
+                                format!("haproxy {lb} {} {} -> {}{why}", b.server, status_word(o), status_word(b.status)),
+                            ));
+                        }
+                    }
+                }
+                c
+            }
+            Payload::Readyz { master, result } => {
+                let slot = self.readyz.entry(master).or_default();
+                slot.record(at, &source, budget_ms, result)
+            }
+            Payload::VipProbe(result) => self.vip_probe.record(at, &source, budget_ms, result),
+            Payload::Etcd(result) => {
+                let old_leader = self.etcd.data.as_ref().and_then(|e| e.leader().map(|m| m.name.clone()));
+                let old_up: BTreeSet<String> = self
+                    .etcd
+                    .data
+                    .as_ref()
+                    .map(|e| e.members.iter().filter(|m| m.reachable).map(|m| m.name.clone()).collect())
+                    .unwrap_or_default();
+                let had_data = self.etcd.data.is_some();
+                let failed = result.as_ref().err().cloned();
+                let was_failing = self.etcd.error.is_some();
+                let c = self.etcd.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Etcd, "etcd", was_failing, failed.as_deref(), c);
+                if let (true, Some(e)) = (had_data, self.etcd.data.clone()) {
+                    let new_leader = e.leader().map(|m| m.name.clone());
+                    if new_leader != old_leader {
+                        let text = match (&old_leader, &new_leader) {
+                            (Some(o), Some(n)) => format!("etcd leader {o} -> {n}"),
+                            (None, Some(n)) => format!("etcd leader elected: {n}"),
+                            (Some(o), None) => format!("etcd has no leader (was {o})"),
+                            (None, None) => String::new(),
+                        };
+                        let sev = if new_leader.is_none() { Severity::Critical } else { Severity::Warn };
+                        self.timeline.push(Event::new(at, PanelId::Etcd, sev, text));
+                    }
+                    for m in &e.members {
+                        let was = old_up.contains(&m.name);
+                        if was && !m.reachable {
+                            self.timeline.push(Event::new(at, PanelId::Etcd, Severity::Warn, format!("etcd member {} down", m.name)));
+                        } else if !was && m.reachable {
+                            self.timeline.push(Event::new(at, PanelId::Etcd, Severity::Info, format!("etcd member {} up", m.name)));
+                        }
+                    }
+                }
+                c
+            }
+            Payload::Leases(result) => {
+                let old: BTreeMap<String, Option<String>> = self
+                    .leases
+                    .data
+                    .as_ref()
+                    .map(|ls| {
+                        ls.iter()
+                            .filter(|l| l.kind == LeaseKind::LeaderElection)
+                            .map(|l| (l.name.clone(), l.holder_host().map(str::to_string)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let failed = result.as_ref().err().cloned();
+                let was_failing = self.leases.error.is_some();
+                let c = self.leases.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Leases, "leases", was_failing, failed.as_deref(), c);
+                if let Some(ls) = self.leases.data.clone() {
+                    for l in ls.iter().filter(|l| l.kind == LeaseKind::LeaderElection) {
+                        if let Some(o) = old.get(&l.name) {
+                            let n = l.holder_host().map(str::to_string);
+                            if *o != n {
+                                self.timeline.push(Event::new(
+                                    at,
+                                    PanelId::Leases,
+                                    Severity::Warn,
+                                    format!("{} leader {} -> {}", l.name, o.as_deref().unwrap_or("-"), n.as_deref().unwrap_or("-")),
+                                ));
+                            }
+                        }
+                    }
+                }
+                c
+            }
+            Payload::Nodes(result) => {
+                let old: BTreeMap<String, (Option<bool>, bool)> = self
+                    .nodes
+                    .data
+                    .as_ref()
+                    .map(|ns| ns.iter().map(|n| (n.name.clone(), (n.ready, n.unschedulable))).collect())
+                    .unwrap_or_default();
+                let failed = result.as_ref().err().cloned();
+                let was_failing = self.nodes.error.is_some();
+                let c = self.nodes.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Nodes, "nodes", was_failing, failed.as_deref(), c);
+                if c && !old.is_empty()
+                    && let Some(ns) = self.nodes.data.clone()
+                {
+                    for n in &ns {
+                        let Some(&(ready, unsched)) = old.get(&n.name) else { continue };
+                        if ready != n.ready {
+                            let (sev, word) = match n.ready {
+                                Some(true) => (Severity::Info, "Ready"),
+                                Some(false) => (Severity::Warn, "NotReady"),
+                                None => (Severity::Warn, "Unknown"),
+                            };
+                            self.timeline.push(Event::new(at, PanelId::Nodes, sev, format!("node {} {word}", n.name)));
+                        }
+                        if unsched != n.unschedulable {
+                            let word = if n.unschedulable { "cordoned" } else { "uncordoned" };
+                            self.timeline.push(Event::new(at, PanelId::Nodes, Severity::Info, format!("node {} {word}", n.name)));
+                        }
+                    }
+                }
+                c
+            }
+            Payload::Workloads(result) => {
+                let old: BTreeMap<String, bool> = self
+                    .workloads
+                    .data
+                    .as_ref()
+                    .map(|ws| ws.iter().map(|w| (format!("{}/{}", w.namespace, w.name), w.is_ready())).collect())
+                    .unwrap_or_default();
+                let failed = result.as_ref().err().cloned();
+                let was_failing = self.workloads.error.is_some();
+                let c = self.workloads.record(at, &source, budget_ms, result);
+                self.note_source(at, PanelId::Platform, "workloads", was_failing, failed.as_deref(), c);
+                if c && !old.is_empty() {
+                    for w in self.workloads.data.clone().unwrap_or_default() {
+                        let key = format!("{}/{}", w.namespace, w.name);
+                        if let Some(&was) = old.get(&key)
+                            && was != w.is_ready()
+                        {
+                            let (sev, word) = if w.is_ready() { (Severity::Info, "ready") } else { (Severity::Warn, "not ready") };
+                            self.timeline.push(Event::new(
+                                at,
+                                PanelId::Platform,
+                                sev,
+                                format!("{} {key} {word} ({}/{})", w.kind.short(), w.ready, w.desired),
+                            ));
+                        }
+                    }
+                }
+                c
+            }
+            Payload::KubeWarnings(result) => self.apply_warnings(at, &source, budget_ms, result),
+            Payload::Ceph(result) => self.apply_ceph(at, &source, budget_ms, result, false),
+            Payload::RookCeph(result) => self.apply_ceph(at, &source, budget_ms, result, true),
+            Payload::Certs { host, result } => {
+                let slot = self.certs.entry(host).or_default();
+                slot.record(at, &source, budget_ms, result)
+            }
+        };
+        if changed {
+            self.revision += 1;
+        }
+        changed
+    }
+
+    /// Warning events: each new one, and each one counted up, goes on the timeline. The first list
+    /// (the last hour's, at start) is one summary line instead of a flood of old news.
+    fn apply_warnings(&mut self, at: DateTime<Utc>, source: &str, budget_ms: u64, result: Result<Vec<KubeWarning>, String>) -> bool {
+        let panel = |w: &KubeWarning| if w.about_a_node() { PanelId::Nodes } else { PanelId::Platform };
+        // what is news, found before the new list replaces the old one (the same list again, as the
+        // source repeats it to stay fresh, costs one comparison)
+        let news: Vec<Event> = match (&result, &self.warnings.data) {
+            (Ok(now), None) => now
+                .last()
+                .map(|newest| {
+                    let text = format!("{} Warning event(s) in the last hour; the newest: {}", now.len(), newest.describe());
+                    Event::new(at, panel(newest), Severity::Warn, text)
+                })
+                .into_iter()
+                .collect(),
+            (Ok(now), Some(old)) if now != old => {
+                let before: HashMap<&str, u32> = old.iter().map(|w| (w.key.as_str(), w.count)).collect();
+                now.iter()
+                    .filter(|w| before.get(w.key.as_str()).is_none_or(|&n| n < w.count))
+                    .map(|w| Event::new(at, panel(w), Severity::Warn, w.describe()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let failed = result.as_ref().err().cloned();
+        let was_failing = self.warnings.error.is_some();
+        let c = self.warnings.record(at, source, budget_ms, result);
+        self.note_source(at, PanelId::Platform, "warning events", was_failing, failed.as_deref(), c);
+        for e in news {
+            self.timeline.push(e);
+        }
+        c
+    }
+
+    /// One Ceph view, the CLI's or Rook's. Health changes go on the timeline from the view the panel
+    /// shows, so that two sources of the same change do not record it twice.
+    fn apply_ceph(&mut self, at: DateTime<Utc>, source: &str, budget_ms: u64, result: Result<CephView, String>, rook: bool) -> bool {
+        let old = self.ceph_view().map(|c| c.health);
+        let failed = result.as_ref().err().cloned();
+        let slot = if rook { &mut self.rook } else { &mut self.ceph };
+        let was_failing = slot.error.is_some();
+        let c = slot.record(at, source, budget_ms, result);
+        self.note_source(at, PanelId::Ceph, if rook { "rook" } else { "ceph" }, was_failing, failed.as_deref(), c);
+        if let (Some(o), Some(v)) = (old, self.ceph_view())
+            && o != v.health
+        {
+            let sev = match v.health {
+                CephHealth::Ok => Severity::Info,
+                CephHealth::Warn => Severity::Warn,
+                CephHealth::Err => Severity::Critical,
+            };
+            let codes: Vec<&str> = v.checks.iter().map(|c| c.code.as_str()).collect();
+            let text = format!("ceph {} -> {} {}", o.label(), v.health.label(), codes.join(" "));
+            self.timeline.push(Event::new(at, PanelId::Ceph, sev, text.trim_end().to_string()));
+        }
+        c
+    }
+
+    /// Log a source failing or recovering on the timeline.
+    fn note_source(&mut self, at: DateTime<Utc>, panel: PanelId, what: &str, was_failing: bool, failed: Option<&str>, changed: bool) {
+        if !changed {
+            return;
+        }
+        match (was_failing, failed) {
+            (_, Some(reason)) => self.timeline.push(Event::new(at, panel, Severity::Warn, format!("{what}: {reason}"))),
+            (true, None) => self.timeline.push(Event::new(at, panel, Severity::Info, format!("{what}: recovered"))),
+            (false, None) => {}
+        }
+    }
+}
+
+fn status_word(s: ServerStatus) -> &'static str {
+    match s {
+        ServerStatus::Up | ServerStatus::GoingDown => "UP",
+        ServerStatus::Down | ServerStatus::GoingUp => "DOWN",
+        ServerStatus::Maint => "MAINT",
+        ServerStatus::Drain => "DRAIN",
+        ServerStatus::NoCheck => "no check",
+        ServerStatus::Unknown => "?",
+    }
+}
+
+fn vip_move_event(at: DateTime<Utc>, before: &[String], after: &[String]) -> Event {
+    let b = if before.is_empty() { "nobody".to_string() } else { before.join("+") };
+    match after.len() {
+        0 => Event::new(at, PanelId::Vip, Severity::Critical, format!("VIP lost: was on {b}, now on no host")),
+        1 => Event::new(at, PanelId::Vip, Severity::Warn, format!("VIP moved {b} -> {}", after[0])),
+        _ => Event::new(at, PanelId::Vip, Severity::Critical, format!("SPLIT BRAIN: VIP on {}", after.join(" and "))),
+    }
+}

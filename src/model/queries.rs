@@ -1,0 +1,130 @@
+//! What the model says beyond its fields: the Ceph view to show, the VIP holders, every source's freshness.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+
+impl Model {
+    /// The Ceph view to show and judge by: the ceph CLI's, unless it is failing and Rook has reported
+    /// since the CLI last answered (then Rook's, and the panel says so); Rook's alone where there is
+    /// no CLI.
+    pub fn ceph_view(&self) -> Option<&CephView> {
+        self.ceph_shown().map(|s| s.data.as_ref().expect("a shown slot has data"))
+    }
+
+    /// The source slot [`Model::ceph_view`] comes from.
+    pub fn ceph_shown(&self) -> Option<&Sourced<CephView>> {
+        match (&self.ceph.data, &self.rook.data) {
+            (Some(_), Some(_)) if self.ceph.error.is_some() && self.rook.updated > self.ceph.updated => Some(&self.rook),
+            (Some(_), _) => Some(&self.ceph),
+            (None, Some(_)) => Some(&self.rook),
+            (None, None) => None,
+        }
+    }
+
+    /// The Ceph sources heard so far (the CLI's is listed while nothing at all is heard).
+    fn ceph_sources(&self) -> Vec<(&str, &Sourced<CephView>)> {
+        let mut v = Vec::new();
+        if !self.ceph.unheard() || self.rook.unheard() {
+            v.push(("ceph", &self.ceph));
+        }
+        if !self.rook.unheard() {
+            v.push(("rook", &self.rook));
+        }
+        v
+    }
+
+    /// Load balancers that currently hold the VIP (more than one is a split brain).
+    pub fn vip_holders(&self) -> Vec<String> {
+        self.vrrp.iter().filter(|(_, s)| s.data.as_ref().is_some_and(|v| v.holds_vip)).map(|(lb, _)| lb.clone()).collect()
+    }
+
+    /// Every source with its panel and freshness, for roll-ups and `status --json`.
+    pub fn sources(&self, now: DateTime<Utc>) -> Vec<(PanelId, String, Freshness)> {
+        let mut out = Vec::new();
+        let mut push = |p: PanelId, name: String, f: Freshness| out.push((p, name, f));
+        for (h, s) in &self.hosts {
+            push(PanelId::Hosts, format!("host {h}"), s.freshness(now));
+        }
+        for (h, s) in &self.vrrp {
+            push(PanelId::Vip, format!("keepalived {h}"), s.freshness(now));
+        }
+        if self.vip_probe.updated.is_some() || self.vip_probe.error.is_some() {
+            push(PanelId::Vip, "vip probe".into(), self.vip_probe.freshness(now));
+        }
+        for (h, s) in &self.haproxy {
+            push(PanelId::Haproxy, format!("haproxy {h}"), s.freshness(now));
+        }
+        for (h, s) in &self.readyz {
+            push(PanelId::Haproxy, format!("readyz {h}"), s.freshness(now));
+        }
+        push(PanelId::Etcd, "etcd".into(), self.etcd.freshness(now));
+        push(PanelId::Leases, "leases".into(), self.leases.freshness(now));
+        push(PanelId::Nodes, "nodes".into(), self.nodes.freshness(now));
+        if self.workloads.updated.is_some() || self.workloads.error.is_some() {
+            push(PanelId::Platform, "workloads".into(), self.workloads.freshness(now));
+        }
+        for (name, s) in self.ceph_sources() {
+            push(PanelId::Ceph, name.into(), s.freshness(now));
+        }
+        if !self.warnings.unheard() {
+            push(PanelId::Timeline, "warning events".into(), self.warnings.freshness(now));
+        }
+        for (h, s) in &self.certs {
+            push(PanelId::Certs, format!("certs {h}"), s.freshness(now));
+        }
+        out
+    }
+
+    /// The worst freshness among a panel's sources, and a short label of where the data comes from.
+    pub fn panel_freshness(&self, panel: PanelId, now: DateTime<Utc>) -> (Freshness, String) {
+        let sources: Vec<(&str, Freshness)> = match panel {
+            PanelId::Hosts => self.hosts.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
+            PanelId::Vip => self.vrrp.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
+            PanelId::Haproxy => self.haproxy.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
+            PanelId::Etcd => vec![(self.etcd.source.as_str(), self.etcd.freshness(now))],
+            PanelId::Leases => vec![(self.leases.source.as_str(), self.leases.freshness(now))],
+            PanelId::Nodes => vec![(self.nodes.source.as_str(), self.nodes.freshness(now))],
+            PanelId::Platform => vec![(self.workloads.source.as_str(), self.workloads.freshness(now))],
+            PanelId::Ceph => self.ceph_sources().into_iter().map(|(_, s)| (s.source.as_str(), s.freshness(now))).collect(),
+            PanelId::Certs => self.certs.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
+            PanelId::Timeline => vec![],
+        };
+        let worst = sources.iter().max_by_key(|(_, f)| (f.rank(), age_of(f))).map(|(_, f)| f.clone()).unwrap_or(Freshness::Waiting);
+        let mut names: Vec<&str> = sources.iter().map(|(s, _)| source_kind(s)).filter(|s| !s.is_empty()).collect();
+        names.sort_unstable();
+        names.dedup();
+        (worst, names.join(","))
+    }
+
+    /// The age of the oldest current data across all sources.
+    pub fn data_age_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.sources(now).iter().filter_map(|(_, _, f)| age_of(f)).max()
+    }
+
+    /// For the header: `(all fresh, the largest freshness budget, sources not fresh)`.
+    pub fn data_summary(&self, now: DateTime<Utc>) -> (bool, u64, usize) {
+        let s = self.sources(now);
+        let bad = s.iter().filter(|(_, _, f)| !f.is_fresh()).count();
+        let budget =
+            s.iter().filter_map(|(_, _, f)| if let Freshness::Fresh { budget_ms, .. } = f { Some(*budget_ms) } else { None }).max();
+        (bad == 0 && !s.is_empty(), budget.unwrap_or(0), bad)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.data.as_ref()?.iter().find(|n| n.name == name)
+    }
+}
+
+fn age_of(f: &Freshness) -> Option<i64> {
+    match f {
+        Freshness::Fresh { age_ms, .. } | Freshness::Stale { age_ms } => Some(*age_ms),
+        Freshness::Failed { age_ms, .. } => *age_ms,
+        Freshness::Waiting => None,
+    }
+}
+
+/// "ssh slb1" -> "ssh"; "kube watch" -> "kube"; "demo" -> "demo".
+fn source_kind(s: &str) -> &str {
+    s.split_whitespace().next().unwrap_or("")
+}

@@ -1,0 +1,160 @@
+//! The header line and the frame around each panel: title, worst severity, filter, freshness.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+
+use super::panels::{self, Content, Ctx, sev_role};
+use crate::app::App;
+use crate::model::source::{fmt_age_coarse, fmt_age_ms};
+use crate::model::{Freshness, HealthLevel, Mode, PanelId, Severity};
+use crate::settings::theme::Role;
+
+fn badge_role(mode: Mode) -> Role {
+    match mode {
+        Mode::Live => Role::BadgeLive,
+        Mode::ReadOnly => Role::BadgeReadonly,
+        Mode::Demo => Role::BadgeDemo,
+        Mode::Drill => Role::BadgeDrill,
+    }
+}
+
+pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
+    let t = &app.theme;
+    let m = &app.model;
+    let level = app.assessment.level;
+    let (lvl_text, lvl_role) = match level {
+        HealthLevel::Healthy => ("HEALTHY", Role::Ok),
+        HealthLevel::Degraded => ("DEGRADED", Role::Warn),
+        HealthLevel::Critical => ("CRITICAL", Role::Critical),
+        HealthLevel::Unreachable => ("UNREACHABLE", Role::Critical),
+    };
+    let (all_fresh, budget, bad) = m.data_summary(now);
+    let age = if all_fresh {
+        format!("data <{}", fmt_budget(budget))
+    } else if let Some(a) = m.data_age_ms(now) {
+        format!("data {} old: {bad} not fresh", fmt_age_coarse(a))
+    } else {
+        "no data yet".into()
+    };
+    let mut badges = vec![Span::styled(format!(" {} ", m.meta.mode.label()), t.style(badge_role(m.meta.mode)))];
+    if app.readonly() && m.meta.mode != Mode::ReadOnly {
+        badges.push(Span::raw(" "));
+        badges.push(Span::styled(" READ-ONLY ", t.style(Role::BadgeReadonly)));
+    }
+    if app.paused {
+        badges.push(Span::styled(" PAUSED ", t.style(Role::Stale)));
+    }
+    let mut spans =
+        vec![Span::styled(" kockpit ", t.style(Role::Title)), Span::styled(format!(" {} ", m.meta.cluster), t.style(Role::Accent))];
+    if area.width >= 90 {
+        spans.push(Span::styled(format!(" ctx:{} ", m.meta.context), t.style(Role::Muted)));
+    }
+    spans.extend(badges);
+    spans.push(Span::styled(format!("  {lvl_text} "), t.style(lvl_role)));
+    spans.push(Span::styled(format!(" {age}"), t.style(Role::Muted)));
+    let left = Line::from(spans);
+    buf.set_style(area, t.style(Role::Header));
+    buf.set_line(area.x, area.y, &left, area.width);
+    let clock = now.with_timezone(&app.tz).format("%H:%M:%S").to_string();
+    let cw = clock.len() as u16 + 1;
+    if area.width > cw + 10 {
+        buf.set_string(area.x + area.width - cw, area.y, clock, t.style(Role::Header));
+    }
+}
+
+fn freshness_span(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'static> {
+    let t = &app.theme;
+    if p == PanelId::Timeline {
+        return Span::styled("all probes", t.style(Role::Muted));
+    }
+    let (f, src) = app.model.panel_freshness(p, now);
+    let src = if src.is_empty() { "-".to_string() } else { src };
+    match f {
+        Freshness::Waiting => Span::styled(format!("{src} waiting"), t.style(Role::Stale)),
+        // Fresh data is shown with its age bound, not a counter that changes every second: an idle
+        // screen then writes nothing but the clock.
+        Freshness::Fresh { budget_ms, .. } => Span::styled(format!("{src} <{}", fmt_budget(budget_ms)), t.style(Role::Muted)),
+        Freshness::Stale { age_ms } => Span::styled(format!("{src} STALE {}", fmt_age_ms(age_ms)), t.style(Role::Stale)),
+        Freshness::Failed { reason, since_ms, .. } => {
+            Span::styled(format!("{src} FAILED {}: {reason}", fmt_age_ms(since_ms)), t.style(Role::Critical))
+        }
+    }
+}
+
+fn fmt_budget(ms: u64) -> String {
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
+}
+
+fn panel_title(app: &App, p: PanelId) -> String {
+    match p {
+        PanelId::Etcd => match &app.model.etcd.data {
+            Some(e) => {
+                let lose = e.can_lose();
+                if lose < 0 {
+                    format!("etcd (quorum {} LOST)", e.quorum())
+                } else {
+                    format!("etcd (quorum {}/{}, can lose {lose})", e.quorum(), e.size())
+                }
+            }
+            None => "etcd".into(),
+        },
+        _ => p.title().to_string(),
+    }
+}
+
+pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: DateTime<Utc>) {
+    let t = &app.theme;
+    let focused = app.view.focus == p;
+    let worst = app.assessment.panel_worst(p);
+    let border_role = if focused { Role::BorderFocus } else { Role::Border };
+    let mut title = vec![Span::styled(format!(" {} ", panel_title(app, p)), t.style(if focused { Role::Accent } else { Role::Title }))];
+    if worst >= Severity::Warn {
+        title.push(Span::styled(if worst == Severity::Critical { "!! " } else { "! " }, t.style(sev_role(worst))));
+    }
+    let filter = app.view.filter(p);
+    if !filter.is_empty() || (focused && app.view.filter_editing) {
+        let cursor = if focused && app.view.filter_editing { "_" } else { "" };
+        title.push(Span::styled(format!("/{filter}{cursor} "), t.style(Role::Key)));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
+        .border_style(t.style(border_role))
+        .title(Line::from(title))
+        .title_bottom(Line::from(vec![Span::raw(" "), freshness_span(app, p, now), Span::raw(" ")]).right_aligned());
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let ctx = Ctx { model: &app.model, theme: t, health: &app.assessment, now, width: inner.width, tz: app.tz };
+    let selected = app.view.selected(p);
+    // One line for the summary, one for the column header when there is room.
+    let room_for_header = inner.height >= 5;
+    let rows_h = inner.height.saturating_sub(1 + u16::from(room_for_header)) as usize;
+    let c: Content = panels::content(&ctx, p, filter, selected, rows_h);
+    let mut lines: Vec<Line> = vec![c.summary];
+    if room_for_header && let Some(h) = c.header {
+        lines.push(h);
+    }
+    let first_row = lines.len();
+    lines.extend(c.rows);
+    let para = Paragraph::new(lines);
+    f.render_widget(para, inner);
+    // Highlight the selected row of the focused panel.
+    if focused && c.total > 0 && selected >= c.offset {
+        let y = inner.y + first_row as u16 + (selected - c.offset) as u16;
+        if y < inner.y + inner.height {
+            f.buffer_mut().set_style(Rect { x: inner.x, y, width: inner.width, height: 1 }, t.style(Role::Selection));
+        }
+    }
+    if c.total > rows_h && rows_h > 0 {
+        let more = format!(" {}-{}/{} ", c.offset + 1, (c.offset + rows_h).min(c.total), c.total);
+        let x = r.x + r.width.saturating_sub(more.len() as u16 + 1);
+        f.buffer_mut().set_string(x, r.y, more, t.style(Role::Muted));
+    }
+}

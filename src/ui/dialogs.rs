@@ -1,0 +1,299 @@
+//! The dialogs over the panels: confirmation, progress, fault injection, the log viewer.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+
+use super::help::hint;
+use crate::app::{Action, App};
+use crate::settings::theme::Role;
+
+pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+pub(super) fn dialog_block<'a>(app: &App, title: &'a str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(app.theme.style(Role::BorderFocus))
+        .title(Span::styled(format!(" {title} "), app.theme.style(Role::Accent)))
+        .style(app.theme.style(Role::Dialog))
+}
+
+pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan) {
+    let t = &app.theme;
+    let mut lines = vec![Line::styled("This will:", t.style(Role::Muted))];
+    for (i, s) in plan.steps.iter().enumerate() {
+        lines.push(Line::styled(format!(" {}. {s}", i + 1), t.style(Role::Text)));
+    }
+    if !plan.warnings.is_empty() {
+        lines.push(Line::raw(""));
+        for w in &plan.warnings {
+            lines.push(Line::styled(format!(" ! {w}"), t.style(Role::Warn)));
+        }
+    }
+    if let crate::ops::OpRequest::Drain { options, .. } = &plan.request {
+        lines.push(Line::raw(""));
+        let onoff = |b: bool| if b { "yes" } else { "no" };
+        lines.push(Line::from(vec![
+            Span::styled(" options: ", t.style(Role::Muted)),
+            Span::styled("d", t.style(Role::Key)),
+            Span::styled(format!(" delete emptyDir data: {}   ", onoff(options.delete_emptydir_data)), t.style(Role::Text)),
+            Span::styled("f", t.style(Role::Key)),
+            Span::styled(format!(" delete pods without a controller: {}", onoff(options.force_unmanaged)), t.style(Role::Text)),
+        ]));
+    }
+    match &plan.dry_run {
+        None => {}
+        Some(crate::ops::DryRunState::Pending) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(" dry run: asking the cluster what would move ...", t.style(Role::Muted)));
+        }
+        Some(crate::ops::DryRunState::Failed { reason }) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(format!(" ! dry run failed: {reason} (the plan above is all there is)"), t.style(Role::Warn)));
+        }
+        Some(crate::ops::DryRunState::Ready(d)) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled("Dry run:", t.style(Role::Muted)));
+            // keep the dialog on screen: the first lines (blocked first, then skipped, then evicted)
+            let room = (body.height as usize).saturating_sub(lines.len() + 12).max(3);
+            for l in d.lines.iter().take(room) {
+                let role = if l.starts_with("blocked") { Role::Warn } else { Role::Text };
+                lines.push(Line::styled(format!(" {l}"), t.style(role)));
+            }
+            if d.lines.len() > room {
+                lines.push(Line::styled(format!(" ... {} more line(s)", d.lines.len() - room), t.style(Role::Muted)));
+            }
+        }
+    }
+    lines.push(Line::raw(""));
+    if plan.allowed() && !plan.confirmable() {
+        lines.push(Line::from(vec![
+            Span::styled(" n/Esc", t.style(Role::Key)),
+            Span::styled(" cancel   (confirmation waits for the dry run)", t.style(Role::Muted)),
+        ]));
+    } else if plan.allowed() {
+        let mut keys = vec![
+            Span::styled(" y", t.style(Role::Key)),
+            Span::styled(" confirm   ", t.style(Role::Text)),
+            Span::styled("n/Esc", t.style(Role::Key)),
+            Span::styled(" cancel", t.style(Role::Text)),
+        ];
+        if matches!(plan.request, crate::ops::OpRequest::VipFailover { mode: crate::ops::FailoverMode::Graceful, .. }) {
+            keys.push(Span::styled("   e", t.style(Role::Key)));
+            keys.push(Span::styled(" emergency failover instead", t.style(Role::Text)));
+        }
+        lines.push(Line::from(keys));
+    } else {
+        lines.push(Line::styled(" REFUSED:", t.style(Role::Critical)));
+        for b in &plan.blockers {
+            lines.push(Line::styled(format!("  - {b}"), t.style(Role::Critical)));
+        }
+        let close =
+            if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) { " d/f change the options   Esc close" } else { " Esc close" };
+        lines.push(Line::styled(close, t.style(Role::Muted)));
+    }
+    let w = 96.min(body.width);
+    let h = (wrapped_height(&lines, w.saturating_sub(2)) + 2).min(body.height);
+    let r = centered(body, w, h);
+    f.render_widget(Clear, r);
+    let title = plan.request.title();
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, &title)), r);
+}
+
+pub(super) fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
+    let t = &app.theme;
+    let Some(op) = &app.op else { return };
+    let mut lines: Vec<Line> = op
+        .steps
+        .iter()
+        .map(|(s, ok)| {
+            Line::styled(format!(" {} {s}", if *ok { "ok " } else { "ERR" }), t.style(if *ok { Role::Text } else { Role::Critical }))
+        })
+        .collect();
+    match &op.result {
+        None if op.runs_to_its_end.is_some() => lines
+            .push(Line::styled(" ... working   runs to its end, then reports   Esc hide (the operation goes on)", t.style(Role::Muted))),
+        None => lines
+            .push(Line::styled(" ... working   c cancel at the next safe point   Esc hide (the operation goes on)", t.style(Role::Muted))),
+        Some((true, s)) => lines.push(Line::styled(format!(" DONE: {s}"), t.style(Role::Ok))),
+        Some((false, s)) => lines.push(Line::styled(format!(" FAILED: {s}"), t.style(Role::Critical))),
+    }
+    let max = body.height.saturating_sub(2) as usize;
+    if lines.len() > max {
+        lines.drain(..lines.len() - max);
+    }
+    let w = 96.min(body.width);
+    let r = centered(body, w, wrapped_height(&lines, w.saturating_sub(2)) + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, &op.title)), r);
+}
+
+/// Lines a paragraph takes once wrapped at `width` (a close upper bound of ratatui's word wrap).
+fn wrapped_height(lines: &[Line], width: u16) -> u16 {
+    let w = usize::from(width.max(1));
+    lines.iter().map(|l| l.width().max(1).div_ceil(w) as u16).sum::<u16>() + 1
+}
+
+pub(super) fn draw_faults(f: &mut Frame, app: &App, body: Rect, selected: usize) {
+    let t = &app.theme;
+    let mut lines = vec![Line::styled("Inject a fault into the simulated cluster (1-8, or select + Enter):", t.style(Role::Muted))];
+    for (i, fault) in crate::ops::Fault::ALL.iter().enumerate() {
+        let style = if i == selected { t.style(Role::Selection) } else { t.style(Role::Text) };
+        lines.push(Line::styled(format!(" {}  {:<16} {}", i + 1, fault.name(), fault.describe()), style));
+    }
+    let r = centered(body, 80, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(dialog_block(app, "Fault injection (training)")), r);
+}
+
+pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
+    let t = &app.theme;
+    let r = body;
+    f.render_widget(Clear, r);
+    let v = &app.log_view;
+    let st = app.logs.stats();
+    let mut title = format!("Logs  {} lines in memory, {} received", st.in_memory, st.received);
+    if st.spilled > 0 {
+        title.push_str(&format!(", {} spilled to disk", st.spilled));
+    }
+    if st.evicted > 0 {
+        title.push_str(&format!(", {} older evicted", st.evicted));
+    }
+    let block = dialog_block(app, &title);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if inner.height < 2 {
+        return;
+    }
+    // the open sources, each with how it is doing
+    let mut inner = inner;
+    if !v.sources.is_empty() && inner.height > 3 {
+        let mut spans = vec![Span::styled("sources: ", t.style(Role::Muted))];
+        for (i, s) in v.sources.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", t.style(Role::Muted)));
+            }
+            let role = match (&s.problem, s.closed, s.live) {
+                (Some(_), _, _) => Role::Critical,
+                (None, false, _) if s.degraded.is_some() => Role::Warn,
+                (None, true, _) => Role::Stale,
+                (None, false, 0) => Role::Warn,
+                _ => Role::Ok,
+            };
+            spans.push(Span::styled(s.spec.label(), t.style(Role::Accent)));
+            spans.push(Span::styled(format!(" {}", s.state()), t.style(role)));
+        }
+        f.buffer_mut().set_line(inner.x, inner.y, &Line::from(spans), inner.width);
+        inner = Rect { y: inner.y + 1, height: inner.height - 1, ..inner };
+    }
+    let idx = app.logs.matching(&v.query);
+    let visible = idx.len().min(v.paused_at.unwrap_or(usize::MAX));
+    let h = inner.height as usize - 1;
+    let end = visible.saturating_sub(v.scroll_back);
+    let start = end.saturating_sub(h);
+    let mut lines: Vec<Line> = idx[start..end]
+        .iter()
+        .filter_map(|&i| app.logs.get(i))
+        .map(|l| {
+            Line::from(vec![
+                Span::styled(format!("{} ", l.at.with_timezone(&app.tz).format("%H:%M:%S%.3f")), t.style(Role::Muted)),
+                Span::styled(format!("{:<28} ", l.source), t.style(Role::Accent)),
+                Span::styled(l.text.clone(), t.style(Role::Text)),
+            ])
+        })
+        .collect();
+    if lines.is_empty() {
+        lines.push(Line::styled(if v.query.is_empty() { "no log lines yet" } else { "no line matches the filter" }, t.style(Role::Muted)));
+    }
+    let para_area = Rect { height: inner.height - 1, ..inner };
+    f.render_widget(Paragraph::new(lines), para_area);
+    let state = match (v.paused_at, v.scroll_back) {
+        (Some(_), _) => Span::styled(" PAUSED ", t.style(Role::Stale)),
+        (None, 0) => Span::styled(" following ", t.style(Role::Ok)),
+        (None, n) => Span::styled(format!(" {n} lines up "), t.style(Role::Warn)),
+    };
+    let filter = if v.typing {
+        format!(" /{}_", v.query)
+    } else if v.query.is_empty() {
+        String::new()
+    } else {
+        format!(" /{}", v.query)
+    };
+    let bar = Line::from(vec![
+        state,
+        Span::styled(filter, t.style(Role::Key)),
+        Span::styled(
+            format!(
+                "  {} match  {} sources  / filter  space pause  j/k scroll  G follow  s save  o kockpit's own log  Esc close",
+                idx.len(),
+                hint(app, Action::LogSources)
+            ),
+            t.style(Role::Muted),
+        ),
+    ]);
+    f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &bar, inner.width);
+    if let Some(p) = &v.picker {
+        draw_log_picker(f, app, body, p);
+    }
+}
+
+/// The source picker over the log viewer.
+fn draw_log_picker(f: &mut Frame, app: &App, body: Rect, p: &crate::app::logsrc::Picker) {
+    let t = &app.theme;
+    let choices = app.log_choices();
+    let r = centered(body, 76, (choices.len() as u16 + 4).min(body.height.saturating_sub(2)).max(8));
+    f.render_widget(Clear, r);
+    let block = dialog_block(app, "Log sources");
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if inner.height < 3 {
+        return;
+    }
+    let rows = inner.height as usize - 2;
+    let first = p.selected.saturating_sub(rows.saturating_sub(1));
+    let mut lines: Vec<Line> = choices
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows)
+        .map(|(i, (label, _))| {
+            let role = if i == p.selected { Role::Selection } else { Role::Text };
+            Line::styled(format!("{} {label}", if i == p.selected { ">" } else { " " }), t.style(role))
+        })
+        .collect();
+    if let Some((_, text)) = &p.input {
+        let sel = p.selected.saturating_sub(first);
+        if let Some(l) = lines.get_mut(sel) {
+            *l = Line::from(vec![Span::styled("> type: ", t.style(Role::Key)), Span::styled(format!("{text}_"), t.style(Role::Selection))]);
+        }
+    }
+    let prev = if p.previous { "on" } else { "off" };
+    let help = format!("{} add/remove  p previous containers: {prev}  {} close", hint(app, Action::Confirm), hint(app, Action::Cancel));
+    f.render_widget(Paragraph::new(lines), Rect { height: inner.height - 2, ..inner });
+    f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &Line::styled(help, t.style(Role::Muted)), inner.width);
+}
+
+pub(super) fn draw_own_log(f: &mut Frame, app: &App, body: Rect) {
+    let r = centered(body, body.width.saturating_sub(4), body.height.saturating_sub(2));
+    f.render_widget(Clear, r);
+    let w = tui_logger::TuiLoggerWidget::default()
+        .block(dialog_block(app, "kockpit's own log (Esc back to the logs)"))
+        .style(app.theme.style(Role::Text))
+        .style_error(app.theme.style(Role::Critical))
+        .style_warn(app.theme.style(Role::Warn))
+        .style_info(app.theme.style(Role::Text))
+        .style_debug(app.theme.style(Role::Muted))
+        .output_separator(' ')
+        .output_timestamp(Some("%H:%M:%S".to_string()))
+        .output_level(Some(tui_logger::TuiLoggerLevelOutput::Abbreviated))
+        .output_target(false)
+        .output_file(false)
+        .output_line(false);
+    f.render_widget(w, r);
+}
