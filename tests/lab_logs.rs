@@ -3,8 +3,8 @@
 //! plays (an HTTPS server on a local address given as a fake node's InternalIP and kubelet port; the
 //! lab's apiserver has no `--kubelet-certificate-authority`, so it does not verify the certificate).
 //!
-//! Without a lab (not root, not built): a skip notice, unless CI=true, where that fails.
-//! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_logs -- --test-threads=1`.
+//! The tests are `#[ignore]`d; without a lab (not root, not built) they fail, with the reason.
+//! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_logs -- --include-ignored --test-threads=1`.
 
 #[path = "common/lab.rs"]
 mod harness;
@@ -68,16 +68,11 @@ impl Ha {
     }
 }
 
-fn ha_lab() -> Option<Ha> {
+fn ha_lab() -> Ha {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let script = harness::script("ha");
-    match harness::up(&script, Duration::from_secs(300)) {
-        Ok(env) => Some(Ha { script, env, _lock: lock }),
-        Err(why) => {
-            harness::skip_or_fail("the HA lab", &why);
-            None
-        }
-    }
+    let env = harness::up(&script, Duration::from_secs(300)).unwrap_or_else(|why| harness::cannot_run("the HA lab", &why));
+    Ha { script, env, _lock: lock }
 }
 
 /// Runs lab commands when dropped: undoes faults also when an assertion fails.
@@ -161,8 +156,9 @@ fn processes_with(needle: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn file_tailed_over_a_read_only_pool_every_line_in_order_then_closed() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     let path = format!("/tmp/kockpit-logtest-{}.log", std::process::id());
     lab.sh("m1", &format!("printf 'before 1\\nbefore 2\\nbefore 3\\n' > {path}"));
     let settings = lab.settings();
@@ -226,8 +222,9 @@ impl Ha {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn a_units_journal_through_the_hosts_real_journald_every_line_in_order() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     // a unit of this run's own: the lab's journals outlive a test run
     let unit = format!("kubelet-t{}", std::process::id());
     let before: Vec<String> = (1..=3).map(|i| format!("before {i}")).collect();
@@ -273,8 +270,9 @@ async fn a_units_journal_through_the_hosts_real_journald_every_line_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn unreachable_host_and_missing_journal_are_reported_not_silent() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     let mut h = probe::spawn(&lab.plan(), lab.settings());
     let mut seen = Seen::default();
 
@@ -309,8 +307,9 @@ async fn unreachable_host_and_missing_journal_are_reported_not_silent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn link_cut_while_tailing_ends_the_stream_with_a_failure() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     let pool = SshPool::new(PoolOptions {
         ssh_config: Some(PathBuf::from(lab.var("KOCKPIT_SSH_CONFIG"))),
         mode: AccessMode::ReadOnly,
@@ -514,28 +513,22 @@ impl Drop for K8s {
     }
 }
 
-fn k8s_lab(label: &str) -> Option<K8s> {
+fn k8s_lab(label: &str) -> K8s {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     // started here without inherited descriptors (then the kit's own `up` finds it running)
     let script = harness::script("k8s");
     if let Err(e) = harness::run_bounded(&script, &["up"], Duration::from_secs(180)) {
         eprintln!("tests/lab/k8s up: {e}");
     }
-    match kit::control_plane() {
-        Ok(cp) => {
-            kit::cleanup(&cp, label, true);
-            Some(K8s { cp, label: label.into(), _lock: lock })
-        }
-        Err(why) => {
-            harness::skip_or_fail("the Kubernetes lab", &why);
-            None
-        }
-    }
+    let cp = kit::control_plane().unwrap_or_else(|why| harness::cannot_run("the Kubernetes lab", &why));
+    kit::cleanup(&cp, label, true);
+    K8s { cp, label: label.into(), _lock: lock }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workloads() {
-    let Some(lab) = k8s_lab("logs") else { return };
+    let lab = k8s_lab("logs");
     let kubelet = FakeKubelet::start().await;
     let admin = lab.cp.admin().await;
     let ns = "kockpit-logs";
