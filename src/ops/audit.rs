@@ -143,7 +143,7 @@ impl Audit {
 
     /// Queue a record; never waits. A failure shows in [`Audit::failure`].
     pub fn record<T: Serialize>(&self, event: &str, fields: T) {
-        let _ = self.send(event, fields, None);
+        self.send(event, fields, None);
     }
 
     /// Queue a record and get its acknowledgement: act only once it says Ok.
