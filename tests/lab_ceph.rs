@@ -56,8 +56,8 @@ impl Lab {
     /// config that does not exist (Ceph must not need SSH); `access` adds lines to `[access]`.
     fn local_plan(&self, name: &str, connect_timeout_secs: u32, access: &str) -> Plan {
         let conf = self.env.get("KOCKPIT_CEPH_CONF").cloned().expect("KOCKPIT_CEPH_CONF");
-        let dir = std::env::temp_dir().join(format!("kockpit-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new().prefix(&format!("kockpit-{name}-")).tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("plan.toml");
         std::fs::write(
             &path,
@@ -71,7 +71,7 @@ impl Lab {
         )
         .unwrap();
         let plan = Plan::load(&path).unwrap_or_else(|e| panic!("the plan with [ceph]: {e}"));
-        let _ = std::fs::remove_dir_all(&dir);
+        drop(tmp);
         plan
     }
     fn settings(&self) -> CephSettings {

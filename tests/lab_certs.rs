@@ -411,10 +411,10 @@ fn a_renewal_failing_on_the_second_master_stops_there() {
         toml_str(&format!("{wrapper} certs renew all")),
         toml_str(&lab.restart_command()),
     );
-    let plan_path = std::env::temp_dir().join(format!("kockpit-certs-plan-{}.toml", std::process::id()));
-    std::fs::write(&plan_path, plan_text).unwrap();
-    let plan = Plan::load(&plan_path).unwrap_or_else(|e| panic!("the plan with [certs]: {e}"));
-    let _ = std::fs::remove_file(&plan_path);
+    let plan_file = tempfile::Builder::new().prefix("kockpit-certs-plan-").suffix(".toml").tempfile().unwrap();
+    std::fs::write(plan_file.path(), plan_text).unwrap();
+    let plan = Plan::load(plan_file.path()).unwrap_or_else(|e| panic!("the plan with [certs]: {e}"));
+    drop(plan_file);
     let cap = WriteCap::acquire(false).unwrap();
     rt().block_on(async {
         let settings = kockpit::probe::LiveSettings {

@@ -132,8 +132,8 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
     let cp = restore.cp.as_ref().unwrap();
 
     // The lab's plan, plus the control plane (kockpit's own user), the workers and Ceph on this machine.
-    let dir = std::env::temp_dir().join(format!("kockpit-drills-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let mut plan = std::fs::read_to_string(&ha_env["KOCKPIT_CONFIG"]).expect("the lab's plan");
     plan = plan.replacen("[access]\n", &format!("[access]\nkubeconfig = \"{}\"\n", cp.kockpit_kubeconfig().display()), 1);
     assert!(plan.contains("allow_drills = true"), "the lab's plan allows drills");
@@ -221,5 +221,4 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
         }
     });
     drop(kubelet);
-    let _ = std::fs::remove_dir_all(&dir);
 }

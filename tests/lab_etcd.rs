@@ -366,8 +366,9 @@ fn nospace_alarm_is_shown() {
         lab.wait_all_members(Duration::from_secs(30));
         // write 300 KB values until etcd refuses
         let value = "k".repeat(300_000);
-        let file = std::env::temp_dir().join(format!("kockpit-nospace-{}", std::process::id()));
-        std::fs::write(&file, &value).unwrap();
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let file = tmp.path();
+        std::fs::write(file, &value).unwrap();
         let mut refused = false;
         for i in 0..40 {
             let cmd = format!("etcdctl --dial-timeout=2s --command-timeout=5s put /kockpit-test/nospace-{i} < {}", file.display());
@@ -379,7 +380,7 @@ fn nospace_alarm_is_shown() {
                 break;
             }
         }
-        let _ = std::fs::remove_file(&file);
+        drop(tmp);
         assert!(refused, "etcd never ran out of its 2 MiB quota");
         let (v, took) = fed.until(Duration::from_secs(10), "the NOSPACE alarm", |v| v.alarms.iter().any(|a| a.alarm == "NOSPACE")).await;
         eprintln!("NOSPACE on {member} shown after {:.2}s", took.as_secs_f64());

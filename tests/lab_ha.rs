@@ -359,13 +359,13 @@ async fn cut_host_is_unreachable_others_stay_live() {
 }
 
 /// A copy of the lab's ssh_config whose hosts use `known_hosts` instead of the lab's file.
-fn ssh_config_with_known_hosts(lab: &Lab, known_hosts: &Path, tag: &str) -> PathBuf {
+fn ssh_config_with_known_hosts(lab: &Lab, known_hosts: &Path, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(lab.ssh_config()).expect("lab ssh_config");
     let lab_kh = lab.dir().join("known_hosts");
     let replaced =
         text.replace(&format!("UserKnownHostsFile {}", lab_kh.display()), &format!("UserKnownHostsFile {}", known_hosts.display()));
     assert_ne!(text, replaced, "the lab's ssh_config names its known_hosts");
-    let p = std::env::temp_dir().join(format!("kockpit-lab-ssh-config-{tag}-{}", std::process::id()));
+    let p = dir.join("ssh_config");
     std::fs::write(&p, replaced).expect("write temp ssh_config");
     p
 }
@@ -417,9 +417,10 @@ async fn changed_host_key_is_refused_naming_host_and_fingerprint() {
 #[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn unknown_host_key_refused_strictly_accepted_with_accept_new() {
     let lab = lab();
-    let kh = std::env::temp_dir().join(format!("kockpit-lab-kh-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = tmp.path().join("known_hosts");
     std::fs::write(&kh, "").unwrap();
-    let cfg = ssh_config_with_known_hosts(&lab, &kh, "unknown");
+    let cfg = ssh_config_with_known_hosts(&lab, &kh, tmp.path());
     let opts = PoolOptions { ssh_config: Some(cfg.clone()), use_agent: false, ..PoolOptions::default() };
     let strict = SshPool::new(opts.clone()).unwrap();
     let e = strict.run("lb2", "hostname", Duration::from_secs(5)).await.unwrap_err();
@@ -433,8 +434,6 @@ async fn unknown_host_key_refused_strictly_accepted_with_accept_new() {
     // now known: a strict pool connects
     let strict = SshPool::new(opts).unwrap();
     assert_eq!(strict.run("lb2", "hostname", Duration::from_secs(5)).await.unwrap().stdout.trim(), "lb2");
-    let _ = std::fs::remove_file(&kh);
-    let _ = std::fs::remove_file(&cfg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -369,14 +369,7 @@ struct FakeKubelet {
     /// `Some(POD)`: the followed streams of POD open now end (its container exited).
     ends: tokio::sync::watch::Sender<Option<String>>,
     task: tokio::task::JoinHandle<()>,
-    _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for FakeKubelet {
@@ -397,9 +390,8 @@ fn stamp(container: &str, i: u32) -> String {
 impl FakeKubelet {
     async fn start() -> FakeKubelet {
         use tokio_rustls::rustls;
-        let dir = TempDir(std::env::temp_dir().join(format!("kockpit-fake-kubelet-{}", std::process::id())));
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let d = dir.0.to_string_lossy().to_string();
+        let dir = tempfile::Builder::new().prefix("kockpit-fake-kubelet-").tempdir().unwrap();
+        let d = dir.path().to_string_lossy().to_string();
         let sh = |s: &str| {
             let st = std::process::Command::new("sh").arg("-c").arg(s).status().unwrap();
             assert!(st.success(), "{s}");
@@ -409,8 +401,8 @@ impl FakeKubelet {
              -addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem 2>/dev/null && \
              openssl x509 -in cert.pem -outform DER -out cert.der && openssl pkcs8 -topk8 -nocrypt -in key.pem -outform DER -out key.der"
         ));
-        let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.0.join("cert.der")).unwrap());
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(std::fs::read(dir.0.join("key.der")).unwrap().into());
+        let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.path().join("cert.der")).unwrap());
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(std::fs::read(dir.path().join("key.der")).unwrap().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()

@@ -62,8 +62,8 @@ fn a_read_only_session_pressing_every_operation_key_changes_nothing() {
     assert!(before.iter().any(|l| l.starts_with("VIP ") && l.contains("held by")), "{before:?}");
 
     // The lab's plan with the control plane's kubeconfig for kockpit's own user.
-    let dir = std::env::temp_dir().join(format!("kockpit-readonly-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let plan_text = std::fs::read_to_string(&ha_env["KOCKPIT_CONFIG"]).expect("the lab's plan");
     let kubeconfig = cp.kockpit_kubeconfig();
     let plan_text = plan_text.replacen("[access]\n", &format!("[access]\nkubeconfig = \"{}\"\n", kubeconfig.display()), 1);
@@ -138,5 +138,4 @@ fn a_read_only_session_pressing_every_operation_key_changes_nothing() {
     // keepalived and haproxy: the same processes, the same VIP owner and backend states, demotion untouched
     let after = ha_state(&ha, &lab_dir);
     assert_eq!(before, after);
-    let _ = std::fs::remove_dir_all(&dir);
 }

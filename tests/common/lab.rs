@@ -31,18 +31,13 @@ pub fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<Str
 
 /// The same with extra environment variables.
 pub fn run_env(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Result<String, String> {
-    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out_path = std::env::temp_dir().join(format!("kockpit-lab-{}-{n}.out", std::process::id()));
-    let out = std::fs::File::create(&out_path).map_err(|e| e.to_string())?;
+    let out_file = tempfile::Builder::new().prefix("kockpit-lab-").suffix(".out").tempfile().map_err(|e| e.to_string())?;
+    let out = out_file.reopen().map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let spawned = Command::new(program).args(args).envs(envs.iter().copied()).stdin(Stdio::null()).stdout(out).stderr(err).spawn();
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_file(&out_path);
-            return Err(format!("cannot run {}: {e}", program.display()));
-        }
+        Err(e) => return Err(format!("cannot run {}: {e}", program.display())),
     };
     let started = Instant::now();
     let status = loop {
@@ -57,8 +52,7 @@ pub fn run_env(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Dura
             Err(e) => break Err(e.to_string()),
         }
     };
-    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
+    let text = std::fs::read_to_string(out_file.path()).unwrap_or_default();
     let what = format!("{} {}", program.display(), args.join(" "));
     match status {
         Ok(s) if s.success() => Ok(text),
