@@ -5,8 +5,9 @@ use std::process::{Command, Output};
 
 fn kockpit(args: &[&str]) -> Output {
     let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
-    let cfg = std::env::temp_dir().join(format!("kockpit-cli-{}", std::process::id()));
-    Command::new(bin).args(args).env("KOCKPIT_CONFIG_DIR", &cfg).env_remove("KOCKPIT_CONFIG").env_remove("NO_COLOR").output().unwrap()
+    // a fresh, empty configuration directory per run (named so that --print-config-paths shows it)
+    let cfg = tempfile::Builder::new().prefix("kockpit-cli-").tempdir().unwrap();
+    Command::new(bin).args(args).env("KOCKPIT_CONFIG_DIR", cfg.path()).env_remove("KOCKPIT_CONFIG").env_remove("NO_COLOR").output().unwrap()
 }
 
 #[test]
@@ -50,15 +51,15 @@ fn bad_inputs_get_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown fault `meteor`") && err.contains("split-brain"), "{err}");
 
-    let dir = std::env::temp_dir().join(format!("kockpit-cli-bad-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("themes")).unwrap();
     std::fs::write(dir.join("themes/broken.toml"), "name = \"broken\"\n[roles]\nok = { fg = \"greenish\" }\n").unwrap();
     let out =
-        Command::new(env!("CARGO_BIN_EXE_kockpit")).args(["render", "--theme", "broken"]).env("KOCKPIT_CONFIG_DIR", &dir).output().unwrap();
+        Command::new(env!("CARGO_BIN_EXE_kockpit")).args(["render", "--theme", "broken"]).env("KOCKPIT_CONFIG_DIR", dir).output().unwrap();
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("themes/broken.toml:3:"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -96,8 +97,8 @@ fn plan_prints_both_formats_the_same_and_never_a_password() {
 
 #[test]
 fn plan_errors_name_file_line_and_column() {
-    let dir = std::env::temp_dir().join(format!("kockpit-cli-plan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[cluster]\nname = \"x\"\n[vip]\naddress = \"10.0.0.100\"\n[[hosts]]\nname = \"m1\"\naddress = \"10.0.0.300\"\nroles = [\"master\"]\n").unwrap();
     let out = kockpit(&["plan", bad.to_str().unwrap()]);
@@ -119,13 +120,12 @@ fn plan_errors_name_file_line_and_column() {
     let out = kockpit(&["status", "--config", &format!("{}/assets/demo-cluster.toml", env!("CARGO_MANIFEST_DIR")), "--fault", "osd-down"]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("simulated cluster only"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn drills_run_headless_on_the_demo_and_refuse_where_they_must() {
-    let dir = std::env::temp_dir().join(format!("kockpit-cli-drill-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let report = dir.join("report.md");
     let drill = format!("{}/assets/drills/etcd-leader-loss.toml", env!("CARGO_MANIFEST_DIR"));
     let out = kockpit(&["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap()]);
@@ -162,7 +162,6 @@ fn drills_run_headless_on_the_demo_and_refuse_where_they_must() {
         let out = kockpit(&["drill", "check", p.to_str().unwrap()]);
         assert!(out.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! kube-apiserver serving /etc/kubernetes/pki/apiserver.crt), real health checks; and a renewal made to
 //! fail on the second master.
 //!
-//! Without the lab or kubeadm: a skip notice, unless CI=true, where that is a failure.
-//! Run: `cargo test --test lab_certs -- --test-threads=1`.
+//! The tests are `#[ignore]`d; run as root: `cargo test --test lab_certs -- --include-ignored --test-threads=1`.
+//! Without the lab or kubeadm they fail, with the reason.
 
 #[path = "common/lab.rs"]
 mod harness;
@@ -37,19 +37,18 @@ struct Lab {
     _lock: MutexGuard<'static, ()>,
 }
 
-fn skip_or_fail(why: String) -> Option<Lab> {
-    harness::skip_or_fail("the certificate lab", &why);
-    None
+fn cannot_run(why: String) -> ! {
+    harness::cannot_run("the certificate lab", &why)
 }
 
 /// The HA lab up, its masters' PKI back to the soon-expiring state, renewal backups gone.
-fn lab() -> Option<Lab> {
+fn lab() -> Lab {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/lab/ha");
     let k8s_env = match harness::run_bounded(&root.join("tests/lab/k8s"), &["env"], Duration::from_secs(10)) {
         Ok(t) => t,
-        Err(e) => return skip_or_fail(format!("tests/lab/k8s env: {e}")),
+        Err(e) => cannot_run(format!("tests/lab/k8s env: {e}")),
     };
     let bin = k8s_env
         .lines()
@@ -58,16 +57,16 @@ fn lab() -> Option<Lab> {
         .unwrap_or_default();
     let kubeadm = PathBuf::from(bin).join("kubeadm");
     if !kubeadm.exists() {
-        return skip_or_fail(format!("no kubeadm at {} (run: tests/lab/k8s build)", kubeadm.display()));
+        cannot_run(format!("no kubeadm at {} (run: tests/lab/k8s build)", kubeadm.display()));
     }
     let up = harness::run_bounded(&script, &["up"], Duration::from_secs(300))
         .and_then(|_| harness::run_bounded(&script, &["pki-reset"], Duration::from_secs(60)))
         .and_then(|_| harness::run_bounded(&script, &["env"], Duration::from_secs(10)));
     let env = match up {
         Ok(t) => harness::env_of(&t),
-        Err(why) => return skip_or_fail(format!("the HA lab could not be brought up: {why}")),
+        Err(why) => cannot_run(format!("the HA lab could not be brought up: {why}")),
     };
-    Some(Lab { script, env, kubeadm, _lock: lock })
+    Lab { script, env, kubeadm, _lock: lock }
 }
 
 impl Lab {
@@ -206,8 +205,9 @@ async fn view(remote: &Remote, s: &CertsSettings) -> BTreeMap<String, BTreeMap<S
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn the_view_shows_every_certificate_of_every_master() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let cap = WriteCap::acquire(false).unwrap();
     rt().block_on(async {
         let remote = lab.remote(&cap);
@@ -314,8 +314,9 @@ fn collect(rx: &mut mpsc::Receiver<BackendEvent>) -> Events {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn renewal_renews_everything_on_every_master_in_order() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _real = RealApiservers::start(&lab);
     let cap = WriteCap::acquire(false).unwrap();
     rt().block_on(async {
@@ -374,8 +375,9 @@ fn renewal_renews_everything_on_every_master_in_order() {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn a_renewal_failing_on_the_second_master_stops_there() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _real = RealApiservers::start(&lab);
     // kubeadm as the renewal tool, through a wrapper in each master's private /etc/kubernetes: the real
     // one on m1 and m3, a failing one on m2
@@ -409,10 +411,10 @@ fn a_renewal_failing_on_the_second_master_stops_there() {
         toml_str(&format!("{wrapper} certs renew all")),
         toml_str(&lab.restart_command()),
     );
-    let plan_path = std::env::temp_dir().join(format!("kockpit-certs-plan-{}.toml", std::process::id()));
-    std::fs::write(&plan_path, plan_text).unwrap();
-    let plan = Plan::load(&plan_path).unwrap_or_else(|e| panic!("the plan with [certs]: {e}"));
-    let _ = std::fs::remove_file(&plan_path);
+    let plan_file = tempfile::Builder::new().prefix("kockpit-certs-plan-").suffix(".toml").tempfile().unwrap();
+    std::fs::write(plan_file.path(), plan_text).unwrap();
+    let plan = Plan::load(plan_file.path()).unwrap_or_else(|e| panic!("the plan with [certs]: {e}"));
+    drop(plan_file);
     let cap = WriteCap::acquire(false).unwrap();
     rt().block_on(async {
         let settings = kockpit::probe::LiveSettings {

@@ -2,8 +2,8 @@
 //! certificates from files and over SSH, direct and through an SSH tunnel; a killed leader, a lost
 //! quorum and a NOSPACE alarm, each undone by a Drop guard.
 //!
-//! Without the lab (not root, no namespaces): a skip notice, unless CI=true, where that is a failure.
-//! Run: `cargo test --test lab_etcd -- --test-threads=1`.
+//! The tests are `#[ignore]`d; run as root: `cargo test --test lab_etcd -- --include-ignored --test-threads=1`.
+//! Without the lab (not root, no namespaces) they fail, with the reason.
 
 #[path = "common/lab.rs"]
 mod harness;
@@ -29,19 +29,13 @@ struct Lab {
     _lock: MutexGuard<'static, ()>,
 }
 
-fn lab() -> Option<Lab> {
+fn lab() -> Lab {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let script = harness::script("ha");
-    let env = match harness::up(&script, Duration::from_secs(300)) {
-        Ok(env) => env,
-        Err(why) => {
-            harness::skip_or_fail("the HA lab", &why);
-            return None;
-        }
-    };
+    let env = harness::up(&script, Duration::from_secs(300)).unwrap_or_else(|why| harness::cannot_run("the HA lab", &why));
     let lab = Lab { script, env, _lock: lock };
     lab.wait_all_members(Duration::from_secs(30));
-    Some(lab)
+    lab
 }
 
 impl Lab {
@@ -187,8 +181,9 @@ fn names(v: &EtcdView) -> Vec<(String, bool)> {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn three_members_over_tls_with_file_credentials() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     rt().block_on(async {
         let mut p = EtcdProbe::new(lab.settings(), None, None);
         let v = p.poll().await.expect("etcd view");
@@ -216,8 +211,9 @@ fn three_members_over_tls_with_file_credentials() {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn credentials_over_ssh_and_an_ssh_tunnel() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     rt().block_on(async {
         // kubeadm's /etc/kubernetes/pki/etcd on the masters, read with the read-only script
         let mut s = EtcdSettings::from_plan(&lab.plan());
@@ -258,8 +254,9 @@ fn credentials_over_ssh_and_an_ssh_tunnel() {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn leader_killed_a_new_leader_is_shown() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     rt().block_on(async {
         let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
         let (v, _) = fed.until(Duration::from_secs(10), "a leader", |v| v.leader().is_some() && v.healthy() == 3).await;
@@ -301,8 +298,9 @@ fn leader_killed_a_new_leader_is_shown() {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn two_members_down_quorum_lost_is_critical() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     rt().block_on(async {
         let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
         let (v, _) = fed.until(Duration::from_secs(10), "a leader", |v| v.leader().is_some() && v.healthy() == 3).await;
@@ -338,8 +336,9 @@ fn two_members_down_quorum_lost_is_critical() {
 }
 
 #[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn nospace_alarm_is_shown() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     rt().block_on(async {
         let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
         let (v, _) = fed.until(Duration::from_secs(10), "a leader", |v| v.leader().is_some() && v.healthy() == 3).await;
@@ -367,8 +366,9 @@ fn nospace_alarm_is_shown() {
         lab.wait_all_members(Duration::from_secs(30));
         // write 300 KB values until etcd refuses
         let value = "k".repeat(300_000);
-        let file = std::env::temp_dir().join(format!("kockpit-nospace-{}", std::process::id()));
-        std::fs::write(&file, &value).unwrap();
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let file = tmp.path();
+        std::fs::write(file, &value).unwrap();
         let mut refused = false;
         for i in 0..40 {
             let cmd = format!("etcdctl --dial-timeout=2s --command-timeout=5s put /kockpit-test/nospace-{i} < {}", file.display());
@@ -380,7 +380,7 @@ fn nospace_alarm_is_shown() {
                 break;
             }
         }
-        let _ = std::fs::remove_file(&file);
+        drop(tmp);
         assert!(refused, "etcd never ran out of its 2 MiB quota");
         let (v, took) = fed.until(Duration::from_secs(10), "the NOSPACE alarm", |v| v.alarms.iter().any(|a| a.alarm == "NOSPACE")).await;
         eprintln!("NOSPACE on {member} shown after {:.2}s", took.as_secs_f64());

@@ -4,8 +4,8 @@
 //! private tree, a client loop of the test's own against the VIP), and every fault is undone by a
 //! Drop guard, also when an assertion fails.
 //!
-//! Without the lab (not root, no namespaces): a skip notice, unless CI=true, where that is a failure.
-//! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_failover -- --test-threads=1`.
+//! The lab tests are `#[ignore]`d; without the lab (not root, no namespaces) they fail, with the reason.
+//! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_failover -- --include-ignored --test-threads=1`.
 //! `KOCKPIT_FAILOVER_RUNS=5` repeats the graceful and emergency failovers and prints their figures.
 
 #[path = "common/lab.rs"]
@@ -94,22 +94,16 @@ impl Lab {
     }
 }
 
-/// Bring the lab up (idempotent) at rest: VIP on lb1, nothing demoted. None (with a notice) when it
-/// cannot be had; under CI=true that is a failure instead.
-fn lab() -> Option<Lab> {
+/// Bring the lab up (idempotent) at rest: VIP on lb1, nothing demoted. A lab that cannot be had is a
+/// failure, with the reason.
+fn lab() -> Lab {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let script = harness::script("ha");
-    let env = match harness::up(&script, Duration::from_secs(300)) {
-        Ok(env) => env,
-        Err(why) => {
-            harness::skip_or_fail("the HA lab", &why);
-            return None;
-        }
-    };
+    let env = harness::up(&script, Duration::from_secs(300)).unwrap_or_else(|why| harness::cannot_run("the HA lab", &why));
     let lab = Lab { script, env, _lock: lock };
     assert_eq!(lab.track_file("lb1"), "0", "the lab starts undemoted");
     lab.wait_vip("lb1", Duration::from_secs(20));
-    Some(lab)
+    lab
 }
 
 /// Puts the lab back at rest when dropped: track files 0, saved keepalived configurations gone (a
@@ -298,8 +292,9 @@ fn runs() -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn graceful_failover_to_lb2_without_a_failed_client_then_restore() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _restore = Restore { lab: &lab };
     let mut be = Backend::start(&lab, &lab.plan(), false);
     harness::watch_stalls();
@@ -359,8 +354,9 @@ fn stall_note(started: Instant) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn emergency_failover_stops_keepalived_and_restore_starts_it() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _restore = Restore { lab: &lab };
     let mut be = Backend::start(&lab, &lab.plan(), false);
     for run in 1..=runs() {
@@ -388,8 +384,9 @@ async fn emergency_failover_stops_keepalived_and_restore_starts_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn failover_refused_when_the_peers_haproxy_is_down() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _restore = Restore { lab: &lab };
     lab.ha_ok(&["stop", "lb2", "haproxy"]);
     let mut be = Backend::start(&lab, &lab.plan(), false);
@@ -406,8 +403,9 @@ async fn failover_refused_when_the_peers_haproxy_is_down() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn failover_refused_to_the_owner_and_to_a_non_lb() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let mut be = Backend::start(&lab, &lab.plan(), false);
     let out = be.execute(OpRequest::VipFailover { to: "lb1".into(), mode: FailoverMode::Graceful }).await;
     assert!(!out.ok && out.summary.contains("lb1 already holds the VIP"), "{}", out.summary);
@@ -417,8 +415,9 @@ async fn failover_refused_to_the_owner_and_to_a_non_lb() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn read_only_process_cannot_fail_over_nor_drill() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _restore = Restore { lab: &lab };
     // a capability smuggled into a read-only process: the SSH pool below still refuses
     let mut be = Backend::start(&lab, &lab.plan(), true);
@@ -434,8 +433,9 @@ async fn read_only_process_cannot_fail_over_nor_drill() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn drill_host_actions_stop_freeze_start_cut_heal() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _restore = Restore { lab: &lab };
     let mut be = Backend::start(&lab, &lab.plan(), false);
 
@@ -471,8 +471,9 @@ async fn drill_host_actions_stop_freeze_start_cut_heal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn drill_host_actions_refused_unless_the_plan_allows_drills() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _restore = Restore { lab: &lab };
     let mut plan = lab.plan();
     plan.access.allow_drills = false;
@@ -486,8 +487,9 @@ async fn drill_host_actions_refused_unless_the_plan_allows_drills() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn graceful_failover_by_priority_change_and_reload() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _restore = Restore { lab: &lab };
     let mut plan = lab.plan();
     plan.lb.demote = DemoteMethod::Priority;

@@ -2,8 +2,8 @@
 //! apiserver stand-ins in network namespaces. Faults are real (processes stopped and frozen, links cut,
 //! host keys changed) and every test that injects one restores the lab in a Drop guard.
 //!
-//! Without the lab (not root, no namespaces): a skip notice, unless CI=true, where that is a failure.
-//! Run: `cargo test --test lab_ha -- --test-threads=1`.
+//! The tests are `#[ignore]`d; run as root: `cargo test --test lab_ha -- --include-ignored --test-threads=1`.
+//! Without the lab (not root, no namespaces) they fail, with the reason.
 
 #[path = "common/lab.rs"]
 mod harness;
@@ -59,19 +59,13 @@ impl Lab {
     }
 }
 
-/// Bring the lab up (idempotent: it also converges a lab left degraded) and load its environment.
-/// None (with a notice) when it cannot be had; under CI=true that is a failure instead.
-fn lab() -> Option<Lab> {
+/// Bring the lab up (idempotent: it also converges a lab left degraded) and load its environment. A
+/// lab that cannot be had is a failure, with the reason.
+fn lab() -> Lab {
     let lock = LAB_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let script = harness::script("ha");
-    let env = match harness::up(&script, Duration::from_secs(300)) {
-        Ok(env) => env,
-        Err(why) => {
-            harness::skip_or_fail("the HA lab", &why);
-            return None;
-        }
-    };
-    Some(Lab { script, env, _lock: lock })
+    let env = harness::up(&script, Duration::from_secs(300)).unwrap_or_else(|why| harness::cannot_run("the HA lab", &why));
+    Lab { script, env, _lock: lock }
 }
 
 /// Runs lab commands when dropped: how every fault is undone, also when an assertion fails.
@@ -164,8 +158,9 @@ fn timeline_has(m: &Model, needle: &str) -> bool {
 const SETTLE: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn initial_state_vip_on_lb1_both_vrrp_states_six_backends_up() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let mut live = Live::start(&lab);
     let took = live
         .until(SETTLE, "VIP on lb1, MASTER/BACKUP, 6 backends UP, 5 hosts, 3 /readyz, VIP probe", |m| {
@@ -222,8 +217,9 @@ async fn initial_state_vip_on_lb1_both_vrrp_states_six_backends_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn keepalived_stopped_on_owner_vip_moves_and_comes_back() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let mut live = Live::start(&lab);
     live.until(SETTLE, "lab at rest", at_rest).await;
     let _restore = Restore { lab: &lab, steps: vec![vec!["start", "lb1", "keepalived"]] };
@@ -255,8 +251,9 @@ async fn keepalived_stopped_on_owner_vip_moves_and_comes_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn backend_killed_turns_down_on_both_lbs_then_up() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let mut live = Live::start(&lab);
     live.until(SETTLE, "lab at rest", at_rest).await;
     let _restore = Restore { lab: &lab, steps: vec![vec!["start", "m2", "apiserver"]] };
@@ -283,8 +280,9 @@ async fn backend_killed_turns_down_on_both_lbs_then_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn frozen_owner_is_split_brain_critical() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let mut live = Live::start(&lab);
     live.until(SETTLE, "lab at rest", at_rest).await;
     // `start` thaws a frozen service (CONT)
@@ -304,8 +302,9 @@ async fn frozen_owner_is_split_brain_critical() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn cut_host_is_unreachable_others_stay_live() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let mut live = Live::start(&lab);
     live.until(SETTLE, "every host seen", |m| m.hosts.values().filter(|h| h.data.is_some()).count() == 5).await;
     // a pool of our own, warmed up, to time a probe round of the others during the cut
@@ -360,20 +359,21 @@ async fn cut_host_is_unreachable_others_stay_live() {
 }
 
 /// A copy of the lab's ssh_config whose hosts use `known_hosts` instead of the lab's file.
-fn ssh_config_with_known_hosts(lab: &Lab, known_hosts: &Path, tag: &str) -> PathBuf {
+fn ssh_config_with_known_hosts(lab: &Lab, known_hosts: &Path, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(lab.ssh_config()).expect("lab ssh_config");
     let lab_kh = lab.dir().join("known_hosts");
     let replaced =
         text.replace(&format!("UserKnownHostsFile {}", lab_kh.display()), &format!("UserKnownHostsFile {}", known_hosts.display()));
     assert_ne!(text, replaced, "the lab's ssh_config names its known_hosts");
-    let p = std::env::temp_dir().join(format!("kockpit-lab-ssh-config-{tag}-{}", std::process::id()));
+    let p = dir.join("ssh_config");
     std::fs::write(&p, replaced).expect("write temp ssh_config");
     p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn changed_host_key_is_refused_naming_host_and_fingerprint() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let kh = lab.dir().join("known_hosts");
     let before = std::fs::read(&kh).expect("lab known_hosts");
     // `up` rewrites known_hosts from the hosts' current keys: that is how the lab is made whole again
@@ -414,11 +414,13 @@ async fn changed_host_key_is_refused_naming_host_and_fingerprint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn unknown_host_key_refused_strictly_accepted_with_accept_new() {
-    let Some(lab) = lab() else { return };
-    let kh = std::env::temp_dir().join(format!("kockpit-lab-kh-{}", std::process::id()));
+    let lab = lab();
+    let tmp = tempfile::tempdir().unwrap();
+    let kh = tmp.path().join("known_hosts");
     std::fs::write(&kh, "").unwrap();
-    let cfg = ssh_config_with_known_hosts(&lab, &kh, "unknown");
+    let cfg = ssh_config_with_known_hosts(&lab, &kh, tmp.path());
     let opts = PoolOptions { ssh_config: Some(cfg.clone()), use_agent: false, ..PoolOptions::default() };
     let strict = SshPool::new(opts.clone()).unwrap();
     let e = strict.run("lb2", "hostname", Duration::from_secs(5)).await.unwrap_err();
@@ -432,13 +434,12 @@ async fn unknown_host_key_refused_strictly_accepted_with_accept_new() {
     // now known: a strict pool connects
     let strict = SshPool::new(opts).unwrap();
     assert_eq!(strict.run("lb2", "hostname", Duration::from_secs(5)).await.unwrap().stdout.trim(), "lb2");
-    let _ = std::fs::remove_file(&kh);
-    let _ = std::fs::remove_file(&cfg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn proxy_jump_single_and_chain() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let pool = lab.pool(AccessMode::ReadOnly);
     let out = pool.run("m1-via-lb1", "hostname", Duration::from_secs(10)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.stdout.trim(), "m1");
@@ -454,8 +455,9 @@ async fn proxy_jump_single_and_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn read_only_pool_refuses_and_sends_nothing() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let marker = "/tmp/kockpit-readonly-probe";
     let _ = lab.ha(&["exec", "lb1", "rm", "-f", marker]);
     let ro = lab.pool(AccessMode::ReadOnly);
@@ -486,8 +488,9 @@ async fn read_only_pool_refuses_and_sends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn vrrp_password_never_leaves_the_host() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let password = std::fs::read_to_string(lab.dir().join("vrrp.pass")).expect("the lab's VRRP password file");
     let password = password.trim();
     assert!(password.len() >= 4);

@@ -2,8 +2,9 @@
 //! and scheduler v1.20.2 built from Debian's source, etcd). The tests play kubelet for fake nodes.
 //! Faults are real: the scheduler and the apiserver are stopped and restarted.
 //!
-//! Without the control plane (not root, not built): a skip notice, unless CI=true, where that fails.
-//! Run: `tests/lab/k8s build && cargo test --test lab_k8s` (the tests take turns on the one control plane).
+//! The tests are `#[ignore]`d; without the control plane (not root, not built) they fail, with the reason.
+//! Run: `tests/lab/k8s build && cargo test --test lab_k8s -- --include-ignored` (the tests take turns on the
+//! one control plane).
 
 #[path = "common/lab.rs"]
 mod harness;
@@ -39,19 +40,12 @@ impl Drop for Lab {
     }
 }
 
-/// The control plane, or None (skip) outside CI when it cannot run here.
-fn lab(label: &str) -> Option<Lab> {
+/// The control plane (a failure, with the reason, when it cannot run here).
+fn lab(label: &str) -> Lab {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    match kit::control_plane() {
-        Ok(cp) => {
-            kit::cleanup(&cp, label, true);
-            Some(Lab { cp, label: label.to_string(), _lock: lock })
-        }
-        Err(why) => {
-            harness::skip_or_fail("the Kubernetes lab", &why);
-            None
-        }
-    }
+    let cp = kit::control_plane().unwrap_or_else(|why| harness::cannot_run("the Kubernetes lab", &why));
+    kit::cleanup(&cp, label, true);
+    Lab { cp, label: label.to_string(), _lock: lock }
 }
 
 impl Lab {
@@ -173,8 +167,9 @@ async fn cordon_raw(k: &kockpit::kube::Kube, node: &str, on: bool) {
 // ------------------------------------------------------------------------------------------ tests
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn leases_show_holders_and_flag_a_stopped_scheduler() {
-    let Some(lab) = lab("leases") else { return };
+    let lab = lab("leases");
     let admin = lab.admin().await;
     // a node heartbeat lease that is not renewed: flagged once older than its 2 s duration
     kit::create_namespace(&admin, "kk-leases", "leases").await.unwrap();
@@ -231,8 +226,9 @@ async fn leases_show_holders_and_flag_a_stopped_scheduler() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn nodes_panel_shows_conditions_roles_taints_requests_and_versions() {
-    let Some(lab) = lab("nodes") else { return };
+    let lab = lab("nodes");
     let admin = lab.admin().await;
     kit::create_namespace(&admin, "kk-nodes", "nodes").await.unwrap();
     let mut m1 = kit::node_json("kk-nodes-m1", "nodes", &["control-plane", "master"], "10.99.0.21");
@@ -317,8 +313,9 @@ fn node_named<'a>(ns: &'a [Node], name: &str) -> Option<&'a Node> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn metrics_server_usage_reaches_the_nodes_panel_and_requests_remain_when_it_is_unregistered() {
-    let Some(lab) = lab("metrics") else { return };
+    let lab = lab("metrics");
     let admin = lab.admin().await;
     // metrics-server's own formats: millicores and Mi, and the nanocores and Ki it really sends
     let usage = [("kk-metrics-w1", "250m", "512Mi"), ("kk-metrics-w2", "1250000000n", "2097152Ki")];
@@ -456,8 +453,9 @@ async fn metrics_server_usage_reaches_the_nodes_panel_and_requests_remain_when_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn platform_workloads_and_ceph_from_rook() {
-    let Some(lab) = lab("platform") else { return };
+    let lab = lab("platform");
     let admin = lab.admin().await;
     kit::create_cephcluster_crd(&admin, Some("platform")).await.unwrap();
     kit::create_namespace(&admin, "rook-ceph", "platform").await.unwrap();
@@ -528,8 +526,9 @@ async fn platform_workloads_and_ceph_from_rook() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn cordon_and_uncordon_round_trip() {
-    let Some(lab) = lab("cordon") else { return };
+    let lab = lab("cordon");
     let admin = lab.admin().await;
     kit::create_node(&admin, "kk-cordon-1", "cordon", &["worker"], "10.99.2.1").await.unwrap();
     let mut h = lab.backend(false);
@@ -550,8 +549,9 @@ async fn cordon_and_uncordon_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn drain_30_pods_while_a_pdb_blocks_one_until_its_replacement_is_ready() {
-    let Some(lab) = lab("drain30") else { return };
+    let lab = lab("drain30");
     let admin = lab.admin().await;
     let ns = "kk-drain30";
     kit::create_namespace(&admin, ns, "drain30").await.unwrap();
@@ -630,8 +630,9 @@ async fn drain_30_pods_while_a_pdb_blocks_one_until_its_replacement_is_ready() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn drain_cancelled_halfway_leaves_the_node_cordoned_and_the_rest_untouched() {
-    let Some(lab) = lab("cancel") else { return };
+    let lab = lab("cancel");
     let admin = lab.admin().await;
     let ns = "kk-cancel";
     kit::create_namespace(&admin, ns, "cancel").await.unwrap();
@@ -703,8 +704,9 @@ async fn drain_cancelled_halfway_leaves_the_node_cordoned_and_the_rest_untouched
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn drain_refuses_before_touching_anything_when_a_pod_needs_an_option() {
-    let Some(lab) = lab("refuse") else { return };
+    let lab = lab("refuse");
     let admin = lab.admin().await;
     kit::create_namespace(&admin, "kk-refuse", "refuse").await.unwrap();
     kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-refuse-a", "refuse", &["worker"], "10.99.5.1")).await.unwrap();
@@ -722,8 +724,9 @@ async fn drain_refuses_before_touching_anything_when_a_pod_needs_an_option() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn apiserver_restart_marks_panels_failed_then_they_recover_by_themselves() {
-    let Some(lab) = lab("restart") else { return };
+    let lab = lab("restart");
     let mut h = lab.backend(true);
     wait_for(&mut h, 30, "nodes", |ev| nodes_of(ev)?.as_ref().ok().map(|_| ())).await;
     wait_for(&mut h, 30, "leases", |ev| leases_of(ev)?.as_ref().ok().map(|_| ())).await;
@@ -742,8 +745,9 @@ async fn apiserver_restart_marks_panels_failed_then_they_recover_by_themselves()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn read_only_sends_no_write_as_the_apiservers_audit_log_shows() {
-    let Some(lab) = lab("readonly") else { return };
+    let lab = lab("readonly");
     let admin = lab.admin().await;
     kit::create_namespace(&admin, "kk-ro", "readonly").await.unwrap();
     kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-ro-a", "readonly", &["worker"], "10.99.6.1")).await.unwrap();
@@ -822,13 +826,14 @@ impl Drop for StubsBack {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn through_the_ha_vip_watches_move_to_another_apiserver_when_one_stops() {
     // the lock, and the build (the HA lab's real apiservers are the one `tests/lab/k8s build` caches)
-    let Some(_lab) = lab("havip") else { return };
+    let _lab = lab("havip");
     let ha = harness::script("ha");
     let real = [("KOCKPIT_LAB_APISERVER".to_string(), "real".to_string())];
     if let Err(e) = harness::run_bounded(&ha, &["up"], Duration::from_secs(180)) {
-        return harness::skip_or_fail("the HA lab", &e);
+        harness::cannot_run("the HA lab", &e);
     }
     let _restore = StubsBack(ha.clone());
     for m in ["m1", "m2", "m3"] {
@@ -882,8 +887,9 @@ async fn through_the_ha_vip_watches_move_to_another_apiserver_when_one_stops() {
 /// Warning events reach the timeline: the real scheduler cannot place a pod that asks for more CPU
 /// than any node has, and records FailedScheduling through the events API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn a_schedulers_warning_event_reaches_the_timeline() {
-    let Some(lab) = lab("warn") else { return };
+    let lab = lab("warn");
     let admin = lab.admin().await;
     kit::create_namespace(&admin, "kk-warn", "warn").await.unwrap();
     let mut h = lab.backend(true);

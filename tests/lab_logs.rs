@@ -3,8 +3,8 @@
 //! plays (an HTTPS server on a local address given as a fake node's InternalIP and kubelet port; the
 //! lab's apiserver has no `--kubelet-certificate-authority`, so it does not verify the certificate).
 //!
-//! Without a lab (not root, not built): a skip notice, unless CI=true, where that fails.
-//! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_logs -- --test-threads=1`.
+//! The tests are `#[ignore]`d; without a lab (not root, not built) they fail, with the reason.
+//! Run: `flock /var/tmp/kockpit-labtests.lock cargo test --test lab_logs -- --include-ignored --test-threads=1`.
 
 #[path = "common/lab.rs"]
 mod harness;
@@ -68,16 +68,11 @@ impl Ha {
     }
 }
 
-fn ha_lab() -> Option<Ha> {
+fn ha_lab() -> Ha {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let script = harness::script("ha");
-    match harness::up(&script, Duration::from_secs(300)) {
-        Ok(env) => Some(Ha { script, env, _lock: lock }),
-        Err(why) => {
-            harness::skip_or_fail("the HA lab", &why);
-            None
-        }
-    }
+    let env = harness::up(&script, Duration::from_secs(300)).unwrap_or_else(|why| harness::cannot_run("the HA lab", &why));
+    Ha { script, env, _lock: lock }
 }
 
 /// Runs lab commands when dropped: undoes faults also when an assertion fails.
@@ -161,8 +156,9 @@ fn processes_with(needle: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn file_tailed_over_a_read_only_pool_every_line_in_order_then_closed() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     let path = format!("/tmp/kockpit-logtest-{}.log", std::process::id());
     lab.sh("m1", &format!("printf 'before 1\\nbefore 2\\nbefore 3\\n' > {path}"));
     let settings = lab.settings();
@@ -226,8 +222,9 @@ impl Ha {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn a_units_journal_through_the_hosts_real_journald_every_line_in_order() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     // a unit of this run's own: the lab's journals outlive a test run
     let unit = format!("kubelet-t{}", std::process::id());
     let before: Vec<String> = (1..=3).map(|i| format!("before {i}")).collect();
@@ -273,8 +270,9 @@ async fn a_units_journal_through_the_hosts_real_journald_every_line_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn unreachable_host_and_missing_journal_are_reported_not_silent() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     let mut h = probe::spawn(&lab.plan(), lab.settings());
     let mut seen = Seen::default();
 
@@ -309,8 +307,9 @@ async fn unreachable_host_and_missing_journal_are_reported_not_silent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn link_cut_while_tailing_ends_the_stream_with_a_failure() {
-    let Some(lab) = ha_lab() else { return };
+    let lab = ha_lab();
     let pool = SshPool::new(PoolOptions {
         ssh_config: Some(PathBuf::from(lab.var("KOCKPIT_SSH_CONFIG"))),
         mode: AccessMode::ReadOnly,
@@ -370,14 +369,7 @@ struct FakeKubelet {
     /// `Some(POD)`: the followed streams of POD open now end (its container exited).
     ends: tokio::sync::watch::Sender<Option<String>>,
     task: tokio::task::JoinHandle<()>,
-    _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for FakeKubelet {
@@ -398,9 +390,8 @@ fn stamp(container: &str, i: u32) -> String {
 impl FakeKubelet {
     async fn start() -> FakeKubelet {
         use tokio_rustls::rustls;
-        let dir = TempDir(std::env::temp_dir().join(format!("kockpit-fake-kubelet-{}", std::process::id())));
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let d = dir.0.to_string_lossy().to_string();
+        let dir = tempfile::Builder::new().prefix("kockpit-fake-kubelet-").tempdir().unwrap();
+        let d = dir.path().to_string_lossy().to_string();
         let sh = |s: &str| {
             let st = std::process::Command::new("sh").arg("-c").arg(s).status().unwrap();
             assert!(st.success(), "{s}");
@@ -410,8 +401,8 @@ impl FakeKubelet {
              -addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem 2>/dev/null && \
              openssl x509 -in cert.pem -outform DER -out cert.der && openssl pkcs8 -topk8 -nocrypt -in key.pem -outform DER -out key.der"
         ));
-        let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.0.join("cert.der")).unwrap());
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(std::fs::read(dir.0.join("key.der")).unwrap().into());
+        let cert = rustls::pki_types::CertificateDer::from(std::fs::read(dir.path().join("cert.der")).unwrap());
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(std::fs::read(dir.path().join("key.der")).unwrap().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -514,28 +505,22 @@ impl Drop for K8s {
     }
 }
 
-fn k8s_lab(label: &str) -> Option<K8s> {
+fn k8s_lab(label: &str) -> K8s {
     let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     // started here without inherited descriptors (then the kit's own `up` finds it running)
     let script = harness::script("k8s");
     if let Err(e) = harness::run_bounded(&script, &["up"], Duration::from_secs(180)) {
         eprintln!("tests/lab/k8s up: {e}");
     }
-    match kit::control_plane() {
-        Ok(cp) => {
-            kit::cleanup(&cp, label, true);
-            Some(K8s { cp, label: label.into(), _lock: lock })
-        }
-        Err(why) => {
-            harness::skip_or_fail("the Kubernetes lab", &why);
-            None
-        }
-    }
+    let cp = kit::control_plane().unwrap_or_else(|why| harness::cannot_run("the Kubernetes lab", &why));
+    kit::cleanup(&cp, label, true);
+    K8s { cp, label: label.into(), _lock: lock }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn pod_logs_through_the_apiserver_follow_previous_all_containers_and_workloads() {
-    let Some(lab) = k8s_lab("logs") else { return };
+    let lab = k8s_lab("logs");
     let kubelet = FakeKubelet::start().await;
     let admin = lab.cp.admin().await;
     let ns = "kockpit-logs";

@@ -13,8 +13,8 @@ const SECS: u64 = 30;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_lines_a_second_for_thirty_seconds_none_lost() {
-    let dir = std::env::temp_dir().join(format!("kockpit-burst-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let spill = dir.join("spill.log");
     // A generator that paces itself to RATE lines per second, with a sequence number in every line.
     let script = format!(
@@ -64,5 +64,4 @@ async fn ten_thousand_lines_a_second_for_thirty_seconds_none_lost() {
         expect += 1;
     }
     assert_eq!(expect, total);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -31,12 +31,12 @@ fn code(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
-fn temp_audit(name: &str) -> (std::path::PathBuf, Audit) {
-    let dir = std::env::temp_dir().join(format!("kockpit-app-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = dir.join("audit.jsonl");
+/// An audit log in a fresh directory (removed when the returned guard is dropped).
+fn temp_audit() -> (tempfile::TempDir, std::path::PathBuf, Audit) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
     let log = Audit::open(&path, "test");
-    (path, log)
+    (dir, path, log)
 }
 
 /// The audit log's records, once the writer wrote everything queued.
@@ -91,7 +91,7 @@ fn focus_zoom_filter_and_help() {
 
 #[test]
 fn cordon_is_planned_confirmed_executed_and_audited() {
-    let (path, log) = temp_audit("cordon");
+    let (_dir, path, log) = temp_audit();
     let mut app = app_with(false, &[], Some(log));
     app.view.focus = PanelId::Nodes;
     // Select worker2 (nodes are master1-3, worker1-3).
@@ -116,7 +116,7 @@ fn cordon_is_planned_confirmed_executed_and_audited() {
 
 #[test]
 fn cancel_is_audited_and_blocked_plans_cannot_be_confirmed() {
-    let (path, log) = temp_audit("cancel");
+    let (_dir, path, log) = temp_audit();
     let mut app = app_with(false, &[], Some(log));
     app.on_key(key('n')); // noout: plan to set it
     assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
@@ -135,7 +135,7 @@ fn cancel_is_audited_and_blocked_plans_cannot_be_confirmed() {
 
 #[test]
 fn read_only_refuses_every_operation_key_and_logs_it() {
-    let (path, log) = temp_audit("ro");
+    let (_dir, path, log) = temp_audit();
     let mut app = app_with(true, &[], Some(log));
     assert!(app.readonly());
     app.view.focus = PanelId::Nodes;
@@ -194,7 +194,7 @@ fn directional_focus_follows_the_layout() {
 
 #[test]
 fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
-    let (path, log) = temp_audit("opcancel");
+    let (_dir, path, log) = temp_audit();
     let mut app = app_with(false, &[], Some(log));
     app.view.focus = PanelId::Nodes;
     app.view.selected.insert(PanelId::Nodes, 4);
@@ -217,7 +217,7 @@ fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
 
 #[test]
 fn a_drain_waits_for_its_dry_run_and_refused_pods_block_it_until_an_option_allows_them() {
-    let (path, log) = temp_audit("dryrun");
+    let (_dir, path, log) = temp_audit();
     let mut app = app_with(false, &[], Some(log));
     app.view.focus = PanelId::Nodes;
     app.view.selected.insert(PanelId::Nodes, 4);
@@ -281,7 +281,8 @@ fn a_failed_dry_run_is_shown_and_does_not_block() {
 #[test]
 fn timeline_exports_as_text_and_json_lines() {
     let mut app = app_with(false, &[Fault::SplitBrain], None);
-    let dir = std::env::temp_dir().join(format!("kockpit-export-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     app.export_dir = dir.clone();
     app.on_key(key('e'));
     let (_, text, _) = app.notice.clone().unwrap();
@@ -293,14 +294,13 @@ fn timeline_exports_as_text_and_json_lines() {
         std::fs::read_to_string(txt.with_extension("jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), app.model.timeline.len());
     assert!(lines.iter().any(|l| l["severity"] == "critical" && l["panel"] == "vip"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn log_viewer_filters_pauses_and_saves() {
     let mut app = app_with(false, &[], None);
-    let dir = std::env::temp_dir().join(format!("kockpit-logview-{}", std::process::id()));
-    app.export_dir = dir.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    app.export_dir = tmp.path().to_path_buf();
     let mk = |s: i64, src: &str, text: &str| crate::logs::LogLine {
         at: now() + chrono::Duration::seconds(s),
         source: std::sync::Arc::from(src),
@@ -336,7 +336,6 @@ fn log_viewer_filters_pauses_and_saves() {
     assert_eq!(app.log_view.query, "", "Esc clears the filter first");
     app.on_key(code(KeyCode::Esc));
     assert_eq!(app.view.dialog, Dialog::None);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -481,7 +480,7 @@ fn ceph_panel_says_whether_rook_agrees_and_when_it_stands_in_for_the_cli() {
 
 #[test]
 fn a_vip_failover_runs_to_its_end_and_says_so_when_cancel_is_pressed() {
-    let (path, log) = temp_audit("vipnocancel");
+    let (_dir, path, log) = temp_audit();
     let mut app = app_with(false, &[], Some(log));
     app.view.focus = PanelId::Vip;
     let cmds = app.on_key(key('f'));

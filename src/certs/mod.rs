@@ -175,7 +175,8 @@ pub async fn served_cert(name: &str, addr: SocketAddr, timeout: Duration) -> Res
         let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
         let _ = tcp.set_nodelay(true);
         let sn = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-        let tls = TlsConnector::from(crate::probe::haproxy::tls_config()).connect(sn, tcp).await.map_err(|e| format!("TLS {addr}: {e}"))?;
+        let tls =
+            TlsConnector::from(crate::transport::https::tls_config()).connect(sn, tcp).await.map_err(|e| format!("TLS {addr}: {e}"))?;
         let (_, conn) = tls.get_ref();
         let leaf = conn.peer_certificates().and_then(|c| c.first()).ok_or_else(|| format!("{addr}: no certificate presented"))?;
         parse::from_der(name, &addr.to_string(), leaf)

@@ -331,7 +331,7 @@ async fn wait_healthy(
             return Err(format!("cancelled while waiting for {m} to be healthy"));
         }
         if !readyz {
-            match crate::probe::haproxy::probe_readyz(h.address, s.apiserver_port, s.timeout.min(Duration::from_secs(2))).await {
+            match crate::transport::https::probe_readyz(h.address, s.apiserver_port, s.timeout.min(Duration::from_secs(2))).await {
                 Ok(r) if r.ok => {
                     readyz = true;
                     ctx.step(format!("{m}: apiserver /readyz ok"), true).await;

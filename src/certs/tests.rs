@@ -22,8 +22,8 @@ fn specs_per_layout_and_role() {
 /// with keys in it (never printed), a missing file (skipped).
 #[test]
 fn the_script_prints_certificates_and_never_a_key() {
-    let dir = std::env::temp_dir().join(format!("kockpit-certs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("kk")).unwrap();
     for f in std::fs::read_dir(Path::new(FIX).join("kubekey")).unwrap() {
         let f = f.unwrap();
@@ -46,7 +46,7 @@ fn the_script_prints_certificates_and_never_a_key() {
         ("etcd/", kk.as_str()),
     ];
     let out = std::process::Command::new("sh").arg("-c").arg(certs_command(&specs)).output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("PRIVATE KEY") && !text.contains("not a real key") && !text.contains("REDACTED"), "{text}");

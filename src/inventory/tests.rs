@@ -8,25 +8,19 @@ use super::*;
 const DEMO_KUBEKEY: &str = include_str!("../../assets/demo-cluster-kubekey.yaml");
 const V1ALPHA1: &str = include_str!("../../assets/kubekey-v1alpha1-example.yaml");
 
-/// A file in a fresh temporary directory, removed on drop.
+/// A file named `name` (the loader goes by its extension) in a fresh temporary directory, removed on
+/// drop.
 struct TempFile {
-    dir: PathBuf,
+    _dir: tempfile::TempDir,
     path: PathBuf,
 }
 
 impl TempFile {
     fn new(name: &str, content: &[u8]) -> Self {
-        let dir = std::env::temp_dir().join(format!("kockpit-inventory-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join(name);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(name);
         std::fs::write(&path, content).expect("temp file");
-        Self { dir, path }
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        Self { _dir: dir, path }
     }
 }
 

@@ -217,9 +217,9 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_every_line_is_accounted_for() {
-        let dir = std::env::temp_dir().join(format!("kockpit-logs-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let spill = dir.join("spill.log");
-        let _ = std::fs::remove_file(&spill);
         let mut b = LogBuffer::new(100).with_spill(&spill).unwrap();
         for i in 0..1_000 {
             b.push(line(i, "gen", &format!("line {i}")));
@@ -233,7 +233,8 @@ mod tests {
         assert_eq!(b.iter().next().unwrap().text, "line 900");
         let saved = dir.join("saved.log");
         assert_eq!(b.save(&saved, "line 99").unwrap(), 10, "990-999 are in memory; line 99 itself was spilled");
-        std::fs::remove_dir_all(&dir).unwrap();
+        drop(b);
+        drop(tmp);
 
         let mut nospill = LogBuffer::new(10);
         for i in 0..25 {

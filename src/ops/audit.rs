@@ -332,9 +332,9 @@ mod tests {
 
     #[test]
     fn records_are_appended_as_json_lines() {
-        let dir = std::env::temp_dir().join(format!("kockpit-audit-test-{}", std::process::id()));
-        let path = dir.join("audit.jsonl");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        // a directory that does not exist yet: opening creates it
+        let path = dir.path().join("audit").join("audit.jsonl");
         {
             let mut log = AuditLog::open(&path, "s1").unwrap();
             log.record("session_start", json!({"mode": "demo"})).unwrap();
@@ -352,7 +352,6 @@ mod tests {
         assert_eq!(lines[1]["reason"], "read-only");
         assert_eq!(lines[2]["session"], "s2");
         assert!(lines[0]["ts"].as_str().unwrap().ends_with('Z'));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

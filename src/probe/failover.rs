@@ -629,8 +629,8 @@ mod tests {
 
     #[test]
     fn priority_scripts_edit_only_the_instance_and_restore_it() {
-        let dir = std::env::temp_dir().join(format!("kockpit-prio-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let conf = dir.join("keepalived.conf");
         let original = "vrrp_script chk {\n    script \"x\"\n    priority 9\n}\nvrrp_instance VI_2 {\n    priority 120\n}\nvrrp_instance VI_1 {\n    state MASTER\n    priority 150\n    track_file {\n        f\n    }\n}\n";
         std::fs::write(&conf, original).unwrap();
@@ -653,7 +653,6 @@ mod tests {
         assert!(ok && out.trim() == "1");
         let (ok, _, err) = run_script(TRACK_FILE_SCRIPT, &["/nonexistent-dir/x", "1"]);
         assert!(!ok && err.contains("no directory"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 

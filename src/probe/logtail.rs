@@ -145,7 +145,8 @@ mod tests {
     #[test]
     fn the_script_in_a_real_shell() {
         use std::process::{Command, Stdio};
-        let dir = std::env::temp_dir().join(format!("kockpit-tailscript-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let bin = dir.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let fake = |name: &str, body: &str| {
@@ -215,7 +216,6 @@ mod tests {
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
         assert_eq!(rest, "", "stdout closed: no tail process holds it");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -444,37 +444,28 @@ mod tests {
     use super::*;
     use ratatui::crossterm::event::KeyEventState;
     use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
+    /// A fresh config directory with a `keymaps` directory in it, removed on drop.
+    struct TempDir(tempfile::TempDir);
 
     impl TempDir {
         fn new() -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("kockpit-keymap-test-{}-{n}", std::process::id()));
-            std::fs::create_dir_all(dir.join("keymaps")).unwrap();
-            TempDir(dir)
+            let tmp = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(tmp.path().join("keymaps")).unwrap();
+            TempDir(tmp)
         }
 
         fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join("keymaps").join(format!("{name}.toml"));
+            let path = self.0.path().join("keymaps").join(format!("{name}.toml"));
             std::fs::write(&path, text).unwrap();
             path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
     fn parse(text: &str) -> Result<Keymap, FileError> {
         let dir = TempDir::new();
         let path = dir.write("custom", text);
-        Keymap::load_file(&path, Some(&dir.0))
+        Keymap::load_file(&path, Some(dir.0.path()))
     }
 
     fn parse_err(text: &str) -> FileError {
@@ -799,7 +790,7 @@ mod tests {
              [[bindings]]\nkeys = [\"x\", \"C\"]\naction = \"cordon\"\ndesc = \"Cordon it\"\n\n\
              [[bindings]]\nkeys = [\"ctrl-q\"]\naction = \"quit\"\ndesc = \"Leave\"\n",
         );
-        let km = Keymap::load("default", Some(&dir.0)).unwrap();
+        let km = Keymap::load("default", Some(dir.0.path())).unwrap();
         let builtin = Keymap::default();
         assert_eq!(km.name, "default");
         assert_eq!(km.lookup(&ch('D')), Some(Action::Drain));
@@ -818,14 +809,14 @@ mod tests {
         let mut seen = HashSet::new();
         assert!(km.bindings.iter().flat_map(|b| &b.keys).all(|k| seen.insert(*k)));
         // The vim builtin is untouched.
-        assert_eq!(Keymap::load("vim", Some(&dir.0)).unwrap(), Keymap::builtin("vim").unwrap());
+        assert_eq!(Keymap::load("vim", Some(dir.0.path())).unwrap(), Keymap::builtin("vim").unwrap());
     }
 
     #[test]
     fn taking_keys_from_other_actions_keeps_their_remaining_keys() {
         let dir = TempDir::new();
         dir.write("mine", "extends = \"default\"\n[[bindings]]\nkeys = [\"j\"]\naction = \"zoom\"\ndesc = \"Zoom\"\n");
-        let km = Keymap::load("mine", Some(&dir.0)).unwrap();
+        let km = Keymap::load("mine", Some(dir.0.path())).unwrap();
         assert_eq!(km.lookup(&ch('j')), Some(Action::Zoom));
         assert_eq!(km.lookup(&ch('z')), None);
         assert_eq!(km.keys_for(Action::SelectNext), [&chord("down")]);
@@ -835,7 +826,7 @@ mod tests {
     fn an_override_cannot_take_the_last_key_of_quit() {
         let dir = TempDir::new();
         let path = dir.write("default", "[[bindings]]\nkeys = [\"q\", \"ctrl-c\"]\naction = \"drain\"\ndesc = \"x\"\n");
-        let e = Keymap::load_file(&path, Some(&dir.0)).unwrap_err();
+        let e = Keymap::load_file(&path, Some(dir.0.path())).unwrap_err();
         assert_eq!((e.line, e.column), (2, 14), "{e}");
         assert!(e.message.contains("no key is left for `quit`"), "{e}");
         assert!(e.message.contains("takes `ctrl-c`"), "{e}");
@@ -849,18 +840,18 @@ mod tests {
             "mine",
             "extends = \"vim\"\ndescription = \"m\"\n[[bindings]]\nkeys = [\"ctrl-t\"]\naction = \"timeline\"\ndesc = \"T\"\n",
         );
-        let km = Keymap::load("mine", Some(&dir.0)).unwrap();
+        let km = Keymap::load("mine", Some(dir.0.path())).unwrap();
         assert_eq!(km.name, "mine");
         assert_eq!(km.description, "m");
         assert_eq!(km.lookup(&ch('O')), Some(Action::Logs));
         assert_eq!(km.lookup(&ch('o')), None);
         assert_eq!(km.lookup(&key(KeyCode::Char('t'), KeyModifiers::CONTROL)), Some(Action::Timeline));
         assert_eq!(km.lookup(&ch('h')), Some(Action::FocusLeft));
-        assert_eq!(Keymap::available(Some(&dir.0)), ["default", "vim", "mine"]);
+        assert_eq!(Keymap::available(Some(dir.0.path())), ["default", "vim", "mine"]);
 
         // extends naming itself means the builtin.
         dir.write("default", "extends = \"default\"\n");
-        assert_eq!(Keymap::load("default", Some(&dir.0)).unwrap(), Keymap::default());
+        assert_eq!(Keymap::load("default", Some(dir.0.path())).unwrap(), Keymap::default());
     }
 
     #[test]
@@ -868,7 +859,7 @@ mod tests {
         let dir = TempDir::new();
         dir.write("a", "extends = \"b\"\n");
         dir.write("b", "\nextends = \"a\"\n");
-        let e = Keymap::load("a", Some(&dir.0)).unwrap_err();
+        let e = Keymap::load("a", Some(dir.0.path())).unwrap_err();
         assert!(e.file.ends_with("b.toml"), "{e}");
         assert_eq!((e.line, e.column), (2, 11), "{e}");
         assert!(e.message.contains("cycle: a -> b -> a"), "{e}");

@@ -382,37 +382,28 @@ fn role_list() -> String {
 mod tests {
     use super::*;
     use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
+    /// A fresh config directory with a `themes` directory in it, removed on drop.
+    struct TempDir(tempfile::TempDir);
 
     impl TempDir {
         fn new() -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("kockpit-theme-test-{}-{n}", std::process::id()));
-            std::fs::create_dir_all(dir.join("themes")).unwrap();
-            TempDir(dir)
+            let tmp = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(tmp.path().join("themes")).unwrap();
+            TempDir(tmp)
         }
 
         fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join("themes").join(format!("{name}.toml"));
+            let path = self.0.path().join("themes").join(format!("{name}.toml"));
             std::fs::write(&path, text).unwrap();
             path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
     fn parse(text: &str) -> Result<Theme, FileError> {
         let dir = TempDir::new();
         let path = dir.write("custom", text);
-        Theme::load_file(&path, Some(&dir.0))
+        Theme::load_file(&path, Some(dir.0.path()))
     }
 
     fn parse_err(text: &str) -> FileError {
@@ -495,7 +486,7 @@ mod tests {
     fn no_color_chooses_the_users_mono_override() {
         let dir = TempDir::new();
         dir.write("mono", "[roles]\nok = { modifiers = [\"italic\"] }\n");
-        let t = Theme::choose(None, true, Some(&dir.0)).unwrap();
+        let t = Theme::choose(None, true, Some(dir.0.path())).unwrap();
         assert_eq!(t.name, "mono");
         assert_eq!(t.style(Role::Ok), Style::new().add_modifier(Modifier::ITALIC));
         assert_eq!(t.style(Role::Warn), Theme::mono().style(Role::Warn));
@@ -600,7 +591,7 @@ mod tests {
     fn partial_override_of_a_builtin() {
         let dir = TempDir::new();
         dir.write("dark", "[roles]\nwarn = { fg = \"#ff8800\" }\n");
-        let t = Theme::load("dark", Some(&dir.0)).unwrap();
+        let t = Theme::load("dark", Some(dir.0.path())).unwrap();
         let builtin = Theme::dark();
         assert_eq!(t.name, "dark");
         assert_eq!(t.description, builtin.description);
@@ -609,7 +600,7 @@ mod tests {
             assert_eq!(t.style(role), builtin.style(role), "{}", role.name());
         }
         // Other builtins are untouched.
-        assert_eq!(Theme::load("light", Some(&dir.0)).unwrap(), Theme::builtin("light").unwrap());
+        assert_eq!(Theme::load("light", Some(dir.0.path())).unwrap(), Theme::builtin("light").unwrap());
     }
 
     #[test]
@@ -618,20 +609,20 @@ mod tests {
         dir.write("light", "[roles]\nok = { fg = 1 }\n");
         dir.write("mine", "extends = \"light\"\n[roles]\nwarn = { fg = 2 }\n");
         dir.write("yours", "extends = \"mine\"\ndescription = \"y\"\n");
-        let t = Theme::load("yours", Some(&dir.0)).unwrap();
+        let t = Theme::load("yours", Some(dir.0.path())).unwrap();
         assert_eq!(t.name, "yours");
         assert_eq!(t.description, "y");
         assert_eq!(t.style(Role::Ok), Style::new().fg(Color::Indexed(1)));
         assert_eq!(t.style(Role::Warn), Style::new().fg(Color::Indexed(2)));
         assert_eq!(t.style(Role::Critical), Theme::builtin("light").unwrap().style(Role::Critical));
-        assert_eq!(Theme::available(Some(&dir.0)), ["dark", "light", "high-contrast", "mono", "mine", "yours"]);
+        assert_eq!(Theme::available(Some(dir.0.path())), ["dark", "light", "high-contrast", "mono", "mine", "yours"]);
     }
 
     #[test]
     fn extends_own_name_means_the_builtin() {
         let dir = TempDir::new();
         dir.write("dark", "extends = \"dark\"\n[roles]\nok = { fg = 3 }\n");
-        let t = Theme::load("dark", Some(&dir.0)).unwrap();
+        let t = Theme::load("dark", Some(dir.0.path())).unwrap();
         assert_eq!(t.style(Role::Ok), Style::new().fg(Color::Indexed(3)));
         assert_eq!(t.style(Role::Warn), Theme::dark().style(Role::Warn));
 
@@ -646,12 +637,12 @@ mod tests {
         dir.write("a", "extends = \"b\"\n");
         let b = dir.write("b", "description = \"b\"\nextends = \"c\"\n");
         dir.write("c", "\n\nextends = \"a\"\n");
-        let e = Theme::load("a", Some(&dir.0)).unwrap_err();
+        let e = Theme::load("a", Some(dir.0.path())).unwrap_err();
         assert!(e.file.ends_with("c.toml"), "{e}");
         assert_eq!((e.line, e.column), (3, 11), "{e}");
         assert!(e.message.contains("cycle: a -> b -> c -> a"), "{e}");
 
-        let e = Theme::load_file(&b, Some(&dir.0)).unwrap_err();
+        let e = Theme::load_file(&b, Some(dir.0.path())).unwrap_err();
         assert!(e.file.ends_with("a.toml"), "{e}");
         assert!(e.message.contains("cycle: b -> c -> a -> b"), "{e}");
     }
@@ -669,7 +660,7 @@ mod tests {
         let dir = TempDir::new();
         dir.write("base", "extends = \"dark\"\n[roles]\nok = { fg = \"nope\" }\n");
         let top = dir.write("top", "extends = \"base\"\n");
-        let e = Theme::load_file(&top, Some(&dir.0)).unwrap_err();
+        let e = Theme::load_file(&top, Some(dir.0.path())).unwrap_err();
         assert!(e.file.ends_with("base.toml"), "{e}");
         assert_eq!((e.line, e.column), (3, 13), "{e}");
     }
@@ -678,11 +669,11 @@ mod tests {
     fn unknown_theme_name_lists_available() {
         let dir = TempDir::new();
         dir.write("mine", "extends = \"dark\"\n");
-        let e = Theme::load("nope", Some(&dir.0)).unwrap_err();
+        let e = Theme::load("nope", Some(dir.0.path())).unwrap_err();
         assert_eq!(e.line, 0);
         assert!(e.file.ends_with("themes/nope.toml"), "{e}");
         assert!(e.message.contains("available themes: dark, light, high-contrast, mono, mine"), "{e}");
-        assert!(Theme::load("mine", Some(&dir.0)).is_ok());
+        assert!(Theme::load("mine", Some(dir.0.path())).is_ok());
         assert!(Theme::load("mine", None).is_err());
     }
 

@@ -1,5 +1,8 @@
 //! What every lab test needs: run a lab script with a deadline, read the `export` lines of its `env`,
-//! and, when a lab cannot run here, fail under CI=true or skip with a notice elsewhere.
+//! and, when a lab cannot run here, fail with the reason.
+//!
+//! Lab tests are `#[ignore]`d, so a plain `cargo test` leaves them out; `bash tests/run` (or `cargo test
+//! -- --include-ignored` as root) runs them, and one that then cannot run is a failure, never a pass.
 //!
 //! Output goes to a file, not a pipe: nobody reads a pipe while the script runs, and a script that
 //! writes more than a pipe holds (a first `up` installing packages) would block until its deadline.
@@ -10,18 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// CI=true: a lab test that cannot run must fail, never skip.
-pub fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// A lab `what` cannot run here because of `why`: a failure under CI=true, a notice elsewhere (the
-/// caller then returns without testing).
-pub fn skip_or_fail(what: &str, why: &str) {
-    if ci() {
-        panic!("{what} cannot run (CI=true, so this fails): {why}");
-    }
-    eprintln!("SKIP: {what} cannot run here: {why}");
+/// A lab `what` cannot run here because of `why`: the test fails (in CI or not), saying so. A lab test
+/// only runs when asked for (they are `#[ignore]`d), and one that did not test must not pass.
+pub fn cannot_run(what: &str, why: &str) -> ! {
+    panic!("{what} cannot run here (lab tests need root and the lab: bash tests/run): {why}");
 }
 
 /// The repository's lab scripts: `script("ha")` is `tests/lab/ha`.
@@ -36,18 +31,13 @@ pub fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<Str
 
 /// The same with extra environment variables.
 pub fn run_env(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Result<String, String> {
-    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out_path = std::env::temp_dir().join(format!("kockpit-lab-{}-{n}.out", std::process::id()));
-    let out = std::fs::File::create(&out_path).map_err(|e| e.to_string())?;
+    let out_file = tempfile::Builder::new().prefix("kockpit-lab-").suffix(".out").tempfile().map_err(|e| e.to_string())?;
+    let out = out_file.reopen().map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let spawned = Command::new(program).args(args).envs(envs.iter().copied()).stdin(Stdio::null()).stdout(out).stderr(err).spawn();
     let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_file(&out_path);
-            return Err(format!("cannot run {}: {e}", program.display()));
-        }
+        Err(e) => return Err(format!("cannot run {}: {e}", program.display())),
     };
     let started = Instant::now();
     let status = loop {
@@ -62,8 +52,7 @@ pub fn run_env(program: &Path, args: &[&str], envs: &[(&str, &str)], limit: Dura
             Err(e) => break Err(e.to_string()),
         }
     };
-    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
+    let text = std::fs::read_to_string(out_file.path()).unwrap_or_default();
     let what = format!("{} {}", program.display(), args.join(" "));
     match status {
         Ok(s) if s.success() => Ok(text),

@@ -12,10 +12,12 @@ pub fn bin() -> PathBuf {
     std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")))
 }
 
-/// A private tmux server (its own socket), killed when dropped.
+/// A private tmux server (its own socket), killed when dropped, with a fresh directory for the
+/// binary's state, configuration and audit log (removed when dropped).
 pub struct Tmux {
     pub sock: String,
     pub dir: PathBuf,
+    _tmp: tempfile::TempDir,
 }
 
 impl Tmux {
@@ -28,9 +30,8 @@ impl Tmux {
             "tmux is required (apt-get install tmux)"
         );
         let sock = format!("kockpit-e2e-{}-{}", std::process::id(), w);
-        let dir = std::env::temp_dir().join(&sock);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new().prefix(&format!("{sock}-")).tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let cmd = format!(
             "env {env} XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {d}/audit.jsonl; echo EXITED:$?; sleep 60",
             d = dir.display(),
@@ -42,7 +43,7 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(st.success());
-        Tmux { sock, dir }
+        Tmux { sock, dir, _tmp: tmp }
     }
     pub fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux").arg("-L").arg(&self.sock).args(args).output().unwrap();
@@ -75,6 +76,5 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").args(["-L", &self.sock, "kill-server"]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -163,15 +163,10 @@ mod tests {
         p
     }
 
-    fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("kockpit-kh-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn plain_hashed_port_and_patterns() {
-        let d = tmpdir("match");
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         let text = format!(
             "# comment\nlb1,10.213.0.11 {K1}\n{} {K2}\n[10.0.0.9]:2222 {K1}\n*.prod,!db.prod {K2}\n@cert-authority * {K1}\ngarbage\n",
             hashed("m1", b"0123456789abcdef0123")
@@ -188,21 +183,19 @@ mod tests {
         assert_eq!(check(&f, "web.prod", &key(K2)).unwrap(), HostKeyStatus::Known);
         assert_eq!(check(&f, "db.prod", &key(K2)).unwrap(), HostKeyStatus::Unknown, "negated pattern");
         assert_eq!(check(&[d.join("missing")], "x", &key(K1)).unwrap(), HostKeyStatus::Unknown);
-        std::fs::remove_dir_all(&d).ok();
     }
 
     #[test]
     fn revoked_and_append() {
-        let d = tmpdir("rev");
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         let f = vec![file(&d, &format!("@revoked * {K1}\n"))];
         assert!(matches!(check(&f, "anything", &key(K1)).unwrap(), HostKeyStatus::Revoked { line: 1, .. }));
         let kh = d.join("sub").join("known_hosts");
-        let _ = std::fs::remove_file(&kh);
         append(&kh, "[h]:2200", &key(K2)).unwrap();
         append(&kh, "h2", &key(K1)).unwrap();
         assert_eq!(check(std::slice::from_ref(&kh), "[h]:2200", &key(K2)).unwrap(), HostKeyStatus::Known);
         assert_eq!(std::fs::read_to_string(&kh).unwrap().lines().count(), 2);
         assert!(fingerprint(&key(K1)).starts_with("SHA256:"));
-        std::fs::remove_dir_all(&d).ok();
     }
 }
