@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use kockpit::backend::{BackendEvent, Command};
-use kockpit::certs::{self, CertsSettings, Remote, RenewSettings, RenewTool, SERVED, VIP_ROW};
+use kockpit::certs::{self, CertsSettings, Remote, SERVED, VIP_ROW};
 use kockpit::inventory::Plan;
+use kockpit::live::renew::{self, RenewSettings, RenewTool};
 use kockpit::model::{CertInfo, Mode, Model, Observation, PanelId, Payload, Severity, assess};
 use kockpit::ops::{OpEvent, OpRequest, WriteCap};
 use kockpit::transport::ssh::{AccessMode, PoolOptions, SshPool};
@@ -327,7 +328,7 @@ fn renewal_renews_everything_on_every_master_in_order() {
         let (tx, mut rx) = mpsc::channel(1024);
         let t = Instant::now();
         let masters: Vec<String> = MASTERS.iter().map(|m| m.to_string()).collect();
-        let r = certs::renew(&remote, &cap, &s, &masters, 42, &tx, None).await;
+        let r = renew::renew(&remote, &cap, &s, &masters, 42, &tx, None).await;
         let Events { steps, finished, obs } = collect(&mut rx);
         for (ok, text) in &steps {
             eprintln!("{} {text}", if *ok { "ok  " } else { "FAIL" });

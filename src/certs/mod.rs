@@ -13,7 +13,6 @@
 //! [`renew`] is the rolling renewal operation.
 
 pub mod parse;
-pub mod renew;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -31,7 +30,6 @@ use crate::model::{CertInfo, Observation, Payload};
 pub use crate::transport::Remote;
 use crate::transport::ssh::script_command;
 pub use parse::Parsed;
-pub use renew::{RenewSettings, RenewTool, renew};
 
 pub use crate::transport::scripts::CERTS_SCRIPT;
 

@@ -72,11 +72,11 @@ async fn served_certificate_of_nothing_fails_fast() {
 
 #[test]
 fn restore_commands_are_exact() {
-    let r = renew::restore_commands("20260101T000000Z", "systemctl restart kubelet");
+    let r = crate::live::renew::restore_commands("20260101T000000Z", "systemctl restart kubelet");
     assert_eq!(
         r,
         "rm -rf /etc/kubernetes/pki && cp -a /etc/kubernetes/pki.bak-20260101T000000Z /etc/kubernetes/pki && \
          for f in /etc/kubernetes/*.conf.bak-20260101T000000Z; do cp -a \"$f\" \"${f%.bak-20260101T000000Z}\"; done && systemctl restart kubelet"
     );
-    assert_eq!(RenewTool::Kubeadm { path: "/usr/bin/kubeadm".into() }.command(), "'/usr/bin/kubeadm' certs renew all");
+    assert_eq!(crate::live::renew::RenewTool::Kubeadm { path: "/usr/bin/kubeadm".into() }.command(), "'/usr/bin/kubeadm' certs renew all");
 }

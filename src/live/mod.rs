@@ -1,6 +1,7 @@
 //! The live backend: SSH probes of the HA front, etcd/Ceph/certificates, and the Kubernetes watches,
 //! combined into one.
 
+pub mod renew;
 pub mod stores;
 
 use color_eyre::Result;

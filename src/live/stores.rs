@@ -13,9 +13,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::renew::RenewSettings;
 use crate::backend::{BackendEvent, BackendHandle, Command};
 use crate::ceph::{CephAccess, CephSettings};
-use crate::certs::{CertsSettings, Remote, RenewSettings};
+use crate::certs::{CertsSettings, Remote};
 use crate::etcd::{EtcdSettings, PoolTunnel};
 use crate::inventory::{CephVia, Plan};
 use crate::ops::{OpEvent, OpRequest};
@@ -88,7 +89,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                             let (remote, tx, done) = (remote.clone(), tx.clone(), done_tx.clone());
                             let s = RenewSettings::from_plan(&plan);
                             tokio::spawn(async move {
-                                let _ = crate::certs::renew(&remote, &cap, &s, &masters, id, &tx, Some(stop_rx)).await;
+                                let _ = super::renew::renew(&remote, &cap, &s, &masters, id, &tx, Some(stop_rx)).await;
                                 let _ = done.send(id);
                             });
                             vec![]

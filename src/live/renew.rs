@@ -24,12 +24,13 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 
-use super::{CertHost, CertLayout, Parsed, Remote, SERVED, read_files, served_cert};
 use crate::backend::BackendEvent;
+use crate::certs::{CertHost, CertLayout, Parsed, SERVED, read_files, served_cert};
 use crate::etcd::{EtcdProbe, EtcdSettings};
 use crate::inventory::{EtcdDeploy, Plan};
 use crate::model::{Observation, Payload, ServerStatus};
 use crate::ops::{OpEvent, WriteCap};
+use crate::transport::Remote;
 use crate::transport::ssh::sh_quote;
 
 /// How the certificates are renewed on a master.
@@ -90,7 +91,7 @@ pub struct RenewSettings {
 
 impl RenewSettings {
     pub fn from_plan(plan: &Plan) -> RenewSettings {
-        let certs = super::CertsSettings::from_plan(plan);
+        let certs = crate::certs::CertsSettings::from_plan(plan);
         let stacked = plan.topology.etcd == crate::inventory::EtcdTopology::Stacked;
         RenewSettings {
             masters: certs.hosts.into_iter().filter(|h| h.master).collect(),
