@@ -12,7 +12,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::app::{Action, App, Dialog};
+use crate::app::{Action, App, Dialog, Layer};
 use crate::model::source::{fmt_age_coarse, fmt_age_ms};
 use crate::model::{Freshness, HealthLevel, Mode, PanelId, Severity};
 use crate::settings::theme::Role;
@@ -289,8 +289,14 @@ fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: DateTime<Utc>)
     }
 }
 
+/// The first key of `a` on the main screen, for hints.
 fn hint(app: &App, a: Action) -> String {
-    app.keymap.hint(a).unwrap_or_else(|| "?".into())
+    keys(app, Layer::Main, a, 1)
+}
+
+/// Up to `n` keys that trigger `a` in `layer` (`n/esc`), for a dialog's hints; `?` when none is bound.
+fn keys(app: &App, layer: Layer, a: Action, n: usize) -> String {
+    app.keymap.hints(layer, a, n).unwrap_or_else(|| "?".into())
 }
 
 fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
@@ -370,21 +376,67 @@ fn dialog_block<'a>(app: &App, title: &'a str) -> Block<'a> {
 
 fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
     let t = &app.theme;
-    let r = centered(body, 84, body.height.saturating_sub(2).max(10));
+    let r = centered(body, body.width.saturating_sub(4).min(120), body.height.saturating_sub(2).max(10));
     f.render_widget(Clear, r);
-    let mut lines = vec![Line::styled(format!("keymap: {}   (Esc closes, j/k scroll)", app.keymap.name), t.style(Role::Muted))];
-    for &a in Action::ALL {
-        let keys: Vec<String> = app.keymap.keys_for(a).iter().map(|k| k.to_string()).collect();
-        let desc = app.keymap.bindings.iter().find(|b| b.action == a).map(|b| b.desc.clone()).unwrap_or_default();
-        let ro = a.is_operation() && app.readonly();
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:<16}", keys.join(" ")), t.style(Role::Key)),
-            Span::styled(format!("{:<14}", a.name()), t.style(Role::Muted)),
-            Span::styled(
-                if ro { format!("{desc} (disabled: read-only)") } else { desc },
-                t.style(if ro { Role::Muted } else { Role::Text }),
+    let k = |a| keys(app, Layer::Help, a, 1);
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "keymap: {}   {} closes, {}/{} scroll",
+                app.keymap.name,
+                k(Action::Cancel),
+                k(Action::SelectNext),
+                k(Action::SelectPrev)
             ),
-        ]));
+            t.style(Role::Muted),
+        ),
+        Line::styled(
+            "In a dialog, a key its layer does not bind works as on the main screen for quit, help, cancel,",
+            t.style(Role::Muted),
+        ),
+        Line::styled("confirm and the moves; the key that opened the dialog closes it.", t.style(Role::Muted)),
+    ];
+    let keys_of = |layer: Layer, a: Action| -> String {
+        let keys: Vec<String> = app.keymap.layer(layer).filter(|b| b.action == a).flat_map(|b| &b.keys).map(|k| k.to_string()).collect();
+        keys.join(" ")
+    };
+    let key_width = app.keymap.bindings.iter().map(|b| keys_of(b.layer, b.action).len()).max().unwrap_or(0) + 2;
+    for &layer in Layer::ALL {
+        let mut actions: Vec<Action> = Vec::new();
+        for b in app.keymap.layer(layer) {
+            if !actions.contains(&b.action) {
+                actions.push(b.action);
+            }
+        }
+        let literal: &[(String, &str)] = &match layer {
+            Layer::Faults => vec![(format!("1-{}", crate::ops::Fault::ALL.len()), "Inject the fault of that number")],
+            _ => vec![],
+        };
+        if actions.is_empty() && literal.is_empty() {
+            continue;
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(format!("{} (layer {})", layer.title(), layer.name()), t.style(Role::Accent)));
+        let width = actions.iter().map(|a| a.name().len()).max().unwrap_or(0) + 2;
+        for a in actions {
+            let desc = app.keymap.layer(layer).find(|b| b.action == a).map(|b| b.desc.clone()).unwrap_or_default();
+            let ro = a.is_operation() && app.readonly();
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<key_width$}", keys_of(layer, a)), t.style(Role::Key)),
+                Span::styled(format!("{:<width$}", a.name()), t.style(Role::Muted)),
+                Span::styled(
+                    if ro { format!("{desc} (disabled: read-only)") } else { desc },
+                    t.style(if ro { Role::Muted } else { Role::Text }),
+                ),
+            ]));
+        }
+        for (key, desc) in literal {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:<key_width$}"), t.style(Role::Key)),
+                Span::styled(format!("{:<width$}", ""), t.style(Role::Muted)),
+                Span::styled(*desc, t.style(Role::Text)),
+            ]));
+        }
     }
     let p = Paragraph::new(lines).block(dialog_block(app, "Help: every key")).scroll((scroll as u16, 0));
     f.render_widget(p, r);
@@ -402,14 +454,15 @@ fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan)
             lines.push(Line::styled(format!(" ! {w}"), t.style(Role::Warn)));
         }
     }
+    let k = |a, n| keys(app, Layer::Confirm, a, n);
     if let crate::ops::OpRequest::Drain { options, .. } = &plan.request {
         lines.push(Line::raw(""));
         let onoff = |b: bool| if b { "yes" } else { "no" };
         lines.push(Line::from(vec![
             Span::styled(" options: ", t.style(Role::Muted)),
-            Span::styled("d", t.style(Role::Key)),
+            Span::styled(k(Action::DrainToggleEmptyDir, 1), t.style(Role::Key)),
             Span::styled(format!(" delete emptyDir data: {}   ", onoff(options.delete_emptydir_data)), t.style(Role::Text)),
-            Span::styled("f", t.style(Role::Key)),
+            Span::styled(k(Action::DrainToggleUnmanaged, 1), t.style(Role::Key)),
             Span::styled(format!(" delete pods without a controller: {}", onoff(options.force_unmanaged)), t.style(Role::Text)),
         ]));
     }
@@ -440,18 +493,18 @@ fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan)
     lines.push(Line::raw(""));
     if plan.allowed() && !plan.confirmable() {
         lines.push(Line::from(vec![
-            Span::styled(" n/Esc", t.style(Role::Key)),
+            Span::styled(format!(" {}", k(Action::ConfirmNo, 2)), t.style(Role::Key)),
             Span::styled(" cancel   (confirmation waits for the dry run)", t.style(Role::Muted)),
         ]));
     } else if plan.allowed() {
         let mut keys = vec![
-            Span::styled(" y", t.style(Role::Key)),
+            Span::styled(format!(" {}", k(Action::ConfirmYes, 1)), t.style(Role::Key)),
             Span::styled(" confirm   ", t.style(Role::Text)),
-            Span::styled("n/Esc", t.style(Role::Key)),
+            Span::styled(k(Action::ConfirmNo, 2), t.style(Role::Key)),
             Span::styled(" cancel", t.style(Role::Text)),
         ];
         if matches!(plan.request, crate::ops::OpRequest::VipFailover { mode: crate::ops::FailoverMode::Graceful, .. }) {
-            keys.push(Span::styled("   e", t.style(Role::Key)));
+            keys.push(Span::styled(format!("   {}", k(Action::EmergencyFailover, 1)), t.style(Role::Key)));
             keys.push(Span::styled(" emergency failover instead", t.style(Role::Text)));
         }
         lines.push(Line::from(keys));
@@ -460,8 +513,12 @@ fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan)
         for b in &plan.blockers {
             lines.push(Line::styled(format!("  - {b}"), t.style(Role::Critical)));
         }
-        let close =
-            if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) { " d/f change the options   Esc close" } else { " Esc close" };
+        let close = format!("{} close", k(Action::ConfirmNo, 2));
+        let close = if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) {
+            format!(" {}/{} change the options   {close}", k(Action::DrainToggleEmptyDir, 1), k(Action::DrainToggleUnmanaged, 1))
+        } else {
+            format!(" {close}")
+        };
         lines.push(Line::styled(close, t.style(Role::Muted)));
     }
     let w = 96.min(body.width);
@@ -482,11 +539,19 @@ fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
             Line::styled(format!(" {} {s}", if *ok { "ok " } else { "ERR" }), t.style(if *ok { Role::Text } else { Role::Critical }))
         })
         .collect();
+    let hide = keys(app, Layer::Progress, Action::Cancel, 1);
     match &op.result {
-        None if op.runs_to_its_end.is_some() => lines
-            .push(Line::styled(" ... working   runs to its end, then reports   Esc hide (the operation goes on)", t.style(Role::Muted))),
-        None => lines
-            .push(Line::styled(" ... working   c cancel at the next safe point   Esc hide (the operation goes on)", t.style(Role::Muted))),
+        None if op.runs_to_its_end.is_some() => lines.push(Line::styled(
+            format!(" ... working   runs to its end, then reports   {hide} hide (the operation goes on)"),
+            t.style(Role::Muted),
+        )),
+        None => lines.push(Line::styled(
+            format!(
+                " ... working   {} cancel at the next safe point   {hide} hide (the operation goes on)",
+                keys(app, Layer::Progress, Action::CancelOperation, 1)
+            ),
+            t.style(Role::Muted),
+        )),
         Some((true, s)) => lines.push(Line::styled(format!(" DONE: {s}"), t.style(Role::Ok))),
         Some((false, s)) => lines.push(Line::styled(format!(" FAILED: {s}"), t.style(Role::Critical))),
     }
@@ -508,7 +573,12 @@ fn wrapped_height(lines: &[Line], width: u16) -> u16 {
 
 fn draw_faults(f: &mut Frame, app: &App, body: Rect, selected: usize) {
     let t = &app.theme;
-    let mut lines = vec![Line::styled("Inject a fault into the simulated cluster (1-8, or select + Enter):", t.style(Role::Muted))];
+    let how = format!(
+        "Inject a fault into the simulated cluster (1-{}, or select + {}):",
+        crate::ops::Fault::ALL.len(),
+        keys(app, Layer::Faults, Action::InjectFault, 1)
+    );
+    let mut lines = vec![Line::styled(how, t.style(Role::Muted))];
     for (i, fault) in crate::ops::Fault::ALL.iter().enumerate() {
         let style = if i == selected { t.style(Role::Selection) } else { t.style(Role::Text) };
         lines.push(Line::styled(format!(" {}  {:<16} {}", i + 1, fault.name(), fault.describe()), style));
@@ -591,14 +661,23 @@ fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
     } else {
         format!(" /{}", v.query)
     };
+    let k = |a| keys(app, Layer::Logs, a, 1);
     let bar = Line::from(vec![
         state,
         Span::styled(filter, t.style(Role::Key)),
         Span::styled(
             format!(
-                "  {} match  {} sources  / filter  space pause  j/k scroll  G follow  s save  o kockpit's own log  Esc close",
+                "  {} match  {} sources  {} filter  {} pause  {}/{} scroll  {} follow  {} save  {} own log  {} close",
                 idx.len(),
-                hint(app, Action::LogSources)
+                k(Action::LogSources),
+                k(Action::LogsSearch),
+                k(Action::LogsPause),
+                k(Action::SelectNext),
+                k(Action::SelectPrev),
+                k(Action::LogsFollow),
+                k(Action::LogsSave),
+                k(Action::LogsOwnLog),
+                k(Action::Cancel),
             ),
             t.style(Role::Muted),
         ),
@@ -640,7 +719,13 @@ fn draw_log_picker(f: &mut Frame, app: &App, body: Rect, p: &crate::app::logsrc:
         }
     }
     let prev = if p.previous { "on" } else { "off" };
-    let help = format!("{} add/remove  p previous containers: {prev}  {} close", hint(app, Action::Confirm), hint(app, Action::Cancel));
+    let k = |a| keys(app, Layer::Picker, a, 1);
+    let help = format!(
+        "{} add/remove  {} previous containers: {prev}  {} close",
+        k(Action::Confirm),
+        k(Action::PickerTogglePrevious),
+        k(Action::Cancel)
+    );
     f.render_widget(Paragraph::new(lines), Rect { height: inner.height - 2, ..inner });
     f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &Line::styled(help, t.style(Role::Muted)), inner.width);
 }
@@ -648,8 +733,9 @@ fn draw_log_picker(f: &mut Frame, app: &App, body: Rect, p: &crate::app::logsrc:
 fn draw_own_log(f: &mut Frame, app: &App, body: Rect) {
     let r = centered(body, body.width.saturating_sub(4), body.height.saturating_sub(2));
     f.render_widget(Clear, r);
+    let title = format!("kockpit's own log ({} back to the logs)", keys(app, Layer::Logs, Action::Cancel, 1));
     let w = tui_logger::TuiLoggerWidget::default()
-        .block(dialog_block(app, "kockpit's own log (Esc back to the logs)"))
+        .block(dialog_block(app, &title))
         .style(app.theme.style(Role::Text))
         .style_error(app.theme.style(Role::Critical))
         .style_warn(app.theme.style(Role::Warn))
