@@ -1,4 +1,5 @@
-//! Everything a key can ask for. Keymap files name these actions in snake_case.
+//! Everything a key can ask for, and the layers keys are bound in. Keymap files name both in
+//! snake_case.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,43 @@ pub enum Action {
     /// Pause or resume the simulated cluster (demo only).
     Pause,
     CycleTheme,
+
+    // --- The confirmation dialog ---
+    /// Go ahead with the planned operation.
+    ConfirmYes,
+    /// Drop the planned operation.
+    ConfirmNo,
+    /// A graceful VIP failover: plan the emergency one instead.
+    EmergencyFailover,
+    /// A drain: toggle deleting emptyDir data (plans and dry-runs again).
+    #[serde(rename = "drain_toggle_emptydir")]
+    DrainToggleEmptyDir,
+    /// A drain: toggle deleting pods without a controller (plans and dry-runs again).
+    DrainToggleUnmanaged,
+
+    // --- The progress dialog ---
+    /// Ask the running operation to stop at its next safe point.
+    CancelOperation,
+
+    // --- The fault menu ---
+    /// Inject the selected fault.
+    InjectFault,
+
+    // --- The log viewer ---
+    /// Start typing the filter of the lines.
+    LogsSearch,
+    /// Freeze the view, or follow again.
+    LogsPause,
+    /// Jump to the newest line and follow.
+    LogsFollow,
+    /// Write the matching lines to a file.
+    LogsSave,
+    /// Show kockpit's own log.
+    LogsOwnLog,
+
+    // --- The log source picker ---
+    /// Pod and workload sources: ask for the previous container instance, or not.
+    PickerTogglePrevious,
 }
 
 impl Action {
@@ -78,6 +116,19 @@ impl Action {
         Action::Faults,
         Action::Pause,
         Action::CycleTheme,
+        Action::ConfirmYes,
+        Action::ConfirmNo,
+        Action::EmergencyFailover,
+        Action::DrainToggleEmptyDir,
+        Action::DrainToggleUnmanaged,
+        Action::CancelOperation,
+        Action::InjectFault,
+        Action::LogsSearch,
+        Action::LogsPause,
+        Action::LogsFollow,
+        Action::LogsSave,
+        Action::LogsOwnLog,
+        Action::PickerTogglePrevious,
     ];
 
     /// The snake_case name used in keymap files.
@@ -114,6 +165,19 @@ impl Action {
             Action::Faults => "faults",
             Action::Pause => "pause",
             Action::CycleTheme => "cycle_theme",
+            Action::ConfirmYes => "confirm_yes",
+            Action::ConfirmNo => "confirm_no",
+            Action::EmergencyFailover => "emergency_failover",
+            Action::DrainToggleEmptyDir => "drain_toggle_emptydir",
+            Action::DrainToggleUnmanaged => "drain_toggle_unmanaged",
+            Action::CancelOperation => "cancel_operation",
+            Action::InjectFault => "inject_fault",
+            Action::LogsSearch => "logs_search",
+            Action::LogsPause => "logs_pause",
+            Action::LogsFollow => "logs_follow",
+            Action::LogsSave => "logs_save",
+            Action::LogsOwnLog => "logs_own_log",
+            Action::PickerTogglePrevious => "picker_toggle_previous",
         }
     }
 
@@ -124,6 +188,116 @@ impl Action {
     /// True for actions that change the cluster (refused in read-only mode).
     pub fn is_operation(self) -> bool {
         matches!(self, Action::Cordon | Action::Uncordon | Action::Drain | Action::VipFailover | Action::RenewCerts | Action::ToggleNoout)
+    }
+
+    /// True for the actions every dialog understands in its own way (close, confirm, move): they
+    /// may be bound in any layer, and a dialog takes them from the main layer for keys its own
+    /// layer does not bind.
+    pub fn is_generic(self) -> bool {
+        matches!(
+            self,
+            Action::Quit
+                | Action::Help
+                | Action::Cancel
+                | Action::Confirm
+                | Action::SelectNext
+                | Action::SelectPrev
+                | Action::PageDown
+                | Action::PageUp
+                | Action::SelectFirst
+                | Action::SelectLast
+        )
+    }
+
+    /// Whether the action may be bound in `layer`: generic actions anywhere, a dialog's commands in
+    /// its layer, the rest in the main layer (`log_sources` also in the log viewer).
+    pub fn fits(self, layer: Layer) -> bool {
+        self.is_generic() || self.home() == layer || (self == Action::LogSources && layer == Layer::Logs)
+    }
+
+    /// The layer an action belongs to (generic actions: main).
+    pub fn home(self) -> Layer {
+        match self {
+            Action::ConfirmYes
+            | Action::ConfirmNo
+            | Action::EmergencyFailover
+            | Action::DrainToggleEmptyDir
+            | Action::DrainToggleUnmanaged => Layer::Confirm,
+            Action::CancelOperation => Layer::Progress,
+            Action::InjectFault => Layer::Faults,
+            Action::LogsSearch | Action::LogsPause | Action::LogsFollow | Action::LogsSave | Action::LogsOwnLog => Layer::Logs,
+            Action::PickerTogglePrevious => Layer::Picker,
+            _ => Layer::Main,
+        }
+    }
+}
+
+/// Where a key is looked up: the main screen, or the dialog that is open. Each layer has its own
+/// bindings; see [`crate::settings::keymap`] for how a dialog falls back to the main layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// The panels, with no dialog open.
+    #[default]
+    Main,
+    /// The confirmation of a planned operation.
+    Confirm,
+    /// A running operation's progress.
+    Progress,
+    /// The fault-injection menu.
+    Faults,
+    /// The log viewer (and kockpit's own log over it).
+    Logs,
+    /// The log source picker over the log viewer.
+    Picker,
+    /// This help.
+    Help,
+}
+
+impl Layer {
+    /// Every layer, in the order help lists them.
+    pub const ALL: &'static [Layer] =
+        &[Layer::Main, Layer::Confirm, Layer::Progress, Layer::Faults, Layer::Logs, Layer::Picker, Layer::Help];
+
+    /// The snake_case name used in keymap files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Main => "main",
+            Layer::Confirm => "confirm",
+            Layer::Progress => "progress",
+            Layer::Faults => "faults",
+            Layer::Logs => "logs",
+            Layer::Picker => "picker",
+            Layer::Help => "help",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Layer::ALL.iter().copied().find(|l| l.name() == name)
+    }
+
+    /// A heading for help.
+    pub fn title(self) -> &'static str {
+        match self {
+            Layer::Main => "Main screen",
+            Layer::Confirm => "Confirmation of an operation",
+            Layer::Progress => "Operation in progress",
+            Layer::Faults => "Fault injection menu",
+            Layer::Logs => "Log viewer",
+            Layer::Picker => "Log source picker",
+            Layer::Help => "Help",
+        }
+    }
+
+    /// The main-layer action that opens this dialog; in the dialog the same key closes it again.
+    pub fn opener(self) -> Option<Action> {
+        match self {
+            Layer::Main | Layer::Confirm | Layer::Progress => None,
+            Layer::Faults => Some(Action::Faults),
+            Layer::Logs => Some(Action::Logs),
+            Layer::Picker => Some(Action::LogSources),
+            Layer::Help => Some(Action::Help),
+        }
     }
 }
 
@@ -139,5 +313,25 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", a.name()));
         }
         assert_eq!(Action::from_name("nope"), None);
+        for &l in Layer::ALL {
+            assert_eq!(Layer::from_name(l.name()), Some(l));
+            assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{}\"", l.name()));
+        }
+        assert_eq!(Layer::from_name("nope"), None);
+    }
+
+    #[test]
+    fn every_action_fits_its_home_layer_and_generic_ones_fit_everywhere() {
+        for &a in Action::ALL {
+            assert!(a.fits(a.home()), "{}", a.name());
+            for &l in Layer::ALL {
+                if a.is_generic() {
+                    assert!(a.fits(l), "{} in {}", a.name(), l.name());
+                }
+            }
+        }
+        assert!(!Action::ConfirmYes.fits(Layer::Main));
+        assert!(!Action::Drain.fits(Layer::Confirm));
+        assert!(Action::LogSources.fits(Layer::Logs));
     }
 }

@@ -1,4 +1,6 @@
-//! Keys: the main layer through the keymap, and the keys of each dialog.
+//! Keys: every key is looked up in the keymap layer of what is on screen (the main layer, or the
+//! open dialog's) and handled as the action it is bound to there. Only text being typed (a panel
+//! filter, the log search, a picker entry) and the fault menu's numbers are read as characters.
 
 use chrono::Utc;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -7,13 +9,24 @@ use serde_json::json;
 use super::*;
 
 impl App {
-    pub(super) fn logs_key(&mut self, key: KeyEvent, action: Option<Action>) -> Vec<Command> {
-        if self.log_view.picker.is_some() {
-            return self.picker_key(key, action);
+    /// The keymap layer keys are looked up in now: the open dialog's, else main's. (Text being
+    /// typed, a filter or a search, takes printable keys before any layer.)
+    pub fn key_layer(&self) -> Layer {
+        match &self.view.dialog {
+            Dialog::None => Layer::Main,
+            Dialog::Help { .. } => Layer::Help,
+            Dialog::Confirm(_) => Layer::Confirm,
+            Dialog::Progress => Layer::Progress,
+            Dialog::Faults { .. } => Layer::Faults,
+            Dialog::Logs if self.log_view.picker.is_some() => Layer::Picker,
+            Dialog::Logs | Dialog::OwnLog => Layer::Logs,
         }
-        if action == Some(Action::LogSources) && !self.log_view.typing {
-            self.log_view.picker = Some(logsrc::Picker::default());
-            return vec![];
+    }
+
+    pub(super) fn logs_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if self.log_view.picker.is_some() {
+            let action = self.keymap.action(Layer::Picker, &key);
+            return self.picker_key(key, action);
         }
         let v = &mut self.log_view;
         if v.typing {
@@ -28,15 +41,16 @@ impl App {
             v.scroll_back = 0;
             return vec![];
         }
-        match key.code {
-            KeyCode::Char('/') => v.typing = true,
-            KeyCode::Char(' ') => {
+        match self.keymap.action(Layer::Logs, &key) {
+            Some(Action::LogSources) => v.picker = Some(logsrc::Picker::default()),
+            Some(Action::LogsSearch) => v.typing = true,
+            Some(Action::LogsPause) => {
                 v.paused_at = match v.paused_at {
                     Some(_) => None,
                     None => Some(self.logs.matching(&v.query).len()),
                 };
             }
-            KeyCode::Char('s') => {
+            Some(Action::LogsSave) => {
                 let path = self.export_dir.join(format!("logs-{}-{}.log", self.model.meta.cluster, Utc::now().format("%Y%m%dT%H%M%S")));
                 let q = self.log_view.query.clone();
                 let r = std::fs::create_dir_all(&self.export_dir).and_then(|_| self.logs.save(&path, &q));
@@ -45,30 +59,29 @@ impl App {
                     Err(e) => self.say(Severity::Critical, format!("saving the logs failed: {e}")),
                 }
             }
-            KeyCode::Char('o') => self.view.dialog = Dialog::OwnLog,
-            KeyCode::Char('G') | KeyCode::End => {
+            Some(Action::LogsOwnLog) => self.view.dialog = Dialog::OwnLog,
+            Some(Action::LogsFollow | Action::SelectLast) => {
                 v.scroll_back = 0;
                 v.paused_at = None;
             }
-            _ => match action {
-                Some(Action::SelectPrev) => v.scroll_back += 1,
-                Some(Action::SelectNext) => v.scroll_back = v.scroll_back.saturating_sub(1),
-                Some(Action::PageUp) => v.scroll_back += 20,
-                Some(Action::PageDown) => v.scroll_back = v.scroll_back.saturating_sub(20),
-                Some(Action::Cancel | Action::Logs | Action::Quit) => {
-                    if !v.query.is_empty() && action == Some(Action::Cancel) {
-                        v.query.clear();
-                    } else {
-                        self.view.dialog = Dialog::None;
-                    }
+            Some(Action::SelectPrev) => v.scroll_back += 1,
+            Some(Action::SelectNext) => v.scroll_back = v.scroll_back.saturating_sub(1),
+            Some(Action::PageUp) => v.scroll_back += 20,
+            Some(Action::PageDown) => v.scroll_back = v.scroll_back.saturating_sub(20),
+            Some(a @ (Action::Cancel | Action::Logs | Action::Quit)) => {
+                if !v.query.is_empty() && a == Action::Cancel {
+                    v.query.clear();
+                } else {
+                    self.view.dialog = Dialog::None;
                 }
-                _ => {}
-            },
+            }
+            _ => {}
         }
         vec![]
     }
 
-    /// Handle one key; returns commands for the backend.
+    /// Handle one key; returns commands for the backend. The key is looked up in the layer of
+    /// what is on screen ([`App::key_layer`]); text being typed takes printable keys first.
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if key.kind == KeyEventKind::Release {
             return vec![];
@@ -78,7 +91,10 @@ impl App {
             self.filter_key(key);
             return vec![];
         }
-        let action = self.keymap.lookup(&key);
+        if self.view.dialog == Dialog::Logs {
+            return self.logs_key(key);
+        }
+        let action = self.keymap.action(self.key_layer(), &key);
         match self.view.dialog.clone() {
             Dialog::None => action.map(|a| self.act(a)).unwrap_or_default(),
             Dialog::Help { scroll } => {
@@ -87,6 +103,7 @@ impl App {
                     Some(Action::SelectPrev) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(1) },
                     Some(Action::PageDown) => self.view.dialog = Dialog::Help { scroll: scroll + 10 },
                     Some(Action::PageUp) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(10) },
+                    Some(Action::SelectFirst) => self.view.dialog = Dialog::Help { scroll: 0 },
                     Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
                     Some(Action::Cancel | Action::Help | Action::Quit | Action::Confirm) => self.view.dialog = Dialog::None,
                     _ => {}
@@ -94,16 +111,16 @@ impl App {
                 vec![]
             }
             Dialog::OwnLog => {
-                if matches!(action, Some(Action::Cancel | Action::Logs | Action::Quit | Action::Confirm)) {
+                if matches!(action, Some(Action::Cancel | Action::Logs | Action::LogsOwnLog | Action::Quit | Action::Confirm)) {
                     self.view.dialog = Dialog::Logs;
                 }
                 vec![]
             }
-            Dialog::Logs => self.logs_key(key, action),
-            Dialog::Confirm(p) => self.confirm_key(key, action, p),
+            Dialog::Logs => unreachable!("handled above"),
+            Dialog::Confirm(p) => self.confirm_key(action, p),
             Dialog::Progress => {
                 let running = self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone(), r.runs_to_its_end));
-                if let (KeyCode::Char('c'), Some((id, title, end))) = (key.code, running) {
+                if let (Some(Action::CancelOperation), Some((id, title, end))) = (action, running) {
                     if let Some(why) = end {
                         self.audit("op_cancel_declined", json!({ "op_id": id, "reason": why }));
                         self.say(Severity::Info, format!("{title} cannot be cancelled: {why}"));
@@ -120,8 +137,9 @@ impl App {
             }
             Dialog::Faults { selected } => {
                 let n = Fault::ALL.len();
+                // The digits pick a fault by its number, like text typed: no binding.
                 let digit = match key.code {
-                    KeyCode::Char(c) if c.is_ascii_digit() && c != '0' => Some(c as usize - '1' as usize),
+                    KeyCode::Char(c) if c.is_ascii_digit() && c != '0' && key.modifiers.is_empty() => Some(c as usize - '1' as usize),
                     _ => None,
                 };
                 if let Some(d) = digit.filter(|d| *d < n) {
@@ -131,7 +149,9 @@ impl App {
                 match action {
                     Some(Action::SelectNext) => self.view.dialog = Dialog::Faults { selected: (selected + 1) % n },
                     Some(Action::SelectPrev) => self.view.dialog = Dialog::Faults { selected: (selected + n - 1) % n },
-                    Some(Action::Confirm) => {
+                    Some(Action::SelectFirst) => self.view.dialog = Dialog::Faults { selected: 0 },
+                    Some(Action::SelectLast) => self.view.dialog = Dialog::Faults { selected: n - 1 },
+                    Some(Action::InjectFault | Action::Confirm) => {
                         self.view.dialog = Dialog::None;
                         return vec![self.fault(Fault::ALL[selected])];
                     }
@@ -168,22 +188,25 @@ impl App {
         }
     }
 
-    pub(super) fn confirm_key(&mut self, key: KeyEvent, action: Option<Action>, p: OpPlan) -> Vec<Command> {
-        let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) || action == Some(Action::Confirm);
-        let no = matches!(key.code, KeyCode::Char('n') | KeyCode::Char('N')) || matches!(action, Some(Action::Cancel | Action::Quit));
-        if let (KeyCode::Char('e'), OpRequest::VipFailover { to, mode: FailoverMode::Graceful }) = (key.code, &p.request) {
-            let req = OpRequest::VipFailover { to: to.clone(), mode: FailoverMode::Emergency };
-            return self.propose(req);
-        }
-        // A drain's options, toggled in the dialog: plan (and dry-run) again with them.
-        if let (KeyCode::Char(c @ ('d' | 'f')), OpRequest::Drain { node, options }) = (key.code, &p.request) {
-            let mut options = options.clone();
-            if c == 'd' {
-                options.delete_emptydir_data = !options.delete_emptydir_data;
-            } else {
-                options.force_unmanaged = !options.force_unmanaged;
+    pub(super) fn confirm_key(&mut self, action: Option<Action>, p: OpPlan) -> Vec<Command> {
+        let yes = matches!(action, Some(Action::ConfirmYes | Action::Confirm));
+        let no = matches!(action, Some(Action::ConfirmNo | Action::Cancel | Action::Quit));
+        match (action, &p.request) {
+            (Some(Action::EmergencyFailover), OpRequest::VipFailover { to, mode: FailoverMode::Graceful }) => {
+                let req = OpRequest::VipFailover { to: to.clone(), mode: FailoverMode::Emergency };
+                return self.propose(req);
             }
-            return self.propose(OpRequest::Drain { node: node.clone(), options });
+            // A drain's options, toggled in the dialog: plan (and dry-run) again with them.
+            (Some(a @ (Action::DrainToggleEmptyDir | Action::DrainToggleUnmanaged)), OpRequest::Drain { node, options }) => {
+                let mut options = options.clone();
+                if a == Action::DrainToggleEmptyDir {
+                    options.delete_emptydir_data = !options.delete_emptydir_data;
+                } else {
+                    options.force_unmanaged = !options.force_unmanaged;
+                }
+                return self.propose(OpRequest::Drain { node: node.clone(), options });
+            }
+            _ => {}
         }
         if no {
             self.audit("op_cancelled", json!({ "request": p.request }));

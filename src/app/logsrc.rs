@@ -111,7 +111,8 @@ impl App {
         out
     }
 
-    /// Keys while the picker is open. Returns commands for the backend.
+    /// Keys while the picker is open: `action` is the key's binding in the picker layer; a row
+    /// being typed takes the key as text. Returns commands for the backend.
     pub(super) fn picker_key(&mut self, key: KeyEvent, action: Option<Action>) -> Vec<Command> {
         let Some(mut p) = self.log_view.picker.take() else { return vec![] };
         if let Some((choice, mut text)) = p.input.take() {
@@ -151,12 +152,8 @@ impl App {
             return vec![];
         }
         let n = self.log_choices().len();
-        if key.code == KeyCode::Char('p') {
-            p.previous = !p.previous;
-            self.log_view.picker = Some(p);
-            return vec![];
-        }
         match action {
+            Some(Action::PickerTogglePrevious) => p.previous = !p.previous,
             Some(Action::SelectNext) => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
             Some(Action::SelectPrev) => p.selected = p.selected.saturating_sub(1),
             Some(Action::PageDown) => p.selected = (p.selected + 10).min(n.saturating_sub(1)),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::action::Action;
+pub use crate::action::{Action, Layer};
 
 use crate::backend::{BackendEvent, Command};
 use crate::model::{Assessment, Model, PanelId, Severity, assess};
@@ -353,6 +353,20 @@ impl App {
                     self.say(Severity::Info, format!("theme: {}", self.theme.name));
                 }
             }
+            // A dialog's commands: only its layer binds them, and its key handling acts on them.
+            Action::ConfirmYes
+            | Action::ConfirmNo
+            | Action::EmergencyFailover
+            | Action::DrainToggleEmptyDir
+            | Action::DrainToggleUnmanaged
+            | Action::CancelOperation
+            | Action::InjectFault
+            | Action::LogsSearch
+            | Action::LogsPause
+            | Action::LogsFollow
+            | Action::LogsSave
+            | Action::LogsOwnLog
+            | Action::PickerTogglePrevious => {}
         }
         vec![]
     }

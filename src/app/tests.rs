@@ -523,3 +523,222 @@ fn an_audit_log_that_cannot_be_written_refuses_every_operation() {
     let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
     assert!(told.contains("refused, the audit log cannot be written"), "{told}");
 }
+
+/// The keymap `default` with a user's `keymaps/default.toml` of `text` over it.
+fn user_keymap(name: &str, text: &str) -> Keymap {
+    let dir = std::env::temp_dir().join(format!("kockpit-app-keymap-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("keymaps")).unwrap();
+    std::fs::write(dir.join("keymaps").join("default.toml"), text).unwrap();
+    let km = Keymap::load("default", Some(&dir)).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    km
+}
+
+#[test]
+fn a_rebound_confirm_yes_confirms_and_y_no_longer_does() {
+    let mut app = app_with(false, &[], None);
+    app.keymap = user_keymap(
+        "yes",
+        "[[bindings]]\nlayer = \"confirm\"\nkeys = [\"ctrl-y\"]\naction = \"confirm_yes\"\ndesc = \"Go ahead, really\"\n",
+    );
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    app.on_key(key('c'));
+    assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
+    assert_eq!(app.key_layer(), Layer::Confirm);
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains(" ctrl-y confirm   n/esc cancel"), "the hint shows the key bound now:\n{screen}");
+    for c in ['y', 'Y'] {
+        assert!(app.on_key(key(c)).is_empty(), "{c} no longer confirms");
+        assert!(matches!(app.view.dialog, Dialog::Confirm(_)), "{c} does not cancel either");
+    }
+    let cmds = recorded(app.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::CONTROL)));
+    assert!(matches!(cmds.as_slice(), [Command::Execute { request: OpRequest::Cordon { node }, .. }] if node == "worker2"), "{cmds:?}");
+
+    // Help lists every layer with the keys bound now.
+    app.view.dialog = Dialog::Help { scroll: 0 };
+    let help = crate::ui::render_text(&mut app, 200, 100, now());
+    for want in [
+        "Main screen (layer main)",
+        "Confirmation of an operation (layer confirm)",
+        "Operation in progress (layer progress)",
+        "Fault injection menu (layer faults)",
+        "Log viewer (layer logs)",
+        "Log source picker (layer picker)",
+        "Help (layer help)",
+        "Go ahead, really",
+        "Inject the fault of that number",
+        "Cancel the running operation at its next safe point",
+    ] {
+        assert!(help.contains(want), "{want}:\n{help}");
+    }
+    let line = help.lines().find(|l| l.contains("confirm_yes")).unwrap();
+    assert!(line.contains("ctrl-y") && !line.contains(" y "), "{line}");
+    assert!(help.find("layer main").unwrap() < help.find("layer confirm").unwrap(), "grouped by layer, main first");
+}
+
+#[test]
+fn drain_options_toggle_through_their_bindings() {
+    let mut app = app_with(false, &[], None);
+    app.keymap = user_keymap(
+        "drain",
+        "[[bindings]]\nlayer = \"confirm\"\nkeys = [\"E\"]\naction = \"drain_toggle_emptydir\"\ndesc = \"emptyDir\"\n\n\
+         [[bindings]]\nlayer = \"confirm\"\nkeys = [\"U\"]\naction = \"drain_toggle_unmanaged\"\ndesc = \"unmanaged\"\n",
+    );
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    let cmds = app.on_key(key('d'));
+    assert!(matches!(cmds.as_slice(), [Command::DryRun { .. }]), "{cmds:?}");
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains("options: E delete emptyDir data: no   U delete pods without a controller: no"), "{screen}");
+    // The old keys do nothing in the dialog: no toggle, and no new drain from the main layer.
+    for c in ['d', 'f'] {
+        assert!(app.on_key(key(c)).is_empty(), "{c}");
+    }
+    let options = |app: &App| match &app.view.dialog {
+        Dialog::Confirm(p) => match &p.request {
+            OpRequest::Drain { options, .. } => (options.delete_emptydir_data, options.force_unmanaged),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(options(&app), (false, false));
+    let cmds = app.on_key(key('E'));
+    assert!(matches!(cmds.as_slice(), [Command::DryRun { request: OpRequest::Drain { .. }, .. }]), "a new plan, a new dry run: {cmds:?}");
+    assert_eq!(options(&app), (true, false));
+    app.on_key(key('U'));
+    assert_eq!(options(&app), (true, true));
+    app.on_key(key('E'));
+    assert_eq!(options(&app), (false, true));
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains("E delete emptyDir data: no   U delete pods without a controller: yes"), "{screen}");
+}
+
+/// An app in which `action`, pressed in `layer`, has something to do.
+fn app_for(km: &Keymap, layer: Layer, action: Action, export_dir: &std::path::Path) -> App {
+    let mut app = app_with(false, &[], None);
+    app.keymap = km.clone();
+    app.export_dir = export_dir.to_path_buf();
+    match layer {
+        Layer::Main => {
+            // Lay the panels out for directional moves; Leases has a neighbour on every side.
+            crate::ui::render_text(&mut app, 200, 60, now());
+            let directional = matches!(action, Action::FocusLeft | Action::FocusRight | Action::FocusUp | Action::FocusDown);
+            app.view.focus = if directional { PanelId::Leases } else { PanelId::Nodes };
+            app.view.selected.insert(PanelId::Nodes, 2);
+            if action == Action::Cancel {
+                app.view.zoom = Some(PanelId::Nodes);
+            }
+        }
+        Layer::Confirm => {
+            let request = match action {
+                Action::EmergencyFailover => OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful },
+                Action::DrainToggleEmptyDir | Action::DrainToggleUnmanaged => {
+                    OpRequest::Drain { node: "worker2".into(), options: Default::default() }
+                }
+                _ => OpRequest::Cordon { node: "worker2".into() },
+            };
+            app.propose(request);
+        }
+        Layer::Progress => {
+            app.op = Some(OpRun { id: 7, title: "drain worker2".into(), runs_to_its_end: None, steps: vec![], result: None });
+            app.view.dialog = Dialog::Progress;
+        }
+        Layer::Faults => app.view.dialog = Dialog::Faults { selected: 2 },
+        Layer::Logs | Layer::Picker => {
+            let line = crate::logs::LogLine { at: now(), source: std::sync::Arc::from("journal slb1 keepalived"), text: "hello".into() };
+            app.on_backend(BackendEvent::Log(line));
+            app.view.dialog = Dialog::Logs;
+            app.log_view.scroll_back = 2;
+            if layer == Layer::Picker {
+                app.log_view.picker = Some(logsrc::Picker { selected: 2, ..Default::default() });
+            }
+        }
+        Layer::Help => app.view.dialog = Dialog::Help { scroll: 5 },
+    }
+    assert_eq!(app.key_layer(), layer);
+    app
+}
+
+/// What a key can change, as text.
+fn observable(app: &App) -> String {
+    let v = &app.view;
+    format!(
+        "{:?}",
+        (
+            &v.dialog,
+            v.focus,
+            v.zoom,
+            &v.filters,
+            v.filter_editing,
+            &v.selected,
+            &app.log_view,
+            app.quit,
+            app.paused,
+            app.notice.as_ref().map(|n| &n.1),
+            &app.theme.name
+        )
+    )
+}
+
+#[test]
+fn every_binding_of_the_shipped_keymaps_does_something_in_its_layer() {
+    let dir = std::env::temp_dir().join(format!("kockpit-every-binding-{}", std::process::id()));
+    for name in Keymap::builtin_names() {
+        let km = Keymap::builtin(name).unwrap();
+        for &layer in Layer::ALL {
+            assert!(km.layer(layer).next().is_some(), "{name} binds nothing in {}", layer.name());
+            for b in km.layer(layer) {
+                for k in &b.keys {
+                    let what = format!("{name}: `{k}` ({}) in layer {}", b.action.name(), layer.name());
+                    let mut app = app_for(&km, layer, b.action, &dir);
+                    let ev = KeyEvent::new(k.code, k.mods);
+                    assert_eq!(app.keymap.action(app.key_layer(), &ev), Some(b.action), "{what} is dispatched to its action");
+                    if layer == Layer::Main && b.action == Action::Confirm {
+                        // Confirm means something in dialogs only (they take it from main).
+                        continue;
+                    }
+                    let before = observable(&app);
+                    let cmds = app.on_key(ev);
+                    assert!(!cmds.is_empty() || observable(&app) != before, "{what} changes nothing");
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dialogs_take_only_generic_keys_and_their_opener_from_main() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    app.on_key(key('d'));
+    let Dialog::Confirm(plan) = app.view.dialog.clone() else { panic!() };
+    // `c`, `u`, `r`: main-screen operations, nothing inside the confirmation.
+    for c in ['c', 'u', 'r', 'x', 'l'] {
+        assert!(app.on_key(key(c)).is_empty());
+        assert_eq!(app.view.dialog, Dialog::Confirm(plan.clone()), "{c}");
+    }
+    // `q` (quit, generic) cancels the confirmation rather than quitting.
+    app.on_key(key('q'));
+    assert_eq!(app.view.dialog, Dialog::None);
+    assert!(!app.quit);
+    // The key that opened a dialog closes it: `l` the log viewer, `x` the fault menu.
+    app.on_key(key('l'));
+    assert_eq!(app.key_layer(), Layer::Logs);
+    app.on_key(key('l'));
+    assert_eq!(app.view.dialog, Dialog::None);
+    app.on_key(key('x'));
+    assert_eq!(app.key_layer(), Layer::Faults);
+    app.on_key(key('x'));
+    assert_eq!(app.view.dialog, Dialog::None);
+    // Typed text is text: `q` and `s` in the log search are letters of the query.
+    app.on_key(key('l'));
+    let notice = app.notice.clone();
+    for c in "/qs".chars() {
+        app.on_key(key(c));
+    }
+    assert_eq!(app.log_view.query, "qs");
+    assert!(!app.quit && app.notice == notice, "nothing saved, nothing quit");
+}

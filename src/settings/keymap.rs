@@ -1,4 +1,4 @@
-//! Keymaps: which keys trigger which [`Action`], read from TOML files.
+//! Keymaps: which keys trigger which [`Action`] in which [`Layer`], read from TOML files.
 //!
 //! Two keymaps are built in (`keymaps/*.toml`, embedded at compile time). A user can
 //! add or override keymaps in `<config dir>/keymaps/NAME.toml`:
@@ -12,14 +12,37 @@
 //! keys = ["ctrl-d", "pagedown"]
 //! action = "page_down"
 //! desc = "Scroll down a page"
+//!
+//! [[bindings]]
+//! layer = "confirm"          # optional; "main" when not given
+//! keys = ["ctrl-y"]
+//! action = "confirm_yes"
+//! desc = "Go ahead"
 //! ```
+//!
+//! Layers: `main` (the panels), and one per dialog: `confirm`, `progress`, `faults`,
+//! `logs`, `picker`, `help`. A key is looked up in the layer of what is on screen. A
+//! dialog's commands (`confirm_yes`, `logs_pause`, ...) can only be bound in their
+//! dialog's layer, the main screen's actions (`drain`, `zoom`, ...) only in `main`
+//! (`log_sources` also in `logs`), and the generic actions (`quit`, `help`, `cancel`,
+//! `confirm` and the selection moves) in any layer.
+//!
+//! Fallback: when a dialog's layer does not bind a key, the key is looked up in `main`
+//! and counts only if it is bound there to a generic action or to the action that opens
+//! the dialog (`logs`, `faults`, `log_sources`, `help`: pressed again, it closes it).
+//! Nothing else falls through, so `d` in the confirmation is the drain option toggle,
+//! never a new drain. A dialog layer binding a key hides main's binding of that key.
 //!
 //! A user file starts from its `extends` keymap if it has one, else from the builtin
 //! keymap of the same name if there is one, else it stands alone (and must bind at
 //! least `quit`, `help` and `cancel`). Bindings in the file replace every binding of
-//! their action in the base, and the keys they use are taken away from other actions
-//! of the base, so the user's binding always wins. `extends` naming the file's own
-//! name means the builtin keymap.
+//! their action in their layer of the base, and the keys they use are taken away from
+//! other actions of that layer of the base, so the user's binding always wins. `extends`
+//! naming the file's own name means the builtin keymap.
+//!
+//! Checks: a key bound twice within one layer of a file is an error (at the second
+//! binding's line); after layering, `quit`, `help` and `cancel` must have a key in
+//! `main`, and `confirm_no` or `cancel` must be reachable in `confirm`.
 //!
 //! Key syntax: a single character (`c`, `C` is shift-c, `?`, `/`), or a named key
 //! (`tab`, `backtab`, `enter`, `esc`, `space`, `up`, `down`, `left`, `right`, `pageup`,
@@ -37,7 +60,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::layered::{self, Layered, Source};
-use crate::action::Action;
+use crate::action::{Action, Layer};
 use crate::error::FileError;
 
 /// A key with its modifiers, normalised so that a key has one spelling: a character
@@ -189,9 +212,10 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
 }
 
-/// Some keys, the action they trigger, and what it does (shown in help).
+/// Some keys, the action they trigger in a layer, and what it does (shown in help).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
+    pub layer: Layer,
     pub keys: Vec<KeyChord>,
     pub action: Action,
     pub desc: String,
@@ -217,24 +241,84 @@ pub const DEFAULT_KEYMAP: &str = "default";
 /// Actions every keymap must reach, or the user could get stuck.
 const ESSENTIAL: &[Action] = &[Action::Quit, Action::Help, Action::Cancel];
 
+/// What must stay reachable after layering: in each layer, one of the actions.
+const REACHABLE: &[(Layer, &[Action])] = &[
+    (Layer::Main, &[Action::Quit]),
+    (Layer::Main, &[Action::Help]),
+    (Layer::Main, &[Action::Cancel]),
+    (Layer::Confirm, &[Action::ConfirmNo, Action::Cancel]),
+];
+
+/// Whether a dialog takes `action` from the main layer for keys it does not bind itself.
+fn falls_back(layer: Layer, action: Action) -> bool {
+    layer != Layer::Main && (action.is_generic() || layer.opener() == Some(action))
+}
+
 impl Keymap {
-    /// The action bound to the key of `ev`, if any. Key releases are ignored.
+    /// The action bound to the key of `ev` in the main layer, if any. Key releases are ignored.
     pub fn lookup(&self, ev: &KeyEvent) -> Option<Action> {
+        self.action(Layer::Main, ev)
+    }
+
+    /// The action the key of `ev` triggers in `layer`: the layer's own binding, else (in a
+    /// dialog) main's binding if it falls back (see the module docs). Key releases are ignored.
+    pub fn action(&self, layer: Layer, ev: &KeyEvent) -> Option<Action> {
         if ev.kind == KeyEventKind::Release {
             return None;
         }
-        let chord = KeyChord::from_event(ev);
-        self.bindings.iter().find(|b| b.keys.contains(&chord)).map(|b| b.action)
+        self.chord_action(layer, &KeyChord::from_event(ev))
     }
 
-    /// Every key bound to `action`, in file order.
-    pub fn keys_for(&self, action: Action) -> Vec<&KeyChord> {
-        self.bindings.iter().filter(|b| b.action == action).flat_map(|b| &b.keys).collect()
+    /// The action `chord` triggers in `layer`.
+    pub fn chord_action(&self, layer: Layer, chord: &KeyChord) -> Option<Action> {
+        if let Some(a) = self.bound(layer, chord) {
+            return Some(a);
+        }
+        self.bound(Layer::Main, chord).filter(|a| falls_back(layer, *a))
     }
 
-    /// The first key bound to `action`, as text (`"c"`, `"ctrl-c"`), for hints.
-    pub fn hint(&self, action: Action) -> Option<String> {
-        self.keys_for(action).first().map(|k| k.to_string())
+    /// The action `layer` itself binds `chord` to.
+    fn bound(&self, layer: Layer, chord: &KeyChord) -> Option<Action> {
+        self.bindings.iter().find(|b| b.layer == layer && b.keys.contains(chord)).map(|b| b.action)
+    }
+
+    /// The bindings of one layer, in file order.
+    pub fn layer(&self, layer: Layer) -> impl Iterator<Item = &Binding> {
+        self.bindings.iter().filter(move |b| b.layer == layer)
+    }
+
+    /// Every key that triggers `action` in `layer`, in file order: the layer's own keys, then
+    /// the keys it takes from main by fallback.
+    pub fn keys_for(&self, layer: Layer, action: Action) -> Vec<&KeyChord> {
+        let own = self.layer(layer).filter(|b| b.action == action).flat_map(|b| &b.keys);
+        let mut keys: Vec<&KeyChord> = own.collect();
+        if falls_back(layer, action) {
+            let main = self.layer(Layer::Main).filter(|b| b.action == action).flat_map(|b| &b.keys);
+            keys.extend(main.filter(|k| self.bound(layer, k).is_none()));
+        }
+        keys
+    }
+
+    /// The first key that triggers `action` in `layer`, as text (`"c"`, `"ctrl-c"`), for hints.
+    pub fn hint(&self, layer: Layer, action: Action) -> Option<String> {
+        self.keys_for(layer, action).first().map(|k| k.to_string())
+    }
+
+    /// Up to `n` keys that trigger `action` in `layer`, joined by `/` (`"n/esc"`), for hints.
+    /// A capital letter is left out after its small one: `y` stands for `y` and `Y`.
+    pub fn hints(&self, layer: Layer, action: Action, n: usize) -> Option<String> {
+        let keys = self.keys_for(layer, action);
+        let mut shown: Vec<&KeyChord> = Vec::new();
+        for k in keys {
+            let small = match k.code {
+                KeyCode::Char(c) if c.is_uppercase() => c.to_lowercase().next().map(|c| KeyChord { code: KeyCode::Char(c), mods: k.mods }),
+                _ => None,
+            };
+            if !shown.iter().any(|s| Some(**s) == small) && shown.len() < n {
+                shown.push(k);
+            }
+        }
+        (!shown.is_empty()).then(|| shown.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("/"))
     }
 
     /// A builtin keymap by name.
@@ -285,12 +369,13 @@ pub(super) struct KeymapFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BindingFile {
+    layer: Option<Spanned<String>>,
     keys: Spanned<Vec<Spanned<String>>>,
     action: Spanned<String>,
     desc: Option<Spanned<String>>,
 }
 
-/// A validated binding with the position of each key, for merge errors.
+/// A validated binding with the position of each key, for merge and reachability errors.
 struct Parsed {
     binding: Binding,
     key_spans: Vec<Range<usize>>,
@@ -309,17 +394,25 @@ impl Layered for Keymap {
 
     fn build(at: &Source<'_>, stem: &str, file: KeymapFile, base: Option<Keymap>) -> Result<Keymap, FileError> {
         let parsed = parse_bindings(&file.bindings, at)?;
+        let user_keys: Vec<(Layer, KeyChord, Range<usize>)> = parsed
+            .iter()
+            .flat_map(|p| p.binding.keys.iter().zip(&p.key_spans).map(|(k, span)| (p.binding.layer, *k, span.clone())))
+            .collect();
         let mut description = file.description.unwrap_or_default();
-        let bindings = match base {
+        let bindings = match &base {
             Some(base) => {
                 if description.is_empty() {
                     description.clone_from(&base.description);
                 }
-                merge(base, parsed, at)?
+                merge(base, parsed)
             }
             None => {
                 let bindings: Vec<Binding> = parsed.into_iter().map(|p| p.binding).collect();
-                let missing: Vec<&str> = ESSENTIAL.iter().filter(|a| !bindings.iter().any(|b| b.action == **a)).map(|a| a.name()).collect();
+                let missing: Vec<&str> = ESSENTIAL
+                    .iter()
+                    .filter(|a| !bindings.iter().any(|b| b.layer == Layer::Main && b.action == **a))
+                    .map(|a| a.name())
+                    .collect();
                 if !missing.is_empty() {
                     return Err(FileError::whole(
                         at.path,
@@ -334,13 +427,16 @@ impl Layered for Keymap {
                 bindings
             }
         };
-        Ok(Keymap { name: stem.to_owned(), description, bindings })
+        let keymap = Keymap { name: stem.to_owned(), description, bindings };
+        check_reachable(&keymap, base.as_ref(), &user_keys, at)?;
+        Ok(keymap)
     }
 }
 
-/// Validates every binding of a file: known action, good keys, no key twice, a description.
+/// Validates every binding of a file: known layer and action, an action that fits the layer,
+/// good keys, no key twice in a layer, a description.
 fn parse_bindings(bindings: &[Spanned<BindingFile>], at: &Source<'_>) -> Result<Vec<Parsed>, FileError> {
-    let mut seen: HashMap<KeyChord, (Action, Range<usize>)> = HashMap::new();
+    let mut seen: HashMap<(Layer, KeyChord), (Action, Range<usize>)> = HashMap::new();
     let mut out = Vec::with_capacity(bindings.len());
     for spanned in bindings {
         let b = spanned.get_ref();
@@ -348,6 +444,27 @@ fn parse_bindings(bindings: &[Spanned<BindingFile>], at: &Source<'_>) -> Result<
             let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
             at.error(b.action.span(), format!("unknown action `{}`; valid actions: {}", b.action.get_ref(), names.join(", ")))
         })?;
+        let layer = match &b.layer {
+            None => Layer::Main,
+            Some(l) => Layer::from_name(l.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = Layer::ALL.iter().map(|l| l.name()).collect();
+                at.error(l.span(), format!("unknown layer `{}`; valid layers: {}", l.get_ref(), names.join(", ")))
+            })?,
+        };
+        if !action.fits(layer) {
+            let span = b.layer.as_ref().map(|l| l.span()).unwrap_or_else(|| b.action.span());
+            let home = action.home();
+            return Err(at.error(
+                span,
+                format!(
+                    "`{}` cannot be bound in layer `{}`: it belongs to layer `{}` (layer = \"{}\")",
+                    action.name(),
+                    layer.name(),
+                    home.name(),
+                    home.name()
+                ),
+            ));
+        }
         if b.keys.get_ref().is_empty() {
             return Err(at.error(b.keys.span(), format!("`{}` has no keys; give at least one", action.name())));
         }
@@ -355,12 +472,14 @@ fn parse_bindings(bindings: &[Spanned<BindingFile>], at: &Source<'_>) -> Result<
         let mut key_spans = Vec::new();
         for key in b.keys.get_ref() {
             let chord = parse_key(key.get_ref()).map_err(|m| at.error(key.span(), m))?;
-            if let Some((other, first)) = seen.get(&chord) {
-                return Err(
-                    at.error(key.span(), format!("key `{chord}` is already bound to `{}` on line {}", other.name(), at.line(first)))
-                );
+            if let Some((other, first)) = seen.get(&(layer, chord)) {
+                let in_layer = if layer == Layer::Main { String::new() } else { format!(" in layer `{}`", layer.name()) };
+                return Err(at.error(
+                    key.span(),
+                    format!("key `{chord}` is already bound to `{}`{in_layer} on line {}", other.name(), at.line(first)),
+                ));
             }
-            seen.insert(chord, (action, key.span()));
+            seen.insert((layer, chord), (action, key.span()));
             keys.push(chord);
             key_spans.push(key.span());
         }
@@ -380,63 +499,79 @@ fn parse_bindings(bindings: &[Spanned<BindingFile>], at: &Source<'_>) -> Result<
                 ));
             }
         };
-        out.push(Parsed { binding: Binding { keys, action, desc }, key_spans });
+        out.push(Parsed { binding: Binding { layer, keys, action, desc }, key_spans });
     }
     Ok(out)
 }
 
-/// Applies a file's bindings on top of `base`: they replace their actions' bindings in
-/// place, and their keys are removed from the base's other actions.
-fn merge(base: Keymap, user: Vec<Parsed>, at: &Source<'_>) -> Result<Vec<Binding>, FileError> {
-    let user_keys: HashMap<KeyChord, Range<usize>> =
-        user.iter().flat_map(|p| p.binding.keys.iter().copied().zip(p.key_spans.iter().cloned())).collect();
+/// Applies a file's bindings on top of `base`: they replace their actions' bindings in their
+/// layer in place, and their keys are removed from the base's other actions of that layer.
+fn merge(base: &Keymap, user: Vec<Parsed>) -> Vec<Binding> {
+    let user_keys: HashSet<(Layer, KeyChord)> = user.iter().flat_map(|p| p.binding.keys.iter().map(|k| (p.binding.layer, *k))).collect();
     let mut pending: Vec<Option<Binding>> = user.into_iter().map(|p| Some(p.binding)).collect();
-    let mut take = |action: Action| -> Vec<Binding> {
-        pending.iter_mut().filter(|b| b.as_ref().is_some_and(|b| b.action == action)).filter_map(Option::take).collect()
+    let mut take = |layer: Layer, action: Action| -> Vec<Binding> {
+        pending.iter_mut().filter(|b| b.as_ref().is_some_and(|b| b.layer == layer && b.action == action)).filter_map(Option::take).collect()
     };
 
     let mut out = Vec::with_capacity(base.bindings.len());
     let mut replaced = HashSet::new();
-    // Base actions left without keys, with the user's key that took the last one.
-    let mut stripped: Vec<(Action, KeyChord, Range<usize>)> = Vec::new();
-    for mut binding in base.bindings {
-        if replaced.contains(&binding.action) {
+    for binding in &base.bindings {
+        let id = (binding.layer, binding.action);
+        if replaced.contains(&id) {
             continue;
         }
-        let mine = take(binding.action);
+        let mine = take(binding.layer, binding.action);
         if !mine.is_empty() {
-            replaced.insert(binding.action);
+            replaced.insert(id);
             out.extend(mine);
             continue;
         }
-        let last_taken = binding.keys.iter().rev().find(|k| user_keys.contains_key(k)).copied();
-        binding.keys.retain(|k| !user_keys.contains_key(k));
-        match (binding.keys.is_empty(), last_taken) {
-            (true, Some(key)) => stripped.push((binding.action, key, user_keys[&key].clone())),
-            _ => out.push(binding),
+        let mut binding = binding.clone();
+        binding.keys.retain(|k| !user_keys.contains(&(binding.layer, *k)));
+        if !binding.keys.is_empty() {
+            out.push(binding);
         }
     }
     out.extend(pending.into_iter().flatten());
+    out
+}
 
-    for &action in ESSENTIAL {
-        if out.iter().any(|b| b.action == action) {
+/// Checks that what must stay reachable ([`REACHABLE`]) has a key. When a file's binding took
+/// the last key the base had for it, the error points at that binding.
+fn check_reachable(
+    keymap: &Keymap,
+    base: Option<&Keymap>,
+    user_keys: &[(Layer, KeyChord, Range<usize>)],
+    at: &Source<'_>,
+) -> Result<(), FileError> {
+    for &(layer, any) in REACHABLE {
+        if any.iter().any(|a| !keymap.keys_for(layer, *a).is_empty()) {
             continue;
         }
-        let message = format!("no key is left for `{}`", action.name());
-        return Err(match stripped.iter().find(|(a, _, _)| *a == action) {
-            Some((_, key, span)) => at.error(
-                span.clone(),
+        let names: Vec<String> = any.iter().map(|a| format!("`{}`", a.name())).collect();
+        let (in_layer, also) = match layer {
+            Layer::Main => (String::new(), String::new()),
+            l => (format!(" in layer `{}`", l.name()), format!(" in layer `{}`", l.name())),
+        };
+        let message = format!("no key is left for {}{in_layer}", names.join(" or "));
+        let taken = base.and_then(|base| {
+            let had: Vec<KeyChord> = any.iter().flat_map(|a| base.keys_for(layer, *a)).copied().collect();
+            let (_, key, span) = user_keys.iter().rev().find(|(l, k, _)| had.contains(k) && (*l == layer || *l == Layer::Main))?;
+            Some((&base.name, *key, span.clone()))
+        });
+        return Err(match taken {
+            Some((base, key, span)) => at.error(
+                span,
                 format!(
-                    "{message}: this binding takes `{key}`, its last key in keymap `{}`; \
-                     also bind `{}` to another key",
-                    base.name,
-                    action.name()
+                    "{message}: this binding takes `{key}`, its last key in keymap `{base}`; \
+                     also bind `{}` to another key{also}",
+                    any[0].name()
                 ),
             ),
             None => FileError::whole(at.path, message),
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -499,7 +634,11 @@ mod tests {
             assert!(!km.description.is_empty(), "{name}");
             assert!(!src.contains("extends"), "{name} must stand alone");
             for &action in Action::ALL {
-                assert!(!km.keys_for(action).is_empty(), "{name} does not bind {}", action.name());
+                let home = action.home();
+                assert!(km.layer(home).any(|b| b.action == action), "{name} does not bind {} in layer {}", action.name(), home.name());
+            }
+            for &layer in Layer::ALL {
+                assert!(km.layer(layer).next().is_some(), "{name} binds nothing in layer {}", layer.name());
             }
             for b in &km.bindings {
                 assert!(!b.desc.is_empty() && !b.keys.is_empty());
@@ -552,9 +691,9 @@ mod tests {
             let c = chord(k);
             assert_eq!(km.lookup(&key(c.code, c.mods)), Some(action), "{k}");
         }
-        assert_eq!(km.hint(Action::Cordon).as_deref(), Some("c"));
-        assert_eq!(km.hint(Action::Quit).as_deref(), Some("q"));
-        assert_eq!(km.keys_for(Action::Quit), [&chord("q"), &chord("ctrl-c")]);
+        assert_eq!(km.hint(Layer::Main, Action::Cordon).as_deref(), Some("c"));
+        assert_eq!(km.hint(Layer::Main, Action::Quit).as_deref(), Some("q"));
+        assert_eq!(km.keys_for(Layer::Main, Action::Quit), [&chord("q"), &chord("ctrl-c")]);
     }
 
     #[test]
@@ -570,7 +709,7 @@ mod tests {
         assert_eq!(km.lookup(&key(KeyCode::Char('f'), KeyModifiers::CONTROL)), Some(Action::PageDown));
         assert_eq!(km.lookup(&ch('o')), Some(Action::Logs));
         assert_eq!(km.lookup(&ch('c')), Some(Action::Cordon));
-        assert_eq!(km.hint(Action::Logs).as_deref(), Some("o"));
+        assert_eq!(km.hint(Layer::Main, Action::Logs).as_deref(), Some("o"));
     }
 
     #[test]
@@ -797,17 +936,19 @@ mod tests {
         assert_eq!(km.lookup(&ch('d')), None, "the user's drain replaces the builtin's");
         assert_eq!(km.lookup(&ch('x')), Some(Action::Cordon), "the user's key wins");
         assert_eq!(km.lookup(&ch('c')), None);
-        assert_eq!(km.keys_for(Action::Faults), Vec::<&KeyChord>::new(), "faults lost its only key");
+        assert_eq!(km.keys_for(Layer::Main, Action::Faults), Vec::<&KeyChord>::new(), "faults lost its only key");
         assert_eq!(km.lookup(&ch('q')), None);
-        assert_eq!(km.hint(Action::Quit).as_deref(), Some("ctrl-q"));
+        assert_eq!(km.hint(Layer::Main, Action::Quit).as_deref(), Some("ctrl-q"));
         assert_eq!(km.bindings.iter().find(|b| b.action == Action::Drain).unwrap().desc, "Drain it");
         // The rest is the builtin, in its order.
         assert_eq!(km.lookup(&ch('j')), Some(Action::SelectNext));
         assert_eq!(km.bindings[0].action, Action::Quit);
         assert_eq!(km.bindings.len(), builtin.bindings.len() - 1);
-        // Every key is bound once.
+        // Every key is bound once in its layer.
         let mut seen = HashSet::new();
-        assert!(km.bindings.iter().flat_map(|b| &b.keys).all(|k| seen.insert(*k)));
+        assert!(km.bindings.iter().flat_map(|b| b.keys.iter().map(move |k| (b.layer, *k))).all(|k| seen.insert(k)));
+        // The dialogs keep their keys: `d` and `c` in the confirmation are not the main layer's.
+        assert_eq!(km.action(Layer::Confirm, &ch('d')), Some(Action::DrainToggleEmptyDir));
         // The vim builtin is untouched.
         assert_eq!(Keymap::load("vim", Some(dir.0.path())).unwrap(), Keymap::builtin("vim").unwrap());
     }
@@ -819,7 +960,7 @@ mod tests {
         let km = Keymap::load("mine", Some(dir.0.path())).unwrap();
         assert_eq!(km.lookup(&ch('j')), Some(Action::Zoom));
         assert_eq!(km.lookup(&ch('z')), None);
-        assert_eq!(km.keys_for(Action::SelectNext), [&chord("down")]);
+        assert_eq!(km.keys_for(Layer::Main, Action::SelectNext), [&chord("down")]);
     }
 
     #[test]
@@ -870,6 +1011,155 @@ mod tests {
 
         let e = parse_err("extends = \"custom\"\n");
         assert!(e.message.contains("extends itself"), "{e}");
+    }
+
+    fn layer_key(layer: Layer, k: &str) -> Option<Action> {
+        Keymap::default().chord_action(layer, &chord(k))
+    }
+
+    #[test]
+    fn dialog_layers_have_their_own_keys_and_fall_back_only_for_generic_ones() {
+        let km = Keymap::default();
+        assert_eq!(layer_key(Layer::Confirm, "y"), Some(Action::ConfirmYes));
+        assert_eq!(layer_key(Layer::Confirm, "Y"), Some(Action::ConfirmYes));
+        assert_eq!(layer_key(Layer::Confirm, "esc"), Some(Action::ConfirmNo));
+        assert_eq!(layer_key(Layer::Confirm, "d"), Some(Action::DrainToggleEmptyDir));
+        assert_eq!(layer_key(Layer::Confirm, "f"), Some(Action::DrainToggleUnmanaged));
+        assert_eq!(layer_key(Layer::Confirm, "e"), Some(Action::EmergencyFailover));
+        // Generic actions come from main; the rest of main does not reach a dialog.
+        assert_eq!(layer_key(Layer::Confirm, "enter"), Some(Action::Confirm));
+        assert_eq!(layer_key(Layer::Confirm, "q"), Some(Action::Quit));
+        assert_eq!(layer_key(Layer::Confirm, "c"), None, "no cordon from inside a confirmation");
+        assert_eq!(layer_key(Layer::Confirm, "x"), None);
+        assert_eq!(layer_key(Layer::Progress, "c"), Some(Action::CancelOperation));
+        assert_eq!(layer_key(Layer::Faults, "enter"), Some(Action::InjectFault));
+        assert_eq!(layer_key(Layer::Logs, "G"), Some(Action::LogsFollow), "the layer hides main's select_last");
+        assert_eq!(layer_key(Layer::Logs, "j"), Some(Action::SelectNext));
+        assert_eq!(layer_key(Layer::Logs, "a"), Some(Action::LogSources));
+        assert_eq!(layer_key(Layer::Picker, "p"), Some(Action::PickerTogglePrevious));
+        assert_eq!(layer_key(Layer::Help, "space"), Some(Action::PageDown));
+        // The key that opened a dialog closes it again.
+        assert_eq!(layer_key(Layer::Logs, "l"), Some(Action::Logs));
+        assert_eq!(layer_key(Layer::Faults, "x"), Some(Action::Faults));
+        assert_eq!(layer_key(Layer::Picker, "a"), Some(Action::LogSources));
+        assert_eq!(layer_key(Layer::Picker, "l"), None, "only the picker's own opener");
+        // The main layer sees none of the dialogs' keys.
+        assert_eq!(km.lookup(&ch('y')), None);
+        assert_eq!(km.lookup(&ch('d')), Some(Action::Drain));
+        // Keys for hints: the layer's own, then main's by fallback unless the layer took the key.
+        assert_eq!(km.keys_for(Layer::Confirm, Action::ConfirmNo), [&chord("n"), &chord("N"), &chord("esc")]);
+        assert_eq!(km.keys_for(Layer::Confirm, Action::Cancel), Vec::<&KeyChord>::new(), "esc is confirm_no there");
+        assert_eq!(km.keys_for(Layer::Logs, Action::SelectNext), [&chord("down"), &chord("j")]);
+        assert_eq!(km.keys_for(Layer::Logs, Action::SelectLast), Vec::<&KeyChord>::new(), "G and end follow instead");
+        assert_eq!(km.keys_for(Layer::Confirm, Action::Drain), Vec::<&KeyChord>::new());
+        assert_eq!(km.hints(Layer::Confirm, Action::ConfirmNo, 2).as_deref(), Some("n/esc"), "N goes with n");
+        assert_eq!(km.hints(Layer::Confirm, Action::ConfirmYes, 3).as_deref(), Some("y"));
+        assert_eq!(km.hints(Layer::Main, Action::Quit, 3).as_deref(), Some("q/ctrl-c"));
+        assert_eq!(km.hints(Layer::Confirm, Action::Drain, 1), None);
+        // Releases are ignored in every layer.
+        let release = KeyEvent::new_with_kind(KeyCode::Char('y'), KeyModifiers::NONE, KeyEventKind::Release);
+        assert_eq!(km.action(Layer::Confirm, &release), None);
+    }
+
+    #[test]
+    fn layer_field_is_parsed_and_checked() {
+        let km = parse(&format!(
+            "{ESSENTIALS}\n[[bindings]]\nlayer = \"confirm\"\nkeys = [\"ctrl-y\"]\naction = \"confirm_yes\"\ndesc = \"Yes\"\n\n\
+             [[bindings]]\nlayer = \"main\"\nkeys = [\"D\"]\naction = \"drain\"\ndesc = \"Drain\"\n"
+        ))
+        .unwrap();
+        assert_eq!(km.chord_action(Layer::Confirm, &chord("ctrl-y")), Some(Action::ConfirmYes));
+        assert_eq!(km.lookup(&key(KeyCode::Char('y'), KeyModifiers::CONTROL)), None);
+        assert_eq!(km.lookup(&ch('D')), Some(Action::Drain));
+        assert_eq!(km.layer(Layer::Confirm).count(), 1);
+        assert_eq!(km.layer(Layer::Main).count(), 4);
+
+        let e =
+            parse_err(&format!("{ESSENTIALS}\n[[bindings]]\nlayer = \"dialog\"\nkeys = [\"y\"]\naction = \"confirm_yes\"\ndesc = \"x\"\n"));
+        assert_eq!((e.line, e.column), (ESSENTIALS.lines().count() + 3, 9), "{e}");
+        assert!(e.message.contains("unknown layer `dialog`; valid layers: main, confirm, progress, faults, logs, picker, help"), "{e}");
+
+        // A dialog's command outside its layer: the error points at `action` (no layer given) ...
+        let e = parse_err(&format!("{ESSENTIALS}\n[[bindings]]\nkeys = [\"y\"]\naction = \"confirm_yes\"\ndesc = \"x\"\n"));
+        assert_eq!((e.line, e.column), (ESSENTIALS.lines().count() + 4, 10), "{e}");
+        assert!(e.message.contains("`confirm_yes` cannot be bound in layer `main`: it belongs to layer `confirm`"), "{e}");
+        // ... or at `layer`; and the main screen's actions stay in main.
+        let e = parse_err(&format!("{ESSENTIALS}\n[[bindings]]\nlayer = \"logs\"\nkeys = [\"d\"]\naction = \"drain\"\ndesc = \"x\"\n"));
+        assert_eq!((e.line, e.column), (ESSENTIALS.lines().count() + 3, 9), "{e}");
+        assert!(e.message.contains("`drain` cannot be bound in layer `logs`: it belongs to layer `main`"), "{e}");
+        // Generic actions fit every layer, log_sources fits the log viewer too.
+        parse(&format!(
+            "{ESSENTIALS}\n[[bindings]]\nlayer = \"faults\"\nkeys = [\"j\"]\naction = \"select_next\"\ndesc = \"x\"\n\n\
+             [[bindings]]\nlayer = \"logs\"\nkeys = [\"+\"]\naction = \"log_sources\"\ndesc = \"x\"\n"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn two_actions_on_one_key_in_a_layer_is_an_error_with_its_line() {
+        let text = format!(
+            "{ESSENTIALS}\n[[bindings]]\nlayer = \"logs\"\nkeys = [\"s\"]\naction = \"logs_save\"\ndesc = \"Save\"\n\n\
+             [[bindings]]\nlayer = \"logs\"\nkeys = [\"x\", \"s\"]\naction = \"logs_pause\"\ndesc = \"Pause\"\n"
+        );
+        let e = parse_err(&text);
+        let first = ESSENTIALS.lines().count() + 4;
+        assert_eq!((e.line, e.column), (first + 6, 14), "{e}");
+        assert!(e.message.contains(&format!("key `s` is already bound to `logs_save` in layer `logs` on line {first}")), "{e}");
+        assert!(e.to_string().contains(&format!("custom.toml:{}:14:", first + 6)), "{e}");
+        // The same key in two layers is fine: `q` quits, and pauses the log viewer.
+        let km = parse(&format!("{ESSENTIALS}\n[[bindings]]\nlayer = \"logs\"\nkeys = [\"q\"]\naction = \"logs_pause\"\ndesc = \"P\"\n"))
+            .unwrap();
+        assert_eq!(km.lookup(&ch('q')), Some(Action::Quit));
+        assert_eq!(km.action(Layer::Logs, &ch('q')), Some(Action::LogsPause));
+    }
+
+    #[test]
+    fn an_override_in_a_layer_replaces_that_layer_only() {
+        let dir = TempDir::new();
+        // confirm_yes moves to ctrl-y; `d` in the confirmation now says no (taken from the drain toggle).
+        dir.write(
+            "default",
+            "[[bindings]]\nlayer = \"confirm\"\nkeys = [\"ctrl-y\"]\naction = \"confirm_yes\"\ndesc = \"Yes, really\"\n\n\
+             [[bindings]]\nlayer = \"confirm\"\nkeys = [\"n\", \"d\"]\naction = \"confirm_no\"\ndesc = \"No\"\n",
+        );
+        let km = Keymap::load("default", Some(dir.0.path())).unwrap();
+        let ctrl_y = key(KeyCode::Char('y'), KeyModifiers::CONTROL);
+        assert_eq!(km.action(Layer::Confirm, &ctrl_y), Some(Action::ConfirmYes));
+        assert_eq!(km.action(Layer::Confirm, &ch('y')), None);
+        assert_eq!(km.action(Layer::Confirm, &ch('Y')), None);
+        assert_eq!(km.action(Layer::Confirm, &ch('d')), Some(Action::ConfirmNo));
+        assert_eq!(km.keys_for(Layer::Confirm, Action::DrainToggleEmptyDir), Vec::<&KeyChord>::new());
+        assert_eq!(km.action(Layer::Confirm, &ch('f')), Some(Action::DrainToggleUnmanaged), "the rest of the layer stays");
+        // esc was confirm_no's; now it is main's cancel again, by fallback.
+        assert_eq!(km.action(Layer::Confirm, &key(KeyCode::Esc, KeyModifiers::NONE)), Some(Action::Cancel));
+        assert_eq!(km.hints(Layer::Confirm, Action::ConfirmYes, 2).as_deref(), Some("ctrl-y"));
+        assert_eq!(km.layer(Layer::Confirm).find(|b| b.action == Action::ConfirmYes).unwrap().desc, "Yes, really");
+        // The main layer is untouched.
+        assert_eq!(km.lookup(&ch('d')), Some(Action::Drain));
+        assert_eq!(km.layer(Layer::Main).count(), Keymap::default().layer(Layer::Main).count());
+    }
+
+    #[test]
+    fn the_confirmation_must_keep_a_way_out() {
+        let dir = TempDir::new();
+        // Taking n, N and esc for confirm_yes leaves neither confirm_no nor (esc being bound) cancel.
+        let path = dir.write(
+            "default",
+            "[[bindings]]\nlayer = \"confirm\"\nkeys = [\"y\", \"n\", \"N\", \"esc\"]\naction = \"confirm_yes\"\ndesc = \"x\"\n",
+        );
+        let e = Keymap::load_file(&path, Some(dir.0.path())).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 24), "{e}");
+        assert!(e.message.contains("no key is left for `confirm_no` or `cancel` in layer `confirm`"), "{e}");
+        assert!(e.message.contains("takes `esc`"), "{e}");
+        // A standalone keymap reaches cancel in the confirmation through main's esc.
+        let km = parse(ESSENTIALS).unwrap();
+        assert_eq!(km.keys_for(Layer::Confirm, Action::Cancel), [&chord("esc")]);
+        // ... unless the confirmation takes esc for something else.
+        let e = parse_err(&format!(
+            "{ESSENTIALS}\n[[bindings]]\nlayer = \"confirm\"\nkeys = [\"esc\"]\naction = \"confirm_yes\"\ndesc = \"x\"\n"
+        ));
+        assert_eq!(e.line, 0, "{e}");
+        assert!(e.message.contains("no key is left for `confirm_no` or `cancel` in layer `confirm`"), "{e}");
     }
 
     #[test]

@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use super::help::hint;
-use crate::app::{Action, App};
+use super::help::keys;
+use crate::app::{Action, App, Layer};
 use crate::settings::theme::Role;
 
 pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -36,14 +36,15 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
             lines.push(Line::styled(format!(" ! {w}"), t.style(Role::Warn)));
         }
     }
+    let k = |a, n| keys(app, Layer::Confirm, a, n);
     if let crate::ops::OpRequest::Drain { options, .. } = &plan.request {
         lines.push(Line::raw(""));
         let onoff = |b: bool| if b { "yes" } else { "no" };
         lines.push(Line::from(vec![
             Span::styled(" options: ", t.style(Role::Muted)),
-            Span::styled("d", t.style(Role::Key)),
+            Span::styled(k(Action::DrainToggleEmptyDir, 1), t.style(Role::Key)),
             Span::styled(format!(" delete emptyDir data: {}   ", onoff(options.delete_emptydir_data)), t.style(Role::Text)),
-            Span::styled("f", t.style(Role::Key)),
+            Span::styled(k(Action::DrainToggleUnmanaged, 1), t.style(Role::Key)),
             Span::styled(format!(" delete pods without a controller: {}", onoff(options.force_unmanaged)), t.style(Role::Text)),
         ]));
     }
@@ -74,18 +75,18 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
     lines.push(Line::raw(""));
     if plan.allowed() && !plan.confirmable() {
         lines.push(Line::from(vec![
-            Span::styled(" n/Esc", t.style(Role::Key)),
+            Span::styled(format!(" {}", k(Action::ConfirmNo, 2)), t.style(Role::Key)),
             Span::styled(" cancel   (confirmation waits for the dry run)", t.style(Role::Muted)),
         ]));
     } else if plan.allowed() {
         let mut keys = vec![
-            Span::styled(" y", t.style(Role::Key)),
+            Span::styled(format!(" {}", k(Action::ConfirmYes, 1)), t.style(Role::Key)),
             Span::styled(" confirm   ", t.style(Role::Text)),
-            Span::styled("n/Esc", t.style(Role::Key)),
+            Span::styled(k(Action::ConfirmNo, 2), t.style(Role::Key)),
             Span::styled(" cancel", t.style(Role::Text)),
         ];
         if matches!(plan.request, crate::ops::OpRequest::VipFailover { mode: crate::ops::FailoverMode::Graceful, .. }) {
-            keys.push(Span::styled("   e", t.style(Role::Key)));
+            keys.push(Span::styled(format!("   {}", k(Action::EmergencyFailover, 1)), t.style(Role::Key)));
             keys.push(Span::styled(" emergency failover instead", t.style(Role::Text)));
         }
         lines.push(Line::from(keys));
@@ -94,8 +95,12 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
         for b in &plan.blockers {
             lines.push(Line::styled(format!("  - {b}"), t.style(Role::Critical)));
         }
-        let close =
-            if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) { " d/f change the options   Esc close" } else { " Esc close" };
+        let close = format!("{} close", k(Action::ConfirmNo, 2));
+        let close = if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) {
+            format!(" {}/{} change the options   {close}", k(Action::DrainToggleEmptyDir, 1), k(Action::DrainToggleUnmanaged, 1))
+        } else {
+            format!(" {close}")
+        };
         lines.push(Line::styled(close, t.style(Role::Muted)));
     }
     let w = 96.min(body.width);
@@ -116,11 +121,19 @@ pub(super) fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
             Line::styled(format!(" {} {s}", if *ok { "ok " } else { "ERR" }), t.style(if *ok { Role::Text } else { Role::Critical }))
         })
         .collect();
+    let hide = keys(app, Layer::Progress, Action::Cancel, 1);
     match &op.result {
-        None if op.runs_to_its_end.is_some() => lines
-            .push(Line::styled(" ... working   runs to its end, then reports   Esc hide (the operation goes on)", t.style(Role::Muted))),
-        None => lines
-            .push(Line::styled(" ... working   c cancel at the next safe point   Esc hide (the operation goes on)", t.style(Role::Muted))),
+        None if op.runs_to_its_end.is_some() => lines.push(Line::styled(
+            format!(" ... working   runs to its end, then reports   {hide} hide (the operation goes on)"),
+            t.style(Role::Muted),
+        )),
+        None => lines.push(Line::styled(
+            format!(
+                " ... working   {} cancel at the next safe point   {hide} hide (the operation goes on)",
+                keys(app, Layer::Progress, Action::CancelOperation, 1)
+            ),
+            t.style(Role::Muted),
+        )),
         Some((true, s)) => lines.push(Line::styled(format!(" DONE: {s}"), t.style(Role::Ok))),
         Some((false, s)) => lines.push(Line::styled(format!(" FAILED: {s}"), t.style(Role::Critical))),
     }
@@ -142,7 +155,12 @@ fn wrapped_height(lines: &[Line], width: u16) -> u16 {
 
 pub(super) fn draw_faults(f: &mut Frame, app: &App, body: Rect, selected: usize) {
     let t = &app.theme;
-    let mut lines = vec![Line::styled("Inject a fault into the simulated cluster (1-8, or select + Enter):", t.style(Role::Muted))];
+    let how = format!(
+        "Inject a fault into the simulated cluster (1-{}, or select + {}):",
+        crate::ops::Fault::ALL.len(),
+        keys(app, Layer::Faults, Action::InjectFault, 1)
+    );
+    let mut lines = vec![Line::styled(how, t.style(Role::Muted))];
     for (i, fault) in crate::ops::Fault::ALL.iter().enumerate() {
         let style = if i == selected { t.style(Role::Selection) } else { t.style(Role::Text) };
         lines.push(Line::styled(format!(" {}  {:<16} {}", i + 1, fault.name(), fault.describe()), style));
@@ -225,14 +243,23 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
     } else {
         format!(" /{}", v.query)
     };
+    let k = |a| keys(app, Layer::Logs, a, 1);
     let bar = Line::from(vec![
         state,
         Span::styled(filter, t.style(Role::Key)),
         Span::styled(
             format!(
-                "  {} match  {} sources  / filter  space pause  j/k scroll  G follow  s save  o kockpit's own log  Esc close",
+                "  {} match  {} sources  {} filter  {} pause  {}/{} scroll  {} follow  {} save  {} own log  {} close",
                 idx.len(),
-                hint(app, Action::LogSources)
+                k(Action::LogSources),
+                k(Action::LogsSearch),
+                k(Action::LogsPause),
+                k(Action::SelectNext),
+                k(Action::SelectPrev),
+                k(Action::LogsFollow),
+                k(Action::LogsSave),
+                k(Action::LogsOwnLog),
+                k(Action::Cancel),
             ),
             t.style(Role::Muted),
         ),
@@ -274,7 +301,13 @@ fn draw_log_picker(f: &mut Frame, app: &App, body: Rect, p: &crate::app::logsrc:
         }
     }
     let prev = if p.previous { "on" } else { "off" };
-    let help = format!("{} add/remove  p previous containers: {prev}  {} close", hint(app, Action::Confirm), hint(app, Action::Cancel));
+    let k = |a| keys(app, Layer::Picker, a, 1);
+    let help = format!(
+        "{} add/remove  {} previous containers: {prev}  {} close",
+        k(Action::Confirm),
+        k(Action::PickerTogglePrevious),
+        k(Action::Cancel)
+    );
     f.render_widget(Paragraph::new(lines), Rect { height: inner.height - 2, ..inner });
     f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &Line::styled(help, t.style(Role::Muted)), inner.width);
 }
@@ -282,8 +315,9 @@ fn draw_log_picker(f: &mut Frame, app: &App, body: Rect, p: &crate::app::logsrc:
 pub(super) fn draw_own_log(f: &mut Frame, app: &App, body: Rect) {
     let r = centered(body, body.width.saturating_sub(4), body.height.saturating_sub(2));
     f.render_widget(Clear, r);
+    let title = format!("kockpit's own log ({} back to the logs)", keys(app, Layer::Logs, Action::Cancel, 1));
     let w = tui_logger::TuiLoggerWidget::default()
-        .block(dialog_block(app, "kockpit's own log (Esc back to the logs)"))
+        .block(dialog_block(app, &title))
         .style(app.theme.style(Role::Text))
         .style_error(app.theme.style(Role::Critical))
         .style_warn(app.theme.style(Role::Warn))

@@ -9,11 +9,12 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::dialogs::{centered, dialog_block};
 use super::panels::sev_role;
-use crate::app::{Action, App};
+use crate::app::{Action, App, Layer};
 use crate::settings::theme::Role;
 
+/// The first key of `a` on the main screen, for hints.
 pub(super) fn hint(app: &App, a: Action) -> String {
-    app.keymap.hint(a).unwrap_or_else(|| "?".into())
+    keys(app, Layer::Main, a, 1)
 }
 
 pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
@@ -78,22 +79,73 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
 
 pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
     let t = &app.theme;
-    let r = centered(body, 84, body.height.saturating_sub(2).max(10));
+    let r = centered(body, body.width.saturating_sub(4).min(120), body.height.saturating_sub(2).max(10));
     f.render_widget(Clear, r);
-    let mut lines = vec![Line::styled(format!("keymap: {}   (Esc closes, j/k scroll)", app.keymap.name), t.style(Role::Muted))];
-    for &a in Action::ALL {
-        let keys: Vec<String> = app.keymap.keys_for(a).iter().map(|k| k.to_string()).collect();
-        let desc = app.keymap.bindings.iter().find(|b| b.action == a).map(|b| b.desc.clone()).unwrap_or_default();
-        let ro = a.is_operation() && app.readonly();
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:<16}", keys.join(" ")), t.style(Role::Key)),
-            Span::styled(format!("{:<14}", a.name()), t.style(Role::Muted)),
-            Span::styled(
-                if ro { format!("{desc} (disabled: read-only)") } else { desc },
-                t.style(if ro { Role::Muted } else { Role::Text }),
+    let k = |a| keys(app, Layer::Help, a, 1);
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "keymap: {}   {} closes, {}/{} scroll",
+                app.keymap.name,
+                k(Action::Cancel),
+                k(Action::SelectNext),
+                k(Action::SelectPrev)
             ),
-        ]));
+            t.style(Role::Muted),
+        ),
+        Line::styled(
+            "In a dialog, a key its layer does not bind works as on the main screen for quit, help, cancel,",
+            t.style(Role::Muted),
+        ),
+        Line::styled("confirm and the moves; the key that opened the dialog closes it.", t.style(Role::Muted)),
+    ];
+    let keys_of = |layer: Layer, a: Action| -> String {
+        let keys: Vec<String> = app.keymap.layer(layer).filter(|b| b.action == a).flat_map(|b| &b.keys).map(|k| k.to_string()).collect();
+        keys.join(" ")
+    };
+    let key_width = app.keymap.bindings.iter().map(|b| keys_of(b.layer, b.action).len()).max().unwrap_or(0) + 2;
+    for &layer in Layer::ALL {
+        let mut actions: Vec<Action> = Vec::new();
+        for b in app.keymap.layer(layer) {
+            if !actions.contains(&b.action) {
+                actions.push(b.action);
+            }
+        }
+        let literal: &[(String, &str)] = &match layer {
+            Layer::Faults => vec![(format!("1-{}", crate::ops::Fault::ALL.len()), "Inject the fault of that number")],
+            _ => vec![],
+        };
+        if actions.is_empty() && literal.is_empty() {
+            continue;
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(format!("{} (layer {})", layer.title(), layer.name()), t.style(Role::Accent)));
+        let width = actions.iter().map(|a| a.name().len()).max().unwrap_or(0) + 2;
+        for a in actions {
+            let desc = app.keymap.layer(layer).find(|b| b.action == a).map(|b| b.desc.clone()).unwrap_or_default();
+            let ro = a.is_operation() && app.readonly();
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<key_width$}", keys_of(layer, a)), t.style(Role::Key)),
+                Span::styled(format!("{:<width$}", a.name()), t.style(Role::Muted)),
+                Span::styled(
+                    if ro { format!("{desc} (disabled: read-only)") } else { desc },
+                    t.style(if ro { Role::Muted } else { Role::Text }),
+                ),
+            ]));
+        }
+        for (key, desc) in literal {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:<key_width$}"), t.style(Role::Key)),
+                Span::styled(format!("{:<width$}", ""), t.style(Role::Muted)),
+                Span::styled(*desc, t.style(Role::Text)),
+            ]));
+        }
     }
     let p = Paragraph::new(lines).block(dialog_block(app, "Help: every key")).scroll((scroll as u16, 0));
     f.render_widget(p, r);
+}
+
+/// Up to `n` keys that trigger `a` in `layer` (`n/esc`), for a dialog's hints; `?` when none is bound.
+pub(super) fn keys(app: &App, layer: Layer, a: Action, n: usize) -> String {
+    app.keymap.hints(layer, a, n).unwrap_or_else(|| "?".into())
 }
