@@ -283,8 +283,12 @@ fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
 }
 
 /// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).
+mod audit;
+mod drill;
 pub mod logs;
 use crate::live;
+use audit::{audit_verify, open_audit};
+use drill::drill_headless;
 
 pub fn run(cli: Cli) -> Result<i32> {
     if let Some(Cmd::Plan { file, json }) = &cli.command {
@@ -382,79 +386,6 @@ fn start_backend(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Result<(B
         let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
         Ok((live_backend(&plan, s.readonly)?, model))
     }
-}
-
-fn write_report(run: &crate::drill::DrillRun, cluster: &str, path: &std::path::Path) -> Result<()> {
-    let now = Utc::now();
-    std::fs::write(path, crate::drill::report::markdown(run, cluster, now)).wrap_err_with(|| format!("cannot write {}", path.display()))?;
-    let json_path = path.with_extension("json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&crate::drill::report::json(run, cluster, now))?)?;
-    Ok(())
-}
-
-fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &std::path::Path) -> Result<i32> {
-    use crate::backend::BackendEvent;
-    use crate::drill::Phase;
-    use crate::drill::driver::Driver;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let cap = WriteCap::acquire(false).expect("not read-only");
-    let audit = open_audit(s, cli);
-    if let Some(e) = audit.failure() {
-        return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
-    }
-    audit.record(
-        "session_start",
-        json!({ "user": std::env::var("USER").unwrap_or_default(), "host": hostname(), "mode": "drill", "headless": true, "version": env!("CARGO_PKG_VERSION") }),
-    );
-    let result = rt.block_on(async {
-        let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
-        // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !(live::first_round_complete(&model) && model.etcd.data.is_some()) {
-            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
-                Ok(Some(BackendEvent::Obs(o))) => {
-                    model.apply(o);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
-        let mut d = Driver::new(file, &model, Utc::now(), audit.clone(), Some(cap));
-        outln!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
-        while d.run.phase == Phase::Running {
-            let (says, cmds) = d.poll(&model, Utc::now());
-            for t in says {
-                outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
-            }
-            for cmd in cmds {
-                if backend.commands.send(cmd).is_err() {
-                    return Err(eyre!("the backend stopped during the drill"));
-                }
-            }
-            tokio::select! {
-                ev = backend.events.recv() => match ev {
-                    Some(ev) => {
-                        d.on_event(&ev);
-                        if let BackendEvent::Obs(o) = ev {
-                            model.apply(o);
-                        }
-                    }
-                    None => return Err(eyre!("the backend stopped during the drill")),
-                },
-                _ = tick.tick() => {}
-            }
-        }
-        // Let the restore actions reach the backend before it is dropped.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        write_report(&d.run, &model.meta.cluster, report)?;
-        d.finish(d.run.phase == Phase::Passed, report);
-        outln!("report: {} (and .json)", report.display());
-        Ok(if d.run.phase == Phase::Passed { 0 } else { 1 })
-    });
-    audit.record("session_end", json!({}));
-    audit.seal();
-    result
 }
 
 /// A model for the non-interactive commands: the settled demo, or one round of live probes.
@@ -588,43 +519,6 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         r
     })?;
     Ok(0)
-}
-
-fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path::Path>) -> Result<i32> {
-    use crate::ops::audit::chain;
-    let key = match key {
-        Some(k) => Some(chain::Key::load(k).wrap_err_with(|| format!("cannot read the audit key {}", k.display()))?),
-        None => chain::Key::load(&s.paths.audit_key()).ok(),
-    };
-    match chain::verify(files, key.as_ref()) {
-        Ok(v) => {
-            outln!(
-                "intact: {} records (seq {} to {}), {} checkpoints{}",
-                v.records,
-                v.first_seq,
-                v.last_seq,
-                v.checkpoints,
-                if key.is_some() {
-                    format!(", {} signatures checked", v.signed_checked)
-                } else {
-                    ", signatures NOT checked (no key)".into()
-                }
-            );
-            Ok(0)
-        }
-        Err(b) => {
-            eprintln!("kockpit: audit log broken: {b}");
-            Ok(1)
-        }
-    }
-}
-
-/// The session's audit log: `--audit-log`, else the config's `audit_log`, else the state directory's;
-/// checkpoints are signed with the key in the config directory (outside the log's directory).
-fn open_audit(s: &Setup, cli: &Cli) -> Audit {
-    let path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
-    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
-    Audit::open_keyed(&path, session, &s.paths.audit_key())
 }
 
 /// Whether standard input and output are a terminal kockpit can draw on.

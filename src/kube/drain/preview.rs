@@ -62,7 +62,8 @@ pub(super) struct Target {
     pub(super) pdb: Option<String>,
 }
 
-pub(super) struct Plan {
+/// What a drain will do with each pod of the node: the preview shown, and the pods to evict.
+pub(super) struct Evictions {
     pub(super) preview: DrainPreview,
     /// Evict now, and those a PDB holds (retried).
     pub(super) targets: Vec<Target>,
@@ -86,14 +87,14 @@ pub(super) async fn node_pods(kube: &Kube, node: &str) -> Result<Vec<LeanPod>, K
 /// Lists on a big, busy cluster may take longer than a single object.
 pub(super) const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(super) async fn plan_drain(kube: &Kube, node: &str, options: &DrainOptions, policy: &str) -> Result<Plan, KubeError> {
+pub(super) async fn plan_drain(kube: &Kube, node: &str, options: &DrainOptions, policy: &str) -> Result<Evictions, KubeError> {
     check_name("node", node).map_err(KubeError::Decode)?;
     let pods = node_pods(kube, node).await?;
     let pdbs: List<LeanPdb> = kube.get_json_within(&format!("/apis/{policy}/poddisruptionbudgets?resourceVersion=0"), LIST_TIMEOUT).await?;
     Ok(classify(node, pods, &pdbs.items, options))
 }
 
-pub(super) fn classify(node: &str, mut pods: Vec<LeanPod>, pdbs: &[LeanPdb], options: &DrainOptions) -> Plan {
+pub(super) fn classify(node: &str, mut pods: Vec<LeanPod>, pdbs: &[LeanPdb], options: &DrainOptions) -> Evictions {
     pods.sort_by_key(|p| p.metadata.key());
     let mut preview = DrainPreview { node: node.to_string(), ..Default::default() };
     let mut targets = Vec::new();
@@ -165,5 +166,5 @@ pub(super) fn classify(node: &str, mut pods: Vec<LeanPod>, pdbs: &[LeanPdb], opt
         }
         targets.push(target);
     }
-    Plan { preview, targets }
+    Evictions { preview, targets }
 }

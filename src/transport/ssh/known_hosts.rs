@@ -171,7 +171,7 @@ mod tests {
             "# comment\nlb1,10.213.0.11 {K1}\n{} {K2}\n[10.0.0.9]:2222 {K1}\n*.prod,!db.prod {K2}\n@cert-authority * {K1}\ngarbage\n",
             hashed("m1", b"0123456789abcdef0123")
         );
-        let f = vec![file(&d, &text)];
+        let f = vec![file(d, &text)];
         assert_eq!(check(&f, "10.213.0.11", &key(K1)).unwrap(), HostKeyStatus::Known);
         assert_eq!(check(&f, "LB1", &key(K1)).unwrap(), HostKeyStatus::Known);
         assert_eq!(check(&f, "lb1", &key(K2)).unwrap(), HostKeyStatus::Changed { file: f[0].clone(), line: 2 });
@@ -189,7 +189,7 @@ mod tests {
     fn revoked_and_append() {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
-        let f = vec![file(&d, &format!("@revoked * {K1}\n"))];
+        let f = vec![file(d, &format!("@revoked * {K1}\n"))];
         assert!(matches!(check(&f, "anything", &key(K1)).unwrap(), HostKeyStatus::Revoked { line: 1, .. }));
         let kh = d.join("sub").join("known_hosts");
         append(&kh, "[h]:2200", &key(K2)).unwrap();

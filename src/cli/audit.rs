@@ -1,0 +1,44 @@
+//! The session's audit log, and `kockpit audit verify`.
+
+use chrono::Utc;
+use color_eyre::Result;
+use color_eyre::eyre::WrapErr;
+
+use super::*;
+
+pub(super) fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path::Path>) -> Result<i32> {
+    use crate::ops::audit::chain;
+    let key = match key {
+        Some(k) => Some(chain::Key::load(k).wrap_err_with(|| format!("cannot read the audit key {}", k.display()))?),
+        None => chain::Key::load(&s.paths.audit_key()).ok(),
+    };
+    match chain::verify(files, key.as_ref()) {
+        Ok(v) => {
+            outln!(
+                "intact: {} records (seq {} to {}), {} checkpoints{}",
+                v.records,
+                v.first_seq,
+                v.last_seq,
+                v.checkpoints,
+                if key.is_some() {
+                    format!(", {} signatures checked", v.signed_checked)
+                } else {
+                    ", signatures NOT checked (no key)".into()
+                }
+            );
+            Ok(0)
+        }
+        Err(b) => {
+            eprintln!("kockpit: audit log broken: {b}");
+            Ok(1)
+        }
+    }
+}
+
+/// The session's audit log: `--audit-log`, else the config's `audit_log`, else the state directory's;
+/// checkpoints are signed with the key in the config directory (outside the log's directory).
+pub(super) fn open_audit(s: &Setup, cli: &Cli) -> Audit {
+    let path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
+    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
+    Audit::open_keyed(&path, session, &s.paths.audit_key())
+}

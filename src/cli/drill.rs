@@ -1,0 +1,82 @@
+//! `kockpit drill run --headless`: a drill without the screen, through the same driver, planner and
+//! audit log as the screen.
+
+use chrono::Utc;
+use color_eyre::Result;
+use color_eyre::eyre::{WrapErr, eyre};
+use serde_json::json;
+
+use super::*;
+
+pub(super) fn write_report(run: &crate::drill::DrillRun, cluster: &str, path: &std::path::Path) -> Result<()> {
+    let now = Utc::now();
+    std::fs::write(path, crate::drill::report::markdown(run, cluster, now)).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    let json_path = path.with_extension("json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&crate::drill::report::json(run, cluster, now))?)?;
+    Ok(())
+}
+
+pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &std::path::Path) -> Result<i32> {
+    use crate::backend::BackendEvent;
+    use crate::drill::Phase;
+    use crate::drill::driver::Driver;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let cap = WriteCap::acquire(false).expect("not read-only");
+    let audit = open_audit(s, cli);
+    if let Some(e) = audit.failure() {
+        return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
+    }
+    audit.record(
+        "session_start",
+        json!({ "user": std::env::var("USER").unwrap_or_default(), "host": hostname(), "mode": "drill", "headless": true, "version": env!("CARGO_PKG_VERSION") }),
+    );
+    let result = rt.block_on(async {
+        let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
+        // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !(live::first_round_complete(&model) && model.etcd.data.is_some()) {
+            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
+                Ok(Some(BackendEvent::Obs(o))) => {
+                    model.apply(o);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let mut d = Driver::new(file, &model, Utc::now(), audit.clone(), Some(cap));
+        outln!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        while d.run.phase == Phase::Running {
+            let (says, cmds) = d.poll(&model, Utc::now());
+            for t in says {
+                outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+            }
+            for cmd in cmds {
+                if backend.commands.send(cmd).is_err() {
+                    return Err(eyre!("the backend stopped during the drill"));
+                }
+            }
+            tokio::select! {
+                ev = backend.events.recv() => match ev {
+                    Some(ev) => {
+                        d.on_event(&ev);
+                        if let BackendEvent::Obs(o) = ev {
+                            model.apply(o);
+                        }
+                    }
+                    None => return Err(eyre!("the backend stopped during the drill")),
+                },
+                _ = tick.tick() => {}
+            }
+        }
+        // Let the restore actions reach the backend before it is dropped.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        write_report(&d.run, &model.meta.cluster, report)?;
+        d.finish(d.run.phase == Phase::Passed, report);
+        outln!("report: {} (and .json)", report.display());
+        Ok(if d.run.phase == Phase::Passed { 0 } else { 1 })
+    });
+    audit.record("session_end", json!({}));
+    audit.seal();
+    result
+}
