@@ -233,7 +233,7 @@ impl Action {
 }
 
 /// Where a key is looked up: the main screen, or the dialog that is open. Each layer has its own
-/// bindings; see [`crate::settings::keymap`] for how a dialog falls back to the main layer.
+/// bindings; see the keymap module (`settings::keymap`) for how a dialog falls back to the main layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layer {
