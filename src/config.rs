@@ -64,11 +64,10 @@ pub struct Config {
 impl Config {
     /// Read the config file; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<Config, FileError> {
-        let src = match std::fs::read_to_string(path) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(FileError::whole(path, format!("cannot read: {e}"))),
-        };
+        if !path.exists() {
+            return Ok(Config::default());
+        }
+        let src = crate::error::read_text(path, "config file", crate::error::limits::PLAN)?;
         Config::parse(path, &src)
     }
 

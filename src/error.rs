@@ -48,6 +48,107 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// How large a file of each kind may be. A real host plan is a few KiB; these leave ample room and
+/// still keep a wrong path (a log, a disk image, /dev/zero) from taking the memory.
+pub mod limits {
+    /// Host plans (kockpit TOML, KubeKey YAML) and the config file.
+    pub const PLAN: u64 = 4 << 20;
+    /// Themes, keymaps and drill files.
+    pub const SETTINGS: u64 = 1 << 20;
+    /// ssh_config and known_hosts files.
+    pub const SSH: u64 = 16 << 20;
+    /// Nesting deeper than this (`[[[[...`, `{{{{...`) is refused before any parser sees it.
+    pub const DEPTH: usize = 64;
+}
+
+/// Read a file a user gave kockpit: only a regular file (not a directory, FIFO or device), at most
+/// `limit` bytes, UTF-8 text (an invalid byte is reported at its line and column), with no bracket
+/// nesting deeper than [`limits::DEPTH`]. `what` names the kind of file in messages ("host plan").
+pub fn read_text(path: &Path, what: &str, limit: u64) -> Result<String, FileError> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| FileError::whole(path, format!("cannot read the {what}: {e}")))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            use std::os::unix::fs::FileTypeExt;
+            let t = meta.file_type();
+            if t.is_fifo() {
+                "a FIFO"
+            } else if t.is_char_device() || t.is_block_device() {
+                "a device"
+            } else if t.is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            }
+        };
+        return Err(FileError::whole(path, format!("cannot read the {what}: it is {kind}, not a regular file")));
+    }
+    if meta.len() > limit {
+        return Err(FileError::whole(path, format!("the {what} is {} bytes; a {what} may have at most {limit}", meta.len())));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| FileError::whole(path, format!("cannot read the {what}: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(FileError::whole(path, format!("the {what} grew past {limit} bytes while it was read")));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let valid = String::from_utf8_lossy(&bytes[..bad]).into_owned();
+        let (line, column) = line_col(&valid, valid.len());
+        FileError::new(path, line, column, format!("not UTF-8 text (byte 0x{:02x}): save the {what} as UTF-8", bytes[bad]))
+    })?;
+    check_depth(path, &text, what)?;
+    Ok(text)
+}
+
+/// Refuse nesting deeper than [`limits::DEPTH`] (`[` and `{` outside quotes), at the place it gets too deep.
+pub fn check_depth(path: &Path, src: &str, what: &str) -> Result<(), FileError> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    for (i, c) in src.char_indices() {
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q || c == '\n' {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '#' => comment = true,
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > limits::DEPTH {
+                        return Err(FileError::at_offset(
+                            path,
+                            src,
+                            i,
+                            format!("nested more than {} levels deep: not a {what} kockpit can read", limits::DEPTH),
+                        ));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.line, self.column) {
@@ -71,6 +172,36 @@ mod tests {
         assert_eq!(line_col(src, 6), (2, 1));
         assert_eq!(line_col(src, 8), (2, 3));
         assert_eq!(line_col(src, 999), (3, 1));
+    }
+
+    #[test]
+    fn files_that_are_not_text_of_a_sane_size_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, "a = 1\n".repeat(1000)).unwrap();
+        let e = read_text(&big, "host plan", 100).unwrap_err();
+        assert!(e.to_string().contains("may have at most 100"), "{e}");
+        for (p, kind) in [(dir.path().to_path_buf(), "a directory"), (PathBuf::from("/dev/zero"), "a device")] {
+            let e = read_text(&p, "host plan", 1 << 20).unwrap_err();
+            assert!(e.to_string().contains(kind), "{e}");
+        }
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read_text(&fifo, "host plan", 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+        let latin1 = dir.path().join("latin1.toml");
+        std::fs::write(&latin1, b"name = \"ok\"\nnote = \"caf\xe9\"\n").unwrap();
+        let e = read_text(&latin1, "host plan", 1 << 20).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 12), "{e}");
+        assert!(e.message.contains("not UTF-8") && e.message.contains("0xe9"), "{e}");
+        let deep = dir.path().join("deep.yaml");
+        std::fs::write(&deep, format!("a: {}\n", "[".repeat(100_000))).unwrap();
+        let e = read_text(&deep, "host plan", 1 << 20).unwrap_err();
+        assert!(e.message.contains("nested more than 64 levels") && e.line == 1 && e.column == 68, "{e}");
+        // brackets inside strings and comments do not count
+        let ok = dir.path().join("ok.toml");
+        std::fs::write(&ok, format!("a = \"{}\" # {}\nb = [[1], [2]]\n", "[".repeat(200), "{".repeat(200))).unwrap();
+        assert!(read_text(&ok, "host plan", 1 << 20).is_ok());
     }
 
     #[test]

@@ -262,3 +262,20 @@ fn output_errors_never_panic_and_usage_errors_are_not_verdicts() {
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(kockpit(&["--help"]).status.code(), Some(0));
 }
+
+#[test]
+fn plan_refuses_what_is_not_a_plan_file_before_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.yaml");
+    std::fs::write(&deep, format!("apiVersion: kubekey.kubesphere.io/v1alpha2\nkind: Cluster\nspec: {}\n", "[".repeat(100_000))).unwrap();
+    for (file, want) in [
+        ("/dev/zero".to_string(), "it is a device, not a regular file"),
+        (dir.path().display().to_string(), "it is a directory, not a regular file"),
+        (deep.display().to_string(), "deep.yaml:3:71: nested more than 64 levels deep"),
+    ] {
+        let out = kockpit(&["plan", &file]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{file}: {err}");
+        assert!(err.contains(want), "{file}: {err}");
+    }
+}

@@ -161,7 +161,7 @@ struct RawExpect {
 
 impl DrillFile {
     pub fn load(path: &Path) -> Result<DrillFile, FileError> {
-        let src = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read: {e}")))?;
+        let src = crate::error::read_text(path, "drill file", crate::error::limits::SETTINGS)?;
         DrillFile::parse(path, &src)
     }
 

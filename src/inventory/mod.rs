@@ -357,13 +357,7 @@ impl Plan {
     /// Reads a plan file: a KubeKey `Cluster` YAML file if it says so
     /// (`apiVersion: kubekey.kubesphere.io/...`), else a kockpit TOML plan.
     pub fn load(path: &Path) -> Result<Plan, FileError> {
-        let src = std::fs::read_to_string(path).map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::InvalidData => "it is not UTF-8 text".to_owned(),
-                _ => e.to_string(),
-            };
-            FileError::whole(path, format!("cannot read the plan: {why}"))
-        })?;
+        let src = crate::error::read_text(path, "plan", crate::error::limits::PLAN)?;
         match detect(&src) {
             Format::KubeKey => Plan::parse_kubekey(path, &src),
             Format::OtherYaml { api_version, offset } => Err(FileError::at_offset(

@@ -108,7 +108,7 @@ fn load_errors() {
 
     let binary = TempFile::new("binary.toml", &[0xff, 0xfe, 0x00, 0x41]);
     let err = Plan::load(&binary.path).expect_err("binary");
-    assert_eq!((err.line, err.column), (0, 0));
+    assert_eq!((err.line, err.column), (1, 1), "the first bad byte's place");
     assert!(err.message.contains("not UTF-8"), "{}", err.message);
 
     let empty = TempFile::new("empty.toml", b"");

@@ -105,7 +105,7 @@ impl<'a, T: Layered> Loader<'a, T> {
     }
 
     fn load_path(&mut self, path: &Path) -> Result<T, FileError> {
-        let src = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read {}: {e}", T::KIND)))?;
+        let src = crate::error::read_text(path, T::KIND, crate::error::limits::SETTINGS)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         self.load_source(&src, path, &stem, false)
     }

@@ -681,6 +681,6 @@ mod tests {
     fn unreadable_file_is_a_whole_file_error() {
         let e = Theme::load_file(Path::new("/nonexistent/kockpit/x.toml"), None).unwrap_err();
         assert_eq!((e.line, e.column), (0, 0));
-        assert!(e.message.contains("cannot read theme"), "{e}");
+        assert!(e.message.contains("cannot read the theme"), "{e}");
     }
 }

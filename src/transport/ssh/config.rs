@@ -145,11 +145,10 @@ impl SshConfig {
 
     /// Read a config file; a missing file is an empty config when `missing_ok` (the default ~/.ssh/config).
     pub fn load(path: &Path, missing_ok: bool) -> Result<SshConfig, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => return Ok(SshConfig::empty()),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        if missing_ok && !path.exists() {
+            return Ok(SshConfig::empty());
+        }
+        let text = crate::error::read_text(path, "ssh_config", crate::error::limits::SSH).map_err(|e| e.to_string())?;
         let mut cfg = SshConfig::empty();
         cfg.blocks.push(Block { cond: Cond::Always, opts: Vec::new() });
         cfg.parse_into(&text, path, 0)?;
@@ -194,9 +193,9 @@ impl SshConfig {
                     }
                     for pat in &args {
                         for path in self.expand_include(pat) {
-                            match std::fs::read_to_string(&path) {
+                            match crate::error::read_text(&path, "ssh_config", crate::error::limits::SSH) {
                                 Ok(t) => self.parse_into(&t, &path, depth + 1)?,
-                                Err(e) => self.warnings.push(format!("{}: {e}", path.display())),
+                                Err(e) => self.warnings.push(e.to_string()),
                             }
                         }
                     }

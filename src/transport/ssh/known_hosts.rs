@@ -40,11 +40,10 @@ pub fn check(files: &[PathBuf], name: &str, key: &PublicKey) -> std::io::Result<
     let mut changed = None;
     let mut known = false;
     for file in files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", file.display()))),
-        };
+        if !file.exists() {
+            continue;
+        }
+        let text = crate::error::read_text(file, "known_hosts file", crate::error::limits::SSH).map_err(std::io::Error::other)?;
         for (n, line) in text.lines().enumerate() {
             let Some(entry) = Entry::parse(line) else { continue };
             if entry.cert_authority || !entry.matches(name) {
