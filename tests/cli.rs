@@ -4,10 +4,22 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn kockpit(args: &[&str]) -> Output {
-    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
     // a fresh, empty configuration directory per run (named so that --print-config-paths shows it)
     let cfg = tempfile::Builder::new().prefix("kockpit-cli-").tempdir().unwrap();
-    Command::new(bin).args(args).env("KOCKPIT_CONFIG_DIR", cfg.path()).env_remove("KOCKPIT_CONFIG").env_remove("NO_COLOR").output().unwrap()
+    kockpit_in(cfg.path(), args)
+}
+
+/// kockpit with `cfg` as its configuration directory (and its state directory under it).
+fn kockpit_in(cfg: &std::path::Path, args: &[&str]) -> Output {
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    Command::new(bin)
+        .args(args)
+        .env("KOCKPIT_CONFIG_DIR", cfg)
+        .env("XDG_STATE_HOME", cfg.join("state"))
+        .env_remove("KOCKPIT_CONFIG")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -202,13 +214,17 @@ fn the_screen_without_a_terminal_says_what_to_use_instead() {
 #[test]
 fn audit_verify_finds_a_changed_byte_and_a_cut_tail() {
     let dir = tempfile::tempdir().unwrap();
+    // one configuration directory for the session and the check: the checkpoint key lives there
+    let cfg = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let drill = format!("{}/assets/drills/etcd-leader-loss.toml", env!("CARGO_MANIFEST_DIR"));
     let report = dir.path().join("r.md");
-    let out =
-        kockpit(&["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()]);
+    let out = kockpit_in(
+        cfg.path(),
+        &["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = kockpit(&["audit", "verify", audit.to_str().unwrap()]);
+    let out = kockpit_in(cfg.path(), &["audit", "verify", audit.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&out.stderr));
     assert!(said.starts_with("intact: ") && said.contains("signatures checked"), "{said}");
@@ -219,13 +235,13 @@ fn audit_verify_finds_a_changed_byte_and_a_cut_tail() {
     let mut forged: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     forged[1] = changed;
     std::fs::write(&audit, forged.join("\n") + "\n").unwrap();
-    let out = kockpit(&["audit", "verify", audit.to_str().unwrap()]);
+    let out = kockpit_in(cfg.path(), &["audit", "verify", audit.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("audit.jsonl:3: record seq 2: prev does not match record 1"), "{err}");
 
     std::fs::write(&audit, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
-    let out = kockpit(&["audit", "verify", audit.to_str().unwrap()]);
+    let out = kockpit_in(cfg.path(), &["audit", "verify", audit.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("not sealed"), "{err}");
