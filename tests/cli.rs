@@ -198,6 +198,7 @@ fn a_drill_without_a_terminal_runs_headless_and_writes_the_audit_log() {
     for want in ["drill_start", "drill_action", "drill_end"] {
         assert!(names.contains(&want), "{want} missing: {names:?}");
     }
+    assert!(events[0]["user"].as_str().is_some_and(|u| !u.is_empty()), "who ran it is recorded: {}", events[0]);
     let end = events.iter().find(|e| e["event"] == "drill_end").unwrap();
     assert_eq!(end["passed"], true);
 }
@@ -264,7 +265,8 @@ fn output_errors_never_panic_and_usage_errors_are_not_verdicts() {
     // the reader goes away: quiet, 141 as for SIGPIPE
     let out = sh(r#"{ "$K" status --json --nodes 5000; echo "rc=$?" >&2; } | head -c 10 >/dev/null"#);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("rc=141") && !err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    // 141 when the write met the closed pipe; the verdict when the output fit the pipe before head left
+    assert!((err.contains("rc=141") || err.contains("rc=1")) && !err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
     let out = sh(r#"{ "$K" render --size 400x200 --nodes 2000; echo "rc=$?" >&2; } | head -1 >/dev/null"#);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!((err.contains("rc=141") || err.contains("rc=0")) && !err.contains("panicked"), "{err}");

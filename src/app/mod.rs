@@ -257,7 +257,7 @@ impl App {
     }
 
     pub fn act(&mut self, a: Action) -> Vec<Command> {
-        if a.is_operation() && self.readonly() {
+        if a.is_operation() && a != Action::Drain && self.readonly() {
             self.refuse_readonly(a.name().replace('_', " "));
             return vec![];
         }

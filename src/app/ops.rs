@@ -80,7 +80,8 @@ impl App {
     /// Plan an operation and open the confirmation dialog; returns the dry run to ask the backend for,
     /// if the operation has one (the dialog waits for its answer before it can be confirmed).
     pub fn propose(&mut self, req: OpRequest) -> Vec<Command> {
-        if self.readonly() {
+        // read-only: a drain may still be planned and dry-run (reads only); confirming it is refused
+        if self.readonly() && !matches!(req, OpRequest::Drain { .. }) {
             self.refuse_readonly(req.title());
             return vec![];
         }
@@ -144,6 +145,15 @@ impl App {
         {
             return Some(lb.clone());
         }
-        lbs.into_iter().find(|l| !holders.contains(l))
+        if self.view.focus == PanelId::Vip
+            && let Some(lb) = lbs.get(self.view.selected(PanelId::Vip))
+            && holders.len() > 1
+        {
+            // a split brain: the planner says why it will not fail over, instead of nothing
+            return Some(lb.clone());
+        }
+        // the first LB not holding the VIP; when every LB holds it (a split brain), the last one, so
+        // the planner can refuse with the reason
+        lbs.iter().find(|l| !holders.contains(l)).or_else(|| if holders.len() > 1 { lbs.last() } else { None }).cloned()
     }
 }

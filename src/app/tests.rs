@@ -139,7 +139,7 @@ fn read_only_refuses_every_operation_key_and_logs_it() {
     let mut app = app_with(true, &[], Some(log));
     assert!(app.readonly());
     app.view.focus = PanelId::Nodes;
-    for c in ['c', 'u', 'd', 'f', 'r', 'n'] {
+    for c in ['c', 'u', 'f', 'r', 'n'] {
         let cmds = app.on_key(key(c));
         assert!(cmds.is_empty());
         assert_eq!(app.view.dialog, Dialog::None, "no dialog for {c}");
@@ -147,11 +147,23 @@ fn read_only_refuses_every_operation_key_and_logs_it() {
     // Even a plan pushed past the key handling cannot execute without the capability.
     app.propose(OpRequest::Cordon { node: "worker1".into() });
     assert_eq!(app.view.dialog, Dialog::None);
-    let events = audit_events(&app, &path);
-    assert_eq!(events.len(), 7);
-    assert!(events.iter().all(|e| e["event"] == "op_refused" && e["reason"] == "read-only mode"));
     let (_, text, _) = app.notice.clone().unwrap();
     assert!(text.starts_with("read-only:"), "{text}");
+    // The drain's plan and dry run stay open to an auditor (reads only); confirming it is refused.
+    let cmds = app.on_key(key('d'));
+    assert!(matches!(cmds.as_slice(), [Command::DryRun { .. }]), "{cmds:?}");
+    assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
+    let Command::DryRun { id, .. } = &cmds[0] else { unreachable!() };
+    app.on_backend(BackendEvent::DryRun {
+        id: *id,
+        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![] }),
+    });
+    assert!(app.on_key(key('y')).is_empty(), "nothing is executed");
+    let events = audit_events(&app, &path);
+    let refused: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "op_refused").collect();
+    assert_eq!(refused.len(), 7, "{events:?}");
+    assert!(refused.iter().all(|e| e["reason"] == "read-only mode"));
+    assert!(!events.iter().any(|e| e["event"] == "op_confirmed"));
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
     }
     audit.record(
         "session_start",
-        json!({ "user": std::env::var("USER").unwrap_or_default(), "host": hostname(), "mode": "drill", "headless": true, "version": env!("CARGO_PKG_VERSION") }),
+        json!({ "user": user_name(), "host": hostname(), "mode": "drill", "headless": true, "version": env!("CARGO_PKG_VERSION") }),
     );
     let result = rt.block_on(async {
         let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;

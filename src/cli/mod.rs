@@ -328,7 +328,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let md = crate::report::markdown(&model, &a, now);
             match out {
                 Some(p) => {
-                    std::fs::write(p, md).wrap_err_with(|| format!("cannot write {}", p.display()))?;
+                    std::fs::write(p, md).map_err(|e| color_eyre::Report::new(OutputError(e)).wrap_err(format!("{}", p.display())))?;
                     eprintln!("report written to {}", p.display());
                 }
                 None => out!("{md}"),
@@ -501,7 +501,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         app.audit_session(
             "session_start",
             json!({
-                "user": std::env::var("USER").unwrap_or_default(),
+                "user": user_name(),
                 "host": hostname(),
                 "via": std::env::var("SSH_CONNECTION").ok().and_then(|c| c.split_whitespace().next().map(str::to_string)),
                 "mode": app.model.meta.mode,
@@ -519,6 +519,29 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         r
     })?;
     Ok(0)
+}
+
+/// Who runs kockpit, for the audit log: $USER, else $LOGNAME, else the name of the process's uid in
+/// /etc/passwd, else `uid N`.
+pub(crate) fn user_name() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Some(u) = std::env::var(var).ok().filter(|u| !u.is_empty()) {
+            return u;
+        }
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").and_then(|r| r.split_whitespace().next().map(str::to_string))));
+    let Some(uid) = uid else { return "unknown".into() };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 /// Whether standard input and output are a terminal kockpit can draw on.

@@ -52,6 +52,15 @@ pub(super) fn check_unique(hosts: &[Host], at: impl Fn(usize, HostField) -> usiz
         if let Some(first) = earlier.iter().find(|h| h.name == host.name) {
             return Err((at(i, HostField::Name), format!("duplicate host name `{}`: host names must be unique", first.name)));
         }
+        if let Some(first) = earlier.iter().find(|h| h.name.eq_ignore_ascii_case(&host.name)) {
+            return Err((
+                at(i, HostField::Name),
+                format!(
+                    "host names `{}` and `{}` differ only in case: DNS and SSH take them for one host; host names must be unique",
+                    first.name, host.name
+                ),
+            ));
+        }
         if let Some(first) = earlier.iter().find(|h| h.address == host.address) {
             return Err((
                 at(i, HostField::Address),
@@ -75,11 +84,21 @@ pub(super) fn parse_ip(text: &str, what: &str) -> Result<IpAddr, String> {
     text.trim().parse().map_err(|_| format!("invalid {what} {text:?}: expected an IPv4 or IPv6 address like \"10.0.0.11\""))
 }
 
-/// Checks a host name: not empty, no whitespace.
+/// Characters that reorder how text is shown (a name that reads `master1` on screen but is another).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks a host name: not empty, no whitespace, no control or bidirectional-override characters.
 pub(super) fn check_host_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         Err("empty host name: expected a name like \"master1\"".to_owned())
-    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    } else if name.chars().any(|c| c.is_control() || is_bidi_control(c) || matches!(c, '\u{200b}'..='\u{200d}' | '\u{feff}')) {
+        Err(format!(
+            "invalid host name {:?}: it holds control, invisible or bidirectional-override characters, which make a name read as another",
+            name.escape_default().to_string()
+        ))
+    } else if name.chars().any(|c| c.is_whitespace()) {
         Err(format!("invalid host name {name:?}: expected a name without spaces, like \"master1\""))
     } else {
         Ok(())

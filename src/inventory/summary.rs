@@ -63,6 +63,30 @@ impl Plan {
             for host in self.hosts.iter().filter(|h| h.address == vip.address || h.internal_address == Some(vip.address)) {
                 warnings.push(format!("the VIP {} is also the address of host {}", vip.address, host.name));
             }
+            if let Some(why) = unusable_vip(vip.address) {
+                warnings.push(format!("the VIP {} {why}: no host can hold it, and no client can reach it", vip.address));
+            }
+            // keepalived holds a VIP on an interface of its subnet; the plan has no masks, so /24 is assumed
+            let carriers: Vec<&Host> = match self.topology.load_balancer {
+                LbTopology::Masters => self.masters().collect(),
+                _ => self.lbs().collect(),
+            };
+            if let std::net::IpAddr::V4(v) = vip.address
+                && !carriers.is_empty()
+                && !carriers.iter().any(|h| {
+                    [Some(h.address), h.internal_address]
+                        .into_iter()
+                        .flatten()
+                        .any(|a| matches!(a, std::net::IpAddr::V4(a) if a.octets()[..3] == v.octets()[..3]))
+                })
+            {
+                warnings.push(format!(
+                    "the VIP {} is in none of the /24 networks of the hosts that would carry it ({}): keepalived can only \
+                     hold a VIP on a subnet one of its interfaces is on (kockpit assumes /24: the plan has no masks)",
+                    vip.address,
+                    carriers.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
         }
         for host in self.hosts.iter().filter(|h| h.roles.is_empty()) {
             warnings.push(format!("host {} has no role kockpit knows (lb, master, etcd, worker): it is listed but not watched", host.name));
@@ -197,4 +221,18 @@ fn host_row(host: &Host, with_kernel: bool, with_ssh: bool) -> Vec<String> {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// Why an address cannot be a VIP, if it cannot.
+fn unusable_vip(a: std::net::IpAddr) -> Option<&'static str> {
+    match a {
+        std::net::IpAddr::V4(v) if v.is_unspecified() => Some("is the unspecified address"),
+        std::net::IpAddr::V4(v) if v.is_broadcast() || v.octets()[3] == 255 => Some("is a broadcast address"),
+        std::net::IpAddr::V4(v) if v.is_multicast() => Some("is a multicast address"),
+        std::net::IpAddr::V4(v) if v.is_loopback() => Some("is a loopback address"),
+        std::net::IpAddr::V6(v) if v.is_unspecified() => Some("is the unspecified address"),
+        std::net::IpAddr::V6(v) if v.is_multicast() => Some("is a multicast address"),
+        std::net::IpAddr::V6(v) if v.is_loopback() => Some("is a loopback address"),
+        _ => None,
+    }
 }

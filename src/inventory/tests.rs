@@ -204,10 +204,10 @@ fn plan_with(masters: usize, lbs: usize, extra: &str) -> Plan {
     let mut src = String::from("[cluster]\nname = \"t\"\n[vip]\naddress = \"10.0.0.100\"\n");
     src.push_str(extra);
     for i in 0..masters {
-        src.push_str(&format!("[[hosts]]\nname = \"m{i}\"\naddress = \"10.0.1.{i}\"\nroles = [\"master\"]\n"));
+        src.push_str(&format!("[[hosts]]\nname = \"m{i}\"\naddress = \"10.0.0.{}\"\nroles = [\"master\"]\n", 21 + i));
     }
     for i in 0..lbs {
-        src.push_str(&format!("[[hosts]]\nname = \"lb{i}\"\naddress = \"10.0.2.{i}\"\nroles = [\"lb\"]\n"));
+        src.push_str(&format!("[[hosts]]\nname = \"lb{i}\"\naddress = \"10.0.0.{}\"\nroles = [\"lb\"]\n", 11 + i));
     }
     Plan::parse_toml(Path::new("t.toml"), &src).expect("test plan")
 }
@@ -258,4 +258,30 @@ fn topology_values_parse_and_print() {
     assert_eq!("external".parse(), Ok(EtcdTopology::External));
     assert_eq!("systemd".parse(), Ok(EtcdDeploy::Systemd));
     assert_eq!("static_pod".parse::<EtcdDeploy>(), Err("unknown value \"static_pod\": expected one of static-pod, systemd".to_owned()));
+}
+
+#[test]
+fn warnings_about_vips_no_host_can_hold_and_names_that_read_as_others() {
+    let base = |vip: &str| {
+        format!(
+            "[cluster]\nname = \"t\"\n[vip]\naddress = \"{vip}\"\n\
+             [[hosts]]\nname = \"lb1\"\naddress = \"10.0.0.11\"\nroles = [\"lb\"]\n\
+             [[hosts]]\nname = \"lb2\"\naddress = \"10.0.0.12\"\nroles = [\"lb\"]\n\
+             [[hosts]]\nname = \"m1\"\naddress = \"10.0.0.21\"\nroles = [\"master\"]\n"
+        )
+    };
+    let plan = |vip: &str| Plan::parse_toml(Path::new("t.toml"), &base(vip)).expect("plan");
+    assert!(plan("10.0.0.100").warnings().iter().all(|w| !w.contains("VIP")), "{:?}", plan("10.0.0.100").warnings());
+    assert!(has_warning(&plan("0.0.0.0"), "the VIP 0.0.0.0 is the unspecified address"));
+    assert!(has_warning(&plan("10.0.0.255"), "is a broadcast address"));
+    assert!(has_warning(&plan("10.9.9.100"), "is in none of the /24 networks of the hosts that would carry it (lb1, lb2)"));
+    // names that differ only in case, and names with control or bidi characters, are refused
+    let twin = base("10.0.0.100") + "[[hosts]]\nname = \"LB1\"\naddress = \"10.0.0.13\"\nroles = [\"lb\"]\n";
+    let e = Plan::parse_toml(Path::new("t.toml"), &twin).unwrap_err();
+    assert!(e.message.contains("differ only in case") && e.line > 0, "{e}");
+    for bad in ["m\u{202e}1", "m\u{200b}1", "m\u{2066}1"] {
+        let src = base("10.0.0.100").replace("name = \"m1\"", &format!("name = \"{bad}\""));
+        let e = Plan::parse_toml(Path::new("t.toml"), &src).unwrap_err();
+        assert!(e.message.contains("bidirectional") || e.message.contains("control"), "{bad:?}: {e}");
+    }
 }

@@ -88,22 +88,27 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Seal the chain so far: a checkpoint record with the HMAC of its head (when there is a key).
+    /// Seal the chain so far: a checkpoint record signed (when there is a key) over all its own fields,
+    /// `prev` among them, so nothing in it or before it can change unseen.
     pub fn checkpoint(&mut self) -> std::io::Result<()> {
-        let (seq, prev) = (self.next_seq, self.prev.clone());
-        let fields = match &self.key {
-            Some(k) => json!({ "mac": k.mac(seq, &prev), "signed": true }),
-            None => json!({ "mac": null, "signed": false }),
-        };
-        let hash = self.write("checkpoint", fields)?;
+        let signed = self.key.is_some();
+        let key = self.key.clone();
+        let sign = move |unsigned: &str| key.as_ref().map(|k| k.mac(unsigned));
+        let hash = self.write_with("checkpoint", json!({ "signed": signed }), Some(&sign))?;
         self.since_checkpoint = 0;
         if let Some(k) = &self.key {
-            k.write_head(&self.path, seq, &hash)?;
+            k.write_head(&self.path, self.next_seq - 1, &hash)?;
         }
         Ok(())
     }
 
     fn write(&mut self, event: &str, fields: Value) -> std::io::Result<String> {
+        self.write_with(event, fields, None)
+    }
+
+    /// Write a record; `sign` gives the `mac` of the record as written without it.
+    #[allow(clippy::type_complexity)]
+    fn write_with(&mut self, event: &str, fields: Value, sign: Option<&dyn Fn(&str) -> Option<String>>) -> std::io::Result<String> {
         if self.file.metadata().map(|m| m.len()).unwrap_or(0) >= self.rotate_at {
             self.rotate()?;
         }
@@ -121,7 +126,13 @@ impl AuditLog {
                 }
             }
         }
-        let line = serde_json::to_string(&v).map_err(std::io::Error::other)?;
+        let mut line = serde_json::to_string(&v).map_err(std::io::Error::other)?;
+        if let Some(sign) = sign
+            && let Value::Object(map) = &mut v
+        {
+            map.insert("mac".into(), sign(&line).map_or(Value::Null, Value::String));
+            line = serde_json::to_string(&v).map_err(std::io::Error::other)?;
+        }
         let mut bytes = line.clone().into_bytes();
         bytes.push(b'\n');
         self.file.write_all(&bytes)?;

@@ -128,6 +128,9 @@ impl OpRequest {
     }
 }
 
+/// The drain's eviction step, as its plan and its dry run both word it.
+const EVICT_STEP: &str = "evict through the Eviction API, honouring PodDisruptionBudgets, every pod but DaemonSet and mirror pods";
+
 /// What an operation would do, shown before the operator confirms.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OpPlan {
@@ -153,6 +156,14 @@ impl OpPlan {
     /// Fold a dry run's answer into the plan: pods that need an option the operator did not give
     /// become blockers (the drain itself would refuse them).
     pub fn with_dry_run(mut self, state: DryRunState) -> OpPlan {
+        // the dry run knows which pods move: the eviction step says its count, never another
+        if let DryRunState::Ready(d) = &state {
+            let evict = d.lines.iter().filter(|l| l.starts_with("evict ")).count();
+            let skip = d.lines.iter().filter(|l| l.starts_with("skip ")).count();
+            if let Some(step) = self.steps.iter_mut().find(|s| s.starts_with(EVICT_STEP)) {
+                *step = format!("{EVICT_STEP}: {evict} pod(s), as the dry run found ({skip} skipped)");
+            }
+        }
         if let DryRunState::Ready(d) = &state
             && !d.refused.is_empty()
         {
@@ -324,8 +335,7 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
         }
     }
     p.steps.push(format!("cordon {node}"));
-    p.steps
-        .push(format!("evict {} pod(s) through the Eviction API, honouring PodDisruptionBudgets (skip DaemonSet and mirror pods)", n.pods));
+    p.steps.push(format!("{EVICT_STEP} ({} on the node in all, DaemonSet and mirror pods among them; the dry run counts)", n.pods));
     if options.delete_emptydir_data {
         p.warnings.push("pods with emptyDir volumes will lose that data".into());
     }

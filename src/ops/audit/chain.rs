@@ -4,7 +4,8 @@
 //! and `prev`, the SHA-256 of the previous record's line exactly as written. A changed byte, a record
 //! deleted, inserted or moved breaks the chain at the first record after it. Checkpoints (every
 //! [`CHECKPOINT_EVERY`] records and at the end of each session) carry an HMAC-SHA256 of their own
-//! `seq` and `prev`, keyed with a secret kept outside the log's directory: whoever can rewrite the log
+//! every field (its `prev`, so the whole chain before it, among them), keyed with a secret kept outside
+//! the log's directory: whoever can rewrite the log
 //! cannot re-seal it. The key's directory also keeps the newest checkpoint of each log (its *head*), so
 //! a log cut back to an older checkpoint is caught too. Records after the last checkpoint are an
 //! unsealed tail: a session still running, one that was killed, or a truncation.
@@ -76,12 +77,25 @@ impl Key {
         Key::load_or_create(path)
     }
 
-    pub fn mac(&self, seq: u64, prev: &str) -> String {
-        hex(hmac::sign(&self.key, format!("kockpit-audit-checkpoint {seq} {prev}").as_bytes()).as_ref())
+    /// The signature of a checkpoint record, over the record as written without its `mac`.
+    pub fn mac(&self, unsigned: &str) -> String {
+        hex(hmac::sign(&self.key, unsigned.as_bytes()).as_ref())
     }
 
-    fn mac_ok(&self, seq: u64, prev: &str, mac: &str) -> bool {
-        self.mac(seq, prev) == mac
+    /// Whether the checkpoint `record` carries the signature of everything else in it.
+    fn mac_ok(&self, record: &Value) -> bool {
+        let mut unsigned = record.clone();
+        let mac = match unsigned.as_object_mut().and_then(|m| m.remove("mac")) {
+            Some(Value::String(m)) => m,
+            _ => return false,
+        };
+        let tag: Option<Vec<u8>> = (mac.len() % 2 == 0)
+            .then(|| (0..mac.len()).step_by(2).map(|i| u8::from_str_radix(mac.get(i..i + 2)?, 16).ok()).collect())
+            .flatten();
+        match (serde_json::to_string(&unsigned), tag) {
+            (Ok(u), Some(tag)) => hmac::verify(&self.key, u.as_bytes(), &tag).is_ok(),
+            _ => false,
+        }
     }
 
     /// Where the newest checkpoint of the log at `log` is kept (beside the key, outside the log's directory).
@@ -225,8 +239,7 @@ pub fn verify(files: &[PathBuf], key: Option<&Key>) -> Result<Verified, Broken> 
             if last_was_checkpoint {
                 out.checkpoints += 1;
                 if let Some(k) = key {
-                    let mac = v["mac"].as_str().unwrap_or("");
-                    if !k.mac_ok(seq, claimed, mac) {
+                    if !k.mac_ok(&v) {
                         return Err(at(Some(seq), "checkpoint signature does not match (forged, or another key)".into()));
                     }
                     out.signed_checked += 1;
@@ -400,6 +413,22 @@ mod tests {
         assert!(b.why.contains("signature does not match") && b.seq == Some(5), "{b}");
         // without the key the chain itself is consistent: only the key tells
         assert!(verify(std::slice::from_ref(&l.log), None).is_ok());
+    }
+
+    #[test]
+    fn a_changed_checkpoint_is_found_though_no_record_follows_it() {
+        let l = lab();
+        write_sessions(&l);
+        let orig = lines(&l.log);
+        let last = orig.len() - 1;
+        for (from, to) in [("\"signed\":true", "\"signed\":false"), ("\"ts\":\"2", "\"ts\":\"3")] {
+            let mut ls = orig.clone();
+            assert!(ls[last].contains(from), "{}", ls[last]);
+            ls[last] = ls[last].replacen(from, to, 1);
+            put(&l.log, &ls);
+            let b = broken(&l);
+            assert!(b.why.contains("signature does not match") && b.line == last + 1, "{from}: {b}");
+        }
     }
 
     #[test]
