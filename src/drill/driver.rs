@@ -15,12 +15,25 @@ use crate::ops::{OpEvent, WriteCap};
 /// What the planner said when it refused a drill's operation: the prefix of the step's action detail.
 pub const REFUSED: &str = "REFUSED by the planner";
 
+/// How long a drill's operation waits for its plan to clear before it is refused: one look that
+/// failed or a state that is still settling (the owner's first look timed out under load) is not yet
+/// a reason to refuse; a blocker that stays is.
+pub const PLAN_GRACE_MS: i64 = 5_000;
+
+enum Planned {
+    Wait((u64, crate::ops::OpRequest, DateTime<Utc>)),
+    Send(Command),
+    Refused(Option<String>),
+}
+
 pub struct Driver {
     pub run: DrillRun,
     audit: Audit,
     cap: Option<WriteCap>,
     /// The operations this drill sent: their steps and ends are the drill's to record.
     sent: std::collections::BTreeSet<u64>,
+    /// Operations whose plan has blockers, waiting up to [`PLAN_GRACE_MS`] for them to clear.
+    waiting: Vec<(u64, crate::ops::OpRequest, DateTime<Utc>)>,
 }
 
 impl Driver {
@@ -28,7 +41,7 @@ impl Driver {
     /// then refused (and recorded as refused).
     pub fn new(file: DrillFile, m: &Model, now: DateTime<Utc>, audit: Audit, cap: Option<WriteCap>) -> Driver {
         audit.record("drill_start", json!({ "drill": file.name, "steps": file.steps.len(), "cluster": m.meta.cluster }));
-        Driver { run: DrillRun::new(file, m, now), audit, cap, sent: Default::default() }
+        Driver { run: DrillRun::new(file, m, now), audit, cap, sent: Default::default(), waiting: vec![] }
     }
 
     /// Advance the drill: lines to tell the operator, and the commands to send (each carried out
@@ -50,35 +63,47 @@ impl Driver {
                     self.sent.insert(id);
                     cmds.push(Command::Host { id, action, cap }.after(rec));
                 }
-                Effect::Operation { id, request } => {
-                    let p = crate::ops::plan(&request, m);
-                    self.audit.record(
-                        "op_planned",
-                        json!({ "op_id": id, "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers, "by": "drill" }),
-                    );
-                    let Some(cap) = self.cap.as_ref().map(WriteCap::share) else {
-                        self.audit.record("op_refused", json!({ "op_id": id, "request": p.request, "reason": "read-only mode" }));
-                        self.run.action_done(id, false, format!("{REFUSED}: read-only mode"));
-                        continue;
-                    };
-                    if !p.allowed() {
-                        let why = p.blockers.join("; ");
-                        self.audit
-                            .record("op_refused", json!({ "op_id": id, "request": p.request, "blockers": p.blockers, "by": "drill" }));
-                        says.push(format!("{} refused: {why}", request.title()));
-                        self.run.action_done(id, false, format!("{REFUSED}: {why}"));
-                        continue;
-                    }
-                    let rec = self.audit.record_durable(
-                        "op_confirmed",
-                        json!({ "op_id": id, "request": p.request, "warnings": p.warnings, "by": "drill", "drill": self.run.file.name }),
-                    );
-                    self.sent.insert(id);
-                    cmds.push(Command::Execute { id, request, cap }.after(rec));
-                }
+                Effect::Operation { id, request } => self.waiting.push((id, request, now)),
+            }
+        }
+        for (id, request, since) in std::mem::take(&mut self.waiting) {
+            match self.plan_operation(id, request, since, m, now) {
+                Planned::Wait(w) => self.waiting.push(w),
+                Planned::Send(c) => cmds.push(c),
+                Planned::Refused(say) => says.extend(say),
             }
         }
         (says, cmds)
+    }
+
+    /// Plan a drill's operation now: send it when nothing blocks it, wait while a blocker may still
+    /// clear, refuse it (and say why) once [`PLAN_GRACE_MS`] has passed.
+    fn plan_operation(&mut self, id: u64, request: crate::ops::OpRequest, since: DateTime<Utc>, m: &Model, now: DateTime<Utc>) -> Planned {
+        let p = crate::ops::plan(&request, m);
+        let Some(cap) = self.cap.as_ref().map(WriteCap::share) else {
+            self.audit.record("op_refused", json!({ "op_id": id, "request": p.request, "reason": "read-only mode" }));
+            self.run.action_done(id, false, format!("{REFUSED}: read-only mode"));
+            return Planned::Refused(None);
+        };
+        if !p.allowed() && (now - since).num_milliseconds() < PLAN_GRACE_MS {
+            return Planned::Wait((id, request, since));
+        }
+        self.audit.record(
+            "op_planned",
+            json!({ "op_id": id, "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers, "by": "drill" }),
+        );
+        if !p.allowed() {
+            let why = p.blockers.join("; ");
+            self.audit.record("op_refused", json!({ "op_id": id, "request": p.request, "blockers": p.blockers, "by": "drill" }));
+            self.run.action_done(id, false, format!("{REFUSED}: {why}"));
+            return Planned::Refused(Some(format!("{} refused: {why}", request.title())));
+        }
+        let rec = self.audit.record_durable(
+            "op_confirmed",
+            json!({ "op_id": id, "request": p.request, "warnings": p.warnings, "by": "drill", "drill": self.run.file.name }),
+        );
+        self.sent.insert(id);
+        Planned::Send(Command::Execute { id, request, cap }.after(rec))
     }
 
     /// Whether operation `id` is this drill's.

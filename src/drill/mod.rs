@@ -176,6 +176,17 @@ impl DrillRun {
                     continue;
                 }
                 out.push(Effect::Say(format!("step {}: {}", next + 1, spec.name)));
+                // a symbol nobody could name at the start (its host's first look failed) is named now,
+                // before the step that needs it acts
+                for (k, v) in resolve_symbols(m) {
+                    self.symbols.entry(k).or_insert(v);
+                }
+                if self.start_owner.is_none() {
+                    self.start_owner = self.symbols.get("vip-owner").cloned();
+                }
+                if self.start_leader.is_none() {
+                    self.start_leader = self.symbols.get("etcd-leader").cloned();
+                }
                 self.active = Some(Active {
                     index: next,
                     started: now,

@@ -82,23 +82,16 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
     let r = centered(body, body.width.saturating_sub(4).min(120), body.height.saturating_sub(2).max(10));
     f.render_widget(Clear, r);
     let k = |a| keys(app, Layer::Help, a, 1);
-    let mut lines = vec![
-        Line::styled(
-            format!(
-                "keymap: {}   {} closes, {}/{} scroll",
-                app.keymap.name,
-                k(Action::Cancel),
-                k(Action::SelectNext),
-                k(Action::SelectPrev)
-            ),
-            t.style(Role::Muted),
-        ),
-        Line::styled(
-            "In a dialog, a key its layer does not bind works as on the main screen for quit, help, cancel,",
-            t.style(Role::Muted),
-        ),
-        Line::styled("confirm and the moves; the key that opened the dialog closes it.", t.style(Role::Muted)),
-    ];
+    let mut lines = vec![Line::styled(
+        format!("keymap: {}   {} closes, {}/{} scroll", app.keymap.name, k(Action::Cancel), k(Action::SelectNext), k(Action::SelectPrev)),
+        t.style(Role::Muted),
+    )];
+    // said in as many lines as the width needs, never cut
+    let intro = "In a dialog, a key its layer does not bind works as on the main screen for quit, help, cancel, \
+                 confirm and the moves; ?, l, x and a also close the dialog they opened.";
+    for l in wrap_words(intro, r.width.saturating_sub(2) as usize) {
+        lines.push(Line::styled(l, t.style(Role::Muted)));
+    }
     let keys_of = |layer: Layer, a: Action| -> String {
         let keys: Vec<String> = app.keymap.layer(layer).filter(|b| b.action == a).flat_map(|b| &b.keys).map(|k| k.to_string()).collect();
         keys.join(" ")
@@ -123,12 +116,20 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
         let width = actions.iter().map(|a| a.name().len()).max().unwrap_or(0) + 2;
         for a in actions {
             let desc = app.keymap.layer(layer).find(|b| b.action == a).map(|b| b.desc.clone()).unwrap_or_default();
-            let ro = a.is_operation() && app.readonly();
+            // a drain's plan and dry run stay open in read-only mode; only confirming it is refused
+            let dry_only = a == Action::Drain && app.readonly();
+            let ro = a.is_operation() && app.readonly() && !dry_only;
             lines.push(Line::from(vec![
                 Span::styled(format!("{:<key_width$}", keys_of(layer, a)), t.style(Role::Key)),
                 Span::styled(format!("{:<width$}", a.name()), t.style(Role::Muted)),
                 Span::styled(
-                    if ro { format!("{desc} (disabled: read-only)") } else { desc },
+                    if ro {
+                        format!("{desc} (disabled: read-only)")
+                    } else if dry_only {
+                        format!("{desc} (plan and dry run only: read-only)")
+                    } else {
+                        desc
+                    },
                     t.style(if ro { Role::Muted } else { Role::Text }),
                 ),
             ]));
@@ -148,4 +149,40 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
 /// Up to `n` keys that trigger `a` in `layer` (`n/esc`), for a dialog's hints; `?` when none is bound.
 pub(super) fn keys(app: &App, layer: Layer, a: Action, n: usize) -> String {
     app.keymap.hints(layer, a, n).unwrap_or_else(|| "?".into())
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a word longer than the width
+/// gets a line of its own).
+pub(super) fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(10);
+    let mut out: Vec<String> = vec![];
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn words_wrap_at_the_width_and_none_is_lost() {
+        let text = "In a dialog, a key its layer does not bind works as on the main screen for quit, help, cancel";
+        for w in [20, 40, 76, 200] {
+            let lines = wrap_words(text, w);
+            assert!(lines.iter().all(|l| l.chars().count() <= w), "{w}: {lines:?}");
+            assert_eq!(lines.join(" "), text, "{w}");
+        }
+    }
 }
