@@ -34,7 +34,24 @@ impl Model {
                 }
                 let after = self.vip_holders();
                 if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
-                    self.timeline.push(vip_move_event(at, &before, &after));
+                    // a holder keepalived reports BACKUP is letting the address go: with one MASTER
+                    // beside it, that is a hand-over in progress, not a split brain
+                    let releasing: Vec<String> = after
+                        .iter()
+                        .filter(|h| self.vrrp.get(*h).and_then(|s| s.data.as_ref()).is_some_and(|v| v.state == VrrpState::Backup))
+                        .cloned()
+                        .collect();
+                    let ev = if after.len() > 1 && after.len() - releasing.len() <= 1 {
+                        Event::new(
+                            at,
+                            PanelId::Vip,
+                            Severity::Info,
+                            format!("VIP handing over: on {} while {} (BACKUP) lets it go", after.join(" and "), releasing.join(" and ")),
+                        )
+                    } else {
+                        vip_move_event(at, &before, &after)
+                    };
+                    self.timeline.push(ev);
                 }
                 c
             }
