@@ -92,3 +92,102 @@ fn a_panic_restores_the_terminal_and_reports() {
     assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
     assert_eq!(t.tmux(&["display", "-p", "-t", "t", "#{cursor_flag}"]).trim(), "1");
 }
+
+/// kockpit's pid: the pane runs `sh -c '... kockpit ...; echo'`, kockpit is its child.
+fn kockpit_pid(t: &Tmux) -> String {
+    let pid = t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]);
+    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", pid.trim(), pid.trim())).unwrap_or_default();
+    children.split_whitespace().next().expect("kockpit's pid").to_string()
+}
+
+/// The audit log's records, once `pred` holds for them (or fail after `secs`).
+fn audit_until(path: &std::path::Path, secs: u64, pred: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+    let t0 = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let events: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        if pred(&events) {
+            return events;
+        }
+        assert!(t0.elapsed().as_secs() < secs, "audit log never got there:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn has(events: &[serde_json::Value], event: &str) -> bool {
+    events.iter().any(|e| e["event"] == event)
+}
+
+/// Start draining worker3 of the demo (the last node) and wait until it is under way.
+fn start_demo_drain(t: &Tmux) {
+    t.wait("first frame", 10, |s| s.contains("? help") && s.contains("Timeline"));
+    // Nodes is the panel after Hosts, VIP, haproxy, etcd and Leases on the default layout: find it by its title
+    for _ in 0..12 {
+        if t.screen().contains("┏ Nodes") {
+            break;
+        }
+        t.keys(&["Tab"]);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    t.wait("Nodes focused", 5, |s| s.contains("┏ Nodes"));
+    t.keys(&["G", "d"]);
+    t.wait("the drain's confirmation, dry run done", 10, |s| s.contains("Drain worker3") && s.contains("to evict"));
+    t.keys(&["y"]);
+}
+
+#[test]
+fn a_hang_up_mid_drain_cancels_it_at_its_safe_point_and_records_the_end() {
+    let t = Tmux::start("demo", 118, 40);
+    let audit = t.dir.join("audit.jsonl");
+    start_demo_drain(&t);
+    audit_until(&audit, 10, |e| has(e, "op_intent"));
+    // the terminal goes away as a dropped SSH session's does: the pty closes, kockpit gets SIGHUP
+    let kpid = kockpit_pid(&t);
+    t.tmux(&["kill-session", "-t", "t"]);
+    let events = audit_until(&audit, 30, |e| has(e, "session_end"));
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap_or("")).collect();
+    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or_else(|| panic!("no {n} in {names:?}"));
+    assert!(pos("op_confirmed") < pos("session_hangup"), "{names:?}");
+    assert!(pos("session_hangup") < pos("op_cancel_requested") && pos("op_cancel_requested") < pos("op_finished"), "{names:?}");
+    assert!(pos("op_finished") < pos("session_end"), "{names:?}");
+    let end = events.iter().find(|e| e["event"] == "session_end").unwrap();
+    assert_eq!(end["reason"], "hangup", "{end}");
+    let fin = events.iter().find(|e| e["event"] == "op_finished").unwrap();
+    assert_eq!(fin["ok"], false, "cancelled, not done: {fin}");
+    // and the process is gone
+    let t0 = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{kpid}")).exists() && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let state = std::fs::read_to_string(format!("/proc/{kpid}/stat")).unwrap_or_default();
+    assert!(state.is_empty() || state.contains(") Z"), "kockpit still runs after the hang-up: {state}");
+}
+
+#[test]
+fn kill_9_mid_drain_is_told_at_the_next_start_with_the_state_it_left() {
+    let t = Tmux::start("demo", 119, 40);
+    let audit = t.dir.join("audit.jsonl");
+    start_demo_drain(&t);
+    audit_until(&audit, 10, |e| e.iter().any(|e| e["event"] == "op_intent" && e["step"].as_str().unwrap_or("").starts_with("evict")));
+    assert!(Command::new("kill").args(["-KILL", &kockpit_pid(&t)]).status().unwrap().success());
+    t.wait("kockpit killed", 10, |s| s.contains("EXITED:137"));
+    // the command line says so and changes nothing
+    let out = Command::new(tmux::bin())
+        .args(["audit", "unfinished", "--audit-log"])
+        .arg(&audit)
+        .env("XDG_STATE_HOME", &t.dir)
+        .env("KOCKPIT_CONFIG_DIR", t.dir.join("cfg"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("UNFINISHED: drain worker3") && text.contains("worker3 cordoned"), "{text}");
+    // the next screen tells it, once
+    let again = Tmux::start_with_audit("", "demo", 121, 40, Some(&audit));
+    again.wait("the unfinished drain told", 10, |s| s.contains("UNFINISHED: drain worker3"));
+    let events = audit_until(&audit, 10, |e| has(e, "op_abandoned"));
+    let a = events.iter().find(|e| e["event"] == "op_abandoned").unwrap();
+    assert!(a["leaves"].as_str().unwrap_or("").contains("worker3 cordoned"), "{a}");
+    let out = Command::new(tmux::bin()).args(["audit", "unfinished", "--audit-log"]).arg(&audit).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "told once: {}", String::from_utf8_lossy(&out.stdout));
+}

@@ -15,7 +15,7 @@ impl App {
         match &self.view.dialog {
             Dialog::None => Layer::Main,
             Dialog::Help { .. } => Layer::Help,
-            Dialog::Confirm(_) => Layer::Confirm,
+            Dialog::Confirm(_) | Dialog::QuitWhileRunning => Layer::Confirm,
             Dialog::Progress => Layer::Progress,
             Dialog::Faults { .. } => Layer::Faults,
             Dialog::Logs if self.log_view.picker.is_some() => Layer::Picker,
@@ -104,7 +104,7 @@ impl App {
                     Some(Action::PageDown) => self.view.dialog = Dialog::Help { scroll: scroll + 10 },
                     Some(Action::PageUp) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(10) },
                     Some(Action::SelectFirst) => self.view.dialog = Dialog::Help { scroll: 0 },
-                    Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
+                    Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => return self.ask_quit(),
                     Some(Action::Cancel | Action::Help | Action::Quit | Action::Confirm) => self.view.dialog = Dialog::None,
                     _ => {}
                 }
@@ -118,6 +118,14 @@ impl App {
             }
             Dialog::Logs => unreachable!("handled above"),
             Dialog::Confirm(p) => self.confirm_key(action, p),
+            Dialog::QuitWhileRunning => match action {
+                Some(Action::ConfirmYes | Action::Confirm) => self.quit_when_stopped(),
+                Some(Action::ConfirmNo | Action::Cancel | Action::Quit) => {
+                    self.view.dialog = Dialog::None;
+                    vec![]
+                }
+                _ => vec![],
+            },
             Dialog::Progress => {
                 let running = self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone(), r.runs_to_its_end));
                 if let (Some(Action::CancelOperation), Some((id, title, end))) = (action, running) {

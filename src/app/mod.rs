@@ -29,6 +29,9 @@ pub enum Dialog {
     },
     Confirm(OpPlan),
     Progress,
+    /// Quit was asked for while an operation runs: stop it at its safe point and quit once it has
+    /// ended, or stay.
+    QuitWhileRunning,
     Faults {
         selected: usize,
     },
@@ -116,6 +119,9 @@ pub struct App {
     pub supports_faults: bool,
     pub paused: bool,
     pub quit: bool,
+    /// Quit once this operation has ended (it was asked to stop at its next safe point, or cannot be
+    /// stopped halfway and runs to its end).
+    pub quit_after_op: Option<u64>,
     next_op: u64,
     /// The dry run the open confirmation waits for.
     dry_run_id: Option<u64>,
@@ -170,6 +176,7 @@ impl App {
             supports_faults,
             paused: false,
             quit: false,
+            quit_after_op: None,
             next_op: 1,
             dry_run_id: None,
             op: None,
@@ -262,7 +269,7 @@ impl App {
             return vec![];
         }
         match a {
-            Action::Quit => self.quit = true,
+            Action::Quit => return self.ask_quit(),
             Action::Help => self.view.dialog = Dialog::Help { scroll: 0 },
             Action::Cancel => {
                 if self.view.filters.remove(&self.view.focus).is_none() {

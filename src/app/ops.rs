@@ -15,6 +15,70 @@ impl App {
         self.audit(event, fields);
     }
 
+    /// The operation running now: (id, title, why it cannot be stopped halfway).
+    fn running_op(&self) -> Option<(u64, String, Option<&'static str>)> {
+        self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone(), r.runs_to_its_end))
+    }
+
+    /// Quit, unless an operation runs: then ask whether to stop it at its safe point and quit once it
+    /// has ended, or stay. A process that quits mid-operation leaves the cluster halfway and the
+    /// audit log without the operation's end.
+    pub(super) fn ask_quit(&mut self) -> Vec<Command> {
+        match (self.running_op(), self.quit_after_op) {
+            (None, _) => self.quit = true,
+            (Some((_, title, _)), Some(_)) => {
+                self.say(Severity::Warn, format!("quitting once {title} has ended; killing kockpit now would leave it unfinished"))
+            }
+            (Some(_), None) => self.view.dialog = Dialog::QuitWhileRunning,
+        }
+        vec![]
+    }
+
+    /// The answer "stop it and quit": cancel at the next safe point (or let it run to its end when it
+    /// cannot stop halfway) and quit when its end arrives. Recorded first.
+    pub(super) fn quit_when_stopped(&mut self) -> Vec<Command> {
+        let Some((id, title, end)) = self.running_op() else {
+            self.quit = true;
+            return vec![];
+        };
+        self.quit_after_op = Some(id);
+        self.view.dialog = Dialog::Progress;
+        self.audit("quit_requested", json!({ "op_id": id, "cancel": end.is_none() }));
+        match end {
+            Some(why) => {
+                self.say(Severity::Warn, format!("{title} cannot be stopped halfway ({why}); quitting when it ends"));
+                vec![]
+            }
+            None => {
+                self.audit("op_cancel_requested", json!({ "op_id": id, "by": "quit" }));
+                self.say(Severity::Warn, format!("{title}: cancelling at the next safe point, then quitting"));
+                vec![Command::Cancel { id }]
+            }
+        }
+    }
+
+    /// The terminal went away (hang-up, end of input) or the process was told to stop: stop the running
+    /// operation at its safe point, as "stop it and quit" does, without asking. Returns the commands
+    /// to send; the caller waits for the end (bounded) and then exits.
+    pub fn hang_up(&mut self, reason: &str) -> Vec<Command> {
+        self.audit("session_hangup", json!({ "reason": reason, "op_running": self.running_op().map(|r| r.0) }));
+        if self.quit_after_op.is_some() {
+            return vec![];
+        }
+        let cmds = self.quit_when_stopped();
+        if self.quit_after_op.is_none() {
+            self.quit = true;
+        }
+        cmds
+    }
+
+    /// Tell, at start, of an operation an earlier process left unfinished: on the timeline and in the footer.
+    pub fn tell_unfinished(&mut self, text: &str) {
+        self.model.timeline.push(crate::model::Event::new(Utc::now(), PanelId::Timeline, Severity::Critical, text.to_string()));
+        self.model.revision += 1;
+        self.say(Severity::Critical, text.to_string());
+    }
+
     /// The audit writer of this session.
     pub fn audit_log(&self) -> &crate::ops::audit::Audit {
         &self.audit
@@ -60,6 +124,9 @@ impl App {
                 self.model.revision += 1;
                 if let Some(run) = self.op.as_mut().filter(|r| r.id == *id) {
                     run.result = Some((*ok, summary.clone()));
+                }
+                if self.quit_after_op == Some(*id) {
+                    self.quit = true;
                 }
                 self.say(sev, format!("{title}: {}", if *ok { "done" } else { "FAILED" }));
             }

@@ -754,3 +754,91 @@ fn dialogs_take_only_generic_keys_and_their_opener_from_main() {
     assert_eq!(app.log_view.query, "qs");
     assert!(!app.quit && app.notice == notice, "nothing saved, nothing quit");
 }
+
+/// A drain of worker2 confirmed and running: (app, audit path, op id).
+fn running_drain(log: Audit) -> (App, u64) {
+    let mut app = app_with(false, &[], Some(log));
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    let cmds = app.on_key(key('d'));
+    let [Command::DryRun { id: dry, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    app.on_backend(BackendEvent::DryRun {
+        id: *dry,
+        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![] }),
+    });
+    let cmds = recorded(app.on_key(key('y')));
+    let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
+    let id = *id;
+    app.view.dialog = Dialog::None;
+    (app, id)
+}
+
+#[test]
+fn quitting_while_an_operation_runs_asks_and_then_stops_it_and_waits_for_its_end() {
+    let (_dir, path, log) = temp_audit();
+    let (mut app, id) = running_drain(log);
+    // q asks instead of quitting
+    assert!(app.on_key(key('q')).is_empty());
+    assert!(!app.quit);
+    assert_eq!(app.view.dialog, Dialog::QuitWhileRunning);
+    let screen = crate::ui::render_text(&mut app, 100, 30, now());
+    assert!(screen.contains("Drain worker2 is running") && screen.contains("stop it at its next safe point"), "{screen}");
+    // n stays, and the operation goes on untouched
+    assert!(app.on_key(key('n')).is_empty());
+    assert_eq!((app.view.dialog.clone(), app.quit, app.quit_after_op), (Dialog::None, false, None));
+    // q then y: cancel at the safe point, and quit only once the end arrived
+    app.on_key(key('q'));
+    let cmds = app.on_key(key('y'));
+    assert!(matches!(cmds.as_slice(), [Command::Cancel { id: i }] if *i == id), "{cmds:?}");
+    assert!(!app.quit, "not before the operation's end");
+    // asking again does not quit either: it says what it waits for
+    assert!(app.on_key(code(KeyCode::Esc)).is_empty() && !app.quit);
+    app.view.dialog = Dialog::None;
+    app.on_key(key('q'));
+    assert!(!app.quit);
+    assert!(app.notice.as_ref().is_some_and(|n| n.1.contains("quitting once Drain worker2 has ended")), "{:?}", app.notice);
+    app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: "cancelled: worker2 stays cordoned".into() }));
+    assert!(app.quit);
+    let names: Vec<String> = audit_events(&app, &path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["op_planned", "op_dry_run", "op_confirmed", "quit_requested", "op_cancel_requested", "op_finished"]);
+}
+
+#[test]
+fn quitting_during_an_operation_that_cannot_stop_halfway_waits_for_its_end_without_cancelling() {
+    let (_dir, path, log) = temp_audit();
+    let mut app = app_with(false, &[], Some(log));
+    app.view.focus = PanelId::Vip;
+    app.on_key(key('f'));
+    let cmds = recorded(app.on_key(key('y')));
+    let [Command::Execute { id, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
+    let id = *id;
+    app.view.dialog = Dialog::None;
+    app.on_key(key('q'));
+    let screen = crate::ui::render_text(&mut app, 100, 30, now());
+    assert!(screen.contains("cannot be stopped halfway"), "{screen}");
+    assert!(app.on_key(key('y')).is_empty(), "no Cancel for a failover");
+    assert!(!app.quit);
+    app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: true, summary: "VIP on slb2".into() }));
+    assert!(app.quit);
+    let events = audit_events(&app, &path);
+    let q = events.iter().find(|e| e["event"] == "quit_requested").expect("recorded");
+    assert_eq!((q["op_id"].as_u64(), q["cancel"].as_bool()), (Some(id), Some(false)));
+}
+
+#[test]
+fn a_hang_up_cancels_the_running_operation_at_its_safe_point_and_quits_at_its_end() {
+    let (_dir, path, log) = temp_audit();
+    let (mut app, id) = running_drain(log);
+    let cmds = app.hang_up("hangup");
+    assert!(matches!(cmds.as_slice(), [Command::Cancel { id: i }] if *i == id), "{cmds:?}");
+    assert!(!app.quit);
+    app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: "cancelled".into() }));
+    assert!(app.quit);
+    let events = audit_events(&app, &path);
+    let h = events.iter().find(|e| e["event"] == "session_hangup").expect("recorded");
+    assert_eq!((h["reason"].as_str(), h["op_running"].as_u64()), (Some("hangup"), Some(id)));
+    // with nothing running, a hang-up quits at once
+    let mut idle = app_with(false, &[], None);
+    assert!(idle.hang_up("terminated").is_empty());
+    assert!(idle.quit);
+}

@@ -182,6 +182,7 @@ async fn set_noout_steps(
     let step = |text: String, ok: bool| BackendEvent::Op(OpEvent::Step { id, text, ok });
     let verb = if on { "set" } else { "unset" };
     let cmd = s.ceph_command(&["osd", verb, "noout"]);
+    cap.intent(id, &format!("ceph osd {verb} noout"), &format!("Ceph's noout flag may be {verb}")).await?;
     let out = remote.write(cap, &s.host, &cmd, s.deadline()).await.map_err(|e| format!("ceph osd {verb} noout: {e}"))?;
     if !out.success() {
         let why = out.stderr.trim().lines().last().unwrap_or("").to_string();

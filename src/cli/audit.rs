@@ -42,3 +42,49 @@ pub(super) fn open_audit(s: &Setup, cli: &Cli) -> Audit {
     let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
     Audit::open_keyed(&path, session, &s.paths.audit_key())
 }
+
+/// The audit log this process writes to (the same choice as [`open_audit`]).
+fn audit_path(s: &Setup, cli: &Cli) -> PathBuf {
+    cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log())
+}
+
+/// `kockpit audit unfinished`: the operations an earlier process confirmed and never ended, with the
+/// state each may have left. Exit 0 when there is none, 1 when there is. Changes nothing.
+pub(super) fn audit_unfinished(s: &Setup, cli: &Cli) -> Result<i32> {
+    use crate::ops::audit::unfinished;
+    let path = audit_path(s, cli);
+    let found = unfinished::scan(&path, unfinished::TAIL_BYTES, None).wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    if found.is_empty() {
+        outln!("no unfinished operation in {}", path.display());
+        return Ok(0);
+    }
+    for u in &found {
+        outln!("{}", u.describe());
+        if let Some(step) = &u.last_step {
+            outln!("  last step started: {step}");
+        }
+    }
+    Ok(1)
+}
+
+/// At the start of a session that can act: the operations an earlier process left unfinished, each
+/// recorded as `op_abandoned` (so it is told once) and returned to be shown.
+pub(super) fn take_unfinished(audit: &Audit) -> Vec<crate::ops::audit::unfinished::Unfinished> {
+    use crate::ops::audit::unfinished;
+    let Some(path) = audit.path() else { return vec![] };
+    match unfinished::scan(path, unfinished::TAIL_BYTES, None) {
+        Ok(found) => {
+            for u in &found {
+                audit.record(
+                    "op_abandoned",
+                    json!({ "of_session": u.session, "op_id": u.op_id, "what": u.what, "last_step": u.last_step, "leaves": u.leaves }),
+                );
+            }
+            found
+        }
+        Err(e) => {
+            tracing::warn!("cannot read the audit log for unfinished operations: {e}");
+            vec![]
+        }
+    }
+}

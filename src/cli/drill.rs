@@ -21,10 +21,13 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
     use crate::drill::Phase;
     use crate::drill::driver::Driver;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let cap = WriteCap::acquire(false).expect("not read-only");
     let audit = open_audit(s, cli);
+    let cap = WriteCap::acquire(false).expect("not read-only").recording_to(audit.clone());
     if let Some(e) = audit.failure() {
         return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
+    }
+    for u in take_unfinished(&audit) {
+        eprintln!("kockpit: {}", u.describe());
     }
     audit.record(
         "session_start",

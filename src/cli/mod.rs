@@ -177,6 +177,9 @@ pub enum AuditCmd {
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
     },
+    /// The operations an earlier kockpit confirmed and never ended (killed, hung up, lost power), each
+    /// with the last step that had started acting and the state it may have left. Exit 0 none, 1 some.
+    Unfinished,
     /// Write a Markdown report of the cluster's state (hosts vs plan, HA, etcd, certificates, Ceph,
     /// nodes, findings) with the time it was taken.
     Report {
@@ -287,7 +290,7 @@ mod audit;
 mod drill;
 pub mod logs;
 use crate::live;
-use audit::{audit_verify, open_audit};
+use audit::{audit_unfinished, audit_verify, open_audit, take_unfinished};
 use drill::drill_headless;
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -321,6 +324,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Some(Cmd::Render { size }) => render(&s, &cli, size),
         Some(Cmd::Audit { cmd: AuditCmd::Verify { files, key } }) => audit_verify(&s, files, key.as_deref()),
+        Some(Cmd::Audit { cmd: AuditCmd::Unfinished }) => audit_unfinished(&s, &cli),
         Some(Cmd::Audit { cmd: AuditCmd::Report { out } }) => {
             let model = snapshot(&s, &cli)?;
             let now = Utc::now();
@@ -484,7 +488,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     // a log that cannot be opened refuses every operation (with the reason) while viewing goes on
     let audit = open_audit(&s, cli);
-    let cap = WriteCap::acquire(s.readonly);
+    let cap = WriteCap::acquire(s.readonly).map(|c| c.recording_to(audit.clone()));
     rt.block_on(async {
         let mode = drill.as_ref().map(|_| Mode::Drill);
         let (mut backend, model) = start_backend(&s, cli, mode)?;
@@ -498,6 +502,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         if let Some((file, report)) = drill {
             app.start_drill(file, report);
         }
+        let unfinished = take_unfinished(&audit);
         app.audit_session(
             "session_start",
             json!({
@@ -510,13 +515,17 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
                 "version": env!("CARGO_PKG_VERSION"),
             }),
         );
+        for u in &unfinished {
+            app.tell_unfinished(&u.describe());
+        }
         let r = crate::ui::run::run_tui(&mut app, &mut backend, cli.exit_after_first_frame).await;
         if cli.exit_after_first_frame {
             eprintln!("first frame after {:.2} ms", crate::process_age().as_secs_f64() * 1000.0);
         }
-        app.audit_session("session_end", json!({}));
+        let reason = r.as_ref().map(|e| e.name().to_string()).unwrap_or_else(|e| format!("error: {e}"));
+        app.audit_session("session_end", json!({ "reason": reason }));
         audit.seal();
-        r
+        r.map(|_| ())
     })?;
     Ok(0)
 }

@@ -20,14 +20,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{Kube, KubeError};
 use crate::backend::BackendEvent;
-use crate::ops::{DrainOptions, OpEvent, OpRequest};
+use crate::ops::{DrainOptions, OpEvent, OpRequest, WriteCap};
 pub use preview::{DrainPreview, drain_preview};
 use preview::{Target, node_pods, plan_drain};
 
 /// Live progress of one operation, as `OpEvent::Step`s.
 #[derive(Clone)]
 pub struct Progress {
-    id: u64,
+    pub id: u64,
     tx: mpsc::Sender<BackendEvent>,
 }
 
@@ -41,11 +41,23 @@ impl Progress {
 }
 
 /// Run one operation. Ok(summary) or Err(summary), for `OpEvent::Finished`.
-pub async fn execute(kube: &Kube, req: &OpRequest, progress: &Progress, cancel: CancellationToken) -> Result<String, String> {
+pub async fn execute(
+    kube: &Kube,
+    req: &OpRequest,
+    cap: &WriteCap,
+    progress: &Progress,
+    cancel: CancellationToken,
+) -> Result<String, String> {
     match req {
-        OpRequest::Cordon { node } => set_unschedulable(kube, node, true, progress).await,
-        OpRequest::Uncordon { node } => set_unschedulable(kube, node, false, progress).await,
-        OpRequest::Drain { node, options } => drain(kube, node, options, progress, cancel).await,
+        OpRequest::Cordon { node } => {
+            cap.intent(progress.id, &format!("cordon {node}"), &format!("{node} may be cordoned")).await?;
+            set_unschedulable(kube, node, true, progress).await
+        }
+        OpRequest::Uncordon { node } => {
+            cap.intent(progress.id, &format!("uncordon {node}"), &format!("{node} may be uncordoned")).await?;
+            set_unschedulable(kube, node, false, progress).await
+        }
+        OpRequest::Drain { node, options } => drain(kube, node, options, cap, progress, cancel).await,
         other => Err(format!("{}: not a Kubernetes operation", other.title())),
     }
 }
@@ -227,7 +239,14 @@ fn short_list(v: &[String]) -> String {
     s
 }
 
-async fn drain(kube: &Kube, node: &str, options: &DrainOptions, progress: &Progress, cancel: CancellationToken) -> Result<String, String> {
+async fn drain(
+    kube: &Kube,
+    node: &str,
+    options: &DrainOptions,
+    cap: &WriteCap,
+    progress: &Progress,
+    cancel: CancellationToken,
+) -> Result<String, String> {
     check_name("node", node)?;
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(u64::from(options.timeout_secs.max(1)));
@@ -256,7 +275,18 @@ async fn drain(kube: &Kube, node: &str, options: &DrainOptions, progress: &Progr
     if cancel.is_cancelled() {
         return Err(format!("drain {node} cancelled before it started: nothing changed"));
     }
+    cap.intent(progress.id, &format!("cordon {node}"), &format!("{node} may be cordoned; no pod evicted yet"))
+        .await
+        .map_err(|e| format!("drain {node}: {e}"))?;
     set_unschedulable(kube, node, true, progress).await.map_err(|e| format!("drain {node}: {e}"))?;
+    let keys: Vec<&str> = plan.targets.iter().map(|t| t.key.as_str()).collect();
+    cap.intent(
+        progress.id,
+        &format!("evict {} pod(s) from {node}: {}", keys.len(), keys.join(" ")),
+        &format!("{node} cordoned; some of its {} pod(s) may be evicted, the rest still on it", keys.len()),
+    )
+    .await
+    .map_err(|e| format!("drain {node}: {e}; {node} stays cordoned, no pod evicted"))?;
 
     let sem = Arc::new(Semaphore::new(64));
     let mut set = tokio::task::JoinSet::new();

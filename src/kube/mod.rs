@@ -188,13 +188,13 @@ async fn supervise(
             c = cmds.recv() => {
                 let Some(c) = c else { break };
                 match c {
-                    Command::Execute { id, request, cap: _ } => {
+                    Command::Execute { id, request, cap } => {
                         let token = CancellationToken::new();
                         running.insert(id, token.clone());
                         let (kube, tx, done) = (kube.clone(), tx.clone(), done_tx.clone());
                         tokio::spawn(async move {
                             let progress = drain::Progress::new(id, tx.clone());
-                            let result = drain::execute(&kube, &request, &progress, token).await;
+                            let result = drain::execute(&kube, &request, &cap, &progress, token).await;
                             let (ok, summary) = match result { Ok(s) => (true, s), Err(s) => (false, s) };
                             let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok, summary })).await;
                             let _ = done.send(id);

@@ -242,6 +242,13 @@ async fn renew_one(
     }
     // 1. backup
     let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let restore = restore_commands(&stamp, &s.restart_command);
+    cap.intent(
+        ctx.id,
+        &format!("{m}: back up /etc/kubernetes/pki to pki.bak-{stamp}"),
+        &format!("{m}: a backup may have been written; nothing else changed"),
+    )
+    .await?;
     let out = remote.write(cap, &h.ssh_host, &backup_command(&stamp), s.write_timeout).await.map_err(|e| format!("backup: {e}"))?;
     if !out.success() {
         return Err(format!("backup failed, nothing was changed: {}", last_line(&out.stderr)));
@@ -251,9 +258,14 @@ async fn renew_one(
         true,
     )
     .await;
-    let restore = restore_commands(&stamp, &s.restart_command);
     let with_restore = |e: String| format!("{e}. To restore {m} from its backup, run on {m}: {restore}");
     // 2. renew
+    cap.intent(
+        ctx.id,
+        &format!("{m}: `{}`", s.tool.command()),
+        &format!("{m}: certificates may be renewed on disk while the running components still serve the old ones; to restore: {restore}"),
+    )
+    .await?;
     let out = remote.write(cap, &h.ssh_host, &s.tool.command(), s.write_timeout).await.map_err(|e| with_restore(format!("renew: {e}")))?;
     if !out.success() {
         let why = last_line(&format!("{}\n{}", out.stdout, out.stderr));
@@ -277,6 +289,12 @@ async fn renew_one(
     let soonest = after_map.values().map(|p| p.info.not_after).min().unwrap_or_else(Utc::now);
     ctx.step(format!("{m}: renewed {} certificates (now valid until {})", after_map.len(), soonest.format("%Y-%m-%d")), true).await;
     // 3. restart
+    cap.intent(
+        ctx.id,
+        &format!("{m}: restart the control plane (`{}`)", s.restart_command),
+        &format!("{m}: certificates renewed; the control plane may be restarting or not yet healthy; to restore: {restore}"),
+    )
+    .await?;
     let out =
         remote.write(cap, &h.ssh_host, &s.restart_command, s.write_timeout).await.map_err(|e| with_restore(format!("restart: {e}")))?;
     if !out.success() {

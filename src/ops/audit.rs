@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 pub mod chain;
+pub mod unfinished;
 
 /// A log file grows to this size, then is renamed aside (`audit.jsonl.<time>`) and a new one continues
 /// the chain.

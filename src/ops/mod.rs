@@ -21,17 +21,41 @@ use crate::model::Model;
 /// which refuses in read-only mode; it cannot be cloned or built by hand elsewhere.
 #[derive(Debug)]
 pub struct WriteCap {
-    _private: (),
+    /// Where the intent of every step is recorded before the step acts (None: tests and benchmarks).
+    intents: Option<audit::Audit>,
 }
 
 impl WriteCap {
     /// The one way to obtain write access. Returns None when the process is read-only.
     pub fn acquire(readonly: bool) -> Option<WriteCap> {
-        if readonly { None } else { Some(WriteCap { _private: () }) }
+        if readonly { None } else { Some(WriteCap { intents: None }) }
+    }
+    /// The same capability, with every step's intent recorded in `audit` before the step acts: what the
+    /// binary runs with, so a process killed mid-operation leaves a record of what it had started.
+    pub fn recording_to(self, audit: audit::Audit) -> WriteCap {
+        WriteCap { intents: Some(audit) }
     }
     /// A second token for another task of the same (writable) process.
     pub fn share(&self) -> WriteCap {
-        WriteCap { _private: () }
+        WriteCap { intents: self.intents.clone() }
+    }
+    /// [`WriteCap::intent`] without waiting for the disk: for the simulated cluster, where a step acts
+    /// on nothing real and must not stall the simulation's clock.
+    pub fn note_intent(&self, op: u64, step: &str, leaves: &str) {
+        if let Some(audit) = &self.intents {
+            audit.record("op_intent", serde_json::json!({ "op_id": op, "step": step, "leaves": leaves, "simulated": true }));
+        }
+    }
+    /// Record, durably, that operation `op` is about to `step`, and the state it `leaves` the cluster in
+    /// should the process die right after. Err: the record could not be written, so do not act.
+    pub async fn intent(&self, op: u64, step: &str, leaves: &str) -> Result<(), String> {
+        let Some(audit) = &self.intents else { return Ok(()) };
+        let ack = audit.record_durable("op_intent", serde_json::json!({ "op_id": op, "step": step, "leaves": leaves }));
+        match ack.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("not done: {step}: its intent could not be recorded ({e})")),
+            Err(_) => Err(format!("not done: {step}: the audit writer stopped")),
+        }
     }
 }
 

@@ -148,3 +148,20 @@ fn a_node_over_its_allocatable_is_a_finding() {
     assert!(about.iter().any(|f| f.contains("requests 181% of its CPU")), "{about:?}");
     assert!(about.iter().any(|f| f.contains("over its capacity of")), "{about:?}");
 }
+
+#[tokio::test]
+async fn an_intent_is_on_disk_before_the_step_acts_and_refuses_the_step_when_it_cannot_be() {
+    use crate::ops::audit::Audit;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let cap = WriteCap::acquire(false).unwrap().recording_to(Audit::open(&path, "s"));
+    cap.share().intent(3, "cordon w1", "w1 may be cordoned").await.unwrap();
+    // acknowledged means written: the record is in the file now
+    let text = std::fs::read_to_string(&path).unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!((v["event"].as_str(), v["op_id"].as_u64(), v["leaves"].as_str()), (Some("op_intent"), Some(3), Some("w1 may be cordoned")));
+    // a log that cannot take it: the step is refused, with the reason
+    let full = WriteCap::acquire(false).unwrap().recording_to(Audit::open(std::path::Path::new("/dev/full"), "s"));
+    let e = full.intent(4, "evict 3 pod(s)", "...").await.unwrap_err();
+    assert!(e.contains("not done: evict 3 pod(s)") && e.contains("No space left"), "{e}");
+}

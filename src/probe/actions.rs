@@ -82,6 +82,8 @@ pub(crate) async fn run(plan: &Plan, pool: &SshPool, action: &HostAction, cap: &
     }
     let (target, cmd) = command_for(plan, action).map_err(|e| format!("{}: refused: {e}", action.describe()))?;
     let limit = Duration::from_secs(u64::from(plan.drills.timeout_secs.max(1)));
+    let what = action.describe();
+    cap.intent(r.id, &format!("{what}: `{cmd}`"), &format!("{what} may have taken effect; the drill's restore step undoes it")).await?;
     let started = Instant::now();
     let (status, stderr) = match &target {
         Target::Remote(ssh_host) => {

@@ -386,10 +386,15 @@ async fn demote(ctx: &OpContext, mode: FailoverMode, cap: &WriteCap, owner: &Hos
     match (mode, lb.demote) {
         (FailoverMode::Emergency, _) => {
             let cmd = ctx.lb_command(&lb.keepalived_stop, owner)?;
+            let leaves = format!("{}: keepalived may be stopped (the VIP moves to a peer); start it again to restore", owner.name);
+            cap.intent(r.id, &format!("{}: stop keepalived (`{cmd}`)", owner.name), &leaves).await?;
             ctx.write(cap, owner, &cmd).await?;
             r.step(format!("{}: keepalived stopped (`{cmd}`)", owner.name), true).await;
         }
         (FailoverMode::Graceful, DemoteMethod::TrackFile) => {
+            let leaves =
+                format!("{}: demoted, {} may read 1 (the VIP moves to a peer); restore its priority to undo", owner.name, lb.track_file);
+            cap.intent(r.id, &format!("{}: write 1 to {}", owner.name, lb.track_file), &leaves).await?;
             write_track_file(ctx, cap, owner, "1").await?;
             r.step(format!("{}: wrote 1 to {}: keepalived lowers its priority by the file's weight", owner.name, lb.track_file), true)
                 .await;
@@ -403,6 +408,11 @@ async fn demote(ctx: &OpContext, mode: FailoverMode, cap: &WriteCap, owner: &Hos
                 ));
             }
             let reload = ctx.lb_command(&lb.keepalived_reload, owner)?;
+            let leaves = format!(
+                "{}: demoted, {inst}'s priority may be 1 in {} (original saved beside it); restore its priority to undo",
+                owner.name, lb.keepalived_conf
+            );
+            cap.intent(r.id, &format!("{}: set {inst}'s priority to 1 and reload keepalived", owner.name), &leaves).await?;
             ctx.write(cap, owner, &script_command(SET_PRIORITY_SCRIPT, &[&lb.keepalived_conf, inst, "1"])).await?;
             r.step(format!("{}: priority of {inst} set to 1 in {} (original saved beside it)", owner.name, lb.keepalived_conf), true).await;
             if let Err(e) = ctx.write(cap, owner, &reload).await {
@@ -436,6 +446,8 @@ pub(crate) async fn restore(ctx: &OpContext, lb_name: &str, cap: &WriteCap, r: &
 async fn restore_steps(ctx: &OpContext, host: &Host, before: &VrrpView, cap: &WriteCap, r: &Reporter) -> Result<(u32, String), String> {
     let lb = &ctx.plan.lb;
     let name = &host.name;
+    let leaves = format!("{name}: keepalived may be started and its priority restored, so the VIP may move back to it");
+    cap.intent(r.id, &format!("{name}: restore keepalived's priority"), &leaves).await?;
     if before.state == VrrpState::Stopped {
         let cmd = ctx.lb_command(&lb.keepalived_start, host)?;
         ctx.write(cap, host, &cmd).await?;

@@ -23,6 +23,9 @@ impl SimCluster {
 
     pub(super) fn run_step(&mut self, run: &mut Run, step: Step, now: DateTime<Utc>) {
         let id = run.id;
+        if let Some((what, leaves)) = self.intent_of(&step) {
+            run.cap.note_intent(id, &what, &leaves);
+        }
         let emit = |s: &mut SimCluster, text: String, ok: bool| s.finished.push(OpEvent::Step { id, text, ok });
         match step {
             Step::Say(t) => emit(self, t, true),
@@ -143,6 +146,30 @@ impl SimCluster {
         }
     }
 
+    /// What an acting step is about to do, and what it leaves should the process die right after.
+    fn intent_of(&self, step: &Step) -> Option<(String, String)> {
+        Some(match step {
+            Step::Cordon(node, true) => (format!("cordon {node}"), format!("{node} may be cordoned")),
+            Step::Cordon(node, false) => (format!("uncordon {node}"), format!("{node} may be uncordoned")),
+            Step::EvictSome(node) => (format!("evict pods from {node}"), format!("{node} cordoned; some of its pods may be evicted")),
+            Step::Demote(lb) => (format!("demote {lb}"), format!("{lb}: demoted; restore its priority to undo")),
+            Step::StopKeepalived(lb) => (format!("{lb}: stop keepalived"), format!("{lb}: keepalived may be stopped")),
+            Step::Restore(lb) => (format!("{lb}: restore keepalived's priority"), format!("{lb}: its priority may be restored")),
+            Step::RenewOn(i) => {
+                let m = self.masters.get(*i).map(|m| m.name.clone()).unwrap_or_default();
+                (
+                    format!("{m}: renew certificates and restart the control plane"),
+                    format!("{m}: certificates may be renewed and restarting"),
+                )
+            }
+            Step::Noout(on) => {
+                let verb = if *on { "set" } else { "unset" };
+                (format!("ceph osd {verb} noout"), format!("Ceph's noout flag may be {verb}"))
+            }
+            Step::Say(_) | Step::WaitVipOn { .. } | Step::WaitMasterHealthy { .. } | Step::Finish(_) => return None,
+        })
+    }
+
     pub(super) fn fail(&mut self, run: &mut Run, why: String) {
         run.queue.clear();
         self.finished.push(OpEvent::Step { id: run.id, text: why.clone(), ok: false });
@@ -150,7 +177,7 @@ impl SimCluster {
     }
 
     /// Start executing an operation. Progress comes out of [`SimCluster::drain_op_events`].
-    pub fn execute(&mut self, id: u64, req: &OpRequest, _cap: &crate::ops::WriteCap, now: DateTime<Utc>) {
+    pub fn execute(&mut self, id: u64, req: &OpRequest, cap: &crate::ops::WriteCap, now: DateTime<Utc>) {
         let mut q: VecDeque<(DateTime<Utc>, Step)> = VecDeque::new();
         let at = |ms: i64| now + Duration::milliseconds(ms);
         match req {
@@ -197,7 +224,7 @@ impl SimCluster {
             last = last.max(due);
             ordered.push_back((last, s));
         }
-        self.runs.push(Run { id, queue: ordered });
+        self.runs.push(Run { id, queue: ordered, cap: std::sync::Arc::new(cap.share()) });
     }
 
     /// What an operation would do, without doing it (a drain: which pods would move). The demo

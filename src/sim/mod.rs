@@ -151,6 +151,8 @@ enum Step {
 struct Run {
     id: u64,
     queue: VecDeque<(DateTime<Utc>, Step)>,
+    /// Where each acting step's intent is noted, as the live executors record theirs.
+    cap: std::sync::Arc<crate::ops::WriteCap>,
 }
 
 /// The simulated cluster.

@@ -147,6 +147,28 @@ pub(super) fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, &op.title)), r);
 }
 
+/// Quit asked while an operation runs: what quitting now would leave, and the two ways out.
+pub(super) fn draw_quit_while_running(f: &mut Frame, app: &App, body: Rect) {
+    let t = &app.theme;
+    let Some(op) = app.op.as_ref().filter(|o| o.result.is_none()) else { return };
+    let k = |a, n| keys(app, Layer::Confirm, a, n);
+    let how = match op.runs_to_its_end {
+        None => "stop it at its next safe point, wait for it to stop, then quit".to_string(),
+        Some(why) => format!("it cannot be stopped halfway ({why}): wait for it to end, then quit"),
+    };
+    let lines = vec![
+        Line::styled(format!(" {} is running ({} step(s) so far).", op.title, op.steps.len()), t.style(Role::Warn)),
+        Line::styled(" Quitting now would leave it halfway, with no end in the audit log.", t.style(Role::Text)),
+        Line::raw(""),
+        Line::styled(format!(" {}  {how}", k(Action::ConfirmYes, 1)), t.style(Role::Text)),
+        Line::styled(format!(" {}  stay", k(Action::ConfirmNo, 2)), t.style(Role::Text)),
+    ];
+    let w = 80.min(body.width);
+    let r = centered(body, w, wrapped_height(&lines, w.saturating_sub(2)) + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, "Quit?")), r);
+}
+
 /// Lines a paragraph takes once wrapped at `width` (a close upper bound of ratatui's word wrap).
 fn wrapped_height(lines: &[Line], width: u16) -> u16 {
     let w = usize::from(width.max(1));

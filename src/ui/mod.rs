@@ -18,7 +18,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use crate::app::{App, Dialog};
 use crate::settings::theme::Role;
 use chrome::{draw_header, draw_panel};
-use dialogs::{draw_confirm, draw_faults, draw_logs, draw_own_log, draw_progress};
+use dialogs::{draw_confirm, draw_faults, draw_logs, draw_own_log, draw_progress, draw_quit_while_running};
 pub use grid::layout;
 use help::{draw_footer, draw_help};
 
@@ -47,6 +47,7 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
         Dialog::Help { scroll } => draw_help(f, app, body, scroll),
         Dialog::Confirm(plan) => draw_confirm(f, app, body, &plan),
         Dialog::Progress => draw_progress(f, app, body),
+        Dialog::QuitWhileRunning => draw_quit_while_running(f, app, body),
         Dialog::Faults { selected } => draw_faults(f, app, body, selected),
         Dialog::OwnLog => draw_own_log(f, app, body),
         Dialog::Logs => draw_logs(f, app, body),

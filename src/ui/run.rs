@@ -14,13 +14,87 @@ use crate::app::App;
 use crate::backend::BackendHandle;
 use crate::ui;
 
+/// How long a hang-up or SIGTERM waits for a running operation to reach its safe point and end.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// Why the screen ended, for the audit log's `session_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Quit,
+    /// SIGHUP: the terminal or the SSH session went away.
+    HangUp,
+    /// SIGTERM or SIGINT.
+    Terminated,
+    /// Standard input ended or failed (the pty is gone).
+    InputClosed,
+    BackendStopped,
+    /// After the first frame (start-up benchmarks).
+    FirstFrame,
+}
+
+impl Ended {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ended::Quit => "quit",
+            Ended::HangUp => "hangup",
+            Ended::Terminated => "terminated",
+            Ended::InputClosed => "input closed",
+            Ended::BackendStopped => "backend stopped",
+            Ended::FirstFrame => "first frame",
+        }
+    }
+}
+
 /// Run the TUI until the user quits or the process is told to stop. The terminal is restored on
-/// every path out, panics included (ratatui's init installs a restoring panic hook).
-pub async fn run_tui(app: &mut App, backend: &mut BackendHandle, exit_after_first_frame: bool) -> Result<()> {
+/// every path out, panics included (ratatui's init installs a restoring panic hook). A hang-up, the
+/// end of input or SIGTERM stops a running operation at its safe point and waits for its end (at most
+/// [`STOP_GRACE`]) before returning, so the audit log has the end of what was started.
+pub async fn run_tui(app: &mut App, backend: &mut BackendHandle, exit_after_first_frame: bool) -> Result<Ended> {
     let mut terminal = ratatui::init();
     let result = event_loop(&mut terminal, app, backend, exit_after_first_frame).await;
-    ratatui::restore();
+    if matches!(result, Ok(Ended::HangUp | Ended::InputClosed)) {
+        // No terminal any more: every write to it fails with EIO, and a failed print (ratatui's
+        // "Failed to restore terminal", its cursor shown on drop) panics, ending the session
+        // unrecorded. Point standard input and output at /dev/null first.
+        detach_from_terminal();
+    }
+    if let Err(e) = ratatui::try_restore() {
+        tracing::warn!("terminal not restored: {e}");
+    }
     result
+}
+
+/// Replace standard input, output and error with /dev/null.
+fn detach_from_terminal() {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") else { return };
+    for fd in 0..=2 {
+        // SAFETY: dup2 onto the standard descriptors with a valid open descriptor; nothing holds
+        // a borrowed view of them that could observe the swap unsafely.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), fd);
+        }
+    }
+}
+
+/// After a hang-up: send what stops the running operation, then take backend events (no drawing:
+/// there may be no terminal) until the app says it may quit or the grace runs out.
+async fn wind_down(app: &mut App, backend: &mut BackendHandle, reason: Ended) -> Result<Ended> {
+    for cmd in app.hang_up(reason.name()) {
+        let _ = backend.commands.send(cmd);
+    }
+    let deadline = tokio::time::Instant::now() + STOP_GRACE;
+    while !app.quit {
+        match tokio::time::timeout_at(deadline, backend.events.recv()).await {
+            Ok(Some(ev)) => app.on_backend(ev),
+            Ok(None) => break,
+            Err(_) => {
+                tracing::warn!("the running operation did not end within {} s of the {}", STOP_GRACE.as_secs(), reason.name());
+                break;
+            }
+        }
+    }
+    Ok(reason)
 }
 
 async fn event_loop(
@@ -28,10 +102,11 @@ async fn event_loop(
     app: &mut App,
     backend: &mut BackendHandle,
     exit_after_first_frame: bool,
-) -> Result<()> {
+) -> Result<Ended> {
     let mut input = EventStream::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
+    let mut int = signal(SignalKind::interrupt())?;
     // Tick on the wall clock's second boundaries so the clock never shows a stale second.
     let ms = Utc::now().timestamp_subsec_millis() as u64;
     let start = tokio::time::Instant::now() + Duration::from_millis(1000 - ms.min(999));
@@ -43,7 +118,11 @@ async fn event_loop(
         if app.dirty {
             let now = Utc::now();
             app.refresh(now);
-            terminal.draw(|f| ui::draw(f, app, now))?;
+            if let Err(e) = terminal.draw(|f| ui::draw(f, app, now)) {
+                // the terminal is gone (EIO after a hang-up): stop as for a hang-up
+                tracing::warn!("cannot draw: {e}");
+                return wind_down(app, backend, Ended::InputClosed).await;
+            }
             app.dirty = false;
             frames += 1;
             if frames == 1 {
@@ -53,7 +132,7 @@ async fn event_loop(
                     panic!("panic requested by KOCKPIT_TEST_PANIC");
                 }
                 if exit_after_first_frame {
-                    return Ok(());
+                    return Ok(Ended::FirstFrame);
                 }
             }
         }
@@ -68,13 +147,16 @@ async fn event_loop(
                 }
                 Some(Ok(Event::Resize(_, _))) => app.dirty = true,
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => return Ok(()),
+                Some(Err(e)) => {
+                    tracing::warn!("terminal input failed: {e}");
+                    return wind_down(app, backend, Ended::InputClosed).await;
+                }
+                None => return wind_down(app, backend, Ended::InputClosed).await,
             },
             ev = backend.events.recv() => {
                 let Some(ev) = ev else {
                     tracing::error!("backend stopped");
-                    return Ok(());
+                    return Ok(Ended::BackendStopped);
                 };
                 app.on_backend(ev);
                 // Take everything already queued before drawing once.
@@ -83,8 +165,9 @@ async fn event_loop(
                 }
             }
             _ = clock.tick() => app.dirty = true,
-            _ = term.recv() => return Ok(()),
-            _ = hup.recv() => return Ok(()),
+            _ = term.recv() => return wind_down(app, backend, Ended::Terminated).await,
+            _ = int.recv() => return wind_down(app, backend, Ended::Terminated).await,
+            _ = hup.recv() => return wind_down(app, backend, Ended::HangUp).await,
         }
         for cmd in app.drive_drill(Utc::now()) {
             if backend.commands.send(cmd).is_err() {
@@ -92,7 +175,7 @@ async fn event_loop(
             }
         }
         if app.quit {
-            return Ok(());
+            return Ok(Ended::Quit);
         }
     }
 }

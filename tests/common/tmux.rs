@@ -25,6 +25,10 @@ impl Tmux {
         Tmux::start_env("", args, w, h)
     }
     pub fn start_env(env: &str, args: &str, w: u16, h: u16) -> Tmux {
+        Tmux::start_with_audit(env, args, w, h, None)
+    }
+    /// As [`Tmux::start_env`], writing the audit log at `audit` instead of in the fresh directory.
+    pub fn start_with_audit(env: &str, args: &str, w: u16, h: u16, audit: Option<&std::path::Path>) -> Tmux {
         assert!(
             Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false),
             "tmux is required (apt-get install tmux)"
@@ -32,9 +36,11 @@ impl Tmux {
         let sock = format!("kockpit-e2e-{}-{}", std::process::id(), w);
         let tmp = tempfile::Builder::new().prefix(&format!("{sock}-")).tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
+        let audit = audit.map(std::path::Path::to_path_buf).unwrap_or_else(|| dir.join("audit.jsonl"));
         let cmd = format!(
-            "env {env} XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {d}/audit.jsonl; echo EXITED:$?; sleep 60",
+            "env {env} XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {a}; echo EXITED:$?; sleep 60",
             d = dir.display(),
+            a = audit.display(),
             bin = bin().display()
         );
         let st = Command::new("tmux")
