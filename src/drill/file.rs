@@ -61,6 +61,10 @@ pub enum Action {
     SetNoout {
         on: bool,
     },
+    /// Renew the certificates of these masters, one at a time (plan names or symbols).
+    RenewCerts {
+        masters: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

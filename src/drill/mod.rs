@@ -371,6 +371,9 @@ impl DrillRun {
             }
             Action::Uncordon { node } => Effect::Operation { id, request: OpRequest::Uncordon { node: self.sym(node) } },
             Action::SetNoout { on } => Effect::Operation { id, request: OpRequest::SetNoout { on: *on } },
+            Action::RenewCerts { masters } => {
+                Effect::Operation { id, request: OpRequest::RenewCerts { masters: masters.iter().map(|m| self.sym(m)).collect() } }
+            }
             Action::Wait { .. } => return Err("wait has no effect".into()),
         })
     }
