@@ -135,6 +135,9 @@ impl App {
                         return vec![];
                     }
                     self.audit("op_cancel_requested", json!({ "op_id": id }));
+                    if let Some(run) = self.op.as_mut() {
+                        run.cancel_requested = true;
+                    }
                     self.say(Severity::Warn, format!("{title}: cancelling at the next safe point"));
                     return vec![Command::Cancel { id }];
                 }
@@ -246,8 +249,14 @@ impl App {
         // carried out only once this record is on disk: nothing is acted on unrecorded
         let recorded =
             self.audit.record_durable("op_confirmed", json!({ "op_id": id, "request": fresh.request, "warnings": fresh.warnings }));
-        self.op =
-            Some(OpRun { id, title: fresh.request.title(), runs_to_its_end: fresh.request.runs_to_its_end(), steps: vec![], result: None });
+        self.op = Some(OpRun {
+            id,
+            title: fresh.request.title(),
+            runs_to_its_end: fresh.request.runs_to_its_end(),
+            steps: vec![],
+            result: None,
+            cancel_requested: false,
+        });
         self.view.dialog = Dialog::Progress;
         vec![Command::Execute { id, request: fresh.request, cap }.after(recorded)]
     }

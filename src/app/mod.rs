@@ -67,6 +67,16 @@ pub struct OpRun {
     pub runs_to_its_end: Option<&'static str>,
     pub steps: Vec<(String, bool)>,
     pub result: Option<(bool, String)>,
+    /// The operator asked it to stop (a key, quitting, a hang-up): an end that is not a success is
+    /// then a cancellation, not a failure.
+    pub cancel_requested: bool,
+}
+
+impl OpRun {
+    /// It ended short because it was asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel_requested && matches!(self.result, Some((false, _)))
+    }
 }
 
 /// Everything about how the screen looks that is not the cluster.

@@ -51,6 +51,9 @@ impl App {
             }
             None => {
                 self.audit("op_cancel_requested", json!({ "op_id": id, "by": "quit" }));
+                if let Some(run) = self.op.as_mut() {
+                    run.cancel_requested = true;
+                }
                 self.say(Severity::Warn, format!("{title}: cancelling at the next safe point, then quitting"));
                 vec![Command::Cancel { id }]
             }
@@ -113,13 +116,19 @@ impl App {
                 if !self.drill_owns(*id) {
                     crate::ops::audit::record_op_event(&self.audit, &e);
                 }
-                let sev = if *ok { Severity::Info } else { Severity::Critical };
                 let title = self.op.as_ref().filter(|r| r.id == *id).map(|r| r.title.clone()).unwrap_or_default();
+                let cancelled = !*ok && self.op.as_ref().is_some_and(|r| r.id == *id && r.cancel_requested);
+                // a cancelled operation ended as asked; what it left (a node cordoned) is in its summary
+                let (sev, word) = match (*ok, cancelled) {
+                    (true, _) => (Severity::Info, "done"),
+                    (false, true) => (Severity::Warn, "CANCELLED"),
+                    (false, false) => (Severity::Critical, "FAILED"),
+                };
                 self.model.timeline.push(crate::model::Event::new(
                     Utc::now(),
                     PanelId::Timeline,
                     sev,
-                    format!("{title}: {}", if *ok { summary.clone() } else { format!("FAILED: {summary}") }),
+                    format!("{title}: {}", if *ok { summary.clone() } else { format!("{word}: {summary}") }),
                 ));
                 self.model.revision += 1;
                 if let Some(run) = self.op.as_mut().filter(|r| r.id == *id) {
@@ -128,7 +137,7 @@ impl App {
                 if self.quit_after_op == Some(*id) {
                     self.quit = true;
                 }
-                self.say(sev, format!("{title}: {}", if *ok { "done" } else { "FAILED" }));
+                self.say(sev, format!("{title}: {word}"));
             }
         }
         self.dirty = true;

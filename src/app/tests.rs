@@ -223,6 +223,10 @@ fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
     assert!(matches!(cmds.as_slice(), [Command::Cancel { id: i }] if *i == id), "{cmds:?}");
     app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: "cancelled by the operator".into() }));
     assert!(app.on_key(key('c')).is_empty(), "nothing left to cancel");
+    // a cancelled operation is not shown as failed
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains("CANCELLED: cancelled by the operator") && !screen.contains("FAILED"), "{screen}");
+    assert!(app.model.timeline.iter().any(|e| e.severity == Severity::Warn && e.text.contains("CANCELLED")));
     let names: Vec<String> = audit_events(&app, &path).iter().map(|e| e["event"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["op_planned", "op_dry_run", "op_confirmed", "op_cancel_requested", "op_finished"]);
 }
@@ -653,7 +657,14 @@ fn app_for(km: &Keymap, layer: Layer, action: Action, export_dir: &std::path::Pa
             app.propose(request);
         }
         Layer::Progress => {
-            app.op = Some(OpRun { id: 7, title: "drain worker2".into(), runs_to_its_end: None, steps: vec![], result: None });
+            app.op = Some(OpRun {
+                id: 7,
+                title: "drain worker2".into(),
+                runs_to_its_end: None,
+                steps: vec![],
+                result: None,
+                cancel_requested: false,
+            });
             app.view.dialog = Dialog::Progress;
         }
         Layer::Faults => app.view.dialog = Dialog::Faults { selected: 2 },

@@ -135,6 +135,7 @@ pub(super) fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
             t.style(Role::Muted),
         )),
         Some((true, s)) => lines.push(Line::styled(format!(" DONE: {s}"), t.style(Role::Ok))),
+        Some((false, s)) if op.cancelled() => lines.push(Line::styled(format!(" CANCELLED: {s}"), t.style(Role::Warn))),
         Some((false, s)) => lines.push(Line::styled(format!(" FAILED: {s}"), t.style(Role::Critical))),
     }
     let max = body.height.saturating_sub(2) as usize;
