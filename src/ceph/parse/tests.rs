@@ -117,6 +117,7 @@ fn garbage_and_truncated_input() {
         osd_tree: Some("[1,2".into()),
         df: Some("null".into()),
         osd_dump: Some("{\"flags\": 7}".into()),
+        crush_rules: Some("[{\"rule_id\": \"x\"}".into()),
     };
     let v = parse_view(&a).unwrap();
     assert_eq!(v.health, CephHealth::Ok);
