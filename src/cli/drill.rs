@@ -48,10 +48,15 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
     if let Some(e) = audit.failure() {
         return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
     }
-    audit.record(
+    // the first record must reach the disk before anything runs: a full or read-only filesystem takes
+    // the open and fails only the writes
+    let first = audit.record_durable(
         "session_start",
         json!({ "user": user_name(), "host": hostname(), "mode": "drill", "headless": true, "version": env!("CARGO_PKG_VERSION") }),
     );
+    if let Err(e) = crate::ops::audit::wait_recorded(first) {
+        return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
+    }
     let result = rt.block_on(async {
         let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
         // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
