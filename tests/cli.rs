@@ -286,14 +286,107 @@ fn plan_refuses_what_is_not_a_plan_file_before_reading_it() {
     let dir = tempfile::tempdir().unwrap();
     let deep = dir.path().join("deep.yaml");
     std::fs::write(&deep, format!("apiVersion: kubekey.kubesphere.io/v1alpha2\nkind: Cluster\nspec: {}\n", "[".repeat(100_000))).unwrap();
+    // a FIFO nobody writes to: opening it would wait forever
+    let fifo = dir.path().join("plan.toml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     for (file, want) in [
         ("/dev/zero".to_string(), "it is a device, not a regular file"),
         (dir.path().display().to_string(), "it is a directory, not a regular file"),
         (deep.display().to_string(), "deep.yaml:3:71: nested more than 64 levels deep"),
+        (fifo.display().to_string(), "it is a FIFO, not a regular file"),
     ] {
+        let started = std::time::Instant::now();
         let out = kockpit(&["plan", &file]);
+        let took = started.elapsed();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(4), "{file}: {err}");
         assert!(err.contains(want), "{file}: {err}");
+        assert!(took < std::time::Duration::from_secs(1), "{file}: refused in {took:?}, not within 1 s");
+    }
+    // and a real plan is accepted within 1 s too
+    let started = std::time::Instant::now();
+    let out = kockpit(&["plan", &format!("{}/assets/demo-cluster.toml", env!("CARGO_MANIFEST_DIR"))]);
+    assert!(out.status.success() && started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+#[test]
+fn drill_check_refuses_what_drill_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = |action: &str| format!("name = \"x\"\n[[steps]]\nname = \"s\"\naction = {action}\n");
+    let cases = [
+        (r#"{ do = "stop", target = "nosuchhost", service = "keepalived" }"#, "unknown host `nosuchhost`"),
+        (r#"{ do = "drain", node = "slb1" }"#, "unknown node `slb1`"),
+        (r#"{ do = "vip_failover", to = "master1" }"#, "unknown load balancer `master1`"),
+        (r#"{ do = "stop", target = "slb1", service = "haproxy; rm -rf /" }"#, "\"haproxy; rm -rf /\" is not a plain systemd unit name"),
+        (r#"{ do = "stop", target = "slb1", service = "ha proxy" }"#, "not a plain systemd unit name"),
+        (r#"{ do = "start", target = "slb1", service = "../haproxy" }"#, "not a plain systemd unit name"),
+        (r#"{ do = "start", target = "slb1", service = "-haproxy" }"#, "not a plain systemd unit name"),
+    ];
+    for (i, (action, want)) in cases.iter().enumerate() {
+        let f = dir.path().join(format!("d{i}.toml"));
+        std::fs::write(&f, step(action)).unwrap();
+        let out = kockpit(&["drill", "check", f.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{action}: {err}");
+        assert!(err.contains(&format!("d{i}.toml:4:10: ")) && err.contains(want), "{action}: {err}");
+        // and the run refuses it the same way, before anything is done
+        let out = kockpit(&["drill", "run", f.to_str().unwrap(), "--headless"]);
+        assert_eq!(out.status.code(), Some(4), "{action}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // an unknown target of a check, on its own line
+    let f = dir.path().join("expect.toml");
+    std::fs::write(
+        &f,
+        "name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [\n  { check = \"node_ready\", target = \"worker9\", within = 5 },\n]\n",
+    )
+    .unwrap();
+    let err = String::from_utf8_lossy(&kockpit(&["drill", "check", f.to_str().unwrap()]).stderr).to_string();
+    assert!(err.contains("expect.toml:5:") && err.contains("unknown node `worker9`"), "{err}");
+    // the demo's extra workers are nodes; symbols are always accepted
+    std::fs::write(&f, step(r#"{ do = "drain", node = "node-00004" }"#)).unwrap();
+    assert_eq!(kockpit(&["drill", "check", f.to_str().unwrap()]).status.code(), Some(4));
+    assert!(kockpit(&["drill", "check", f.to_str().unwrap(), "--nodes", "5"]).status.success());
+    std::fs::write(&f, step(r#"{ do = "stop", target = "vip-owner", service = "keepalived@lb.service" }"#)).unwrap();
+    assert!(kockpit(&["drill", "check", f.to_str().unwrap()]).status.success());
+    // against a plan: its hosts
+    let plan = format!("{}/assets/demo-cluster.toml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(&f, step(r#"{ do = "stop", target = "worker9", service = "kubelet" }"#)).unwrap();
+    let out = kockpit(&["drill", "check", f.to_str().unwrap(), "--config", &plan]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown host `worker9`"));
+}
+
+#[test]
+fn plan_warns_about_vips_no_host_can_hold_and_refuses_names_that_read_as_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = |vip: &str, m1: &str| {
+        format!(
+            "[cluster]\nname = \"t\"\n[vip]\naddress = \"{vip}\"\n\
+             [[hosts]]\nname = \"lb1\"\naddress = \"10.0.0.11\"\nroles = [\"lb\"]\n\
+             [[hosts]]\nname = \"lb2\"\naddress = \"10.0.0.12\"\nroles = [\"lb\"]\n\
+             [[hosts]]\nname = \"{m1}\"\naddress = \"10.0.0.21\"\nroles = [\"master\"]\n"
+        )
+    };
+    let plan = |src: String| {
+        let f = dir.path().join("p.toml");
+        std::fs::write(&f, src).unwrap();
+        let out = kockpit(&["plan", f.to_str().unwrap()]);
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (code, text) = plan(base("10.0.0.100", "m1"));
+    assert!(code == Some(0) && !text.contains("VIP 10.0.0.100 is"), "{text}");
+    for (vip, want) in [
+        ("0.0.0.0", "the VIP 0.0.0.0 is the unspecified address"),
+        ("255.255.255.255", "is a broadcast address"),
+        ("10.0.0.255", "is a broadcast address"),
+        ("10.9.9.100", "is in none of the /24 networks of the hosts that would carry it (lb1, lb2)"),
+    ] {
+        let (_, text) = plan(base(vip, "m1"));
+        assert!(text.contains(want), "{vip}: {text}");
+    }
+    for (m1, want) in [("LB1", "differ only in case"), ("m\u{202e}1", "bidirectional"), ("m\\u00071", "control")] {
+        let (code, text) = plan(base("10.0.0.100", m1));
+        assert_eq!(code, Some(4), "{m1:?}: {text}");
+        assert!(text.contains("p.toml:") && text.contains(want), "{m1:?}: {text}");
     }
 }

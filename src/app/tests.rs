@@ -156,7 +156,7 @@ fn read_only_refuses_every_operation_key_and_logs_it() {
     let Command::DryRun { id, .. } = &cmds[0] else { unreachable!() };
     app.on_backend(BackendEvent::DryRun {
         id: *id,
-        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![] }),
+        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![], moves: 1, skipped: 0 }),
     });
     assert!(app.on_key(key('y')).is_empty(), "nothing is executed");
     let events = audit_events(&app, &path);
@@ -214,7 +214,7 @@ fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
     let [Command::DryRun { id: dry, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
     app.on_backend(BackendEvent::DryRun {
         id: *dry,
-        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![] }),
+        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![], moves: 1, skipped: 0 }),
     });
     let cmds = recorded(app.on_key(key('y')));
     let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
@@ -259,8 +259,13 @@ fn a_drain_waits_for_its_dry_run_and_refused_pods_block_it_until_an_option_allow
             "evict    web/a".into(),
         ],
         refused: vec!["web/solo".into()],
+        moves: 2,
+        skipped: 0,
     };
-    app.on_backend(BackendEvent::DryRun { id: first, result: Ok(crate::ops::DryRun { lines: vec![], refused: vec![] }) });
+    app.on_backend(BackendEvent::DryRun {
+        id: first,
+        result: Ok(crate::ops::DryRun { lines: vec![], refused: vec![], moves: 0, skipped: 0 }),
+    });
     let Dialog::Confirm(p) = &app.view.dialog else { panic!() };
     assert_eq!(p.dry_run, Some(crate::ops::DryRunState::Pending), "a stale answer does not count");
     app.on_backend(BackendEvent::DryRun { id: second, result: Ok(refused.clone()) });
@@ -775,7 +780,7 @@ fn running_drain(log: Audit) -> (App, u64) {
     let [Command::DryRun { id: dry, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
     app.on_backend(BackendEvent::DryRun {
         id: *dry,
-        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![] }),
+        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![], moves: 1, skipped: 0 }),
     });
     let cmds = recorded(app.on_key(key('y')));
     let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
@@ -852,4 +857,26 @@ fn a_hang_up_cancels_the_running_operation_at_its_safe_point_and_quits_at_its_en
     let mut idle = app_with(false, &[], None);
     assert!(idle.hang_up("terminated").is_empty());
     assert!(idle.quit);
+}
+
+#[test]
+fn a_drain_ceph_refuses_says_why_in_its_confirmation() {
+    // one OSD down, its PGs degraded: an OSD host may not go
+    let mut app = app_with(false, &[Fault::OsdDown], None);
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    app.on_key(key('d'));
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!("a confirmation opens: {:?}", app.view.dialog) };
+    assert!(matches!(&p.request, OpRequest::Drain { node, .. } if node == "worker2"), "{:?}", p.request);
+    assert!(!p.allowed());
+    let screen = crate::ui::render_text(&mut app, 160, 50, now());
+    assert!(screen.contains("REFUSED:") && screen.contains("Ceph is already degraded (OSD_DOWN: 1 osds down"), "{screen}");
+    assert!(!screen.contains("y confirm"), "{screen}");
+    // healthy: the same worker drains (3 OSD hosts, pools of 3 copies with min_size 2)
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 4);
+    app.on_key(key('d'));
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!("a confirmation opens") };
+    assert!(p.allowed(), "{:?}", p.blockers);
 }

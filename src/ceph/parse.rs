@@ -1,17 +1,17 @@
-//! Ceph's JSON (`ceph status|health detail|osd tree|df|osd dump -f json`, pacific and later, nautilus'
-//! nested osdmap too), parsed without I/O into the panel's [`CephView`].
+//! Ceph's JSON (`ceph status|health detail|osd tree|df|osd dump|osd crush rule dump -f json`, pacific
+//! and later, nautilus' nested osdmap too), parsed without I/O into the panel's [`CephView`].
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{CephCheck, CephHealth, CephView};
+use crate::model::{CephCheck, CephHealth, CephOsdHost, CephPool, CephView};
 
 /// OSD map flags that are always set on a healthy modern cluster: not worth showing.
 const ROUTINE_FLAGS: &[&str] = &["sortbitwise", "recovery_deletes", "purged_snapdirs", "pglog_hardlimit"];
 
-/// The five answers one probe collects; only `status` is required.
+/// The six answers one probe collects; only `status` is required.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CephAnswers {
     pub status: String,
@@ -19,9 +19,10 @@ pub struct CephAnswers {
     pub osd_tree: Option<String>,
     pub df: Option<String>,
     pub osd_dump: Option<String>,
+    pub crush_rules: Option<String>,
 }
 
-/// Split the probe script's output into the five answers. `Err` carries the first failure (a `ceph`
+/// Split the probe script's output into the six answers. `Err` carries the first failure (a `ceph`
 /// that timed out without quorum, a missing keyring ...) in the operator's words.
 pub fn split_sections(out: &str, timeout_secs: u64) -> Result<CephAnswers, String> {
     let mut sections: Vec<(u32, String, String)> = Vec::new();
@@ -58,6 +59,7 @@ pub fn split_sections(out: &str, timeout_secs: u64) -> Result<CephAnswers, Strin
             "osd tree" => a.osd_tree = Some(body),
             "df" => a.df = Some(body),
             "osd dump" => a.osd_dump = Some(body),
+            "osd crush rule dump" => a.crush_rules = Some(body),
             _ => {}
         }
     }
@@ -179,7 +181,9 @@ pub fn parse_view(a: &CephAnswers) -> Result<CephView, String> {
         bytes_used = u;
     }
     let mut flags: Vec<String> = Vec::new();
+    let mut pools = None;
     if let Some(dump) = a.osd_dump.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) {
+        pools = pools_of(&dump, a.crush_rules.as_deref());
         if let Some(f) = dump.get("flags").and_then(Value::as_str) {
             flags.extend(f.split(',').map(str::trim).filter(|f| !f.is_empty() && !ROUTINE_FLAGS.contains(f)).map(str::to_string));
         }
@@ -190,6 +194,7 @@ pub fn parse_view(a: &CephAnswers) -> Result<CephView, String> {
         }
     }
     let osd_hosts = a.osd_tree.as_deref().map(osd_hosts).unwrap_or_default();
+    let osd_host_detail = a.osd_tree.as_deref().map(osd_host_detail).unwrap_or_default();
     Ok(CephView {
         health: health_status,
         checks: checks_of(&health),
@@ -203,7 +208,63 @@ pub fn parse_view(a: &CephAnswers) -> Result<CephView, String> {
         bytes_total,
         flags,
         osd_hosts,
+        osd_host_detail,
+        pools,
     })
+}
+
+/// The pools of an OSD map (`osd dump`), each with its rule's failure domain from the CRUSH rules
+/// (`host` where the rules are missing or say nothing). None: the map lists no pools array.
+pub fn pools_of(dump: &Value, rules_json: Option<&str>) -> Option<Vec<CephPool>> {
+    let rules: Vec<Value> = rules_json.and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    let domain_of = |rule: Option<u64>| -> String {
+        rules
+            .iter()
+            .find(|r| rule.is_some() && r.get("rule_id").and_then(Value::as_u64) == rule)
+            .and_then(|r| r.get("steps")?.as_array())
+            .and_then(|steps| {
+                steps.iter().find(|s| s.get("op").and_then(Value::as_str).is_some_and(|o| o.starts_with("choose")))?.get("type")?.as_str()
+            })
+            .unwrap_or("host")
+            .to_string()
+    };
+    let pools = dump.get("pools")?.as_array()?;
+    Some(
+        pools
+            .iter()
+            .map(|p| CephPool {
+                name: p.get("pool_name").and_then(Value::as_str).unwrap_or("?").to_string(),
+                size: u64_at(p, &["size"]).unwrap_or(0) as u32,
+                min_size: u64_at(p, &["min_size"]).unwrap_or(0) as u32,
+                failure_domain: domain_of(u64_at(p, &["crush_rule"])),
+            })
+            .collect(),
+    )
+}
+
+/// Each CRUSH host with OSDs, its OSD count and how many of them are up.
+pub fn osd_host_detail(tree_json: &str) -> Vec<CephOsdHost> {
+    let Ok(v) = serde_json::from_str::<Value>(tree_json) else { return vec![] };
+    let Some(nodes) = v.get("nodes").and_then(Value::as_array) else { return vec![] };
+    let up: BTreeMap<i64, bool> = nodes
+        .iter()
+        .filter(|n| n.get("type").and_then(Value::as_str) == Some("osd"))
+        .filter_map(|n| Some((n.get("id")?.as_i64()?, n.get("status").and_then(Value::as_str) == Some("up"))))
+        .collect();
+    let mut out: Vec<CephOsdHost> = nodes
+        .iter()
+        .filter(|n| n.get("type").and_then(Value::as_str) == Some("host"))
+        .filter_map(|n| {
+            let ids: Vec<i64> = n.get("children")?.as_array()?.iter().filter_map(Value::as_i64).filter(|i| *i >= 0).collect();
+            let name = n.get("name")?.as_str()?.to_string();
+            let osds = ids.len() as u32;
+            let up = ids.iter().filter(|i| up.get(i).copied().unwrap_or(false)).count() as u32;
+            (osds > 0).then_some(CephOsdHost { name, osds, up })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
+    out
 }
 
 /// Hosts of the CRUSH tree that carry at least one OSD.

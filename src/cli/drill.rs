@@ -8,6 +8,28 @@ use serde_json::json;
 
 use super::*;
 
+/// The hosts, nodes and load balancers a drill may name: the plan's, or the demo cluster's (its
+/// extra `--nodes` workers too).
+pub(super) fn drill_targets(s: &Setup, cli: &Cli) -> crate::drill::Known {
+    fn known(plan: &Plan) -> crate::drill::Known {
+        let names = |f: fn(&crate::inventory::Host) -> bool| plan.hosts.iter().filter(|h| f(h)).map(|h| h.name.clone()).collect();
+        crate::drill::Known { hosts: names(|_| true), nodes: names(|h| h.roles.master || h.roles.worker), lbs: names(|h| h.roles.lb) }
+    }
+    match (&s.plan, s.demo) {
+        (Some(plan), false) => known(plan),
+        _ => {
+            let (_, model) = sim::settled_demo(&[], cli.nodes, Utc::now(), 0, Mode::Demo);
+            let mut k = known(&model.plan);
+            for n in model.nodes.data.iter().flatten() {
+                if !k.nodes.contains(&n.name) {
+                    k.nodes.push(n.name.clone());
+                }
+            }
+            k
+        }
+    }
+}
+
 pub(super) fn write_report(run: &crate::drill::DrillRun, cluster: &str, path: &std::path::Path) -> Result<()> {
     let now = Utc::now();
     std::fs::write(path, crate::drill::report::markdown(run, cluster, now)).wrap_err_with(|| format!("cannot write {}", path.display()))?;
@@ -26,13 +48,18 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
     if let Some(e) = audit.failure() {
         return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
     }
-    for u in take_unfinished(&audit) {
-        eprintln!("kockpit: {}", u.describe());
-    }
-    audit.record(
+    // the first record must reach the disk before anything runs: a full or read-only filesystem takes
+    // the open and fails only the writes
+    let first = audit.record_durable(
         "session_start",
         json!({ "user": user_name(), "host": hostname(), "mode": "drill", "headless": true, "version": env!("CARGO_PKG_VERSION") }),
     );
+    if let Err(e) = crate::ops::audit::wait_recorded(first) {
+        return Err(eyre!("a drill changes the cluster and every change is recorded first: {e}"));
+    }
+    for u in take_unfinished(&audit) {
+        eprintln!("kockpit: {}", u.describe());
+    }
     let result = rt.block_on(async {
         let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
         // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.

@@ -291,7 +291,7 @@ mod drill;
 pub mod logs;
 use crate::live;
 use audit::{audit_unfinished, audit_verify, open_audit, take_unfinished};
-use drill::drill_headless;
+use drill::{drill_headless, drill_targets};
 
 pub fn run(cli: Cli) -> Result<i32> {
     if let Some(Cmd::Plan { file, json }) = &cli.command {
@@ -341,11 +341,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
             let d = crate::drill::DrillFile::load(file)?;
+            d.check_targets(file, &drill_targets(&s, &cli))?;
             outln!("{}: {} step(s), ok", d.name, d.steps.len());
             Ok(0)
         }
         Some(Cmd::Drill { cmd: DrillCmd::Run { file, headless, report } }) => {
             let d = crate::drill::DrillFile::load(file)?;
+            d.check_targets(file, &drill_targets(&s, &cli))?;
             if s.readonly {
                 // an attempt like any other: on the audit trail
                 let audit = open_audit(&s, &cli);

@@ -125,6 +125,50 @@ pub struct StepSpec {
     pub expect: Vec<Expect>,
     /// A restore step runs even after an earlier step failed.
     pub restore: bool,
+    /// The names this step acts on or checks, where they stand in the file (for `drill check`).
+    #[serde(skip)]
+    pub refs: Vec<TargetRef>,
+}
+
+/// What kind of thing a drill names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A host of the plan (stop, start, cut, heal; haproxy checks name a backend server).
+    Host,
+    /// A Kubernetes node (drain, uncordon, node checks).
+    Node,
+    /// A load balancer (VIP failover, priority restore, vip_on).
+    Lb,
+}
+
+impl TargetKind {
+    fn noun(self) -> &'static str {
+        match self {
+            TargetKind::Host => "host",
+            TargetKind::Node => "node",
+            TargetKind::Lb => "load balancer",
+        }
+    }
+}
+
+/// A name in a drill file and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRef {
+    pub name: String,
+    pub kind: TargetKind,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The symbols a drill may use for a target; they are resolved when the drill starts.
+pub const SYMBOLS: &[&str] = &["vip-owner", "vip-peer", "etcd-leader", "etcd-follower", "first-worker"];
+
+/// The hosts, nodes and load balancers a drill may name (from the plan, or the demo cluster).
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub hosts: Vec<String>,
+    pub nodes: Vec<String>,
+    pub lbs: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,7 +191,7 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawStep {
     name: String,
-    action: Option<Action>,
+    action: Option<Spanned<Action>>,
     #[serde(default)]
     expect: Vec<RawExpect>,
     #[serde(default)]
@@ -180,6 +224,11 @@ impl DrillFile {
         let mut steps = vec![];
         for s in raw.steps {
             let mut expect = vec![];
+            let mut refs = vec![];
+            let mut name_at = |name: &str, kind: TargetKind, off: usize| {
+                let (line, column) = crate::error::line_col(src, off);
+                refs.push(TargetRef { name: name.to_string(), kind, line, column });
+            };
             for e in s.expect {
                 let at = |sp: std::ops::Range<usize>, msg: String| FileError::at_offset(path, src, sp.start, msg);
                 let within = *e.within.get_ref();
@@ -211,22 +260,92 @@ impl DrillFile {
                     "no_failed_client_requests" => Check::NoFailedClientRequests,
                     other => return Err(at(e.check.span(), format!("unknown check `{other}`; expected one of: {}", CHECKS.join(", ")))),
                 };
+                let kind = match &check {
+                    Check::VipOn(_) => Some(TargetKind::Lb),
+                    Check::HaproxyDown(_) | Check::HaproxyUp(_) => Some(TargetKind::Host),
+                    Check::NodeReady(_) | Check::NodeCordoned(_) | Check::NodeSchedulable(_) => Some(TargetKind::Node),
+                    _ => None,
+                };
+                if let (Some(kind), Some(t)) = (kind, &e.target) {
+                    name_at(t.get_ref(), kind, t.span().start);
+                }
                 expect.push(Expect { check, within_secs: within });
             }
-            if let Some(Action::Stop { signal: Some(sig), .. }) = &s.action
-                && !["TERM", "KILL", "STOP", "CONT", "INT", "HUP"].contains(&sig.as_str())
-            {
-                return Err(FileError::new(
-                    path,
-                    0,
-                    0,
-                    format!("step `{}`: signal `{sig}`: expected TERM, KILL, STOP, CONT, INT or HUP", s.name),
-                ));
-            }
-            steps.push(StepSpec { name: s.name, action: s.action, expect, restore: s.restore });
+            let action = match s.action {
+                None => None,
+                Some(a) => {
+                    let off = a.span().start;
+                    let a = a.into_inner();
+                    let err = |msg: String| FileError::at_offset(path, src, off, format!("step `{}`: {msg}", s.name));
+                    match &a {
+                        Action::Stop { service, .. } | Action::Start { service, .. } if !valid_service(service) => {
+                            return Err(err(format!(
+                                "service {service:?} is not a plain systemd unit name (letters, digits and @._:- only, not starting with -)"
+                            )));
+                        }
+                        Action::Stop { signal: Some(sig), .. }
+                            if !["TERM", "KILL", "STOP", "CONT", "INT", "HUP"].contains(&sig.as_str()) =>
+                        {
+                            return Err(err(format!("signal `{sig}`: expected TERM, KILL, STOP, CONT, INT or HUP")));
+                        }
+                        Action::Wait { secs } if !(0.0..=3600.0).contains(secs) => {
+                            return Err(err(format!("`secs` must be between 0 and 3600 seconds, got {secs}")));
+                        }
+                        _ => {}
+                    }
+                    match &a {
+                        Action::Stop { target, .. } | Action::Start { target, .. } | Action::Cut { target } | Action::Heal { target } => {
+                            name_at(target, TargetKind::Host, off)
+                        }
+                        Action::VipFailover { to, .. } => name_at(to, TargetKind::Lb, off),
+                        Action::RestoreVipPriority { target } => name_at(target, TargetKind::Lb, off),
+                        Action::Drain { node } | Action::Uncordon { node } => name_at(node, TargetKind::Node, off),
+                        Action::RenewCerts { masters } => masters.iter().for_each(|m| name_at(m, TargetKind::Host, off)),
+                        Action::Wait { .. } | Action::SetNoout { .. } => {}
+                    }
+                    Some(a)
+                }
+            };
+            steps.push(StepSpec { name: s.name, action, expect, restore: s.restore, refs });
         }
         Ok(DrillFile { name: raw.name, description: raw.description, steps })
     }
+
+    /// What `drill run` would refuse, found before it runs: every host, node and load balancer the
+    /// drill names is a symbol or one of `known`'s. The error points at the first unknown name.
+    pub fn check_targets(&self, path: &Path, known: &Known) -> Result<(), FileError> {
+        for r in self.steps.iter().flat_map(|s| &s.refs) {
+            if SYMBOLS.contains(&r.name.as_str()) {
+                continue;
+            }
+            let list = match r.kind {
+                TargetKind::Host => &known.hosts,
+                TargetKind::Node => &known.nodes,
+                TargetKind::Lb => &known.lbs,
+            };
+            if !list.contains(&r.name) {
+                let shown: Vec<&str> = list.iter().take(12).map(String::as_str).collect();
+                return Err(FileError::new(
+                    path,
+                    r.line,
+                    r.column,
+                    format!(
+                        "unknown {} `{}`: not in this cluster; expected one of: {}{}",
+                        r.kind.noun(),
+                        r.name,
+                        shown.iter().chain(SYMBOLS.iter()).copied().collect::<Vec<_>>().join(", "),
+                        if list.len() > shown.len() { format!(" (and {} more)", list.len() - shown.len()) } else { String::new() }
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A systemd unit name as a drill may give it: what the host actions accept.
+fn valid_service(s: &str) -> bool {
+    crate::probe::actions::valid_service(s)
 }
 
 #[cfg(test)]

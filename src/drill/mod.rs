@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::model::{Model, Payload, ServerStatus, VrrpState};
 use crate::ops::OpRequest;
-pub use file::{Action, Check, DrillFile, Expect, StepSpec};
+pub use file::{Action, Check, DrillFile, Expect, Known, StepSpec};
 
 pub use crate::ops::HostAction;
 

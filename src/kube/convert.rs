@@ -123,6 +123,8 @@ pub fn ceph(c: &LeanCephCluster) -> Option<(CephView, Option<DateTime<Utc>>)> {
             bytes_total: total,
             flags: vec![],
             osd_hosts: vec![],
+            osd_host_detail: vec![],
+            pools: None,
         },
         checked,
     ))

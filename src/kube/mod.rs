@@ -210,7 +210,12 @@ async fn supervise(
                             let result = match &request {
                                 OpRequest::Drain { node, options } => drain::drain_preview(&kube, node, options)
                                     .await
-                                    .map(|p| crate::ops::DryRun { lines: p.lines(), refused: p.refused.clone() })
+                                    .map(|p| crate::ops::DryRun {
+                                        lines: p.lines(),
+                                        refused: p.refused.clone(),
+                                        moves: p.evict.len() + p.blocked.len(),
+                                        skipped: p.skipped.len(),
+                                    })
                                     .map_err(|e| format!("dry run of {}: {e}", request.title())),
                                 other => Err(format!("no dry run of {}", other.title())),
                             };

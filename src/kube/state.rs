@@ -285,16 +285,18 @@ impl State {
     /// OSD state): `osds` = OSD pods, `osds_up`/`osds_in` = Ready OSD pods, `osd_hosts` = their nodes.
     pub(super) fn ceph_payload(&self) -> Option<(CephView, Option<DateTime<Utc>>)> {
         let (mut v, at) = self.ceph.values().max_by_key(|(v, _)| v.health).cloned()?;
-        let mut hosts = std::collections::BTreeSet::new();
+        let mut hosts: std::collections::BTreeMap<String, (u32, u32)> = std::collections::BTreeMap::new();
         for p in self.pods.values() {
             match p.rook {
                 Some(RookDaemon::Osd) if p.counted => {
                     v.osds += 1;
+                    let h = hosts.entry(p.node.clone()).or_default();
+                    h.0 += 1;
                     if p.ready {
                         v.osds_up += 1;
                         v.osds_in += 1;
+                        h.1 += 1;
                     }
-                    hosts.insert(p.node.clone());
                 }
                 Some(RookDaemon::Mon) if p.counted => {
                     v.mons += 1;
@@ -305,7 +307,8 @@ impl State {
                 _ => {}
             }
         }
-        v.osd_hosts = hosts.into_iter().collect();
+        v.osd_hosts = hosts.keys().cloned().collect();
+        v.osd_host_detail = hosts.into_iter().map(|(name, (osds, up))| crate::model::CephOsdHost { name, osds, up }).collect();
         Some((v, at))
     }
 

@@ -238,6 +238,8 @@ fn ceph_obs(rook: bool, result: Result<(CephHealth, &[&str]), &str>, at: i64) ->
         bytes_total: 10,
         flags: flags.iter().map(|f| f.to_string()).collect(),
         osd_hosts: vec![],
+        osd_host_detail: vec![],
+        pools: None,
     });
     let (source, payload) = if rook {
         ("kube rook", Payload::RookCeph(result.map_err(String::from)))

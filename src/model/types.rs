@@ -398,6 +398,30 @@ pub struct CephView {
     pub flags: Vec<String>,
     /// Hosts that carry OSDs (from the OSD tree), for drain warnings.
     pub osd_hosts: Vec<String>,
+    /// Each CRUSH host's OSDs, up or not (from the OSD tree); empty where the source does not say.
+    #[serde(default)]
+    pub osd_host_detail: Vec<CephOsdHost>,
+    /// The pools' replication (from the OSD map); None where the source does not say.
+    #[serde(default)]
+    pub pools: Option<Vec<CephPool>>,
+}
+
+/// A CRUSH host and its OSDs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CephOsdHost {
+    pub name: String,
+    pub osds: u32,
+    pub up: u32,
+}
+
+/// A pool's replication: `size` copies (or k+m chunks), I/O stops below `min_size`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CephPool {
+    pub name: String,
+    pub size: u32,
+    pub min_size: u32,
+    /// The CRUSH type its rule spreads the copies over: `host` (the default), `osd`, `rack` ...
+    pub failure_domain: String,
 }
 
 impl CephView {

@@ -6,6 +6,7 @@
 //! is not read-only: read-only is a property of the process, not of a key binding.
 
 pub mod audit;
+mod ceph_guard;
 pub mod failover;
 mod fault;
 mod host_action;
@@ -181,12 +182,10 @@ impl OpPlan {
     /// become blockers (the drain itself would refuse them).
     pub fn with_dry_run(mut self, state: DryRunState) -> OpPlan {
         // the dry run knows which pods move: the eviction step says its count, never another
-        if let DryRunState::Ready(d) = &state {
-            let evict = d.lines.iter().filter(|l| l.starts_with("evict ")).count();
-            let skip = d.lines.iter().filter(|l| l.starts_with("skip ")).count();
-            if let Some(step) = self.steps.iter_mut().find(|s| s.starts_with(EVICT_STEP)) {
-                *step = format!("{EVICT_STEP}: {evict} pod(s), as the dry run found ({skip} skipped)");
-            }
+        if let DryRunState::Ready(d) = &state
+            && let Some(step) = self.steps.iter_mut().find(|s| s.starts_with(EVICT_STEP))
+        {
+            *step = format!("{EVICT_STEP}: {} pod(s), as the dry run found ({} skipped)", d.moves, d.skipped);
         }
         if let DryRunState::Ready(d) = &state
             && !d.refused.is_empty()
@@ -211,6 +210,11 @@ impl OpPlan {
 pub struct DryRun {
     pub lines: Vec<String>,
     pub refused: Vec<String>,
+    /// Pods that would leave the node: all of it but the skipped (DaemonSet, mirror, terminating)
+    /// ones, those a PodDisruptionBudget holds for now among them.
+    pub moves: usize,
+    /// Pods the drain leaves where they are.
+    pub skipped: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -348,9 +352,8 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
     {
         p.warnings.push(format!("{node} hosts the etcd leader: expect a leader election (~1-2 s of API latency)"));
     }
-    let osd_host = m.ceph_view().is_some_and(|c| c.osd_hosts.iter().any(|h| h == node))
-        || m.plan.host(node).is_some_and(|h| h.notes.as_deref().unwrap_or("").to_lowercase().contains("osd"));
-    if osd_host {
+    if ceph_guard::is_osd_host(m, node) {
+        p.blockers.extend(ceph_guard::drain_blockers(m, node));
         let noout = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
         if !noout {
             p.warnings.push(format!(

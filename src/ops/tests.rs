@@ -165,3 +165,135 @@ async fn an_intent_is_on_disk_before_the_step_acts_and_refuses_the_step_when_it_
     let e = full.intent(4, "evict 3 pod(s)", "...").await.unwrap_err();
     assert!(e.contains("not done: evict 3 pod(s)") && e.contains("No space left"), "{e}");
 }
+
+fn drain(node: &str, m: &Model) -> OpPlan {
+    plan(&OpRequest::Drain { node: node.into(), options: DrainOptions::default() }, m)
+}
+
+fn ceph_blockers(p: &OpPlan) -> Vec<&String> {
+    p.blockers.iter().filter(|b| b.contains("Ceph") || b.contains("min_size")).collect()
+}
+
+#[test]
+fn a_drain_that_takes_a_pool_below_min_size_is_refused_with_the_numbers() {
+    // the demo: 3 OSD hosts, pools of 3 copies, min_size 2: one host may go (2 copies stay)
+    let mut m = settled(&[], 1);
+    let p = drain("worker1", &m);
+    assert!(ceph_blockers(&p).is_empty(), "{:?}", p.blockers);
+    // pools of 2 copies with min_size 2: a PG on worker1 keeps 1 copy
+    for pool in m.ceph.data.as_mut().unwrap().pools.as_mut().unwrap() {
+        if pool.name == "replicapool" {
+            pool.size = 2;
+        }
+    }
+    let p = drain("worker1", &m);
+    assert!(!p.allowed());
+    let b = ceph_blockers(&p);
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(
+        b[0].contains("pool replicapool below min_size") && b[0].contains("keeps 1 of 2 copies") && b[0].contains("min_size is 2"),
+        "{b:?}"
+    );
+    assert!(b[0].contains("with its 3 OSD(s) out") && b[0].contains("2 other OSD host(s) up, failure domain host"), "{b:?}");
+    // failure domain osd: in the worst case a PG has every copy on worker1's 3 OSDs
+    for pool in m.ceph.data.as_mut().unwrap().pools.as_mut().unwrap() {
+        pool.size = 3;
+        pool.failure_domain = "osd".into();
+    }
+    let p = drain("worker1", &m);
+    let b = ceph_blockers(&p);
+    assert_eq!(b.len(), 3, "one per pool: {b:?}");
+    assert!(b[0].contains("keeps 0 of 3 copies") && b[0].contains("6 other OSD(s) up, failure domain osd"), "{b:?}");
+}
+
+#[test]
+fn a_drain_of_an_osd_host_is_refused_while_ceph_is_degraded_or_unknown() {
+    // one OSD down (on worker1): draining worker2 would leave the degraded PGs with fewer copies
+    let m = settled(&[Fault::OsdDown], 10);
+    let p = drain("worker2", &m);
+    assert!(!p.allowed());
+    let b = ceph_blockers(&p);
+    assert!(
+        b.iter().any(|b| b.starts_with("Ceph is already degraded") && b.contains("OSD_DOWN") && b.contains("PG(s) undersized")),
+        "{b:?}"
+    );
+    // a node without OSDs is not the Ceph guard's business
+    let p = drain("master2", &m);
+    assert!(ceph_blockers(&p).is_empty(), "{:?}", p.blockers);
+
+    // HEALTH_ERR alone
+    let mut m = settled(&[], 1);
+    m.ceph.data.as_mut().unwrap().health = crate::model::CephHealth::Err;
+    assert!(ceph_blockers(&drain("worker3", &m)).iter().any(|b| b.contains("HEALTH_ERR")));
+
+    // no Ceph source at all: the plan's notes say worker3 hosts OSDs
+    let mut m = settled(&[], 1);
+    m.ceph = Default::default();
+    m.rook = Default::default();
+    let p = drain("worker3", &m);
+    assert!(!p.allowed());
+    assert!(ceph_blockers(&p).iter().any(|b| b.starts_with("Ceph's state is unknown")), "{:?}", p.blockers);
+    // the last look failed
+    let mut m = settled(&[], 1);
+    m.ceph.error = Some(crate::model::SourceError { at: chrono::Utc::now(), reason: "no mon quorum".into() });
+    let p = drain("worker3", &m);
+    assert!(ceph_blockers(&p).iter().any(|b| b.starts_with("Ceph's state is unknown") && b.contains("no mon quorum")), "{:?}", p.blockers);
+    // no pool sizes (Rook's CR has none)
+    let mut m = settled(&[], 1);
+    m.ceph.data.as_mut().unwrap().pools = None;
+    let p = drain("worker3", &m);
+    assert!(ceph_blockers(&p).iter().any(|b| b.contains("state is unknown") && b.contains("no pool size/min_size")), "{:?}", p.blockers);
+}
+
+#[test]
+fn a_worker_without_osds_drains_whatever_ceph_says() {
+    let mut m = settled(&[], 1);
+    m.plan.hosts.iter_mut().find(|h| h.name == "worker3").unwrap().notes = None;
+    let v = m.ceph.data.as_mut().unwrap();
+    v.osd_hosts.retain(|h| h != "worker3");
+    v.osd_host_detail.retain(|h| h.name != "worker3");
+    v.health = crate::model::CephHealth::Err;
+    let p = drain("worker3", &m);
+    assert!(p.allowed(), "{:?}", p.blockers);
+    m.ceph = Default::default();
+    assert!(drain("worker3", &m).allowed());
+}
+
+#[test]
+fn a_drains_eviction_step_says_the_dry_runs_count() {
+    let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let sim = SimCluster::demo(t0);
+    let mut m = Model::new(sim.plan().clone(), Mode::Demo, "demo");
+    for o in sim.observe(t0) {
+        m.apply(o);
+    }
+    let req = OpRequest::Drain { node: "worker2".into(), options: DrainOptions::default() };
+    let d = sim.dry_run(&req).unwrap();
+    let node = m.node("worker2").unwrap().clone();
+    assert_eq!(d.moves + d.skipped, node.pods as usize, "every pod of the node moves or is skipped");
+    assert!(d.moves > 1 && d.skipped > 1, "{d:?}");
+    assert!(d.lines[0].contains(&format!("{} pod(s) to evict", d.moves)), "{:?}", d.lines);
+    let p = plan(&req, &m).with_dry_run(DryRunState::Ready(d.clone()));
+    let step = p.steps.iter().find(|s| s.starts_with(EVICT_STEP)).unwrap();
+    assert!(step.ends_with(&format!(": {} pod(s), as the dry run found ({} skipped)", d.moves, d.skipped)), "{step}");
+}
+
+#[test]
+fn the_labs_real_ceph_refuses_its_only_osd_host_and_says_why() {
+    let view = |fixture: &str| crate::ceph::parse::parse_view(&crate::ceph::parse::split_sections(fixture, 5).unwrap()).unwrap();
+    let mut m = settled(&[], 1);
+    // healthy: pools of 3 copies over the OSDs of one host: every copy of a PG may be on it
+    m.ceph.data = Some(view(include_str!("../../tests/fixtures/ceph/pools-script-ok.txt")));
+    let b = ceph_guard::drain_blockers(&m, "vm");
+    assert_eq!(b.len(), 2, "{b:?}");
+    assert!(
+        b.iter().any(|b| b.contains("pool lab below min_size") && b.contains("keeps 0 of 3 copies") && b.contains("min_size is 2")),
+        "{b:?}"
+    );
+    // osd.1 stopped: degraded already
+    m.ceph.data = Some(view(include_str!("../../tests/fixtures/ceph/pools-script-osd-down.txt")));
+    let b = ceph_guard::drain_blockers(&m, "vm");
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(b[0].starts_with("Ceph is already degraded (OSD_DOWN: 1 osds down") && b[0].contains("17 of 17 PG(s) undersized"), "{b:?}");
+    assert!(b[0].contains("2 of 3 OSDs up"), "{b:?}");
+}

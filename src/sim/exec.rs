@@ -240,7 +240,7 @@ impl SimCluster {
         if evict > 0 {
             lines.push(format!("evict    {evict} pod(s) of Deployments and StatefulSets"));
         }
-        Ok(crate::ops::DryRun { lines, refused: vec![] })
+        Ok(crate::ops::DryRun { lines, refused: vec![], moves: evict as usize, skipped: n.daemonset_pods as usize })
     }
 
     /// Stop a running operation where it is. A drain leaves its node cordoned: nothing is half-done

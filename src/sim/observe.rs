@@ -313,6 +313,14 @@ impl SimCluster {
         }
         let mut hosts: Vec<String> = self.osds.iter().map(|o| o.host.clone()).collect();
         hosts.dedup();
+        let detail = hosts
+            .iter()
+            .map(|h| {
+                let on = self.osds.iter().filter(|o| &o.host == h);
+                CephOsdHost { name: h.clone(), osds: on.clone().count() as u32, up: on.filter(|o| o.up).count() as u32 }
+            })
+            .collect();
+        let pool = |name: &str| CephPool { name: name.into(), size: 3, min_size: 2, failure_domain: "host".into() };
         CephView {
             health,
             checks,
@@ -326,6 +334,8 @@ impl SimCluster {
             bytes_total: u64::from(osds) * 1_000 * GIB,
             flags: if self.noout { vec!["noout".into()] } else { vec![] },
             osd_hosts: hosts,
+            osd_host_detail: detail,
+            pools: Some(vec![pool(".mgr"), pool("replicapool"), pool("ceph-filesystem-data0")]),
         }
     }
 }

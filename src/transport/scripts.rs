@@ -123,7 +123,8 @@ except Exception as e:
     sys.stdout.write("\n@@kockpit-ceph %d connect\n%s\n" % (abs(getattr(e, "errno", 1) or 1), e))
     sys.exit(0)
 for name, req in (("status", {"prefix": "status"}), ("health detail", {"prefix": "health", "detail": "detail"}),
-                  ("osd tree", {"prefix": "osd tree"}), ("df", {"prefix": "df"}), ("osd dump", {"prefix": "osd dump"})):
+                  ("osd tree", {"prefix": "osd tree"}), ("df", {"prefix": "df"}), ("osd dump", {"prefix": "osd dump"}),
+                  ("osd crush rule dump", {"prefix": "osd crush rule dump"})):
     req["format"] = "json"
     try:
         rc, out, err = c.mon_command(json.dumps(req), b"", timeout=t)
@@ -149,7 +150,7 @@ cli() {
     rook) timeout $((t + 10)) kubectl -n "$arg" exec "deploy/$dep" -- ceph --connect-timeout "$t" "$@" ;;
   esac
 }
-for c in status "health detail" "osd tree" df "osd dump"; do
+for c in status "health detail" "osd tree" df "osd dump" "osd crush rule dump"; do
   out=$(cli $c -f json 2>&1); rc=$?
   printf '\n@@kockpit-ceph %s %s\n%s\n' "$rc" "$c" "$out"
   [ $rc = 0 ] || exit 0

@@ -31,6 +31,7 @@ fn answers(prefix: &str) -> CephAnswers {
         osd_tree: Some(get("osd-tree")),
         df: Some(get("df")),
         osd_dump: Some(get("osd-dump")),
+        crush_rules: None,
     }
 }
 
@@ -116,6 +117,7 @@ fn garbage_and_truncated_input() {
         osd_tree: Some("[1,2".into()),
         df: Some("null".into()),
         osd_dump: Some("{\"flags\": 7}".into()),
+        crush_rules: Some("[{\"rule_id\": \"x\"}".into()),
     };
     let v = parse_view(&a).unwrap();
     assert_eq!(v.health, CephHealth::Ok);
@@ -136,4 +138,36 @@ fn nautilus_nested_osdmap() {
     assert_eq!((v.mons, v.mons_in_quorum, v.osds, v.osds_up, v.osds_in), (3, 2, 9, 8, 9));
     assert_eq!(v.pgs_by_state[0], ("active+clean".to_string(), 100));
     assert_eq!(v.checks[0].code, "MON_DOWN");
+}
+
+#[test]
+fn pools_failure_domains_and_osds_per_host_from_the_probe() {
+    // the lab's probe with `osd crush rule dump`: pools of 3 copies, min_size 2, spread over OSDs
+    // (`osd crush chooseleaf type = 0`: one host)
+    let v = parse_view(&split_sections(fixture!("pools-script-ok.txt"), 5).unwrap()).unwrap();
+    let pools = v.pools.as_ref().expect("pools");
+    let lab = pools.iter().find(|p| p.name == "lab").expect("pool lab");
+    assert_eq!((lab.size, lab.min_size, lab.failure_domain.as_str()), (3, 2, "osd"));
+    assert_eq!(pools.len(), 2, "{pools:?}");
+    assert_eq!(v.osd_host_detail, [CephOsdHost { name: "vm".into(), osds: 3, up: 3 }]);
+    let v = parse_view(&split_sections(fixture!("pools-script-osd-down.txt"), 5).unwrap()).unwrap();
+    assert_eq!(v.osd_host_detail, [CephOsdHost { name: "vm".into(), osds: 3, up: 2 }]);
+    assert!(v.checks.iter().any(|c| c.code == "OSD_DOWN") && v.checks.iter().any(|c| c.code == "PG_DEGRADED"), "{:?}", v.checks);
+
+    // without the rules (an older probe): the default failure domain, host
+    let mut a = answers("ok");
+    let v = parse_view(&a).unwrap();
+    assert!(v.pools.as_ref().unwrap().iter().all(|p| p.failure_domain == "host" && p.size == 3 && p.min_size == 2));
+    // the rules alone, captured with the CLI (`ceph osd crush rule dump -f json`)
+    a.crush_rules = Some(fixture!("crush-rule-dump.json").to_string());
+    assert!(parse_view(&a).unwrap().pools.unwrap().iter().all(|p| p.failure_domain == "osd"));
+    // no OSD map: pools unknown, not empty
+    a.osd_dump = None;
+    assert_eq!(parse_view(&a).unwrap().pools, None);
+    // garbage rules: the default
+    assert_eq!(
+        pools_of(&serde_json::json!({"pools": [{"pool_name": "p", "size": 2, "min_size": 1, "crush_rule": 7}]}), Some("{")).unwrap()[0]
+            .failure_domain,
+        "host"
+    );
 }
