@@ -386,7 +386,7 @@ fn rook_beside_the_ceph_cli_in_the_live_backend_and_standing_in_when_the_cli_fai
 
     let plan = lab.local_plan("ceph-rook", 2, &format!("kubeconfig = \"{}\"\n", cp.kockpit_kubeconfig().display()));
     rt.block_on(async {
-        let mut h = kockpit::live::spawn(&plan, true).expect("the live backend");
+        let mut h = kockpit::live::spawn(&plan, true, None).expect("the live backend");
         let mut m = Model::new(plan.clone(), Mode::Live, "ceph-rook");
         let mut until = async |m: &mut Model, secs: u64, what: &str, done: &dyn Fn(&Model) -> bool| {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);

@@ -512,3 +512,92 @@ async fn vrrp_password_never_leaves_the_host() {
     let v = kockpit::probe::keepalived::vrrp_from_output(&out.stdout, Some("10.213.0.100".parse().unwrap())).unwrap();
     assert!(!format!("{v:?}").contains(password));
 }
+
+/// Removes a file when dropped (also when an assertion fails).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn every_host_logs_in_to_a_home_of_its_own() {
+    let lab = lab();
+    // a file in the machine's /root, and one in m2's own home (made from the root namespace)
+    let pid = std::process::id();
+    let machine = RemoveOnDrop(PathBuf::from(format!("/root/.kockpit-lab-machine-{pid}")));
+    std::fs::write(&machine.0, "the machine's\n").unwrap();
+    let own = RemoveOnDrop(lab.dir().join(format!("hosts/m2/home/.kockpit-lab-own-{pid}")));
+    std::fs::write(&own.0, "m2's\n").unwrap();
+    let pool = lab.pool(AccessMode::ReadWrite);
+    let cap = WriteCap::acquire(false).expect("a writable process");
+    for h in ["lb1", "lb2", "m1", "m2", "m3"] {
+        let out = pool
+            .run_write(&cap, h, r#"printf '%s\n' "$HOME"; cat "$HOME/.kockpit-lab-home"; ls -A "$HOME""#, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.get(..2), Some(&["/root", h][..]), "{h}: HOME is /root, holding the host's own marker: {out:?}");
+        let listing = &lines[2..];
+        assert!(!listing.iter().any(|f| f.starts_with(".kockpit-lab-machine-")), "{h} sees the machine's /root: {listing:?}");
+        for rc in [".bashrc", ".profile", ".bash_profile", ".pyenv"] {
+            assert!(!listing.contains(&rc), "{h}: {rc} in the host's home: {listing:?}");
+        }
+        assert_eq!(listing.contains(&format!(".kockpit-lab-own-{pid}").as_str()), h == "m2", "{h}: {listing:?}");
+        assert!(out.stderr.is_empty(), "{h}: nothing started at login says anything: {}", out.stderr);
+    }
+    pool.close_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn a_slow_login_is_reported_as_such_and_the_probe_does_not_time_out() {
+    let lab = lab();
+    // m1's shell start-up file sleeps 5 s at every login; the probes' command timeout is 3 s
+    let rc = RemoveOnDrop(lab.dir().join("hosts/m1/home/.bashrc"));
+    std::fs::write(&rc.0, "sleep 5\n").unwrap();
+    let settings = lab.settings();
+    assert_eq!(settings.command_timeout, Duration::from_secs(3));
+    let started = Instant::now();
+    let mut handle = probe::spawn(&lab.plan(), settings);
+    let mut model = Model::new(lab.plan(), Mode::ReadOnly, "lab");
+    let mut notices: Vec<String> = Vec::new();
+    let mut m1_errors: Vec<String> = Vec::new();
+    let mut m1_facts_after = None;
+    while m1_facts_after.is_none() || notices.is_empty() {
+        let left = Duration::from_secs(40).saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, handle.events.recv()).await {
+            Ok(Some(BackendEvent::Obs(o))) => {
+                if let kockpit::model::Payload::Host { host, result } = &o.payload
+                    && host == "m1"
+                {
+                    match result {
+                        Ok(_) => {
+                            m1_facts_after.get_or_insert(started.elapsed());
+                        }
+                        Err(e) => m1_errors.push(e.clone()),
+                    }
+                }
+                model.apply(o);
+            }
+            Ok(Some(BackendEvent::Notice(n))) => notices.push(n),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the live backend stopped"),
+            Err(_) => panic!("after 40 s: m1 facts {m1_facts_after:?}, notices {notices:?}, m1 errors {m1_errors:?}"),
+        }
+    }
+    eprintln!("m1's first facts after {m1_facts_after:?}; notices {notices:?}");
+    assert!(m1_errors.is_empty(), "m1's probe failed: {m1_errors:?}");
+    let said: Vec<&String> = notices.iter().filter(|n| n.starts_with("login on m1 took ")).collect();
+    assert_eq!(said.len(), 1, "one notice of m1's slow login: {notices:?}");
+    let secs: f64 = said[0].trim_start_matches("login on m1 took ").trim_end_matches(" s").parse().expect("seconds");
+    assert!((4.9..15.0).contains(&secs), "the login took about 5 s: {}", said[0]);
+    assert!(!notices.iter().any(|n| n.starts_with("login on ") && !n.starts_with("login on m1 ")), "only m1 is slow: {notices:?}");
+    // the facts are fresh and were not reported as a timed-out probe
+    assert!(m1_facts_after.unwrap() >= Duration::from_secs(5));
+    assert!(!timeline_has(&model, "m1: ssh: "), "{}", describe(&model));
+    drop(handle);
+}

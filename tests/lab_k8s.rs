@@ -813,6 +813,44 @@ async fn read_only_sends_no_write_as_the_apiservers_audit_log_shows() {
     assert_eq!(pods_on(&admin, "kk-ro-a").await.len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn the_apiservers_audit_log_names_kockpits_session_and_operation() {
+    let lab = lab("agent");
+    let admin = lab.admin().await;
+    kit::create_node(&admin, "kk-agent-1", "agent", &["worker"], "10.99.7.1").await.unwrap();
+    let session = format!("labtest-{}", std::process::id());
+    let access = Access { kubeconfig: Some(lab.cp.kockpit_kubeconfig()), context: None, readonly: false };
+    let mut s = KubeSettings::new(access);
+    s.session = Some(session.clone());
+    let mut h = kube::spawn_backend(s);
+    wait_for(&mut h, 30, "the node", |ev| nodes_of(ev)?.as_ref().ok()?.iter().find(|n| n.name == "kk-agent-1").map(|_| ())).await;
+    let (steps, ok, summary) = run_op(&mut h, 42, OpRequest::Cordon { node: "kk-agent-1".into() }, 30).await;
+    assert!(ok, "{summary}: {steps:?}");
+    drop(h);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let v = env!("CARGO_PKG_VERSION");
+    let (of_session, of_op) = (format!("kockpit/{v} (session {session})"), format!("kockpit/{v} (session {session}; op 42)"));
+    let text = std::fs::read_to_string(lab.cp.audit_log()).expect("the apiserver's audit log");
+    let (mut patches, mut session_reads) = (Vec::new(), 0);
+    for line in text.lines() {
+        let Ok(e) = serde_json::from_str::<Value>(line) else { continue };
+        if e["user"]["username"] != "kockpit" || e["stage"] != "ResponseComplete" {
+            continue;
+        }
+        let agent = e["userAgent"].as_str().unwrap_or("").to_string();
+        if e["verb"] == "patch" && e["requestURI"].as_str().is_some_and(|u| u.starts_with("/api/v1/nodes/kk-agent-1")) {
+            patches.push(agent);
+        } else if agent == of_session {
+            session_reads += 1;
+        }
+    }
+    eprintln!("the cordon's patch in the apiserver's audit log: {patches:?}; {session_reads} other requests of the session");
+    assert_eq!(patches, [of_op.clone()], "one patch, with the session and the operation in its User-Agent");
+    assert!(session_reads > 0, "the watches and lists say the session too");
+}
+
 /// Puts the HA lab's masters back on the python stand-in (the lab's default), whatever happened.
 struct StubsBack(std::path::PathBuf);
 

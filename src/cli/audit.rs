@@ -39,8 +39,14 @@ pub(super) fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path:
 /// checkpoints are signed with the key in the config directory (outside the log's directory).
 pub(super) fn open_audit(s: &Setup, cli: &Cli) -> Audit {
     let path = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());
-    let session = format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id());
-    Audit::open_keyed(&path, session, &s.paths.audit_key())
+    Audit::open_keyed(&path, session_id(), &s.paths.audit_key())
+}
+
+/// This run's session id: the `session` of every audit record, and said in the User-Agent of every
+/// request to the API server, so the apiserver's audit log joins kockpit's.
+pub(super) fn session_id() -> &'static str {
+    static SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SESSION.get_or_init(|| format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id()))
 }
 
 /// The audit log this process writes to (the same choice as [`open_audit`]).

@@ -282,7 +282,7 @@ fn demo_model(s: &Setup, cli: &Cli) -> (sim::SimCluster, Model) {
 
 /// Build the live backend for a plan. Live probes are provided by the probe module when present.
 fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
-    live::spawn(plan, readonly)
+    live::spawn(plan, readonly, Some(audit::session_id()))
 }
 
 /// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).

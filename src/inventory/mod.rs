@@ -281,6 +281,8 @@ pub struct Access {
     pub accept_new_host_keys: bool,
     /// Drills may inject faults on these hosts.
     pub allow_drills: bool,
+    /// The SSH login budget (connect, authenticate, start the remote shell) in seconds; 0 = 20 s.
+    pub login_timeout_secs: u64,
 }
 
 /// One host of the plan.

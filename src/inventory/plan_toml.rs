@@ -62,6 +62,7 @@ struct RawAccess {
     readonly: bool,
     accept_new_host_keys: bool,
     allow_drills: bool,
+    login_timeout_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -233,6 +234,11 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
 
     let ceph = ceph.map(check_ceph).transpose()?;
     let access = access.unwrap_or_default();
+    let login_timeout_secs = match access.login_timeout_secs {
+        None => 0,
+        Some(t) if (1..=3600).contains(t.get_ref()) => t.into_inner(),
+        Some(t) => return Err((t.span().start, "[access]: login_timeout_secs must be between 1 and 3600".to_owned())),
+    };
     let drills = build_drills(drills.unwrap_or_default())?;
     let non_empty = |s: String| (!s.is_empty()).then_some(s);
     Ok(Plan {
@@ -247,6 +253,7 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
             readonly: access.readonly,
             accept_new_host_keys: access.accept_new_host_keys,
             allow_drills: access.allow_drills,
+            login_timeout_secs,
         },
         ceph,
         certs: certs.unwrap_or_default(),

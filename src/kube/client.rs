@@ -187,6 +187,29 @@ pub struct Kube {
     pub context: String,
     pub server: String,
     pub request_timeout: Duration,
+    /// The User-Agent of every request ([`user_agent`]).
+    pub(crate) agent: http::HeaderValue,
+    pub(crate) session: Option<std::sync::Arc<str>>,
+}
+
+/// The User-Agent kockpit sends: its version, the session (the `session` of its audit log records)
+/// and, for the requests of an operation, the operation id, e.g. `kockpit/0.1.0 (session
+/// 20261202T122400-4242; op 7)`: the apiserver's audit log records it as `userAgent`, which joins
+/// its events to kockpit's. Characters a header cannot carry become `?`.
+pub fn user_agent(session: Option<&str>, op: Option<u64>) -> http::HeaderValue {
+    let mut s = format!("kockpit/{}", env!("CARGO_PKG_VERSION"));
+    let mut parts = Vec::new();
+    if let Some(sess) = session {
+        parts.push(format!("session {sess}"));
+    }
+    if let Some(op) = op {
+        parts.push(format!("op {op}"));
+    }
+    if !parts.is_empty() {
+        s += &format!(" ({})", parts.join("; "));
+    }
+    let clean: String = s.chars().take(256).map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' }).collect();
+    http::HeaderValue::from_str(&clean).unwrap_or_else(|_| http::HeaderValue::from_static("kockpit"))
 }
 
 impl std::fmt::Debug for Kube {
@@ -227,11 +250,41 @@ impl Kube {
         let server = config.cluster_url.to_string();
         let builder = ClientBuilder::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
         let client = if access.readonly { builder.with_layer(&ReadOnlyLayer).build() } else { builder.build() };
-        Ok(Kube { client, readonly: access.readonly, context, server, request_timeout: Duration::from_secs(10) })
+        Ok(Kube {
+            client,
+            readonly: access.readonly,
+            context,
+            server,
+            request_timeout: Duration::from_secs(10),
+            agent: user_agent(None, None),
+            session: None,
+        })
+    }
+
+    /// This client, saying `session` in its User-Agent.
+    pub fn with_session(mut self, session: &str) -> Kube {
+        self.session = Some(session.into());
+        self.agent = user_agent(Some(session), None);
+        self
+    }
+
+    /// This client for the requests of operation `op` (its id in the User-Agent).
+    pub fn for_op(&self, op: u64) -> Kube {
+        Kube { agent: user_agent(self.session.as_deref(), Some(op)), ..self.clone() }
+    }
+
+    /// The User-Agent this client sends.
+    pub fn user_agent(&self) -> &str {
+        self.agent.to_str().unwrap_or("")
+    }
+
+    fn stamp<B>(&self, mut req: Request<B>) -> Request<B> {
+        req.headers_mut().insert(http::header::USER_AGENT, self.agent.clone());
+        req
     }
 
     async fn send(&self, req: Request<Vec<u8>>) -> Result<Response<Body>, KubeError> {
-        let res = self.client.send(req.map(Body::from)).await?;
+        let res = self.client.send(self.stamp(req).map(Body::from)).await?;
         if res.status().is_success() {
             return Ok(res);
         }
@@ -306,7 +359,7 @@ impl Kube {
         }
         let req = b.body(body.unwrap_or_default()).map_err(|e| KubeError::Decode(e.to_string()))?;
         tokio::time::timeout(t, async {
-            let res = self.client.send(req.map(Body::from)).await?;
+            let res = self.client.send(self.stamp(req).map(Body::from)).await?;
             let code = res.status().as_u16();
             let body = res.into_body().collect().await.map_err(|e| KubeError::Transport(e.to_string()))?.to_bytes();
             Ok((code, body))
@@ -368,7 +421,7 @@ impl Kube {
             .header(http::header::ACCEPT, "application/json")
             .body(Vec::new())
             .map_err(|e| KubeError::Decode(e.to_string()))?;
-        let fut = self.client.request_events::<T>(req);
+        let fut = self.client.request_events::<T>(self.stamp(req));
         let s = tokio::time::timeout(self.request_timeout, fut).await.map_err(|_| KubeError::Timeout(self.request_timeout))??;
         Ok(s.map(|r| r.map_err(KubeError::from)))
     }
@@ -476,7 +529,15 @@ mod tests {
             async { Ok::<_, BoxError>(Response::new(Body::from(b"{}".to_vec()))) }
         });
         let client = kube::Client::new(ReadOnlyLayer.layer(inner), "default");
-        let kube = Kube { client, readonly: true, context: "t".into(), server: "mock".into(), request_timeout: Duration::from_secs(1) };
+        let kube = Kube {
+            client,
+            readonly: true,
+            context: "t".into(),
+            server: "mock".into(),
+            request_timeout: Duration::from_secs(1),
+            agent: user_agent(None, None),
+            session: None,
+        };
         let err = kube.request(Method::PATCH, "/api/v1/nodes/n1", Some("application/merge-patch+json"), Some(b"{}".to_vec())).await;
         assert!(matches!(err, Err(KubeError::ReadOnly { ref method, .. }) if method == "PATCH"), "{err:?}");
         assert_eq!(calls.load(Ordering::SeqCst), 0);

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use aggregate::*;
-pub use client::{Access, Caps, Kube, KubeError};
+pub use client::{Access, Caps, Kube, KubeError, user_agent};
 use convert::{PodEntry, RookDaemon};
 pub use drain::{DrainPreview, drain_preview};
 use lean::{LeanCephCluster, LeanEvent, LeanLease, LeanNode, LeanPod, LeanWorkload};
@@ -49,6 +49,9 @@ pub const PLATFORM_NAMESPACES: [&str; 3] = ["kube-system", "kubesphere-system", 
 #[derive(Debug, Clone)]
 pub struct KubeSettings {
     pub access: Access,
+    /// The session id of kockpit's audit log, said in every request's User-Agent (see
+    /// [`client::user_agent`]); an operation's requests also say its id.
+    pub session: Option<String>,
     /// Platform namespaces (default [`PLATFORM_NAMESPACES`]; add the plan's).
     pub namespaces: Vec<String>,
     /// Observations are sent at most this often per panel (coalescing).
@@ -71,6 +74,7 @@ impl KubeSettings {
     pub fn new(access: Access) -> KubeSettings {
         KubeSettings {
             access,
+            session: None,
             namespaces: PLATFORM_NAMESPACES.iter().map(|s| s.to_string()).collect(),
             coalesce: Duration::from_millis(500),
             budget: Duration::from_secs(10),
@@ -150,7 +154,12 @@ async fn supervise(
 ) {
     let kube = loop {
         match Kube::connect(&settings.access).await {
-            Ok(k) => break k,
+            Ok(k) => {
+                break match &settings.session {
+                    Some(s) => k.with_session(s),
+                    None => k,
+                };
+            }
             Err(e) => {
                 let reason = e.to_string();
                 tracing::error!("kube: {reason}");
@@ -191,7 +200,7 @@ async fn supervise(
                     Command::Execute { id, request, cap } => {
                         let token = CancellationToken::new();
                         running.insert(id, token.clone());
-                        let (kube, tx, done) = (kube.clone(), tx.clone(), done_tx.clone());
+                        let (kube, tx, done) = (kube.for_op(id), tx.clone(), done_tx.clone());
                         tokio::spawn(async move {
                             let progress = drain::Progress::new(id, tx.clone());
                             let result = drain::execute(&kube, &request, &cap, &progress, token).await;
@@ -205,7 +214,7 @@ async fn supervise(
                         None => { let _ = tx.send(BackendEvent::Notice(format!("operation {id}: nothing running to cancel"))).await; }
                     },
                     Command::DryRun { id, request } => {
-                        let (kube, tx) = (kube.clone(), tx.clone());
+                        let (kube, tx) = (kube.for_op(id), tx.clone());
                         tokio::spawn(async move {
                             let result = match &request {
                                 OpRequest::Drain { node, options } => drain::drain_preview(&kube, node, options)

@@ -151,7 +151,53 @@ fn metrics_api(mode: Arc<std::sync::atomic::AtomicU8>) -> Kube {
         context: "t".into(),
         server: "mock".into(),
         request_timeout: Duration::from_secs(1),
+        agent: user_agent(None, None),
+        session: None,
     }
+}
+
+#[tokio::test]
+async fn every_request_says_version_session_and_operation_in_its_user_agent() {
+    use http::{Request, Response};
+    use kube::client::Body;
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = seen.clone();
+    let svc = tower::service_fn(move |req: Request<Body>| {
+        let ua = req.headers().get(http::header::USER_AGENT).map(|v| v.to_str().unwrap_or("?").to_string());
+        log.lock().unwrap().push(ua.unwrap_or_else(|| "(none)".into()));
+        async move { Ok::<_, tower::BoxError>(Response::builder().status(200).body(Body::from(b"{}".to_vec())).unwrap()) }
+    });
+    let plain = Kube {
+        client: kube::Client::new(svc, "default"),
+        readonly: false,
+        context: "t".into(),
+        server: "mock".into(),
+        request_timeout: Duration::from_secs(1),
+        agent: user_agent(None, None),
+        session: None,
+    };
+    let v = env!("CARGO_PKG_VERSION");
+    let session = plain.clone().with_session("20261202T122400-4242");
+    let op = session.for_op(7);
+    plain.get_json::<serde_json::Value>("/version").await.unwrap();
+    session.get_json::<serde_json::Value>("/version").await.unwrap();
+    op.get_json::<serde_json::Value>("/api/v1/nodes/n1").await.unwrap();
+    let patch = br#"{"spec":{"unschedulable":true}}"#.to_vec();
+    op.request(http::Method::PATCH, "/api/v1/nodes/n1", Some("application/merge-patch+json"), Some(patch)).await.unwrap();
+    let want = [
+        format!("kockpit/{v}"),
+        format!("kockpit/{v} (session 20261202T122400-4242)"),
+        format!("kockpit/{v} (session 20261202T122400-4242; op 7)"),
+        format!("kockpit/{v} (session 20261202T122400-4242; op 7)"),
+    ];
+    assert_eq!(*seen.lock().unwrap(), want);
+    assert_eq!(op.user_agent(), want[2]);
+    assert_eq!(
+        session.for_op(8).user_agent(),
+        format!("kockpit/{v} (session 20261202T122400-4242; op 8)"),
+        "the session's client is unchanged"
+    );
+    assert_eq!(user_agent(Some("a\nb\u{e9}"), None).to_str().unwrap(), format!("kockpit/{v} (session a?b?)"), "no header injection");
 }
 
 async fn next_metrics(rx: &mut mpsc::Receiver<Msg>) -> HashMap<String, (u64, u64)> {

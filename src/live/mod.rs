@@ -10,12 +10,16 @@ use crate::backend::{BackendHandle, Part, combine};
 use crate::inventory::Plan;
 use crate::model::Model;
 
-pub fn spawn(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
+/// `session`: the audit log's session id, said in the User-Agent of the requests to the API server.
+pub fn spawn(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<BackendHandle> {
     let ssh = crate::probe::spawn(plan, crate::probe::LiveSettings::new(readonly));
     let state = stores::spawn(plan, crate::probe::LiveSettings::new(readonly));
     // Rook's CephCluster is watched wherever its CRD is served: alone it feeds the Ceph panel, beside
     // a [ceph] section's CLI view the panel says whether the two agree.
-    let kube = crate::kube::spawn_backend(crate::kube::KubeSettings::from_plan(plan, readonly));
+    let kube = crate::kube::spawn_backend(crate::kube::KubeSettings {
+        session: session.map(str::to_string),
+        ..crate::kube::KubeSettings::from_plan(plan, readonly)
+    });
     Ok(combine(vec![(Part::Kube, kube), (Part::Stores, state), (Part::Ssh, ssh)]))
 }
 

@@ -31,7 +31,7 @@ use crate::backend::{BackendEvent, BackendHandle, Command};
 use crate::inventory::{Host, LbTopology, Plan};
 use crate::model::{Observation, Payload};
 use crate::ops::{OpEvent, OpRequest};
-use crate::transport::ssh::{AccessMode, PassphrasePrompt, PoolOptions, SshError, SshPool};
+use crate::transport::ssh::{AccessMode, PassphrasePrompt, PoolOptions, SshError, SshPool, show_secs};
 
 /// How the live probes run.
 #[derive(Clone)]
@@ -43,8 +43,12 @@ pub struct LiveSettings {
     pub hosts_interval: Duration,
     /// Per remote command (and per /readyz or VIP probe).
     pub command_timeout: Duration,
-    /// Per SSH hop: TCP connect, handshake, authentication (the ssh_config's ConnectTimeout wins).
+    /// Per SSH hop: TCP connect and handshake (the ssh_config's ConnectTimeout wins).
     pub connect_timeout: Duration,
+    /// The SSH login budget: connecting, authenticating and starting the remote shell, apart from
+    /// `command_timeout` (which starts when the command is sent). The plan's
+    /// `access.login_timeout_secs` wins.
+    pub login_timeout: Duration,
     /// Read-only process: the SSH pool sends only the read-only command set.
     pub readonly: bool,
     /// Overrides the plan's `access.ssh_config`.
@@ -66,6 +70,7 @@ impl LiveSettings {
             hosts_interval: Duration::from_secs(1),
             command_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(5),
+            login_timeout: PoolOptions::DEFAULT_LOGIN_TIMEOUT,
             readonly,
             ssh_config: None,
             apiserver_port: 6443,
@@ -90,6 +95,10 @@ impl LiveSettings {
             mode: if self.readonly || plan.access.readonly { AccessMode::ReadOnly } else { AccessMode::ReadWrite },
             accept_new_host_keys: plan.access.accept_new_host_keys,
             connect_timeout: self.connect_timeout,
+            login_timeout: match plan.access.login_timeout_secs {
+                0 => self.login_timeout,
+                secs => Duration::from_secs(secs),
+            },
             passphrase: self.passphrase.clone(),
             ..PoolOptions::default()
         }
@@ -102,6 +111,7 @@ impl std::fmt::Debug for LiveSettings {
             .field("interval", &self.interval)
             .field("hosts_interval", &self.hosts_interval)
             .field("command_timeout", &self.command_timeout)
+            .field("login_timeout", &self.login_timeout)
             .field("readonly", &self.readonly)
             .field("ssh_config", &self.ssh_config)
             .finish_non_exhaustive()
@@ -152,6 +162,12 @@ pub fn ssh_reason(e: &SshError) -> String {
     format!("ssh: {rest}")
 }
 
+/// What the timeline and the status line say of a slow SSH login (the probes' command timeouts do
+/// not count it: it has a budget of its own).
+pub fn slow_login_notice(host: &str, took: Duration) -> String {
+    format!("login on {host} took {}", show_secs(took.as_secs_f64()))
+}
+
 /// Start every probe for `plan` on the current tokio runtime. The tasks stop when the handle is dropped.
 pub fn spawn(plan: &Plan, settings: LiveSettings) -> BackendHandle {
     let plan = plan.clone();
@@ -161,7 +177,12 @@ pub fn spawn(plan: &Plan, settings: LiveSettings) -> BackendHandle {
 async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendEvent>, mut cmds: mpsc::UnboundedReceiver<Command>) {
     let mut tasks = JoinSet::new();
     let mut tails = LogTails { pool: Err("the SSH pool is not loaded".into()), running: Default::default() };
-    let pool = match SshPool::load(settings.pool_options(&plan)).await {
+    let mut opts = settings.pool_options(&plan);
+    let notices = tx.clone();
+    opts.on_slow_login = Some(std::sync::Arc::new(move |host: &str, took: Duration| {
+        let _ = notices.try_send(BackendEvent::Notice(slow_login_notice(host, took)));
+    }));
+    let pool = match SshPool::load(opts).await {
         Ok(pool) => {
             tails.pool = Ok(pool.clone());
             start_probes(&mut tasks, &plan, &settings, pool.clone(), &tx);

@@ -101,6 +101,7 @@ kube_context = "prod-admin"
 readonly = true
 accept_new_host_keys = true
 allow_drills = true
+login_timeout_secs = 45
 
 [[hosts]]
 name = "cp1"
@@ -132,6 +133,7 @@ size = { cpu = 2, memory_gb = 8 }
     assert_eq!(plan.access.ssh_config, Some(PathBuf::from("~/.ssh/prod.config")));
     assert_eq!(plan.access.kube_context.as_deref(), Some("prod-admin"));
     assert!(plan.access.readonly && plan.access.accept_new_host_keys && plan.access.allow_drills);
+    assert_eq!(plan.access.login_timeout_secs, 45);
     let cp1 = plan.host("cp1").expect("cp1");
     assert_eq!(cp1.internal_address, Some(ip("192.168.1.21")));
     assert_eq!(cp1.ssh_host, "prod-cp1");
@@ -186,6 +188,9 @@ fn unknown_keys_name_the_key_and_the_allowed_ones() {
     assert_error(&src, 14, 1, &["unknown key `adress`", "`address`", "`internal_address`", "`ssh_host`"]);
     assert_error(&format!("{VALID}[access]\nread_only = true\n"), 17, 1, &["unknown key `read_only`", "`readonly`", "`allow_drills`"]);
     assert_error(&format!("{VALID}[lb]\nsocket = \"/x\"\n"), 17, 1, &["unknown key `socket`", "`haproxy_socket`"]);
+    for bad in ["0", "3601"] {
+        assert_error(&format!("{VALID}[access]\nlogin_timeout_secs = {bad}\n"), 17, 22, &["login_timeout_secs", "between 1 and 3600"]);
+    }
 }
 
 #[test]

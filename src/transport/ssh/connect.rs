@@ -50,12 +50,26 @@ impl SshPool {
         Ok(hops)
     }
 
+    /// The connection to `alias`, within the pool's login budget.
     pub(super) async fn connection(&self, alias: &str) -> Result<Arc<Conn>, SshError> {
+        self.connection_by(alias, tokio::time::Instant::now() + self.inner.opts.login_timeout).await
+    }
+
+    /// The connection to `alias`, reused or established (every hop) by `deadline` (the login budget:
+    /// waiting for another caller's login counts too).
+    pub(super) async fn connection_by(&self, alias: &str, deadline: tokio::time::Instant) -> Result<Arc<Conn>, SshError> {
+        match tokio::time::timeout_at(deadline, self.connect_hops(alias, deadline)).await {
+            Ok(r) => r,
+            Err(_) => Err(self.login_timed_out(alias)),
+        }
+    }
+
+    async fn connect_hops(&self, alias: &str, deadline: tokio::time::Instant) -> Result<Arc<Conn>, SshError> {
         let hops = self.hops(alias, 0)?;
         let n = hops.len();
         let mut parent: Option<Arc<Conn>> = None;
         for (i, (key, cfg)) in hops.into_iter().enumerate() {
-            let conn = self.hop(&key, &cfg, parent.take()).await;
+            let conn = self.hop(&key, &cfg, parent.take(), deadline).await;
             match conn {
                 Ok(c) => parent = Some(c),
                 Err(e) if i + 1 < n => {
@@ -68,7 +82,13 @@ impl SshPool {
     }
 
     /// The pool connection for one hop: reused when alive, else (re)established through `via`.
-    pub(super) async fn hop(&self, key: &str, cfg: &HostConfig, via: Option<Arc<Conn>>) -> Result<Arc<Conn>, SshError> {
+    pub(super) async fn hop(
+        &self,
+        key: &str,
+        cfg: &HostConfig,
+        via: Option<Arc<Conn>>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<Conn>, SshError> {
         let slot = self.slot(key);
         let mut st = slot.state.lock().await;
         if let Some(c) = &st.conn {
@@ -83,13 +103,8 @@ impl SshPool {
         {
             return Err(e.clone());
         }
-        let timeout = cfg.connect_timeout.unwrap_or(self.inner.opts.connect_timeout);
         let started = Instant::now();
-        let res = match tokio::time::timeout(timeout, self.establish(cfg, via)).await {
-            Ok(r) => r,
-            Err(_) => Err(SshError::ConnectTimeout { host: cfg.alias.clone(), secs: timeout.as_secs_f64() }),
-        };
-        match res {
+        match self.establish(cfg, via, deadline).await {
             Ok(conn) => {
                 tracing::debug!(host = %cfg.alias, ms = started.elapsed().as_millis() as u64, "ssh connected");
                 let conn = Arc::new(conn);
@@ -113,9 +128,33 @@ impl SshPool {
         }
     }
 
-    pub(super) async fn establish(&self, cfg: &HostConfig, via: Option<Arc<Conn>>) -> Result<Conn, SshError> {
+    /// Connect and authenticate one hop: the TCP connect and the SSH handshake within the connect
+    /// timeout, the whole by `deadline` (the login budget).
+    pub(super) async fn establish(
+        &self,
+        cfg: &HostConfig,
+        via: Option<Arc<Conn>>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Conn, SshError> {
+        let started = Instant::now();
+        let timeout = cfg.connect_timeout.unwrap_or(self.inner.opts.connect_timeout);
+        let handle = match tokio::time::timeout(timeout, self.open_transport(cfg, via.as_deref())).await {
+            Ok(h) => h?,
+            Err(_) => return Err(SshError::ConnectTimeout { host: cfg.alias.clone(), secs: timeout.as_secs_f64() }),
+        };
+        let mut conn = Conn { handle, _via: via, login_took: Duration::ZERO, slow_reported: Default::default() };
+        match tokio::time::timeout_at(deadline, self.authenticate(&mut conn.handle, cfg)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(self.login_timed_out(&cfg.alias)),
+        }
+        conn.login_took = started.elapsed();
+        Ok(conn)
+    }
+
+    /// TCP (or a direct-tcpip channel of the jump connection) and the SSH handshake.
+    async fn open_transport(&self, cfg: &HostConfig, via: Option<&Conn>) -> Result<Handle<Client>, SshError> {
         let host = cfg.alias.clone();
-        let handle = match &via {
+        let handle = match via {
             None => {
                 let tcp = tokio::net::TcpStream::connect((cfg.hostname.as_str(), cfg.port)).await.map_err(|e| SshError::Connect {
                     host: host.clone(),
@@ -134,9 +173,7 @@ impl SshPool {
                 self.handshake(cfg, ch.into_stream()).await?
             }
         };
-        let mut conn = Conn { handle, _via: via };
-        self.authenticate(&mut conn.handle, cfg).await?;
-        Ok(conn)
+        Ok(handle)
     }
 
     pub(super) async fn handshake<S>(&self, cfg: &HostConfig, stream: S) -> Result<Handle<Client>, SshError>

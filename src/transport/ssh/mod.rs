@@ -58,6 +58,9 @@ pub enum AccessMode {
 /// Called at most once per key file per pool.
 pub type PassphrasePrompt = Arc<dyn Fn(PathBuf) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
 
+/// Told of a slow login: the host alias and how long the login took (at most once per connection).
+pub type SlowLoginReport = Arc<dyn Fn(&str, Duration) + Send + Sync>;
+
 /// How a pool connects.
 #[derive(Clone)]
 pub struct PoolOptions {
@@ -67,8 +70,16 @@ pub struct PoolOptions {
     /// Accept unknown host keys and record them in the first UserKnownHostsFile (changed keys are
     /// still refused). The config's `StrictHostKeyChecking accept-new` has the same effect for its hosts.
     pub accept_new_host_keys: bool,
-    /// TCP connect plus SSH handshake plus authentication, per hop (ConnectTimeout in the config wins).
+    /// TCP connect plus SSH handshake (key exchange, host key check), per hop (ConnectTimeout in the
+    /// config wins).
     pub connect_timeout: Duration,
+    /// The login budget: everything before a command is sent (every hop's connect, handshake and
+    /// authentication, and starting a persistent shell, which runs the user's shell start-up files).
+    /// A command's own timeout starts only when it is sent.
+    pub login_timeout: Duration,
+    /// A login that took at least this long is reported to `on_slow_login` (and logged).
+    pub slow_login: Duration,
+    pub on_slow_login: Option<SlowLoginReport>,
     /// Keepalive after this much silence from the server; the connection is dropped after
     /// `keepalive_max` unanswered ones.
     pub keepalive_interval: Duration,
@@ -88,6 +99,9 @@ impl Default for PoolOptions {
             mode: AccessMode::ReadOnly,
             accept_new_host_keys: false,
             connect_timeout: Duration::from_secs(5),
+            login_timeout: Self::DEFAULT_LOGIN_TIMEOUT,
+            slow_login: Duration::from_secs(2),
+            on_slow_login: None,
             keepalive_interval: Duration::from_secs(5),
             keepalive_max: 3,
             backoff_min: Duration::from_millis(500),
@@ -98,6 +112,10 @@ impl Default for PoolOptions {
     }
 }
 
+impl PoolOptions {
+    pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(20);
+}
+
 impl std::fmt::Debug for PoolOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PoolOptions")
@@ -105,6 +123,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("mode", &self.mode)
             .field("accept_new_host_keys", &self.accept_new_host_keys)
             .field("connect_timeout", &self.connect_timeout)
+            .field("login_timeout", &self.login_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +143,9 @@ pub enum SshError {
     HostKeyRevoked { host: String, fingerprint: String, file: String, line: usize },
     #[error("{host}: connect timed out after {secs:.1}s")]
     ConnectTimeout { host: String, secs: f64 },
+    /// The login budget ([`PoolOptions::login_timeout`]) ran out before a command could be sent.
+    #[error("login on {host} still not done after {}", show_secs(*.secs))]
+    LoginTimeout { host: String, secs: f64 },
     #[error("{host}: {reason}")]
     Connect { host: String, reason: String },
     #[error("{host}: authentication failed for user {user} (tried: {tried})")]
@@ -146,6 +168,7 @@ impl SshError {
             | SshError::HostKeyChanged { host, .. }
             | SshError::HostKeyRevoked { host, .. }
             | SshError::ConnectTimeout { host, .. }
+            | SshError::LoginTimeout { host, .. }
             | SshError::Connect { host, .. }
             | SshError::Auth { host, .. }
             | SshError::CommandTimeout { host, .. }
@@ -157,6 +180,11 @@ impl SshError {
     fn is_host_key(&self) -> bool {
         matches!(self, SshError::UnknownHostKey { .. } | SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. })
     }
+}
+
+/// Seconds as people say them: "5.2 s" below 10 s, "61 s" above.
+pub fn show_secs(secs: f64) -> String {
+    if secs < 9.95 { format!("{secs:.1} s") } else { format!("{secs:.0} s") }
 }
 
 /// What a remote command printed.
@@ -233,6 +261,10 @@ struct Conn {
     handle: Handle<Client>,
     /// The jump connection this one tunnels through, kept alive with it.
     _via: Option<Arc<Conn>>,
+    /// How long this hop's connect, handshake and authentication took.
+    login_took: Duration,
+    /// A slow login on this connection was reported already.
+    slow_reported: std::sync::atomic::AtomicBool,
 }
 
 impl Conn {
@@ -355,10 +387,10 @@ impl SshPool {
     }
 
     async fn exec(&self, host: &str, command: &str, timeout: Duration) -> Result<CommandOutput, SshError> {
-        let started = Instant::now();
         let conn = self.connection(host).await?;
-        let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(100));
-        match run_channel(&conn.handle, command, tokio::time::Instant::now() + left).await {
+        self.note_login(host, &conn, conn.login_took);
+        // the command's time starts now that it can be sent: a slow login is not the command's
+        match run_channel(&conn.handle, command, tokio::time::Instant::now() + timeout).await {
             Ok(out) => Ok(out),
             Err(ChannelError::Failed(e)) => {
                 // a channel that cannot be opened usually means a dead connection: start afresh next time
@@ -367,19 +399,45 @@ impl SshPool {
                 }
                 Err(SshError::Channel { host: host.to_string(), reason: e })
             }
-            Err(ChannelError::TimedOut) => {
-                // Is the connection itself dead (cable pulled) or only the command slow? Ask the server.
-                let alive = matches!(tokio::time::timeout(Duration::from_millis(1500), conn.handle.send_ping()).await, Ok(Ok(())));
-                if !alive {
-                    tracing::info!(host, "ssh connection does not answer; dropping it");
-                    self.drop_conn(host, &conn).await;
-                }
-                Err(SshError::CommandTimeout {
-                    host: host.to_string(),
-                    command: super::readonly::describe_command(command),
-                    secs: timeout.as_secs_f64(),
-                })
-            }
+            Err(ChannelError::TimedOut) => Err(self.command_timed_out(host, &conn, command, timeout).await),
+        }
+    }
+
+    /// A command ran out of its time. Is the connection itself dead (cable pulled) or only the
+    /// command slow? Ask the server; a connection that does not answer is dropped, so the next
+    /// command starts afresh.
+    async fn command_timed_out(&self, host: &str, conn: &Arc<Conn>, command: &str, timeout: Duration) -> SshError {
+        if !self.answers(conn).await {
+            tracing::info!(host, "ssh connection does not answer; dropping it");
+            self.drop_conn(host, conn).await;
+        }
+        SshError::CommandTimeout {
+            host: host.to_string(),
+            command: super::readonly::describe_command(command),
+            secs: timeout.as_secs_f64(),
+        }
+    }
+
+    /// Whether the server answers a ping on `conn` within 1.5 s.
+    async fn answers(&self, conn: &Conn) -> bool {
+        matches!(tokio::time::timeout(Duration::from_millis(1500), conn.handle.send_ping()).await, Ok(Ok(())))
+    }
+
+    /// The login budget ran out for `host`.
+    fn login_timed_out(&self, host: &str) -> SshError {
+        SshError::LoginTimeout { host: host.to_string(), secs: self.inner.opts.login_timeout.as_secs_f64() }
+    }
+
+    /// A login (connecting, or starting a persistent shell) took `took`: a slow one is logged and
+    /// reported, once per connection.
+    fn note_login(&self, host: &str, conn: &Conn, took: Duration) {
+        let o = &self.inner.opts;
+        if took < o.slow_login || conn.slow_reported.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        tracing::warn!(host, ms = took.as_millis() as u64, "slow ssh login");
+        if let Some(report) = &o.on_slow_login {
+            report(host, took);
         }
     }
 
@@ -444,5 +502,57 @@ mod tests {
         let again = p.run("dead", "true", Duration::from_secs(2)).await.unwrap_err();
         assert_eq!(again, e, "within the backoff the last error is returned at once");
         assert!(t.elapsed() < Duration::from_millis(50));
+    }
+
+    /// A server that accepts and never says a word: the SSH handshake never finishes.
+    async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn a_slow_login_runs_out_of_the_login_budget_not_the_command_timeout() {
+        let (port, server) = silent_server().await;
+        let cfg = SshConfig::parse(&format!("Host slow\n HostName 127.0.0.1\n Port {port}\n")).unwrap();
+        let opts =
+            PoolOptions { connect_timeout: Duration::from_secs(30), login_timeout: Duration::from_millis(700), ..Default::default() };
+        let p = SshPool::with_config(opts.clone(), cfg.clone());
+        let command_timeout = Duration::from_millis(100);
+        for persistent in [true, false] {
+            let t = Instant::now();
+            let e = if persistent {
+                p.run_persistent("slow", "facts", "true", command_timeout).await
+            } else {
+                p.run("slow", "true", command_timeout).await
+            }
+            .unwrap_err();
+            let took = t.elapsed();
+            assert!(matches!(e, SshError::LoginTimeout { .. }), "persistent {persistent}: {e}");
+            assert_eq!(e.to_string(), "login on slow still not done after 0.7 s");
+            assert!(took >= Duration::from_millis(700), "the login had its whole budget, not the command's 100 ms: {took:?}");
+            assert!(took < Duration::from_secs(5), "and no more: {took:?}");
+        }
+        // the handshake's own limit (ConnectTimeout) still applies within the budget
+        let p = SshPool::with_config(PoolOptions { connect_timeout: Duration::from_millis(200), ..opts }, cfg);
+        let e = p.run_persistent("slow", "facts", "true", command_timeout).await.unwrap_err();
+        assert!(matches!(e, SshError::ConnectTimeout { .. }), "{e}");
+        server.abort();
+    }
+
+    #[test]
+    fn seconds_as_people_say_them() {
+        assert_eq!(show_secs(5.04), "5.0 s");
+        assert_eq!(show_secs(0.7), "0.7 s");
+        assert_eq!(show_secs(9.96), "10 s");
+        assert_eq!(show_secs(61.2), "61 s");
+        let e = SshError::LoginTimeout { host: "m1".into(), secs: 20.0 };
+        assert_eq!((e.to_string().as_str(), e.host()), ("login on m1 still not done after 20 s", "m1"));
     }
 }

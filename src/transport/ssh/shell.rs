@@ -17,22 +17,27 @@ impl SshPool {
             tracing::warn!(host, command, mode = ?self.mode(), "refused: SSH command outside the read-only set");
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
+        // Everything before the command is sent is the login, on its own budget: waiting for the
+        // lane, connecting, and starting the shell (the user's shell start-up files run then).
         let started = Instant::now();
+        let login_deadline = tokio::time::Instant::now() + self.inner.opts.login_timeout;
+        let lane_name = lane;
         let lane = {
             let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
             lanes.entry((host.to_string(), lane.to_string())).or_default().clone()
         };
-        let mut guard = lane.shell.lock().await;
-        let conn = self.connection(host).await?;
+        let Ok(mut guard) = tokio::time::timeout_at(login_deadline, lane.shell.lock()).await else {
+            let secs = show_secs(started.elapsed().as_secs_f64());
+            return Err(SshError::Channel { host: host.to_string(), reason: format!("the lane {lane_name} is still busy after {secs}") });
+        };
+        let conn = self.connection_by(host, login_deadline).await?;
         if let Some(old) = guard.take_if(|s| !Arc::ptr_eq(&s.conn, &conn) || conn.is_closed()) {
             old.discard();
         }
-        let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(100));
-        let deadline = tokio::time::Instant::now() + left;
         let shell = match guard.as_mut() {
             Some(s) => s,
             None => {
-                let opened = tokio::time::timeout_at(deadline, async {
+                let open = async {
                     let ch = conn.handle.channel_open_session().await.map_err(|e| format!("open channel: {e}"))?;
                     // closed again if this is abandoned half-way (timeout)
                     let mut keep = CloseOnDrop(Some(ch));
@@ -42,18 +47,27 @@ impl SshPool {
                     let ready = format!("@@kockpit-ready-{}", std::process::id());
                     shell_exchange(ch, b"true\n", &ready, Instant::now()).await?;
                     keep.0.take().ok_or_else(|| "channel lost".to_string())
-                })
-                .await;
-                match opened {
-                    Ok(Ok(ch)) => guard.insert(Shell { ch, conn: conn.clone(), seq: 0 }),
-                    Ok(Err(reason)) => return Err(SshError::Channel { host: host.to_string(), reason }),
-                    Err(_) => {
-                        return Err(SshError::CommandTimeout {
-                            host: host.to_string(),
-                            command: super::super::readonly::describe_command(command),
-                            secs: timeout.as_secs_f64(),
-                        });
+                };
+                tokio::pin!(open);
+                // a login may be slow, a dead connection must not hold the probe for the whole
+                // budget: past the command's timeout, ask the server whether it is still there
+                let opened = match tokio::time::timeout(timeout, &mut open).await {
+                    Ok(r) => Ok(r),
+                    Err(_) if !self.answers(&conn).await => {
+                        tracing::info!(host, "ssh connection does not answer; dropping it");
+                        self.drop_conn(host, &conn).await;
+                        let reason = format!("no answer while starting the remote shell ({})", show_secs(started.elapsed().as_secs_f64()));
+                        return Err(SshError::Channel { host: host.to_string(), reason });
                     }
+                    Err(_) => tokio::time::timeout_at(login_deadline, open).await,
+                };
+                match opened {
+                    Ok(Ok(ch)) => {
+                        self.note_login(host, &conn, started.elapsed());
+                        guard.insert(Shell { ch, conn: conn.clone(), seq: 0 })
+                    }
+                    Ok(Err(reason)) => return Err(SshError::Channel { host: host.to_string(), reason }),
+                    Err(_) => return Err(self.login_timed_out(host)),
                 }
             }
         };
@@ -61,6 +75,7 @@ impl SshPool {
         let marker = format!("@@kockpit-done-{}-{:x}", shell.seq, started.elapsed().as_nanos() ^ u128::from(std::process::id()));
         // stdin stays the shell's: the command gets /dev/null. `$?` is read before anything else runs.
         let sent = Instant::now();
+        let deadline = tokio::time::Instant::now() + timeout;
         let result = tokio::time::timeout_at(deadline, shell_exchange(&mut shell.ch, command.as_bytes(), &marker, sent)).await;
         match result {
             Ok(Ok(mut out)) => {
@@ -77,16 +92,7 @@ impl SshPool {
                 if let Some(s) = guard.take() {
                     s.discard();
                 }
-                let alive = matches!(tokio::time::timeout(Duration::from_millis(1500), conn.handle.send_ping()).await, Ok(Ok(())));
-                if !alive {
-                    tracing::info!(host, "ssh connection does not answer; dropping it");
-                    self.drop_conn(host, &conn).await;
-                }
-                Err(SshError::CommandTimeout {
-                    host: host.to_string(),
-                    command: super::super::readonly::describe_command(command),
-                    secs: timeout.as_secs_f64(),
-                })
+                Err(self.command_timed_out(host, &conn, command, timeout).await)
             }
         }
     }

@@ -7,18 +7,16 @@ use super::*;
 
 impl SshPool {
     /// Start a long-running command of the read-only set (a log tail) on a channel of its own and
-    /// return it as its output arrives. `open_timeout` bounds connecting and starting the command, not
-    /// the stream. Dropping the stream closes the channel; the tail scripts end their command then.
+    /// return it as its output arrives. Connecting has the pool's login budget; `open_timeout` bounds
+    /// starting the command, not the stream. Dropping the stream closes the channel; the tail scripts end their command then.
     pub async fn stream(&self, host: &str, command: &str, open_timeout: Duration) -> Result<RemoteStream, SshError> {
         if !super::super::readonly::is_read_only(command) {
             tracing::warn!(host, command, mode = ?self.mode(), "refused: SSH command outside the read-only set");
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
+        let conn = self.connection(host).await?;
+        self.note_login(host, &conn, conn.login_took);
         let deadline = tokio::time::Instant::now() + open_timeout;
-        let conn = match tokio::time::timeout_at(deadline, self.connection(host)).await {
-            Ok(c) => c?,
-            Err(_) => return Err(SshError::ConnectTimeout { host: host.to_string(), secs: open_timeout.as_secs_f64() }),
-        };
         let timed_out = || SshError::CommandTimeout {
             host: host.to_string(),
             command: super::super::readonly::describe_command(command),
