@@ -847,7 +847,7 @@ async fn the_apiservers_audit_log_names_kockpits_session_and_operation() {
         }
     }
     eprintln!("the cordon's patch in the apiserver's audit log: {patches:?}; {session_reads} other requests of the session");
-    assert_eq!(patches, [of_op.clone()], "one patch, with the session and the operation in its User-Agent");
+    assert_eq!(patches, std::slice::from_ref(&of_op), "one patch, with the session and the operation in its User-Agent");
     assert!(session_reads > 0, "the watches and lists say the session too");
 }
 

@@ -102,7 +102,10 @@ fn zoomed_nodes_with_filter_and_help_and_confirm() {
         "evict    shop/web-5d8f-def34".into(),
         "evict    monitoring/grafana-0".into(),
     ];
-    a.on_backend(kockpit::backend::BackendEvent::DryRun { id: *id, result: Ok(kockpit::ops::DryRun { lines, refused: vec![], moves: 4, skipped: 1 }) });
+    a.on_backend(kockpit::backend::BackendEvent::DryRun {
+        id: *id,
+        result: Ok(kockpit::ops::DryRun { lines, refused: vec![], moves: 4, skipped: 1 }),
+    });
     snap("confirm_drain_120x40", &mut a, 120, 40);
 }
 

@@ -128,7 +128,7 @@ impl App {
             },
             Dialog::Progress => {
                 let running = self.op.as_ref().filter(|r| r.result.is_none()).map(|r| (r.id, r.title.clone(), r.runs_to_its_end));
-                if let (Some(Action::CancelOperation), Some((id, title, end))) = (action, running) {
+                if let (Some(Action::CancelOperation), Some((id, title, end))) = (action, running.clone()) {
                     if let Some(why) = end {
                         self.audit("op_cancel_declined", json!({ "op_id": id, "reason": why }));
                         self.say(Severity::Info, format!("{title} cannot be cancelled: {why}"));
@@ -140,6 +140,9 @@ impl App {
                     }
                     self.say(Severity::Warn, format!("{title}: cancelling at the next safe point"));
                     return vec![Command::Cancel { id }];
+                }
+                if action == Some(Action::Quit) && running.is_some() {
+                    return self.ask_quit();
                 }
                 if matches!(action, Some(Action::Cancel | Action::Confirm | Action::Quit)) {
                     self.view.dialog = Dialog::None;
@@ -155,7 +158,7 @@ impl App {
                 };
                 if let Some(d) = digit.filter(|d| *d < n) {
                     self.view.dialog = Dialog::None;
-                    return vec![self.fault(Fault::ALL[d])];
+                    return self.fault(Fault::ALL[d]);
                 }
                 match action {
                     Some(Action::SelectNext) => self.view.dialog = Dialog::Faults { selected: (selected + 1) % n },
@@ -164,7 +167,7 @@ impl App {
                     Some(Action::SelectLast) => self.view.dialog = Dialog::Faults { selected: n - 1 },
                     Some(Action::InjectFault | Action::Confirm) => {
                         self.view.dialog = Dialog::None;
-                        return vec![self.fault(Fault::ALL[selected])];
+                        return self.fault(Fault::ALL[selected]);
                     }
                     Some(Action::Cancel | Action::Faults | Action::Quit) => self.view.dialog = Dialog::None,
                     _ => {}
@@ -261,8 +264,13 @@ impl App {
         vec![Command::Execute { id, request: fresh.request, cap }.after(recorded)]
     }
 
-    pub(super) fn fault(&mut self, f: Fault) -> Command {
-        self.audit("fault_injected", json!({ "fault": f.name() }));
-        Command::Fault(f)
+    /// A fault for the simulation, carried out once its record is on disk (refused when the log fails).
+    pub(super) fn fault(&mut self, f: Fault) -> Vec<Command> {
+        if let Some(e) = self.audit.failure() {
+            self.say(Severity::Critical, format!("fault {}: refused, the audit log cannot be written ({e})", f.name()));
+            return vec![];
+        }
+        let recorded = self.audit.record_durable("fault_injected", json!({ "fault": f.name() }));
+        vec![Command::Fault(f).after(recorded)]
     }
 }

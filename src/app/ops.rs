@@ -37,20 +37,24 @@ impl App {
     /// The answer "stop it and quit": cancel at the next safe point (or let it run to its end when it
     /// cannot stop halfway) and quit when its end arrives. Recorded first.
     pub(super) fn quit_when_stopped(&mut self) -> Vec<Command> {
+        self.stop_and_quit("quit")
+    }
+
+    fn stop_and_quit(&mut self, by: &str) -> Vec<Command> {
         let Some((id, title, end)) = self.running_op() else {
             self.quit = true;
             return vec![];
         };
         self.quit_after_op = Some(id);
         self.view.dialog = Dialog::Progress;
-        self.audit("quit_requested", json!({ "op_id": id, "cancel": end.is_none() }));
+        self.audit("quit_requested", json!({ "op_id": id, "cancel": end.is_none(), "by": by }));
         match end {
             Some(why) => {
                 self.say(Severity::Warn, format!("{title} cannot be stopped halfway ({why}); quitting when it ends"));
                 vec![]
             }
             None => {
-                self.audit("op_cancel_requested", json!({ "op_id": id, "by": "quit" }));
+                self.audit("op_cancel_requested", json!({ "op_id": id, "by": by }));
                 if let Some(run) = self.op.as_mut() {
                     run.cancel_requested = true;
                 }
@@ -68,7 +72,7 @@ impl App {
         if self.quit_after_op.is_some() {
             return vec![];
         }
-        let cmds = self.quit_when_stopped();
+        let cmds = self.stop_and_quit(reason);
         if self.quit_after_op.is_none() {
             self.quit = true;
         }

@@ -183,8 +183,8 @@ fn fault_menu_sends_a_fault_by_number() {
     let mut app = app_with(false, &[], None);
     app.on_key(key('x'));
     assert!(matches!(app.view.dialog, Dialog::Faults { .. }));
-    let cmds = app.on_key(key('4'));
-    assert!(matches!(cmds.as_slice(), [Command::Fault(Fault::OsdDown)]), "{cmds:?}");
+    let cmds = recorded(app.on_key(key('4')));
+    assert!(matches!(cmds.as_slice(), [Command::Fault(Fault::OsdDown)]), "carried out once recorded: {cmds:?}");
     assert_eq!(app.view.dialog, Dialog::None);
     let mut live = app_with(false, &[], None);
     live.supports_faults = false;
@@ -543,6 +543,14 @@ fn an_audit_log_that_cannot_be_written_refuses_every_operation() {
     assert!(!matches!(app.view.dialog, Dialog::Confirm(_)), "no confirmation opens");
     let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
     assert!(told.contains("refused, the audit log cannot be written"), "{told}");
+    // the header says it for as long as it lasts, whatever the footer shows meanwhile
+    app.notice = None;
+    let screen = crate::ui::render_text(&mut app, 160, 40, now());
+    assert!(screen.lines().next().unwrap_or("").contains("AUDIT LOG FAILING: OPERATIONS REFUSED"), "{screen}");
+    // and a fault is not injected unrecorded either
+    assert!(app.act(Action::Faults).is_empty());
+    assert!(app.on_key(key('4')).is_empty(), "no fault command without its record");
+    assert!(app.notice.as_ref().is_some_and(|n| n.1.contains("refused, the audit log cannot be written")), "{:?}", app.notice);
 }
 
 /// The keymap `default` with a user's `keymaps/default.toml` of `text` over it.
@@ -801,6 +809,11 @@ fn quitting_while_an_operation_runs_asks_and_then_stops_it_and_waits_for_its_end
     assert!(screen.contains("Drain worker2 is running") && screen.contains("stop it at its next safe point"), "{screen}");
     // n stays, and the operation goes on untouched
     assert!(app.on_key(key('n')).is_empty());
+    // q in the progress dialog asks too (it does not merely hide the dialog)
+    app.view.dialog = Dialog::Progress;
+    assert!(app.on_key(key('q')).is_empty());
+    assert_eq!(app.view.dialog, Dialog::QuitWhileRunning);
+    app.on_key(key('n'));
     assert_eq!((app.view.dialog.clone(), app.quit, app.quit_after_op), (Dialog::None, false, None));
     // q then y: cancel at the safe point, and quit only once the end arrived
     app.on_key(key('q'));

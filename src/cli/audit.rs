@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use color_eyre::Result;
-use color_eyre::eyre::WrapErr;
+use color_eyre::eyre::{WrapErr, eyre};
 
 use super::*;
 
@@ -12,6 +12,10 @@ pub(super) fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path:
         Some(k) => Some(chain::Key::load(k).wrap_err_with(|| format!("cannot read the audit key {}", k.display()))?),
         None => chain::Key::load(&s.paths.audit_key()).ok(),
     };
+    // a file that cannot be a log is a usage error (exit 4), not a broken chain (exit 1)
+    for f in files {
+        chain::check_log_file(f).map_err(|why| eyre!("{}: {why}", f.display()))?;
+    }
     match chain::verify(files, key.as_ref()) {
         Ok(v) => {
             outln!(

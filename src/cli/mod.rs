@@ -504,7 +504,6 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         if let Some((file, report)) = drill {
             app.start_drill(file, report);
         }
-        let unfinished = take_unfinished(&audit);
         app.audit_session(
             "session_start",
             json!({
@@ -517,7 +516,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
                 "version": env!("CARGO_PKG_VERSION"),
             }),
         );
-        for u in &unfinished {
+        for u in &take_unfinished(&audit) {
             app.tell_unfinished(&u.describe());
         }
         let r = crate::ui::run::run_tui(&mut app, &mut backend, cli.exit_after_first_frame).await;

@@ -20,6 +20,36 @@ pub mod unfinished;
 /// the chain.
 pub const ROTATE_AT: u64 = 64 << 20;
 
+/// A path an audit log cannot live at: a FIFO (opening it would wait for a reader, forever), a socket,
+/// a directory, a block device, or /dev/null (every record would be lost while looking written). A
+/// path that does not exist yet is fine: it is created.
+fn refuse_non_log(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let t = m.file_type();
+    let why = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "it is a directory"
+    } else if t.is_fifo() {
+        "it is a FIFO"
+    } else if t.is_socket() {
+        "it is a socket"
+    } else if t.is_block_device() {
+        "it is a block device"
+    } else if t.is_char_device() && m.rdev() == libc::makedev(1, 3) {
+        "it is /dev/null: every record would be lost"
+    } else {
+        // a character device such as /dev/full: writes fail or succeed as the device says
+        return Ok(());
+    };
+    Err(std::io::Error::other(format!("{why}, not a file an audit log can be kept in")))
+}
+
 /// The audit log file, chained ([`chain`]): each record carries `seq` and the SHA-256 of the record
 /// before it, and checkpoints carry an HMAC of the chain's head.
 pub struct AuditLog {
@@ -47,6 +77,7 @@ impl AuditLog {
         {
             std::fs::create_dir_all(dir)?;
         }
+        refuse_non_log(path)?;
         let tail = chain::tail_of(path)?;
         let mut file = OpenOptions::new().create(true).append(true).open(path)?;
         if tail.as_ref().is_some_and(|t| t.torn) {
@@ -379,6 +410,20 @@ mod tests {
         let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(events.iter().map(|e| e["event"].as_str().unwrap()).collect::<Vec<_>>(), ["session_start", "op_confirmed"]);
         assert_eq!(audit.failure(), None);
+    }
+
+    #[test]
+    fn a_fifo_a_directory_and_dev_null_are_refused_as_logs_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let t0 = std::time::Instant::now();
+        for (p, why) in [(fifo.as_path(), "FIFO"), (dir.path(), "directory"), (Path::new("/dev/null"), "/dev/null")] {
+            let audit = Audit::open(p, "s");
+            let r = wait_recorded(audit.record_durable("op_confirmed", json!({})));
+            assert!(r.as_ref().is_err_and(|e| e.contains(why)), "{p:?}: {r:?}");
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5), "no open waits for a reader");
     }
 
     #[test]

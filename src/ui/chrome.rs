@@ -48,6 +48,11 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     if app.paused {
         badges.push(Span::styled(" PAUSED ", t.style(Role::Stale)));
     }
+    if app.audit_log().failure().is_some() {
+        // as long as the log cannot be written, every operation is refused: say so where it stays
+        badges.push(Span::raw(" "));
+        badges.push(Span::styled(" AUDIT LOG FAILING: OPERATIONS REFUSED ", t.style(Role::Critical)));
+    }
     let mut spans =
         vec![Span::styled(" kockpit ", t.style(Role::Title)), Span::styled(format!(" {} ", m.meta.cluster), t.style(Role::Accent))];
     if area.width >= 90 {

@@ -99,10 +99,15 @@ impl Key {
     }
 
     /// Where the newest checkpoint of the log at `log` is kept (beside the key, outside the log's directory).
+    /// The head is named after the log's whole path (its name and a hash of its canonical directory),
+    /// so two logs of the same name in different directories never share, and overwrite, one head.
     pub fn head_path(&self, log: &Path) -> PathBuf {
         let name = log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let parent = log.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+        let tag = sha256_hex(parent.as_os_str().as_encoded_bytes());
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        dir.join(format!("{name}.head"))
+        dir.join(format!("{name}.{}.head", &tag[..16]))
     }
 
     /// Remember the newest checkpoint of `log`.
@@ -194,6 +199,34 @@ impl std::fmt::Display for Broken {
     }
 }
 
+/// The largest log file `verify` reads: far beyond the size a log is rotated at.
+pub const MAX_LOG_BYTES: u64 = super::ROTATE_AT * 16;
+
+/// Whether `path` can be a log to verify: a regular file of at most [`MAX_LOG_BYTES`]. Err says why not
+/// (a FIFO would block, a device would never end).
+pub fn check_log_file(path: &Path) -> Result<u64, String> {
+    let m = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !m.is_file() {
+        return Err("not a regular file (a directory, FIFO or device is never an audit log)".into());
+    }
+    if m.len() > MAX_LOG_BYTES {
+        return Err(format!("{} bytes: larger than any audit log ({} bytes at most)", m.len(), MAX_LOG_BYTES));
+    }
+    Ok(m.len())
+}
+
+fn read_log(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let len = check_log_file(path)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    // bounded even if the file grows while it is read
+    std::fs::File::open(path).and_then(|f| f.take(MAX_LOG_BYTES + 1).read_to_end(&mut bytes)).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_LOG_BYTES {
+        return Err(format!("larger than any audit log ({MAX_LOG_BYTES} bytes at most)"));
+    }
+    Ok(bytes)
+}
+
 /// Check the chain through `files` (oldest first: rotated files, then the current one). With `key`,
 /// every checkpoint's HMAC is checked, and the log must reach the newest checkpoint the key's
 /// directory remembers for it. The chain must end in a checkpoint.
@@ -204,7 +237,7 @@ pub fn verify(files: &[PathBuf], key: Option<&Key>) -> Result<Verified, Broken> 
     let mut last_checkpoint: Option<(u64, String)> = None;
     let mut last_place = (PathBuf::new(), 0usize);
     for file in files {
-        let bytes = std::fs::read(file).map_err(|e| Broken { file: file.clone(), line: 0, seq: None, why: format!("cannot read: {e}") })?;
+        let bytes = read_log(file).map_err(|why| Broken { file: file.clone(), line: 0, seq: None, why })?;
         if !bytes.is_empty() && !bytes.ends_with(b"\n") {
             let line = bytes.split(|b| *b == b'\n').count();
             return Err(Broken { file: file.clone(), line, seq: None, why: "the file ends in the middle of a record (truncated)".into() });
@@ -389,6 +422,28 @@ mod tests {
         put(&l.log, &orig[..6]);
         let b = broken(&l);
         assert!(b.why.contains("ends before its newest checkpoint (seq 11)"), "{b}");
+        // a log of the same name elsewhere, sealed with the same key, does not overwrite this log's head
+        let other = l._dir.path().join("elsewhere/audit.jsonl");
+        let mut log = AuditLog::open_with(&other, "s3", Some(l.key.clone())).unwrap();
+        log.record("session_start", json!({})).unwrap();
+        log.checkpoint().unwrap();
+        let b = broken(&l);
+        assert!(b.why.contains("ends before its newest checkpoint (seq 11)"), "still caught: {b}");
+    }
+
+    #[test]
+    fn verify_reads_only_regular_files_of_a_bounded_size() {
+        let l = lab();
+        let t0 = std::time::Instant::now();
+        for p in ["/dev/zero", "/dev/null"] {
+            let b = verify(&[PathBuf::from(p)], None).expect_err("not a log");
+            assert!(b.why.contains("not a regular file"), "{b}");
+        }
+        let fifo = l._dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(verify(&[fifo], None).expect_err("not a log").why.contains("not a regular file"));
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5), "nothing blocks or reads forever");
+        assert!(check_log_file(&l._dir.path().join("missing")).is_err_and(|e| e.contains("cannot read")));
     }
 
     #[test]

@@ -35,13 +35,14 @@ pub struct Unfinished {
 impl Unfinished {
     /// One line for the screen and the terminal.
     pub fn describe(&self) -> String {
-        let state = match (&self.leaves, self.acted) {
-            (Some(l), n) => format!("{n} step(s) had started; it may have left: {l}"),
-            (None, _) => "no step had started acting: nothing was changed".to_string(),
+        // what it may have left first: a line cut at the screen's edge keeps what matters
+        let state = match &self.leaves {
+            Some(l) => format!("may have left {l}"),
+            None => "no step had started acting: nothing was changed".to_string(),
         };
         format!(
-            "UNFINISHED: {} (operation {} of session {}, confirmed {}): {state}",
-            self.what, self.op_id, self.session, self.confirmed_at
+            "UNFINISHED: {}: {state} ({} step(s) started; operation {} of session {}, confirmed {})",
+            self.what, self.acted, self.op_id, self.session, self.confirmed_at
         )
     }
 }
@@ -68,11 +69,13 @@ fn what_of(fields: &Value) -> String {
 /// ended, except those of `running_session` (this process) and those already told (`op_abandoned`).
 /// A log that does not exist has nothing unfinished.
 pub fn scan(path: &Path, tail: u64, running_session: Option<&str>) -> std::io::Result<Vec<Unfinished>> {
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(std::io::Error::other("not a regular file, so not an audit log")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(e),
-    };
+    }
+    let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len();
     let from = len.saturating_sub(tail);
     f.seek(SeekFrom::Start(from))?;
