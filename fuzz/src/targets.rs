@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use kockpit::error::{FileError, check_depth, limits};
+use kockpit::error::{FileError, check_depth};
 
 type Target = fn(&[u8]);
 
