@@ -126,15 +126,17 @@ pub(super) fn parse(path: &Path, src: &str) -> Result<Plan, FileError> {
 fn parse_unredacted(path: &Path, src: &str) -> Result<Plan, FileError> {
     let yaml_error = |e: serde_yaml::Error| {
         let mut message = e.to_string();
-        let (line, column) = match e.location() {
+        // libyaml also counts a lone `\r`, NEL, U+2028 and U+2029 as line breaks: the place is taken
+        // from its byte offset, so lines are counted as every other file error counts them.
+        let offset = match e.location() {
             Some(loc) => {
                 let suffix = format!(" at line {} column {}", loc.line(), loc.column());
                 message = message.replacen(&suffix, "", 1);
-                (loc.line(), loc.column())
+                loc.index()
             }
-            None => (1, 1),
+            None => 0,
         };
-        FileError::new(path, line, column, message.replace("missing field", "missing key"))
+        FileError::at_offset(path, src, offset, message.replace("missing field", "missing key"))
     };
     let at = |offset: usize, message: String| FileError::at_offset(path, src, offset, message);
 

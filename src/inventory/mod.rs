@@ -360,18 +360,23 @@ impl Plan {
     /// (`apiVersion: kubekey.kubesphere.io/...`), else a kockpit TOML plan.
     pub fn load(path: &Path) -> Result<Plan, FileError> {
         let src = crate::error::read_text(path, "plan", crate::error::limits::PLAN)?;
-        match detect(&src) {
-            Format::KubeKey => Plan::parse_kubekey(path, &src),
+        Plan::parse(path, &src)
+    }
+
+    /// Reads a plan from `src`, the text of `path`, as [`Plan::load`] does once the file is read.
+    pub fn parse(path: &Path, src: &str) -> Result<Plan, FileError> {
+        match detect(src) {
+            Format::KubeKey => Plan::parse_kubekey(path, src),
             Format::OtherYaml { api_version, offset } => Err(FileError::at_offset(
                 path,
-                &src,
+                src,
                 offset,
                 format!(
                     "this is not a host plan but YAML with apiVersion `{api_version}`: expected a kockpit TOML \
                      plan or a KubeKey Cluster file (apiVersion: kubekey.kubesphere.io/v1alpha2, kind: Cluster)"
                 ),
             )),
-            Format::Toml => Plan::parse_toml(path, &src),
+            Format::Toml => Plan::parse_toml(path, src),
         }
     }
 

@@ -351,6 +351,11 @@ impl Keymap {
     pub fn load_file(path: &Path, user_dir: Option<&Path>) -> Result<Keymap, FileError> {
         layered::load_file(path, user_dir)
     }
+
+    /// A keymap from `src`, the text of `path` (not read); `extends` names a builtin.
+    pub fn parse_source(path: &Path, src: &str) -> Result<Keymap, FileError> {
+        layered::from_source(path, src)
+    }
 }
 
 impl Default for Keymap {

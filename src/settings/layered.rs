@@ -76,6 +76,13 @@ pub(super) fn load_file<T: Layered>(path: &Path, user_dir: Option<&Path>) -> Res
     Loader::<T>::new(user_dir).load_path(path)
 }
 
+/// A file's text, as if read from `path` (its stem is the name); `extends` is resolved against the
+/// builtins only.
+pub(super) fn from_source<T: Layered>(path: &Path, src: &str) -> Result<T, FileError> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    Loader::<T>::new(None).load_source(src, path, &stem, false)
+}
+
 fn user_file<T: Layered>(dir: &Path, name: &str) -> PathBuf {
     dir.join(T::DIR).join(format!("{name}.toml"))
 }

@@ -192,6 +192,11 @@ impl Theme {
         layered::load_file(path, user_dir)
     }
 
+    /// A theme from `src`, the text of `path` (not read); `extends` names a builtin.
+    pub fn parse_source(path: &Path, src: &str) -> Result<Theme, FileError> {
+        layered::from_source(path, src)
+    }
+
     /// The theme to start with: the requested one, else `mono` when colours are
     /// turned off (`NO_COLOR`), else `dark`.
     pub fn choose(requested: Option<&str>, no_color: bool, user_dir: Option<&Path>) -> Result<Theme, FileError> {

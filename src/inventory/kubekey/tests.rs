@@ -336,3 +336,13 @@ fn api_version_and_kind_are_checked() {
     let err = parse(" \n").expect_err("empty");
     assert_eq!((err.line, err.column), (0, 0));
 }
+
+#[test]
+fn yaml_errors_count_lines_as_the_other_file_errors_do() {
+    // libyaml takes a lone `\r` (and NEL, U+2028, U+2029) for a line break; the error must still point
+    // at a line of the file as counted by `\n`: line 2 of 2, at the bad escape (libyaml said line 5)
+    let src = "apiVersion: kubekey.kubesphere.io/v1alpha2\na: 1\r\r\rb: \"\\q\"\n";
+    let err = parse(src).expect_err("a bad escape");
+    assert_eq!((err.line, err.column), (2, 12), "{err}");
+    assert!(err.message.contains("unknown escape"), "{err}");
+}

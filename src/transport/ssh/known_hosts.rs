@@ -44,27 +44,40 @@ pub fn check(files: &[PathBuf], name: &str, key: &PublicKey) -> std::io::Result<
             continue;
         }
         let text = crate::error::read_text(file, "known_hosts file", crate::error::limits::SSH).map_err(std::io::Error::other)?;
-        for (n, line) in text.lines().enumerate() {
-            let Some(entry) = Entry::parse(line) else { continue };
-            if entry.cert_authority || !entry.matches(name) {
-                continue;
-            }
-            let Ok(recorded) = PublicKey::from_openssh(&format!("{} {}", entry.key_type, entry.key_b64)) else { continue };
-            let same = recorded.key_data() == key.key_data();
-            if entry.revoked {
-                if same {
-                    return Ok(HostKeyStatus::Revoked { file: file.clone(), line: n + 1 });
-                }
-                continue;
-            }
-            if same {
-                known = true;
-            } else if recorded.algorithm() == key.algorithm() && changed.is_none() {
-                changed = Some(HostKeyStatus::Changed { file: file.clone(), line: n + 1 });
-            }
+        match check_text(file, &text, name, key) {
+            revoked @ HostKeyStatus::Revoked { .. } => return Ok(revoked),
+            HostKeyStatus::Known => known = true,
+            c @ HostKeyStatus::Changed { .. } if changed.is_none() => changed = Some(c),
+            _ => {}
         }
     }
     Ok(if known { HostKeyStatus::Known } else { changed.unwrap_or(HostKeyStatus::Unknown) })
+}
+
+/// What one known_hosts file says about `name`'s key; `text` is the content of `file`.
+pub fn check_text(file: &Path, text: &str, name: &str, key: &PublicKey) -> HostKeyStatus {
+    let mut changed = None;
+    let mut known = false;
+    for (n, line) in text.lines().enumerate() {
+        let Some(entry) = Entry::parse(line) else { continue };
+        if entry.cert_authority || !entry.matches(name) {
+            continue;
+        }
+        let Ok(recorded) = PublicKey::from_openssh(&format!("{} {}", entry.key_type, entry.key_b64)) else { continue };
+        let same = recorded.key_data() == key.key_data();
+        if entry.revoked {
+            if same {
+                return HostKeyStatus::Revoked { file: file.to_path_buf(), line: n + 1 };
+            }
+            continue;
+        }
+        if same {
+            known = true;
+        } else if recorded.algorithm() == key.algorithm() && changed.is_none() {
+            changed = Some(HostKeyStatus::Changed { file: file.to_path_buf(), line: n + 1 });
+        }
+    }
+    if known { HostKeyStatus::Known } else { changed.unwrap_or(HostKeyStatus::Unknown) }
 }
 
 /// Record a newly accepted key at the end of `file` (created if needed).

@@ -1,0 +1,237 @@
+//! The targets: name, entry point, and what it parses.
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use kockpit::error::{FileError, check_depth};
+
+type Target = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Target, &str)] = &[
+    ("plan_toml", plan_toml, "kockpit TOML host plan (Plan::parse_toml)"),
+    ("kubekey", kubekey, "host plan as `kockpit --plan` reads it: KubeKey YAML detected, else TOML (Plan::parse)"),
+    ("config", config, "the config file (Config::parse)"),
+    ("theme", theme, "a theme file (Theme::parse_source)"),
+    ("keymap", keymap, "a keymap file (Keymap::parse_source, parse_key)"),
+    ("drill", drill, "a drill file (DrillFile::parse)"),
+    ("ssh_config", ssh_config, "ssh_config without Include (SshConfig::parse, resolve)"),
+    ("known_hosts", known_hosts, "a known_hosts file (known_hosts::check_text)"),
+    ("haproxy_stat", haproxy_stat, "haproxy `show stat` CSV (parse_show_stat)"),
+    ("keepalived_json", keepalived_json, "keepalived's JSON dump (parse_keepalived_json)"),
+    ("keepalived_state", keepalived_state, "keepalived's notify state file (parse_state_file)"),
+    ("vrrp_output", vrrp_output, "the VRRP probe's whole output: ip -j addr, JSON, state (vrrp_from_output)"),
+    ("ip_addr", ip_addr, "`ip -j addr` (parse_ip_addr)"),
+    ("hostfacts", hostfacts, "the host facts probe's output (parse_host_facts)"),
+    ("etcd_json", etcd_json, "etcd grpc-gateway JSON: status, members, alarms, errors"),
+    ("etcd_credentials", etcd_credentials, "the etcd credentials script's output, PEM (parse_credentials)"),
+    ("ceph_script", ceph_script, "the ceph probe's output, split and parsed (split_sections, parse_view)"),
+    ("ceph_json", ceph_json, "ceph JSON answers (parse_view, osd_hosts)"),
+    ("x509_der", x509_der, "a DER X.509 certificate (certs::parse::from_der)"),
+    ("pem", pem, "PEM text and kubeconfig base64 data (from_pem, from_kubeconfig_data)"),
+    ("certs_dump", certs_dump, "the certificate probe's output (certs::parse::parse_dump)"),
+    ("log_lines", log_lines, "journal and pod log bytes: line splitting, timestamps (LineSplitter, line_of)"),
+    ("log_spec", log_spec, "a log source as typed on the command line (LogSpec::parse_host, parse_pod)"),
+];
+
+/// A user's file as `read_text` hands it to a parser: UTF-8, nesting within the limit.
+fn user_text<'a>(path: &Path, data: &'a [u8]) -> Option<&'a str> {
+    let text = std::str::from_utf8(data).ok()?;
+    check_depth(path, text, "file").ok()?;
+    Some(text)
+}
+
+/// A file's error must name a place inside the file (line 0 means the whole file).
+fn check_position(path: &Path, text: &str, e: &FileError) {
+    let lines = text.split('\n').count();
+    assert!(e.line <= lines, "{}: error at line {} of a {lines}-line file: {e}", path.display(), e.line);
+    black_box(e.to_string());
+}
+
+fn user_file<T>(path: &str, data: &[u8], parse: impl Fn(&Path, &str) -> Result<T, FileError>) {
+    let path = Path::new(path);
+    let Some(text) = user_text(path, data) else { return };
+    match parse(path, text) {
+        Ok(v) => drop(black_box(v)),
+        Err(e) => check_position(path, text, &e),
+    }
+}
+
+fn plan_toml(data: &[u8]) {
+    user_file("plan.toml", data, kockpit::inventory::Plan::parse_toml);
+}
+
+fn kubekey(data: &[u8]) {
+    user_file("cluster.yaml", data, kockpit::inventory::Plan::parse);
+}
+
+fn config(data: &[u8]) {
+    user_file("/home/op/.config/kockpit/config.toml", data, kockpit::config::Config::parse);
+}
+
+fn theme(data: &[u8]) {
+    user_file("custom.toml", data, kockpit::settings::theme::Theme::parse_source);
+}
+
+fn keymap(data: &[u8]) {
+    user_file("custom.toml", data, kockpit::settings::keymap::Keymap::parse_source);
+    if let Ok(text) = std::str::from_utf8(data) {
+        for line in text.lines().take(64) {
+            black_box(kockpit::settings::keymap::parse_key(line).ok());
+        }
+    }
+}
+
+fn drill(data: &[u8]) {
+    user_file("drill.toml", data, kockpit::drill::DrillFile::parse);
+}
+
+fn ssh_config(data: &[u8]) {
+    use kockpit::transport::ssh::SshConfig;
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    // Include reads other files: the fuzzer must not wander the file system.
+    if text.to_ascii_lowercase().contains("include") {
+        return;
+    }
+    if let Ok(cfg) = SshConfig::parse(text) {
+        for name in ["m1", "root@10.0.0.1", "lb1.example.com", "bastion"] {
+            black_box(cfg.resolve(name));
+        }
+    }
+}
+
+fn known_hosts(data: &[u8]) {
+    use kockpit::transport::ssh::known_hosts::{check_text, lookup_name};
+    use russh::keys::ssh_key::PublicKey;
+    static KEY: std::sync::OnceLock<PublicKey> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        PublicKey::from_openssh("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOPN/pi8v2FUk9LPU7Oln+tpnxIvy1b926MmYWzwTOHv").unwrap()
+    });
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for name in [lookup_name("m1", 22), lookup_name("10.213.0.21", 2222)] {
+        black_box(check_text(Path::new("known_hosts"), text, &name, key));
+    }
+}
+
+fn remote_text(data: &[u8]) -> String {
+    // SSH output reaches the parsers as lossy UTF-8
+    String::from_utf8_lossy(data).into_owned()
+}
+
+fn haproxy_stat(data: &[u8]) {
+    let text = remote_text(data);
+    black_box(kockpit::probe::parse::parse_show_stat(&text, "kube-apiserver").map_err(|e| e.to_string())).ok();
+}
+
+fn keepalived_json(data: &[u8]) {
+    let text = remote_text(data);
+    black_box(kockpit::probe::parse::parse_keepalived_json(&text).map_err(|e| e.to_string())).ok();
+}
+
+fn keepalived_state(data: &[u8]) {
+    let text = remote_text(data);
+    black_box(kockpit::probe::parse::parse_state_file(&text).map_err(|e| e.to_string())).ok();
+}
+
+fn vrrp_output(data: &[u8]) {
+    let text = remote_text(data);
+    let vip: IpAddr = [10, 213, 0, 100].into();
+    black_box(kockpit::probe::keepalived::vrrp_from_output(&text, Some(vip)).map_err(|e| e.to_string())).ok();
+}
+
+fn ip_addr(data: &[u8]) {
+    let text = remote_text(data);
+    if let Ok(addrs) = kockpit::probe::parse::parse_ip_addr(&text) {
+        black_box(kockpit::probe::parse::ipaddr::holds(&addrs, [10, 213, 0, 100].into()));
+    }
+}
+
+fn hostfacts(data: &[u8]) {
+    let text = remote_text(data);
+    black_box(kockpit::probe::parse::parse_host_facts(&text, Some(1_795_000_000.25)).map_err(|e| e.to_string())).ok();
+}
+
+fn etcd_json(data: &[u8]) {
+    use kockpit::etcd::parse;
+    let status = parse::parse_status(data);
+    let members = parse::parse_members(data);
+    let alarms = parse::parse_alarms(data).unwrap_or_default();
+    black_box(parse::gateway_error(data));
+    if let Ok(text) = std::str::from_utf8(data) {
+        black_box(parse::url_host_port(text));
+        black_box(parse::alarms_in_errors(&[text.to_string()]));
+    }
+    if let Ok(m) = &members {
+        black_box(parse::assemble(Some(m), &[], &alarms));
+    }
+    drop(black_box(status));
+}
+
+fn etcd_credentials(data: &[u8]) {
+    let text = remote_text(data);
+    black_box(kockpit::etcd::parse_credentials("m1", &text)).ok();
+}
+
+fn ceph_script(data: &[u8]) {
+    let text = remote_text(data);
+    if let Ok(answers) = kockpit::ceph::parse::split_sections(&text, 10) {
+        black_box(kockpit::ceph::parse::parse_view(&answers)).ok();
+    }
+}
+
+fn ceph_json(data: &[u8]) {
+    use kockpit::ceph::parse::{CephAnswers, osd_hosts, parse_view};
+    let text = remote_text(data);
+    let some = Some(text.clone());
+    let a = CephAnswers { status: text.clone(), health_detail: some.clone(), osd_tree: some.clone(), df: some.clone(), osd_dump: some };
+    black_box(parse_view(&a)).ok();
+    black_box(osd_hosts(&text));
+}
+
+fn x509_der(data: &[u8]) {
+    black_box(kockpit::certs::parse::from_der("apiserver", "/etc/kubernetes/pki/apiserver.crt", data)).ok();
+}
+
+fn pem(data: &[u8]) {
+    use kockpit::certs::parse::{from_kubeconfig_data, from_pem};
+    black_box(from_pem("apiserver", "/etc/kubernetes/pki/apiserver.crt", data)).ok();
+    if let Ok(text) = std::str::from_utf8(data) {
+        black_box(from_kubeconfig_data("admin", "/etc/kubernetes/admin.conf", text)).ok();
+    }
+}
+
+fn certs_dump(data: &[u8]) {
+    let text = remote_text(data);
+    black_box(kockpit::certs::parse::parse_dump(&text));
+}
+
+fn log_lines(data: &[u8]) {
+    use kockpit::logs::{LineSplitter, line_of, split_timestamp};
+    // the first byte says where the stream is cut in two reads
+    let Some((&cut, rest)) = data.split_first() else { return };
+    let cut = (cut as usize * rest.len() / 255).min(rest.len());
+    let source: Arc<str> = Arc::from("m1:kubelet");
+    let mut split = LineSplitter::default();
+    let mut lines = Vec::new();
+    split.feed(&rest[..cut], &mut lines);
+    split.feed(&rest[cut..], &mut lines);
+    lines.extend(split.finish());
+    for l in lines {
+        black_box(split_timestamp(&l));
+        black_box(line_of(&source, l));
+    }
+}
+
+fn log_spec(data: &[u8]) {
+    use kockpit::logs::spec::LogSpec;
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(s) = LogSpec::parse_host(text) {
+        black_box(s.validate()).ok();
+        black_box(s.label());
+    }
+    if let Ok(s) = LogSpec::parse_pod(text, false) {
+        black_box(s.validate()).ok();
+        black_box(s.label());
+    }
+}
