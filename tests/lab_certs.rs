@@ -67,6 +67,11 @@ fn lab() -> Lab {
         Ok(t) => harness::env_of(&t),
         Err(why) => cannot_run(format!("the HA lab could not be brought up: {why}")),
     };
+    let lab_dir = PathBuf::from(env.get("KOCKPIT_LAB_DIR").cloned().unwrap_or_default());
+    let kubeadm = match harness::visible_on_lab_hosts(&kubeadm, &lab_dir) {
+        Ok(k) => k,
+        Err(e) => cannot_run(format!("kubeadm for the lab's hosts: {e}")),
+    };
     Lab { script, env, kubeadm, _lock: lock }
 }
 

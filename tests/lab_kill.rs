@@ -254,6 +254,7 @@ fn kill_9_mid_renewal_leaves_the_master_renewed_on_disk_and_the_next_start_says_
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let lab_dir = PathBuf::from(&env["KOCKPIT_LAB_DIR"]);
+    let kubeadm = harness::visible_on_lab_hosts(&kubeadm, &lab_dir).unwrap_or_else(|e| cannot_run(&format!("kubeadm for the lab's hosts: {e}")));
     let pki = lab_dir.join("hosts/m1/fs/etc/kubernetes/pki/apiserver.crt");
     let before = std::fs::read(&pki).expect("m1's apiserver certificate");
     let mut plan = std::fs::read_to_string(&env["KOCKPIT_CONFIG"]).expect("the lab's plan");
