@@ -184,7 +184,14 @@ fn ceph_json(data: &[u8]) {
     use kockpit::ceph::parse::{CephAnswers, osd_hosts, parse_view};
     let text = remote_text(data);
     let some = Some(text.clone());
-    let a = CephAnswers { status: text.clone(), health_detail: some.clone(), osd_tree: some.clone(), df: some.clone(), osd_dump: some };
+    let a = CephAnswers {
+        status: text.clone(),
+        health_detail: some.clone(),
+        osd_tree: some.clone(),
+        df: some.clone(),
+        osd_dump: some.clone(),
+        crush_rules: some,
+    };
     black_box(parse_view(&a)).ok();
     black_box(osd_hosts(&text));
 }

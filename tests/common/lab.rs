@@ -107,6 +107,23 @@ pub fn watch_stalls() {
     let _ = longest_stall_since(Instant::now());
 }
 
+/// A copy of the program at `src` where every host of the HA lab sees it: `<lab dir>/bin/<name>`.
+/// (A lab host's sshd has a home of its own over /root, so a program under the machine's ~/.cache is
+/// not there for the commands kockpit runs on the host.) Copied again when the source changed.
+pub fn visible_on_lab_hosts(src: &Path, lab_dir: &Path) -> Result<PathBuf, String> {
+    let name = src.file_name().ok_or_else(|| format!("{} has no file name", src.display()))?;
+    let dir = lab_dir.join("bin");
+    let dst = dir.join(name);
+    let meta = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().ok()));
+    if meta(&dst).map(|m| m.0) != meta(src).map(|m| m.0) || meta(&dst).and_then(|m| m.1) < meta(src).and_then(|m| m.1) {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+        std::fs::copy(src, &tmp).map_err(|e| format!("copying {}: {e}", src.display()))?;
+        std::fs::rename(&tmp, &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+    }
+    Ok(dst)
+}
+
 #[cfg(test)]
 mod tests {
     // (a benchmark that includes this file compiles the module without running tests)
@@ -128,21 +145,4 @@ mod tests {
         let env = env_of("export A='1'\nnoise\nexport B='x=y'\n");
         assert_eq!((env["A"].as_str(), env["B"].as_str(), env.len()), ("1", "x=y", 2));
     }
-}
-
-/// A copy of the program at `src` where every host of the HA lab sees it: `<lab dir>/bin/<name>`.
-/// (A lab host's sshd has a home of its own over /root, so a program under the machine's ~/.cache is
-/// not there for the commands kockpit runs on the host.) Copied again when the source changed.
-pub fn visible_on_lab_hosts(src: &Path, lab_dir: &Path) -> Result<PathBuf, String> {
-    let name = src.file_name().ok_or_else(|| format!("{} has no file name", src.display()))?;
-    let dir = lab_dir.join("bin");
-    let dst = dir.join(name);
-    let meta = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().ok()));
-    if meta(&dst).map(|m| m.0) != meta(src).map(|m| m.0) || meta(&dst).and_then(|m| m.1) < meta(src).and_then(|m| m.1) {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-        std::fs::copy(src, &tmp).map_err(|e| format!("copying {}: {e}", src.display()))?;
-        std::fs::rename(&tmp, &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
-    }
-    Ok(dst)
 }
