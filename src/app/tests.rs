@@ -207,18 +207,8 @@ fn directional_focus_follows_the_layout() {
 #[test]
 fn a_running_operation_can_be_cancelled_from_the_progress_dialog() {
     let (_dir, path, log) = temp_audit();
-    let mut app = app_with(false, &[], Some(log));
-    app.view.focus = PanelId::Nodes;
-    app.view.selected.insert(PanelId::Nodes, 4);
-    let cmds = app.on_key(key('d'));
-    let [Command::DryRun { id: dry, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
-    app.on_backend(BackendEvent::DryRun {
-        id: *dry,
-        result: Ok(crate::ops::DryRun { lines: vec!["evict    a/b".into()], refused: vec![], moves: 1, skipped: 0 }),
-    });
-    let cmds = recorded(app.on_key(key('y')));
-    let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
-    let id = *id;
+    let (mut app, id) = running_drain(log);
+    assert_eq!(app.view.dialog, Dialog::Progress);
     let cmds = app.on_key(key('c'));
     assert!(matches!(cmds.as_slice(), [Command::Cancel { id: i }] if *i == id), "{cmds:?}");
     app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: "cancelled by the operator".into() }));
@@ -779,7 +769,7 @@ fn dialogs_take_only_generic_keys_and_their_opener_from_main() {
     assert!(!app.quit && app.notice == notice, "nothing saved, nothing quit");
 }
 
-/// A drain of worker2 confirmed and running: (app, audit path, op id).
+/// A drain of worker2 confirmed and running, its progress dialog open: (app, op id).
 fn running_drain(log: Audit) -> (App, u64) {
     let mut app = app_with(false, &[], Some(log));
     app.view.focus = PanelId::Nodes;
@@ -793,7 +783,6 @@ fn running_drain(log: Audit) -> (App, u64) {
     let cmds = recorded(app.on_key(key('y')));
     let Command::Execute { id, .. } = &cmds[0] else { panic!("{cmds:?}") };
     let id = *id;
-    app.view.dialog = Dialog::None;
     (app, id)
 }
 
@@ -801,6 +790,7 @@ fn running_drain(log: Audit) -> (App, u64) {
 fn quitting_while_an_operation_runs_asks_and_then_stops_it_and_waits_for_its_end() {
     let (_dir, path, log) = temp_audit();
     let (mut app, id) = running_drain(log);
+    app.view.dialog = Dialog::None;
     // q asks instead of quitting
     assert!(app.on_key(key('q')).is_empty());
     assert!(!app.quit);
