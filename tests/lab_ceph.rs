@@ -176,9 +176,20 @@ fn osd_down_and_degraded_pgs_are_shown() {
     lab.lab(&["stop-osd", "1"]).unwrap();
     let t = Instant::now();
     rt().block_on(async {
-        let (v, model) = until(&plan(), &Remote::local(true), &lab.settings(), Duration::from_secs(60), "OSD_DOWN and PG_DEGRADED", |v| {
-            v.checks.iter().any(|c| c.code == "OSD_DOWN") && v.checks.iter().any(|c| c.code == "PG_DEGRADED")
-        })
+        let (v, model) = until(
+            &plan(),
+            &Remote::local(true),
+            &lab.settings(),
+            Duration::from_secs(60),
+            "OSD_DOWN and PG_DEGRADED, with degraded PGs",
+            |v| {
+                // the health check and the PG map come from one `ceph status`, but the PG map can still read
+                // `peering` for a moment after PG_DEGRADED is raised: wait for both
+                v.checks.iter().any(|c| c.code == "OSD_DOWN")
+                    && v.checks.iter().any(|c| c.code == "PG_DEGRADED")
+                    && v.pgs_by_state.iter().any(|(s, _)| s.contains("degraded"))
+            },
+        )
         .await;
         eprintln!("OSD_DOWN + PG_DEGRADED shown {:.1}s after the stop", t.elapsed().as_secs_f64());
         assert_eq!(v.health, CephHealth::Warn);
