@@ -41,6 +41,26 @@ fn status_json_and_exit_codes_for_the_demo() {
     assert!(v["findings"][0]["message"].as_str().unwrap().contains("split brain"));
     // The VRRP password never appears; neither does anything called auth_data.
     assert!(!String::from_utf8_lossy(&out.stdout).contains("auth_data"));
+    assert_eq!(v["vip"]["verdict"], "split_brain");
+
+    // SSH to the VIP's holder cut: unknown (exit 3), never "not held"
+    let out = kockpit(&["status", "--json", "--fault", "cut-ssh-owner"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["health"], "unknown");
+    assert_eq!(v["vip"]["verdict"], "unknown");
+    assert_eq!(v["vip"]["unseen"][0]["lb"], "slb1");
+    assert_eq!(v["vip"]["unseen"][0]["held"], true);
+    let f = &v["findings"][0];
+    assert_eq!(f["severity"], "unknown");
+    assert!(f["message"].as_str().unwrap().starts_with("VIP holder unknown: slb1: probe timed out"), "{f}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("not held"));
+    let failing = v["sources"].as_array().unwrap().iter().find(|s| s["source"] == "keepalived slb1").unwrap();
+    assert_eq!(failing["state"], "failed");
+    assert!(failing["reason"].as_str().unwrap().contains("timed out") && failing["age_ms"].as_i64().unwrap() > 0, "{failing}");
+    let text = kockpit(&["status", "--fault", "cut-ssh-owner"]);
+    assert_eq!(text.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("demo-prod (DEMO): UNKNOWN\n"));
 }
 
 #[test]

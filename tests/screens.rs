@@ -73,6 +73,13 @@ fn split_brain_and_osd_down_at_120x40() {
 }
 
 #[test]
+fn vip_owner_unseen_at_120x40() {
+    // kockpit's SSH to the VIP owner is cut: the panel keeps its last value, marked, and says the
+    // holder is unknown, never "not held"
+    snap("fault_cut_ssh_owner_120x40", &mut app("dark", &[Fault::CutSshToOwner], false), 120, 40);
+}
+
+#[test]
 fn killed_master_in_mono_at_80x24() {
     snap("fault_kill_master_mono_80x24", &mut app("mono", &[Fault::KillMaster], false), 80, 24);
 }

@@ -429,20 +429,31 @@ fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
     let now = Utc::now();
     let a = assess(&model, now);
     if json_out {
-        let sources: Vec<_> =
-            model.sources(now).into_iter().map(|(panel, name, f)| json!({ "panel": panel, "source": name, "state": f.label() })).collect();
+        let sources: Vec<_> = model
+            .sources(now)
+            .into_iter()
+            .map(|(panel, name, f)| {
+                let (age_ms, reason) = match &f {
+                    crate::model::Freshness::Fresh { age_ms, .. } | crate::model::Freshness::Stale { age_ms } => (Some(*age_ms), None),
+                    crate::model::Freshness::Failed { age_ms, reason, .. } => (*age_ms, Some(reason.clone())),
+                    crate::model::Freshness::Waiting => (None, None),
+                };
+                json!({ "panel": panel, "source": name, "state": f.label(), "age_ms": age_ms, "reason": reason })
+            })
+            .collect();
         let out = json!({
             "kockpit_version": env!("CARGO_PKG_VERSION"),
             "taken_at": now,
             "health": a.level,
             "exit_code": a.level.exit_code(),
             "findings": a.findings,
+            "vip": model.vip_verdict(now),
             "sources": sources,
             "model": model,
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        outln!("{} ({}): {:?}", model.meta.cluster, model.meta.mode.label(), a.level);
+        outln!("{} ({}): {}", model.meta.cluster, model.meta.mode.label(), a.level.label());
         for f in &a.findings {
             outln!(
                 "  {:<8} {:<9} {:<14} {}",

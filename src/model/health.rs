@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{CephHealth, Freshness, LeaseKind, Model, PanelId, VrrpState};
+use super::{CephHealth, Freshness, LeaseKind, Model, PanelId, VipVerdict, VrrpState};
 use crate::inventory::{Host, LbTopology};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -12,6 +12,8 @@ pub enum Severity {
     Ok,
     Info,
     Warn,
+    /// A critical property whose inputs could not be observed: nobody can say whether it holds.
+    Unknown,
     Critical,
 }
 
@@ -24,13 +26,18 @@ pub struct Finding {
     pub message: String,
 }
 
-/// The overall state, with the exit codes of `kockpit status`.
+/// The overall state, with the exit codes of `kockpit status`. A known critical problem outranks an
+/// unknown: it is the one to act on; the unknowns are still listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthLevel {
     Healthy,
     Degraded,
+    /// A critical property (VIP holder, etcd quorum, node readiness, apiserver backends, Ceph health)
+    /// could not be observed; the findings name what is missing and why.
+    Unknown,
     Critical,
+    /// No source answers at all.
     Unreachable,
 }
 
@@ -40,7 +47,16 @@ impl HealthLevel {
             HealthLevel::Healthy => 0,
             HealthLevel::Degraded => 1,
             HealthLevel::Critical => 2,
-            HealthLevel::Unreachable => 3,
+            HealthLevel::Unknown | HealthLevel::Unreachable => 3,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            HealthLevel::Healthy => "HEALTHY",
+            HealthLevel::Degraded => "DEGRADED",
+            HealthLevel::Unknown => "UNKNOWN",
+            HealthLevel::Critical => "CRITICAL",
+            HealthLevel::Unreachable => "UNREACHABLE",
         }
     }
 }
@@ -179,8 +195,12 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     let mut a = Acc(Vec::new());
     let plan = &m.plan;
 
-    // Sources that fail are findings in their own right.
+    // Sources that fail are findings in their own right. Those that carry a critical property
+    // (etcd, nodes, Ceph) are judged below, as unknown, with the reason.
     for (panel, name, f) in m.sources(now) {
+        if matches!(name.as_str(), "etcd" | "nodes" | "ceph" | "rook") {
+            continue;
+        }
         match f {
             Freshness::Failed { reason, .. } => a.add(Severity::Warn, panel, subject_of(&name), format!("{name}: {reason}")),
             Freshness::Stale { age_ms } => {
@@ -199,17 +219,32 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         }
     }
 
-    // VIP and keepalived.
+    // VIP and keepalived: verdicts from fresh observations only; an LB not seen is unknown, never
+    // "not holding".
     let has_vip = plan.vip.is_some() && !matches!(plan.topology.load_balancer, LbTopology::LocalProxy | LbTopology::None);
     if has_vip && !m.vrrp.is_empty() {
-        let holders = m.vip_holders();
-        let any_fresh = m.vrrp.values().any(|s| s.freshness(now).is_fresh());
-        match holders.len() {
-            0 if any_fresh => a.add(Severity::Critical, PanelId::Vip, "vip", "VIP is not held by any load balancer"),
-            n if n > 1 => a.add(Severity::Critical, PanelId::Vip, "vip", format!("split brain: VIP held by {}", holders.join(" and "))),
-            _ => {}
+        let verdict = m.vip_verdict(now);
+        match &verdict {
+            VipVerdict::Waiting | VipVerdict::Held { .. } => {}
+            VipVerdict::HandingOver { to, from, .. } => a.add(
+                Severity::Info,
+                PanelId::Vip,
+                "vip",
+                format!("VIP handing over to {to}: {} (BACKUP) still lets it go", from.join(" and ")),
+            ),
+            VipVerdict::SplitBrain { holders, .. } => {
+                a.add(Severity::Critical, PanelId::Vip, "vip", format!("split brain: VIP held by {}", holders.join(" and ")))
+            }
+            VipVerdict::NotHeld => a.add(Severity::Critical, PanelId::Vip, "vip", "VIP is not held by any load balancer (every LB seen)"),
+            VipVerdict::Unknown { unseen } => {
+                let answers = m.vip_probe.freshness(now).is_fresh() && m.vip_probe.error.is_none() && m.vip_probe.data.is_some();
+                let why: Vec<String> = unseen.iter().map(|u| u.describe()).collect();
+                let tail = if answers { "; the VIP answers" } else { "" };
+                a.add(Severity::Unknown, PanelId::Vip, "vip", format!("VIP holder unknown: {}{tail}", why.join("; ")));
+            }
         }
-        for (lb, s) in &m.vrrp {
+        let fresh = |s: &super::Sourced<super::VrrpView>| s.freshness(now).is_fresh();
+        for (lb, s) in m.vrrp.iter().filter(|(_, s)| fresh(s)) {
             if let Some(v) = &s.data {
                 match v.state {
                     VrrpState::Fault => a.add(Severity::Warn, PanelId::Vip, lb, format!("{lb} keepalived in FAULT")),
@@ -218,8 +253,9 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
                 }
             }
         }
-        let backups_ok = m.vrrp.values().filter_map(|s| s.data.as_ref()).filter(|v| matches!(v.state, VrrpState::Backup)).count();
-        if holders.len() == 1 && backups_ok == 0 && m.vrrp.len() > 1 {
+        let backups_ok =
+            m.vrrp.values().filter(|s| fresh(s)).filter_map(|s| s.data.as_ref()).filter(|v| matches!(v.state, VrrpState::Backup)).count();
+        if matches!(&verdict, VipVerdict::Held { unseen, .. } if unseen.is_empty()) && backups_ok == 0 && m.vrrp.len() > 1 {
             a.add(Severity::Warn, PanelId::Vip, "vip", "no healthy BACKUP: a failover has nowhere to go");
         }
         if let Some(e) = &m.vip_probe.error {
@@ -251,6 +287,24 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         {
             a.add(Severity::Warn, PanelId::Haproxy, master, format!("{master} /readyz: {} {}", r.status, r.detail));
         }
+    }
+
+    // Critical properties whose source is not fresh: unknown, with the reason and the last value's age.
+    let etcd_planned = plan.hosts.iter().any(|h| h.roles.etcd);
+    if etcd_planned || !m.etcd.unheard() {
+        unknown_unless_fresh(&mut a, now, PanelId::Etcd, "quorum", "etcd quorum", &m.etcd);
+    }
+    unknown_unless_fresh(&mut a, now, PanelId::Nodes, "nodes", "node readiness", &m.nodes);
+    if !m.haproxy.is_empty() && !m.haproxy.values().any(|s| s.freshness(now).is_fresh()) {
+        a.add(Severity::Unknown, PanelId::Haproxy, "haproxy", "apiserver backends unknown: no haproxy answers");
+    }
+    if (plan.ceph.is_some() || !m.rook.unheard()) && !m.ceph_fresh(now) {
+        let why: Vec<String> = [("ceph", &m.ceph), ("rook", &m.rook)]
+            .into_iter()
+            .filter(|(n, s)| !s.unheard() || (*n == "ceph" && plan.ceph.is_some()))
+            .map(|(n, s)| format!("{n}: {}", not_fresh_reason(s, now)))
+            .collect();
+        a.add(Severity::Unknown, PanelId::Ceph, "health", format!("Ceph health unknown: {}", why.join("; ")));
     }
 
     // etcd.
@@ -382,12 +436,32 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         HealthLevel::Unreachable
     } else if findings.iter().any(|f| f.severity == Severity::Critical) {
         HealthLevel::Critical
+    } else if findings.iter().any(|f| f.severity == Severity::Unknown) {
+        HealthLevel::Unknown
     } else if findings.iter().any(|f| f.severity == Severity::Warn) {
         HealthLevel::Degraded
     } else {
         HealthLevel::Healthy
     };
     Assessment { level, findings }
+}
+
+/// Why a source's data is not current: its failure, its age, or that it never answered.
+fn not_fresh_reason<T: PartialEq>(s: &super::Sourced<T>, now: DateTime<Utc>) -> String {
+    let last = |age: Option<i64>| age.map(|a| format!(" (last seen {} ago)", super::source::fmt_age_ms(a))).unwrap_or_default();
+    match s.freshness(now) {
+        Freshness::Failed { reason, age_ms, .. } => format!("{reason}{}", last(age_ms)),
+        Freshness::Stale { age_ms } => format!("no answer for {}", super::source::fmt_age_ms(age_ms)),
+        Freshness::Waiting => "no answer yet".into(),
+        Freshness::Fresh { .. } => "fresh".into(),
+    }
+}
+
+/// A critical property whose one source is not fresh is unknown: say so, with why.
+fn unknown_unless_fresh<T: PartialEq>(a: &mut Acc, now: DateTime<Utc>, panel: PanelId, subject: &str, what: &str, s: &super::Sourced<T>) {
+    if !s.freshness(now).is_fresh() {
+        a.add(Severity::Unknown, panel, subject, format!("{what} unknown: {}", not_fresh_reason(s, now)));
+    }
 }
 
 /// "host slb1" -> "slb1"; "keepalived slb2" -> "slb2"; "etcd" -> "etcd".
@@ -415,6 +489,7 @@ mod tests {
         assert_eq!(HealthLevel::Healthy.exit_code(), 0);
         assert_eq!(HealthLevel::Degraded.exit_code(), 1);
         assert_eq!(HealthLevel::Critical.exit_code(), 2);
+        assert_eq!(HealthLevel::Unknown.exit_code(), 3);
         assert_eq!(HealthLevel::Unreachable.exit_code(), 3);
     }
 }

@@ -22,6 +22,11 @@ impl Model {
         }
     }
 
+    /// Whether any Ceph source (the CLI or Rook) is current.
+    pub fn ceph_fresh(&self, now: DateTime<Utc>) -> bool {
+        self.ceph.freshness(now).is_fresh() || self.rook.freshness(now).is_fresh()
+    }
+
     /// The Ceph sources heard so far (the CLI's is listed while nothing at all is heard).
     fn ceph_sources(&self) -> Vec<(&str, &Sourced<CephView>)> {
         let mut v = Vec::new();
@@ -34,9 +39,53 @@ impl Model {
         v
     }
 
-    /// Load balancers that currently hold the VIP (more than one is a split brain).
+    /// Load balancers whose last good observation holds the VIP, however old (the timeline's view:
+    /// it changes only when an observation arrives). Verdicts use [`Model::vip_verdict`].
     pub fn vip_holders(&self) -> Vec<String> {
         self.vrrp.iter().filter(|(_, s)| s.data.as_ref().is_some_and(|v| v.holds_vip)).map(|(lb, _)| lb.clone()).collect()
+    }
+
+    /// Who holds the VIP, from fresh observations only. An LB that could not be observed (its probe
+    /// failed, its data is past its budget, or it never answered) is *unseen*: its last value is kept
+    /// with its age, and it counts neither as a holder nor as a non-holder.
+    pub fn vip_verdict(&self, now: DateTime<Utc>) -> VipVerdict {
+        if self.vrrp.is_empty() {
+            return VipVerdict::Waiting;
+        }
+        let mut holders = Vec::new();
+        let mut releasing = Vec::new();
+        let mut unseen = Vec::new();
+        for (lb, s) in &self.vrrp {
+            let f = s.freshness(now);
+            if f.is_fresh() {
+                if let Some(v) = s.data.as_ref().filter(|v| v.holds_vip) {
+                    if v.state == VrrpState::Backup { releasing.push(lb.clone()) } else { holders.push(lb.clone()) }
+                }
+                continue;
+            }
+            let reason = match &f {
+                Freshness::Failed { reason, .. } => reason.clone(),
+                Freshness::Stale { age_ms } => format!("no answer for {}", source::fmt_age_ms(*age_ms)),
+                _ => "no answer yet".into(),
+            };
+            let age_ms = s.updated.map(|t| (now - t).num_milliseconds().max(0));
+            unseen.push(Unseen { lb: lb.clone(), reason, held: s.data.as_ref().map(|v| v.holds_vip), age_ms });
+        }
+        // a holder that keepalived reports BACKUP is letting the address go: beside one MASTER, that is
+        // a hand-over in progress, not a split brain
+        match (holders.len(), releasing.len()) {
+            (0, 0) if unseen.is_empty() => VipVerdict::NotHeld,
+            (0, 0) => VipVerdict::Unknown { unseen },
+            (1, 0) => VipVerdict::Held { holder: holders.remove(0), unseen },
+            (1, _) => VipVerdict::HandingOver { to: holders.remove(0), from: releasing, unseen },
+            (0, 1) if unseen.is_empty() => VipVerdict::Held { holder: releasing.remove(0), unseen },
+            (0, 1) => VipVerdict::Unknown { unseen },
+            _ => {
+                holders.extend(releasing);
+                holders.sort();
+                VipVerdict::SplitBrain { holders, unseen }
+            }
+        }
     }
 
     /// Every source with its panel and freshness, for roll-ups and `status --json`.

@@ -53,13 +53,23 @@ fn model() -> Model {
     Model::new(Plan::demo(), Mode::Live, "admin@demo")
 }
 
+/// The critical properties beside the VIP seen healthy at `at` (etcd and the nodes),
+/// so that a test of one panel is not judged unknown for the others.
+fn rest_seen(m: &mut Model, at: i64) {
+    m.apply(etcd(&[("master1", true, true), ("master2", true, false), ("master3", true, false)], at));
+    m.apply(Observation { at: t(at), source: "kube".into(), budget_ms: 5_000, payload: Payload::Nodes(Ok(vec![])) });
+    assert!(m.plan.ceph.is_none(), "the demo plan has no [ceph] section");
+}
+
 #[test]
 fn vip_move_and_split_brain_reach_the_timeline_and_health() {
     let mut m = model();
     assert!(m.apply(vrrp("slb1", VrrpState::Master, true, 0)));
     assert!(m.apply(vrrp("slb2", VrrpState::Backup, false, 0)));
     assert!(m.timeline.is_empty(), "the first sighting is not a move");
-    assert_eq!(assess(&m, t(1)).level, HealthLevel::Healthy);
+    assert_eq!(assess(&m, t(1)).level, HealthLevel::Unknown, "etcd and the nodes not seen yet");
+    rest_seen(&mut m, 1);
+    assert_eq!(assess(&m, t(1)).level, HealthLevel::Healthy, "{:#?}", assess(&m, t(1)).findings);
 
     m.apply(vrrp("slb1", VrrpState::Stopped, false, 2));
     m.apply(vrrp("slb2", VrrpState::Master, true, 2));
@@ -69,6 +79,7 @@ fn vip_move_and_split_brain_reach_the_timeline_and_health() {
     assert!(texts.contains(&"VIP moved nobody -> slb2".to_string()), "{texts:?}");
 
     m.apply(vrrp("slb1", VrrpState::Master, true, 4));
+    rest_seen(&mut m, 4);
     assert_eq!(m.vip_holders(), vec!["slb1".to_string(), "slb2".to_string()]);
     let last = m.timeline.newest().next().unwrap();
     assert_eq!(last.severity, Severity::Critical);
@@ -85,6 +96,7 @@ fn backend_down_is_degraded_and_logged() {
     m.apply(vrrp("slb1", VrrpState::Master, true, 0));
     m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
     m.apply(haproxy("slb1", &all_up, 0));
+    rest_seen(&mut m, 0);
     assert_eq!(assess(&m, t(0)).level, HealthLevel::Healthy);
     // Same data again: nothing visible changed, revision stays.
     let rev = m.revision;
@@ -94,6 +106,9 @@ fn backend_down_is_degraded_and_logged() {
     m.apply(haproxy("slb1", &[("master1", "UP"), ("master2", "UP"), ("master3", "UP 1/2")], 2));
     assert!(m.timeline.is_empty());
     m.apply(haproxy("slb1", &[("master1", "UP"), ("master2", "UP"), ("master3", "DOWN")], 3));
+    m.apply(vrrp("slb1", VrrpState::Master, true, 3));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 3));
+    rest_seen(&mut m, 3);
     let e = m.timeline.newest().next().unwrap();
     assert_eq!(e.text, "haproxy slb1 master3 UP -> DOWN (L4CON)");
     let a = assess(&m, t(3));
@@ -135,7 +150,18 @@ fn everything_failing_is_unreachable() {
     m.apply(Observation { at: t(0), source: "kube".into(), budget_ms: 5_000, payload: Payload::Nodes(Err("connection refused".into())) });
     assert_eq!(assess(&m, t(0)).level, HealthLevel::Unreachable);
     m.apply(haproxy("slb1", &[("master1", "UP")], 0));
-    assert_eq!(assess(&m, t(1)).level, HealthLevel::Degraded);
+    let a = assess(&m, t(1));
+    assert_eq!(a.level, HealthLevel::Unknown, "the nodes failing, etcd never heard: unknown, not merely degraded");
+    assert!(
+        a.findings.iter().any(|f| f.severity == Severity::Unknown && f.message == "node readiness unknown: connection refused"),
+        "{:#?}",
+        a.findings
+    );
+    assert!(
+        a.findings.iter().any(|f| f.severity == Severity::Unknown && f.message == "etcd quorum unknown: no answer yet"),
+        "{:#?}",
+        a.findings
+    );
     // Ten seconds later with no news, the haproxy data is stale: unreachable again.
     assert_eq!(assess(&m, t(0) + Duration::seconds(10)).level, HealthLevel::Unreachable);
 }
@@ -339,4 +365,123 @@ fn warning_events_reach_the_timeline_once_each_and_the_first_list_as_one_line() 
     // where the timeline's warnings come from, and that the source fails now
     let src = m.sources(t(5)).into_iter().find(|(p, n, _)| *p == PanelId::Timeline && n == "warning events");
     assert!(src.is_some_and(|(_, _, f)| f.label().contains("fail")), "{:?}", m.sources(t(5)));
+}
+
+fn vrrp_failed(lb: &str, at: i64, why: &str) -> Observation {
+    Observation {
+        at: t(at),
+        source: format!("ssh {lb}"),
+        budget_ms: 3_000,
+        payload: Payload::Vrrp { lb: lb.into(), result: Err(why.into()) },
+    }
+}
+
+#[test]
+fn an_lb_not_seen_is_unknown_never_not_holding() {
+    let mut m = model();
+    m.apply(vrrp("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
+    rest_seen(&mut m, 0);
+    assert!(matches!(m.vip_verdict(t(1)), VipVerdict::Held { ref holder, ref unseen } if holder == "slb1" && unseen.is_empty()));
+
+    // the holder's probe times out; slb2 still answers "not holding"
+    m.apply(vrrp_failed("slb1", 2, "probe timed out after 3.0s"));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 2));
+    rest_seen(&mut m, 2);
+    let v = m.vip_verdict(t(2));
+    let VipVerdict::Unknown { unseen } = &v else { panic!("{v:?}") };
+    assert_eq!(unseen.len(), 1);
+    assert_eq!(unseen[0].describe(), "slb1: probe timed out after 3.0s (held the VIP 2.0s ago)");
+    let a = assess(&m, t(2));
+    assert_eq!(a.level, HealthLevel::Unknown, "{:#?}", a.findings);
+    assert_eq!(a.level.exit_code(), 3);
+    assert!(!a.findings.iter().any(|f| f.message.contains("not held")), "{:#?}", a.findings);
+    let f = a.findings.iter().find(|f| f.severity == Severity::Unknown).unwrap();
+    assert_eq!(f.message, "VIP holder unknown: slb1: probe timed out after 3.0s (held the VIP 2.0s ago)");
+    // a failing probe is no transition: the timeline has no VIP move
+    assert!(
+        !m.timeline.iter().any(|e| e.text.contains("VIP moved") || e.text.contains("VIP lost")),
+        "{:?}",
+        m.timeline.iter().collect::<Vec<_>>()
+    );
+
+    // slb1 answers again: held, known, healthy
+    m.apply(vrrp("slb1", VrrpState::Master, true, 3));
+    assert_eq!(assess(&m, t(3)).level, HealthLevel::Healthy);
+
+    // the non-holder stops answering: the VIP is still known to be on slb1, and the panel says who is unseen
+    m.apply(vrrp("slb1", VrrpState::Master, true, 10));
+    rest_seen(&mut m, 10);
+    let v = m.vip_verdict(t(10));
+    let VipVerdict::Held { holder, unseen } = &v else { panic!("{v:?}") };
+    assert_eq!(holder, "slb1");
+    assert_eq!(unseen[0].lb, "slb2");
+    assert!(unseen[0].reason.starts_with("no answer for"), "{:?}", unseen[0]);
+    let a = assess(&m, t(10));
+    assert_eq!(a.level, HealthLevel::Degraded, "the VIP's holder is known; slb2's silence is a warning: {:#?}", a.findings);
+}
+
+#[test]
+fn not_held_needs_every_lb_fresh_and_split_brain_two_fresh_holders() {
+    let mut m = model();
+    m.apply(vrrp("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
+    // slb1 is cut off, then slb2 takes the VIP: one fresh holder and an unseen one is no split brain
+    m.apply(vrrp_failed("slb1", 5, "ssh: connection refused"));
+    m.apply(vrrp("slb2", VrrpState::Master, true, 5));
+    rest_seen(&mut m, 5);
+    let v = m.vip_verdict(t(5));
+    assert!(matches!(&v, VipVerdict::Held { holder, unseen } if holder == "slb2" && unseen[0].held == Some(true)), "{v:?}");
+    let a = assess(&m, t(5));
+    assert!(!a.findings.iter().any(|f| f.message.contains("split brain")), "{:#?}", a.findings);
+    assert_eq!(a.level, HealthLevel::Degraded);
+    // both seen holding it now: split brain
+    m.apply(vrrp("slb1", VrrpState::Master, true, 6));
+    m.apply(vrrp("slb2", VrrpState::Master, true, 6));
+    assert!(matches!(m.vip_verdict(t(6)), VipVerdict::SplitBrain { ref holders, .. } if holders.len() == 2));
+    assert_eq!(assess(&m, t(6)).level, HealthLevel::Critical);
+    // both seen, neither holds it: not held, critical
+    m.apply(vrrp("slb1", VrrpState::Backup, false, 7));
+    m.apply(vrrp("slb2", VrrpState::Fault, false, 7));
+    rest_seen(&mut m, 7);
+    assert_eq!(m.vip_verdict(t(7)), VipVerdict::NotHeld);
+    let a = assess(&m, t(7));
+    assert!(a.findings.iter().any(|f| f.severity == Severity::Critical && f.message.starts_with("VIP is not held")), "{:#?}", a.findings);
+    // a BACKUP still holding the address beside the new MASTER: a hand-over, info
+    m.apply(vrrp("slb1", VrrpState::Master, true, 8));
+    m.apply(vrrp("slb2", VrrpState::Backup, true, 8));
+    rest_seen(&mut m, 8);
+    assert!(matches!(m.vip_verdict(t(8)), VipVerdict::HandingOver { ref to, .. } if to == "slb1"));
+    let a = assess(&m, t(8));
+    assert_eq!(a.level, HealthLevel::Healthy, "{:#?}", a.findings);
+    assert!(
+        a.findings.iter().any(|f| f.severity == Severity::Info && f.message == "VIP handing over to slb1: slb2 (BACKUP) still lets it go")
+    );
+}
+
+#[test]
+fn etcd_and_nodes_not_seen_are_unknown_with_the_reason_and_the_age() {
+    let mut m = model();
+    m.apply(vrrp("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
+    rest_seen(&mut m, 0);
+    m.apply(Observation {
+        at: t(4),
+        source: "etcd grpc".into(),
+        budget_ms: 3_000,
+        payload: Payload::Etcd(Err("context deadline exceeded".into())),
+    });
+    m.apply(vrrp("slb1", VrrpState::Master, true, 4));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 4));
+    m.apply(Observation { at: t(4), source: "kube".into(), budget_ms: 5_000, payload: Payload::Nodes(Ok(vec![])) });
+    let a = assess(&m, t(4));
+    assert_eq!(a.level, HealthLevel::Unknown);
+    let f = a.findings.iter().find(|f| f.panel == PanelId::Etcd).unwrap();
+    assert_eq!(
+        (f.severity, f.message.as_str()),
+        (Severity::Unknown, "etcd quorum unknown: context deadline exceeded (last seen 4.0s ago)")
+    );
+    // a known critical outranks an unknown
+    m.apply(vrrp("slb1", VrrpState::Backup, false, 4));
+    assert_eq!(assess(&m, t(4)).level, HealthLevel::Critical);
 }

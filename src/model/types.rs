@@ -65,6 +65,57 @@ pub struct VrrpView {
     pub last_transition: Option<DateTime<Utc>>,
 }
 
+/// Who holds the VIP, as far as fresh observations tell ([`crate::model::Model::vip_verdict`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum VipVerdict {
+    /// No load balancer has been heard of yet.
+    Waiting,
+    /// One LB is seen holding it now.
+    Held { holder: String, unseen: Vec<Unseen> },
+    /// One LB (MASTER) holds it while others, already BACKUP, still let it go.
+    HandingOver { to: String, from: Vec<String>, unseen: Vec<Unseen> },
+    /// Two or more LBs are seen holding it now.
+    SplitBrain { holders: Vec<String>, unseen: Vec<Unseen> },
+    /// Every LB was seen, fresh, and none holds it.
+    NotHeld,
+    /// No fresh observation shows a holder and some LBs could not be seen: nobody can say.
+    Unknown { unseen: Vec<Unseen> },
+}
+
+/// A load balancer that could not be observed: why, and what it last showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unseen {
+    pub lb: String,
+    pub reason: String,
+    /// Whether it held the VIP when last seen (None: never seen).
+    pub held: Option<bool>,
+    /// Age of that last observation.
+    pub age_ms: Option<i64>,
+}
+
+impl Unseen {
+    /// `m2: probe timed out (held the VIP 14s ago)`.
+    pub fn describe(&self) -> String {
+        let last = match (self.held, self.age_ms) {
+            (Some(true), Some(a)) => format!(" (held the VIP {} ago)", super::source::fmt_age_ms(a)),
+            (Some(false), Some(a)) => format!(" (without the VIP {} ago)", super::source::fmt_age_ms(a)),
+            _ => String::new(),
+        };
+        format!("{}: {}{last}", self.lb, self.reason)
+    }
+}
+
+impl VipVerdict {
+    pub fn unseen(&self) -> &[Unseen] {
+        match self {
+            VipVerdict::Held { unseen, .. } | VipVerdict::HandingOver { unseen, .. } | VipVerdict::SplitBrain { unseen, .. } => unseen,
+            VipVerdict::Unknown { unseen } => unseen,
+            VipVerdict::Waiting | VipVerdict::NotHeld => &[],
+        }
+    }
+}
+
 /// Whether the VIP answers on its port from where kockpit runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VipProbe {

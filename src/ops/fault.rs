@@ -17,12 +17,14 @@ pub enum Fault {
     SplitBrain,
     /// Kill haproxy on the VIP owner.
     KillHaproxyOnOwner,
+    /// Cut kockpit's SSH to the VIP owner: its probes time out while it keeps the VIP.
+    CutSshToOwner,
     /// Undo every fault.
     HealAll,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::StopKeepalivedOnOwner,
         Fault::KillMaster,
         Fault::EtcdNospace,
@@ -30,6 +32,7 @@ impl Fault {
         Fault::CertExpiring,
         Fault::SplitBrain,
         Fault::KillHaproxyOnOwner,
+        Fault::CutSshToOwner,
         Fault::HealAll,
     ];
     pub fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Fault {
             Fault::CertExpiring => "cert-expiring",
             Fault::SplitBrain => "split-brain",
             Fault::KillHaproxyOnOwner => "kill-haproxy",
+            Fault::CutSshToOwner => "cut-ssh-owner",
             Fault::HealAll => "heal",
         }
     }
@@ -53,6 +57,7 @@ impl Fault {
             Fault::CertExpiring => "A master's apiserver certificate expires in 5 days",
             Fault::SplitBrain => "Freeze keepalived on the owner: split-brain VIP",
             Fault::KillHaproxyOnOwner => "Kill haproxy on the VIP owner",
+            Fault::CutSshToOwner => "Cut SSH to the VIP owner (it keeps the VIP)",
             Fault::HealAll => "Heal: undo every injected fault",
         }
     }

@@ -28,6 +28,13 @@ impl SimCluster {
                 }
                 None => "no VIP owner".into(),
             },
+            Fault::CutSshToOwner => match self.owner() {
+                Some(i) => {
+                    self.lbs[i].ssh_cut = true;
+                    format!("SSH to {} cut (it keeps the VIP)", self.lbs[i].name)
+                }
+                None => "no VIP owner".into(),
+            },
             Fault::KillMaster => {
                 // Prefer the etcd leader: the interesting case.
                 let i = self.etcd_leader.unwrap_or(0).min(self.masters.len().saturating_sub(1));
@@ -67,6 +74,7 @@ impl SimCluster {
                 for l in &mut self.lbs {
                     l.keepalived = Proc::Running;
                     l.haproxy_up = true;
+                    l.ssh_cut = false;
                 }
                 for m in &mut self.masters {
                     m.host_up = true;

@@ -56,6 +56,8 @@ struct Lb {
     priority: u32,
     keepalived: Proc,
     haproxy_up: bool,
+    /// kockpit's SSH to this LB is cut: its probes time out, the LB itself goes on.
+    ssh_cut: bool,
     demoted: bool,
     state: VrrpState,
     holds_vip: bool,
@@ -201,6 +203,7 @@ impl SimCluster {
                 priority: 150 - 10 * i as u32,
                 keepalived: Proc::Running,
                 haproxy_up: true,
+                ssh_cut: false,
                 demoted: false,
                 state: if i == 0 { VrrpState::Master } else { VrrpState::Backup },
                 holds_vip: i == 0,

@@ -12,28 +12,36 @@ impl SimCluster {
         let vip = self.plan.vip.as_ref().map(|v| v.address.to_string()).unwrap_or_default();
 
         // Hosts.
+        let cut = |name: &str| self.lbs.iter().any(|l| l.ssh_cut && l.name == name);
+        let cut_err = |name: &str| format!("probe timed out after 3.0s (ssh {name})");
         for h in &self.plan.hosts {
-            let down = self.masters.iter().any(|m| m.name == h.name && !m.host_up);
+            let down = self.masters.iter().any(|m| m.name == h.name && !m.host_up) || cut(&h.name);
             let result =
                 if down { Err(format!("ssh: connect to {}:22: connection timed out", h.address)) } else { Ok(self.host_facts(h, now)) };
             out.push(obs(format!("sim ssh {}", h.name), Payload::Host { host: h.name.clone(), result }));
         }
         // keepalived.
         for (i, l) in self.lbs.iter().enumerate() {
-            let result = Ok(VrrpView {
-                instance: "VI_1".into(),
-                state: l.state,
-                priority: l.priority,
-                effective_priority: if l.keepalived == Proc::Stopped { 0 } else { l.effective_priority() },
-                holds_vip: l.holds_vip,
-                last_transition: Some(l.last_transition),
-            });
+            let result = if l.ssh_cut {
+                Err(cut_err(&l.name))
+            } else {
+                Ok(VrrpView {
+                    instance: "VI_1".into(),
+                    state: l.state,
+                    priority: l.priority,
+                    effective_priority: if l.keepalived == Proc::Stopped { 0 } else { l.effective_priority() },
+                    holds_vip: l.holds_vip,
+                    last_transition: Some(l.last_transition),
+                })
+            };
             let _ = i;
             out.push(obs(format!("sim ssh {}", l.name), Payload::Vrrp { lb: l.name.clone(), result }));
         }
         // haproxy.
         for (li, l) in self.lbs.iter().enumerate() {
-            let result = if !l.haproxy_up {
+            let result = if l.ssh_cut {
+                Err(cut_err(&l.name))
+            } else if !l.haproxy_up {
                 Err("haproxy: connect to /run/haproxy/admin.sock: connection refused".to_string())
             } else {
                 Ok(self

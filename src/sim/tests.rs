@@ -264,3 +264,19 @@ fn simulated_services_write_journal_lines_for_their_transitions() {
     assert!(texts.iter().any(|t| t.contains("haproxy") && t.contains("kube-apiserver/master1 is DOWN")), "{texts:?}");
     assert!(texts.iter().any(|t| t.contains("elected leader")), "{texts:?}");
 }
+
+#[test]
+fn ssh_cut_to_the_owner_makes_the_holder_unknown_not_lost() {
+    let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let (_, m) = settled_demo(&[Fault::CutSshToOwner], 0, now, 8, Mode::Demo);
+    let v = m.vip_verdict(now);
+    let crate::model::VipVerdict::Unknown { unseen } = &v else { panic!("{v:?}") };
+    assert_eq!(unseen.len(), 1);
+    assert_eq!(unseen[0].held, Some(true), "the last value stays: it held the VIP");
+    assert!(unseen[0].reason.starts_with("probe timed out"), "{:?}", unseen[0]);
+    let a = assess(&m, now);
+    assert_eq!(a.level, HealthLevel::Unknown, "{:#?}", a.findings);
+    assert!(!a.findings.iter().any(|f| f.message.contains("not held") || f.message.contains("split brain")), "{:#?}", a.findings);
+    // and nothing on the timeline says the VIP moved or was lost
+    assert!(!m.timeline.iter().any(|e| e.text.starts_with("VIP ")), "{:?}", m.timeline.iter().map(|e| &e.text).collect::<Vec<_>>());
+}

@@ -29,6 +29,7 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     let (lvl_text, lvl_role) = match level {
         HealthLevel::Healthy => ("HEALTHY", Role::Ok),
         HealthLevel::Degraded => ("DEGRADED", Role::Warn),
+        HealthLevel::Unknown => ("UNKNOWN", Role::Unknown),
         HealthLevel::Critical => ("CRITICAL", Role::Critical),
         HealthLevel::Unreachable => ("UNREACHABLE", Role::Critical),
     };

@@ -43,6 +43,7 @@ pub fn sev_role(s: Severity) -> Role {
         Severity::Ok => Role::Ok,
         Severity::Info => Role::Text,
         Severity::Warn => Role::Warn,
+        Severity::Unknown => Role::Unknown,
         Severity::Critical => Role::Critical,
     }
 }

@@ -4,36 +4,59 @@ use ratatui::text::{Line, Span};
 
 use super::*;
 use crate::inventory::LbTopology;
-use crate::model::VrrpState;
 use crate::model::source::fmt_age_ms;
+use crate::model::{Unseen, VipVerdict, VrrpState};
 use crate::settings::theme::Role;
 
 pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
     let m = ctx.model;
-    let holders = m.vip_holders();
+    let verdict = m.vip_verdict(ctx.now);
     let vip = m.plan.vip.as_ref().map(|v| format!("{}:{}", v.address, v.port)).unwrap_or_else(|| "(no VIP)".into());
+    let unseen_note =
+        |unseen: &[Unseen]| -> String { unseen.iter().map(|u| format!("{}: {}", u.lb, u.reason)).collect::<Vec<_>>().join("; ") };
     let summary = match m.plan.topology.load_balancer {
         LbTopology::LocalProxy => Line::styled("local proxy on every node: no VIP", ctx.s(Role::Muted)),
-        _ if m.vrrp.is_empty() => Line::styled(format!("VIP {vip}: waiting for keepalived"), ctx.s(Role::Muted)),
-        _ => match holders.len() {
-            0 => Line::styled(format!("VIP {vip} NOT HELD by any LB"), ctx.s(Role::Critical)),
-            1 => Line::from(vec![
+        _ => match &verdict {
+            VipVerdict::Waiting => Line::styled(format!("VIP {vip}: waiting for keepalived"), ctx.s(Role::Muted)),
+            VipVerdict::NotHeld => Line::styled(format!("VIP {vip} NOT HELD by any LB"), ctx.s(Role::Critical)),
+            VipVerdict::Held { holder, unseen } => {
+                let mut spans =
+                    vec![Span::styled(format!("VIP {vip} on "), ctx.s(Role::Text)), Span::styled(holder.clone(), ctx.s(Role::Accent))];
+                if !unseen.is_empty() {
+                    let age = m.vrrp.get(holder).and_then(|s| s.updated).map(|t| fmt_age_ms((ctx.now - t).num_milliseconds()));
+                    let seen = age.map(|a| format!("seen {a} ago; ")).unwrap_or_default();
+                    spans.push(Span::styled(format!(" ({seen}{})", unseen_note(unseen)), ctx.s(Role::Unknown)));
+                }
+                Line::from(spans)
+            }
+            VipVerdict::HandingOver { to, from, .. } => Line::from(vec![
                 Span::styled(format!("VIP {vip} on "), ctx.s(Role::Text)),
-                Span::styled(holders[0].clone(), ctx.s(Role::Accent)),
+                Span::styled(to.clone(), ctx.s(Role::Accent)),
+                Span::styled(format!(" (handing over: {} still lets it go)", from.join(", ")), ctx.s(Role::Muted)),
             ]),
-            _ => Line::styled(format!("SPLIT BRAIN: VIP on {}", holders.join(" + ")), ctx.s(Role::Critical)),
+            VipVerdict::SplitBrain { holders, .. } => {
+                Line::styled(format!("SPLIT BRAIN: VIP on {}", holders.join(" + ")), ctx.s(Role::Critical))
+            }
+            VipVerdict::Unknown { unseen } => {
+                Line::styled(format!("VIP {vip} holder UNKNOWN ({})", unseen_note(unseen)), ctx.s(Role::Unknown))
+            }
         },
     };
+    let split = matches!(verdict, VipVerdict::SplitBrain { .. });
     let mut all: Vec<Line<'static>> = m
         .vrrp
         .iter()
         .map(|(lb, s)| {
-            if let Some(e) = &s.error {
-                return Line::styled(format!("{lb}: {}", e.reason), ctx.s(Role::Critical));
-            }
-            let Some(v) = &s.data else { return Line::styled(format!("{lb}: waiting"), ctx.s(Role::Muted)) };
+            let fresh = s.freshness(ctx.now).is_fresh();
+            let Some(v) = &s.data else {
+                return match &s.error {
+                    Some(e) => Line::styled(format!("{lb}: {}", e.reason), ctx.s(Role::Critical)),
+                    None => Line::styled(format!("{lb}: waiting"), ctx.s(Role::Muted)),
+                };
+            };
             let role = match v.state {
-                VrrpState::Master if holders.len() > 1 => Role::Critical,
+                _ if !fresh => Role::Unknown,
+                VrrpState::Master if split => Role::Critical,
                 VrrpState::Master => Role::Ok,
                 VrrpState::Backup => Role::Text,
                 _ => Role::Warn,
@@ -43,14 +66,33 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
             } else {
                 format!("prio {}", v.priority)
             };
-            let since = v.last_transition.map(|t| format!(" {}", fmt_age_ms((ctx.now - t).num_milliseconds()))).unwrap_or_default();
-            Line::from(vec![
+            let mark = if fresh { "" } else { "?" };
+            let mut spans = vec![
                 Span::styled(pad(lb, 7), ctx.s(Role::Text)),
-                Span::styled(pad(v.state.label(), 8), ctx.s(role)),
+                Span::styled(pad(&format!("{}{mark}", v.state.label()), 8), ctx.s(role)),
                 Span::styled(pad(&prio, 13), ctx.s(if v.effective_priority < v.priority { Role::Warn } else { Role::Muted })),
-                Span::styled(if v.holds_vip { "VIP".to_string() } else { "   ".into() }, ctx.s(Role::Accent)),
-                Span::styled(since, ctx.s(Role::Muted)),
-            ])
+                Span::styled(
+                    match (v.holds_vip, fresh) {
+                        (true, _) => format!("VIP{mark}"),
+                        (false, true) => "   ".into(),
+                        (false, false) => "    ".into(),
+                    },
+                    ctx.s(if fresh { Role::Accent } else { Role::Unknown }),
+                ),
+            ];
+            if fresh {
+                let since = v.last_transition.map(|t| format!(" {}", fmt_age_ms((ctx.now - t).num_milliseconds()))).unwrap_or_default();
+                spans.push(Span::styled(since, ctx.s(Role::Muted)));
+            } else {
+                // the last value stays, marked, with its age and why it is not current
+                let age = s.updated.map(|t| format!("seen {} ago", fmt_age_ms((ctx.now - t).num_milliseconds()))).unwrap_or_default();
+                let why = match &s.error {
+                    Some(e) => format!(" {}: {age}", e.reason),
+                    None => format!(" stale: {age}"),
+                };
+                spans.push(Span::styled(why, ctx.s(Role::Unknown)));
+            }
+            Line::from(spans)
         })
         .collect();
     let total_lbs = all.len();
