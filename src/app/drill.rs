@@ -12,6 +12,12 @@ impl App {
     /// Advance a running drill; returns the commands its actions need (planned and recorded by the
     /// drill's driver, like every operation).
     pub fn drive_drill(&mut self, now: DateTime<Utc>) -> Vec<Command> {
+        let cmds = self.drive_drill_inner(now);
+        crate::backend::note_planned(&mut self.model, &cmds, now);
+        cmds
+    }
+
+    fn drive_drill_inner(&mut self, now: DateTime<Utc>) -> Vec<Command> {
         let Some(d) = self.drill.as_mut() else { return vec![] };
         if d.pending.is_some() {
             let ready = self.model.etcd.data.is_some() && !self.model.vrrp.is_empty();

@@ -83,6 +83,13 @@ impl App {
     /// Handle one key; returns commands for the backend. The key is looked up in the layer of
     /// what is on screen ([`App::key_layer`]); text being typed takes printable keys first.
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let cmds = self.on_key_inner(key);
+        // what these commands change is planned: the timeline says so
+        crate::backend::note_planned(&mut self.model, &cmds, chrono::Utc::now());
+        cmds
+    }
+
+    fn on_key_inner(&mut self, key: KeyEvent) -> Vec<Command> {
         if key.kind == KeyEventKind::Release {
             return vec![];
         }

@@ -107,6 +107,7 @@ impl App {
     }
 
     pub(super) fn on_op_event(&mut self, e: OpEvent) {
+        crate::backend::note_op_event(&mut self.model, &e, Utc::now());
         match &e {
             OpEvent::Step { id, text, ok } => {
                 if !self.drill_owns(*id) {

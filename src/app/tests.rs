@@ -499,12 +499,19 @@ fn a_vip_failover_runs_to_its_end_and_says_so_when_cancel_is_pressed() {
     let cmds = recorded(app.on_key(key('y')));
     let [Command::Execute { id, request: crate::ops::OpRequest::VipFailover { .. }, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
     let id = *id;
+    // what the failover causes is planned: a window over the VIP and haproxy panels, open until its end
+    let w = app.model.planned.iter().find(|w| w.key == format!("op {id}")).expect("a planned window");
+    assert_eq!((w.label.as_str(), w.until), ("failover", None));
+    assert!(w.panels.contains(&PanelId::Vip));
+    assert_eq!(app.model.planned_for(PanelId::Vip, chrono::Utc::now()), Some("failover"));
     let screen = crate::ui::render_text(&mut app, 160, 40, now());
     assert!(screen.contains("runs to its end, then reports") && !screen.contains("c cancel"), "{screen}");
     assert!(app.on_key(key('c')).is_empty(), "no Cancel is sent for a VIP failover");
     let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
     assert!(told.starts_with("Graceful VIP failover to slb2 cannot be cancelled: a VIP half moved"), "the operator is told why: {told}");
     app.on_backend(BackendEvent::Op(OpEvent::Finished { id, ok: true, summary: "VIP on slb2 after 3.1 s".into() }));
+    let until = app.model.planned.iter().find(|w| w.key == format!("op {id}")).and_then(|w| w.until).expect("closed at its end");
+    assert!(until > chrono::Utc::now(), "it still covers the moments right after the end (preemption back)");
     let events = audit_events(&app, &path);
     let declined = events.iter().find(|e| e["event"] == "op_cancel_declined").expect("the declined cancel is audited");
     assert_eq!(declined["op_id"], id);

@@ -45,6 +45,46 @@ impl Command {
     pub fn after(self, recorded: crate::ops::audit::Recorded) -> Command {
         Command::AfterRecord { recorded, then: Box::new(self) }
     }
+
+    /// The planned window this command opens: its key, its label and the panels it touches. An
+    /// operation's window closes with its end ([`op_key`]); a fault's or a drill action's after
+    /// [`ACTION_WINDOW_SECS`].
+    pub fn planned(&self) -> Option<(String, String, Vec<crate::model::PanelId>)> {
+        match self {
+            Command::AfterRecord { then, .. } => then.planned(),
+            Command::Execute { id, request, .. } => Some((op_key(*id), request.short_label(), request.panels())),
+            Command::Fault(f) => Some((format!("fault {}", f.name()), format!("fault {}", f.name()), f.panels())),
+            Command::Host { id, .. } => Some((format!("drill action {id}"), "drill".into(), crate::ops::Fault::HealAll.panels())),
+            _ => None,
+        }
+    }
+}
+
+/// How long a fault or a drill's host action counts as the cause of what follows.
+pub const ACTION_WINDOW_SECS: i64 = 60;
+
+/// The planned-window key of operation `id`.
+pub fn op_key(id: u64) -> String {
+    format!("op {id}")
+}
+
+/// Open the planned windows of `cmds` on the model (called wherever commands leave for a backend).
+pub fn note_planned(model: &mut crate::model::Model, cmds: &[Command], at: chrono::DateTime<chrono::Utc>) {
+    for c in cmds {
+        let Some((key, label, panels)) = c.planned() else { continue };
+        model.begin_planned(key.clone(), label, &panels, at);
+        if !key.starts_with("op ") {
+            let grace = chrono::Duration::seconds(ACTION_WINDOW_SECS - crate::model::planned::PLANNED_GRACE_SECS);
+            model.end_planned(&key, at + grace);
+        }
+    }
+}
+
+/// Close an operation's planned window when its end arrives.
+pub fn note_op_event(model: &mut crate::model::Model, e: &OpEvent, at: chrono::DateTime<chrono::Utc>) {
+    if let OpEvent::Finished { id, .. } = e {
+        model.end_planned(&op_key(*id), at);
+    }
 }
 
 /// Something a backend tells the app. Nearly every event is an observation, so boxing it would only

@@ -81,6 +81,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
             for t in says {
                 outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
             }
+            crate::backend::note_planned(&mut model, &cmds, Utc::now());
             for cmd in cmds {
                 if backend.commands.send(cmd).is_err() {
                     return Err(eyre!("the backend stopped during the drill"));
@@ -90,6 +91,9 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
                 ev = backend.events.recv() => match ev {
                     Some(ev) => {
                         d.on_event(&ev);
+                        if let BackendEvent::Op(e) = &ev {
+                            crate::backend::note_op_event(&mut model, e, Utc::now());
+                        }
                         if let BackendEvent::Obs(o) = ev {
                             model.apply(o);
                         }

@@ -30,29 +30,10 @@ impl Model {
                     && o != n
                 {
                     let sev = if n == VrrpState::Fault || n == VrrpState::Stopped { Severity::Warn } else { Severity::Info };
-                    self.timeline.push(Event::new(at, PanelId::Vip, sev, format!("keepalived {lb} {} -> {}", o.label(), n.label())));
+                    self.record(Event::new(at, PanelId::Vip, sev, format!("keepalived {lb} {} -> {}", o.label(), n.label())));
                 }
                 let after = self.vip_holders();
-                if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
-                    // a holder keepalived reports BACKUP is letting the address go: with one MASTER
-                    // beside it, that is a hand-over in progress, not a split brain
-                    let releasing: Vec<String> = after
-                        .iter()
-                        .filter(|h| self.vrrp.get(*h).and_then(|s| s.data.as_ref()).is_some_and(|v| v.state == VrrpState::Backup))
-                        .cloned()
-                        .collect();
-                    let ev = if after.len() > 1 && after.len() - releasing.len() <= 1 {
-                        Event::new(
-                            at,
-                            PanelId::Vip,
-                            Severity::Info,
-                            format!("VIP handing over: on {} while {} (BACKUP) lets it go", after.join(" and "), releasing.join(" and ")),
-                        )
-                    } else {
-                        vip_move_event(at, &before, &after)
-                    };
-                    self.timeline.push(ev);
-                }
+                self.vip_transition(at, &before, &after);
                 c
             }
             Payload::Haproxy { lb, result } => {
@@ -75,7 +56,7 @@ impl Model {
                         {
                             let sev = if b.status.is_serving() { Severity::Info } else { Severity::Warn };
                             let why = b.check_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
-                            self.timeline.push(Event::new(
+                            self.record(Event::new(
                                 at,
                                 PanelId::Haproxy,
                                 sev,
@@ -114,14 +95,14 @@ impl Model {
                             (None, None) => String::new(),
                         };
                         let sev = if new_leader.is_none() { Severity::Critical } else { Severity::Warn };
-                        self.timeline.push(Event::new(at, PanelId::Etcd, sev, text));
+                        self.record(Event::new(at, PanelId::Etcd, sev, text));
                     }
                     for m in &e.members {
                         let was = old_up.contains(&m.name);
                         if was && !m.reachable {
-                            self.timeline.push(Event::new(at, PanelId::Etcd, Severity::Warn, format!("etcd member {} down", m.name)));
+                            self.record(Event::new(at, PanelId::Etcd, Severity::Warn, format!("etcd member {} down", m.name)));
                         } else if !was && m.reachable {
-                            self.timeline.push(Event::new(at, PanelId::Etcd, Severity::Info, format!("etcd member {} up", m.name)));
+                            self.record(Event::new(at, PanelId::Etcd, Severity::Info, format!("etcd member {} up", m.name)));
                         }
                     }
                 }
@@ -148,7 +129,7 @@ impl Model {
                         if let Some(o) = old.get(&l.name) {
                             let n = l.holder_host().map(str::to_string);
                             if *o != n {
-                                self.timeline.push(Event::new(
+                                self.record(Event::new(
                                     at,
                                     PanelId::Leases,
                                     Severity::Warn,
@@ -182,11 +163,11 @@ impl Model {
                                 Some(false) => (Severity::Warn, "NotReady"),
                                 None => (Severity::Warn, "Unknown"),
                             };
-                            self.timeline.push(Event::new(at, PanelId::Nodes, sev, format!("node {} {word}", n.name)));
+                            self.record(Event::new(at, PanelId::Nodes, sev, format!("node {} {word}", n.name)));
                         }
                         if unsched != n.unschedulable {
                             let word = if n.unschedulable { "cordoned" } else { "uncordoned" };
-                            self.timeline.push(Event::new(at, PanelId::Nodes, Severity::Info, format!("node {} {word}", n.name)));
+                            self.record(Event::new(at, PanelId::Nodes, Severity::Info, format!("node {} {word}", n.name)));
                         }
                     }
                 }
@@ -210,7 +191,7 @@ impl Model {
                             && was != w.is_ready()
                         {
                             let (sev, word) = if w.is_ready() { (Severity::Info, "ready") } else { (Severity::Warn, "not ready") };
-                            self.timeline.push(Event::new(
+                            self.record(Event::new(
                                 at,
                                 PanelId::Platform,
                                 sev,
@@ -264,7 +245,7 @@ impl Model {
         let c = self.warnings.record(at, source, budget_ms, result);
         self.note_source(at, PanelId::Platform, "warning events", was_failing, failed.as_deref(), c);
         for e in news {
-            self.timeline.push(e);
+            self.record(e);
         }
         c
     }
@@ -288,7 +269,7 @@ impl Model {
             };
             let codes: Vec<&str> = v.checks.iter().map(|c| c.code.as_str()).collect();
             let text = format!("ceph {} -> {} {}", o.label(), v.health.label(), codes.join(" "));
-            self.timeline.push(Event::new(at, PanelId::Ceph, sev, text.trim_end().to_string()));
+            self.record(Event::new(at, PanelId::Ceph, sev, text.trim_end().to_string()));
         }
         c
     }
@@ -299,8 +280,8 @@ impl Model {
             return;
         }
         match (was_failing, failed) {
-            (_, Some(reason)) => self.timeline.push(Event::new(at, panel, Severity::Warn, format!("{what}: {reason}"))),
-            (true, None) => self.timeline.push(Event::new(at, panel, Severity::Info, format!("{what}: recovered"))),
+            (_, Some(reason)) => self.record(Event::new(at, panel, Severity::Warn, format!("{what}: {reason}"))),
+            (true, None) => self.record(Event::new(at, panel, Severity::Info, format!("{what}: recovered"))),
             (false, None) => {}
         }
     }
@@ -323,5 +304,65 @@ fn vip_move_event(at: DateTime<Utc>, before: &[String], after: &[String]) -> Eve
         0 => Event::new(at, PanelId::Vip, Severity::Critical, format!("VIP lost: was on {b}, now on no host")),
         1 => Event::new(at, PanelId::Vip, Severity::Warn, format!("VIP moved {b} -> {}", after[0])),
         _ => Event::new(at, PanelId::Vip, Severity::Critical, format!("SPLIT BRAIN: VIP on {}", after.join(" and "))),
+    }
+}
+
+impl Model {
+    /// What goes on the timeline when the VIP's holders change (between two observations; a failing
+    /// probe changes nothing). Inside a planned window a two-holder or no-holder moment is held back
+    /// and reported with its duration when it ends, or as an alarm once it outlasts the brief limit.
+    fn vip_transition(&mut self, at: DateTime<Utc>, before: &[String], after: &[String]) {
+        let planned = self.planned_for(PanelId::Vip, at).map(str::to_string);
+        if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
+            // a holder keepalived reports BACKUP is letting the address go: with one MASTER beside
+            // it, that is a hand-over in progress, not a split brain
+            let releasing: Vec<String> = after
+                .iter()
+                .filter(|h| self.vrrp.get(*h).and_then(|s| s.data.as_ref()).is_some_and(|v| v.state == VrrpState::Backup))
+                .cloned()
+                .collect();
+            let odd = after.len() != 1;
+            match (&planned, odd, self.vip_window.take()) {
+                (Some(label), true, w) => {
+                    // still (or newly) odd inside a planned move: keep the window open
+                    let w =
+                        w.unwrap_or(VipWindow { since: at, from: before.to_vec(), holders: vec![], label: label.clone(), alarmed: false });
+                    self.vip_window = Some(VipWindow { holders: after.to_vec(), ..w });
+                }
+                (_, _, Some(w)) if !w.alarmed && !odd => {
+                    let ms = (at - w.since).num_milliseconds().max(0);
+                    let what = if w.holders.is_empty() { "on no host".to_string() } else { format!("on {}", w.holders.join(" and ")) };
+                    self.timeline.push(Event::new(
+                        at,
+                        PanelId::Vip,
+                        Severity::Info,
+                        format!("VIP was {what} for {} ({}, planned)", super::source::fmt_age_ms(ms), w.label),
+                    ));
+                    self.record(vip_move_event(at, &w.from, after));
+                }
+                _ if after.len() > 1 && after.len() - releasing.len() <= 1 => self.record(Event::new(
+                    at,
+                    PanelId::Vip,
+                    Severity::Info,
+                    format!("VIP handing over: on {} while {} (BACKUP) lets it go", after.join(" and "), releasing.join(" and ")),
+                )),
+                _ => self.record(vip_move_event(at, before, after)),
+            }
+        }
+        // a planned window that is no longer brief is an alarm after all
+        if let Some(w) = self.vip_window.as_mut()
+            && !w.alarmed
+            && (at - w.since).num_milliseconds() > super::planned::BRIEF_VIP_WINDOW_MS
+        {
+            w.alarmed = true;
+            let secs = super::source::fmt_age_ms((at - w.since).num_milliseconds());
+            let text = if w.holders.is_empty() {
+                format!("VIP lost: on no host for {secs} (during {})", w.label)
+            } else {
+                format!("SPLIT BRAIN: VIP on {} for {secs} (during {})", w.holders.join(" and "), w.label)
+            };
+            let e = Event::new(at, PanelId::Vip, Severity::Critical, text);
+            self.timeline.push(e);
+        }
     }
 }

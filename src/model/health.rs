@@ -232,10 +232,24 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
                 "vip",
                 format!("VIP handing over to {to}: {} (BACKUP) still lets it go", from.join(" and ")),
             ),
-            VipVerdict::SplitBrain { holders, .. } => {
-                a.add(Severity::Critical, PanelId::Vip, "vip", format!("split brain: VIP held by {}", holders.join(" and ")))
-            }
-            VipVerdict::NotHeld => a.add(Severity::Critical, PanelId::Vip, "vip", "VIP is not held by any load balancer (every LB seen)"),
+            VipVerdict::SplitBrain { holders, .. } => match m.brief_vip_window(now) {
+                Some((label, ms)) => a.add(
+                    Severity::Info,
+                    PanelId::Vip,
+                    "vip",
+                    format!("VIP on {} for {} ({label}, planned)", holders.join(" and "), super::source::fmt_age_ms(ms)),
+                ),
+                None => a.add(Severity::Critical, PanelId::Vip, "vip", format!("split brain: VIP held by {}", holders.join(" and "))),
+            },
+            VipVerdict::NotHeld => match m.brief_vip_window(now) {
+                Some((label, ms)) => a.add(
+                    Severity::Warn,
+                    PanelId::Vip,
+                    "vip",
+                    format!("VIP between holders for {} ({label}, planned)", super::source::fmt_age_ms(ms)),
+                ),
+                None => a.add(Severity::Critical, PanelId::Vip, "vip", "VIP is not held by any load balancer (every LB seen)"),
+            },
             VipVerdict::Unknown { unseen } => {
                 let answers = m.vip_probe.freshness(now).is_fresh() && m.vip_probe.error.is_none() && m.vip_probe.data.is_some();
                 let why: Vec<String> = unseen.iter().map(|u| u.describe()).collect();

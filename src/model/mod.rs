@@ -3,6 +3,7 @@
 
 mod apply;
 pub mod health;
+pub mod planned;
 mod queries;
 pub mod rows;
 pub mod source;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::inventory::Plan;
 pub use health::{Assessment, Finding, HealthLevel, Severity, assess};
+pub use planned::{PlannedWindow, VipWindow};
 pub use source::{Freshness, SourceError, Sourced};
 pub use timeline::{Event, Timeline};
 pub use types::*;
@@ -167,6 +169,11 @@ pub struct Model {
     pub rook: Sourced<CephView>,
     pub certs: BTreeMap<String, Sourced<Vec<CertInfo>>>,
     pub timeline: Timeline,
+    /// Changes kockpit itself causes: operations, drill actions, faults ([`planned`]).
+    pub planned: Vec<PlannedWindow>,
+    /// The VIP on two hosts or none inside a planned window (reported with its duration when it ends).
+    #[serde(skip)]
+    pub vip_window: Option<VipWindow>,
     /// Bumped on every visible change; the UI redraws when it moves.
     #[serde(skip)]
     pub revision: u64,
@@ -191,6 +198,8 @@ impl Model {
             rook: Sourced::default(),
             certs: BTreeMap::new(),
             timeline: Timeline::default(),
+            planned: Vec::new(),
+            vip_window: None,
             revision: 0,
         }
     }

@@ -485,3 +485,75 @@ fn etcd_and_nodes_not_seen_are_unknown_with_the_reason_and_the_age() {
     m.apply(vrrp("slb1", VrrpState::Backup, false, 4));
     assert_eq!(assess(&m, t(4)).level, HealthLevel::Critical);
 }
+
+fn at_ms(ms: i64) -> DateTime<Utc> {
+    t(0) + Duration::milliseconds(ms)
+}
+
+fn vrrp_ms(lb: &str, state: VrrpState, holds: bool, ms: i64) -> Observation {
+    Observation { at: at_ms(ms), ..vrrp(lb, state, holds, 0) }
+}
+
+#[test]
+fn a_planned_failover_and_its_restore_are_planned_and_a_brief_two_holder_window_is_info() {
+    let mut m = model();
+    m.apply(vrrp_ms("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 0));
+    rest_seen(&mut m, 0);
+    m.begin_planned("op 1", "failover", &[PanelId::Vip, PanelId::Haproxy], at_ms(1_000));
+    // slb2 takes the VIP before slb1 lets it go: two holders for 400 ms
+    m.apply(vrrp_ms("slb2", VrrpState::Master, true, 2_000));
+    assert!(!m.timeline.iter().any(|e| e.text.contains("SPLIT")), "{:?}", m.timeline.iter().collect::<Vec<_>>());
+    let a = assess(&m, at_ms(2_000));
+    assert!(
+        a.findings.iter().any(|f| f.severity == Severity::Info && f.message == "VIP on slb1 and slb2 for 0.0s (failover, planned)"),
+        "{:#?}",
+        a.findings
+    );
+    assert!(!a.findings.iter().any(|f| f.message.contains("split brain")));
+    m.apply(vrrp_ms("slb1", VrrpState::Backup, false, 2_400));
+    let texts: Vec<(Severity, String)> = m.timeline.iter().map(|e| (e.severity, e.text.clone())).collect();
+    assert!(texts.contains(&(Severity::Info, "VIP was on slb1 and slb2 for 0.4s (failover, planned)".into())), "{texts:?}");
+    assert!(texts.contains(&(Severity::Info, "VIP moved slb1 -> slb2 (failover, planned)".into())), "{texts:?}");
+    assert!(texts.contains(&(Severity::Info, "keepalived slb1 MASTER -> BACKUP (failover, planned)".into())), "{texts:?}");
+    m.end_planned("op 1", at_ms(3_000));
+
+    // the restore, later: the move back is planned too
+    m.begin_planned("op 2", "restore", &[PanelId::Vip, PanelId::Haproxy], at_ms(60_000));
+    m.apply(vrrp_ms("slb1", VrrpState::Master, true, 61_000));
+    m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 61_000));
+    let last: Vec<String> = m.timeline.iter().map(|e| e.text.clone()).collect();
+    assert!(last.contains(&"VIP moved slb2 -> slb1 (restore, planned)".to_string()), "{last:?}");
+    m.end_planned("op 2", at_ms(62_000));
+
+    // an unplanned move, long after every window: alarms as before
+    m.apply(vrrp_ms("slb1", VrrpState::Backup, false, 200_000));
+    m.apply(vrrp_ms("slb2", VrrpState::Master, true, 200_000));
+    let vip: Vec<(Severity, &str)> =
+        m.timeline.newest().filter(|e| e.text.starts_with("VIP")).take(2).map(|e| (e.severity, e.text.as_str())).collect();
+    assert_eq!(vip, [(Severity::Warn, "VIP moved nobody -> slb2"), (Severity::Critical, "VIP lost: was on slb1, now on no host")]);
+}
+
+#[test]
+fn a_two_holder_window_that_outlasts_the_brief_limit_is_a_split_brain_after_all() {
+    let mut m = model();
+    m.apply(vrrp_ms("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 0));
+    rest_seen(&mut m, 0);
+    m.begin_planned("fault split-brain", "fault split-brain", &[PanelId::Vip], at_ms(500));
+    m.apply(vrrp_ms("slb2", VrrpState::Master, true, 4_000));
+    m.apply(vrrp_ms("slb1", VrrpState::Master, true, 4_000));
+    rest_seen(&mut m, 4);
+    assert_eq!(assess(&m, at_ms(4_000)).level, HealthLevel::Healthy, "{:#?}", assess(&m, at_ms(4_000)).findings);
+    m.apply(vrrp_ms("slb2", VrrpState::Master, true, 9_500));
+    m.apply(vrrp_ms("slb1", VrrpState::Master, true, 9_500));
+    rest_seen(&mut m, 9);
+    let e = m.timeline.newest().next().unwrap();
+    assert_eq!(
+        (e.severity, e.text.as_str()),
+        (Severity::Critical, "SPLIT BRAIN: VIP on slb1 and slb2 for 5.5s (during fault split-brain)")
+    );
+    let a = assess(&m, at_ms(9_500));
+    assert_eq!(a.level, HealthLevel::Critical, "{:#?}", a.findings);
+    assert!(a.findings.iter().any(|f| f.message == "split brain: VIP held by slb1 and slb2"));
+}

@@ -61,6 +61,21 @@ impl Fault {
             Fault::HealAll => "Heal: undo every injected fault",
         }
     }
+    /// The panels whose changes this fault causes (the timeline shows them as planned).
+    pub fn panels(self) -> Vec<crate::model::PanelId> {
+        use crate::model::PanelId as P;
+        match self {
+            Fault::StopKeepalivedOnOwner | Fault::SplitBrain | Fault::KillHaproxyOnOwner | Fault::CutSshToOwner => {
+                vec![P::Vip, P::Haproxy, P::Hosts]
+            }
+            Fault::EtcdNospace => vec![P::Etcd],
+            Fault::OsdDown => vec![P::Ceph],
+            Fault::CertExpiring => vec![P::Certs],
+            Fault::KillMaster | Fault::HealAll => {
+                vec![P::Hosts, P::Vip, P::Haproxy, P::Etcd, P::Leases, P::Certs, P::Ceph, P::Nodes, P::Platform, P::Timeline]
+            }
+        }
+    }
     pub fn from_name(s: &str) -> Option<Fault> {
         Fault::ALL.iter().copied().find(|f| f.name() == s)
     }

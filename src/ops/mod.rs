@@ -16,7 +16,7 @@ pub use host_action::HostAction;
 
 use serde::Serialize;
 
-use crate::model::Model;
+use crate::model::{Model, PanelId};
 
 /// Proof that this process may change the cluster. It can only be created by [`WriteCap::acquire`],
 /// which refuses in read-only mode; it cannot be cloned or built by hand elsewhere.
@@ -149,6 +149,30 @@ impl OpRequest {
             OpRequest::RenewCerts { masters } => format!("Renew certificates on {}", masters.join(", ")),
             OpRequest::SetNoout { on: true } => "Set Ceph noout".to_string(),
             OpRequest::SetNoout { on: false } => "Unset Ceph noout".to_string(),
+        }
+    }
+
+    /// How the timeline names what this operation causes: `VIP moved slb2 -> slb1 (restore, planned)`.
+    pub fn short_label(&self) -> String {
+        match self {
+            OpRequest::Cordon { node } => format!("cordon {node}"),
+            OpRequest::Uncordon { node } => format!("uncordon {node}"),
+            OpRequest::Drain { node, .. } => format!("drain {node}"),
+            OpRequest::VipFailover { .. } => "failover".to_string(),
+            OpRequest::RestoreVipPriority { .. } => "restore".to_string(),
+            OpRequest::RenewCerts { .. } => "renewal".to_string(),
+            OpRequest::SetNoout { .. } => "noout".to_string(),
+        }
+    }
+
+    /// The panels whose changes this operation causes (the timeline shows them as planned).
+    pub fn panels(&self) -> Vec<PanelId> {
+        match self {
+            OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } => vec![PanelId::Nodes],
+            OpRequest::Drain { .. } => vec![PanelId::Nodes, PanelId::Platform, PanelId::Ceph],
+            OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => vec![PanelId::Vip, PanelId::Haproxy],
+            OpRequest::RenewCerts { .. } => vec![PanelId::Certs, PanelId::Haproxy, PanelId::Etcd, PanelId::Leases, PanelId::Nodes],
+            OpRequest::SetNoout { .. } => vec![PanelId::Ceph],
         }
     }
 }
