@@ -505,6 +505,72 @@ async fn an_owner_that_cannot_be_seen_is_unknown_never_not_held_under_load() {
     live.until(Duration::from_secs(40), "lab at rest again", at_rest).await;
 }
 
+/// Run the haproxy probe's script beside a real haproxy started with `cfg`, in a PID and mount
+/// namespace of their own (the script looks at every haproxy in /proc: here it sees only this one).
+/// `plan_socket` is the socket the plan names. Returns (exit code, stdout, stderr).
+fn show_stat_beside(dir: &Path, cfg: &str, plan_socket: &str) -> (i32, String, String) {
+    std::fs::write(dir.join("haproxy.cfg"), cfg).unwrap();
+    let script = kockpit::probe::haproxy::SHOW_STAT_SCRIPT;
+    let inner = format!(
+        "haproxy -f {d}/haproxy.cfg -D -p {d}/haproxy.pid || exit 90\n\
+         for i in $(seq 50); do [ -s {d}/haproxy.pid ] && break; sleep 0.1; done; sleep 0.3\n\
+         exec sh -c \"$0\" kockpit \"$1\"",
+        d = dir.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", &inner, script, plan_socket])
+        .output()
+        .unwrap_or_else(|e| harness::cannot_run("the haproxy socket test", &format!("unshare: {e}")));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+#[ignore = "lab: needs root and haproxy (tests/run runs it)"]
+fn the_stats_socket_is_found_where_the_running_haproxy_has_it() {
+    if std::process::Command::new("haproxy").arg("-v").output().is_err() {
+        harness::cannot_run("the haproxy socket test", "haproxy is not installed");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let stats_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // CentOS 7's default global section: the socket at /var/lib/haproxy/stats (here under the test's
+    // directory), user level; the kubeadm HA guide's backend
+    let body = format!(
+        "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1m\n    timeout server 1m\n\
+         frontend apiserver\n    bind 127.0.0.1:{port}\n    default_backend apiserverbackend\n\
+         backend apiserverbackend\n    option httpchk GET /healthz\n    http-check expect status 200\n    balance roundrobin\n\
+         \x20   server m1 127.0.0.1:1 check check-ssl verify none inter 2s fall 3 rise 2\n"
+    );
+    let centos = format!("global\n    maxconn 4000\n    # turn on stats unix socket\n    stats socket {}/stats\n\n{body}", d.display());
+    let (rc, out, err) = show_stat_beside(d, &centos, "/run/haproxy/not-here.sock");
+    assert_eq!(rc, 0, "{err}");
+    let first = out.lines().next().unwrap_or("");
+    assert_eq!(first, format!("@@kockpit-socket {0}/stats {0}/haproxy.cfg", d.display()), "{out}");
+    let (found, stat) = kockpit::probe::haproxy::split_found(&out);
+    assert_eq!(found, format!("{0}/stats (from {0}/haproxy.cfg)", d.display()));
+    let servers = kockpit::probe::parse::parse_show_stat(stat, "").unwrap();
+    assert!(servers.iter().any(|b| b.backend == "apiserverbackend" && b.server == "m1"), "{servers:?}");
+
+    // a TCP stats socket (`ipv4@`, user level) works the same
+    let tcp = format!("global\n    stats socket ipv4@127.0.0.1:{stats_port} level user\n\n{body}");
+    let (rc, out, err) = show_stat_beside(d, &tcp, "");
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.starts_with(&format!("@@kockpit-socket ipv4@127.0.0.1:{stats_port} {}/haproxy.cfg\n", d.display())), "{out}");
+
+    // the plan's socket, when it is there, is used as is
+    let (rc, out, _) = show_stat_beside(d, &centos, &format!("{}/stats", d.display()));
+    assert_eq!(rc, 0);
+    assert!(out.starts_with(&format!("@@kockpit-socket {}/stats plan\n", d.display())), "{out}");
+
+    // no stats socket at all: the reason names what was tried and the line to add
+    let (rc, out, err) = show_stat_beside(d, &format!("global\n    maxconn 100\n\n{body}"), "/run/haproxy/not-here.sock");
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(err.contains("no haproxy stats socket") && err.contains("/run/haproxy/not-here.sock"), "{err}");
+    assert!(err.contains(&format!("config: {}/haproxy.cfg", d.display())), "{err}");
+    assert!(err.contains("stats socket /run/haproxy/admin.sock mode 660 level user"), "{err}");
+}
+
 /// A copy of the lab's ssh_config whose hosts use `known_hosts` instead of the lab's file.
 fn ssh_config_with_known_hosts(lab: &Lab, known_hosts: &Path, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(lab.ssh_config()).expect("lab ssh_config");

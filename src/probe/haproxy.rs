@@ -11,7 +11,8 @@ use crate::transport::ssh::{SshPool, script_command};
 pub use crate::transport::https::probe_readyz;
 pub use crate::transport::scripts::SHOW_STAT_SCRIPT;
 
-/// `show stat` on one host, filtered to `backend` ("" = every backend).
+/// `show stat` on one host, filtered to `backend` ("" = every backend). `socket` is the plan's; where
+/// it is not there, the script finds the one the running haproxy's configuration names.
 pub async fn probe_haproxy(
     pool: &SshPool,
     ssh_host: &str,
@@ -19,7 +20,18 @@ pub async fn probe_haproxy(
     backend: &str,
     timeout: Duration,
 ) -> Result<Vec<BackendServer>, String> {
-    let socket = if socket.is_empty() { "/run/haproxy/admin.sock" } else { socket };
+    probe_haproxy_found(pool, ssh_host, socket, backend, timeout).await.map(|(servers, _)| servers)
+}
+
+/// [`probe_haproxy`], also saying which socket answered and where it was found:
+/// `/var/lib/haproxy/stats (from /etc/haproxy/haproxy.cfg)`.
+pub async fn probe_haproxy_found(
+    pool: &SshPool,
+    ssh_host: &str,
+    socket: &str,
+    backend: &str,
+    timeout: Duration,
+) -> Result<(Vec<BackendServer>, String), String> {
     let out = pool
         .run_persistent(ssh_host, "haproxy", &script_command(SHOW_STAT_SCRIPT, &[socket]), timeout)
         .await
@@ -28,5 +40,19 @@ pub async fn probe_haproxy(
         let why = out.stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no output");
         return Err(format!("haproxy: {why}"));
     }
-    parse_show_stat(&out.stdout, backend).map_err(|e| e.to_string())
+    let (found, stat) = split_found(&out.stdout);
+    parse_show_stat(stat, backend).map(|servers| (servers, found)).map_err(|e| e.to_string())
+}
+
+/// The script's first line, `@@kockpit-socket ADDR FROM`, as `ADDR (from FROM)`, and the rest.
+pub fn split_found(stdout: &str) -> (String, &str) {
+    match stdout.strip_prefix("@@kockpit-socket ") {
+        Some(rest) => {
+            let (line, stat) = rest.split_once('\n').unwrap_or((rest, ""));
+            let (addr, from) = line.split_once(' ').unwrap_or((line, "?"));
+            let from = if from == "plan" { "the plan".to_string() } else { from.to_string() };
+            (format!("{addr} (from {from})"), stat)
+        }
+        None => (String::new(), stdout),
+    }
 }

@@ -365,8 +365,14 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         every(tasks, settings.interval, tx.clone(), move || {
             let (pool, h, lb) = (pool.clone(), h.clone(), lb.clone());
             async move {
-                let result = haproxy::probe_haproxy(&pool, &h.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, timeout).await;
-                observation(format!("ssh {}", h.name), budget, Payload::Haproxy { lb: h.name, result })
+                let r = haproxy::probe_haproxy_found(&pool, &h.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, timeout).await;
+                // the source says which socket answered, and where kockpit found it
+                let source = match &r {
+                    Ok((_, found)) if !found.is_empty() => format!("ssh {}: {found}", h.name),
+                    _ => format!("ssh {}", h.name),
+                };
+                let result = r.map(|(servers, _)| servers);
+                observation(source, budget, Payload::Haproxy { lb: h.name, result })
             }
         });
     }

@@ -69,10 +69,67 @@ echo @@state
 echo @@end
 "#;
 
-/// Argument: $1 the admin socket. `show stat` only (a `user`-level socket is enough).
+/// `show stat` (read-only: a `user`-level socket is enough). Argument: $1 the socket the plan names
+/// ('' = none). Where that is not a socket, the script looks for the one haproxy really uses: the
+/// `stats socket` lines of the running haproxy's own configuration (its `-f` files and directories,
+/// else /etc/haproxy/haproxy.cfg), then the distributions' defaults (Debian's
+/// /run/haproxy/admin.sock, CentOS' /var/lib/haproxy/stats). Unix sockets and `ipv4@`/`host:port`
+/// ones both work. The first output line is `@@kockpit-socket ADDR FROM`; with none found it says
+/// what it tried and the line to add, and exits 2.
 pub const SHOW_STAT_SCRIPT: &str = r#"if ! command -v socat >/dev/null 2>&1; then echo 'socat is not installed' >&2; exit 127; fi
-if [ ! -S "$1" ]; then echo "no haproxy admin socket at $1" >&2; exit 2; fi
-echo 'show stat' | socat -t 2 stdio "unix-connect:$1"
+tried=''
+try() {
+  a=$1; from=$2
+  case $a in
+    unix@*) a=${a#unix@} ;;
+    ipv4@*|ipv6@*|*:[0-9]*) ;;
+    /*) ;;
+    *) return 1 ;;
+  esac
+  case $a in
+    /*)
+      tried="$tried $a"
+      [ -S "$a" ] || return 1
+      if ! out=$(echo 'show stat' | socat -t 2 stdio "unix-connect:$a" 2>&1); then
+        echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1)" >&2; exit 13
+      fi ;;
+    *)
+      t=${a#ipv4@}; t=${t#ipv6@}; h=${t%:*}; p=${t##*:}
+      case $h in ''|'*'|0.0.0.0) h=127.0.0.1 ;; '::') h=::1 ;; esac
+      tried="$tried $a"
+      out=$(echo 'show stat' | socat -t 2 stdio "tcp-connect:$h:$p" 2>/dev/null) || return 1 ;;
+  esac
+  printf '@@kockpit-socket %s %s\n%s\n' "$a" "$from" "$out"
+  exit 0
+}
+[ -n "${1:-}" ] && try "$1" plan
+cfgs=''
+for d in /proc/[0-9]*; do
+  [ "$(cat "$d/comm" 2>/dev/null)" = haproxy ] || continue
+  next=''
+  for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
+    [ "$next" = 1 ] && cfgs="$cfgs $arg"
+    if [ "$arg" = -f ]; then next=1; else next=''; fi
+  done
+done
+[ -n "$cfgs" ] || cfgs=/etc/haproxy/haproxy.cfg
+seen=''
+for c in $cfgs; do
+  case " $seen " in *" $c "*) continue ;; esac
+  seen="$seen $c"
+  if [ -d "$c" ]; then files=$(ls "$c"/*.cfg 2>/dev/null); else files=$c; fi
+  for f in $files; do
+    [ -r "$f" ] || continue
+    for s in $(sed -n 's/^[[:space:]]*stats[[:space:]][[:space:]]*socket[[:space:]][[:space:]]*\([^[:space:]#]*\).*/\1/p' "$f"); do
+      try "$s" "$f"
+    done
+  done
+done
+for s in /run/haproxy/admin.sock /var/lib/haproxy/stats /var/run/haproxy/admin.sock /run/haproxy.sock /var/run/haproxy.sock /var/lib/haproxy/admin.sock; do
+  try "$s" default
+done
+echo "no haproxy stats socket (tried:$tried; config:$seen): add under global in haproxy.cfg: stats socket /run/haproxy/admin.sock mode 660 level user" >&2
+exit 2
 "#;
 
 /// Finds and prints the etcd CA, a client certificate and its key (PEM blocks only, each after a
