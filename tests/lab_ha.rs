@@ -571,6 +571,62 @@ fn the_stats_socket_is_found_where_the_running_haproxy_has_it() {
     assert!(err.contains("stats socket /run/haproxy/admin.sock mode 660 level user"), "{err}");
 }
 
+#[test]
+#[ignore = "lab: needs root (tests/run runs it)"]
+fn the_ha_configuration_is_read_with_its_includes_and_without_its_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir_all(d.join("keepalived/conf.d")).unwrap();
+    std::fs::create_dir_all(d.join("haproxy/conf.d")).unwrap();
+    // a tutorial's keepalived.conf, its instance in an include (relative glob)
+    std::fs::write(
+        d.join("keepalived/keepalived.conf"),
+        "global_defs {\n  router_id LVS_DEVEL\n}\nvrrp_script chk_haproxy {\n  script \"killall -0 haproxy\"\n  interval 3\n  fall 10\n  weight -2\n}\ninclude conf.d/*.conf\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("keepalived/conf.d/vi1.conf"),
+        "vrrp_instance VI_1 {\n  state MASTER\n  priority 100\n  authentication {\n    auth_type PASS\n    auth_pass s3cr3tpw # the secret\n  }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("haproxy/conf.d/00-global.cfg"),
+        "global\n  stats socket /var/lib/haproxy/stats\nlisten stats\n  bind :9000\n  stats enable\n  stats auth admin:hunter2\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("haproxy/conf.d/10-api.cfg"), "frontend api\n  bind *:16443\n").unwrap();
+    let script = kockpit::probe::haconfig::HA_CONFIG_SCRIPT;
+    // its own PID namespace: no running keepalived or haproxy, so the plan's paths are used
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script, "kockpit"])
+        .arg(d.join("keepalived/keepalived.conf"))
+        .arg(d.join("haproxy/conf.d"))
+        .output()
+        .unwrap_or_else(|e| harness::cannot_run("the HA configuration test", &format!("unshare: {e}")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("s3cr3tpw") && !text.contains("hunter2"), "secrets leave the host: {text}");
+    let h = kockpit::probe::haconfig::parse_ha_files(&text);
+    let names: Vec<String> = h.keepalived.iter().map(|(p, _)| p.rsplit('/').next().unwrap().to_string()).collect();
+    assert_eq!(names, ["keepalived.conf", "vi1.conf"], "{text}");
+    assert!(h.keepalived[1].1.contains("auth_pass <redacted> # the secret"), "{}", h.keepalived[1].1);
+    let names: Vec<String> = h.haproxy.iter().map(|(p, _)| p.rsplit('/').next().unwrap().to_string()).collect();
+    assert_eq!(names, ["00-global.cfg", "10-api.cfg"]);
+    assert!(h.haproxy[0].1.contains("stats auth admin:<redacted>"), "{}", h.haproxy[0].1);
+    assert!(h.versions.get("haproxy").is_some_and(|v| v.contains("HAProxy")), "{:?}", h.versions);
+    assert!(h.tools.iter().any(|t| t == "pgrep" || t == "pidof"), "{:?}", h.tools);
+    // an unreadable file is named, not skipped
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script, "kockpit", "/nonexistent/keepalived.conf", ""])
+        .output()
+        .unwrap();
+    let h = kockpit::probe::haconfig::parse_ha_files(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        h.unreadable.iter().any(|(k, p, why)| k == "keepalived" && p == "/nonexistent/keepalived.conf" && why == "no such file"),
+        "{h:?}"
+    );
+}
+
 /// A copy of the lab's ssh_config whose hosts use `known_hosts` instead of the lab's file.
 fn ssh_config_with_known_hosts(lab: &Lab, known_hosts: &Path, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(lab.ssh_config()).expect("lab ssh_config");

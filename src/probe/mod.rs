@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod failover;
+pub mod haconfig;
 pub mod haproxy;
 pub mod hosts;
 pub mod keepalived;

@@ -13,7 +13,7 @@ pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"]
 /// The probe scripts and the log tail, the only other commands a read-only pool may send. The etcd
 /// one prints the etcd client key (etcd offers no way in without one): it stays in memory and is never
 /// logged.
-pub fn read_only_scripts() -> [&'static str; 7] {
+pub fn read_only_scripts() -> [&'static str; 8] {
     [
         scripts::HOST_FACTS_SCRIPT,
         scripts::VRRP_SCRIPT,
@@ -22,12 +22,22 @@ pub fn read_only_scripts() -> [&'static str; 7] {
         scripts::CEPH_SCRIPT,
         scripts::CERTS_SCRIPT,
         scripts::TAIL_SCRIPT,
+        scripts::HA_CONFIG_SCRIPT,
     ]
 }
 
 /// A short name for a command in messages: the probe's name for the probe scripts.
 pub fn describe_command(cmd: &str) -> String {
-    let names = ["host facts", "keepalived probe", "haproxy show stat", "etcd credentials", "ceph probe", "certificates probe", "log tail"];
+    let names = [
+        "host facts",
+        "keepalived probe",
+        "haproxy show stat",
+        "etcd credentials",
+        "ceph probe",
+        "certificates probe",
+        "log tail",
+        "HA configuration",
+    ];
     for (script, name) in read_only_scripts().iter().zip(names) {
         if starts_script(cmd, script) {
             return name.to_string();

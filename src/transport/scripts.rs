@@ -284,3 +284,71 @@ wait "$t"
 s=$?
 kill "$w" 2>/dev/null
 exit "$s""#;
+
+/// Prints the HA configuration as the running daemons use it, read-only, for kockpit to parse:
+/// keepalived's (the `-f` of the running keepalived, else $1, else /etc/keepalived/keepalived.conf,
+/// with its `include` globs, relative ones resolved against the including file's directory) and
+/// haproxy's (every `-f` file or directory of the running haproxy, else $2, else
+/// /etc/haproxy/haproxy.cfg). Secrets are cut on the host: `auth_pass` values and `stats auth`
+/// passwords never leave it. Bounded: 64 files, 1 MiB each, include depth 8.
+///
+/// Output: `@@kockpit-file KIND PATH` then the file (lines starting `@@kockpit-` escaped as
+/// `@ @kockpit-`), `@@kockpit-unreadable KIND PATH REASON`, `@@kockpit-version KIND TEXT`, and one
+/// `@@kockpit-tools NAME...` line with the check tools found (killall pidof pgrep curl nc wget).
+pub const HA_CONFIG_SCRIPT: &str = r#"n=0
+emit() {
+  kind=$1; f=$2
+  n=$((n + 1)); [ $n -le 64 ] || return 0
+  if [ ! -r "$f" ]; then
+    if [ -e "$f" ]; then printf '@@kockpit-unreadable %s %s permission denied\n' "$kind" "$f"; else printf '@@kockpit-unreadable %s %s no such file\n' "$kind" "$f"; fi
+    return 0
+  fi
+  [ -f "$f" ] || { printf '@@kockpit-unreadable %s %s not a regular file\n' "$kind" "$f"; return 0; }
+  printf '@@kockpit-file %s %s\n' "$kind" "$f"
+  head -c 1048576 "$f" | sed -e 's/^@@kockpit-/@ @kockpit-/' \
+    -e 's/\(auth_pass\)\([[:space:]][[:space:]]*\)[^[:space:]#!]*/\1\2<redacted>/' \
+    -e 's/\(stats[[:space:]][[:space:]]*auth[[:space:]][[:space:]]*[^:[:space:]]*:\)[^[:space:]]*/\1<redacted>/'
+  echo
+}
+ka_file() {
+  local depth dir pat g
+  depth=$2
+  emit keepalived "$1"
+  [ "$depth" -lt 8 ] && [ -r "$1" ] || return 0
+  dir=${1%/*}
+  for pat in $(sed -n 's/^[[:space:]]*include[[:space:]][[:space:]]*\([^[:space:]#!]*\).*/\1/p' "$1"); do
+    case $pat in /*) ;; *) pat=$dir/$pat ;; esac
+    for g in $pat; do [ -e "$g" ] && ka_file "$g" $((depth + 1)); done
+  done
+}
+args_of() {
+  for d in /proc/[0-9]*; do
+    [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+    next=''
+    for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
+      if [ "$next" = 1 ]; then echo "$arg"; next=''; continue; fi
+      case $arg in -f) next=1 ;; --use-file=*) echo "${arg#--use-file=}" ;; esac
+    done
+  done | sort -u
+}
+ka=$(args_of keepalived | head -n 1)
+[ -n "$ka" ] || ka=${1:-}
+[ -n "$ka" ] || ka=/etc/keepalived/keepalived.conf
+if command -v keepalived >/dev/null 2>&1 || [ -e "$ka" ]; then
+  ka_file "$ka" 0
+  v=$(keepalived --version 2>&1 | head -n 1) && printf '@@kockpit-version keepalived %s\n' "$v"
+fi
+hp=$(args_of haproxy)
+[ -n "$hp" ] || hp=${2:-}
+[ -n "$hp" ] || hp=/etc/haproxy/haproxy.cfg
+if command -v haproxy >/dev/null 2>&1 || [ -e "$hp" ]; then
+  for c in $hp; do
+    if [ -d "$c" ]; then for f in "$c"/*.cfg; do [ -e "$f" ] && emit haproxy "$f"; done; else emit haproxy "$c"; fi
+  done
+  v=$(haproxy -v 2>&1 | head -n 1) && printf '@@kockpit-version haproxy %s\n' "$v"
+fi
+tools=''
+for t in killall pidof pgrep curl nc wget; do command -v "$t" >/dev/null 2>&1 && tools="$tools $t"; done
+printf '@@kockpit-tools%s\n' "$tools"
+exit 0
+"#;

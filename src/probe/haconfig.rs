@@ -1,0 +1,118 @@
+//! The HA configuration as the running daemons use it: keepalived's and haproxy's files, read over
+//! SSH with the read-only [`HA_CONFIG_SCRIPT`] (secrets cut on the host), for kockpit to parse.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::transport::ssh::{SshPool, script_command};
+
+pub use crate::transport::scripts::HA_CONFIG_SCRIPT;
+
+/// What one host's configuration read found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HaFiles {
+    /// keepalived's files in the order read (the main file, then its includes): (path, text).
+    pub keepalived: Vec<(String, String)>,
+    /// haproxy's files in the order haproxy loads them.
+    pub haproxy: Vec<(String, String)>,
+    /// Files named but not readable: (kind, path, why).
+    pub unreadable: Vec<(String, String, String)>,
+    /// `keepalived` / `haproxy` -> the first line of its version output.
+    pub versions: BTreeMap<String, String>,
+    /// The check tools present on the host (killall, pidof, pgrep, curl, nc, wget).
+    pub tools: Vec<String>,
+}
+
+/// Split the script's output into files and facts. Never fails: unknown lines belong to the file
+/// being read (or are dropped before the first one).
+pub fn parse_ha_files(out: &str) -> HaFiles {
+    let mut h = HaFiles::default();
+    let mut current: Option<(String, String, String)> = None;
+    let flush = |h: &mut HaFiles, cur: Option<(String, String, String)>| {
+        if let Some((kind, path, mut text)) = cur {
+            if text.ends_with("\n\n") {
+                text.pop(); // the script's separating newline
+            }
+            match kind.as_str() {
+                "keepalived" => h.keepalived.push((path, text)),
+                "haproxy" => h.haproxy.push((path, text)),
+                _ => {}
+            }
+        }
+    };
+    for line in out.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if let Some(rest) = bare.strip_prefix("@@kockpit-file ") {
+            flush(&mut h, current.take());
+            let (kind, path) = rest.split_once(' ').unwrap_or((rest, ""));
+            current = Some((kind.to_string(), path.to_string(), String::new()));
+        } else if let Some(rest) = bare.strip_prefix("@@kockpit-unreadable ") {
+            flush(&mut h, current.take());
+            let mut it = rest.splitn(3, ' ');
+            let (kind, path, why) = (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""));
+            h.unreadable.push((kind.to_string(), path.to_string(), why.to_string()));
+        } else if let Some(rest) = bare.strip_prefix("@@kockpit-version ") {
+            flush(&mut h, current.take());
+            let (kind, v) = rest.split_once(' ').unwrap_or((rest, ""));
+            h.versions.insert(kind.to_string(), v.to_string());
+        } else if let Some(rest) = bare.strip_prefix("@@kockpit-tools") {
+            flush(&mut h, current.take());
+            h.tools = rest.split_whitespace().map(str::to_string).collect();
+        } else if let Some((_, _, text)) = current.as_mut() {
+            match line.strip_prefix("@ @kockpit-") {
+                Some(r) => {
+                    text.push_str("@@kockpit-");
+                    text.push_str(r);
+                }
+                None => text.push_str(line),
+            }
+        }
+    }
+    flush(&mut h, current.take());
+    h
+}
+
+/// Read one host's HA configuration. `keepalived_conf` and `haproxy_cfg` are the plan's paths, used
+/// when no such daemon runs there ('' = the distributions' defaults).
+pub async fn fetch_ha_config(
+    pool: &SshPool,
+    ssh_host: &str,
+    keepalived_conf: &str,
+    haproxy_cfg: &str,
+    timeout: Duration,
+) -> Result<HaFiles, String> {
+    let out = pool
+        .run_persistent(ssh_host, "haconfig", &script_command(HA_CONFIG_SCRIPT, &[keepalived_conf, haproxy_cfg]), timeout)
+        .await
+        .map_err(|e| super::ssh_reason(&e))?;
+    if !out.success() {
+        let why = out.stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no output");
+        return Err(format!("HA configuration: {why}"));
+    }
+    Ok(parse_ha_files(&out.stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_versions_tools_and_escaped_markers() {
+        let out = "@@kockpit-file keepalived /etc/keepalived/keepalived.conf\nvrrp_instance VI_1 {\n  auth_pass <redacted>\n}\n\n\
+                   @@kockpit-file keepalived /etc/keepalived/conf.d/a.conf\n@ @kockpit-file haproxy /x\n\n\
+                   @@kockpit-unreadable haproxy /etc/haproxy/haproxy.cfg permission denied\n\
+                   @@kockpit-version keepalived Keepalived v2.2.7 (01/16,2022)\n@@kockpit-tools pidof curl\n";
+        let h = parse_ha_files(out);
+        assert_eq!(h.keepalived.len(), 2);
+        assert_eq!(h.keepalived[0].1, "vrrp_instance VI_1 {\n  auth_pass <redacted>\n}\n");
+        assert_eq!(h.keepalived[1], ("/etc/keepalived/conf.d/a.conf".into(), "@@kockpit-file haproxy /x\n".into()));
+        assert!(h.haproxy.is_empty());
+        assert_eq!(h.unreadable, [("haproxy".into(), "/etc/haproxy/haproxy.cfg".into(), "permission denied".into())]);
+        assert_eq!(h.versions["keepalived"], "Keepalived v2.2.7 (01/16,2022)");
+        assert_eq!(h.tools, ["pidof", "curl"]);
+        // garbage before any file is dropped, never a panic
+        assert_eq!(parse_ha_files("junk\n@@kockpit-file\n"), HaFiles { keepalived: vec![], ..HaFiles::default() });
+    }
+}
