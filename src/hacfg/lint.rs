@@ -213,7 +213,11 @@ fn across(name: &str, peers: &[Peer], ms: &[Member], out: &mut Vec<Lint>) {
             "equal-priority",
             names[0],
             Some(&group[0].inst.at),
-            format!("{name}: {} all have priority {prio}: ties broken by the highest primary address{winner}", and_list(&names)),
+            format!(
+                "{name}: {} {} priority {prio}: ties broken by the highest primary address{winner}",
+                and_list(&names),
+                if names.len() == 2 { "both have" } else { "all have" }
+            ),
         ));
     }
     if ms.len() > 1 && ms.iter().all(|m| m.inst.state == Some(VrrpState::Master)) {

@@ -180,12 +180,15 @@ fn members<'a>(peers: &'a [Peer], instance: &str) -> Vec<Member<'a>> {
         .collect()
 }
 
-/// The best of `(host, priority, address)`: highest priority, then highest address; and whether it
-/// won on the address (a tie of priority), and whether that address is known.
-fn best<'a>(c: &[(&'a str, u8, Option<IpAddr>)]) -> Option<(&'a str, u8, bool, bool)> {
+/// The best of `(host, priority, address)`: highest priority, then highest address; with the peers
+/// it tied with on priority (each named once, itself included, when there is a tie), and whether
+/// every tied address is known (when not, the pick among them is a guess).
+fn best<'a>(c: &[(&'a str, u8, Option<IpAddr>)]) -> Option<(&'a str, u8, Vec<&'a str>, bool)> {
     let top = c.iter().max_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)))?;
-    let tie = c.iter().filter(|x| x.1 == top.1).count() > 1;
-    Some((top.0, top.1, tie, top.2.is_some()))
+    let tied: Vec<_> = c.iter().filter(|x| x.1 == top.1).collect();
+    let known = tied.iter().all(|x| x.2.is_some());
+    let names = if tied.len() > 1 { tied.iter().map(|x| x.0).collect() } else { vec![] };
+    Some((top.0, top.1, names, known))
 }
 
 /// Who holds the VIP by the configuration alone: the highest effective priority, then the highest address.
@@ -218,11 +221,12 @@ fn prio(p: Option<u8>) -> String {
     p.map(|p| p.to_string()).unwrap_or_else(|| "FAULT".into())
 }
 
-/// `m3 (100, highest address)` or `m3 (100)`; a tie without addresses says so.
-fn winner_text(w: &(&str, u8, bool, bool)) -> String {
-    match (w.2, w.3) {
-        (true, true) => format!("{} ({}, highest address)", w.0, w.1),
-        (true, false) => format!("{} ({}; a tie: the peer with the highest primary address)", w.0, w.1),
+/// `m3 (100, highest address)` or `m3 (100)`; a tie between unknown addresses names them all:
+/// `m1 or m2 (100, whichever has the higher primary address)`.
+fn winner_text(w: &(&str, u8, Vec<&str>, bool)) -> String {
+    match (w.2.is_empty(), w.3) {
+        (false, true) => format!("{} ({}, highest address)", w.0, w.1),
+        (false, false) => format!("{} ({}, whichever has the higher primary address)", w.2.join(" or "), w.1),
         _ => format!("{} ({})", w.0, w.1),
     }
 }
@@ -330,10 +334,20 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
             };
             let failed: Vec<&Check> = me.checks.iter().filter(|c| failing(c)).collect();
             let Some(slow) = failed.iter().max_by(|a, b| a.reaction_s.total_cmp(&b.reaction_s)) else {
-                return Some(Prediction {
-                    text: format!("{head}; no check on {h} looks at the {what}: keepalived never reacts, {}", stays(&p)),
-                    ..p
-                });
+                let via: Vec<&str> = me.checks.iter().filter(|c| c.looks_at_apiserver()).map(|c| c.name.as_str()).collect();
+                let text = match event {
+                    Event::HaproxyDead(_) if !via.is_empty() => format!(
+                        "{head}; no check on {h} names haproxy: keepalived reacts only if {} reaches the apiserver through haproxy's port (as kubeadm's check_apiserver.sh does), else {}",
+                        via.join(" or "),
+                        stays(&p)
+                    ),
+                    _ => format!(
+                        "{head}; no check on {h} looks at {}: keepalived never reacts, {}",
+                        if what == "haproxy" { "haproxy" } else { "the apiserver" },
+                        stays(&p)
+                    ),
+                };
+                return Some(Prediction { text, ..p });
             };
             let reaction = slow.reaction_s;
             let after = effective(me.inst, &me.checks, &failing);

@@ -613,7 +613,18 @@ fn apiserver_checks_and_peers_without_a_check() {
         p.text
     );
     let p = predict_instance(&k, "VI_1", None, &Event::HaproxyDead("m1".into())).unwrap();
-    assert!(p.text.contains("no check on m1 looks at the haproxy: keepalived never reacts, the VIP stays on m1"), "{}", p.text);
+    assert!(
+        p.text.ends_with("no check on m1 names haproxy: keepalived reacts only if check_apiserver reaches the apiserver through haproxy's port (as kubeadm's check_apiserver.sh does), else the VIP stays on m1"),
+        "{}",
+        p.text
+    );
+    let bare = vec![peer("m1", "vrrp_instance VI_1 {\n}\n", ""), peer("m2", "vrrp_instance VI_1 {\n priority 50\n}\n", "")];
+    let p = predict_instance(&bare, "VI_1", None, &Event::HaproxyDead("m1".into())).unwrap();
+    assert!(p.text.ends_with("no check on m1 looks at haproxy: keepalived never reacts, the VIP stays on m1"), "{}", p.text);
+    // a tie between peers whose addresses are unknown names them all
+    let unknown: Vec<Peer> = ["m1", "m2", "m3"].iter().map(|h| peer(h, &inst(100, ""), "")).collect();
+    let p = predict_instance(&unknown, "VI_1", Some("m1"), &Event::HaproxyDead("m1".into())).unwrap();
+    assert!(p.text.ends_with("m2 or m3 (100, whichever has the higher primary address) then takes the VIP"), "{}", p.text);
     let p = predict_instance(&k, "VI_1", None, &Event::ApiserverDead("m2".into())).unwrap();
     assert_eq!(
         p.text,
