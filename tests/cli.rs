@@ -475,8 +475,11 @@ fn lint_refuses_what_it_cannot_read_with_exit_4() {
     std::fs::write(&broken, "global_defs {\n router_id x\n}\nvrrp_instance VI_1 {\n priority 100\n").unwrap();
     let missing = dir.path().join("inc.conf");
     std::fs::write(&missing, "include /nonexistent/keepalived/extra.conf\nvrrp_instance VI_1 {\n}\n").unwrap();
+    let latin1 = dir.path().join("latin1.conf");
+    std::fs::write(&latin1, b"vrrp_instance VI_1 {\n    notify_master \"/etc/keepalived/caf\xe9.sh\"\n}\n").unwrap();
     let neither = dir.path().join("plan.toml");
     std::fs::write(&neither, "[cluster]\nname = \"x\"\n").unwrap();
+    let l = latin1.display().to_string();
     let (d, f, h, b, m, n) = (
         dir.path().display().to_string(),
         fifo.display().to_string(),
@@ -492,6 +495,7 @@ fn lint_refuses_what_it_cannot_read_with_exit_4() {
         (vec!["lint", b.as_str()], format!("{b}:4: the block opened here is never closed")),
         (vec!["lint", m.as_str()], format!("{m}:1: include /nonexistent/keepalived/extra.conf: no such file")),
         (vec!["lint", n.as_str()], "neither a keepalived.conf".to_string()),
+        (vec!["lint", l.as_str()], format!("{l}:2:39: not UTF-8 text (byte 0xe9)")),
         (vec!["lint"], "give the files to lint".to_string()),
         (vec!["lint", "--peer", "m1"], "--peer must look like NAME=VALUE".to_string()),
     ] {
