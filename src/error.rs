@@ -57,6 +57,8 @@ pub mod limits {
     pub const SETTINGS: u64 = 1 << 20;
     /// ssh_config and known_hosts files.
     pub const SSH: u64 = 16 << 20;
+    /// keepalived.conf and haproxy.cfg: one file, and all the files of one configuration together.
+    pub const HACFG: u64 = 4 << 20;
     /// Nesting deeper than this (`[[[[...`, `{{{{...`) is refused before any parser sees it.
     pub const DEPTH: usize = 64;
 }

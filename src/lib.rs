@@ -5,7 +5,8 @@
 //!
 //! 1. [`error`], [`shell`], [`retry`]: positioned errors, quoting, the one backoff
 //! 2. [`config`], [`action`]: user configuration, the Action enum
-//! 3. [`inventory`], [`settings`]: the host plan; themes and keymaps
+//! 3. [`inventory`], [`settings`], [`hacfg`]: the host plan; themes and keymaps; keepalived.conf and
+//!    haproxy.cfg read, linted, and a failover predicted from them
 //! 4. [`model`]: plain data, freshness, health, timeline, row projections; no I/O
 //! 5. [`ops`], [`logs`], [`report`]: operation vocabulary, planners, faults, drill host actions, the
 //!    audit writer; log vocabulary and buffer; the audit report
@@ -24,6 +25,7 @@ pub mod shell;
 pub mod action;
 pub mod config;
 
+pub mod hacfg;
 pub mod inventory;
 pub mod settings;
 

@@ -410,3 +410,120 @@ fn plan_warns_about_vips_no_host_can_hold_and_refuses_names_that_read_as_others(
         assert!(text.contains("p.toml:") && text.contains(want), "{m1:?}: {text}");
     }
 }
+
+fn hacfg(rel: &str) -> String {
+    format!("{}/tests/fixtures/hacfg/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn lint_flags_the_tutorial_set_and_predicts_its_failover() {
+    let files = [hacfg("tutorial/m1.conf"), hacfg("tutorial/m2.conf"), hacfg("tutorial/m3.conf"), hacfg("tutorial/haproxy.cfg")];
+    let mut args = vec!["lint"];
+    args.extend(files.iter().map(String::as_str));
+    let out = kockpit(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for code in
+        ["all-state-master", "equal-priority", "slow-check", "auth-pass", "ssl-hello-with-check-ssl", "no-stats", "server-without-check"]
+    {
+        assert!(text.contains(&format!(" {code}: ")), "{code}: {text}");
+    }
+    assert!(text.contains("tutorial/haproxy.cfg:21: CRITICAL ssl-hello-with-check-ssl: k8s-api: option ssl-hello-chk"), "{text}");
+    assert!(text.contains("tutorial/m1.conf:6: WARN slow-check: chk_haproxy: 3 s x fall 10 = 30 s before keepalived reacts"), "{text}");
+    assert!(text.contains("4 file(s): 1 critical,"), "{text}");
+    // no addresses given: the three tie, and the prediction says the tie is broken by the address
+    assert!(text.contains("predicted: haproxy dead on m"), "{text}");
+    assert!(text.contains("lowers its priority 100 -> 98 in ~30 s (chk_haproxy: 3 s x fall 10)"), "{text}");
+    assert!(!text.contains("Tut0rial"), "the VRRP password is never printed: {text}");
+
+    // with the peers' addresses: m3 is master by config, and haproxy's death on it moves the VIP to m2
+    let mut args = vec!["lint", "--json", "--address", "m1=10.0.0.11/24", "--address", "m2=10.0.0.12/24", "--address", "m3=10.0.0.13/24"];
+    args.extend(files[..3].iter().map(String::as_str));
+    let out = kockpit(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["exit_code"], 1);
+    let p = &v["predictions"][0];
+    assert_eq!(
+        (p["holder_before"].as_str(), p["holder_after"].as_str(), p["moves"].as_bool()),
+        (Some("m3"), Some("m2"), Some(true)),
+        "{p}"
+    );
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "equal-priority" && f["level"] == "warn"));
+}
+
+#[test]
+fn lint_of_the_clean_sets() {
+    let out = kockpit(&[
+        "lint",
+        "--on-master",
+        &hacfg("modern/m1.conf"),
+        &hacfg("modern/m2.conf"),
+        &hacfg("modern/m3.conf"),
+        &hacfg("modern/haproxy.cfg"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("0 critical, 0 warning(s), 1 note(s)"), "{text}");
+    assert!(text.contains("predicted: haproxy dead on m1, which holds the VIP: clients through the VIP fail now; keepalived on m1 lowers its priority 110 -> 80 in ~2 s (haproxy: 2 s); m2 (105) then takes the VIP after its preempt_delay of 30 s"), "{text}");
+    // the kubeadm guide's files: a 30 s check and no stats socket are warnings, nothing critical
+    let out = kockpit(&[
+        "lint",
+        "--peer",
+        &format!("cp1={}", hacfg("kubeadm/m1.conf")),
+        "--peer",
+        &format!("cp2={}", hacfg("kubeadm/m2.conf")),
+        &hacfg("kubeadm/haproxy.cfg"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("WARN no-stats: no stats socket and no stats page"), "{text}");
+    assert!(text.contains("predicted: haproxy dead on cp1, which holds the VIP"), "{text}");
+    // a distribution's default file alone has its stats socket: no finding
+    let out = kockpit(&["lint", &hacfg("distros/debian.cfg")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn lint_refuses_what_it_cannot_read_with_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("keepalived.conf");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let huge = dir.path().join("huge.cfg");
+    std::fs::write(&huge, "# filler\n".repeat(600_000)).unwrap();
+    let broken = dir.path().join("broken.conf");
+    std::fs::write(&broken, "global_defs {\n router_id x\n}\nvrrp_instance VI_1 {\n priority 100\n").unwrap();
+    let missing = dir.path().join("inc.conf");
+    std::fs::write(&missing, "include /nonexistent/keepalived/extra.conf\nvrrp_instance VI_1 {\n}\n").unwrap();
+    let latin1 = dir.path().join("latin1.conf");
+    std::fs::write(&latin1, b"vrrp_instance VI_1 {\n    notify_master \"/etc/keepalived/caf\xe9.sh\"\n}\n").unwrap();
+    let neither = dir.path().join("plan.toml");
+    std::fs::write(&neither, "[cluster]\nname = \"x\"\n").unwrap();
+    let l = latin1.display().to_string();
+    let (d, f, h, b, m, n) = (
+        dir.path().display().to_string(),
+        fifo.display().to_string(),
+        huge.display().to_string(),
+        broken.display().to_string(),
+        missing.display().to_string(),
+        neither.display().to_string(),
+    );
+    for (args, want) in [
+        (vec!["lint", d.as_str()], "it is a directory, not a regular file".to_string()),
+        (vec!["lint", f.as_str()], "it is a FIFO, not a regular file".to_string()),
+        (vec!["lint", h.as_str()], "may have at most 4194304".to_string()),
+        (vec!["lint", b.as_str()], format!("{b}:4: the block opened here is never closed")),
+        (vec!["lint", m.as_str()], format!("{m}:1: include /nonexistent/keepalived/extra.conf: no such file")),
+        (vec!["lint", n.as_str()], "neither a keepalived.conf".to_string()),
+        (vec!["lint", l.as_str()], format!("{l}:2:39: not UTF-8 text (byte 0xe9)")),
+        (vec!["lint"], "give the files to lint".to_string()),
+        (vec!["lint", "--peer", "m1"], "--peer must look like NAME=VALUE".to_string()),
+    ] {
+        let started = std::time::Instant::now();
+        let out = kockpit(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {err}");
+        assert!(err.contains(&want), "{args:?}: {err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{args:?} took {:?}", started.elapsed());
+    }
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["error", "shell", "retry"],
     &["config", "action"],
-    &["inventory", "settings"],
+    &["inventory", "settings", "hacfg"],
     &["model"],
     &["ops", "logs", "report"],
     &["backend", "transport"],

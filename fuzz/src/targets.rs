@@ -33,6 +33,8 @@ pub const TARGETS: &[(&str, Target, &str)] = &[
     ("certs_dump", certs_dump, "the certificate probe's output (certs::parse::parse_dump)"),
     ("log_lines", log_lines, "journal and pod log bytes: line splitting, timestamps (LineSplitter, line_of)"),
     ("log_spec", log_spec, "a log source as typed on the command line (LogSpec::parse_host, parse_pod)"),
+    ("keepalived_conf", keepalived_conf, "keepalived.conf as `kockpit lint` reads it (parse_keepalived, includes_of), its lints and predictions"),
+    ("haproxy_cfg", haproxy_cfg, "haproxy.cfg as `kockpit lint` reads it (parse_haproxy), its lints and routing"),
 ];
 
 /// A user's file as `read_text` hands it to a parser: UTF-8, nesting within the limit.
@@ -240,5 +242,40 @@ fn log_spec(data: &[u8]) {
     if let Ok(s) = LogSpec::parse_pod(text, false) {
         black_box(s.validate()).ok();
         black_box(s.label());
+    }
+}
+
+fn keepalived_conf(data: &[u8]) {
+    use kockpit::hacfg::predict::{Event, predict};
+    use kockpit::hacfg::{Peer, Source, includes_of, lint_keepalived, parse_keepalived};
+    let path = Path::new("keepalived.conf");
+    let Some(text) = user_text(path, data) else { return };
+    black_box(includes_of(text));
+    match parse_keepalived(&[Source::new("keepalived.conf", text)]) {
+        Ok(conf) => {
+            // the same file on two peers: every cross-peer rule runs, ties included
+            let mut other = Peer::new("m2", conf.clone());
+            other.address = Some([10, 0, 0, 12].into());
+            let peers = vec![Peer::new("m1", conf), other];
+            black_box(lint_keepalived(&peers));
+            for e in [Event::HaproxyDead("m1".into()), Event::ApiserverDead("m2".into()), Event::HostDown("m1".into())] {
+                black_box(predict(&peers, None, &e));
+            }
+        }
+        Err(e) => check_position(path, text, &e),
+    }
+}
+
+fn haproxy_cfg(data: &[u8]) {
+    use kockpit::hacfg::lint::HaproxyLintOptions;
+    use kockpit::hacfg::{Source, lint_haproxy, parse_haproxy};
+    let path = Path::new("haproxy.cfg");
+    let Some(text) = user_text(path, data) else { return };
+    match parse_haproxy(&[Source::new("haproxy.cfg", text)]) {
+        Ok(conf) => {
+            black_box(conf.apiserver_backends(Some(6443)));
+            black_box(lint_haproxy(&conf, "haproxy.cfg", &HaproxyLintOptions { on_master: true, vip_port: Some(8443) }));
+        }
+        Err(e) => check_position(path, text, &e),
     }
 }

@@ -1,4 +1,4 @@
-//! The command line: the TUI by default, `demo`, `status`, `render`, `plan`.
+//! The command line: the TUI by default, `demo`, `status`, `render`, `plan`, `lint`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -156,6 +156,26 @@ pub enum Cmd {
         #[arg(long, short)]
         follow: bool,
     },
+    /// Lint keepalived.conf and haproxy.cfg files (the kind is told by the content; several
+    /// keepalived files are peers, named by their file stem), then predict the failover when haproxy
+    /// dies on the peer the configuration makes master. Prints `file:line: LEVEL code: message` and a
+    /// summary. Exit 0 clean, 1 warnings, 2 critical, 4 a file that cannot be read.
+    Lint {
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// A keepalived peer with its name (repeatable), instead of the file's stem.
+        #[arg(long, value_name = "NAME=FILE")]
+        peer: Vec<String>,
+        /// A peer's primary address (repeatable), for ties of priority and the subnet check.
+        #[arg(long, value_name = "NAME=IP[/PREFIX]")]
+        address: Vec<String>,
+        /// The haproxy files are a master's (kube-apiserver listens on 6443 there).
+        #[arg(long)]
+        on_master: bool,
+        /// Findings and predictions as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a host plan without contacting anything and print what kockpit understood.
     Plan {
         file: PathBuf,
@@ -288,6 +308,7 @@ fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
 /// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).
 mod audit;
 mod drill;
+mod lint;
 pub mod logs;
 use crate::live;
 use audit::{audit_unfinished, audit_verify, open_audit, take_unfinished};
@@ -302,6 +323,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             out!("{}", plan.summary_text());
         }
         return Ok(0);
+    }
+    if let Some(Cmd::Lint { files, peer, address, on_master, json }) = &cli.command {
+        return lint::run(lint::Args { files, peers: peer, addresses: address, on_master: *on_master, json: *json });
     }
     let s = setup(&cli)?;
     if cli.print_config_paths {
