@@ -24,11 +24,11 @@ pub fn spawn(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<Backe
 }
 
 /// Whether the first observation (data or a failure) of every live SSH source has arrived: the HA
-/// front, etcd, the certificates of every master and, with a `[ceph]` section, Ceph.
+/// front (with each LB's configuration), etcd, the certificates of every master and, with a `[ceph]` section, Ceph.
 pub fn first_round_complete(m: &Model) -> bool {
     let lbs = m.plan.lbs().count();
     let heard = |data: bool, error: bool| data || error;
-    let ha = m.hosts.len() >= m.plan.hosts.len() && m.vrrp.len() >= lbs && m.haproxy.len() >= lbs;
+    let ha = m.hosts.len() >= m.plan.hosts.len() && m.vrrp.len() >= lbs && m.haproxy.len() >= lbs && m.ha_config.len() >= lbs;
     let etcd = m.plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());
     let certs = m.certs.len() >= m.plan.masters().count();
     let ceph = m.plan.ceph.is_none() || heard(m.ceph.data.is_some(), m.ceph.error.is_some());

@@ -209,6 +209,10 @@ impl Model {
                 let slot = self.certs.entry(host).or_default();
                 slot.record(at, &source, budget_ms, result)
             }
+            Payload::HaConfig { host, result } => {
+                let slot = self.ha_config.entry(host).or_default();
+                slot.record(at, &source, budget_ms, result)
+            }
         };
         if changed {
             self.revision += 1;

@@ -443,6 +443,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     }
 
     let mut findings = a.0;
+    super::hacheck::findings(m, now, &mut findings);
     findings.sort_by(|x, y| y.severity.cmp(&x.severity).then(x.panel.cmp(&y.panel)));
     let sources = m.sources(now);
     let any_fresh = sources.iter().any(|(_, _, f)| f.is_fresh());

@@ -2,6 +2,7 @@
 //! the UI renders from here. Everything that can be derived (health, quorum, drift) is derived.
 
 mod apply;
+pub mod hacheck;
 pub mod health;
 pub mod planned;
 mod queries;
@@ -123,6 +124,11 @@ pub enum Payload {
         host: String,
         result: Result<Vec<CertInfo>, String>,
     },
+    /// The HA configuration one host's daemons run with (keepalived.conf, haproxy.cfg), parsed.
+    HaConfig {
+        host: String,
+        result: Result<Box<HaConfigView>, String>,
+    },
 }
 
 /// A timestamped observation from one source.
@@ -168,6 +174,9 @@ pub struct Model {
     #[serde(skip_serializing_if = "Sourced::unheard")]
     pub rook: Sourced<CephView>,
     pub certs: BTreeMap<String, Sourced<Vec<CertInfo>>>,
+    /// Each LB's HA configuration as its daemons run it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ha_config: BTreeMap<String, Sourced<Box<HaConfigView>>>,
     pub timeline: Timeline,
     /// Changes kockpit itself causes: operations, drill actions, faults ([`planned`]).
     pub planned: Vec<PlannedWindow>,
@@ -197,6 +206,7 @@ impl Model {
             warnings: Sourced::default(),
             rook: Sourced::default(),
             certs: BTreeMap::new(),
+            ha_config: BTreeMap::new(),
             timeline: Timeline::default(),
             planned: Vec::new(),
             vip_window: None,

@@ -557,3 +557,67 @@ fn a_two_holder_window_that_outlasts_the_brief_limit_is_a_split_brain_after_all(
     assert_eq!(a.level, HealthLevel::Critical, "{:#?}", a.findings);
     assert!(a.findings.iter().any(|f| f.message == "split brain: VIP held by slb1 and slb2"));
 }
+
+fn ha_config(host: &str, keepalived: &str, at: i64) -> Observation {
+    let conf =
+        crate::hacfg::parse_keepalived(&[crate::hacfg::Source { name: format!("/etc/keepalived/{host}.conf"), text: keepalived.into() }])
+            .unwrap();
+    let view = HaConfigView { keepalived: Some(conf), tools: vec!["pidof".into()], ..HaConfigView::default() };
+    Observation {
+        at: t(at),
+        source: format!("ssh {host}"),
+        budget_ms: 180_000,
+        payload: Payload::HaConfig { host: host.into(), result: Ok(Box::new(view)) },
+    }
+}
+
+#[test]
+fn haproxy_dead_on_the_holder_says_what_keepalived_will_do_from_its_own_configuration() {
+    let mut m = model();
+    let tutorial = |p: &str| std::fs::read_to_string(format!("{}/tests/fixtures/hacfg/tutorial/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    m.apply(ha_config("slb1", &tutorial("m1.conf"), 0));
+    m.apply(ha_config("slb2", &tutorial("m2.conf"), 0));
+    m.apply(vrrp("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
+    m.apply(haproxy("slb1", &[("master1", "UP")], 0));
+    m.apply(haproxy("slb2", &[("master1", "UP")], 0));
+    rest_seen(&mut m, 0);
+    let a = assess(&m, t(0));
+    // the configuration's own risks, as notes and warnings, never an outage
+    let codes: Vec<&str> = a.findings.iter().filter(|f| f.message.starts_with("keepalived ")).map(|f| f.message.as_str()).collect();
+    assert!(codes.iter().any(|c| c.starts_with("keepalived slow-check: chk_haproxy: 3 s x fall 10 = 30 s")), "{codes:#?}");
+    assert!(codes.iter().any(|c| c.starts_with("keepalived missing-check-tool")), "killall is not among the host's tools: {codes:#?}");
+    assert!(!a.findings.iter().any(|f| f.severity == Severity::Critical), "{:#?}", a.findings);
+    assert!(!a.findings.iter().any(|f| f.message.starts_with("predicted")));
+
+    // haproxy dies on slb1, which holds the VIP
+    m.apply(Observation {
+        at: t(1),
+        source: "ssh slb1".into(),
+        budget_ms: 3_000,
+        payload: Payload::Haproxy {
+            lb: "slb1".into(),
+            result: Err("haproxy: cannot read haproxy's socket /run/haproxy/admin.sock (plan): Connection refused".into()),
+        },
+    });
+    m.apply(vrrp("slb1", VrrpState::Master, true, 1));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 1));
+    rest_seen(&mut m, 1);
+    let a = assess(&m, t(1));
+    let p = a.findings.iter().find(|f| f.message.starts_with("predicted: ")).unwrap_or_else(|| panic!("{:#?}", a.findings));
+    assert_eq!(p.severity, Severity::Critical);
+    assert!(p.message.contains("haproxy dead on slb1, which holds the VIP") && p.message.contains("~30 s"), "{}", p.message);
+    assert!(p.message.contains("100 -> 98"), "{}", p.message);
+}
+
+#[test]
+fn the_tools_said_missing_are_the_tools_the_hosts_are_asked_about() {
+    let asked = format!("for t in {}; do", hacheck::PROBED_TOOLS.join(" "));
+    assert!(crate::transport::scripts::HA_CONFIG_SCRIPT.contains(&asked), "{asked}");
+    // a check script of the host's own (not among them) is never called missing
+    let mut m = model();
+    let conf = "vrrp_script chk { script \"/usr/local/bin/check-haproxy.sh\" }\nvrrp_instance VI_1 {\n state BACKUP\n priority 100\n track_script { chk }\n}\n";
+    m.apply(ha_config("slb1", conf, 0));
+    let a = assess(&m, t(0));
+    assert!(!a.findings.iter().any(|f| f.message.contains("missing-check-tool")), "{:#?}", a.findings);
+}

@@ -65,6 +65,21 @@ pub struct VrrpView {
     pub last_transition: Option<DateTime<Utc>>,
 }
 
+/// One host's HA configuration as its daemons run it, parsed (secrets were cut on the host).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HaConfigView {
+    pub keepalived: Option<crate::hacfg::KeepalivedConf>,
+    pub haproxy: Option<crate::hacfg::HaproxyConf>,
+    /// The files read, in order.
+    pub files: Vec<String>,
+    /// Files that could not be read, and parse errors (file:line: why).
+    pub problems: Vec<String>,
+    /// `keepalived` / `haproxy` -> its version line.
+    pub versions: std::collections::BTreeMap<String, String>,
+    /// Check tools present on the host.
+    pub tools: Vec<String>,
+}
+
 /// Who holds the VIP, as far as fresh observations tell ([`crate::model::Model::vip_verdict`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "verdict")]

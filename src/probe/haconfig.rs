@@ -94,6 +94,34 @@ pub async fn fetch_ha_config(
     Ok(parse_ha_files(&out.stdout))
 }
 
+/// Parse what was read into the model's view; a file that does not parse is a problem named with
+/// its place, never a failure of the whole read.
+pub fn view_of(h: HaFiles) -> crate::model::HaConfigView {
+    use crate::hacfg::{Source, parse_haproxy, parse_keepalived};
+    let mut v = crate::model::HaConfigView { versions: h.versions, tools: h.tools, ..Default::default() };
+    for (kind, path, why) in &h.unreadable {
+        v.problems.push(format!("{kind}: cannot read {path}: {why}"));
+    }
+    let sources = |files: &[(String, String)]| -> Vec<Source> {
+        files.iter().map(|(name, text)| Source { name: name.clone(), text: text.clone() }).collect()
+    };
+    if !h.keepalived.is_empty() {
+        v.files.extend(h.keepalived.iter().map(|(p, _)| p.clone()));
+        match parse_keepalived(&sources(&h.keepalived)) {
+            Ok(c) => v.keepalived = Some(c),
+            Err(e) => v.problems.push(format!("keepalived: {e}")),
+        }
+    }
+    if !h.haproxy.is_empty() {
+        v.files.extend(h.haproxy.iter().map(|(p, _)| p.clone()));
+        match parse_haproxy(&sources(&h.haproxy)) {
+            Ok(c) => v.haproxy = Some(c),
+            Err(e) => v.problems.push(format!("haproxy: {e}")),
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -343,6 +343,9 @@ fn config_failure(plan: &Plan, settings: &LiveSettings, why: &str) -> Vec<Observ
     out
 }
 
+/// How often each host's HA configuration is read again.
+pub const HA_CONFIG_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Start the SSH probes and the direct ones.
 pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSettings, pool: SshPool, tx: &mpsc::Sender<BackendEvent>) {
     let t = ProbeTargets::of(plan);
@@ -357,9 +360,28 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
             }
         });
     }
+    // the HA configuration of every host running keepalived or haproxy, once a minute
+    let mut cfg_hosts = t.keepalived.clone();
     if !t.keepalived.is_empty() {
         let vip = plan.vip.as_ref().map(|v| v.address);
         tasks.spawn(vrrp_rounds(pool.clone(), t.keepalived, vip, plan.lb.clone(), settings.clone(), tx.clone()));
+    }
+    for h in &t.haproxy {
+        if !cfg_hosts.iter().any(|k| k.name == h.name) {
+            cfg_hosts.push(h.clone());
+        }
+    }
+    for h in cfg_hosts {
+        let pool = pool.clone();
+        every(tasks, HA_CONFIG_INTERVAL, tx.clone(), move || {
+            let (pool, h) = (pool.clone(), h.clone());
+            async move {
+                let result =
+                    haconfig::fetch_ha_config(&pool, &h.ssh_host, "", "", timeout * 2).await.map(|f| Box::new(haconfig::view_of(f)));
+                let budget = (HA_CONFIG_INTERVAL.as_millis() as u64) * 3;
+                observation(format!("ssh {}", h.name), budget, Payload::HaConfig { host: h.name, result })
+            }
+        });
     }
     for h in t.haproxy {
         let (pool, lb) = (pool.clone(), plan.lb.clone());

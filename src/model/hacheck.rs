@@ -1,0 +1,94 @@
+//! Findings from each LB's HA configuration as its daemons run it: the lints of keepalived.conf and
+//! haproxy.cfg, and, when haproxy dies on the VIP's holder, what keepalived will do about it.
+
+use chrono::{DateTime, Utc};
+
+use super::{Finding, Model, PanelId, Severity, VipVerdict};
+use crate::hacfg::{self, Event, Level, Peer};
+
+/// The check tools the HA configuration read asks each host about (`command -v`).
+pub const PROBED_TOOLS: &[&str] = &["killall", "pidof", "pgrep", "curl", "nc", "wget"];
+
+/// The peers whose keepalived configuration was read, with the plan's address and the tools found.
+pub fn peers(m: &Model) -> Vec<Peer> {
+    m.ha_config
+        .iter()
+        .filter_map(|(host, s)| {
+            let v = s.data.as_ref()?;
+            let conf = v.keepalived.clone()?;
+            let mut p = Peer::new(host.clone(), conf);
+            p.address = m.plan.host(host).map(|h| h.address);
+            // only the tools the host was asked about can be said missing: any other command a check
+            // runs counts as present
+            let mut commands: std::collections::BTreeSet<String> = v.tools.iter().cloned().collect();
+            for s in &p.conf.scripts {
+                if let Some(tool) = hacfg::lint::script_tool(&s.script).filter(|t| !PROBED_TOOLS.contains(&t.as_str())) {
+                    commands.insert(tool);
+                }
+            }
+            p.commands = Some(commands);
+            Some(p)
+        })
+        .collect()
+}
+
+/// A configuration risk is a warning at most (it is not an outage); the rest are notes.
+fn severity(l: Level) -> Severity {
+    match l {
+        Level::Critical => Severity::Warn,
+        _ => Severity::Info,
+    }
+}
+
+pub fn findings(m: &Model, now: DateTime<Utc>, out: &mut Vec<Finding>) {
+    if m.ha_config.is_empty() {
+        return;
+    }
+    let mut add = |severity, panel, subject: &str, message: String| {
+        out.push(Finding { severity, panel, subject: subject.to_string(), message });
+    };
+    for (host, s) in &m.ha_config {
+        if let Some(v) = &s.data {
+            for p in &v.problems {
+                add(Severity::Info, PanelId::Vip, host, format!("{host} configuration: {p}"));
+            }
+        }
+    }
+    let peers = peers(m);
+    for l in hacfg::lint_keepalived(&peers) {
+        let at = l.at.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+        add(severity(l.level), PanelId::Vip, &l.subject, format!("keepalived {}: {}{at}", l.code, l.message));
+    }
+    let vip_port = m.plan.vip.as_ref().map(|v| v.port);
+    for (host, s) in &m.ha_config {
+        let Some(conf) = s.data.as_ref().and_then(|v| v.haproxy.as_ref()) else { continue };
+        let on_master = m.plan.host(host).is_some_and(|h| h.roles.master);
+        let opts = hacfg::lint::HaproxyLintOptions { on_master, vip_port };
+        for l in hacfg::lint_haproxy(conf, host, &opts) {
+            let at = l.at.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+            add(severity(l.level), PanelId::Haproxy, host, format!("haproxy {} on {host}: {}{at}", l.code, l.message));
+        }
+    }
+    // haproxy dead on the VIP's holder: clients through the VIP fail now; say what keepalived will do
+    if let VipVerdict::Held { holder, .. } = m.vip_verdict(now)
+        && haproxy_dead(m, &holder, now)
+    {
+        for p in hacfg::predict(&peers, Some(&holder), &Event::HaproxyDead(holder.clone())) {
+            add(Severity::Critical, PanelId::Vip, &holder, format!("predicted: {}", p.text));
+        }
+    }
+}
+
+/// haproxy on `host` is seen dead: its socket refuses (the process is gone), or it is up with no
+/// server serving.
+pub fn haproxy_dead(m: &Model, host: &str, now: DateTime<Utc>) -> bool {
+    let Some(s) = m.haproxy.get(host) else { return false };
+    if let Some(e) = &s.error {
+        let fresh_failure = (now - e.at).num_milliseconds() <= s.budget_ms as i64 * 2;
+        let refused = e.reason.contains("Connection refused") || e.reason.contains("connection refused");
+        // its socket gone where haproxy was seen before: the process is gone with it
+        let gone = e.reason.contains("no haproxy stats socket") && s.data.is_some();
+        return fresh_failure && (refused || gone);
+    }
+    s.freshness(now).is_fresh() && s.data.as_ref().is_some_and(|v| !v.is_empty() && v.iter().all(|b| !b.status.is_serving()))
+}
