@@ -141,6 +141,16 @@ impl AuditLog {
     /// Write a record; `sign` gives the `mac` of the record as written without it.
     #[allow(clippy::type_complexity)]
     fn write_with(&mut self, event: &str, fields: Value, sign: Option<&dyn Fn(&str) -> Option<String>>) -> std::io::Result<String> {
+        // Another kockpit on this machine may write to the same log: one writer at a time, and each
+        // record goes on from the file's own last record, so the sessions share one chain.
+        let _lock = self.lock_current()?;
+        if let Some(t) = chain::tail_of(&self.path)? {
+            if t.torn {
+                self.file.write_all(b"\n")?;
+            }
+            self.next_seq = t.seq + 1;
+            self.prev = t.hash;
+        }
         if self.file.metadata().map(|m| m.len()).unwrap_or(0) >= self.rotate_at {
             self.rotate()?;
         }
@@ -176,12 +186,56 @@ impl AuditLog {
         Ok(hash)
     }
 
+    /// Lock the log for one record (flock, released when the guard drops). When another process
+    /// rotated the file away meanwhile, the new file at the path is opened and locked instead.
+    fn lock_current(&mut self) -> std::io::Result<FlockGuard> {
+        use std::os::unix::fs::MetadataExt;
+        loop {
+            let guard = FlockGuard::exclusive(&self.file)?;
+            let ours = self.file.metadata()?;
+            match std::fs::metadata(&self.path) {
+                Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => return Ok(guard),
+                _ => {
+                    drop(guard);
+                    self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+                }
+            }
+        }
+    }
+
     /// Rename the full file aside and go on in a new one; the chain runs on across the two.
     fn rotate(&mut self) -> std::io::Result<()> {
         let aside = PathBuf::from(format!("{}.{}", self.path.display(), Utc::now().format("%Y%m%dT%H%M%S%.3f")));
         std::fs::rename(&self.path, &aside)?;
         self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
         Ok(())
+    }
+}
+
+/// An exclusive `flock` on an open file, released on drop.
+struct FlockGuard(std::os::fd::RawFd);
+
+impl FlockGuard {
+    fn exclusive(f: &std::fs::File) -> std::io::Result<FlockGuard> {
+        use std::os::fd::AsRawFd;
+        let fd = f.as_raw_fd();
+        loop {
+            // SAFETY: flock on a descriptor this process owns; no memory is passed
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+                return Ok(FlockGuard(fd));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+impl Drop for FlockGuard {
+    fn drop(&mut self) {
+        // SAFETY: as above; the descriptor is still open (the guard never outlives the file's use)
+        unsafe { libc::flock(self.0, libc::LOCK_UN) };
     }
 }
 

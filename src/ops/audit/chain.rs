@@ -507,4 +507,23 @@ mod tests {
         gap.remove(1);
         assert!(verify(&gap, Some(&l.key)).unwrap_err().why.contains("expected seq"));
     }
+
+    #[test]
+    fn two_sessions_writing_at_once_share_one_intact_chain() {
+        let l = lab();
+        // two processes' writers open at the same time, their records interleaved
+        let mut a = AuditLog::open_with(&l.log, "a", Some(l.key.clone())).unwrap();
+        let mut b = AuditLog::open_with(&l.log, "b", Some(l.key.clone())).unwrap();
+        for i in 0..7 {
+            a.record("op_step", json!({ "i": i })).unwrap();
+            b.record("op_step", json!({ "i": i })).unwrap();
+            if i == 3 {
+                b.checkpoint().unwrap();
+            }
+        }
+        a.checkpoint().unwrap();
+        b.checkpoint().unwrap();
+        let v = verify(std::slice::from_ref(&l.log), Some(&l.key)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((v.first_seq, v.last_seq), (0, 16), "14 records and 3 checkpoints, one chain");
+    }
 }
