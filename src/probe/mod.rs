@@ -101,6 +101,7 @@ impl LiveSettings {
                 secs => Duration::from_secs(secs),
             },
             passphrase: self.passphrase.clone(),
+            host_addresses: plan.hosts.iter().map(|h| (h.ssh_host.clone(), h.address.to_string())).collect(),
             ..PoolOptions::default()
         }
     }

@@ -90,6 +90,8 @@ pub struct PoolOptions {
     /// Use ssh-agent (SSH_AUTH_SOCK) when set.
     pub use_agent: bool,
     pub passphrase: Option<PassphrasePrompt>,
+    /// Where the ssh_config sets no HostName for a host, connect to this address (the plan's).
+    pub host_addresses: HashMap<String, String>,
 }
 
 impl Default for PoolOptions {
@@ -108,6 +110,7 @@ impl Default for PoolOptions {
             backoff_max: Duration::from_secs(5),
             use_agent: true,
             passphrase: None,
+            host_addresses: HashMap::new(),
         }
     }
 }
@@ -311,7 +314,14 @@ impl SshPool {
 
     /// The effective SSH configuration of a host alias.
     pub fn resolve(&self, host: &str) -> HostConfig {
-        self.inner.config.resolve(host)
+        let mut c = self.inner.config.resolve(host);
+        // no HostName for it in the ssh_config: the plan's address, not whatever the name resolves to
+        if c.hostname.eq_ignore_ascii_case(host)
+            && let Some(addr) = self.inner.opts.host_addresses.get(host)
+        {
+            c.hostname = addr.clone();
+        }
+        c
     }
 
     /// Run a command of the read-only set. In a read-only pool anything else is refused (and logged)
@@ -544,6 +554,16 @@ mod tests {
         let e = p.run_persistent("slow", "facts", "true", command_timeout).await.unwrap_err();
         assert!(matches!(e, SshError::ConnectTimeout { .. }), "{e}");
         server.abort();
+    }
+
+    #[test]
+    fn the_plans_address_where_the_ssh_config_names_no_hostname() {
+        let cfg = SshConfig::parse("Host lb1\n  HostName 10.0.0.1\n").unwrap();
+        let addrs = [("lb1", "192.0.2.1"), ("m1", "192.0.2.21")].map(|(a, b)| (a.to_string(), b.to_string())).into_iter().collect();
+        let p = SshPool::with_config(PoolOptions { host_addresses: addrs, ..Default::default() }, cfg);
+        assert_eq!(p.resolve("lb1").hostname, "10.0.0.1", "the ssh_config's HostName wins");
+        assert_eq!(p.resolve("m1").hostname, "192.0.2.21", "no HostName: the plan's address, not a DNS lookup of `m1`");
+        assert_eq!(p.resolve("elsewhere").hostname, "elsewhere");
     }
 
     #[test]
