@@ -53,14 +53,34 @@ fn pair<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
 }
 
 pub(super) fn run(a: Args) -> Result<i32> {
-    let mut named: Vec<(String, PathBuf)> =
-        a.files.iter().map(|f| (f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(), f.clone())).collect();
+    let stem = |f: &PathBuf| f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = |f: &PathBuf| f.parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stems: Vec<String> = a.files.iter().map(stem).collect();
+    // copies of one file name from several hosts (lb1/keepalived.conf, lb2/keepalived.conf) are named
+    // by their directory
+    let mut named: Vec<(String, PathBuf)> = a
+        .files
+        .iter()
+        .zip(&stems)
+        .map(|(f, s)| {
+            let shared = stems.iter().filter(|x| *x == s).count() > 1;
+            (if shared && !parent(f).is_empty() { parent(f) } else { s.clone() }, f.clone())
+        })
+        .collect();
     for p in a.peers {
         let (n, f) = pair(p, "--peer")?;
         named.push((n.to_string(), PathBuf::from(f)));
     }
     if named.is_empty() {
         return Err(eyre!("give the files to lint: kockpit lint FILE... (or --peer NAME=FILE)"));
+    }
+    for (i, (n, f)) in named.iter().enumerate() {
+        if let Some((_, g)) = named[..i].iter().find(|(m, g)| m == n && g != f) {
+            return Err(eyre!("two peers named `{n}` ({} and {}): name each with --peer NAME=FILE", g.display(), f.display()));
+        }
+        if named[..i].iter().any(|(m, g)| m == n && g == f) {
+            return Err(eyre!("{} is given twice: each peer once", f.display()));
+        }
     }
     let mut addrs: Vec<(String, IpAddr, Option<u8>)> = vec![];
     for s in a.addresses {

@@ -266,7 +266,7 @@ pub fn parse_haproxy(sources: &[Source]) -> Result<HaproxyConf, FileError> {
     for src in sources {
         conf.files.push(src.name.clone());
         let mut section = Section::None;
-        for (i, line) in src.text.lines().enumerate() {
+        for (i, line) in src.text.strip_prefix('\u{feff}').unwrap_or(&src.text).lines().enumerate() {
             let ws = words(line);
             let Some(key) = ws.first().map(String::as_str) else { continue };
             let at = Pos::new(&src.name, i + 1);

@@ -108,7 +108,8 @@ pub(crate) fn tree(src: &Source) -> Result<Vec<Node>, FileError> {
             top.children.push(Node { words: std::mem::take(cur), line, block: None });
         }
     }
-    for item in lex(&src.text) {
+    // a UTF-8 byte order mark (editors on Windows write one) is not a word
+    for item in lex(src.text.strip_prefix('\u{feff}').unwrap_or(&src.text)) {
         match item {
             Item::Word(w) => cur.push(w),
             Item::Eol => flush(&mut cur, &mut stack),

@@ -109,7 +109,7 @@ pub fn sniff(text: &str) -> Option<Kind> {
     const K: &[&str] = &["vrrp_instance", "vrrp_script", "global_defs", "vrrp_sync_group", "track_process", "virtual_server", "include"];
     const H: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
     let mut haproxy = false;
-    for line in text.lines() {
+    for line in text.strip_prefix('\u{feff}').unwrap_or(text).lines() {
         let first = line.split(|c: char| c.is_whitespace() || c == '{').find(|w| !w.is_empty()).unwrap_or("");
         if K.contains(&first) {
             return Some(Kind::Keepalived);
