@@ -16,7 +16,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn app(theme: &str, faults: &[Fault], readonly: bool) -> App {
-    let (_, model) = settled_demo(faults, 0, now(), 8, Mode::Demo);
+    let (_, model) = settled_demo(faults, 0, now(), 12, Mode::Demo);
     let mut a = App::new(
         model,
         Theme::builtin(theme).unwrap(),

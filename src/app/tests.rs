@@ -300,11 +300,12 @@ fn timeline_exports_as_text_and_json_lines() {
     assert!(text.starts_with("timeline exported to "), "{text}");
     let txt = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "txt")).unwrap();
     let body = std::fs::read_to_string(&txt).unwrap();
-    assert!(body.contains("SPLIT BRAIN: VIP on slb1 and slb2"), "{body}");
+    // the fault was asked for at start: what follows from it is planned
+    assert!(body.contains("keepalived slb2 BACKUP -> MASTER (fault split-brain, planned)"), "{body}");
     let lines: Vec<serde_json::Value> =
         std::fs::read_to_string(txt.with_extension("jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), app.model.timeline.len());
-    assert!(lines.iter().any(|l| l["severity"] == "critical" && l["panel"] == "vip"));
+    assert!(lines.iter().any(|l| l["severity"] == "info" && l["panel"] == "vip" && l["text"].as_str().unwrap().ends_with("planned)")));
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
     /// Demo only: inject a fault at start (repeatable): stop-keepalived, kill-master, etcd-nospace, osd-down,
-    /// cert-expiring, split-brain, kill-haproxy.
+    /// cert-expiring, split-brain, kill-haproxy, cut-ssh-owner, heal.
     #[arg(long, global = true, value_name = "NAME")]
     pub fault: Vec<String>,
     /// Demo only: add this many simulated worker nodes (scale runs).
@@ -109,7 +109,7 @@ pub struct Cli {
 pub enum Cmd {
     /// Run the cockpit on the simulated demo cluster.
     Demo,
-    /// Print the cluster's health; exit 0 healthy, 1 degraded, 2 critical, 3 unreachable.
+    /// Print the cluster's health; exit 0 healthy, 1 degraded, 2 critical, 3 unknown or unreachable.
     Status {
         /// The whole model as JSON.
         #[arg(long)]
@@ -293,8 +293,9 @@ fn print_paths(paths: &Paths, cli: &Cli, config: &Config) -> Result<()> {
 /// The simulated cluster for the demo, settled for a few seconds so the first frame is complete.
 fn demo_model(s: &Setup, cli: &Cli) -> (sim::SimCluster, Model) {
     let mode = if s.readonly { Mode::ReadOnly } else { Mode::Demo };
-    // Long enough for injected faults to play out (split brain takes 3.4 s, degraded PGs 6 s).
-    let settle = if s.faults.is_empty() { 2 } else { 8 };
+    // Long enough for injected faults to play out (split brain takes 3.4 s and is an alarm once it
+    // outlasts the 5 s a planned two-holder moment may take; degraded PGs 6 s).
+    let settle = if s.faults.is_empty() { 2 } else { 12 };
     let (sim, mut model) = sim::settled_demo(&s.faults, cli.nodes, Utc::now(), settle, mode);
     model.meta.mode = Mode::Demo;
     (sim, model)

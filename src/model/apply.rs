@@ -34,6 +34,7 @@ impl Model {
                 }
                 let after = self.vip_holders();
                 self.vip_transition(at, &before, &after);
+                self.check_prediction(at);
                 c
             }
             Payload::Haproxy { lb, result } => {
@@ -65,6 +66,7 @@ impl Model {
                         }
                     }
                 }
+                self.check_prediction(at);
                 c
             }
             Payload::Readyz { master, result } => {
@@ -316,6 +318,18 @@ impl Model {
     /// probe changes nothing). Inside a planned window a two-holder or no-holder moment is held back
     /// and reported with its duration when it ends, or as an alarm once it outlasts the brief limit.
     fn vip_transition(&mut self, at: DateTime<Utc>, before: &[String], after: &[String]) {
+        // an LB whose probe fails counts with its last value, but two holders need two that are seen
+        let unseen: Vec<String> = after.iter().filter(|h| self.vrrp.get(*h).is_some_and(|s| s.error.is_some())).cloned().collect();
+        if after.len() > 1 && after.len() - unseen.len() <= 1 {
+            if before != after {
+                let seen: Vec<&String> = after.iter().filter(|h| !unseen.contains(h)).collect();
+                let on = seen.first().map(|s| s.as_str()).unwrap_or("no LB seen");
+                let text = format!("VIP on {on}; {} not seen (held the VIP when last seen)", unseen.join(" and "));
+                self.record(Event::new(at, PanelId::Vip, Severity::Warn, text));
+            }
+            self.vip_window = None;
+            return;
+        }
         let planned = self.planned_for(PanelId::Vip, at).map(str::to_string);
         if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
             // a holder keepalived reports BACKUP is letting the address go: with one MASTER beside
@@ -350,7 +364,15 @@ impl Model {
                     Severity::Info,
                     format!("VIP handing over: on {} while {} (BACKUP) lets it go", after.join(" and "), releasing.join(" and ")),
                 )),
-                _ => self.record(vip_move_event(at, before, after)),
+                _ => {
+                    let mut e = vip_move_event(at, before, after);
+                    if let [to] = after
+                        && let Some(note) = self.settle_prediction(at, to)
+                    {
+                        e.text = format!("{} ({note})", e.text);
+                    }
+                    self.record(e)
+                }
             }
         }
         // a planned window that is no longer brief is an alarm after all

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Finding, Model, PanelId, Severity, VipVerdict};
+use super::{Event as TimelineEvent, Finding, Model, PanelId, Severity, VipVerdict};
 use crate::hacfg::{self, Event, Level, Peer};
 
 /// The check tools the HA configuration read asks each host about (`command -v`).
@@ -91,4 +91,56 @@ pub fn haproxy_dead(m: &Model, host: &str, now: DateTime<Utc>) -> bool {
         return fresh_failure && (refused || gone);
     }
     s.freshness(now).is_fresh() && s.data.as_ref().is_some_and(|v| !v.is_empty() && v.iter().all(|b| !b.status.is_serving()))
+}
+
+/// A prediction kockpit made, and when: the timeline checks it against what happens.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Made {
+    pub at: DateTime<Utc>,
+    /// The VIP's holder when haproxy was seen dead there.
+    pub holder: String,
+    /// Who the configuration says takes the VIP (None: nobody can).
+    pub after: Option<String>,
+    pub moves: bool,
+    /// Seconds until that happens, at most.
+    pub within_s: f64,
+    pub text: String,
+}
+
+impl Model {
+    /// After an observation of the VIP or haproxy: when haproxy is dead on the holder, predict (once)
+    /// what keepalived will do and put it on the timeline; when haproxy is back there, withdraw it.
+    pub(super) fn check_prediction(&mut self, at: DateTime<Utc>) {
+        if self.ha_config.is_empty() {
+            return;
+        }
+        if let Some(p) = &self.prediction
+            && !haproxy_dead(self, &p.holder, at)
+            && self.vip_verdict(at) == (VipVerdict::Held { holder: p.holder.clone(), unseen: vec![] })
+        {
+            let text = format!("haproxy on {} answers again: the prediction is withdrawn", p.holder);
+            self.prediction = None;
+            self.record(TimelineEvent::new(at, PanelId::Vip, Severity::Info, text));
+            return;
+        }
+        let VipVerdict::Held { holder, .. } = self.vip_verdict(at) else { return };
+        if self.prediction.as_ref().is_some_and(|p| p.holder == holder) || !haproxy_dead(self, &holder, at) {
+            return;
+        }
+        let peers = peers(self);
+        let Some(p) = hacfg::predict(&peers, Some(&holder), &Event::HaproxyDead(holder.clone())).into_iter().next() else { return };
+        let made =
+            Made { at, holder: holder.clone(), after: p.holder_after.clone(), moves: p.moves, within_s: p.within_s, text: p.text.clone() };
+        self.prediction = Some(made);
+        self.timeline.push(TimelineEvent::new(at, PanelId::Vip, Severity::Warn, format!("predicted: {}", p.text)));
+    }
+
+    /// The VIP moved to `to`: how that compares with the standing prediction, if any (and clear it).
+    pub(super) fn settle_prediction(&mut self, at: DateTime<Utc>, to: &str) -> Option<String> {
+        let p = self.prediction.take()?;
+        let took = (at - p.at).num_milliseconds() as f64 / 1000.0;
+        let expected = p.after.as_deref().filter(|_| p.moves).unwrap_or("no move");
+        let verdict = if p.moves && p.after.as_deref() == Some(to) { "as predicted" } else { "NOT as predicted" };
+        Some(format!("{verdict}: {expected} within ~{:.0} s; took {took:.1} s since haproxy was seen dead", p.within_s))
+    }
 }

@@ -225,7 +225,20 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     if has_vip && !m.vrrp.is_empty() {
         let verdict = m.vip_verdict(now);
         match &verdict {
-            VipVerdict::Waiting | VipVerdict::Held { .. } => {}
+            VipVerdict::Waiting => {}
+            VipVerdict::Held { holder, unseen } => {
+                // an unseen LB that held the VIP when last seen may hold it still: two holders cannot
+                // be ruled out
+                let hidden: Vec<String> = unseen.iter().filter(|u| u.held == Some(true)).map(|u| u.describe()).collect();
+                if !hidden.is_empty() {
+                    a.add(
+                        Severity::Unknown,
+                        PanelId::Vip,
+                        "vip",
+                        format!("VIP on {holder}; a second holder cannot be ruled out: {}", hidden.join("; ")),
+                    );
+                }
+            }
             VipVerdict::HandingOver { to, from, .. } => a.add(
                 Severity::Info,
                 PanelId::Vip,
@@ -447,10 +460,12 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     findings.sort_by(|x, y| y.severity.cmp(&x.severity).then(x.panel.cmp(&y.panel)));
     let sources = m.sources(now);
     let any_fresh = sources.iter().any(|(_, _, f)| f.is_fresh());
-    let level = if !any_fresh {
-        HealthLevel::Unreachable
-    } else if findings.iter().any(|f| f.severity == Severity::Critical) {
+    // a known critical outranks everything, also when nothing else answers (the VIP probe's "no
+    // route to host" is a fact)
+    let level = if findings.iter().any(|f| f.severity == Severity::Critical) {
         HealthLevel::Critical
+    } else if !any_fresh {
+        HealthLevel::Unreachable
     } else if findings.iter().any(|f| f.severity == Severity::Unknown) {
         HealthLevel::Unknown
     } else if findings.iter().any(|f| f.severity == Severity::Warn) {

@@ -177,6 +177,10 @@ pub struct Model {
     /// Each LB's HA configuration as its daemons run it.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub ha_config: BTreeMap<String, Sourced<Box<HaConfigView>>>,
+    /// What keepalived's configuration says will happen now that haproxy is dead on the VIP's
+    /// holder, from when kockpit saw it; settled on the timeline when the VIP moves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<hacheck::Made>,
     pub timeline: Timeline,
     /// Changes kockpit itself causes: operations, drill actions, faults ([`planned`]).
     pub planned: Vec<PlannedWindow>,
@@ -207,6 +211,7 @@ impl Model {
             rook: Sourced::default(),
             certs: BTreeMap::new(),
             ha_config: BTreeMap::new(),
+            prediction: None,
             timeline: Timeline::default(),
             planned: Vec::new(),
             vip_window: None,

@@ -366,6 +366,11 @@ pub fn settled_demo(faults: &[Fault], extra_nodes: usize, now: DateTime<Utc>, se
     }
     for f in faults {
         sim.inject(*f, start);
+        // asked for: what follows from it is planned, as for a fault from the menu
+        let key = format!("fault {}", f.name());
+        model.begin_planned(key.clone(), key.clone(), &f.panels(), start);
+        let grace = crate::backend::ACTION_WINDOW_SECS - crate::model::planned::PLANNED_GRACE_SECS;
+        model.end_planned(&key, start + Duration::seconds(grace));
     }
     advance(&mut sim, &mut model, start, now);
     (sim, model)

@@ -72,7 +72,18 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     }
 }
 
-fn freshness_span(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'static> {
+/// The border's source and freshness, cut at its end to `max` characters: a right-aligned title that
+/// does not fit loses its left side, and that is where "FAILED" and the age are.
+fn freshness_span(app: &App, p: PanelId, now: DateTime<Utc>, max: usize) -> Span<'static> {
+    let mut s = freshness_span_full(app, p, now);
+    if s.content.chars().count() > max {
+        let cut: String = s.content.chars().take(max.saturating_sub(1)).collect();
+        s.content = format!("{cut}~").into();
+    }
+    s
+}
+
+fn freshness_span_full(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'static> {
     let t = &app.theme;
     if p == PanelId::Timeline {
         return Span::styled("all probes", t.style(Role::Muted));
@@ -131,7 +142,10 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
         .border_style(t.style(border_role))
         .title(Line::from(title))
-        .title_bottom(Line::from(vec![Span::raw(" "), freshness_span(app, p, now), Span::raw(" ")]).right_aligned());
+        .title_bottom(
+            Line::from(vec![Span::raw(" "), freshness_span(app, p, now, (r.width as usize).saturating_sub(6)), Span::raw(" ")])
+                .right_aligned(),
+        );
     let inner = block.inner(r);
     f.render_widget(block, r);
     if inner.height == 0 || inner.width == 0 {

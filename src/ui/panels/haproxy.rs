@@ -53,10 +53,14 @@ pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -
             let Some(bk) = &r.server else {
                 return Line::styled(format!("{}: {}", r.lb, r.error.as_deref().unwrap_or("")), ctx.s(Role::Critical));
             };
+            // an LB whose probe fails keeps its last rows, marked: not seen now
+            let seen = m.haproxy.get(&r.lb).is_some_and(|s| s.freshness(ctx.now).is_fresh());
+            let (status, role) =
+                if seen { (bk.status_text.clone(), status_role(bk.status)) } else { (format!("{}?", bk.status_text), Role::Unknown) };
             let mut spans = vec![
                 Span::styled(pad(&r.lb, if wide { 8 } else { 7 }), ctx.s(Role::Muted)),
                 Span::styled(pad(&bk.server, if wide { 10 } else { 9 }), ctx.s(Role::Text)),
-                Span::styled(pad(&bk.status_text, 10), ctx.s(status_role(bk.status))),
+                Span::styled(pad(&status, 10), ctx.s(role)),
             ];
             if wide {
                 spans.push(Span::styled(pad(bk.check_status.as_deref().unwrap_or("-"), 8), ctx.s(Role::Muted)));
@@ -91,10 +95,16 @@ pub(super) fn haproxy_compact(ctx: &Ctx, summary: Line<'static>, filter: &str, h
             continue;
         }
         let Some(v) = &s.data else { continue };
+        let seen = s.freshness(ctx.now).is_fresh();
         let mut spans = vec![Span::styled(format!("{lb}:"), ctx.s(if s.error.is_some() { Role::Critical } else { Role::Muted }))];
         for b in v.iter().filter(|b| matches(filter, &format!("{lb} {} {}", b.server, b.status_text))) {
             spans.push(Span::styled(format!(" {} ", b.server), ctx.s(Role::Text)));
-            spans.push(Span::styled(b.status_text.clone(), ctx.s(status_role(b.status))));
+            if seen {
+                spans.push(Span::styled(b.status_text.clone(), ctx.s(status_role(b.status))));
+            } else {
+                // the last value, marked: not seen now
+                spans.push(Span::styled(format!("{}?", b.status_text), ctx.s(Role::Unknown)));
+            }
         }
         lines.push(Line::from(spans));
     }

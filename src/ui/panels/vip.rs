@@ -12,8 +12,11 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
     let m = ctx.model;
     let verdict = m.vip_verdict(ctx.now);
     let vip = m.plan.vip.as_ref().map(|v| format!("{}:{}", v.address, v.port)).unwrap_or_else(|| "(no VIP)".into());
-    let unseen_note =
-        |unseen: &[Unseen]| -> String { unseen.iter().map(|u| format!("{}: {}", u.lb, u.reason)).collect::<Vec<_>>().join("; ") };
+    // the summary names who is not seen; the rows below say why and since when
+    let unseen_note = |unseen: &[Unseen]| -> String {
+        let names: Vec<&str> = unseen.iter().map(|u| u.lb.as_str()).collect();
+        format!("{} not seen", names.join(", "))
+    };
     let summary = match m.plan.topology.load_balancer {
         LbTopology::LocalProxy => Line::styled("local proxy on every node: no VIP", ctx.s(Role::Muted)),
         _ => match &verdict {
@@ -34,11 +37,16 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
                 Span::styled(to.clone(), ctx.s(Role::Accent)),
                 Span::styled(format!(" (handing over: {} still lets it go)", from.join(", ")), ctx.s(Role::Muted)),
             ]),
-            VipVerdict::SplitBrain { holders, .. } => {
-                Line::styled(format!("SPLIT BRAIN: VIP on {}", holders.join(" + ")), ctx.s(Role::Critical))
-            }
+            VipVerdict::SplitBrain { holders, .. } => match m.brief_vip_window(ctx.now) {
+                // a brief two-holder moment inside a planned move
+                Some((label, ms)) => {
+                    Line::styled(format!("VIP on {} for {} ({label}, planned)", holders.join(" + "), fmt_age_ms(ms)), ctx.s(Role::Warn))
+                }
+                None => Line::styled(format!("SPLIT BRAIN: VIP on {}", holders.join(" + ")), ctx.s(Role::Critical)),
+            },
             VipVerdict::Unknown { unseen } => {
-                Line::styled(format!("VIP {vip} holder UNKNOWN ({})", unseen_note(unseen)), ctx.s(Role::Unknown))
+                // the facts first: a narrow panel cuts the end
+                Line::styled(format!("VIP holder UNKNOWN: {} ({vip})", unseen_note(unseen)), ctx.s(Role::Unknown))
             }
         },
     };
