@@ -527,3 +527,23 @@ fn lint_refuses_what_it_cannot_read_with_exit_4() {
         assert!(started.elapsed() < std::time::Duration::from_secs(2), "{args:?} took {:?}", started.elapsed());
     }
 }
+
+#[test]
+fn lint_names_copies_of_one_file_by_their_directory_and_refuses_a_peer_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (h, src) in [("lb1", "tutorial/m1.conf"), ("lb2", "tutorial/m2.conf")] {
+        std::fs::create_dir_all(tmp.path().join(h)).unwrap();
+        std::fs::copy(hacfg(src), tmp.path().join(h).join("keepalived.conf")).unwrap();
+    }
+    let (a, b) = (tmp.path().join("lb1/keepalived.conf"), tmp.path().join("lb2/keepalived.conf"));
+    let out = kockpit(&["lint", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("lb1 and lb2 all have priority 100") || text.contains("lb1 and lb2 both have priority 100"), "{text}");
+    assert!(text.contains("haproxy dead on lb") && !text.contains("will NOT move"), "two peers at 100, weight -2: the VIP moves\n{text}");
+    let out = kockpit(&["lint", a.to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is given twice"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit(&["lint", "--peer", &format!("x={}", a.display()), "--peer", &format!("x={}", b.display())]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("two peers named `x`"), "{}", String::from_utf8_lossy(&out.stderr));
+}
