@@ -293,8 +293,7 @@ fn print_paths(paths: &Paths, cli: &Cli, config: &Config) -> Result<()> {
 /// The simulated cluster for the demo, settled for a few seconds so the first frame is complete.
 fn demo_model(s: &Setup, cli: &Cli) -> (sim::SimCluster, Model) {
     let mode = if s.readonly { Mode::ReadOnly } else { Mode::Demo };
-    // Long enough for injected faults to play out (split brain takes 3.4 s and is an alarm once it
-    // outlasts the 5 s a planned two-holder moment may take; degraded PGs 6 s).
+    // Long enough for faults to play out (split brain: 3.4 s, an alarm after 5 s more; degraded PGs 6 s).
     let settle = if s.faults.is_empty() { 2 } else { 12 };
     let (sim, mut model) = sim::settled_demo(&s.faults, cli.nodes, Utc::now(), settle, mode);
     model.meta.mode = Mode::Demo;
