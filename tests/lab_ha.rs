@@ -99,21 +99,7 @@ impl Live {
 
     /// Apply events until `pred` holds; how long that took.
     async fn until(&mut self, limit: Duration, what: &str, pred: impl Fn(&Model) -> bool) -> Duration {
-        let started = Instant::now();
-        loop {
-            if pred(&self.model) {
-                return started.elapsed();
-            }
-            let left = limit.saturating_sub(started.elapsed());
-            match tokio::time::timeout(left, self.handle.events.recv()).await {
-                Ok(Some(BackendEvent::Obs(o))) => {
-                    self.model.apply(o);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
-                Err(_) => panic!("timed out after {}s waiting for: {what}\n{}", limit.as_secs(), describe(&self.model)),
-            }
-        }
+        self.until_checking(limit, what, pred, |_| {}).await
     }
 }
 
@@ -412,7 +398,8 @@ fn never_claims_without_facts(m: &Model) {
 }
 
 impl Live {
-    /// [`Live::until`], checking `invariant` after every observation on the way.
+    /// Apply events until `pred` holds, checking `invariant` after every observation on the way; how
+    /// long that took.
     async fn until_checking(&mut self, limit: Duration, what: &str, pred: impl Fn(&Model) -> bool, invariant: impl Fn(&Model)) -> Duration {
         let started = Instant::now();
         loop {

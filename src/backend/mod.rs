@@ -54,7 +54,7 @@ impl Command {
             Command::AfterRecord { then, .. } => then.planned(),
             Command::Execute { id, request, .. } => Some((op_key(*id), request.short_label(), request.panels())),
             Command::Fault(f) => Some((format!("fault {}", f.name()), format!("fault {}", f.name()), f.panels())),
-            Command::Host { id, .. } => Some((format!("drill action {id}"), "drill".into(), crate::ops::Fault::HealAll.panels())),
+            Command::Host { id, .. } => Some((format!("drill action {id}"), "drill".into(), crate::model::PanelId::ALL.to_vec())),
             _ => None,
         }
     }

@@ -213,7 +213,10 @@ impl Model {
             }
             Payload::HaConfig { host, result } => {
                 let slot = self.ha_config.entry(host).or_default();
-                slot.record(at, &source, budget_ms, result)
+                let c = slot.record(at, &source, budget_ms, result);
+                // haproxy may have been seen dead before the configuration arrived
+                self.check_prediction(at);
+                c
             }
         };
         if changed {

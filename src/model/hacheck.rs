@@ -70,12 +70,13 @@ pub fn findings(m: &Model, now: DateTime<Utc>, out: &mut Vec<Finding>) {
         }
     }
     // haproxy dead on the VIP's holder: clients through the VIP fail now; say what keepalived will do
-    if let VipVerdict::Held { holder, .. } = m.vip_verdict(now)
+    // (the prediction made when it was seen, see `check_prediction`)
+    if let Some(p) = &m.prediction
+        && let VipVerdict::Held { holder, .. } = m.vip_verdict(now)
+        && holder == p.holder
         && haproxy_dead(m, &holder, now)
     {
-        for p in hacfg::predict(&peers, Some(&holder), &Event::HaproxyDead(holder.clone())) {
-            add(Severity::Critical, PanelId::Vip, &holder, format!("predicted: {}", p.text));
-        }
+        add(Severity::Critical, PanelId::Vip, &holder, format!("predicted: {}", p.text));
     }
 }
 

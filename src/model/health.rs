@@ -478,12 +478,10 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
 
 /// Why a source's data is not current: its failure, its age, or that it never answered.
 fn not_fresh_reason<T: PartialEq>(s: &super::Sourced<T>, now: DateTime<Utc>) -> String {
-    let last = |age: Option<i64>| age.map(|a| format!(" (last seen {} ago)", super::source::fmt_age_ms(a))).unwrap_or_default();
-    match s.freshness(now) {
-        Freshness::Failed { reason, age_ms, .. } => format!("{reason}{}", last(age_ms)),
-        Freshness::Stale { age_ms } => format!("no answer for {}", super::source::fmt_age_ms(age_ms)),
-        Freshness::Waiting => "no answer yet".into(),
-        Freshness::Fresh { .. } => "fresh".into(),
+    let f = s.freshness(now);
+    match &f {
+        Freshness::Failed { age_ms: Some(a), .. } => format!("{} (last seen {} ago)", f.why_not_fresh(), super::source::fmt_age_ms(*a)),
+        _ => f.why_not_fresh(),
     }
 }
 

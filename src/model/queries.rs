@@ -63,11 +63,7 @@ impl Model {
                 }
                 continue;
             }
-            let reason = match &f {
-                Freshness::Failed { reason, .. } => reason.clone(),
-                Freshness::Stale { age_ms } => format!("no answer for {}", source::fmt_age_ms(*age_ms)),
-                _ => "no answer yet".into(),
-            };
+            let reason = f.why_not_fresh();
             let age_ms = s.updated.map(|t| (now - t).num_milliseconds().max(0));
             unseen.push(Unseen { lb: lb.clone(), reason, held: s.data.as_ref().map(|v| v.holds_vip), age_ms });
         }

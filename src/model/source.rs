@@ -59,6 +59,15 @@ impl Freshness {
             Freshness::Failed { .. } => 3,
         }
     }
+    /// Why the data is not current: the failure, the silence, or that nothing came yet.
+    pub fn why_not_fresh(&self) -> String {
+        match self {
+            Freshness::Failed { reason, .. } => reason.clone(),
+            Freshness::Stale { age_ms } => format!("no answer for {}", fmt_age_ms(*age_ms)),
+            Freshness::Waiting => "no answer yet".into(),
+            Freshness::Fresh { .. } => "fresh".into(),
+        }
+    }
     pub fn is_fresh(&self) -> bool {
         matches!(self, Freshness::Fresh { .. })
     }

@@ -578,15 +578,21 @@ fn ha_config(host: &str, keepalived: &str, at: i64) -> Observation {
     }
 }
 
-#[test]
-fn haproxy_dead_on_the_holder_says_what_keepalived_will_do_from_its_own_configuration() {
-    let mut m = model();
+/// slb1 and slb2 with the tutorial's keepalived.conf (priority 100 each, chk_haproxy 3 s x fall 10,
+/// weight -2), slb1 holding the VIP, its haproxy up.
+fn tutorial_pair_at_rest(m: &mut Model) {
     let tutorial = |p: &str| std::fs::read_to_string(format!("{}/tests/fixtures/hacfg/tutorial/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     m.apply(ha_config("slb1", &tutorial("m1.conf"), 0));
     m.apply(ha_config("slb2", &tutorial("m2.conf"), 0));
     m.apply(vrrp("slb1", VrrpState::Master, true, 0));
     m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
     m.apply(haproxy("slb1", &[("master1", "UP")], 0));
+}
+
+#[test]
+fn haproxy_dead_on_the_holder_says_what_keepalived_will_do_from_its_own_configuration() {
+    let mut m = model();
+    tutorial_pair_at_rest(&mut m);
     m.apply(haproxy("slb2", &[("master1", "UP")], 0));
     rest_seen(&mut m, 0);
     let a = assess(&m, t(0));
@@ -632,12 +638,7 @@ fn the_tools_said_missing_are_the_tools_the_hosts_are_asked_about() {
 #[test]
 fn a_prediction_is_made_once_and_checked_against_the_move() {
     let mut m = model();
-    let tutorial = |p: &str| std::fs::read_to_string(format!("{}/tests/fixtures/hacfg/tutorial/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    m.apply(ha_config("slb1", &tutorial("m1.conf"), 0));
-    m.apply(ha_config("slb2", &tutorial("m2.conf"), 0));
-    m.apply(vrrp("slb1", VrrpState::Master, true, 0));
-    m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
-    m.apply(haproxy("slb1", &[("master1", "UP")], 0));
+    tutorial_pair_at_rest(&mut m);
     assert!(m.prediction.is_none());
     let dead = |at| Observation {
         at: t(at),

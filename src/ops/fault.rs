@@ -71,9 +71,7 @@ impl Fault {
             Fault::EtcdNospace => vec![P::Etcd],
             Fault::OsdDown => vec![P::Ceph],
             Fault::CertExpiring => vec![P::Certs],
-            Fault::KillMaster | Fault::HealAll => {
-                vec![P::Hosts, P::Vip, P::Haproxy, P::Etcd, P::Leases, P::Certs, P::Ceph, P::Nodes, P::Platform, P::Timeline]
-            }
+            Fault::KillMaster | Fault::HealAll => P::ALL.to_vec(),
         }
     }
     pub fn from_name(s: &str) -> Option<Fault> {
