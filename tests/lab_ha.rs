@@ -7,6 +7,8 @@
 
 #[path = "common/lab.rs"]
 mod harness;
+#[path = "common/live.rs"]
+mod live;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,12 +16,13 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kockpit::backend::{BackendEvent, BackendHandle};
+use kockpit::backend::BackendEvent;
 use kockpit::inventory::Plan;
 use kockpit::model::{HealthLevel, Mode, Model, PanelId, ServerStatus, Severity, VipVerdict, VrrpState, assess};
 use kockpit::ops::WriteCap;
 use kockpit::probe::{self, LiveSettings, hosts};
 use kockpit::transport::ssh::{AccessMode, PoolOptions, SshError, SshPool};
+use live::{Live, describe};
 
 /// The lab is one shared thing: tests take turns.
 static LAB_LOCK: Mutex<()> = Mutex::new(());
@@ -84,41 +87,14 @@ impl Drop for Restore<'_> {
     }
 }
 
-/// The live backend feeding a model, as the app does.
-struct Live {
-    handle: BackendHandle,
-    model: Model,
+trait Start {
+    fn start(lab: &Lab) -> Live;
 }
 
-impl Live {
+impl Start for Live {
     fn start(lab: &Lab) -> Live {
-        let plan = lab.plan();
-        let handle = probe::spawn(&plan, lab.settings());
-        Live { handle, model: Model::new(plan, Mode::ReadOnly, "lab") }
+        Live::start_with(lab.plan(), lab.settings())
     }
-
-    /// Apply events until `pred` holds; how long that took.
-    async fn until(&mut self, limit: Duration, what: &str, pred: impl Fn(&Model) -> bool) -> Duration {
-        self.until_checking(limit, what, pred, |_| {}).await
-    }
-}
-
-fn describe(m: &Model) -> String {
-    let mut s = String::new();
-    for (lb, v) in &m.vrrp {
-        s += &format!("vrrp {lb}: {:?} err {:?}\n", v.data.as_ref().map(|v| (v.state, v.holds_vip)), v.error.as_ref().map(|e| &e.reason));
-    }
-    for (lb, v) in &m.haproxy {
-        let rows: Vec<String> = v.data.iter().flatten().map(|b| format!("{}={}", b.server, b.status_text)).collect();
-        s += &format!("haproxy {lb}: {} err {:?}\n", rows.join(" "), v.error.as_ref().map(|e| &e.reason));
-    }
-    for (h, v) in &m.hosts {
-        s += &format!("host {h}: {:?} err {:?}\n", v.data.as_ref().map(|f| &f.hostname), v.error.as_ref().map(|e| &e.reason));
-    }
-    for e in m.timeline.iter() {
-        s += &format!("timeline: {}\n", e.text);
-    }
-    s
 }
 
 fn vrrp_state(m: &Model, lb: &str) -> Option<VrrpState> {
@@ -394,31 +370,6 @@ fn never_claims_without_facts(m: &Model) {
     if let VipVerdict::SplitBrain { holders, .. } = &v {
         let fresh = holders.iter().filter(|h| m.vrrp[*h].freshness(now).is_fresh()).count();
         assert!(fresh >= 2, "split brain claimed with {fresh} fresh holder(s): {v:?}");
-    }
-}
-
-impl Live {
-    /// Apply events until `pred` holds, checking `invariant` after every observation on the way; how
-    /// long that took.
-    async fn until_checking(&mut self, limit: Duration, what: &str, pred: impl Fn(&Model) -> bool, invariant: impl Fn(&Model)) -> Duration {
-        let started = Instant::now();
-        loop {
-            invariant(&self.model);
-            if pred(&self.model) {
-                return started.elapsed();
-            }
-            let left = limit.saturating_sub(started.elapsed()).min(Duration::from_millis(500));
-            if started.elapsed() >= limit {
-                panic!("timed out after {}s waiting for: {what}\n{}", limit.as_secs(), describe(&self.model));
-            }
-            match tokio::time::timeout(left, self.handle.events.recv()).await {
-                Ok(Some(BackendEvent::Obs(o))) => {
-                    self.model.apply(o);
-                }
-                Ok(Some(_)) | Err(_) => {}
-                Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
-            }
-        }
     }
 }
 

@@ -82,11 +82,23 @@ pub struct Peer {
     /// The commands present on the host (`command -v` answers), when known: a check script whose
     /// tool is absent always fails.
     pub commands: Option<std::collections::BTreeSet<String>>,
+    /// The ports the host's own haproxy binds (its frontends), when known.
+    pub haproxy_ports: Vec<u16>,
+    /// Check script files -> the `host:port` they connect to, read on the host.
+    pub check_targets: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Peer {
     pub fn new(host: impl Into<String>, conf: KeepalivedConf) -> Self {
-        Self { host: host.into(), conf, address: None, prefix: None, commands: None }
+        Self {
+            host: host.into(),
+            conf,
+            address: None,
+            prefix: None,
+            commands: None,
+            haproxy_ports: Vec::new(),
+            check_targets: Default::default(),
+        }
     }
 
     /// The peer's primary address for `instance`: the given one, else its `unicast_src_ip`.

@@ -72,6 +72,9 @@ pub struct Check {
     pub interval_fall: Option<(f64, u32)>,
     pub defined: bool,
     pub at: Option<Pos>,
+    /// The check connects to this host's own haproxy (a port its frontends bind, on a local address or
+    /// the VIP): it fails when haproxy dies, and not when one apiserver behind it does.
+    pub via_haproxy: bool,
 }
 
 impl Check {
@@ -116,6 +119,7 @@ pub fn checks_of(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<Check> {
             interval_fall: s.map(|s| (s.interval, s.fall)),
             defined: s.is_some(),
             at: s.map(|s| s.at.clone()),
+            via_haproxy: false,
         });
     }
     for t in &inst.track_processes {
@@ -129,6 +133,7 @@ pub fn checks_of(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<Check> {
             interval_fall: None,
             defined: p.is_some(),
             at: p.map(|p| p.at.clone()),
+            via_haproxy: false,
         });
     }
     for t in inst.track_files.iter().chain(&inst.track_interfaces) {
@@ -142,6 +147,7 @@ pub fn checks_of(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<Check> {
             interval_fall: None,
             defined: true,
             at: None,
+            via_haproxy: false,
         });
     }
     out
@@ -159,6 +165,66 @@ pub fn effective(inst: &VrrpInstance, checks: &[Check], failed: &dyn Fn(&Check) 
     Some((inst.priority as i32 + sum).clamp(1, 254) as u8)
 }
 
+/// The `host:port` targets a check's command line names: URLs (`https://localhost:16443/healthz`),
+/// `host:port` words and `nc [-z] host port`.
+pub fn targets_in(text: &str) -> Vec<(String, u16)> {
+    let words: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'').filter(|w| !w.is_empty()).collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let rest = w.split_once("://").map_or(*w, |(_, r)| r);
+        let hostport = rest.split('/').next().unwrap_or("");
+        let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+        if let Some((host, port)) = hostport.rsplit_once(':')
+            && let Ok(port) = port.parse::<u16>()
+            && !host.is_empty()
+        {
+            out.push((host.trim_matches(['[', ']']).to_string(), port));
+        }
+        if matches!(w.rsplit('/').next(), Some("nc" | "ncat" | "netcat")) {
+            // its last two arguments before the command ends: host port
+            let end = words[i + 1..]
+                .iter()
+                .position(|a| matches!(*a, "||" | "&&" | ";" | "|" | ">" | "2>&1" | ">/dev/null"))
+                .map_or(words.len(), |e| i + 1 + e);
+            let args: Vec<&&str> = words[i + 1..end].iter().filter(|a| !a.starts_with('-')).collect();
+            if let [.., host, port] = args[..]
+                && let Ok(port) = port.parse::<u16>()
+            {
+                out.push((host.to_string(), port));
+            }
+        }
+    }
+    out
+}
+
+/// Mark the checks that connect to the peer's own haproxy: a target on a port its frontends bind,
+/// at a loopback address, the peer's own address or one of the instance's virtual addresses. The
+/// targets come from the script's command line and, for a script file, from what was read on the host.
+fn mark_via_haproxy(p: &Peer, inst: &VrrpInstance, checks: &mut [Check]) {
+    if p.haproxy_ports.is_empty() {
+        return;
+    }
+    let local = |host: &str| -> bool {
+        let h = host.to_ascii_lowercase();
+        h == "localhost"
+            || h == "*"
+            || h == "0.0.0.0"
+            || h.starts_with("127.")
+            || h == "::1"
+            || p.address.is_some_and(|a| a.to_string() == h)
+            || inst.vips.iter().any(|v| v.address == h)
+    };
+    for c in checks.iter_mut() {
+        let mut targets = targets_in(&c.text);
+        if let Some(file) = c.text.split_whitespace().next()
+            && let Some(found) = p.check_targets.get(file)
+        {
+            targets.extend(found.iter().flat_map(|t| targets_in(t)));
+        }
+        c.via_haproxy = targets.iter().any(|(h, port)| p.haproxy_ports.contains(port) && local(h));
+    }
+}
+
 /// Everything the election needs about one peer's instance.
 struct Member<'a> {
     host: &'a str,
@@ -173,7 +239,8 @@ fn members<'a>(peers: &'a [Peer], instance: &str) -> Vec<Member<'a>> {
         .iter()
         .filter_map(|p| {
             let inst = p.conf.instance(instance)?;
-            let checks = checks_of(&p.conf, inst);
+            let mut checks = checks_of(&p.conf, inst);
+            mark_via_haproxy(p, inst, &mut checks);
             let before = effective(inst, &checks, &|_| false);
             Some(Member { host: &p.host, inst, checks, addr: p.address_for(instance), before })
         })
@@ -246,8 +313,9 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
         None => "while no peer holds the VIP".to_string(),
     };
     let failing: fn(&Check) -> bool = match event {
-        Event::HaproxyDead(_) => Check::looks_at_haproxy,
-        Event::ApiserverDead(_) => Check::looks_at_apiserver,
+        Event::HaproxyDead(_) => |c| c.looks_at_haproxy() || c.via_haproxy,
+        // a check through haproxy still passes while the other apiservers answer
+        Event::ApiserverDead(_) => |c| c.looks_at_apiserver() && !c.via_haproxy,
         _ => |_| false,
     };
     let gone = matches!(event, Event::KeepalivedStopped(_) | Event::HostDown(_));

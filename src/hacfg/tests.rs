@@ -633,3 +633,45 @@ fn apiserver_checks_and_peers_without_a_check() {
     assert!(predict_instance(&k, "NOPE", None, &Event::HostDown("m1".into())).is_none());
     assert_eq!(predict(&k, None, &Event::HostDown("m9".into()))[0].text, "m9 has no instance VI_1: the VIP stays on m1");
 }
+
+#[test]
+fn a_check_through_the_local_haproxy_fails_with_haproxy_not_with_one_apiserver() {
+    // the kubeadm guide's check_apiserver.sh, read on each host: it curls haproxy's own port
+    let mut k = set("kubeadm", [fixture!("kubeadm/m1.conf"), fixture!("kubeadm/m2.conf"), fixture!("kubeadm/m3.conf")]);
+    for p in &mut k {
+        p.haproxy_ports = vec![8081, 16443];
+        p.check_targets.insert("/etc/keepalived/check_apiserver.sh".into(), vec!["https://localhost:16443".into()]);
+    }
+    let p = predict_instance(&k, "VI_1", None, &Event::HaproxyDead("m1".into())).unwrap();
+    assert!(
+        p.text.contains(
+            "lowers its priority 101 -> 99 in ~30 s (check_apiserver: 3 s x fall 10); m3 (100, highest address) then takes the VIP"
+        ),
+        "{}",
+        p.text
+    );
+    assert_eq!((p.holder_after.as_deref(), p.moves), (Some("m3"), true));
+    // one apiserver gone: haproxy still answers the check through the others
+    let p = predict_instance(&k, "VI_1", None, &Event::ApiserverDead("m1".into())).unwrap();
+    assert!(!p.moves, "{}", p.text);
+    // the port of another service, or another host's address, is not the local haproxy
+    for target in ["https://localhost:6443", "https://10.9.9.9:16443"] {
+        for p in &mut k {
+            p.check_targets.insert("/etc/keepalived/check_apiserver.sh".into(), vec![target.into()]);
+        }
+        let p = predict_instance(&k, "VI_1", None, &Event::HaproxyDead("m1".into())).unwrap();
+        assert!(!p.moves, "{target}: {}", p.text);
+    }
+}
+
+#[test]
+fn targets_of_check_command_lines() {
+    use crate::hacfg::predict::targets_in;
+    let t = |s: &str| targets_in(s).into_iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>();
+    assert_eq!(t("curl -sfk --max-time 2 https://localhost:16443/healthz -o /dev/null"), ["localhost:16443"]);
+    assert_eq!(t("/usr/bin/nc -z 127.0.0.1 8443"), ["127.0.0.1:8443"]);
+    assert_eq!(t("nc -z -w 2 127.0.0.1 8443 || exit 1"), ["127.0.0.1:8443"]);
+    assert_eq!(t("wget -q -O- http://user:1234@[::1]:9000/x"), ["::1:9000"]);
+    assert_eq!(t("killall -0 haproxy"), Vec::<String>::new());
+    assert_eq!(t("curl https://10.0.0.100:6443/ --connect-timeout 1"), ["10.0.0.100:6443"]);
+}

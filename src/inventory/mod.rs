@@ -107,7 +107,8 @@ impl fmt::Display for Vip {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "an [lb] table")]
 pub struct LbSettings {
-    /// HAProxy's admin socket.
+    /// HAProxy's stats socket; "" = found on the host (the running haproxy's configuration, then the
+    /// distributions' default paths).
     pub haproxy_socket: String,
     /// The backend carrying the apiservers; "" = every backend.
     pub haproxy_backend: String,
@@ -153,7 +154,7 @@ impl DemoteMethod {
 impl Default for LbSettings {
     fn default() -> Self {
         Self {
-            haproxy_socket: "/run/haproxy/admin.sock".into(),
+            haproxy_socket: String::new(),
             haproxy_backend: String::new(),
             keepalived_json: "/tmp/keepalived.json".into(),
             keepalived_state_file: String::new(),
@@ -419,6 +420,38 @@ impl Plan {
     /// The etcd members.
     pub fn etcd_hosts(&self) -> impl Iterator<Item = &Host> {
         self.hosts.iter().filter(|h| h.roles.etcd)
+    }
+
+    /// The hosts running keepalived, from the topology: the lb hosts, or the masters themselves (the lb
+    /// hosts when the plan gives some master that role too); none for a local proxy or no load balancer.
+    pub fn keepalived_hosts(&self) -> Vec<&Host> {
+        match self.topology.load_balancer {
+            LbTopology::Dedicated => self.lbs().collect(),
+            LbTopology::Masters if self.lbs().next().is_some() => self.lbs().collect(),
+            LbTopology::Masters => self.masters().collect(),
+            LbTopology::LocalProxy | LbTopology::None => Vec::new(),
+        }
+    }
+
+    /// The hosts running haproxy: where keepalived runs, or for KubeKey's internal load balancer (a
+    /// local proxy, no VIP) every worker that is not a master (the masters reach their own apiserver);
+    /// every host when there is no such worker.
+    pub fn haproxy_hosts(&self) -> Vec<&Host> {
+        match self.topology.load_balancer {
+            LbTopology::LocalProxy => {
+                let workers: Vec<&Host> = self.hosts.iter().filter(|h| h.roles.worker && !h.roles.master).collect();
+                if workers.is_empty() { self.hosts.iter().collect() } else { workers }
+            }
+            _ => self.keepalived_hosts(),
+        }
+    }
+
+    /// The VIP and port clients use, when keepalived carries one.
+    pub fn vip_endpoint(&self) -> Option<std::net::SocketAddr> {
+        match self.topology.load_balancer {
+            LbTopology::Dedicated | LbTopology::Masters => self.vip.as_ref().map(|v| std::net::SocketAddr::new(v.address, v.port)),
+            LbTopology::LocalProxy | LbTopology::None => None,
+        }
     }
 }
 

@@ -23,14 +23,25 @@ pub fn spawn(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<Backe
     Ok(combine(vec![(Part::Kube, kube), (Part::Stores, state), (Part::Ssh, ssh)]))
 }
 
-/// Whether the first observation (data or a failure) of every live SSH source has arrived: the HA
-/// front (with each LB's configuration), etcd, the certificates of every master and, with a `[ceph]` section, Ceph.
+/// Whether the first observation (data or a failure) of every live source the plan expects has
+/// arrived: every host's facts, keepalived, haproxy and the configuration on each host that runs them
+/// (by the topology: LB hosts, the masters, or the workers' local proxies), the VIP probe, each
+/// apiserver's readyz and certificates, etcd, the Kubernetes API (nodes and leases) and, with a `[ceph]`
+/// section, Ceph.
 pub fn first_round_complete(m: &Model) -> bool {
-    let lbs = m.plan.lbs().count();
+    let plan = &m.plan;
     let heard = |data: bool, error: bool| data || error;
-    let ha = m.hosts.len() >= m.plan.hosts.len() && m.vrrp.len() >= lbs && m.haproxy.len() >= lbs && m.ha_config.len() >= lbs;
-    let etcd = m.plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());
-    let certs = m.certs.len() >= m.plan.masters().count();
-    let ceph = m.plan.ceph.is_none() || heard(m.ceph.data.is_some(), m.ceph.error.is_some());
-    ha && etcd && certs && ceph
+    let all = |hosts: Vec<&crate::inventory::Host>, has: &dyn Fn(&str) -> bool| hosts.iter().all(|h| has(&h.name));
+    let mut config_hosts = plan.keepalived_hosts();
+    config_hosts.extend(plan.haproxy_hosts());
+    let ha = all(plan.hosts.iter().collect(), &|h| m.hosts.contains_key(h))
+        && all(plan.keepalived_hosts(), &|h| m.vrrp.contains_key(h))
+        && all(plan.haproxy_hosts(), &|h| m.haproxy.contains_key(h))
+        && all(config_hosts, &|h| m.ha_config.contains_key(h))
+        && (plan.vip_endpoint().is_none() || heard(m.vip_probe.updated.is_some(), m.vip_probe.error.is_some()));
+    let masters = all(plan.masters().collect(), &|h| m.readyz.contains_key(h) && m.certs.contains_key(h));
+    let etcd = plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());
+    let kube = heard(m.nodes.data.is_some(), m.nodes.error.is_some()) && heard(m.leases.data.is_some(), m.leases.error.is_some());
+    let ceph = plan.ceph.is_none() || heard(m.ceph.data.is_some(), m.ceph.error.is_some());
+    ha && masters && etcd && kube && ceph
 }

@@ -27,6 +27,11 @@ pub fn peers(m: &Model) -> Vec<Peer> {
                 }
             }
             p.commands = Some(commands);
+            // what the host's own haproxy listens on, and what its check scripts connect to
+            if let Some(h) = &v.haproxy {
+                p.haproxy_ports = h.frontends.iter().flat_map(|f| f.binds.iter().filter_map(|b| b.address.port())).collect();
+            }
+            p.check_targets = v.check_targets.clone();
             Some(p)
         })
         .collect()

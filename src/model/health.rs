@@ -323,7 +323,19 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     }
     unknown_unless_fresh(&mut a, now, PanelId::Nodes, "nodes", "node readiness", &m.nodes);
     if !m.haproxy.is_empty() && !m.haproxy.values().any(|s| s.freshness(now).is_fresh()) {
-        a.add(Severity::Unknown, PanelId::Haproxy, "haproxy", "apiserver backends unknown: no haproxy answers");
+        // the apiservers themselves may still be known: each one's /readyz, asked directly
+        let masters: Vec<&str> = plan.masters().map(|h| h.name.as_str()).collect();
+        let readyz_known = !masters.is_empty() && masters.iter().all(|h| m.readyz.get(*h).is_some_and(|s| s.freshness(now).is_fresh()));
+        if readyz_known {
+            a.add(
+                Severity::Warn,
+                PanelId::Haproxy,
+                "haproxy",
+                "haproxy's view of the apiserver backends unknown: no haproxy answers (the apiservers answer /readyz directly)",
+            );
+        } else {
+            a.add(Severity::Unknown, PanelId::Haproxy, "haproxy", "apiserver backends unknown: no haproxy answers");
+        }
     }
     if (plan.ceph.is_some() || !m.rook.unheard()) && !m.ceph_fresh(now) {
         let why: Vec<String> = [("ceph", &m.ceph), ("rook", &m.rook)]

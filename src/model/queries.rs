@@ -30,7 +30,8 @@ impl Model {
     /// The Ceph sources heard so far (the CLI's is listed while nothing at all is heard).
     fn ceph_sources(&self) -> Vec<(&str, &Sourced<CephView>)> {
         let mut v = Vec::new();
-        if !self.ceph.unheard() || self.rook.unheard() {
+        // the ceph CLI is expected with a [ceph] section; without one it is listed once heard
+        if !self.ceph.unheard() || (self.rook.unheard() && self.plan.ceph.is_some()) {
             v.push(("ceph", &self.ceph));
         }
         if !self.rook.unheard() {
@@ -88,20 +89,28 @@ impl Model {
     pub fn sources(&self, now: DateTime<Utc>) -> Vec<(PanelId, String, Freshness)> {
         let mut out = Vec::new();
         let mut push = |p: PanelId, name: String, f: Freshness| out.push((p, name, f));
-        for (h, s) in &self.hosts {
-            push(PanelId::Hosts, format!("host {h}"), s.freshness(now));
+        // every source the plan expects, and any other one heard: one that never answered is waiting
+        let plan = &self.plan;
+        let names = |expected: Vec<&crate::inventory::Host>, heard: Vec<&String>| -> Vec<String> {
+            let mut v: Vec<String> = expected.into_iter().map(|h| h.name.clone()).collect();
+            v.extend(heard.into_iter().filter(|h| !plan.hosts.iter().any(|p| &p.name == *h)).cloned());
+            v
+        };
+        let each = |map_get: &dyn Fn(&str) -> Option<Freshness>, h: &str| map_get(h).unwrap_or(Freshness::Waiting);
+        for h in names(plan.hosts.iter().collect(), self.hosts.keys().collect()) {
+            push(PanelId::Hosts, format!("host {h}"), each(&|h| self.hosts.get(h).map(|s| s.freshness(now)), &h));
         }
-        for (h, s) in &self.vrrp {
-            push(PanelId::Vip, format!("keepalived {h}"), s.freshness(now));
+        for h in names(plan.keepalived_hosts(), self.vrrp.keys().collect()) {
+            push(PanelId::Vip, format!("keepalived {h}"), each(&|h| self.vrrp.get(h).map(|s| s.freshness(now)), &h));
         }
-        if self.vip_probe.updated.is_some() || self.vip_probe.error.is_some() {
+        if plan.vip_endpoint().is_some() || self.vip_probe.updated.is_some() || self.vip_probe.error.is_some() {
             push(PanelId::Vip, "vip probe".into(), self.vip_probe.freshness(now));
         }
-        for (h, s) in &self.haproxy {
-            push(PanelId::Haproxy, format!("haproxy {h}"), s.freshness(now));
+        for h in names(plan.haproxy_hosts(), self.haproxy.keys().collect()) {
+            push(PanelId::Haproxy, format!("haproxy {h}"), each(&|h| self.haproxy.get(h).map(|s| s.freshness(now)), &h));
         }
-        for (h, s) in &self.readyz {
-            push(PanelId::Haproxy, format!("readyz {h}"), s.freshness(now));
+        for h in names(plan.masters().collect(), self.readyz.keys().collect()) {
+            push(PanelId::Haproxy, format!("readyz {h}"), each(&|h| self.readyz.get(h).map(|s| s.freshness(now)), &h));
         }
         push(PanelId::Etcd, "etcd".into(), self.etcd.freshness(now));
         push(PanelId::Leases, "leases".into(), self.leases.freshness(now));
@@ -115,8 +124,8 @@ impl Model {
         if !self.warnings.unheard() {
             push(PanelId::Timeline, "warning events".into(), self.warnings.freshness(now));
         }
-        for (h, s) in &self.certs {
-            push(PanelId::Certs, format!("certs {h}"), s.freshness(now));
+        for h in names(plan.masters().collect(), self.certs.keys().collect()) {
+            push(PanelId::Certs, format!("certs {h}"), each(&|h| self.certs.get(h).map(|s| s.freshness(now)), &h));
         }
         out
     }

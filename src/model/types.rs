@@ -78,6 +78,8 @@ pub struct HaConfigView {
     pub versions: std::collections::BTreeMap<String, String>,
     /// Check tools present on the host.
     pub tools: Vec<String>,
+    /// keepalived's check script files -> the `host:port` they connect to.
+    pub check_targets: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Who holds the VIP, as far as fresh observations tell ([`crate::model::Model::vip_verdict`]).

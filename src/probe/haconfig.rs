@@ -23,6 +23,8 @@ pub struct HaFiles {
     pub versions: BTreeMap<String, String>,
     /// The check tools present on the host (killall, pidof, pgrep, curl, nc, wget).
     pub tools: Vec<String>,
+    /// keepalived's check script files -> the `host:port` they connect to.
+    pub check_targets: BTreeMap<String, Vec<String>>,
 }
 
 /// Split the script's output into files and facts. Never fails: unknown lines belong to the file
@@ -57,6 +59,12 @@ pub fn parse_ha_files(out: &str) -> HaFiles {
             flush(&mut h, current.take());
             let (kind, v) = rest.split_once(' ').unwrap_or((rest, ""));
             h.versions.insert(kind.to_string(), v.to_string());
+        } else if let Some(rest) = bare.strip_prefix("@@kockpit-check ") {
+            flush(&mut h, current.take());
+            let mut it = rest.split_whitespace();
+            if let Some(path) = it.next() {
+                h.check_targets.insert(path.to_string(), it.map(str::to_string).collect());
+            }
         } else if let Some(rest) = bare.strip_prefix("@@kockpit-tools") {
             flush(&mut h, current.take());
             h.tools = rest.split_whitespace().map(str::to_string).collect();
@@ -98,7 +106,7 @@ pub async fn fetch_ha_config(
 /// its place, never a failure of the whole read.
 pub fn view_of(h: HaFiles) -> crate::model::HaConfigView {
     use crate::hacfg::{Source, parse_haproxy, parse_keepalived};
-    let mut v = crate::model::HaConfigView { versions: h.versions, tools: h.tools, ..Default::default() };
+    let mut v = crate::model::HaConfigView { versions: h.versions, tools: h.tools, check_targets: h.check_targets, ..Default::default() };
     for (kind, path, why) in &h.unreadable {
         v.problems.push(format!("{kind}: cannot read {path}: {why}"));
     }

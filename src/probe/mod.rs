@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::backend::{BackendEvent, BackendHandle, Command};
-use crate::inventory::{Host, LbTopology, Plan};
+use crate::inventory::{Host, Plan};
 use crate::model::{Observation, Payload};
 use crate::ops::{OpEvent, OpRequest};
 use crate::transport::ssh::{AccessMode, PassphrasePrompt, PoolOptions, SshError, SshPool, show_secs};
@@ -137,21 +137,10 @@ pub struct ProbeTargets {
 
 impl ProbeTargets {
     pub fn of(plan: &Plan) -> ProbeTargets {
-        let lbs: Vec<Host> = plan.lbs().cloned().collect();
         let masters: Vec<Host> = plan.masters().cloned().collect();
-        // keepalived + haproxy on the masters themselves: the plan may or may not also give them the lb role
-        let on_masters = || if lbs.is_empty() { masters.clone() } else { lbs.clone() };
-        let (keepalived, haproxy) = match plan.topology.load_balancer {
-            LbTopology::Dedicated => (lbs.clone(), lbs.clone()),
-            LbTopology::Masters => (on_masters(), on_masters()),
-            // KubeKey's internal load balancer: a local haproxy on every node, no VIP
-            LbTopology::LocalProxy => (Vec::new(), plan.hosts.clone()),
-            LbTopology::None => (Vec::new(), Vec::new()),
-        };
-        let vip = match plan.topology.load_balancer {
-            LbTopology::Dedicated | LbTopology::Masters => plan.vip.as_ref().map(|v| SocketAddr::new(v.address, v.port)),
-            _ => None,
-        };
+        let keepalived: Vec<Host> = plan.keepalived_hosts().into_iter().cloned().collect();
+        let haproxy: Vec<Host> = plan.haproxy_hosts().into_iter().cloned().collect();
+        let vip = plan.vip_endpoint();
         ProbeTargets { hosts: plan.hosts.clone(), keepalived, haproxy, masters, vip }
     }
 }
@@ -374,11 +363,20 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
     }
     for h in cfg_hosts {
         let pool = pool.clone();
+        // a file of a daemon the topology does not run on this host is not missing
+        let runs_keepalived = plan.keepalived_hosts().iter().any(|k| k.name == h.name);
+        let runs_haproxy = plan.haproxy_hosts().iter().any(|k| k.name == h.name);
         every(tasks, HA_CONFIG_INTERVAL, tx.clone(), move || {
             let (pool, h) = (pool.clone(), h.clone());
             async move {
-                let result =
-                    haconfig::fetch_ha_config(&pool, &h.ssh_host, "", "", timeout * 2).await.map(|f| Box::new(haconfig::view_of(f)));
+                let result = haconfig::fetch_ha_config(&pool, &h.ssh_host, "", "", timeout * 2).await.map(|mut f| {
+                    f.unreadable.retain(|(kind, _, _)| match kind.as_str() {
+                        "keepalived" => runs_keepalived,
+                        "haproxy" => runs_haproxy,
+                        _ => true,
+                    });
+                    Box::new(haconfig::view_of(f))
+                });
                 let budget = (HA_CONFIG_INTERVAL.as_millis() as u64) * 3;
                 observation(format!("ssh {}", h.name), budget, Payload::HaConfig { host: h.name, result })
             }

@@ -310,10 +310,12 @@ emit() {
     -e 's/\(stats[[:space:]][[:space:]]*auth[[:space:]][[:space:]]*[^:[:space:]]*:\)[^[:space:]]*/\1<redacted>/'
   echo
 }
+kafiles=''
 ka_file() {
   local depth dir pat g
   depth=$2
   emit keepalived "$1"
+  kafiles="$kafiles $1"
   [ "$depth" -lt 8 ] && [ -r "$1" ] || return 0
   dir=${1%/*}
   for pat in $(sed -n 's/^[[:space:]]*include[[:space:]][[:space:]]*\([^[:space:]#!]*\).*/\1/p' "$1"); do
@@ -321,9 +323,12 @@ ka_file() {
     for g in $pat; do [ -e "$g" ] && ka_file "$g" $((depth + 1)); done
   done
 }
+self_net=$(readlink /proc/self/ns/net 2>/dev/null)
 args_of() {
   for d in /proc/[0-9]*; do
     [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+    # a daemon in another network namespace (a container's) is not this host's
+    pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
     next=''
     for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
       if [ "$next" = 1 ]; then echo "$arg"; next=''; continue; fi
@@ -337,6 +342,12 @@ ka=$(args_of keepalived | head -n 1)
 if command -v keepalived >/dev/null 2>&1 || [ -e "$ka" ]; then
   ka_file "$ka" 0
   v=$(keepalived --version 2>&1 | head -n 1) && printf '@@kockpit-version keepalived %s\n' "$v"
+  # what each check script file connects to (host:port only: no userinfo, nothing else leaves)
+  for s in $(cat $kafiles 2>/dev/null | sed -n 's/^[[:space:]]*script[[:space:]][[:space:]]*"\{0,1\}\(\/[^"[:space:]]*\).*/\1/p' | sort -u | head -n 16); do
+    [ -f "$s" ] && [ -r "$s" ] || continue
+    t=$(head -c 65536 "$s" | sed 's#//[^/@[:space:]]*@#//#g' | grep -oE '(https?://)?[][A-Za-z0-9_.:-]*:[0-9]{1,5}' | head -n 16 | tr '\n' ' ')
+    printf '@@kockpit-check %s %s\n' "$s" "$t"
+  done
 fi
 hp=$(args_of haproxy)
 [ -n "$hp" ] || hp=${2:-}

@@ -56,7 +56,7 @@ fn reads_a_minimal_plan_with_defaults() {
     assert_eq!(plan.topology.etcd, EtcdTopology::Stacked);
     assert_eq!(plan.topology.etcd_deploy, EtcdDeploy::StaticPod);
     assert_eq!(plan.lb, LbSettings::default());
-    assert_eq!(plan.lb.haproxy_socket, "/run/haproxy/admin.sock");
+    assert_eq!(plan.lb.haproxy_socket, "", "found on each host");
     assert_eq!(plan.lb.track_file, "/etc/keepalived/kockpit-demote");
     assert_eq!(plan.access.ssh_config, None);
     assert!(!plan.access.readonly && !plan.access.accept_new_host_keys && !plan.access.allow_drills);
