@@ -8,7 +8,8 @@
 //!
 //! Run: `cargo bench --bench ha_probe` (root; brings the lab up, leaves it up). KOCKPIT_BENCH_ROUNDS
 //! sets the number of rounds (default 8), KOCKPIT_BENCH_INTERVAL_MS the poll interval (default: the
-//! live default, [`LiveSettings::DEFAULT_INTERVAL`]).
+//! live default, [`LiveSettings::DEFAULT_INTERVAL`]). `KOCKPIT_LAB_TOPOLOGY=kubeadm-lbs` runs it on the LBs
+//! configured from the kubeadm guide, with no `[lb]` in the plan (everything discovered on the hosts).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -59,13 +60,26 @@ fn lab_vip_holders(vip: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// haproxy's status of a server on an LB, from its TCP stats socket (127.0.0.1:9999 in the LB).
+/// The lab's haproxy stats socket and apiserver backend (from `tests/lab/ha env`: they differ per
+/// topology, `KOCKPIT_LAB_TOPOLOGY`).
+static HAP: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
+
+/// haproxy's status of a server on an LB, from its stats socket: the TCP one (127.0.0.1:9999 in the LB)
+/// of the default lab, else the unix socket inside the LB's own mount namespace.
 fn lab_haproxy_status(lb: &str, server: &str) -> String {
-    let out = in_netns(lb, &["socat", "-t", "1", "stdio", "TCP:127.0.0.1:9999"], Some("show stat\n"));
+    let (lab_dir, sock, backend) = HAP.get().expect("set in main");
+    let out = if sock == "/run/haproxy/admin.sock" {
+        in_netns(lb, &["socat", "-t", "1", "stdio", "TCP:127.0.0.1:9999"], Some("show stat\n"))
+    } else {
+        let pid = std::fs::read_to_string(format!("{lab_dir}/pids/{lb}.host.pid")).unwrap_or_default();
+        let pid = pid.split_whitespace().next().unwrap_or("0").to_string();
+        let connect = format!("unix-connect:{sock}");
+        in_netns(lb, &["nsenter", "-t", &pid, "-m", "socat", "-t", "1", "stdio", &connect], Some("show stat\n"))
+    };
     out.lines()
         .find_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (f.len() > 17 && f[0] == "kube-apiserver" && f[1] == server).then(|| f[17].to_string())
+            (f.len() > 17 && f[0] == backend && f[1] == server).then(|| f[17].to_string())
         })
         .unwrap_or_default()
 }
@@ -174,6 +188,8 @@ fn main() {
     let plan = Plan::load(Path::new(&env_var(&env, "KOCKPIT_CONFIG"))).expect("lab plan");
     let ssh_config = PathBuf::from(env_var(&env, "KOCKPIT_SSH_CONFIG"));
     let vip = env_var(&env, "KOCKPIT_LAB_VIP");
+    let _ = HAP.set((env_var(&env, "KOCKPIT_LAB_DIR"), env_var(&env, "KOCKPIT_LAB_HAP_SOCK"), env_var(&env, "KOCKPIT_LAB_HAP_BACKEND")));
+    println!("topology: {}", env_var(&env, "KOCKPIT_LAB_TOPOLOGY"));
     let rounds: usize = std::env::var("KOCKPIT_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut settings = LiveSettings { ssh_config: Some(ssh_config.clone()), ..LiveSettings::new(true) };

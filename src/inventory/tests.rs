@@ -285,3 +285,25 @@ fn warnings_about_vips_no_host_can_hold_and_names_that_read_as_others() {
         assert!(e.message.contains("bidirectional") || e.message.contains("control"), "{bad:?}: {e}");
     }
 }
+
+#[test]
+fn which_hosts_run_keepalived_and_haproxy_by_topology() {
+    let names = |hs: Vec<&Host>| hs.iter().map(|h| h.name.clone()).collect::<Vec<_>>();
+    let dedicated = plan_with(3, 2, "");
+    assert_eq!(names(dedicated.keepalived_hosts()), ["lb0", "lb1"]);
+    assert_eq!(names(dedicated.haproxy_hosts()), ["lb0", "lb1"]);
+    assert_eq!(dedicated.vip_endpoint().map(|v| v.to_string()).as_deref(), Some("10.0.0.100:6443"));
+    let masters = plan_with(3, 0, "[topology]\nload_balancer = \"masters\"\n");
+    assert_eq!(names(masters.keepalived_hosts()), ["m0", "m1", "m2"]);
+    assert_eq!(names(masters.haproxy_hosts()), ["m0", "m1", "m2"]);
+    // KubeKey's internal load balancer: haproxy on the workers that are not masters, no keepalived, no VIP
+    let mut local = plan_with(3, 0, "[topology]\nload_balancer = \"local-proxy\"\n");
+    assert_eq!(names(local.haproxy_hosts()), ["m0", "m1", "m2"], "no worker: every host");
+    local.hosts[0].roles.worker = true;
+    let mut w = local.hosts[1].clone();
+    w.name = "w1".into();
+    w.roles = Roles { worker: true, ..Roles::default() };
+    local.hosts.push(w);
+    assert_eq!(names(local.haproxy_hosts()), ["w1"], "a master that is also a worker reaches its own apiserver");
+    assert!(local.keepalived_hosts().is_empty() && local.vip_endpoint().is_none());
+}

@@ -669,3 +669,27 @@ fn a_prediction_is_made_once_and_checked_against_the_move() {
     assert!(e.text.ends_with("(as predicted: slb2 within ~31 s; took 31.0 s since haproxy was seen dead)"), "{}", e.text);
     assert!(m.prediction.is_none());
 }
+
+#[test]
+fn a_source_the_plan_expects_is_waiting_until_it_answers() {
+    let mut m = model();
+    let waiting = |m: &Model| -> Vec<String> {
+        m.sources(t(1)).into_iter().filter(|(_, _, f)| matches!(f, Freshness::Waiting)).map(|(_, n, _)| n).collect()
+    };
+    let lbs: Vec<String> = m.plan.keepalived_hosts().iter().map(|h| h.name.clone()).collect();
+    assert!(!lbs.is_empty());
+    let w = waiting(&m);
+    for lb in &lbs {
+        assert!(w.contains(&format!("keepalived {lb}")) && w.contains(&format!("haproxy {lb}")), "{w:?}");
+    }
+    for h in m.plan.masters() {
+        assert!(w.contains(&format!("readyz {}", h.name)) && w.contains(&format!("certs {}", h.name)), "{w:?}");
+    }
+    assert!(w.contains(&"vip probe".to_string()), "{w:?}");
+    assert!(!w.iter().any(|n| n == "ceph"), "no [ceph] section, no ceph source expected: {w:?}");
+    m.apply(vrrp(&lbs[0], VrrpState::Master, true, 0));
+    assert!(!waiting(&m).contains(&format!("keepalived {}", lbs[0])));
+    // a host the plan does not name, heard anyway, is listed too
+    m.apply(vrrp("stray", VrrpState::Backup, false, 0));
+    assert!(m.sources(t(1)).iter().any(|(_, n, _)| n == "keepalived stray"));
+}
