@@ -98,6 +98,10 @@ pub struct Cli {
     /// Print where kockpit reads its configuration and writes its audit log, then exit.
     #[arg(long)]
     pub print_config_paths: bool,
+    /// status, render, audit report: how long to wait for every source's first answer (or failure)
+    /// before a source still silent is reported unknown.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10.0)]
+    pub wait: f64,
     /// Exit right after drawing the first frame (for start-up benchmarks).
     #[arg(long, hide = true, global = true)]
     pub exit_after_first_frame: bool,
@@ -310,9 +314,11 @@ mod audit;
 mod drill;
 mod lint;
 pub mod logs;
+mod status;
 use crate::live;
 use audit::{audit_unfinished, audit_verify, open_audit, take_unfinished};
 use drill::{drill_headless, drill_targets};
+use status::{snapshot, status};
 
 pub fn run(cli: Cli) -> Result<i32> {
     if let Some(Cmd::Plan { file, json }) = &cli.command {
@@ -416,79 +422,6 @@ fn start_backend(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Result<(B
         let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
         Ok((live_backend(&plan, s.readonly)?, model))
     }
-}
-
-/// A model for the non-interactive commands: the settled demo, or one round of live probes.
-fn snapshot(s: &Setup, cli: &Cli) -> Result<Model> {
-    if s.demo {
-        return Ok(demo_model(s, cli).1);
-    }
-    let plan = s.plan.clone().expect("plan when not demo");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(async move {
-        let mode = if s.readonly { Mode::ReadOnly } else { Mode::Live };
-        let mut model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
-        let mut backend = live_backend(&plan, s.readonly)?;
-        // Collect until every expected first observation arrived, or 5 s passed.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let complete = live::first_round_complete(&model);
-            if complete {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
-                Ok(Some(crate::backend::BackendEvent::Obs(o))) => {
-                    model.apply(o);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Ok(model)
-    })
-}
-
-fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
-    let model = snapshot(s, cli)?;
-    let now = Utc::now();
-    let a = assess(&model, now);
-    if json_out {
-        let sources: Vec<_> = model
-            .sources(now)
-            .into_iter()
-            .map(|(panel, name, f)| {
-                let (age_ms, reason) = match &f {
-                    crate::model::Freshness::Fresh { age_ms, .. } | crate::model::Freshness::Stale { age_ms } => (Some(*age_ms), None),
-                    crate::model::Freshness::Failed { age_ms, reason, .. } => (*age_ms, Some(reason.clone())),
-                    crate::model::Freshness::Waiting => (None, None),
-                };
-                json!({ "panel": panel, "source": name, "state": f.label(), "age_ms": age_ms, "reason": reason })
-            })
-            .collect();
-        let out = json!({
-            "kockpit_version": env!("CARGO_PKG_VERSION"),
-            "taken_at": now,
-            "health": a.level,
-            "exit_code": a.level.exit_code(),
-            "findings": a.findings,
-            "vip": model.vip_verdict(now),
-            "sources": sources,
-            "model": model,
-        });
-        outln!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        outln!("{} ({}): {}", model.meta.cluster, model.meta.mode.label(), a.level.label());
-        for f in &a.findings {
-            outln!(
-                "  {:<8} {:<9} {:<14} {}",
-                format!("{:?}", f.severity).to_lowercase(),
-                format!("{:?}", f.panel).to_lowercase(),
-                f.subject,
-                f.message
-            );
-        }
-    }
-    Ok(a.level.exit_code())
 }
 
 fn parse_size(size: &str) -> Result<(u16, u16)> {

@@ -206,6 +206,9 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
             Freshness::Stale { age_ms } => {
                 a.add(Severity::Warn, panel, subject_of(&name), format!("{name}: stale ({})", super::source::fmt_age_ms(age_ms)))
             }
+            Freshness::Waiting if m.meta.answer_by.is_some_and(|by| now >= by) => {
+                a.add(Severity::Unknown, panel, subject_of(&name), format!("{name}: no answer in time (neither data nor an error)"))
+            }
             _ => {}
         }
     }

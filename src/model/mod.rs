@@ -148,6 +148,10 @@ pub struct Meta {
     pub context: String,
     pub mode: Mode,
     pub version: &'static str,
+    /// Every expected source was to have answered by then (a one-shot command's `--wait`): one still
+    /// waiting after it is unknown, named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_by: Option<DateTime<Utc>>,
 }
 
 /// The whole observed cluster.
@@ -195,7 +199,13 @@ pub struct Model {
 impl Model {
     pub fn new(plan: Plan, mode: Mode, context: impl Into<String>) -> Model {
         Model {
-            meta: Meta { cluster: plan.cluster.name.clone(), context: context.into(), mode, version: env!("CARGO_PKG_VERSION") },
+            meta: Meta {
+                cluster: plan.cluster.name.clone(),
+                context: context.into(),
+                mode,
+                version: env!("CARGO_PKG_VERSION"),
+                answer_by: None,
+            },
             plan,
             hosts: BTreeMap::new(),
             vrrp: BTreeMap::new(),

@@ -693,3 +693,20 @@ fn a_source_the_plan_expects_is_waiting_until_it_answers() {
     m.apply(vrrp("stray", VrrpState::Backup, false, 0));
     assert!(m.sources(t(1)).iter().any(|(_, n, _)| n == "keepalived stray"));
 }
+
+#[test]
+fn a_source_still_silent_after_the_deadline_is_unknown_and_named() {
+    let mut m = model();
+    let lbs: Vec<String> = m.plan.keepalived_hosts().iter().map(|h| h.name.clone()).collect();
+    rest_seen(&mut m, 5);
+    // before any deadline, a silent source is only waiting
+    let silent = |a: &Assessment| a.findings.iter().filter(|f| f.message.contains("no answer in time")).count();
+    assert_eq!(silent(&assess(&m, t(1))), 0);
+    m.meta.answer_by = Some(t(5));
+    assert_eq!(silent(&assess(&m, t(1))), 0, "not yet");
+    let a = assess(&m, t(6));
+    let f = a.findings.iter().find(|f| f.message == format!("keepalived {}: no answer in time (neither data nor an error)", lbs[0]));
+    assert_eq!(f.map(|f| f.severity), Some(Severity::Unknown), "{:#?}", a.findings);
+    assert_eq!(a.level, HealthLevel::Unknown);
+    assert_eq!(a.level.exit_code(), 3);
+}
