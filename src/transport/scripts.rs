@@ -22,12 +22,21 @@ echo @@ip_forward; r /proc/sys/net/ipv4/ip_forward
 echo @@end
 "#;
 
-/// Arguments: $1 the JSON dump path, $2 the notify state file ("" for none). keepalived writes the
-/// dump within milliseconds; one that has not after ~0.2 s (busy, shutting down) is not waited for:
-/// the state file answers instead.
-/// The JSON signal number comes from `keepalived --signum=JSON`: a keepalived built without JSON has
-/// none, and then no signal is sent (a guessed real-time signal could kill it).
+/// Arguments: $1 the JSON dump path, $2 the notify state file ("" for none). keepalived writes a
+/// dump within milliseconds; one that has not after ~0.2 s (busy, shutting down) is not waited for.
+///
+/// keepalived's own view, best first: the JSON dump (the signal number from `keepalived
+/// --signum=JSON`; a keepalived without JSON, like 1.3 on CentOS 7, has none, and then no guessed
+/// signal is sent), else the text data dump (`--signum=DATA`, else SIGUSR1, which is DATA on every
+/// release) written to `keepalived.data` beside the JSON path, of which only the VRRP Topology
+/// section is printed, else the state file. Secrets are cut here, on the host: the JSON's
+/// `auth_data` and the data dump's `Password`.
+///
+/// The `@@ka` line: `stopped`, `frozen PID`, `running PID json`, `running PID data WHY-NO-JSON`,
+/// `running PID none WHY-NO-JSON WHY-NO-DATA` or `running PID denied USER` (the signal is not
+/// permitted: not root).
 pub const VRRP_SCRIPT: &str = r#"J=$1; S=$2
+case $J in */*) D=${J%/*}/keepalived.data ;; *) D=/tmp/keepalived.data ;; esac
 echo @@ip
 ip -j addr 2>&1 || echo '!ip failed'
 echo @@ka
@@ -38,30 +47,52 @@ if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
   read -r comm <"/proc/$pid/comm"
   if [ "$comm" = keepalived ]; then read -r st <"/proc/$pid/stat"; st=${st##*) }; st=${st%% *}; fi
 fi
+dump() {
+  old=$(stat -c %y "$1" 2>/dev/null); new=$old
+  if ! err=$(kill -"$2" "$pid" 2>&1); then
+    case $err in *ermitted*) why=denied ;; *) why=signal-failed ;; esac
+    return 1
+  fi
+  i=0
+  while [ $i -lt 15 ]; do
+    new=$(stat -c %y "$1" 2>/dev/null)
+    [ -n "$new" ] && [ "$new" != "$old" ] && [ -s "$1" ] && break
+    sleep 0.01; i=$((i+1))
+  done
+  [ -n "$new" ] && [ "$new" != "$old" ] || { why=not-written; return 1; }
+  a=$(stat -c %s.%y "$1" 2>/dev/null); i=0
+  while [ $i -lt 10 ]; do
+    sleep 0.005; b=$(stat -c %s.%y "$1" 2>/dev/null)
+    [ "$a" = "$b" ] && break
+    a=$b; i=$((i+1))
+  done
+  return 0
+}
 case $st in
   ''|Z|X) echo stopped ;;
   T|t) echo "frozen $pid" ;;
   *)
-    sig=$(keepalived --signum=JSON 2>/dev/null || /usr/sbin/keepalived --signum=JSON 2>/dev/null)
+    ka=$(command -v keepalived 2>/dev/null) || ka=/usr/sbin/keepalived
+    sig=$("$ka" --signum=JSON 2>/dev/null)
     case $sig in ''|*[!0-9]*) sig= ;; esac
-    if [ -z "$sig" ]; then echo "running $pid no-json-support"
+    why=no-json-support
+    if [ -n "$sig" ] && dump "$J" "$sig"; then
+      echo "running $pid json"
+      echo @@json
+      sed 's/"auth_data":"\([^"\\]\|\\.\)*"/"auth_data":"-"/g' "$J"
+      echo
+    elif [ "$why" = denied ]; then echo "running $pid denied $(id -un 2>/dev/null)"
     else
-      old=$(stat -c %y "$J" 2>/dev/null); new=$old
-      if kill -"$sig" "$pid" 2>/dev/null; then
-        i=0
-        while [ $i -lt 15 ]; do
-          new=$(stat -c %y "$J" 2>/dev/null)
-          [ -n "$new" ] && [ "$new" != "$old" ] && [ -s "$J" ] && break
-          sleep 0.01; i=$((i+1))
-        done
-        if [ -n "$new" ] && [ "$new" != "$old" ]; then
-          sleep 0.005
-          echo "running $pid json"
-          echo @@json
-          sed 's/"auth_data":"\([^"\\]\|\\.\)*"/"auth_data":"-"/g' "$J"
-          echo
-        else echo "running $pid json-not-written"; fi
-      else echo "running $pid signal-failed"; fi
+      nojson=$why
+      dsig=$("$ka" --signum=DATA 2>/dev/null)
+      case $dsig in ''|*[!0-9]*) dsig=USR1 ;; esac
+      if dump "$D" "$dsig"; then
+        echo "running $pid data $nojson"
+        echo @@data
+        sed -n -e 's/^\([[:space:]]*Password[[:space:]]*=[[:space:]]*\).*/\1<redacted>/' -e '/^------< VRRP Topology >------/,/^------</p' "$D"
+        echo
+      elif [ "$why" = denied ]; then echo "running $pid denied $(id -un 2>/dev/null)"
+      else echo "running $pid none $nojson data-$why"; fi
     fi ;;
 esac
 echo @@state
