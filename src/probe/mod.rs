@@ -103,6 +103,7 @@ impl LiveSettings {
             },
             passphrase: self.passphrase.clone(),
             host_addresses: plan.hosts.iter().map(|h| (h.ssh_host.clone(), h.address.to_string())).collect(),
+            sudo: plan.access.sudo,
             ..PoolOptions::default()
         }
     }
@@ -162,6 +163,10 @@ pub fn ssh_reason(e: &SshError) -> String {
     let s = e.to_string();
     let host = e.host();
     let rest = if host.is_empty() { s.as_str() } else { s.strip_prefix(&format!("{host}: ")).unwrap_or(&s) };
+    // sudo's refusal is not SSH's: it says `sudo -n for user ...` itself
+    if matches!(e, SshError::Sudo { .. }) {
+        return rest.to_string();
+    }
     format!("ssh: {rest}")
 }
 
