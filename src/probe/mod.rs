@@ -11,6 +11,7 @@
 //! SSH goes through one [`ssh::SshPool`]; in read-only mode it sends nothing outside the probes'
 //! read-only command set.
 
+pub mod access;
 pub mod actions;
 pub mod failover;
 pub mod haconfig;
