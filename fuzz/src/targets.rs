@@ -20,8 +20,9 @@ pub const TARGETS: &[(&str, Target, &str)] = &[
     ("known_hosts", known_hosts, "a known_hosts file (known_hosts::check_text)"),
     ("haproxy_stat", haproxy_stat, "haproxy `show stat` CSV (parse_show_stat)"),
     ("keepalived_json", keepalived_json, "keepalived's JSON dump (parse_keepalived_json)"),
+    ("keepalived_data", keepalived_data, "keepalived's text data dump, 1.3 and 2.x wordings (parse_keepalived_data)"),
     ("keepalived_state", keepalived_state, "keepalived's notify state file (parse_state_file)"),
-    ("vrrp_output", vrrp_output, "the VRRP probe's whole output: ip -j addr, JSON, state (vrrp_from_output)"),
+    ("vrrp_output", vrrp_output, "the VRRP probe's whole output: ip -j addr, JSON or data dump, state (vrrp_from_output)"),
     ("ip_addr", ip_addr, "`ip -j addr` (parse_ip_addr)"),
     ("hostfacts", hostfacts, "the host facts probe's output (parse_host_facts)"),
     ("etcd_json", etcd_json, "etcd grpc-gateway JSON: status, members, alarms, errors"),
@@ -129,6 +130,13 @@ fn haproxy_stat(data: &[u8]) {
 fn keepalived_json(data: &[u8]) {
     let text = remote_text(data);
     black_box(kockpit::probe::parse::parse_keepalived_json(&text).map_err(|e| e.to_string())).ok();
+}
+
+fn keepalived_data(data: &[u8]) {
+    let text = remote_text(data);
+    if let Ok(instances) = kockpit::probe::parse::parse_keepalived_data(&text) {
+        black_box(instances.iter().any(|i| i.has_vip("10.213.0.100")));
+    }
 }
 
 fn keepalived_state(data: &[u8]) {

@@ -891,3 +891,24 @@ fn a_drain_ceph_refuses_says_why_in_its_confirmation() {
     let Dialog::Confirm(p) = &app.view.dialog else { panic!("a confirmation opens") };
     assert!(p.allowed(), "{:?}", p.blockers);
 }
+
+#[test]
+fn keepalived_seen_through_a_fallback_says_which() {
+    let mut app = app_with(true, &[], None);
+    let view = app.model.vrrp.get("slb2").and_then(|s| s.data.clone()).expect("the demo's slb2");
+    let at = now();
+    let source = "ssh slb2: data dump /tmp/keepalived.data (no JSON: no-json-support)".to_string();
+    app.on_backend(BackendEvent::Obs(crate::model::Observation {
+        at,
+        source: source.clone(),
+        budget_ms: 3_000,
+        payload: crate::model::Payload::Vrrp { lb: "slb2".into(), result: Ok(view) },
+    }));
+    app.refresh(at);
+    let screen = crate::ui::render_text(&mut app, 200, 60, at);
+    let row = screen.lines().find(|l| l.contains("slb2") && l.contains("prio")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("via dump"), "{row}");
+    let other = screen.lines().find(|l| l.contains("slb1") && l.contains("prio")).unwrap();
+    assert!(!other.contains(" via "), "the JSON dump is the normal way, not named: {other}");
+    assert_eq!(app.model.vrrp["slb2"].source, source, "status --json shows the whole source");
+}

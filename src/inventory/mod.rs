@@ -284,6 +284,9 @@ pub struct Access {
     pub allow_drills: bool,
     /// The SSH login budget (connect, authenticate, start the remote shell) in seconds; 0 = 20 s.
     pub login_timeout_secs: u64,
+    /// The SSH user is not root: what needs root (keepalived's signal, haproxy's socket, the HA
+    /// configuration, the PKI's keys) and every write run through `sudo -n`.
+    pub sudo: bool,
 }
 
 /// One host of the plan.

@@ -63,6 +63,7 @@ struct RawAccess {
     accept_new_host_keys: bool,
     allow_drills: bool,
     login_timeout_secs: Option<Spanned<u64>>,
+    sudo: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -254,6 +255,7 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
             accept_new_host_keys: access.accept_new_host_keys,
             allow_drills: access.allow_drills,
             login_timeout_secs,
+            sudo: access.sudo,
         },
         ceph,
         certs: certs.unwrap_or_default(),

@@ -108,7 +108,10 @@ pub fn view_of(h: HaFiles) -> crate::model::HaConfigView {
     use crate::hacfg::{Source, parse_haproxy, parse_keepalived};
     let mut v = crate::model::HaConfigView { versions: h.versions, tools: h.tools, check_targets: h.check_targets, ..Default::default() };
     for (kind, path, why) in &h.unreadable {
-        v.problems.push(format!("{kind}: cannot read {path}: {why}"));
+        match why.strip_prefix("denied ").and_then(|who| super::access::denied_reason(&format!("kockpit-denied file {path} {who}"))) {
+            Some(reason) => v.problems.push(format!("{kind}: {reason}")),
+            None => v.problems.push(format!("{kind}: cannot read {path}: {why}")),
+        }
     }
     let sources = |files: &[(String, String)]| -> Vec<Source> {
         files.iter().map(|(name, text)| Source { name: name.clone(), text: text.clone() }).collect()
@@ -148,6 +151,16 @@ mod tests {
         assert_eq!(h.unreadable, [("haproxy".into(), "/etc/haproxy/haproxy.cfg".into(), "permission denied".into())]);
         assert_eq!(h.versions["keepalived"], "Keepalived v2.2.7 (01/16,2022)");
         assert_eq!(h.tools, ["pidof", "curl"]);
+        // a permission the user lacks says which file, who, and what would grant it
+        let v = view_of(parse_ha_files("@@kockpit-unreadable haproxy /etc/haproxy/haproxy.cfg denied deploy haproxy\n"));
+        assert_eq!(
+            v.problems,
+            [
+                "haproxy: permission denied: /etc/haproxy/haproxy.cfg (user deploy; set [access] sudo = true or add the user to group haproxy)"
+            ]
+        );
+        let v = view_of(parse_ha_files("@@kockpit-unreadable keepalived /x no such file\n"));
+        assert_eq!(v.problems, ["keepalived: cannot read /x: no such file"]);
         // garbage before any file is dropped, never a panic
         assert_eq!(parse_ha_files("junk\n@@kockpit-file\n"), HaFiles { keepalived: vec![], ..HaFiles::default() });
     }

@@ -4,12 +4,14 @@
 //! simulated cluster returns.
 //!
 //! - Hosts ([`hosts`]): facts over SSH (kernel, OS, sizes, swap, firewalld, SELinux, sysctls, clock).
-//! - VIP / keepalived ([`keepalived`]): `ip -j addr` + keepalived's JSON dump per LB; TCP to VIP:port.
+//! - VIP / keepalived ([`keepalived`]): `ip -j addr` + keepalived's JSON dump (else its data dump, else
+//!   the state file) per LB; TCP to VIP:port.
 //! - haproxy ([`haproxy`]): `show stat` per haproxy host; HTTPS /readyz per apiserver.
 //!
 //! SSH goes through one [`ssh::SshPool`]; in read-only mode it sends nothing outside the probes'
 //! read-only command set.
 
+pub mod access;
 pub mod actions;
 pub mod failover;
 pub mod haconfig;
@@ -102,6 +104,7 @@ impl LiveSettings {
             },
             passphrase: self.passphrase.clone(),
             host_addresses: plan.hosts.iter().map(|h| (h.ssh_host.clone(), h.address.to_string())).collect(),
+            sudo: plan.access.sudo,
             ..PoolOptions::default()
         }
     }
@@ -150,6 +153,10 @@ pub fn ssh_reason(e: &SshError) -> String {
     let s = e.to_string();
     let host = e.host();
     let rest = if host.is_empty() { s.as_str() } else { s.strip_prefix(&format!("{host}: ")).unwrap_or(&s) };
+    // sudo's refusal is not SSH's: it says `sudo -n for user ...` itself
+    if matches!(e, SshError::Sudo { .. }) {
+        return rest.to_string();
+    }
     format!("ssh: {rest}")
 }
 
@@ -439,7 +446,9 @@ async fn vrrp_rounds(
     use std::collections::{HashMap, HashSet};
     use tokio::time::Instant;
     type ProbeResult = Result<crate::model::VrrpView, String>;
-    let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(String, ProbeResult)>();
+    let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(String, ProbeResult, String)>();
+    // where each LB's last view came from (JSON dump, data dump, state file...): the source says it
+    let mut from_of: HashMap<String, String> = HashMap::new();
     let mut inflight: HashSet<String> = HashSet::new();
     let mut last_holds: HashMap<String, bool> = HashMap::new();
     // results that take the VIP, waiting for a fresh look at the LBs that were holding it
@@ -452,8 +461,13 @@ async fn vrrp_rounds(
         let (pool, name, ssh_host, lb, timeout, res_tx) =
             (pool.clone(), h.name.clone(), h.ssh_host.clone(), lb.clone(), settings.command_timeout, res_tx.clone());
         tokio::spawn(async move {
-            let r = keepalived::probe_vrrp(&pool, &ssh_host, vip, &lb.keepalived_json, &lb.keepalived_state_file, timeout).await;
-            let _ = res_tx.send((name, r));
+            let r =
+                keepalived::probe_vrrp_found(&pool, "vrrp", &ssh_host, vip, &lb.keepalived_json, &lb.keepalived_state_file, timeout).await;
+            let (r, from) = match r {
+                Ok((v, from)) => (Ok(v), from),
+                Err(e) => (Err(e), String::new()),
+            };
+            let _ = res_tx.send((name, r, from));
         });
     };
     let mut ticker = tokio::time::interval(settings.interval);
@@ -467,8 +481,11 @@ async fn vrrp_rounds(
                     spawn_probe(h, &mut inflight);
                 }
             }
-            Some((name, result)) = res_rx.recv() => {
+            Some((name, result, from)) = res_rx.recv() => {
                 inflight.remove(&name);
+                if result.is_ok() {
+                    from_of.insert(name.clone(), from);
+                }
                 match result {
                     Ok(v) if v.holds_vip => {
                         let others: Vec<&Host> = lbs.iter().filter(|h| h.name != name && last_holds.get(&h.name) == Some(&true)).collect();
@@ -493,7 +510,11 @@ async fn vrrp_rounds(
                 if let Ok(v) = &result {
                     last_holds.insert(name.clone(), v.holds_vip);
                 }
-                let o = observation(format!("ssh {name}"), budget, Payload::Vrrp { lb: name, result });
+                let source = match from_of.get(&name) {
+                    Some(from) if result.is_ok() && !from.is_empty() => format!("ssh {name}: {from}"),
+                    _ => format!("ssh {name}"),
+                };
+                let o = observation(source, budget, Payload::Vrrp { lb: name, result });
                 if tx.send(BackendEvent::Obs(o)).await.is_err() {
                     return;
                 }

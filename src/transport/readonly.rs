@@ -26,6 +26,15 @@ pub fn read_only_scripts() -> [&'static str; 8] {
     ]
 }
 
+/// The read-only scripts that read what only root may (keepalived's signal and dumps, haproxy's socket
+/// and configuration, keepalived.conf, the PKI's keys): with `[access] sudo = true` these run through
+/// `sudo -n`. The others run as the SSH user.
+pub fn needs_root(cmd: &str) -> bool {
+    [scripts::VRRP_SCRIPT, scripts::SHOW_STAT_SCRIPT, scripts::HA_CONFIG_SCRIPT, scripts::CREDENTIALS_SCRIPT, scripts::CERTS_SCRIPT]
+        .iter()
+        .any(|script| is_script_call(cmd, script))
+}
+
 /// A short name for a command in messages: the probe's name for the probe scripts.
 pub fn describe_command(cmd: &str) -> String {
     let names = [
@@ -83,6 +92,17 @@ mod tests {
         ] {
             assert!(!is_read_only(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn what_needs_root() {
+        assert!(needs_root(&script_command(scripts::VRRP_SCRIPT, &["/tmp/keepalived.json", ""])));
+        assert!(needs_root(&script_command(scripts::SHOW_STAT_SCRIPT, &[""])));
+        assert!(needs_root(&script_command(scripts::HA_CONFIG_SCRIPT, &["", ""])));
+        assert!(!needs_root(&script_command(scripts::HOST_FACTS_SCRIPT, &[])), "facts are anyone's");
+        assert!(!needs_root(&script_command(scripts::TAIL_SCRIPT, &["file", "/x", "1", "1"])));
+        assert!(!needs_root("hostname"));
+        assert!(!needs_root(&format!("{}; reboot", script_command(scripts::VRRP_SCRIPT, &[]))));
     }
 
     #[test]

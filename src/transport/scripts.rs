@@ -22,12 +22,21 @@ echo @@ip_forward; r /proc/sys/net/ipv4/ip_forward
 echo @@end
 "#;
 
-/// Arguments: $1 the JSON dump path, $2 the notify state file ("" for none). keepalived writes the
-/// dump within milliseconds; one that has not after ~0.2 s (busy, shutting down) is not waited for:
-/// the state file answers instead.
-/// The JSON signal number comes from `keepalived --signum=JSON`: a keepalived built without JSON has
-/// none, and then no signal is sent (a guessed real-time signal could kill it).
+/// Arguments: $1 the JSON dump path, $2 the notify state file ("" for none). keepalived writes a
+/// dump within milliseconds; one that has not after ~0.2 s (busy, shutting down) is not waited for.
+///
+/// keepalived's own view, best first: the JSON dump (the signal number from `keepalived
+/// --signum=JSON`; a keepalived without JSON, like 1.3 on CentOS 7, has none, and then no guessed
+/// signal is sent), else the text data dump (`--signum=DATA`, else SIGUSR1, which is DATA on every
+/// release) written to `keepalived.data` beside the JSON path, of which only the VRRP Topology
+/// section is printed, else the state file. Secrets are cut here, on the host: the JSON's
+/// `auth_data` and the data dump's `Password`.
+///
+/// The `@@ka` line: `stopped`, `frozen PID`, `running PID json`, `running PID data WHY-NO-JSON`,
+/// `running PID none WHY-NO-JSON WHY-NO-DATA` or `running PID denied USER` (the signal is not
+/// permitted: not root).
 pub const VRRP_SCRIPT: &str = r#"J=$1; S=$2
+case $J in */*) D=${J%/*}/keepalived.data ;; *) D=/tmp/keepalived.data ;; esac
 echo @@ip
 ip -j addr 2>&1 || echo '!ip failed'
 echo @@ka
@@ -38,30 +47,52 @@ if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
   read -r comm <"/proc/$pid/comm"
   if [ "$comm" = keepalived ]; then read -r st <"/proc/$pid/stat"; st=${st##*) }; st=${st%% *}; fi
 fi
+dump() {
+  old=$(stat -c %y "$1" 2>/dev/null); new=$old
+  if ! err=$(kill -"$2" "$pid" 2>&1); then
+    case $err in *ermitted*) why=denied ;; *) why=signal-failed ;; esac
+    return 1
+  fi
+  i=0
+  while [ $i -lt 15 ]; do
+    new=$(stat -c %y "$1" 2>/dev/null)
+    [ -n "$new" ] && [ "$new" != "$old" ] && [ -s "$1" ] && break
+    sleep 0.01; i=$((i+1))
+  done
+  [ -n "$new" ] && [ "$new" != "$old" ] || { why=not-written; return 1; }
+  a=$(stat -c %s.%y "$1" 2>/dev/null); i=0
+  while [ $i -lt 10 ]; do
+    sleep 0.005; b=$(stat -c %s.%y "$1" 2>/dev/null)
+    [ "$a" = "$b" ] && break
+    a=$b; i=$((i+1))
+  done
+  return 0
+}
 case $st in
   ''|Z|X) echo stopped ;;
   T|t) echo "frozen $pid" ;;
   *)
-    sig=$(keepalived --signum=JSON 2>/dev/null || /usr/sbin/keepalived --signum=JSON 2>/dev/null)
+    ka=$(command -v keepalived 2>/dev/null) || ka=/usr/sbin/keepalived
+    sig=$("$ka" --signum=JSON 2>/dev/null)
     case $sig in ''|*[!0-9]*) sig= ;; esac
-    if [ -z "$sig" ]; then echo "running $pid no-json-support"
+    why=no-json-support
+    if [ -n "$sig" ] && dump "$J" "$sig"; then
+      echo "running $pid json"
+      echo @@json
+      sed 's/"auth_data":"\([^"\\]\|\\.\)*"/"auth_data":"-"/g' "$J"
+      echo
+    elif [ "$why" = denied ]; then echo "running $pid denied $(id -un 2>/dev/null)"
     else
-      old=$(stat -c %y "$J" 2>/dev/null); new=$old
-      if kill -"$sig" "$pid" 2>/dev/null; then
-        i=0
-        while [ $i -lt 15 ]; do
-          new=$(stat -c %y "$J" 2>/dev/null)
-          [ -n "$new" ] && [ "$new" != "$old" ] && [ -s "$J" ] && break
-          sleep 0.01; i=$((i+1))
-        done
-        if [ -n "$new" ] && [ "$new" != "$old" ]; then
-          sleep 0.005
-          echo "running $pid json"
-          echo @@json
-          sed 's/"auth_data":"\([^"\\]\|\\.\)*"/"auth_data":"-"/g' "$J"
-          echo
-        else echo "running $pid json-not-written"; fi
-      else echo "running $pid signal-failed"; fi
+      nojson=$why
+      dsig=$("$ka" --signum=DATA 2>/dev/null)
+      case $dsig in ''|*[!0-9]*) dsig=USR1 ;; esac
+      if dump "$D" "$dsig"; then
+        echo "running $pid data $nojson"
+        echo @@data
+        sed -n -e 's/^\([[:space:]]*Password[[:space:]]*=[[:space:]]*\).*/\1<redacted>/' -e '/^------< VRRP Topology >------/,/^------</p' "$D"
+        echo
+      elif [ "$why" = denied ]; then echo "running $pid denied $(id -un 2>/dev/null)"
+      else echo "running $pid none $nojson data-$why"; fi
     fi ;;
 esac
 echo @@state
@@ -74,10 +105,21 @@ echo @@end
 /// `stats socket` lines of the running haproxy's own configuration (its `-f` files and directories,
 /// else /etc/haproxy/haproxy.cfg), then the distributions' defaults (Debian's
 /// /run/haproxy/admin.sock, CentOS' /var/lib/haproxy/stats). Unix sockets and `ipv4@`/`host:port`
-/// ones both work. The first output line is `@@kockpit-socket ADDR FROM`; with none found it says
-/// what it tried and the line to add, and exits 2.
-pub const SHOW_STAT_SCRIPT: &str = r#"if ! command -v socat >/dev/null 2>&1; then echo 'socat is not installed' >&2; exit 127; fi
-tried=''
+/// ones both work. The first output line is `@@kockpit-socket ADDR FROM`.
+///
+/// With no socket to be had, the stats page: a `listen` or `frontend` section of that configuration
+/// with `stats enable`, `stats uri` or `stats auth`, fetched on the host itself as `URI;csv` (the same
+/// CSV) from its first `bind` (a wildcard as 127.0.0.1) with curl, else python3, else wget. Its
+/// `stats auth` credentials are read from the configuration here and handed to the client on its
+/// standard input, in its environment or in a private file, never on a command line and never
+/// printed. The first output line is then `@@kockpit-page URL FROM`.
+///
+/// A socket or configuration file this user may not use is `kockpit-denied KIND PATH USER GROUP` on
+/// stderr, exit 13 (GROUP: the group that would grant it, `-` for none); a socket without socat to
+/// read it, exit 127. With nothing found it says what it tried and the line to add, and exits 2.
+pub const SHOW_STAT_SCRIPT: &str = r#"tried=''; denied=''; unreadable=''; pages=''; nosocat=''
+grp() { m=$(stat -c %A "$1" 2>/dev/null); g=$(stat -c %G "$1" 2>/dev/null)
+  case $m in $2) [ "$g" != root ] && [ -n "$g" ] && { echo "$g"; return; } ;; esac; echo -; }
 try() {
   a=$1; from=$2
   case $a in
@@ -90,17 +132,53 @@ try() {
     /*)
       tried="$tried $a"
       [ -S "$a" ] || return 1
+      command -v socat >/dev/null 2>&1 || { nosocat=1; return 1; }
       if ! out=$(echo 'show stat' | socat -t 2 stdio "unix-connect:$a" 2>&1); then
+        case $out in *ermission*) [ -n "$denied" ] || denied=$a; return 1 ;; esac
         echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1)" >&2; exit 13
       fi ;;
     *)
       t=${a#ipv4@}; t=${t#ipv6@}; h=${t%:*}; p=${t##*:}
       case $h in ''|'*'|0.0.0.0) h=127.0.0.1 ;; '::') h=::1 ;; esac
       tried="$tried $a"
+      command -v socat >/dev/null 2>&1 || { nosocat=1; return 1; }
       out=$(echo 'show stat' | socat -t 2 stdio "tcp-connect:$h:$p" 2>/dev/null) || return 1 ;;
   esac
   printf '@@kockpit-socket %s %s\n%s\n' "$a" "$from" "$out"
   exit 0
+}
+PAGES='function flush() { if (sec && st && bind != "") print bind, (uri == "" ? "/haproxy?stats" : uri), ssl, (auth == "" ? "-" : auth) }
+$1 ~ /^#/ { next }
+$1 ~ /^(listen|frontend|backend|defaults|global|userlist|peers|resolvers|program|http-errors|ring|cache|mailers)$/ {
+  flush(); sec = ($1 == "listen" || $1 == "frontend"); st = 0; bind = ""; uri = ""; auth = ""; ssl = "http"; next }
+sec && $1 == "bind" && bind == "" { bind = $2; for (i = 3; i <= NF; i++) if ($i == "ssl") ssl = "https"; next }
+sec && $1 == "stats" && $2 == "enable" { st = 1 }
+sec && $1 == "stats" && $2 == "uri" { st = 1; uri = $3 }
+sec && $1 == "stats" && $2 == "auth" { st = 1; if (auth == "") auth = $3 }
+END { flush() }'
+PY='import base64, os, ssl, sys, urllib.request
+r = urllib.request.Request(sys.argv[1])
+a = os.environ.get("KOCKPIT_AUTH", "-")
+if a != "-":
+    r.add_header("Authorization", "Basic " + base64.b64encode(a.encode()).decode())
+c = ssl.create_default_context()
+c.check_hostname = False
+c.verify_mode = ssl.CERT_NONE
+sys.stdout.write(urllib.request.urlopen(r, timeout=2, context=c).read().decode("utf-8", "replace"))'
+page() {
+  u=$1; c=$2
+  if command -v curl >/dev/null 2>&1; then
+    if [ "$c" = - ]; then out=$(curl -sSfk -m 2 "$u" 2>&1)
+    else out=$(printf 'user = "%s"\n' "$(printf '%s' "$c" | sed 's/[\\"]/\\&/g')" | curl -sSfk -m 2 -K - "$u" 2>&1); fi
+  elif command -v python3 >/dev/null 2>&1; then out=$(KOCKPIT_AUTH=$c python3 -c "$PY" "$u" 2>&1)
+  elif command -v wget >/dev/null 2>&1; then
+    if [ "$c" = - ]; then out=$(wget -q -O - -T 2 --no-check-certificate "$u" 2>&1)
+    else
+      w=$(umask 077; mktemp) || return 1
+      printf 'user = %s\npassword = %s\n' "${c%%:*}" "${c#*:}" >"$w"
+      out=$(wget --config="$w" -q -O - -T 2 --no-check-certificate "$u" 2>&1); r=$?; rm -f "$w"; return $r
+    fi
+  else out='no curl, python3 or wget to fetch it with'; false; fi
 }
 [ -n "${1:-}" ] && try "$1" plan
 cfgs=''
@@ -119,16 +197,37 @@ for c in $cfgs; do
   seen="$seen $c"
   if [ -d "$c" ]; then files=$(ls "$c"/*.cfg 2>/dev/null); else files=$c; fi
   for f in $files; do
-    [ -r "$f" ] || continue
+    if [ ! -r "$f" ]; then [ -e "$f" ] && [ -z "$unreadable" ] && unreadable=$f; continue; fi
     for s in $(sed -n 's/^[[:space:]]*stats[[:space:]][[:space:]]*socket[[:space:]][[:space:]]*\([^[:space:]#]*\).*/\1/p' "$f"); do
       try "$s" "$f"
     done
+    pages="$pages$(awk "$PAGES" "$f" | while read -r b u x a; do printf '%s %s %s %s %s\n' "$b" "$u" "$x" "$a" "$f"; done)
+"
   done
 done
 for s in /run/haproxy/admin.sock /var/lib/haproxy/stats /var/run/haproxy/admin.sock /run/haproxy.sock /var/run/haproxy.sock /var/lib/haproxy/admin.sock; do
   try "$s" default
 done
-echo "no haproxy stats socket (tried:$tried; config:$seen): add under global in haproxy.cfg: stats socket /run/haproxy/admin.sock mode 660 level user" >&2
+why=''
+while read -r b u x a f; do
+  [ -n "$b" ] || continue
+  b=${b%%,*}; b=${b#ipv4@}; b=${b#ipv6@}
+  case $b in /*|unix@*|abns@*|fd@*|sockpair@*) continue ;; esac
+  h=${b%:*}; p=${b##*:}; p=${p%%-*}
+  case $h in ''|'*'|0.0.0.0) h=127.0.0.1 ;; '::'|'[::]'|:*) h='[::1]' ;; esac
+  url="$x://$h:$p$u"
+  if page "$url;csv" "$a"; then
+    case $out in '# pxname'*) printf '@@kockpit-page %s %s\n%s\n' "$url" "$f" "$out"; exit 0 ;; esac
+    out='not the CSV (an HTML page?)'
+  fi
+  why="$why; stats page $url: $(printf '%s' "$out" | tail -n 1)"
+done <<EOF
+$pages
+EOF
+if [ -n "$denied" ]; then echo "kockpit-denied socket $denied $(id -un) $(grp "$denied" '?????w*')" >&2; exit 13; fi
+if [ -n "$unreadable" ]; then echo "kockpit-denied file $unreadable $(id -un) $(grp "$unreadable" '????r*')" >&2; exit 13; fi
+if [ -n "$nosocat" ]; then echo "socat is not installed (to read haproxy's stats socket)$why" >&2; exit 127; fi
+echo "no haproxy stats socket (tried:$tried; config:$seen$why): add under global in haproxy.cfg: stats socket /run/haproxy/admin.sock mode 660 level user" >&2
 exit 2
 "#;
 
@@ -293,14 +392,18 @@ exit "$s""#;
 /// passwords never leave it. Bounded: 64 files, 1 MiB each, include depth 8.
 ///
 /// Output: `@@kockpit-file KIND PATH` then the file (lines starting `@@kockpit-` escaped as
-/// `@ @kockpit-`), `@@kockpit-unreadable KIND PATH REASON`, `@@kockpit-version KIND TEXT`, and one
+/// `@ @kockpit-`), `@@kockpit-unreadable KIND PATH REASON` (`denied USER GROUP` for a permission, GROUP
+/// the group that may read it or `-`), `@@kockpit-version KIND TEXT`, and one
 /// `@@kockpit-tools NAME...` line with the check tools found (killall pidof pgrep curl nc wget).
 pub const HA_CONFIG_SCRIPT: &str = r#"n=0
 emit() {
   kind=$1; f=$2
   n=$((n + 1)); [ $n -le 64 ] || return 0
   if [ ! -r "$f" ]; then
-    if [ -e "$f" ]; then printf '@@kockpit-unreadable %s %s permission denied\n' "$kind" "$f"; else printf '@@kockpit-unreadable %s %s no such file\n' "$kind" "$f"; fi
+    if [ -e "$f" ]; then
+      g=$(stat -c %G "$f" 2>/dev/null); case $(stat -c %A "$f" 2>/dev/null) in ????r*) ;; *) g=- ;; esac
+      printf '@@kockpit-unreadable %s %s denied %s %s\n' "$kind" "$f" "$(id -un)" "${g:--}"
+    else printf '@@kockpit-unreadable %s %s no such file\n' "$kind" "$f"; fi
     return 0
   fi
   [ -f "$f" ] || { printf '@@kockpit-unreadable %s %s not a regular file\n' "$kind" "$f"; return 0; }

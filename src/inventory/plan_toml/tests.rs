@@ -102,6 +102,7 @@ readonly = true
 accept_new_host_keys = true
 allow_drills = true
 login_timeout_secs = 45
+sudo = true
 
 [[hosts]]
 name = "cp1"
@@ -134,6 +135,8 @@ size = { cpu = 2, memory_gb = 8 }
     assert_eq!(plan.access.kube_context.as_deref(), Some("prod-admin"));
     assert!(plan.access.readonly && plan.access.accept_new_host_keys && plan.access.allow_drills);
     assert_eq!(plan.access.login_timeout_secs, 45);
+    assert!(plan.access.sudo);
+    assert!(!parse(VALID).expect("valid").access.sudo, "root by default: no sudo");
     let cp1 = plan.host("cp1").expect("cp1");
     assert_eq!(cp1.internal_address, Some(ip("192.168.1.21")));
     assert_eq!(cp1.ssh_host, "prod-cp1");
@@ -191,6 +194,8 @@ fn unknown_keys_name_the_key_and_the_allowed_ones() {
     for bad in ["0", "3601"] {
         assert_error(&format!("{VALID}[access]\nlogin_timeout_secs = {bad}\n"), 17, 22, &["login_timeout_secs", "between 1 and 3600"]);
     }
+    assert_error(&format!("{VALID}[access]\nsudo = \"yes\"\n"), 17, 8, &["invalid type", "expected a boolean"]);
+    assert_error(&format!("{VALID}[access]\nsudo_user = \"root\"\n"), 17, 1, &["unknown key `sudo_user`", "`sudo`"]);
 }
 
 #[test]

@@ -114,7 +114,7 @@ pub fn parse_state_file(text: &str) -> Result<(VrrpState, Option<DateTime<Utc>>)
     Ok((state, at))
 }
 
-fn epoch_to_utc(secs: f64) -> Option<DateTime<Utc>> {
+pub(super) fn epoch_to_utc(secs: f64) -> Option<DateTime<Utc>> {
     if !secs.is_finite() || secs <= 0.0 || secs > 1e11 {
         return None;
     }

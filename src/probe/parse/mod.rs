@@ -5,11 +5,13 @@ pub mod haproxy;
 pub mod hostfacts;
 pub mod ipaddr;
 pub mod keepalived;
+pub mod keepalived_data;
 
 pub use haproxy::parse_show_stat;
 pub use hostfacts::{HOST_FACTS_SECTIONS, parse_host_facts};
 pub use ipaddr::{IfAddr, parse_ip_addr};
 pub use keepalived::{KeepalivedInstance, parse_keepalived_json, parse_state_file};
+pub use keepalived_data::parse_keepalived_data;
 
 /// Remote output that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

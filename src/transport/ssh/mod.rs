@@ -92,6 +92,9 @@ pub struct PoolOptions {
     pub passphrase: Option<PassphrasePrompt>,
     /// Where the ssh_config sets no HostName for a host, connect to this address (the plan's).
     pub host_addresses: HashMap<String, String>,
+    /// The plan's `[access] sudo`: the scripts that need root ([`super::readonly::needs_root`]) and
+    /// every write command run through `sudo -n`.
+    pub sudo: bool,
 }
 
 impl Default for PoolOptions {
@@ -111,6 +114,7 @@ impl Default for PoolOptions {
             use_agent: true,
             passphrase: None,
             host_addresses: HashMap::new(),
+            sudo: false,
         }
     }
 }
@@ -127,6 +131,7 @@ impl std::fmt::Debug for PoolOptions {
             .field("accept_new_host_keys", &self.accept_new_host_keys)
             .field("connect_timeout", &self.connect_timeout)
             .field("login_timeout", &self.login_timeout)
+            .field("sudo", &self.sudo)
             .finish_non_exhaustive()
     }
 }
@@ -157,6 +162,9 @@ pub enum SshError {
     CommandTimeout { host: String, command: String, secs: f64 },
     #[error("{host}: {reason}")]
     Channel { host: String, reason: String },
+    /// sudo refused a command of `[access] sudo = true` (it never ran).
+    #[error("{host}: sudo -n for user {user}: {reason}")]
+    Sudo { host: String, user: String, reason: String },
     #[error("read-only: refused to send `{command}` to {host} (not in the read-only command set)")]
     ReadOnlyRefused { host: String, command: String },
     #[error("ssh config: {0}")]
@@ -176,6 +184,7 @@ impl SshError {
             | SshError::Auth { host, .. }
             | SshError::CommandTimeout { host, .. }
             | SshError::Channel { host, .. }
+            | SshError::Sudo { host, .. }
             | SshError::ReadOnlyRefused { host, .. } => host,
             SshError::Config(_) => "",
         }
@@ -331,7 +340,27 @@ impl SshPool {
             tracing::warn!(host, command, mode = ?self.mode(), "refused: SSH command outside the read-only set");
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
-        self.exec(host, command, timeout).await
+        let sent = self.as_sent(command, false);
+        let out = self.exec(host, sent.as_deref().unwrap_or(command), timeout).await?;
+        self.sudo_checked(host, sent.is_some(), out)
+    }
+
+    /// The command as it is sent, when that is not `command` itself: through `sudo -n` where the
+    /// plan says so and the command needs root (every write does).
+    fn as_sent(&self, command: &str, write: bool) -> Option<String> {
+        (self.inner.opts.sudo && (write || super::readonly::needs_root(command))).then(|| crate::shell::sudo_command(command))
+    }
+
+    /// `out` of a command sent through sudo (`wrapped`), or sudo's refusal as [`SshError::Sudo`].
+    fn sudo_checked(&self, host: &str, wrapped: bool, out: CommandOutput) -> Result<CommandOutput, SshError> {
+        if !wrapped {
+            return Ok(out);
+        }
+        let user = self.resolve(host).user;
+        match crate::shell::sudo_refusal(out.exit_status, &out.stdout, &out.stderr, &user) {
+            Some(reason) => Err(SshError::Sudo { host: host.to_string(), user, reason }),
+            None => Ok(out),
+        }
     }
 
     /// Run any command. Needs the write capability, and a pool built read-write.
@@ -341,7 +370,9 @@ impl SshPool {
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
         tracing::info!(host, command, "ssh write command");
-        self.exec(host, command, timeout).await
+        let sent = self.as_sent(command, true);
+        let out = self.exec(host, sent.as_deref().unwrap_or(command), timeout).await?;
+        self.sudo_checked(host, sent.is_some(), out)
     }
 
     /// A TCP stream to `to_host:to_port` as seen from `host`: a direct-tcpip channel of the pool's
@@ -564,6 +595,33 @@ mod tests {
         assert_eq!(p.resolve("lb1").hostname, "10.0.0.1", "the ssh_config's HostName wins");
         assert_eq!(p.resolve("m1").hostname, "192.0.2.21", "no HostName: the plan's address, not a DNS lookup of `m1`");
         assert_eq!(p.resolve("elsewhere").hostname, "elsewhere");
+    }
+
+    #[test]
+    fn sudo_where_the_plan_says_so_and_only_for_what_needs_root() {
+        let cfg = SshConfig::parse("Host lb1\n  User deploy\n").unwrap();
+        let p = SshPool::with_config(PoolOptions { sudo: true, ..Default::default() }, cfg.clone());
+        let vrrp = script_command(crate::transport::scripts::VRRP_SCRIPT, &["/tmp/keepalived.json", ""]);
+        assert_eq!(p.as_sent(&vrrp, false), Some(format!("sudo -n {vrrp}")));
+        assert!(is_read_only(&vrrp), "the read-only check sees the script itself, before the wrapping");
+        let facts = script_command(crate::transport::scripts::HOST_FACTS_SCRIPT, &[]);
+        assert_eq!(p.as_sent(&facts, false), None, "facts run as the SSH user");
+        assert_eq!(p.as_sent("systemctl stop keepalived", true).as_deref(), Some("sudo -n sh -c 'systemctl stop keepalived'"));
+        let plain = SshPool::with_config(PoolOptions::default(), cfg);
+        assert_eq!((plain.as_sent(&vrrp, false), plain.as_sent("systemctl stop keepalived", true)), (None, None));
+        // sudo's refusal names the host and the user; the command's own failure stays its own
+        let out = |stdout: &str, stderr: &str, code| CommandOutput {
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            exit_status: Some(code),
+            elapsed: Duration::ZERO,
+            first_output: None,
+        };
+        let e = p.sudo_checked("lb1", true, out("", "sudo: a password is required\n", 1)).unwrap_err();
+        assert!(matches!(&e, SshError::Sudo { user, .. } if user == "deploy"), "{e:?}");
+        assert!(e.to_string().starts_with("lb1: sudo -n for user deploy: a password is required"), "{e}");
+        assert!(p.sudo_checked("lb1", true, out("", "kockpit-denied socket /s root -\n", 13)).is_ok());
+        assert!(p.sudo_checked("lb1", false, out("", "sudo: a password is required\n", 1)).is_ok(), "not sent through sudo");
     }
 
     #[test]

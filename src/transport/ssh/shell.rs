@@ -76,11 +76,13 @@ impl SshPool {
         // stdin stays the shell's: the command gets /dev/null. `$?` is read before anything else runs.
         let sent = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
-        let result = tokio::time::timeout_at(deadline, shell_exchange(&mut shell.ch, command.as_bytes(), &marker, sent)).await;
+        let wrapped = self.as_sent(command, false);
+        let bytes = wrapped.as_deref().unwrap_or(command).as_bytes();
+        let result = tokio::time::timeout_at(deadline, shell_exchange(&mut shell.ch, bytes, &marker, sent)).await;
         match result {
             Ok(Ok(mut out)) => {
                 out.elapsed = sent.elapsed();
-                Ok(out)
+                self.sudo_checked(host, wrapped.is_some(), out)
             }
             Ok(Err(reason)) => {
                 if let Some(s) = guard.take() {

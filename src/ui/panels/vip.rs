@@ -91,6 +91,10 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
             if fresh {
                 let since = v.last_transition.map(|t| format!(" {}", fmt_age_ms((ctx.now - t).num_milliseconds()))).unwrap_or_default();
                 spans.push(Span::styled(since, ctx.s(Role::Muted)));
+                // keepalived's view from a fallback (its data dump, the state file, ip addr alone)
+                if let Some(via) = fallback_of(&s.source) {
+                    spans.push(Span::styled(format!(" via {via}"), ctx.s(Role::Muted)));
+                }
             } else {
                 // the last value stays, marked, with its age and why it is not current
                 let age = s.updated.map(|t| format!("seen {} ago", fmt_age_ms((ctx.now - t).num_milliseconds()))).unwrap_or_default();
@@ -111,4 +115,28 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
     }
     let (a, b) = window(all.len(), selected, height);
     Content { summary, header: None, rows: all[a..b].to_vec(), offset: a, total: total_lbs }
+}
+
+/// The fallback a VRRP source's data came from, in a word for a narrow row (`ssh lb1: data dump
+/// /tmp/keepalived.data (...)` -> `dump`); None for the JSON dump, a stopped or frozen keepalived, and
+/// sources that do not say. The whole source is in `status --json`.
+fn fallback_of(source: &str) -> Option<&'static str> {
+    let from = source.split_once(": ")?.1;
+    [("data dump", "dump"), ("state file", "state"), ("ip addr only", "ip addr")]
+        .into_iter()
+        .find(|(f, _)| from.starts_with(f))
+        .map(|(_, w)| w)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fallback_is_named() {
+        use super::fallback_of;
+        assert_eq!(fallback_of("ssh lb1: data dump /tmp/keepalived.data (no JSON: no-json-support)"), Some("dump"));
+        assert_eq!(fallback_of("ssh lb1: state file /run/keepalived.state (no dump: not-written)"), Some("state"));
+        assert_eq!(fallback_of("ssh lb1: ip addr only (no dump: x; no state file)"), Some("ip addr"));
+        assert_eq!(fallback_of("ssh lb1: JSON dump /tmp/keepalived.json"), None);
+        assert_eq!(fallback_of("sim ssh lb1"), None);
+    }
 }
