@@ -306,4 +306,23 @@ async fn kubekey_local_proxies_without_a_vip() {
     let a = assess(m, Utc::now());
     assert!(!a.findings.iter().any(|f| f.panel == PanelId::Haproxy && f.severity == Severity::Unknown), "{:#?}", a.findings);
     assert!(a.findings.iter().any(|f| f.message.starts_with("haproxy's view of the apiserver backends unknown")), "{:#?}", a.findings);
+
+    // w1's proxy killed: no stats socket to tell, but no haproxy process either: that node has lost the
+    // apiserver, critical; w2 goes on
+    let _undo = restore(&topo, &[&["start", "w1", "haproxy"]]);
+    topo.ha_ok(&["stop", "w1", "haproxy", "KILL"]);
+    let t = live.until(Duration::from_secs(15), "w1's haproxy seen dead", |m| haproxy_dead(m, "w1", Utc::now())).await;
+    eprintln!("w1's local haproxy killed: seen dead after {:.2}s", t.as_secs_f64());
+    let m = &live.model;
+    assert!(m.haproxy["w1"].error.as_ref().is_some_and(|e| e.reason.contains("haproxy is not running")), "{}", describe(m));
+    assert!(!haproxy_dead(m, "w2", Utc::now()), "{}", describe(m));
+    let a = assess(m, Utc::now());
+    assert_eq!(a.level, HealthLevel::Critical, "{:#?}", a.findings);
+    assert!(
+        a.findings.iter().any(|f| f.severity == Severity::Critical && f.subject == "w1" && f.message.contains("its local haproxy is dead")),
+        "{:#?}",
+        a.findings
+    );
+    topo.ha_ok(&["start", "w1", "haproxy"]);
+    live.until(Duration::from_secs(15), "w1's haproxy back", |m| !haproxy_dead(m, "w1", Utc::now())).await;
 }

@@ -94,7 +94,8 @@ pub fn haproxy_dead(m: &Model, host: &str, now: DateTime<Utc>) -> bool {
         let refused = e.reason.contains("Connection refused") || e.reason.contains("connection refused");
         // its socket gone where haproxy was seen before: the process is gone with it
         let gone = e.reason.contains("no haproxy stats socket") && s.data.is_some();
-        return fresh_failure && (refused || gone);
+        let no_process = e.reason.contains("haproxy is not running");
+        return fresh_failure && (refused || gone || no_process);
     }
     s.freshness(now).is_fresh() && s.data.as_ref().is_some_and(|v| !v.is_empty() && v.iter().all(|b| !b.status.is_serving()))
 }

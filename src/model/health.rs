@@ -293,6 +293,20 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         }
     }
 
+    // KubeKey's internal load balancer: each node reaches the apiserver through its own haproxy
+    if plan.topology.load_balancer == LbTopology::LocalProxy {
+        for h in plan.haproxy_hosts() {
+            if super::hacheck::haproxy_dead(m, &h.name, now) {
+                a.add(
+                    Severity::Critical,
+                    PanelId::Haproxy,
+                    &h.name,
+                    format!("{}: its local haproxy is dead: the kubelet and the pods on {} reach no apiserver through it", h.name, h.name),
+                );
+            }
+        }
+    }
+
     // haproxy.
     let mut down_everywhere: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     for (lb, s) in &m.haproxy {

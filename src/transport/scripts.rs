@@ -181,9 +181,13 @@ page() {
   else out='no curl, python3 or wget to fetch it with'; false; fi
 }
 [ -n "${1:-}" ] && try "$1" plan
-cfgs=''
+cfgs=''; running=''
+self_net=$(readlink /proc/self/ns/net 2>/dev/null)
 for d in /proc/[0-9]*; do
   [ "$(cat "$d/comm" 2>/dev/null)" = haproxy ] || continue
+  # a haproxy in another network namespace (a container's, an ingress controller's) is not this host's
+  pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
+  running=1
   next=''
   for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
     [ "$next" = 1 ] && cfgs="$cfgs $arg"
@@ -224,6 +228,7 @@ while read -r b u x a f; do
 done <<EOF
 $pages
 EOF
+if [ -z "$running" ]; then echo "haproxy is not running (no haproxy process on this host; tried:$tried)" >&2; exit 3; fi
 if [ -n "$denied" ]; then echo "kockpit-denied socket $denied $(id -un) $(grp "$denied" '?????w*')" >&2; exit 13; fi
 if [ -n "$unreadable" ]; then echo "kockpit-denied file $unreadable $(id -un) $(grp "$unreadable" '????r*')" >&2; exit 13; fi
 if [ -n "$nosocat" ]; then echo "socat is not installed (to read haproxy's stats socket)$why" >&2; exit 127; fi
