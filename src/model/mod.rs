@@ -148,6 +148,10 @@ pub struct Meta {
     pub context: String,
     pub mode: Mode,
     pub version: &'static str,
+    /// Why the screen shows less than a host plan's cluster, said in the header: the demo opened for
+    /// want of a cluster, or a cluster opened from its kubeconfig alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The whole observed cluster.
@@ -195,7 +199,13 @@ pub struct Model {
 impl Model {
     pub fn new(plan: Plan, mode: Mode, context: impl Into<String>) -> Model {
         Model {
-            meta: Meta { cluster: plan.cluster.name.clone(), context: context.into(), mode, version: env!("CARGO_PKG_VERSION") },
+            meta: Meta {
+                cluster: plan.cluster.name.clone(),
+                context: context.into(),
+                mode,
+                version: env!("CARGO_PKG_VERSION"),
+                note: plan.is_kubeconfig_only().then(|| Plan::NO_HOST_PLAN.to_string()),
+            },
             plan,
             hosts: BTreeMap::new(),
             vrrp: BTreeMap::new(),

@@ -11,6 +11,7 @@
 //! read-only command set.
 
 pub mod actions;
+pub mod endpoint;
 pub mod failover;
 pub mod haconfig;
 pub mod haproxy;
