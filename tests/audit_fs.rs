@@ -10,6 +10,7 @@ fn kockpit(cfg: &Path, args: &[&str]) -> Output {
     Command::new(bin)
         .args(args)
         .env("KOCKPIT_CONFIG_DIR", cfg)
+        .env("KUBECONFIG", cfg.join("no-kubeconfig"))
         .env("XDG_STATE_HOME", cfg.join("state"))
         .env_remove("KOCKPIT_CONFIG")
         .output()

@@ -18,6 +18,8 @@ fn kockpit_in(cfg: &std::path::Path, args: &[&str]) -> Output {
         .env("XDG_STATE_HOME", cfg.join("state"))
         .env_remove("KOCKPIT_CONFIG")
         .env_remove("NO_COLOR")
+        // no kubeconfig either: without a plan, the demo (whatever this machine's ~/.kube/config)
+        .env("KUBECONFIG", cfg.join("no-kubeconfig"))
         .output()
         .unwrap()
 }
@@ -87,8 +89,12 @@ fn bad_inputs_get_clear_errors() {
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("themes")).unwrap();
     std::fs::write(dir.join("themes/broken.toml"), "name = \"broken\"\n[roles]\nok = { fg = \"greenish\" }\n").unwrap();
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_kockpit")).args(["render", "--theme", "broken"]).env("KOCKPIT_CONFIG_DIR", dir).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kockpit"))
+        .args(["render", "--theme", "broken"])
+        .env("KOCKPIT_CONFIG_DIR", dir)
+        .env("KUBECONFIG", dir.join("no-kubeconfig"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("themes/broken.toml:3:"), "{err}");
@@ -279,6 +285,7 @@ fn output_errors_never_panic_and_usage_errors_are_not_verdicts() {
             .env("K", &bin)
             .env("KOCKPIT_CONFIG_DIR", cfg.path())
             .env_remove("KOCKPIT_CONFIG")
+            .env("KUBECONFIG", cfg.path().join("no-kubeconfig"))
             .output()
             .unwrap()
     };
@@ -546,4 +553,68 @@ fn lint_names_copies_of_one_file_by_their_directory_and_refuses_a_peer_twice() {
     let out = kockpit(&["lint", "--peer", &format!("x={}", a.display()), "--peer", &format!("x={}", b.display())]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("two peers named `x`"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// kockpit with a kubeconfig (and no plan) in a fresh configuration directory.
+fn with_kubeconfig(kubeconfig: &str, args: &[&str]) -> Output {
+    let cfg = tempfile::Builder::new().prefix("kockpit-cli-").tempdir().unwrap();
+    let kc = cfg.path().join("kubeconfig");
+    std::fs::write(&kc, kubeconfig).unwrap();
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    Command::new(bin)
+        .args(args)
+        .env("KOCKPIT_CONFIG_DIR", cfg.path())
+        .env("XDG_STATE_HOME", cfg.path().join("state"))
+        .env_remove("KOCKPIT_CONFIG")
+        .env("KUBECONFIG", &kc)
+        .output()
+        .unwrap()
+}
+
+/// A kubeconfig whose server refuses connections (port 1 of loopback).
+const CLOSED_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\"}\n\
+contexts:\n- name: ops@c\n  context: {cluster: c, user: u}\ncurrent-context: ops@c\nusers:\n- name: u\n  user: {token: t}\n";
+
+#[test]
+fn without_plan_or_kubeconfig_the_demo_says_why() {
+    let out = kockpit(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(DEMO)") && text.contains("demo: no host plan and no kubeconfig (KUBECONFIG, ~/.kube/config)"), "{text}");
+    // an unusable kubeconfig: the demo, and why the kubeconfig was not taken
+    let out = with_kubeconfig("apiVersion: v1\nkind: Config\nclusters: []\n", &["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(DEMO)") && text.contains("the kubeconfig is not usable: it names no current context"), "{text}");
+    // asked for, the demo comes without a word about why
+    let out = kockpit(&["render", "--size", "200x10"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demo: no host plan"));
+    let out = with_kubeconfig(CLOSED_KUBECONFIG, &["render", "--demo", "--size", "200x10"]);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("DEMO") && !screen.contains("no host plan"), "{screen}");
+}
+
+#[test]
+fn without_a_plan_a_kubeconfig_opens_its_cluster_even_when_it_does_not_answer() {
+    let out = with_kubeconfig(CLOSED_KUBECONFIG, &["status", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(3), "nothing answers: unknown");
+    assert_eq!(v["model"]["meta"]["cluster"], "ops@c");
+    assert_eq!(v["model"]["meta"]["mode"], "live");
+    assert!(v["model"]["meta"]["note"].as_str().unwrap().starts_with("no host plan: VIP, haproxy, etcd and host probes need SSH"));
+    assert_eq!(v["model"]["plan"]["source"]["format"], "kubeconfig");
+    assert!(v["model"]["plan"]["hosts"].as_array().unwrap().is_empty());
+    let out = with_kubeconfig(CLOSED_KUBECONFIG, &["render", "--size", "160x40"]);
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("not configured: no host plan") && screen.contains("endpoint https://127.0.0.1:1 does not"), "{screen}");
+    assert!(!screen.contains("DEMO"), "{screen}");
+    // a --context that is not there is refused, not guessed
+    let out = with_kubeconfig(CLOSED_KUBECONFIG, &["status", "--context", "prod"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no context \"prod\" in it (contexts: ops@c)"));
+    // the draft needs a cluster that answers, and says so
+    let out = with_kubeconfig(CLOSED_KUBECONFIG, &["plan", "--from-cluster"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(out.stdout.is_empty() && String::from_utf8_lossy(&out.stderr).contains("ops@c (https://127.0.0.1:1)"));
+    let out = kockpit(&["plan", "--from-cluster"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no kubeconfig (KUBECONFIG, ~/.kube/config)"));
 }

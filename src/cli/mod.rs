@@ -6,14 +6,14 @@ use std::time::Duration;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use color_eyre::Result;
-use color_eyre::eyre::{WrapErr, eyre};
+use color_eyre::eyre::eyre;
 use serde_json::json;
 
 use crate::app::App;
 use crate::backend::BackendHandle;
 use crate::config::{Config, Paths};
 use crate::inventory::Plan;
-use crate::model::{Mode, Model, PanelId, assess};
+use crate::model::{Mode, Model, assess};
 use crate::ops::WriteCap;
 use crate::ops::audit::Audit;
 use crate::settings::keymap::Keymap;
@@ -95,6 +95,9 @@ pub struct Cli {
     /// Demo only: add this many simulated worker nodes (scale runs).
     #[arg(long, global = true, default_value_t = 0)]
     pub nodes: usize,
+    /// The kubeconfig context: without a host plan, the cluster to open; with one, instead of its kube_context.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     /// Print where kockpit reads its configuration and writes its audit log, then exit.
     #[arg(long)]
     pub print_config_paths: bool,
@@ -181,10 +184,15 @@ pub enum Cmd {
         json: bool,
     },
     /// Check a host plan without contacting anything and print what kockpit understood.
+    /// `--from-cluster`: draft a host plan from the kubeconfig's cluster (read-only) and print it.
     Plan {
-        file: PathBuf,
+        #[arg(required_unless_present = "from_cluster", conflicts_with = "from_cluster")]
+        file: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Nodes, roles, the endpoint as the VIP, kubeadm's and KubeKey's marks, as a plan to complete.
+        #[arg(long, conflicts_with = "json")]
+        from_cluster: bool,
     },
 }
 
@@ -236,6 +244,8 @@ pub struct Setup {
     pub config: Config,
     pub plan: Option<Plan>,
     pub demo: bool,
+    /// Why the demo opened when it was not asked for.
+    pub note: Option<String>,
     pub readonly: bool,
     pub faults: Vec<Fault>,
     pub theme: Theme,
@@ -259,11 +269,9 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
             eyre!("unknown fault `{f}`; known faults: {}", names.join(", "))
         })?);
     }
-    let demo = cli.demo || demo_cmd || plan_path.is_none();
-    let plan = match (&plan_path, demo) {
-        (Some(p), false) => Some(Plan::load(p)?),
-        _ => None,
-    };
+    // faults and extra nodes go into the simulated cluster: without a host plan they ask for the demo
+    let demo_asked = cli.demo || demo_cmd || ((!faults.is_empty() || cli.nodes > 0) && plan_path.is_none());
+    let cluster::Chosen { plan, demo, note } = cluster::choose(plan_path.as_deref(), demo_asked, cli.context.as_deref())?;
     if !faults.is_empty() && !demo {
         return Err(eyre!("--fault injects into the simulated cluster only; add --demo (drills inject faults on real hosts)"));
     }
@@ -280,7 +288,7 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     }
     let keymap_name = cli.keymap.clone().or(config.keymap.clone()).unwrap_or_else(|| "default".into());
     let keymap = Keymap::load(&keymap_name, user_dir)?;
-    Ok(Setup { paths, config, plan, demo, readonly, faults, theme, themes, keymap })
+    Ok(Setup { paths, config, plan, demo, note, readonly, faults, theme, themes, keymap })
 }
 
 fn print_paths(paths: &Paths, cli: &Cli, config: &Config) -> Result<()> {
@@ -301,27 +309,38 @@ fn demo_model(s: &Setup, cli: &Cli) -> (sim::SimCluster, Model) {
     let settle = if s.faults.is_empty() { 2 } else { 12 };
     let (sim, mut model) = sim::settled_demo(&s.faults, cli.nodes, Utc::now(), settle, mode);
     model.meta.mode = Mode::Demo;
+    model.meta.note = s.note.clone();
     (sim, model)
 }
 
 /// Build the live backend for a plan. Live probes are provided by the probe module when present.
+/// Without a host plan (a cluster opened from its kubeconfig), only the API and the endpoint.
 fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
+    if plan.is_kubeconfig_only() {
+        return live::spawn_api_only(plan, readonly, Some(audit::session_id()));
+    }
     live::spawn(plan, readonly, Some(audit::session_id()))
 }
 
 /// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).
 mod audit;
+mod cluster;
 mod drill;
 mod lint;
 pub mod logs;
-mod status;
+mod oneshot;
+mod snapshot;
 use crate::live;
 use audit::{audit_unfinished, audit_verify, open_audit, take_unfinished};
 use drill::{drill_headless, drill_targets};
-use status::{snapshot, status};
+use oneshot::{render, status};
+use snapshot::snapshot;
 
 pub fn run(cli: Cli) -> Result<i32> {
-    if let Some(Cmd::Plan { file, json }) = &cli.command {
+    if let Some(Cmd::Plan { file, json, from_cluster }) = &cli.command {
+        let Some(file) = file.as_ref().filter(|_| !from_cluster) else {
+            return cluster::from_cluster(cli.context.as_deref());
+        };
         let plan = Plan::load(file)?;
         if *json {
             outln!("{}", serde_json::to_string_pretty(&plan)?);
@@ -422,26 +441,6 @@ fn start_backend(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Result<(B
         let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
         Ok((live_backend(&plan, s.readonly)?, model))
     }
-}
-
-fn parse_size(size: &str) -> Result<(u16, u16)> {
-    let (w, h) = size.split_once(['x', 'X']).ok_or_else(|| eyre!("--size must look like 120x40, got `{size}`"))?;
-    let w: u16 = w.trim().parse().wrap_err_with(|| format!("bad width in --size `{size}`"))?;
-    let h: u16 = h.trim().parse().wrap_err_with(|| format!("bad height in --size `{size}`"))?;
-    if !(20..=1000).contains(&w) || !(5..=500).contains(&h) {
-        return Err(eyre!("--size {w}x{h} is out of range (20x5 to 1000x500)"));
-    }
-    Ok((w, h))
-}
-
-fn render(s: &Setup, cli: &Cli, size: &str) -> Result<i32> {
-    let (w, h) = parse_size(size)?;
-    let model = snapshot(s, cli)?;
-    let cap = WriteCap::acquire(s.readonly);
-    let mut app = App::new(model, s.theme.clone(), vec![], s.keymap.clone(), cap, Audit::discard(), s.demo);
-    app.view.focus = PanelId::Hosts;
-    out!("{}", crate::ui::render_text(&mut app, w, h, Utc::now()));
-    Ok(0)
 }
 
 fn tui(s: Setup, cli: &Cli) -> Result<i32> {

@@ -51,6 +51,9 @@ pub struct Prediction {
     /// None: no peer can hold the VIP.
     pub holder_after: Option<String>,
     pub moves: bool,
+    /// Who may take the VIP: `holder_after` alone, or every peer of a tie that a race decides (backups
+    /// at equal priority preempting a lowered master: whichever acts first keeps it).
+    pub candidates: Vec<String>,
     /// Seconds until the outcome at most.
     pub within_s: f64,
     pub priorities: Vec<PeerPriority>,
@@ -338,6 +341,7 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
         holder_before: holder.clone(),
         holder_after: holder.clone(),
         moves: false,
+        candidates: Vec::new(),
         within_s: 0.0,
         priorities,
         text: String::new(),
@@ -448,7 +452,20 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
                             p.moves = true;
                             let after_delay =
                                 if delay > 0.0 { format!(" after its preempt_delay of {}", secs(delay)) } else { String::new() };
-                            format!("{head}; {lowers}; {} then takes the VIP{after_delay}", winner_text(&w))
+                            if w.2.is_empty() {
+                                format!("{head}; {lowers}; {} then takes the VIP{after_delay}", winner_text(&w))
+                            } else {
+                                // backups tied above the lowered master each preempt on its advert: a
+                                // race, not an election by address (one that is MASTER first stays)
+                                p.candidates = w.2.iter().map(|c| c.to_string()).collect();
+                                let by_address =
+                                    if w.3 { format!(", the higher address ({}) if they act at once", w.0) } else { String::new() };
+                                format!(
+                                    "{head}; {lowers}; then {} ({} each) race for the VIP{after_delay}: whichever preempts first keeps it{by_address}",
+                                    super::lint::and_list(&w.2).replace(" and ", " or "),
+                                    w.1
+                                )
+                            }
                         }
                         None if !contenders.is_empty() => {
                             let names: Vec<String> = contenders.iter().map(|c| format!("{} ({})", c.0, c.1)).collect();

@@ -525,9 +525,10 @@ fn haproxy_dead_on_the_holder_moves_the_vip_to_the_highest_address() {
     let p = predict_instance(&peers, "VI_1", Some("m1"), &Event::HaproxyDead("m1".into())).unwrap();
     assert_eq!(
         p.text,
-        "haproxy dead on m1, which holds the VIP: clients through the VIP fail now; keepalived on m1 lowers its priority 100 -> 98 in ~30 s (check_haproxy: 3 s x fall 10); m3 (100, highest address) then takes the VIP"
+        "haproxy dead on m1, which holds the VIP: clients through the VIP fail now; keepalived on m1 lowers its priority 100 -> 98 in ~30 s (check_haproxy: 3 s x fall 10); then m2 or m3 (100 each) race for the VIP: whichever preempts first keeps it, the higher address (m3) if they act at once"
     );
     assert_eq!((p.holder_after.as_deref(), p.moves, p.within_s), (Some("m3"), true, 31.0));
+    assert_eq!(p.candidates, ["m2", "m3"], "a race between the tied backups");
     assert_eq!(p.priorities[0], predict::PeerPriority { host: "m1".into(), before: Some(100), after: Some(98) });
     assert_eq!(p.priorities[2].after, Some(100));
 }
@@ -607,7 +608,7 @@ fn apiserver_checks_and_peers_without_a_check() {
     let p = predict_instance(&k, "VI_1", None, &Event::ApiserverDead("m1".into())).unwrap();
     assert!(
         p.text.contains(
-            "lowers its priority 101 -> 99 in ~30 s (check_apiserver: 3 s x fall 10); m3 (100, highest address) then takes the VIP"
+            "lowers its priority 101 -> 99 in ~30 s (check_apiserver: 3 s x fall 10); then m2 or m3 (100 each) race for the VIP: whichever preempts first keeps it, the higher address (m3) if they act at once"
         ),
         "{}",
         p.text
@@ -624,7 +625,7 @@ fn apiserver_checks_and_peers_without_a_check() {
     // a tie between peers whose addresses are unknown names them all
     let unknown: Vec<Peer> = ["m1", "m2", "m3"].iter().map(|h| peer(h, &inst(100, ""), "")).collect();
     let p = predict_instance(&unknown, "VI_1", Some("m1"), &Event::HaproxyDead("m1".into())).unwrap();
-    assert!(p.text.ends_with("m2 or m3 (100, whichever has the higher primary address) then takes the VIP"), "{}", p.text);
+    assert!(p.text.ends_with("then m2 or m3 (100 each) race for the VIP: whichever preempts first keeps it"), "{}", p.text);
     let p = predict_instance(&k, "VI_1", None, &Event::ApiserverDead("m2".into())).unwrap();
     assert_eq!(
         p.text,
@@ -645,7 +646,7 @@ fn a_check_through_the_local_haproxy_fails_with_haproxy_not_with_one_apiserver()
     let p = predict_instance(&k, "VI_1", None, &Event::HaproxyDead("m1".into())).unwrap();
     assert!(
         p.text.contains(
-            "lowers its priority 101 -> 99 in ~30 s (check_apiserver: 3 s x fall 10); m3 (100, highest address) then takes the VIP"
+            "lowers its priority 101 -> 99 in ~30 s (check_apiserver: 3 s x fall 10); then m2 or m3 (100 each) race for the VIP: whichever preempts first keeps it, the higher address (m3) if they act at once"
         ),
         "{}",
         p.text

@@ -6,6 +6,7 @@
 //! Every error is a [`FileError`] naming the line and column and saying what was expected.
 
 mod checks;
+pub mod draft;
 mod kubekey;
 mod locate;
 mod plan_toml;
@@ -57,12 +58,17 @@ pub enum PlanSource {
     /// A KubeKey `Cluster` YAML file, with its `apiVersion`.
     #[serde(rename = "kubekey")]
     KubeKey { path: PathBuf, api_version: String },
+    /// No host plan: a cluster opened from a kubeconfig alone ([`Plan::from_kubeconfig`]). It has no
+    /// hosts, so nothing is asked over SSH; only the Kubernetes API and the control-plane endpoint.
+    Kubeconfig { context: String, server: String },
 }
 
 impl PlanSource {
+    /// The plan file; empty without one.
     pub fn path(&self) -> &Path {
         match self {
             PlanSource::Kockpit { path } | PlanSource::KubeKey { path, .. } => path,
+            PlanSource::Kubeconfig { .. } => Path::new(""),
         }
     }
 }
@@ -74,6 +80,7 @@ impl fmt::Display for PlanSource {
             PlanSource::KubeKey { path, api_version } => {
                 write!(f, "{} (KubeKey Cluster, {api_version})", path.display())
             }
+            PlanSource::Kubeconfig { context, server } => write!(f, "kubeconfig context {context} ({server}), no host plan"),
         }
     }
 }
@@ -398,6 +405,33 @@ impl Plan {
     /// The built-in 8-host demo plan (`assets/demo-cluster.toml`).
     pub fn demo() -> Plan {
         Plan::parse_toml(Path::new(DEMO_PATH), DEMO_TOML).expect("the built-in demo plan assets/demo-cluster.toml is valid")
+    }
+
+    /// The plan of a cluster known only from its kubeconfig: named after the context, no hosts, no
+    /// load balancer. Not a host plan (which needs a master): only what the Kubernetes API shows is
+    /// watched, and the panels fed over SSH say why they are empty ([`Plan::NO_HOST_PLAN`]).
+    pub fn from_kubeconfig(context: &str, server: &str, kube_context: Option<String>, kubeconfig: Option<PathBuf>) -> Plan {
+        let name = if context.trim().is_empty() { "kubeconfig".to_string() } else { context.to_string() };
+        Plan {
+            cluster: ClusterInfo { name, kubernetes_version: None },
+            vip: None,
+            topology: Topology { load_balancer: LbTopology::None, ..Topology::default() },
+            lb: LbSettings::default(),
+            access: Access { kubeconfig, kube_context, ..Access::default() },
+            ceph: None,
+            certs: CertsPlan::default(),
+            drills: DrillCommands::default(),
+            hosts: Vec::new(),
+            source: PlanSource::Kubeconfig { context: context.to_string(), server: server.to_string() },
+        }
+    }
+
+    /// What the screen says when the cluster was opened from its kubeconfig alone.
+    pub const NO_HOST_PLAN: &str = "no host plan: VIP, haproxy, etcd and host probes need SSH; run kockpit plan --from-cluster";
+
+    /// Whether this is no host plan but a cluster opened from its kubeconfig alone.
+    pub fn is_kubeconfig_only(&self) -> bool {
+        matches!(self.source, PlanSource::Kubeconfig { .. })
     }
 
     /// The host called `name`.

@@ -14,6 +14,7 @@ mod aggregate;
 pub mod client;
 pub mod convert;
 pub mod drain;
+pub mod kubeconfig;
 pub mod lean;
 pub mod logs;
 pub mod reflect;

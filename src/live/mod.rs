@@ -23,6 +23,22 @@ pub fn spawn(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<Backe
     Ok(combine(vec![(Part::Kube, kube), (Part::Stores, state), (Part::Ssh, ssh)]))
 }
 
+/// The live backend of a cluster opened from its kubeconfig alone (no host plan): the Kubernetes part,
+/// and in the SSH part's place the TCP probe of the kubeconfig's endpoint, which answers what would go
+/// over SSH with why it cannot. Nothing is asked over SSH, no etcd, Ceph or certificate probes run.
+pub fn spawn_api_only(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<BackendHandle> {
+    let endpoint = match &plan.source {
+        crate::inventory::PlanSource::Kubeconfig { server, .. } => crate::inventory::draft::server_host_port(server),
+        _ => None,
+    };
+    let probe = crate::probe::endpoint::spawn(endpoint, crate::probe::LiveSettings::new(readonly));
+    let kube = crate::kube::spawn_backend(crate::kube::KubeSettings {
+        session: session.map(str::to_string),
+        ..crate::kube::KubeSettings::from_plan(plan, readonly)
+    });
+    Ok(combine(vec![(Part::Kube, kube), (Part::Ssh, probe)]))
+}
+
 /// Whether the first observation (data or a failure) of every live source the plan expects has
 /// arrived: every host's facts, keepalived, haproxy and the configuration on each host that runs them
 /// (by the topology: LB hosts, the masters, or the workers' local proxies), the VIP probe, each

@@ -109,6 +109,9 @@ pub struct Made {
     /// Who the configuration says takes the VIP (None: nobody can).
     pub after: Option<String>,
     pub moves: bool,
+    /// Every peer that may take it when a race decides (else empty: `after` alone).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
     /// Seconds until that happens, at most.
     pub within_s: f64,
     pub text: String,
@@ -136,8 +139,15 @@ impl Model {
         }
         let peers = peers(self);
         let Some(p) = hacfg::predict(&peers, Some(&holder), &Event::HaproxyDead(holder.clone())).into_iter().next() else { return };
-        let made =
-            Made { at, holder: holder.clone(), after: p.holder_after.clone(), moves: p.moves, within_s: p.within_s, text: p.text.clone() };
+        let made = Made {
+            at,
+            holder: holder.clone(),
+            after: p.holder_after.clone(),
+            moves: p.moves,
+            candidates: p.candidates.clone(),
+            within_s: p.within_s,
+            text: p.text.clone(),
+        };
         self.prediction = Some(made);
         self.timeline.push(TimelineEvent::new(at, PanelId::Vip, Severity::Warn, format!("predicted: {}", p.text)));
     }
@@ -146,8 +156,13 @@ impl Model {
     pub(super) fn settle_prediction(&mut self, at: DateTime<Utc>, to: &str) -> Option<String> {
         let p = self.prediction.take()?;
         let took = (at - p.at).num_milliseconds() as f64 / 1000.0;
-        let expected = p.after.as_deref().filter(|_| p.moves).unwrap_or("no move");
-        let verdict = if p.moves && p.after.as_deref() == Some(to) { "as predicted" } else { "NOT as predicted" };
+        let expected = if p.candidates.is_empty() {
+            p.after.clone().filter(|_| p.moves).unwrap_or_else(|| "no move".into())
+        } else {
+            p.candidates.join(" or ")
+        };
+        let hit = p.after.as_deref() == Some(to) || p.candidates.iter().any(|c| c == to);
+        let verdict = if p.moves && hit { "as predicted" } else { "NOT as predicted" };
         Some(format!("{verdict}: {expected} within ~{:.0} s; took {took:.1} s since haproxy was seen dead", p.within_s))
     }
 }

@@ -152,6 +152,10 @@ pub struct Meta {
     /// waiting after it is unknown, named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer_by: Option<DateTime<Utc>>,
+    /// Why the screen shows less than a host plan's cluster, said in the header: the demo opened for
+    /// want of a cluster, or a cluster opened from its kubeconfig alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The whole observed cluster.
@@ -205,6 +209,7 @@ impl Model {
                 mode,
                 version: env!("CARGO_PKG_VERSION"),
                 answer_by: None,
+                note: plan.is_kubeconfig_only().then(|| Plan::NO_HOST_PLAN.to_string()),
             },
             plan,
             hosts: BTreeMap::new(),

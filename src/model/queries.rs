@@ -134,6 +134,10 @@ impl Model {
     pub fn panel_freshness(&self, panel: PanelId, now: DateTime<Utc>) -> (Freshness, String) {
         let sources: Vec<(&str, Freshness)> = match panel {
             PanelId::Hosts => self.hosts.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
+            // without keepalived to read (no host plan), the endpoint's probe is the panel's source
+            PanelId::Vip if self.vrrp.is_empty() && !self.vip_probe.unheard() => {
+                vec![(self.vip_probe.source.as_str(), self.vip_probe.freshness(now))]
+            }
             PanelId::Vip => self.vrrp.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
             PanelId::Haproxy => self.haproxy.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
             PanelId::Etcd => vec![(self.etcd.source.as_str(), self.etcd.freshness(now))],

@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod endpoint;
 pub mod failover;
 pub mod haconfig;
 pub mod haproxy;

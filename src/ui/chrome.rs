@@ -62,11 +62,15 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     spans.extend(badges);
     spans.push(Span::styled(format!("  {lvl_text} "), t.style(lvl_role)));
     spans.push(Span::styled(format!(" {age}"), t.style(Role::Muted)));
+    if let Some(note) = &m.meta.note {
+        spans.push(Span::styled(format!("  {note}"), t.style(Role::Warn)));
+    }
     let left = Line::from(spans);
     buf.set_style(area, t.style(Role::Header));
-    buf.set_line(area.x, area.y, &left, area.width);
     let clock = now.with_timezone(&app.tz).format("%H:%M:%S").to_string();
     let cw = clock.len() as u16 + 1;
+    // a long header (a note) is cut before the clock, not run into it
+    buf.set_line(area.x, area.y, &left, if area.width > cw + 10 { area.width - cw - 1 } else { area.width });
     if area.width > cw + 10 {
         buf.set_string(area.x + area.width - cw, area.y, clock, t.style(Role::Header));
     }
@@ -87,6 +91,9 @@ fn freshness_span_full(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'stati
     let t = &app.theme;
     if p == PanelId::Timeline {
         return Span::styled("all probes", t.style(Role::Muted));
+    }
+    if app.model.plan.is_kubeconfig_only() && matches!(p, PanelId::Hosts | PanelId::Haproxy | PanelId::Etcd | PanelId::Certs) {
+        return Span::styled("no host plan", t.style(Role::Muted));
     }
     let (f, src) = app.model.panel_freshness(p, now);
     let src = if src.is_empty() { "-".to_string() } else { src };

@@ -8,6 +8,7 @@ mod haproxy;
 mod hosts;
 mod leases;
 mod nodes;
+mod noplan;
 mod platform;
 mod timeline;
 mod vip;
@@ -84,6 +85,11 @@ pub fn window(total: usize, selected: usize, height: usize) -> (usize, usize) {
 }
 
 pub fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, height: usize) -> Content {
+    if ctx.model.plan.is_kubeconfig_only()
+        && let Some(c) = noplan::content(ctx, p)
+    {
+        return c;
+    }
     match p {
         PanelId::Hosts => hosts::hosts(ctx, filter, selected, height),
         PanelId::Vip => vip::vip(ctx, selected, height),

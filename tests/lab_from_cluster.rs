@@ -1,0 +1,191 @@
+//! A cluster from its kubeconfig alone, against the real apiserver of `tests/lab/k8s` (fake nodes
+//! played by the test): `kockpit plan --from-cluster` drafts a plan `kockpit plan` accepts, naming
+//! every node with its role; without a plan, kockpit opens the kubeconfig's cluster (the screen, in
+//! tmux, and `kockpit status`) and says that there is no host plan.
+//!
+//! `#[ignore]`d lab tests: `bash tests/run`, or as root `cargo test --test lab_from_cluster -- --include-ignored`.
+
+#[path = "common/lab.rs"]
+mod harness;
+#[path = "fixtures/kube/kit.rs"]
+mod kit;
+#[path = "common/tmux.rs"]
+mod tmux;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http::Method;
+use kit::ControlPlane;
+use kockpit::inventory::Plan;
+use serde_json::{Value, json};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// What a test created, deleted when it ends (also on a panic): its nodes and leases, and its etcd
+/// static pods in kube-system (no kubelet: deleted with grace 0).
+struct Made<'a> {
+    cp: &'a ControlPlane,
+    label: String,
+}
+
+impl Drop for Made<'_> {
+    fn drop(&mut self) {
+        let kc = self.cp.admin_kubeconfig().to_string_lossy().to_string();
+        let sel = format!("kockpit-test={}", self.label);
+        let args = ["--kubeconfig", &kc, "-n", "kube-system", "delete", "pods", "-l", &sel, "--grace-period=0", "--force", "--wait=false"];
+        let _ = kit::run_bounded(&self.cp.kubectl(), &args, Duration::from_secs(60));
+        kit::cleanup(self.cp, &self.label, false);
+    }
+}
+
+/// The control plane and a runtime, or a failure with the reason.
+fn lab() -> (ControlPlane, tokio::runtime::Runtime) {
+    let cp = kit::control_plane().unwrap_or_else(|why| harness::cannot_run("the Kubernetes lab", &why));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    (cp, rt)
+}
+
+/// Nodes `(name, roles, ip)` as kubelets register them, and etcd static pods on `etcd` (named etcd-NODE,
+/// labelled component=etcd as kubeadm makes them).
+fn make<'a>(cp: &'a ControlPlane, rt: &tokio::runtime::Runtime, label: &str, nodes: &[(&str, &[&str], &str)], etcd: &[&str]) -> Made<'a> {
+    kit::cleanup(cp, label, true);
+    let made = Made { cp, label: label.to_string() };
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        for (name, roles, ip) in nodes {
+            kit::create_node(&admin, name, label, roles, ip).await.expect("node");
+        }
+        for node in etcd {
+            let mut pod = kit::pod_json(
+                &format!("etcd-{node}"),
+                json!({"component": "etcd", "tier": "control-plane", "kockpit-test": label}),
+                Some(node),
+                "100m",
+                "100Mi",
+            );
+            pod["metadata"]["namespace"] = json!("kube-system");
+            kit::create(&admin, "/api/v1/namespaces/kube-system/pods", pod).await.expect("etcd pod");
+        }
+    });
+    made
+}
+
+/// The kockpit binary with no host plan anywhere and the lab's kubeconfig (kockpit's own user).
+fn kockpit(cp: &ControlPlane, dir: &Path, args: &[&str]) -> Output {
+    Command::new(tmux::bin())
+        .args(args)
+        .env("KUBECONFIG", cp.kockpit_kubeconfig())
+        .env("KOCKPIT_CONFIG_DIR", dir.join("cfg"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env_remove("KOCKPIT_CONFIG")
+        .output()
+        .expect("kockpit runs")
+}
+
+/// The node names the API lists now.
+fn node_names(cp: &ControlPlane, rt: &tokio::runtime::Runtime) -> Vec<String> {
+    rt.block_on(async {
+        let l = kit::req(&cp.admin().await, Method::GET, "/api/v1/nodes", None).await.expect("list nodes");
+        l["items"].as_array().unwrap().iter().map(|n| n["metadata"]["name"].as_str().unwrap().to_string()).collect()
+    })
+}
+
+#[test]
+#[ignore = "lab: tests/lab/k8s (root)"]
+fn plan_from_cluster_drafts_a_plan_that_kockpit_accepts_with_every_node_and_its_roles() {
+    let _l = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let (cp, rt) = lab();
+    let nodes: &[(&str, &[&str], &str)] = &[
+        ("fc-m1", &["control-plane", "master"], "10.77.0.21"),
+        ("fc-m2", &["control-plane"], "10.77.0.22"),
+        ("fc-m3", &["master"], "10.77.0.23"),
+        ("fc-w1", &["worker"], "10.77.0.31"),
+        ("fc-w2", &[], "10.77.0.32"),
+    ];
+    let _made = make(&cp, &rt, "from-cluster", nodes, &["fc-m1", "fc-m2", "fc-m3"]);
+    let since = chrono::Utc::now();
+    let dir = tempfile::tempdir().unwrap();
+    let out = kockpit(&cp, dir.path(), &["plan", "--from-cluster"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let plan = Plan::parse_toml(Path::new("draft.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    // `kockpit plan FILE` takes it as it is
+    let file = dir.path().join("plan.toml");
+    std::fs::write(&file, &text).unwrap();
+    let checked = kockpit(&cp, dir.path(), &["plan", file.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stderr));
+    // every node of the cluster, with its role
+    for name in node_names(&cp, &rt) {
+        assert!(plan.host(&name).is_some(), "node {name} is not in the draft:\n{text}");
+    }
+    let roles = |n: &str| plan.host(n).map(|h| h.roles.label()).unwrap_or_default();
+    for m in ["fc-m1", "fc-m2", "fc-m3"] {
+        assert_eq!(roles(m), "cp+etcd", "{text}");
+    }
+    assert_eq!((roles("fc-w1"), roles("fc-w2")), ("worker".to_string(), "worker".to_string()), "{text}");
+    assert_eq!(plan.host("fc-m2").unwrap().address.to_string(), "10.77.0.22");
+    assert_eq!(plan.topology.etcd_deploy, kockpit::inventory::EtcdDeploy::StaticPod, "etcd static pods seen:\n{text}");
+    assert_eq!(plan.cluster.kubernetes_version.as_deref(), Some("v1.20.2"));
+    // the endpoint is this machine's loopback: no VIP guessed
+    assert!(plan.vip.is_none() && text.contains("is on this machine"), "{text}");
+
+    // read-only: kockpit's user only read
+    std::thread::sleep(Duration::from_millis(500));
+    let audit = std::fs::read_to_string(cp.audit_log()).expect("the apiserver's audit log");
+    let (mut reads, mut writes) = (0, Vec::new());
+    for line in audit.lines() {
+        let Ok(e) = serde_json::from_str::<Value>(line) else { continue };
+        let at = e["requestReceivedTimestamp"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        if e["user"]["username"] != "kockpit" || at.is_none_or(|t| t < since) {
+            continue;
+        }
+        match e["verb"].as_str().unwrap_or("?") {
+            "get" | "list" => reads += 1,
+            v => writes.push(format!("{v} {}", e["requestURI"].as_str().unwrap_or(""))),
+        }
+    }
+    assert!(reads >= 3, "the draft read the version, the nodes and kube-system's pods: {reads}");
+    assert!(writes.is_empty(), "only GET and LIST: {writes:?}");
+}
+
+#[test]
+#[ignore = "lab: tests/lab/k8s (root), tmux"]
+fn without_a_plan_the_kubeconfig_opens_its_cluster_on_screen_and_in_status() {
+    let _l = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let (cp, rt) = lab();
+    let nodes: &[(&str, &[&str], &str)] = &[("kc-master1", &["control-plane"], "10.78.0.21"), ("kc-worker1", &["worker"], "10.78.0.31")];
+    let _made = make(&cp, &rt, "kubeconfig-only", nodes, &[]);
+
+    // the screen: the nodes from the API, and the header saying what is missing and how to get it
+    let env = format!("-u KOCKPIT_CONFIG KUBECONFIG={}", cp.kockpit_kubeconfig().display());
+    let t = tmux::Tmux::start_env(&env, "", 200, 60);
+    let s = t.wait("the nodes from the API and the no-host-plan header", 30, |s| {
+        s.contains("no host plan: VIP, haproxy, etcd and host probes need SSH") && s.contains("kc-master1") && s.contains("kc-worker1")
+    });
+    assert!(!s.contains("DEMO"), "not the demo: {s}");
+    assert!(s.contains("not configured: no host plan"), "the SSH panels say why they are empty: {s}");
+    assert!(s.contains("endpoint https://127.0.0.1:"), "the endpoint and its probe: {s}");
+    t.wait("the endpoint answers", 15, |s| s.contains("answers ("));
+    t.keys(&["q"]);
+    t.wait("exit", 10, |s| s.contains("EXITED:0"));
+
+    // `kockpit status` in that mode: the nodes, and the note
+    let dir = tempfile::tempdir().unwrap();
+    let out = kockpit(&cp, dir.path(), &["status"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("no host plan"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!text.contains("DEMO"), "{text}");
+    let out = kockpit(&cp, dir.path(), &["status", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let names: Vec<&str> = v["model"]["nodes"]["data"].as_array().expect("nodes").iter().filter_map(|n| n["name"].as_str()).collect();
+    assert!(names.contains(&"kc-master1") && names.contains(&"kc-worker1"), "{names:?}");
+    assert_eq!(v["model"]["meta"]["mode"], "live", "{}", v["model"]["meta"]);
+    assert!(v["model"]["plan"]["hosts"].as_array().is_some_and(|h| h.is_empty()), "no hosts, nothing over SSH");
+    // and a missing --context is refused, not guessed
+    let out = kockpit(&cp, dir.path(), &["status", "--context", "nope"]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no context \"nope\""), "{}", String::from_utf8_lossy(&out.stderr));
+}
