@@ -189,3 +189,82 @@ fn without_a_plan_the_kubeconfig_opens_its_cluster_on_screen_and_in_status() {
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no context \"nope\""), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The findings' messages and the exit code of one `kockpit status --json`.
+fn status_of(cp: &ControlPlane, dir: &Path) -> (i32, Vec<String>, Value) {
+    let out = kockpit(cp, dir, &["status", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let msgs = v["findings"].as_array().unwrap().iter().filter_map(|f| f["message"].as_str().map(str::to_string)).collect();
+    (out.status.code().unwrap_or(-1), msgs, v)
+}
+
+/// Set a node's Ready condition the way its kubelet reports it (the status subresource).
+fn set_ready(cp: &ControlPlane, rt: &tokio::runtime::Runtime, node: &str, ready: bool) {
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        let mut n = kit::req(&admin, Method::GET, &format!("/api/v1/nodes/{node}"), None).await.expect("node");
+        for c in n["status"]["conditions"].as_array_mut().unwrap() {
+            if c["type"] == "Ready" {
+                c["status"] = json!(if ready { "True" } else { "False" });
+                c["reason"] = json!(if ready { "KubeletReady" } else { "KubeletNotReady" });
+            }
+        }
+        kit::req(&admin, Method::PUT, &format!("/api/v1/nodes/{node}/status"), Some(n)).await.expect("node status");
+    });
+}
+
+#[test]
+#[ignore = "lab: tests/lab/k8s (root)"]
+fn status_on_its_first_call_reflects_a_cordoned_node_a_notready_node_and_a_stale_lease() {
+    let _l = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let (cp, rt) = lab();
+    let nodes: &[(&str, &[&str], &str)] = &[("st-m1", &["control-plane"], "10.79.0.21"), ("st-w1", &["worker"], "10.79.0.31")];
+    let _made = make(&cp, &rt, "status-first-call", nodes, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let about_w1 = |msgs: &[String]| msgs.iter().filter(|m| m.contains("st-w1")).cloned().collect::<Vec<_>>();
+
+    // the Kubernetes side is in the first answer: nodes and leases heard, nothing about st-w1
+    let (base, msgs, v) = status_of(&cp, dir.path());
+    assert!(v["model"]["nodes"]["data"].is_array() && v["model"]["leases"]["data"].is_array(), "{}", v["model"]["nodes"]);
+    assert!(about_w1(&msgs).is_empty(), "{msgs:#?}");
+    eprintln!("baseline: exit {base}, findings {msgs:#?}");
+    assert_eq!(base, 0, "the healthy lab cluster: {msgs:#?}");
+
+    // cordoned
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        kit::req(&admin, Method::PATCH, "/api/v1/nodes/st-w1", Some(json!({"spec": {"unschedulable": true}}))).await.expect("cordon");
+    });
+    let (code, msgs, _) = status_of(&cp, dir.path());
+    assert_eq!(about_w1(&msgs), ["st-w1 cordoned: no new pods are scheduled there"], "{msgs:#?}");
+    assert_eq!(code, 1, "degraded");
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        kit::req(&admin, Method::PATCH, "/api/v1/nodes/st-w1", Some(json!({"spec": {"unschedulable": null}}))).await.expect("uncordon");
+    });
+    assert_eq!(status_of(&cp, dir.path()).0, 0);
+
+    // NotReady
+    set_ready(&cp, &rt, "st-w1", false);
+    let (code, msgs, _) = status_of(&cp, dir.path());
+    assert_eq!(about_w1(&msgs), ["st-w1 NotReady"], "{msgs:#?}");
+    assert_eq!(code, 1);
+    // the only control-plane node NotReady: critical
+    set_ready(&cp, &rt, "st-m1", false);
+    let (code, msgs, _) = status_of(&cp, dir.path());
+    assert!(msgs.iter().any(|m| m == "no control-plane node is Ready"), "{msgs:#?}");
+    assert_eq!(code, 2);
+    set_ready(&cp, &rt, "st-m1", true);
+    set_ready(&cp, &rt, "st-w1", true);
+
+    // a node's heartbeat lease no longer renewed
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        let path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/st-w1";
+        kit::req(&admin, Method::PATCH, path, Some(json!({"spec": {"renewTime": old}}))).await.expect("stale lease");
+    });
+    let (code, msgs, _) = status_of(&cp, dir.path());
+    assert!(msgs.iter().any(|m| m.starts_with("node heartbeat lease expired:") && m.contains("st-w1")), "{msgs:#?}");
+    assert_eq!(code, 1);
+}

@@ -428,6 +428,10 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
                 Some(false) => a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} NotReady", n.name)),
                 None => a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} status Unknown", n.name)),
             }
+            // a cordon left behind after maintenance is capacity quietly gone
+            if n.unschedulable {
+                a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} cordoned: no new pods are scheduled there", n.name));
+            }
             for p in &n.pressures {
                 a.add(Severity::Warn, PanelId::Nodes, &n.name, format!("{} {p}", n.name));
             }
