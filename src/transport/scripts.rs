@@ -287,7 +287,8 @@ exit "$s""#;
 
 /// Prints the HA configuration as the running daemons use it, read-only, for kockpit to parse:
 /// keepalived's (the `-f` of the running keepalived, else $1, else /etc/keepalived/keepalived.conf,
-/// with its `include` globs, relative ones resolved against the including file's directory) and
+/// with its `include` globs, at the top or inside a block, quoted or not, relative ones resolved
+/// against the including file's directory, each file followed by those it includes) and
 /// haproxy's (every `-f` file or directory of the running haproxy, else $2, else
 /// /etc/haproxy/haproxy.cfg). Secrets are cut on the host: `auth_pass` values and `stats auth`
 /// passwords never leave it. Bounded: 64 files, 1 MiB each, include depth 8.
@@ -316,7 +317,7 @@ ka_file() {
   emit keepalived "$1"
   [ "$depth" -lt 8 ] && [ -r "$1" ] || return 0
   dir=${1%/*}
-  for pat in $(sed -n 's/^[[:space:]]*include[[:space:]][[:space:]]*\([^[:space:]#!]*\).*/\1/p' "$1"); do
+  for pat in $(sed -n 's/^[[:space:]]*include[[:space:]][[:space:]]*"\{0,1\}\([^[:space:]#!"]*\).*/\1/p' "$1"); do
     case $pat in /*) ;; *) pat=$dir/$pat ;; esac
     for g in $pat; do [ -e "$g" ] && ka_file "$g" $((depth + 1)); done
   done
