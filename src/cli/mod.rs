@@ -425,27 +425,26 @@ fn snapshot(s: &Setup, cli: &Cli) -> Result<Model> {
     }
     let plan = s.plan.clone().expect("plan when not demo");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(async move {
+    let model = rt.block_on(async move {
         let mode = if s.readonly { Mode::ReadOnly } else { Mode::Live };
         let mut model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
         let mut backend = live_backend(&plan, s.readonly)?;
-        // Collect until every expected first observation arrived, or 5 s passed.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5); // every first answer, or 5 s
         loop {
             let complete = live::first_round_complete(&model);
             if complete {
                 break;
             }
             match tokio::time::timeout_at(deadline, backend.events.recv()).await {
-                Ok(Some(crate::backend::BackendEvent::Obs(o))) => {
-                    model.apply(o);
-                }
+                Ok(Some(crate::backend::BackendEvent::Obs(o))) => _ = model.apply(o),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
             }
         }
-        Ok(model)
-    })
+        Ok::<_, color_eyre::Report>(model)
+    })?;
+    rt.shutdown_background(); // the picture is taken: probes still running are not waited for
+    Ok(model)
 }
 
 fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {

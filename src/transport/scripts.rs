@@ -105,7 +105,7 @@ try() {
 [ -n "${1:-}" ] && try "$1" plan
 cfgs=''
 for d in /proc/[0-9]*; do
-  [ "$(cat "$d/comm" 2>/dev/null)" = haproxy ] || continue
+  c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
   next=''
   for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
     [ "$next" = 1 ] && cfgs="$cfgs $arg"
@@ -324,7 +324,7 @@ ka_file() {
 }
 args_of() {
   for d in /proc/[0-9]*; do
-    [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+    c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = "$1" ] || continue
     next=''
     for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
       if [ "$next" = 1 ]; then echo "$arg"; next=''; continue; fi
