@@ -36,7 +36,12 @@ fn demo_starts_healthy_except_the_old_kernel() {
     let problems: Vec<_> = a.findings.iter().filter(|f| f.severity > crate::model::Severity::Info).collect();
     assert_eq!(problems.len(), 1, "{:#?}", a.findings);
     assert!(problems.iter().all(|f| f.subject == "master3"));
-    assert!(a.findings.iter().filter(|f| f.severity == crate::model::Severity::Info).all(|f| f.message.starts_with("keepalived ") || f.message.starts_with("haproxy ")));
+    assert!(
+        a.findings
+            .iter()
+            .filter(|f| f.severity == crate::model::Severity::Info)
+            .all(|f| f.message.starts_with("keepalived ") || f.message.starts_with("haproxy "))
+    );
     assert_eq!(m.vip_holders(), vec!["slb1"]);
     assert_eq!(m.nodes.data.as_ref().unwrap().len(), 6);
 }
