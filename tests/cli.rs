@@ -438,9 +438,12 @@ fn lint_flags_the_tutorial_set_and_predicts_its_failover() {
     assert!(text.contains("tutorial/haproxy.cfg:21: CRITICAL ssl-hello-with-check-ssl: k8s-api: option ssl-hello-chk"), "{text}");
     assert!(text.contains("tutorial/m1.conf:6: WARN slow-check: chk_haproxy: 3 s x fall 10 = 30 s before keepalived reacts"), "{text}");
     assert!(text.contains("4 file(s): 1 critical,"), "{text}");
-    // no addresses given: the three tie, and the prediction says the tie is broken by the address
-    assert!(text.contains("predicted: haproxy dead on m"), "{text}");
-    assert!(text.contains("lowers its priority 100 -> 98 in ~30 s (chk_haproxy: 3 s x fall 10)"), "{text}");
+    // no addresses given: the three tie, and the prediction names no holder it cannot know
+    assert!(
+        text.contains("predicted: m1, m2 and m3 share the top priority 100 of VI_1: keepalived gives the VIP to the one with the highest primary address; without the addresses, which one holds it (and what haproxy's death there does) cannot be told (give the addresses: --address NAME=IP/PREFIX)"),
+        "{text}"
+    );
+    assert!(!text.contains("haproxy dead on"), "{text}");
     assert!(!text.contains("Tut0rial"), "the VRRP password is never printed: {text}");
 
     // with the peers' addresses: m3 is master by config, and haproxy's death on it moves the VIP to m2
@@ -546,7 +549,13 @@ fn lint_names_copies_of_one_file_by_their_directory_and_refuses_a_peer_twice() {
     let out = kockpit(&["lint", a.to_str().unwrap(), b.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("lb1 and lb2 all have priority 100") || text.contains("lb1 and lb2 both have priority 100"), "{text}");
-    assert!(text.contains("haproxy dead on lb") && !text.contains("will NOT move"), "two peers at 100, weight -2: the VIP moves\n{text}");
+    assert!(
+        text.contains("predicted: lb1 and lb2 share the top priority 100 of VI_1"),
+        "two peers at 100, no address: no holder named\n{text}"
+    );
+    let out = kockpit(&["lint", "--address", "lb1=10.0.0.11", "--address", "lb2=10.0.0.12", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("haproxy dead on lb2") && !text.contains("will NOT move"), "two peers at 100, weight -2: the VIP moves\n{text}");
     let out = kockpit(&["lint", a.to_str().unwrap(), a.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is given twice"), "{}", String::from_utf8_lossy(&out.stderr));
@@ -617,4 +626,41 @@ fn without_a_plan_a_kubeconfig_opens_its_cluster_even_when_it_does_not_answer() 
     assert!(out.stdout.is_empty() && String::from_utf8_lossy(&out.stderr).contains("ops@c (https://127.0.0.1:1)"));
     let out = kockpit(&["plan", "--from-cluster"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no kubeconfig (KUBECONFIG, ~/.kube/config)"));
+}
+
+#[test]
+fn lint_follows_an_include_inside_a_block() {
+    let out = kockpit(&["lint", &hacfg("nested/keepalived.conf")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    // priority 150 and preempt_delay 30 are in the file included inside vrrp_instance
+    assert!(!text.contains("preempt-without-delay"), "{text}");
+    assert!(text.contains("lowers its priority 150 -> 90 in ~4 s (chk_haproxy: 2 s x fall 2)"), "{text}");
+}
+
+#[test]
+fn lint_names_values_out_of_range_with_file_and_line() {
+    let (k, h) = (hacfg("invalid/keepalived.conf"), hacfg("invalid/haproxy.cfg"));
+    let out = kockpit(&["lint", &k, &h]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        format!("{k}:14: WARN invalid-value: priority 300 is outside 1..255: keepalived ignores it and uses the default 100"),
+        format!("{k}:13: CRITICAL invalid-value: virtual_router_id 256 is outside 1..255: keepalived refuses the instance"),
+        format!("{k}:15: WARN invalid-value: advert_int 0 must be above 0 seconds"),
+        format!("{k}:7: WARN invalid-value: weight 300 is outside -253..253"),
+        format!("{k}:20: WARN invalid-value: chk_haproxy -254 is outside -253..253"),
+        format!("{k}:5: WARN invalid-value: fall 0 must be a whole number of at least 1: keepalived uses 1"),
+        format!("{k}:6: WARN invalid-value: rise -1 must be a whole number of at least 1"),
+        format!("{h}:6: CRITICAL invalid-value: inter 0 must be a positive time (2s, 500ms): haproxy refuses the line"),
+        format!("{h}:14: CRITICAL invalid-value: fall 0 must be a whole number of at least 1"),
+        format!("{h}:15: CRITICAL invalid-value: rise x must be a whole number of at least 1"),
+        format!("{h}:16: CRITICAL invalid-value: inter -1s must be a positive time"),
+    ] {
+        assert!(text.contains(&want), "{want}\n{text}");
+    }
+    let out = kockpit(&["lint", "--json", &h]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "invalid-value").unwrap().clone();
+    assert_eq!((f["at"]["line"].as_u64(), f["level"].as_str()), (Some(6), Some("critical")), "{f}");
 }

@@ -171,3 +171,50 @@ fn every_size_from_tiny_to_huge_renders_without_panic() {
     let text = kockpit::ui::render_text(&mut a, 39, 9, now());
     assert!(text.contains("at least 40x10"));
 }
+
+#[test]
+fn a_long_header_at_80x24_is_cut_visibly_and_keeps_the_verdict() {
+    let mut a = app("dark", &[Fault::KillMaster, Fault::SplitBrain, Fault::EtcdNospace, Fault::CutSshToOwner, Fault::OsdDown], true);
+    a.model.meta.cluster = "production-eu-west-1-kubesphere".into();
+    a.paused = true;
+    let text = kockpit::ui::render_text(&mut a, 80, 24, now());
+    let head = text.lines().next().unwrap();
+    assert!(head.contains(" CRITICAL ") && head.contains('…'), "{head}");
+    assert!(head.ends_with(" 08:00:00") && head.contains("READ-ONLY"), "the clock keeps its place: {head}");
+    assert!(head.chars().count() <= 80, "{head}");
+    snap("long_header_80x24", &mut a, 80, 24);
+    // the same at 120 columns has room for all of it
+    let text = kockpit::ui::render_text(&mut a, 120, 40, now());
+    assert!(!text.lines().next().unwrap().contains('…'), "{text}");
+}
+
+#[test]
+fn zoomed_vip_and_haproxy_show_the_configuration_at_three_sizes() {
+    for p in [PanelId::Vip, PanelId::Haproxy] {
+        for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+            let mut a = app("dark", &[], false);
+            a.view.focus = p;
+            a.view.zoom = Some(p);
+            let text = kockpit::ui::render_text(&mut a, w, h, now());
+            assert!(text.contains("/etc/keepalived/keepalived.conf") || text.contains("/etc/haproxy/haproxy.cfg"), "{text}");
+            snap(&format!("zoom_{}_config_{w}x{h}", if p == PanelId::Vip { "vip" } else { "haproxy" }), &mut a, w, h);
+        }
+    }
+    // an LB kockpit cannot reach: its configuration was not read, and the panel says why
+    let mut a = app("dark", &[Fault::CutSshToOwner], false);
+    a.view.focus = PanelId::Vip;
+    a.view.zoom = Some(PanelId::Vip);
+    // slb2's configuration could not be read at all: the reason, never a blank
+    a.model.ha_config.remove("slb2");
+    a.model.apply(kockpit::model::Observation {
+        at: now(),
+        source: "ssh slb2".into(),
+        budget_ms: 180_000,
+        payload: kockpit::model::Payload::HaConfig { host: "slb2".into(), result: Err("HA configuration: sh: permission denied".into()) },
+    });
+    let text = kockpit::ui::render_text(&mut a, 120, 40, now());
+    // the last configuration read stays, marked, with why it is not current
+    assert!(text.contains("read 12s ago (now failing: probe timed out"), "{text}");
+    assert!(text.contains("slb2 keepalived config: NOT READ: HA configuration: sh: permission denied"), "{text}");
+    snap("zoom_vip_config_unread_120x40", &mut a, 120, 40);
+}

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::write_out;
 use crate::error::{limits::HACFG, read_text};
 use crate::hacfg::lint::{HaproxyLintOptions, Level, Lint};
-use crate::hacfg::predict::{Event, config_holder, instance_names, predict_instance};
+use crate::hacfg::predict::{Event, config_holder, instance_names, predict_instance, unresolved_tie};
 use crate::hacfg::{Kind, Peer, Source, glob_match, load_keepalived, parse_haproxy, parse_keepalived, sniff};
 
 const WHAT: &str = "configuration file";
@@ -124,9 +124,13 @@ pub(super) fn run(a: Args) -> Result<i32> {
     }
     findings.extend(crate::hacfg::lint_keepalived(&peers));
     let mut predictions = vec![];
+    // a tie at the top between peers whose addresses were not given: no holder can be named
+    let mut undecided = vec![];
     for inst in instance_names(&peers) {
         if let Some(holder) = config_holder(&peers, &inst) {
             predictions.extend(predict_instance(&peers, &inst, Some(&holder), &Event::HaproxyDead(holder.clone())));
+        } else if let Some(tie) = unresolved_tie(&peers, &inst) {
+            undecided.push(tie);
         }
     }
     let worst = findings.iter().map(|f| f.level).max();
@@ -136,7 +140,7 @@ pub(super) fn run(a: Args) -> Result<i32> {
         _ => 0,
     };
     if a.json {
-        let out = json!({ "findings": findings, "predictions": predictions, "exit_code": code });
+        let out = json!({ "findings": findings, "predictions": predictions, "undecided": undecided, "exit_code": code });
         write_out(format_args!("{}\n", serde_json::to_string_pretty(&out)?))?;
         return Ok(code);
     }
@@ -155,6 +159,9 @@ pub(super) fn run(a: Args) -> Result<i32> {
     for p in &predictions {
         let inst = if predictions.len() > 1 { format!(" ({})", p.instance) } else { String::new() };
         write_out(format_args!("predicted{inst}: {}\n", p.text))?;
+    }
+    for t in &undecided {
+        write_out(format_args!("predicted: {} (give the addresses: --address NAME=IP/PREFIX)\n", t.text))?;
     }
     Ok(code)
 }

@@ -18,7 +18,7 @@ pub(super) fn snapshot(s: &Setup, cli: &Cli) -> Result<Model> {
     }
     let plan = s.plan.clone().expect("plan when not demo");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(async move {
+    let model = rt.block_on(async move {
         let mode = if s.readonly { Mode::ReadOnly } else { Mode::Live };
         let mut model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
         let mut backend = live_backend(&plan, s.readonly)?;
@@ -40,6 +40,8 @@ pub(super) fn snapshot(s: &Setup, cli: &Cli) -> Result<Model> {
                 Ok(None) | Err(_) => break,
             }
         }
-        Ok(model)
-    })
+        Ok::<_, color_eyre::Report>(model)
+    })?;
+    rt.shutdown_background(); // the picture is taken: probes still running are not waited for
+    Ok(model)
 }

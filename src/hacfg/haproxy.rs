@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::haproxy_syntax::Params;
-use super::{Pos, Source, check_bounds};
+use super::{Invalid, Pos, Source, check_bounds};
 use crate::error::FileError;
 
 pub use super::haproxy_syntax::{addr_of, time_ms, words};
@@ -35,6 +35,8 @@ pub struct HaproxyConf {
     pub backends: Vec<Backend>,
     /// Lines kockpit does not read: other sections, lines outside any section.
     pub skipped: usize,
+    /// Check timings haproxy refuses (`inter 0`, `fall -1`, `rise x`): it does not load the configuration.
+    pub invalid: Vec<Invalid>,
     pub files: Vec<String>,
 }
 
@@ -315,9 +317,9 @@ pub fn parse_haproxy(sources: &[Source]) -> Result<HaproxyConf, FileError> {
             match &mut section {
                 Section::Global => global_line(&ws, at, &mut conf),
                 Section::Defaults(_, d) => {
-                    defaults_line(&ws, d);
+                    defaults_line(&ws, d, &at, &mut conf.invalid);
                 }
-                Section::Proxy(p) => proxy_line(&ws, at, p),
+                Section::Proxy(p) => proxy_line(&ws, at, p, &mut conf.invalid),
                 Section::None | Section::Other => conf.skipped += 1,
             }
         }
@@ -348,9 +350,17 @@ fn global_line(ws: &[String], at: Pos, conf: &mut HaproxyConf) {
     conf.stats_sockets.push(StatsSocket { address: addr_of(addr), level, mode, at });
 }
 
+/// Check timings haproxy refuses, as [`Invalid`]s at `at`.
+fn refused(found: Vec<(String, String, String)>, at: &Pos, out: &mut Vec<Invalid>) {
+    for (keyword, value, why) in found {
+        let effect = format!("{why}: haproxy refuses the line and does not load the configuration");
+        out.push(Invalid { at: at.clone(), keyword, value, effect, fatal: true });
+    }
+}
+
 /// The lines a defaults section and a proxy share: mode, check options, default-server, timeouts.
 /// Returns whether the line was one of them.
-fn defaults_line(ws: &[String], d: &mut Defaults) -> bool {
+fn defaults_line(ws: &[String], d: &mut Defaults, at: &Pos, bad: &mut Vec<Invalid>) -> bool {
     let a = |n: usize| ws.get(n).map(String::as_str);
     let (no, ws) = match ws.first().map(String::as_str) {
         Some("no") => (true, ws.get(1..).unwrap_or(&[])),
@@ -382,7 +392,7 @@ fn defaults_line(ws: &[String], d: &mut Defaults) -> bool {
             let (m0, u0) = d.checks.httpchk.clone().unwrap_or(("OPTIONS".into(), "/".into()));
             d.checks.httpchk = Some((get("meth").unwrap_or(m0), get("uri").unwrap_or(u0)));
         }
-        (Some("default-server"), _) => d.server.read(ws.get(1..).unwrap_or(&[])),
+        (Some("default-server"), _) => refused(d.server.read(ws.get(1..).unwrap_or(&[])), at, bad),
         (Some("timeout"), Some(name)) => {
             if let Some(v) = ws.get(2).and_then(|v| time_ms(v)) {
                 d.timeouts.insert(name.to_string(), v);
@@ -393,8 +403,8 @@ fn defaults_line(ws: &[String], d: &mut Defaults) -> bool {
     true
 }
 
-fn proxy_line(ws: &[String], at: Pos, p: &mut Proxy) {
-    if defaults_line(ws, &mut p.d) {
+fn proxy_line(ws: &[String], at: Pos, p: &mut Proxy, bad: &mut Vec<Invalid>) {
+    if defaults_line(ws, &mut p.d, &at, bad) {
         return;
     }
     let a = |n: usize| ws.get(n).map(String::as_str);
@@ -410,7 +420,7 @@ fn proxy_line(ws: &[String], at: Pos, p: &mut Proxy) {
         (Some("server"), Some(name)) => {
             let addr = a(2).unwrap_or("").to_string();
             let mut params = Params::default();
-            params.read(ws.get(3..).unwrap_or(&[]));
+            refused(params.read(ws.get(3..).unwrap_or(&[])), &at, bad);
             p.servers.push((name.to_string(), addr, params, at));
         }
         (Some("stats"), Some("enable")) => p.stats_enabled = true,

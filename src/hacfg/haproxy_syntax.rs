@@ -104,7 +104,10 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    pub(crate) fn read(&mut self, ws: &[String]) {
+    /// Read a `server` or `default-server` line's parameters. Returns the ones haproxy refuses (a
+    /// check timing that is not a positive number): (keyword, value, why).
+    pub(crate) fn read(&mut self, ws: &[String]) -> Vec<(String, String, String)> {
+        let mut bad = vec![];
         let mut it = ws.iter();
         while let Some(w) = it.next() {
             match w.as_str() {
@@ -119,12 +122,29 @@ impl Params {
                 "disabled" => self.disabled = Some(true),
                 "enabled" => self.disabled = Some(false),
                 "verify" => self.verify = it.next().cloned(),
-                "inter" => self.inter_ms = it.next().and_then(|v| time_ms(v)).filter(|v| *v > 0).or(self.inter_ms),
-                "fall" => self.fall = it.next().and_then(|v| v.parse().ok()).filter(|v| *v > 0).or(self.fall),
-                "rise" => self.rise = it.next().and_then(|v| v.parse().ok()).filter(|v| *v > 0).or(self.rise),
+                "inter" => {
+                    let v = it.next();
+                    match v.and_then(|v| time_ms(v)).filter(|v| *v > 0) {
+                        Some(ms) => self.inter_ms = Some(ms),
+                        None => bad.push(("inter".into(), shown(v), "must be a positive time (2s, 500ms)".into())),
+                    }
+                }
+                "fall" | "rise" => {
+                    let v = it.next();
+                    match v.and_then(|v| v.parse::<u32>().ok()).filter(|v| *v > 0) {
+                        Some(n) if w == "fall" => self.fall = Some(n),
+                        Some(n) => self.rise = Some(n),
+                        None => bad.push((w.clone(), shown(v), "must be a whole number of at least 1".into())),
+                    }
+                }
                 "weight" => self.weight = it.next().and_then(|v| v.parse().ok()).or(self.weight),
                 _ => {}
             }
         }
+        bad
     }
+}
+
+fn shown(v: Option<&String>) -> String {
+    v.map(|v| v.chars().take(40).collect()).unwrap_or_else(|| "(nothing)".into())
 }

@@ -9,8 +9,8 @@
 //!
 //! The VRRP password (`auth_pass`) is read past and never kept: only the authentication type is.
 
-use super::keepalived_syntax::{Node, Word, tree};
-use super::{Pos, Source, check_bounds};
+use super::keepalived_syntax::{Node, spliced};
+use super::{Invalid, Pos, Source, check_bounds};
 use crate::error::FileError;
 
 pub use super::keepalived_syntax::{MAX_NESTING, includes_of, load_keepalived};
@@ -28,6 +28,8 @@ pub struct KeepalivedConf {
     pub sync_groups: Vec<SyncGroup>,
     /// Keywords and blocks kockpit does not read (virtual_server, static routes, unknown words).
     pub skipped: usize,
+    /// Values keepalived does not take as written (priority 300, advert_int 0, ...).
+    pub invalid: Vec<Invalid>,
     /// The files read, in order.
     pub files: Vec<String>,
 }
@@ -190,23 +192,31 @@ pub struct SyncGroup {
     pub at: Pos,
 }
 
-/// Parse a host's configuration: its files in the order read (see [`load_keepalived`]). Unknown
-/// keywords and blocks are counted in `skipped`; unbalanced braces are errors with file and line.
+/// Parse a host's configuration: its files in the order read (see [`load_keepalived`]); an included
+/// file's statements count where its `include` line stands, inside a block too. Unknown keywords and
+/// blocks are counted in `skipped`; values keepalived does not take are in `invalid`, with where they
+/// are written; unbalanced braces are errors with file and line.
 pub fn parse_keepalived(sources: &[Source]) -> Result<KeepalivedConf, FileError> {
     check_bounds(sources)?;
-    let mut conf = KeepalivedConf::default();
-    for src in sources {
-        conf.files.push(src.name.clone());
-        for node in tree(src)? {
-            let at = Pos::new(&src.name, node.line);
+    let mut conf = KeepalivedConf { files: sources.iter().map(|s| s.name.clone()).collect(), ..Default::default() };
+    let mut next = 0;
+    while next < sources.len() {
+        for node in spliced(sources, &mut next)? {
+            let at = node.pos();
             let name = node.arg(1).unwrap_or("").to_string();
             match (node.key(), node.block.is_some()) {
                 ("include", _) => {}
                 ("global_defs", true) => global_defs(&mut conf, &node),
-                ("vrrp_script", true) => conf.scripts.push(vrrp_script(name, &node, at)),
-                ("track_process", true) => conf.processes.push(track_process(name, &node, at)),
+                ("vrrp_script", true) => {
+                    let s = vrrp_script(name, &node, at, &mut conf.invalid);
+                    conf.scripts.push(s);
+                }
+                ("track_process", true) => {
+                    let p = track_process(name, &node, at, &mut conf.invalid);
+                    conf.processes.push(p);
+                }
                 ("vrrp_instance", true) => {
-                    let i = vrrp_instance(name, &node, at, &mut conf.skipped);
+                    let i = vrrp_instance(name, &node, at, &mut conf.skipped, &mut conf.invalid);
                     conf.instances.push(i);
                 }
                 ("vrrp_sync_group", true) => {
@@ -237,6 +247,15 @@ fn global_defs(conf: &mut KeepalivedConf, node: &Node) {
     }
 }
 
+/// `is outside 1..255` for a number, `is not a whole number in 1..255` for anything else.
+fn outside(arg: Option<&str>, range: &str) -> String {
+    if arg.and_then(|a| a.parse::<i64>().ok()).is_some() {
+        format!("is outside {range}")
+    } else {
+        format!("is not a whole number in {range}")
+    }
+}
+
 fn num<T: std::str::FromStr>(s: Option<&str>) -> Option<T> {
     s.and_then(|s| s.parse().ok())
 }
@@ -246,23 +265,58 @@ fn seconds(s: Option<&str>) -> Option<f64> {
     num::<f64>(s).filter(|v| v.is_finite() && (0.0..=86_400.0).contains(v))
 }
 
-/// `weight N [reverse]` from the words after the keyword.
-fn weight_of(words: &[Word]) -> (Option<i32>, bool) {
-    let w = num::<i32>(words.first().map(|w| w.text.as_str())).map(|w| w.clamp(-253, 253));
-    (w, words.get(1).is_some_and(|w| w.text == "reverse"))
+/// Record a value keepalived does not take as written: `keyword` on `node`'s line (its first word
+/// after the keyword, or the word at `word`).
+fn invalid(out: &mut Vec<Invalid>, node: &Node, word: usize, effect: String, fatal: bool) {
+    let keyword = node.key().to_string();
+    let value = node.arg(word).unwrap_or("(nothing)").chars().take(40).collect();
+    out.push(Invalid { at: node.pos(), keyword, value, effect, fatal });
 }
 
-fn vrrp_script(name: String, node: &Node, at: Pos) -> VrrpScript {
+/// `weight N [reverse]` from the words after the keyword. A weight outside -253..253 is a
+/// configuration error to keepalived; kockpit counts it at the nearest end of the range.
+fn weight_of(node: &Node, first: usize, bad: &mut Vec<Invalid>) -> (Option<i32>, bool) {
+    let w = node.arg(first).and_then(|w| w.parse::<i64>().ok());
+    if let Some(v) = w.filter(|v| !(-253..=253).contains(v)) {
+        let clamped = v.clamp(-253, 253);
+        invalid(
+            bad,
+            node,
+            first,
+            format!("is outside -253..253: keepalived reports a configuration error (kockpit counts it as {clamped})"),
+            false,
+        );
+    } else if w.is_none() && node.arg(first).is_some() {
+        invalid(bad, node, first, "is not a whole number: keepalived reports a configuration error".into(), false);
+    }
+    (w.map(|w| w.clamp(-253, 253) as i32), node.arg(first + 1) == Some("reverse"))
+}
+
+/// `fall` or `rise`: a whole number of at least 1, else keepalived uses 1.
+fn count_of(node: &Node, bad: &mut Vec<Invalid>) -> u32 {
+    match num::<u32>(node.arg(1)).filter(|v| *v > 0) {
+        Some(v) => v,
+        None => {
+            invalid(bad, node, 1, "must be a whole number of at least 1: keepalived uses 1".into(), false);
+            1
+        }
+    }
+}
+
+fn vrrp_script(name: String, node: &Node, at: Pos, bad: &mut Vec<Invalid>) -> VrrpScript {
     let mut s = VrrpScript { name, script: String::new(), interval: 1.0, timeout: None, fall: 1, rise: 1, weight: 0, reverse: false, at };
     for c in node.children() {
         match c.key() {
             "script" => s.script = c.words.iter().skip(1).map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
-            "interval" => s.interval = seconds(c.arg(1)).filter(|v| *v > 0.0).unwrap_or(s.interval),
+            "interval" => match seconds(c.arg(1)).filter(|v| *v > 0.0) {
+                Some(v) => s.interval = v,
+                None => invalid(bad, c, 1, "must be above 0 seconds: keepalived runs the script every 1 s".into(), false),
+            },
             "timeout" => s.timeout = seconds(c.arg(1)),
-            "fall" => s.fall = num::<u32>(c.arg(1)).filter(|v| *v > 0).unwrap_or(s.fall),
-            "rise" => s.rise = num::<u32>(c.arg(1)).filter(|v| *v > 0).unwrap_or(s.rise),
+            "fall" => s.fall = count_of(c, bad),
+            "rise" => s.rise = count_of(c, bad),
             "weight" => {
-                let (w, r) = weight_of(c.words.get(1..).unwrap_or(&[]));
+                let (w, r) = weight_of(c, 1, bad);
                 s.weight = w.unwrap_or(s.weight);
                 s.reverse = r;
             }
@@ -272,13 +326,13 @@ fn vrrp_script(name: String, node: &Node, at: Pos) -> VrrpScript {
     s
 }
 
-fn track_process(name: String, node: &Node, at: Pos) -> TrackProcess {
+fn track_process(name: String, node: &Node, at: Pos, bad: &mut Vec<Invalid>) -> TrackProcess {
     let mut p = TrackProcess { name, process: String::new(), weight: 0, reverse: false, quorum: 1, delay: None, at };
     for c in node.children() {
         match c.key() {
             "process" => p.process = c.words.iter().skip(1).map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
             "weight" => {
-                let (w, r) = weight_of(c.words.get(1..).unwrap_or(&[]));
+                let (w, r) = weight_of(c, 1, bad);
                 p.weight = w.unwrap_or(p.weight);
                 p.reverse = r;
             }
@@ -301,12 +355,12 @@ fn vip_of(word: &str) -> Vip {
 
 /// The entries of a track_* keyword: its block's lines (`NAME [weight N [reverse]]`), or the names
 /// on its own line (the older one-line form).
-fn tracked(node: &Node) -> Vec<Tracked> {
+fn tracked(node: &Node, bad: &mut Vec<Invalid>) -> Vec<Tracked> {
     let mut out = vec![];
     for c in node.children() {
         let Some(name) = c.arg(0) else { continue };
         let (weight, reverse) = match c.arg(1) {
-            Some("weight") => weight_of(c.words.get(2..).unwrap_or(&[])),
+            Some("weight") => weight_of(c, 2, bad),
             _ => (None, false),
         };
         if c.arg(1).is_some_and(|w| w != "weight") {
@@ -334,7 +388,7 @@ fn addresses(node: &Node) -> Vec<Vip> {
         .collect()
 }
 
-fn vrrp_instance(name: String, node: &Node, at: Pos, skipped: &mut usize) -> VrrpInstance {
+fn vrrp_instance(name: String, node: &Node, at: Pos, skipped: &mut usize, bad: &mut Vec<Invalid>) -> VrrpInstance {
     let mut i = VrrpInstance::new(name, at);
     for c in node.children() {
         let arg = c.arg(1);
@@ -347,9 +401,31 @@ fn vrrp_instance(name: String, node: &Node, at: Pos, skipped: &mut usize) -> Vrr
                 }
             }
             "interface" => i.interface = arg.map(str::to_string),
-            "virtual_router_id" => i.virtual_router_id = num::<u8>(arg).filter(|v| *v > 0),
-            "priority" => i.priority = num::<u8>(arg).filter(|v| *v > 0).unwrap_or(i.priority),
-            "advert_int" => i.advert_int = seconds(arg).filter(|v| *v > 0.0).unwrap_or(i.advert_int),
+            "virtual_router_id" => {
+                i.virtual_router_id = num::<u8>(arg).filter(|v| *v > 0);
+                if i.virtual_router_id.is_none() {
+                    let effect = format!("{}: keepalived refuses the instance (no router id: it does not start)", outside(arg, "1..255"));
+                    invalid(bad, c, 1, effect, true);
+                }
+            }
+            "priority" => match num::<u8>(arg).filter(|v| *v > 0) {
+                Some(p) => i.priority = p,
+                None => {
+                    // keepalived 2.x: "Priority not valid! must be between 1 & 255. Using default 100"
+                    i.priority = 100;
+                    invalid(bad, c, 1, format!("{}: keepalived ignores it and uses the default 100", outside(arg, "1..255")), false);
+                }
+            },
+            "advert_int" => match seconds(arg).filter(|v| *v > 0.0) {
+                Some(v) => i.advert_int = v,
+                None => invalid(
+                    bad,
+                    c,
+                    1,
+                    format!("must be above 0 seconds: keepalived ignores it and advertises every {}", super::secs(i.advert_int)),
+                    false,
+                ),
+            },
             "nopreempt" => i.nopreempt = true,
             "preempt" => i.nopreempt = false,
             "preempt_delay" => i.preempt_delay = seconds(arg),
@@ -360,10 +436,10 @@ fn vrrp_instance(name: String, node: &Node, at: Pos, skipped: &mut usize) -> Vrr
             }
             "virtual_ipaddress" => i.vips.extend(addresses(c)),
             "virtual_ipaddress_excluded" => i.vips_excluded.extend(addresses(c)),
-            "track_script" => i.track_scripts.extend(tracked(c)),
-            "track_process" => i.track_processes.extend(tracked(c)),
-            "track_file" => i.track_files.extend(tracked(c)),
-            "track_interface" => i.track_interfaces.extend(tracked(c)),
+            "track_script" => i.track_scripts.extend(tracked(c, bad)),
+            "track_process" => i.track_processes.extend(tracked(c, bad)),
+            "track_file" => i.track_files.extend(tracked(c, bad)),
+            "track_interface" => i.track_interfaces.extend(tracked(c, bad)),
             "authentication" => {
                 // auth_pass is read past here and goes nowhere
                 for a in c.children().iter().filter(|a| a.key() == "auth_type") {

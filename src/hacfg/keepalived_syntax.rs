@@ -1,7 +1,10 @@
 //! keepalived.conf's syntax: words, quoted strings, comments and `{ }` blocks made into a tree of
-//! statements; and its `include` lines, followed through a resolver the caller supplies.
+//! statements; and its `include` lines, followed through a resolver the caller supplies. keepalived
+//! reads an included file where the `include` line stands, at the top or inside a block, so
+//! [`spliced`] puts the included files' statements there.
 
 use std::path::Path;
+use std::rc::Rc;
 
 use super::{MAX_FILES, MAX_INCLUDE_DEPTH, Source};
 use crate::error::{FileError, limits::HACFG};
@@ -20,11 +23,16 @@ pub(crate) struct Word {
 #[derive(Debug)]
 pub(crate) struct Node {
     pub words: Vec<Word>,
+    /// The file it is written in (an included file's statements stand in the including file's blocks).
+    pub file: Rc<str>,
     pub line: usize,
     pub block: Option<Vec<Node>>,
 }
 
 impl Node {
+    pub fn pos(&self) -> super::Pos {
+        super::Pos { file: self.file.to_string(), line: self.line }
+    }
     pub fn key(&self) -> &str {
         self.words.first().map(|w| w.text.as_str()).unwrap_or("")
     }
@@ -100,14 +108,15 @@ struct Frame {
 
 /// The file's statements and blocks; unbalanced braces and nesting past [`MAX_NESTING`] are errors.
 pub(crate) fn tree(src: &Source) -> Result<Vec<Node>, FileError> {
+    let file: Rc<str> = Rc::from(src.name.as_str());
     let mut stack = vec![Frame { words: vec![], line: 0, children: vec![] }];
     let mut cur: Vec<Word> = vec![];
-    fn flush(cur: &mut Vec<Word>, stack: &mut [Frame]) {
+    let flush = |cur: &mut Vec<Word>, stack: &mut [Frame]| {
         if let (Some(first), Some(top)) = (cur.first(), stack.last_mut()) {
             let line = first.line;
-            top.children.push(Node { words: std::mem::take(cur), line, block: None });
+            top.children.push(Node { words: std::mem::take(cur), file: file.clone(), line, block: None });
         }
-    }
+    };
     // a UTF-8 byte order mark (editors on Windows write one) is not a word
     for item in lex(src.text.strip_prefix('\u{feff}').unwrap_or(&src.text)) {
         match item {
@@ -136,7 +145,7 @@ pub(crate) fn tree(src: &Source) -> Result<Vec<Node>, FileError> {
                     return Err(FileError::new(&src.name, line, 0, "`}` closes no block"));
                 }
                 if let Some(f) = stack.pop() {
-                    let node = Node { words: f.words, line: f.line, block: Some(f.children) };
+                    let node = Node { words: f.words, file: file.clone(), line: f.line, block: Some(f.children) };
                     if let Some(top) = stack.last_mut() {
                         top.children.push(node);
                     }
@@ -152,7 +161,8 @@ pub(crate) fn tree(src: &Source) -> Result<Vec<Node>, FileError> {
     Ok(stack.pop().map(|f| f.children).unwrap_or_default())
 }
 
-/// The patterns of a file's top-level `include` lines, in order (an unreadable file gives those
+/// The patterns of a file's `include` lines, in order: at the top and inside blocks, wherever
+/// `include` is the first word of a line, as keepalived reads them (an unreadable file gives those
 /// before the fault).
 pub fn includes_of(text: &str) -> Vec<String> {
     includes_with_lines(text).into_iter().map(|(p, _)| p).collect()
@@ -160,7 +170,6 @@ pub fn includes_of(text: &str) -> Vec<String> {
 
 fn includes_with_lines(text: &str) -> Vec<(String, usize)> {
     let mut out = vec![];
-    let mut depth = 0usize;
     let mut first_on_line = true;
     let mut want: Option<usize> = None;
     for item in lex(text) {
@@ -168,7 +177,7 @@ fn includes_with_lines(text: &str) -> Vec<(String, usize)> {
             Item::Word(w) => {
                 if let Some(line) = want.take() {
                     out.push((w.text, line));
-                } else if depth == 0 && first_on_line && w.text == "include" {
+                } else if first_on_line && w.text == "include" {
                     want = Some(w.line);
                 }
                 first_on_line = false;
@@ -177,11 +186,62 @@ fn includes_with_lines(text: &str) -> Vec<(String, usize)> {
                 first_on_line = true;
                 want = None;
             }
-            Item::Open(_) => depth += 1,
-            Item::Close(_) => depth = depth.saturating_sub(1),
+            Item::Open(_) | Item::Close(_) => first_on_line = false,
         }
     }
     out
+}
+
+/// An include pattern as the loader asks for it: absolute, or relative to the including file's directory.
+fn full_pattern(including: &str, pattern: &str) -> String {
+    if pattern.starts_with('/') {
+        return pattern.to_string();
+    }
+    let dir = Path::new(including).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    if dir.is_empty() { pattern.to_string() } else { format!("{}/{pattern}", dir.trim_end_matches('/')) }
+}
+
+/// Whether a file's path is one an include pattern names: part by part, a glob in any part.
+fn path_matches(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), name.split('/').collect());
+    p.len() == n.len() && p.iter().zip(&n).all(|(p, n)| super::glob_match(p, n))
+}
+
+/// The statements of `sources[*next]` with the files its `include` lines name spliced in where the
+/// lines stand (inside a block too), as keepalived reads them. `sources` is in the order
+/// [`load_keepalived`] (or the host's script) reads them: each file followed by the files it includes,
+/// so an include takes the files after the cursor that its pattern names. Advances `*next` past every
+/// file used.
+pub(crate) fn spliced(sources: &[Source], next: &mut usize) -> Result<Vec<Node>, FileError> {
+    let Some(src) = sources.get(*next) else { return Ok(vec![]) };
+    *next += 1;
+    let mut nodes = tree(src)?;
+    splice_into(&mut nodes, sources, next)?;
+    Ok(nodes)
+}
+
+/// Bounded: every file spliced in moves the cursor on, so the recursion is at most as deep as the
+/// files are many (times the nesting of one file's blocks).
+fn splice_into(nodes: &mut Vec<Node>, sources: &[Source], next: &mut usize) -> Result<(), FileError> {
+    let mut out = Vec::with_capacity(nodes.len());
+    for mut n in std::mem::take(nodes) {
+        if n.key() == "include"
+            && n.block.is_none()
+            && let Some(pattern) = n.arg(1)
+        {
+            let full = full_pattern(&n.file, pattern);
+            while sources.get(*next).is_some_and(|s| path_matches(&full, &s.name)) {
+                out.extend(spliced(sources, next)?);
+            }
+            continue;
+        }
+        if let Some(children) = n.block.as_mut() {
+            splice_into(children, sources, next)?;
+        }
+        out.push(n);
+    }
+    *nodes = out;
+    Ok(())
 }
 
 fn is_glob(p: &str) -> bool {
@@ -222,12 +282,7 @@ fn add_with_includes(
         if depth >= MAX_INCLUDE_DEPTH {
             return Err(FileError::new(&name, line, 0, format!("includes nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)")));
         }
-        let full = if pattern.starts_with('/') {
-            pattern.clone()
-        } else {
-            let dir = Path::new(&name).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            if dir.is_empty() { pattern.clone() } else { format!("{}/{pattern}", dir.trim_end_matches('/')) }
-        };
+        let full = full_pattern(&name, &pattern);
         let found = resolve(&full).map_err(|why| FileError::new(&name, line, 0, format!("include {pattern}: {why}")))?;
         if found.is_empty() && !is_glob(&pattern) {
             return Err(FileError::new(&name, line, 0, format!("include {pattern}: no such file")));

@@ -60,7 +60,23 @@ pub const CODES: &[(&str, Level, &str)] = &[
     ("no-stats", Level::Warn, "neither a stats socket nor a stats page: nothing shows the servers' states"),
     ("apiserver-port-conflict", Level::Critical, "on a master, a frontend binds 6443, kube-apiserver's own port"),
     ("server-without-check", Level::Warn, "an apiserver backend's server without `check`: a dead apiserver is never taken out"),
+    (
+        "invalid-value",
+        Level::Warn,
+        "a value the daemon does not take as written (keepalived priority or virtual_router_id outside 1..255, advert_int <= 0, weight outside -253..253, fall/rise < 1; haproxy inter/fall/rise not positive): Critical when the daemon refuses the instance or the configuration",
+    ),
 ];
+
+/// The findings for the values a daemon does not take as written, at their file:line.
+pub(crate) fn invalid_values(invalid: &[super::Invalid], subject: &str) -> Vec<Lint> {
+    invalid
+        .iter()
+        .map(|b| {
+            let level = if b.fatal { Level::Critical } else { Level::Warn };
+            lint(level, "invalid-value", subject, Some(&b.at), format!("{} {} {}", b.keyword, b.value, b.effect))
+        })
+        .collect()
+}
 
 fn lint(level: Level, code: &'static str, subject: &str, at: Option<&Pos>, message: String) -> Lint {
     Lint { level, code, subject: subject.to_string(), at: at.cloned(), message }
@@ -97,6 +113,9 @@ struct Member<'a> {
 /// Findings on the keepalived configurations of the peers (one peer: only the per-host checks).
 pub fn lint_keepalived(peers: &[Peer]) -> Vec<Lint> {
     let mut out = vec![];
+    for p in peers {
+        out.extend(invalid_values(&p.conf.invalid, &p.host));
+    }
     for name in instance_names(peers) {
         let ms: Vec<Member> = peers
             .iter()

@@ -17,7 +17,7 @@ pub struct HaproxyLintOptions {
 
 /// Findings on a haproxy configuration; `subject` names it (a host or the file).
 pub fn lint_haproxy(conf: &HaproxyConf, subject: &str, opts: &HaproxyLintOptions) -> Vec<Lint> {
-    let mut out = vec![];
+    let mut out = super::lint::invalid_values(&conf.invalid, subject);
     let mut push = |level, code, at: Option<&super::Pos>, message: String| {
         out.push(Lint { level, code, subject: subject.to_string(), at: at.cloned(), message });
     };

@@ -68,6 +68,20 @@ impl fmt::Display for Pos {
     }
 }
 
+/// A value the daemon does not take as written (out of its range, or not a number), where it is
+/// written and what the daemon does instead.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Invalid {
+    pub at: Pos,
+    pub keyword: String,
+    pub value: String,
+    /// What is wrong and what the daemon does about it: `is outside 1..255: keepalived ignores it and
+    /// uses the default 100`.
+    pub effect: String,
+    /// The daemon refuses the instance or the whole configuration, not just the value.
+    pub fatal: bool,
+}
+
 /// One keepalived peer of a cluster, as the lints and predictions see it.
 #[derive(Debug, Clone)]
 pub struct Peer {

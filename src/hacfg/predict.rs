@@ -261,11 +261,41 @@ fn best<'a>(c: &[(&'a str, u8, Option<IpAddr>)]) -> Option<(&'a str, u8, Vec<&'a
     Some((top.0, top.1, names, known))
 }
 
-/// Who holds the VIP by the configuration alone: the highest effective priority, then the highest address.
+/// Who holds the VIP by the configuration alone: the highest effective priority, then the highest
+/// address. `None` when no peer can, and when peers tie at the top and their addresses are not all
+/// known (see [`unresolved_tie`]): the configuration alone does not say which.
 pub fn config_holder(peers: &[Peer], instance: &str) -> Option<String> {
     let m = members(peers, instance);
     let c: Vec<_> = m.iter().filter_map(|m| Some((m.host, m.before?, m.addr))).collect();
-    best(&c).map(|b| b.0.to_string())
+    best(&c).filter(|b| b.2.is_empty() || b.3).map(|b| b.0.to_string())
+}
+
+/// Peers that share the top priority of an instance while their addresses are not all known.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tie {
+    pub instance: String,
+    pub hosts: Vec<String>,
+    pub priority: u8,
+    /// `m1, m2 and m3 share the top priority 100 of VI_1: keepalived gives the VIP to the one with
+    /// the highest primary address; without the addresses, which one holds it cannot be told`.
+    pub text: String,
+}
+
+/// The tie at the top of an instance that the configuration alone cannot break: keepalived breaks it
+/// by the highest primary address, and some of the tied peers' addresses are not known. A prediction
+/// then names no holder.
+pub fn unresolved_tie(peers: &[Peer], instance: &str) -> Option<Tie> {
+    let m = members(peers, instance);
+    let c: Vec<_> = m.iter().filter_map(|m| Some((m.host, m.before?, m.addr))).collect();
+    let (_, priority, tied, known) = best(&c)?;
+    if tied.is_empty() || known {
+        return None;
+    }
+    let text = format!(
+        "{} share the top priority {priority} of {instance}: keepalived gives the VIP to the one with the highest primary address; without the addresses, which one holds it (and what haproxy's death there does) cannot be told",
+        super::lint::and_list(&tied)
+    );
+    Some(Tie { instance: instance.to_string(), hosts: tied.iter().map(|h| h.to_string()).collect(), priority, text })
 }
 
 /// The instance names of all peers, in order of first appearance.
@@ -309,6 +339,23 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
     }
     let holder = holder.map(str::to_string).or_else(|| config_holder(peers, instance));
     let h = event.host();
+    if holder.is_none()
+        && let Some(tie) = unresolved_tie(peers, instance)
+    {
+        // nobody can say who holds the VIP: say why instead of guessing
+        let priorities = ms.iter().map(|m| PeerPriority { host: m.host.to_string(), before: m.before, after: None }).collect();
+        return Some(Prediction {
+            instance: instance.to_string(),
+            event: event.clone(),
+            holder_before: None,
+            holder_after: None,
+            moves: false,
+            candidates: Vec::new(),
+            within_s: 0.0,
+            priorities,
+            text: tie.text,
+        });
+    }
     let holds = holder.as_deref() == Some(h);
     let who = match &holder {
         Some(_) if holds => "which holds the VIP".to_string(),

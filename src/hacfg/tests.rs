@@ -508,6 +508,7 @@ fn each_lint_code_on_one_flawed_input() {
     let l = lint_haproxy(&kk, "h", &HaproxyLintOptions { on_master: true, vip_port: None });
     assert!(l.iter().any(|l| l.message.contains("kube_api_frontend: binds 127.0.0.1:6443 on a master")), "{l:#?}");
     see(l, "apiserver-port-conflict");
+    see(lint_keepalived(&[peer("m1", &inst(100, " advert_int 0"), "")]), "invalid-value");
     let all: BTreeSet<&str> = CODES.iter().map(|c| c.0).collect();
     assert_eq!(seen, all, "every code has a flawed input, and none is produced without being listed");
 }
@@ -675,4 +676,142 @@ fn targets_of_check_command_lines() {
     assert_eq!(t("wget -q -O- http://user:1234@[::1]:9000/x"), ["::1:9000"]);
     assert_eq!(t("killall -0 haproxy"), Vec::<String>::new());
     assert_eq!(t("curl https://10.0.0.100:6443/ --connect-timeout 1"), ["10.0.0.100:6443"]);
+}
+
+// ---- includes inside blocks, values out of range, ties nobody can break ----
+
+fn nested_files() -> Vec<Source> {
+    let dir = "tests/fixtures/hacfg/nested";
+    let mut resolve = |p: &str| -> Result<Vec<Source>, String> {
+        Ok(match p {
+            "tests/fixtures/hacfg/nested/conf.d/checks.conf" => vec![Source::new(p, fixture!("nested/conf.d/checks.conf"))],
+            "tests/fixtures/hacfg/nested/conf.d/this-host.conf" => vec![Source::new(p, fixture!("nested/conf.d/this-host.conf"))],
+            _ => vec![],
+        })
+    };
+    load_keepalived(Source::new(format!("{dir}/keepalived.conf"), fixture!("nested/keepalived.conf")), &mut resolve).unwrap()
+}
+
+#[test]
+fn an_include_inside_a_block_is_read_where_it_stands() {
+    let text = fixture!("nested/keepalived.conf");
+    assert_eq!(includes_of(text), ["conf.d/checks.conf", "conf.d/this-host.conf"], "inside the block too");
+    let files = nested_files();
+    let names: Vec<&str> = files.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "tests/fixtures/hacfg/nested/keepalived.conf",
+            "tests/fixtures/hacfg/nested/conf.d/checks.conf",
+            "tests/fixtures/hacfg/nested/conf.d/this-host.conf"
+        ]
+    );
+    let c = parse_keepalived(&files).unwrap();
+    let i = c.instance("VI_1").unwrap();
+    // the included lines belong to the instance, not to the top of a file of their own
+    assert_eq!((i.state, i.priority, i.advert_int, i.preempt_delay), (Some(VrrpState::Master), 150, 1.0, Some(30.0)));
+    assert_eq!(c.script("chk_haproxy").unwrap().weight, -60);
+    assert_eq!(c.skipped, 0, "nothing of the included file was taken for an unknown top-level word");
+    assert!(c.invalid.is_empty(), "{:?}", c.invalid);
+    // an include inside a block, with its value out of range: the place named is the included file's line
+    let files = [
+        Source::new("/etc/keepalived/keepalived.conf", "vrrp_instance VI_1 {\n  virtual_router_id 51\n  include prio.conf\n}\n"),
+        Source::new("/etc/keepalived/prio.conf", "\n  priority 300\n"),
+    ];
+    let c = parse_keepalived(&files).unwrap();
+    assert_eq!(c.instance("VI_1").unwrap().priority, 100);
+    assert_eq!(c.invalid[0].at, Pos::new("/etc/keepalived/prio.conf", 2));
+    // a file the include does not name stays a file of its own (several files given without includes)
+    let c = parse_keepalived(&[Source::new("a.conf", "vrrp_instance A {\n include x.conf\n}\n"), Source::new("b.conf", "priority 7\n")])
+        .unwrap();
+    assert_eq!((c.instance("A").unwrap().priority, c.skipped), (100, 1));
+    // the lab's files over SSH come in the same order from the host's script: the same parse
+    let h = crate::probe::haconfig::parse_ha_files(&format!(
+        "@@kockpit-file keepalived /etc/keepalived/keepalived.conf\n{}\n@@kockpit-file keepalived /etc/keepalived/conf.d/checks.conf\n{}\n@@kockpit-file keepalived /etc/keepalived/conf.d/this-host.conf\n{}\n",
+        fixture!("nested/keepalived.conf"),
+        fixture!("nested/conf.d/checks.conf"),
+        fixture!("nested/conf.d/this-host.conf")
+    ));
+    let v = crate::probe::haconfig::view_of(h);
+    assert_eq!(v.keepalived.unwrap().instance("VI_1").unwrap().priority, 150, "{:?}", v.problems);
+}
+
+#[test]
+fn values_out_of_range_are_named_with_their_place_and_what_the_daemon_does() {
+    let c = ka("invalid/keepalived.conf", fixture!("invalid/keepalived.conf"));
+    let got: Vec<(usize, &str, &str)> = c.invalid.iter().map(|b| (b.at.line, b.keyword.as_str(), b.value.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (4, "interval", "0"),
+            (5, "fall", "0"),
+            (6, "rise", "-1"),
+            (7, "weight", "300"),
+            (13, "virtual_router_id", "256"),
+            (14, "priority", "300"),
+            (15, "advert_int", "0"),
+            (20, "chk_haproxy", "-254"),
+        ]
+    );
+    // what keepalived runs with instead
+    let i = c.instance("VI_1").unwrap();
+    assert_eq!((i.priority, i.virtual_router_id, i.advert_int), (100, None, 1.0));
+    let s = c.script("chk_haproxy").unwrap();
+    assert_eq!((s.interval, s.fall, s.rise, s.weight), (1.0, 1, 1, 253));
+    let l = lint_keepalived(&[Peer::new("lb1", c)]);
+    let bad: Vec<&Lint> = l.iter().filter(|l| l.code == "invalid-value").collect();
+    assert_eq!(bad.len(), 8, "{l:#?}");
+    let prio = bad.iter().find(|l| l.message.starts_with("priority")).unwrap();
+    assert_eq!(prio.message, "priority 300 is outside 1..255: keepalived ignores it and uses the default 100");
+    assert_eq!((prio.level, prio.at.as_ref().unwrap().to_string()), (Level::Warn, "invalid/keepalived.conf:14".to_string()));
+    let vrid = bad.iter().find(|l| l.message.starts_with("virtual_router_id")).unwrap();
+    assert_eq!(vrid.level, Level::Critical, "keepalived does not start the instance: {vrid:?}");
+    assert!(bad.iter().any(|l| l.message == "advert_int 0 must be above 0 seconds: keepalived ignores it and advertises every 1 s"));
+    assert!(bad.iter().any(|l| l.message.starts_with("weight 300 is outside -253..253")));
+    assert!(bad.iter().any(|l| l.message == "fall 0 must be a whole number of at least 1: keepalived uses 1"));
+    assert_eq!(
+        ka("p.conf", "vrrp_instance V {\n priority high\n}\n").invalid[0].effect,
+        "is not a whole number in 1..255: keepalived ignores it and uses the default 100"
+    );
+
+    let h = hap("invalid/haproxy.cfg", fixture!("invalid/haproxy.cfg"));
+    let got: Vec<(usize, &str, &str)> = h.invalid.iter().map(|b| (b.at.line, b.keyword.as_str(), b.value.as_str())).collect();
+    assert_eq!(got, [(6, "inter", "0"), (14, "fall", "0"), (15, "rise", "x"), (16, "inter", "-1s")]);
+    let l = lint_haproxy(&h, "invalid/haproxy.cfg", &HaproxyLintOptions::default());
+    let bad: Vec<&Lint> = l.iter().filter(|l| l.code == "invalid-value").collect();
+    assert_eq!(bad.len(), 4, "{l:#?}");
+    assert!(bad.iter().all(|l| l.level == Level::Critical), "haproxy does not load such a configuration: {bad:#?}");
+    assert_eq!(bad[0].message, "inter 0 must be a positive time (2s, 500ms): haproxy refuses the line and does not load the configuration");
+    assert_eq!(bad[0].at.as_ref().unwrap().to_string(), "invalid/haproxy.cfg:6");
+}
+
+#[test]
+fn a_tie_between_unknown_addresses_names_no_holder() {
+    let mut peers = three([100, 100, 90], ["", "", ""]);
+    for p in &mut peers {
+        p.address = None;
+    }
+    assert_eq!(config_holder(&peers, "VI_1"), None, "m1 or m2: the configuration alone does not say");
+    let tie = predict::unresolved_tie(&peers, "VI_1").unwrap();
+    assert_eq!((tie.hosts.clone(), tie.priority), (vec!["m1".to_string(), "m2".to_string()], 100));
+    let p = predict_instance(&peers, "VI_1", None, &Event::HaproxyDead("m2".into())).unwrap();
+    assert_eq!(
+        p.text,
+        "m1 and m2 share the top priority 100 of VI_1: keepalived gives the VIP to the one with the highest primary address; without the addresses, which one holds it (and what haproxy's death there does) cannot be told"
+    );
+    assert_eq!((p.holder_before, p.holder_after, p.moves), (None, None, false));
+    // told who holds it (the live model), the prediction goes on as usual
+    let p = predict_instance(&peers, "VI_1", Some("m2"), &Event::HaproxyDead("m2".into())).unwrap();
+    assert!(p.text.starts_with("haproxy dead on m2, which holds the VIP"), "{}", p.text);
+    // one address known is not enough; both known break the tie
+    peers[0].address = "10.0.0.11".parse().ok();
+    assert!(predict::unresolved_tie(&peers, "VI_1").is_some());
+    peers[1].address = "10.0.0.12".parse().ok();
+    assert_eq!((predict::unresolved_tie(&peers, "VI_1"), config_holder(&peers, "VI_1").as_deref()), (None, Some("m2")));
+    // below the top a tie does not matter to who holds the VIP
+    let mut low = three([100, 90, 90], ["", "", ""]);
+    for p in &mut low {
+        p.address = None;
+    }
+    assert_eq!((predict::unresolved_tie(&low, "VI_1"), config_holder(&low, "VI_1").as_deref()), (None, Some("m1")));
 }

@@ -164,4 +164,32 @@ mod tests {
         // garbage before any file is dropped, never a panic
         assert_eq!(parse_ha_files("junk\n@@kockpit-file\n"), HaFiles { keepalived: vec![], ..HaFiles::default() });
     }
+
+    /// The script on this machine's sh: includes inside blocks and quoted ones are followed, each file
+    /// after the one that includes it, and the parse puts their lines where the include stands.
+    #[test]
+    fn the_script_follows_includes_inside_blocks() {
+        // the files given, not those of a keepalived or haproxy that may run on this machine
+        let script = HA_CONFIG_SCRIPT.replace("ka=$(args_of keepalived | head -n 1)", "ka=").replace("hp=$(args_of haproxy)", "hp=");
+        assert_eq!(script.len(), HA_CONFIG_SCRIPT.len() - "$(args_of keepalived | head -n 1)$(args_of haproxy)".len());
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        let main = format!("{d}/keepalived.conf");
+        std::fs::write(
+            &main,
+            "include \"conf.d/checks.conf\"\nvrrp_instance VI_1 {\n  virtual_router_id 51\n  include conf.d/host*.conf\n}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("conf.d/checks.conf"), "vrrp_script chk { script x }\n").unwrap();
+        std::fs::write(dir.path().join("conf.d/host.conf"), "  priority 142\n  auth_pass secret\n").unwrap();
+        let out = std::process::Command::new("sh").args(["-c", &script, "sh", &main, &format!("{d}/none.cfg")]).output().unwrap();
+        let h = parse_ha_files(&String::from_utf8_lossy(&out.stdout));
+        let names: Vec<&str> = h.keepalived.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(names, [main.clone(), format!("{d}/conf.d/checks.conf"), format!("{d}/conf.d/host.conf")], "{h:?}");
+        assert!(!h.keepalived[2].1.contains("secret"), "cut on the host");
+        let v = view_of(h);
+        let k = v.keepalived.unwrap();
+        assert_eq!((k.instance("VI_1").unwrap().priority, k.scripts.len()), (142, 1), "{:?}", v.problems);
+    }
 }

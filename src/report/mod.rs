@@ -2,6 +2,8 @@
 //! against the plan, the HA front, etcd, certificates, Ceph, nodes and every finding — with the time it
 //! was taken and where each piece of data came from.
 
+mod haconfig;
+
 use chrono::{DateTime, Utc};
 
 use crate::model::health::host_drift;
@@ -85,6 +87,8 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
             }
         }
     }
+
+    haconfig::section(m, now, &mut s);
 
     s.push_str("\n## etcd\n\n");
     match &m.etcd.data {
@@ -192,6 +196,10 @@ mod tests {
         assert!(md.contains("OSD_DOWN"));
         assert!(md.contains("| master1 | apiserver | "), "{md}");
         assert!(md.contains("VIP held by: slb1"));
+        assert!(md.contains("## HA configuration"), "{md}");
+        assert!(md.contains("| slb1 | 0.0s ago | VI_1 MASTER priority 150, advert_int 1 s, preempt, unicast to 10.0.0.12, auth PASS (/etc/keepalived/keepalived.conf) | chk_haproxy: 2 s x 2 = 4 s, weight -60; kockpit_demote: weight -100 |"), "{md}");
+        assert!(md.contains("kube-apiserver: httpchk GET /readyz; master1 check check-ssl inter 2 s fall 2 rise 2"), "{md}");
+        assert!(!md.contains("<redacted>") && !md.contains("auth_pass"), "{md}");
         assert!(md.contains("Overall: **Critical**"), "{md}");
     }
 }

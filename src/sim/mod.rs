@@ -8,6 +8,7 @@
 
 mod exec;
 mod faults;
+mod haconf;
 mod observe;
 pub mod runner;
 mod world;

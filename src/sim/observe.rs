@@ -79,6 +79,12 @@ impl SimCluster {
             };
             out.push(obs(format!("sim ssh {}", l.name), Payload::Haproxy { lb: l.name.clone(), result }));
         }
+        // The HA configuration as the LB's daemons run it.
+        for (i, l) in self.lbs.iter().enumerate() {
+            let result =
+                if l.ssh_cut { Err(cut_err(&l.name)) } else { Ok(Box::new(super::haconf::view(&self.plan, &l.name, i == 0, l.priority))) };
+            out.push(obs(format!("sim ssh {}", l.name), Payload::HaConfig { host: l.name.clone(), result }));
+        }
         for m in &self.masters {
             let result = if !m.host_up {
                 Err("connect: no route to host".to_string())

@@ -184,7 +184,7 @@ page() {
 cfgs=''; running=''
 self_net=$(readlink /proc/self/ns/net 2>/dev/null)
 for d in /proc/[0-9]*; do
-  [ "$(cat "$d/comm" 2>/dev/null)" = haproxy ] || continue
+  c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
   # a haproxy in another network namespace (a container's, an ingress controller's) is not this host's
   pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
   running=1
@@ -391,7 +391,8 @@ exit "$s""#;
 
 /// Prints the HA configuration as the running daemons use it, read-only, for kockpit to parse:
 /// keepalived's (the `-f` of the running keepalived, else $1, else /etc/keepalived/keepalived.conf,
-/// with its `include` globs, relative ones resolved against the including file's directory) and
+/// with its `include` globs, at the top or inside a block, quoted or not, relative ones resolved
+/// against the including file's directory, each file followed by those it includes) and
 /// haproxy's (every `-f` file or directory of the running haproxy, else $2, else
 /// /etc/haproxy/haproxy.cfg). Secrets are cut on the host: `auth_pass` values and `stats auth`
 /// passwords never leave it. Bounded: 64 files, 1 MiB each, include depth 8.
@@ -426,7 +427,7 @@ ka_file() {
   kafiles="$kafiles $1"
   [ "$depth" -lt 8 ] && [ -r "$1" ] || return 0
   dir=${1%/*}
-  for pat in $(sed -n 's/^[[:space:]]*include[[:space:]][[:space:]]*\([^[:space:]#!]*\).*/\1/p' "$1"); do
+  for pat in $(sed -n 's/^[[:space:]]*include[[:space:]][[:space:]]*"\{0,1\}\([^[:space:]#!"]*\).*/\1/p' "$1"); do
     case $pat in /*) ;; *) pat=$dir/$pat ;; esac
     for g in $pat; do [ -e "$g" ] && ka_file "$g" $((depth + 1)); done
   done
@@ -434,7 +435,7 @@ ka_file() {
 self_net=$(readlink /proc/self/ns/net 2>/dev/null)
 args_of() {
   for d in /proc/[0-9]*; do
-    [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+    c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = "$1" ] || continue
     # a daemon in another network namespace (a container's) is not this host's
     pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
     next=''

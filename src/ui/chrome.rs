@@ -54,26 +54,75 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
         badges.push(Span::raw(" "));
         badges.push(Span::styled(" AUDIT LOG FAILING: OPERATIONS REFUSED ", t.style(Role::Critical)));
     }
-    let mut spans =
-        vec![Span::styled(" kockpit ", t.style(Role::Title)), Span::styled(format!(" {} ", m.meta.cluster), t.style(Role::Accent))];
+    // what goes first when the line is too narrow: the data's age, then the title, the cluster's
+    // name, the badges; the verdict stays
+    let mut pieces: Vec<(Span<'static>, u8)> = vec![
+        (Span::styled(" kockpit ", t.style(Role::Title)), 2),
+        (Span::styled(format!(" {} ", m.meta.cluster), t.style(Role::Accent)), 3),
+    ];
     if area.width >= 90 {
-        spans.push(Span::styled(format!(" ctx:{} ", m.meta.context), t.style(Role::Muted)));
+        pieces.push((Span::styled(format!(" ctx:{} ", m.meta.context), t.style(Role::Muted)), 0));
     }
-    spans.extend(badges);
-    spans.push(Span::styled(format!("  {lvl_text} "), t.style(lvl_role)));
-    spans.push(Span::styled(format!(" {age}"), t.style(Role::Muted)));
+    pieces.extend(badges.into_iter().enumerate().map(|(i, b)| (b, if i == 0 { 5 } else { 4 })));
+    pieces.push((Span::styled(format!("  {lvl_text} "), t.style(lvl_role)), u8::MAX));
+    pieces.push((Span::styled(format!(" {age}"), t.style(Role::Muted)), 1));
+    // why the screen shows less than a planned cluster: shortened after the data's age
     if let Some(note) = &m.meta.note {
-        spans.push(Span::styled(format!("  {note}"), t.style(Role::Warn)));
+        pieces.push((Span::styled(format!("  {note}"), t.style(Role::Warn)), 1));
     }
-    let left = Line::from(spans);
     buf.set_style(area, t.style(Role::Header));
     let clock = now.with_timezone(&app.tz).format("%H:%M:%S").to_string();
     let cw = clock.len() as u16 + 1;
-    // a long header (a note) is cut before the clock, not run into it
-    buf.set_line(area.x, area.y, &left, if area.width > cw + 10 { area.width - cw - 1 } else { area.width });
-    if area.width > cw + 10 {
+    let show_clock = area.width > cw + 10;
+    let room = if show_clock { area.width - cw } else { area.width } as usize;
+    let left = Line::from(fit_line(pieces, room.saturating_sub(1)));
+    buf.set_line(area.x, area.y, &left, room as u16);
+    if show_clock {
         buf.set_string(area.x + area.width - cw, area.y, clock, t.style(Role::Header));
     }
+}
+
+/// Spans that fit in `room` columns: while the line is too long, the piece of the lowest rank is cut
+/// at a word's end with `…`, or left out when too little of it would be left (and the line then ends
+/// in `…`; a piece of rank 0 goes without a mark). The piece of rank `u8::MAX` is never cut.
+fn fit_line(mut pieces: Vec<(Span<'static>, u8)>, room: usize) -> Vec<Span<'static>> {
+    let width = |p: &[(Span, u8)]| p.iter().map(|(s, _)| s.content.chars().count()).sum::<usize>();
+    let mut cut_any = false;
+    // a piece left out leaves room for the `…` that says so
+    while width(&pieces) + usize::from(cut_any) > room {
+        let Some(i) = pieces.iter().enumerate().filter(|(_, p)| p.1 < u8::MAX).min_by_key(|(i, p)| (p.1, *i)).map(|(i, _)| i) else {
+            break;
+        };
+        let excess = width(&pieces) + usize::from(cut_any) - room;
+        let text = pieces[i].0.content.to_string();
+        let keep = text.chars().count().saturating_sub(excess + 1);
+        match shorten(&text, keep) {
+            Some(short) => pieces[i].0.content = format!("{short}…").into(),
+            None => {
+                // rank 0 is a nicety shown when there is room (the context), like a spacer
+                let (gone, rank) = pieces.remove(i);
+                cut_any |= rank > 0 && !gone.content.trim().is_empty();
+            }
+        }
+    }
+    let mut out: Vec<Span<'static>> = pieces.into_iter().map(|(s, _)| s).collect();
+    if cut_any {
+        out.push(Span::raw("…"));
+    }
+    out
+}
+
+/// `text` in at most `keep` characters, cut after a whole word when that leaves a few letters (a name
+/// with no space is cut inside); `None` when fewer than 4 letters of it would be left.
+fn shorten(text: &str, keep: usize) -> Option<String> {
+    let letters = |s: &str| s.trim().chars().count();
+    let head: String = text.chars().take(keep).collect();
+    let at_word_end = text.chars().nth(keep).is_none_or(|c| c == ' ');
+    let by_word =
+        if at_word_end { head.trim_end().to_string() } else { head.rsplit_once(' ').map(|(a, _)| a.to_string()).unwrap_or_default() };
+    let by_word = by_word.trim_end().trim_end_matches([':', ',', ';']).to_string();
+    let cut = if letters(&by_word) >= 4 { by_word } else { head.trim_end().to_string() };
+    (letters(&cut) >= 4).then_some(cut)
 }
 
 /// The border's source and freshness, cut at its end to `max` characters: a right-aligned title that
@@ -158,7 +207,8 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let ctx = Ctx { model: &app.model, theme: t, health: &app.assessment, now, width: inner.width, tz: app.tz };
+    let zoomed = app.view.zoom == Some(p);
+    let ctx = Ctx { model: &app.model, theme: t, health: &app.assessment, now, width: inner.width, tz: app.tz, zoomed };
     let selected = app.view.selected(p);
     // One line for the summary, one for the column header when there is room.
     let room_for_header = inner.height >= 5;
@@ -183,5 +233,34 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         let more = format!(" {}-{}/{} ", c.offset + 1, (c.offset + rows_h).min(c.total), c.total);
         let x = r.x + r.width.saturating_sub(more.len() as u16 + 1);
         f.buffer_mut().set_string(x, r.y, more, t.style(Role::Muted));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(spans: &[Span]) -> String {
+        spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_line_too_long_loses_its_least_important_part_first_and_says_so() {
+        let pieces = || {
+            vec![
+                (Span::raw(" kockpit "), 2),
+                (Span::raw(" production-eu-west-1 "), 3),
+                (Span::raw(" DEMO "), 5),
+                (Span::raw("  CRITICAL "), u8::MAX),
+                (Span::raw(" data 12s old: 6 not fresh"), 1),
+            ]
+        };
+        assert_eq!(texts(&fit_line(pieces(), 200)), " kockpit  production-eu-west-1  DEMO   CRITICAL  data 12s old: 6 not fresh");
+        // the age is cut at a word's end first
+        assert_eq!(texts(&fit_line(pieces(), 64)), " kockpit  production-eu-west-1  DEMO   CRITICAL  data 12s old…");
+        // then it goes, then the title, then the name is cut inside; the verdict stays
+        let narrow = texts(&fit_line(pieces(), 40));
+        assert!(narrow.contains("CRITICAL") && narrow.contains('…') && narrow.chars().count() <= 40, "{narrow}");
+        assert!(texts(&fit_line(pieces(), 5)).contains("CRITICAL"));
     }
 }

@@ -38,7 +38,7 @@ pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -
         }
     }
     let rows_all = haproxy_rows(m, filter);
-    if rows_all.len() > height && height > 0 {
+    if rows_all.len() > height && height > 0 && !ctx.zoomed {
         return haproxy_compact(ctx, Line::from(summary), filter, height);
     }
     let wide = ctx.width >= 60;
@@ -82,7 +82,11 @@ pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -
             }
             Line::from(spans)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut rows = rows;
+    if ctx.zoomed {
+        super::haconf::append_fitting(&mut rows, super::haconf::haproxy_lines(ctx), height, ctx.width as usize);
+    }
     Content { summary: Line::from(summary), header: Some(header), rows, offset: a, total: rows_all.len() }
 }
 

@@ -4,6 +4,7 @@
 mod ceph;
 mod certs;
 mod etcd;
+mod haconf;
 mod haproxy;
 mod hosts;
 mod leases;
@@ -28,6 +29,8 @@ pub struct Ctx<'a> {
     pub width: u16,
     /// The clock's time zone (local by default; fixed in tests).
     pub tz: chrono::FixedOffset,
+    /// The panel fills the screen (`z`): room for what it only shows then (the HA configuration).
+    pub zoomed: bool,
 }
 
 impl Ctx<'_> {

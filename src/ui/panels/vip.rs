@@ -114,7 +114,11 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
         _ => {}
     }
     let (a, b) = window(all.len(), selected, height);
-    Content { summary, header: None, rows: all[a..b].to_vec(), offset: a, total: total_lbs }
+    let mut rows = all[a..b].to_vec();
+    if ctx.zoomed {
+        super::haconf::append_fitting(&mut rows, super::haconf::vip_lines(ctx), height, ctx.width as usize);
+    }
+    Content { summary, header: None, rows, offset: a, total: total_lbs }
 }
 
 /// The fallback a VRRP source's data came from, in a word for a narrow row (`ssh lb1: data dump
