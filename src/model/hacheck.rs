@@ -121,7 +121,13 @@ impl Model {
     /// After an observation of the VIP or haproxy: when haproxy is dead on the holder, predict (once)
     /// what keepalived will do and put it on the timeline; when haproxy is back there, withdraw it.
     pub(super) fn check_prediction(&mut self, at: DateTime<Utc>) {
-        if self.ha_config.is_empty() {
+        // every peer's keepalived.conf, or no prediction: a missing peer would be a peer left out
+        let all_read = self
+            .plan
+            .keepalived_hosts()
+            .iter()
+            .all(|h| self.ha_config.get(&h.name).and_then(|s| s.data.as_ref()).is_some_and(|v| v.keepalived.is_some()));
+        if self.ha_config.is_empty() || !all_read {
             return;
         }
         if let Some(p) = &self.prediction

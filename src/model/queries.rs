@@ -68,6 +68,12 @@ impl Model {
             let age_ms = s.updated.map(|t| (now - t).num_milliseconds().max(0));
             unseen.push(Unseen { lb: lb.clone(), reason, held: s.data.as_ref().map(|v| v.holds_vip), age_ms });
         }
+        // a carrier the plan names that never answered is not seen either (it may hold the VIP)
+        for h in self.plan.keepalived_hosts() {
+            if !self.vrrp.contains_key(&h.name) {
+                unseen.push(Unseen { lb: h.name.clone(), reason: Freshness::Waiting.why_not_fresh(), held: None, age_ms: None });
+            }
+        }
         // a holder that keepalived reports BACKUP is letting the address go: beside one MASTER, that is
         // a hand-over in progress, not a split brain
         match (holders.len(), releasing.len()) {

@@ -710,3 +710,45 @@ fn a_source_still_silent_after_the_deadline_is_unknown_and_named() {
     assert_eq!(a.level, HealthLevel::Unknown);
     assert_eq!(a.level.exit_code(), 3);
 }
+
+#[test]
+fn a_carrier_that_never_answered_is_unseen_so_the_vip_is_never_said_not_held() {
+    let mut m = model();
+    let lbs: Vec<String> = m.plan.keepalived_hosts().iter().map(|h| h.name.clone()).collect();
+    assert!(lbs.len() >= 2);
+    // only the first LB answered, not holding: the other may hold it
+    m.apply(vrrp(&lbs[0], VrrpState::Backup, false, 0));
+    match m.vip_verdict(t(1)) {
+        VipVerdict::Unknown { unseen } => {
+            assert_eq!((unseen[0].lb.as_str(), unseen[0].reason.as_str()), (lbs[1].as_str(), "no answer yet"))
+        }
+        v => panic!("{v:?}"),
+    }
+    m.apply(vrrp(&lbs[1], VrrpState::Master, true, 1));
+    assert_eq!(m.vip_verdict(t(1)), VipVerdict::Held { holder: lbs[1].clone(), unseen: vec![] });
+}
+
+#[test]
+fn no_prediction_until_every_peer_configuration_is_read() {
+    let mut m = model();
+    let tutorial = |p: &str| std::fs::read_to_string(format!("{}/tests/fixtures/hacfg/tutorial/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    m.apply(ha_config("slb1", &tutorial("m1.conf"), 0));
+    m.apply(vrrp("slb1", VrrpState::Master, true, 0));
+    m.apply(vrrp("slb2", VrrpState::Backup, false, 0));
+    m.apply(haproxy("slb1", &[("master1", "UP")], 0));
+    let dead = Observation {
+        at: t(1),
+        source: "ssh slb1".into(),
+        budget_ms: 3_000,
+        payload: Payload::Haproxy {
+            lb: "slb1".into(),
+            result: Err("haproxy: haproxy is not running (no haproxy process on this host)".into()),
+        },
+    };
+    m.apply(dead);
+    assert!(m.prediction.is_none(), "slb2's keepalived.conf is not read yet: {:?}", m.prediction);
+    // it arrives: now the prediction, with both peers
+    m.apply(ha_config("slb2", &tutorial("m2.conf"), 1));
+    let p = m.prediction.clone().expect("predicted once every peer is read");
+    assert_eq!((p.holder.as_str(), p.after.as_deref()), ("slb1", Some("slb2")));
+}

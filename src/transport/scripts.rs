@@ -135,7 +135,8 @@ try() {
       command -v socat >/dev/null 2>&1 || { nosocat=1; return 1; }
       if ! out=$(echo 'show stat' | socat -t 2 stdio "unix-connect:$a" 2>&1); then
         case $out in *ermission*) [ -n "$denied" ] || denied=$a; return 1 ;; esac
-        echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1)" >&2; exit 13
+        # socat's own prefix (date, time, pid) would make every failure a new message
+        echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1 | sed 's/^[0-9/]* [0-9:.]* socat\[[0-9]*\] [A-Z] //')" >&2; exit 13
       fi ;;
     *)
       t=${a#ipv4@}; t=${t#ipv6@}; h=${t%:*}; p=${t##*:}
