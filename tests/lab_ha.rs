@@ -599,7 +599,7 @@ async fn haproxy_killed_on_the_owner_is_predicted_from_keepalived_conf_then_chec
         .cloned()
         .unwrap_or_else(|| panic!("{}", describe(&live.model)));
     eprintln!("{} ({:.1}s after the kill)", e.text, moved.as_secs_f64());
-    assert!(e.text.contains("-> lb2 (as predicted: lb2 within ~"), "{}", e.text);
+    assert!(e.text.contains("-> lb2 (as predicted: lb2 within ~"), "{}\n{}", e.text, describe(&live.model));
     assert!(moved.as_secs_f64() <= p.within_s + 5.0, "took {moved:?}, predicted within {} s", p.within_s);
     assert!(live.model.prediction.is_none(), "settled");
 

@@ -233,7 +233,7 @@ fn across(name: &str, peers: &[Peer], ms: &[Member], out: &mut Vec<Lint>) {
             names[0],
             Some(&group[0].inst.at),
             format!(
-                "{name}: {} {} priority {prio}: ties broken by the highest primary address{winner}",
+                "{name}: {} {} priority {prio}: who holds the VIP depends on who was MASTER first (a BACKUP does not preempt at equal priority); the highest primary address wins only when they contend at once{winner}",
                 and_list(&names),
                 if names.len() == 2 { "both have" } else { "all have" }
             ),

@@ -405,7 +405,7 @@ fn the_tutorial_set_is_flagged() {
     let eq = l.iter().find(|l| l.code == "equal-priority").unwrap();
     assert_eq!(eq.level, Level::Warn);
     assert!(
-        eq.message.contains("m1, m2 and m3 all have priority 100: ties broken by the highest primary address (m3, 10.0.0.13)"),
+        eq.message.contains("m1, m2 and m3 all have priority 100: who holds the VIP depends on who was MASTER first (a BACKUP does not preempt at equal priority); the highest primary address wins only when they contend at once (m3, 10.0.0.13)"),
         "{}",
         eq.message
     );

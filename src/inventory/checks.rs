@@ -47,12 +47,16 @@ pub(super) enum HostField {
 /// Checks that host names, addresses and internal addresses are unique; the error points at the
 /// second of two equal values, whose byte offset `at(host index, field)` gives.
 pub(super) fn check_unique(hosts: &[Host], at: impl Fn(usize, HostField) -> usize) -> Result<(), (usize, String)> {
+    use std::collections::HashMap;
+    // one pass with indexes (a plan of tens of thousands of hosts stays linear)
+    let (mut names, mut folded, mut addresses, mut internals) = (HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
     for (i, host) in hosts.iter().enumerate() {
-        let earlier = &hosts[..i];
-        if let Some(first) = earlier.iter().find(|h| h.name == host.name) {
+        if let Some(&f) = names.get(host.name.as_str()) {
+            let first: &Host = &hosts[f];
             return Err((at(i, HostField::Name), format!("duplicate host name `{}`: host names must be unique", first.name)));
         }
-        if let Some(first) = earlier.iter().find(|h| h.name.eq_ignore_ascii_case(&host.name)) {
+        if let Some(&f) = folded.get(&host.name.to_ascii_lowercase()) {
+            let first: &Host = &hosts[f];
             return Err((
                 at(i, HostField::Name),
                 format!(
@@ -61,20 +65,26 @@ pub(super) fn check_unique(hosts: &[Host], at: impl Fn(usize, HostField) -> usiz
                 ),
             ));
         }
-        if let Some(first) = earlier.iter().find(|h| h.address == host.address) {
+        if let Some(&f) = addresses.get(&host.address) {
+            let first: &Host = &hosts[f];
             return Err((
                 at(i, HostField::Address),
                 format!("duplicate address {}: host `{}` already has it; addresses must be unique", host.address, first.name),
             ));
         }
-        let same_internal = |h: &&Host| h.internal_address.is_some() && h.internal_address == host.internal_address;
-        if let Some(first) = earlier.iter().find(same_internal) {
-            let internal = first.internal_address.map(|a| a.to_string()).unwrap_or_default();
-            return Err((
-                at(i, HostField::InternalAddress),
-                format!("duplicate internal address {internal}: host `{}` already has it; addresses must be unique", first.name),
-            ));
+        if let Some(internal) = host.internal_address {
+            if let Some(&f) = internals.get(&internal) {
+                let first: &Host = &hosts[f];
+                return Err((
+                    at(i, HostField::InternalAddress),
+                    format!("duplicate internal address {internal}: host `{}` already has it; addresses must be unique", first.name),
+                ));
+            }
+            internals.insert(internal, i);
         }
+        names.insert(host.name.as_str(), i);
+        folded.insert(host.name.to_ascii_lowercase(), i);
+        addresses.insert(host.address, i);
     }
     Ok(())
 }

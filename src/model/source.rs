@@ -5,8 +5,11 @@ use serde::{Serialize, Serializer};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceError {
+    /// Since when it fails with this reason.
     pub at: DateTime<Utc>,
     pub reason: String,
+    /// The latest attempt that failed so (the same reason again changes nothing a viewer sees).
+    pub last: DateTime<Utc>,
 }
 
 /// Data from one source: the last good value, when it arrived, and the last failure if the source is failing.
@@ -127,13 +130,16 @@ impl<T: PartialEq> Sourced<T> {
                 self.updated = Some(at);
                 changed || was_failing || was_stale
             }
-            Err(reason) => {
-                let changed = self.error.as_ref().is_none_or(|e| e.reason != reason);
-                if changed {
-                    self.error = Some(SourceError { at, reason });
+            Err(reason) => match self.error.as_mut() {
+                Some(e) if e.reason == reason => {
+                    e.last = at;
+                    false
                 }
-                changed
-            }
+                _ => {
+                    self.error = Some(SourceError { at, reason, last: at });
+                    true
+                }
+            },
         }
     }
 }

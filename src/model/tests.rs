@@ -752,3 +752,20 @@ fn no_prediction_until_every_peer_configuration_is_read() {
     let p = m.prediction.clone().expect("predicted once every peer is read");
     assert_eq!((p.holder.as_str(), p.after.as_deref()), ("slb1", Some("slb2")));
 }
+
+#[test]
+fn the_same_failure_repeated_stays_current() {
+    let mut m = model();
+    let refused = |at| Observation {
+        at: t(at),
+        source: "ssh slb1".into(),
+        budget_ms: 3_000,
+        payload: Payload::Haproxy { lb: "slb1".into(), result: Err("haproxy: cannot read haproxy's socket /x: Connection refused".into()) },
+    };
+    m.apply(refused(1));
+    m.apply(refused(20));
+    let e = m.haproxy["slb1"].error.clone().unwrap();
+    assert_eq!((e.at, e.last), (t(1), t(20)), "failing since 1, last failed at 20");
+    assert!(crate::model::hacheck::haproxy_dead(&m, "slb1", t(21)), "a failure seen a second ago is current");
+    assert!(!crate::model::hacheck::haproxy_dead(&m, "slb1", t(40)), "one not seen again for 20 s is not");
+}

@@ -235,7 +235,7 @@ fn a_drain_of_an_osd_host_is_refused_while_ceph_is_degraded_or_unknown() {
     assert!(ceph_blockers(&p).iter().any(|b| b.starts_with("Ceph's state is unknown")), "{:?}", p.blockers);
     // the last look failed
     let mut m = settled(&[], 1);
-    m.ceph.error = Some(crate::model::SourceError { at: chrono::Utc::now(), reason: "no mon quorum".into() });
+    m.ceph.error = Some(crate::model::SourceError { at: chrono::Utc::now(), reason: "no mon quorum".into(), last: chrono::Utc::now() });
     let p = drain("worker3", &m);
     assert!(ceph_blockers(&p).iter().any(|b| b.starts_with("Ceph's state is unknown") && b.contains("no mon quorum")), "{:?}", p.blockers);
     // no pool sizes (Rook's CR has none)
