@@ -290,7 +290,7 @@ async fn kubekey_local_proxies_without_a_vip() {
     })
     .await;
     let m = &live.model;
-    assert_eq!(m.vip_verdict(Utc::now()), VipVerdict::Waiting, "no VIP to hold");
+    assert_eq!(m.vip_verdict(Utc::now()), VipVerdict::NoVip, "no VIP to hold, nothing to wait for");
     assert!(m.vrrp.is_empty(), "no keepalived anywhere");
     for w in workers {
         // KubeKey's haproxy.cfg has no stats socket: the reason says so and quotes the line to add

@@ -228,7 +228,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     if has_vip && !m.vrrp.is_empty() {
         let verdict = m.vip_verdict(now);
         match &verdict {
-            VipVerdict::Waiting => {}
+            VipVerdict::Waiting | VipVerdict::NoVip => {}
             VipVerdict::Held { holder, unseen } => {
                 // an unseen LB that held the VIP when last seen may hold it still: two holders cannot
                 // be ruled out

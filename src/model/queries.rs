@@ -51,7 +51,8 @@ impl Model {
     /// with its age, and it counts neither as a holder nor as a non-holder.
     pub fn vip_verdict(&self, now: DateTime<Utc>) -> VipVerdict {
         if self.vrrp.is_empty() {
-            return VipVerdict::Waiting;
+            // a topology without a VIP (KubeKey's local proxies, none) has nothing to wait for
+            return if self.plan.keepalived_hosts().is_empty() { VipVerdict::NoVip } else { VipVerdict::Waiting };
         }
         let mut holders = Vec::new();
         let mut releasing = Vec::new();

@@ -769,3 +769,12 @@ fn the_same_failure_repeated_stays_current() {
     assert!(crate::model::hacheck::haproxy_dead(&m, "slb1", t(21)), "a failure seen a second ago is current");
     assert!(!crate::model::hacheck::haproxy_dead(&m, "slb1", t(40)), "one not seen again for 20 s is not");
 }
+
+#[test]
+fn a_topology_without_keepalived_has_no_vip_to_wait_for() {
+    let mut m = model();
+    assert_eq!(m.vip_verdict(t(0)), VipVerdict::Waiting, "keepalived hosts planned, none heard yet");
+    m.plan.topology.load_balancer = crate::inventory::LbTopology::LocalProxy;
+    assert_eq!(m.vip_verdict(t(0)), VipVerdict::NoVip);
+    assert_eq!(serde_json::to_value(m.vip_verdict(t(0))).unwrap()["verdict"], "no_vip");
+}

@@ -88,6 +88,8 @@ pub struct HaConfigView {
 pub enum VipVerdict {
     /// No load balancer has been heard of yet.
     Waiting,
+    /// The topology has no keepalived anywhere (KubeKey's local proxies, no load balancer).
+    NoVip,
     /// One LB is seen holding it now.
     Held { holder: String, unseen: Vec<Unseen> },
     /// One LB (MASTER) holds it while others, already BACKUP, still let it go.
@@ -128,7 +130,7 @@ impl VipVerdict {
         match self {
             VipVerdict::Held { unseen, .. } | VipVerdict::HandingOver { unseen, .. } | VipVerdict::SplitBrain { unseen, .. } => unseen,
             VipVerdict::Unknown { unseen } => unseen,
-            VipVerdict::Waiting | VipVerdict::NotHeld => &[],
+            VipVerdict::Waiting | VipVerdict::NotHeld | VipVerdict::NoVip => &[],
         }
     }
 }

@@ -398,6 +398,10 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
                 let r = haproxy::probe_haproxy_found(&pool, &h.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, timeout).await;
                 // the source says which socket answered, and where kockpit found it
                 let source = match &r {
+                    // the plan's socket not there: say so beside the one used instead
+                    Ok((_, found)) if !found.is_empty() && !lb.haproxy_socket.is_empty() && !found.ends_with("(from the plan)") => {
+                        format!("ssh {}: {found}; the plan's {} is not there", h.name, lb.haproxy_socket)
+                    }
                     Ok((_, found)) if !found.is_empty() => format!("ssh {}: {found}", h.name),
                     _ => format!("ssh {}", h.name),
                 };

@@ -21,6 +21,7 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
         LbTopology::LocalProxy => Line::styled("local proxy on every node: no VIP", ctx.s(Role::Muted)),
         _ => match &verdict {
             VipVerdict::Waiting => Line::styled(format!("VIP {vip}: waiting for keepalived"), ctx.s(Role::Muted)),
+            VipVerdict::NoVip => Line::styled(format!("VIP {vip}: no host runs keepalived in this topology"), ctx.s(Role::Muted)),
             VipVerdict::NotHeld => Line::styled(format!("VIP {vip} NOT HELD by any LB"), ctx.s(Role::Critical)),
             VipVerdict::Held { holder, unseen } => {
                 let mut spans =
