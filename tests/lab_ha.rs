@@ -22,7 +22,7 @@ use kockpit::model::{HealthLevel, Mode, Model, PanelId, ServerStatus, Severity, 
 use kockpit::ops::WriteCap;
 use kockpit::probe::{self, LiveSettings, hosts};
 use kockpit::transport::ssh::{AccessMode, PoolOptions, SshError, SshPool};
-use live::{Live, describe};
+use live::{Live, describe, never_claims_without_facts};
 
 /// The lab is one shared thing: tests take turns.
 static LAB_LOCK: Mutex<()> = Mutex::new(());
@@ -354,23 +354,6 @@ fn screen_of(m: &Model) -> String {
         true,
     );
     kockpit::ui::render_text(&mut app, 120, 40, Utc::now())
-}
-
-/// What must hold at every step while an LB cannot be seen: nobody is said to hold nothing, and no
-/// split brain is claimed without two fresh holders.
-fn never_claims_without_facts(m: &Model) {
-    let now = Utc::now();
-    let v = m.vip_verdict(now);
-    let a = assess(m, now);
-    let unseen = v.unseen().len();
-    if unseen > 0 {
-        assert!(!matches!(v, VipVerdict::NotHeld), "not held while {unseen} LB(s) unseen: {v:?}\n{}", describe(m));
-        assert!(!a.findings.iter().any(|f| f.message.contains("not held")), "{:#?}", a.findings);
-    }
-    if let VipVerdict::SplitBrain { holders, .. } = &v {
-        let fresh = holders.iter().filter(|h| m.vrrp[*h].freshness(now).is_fresh()).count();
-        assert!(fresh >= 2, "split brain claimed with {fresh} fresh holder(s): {v:?}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

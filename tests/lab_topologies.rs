@@ -31,7 +31,7 @@ use kockpit::inventory::{LbSettings, Plan};
 use kockpit::model::hacheck::haproxy_dead;
 use kockpit::model::{HealthLevel, Model, PanelId, ServerStatus, Severity, VipVerdict, VrrpState, assess};
 use kockpit::probe::LiveSettings;
-use live::{Live, describe};
+use live::{Live, describe, never_claims_without_facts};
 
 static LAB_LOCK: Mutex<()> = Mutex::new(());
 
@@ -118,20 +118,6 @@ fn finding(m: &Model, needle: &str) -> Option<kockpit::model::Finding> {
 
 fn timeline_has(m: &Model, needle: &str) -> bool {
     m.timeline.iter().any(|e| e.text.contains(needle))
-}
-
-/// What must hold at every step while a host cannot be seen: nobody is said to hold nothing, and no
-/// split brain is claimed without two fresh holders.
-fn never_claims_without_facts(m: &Model) {
-    let now = Utc::now();
-    let v = m.vip_verdict(now);
-    if !v.unseen().is_empty() {
-        assert!(!matches!(v, VipVerdict::NotHeld), "not held while a carrier is unseen: {v:?}\n{}", describe(m));
-    }
-    if let VipVerdict::SplitBrain { holders, .. } = &v {
-        let fresh = holders.iter().filter(|h| m.vrrp[*h].freshness(now).is_fresh()).count();
-        assert!(fresh >= 2, "split brain claimed with {fresh} fresh holder(s): {v:?}");
-    }
 }
 
 /// The owner's probes starved (every sshd process of it frozen): its facts are unknown, the holder

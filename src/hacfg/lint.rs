@@ -84,10 +84,19 @@ fn lint(level: Level, code: &'static str, subject: &str, at: Option<&Pos>, messa
 
 /// `m1`, `m1 and m2`, `m1, m2 and m3`
 pub(crate) fn and_list(names: &[&str]) -> String {
+    joined(names, "and")
+}
+
+/// `m1, m2 or m3`.
+pub(crate) fn or_list(names: &[&str]) -> String {
+    joined(names, "or")
+}
+
+fn joined(names: &[&str], conjunction: &str) -> String {
     match names {
         [] => String::new(),
         [one] => one.to_string(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        [init @ .., last] => format!("{} {conjunction} {last}", init.join(", ")),
     }
 }
 

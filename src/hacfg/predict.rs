@@ -509,7 +509,7 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
                                     if w.3 { format!(", the higher address ({}) if they act at once", w.0) } else { String::new() };
                                 format!(
                                     "{head}; {lowers}; then {} ({} each) race for the VIP{after_delay}: whichever preempts first keeps it{by_address}",
-                                    super::lint::and_list(&w.2).replace(" and ", " or "),
+                                    super::lint::or_list(&w.2),
                                     w.1
                                 )
                             }

@@ -483,6 +483,18 @@ impl Plan {
         }
     }
 
+    /// The hosts whose HA configuration kockpit reads: those running keepalived, then those running
+    /// only haproxy.
+    pub fn ha_config_hosts(&self) -> Vec<&Host> {
+        let mut hosts = self.keepalived_hosts();
+        for h in self.haproxy_hosts() {
+            if !hosts.iter().any(|k| k.name == h.name) {
+                hosts.push(h);
+            }
+        }
+        hosts
+    }
+
     /// The VIP and port clients use, when keepalived carries one.
     pub fn vip_endpoint(&self) -> Option<std::net::SocketAddr> {
         match self.topology.load_balancer {

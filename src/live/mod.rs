@@ -48,12 +48,10 @@ pub fn first_round_complete(m: &Model) -> bool {
     let plan = &m.plan;
     let heard = |data: bool, error: bool| data || error;
     let all = |hosts: Vec<&crate::inventory::Host>, has: &dyn Fn(&str) -> bool| hosts.iter().all(|h| has(&h.name));
-    let mut config_hosts = plan.keepalived_hosts();
-    config_hosts.extend(plan.haproxy_hosts());
     let ha = all(plan.hosts.iter().collect(), &|h| m.hosts.contains_key(h))
         && all(plan.keepalived_hosts(), &|h| m.vrrp.contains_key(h))
         && all(plan.haproxy_hosts(), &|h| m.haproxy.contains_key(h))
-        && all(config_hosts, &|h| m.ha_config.contains_key(h))
+        && all(plan.ha_config_hosts(), &|h| m.ha_config.contains_key(h))
         && (plan.vip_endpoint().is_none() || heard(m.vip_probe.updated.is_some(), m.vip_probe.error.is_some()));
     let masters = all(plan.masters().collect(), &|h| m.readyz.contains_key(h) && m.certs.contains_key(h));
     let etcd = plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());

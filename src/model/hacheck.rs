@@ -90,8 +90,7 @@ pub fn findings(m: &Model, now: DateTime<Utc>, out: &mut Vec<Finding>) {
 pub fn haproxy_dead(m: &Model, host: &str, now: DateTime<Utc>) -> bool {
     let Some(s) = m.haproxy.get(host) else { return false };
     if let Some(e) = &s.error {
-        // the latest attempt failed, recently (the same failure repeated keeps its first time in `at`)
-        let fresh_failure = (now - e.last).num_milliseconds() <= s.budget_ms as i64 * 2;
+        let fresh_failure = s.failing_now(now);
         let refused = e.reason.contains("Connection refused") || e.reason.contains("connection refused");
         // its socket gone where haproxy was seen before: the process is gone with it
         let gone = e.reason.contains("no haproxy stats socket") && s.data.is_some();

@@ -343,9 +343,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         // the apiservers themselves may still be known: each one's /readyz, asked directly
         let masters: Vec<&str> = plan.masters().map(|h| h.name.as_str()).collect();
         // each apiserver's state is known from a recent answer, a refusal included (it is down)
-        let recent = |s: &super::Sourced<super::Readyz>| {
-            s.freshness(now).is_fresh() || s.error.as_ref().is_some_and(|e| (now - e.last).num_milliseconds() <= s.budget_ms as i64 * 2)
-        };
+        let recent = |s: &super::Sourced<super::Readyz>| s.freshness(now).is_fresh() || s.failing_now(now);
         let readyz_known = !masters.is_empty() && masters.iter().all(|h| m.readyz.get(*h).is_some_and(recent));
         if readyz_known {
             a.add(

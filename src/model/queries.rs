@@ -117,10 +117,9 @@ impl Model {
             push(PanelId::Haproxy, format!("haproxy {h}"), each(&|h| self.haproxy.get(h).map(|s| s.freshness(now)), &h));
         }
         // each carrier's HA configuration (read once a minute): a read that fails is named like any source
-        let mut carriers = plan.keepalived_hosts();
-        carriers.extend(plan.haproxy_hosts().into_iter().filter(|h| !plan.keepalived_hosts().iter().any(|k| k.name == h.name)));
-        for h in names(carriers, self.ha_config.keys().collect()) {
-            let panel = if plan.keepalived_hosts().iter().any(|k| k.name == h) { PanelId::Vip } else { PanelId::Haproxy };
+        let keepalived = plan.keepalived_hosts();
+        for h in names(plan.ha_config_hosts(), self.ha_config.keys().collect()) {
+            let panel = if keepalived.iter().any(|k| k.name == h) { PanelId::Vip } else { PanelId::Haproxy };
             push(panel, format!("configuration {h}"), each(&|h| self.ha_config.get(h).map(|s| s.freshness(now)), &h));
         }
         for h in names(plan.masters().collect(), self.readyz.keys().collect()) {

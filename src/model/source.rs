@@ -100,6 +100,12 @@ impl<T: PartialEq> Sourced<T> {
         self.data.is_none() && self.error.is_none()
     }
 
+    /// Its latest attempt failed, within twice its budget: a current failure (the same failure
+    /// repeated keeps its first time in `at`, its latest in `last`).
+    pub fn failing_now(&self, now: DateTime<Utc>) -> bool {
+        self.error.as_ref().is_some_and(|e| (now - e.last).num_milliseconds() <= self.budget_ms as i64 * 2)
+    }
+
     pub fn freshness(&self, now: DateTime<Utc>) -> Freshness {
         let age = self.updated.map(|t| (now - t).num_milliseconds().max(0));
         if let Some(e) = &self.error {

@@ -358,18 +358,12 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
             }
         });
     }
-    // the HA configuration of every host running keepalived or haproxy, once a minute
-    let mut cfg_hosts = t.keepalived.clone();
     if !t.keepalived.is_empty() {
         let vip = plan.vip.as_ref().map(|v| v.address);
         tasks.spawn(vrrp_rounds(pool.clone(), t.keepalived, vip, plan.lb.clone(), settings.clone(), tx.clone()));
     }
-    for h in &t.haproxy {
-        if !cfg_hosts.iter().any(|k| k.name == h.name) {
-            cfg_hosts.push(h.clone());
-        }
-    }
-    for h in cfg_hosts {
+    // the HA configuration of every host running keepalived or haproxy, once a minute
+    for h in plan.ha_config_hosts().into_iter().cloned() {
         let pool = pool.clone();
         // a file of a daemon the topology does not run on this host is not missing
         let runs_keepalived = plan.keepalived_hosts().iter().any(|k| k.name == h.name);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use kockpit::backend::{BackendEvent, BackendHandle};
 use kockpit::inventory::Plan;
-use kockpit::model::{Mode, Model};
+use kockpit::model::{Mode, Model, VipVerdict, assess};
 use kockpit::probe::{self, LiveSettings};
 
 pub struct Live {
@@ -72,4 +72,21 @@ pub fn describe(m: &Model) -> String {
         s += &format!("timeline: {}\n", e.text);
     }
     s
+}
+
+/// What must hold at every step while an LB cannot be seen: nobody is said to hold nothing, and no
+/// split brain is claimed without two fresh holders.
+pub fn never_claims_without_facts(m: &Model) {
+    let now = chrono::Utc::now();
+    let v = m.vip_verdict(now);
+    let a = assess(m, now);
+    let unseen = v.unseen().len();
+    if unseen > 0 {
+        assert!(!matches!(v, VipVerdict::NotHeld), "not held while {unseen} LB(s) unseen: {v:?}\n{}", describe(m));
+        assert!(!a.findings.iter().any(|f| f.message.contains("not held")), "{:#?}", a.findings);
+    }
+    if let VipVerdict::SplitBrain { holders, .. } = &v {
+        let fresh = holders.iter().filter(|h| m.vrrp[*h].freshness(now).is_fresh()).count();
+        assert!(fresh >= 2, "split brain claimed with {fresh} fresh holder(s): {v:?}");
+    }
 }
