@@ -41,15 +41,20 @@ fn main() {
     }
 }
 
-/// In the TUI, kockpit's own log goes to tui-logger (key `l`); elsewhere warnings go to stderr.
+/// In the TUI, kockpit's own log goes to tui-logger (key `l`). Elsewhere the output itself says what
+/// failed (a status names every failing source with its reason), so the log stays quiet unless
+/// `KOCKPIT_LOG` asks for it (`KOCKPIT_LOG=warn`, `=debug`, `=kockpit::probe=debug`); it goes to stderr,
+/// in colour only on a terminal.
 fn init_logging(interactive: bool) {
     if interactive {
         let _ = tui_logger::init_logger(tui_logger::LevelFilter::Info);
         tui_logger::set_default_level(tui_logger::LevelFilter::Info);
         let _ = tracing_subscriber::registry().with(tui_logger::TuiTracingSubscriberLayer).try_init();
     } else {
+        use std::io::IsTerminal;
         let filter =
-            tracing_subscriber::EnvFilter::try_from_env("KOCKPIT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+            tracing_subscriber::EnvFilter::try_from_env("KOCKPIT_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+        let ansi = std::io::stderr().is_terminal();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
     }
 }

@@ -268,3 +268,109 @@ fn status_on_its_first_call_reflects_a_cordoned_node_a_notready_node_and_a_stale
     assert!(msgs.iter().any(|m| m.starts_with("node heartbeat lease expired:") && m.contains("st-w1")), "{msgs:#?}");
     assert_eq!(code, 1);
 }
+
+/// Create kube-system's static pod `name` on `node` as the kubelet mirrors it: kubeadm's labels and
+/// annotations and the first container's command.
+async fn static_pod(admin: &kockpit::kube::Kube, label: &str, component: &str, node: &str, annotations: Value, command: &[&str]) {
+    let name = format!("{component}-{node}");
+    let mut pod =
+        kit::pod_json(&name, json!({"component": component, "tier": "control-plane", "kockpit-test": label}), Some(node), "100m", "100Mi");
+    pod["metadata"]["namespace"] = json!("kube-system");
+    pod["metadata"]["annotations"] = annotations;
+    pod["spec"]["containers"][0]["command"] = json!(command);
+    kit::create(admin, "/api/v1/namespaces/kube-system/pods", pod).await.expect("static pod");
+    kit::mark_ready(admin, "kube-system", &name).await.expect("ready");
+}
+
+/// A static pod's Ready condition, as its kubelet reports it.
+fn set_pod_ready(cp: &ControlPlane, rt: &tokio::runtime::Runtime, name: &str, ready: bool) {
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let status = if ready { "True" } else { "False" };
+        let body = json!({"status": {"conditions": [{"type": "Ready", "status": status, "lastTransitionTime": now}]}});
+        kit::req(&admin, Method::PATCH, &format!("/api/v1/namespaces/kube-system/pods/{name}/status"), Some(body))
+            .await
+            .expect("pod status");
+    });
+}
+
+#[test]
+#[ignore = "lab: tests/lab/k8s (root)"]
+fn without_a_plan_etcd_and_the_apiservers_are_seen_as_their_static_pods_and_their_served_certificates() {
+    let _l = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let (cp, rt) = lab();
+    let label = "static-pods";
+    let nodes: &[(&str, &[&str], &str)] = &[
+        ("sp-m1", &["control-plane"], "10.80.0.21"),
+        ("sp-m2", &["control-plane"], "10.80.0.22"),
+        ("sp-m3", &["control-plane"], "10.80.0.23"),
+    ];
+    let _made = make(&cp, &rt, label, nodes, &[]);
+    // the apiservers advertise the lab's real apiserver: its served certificate is read by a handshake
+    let server = cp.var("KOCKPIT_K8S_SERVER");
+    let api = server.trim_start_matches("https://").to_string();
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        for n in ["sp-m1", "sp-m2", "sp-m3"] {
+            let url = format!("https://127.0.0.1:23790/{n}");
+            let ann = json!({"kubeadm.kubernetes.io/etcd.advertise-client-urls": url});
+            static_pod(&admin, label, "etcd", n, ann, &["etcd", "--name", n]).await;
+        }
+        for n in ["sp-m1", "sp-m2"] {
+            let ann = json!({"kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": api});
+            static_pod(&admin, label, "kube-apiserver", n, ann, &["kube-apiserver", "--etcd-servers=https://127.0.0.1:23790"]).await;
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+
+    // every member and apiserver on the first call, with what it advertises, and the certificates served
+    let (code, msgs, v) = status_of(&cp, dir.path());
+    let cpv = &v["model"]["control_plane"];
+    assert_eq!(cpv["source"], "kube static pods", "{cpv}");
+    let ours = |what: &str| -> Vec<Value> {
+        cpv["data"][what].as_array().expect(what).iter().filter(|p| p["node"].as_str().unwrap_or("").starts_with("sp-")).cloned().collect()
+    };
+    let etcd = ours("etcd");
+    assert_eq!(etcd.iter().map(|p| p["node"].as_str().unwrap()).collect::<Vec<_>>(), ["sp-m1", "sp-m2", "sp-m3"], "{cpv}");
+    assert!(etcd.iter().all(|p| p["ready"] == true), "{cpv}");
+    assert_eq!(etcd[1]["endpoint"], "https://127.0.0.1:23790/sp-m2");
+    let apis = ours("apiservers");
+    assert_eq!(apis.len(), 2, "{cpv}");
+    assert!(cpv["data"]["etcd_servers"].as_array().unwrap().iter().any(|s| s == "https://127.0.0.1:23790"), "{cpv}");
+    assert!(!msgs.iter().any(|m| m.contains("sp-") || m.contains("etcd quorum")), "{msgs:#?}");
+    assert_eq!(code, 0, "three of three members ready: {msgs:#?}");
+    // the certificate each apiserver serves and the one the kubeconfig's endpoint serves: the same one
+    let certs = &v["model"]["certs"];
+    let served = |row: &str| certs[row]["data"][0].clone();
+    assert_eq!(served("sp-m1")["name"], "apiserver (served)", "{certs}");
+    assert_eq!(served("endpoint")["name"], "apiserver (served) via endpoint", "{certs}");
+    assert_eq!(served("sp-m1")["not_after"], served("endpoint")["not_after"], "{certs}");
+    assert!(served("sp-m2")["sans"].as_array().is_some_and(|s| !s.is_empty()), "{certs}");
+    assert!(certs.get("sp-m3").is_none(), "no apiserver runs on sp-m3: {certs}");
+
+    // the screen says it, in the etcd panel and the haproxy panel's place
+    let out = kockpit(&cp, dir.path(), &["render", "--size", "160x50"]);
+    let screen = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(screen.contains("3/3 etcd pods ready"), "{screen}");
+    assert!(screen.contains("leader unknown"), "{screen}");
+    assert!(screen.contains("kube-apiserver pods ready"), "{screen}");
+    assert!(screen.contains("3 certs, soonest"), "the two apiservers' and the endpoint's served certificates: {screen}");
+    assert!(screen.contains("kube <45s") && screen.contains("tls <180s"), "the panels say where their data comes from: {screen}");
+
+    // one member not ready: it is named, and etcd cannot lose another
+    set_pod_ready(&cp, &rt, "etcd-sp-m2", false);
+    let (code, msgs, _) = status_of(&cp, dir.path());
+    assert!(msgs.iter().any(|m| m.starts_with("etcd pod etcd-sp-m2 on sp-m2 not ready")), "{msgs:#?}");
+    assert!(msgs.iter().any(|m| m.contains("etcd cannot lose another member")), "{msgs:#?}");
+    assert_eq!(code, 1, "{msgs:#?}");
+    // two of three: quorum at risk, critical
+    set_pod_ready(&cp, &rt, "etcd-sp-m3", false);
+    let (code, msgs, _) = status_of(&cp, dir.path());
+    assert!(msgs.iter().any(|m| m.starts_with("etcd quorum at risk: 1 of 3 etcd pods ready")), "{msgs:#?}");
+    assert_eq!(code, 2, "{msgs:#?}");
+    // an apiserver not ready is named too
+    set_pod_ready(&cp, &rt, "kube-apiserver-sp-m2", false);
+    let (_, msgs, _) = status_of(&cp, dir.path());
+    assert!(msgs.iter().any(|m| m.starts_with("kube-apiserver pod kube-apiserver-sp-m2 on sp-m2 not ready")), "{msgs:#?}");
+}

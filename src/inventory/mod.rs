@@ -428,6 +428,8 @@ impl Plan {
 
     /// What the screen says when the cluster was opened from its kubeconfig alone.
     pub const NO_HOST_PLAN: &str = "no host plan: VIP, haproxy, etcd and host probes need SSH; run kockpit plan --from-cluster";
+    /// Its short form, for a narrow header.
+    pub const NO_HOST_PLAN_SHORT: &str = "no host plan: kockpit plan --from-cluster";
 
     /// Whether this is no host plan but a cluster opened from its kubeconfig alone.
     pub fn is_kubeconfig_only(&self) -> bool {

@@ -218,6 +218,13 @@ impl std::fmt::Debug for Kube {
     }
 }
 
+/// A kubeconfig error as a person reads it: a path kube quotes twice (`'"/x.crt"'`) quoted once, and
+/// a YAML error's source excerpt (`--> <input>:1:1` and the lines under it) left out.
+pub fn plain(e: &str) -> String {
+    let first = e.split("\n --> ").next().unwrap_or(e);
+    first.lines().next().unwrap_or("").replace("'\"", "'").replace("\"'", "'")
+}
+
 impl Kube {
     /// Load the configuration and build the client. Nothing is sent yet.
     pub async fn connect(access: &Access) -> Result<Kube, KubeError> {
@@ -226,7 +233,7 @@ impl Kube {
             Some(path) => {
                 let kc = Kubeconfig::read_from(path).map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?;
                 let ctx = access.context.clone().or_else(|| kc.current_context.clone()).unwrap_or_default();
-                let c = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| KubeError::Config(e.to_string()))?;
+                let c = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| KubeError::Config(plain(&e.to_string())))?;
                 (c, ctx)
             }
             None => match kube::Config::from_kubeconfig(&opts).await {
@@ -240,7 +247,7 @@ impl Kube {
                 }
                 Err(kc_err) => match kube::Config::incluster() {
                     Ok(c) => (c, "in-cluster".to_string()),
-                    Err(_) => return Err(KubeError::Config(kc_err.to_string())),
+                    Err(_) => return Err(KubeError::Config(plain(&kc_err.to_string()))),
                 },
             },
         };
@@ -248,7 +255,7 @@ impl Kube {
         config.default_retry = false;
         config.connect_timeout = Some(Duration::from_secs(5));
         let server = config.cluster_url.to_string();
-        let builder = ClientBuilder::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
+        let builder = ClientBuilder::try_from(config).map_err(|e| KubeError::Config(plain(&e.to_string())))?;
         let client = if access.readonly { builder.with_layer(&ReadOnlyLayer).build() } else { builder.build() };
         Ok(Kube {
             client,
@@ -500,6 +507,17 @@ pub(crate) fn status_error(code: u16, body: &[u8]) -> KubeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubeconfig_errors_read_plainly() {
+        let kube = "Failed to infer provided configuration: failed to read file '\"/x.crt\"': No such file or directory (os error 2)";
+        assert_eq!(
+            plain(kube),
+            "Failed to infer provided configuration: failed to read file '/x.crt': No such file or directory (os error 2)"
+        );
+        let yaml = "failed to parse kubeconfig YAML: error: line 1 column 1: expected mapping start\n --> <input>:1:1\n  |\n1 | vm\n  | ^ expected";
+        assert_eq!(plain(yaml), "failed to parse kubeconfig YAML: error: line 1 column 1: expected mapping start");
+    }
 
     #[test]
     fn read_only_verbs() {

@@ -30,8 +30,9 @@ pub const WHERE: &str = "KUBECONFIG, ~/.kube/config";
 /// and name a current context (or `context`, which must exist) whose cluster has a server. Reads files
 /// only: nothing is sent. Err says why not, Ok(None) that there is no kubeconfig at all.
 pub fn usable(path: Option<&Path>, context: Option<&str>) -> Result<Option<Usable>, String> {
+    let read = |p: &Path| Kubeconfig::read_from(p).map_err(|e| format!("{}: {}", p.display(), super::client::plain(&e.to_string())));
     let kc = match path {
-        Some(p) => Kubeconfig::read_from(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        Some(p) => read(p)?,
         None => {
             let env = std::env::var_os("KUBECONFIG").filter(|v| std::env::split_paths(v).any(|p| !p.as_os_str().is_empty()));
             let default = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config"));
@@ -43,7 +44,16 @@ pub fn usable(path: Option<&Path>, context: Option<&str>) -> Result<Option<Usabl
             {
                 return Ok(None);
             }
-            Kubeconfig::read().map_err(|e| e.to_string())?
+            // each file read on its own, so an error names its file; merged as kubectl merges them
+            let files: Vec<PathBuf> = match &env {
+                Some(v) => std::env::split_paths(v).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect(),
+                None => default.into_iter().collect(),
+            };
+            let mut kc = Kubeconfig::default();
+            for f in &files {
+                kc = kc.merge(read(f)?).map_err(|e| format!("{}: {e}", f.display()))?;
+            }
+            kc
         }
     };
     of(&kc, path, context).map(Some)

@@ -12,6 +12,7 @@
 
 mod aggregate;
 pub mod client;
+pub mod controlplane;
 pub mod convert;
 pub mod drain;
 pub mod kubeconfig;

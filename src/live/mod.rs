@@ -1,6 +1,7 @@
 //! The live backend: SSH probes of the HA front, etcd/Ceph/certificates, and the Kubernetes watches,
 //! combined into one.
 
+pub mod apionly;
 pub mod renew;
 pub mod stores;
 
@@ -25,18 +26,20 @@ pub fn spawn(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<Backe
 
 /// The live backend of a cluster opened from its kubeconfig alone (no host plan): the Kubernetes part,
 /// and in the SSH part's place the TCP probe of the kubeconfig's endpoint, which answers what would go
-/// over SSH with why it cannot. Nothing is asked over SSH, no etcd, Ceph or certificate probes run.
+/// over SSH with why it cannot, kube-system's static pods (etcd and the apiservers as the API sees them)
+/// and the certificates the apiservers serve. Nothing is asked over SSH.
 pub fn spawn_api_only(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<BackendHandle> {
     let endpoint = match &plan.source {
         crate::inventory::PlanSource::Kubeconfig { server, .. } => crate::inventory::draft::server_host_port(server),
         _ => None,
     };
+    let settings =
+        crate::kube::KubeSettings { session: session.map(str::to_string), ..crate::kube::KubeSettings::from_plan(plan, readonly) };
+    let api = apionly::Api { access: settings.access.clone(), session: settings.session.clone() };
+    let pods = apionly::spawn(api, endpoint.clone());
     let probe = crate::probe::endpoint::spawn(endpoint, crate::probe::LiveSettings::new(readonly));
-    let kube = crate::kube::spawn_backend(crate::kube::KubeSettings {
-        session: session.map(str::to_string),
-        ..crate::kube::KubeSettings::from_plan(plan, readonly)
-    });
-    Ok(combine(vec![(Part::Kube, kube), (Part::Ssh, probe)]))
+    let kube = crate::kube::spawn_backend(settings);
+    Ok(combine(vec![(Part::Kube, kube), (Part::Stores, pods), (Part::Ssh, probe)]))
 }
 
 /// Whether the first observation (data or a failure) of every live source the plan expects has
@@ -57,5 +60,19 @@ pub fn first_round_complete(m: &Model) -> bool {
     let etcd = plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());
     let kube = heard(m.nodes.data.is_some(), m.nodes.error.is_some()) && heard(m.leases.data.is_some(), m.leases.error.is_some());
     let ceph = plan.ceph.is_none() || heard(m.ceph.data.is_some(), m.ceph.error.is_some());
-    ha && masters && etcd && kube && ceph
+    // without a host plan, etcd and the apiservers are seen as kube-system's static pods, and the
+    // certificate each of those apiservers and the endpoint serve
+    let pods = !plan.is_kubeconfig_only() || {
+        let listed = heard(m.control_plane.data.is_some(), m.control_plane.error.is_some());
+        let apiservers = m.control_plane.data.iter().flat_map(|v| v.apiservers.iter());
+        let served =
+            apiservers.filter(|p| crate::kube::controlplane::host_port(&p.endpoint).is_some()).all(|p| m.certs.contains_key(&p.node));
+        let endpoint = match &plan.source {
+            crate::inventory::PlanSource::Kubeconfig { server, .. } => crate::inventory::draft::server_host_port(server).is_some(),
+            _ => false,
+        };
+        let endpoint = !endpoint || m.certs.contains_key(apionly::ENDPOINT_ROW);
+        listed && served && endpoint
+    };
+    ha && masters && etcd && kube && ceph && pods
 }

@@ -211,6 +211,7 @@ impl Model {
                 let slot = self.certs.entry(host).or_default();
                 slot.record(at, &source, budget_ms, result)
             }
+            Payload::ControlPlane(result) => self.control_plane.record(at, &source, budget_ms, result),
             Payload::HaConfig { host, result } => {
                 let slot = self.ha_config.entry(host).or_default();
                 let c = slot.record(at, &source, budget_ms, result);

@@ -198,7 +198,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     // Sources that fail are findings in their own right. Those that carry a critical property
     // (etcd, nodes, Ceph) are judged below, as unknown, with the reason.
     for (panel, name, f) in m.sources(now) {
-        if matches!(name.as_str(), "etcd" | "nodes" | "ceph" | "rook") {
+        if matches!(name.as_str(), "etcd" | "control-plane pods" | "nodes" | "ceph" | "rook") {
             continue;
         }
         match f {
@@ -393,6 +393,21 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         }
     }
 
+    // Without a host plan: etcd and the apiservers as their static pods show them.
+    if plan.is_kubeconfig_only() && m.etcd.unheard() {
+        unknown_unless_fresh(&mut a, now, PanelId::Etcd, "quorum", "etcd quorum", &m.control_plane);
+        if let Some(cp) = m.control_plane.data.as_ref().filter(|_| m.control_plane.freshness(now).is_fresh()) {
+            for (sev, panel, subject, text) in cp.findings() {
+                a.add(sev, panel, subject, text);
+            }
+            if cp.etcd.is_empty() {
+                let leases = m.leases.data.as_deref().filter(|_| m.leases.freshness(now).is_fresh());
+                let (sev, text) = super::apiview::etcd_unseen(cp, leases, now);
+                a.add(sev, PanelId::Etcd, "quorum", text);
+            }
+        }
+    }
+
     // Leases.
     if let Some(ls) = &m.leases.data {
         let mut stale_nodes = Vec::new();
@@ -420,6 +435,9 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
 
     // Nodes.
     if let Some(ns) = &m.nodes.data {
+        if ns.is_empty() {
+            a.add(Severity::Warn, PanelId::Nodes, "nodes", "the API lists no nodes: no kubelet has registered");
+        }
         let cps: Vec<_> = ns.iter().filter(|n| n.is_control_plane()).collect();
         if !cps.is_empty() && cps.iter().all(|n| n.ready != Some(true)) {
             a.add(Severity::Critical, PanelId::Nodes, "control-plane", "no control-plane node is Ready");

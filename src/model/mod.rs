@@ -1,6 +1,7 @@
 //! The cockpit's state: plain data, no I/O. Probes send [`Observation`]s, the app applies them here,
 //! the UI renders from here. Everything that can be derived (health, quorum, drift) is derived.
 
+pub mod apiview;
 mod apply;
 pub mod hacheck;
 pub mod health;
@@ -129,6 +130,8 @@ pub enum Payload {
         host: String,
         result: Result<Box<HaConfigView>, String>,
     },
+    /// kube-system's etcd and kube-apiserver static pods (a cluster opened from its kubeconfig alone).
+    ControlPlane(Result<apiview::ControlPlaneView, String>),
 }
 
 /// A timestamped observation from one source.
@@ -182,6 +185,10 @@ pub struct Model {
     #[serde(skip_serializing_if = "Sourced::unheard")]
     pub rook: Sourced<CephView>,
     pub certs: BTreeMap<String, Sourced<Vec<CertInfo>>>,
+    /// etcd and the apiservers as kube-system's static pods show them: what a cluster opened from its
+    /// kubeconfig alone knows of its control plane.
+    #[serde(skip_serializing_if = "Sourced::unheard")]
+    pub control_plane: Sourced<apiview::ControlPlaneView>,
     /// Each LB's HA configuration as its daemons run it.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub ha_config: BTreeMap<String, Sourced<Box<HaConfigView>>>,
@@ -225,6 +232,7 @@ impl Model {
             warnings: Sourced::default(),
             rook: Sourced::default(),
             certs: BTreeMap::new(),
+            control_plane: Sourced::default(),
             ha_config: BTreeMap::new(),
             prediction: None,
             timeline: Timeline::default(),

@@ -125,7 +125,12 @@ impl Model {
         for h in names(plan.masters().collect(), self.readyz.keys().collect()) {
             push(PanelId::Haproxy, format!("readyz {h}"), each(&|h| self.readyz.get(h).map(|s| s.freshness(now)), &h));
         }
-        push(PanelId::Etcd, "etcd".into(), self.etcd.freshness(now));
+        // without a host plan, etcd is seen only as kube-system's static pods
+        if plan.is_kubeconfig_only() && self.etcd.unheard() {
+            push(PanelId::Etcd, "control-plane pods".into(), self.control_plane.freshness(now));
+        } else {
+            push(PanelId::Etcd, "etcd".into(), self.etcd.freshness(now));
+        }
         push(PanelId::Leases, "leases".into(), self.leases.freshness(now));
         push(PanelId::Nodes, "nodes".into(), self.nodes.freshness(now));
         if self.workloads.updated.is_some() || self.workloads.error.is_some() {
@@ -152,7 +157,13 @@ impl Model {
                 vec![(self.vip_probe.source.as_str(), self.vip_probe.freshness(now))]
             }
             PanelId::Vip => self.vrrp.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
+            PanelId::Haproxy if self.haproxy.is_empty() && !self.control_plane.unheard() => {
+                vec![(self.control_plane.source.as_str(), self.control_plane.freshness(now))]
+            }
             PanelId::Haproxy => self.haproxy.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
+            PanelId::Etcd if self.etcd.unheard() && !self.control_plane.unheard() => {
+                vec![(self.control_plane.source.as_str(), self.control_plane.freshness(now))]
+            }
             PanelId::Etcd => vec![(self.etcd.source.as_str(), self.etcd.freshness(now))],
             PanelId::Leases => vec![(self.leases.source.as_str(), self.leases.freshness(now))],
             PanelId::Nodes => vec![(self.nodes.source.as_str(), self.nodes.freshness(now))],

@@ -57,7 +57,8 @@ fn model() -> Model {
 /// so that a test of one panel is not judged unknown for the others.
 fn rest_seen(m: &mut Model, at: i64) {
     m.apply(etcd(&[("master1", true, true), ("master2", true, false), ("master3", true, false)], at));
-    m.apply(Observation { at: t(at), source: "kube".into(), budget_ms: 5_000, payload: Payload::Nodes(Ok(vec![])) });
+    let node = Node { name: "master1".into(), ready: Some(true), ..Node::default() };
+    m.apply(Observation { at: t(at), source: "kube".into(), budget_ms: 5_000, payload: Payload::Nodes(Ok(vec![node])) });
     assert!(m.plan.ceph.is_none(), "the demo plan has no [ceph] section");
 }
 
@@ -777,4 +778,33 @@ fn a_topology_without_keepalived_has_no_vip_to_wait_for() {
     m.plan.topology.load_balancer = crate::inventory::LbTopology::LocalProxy;
     assert_eq!(m.vip_verdict(t(0)), VipVerdict::NoVip);
     assert_eq!(serde_json::to_value(m.vip_verdict(t(0))).unwrap()["verdict"], "no_vip");
+}
+
+#[test]
+fn without_a_host_plan_etcd_is_judged_by_its_static_pods_and_no_nodes_is_not_healthy() {
+    let plan = Plan::from_kubeconfig("lab", "https://10.0.0.100:6443", None, None);
+    let mut m = Model::new(plan, Mode::Live, "lab");
+    let obs = |payload: Payload| Observation { at: t(0), source: "kube".into(), budget_ms: 30_000, payload };
+    m.apply(obs(Payload::Nodes(Ok(vec![]))));
+    m.apply(obs(Payload::Leases(Ok(vec![]))));
+    let h = assess(&m, t(1));
+    assert!(h.findings.iter().any(|f| f.message == "etcd quorum unknown: no answer yet"), "{:?}", h.findings);
+    assert!(h.findings.iter().any(|f| f.severity == Severity::Warn && f.message.starts_with("the API lists no nodes")), "{:?}", h.findings);
+    let pod = |node: &str, ready: bool| apiview::StaticPod {
+        name: format!("etcd-{node}"),
+        node: node.into(),
+        phase: "Running".into(),
+        ready,
+        restarts: 0,
+        started: None,
+        endpoint: String::new(),
+    };
+    let view = apiview::ControlPlaneView { etcd: vec![pod("m1", true), pod("m2", false), pod("m3", false)], ..Default::default() };
+    m.apply(obs(Payload::ControlPlane(Ok(view))));
+    let h = assess(&m, t(1));
+    assert_eq!(h.level, HealthLevel::Critical, "{:?}", h.findings);
+    assert!(h.findings.iter().any(|f| f.message.starts_with("etcd quorum at risk: 1 of 3")), "{:?}", h.findings);
+    assert!(!h.findings.iter().any(|f| f.message.contains("etcd quorum unknown")), "{:?}", h.findings);
+    let (fresh, _) = m.panel_freshness(PanelId::Etcd, t(1));
+    assert!(fresh.is_fresh(), "the etcd panel's source is the static pods");
 }

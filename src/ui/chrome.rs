@@ -1,5 +1,6 @@
 //! The header line and the frame around each panel: title, worst severity, filter, freshness.
 
+use crate::inventory::Plan;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -64,10 +65,31 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
         pieces.push((Span::styled(format!(" ctx:{} ", m.meta.context), t.style(Role::Muted)), 0));
     }
     pieces.extend(badges.into_iter().enumerate().map(|(i, b)| (b, if i == 0 { 5 } else { 4 })));
-    pieces.push((Span::styled(format!("  {lvl_text} "), t.style(lvl_role)), u8::MAX));
+    // the verdict, and why in words: its most severe finding (cut after the cluster's name)
+    let serious: Vec<&crate::model::Finding> = app.assessment.findings.iter().filter(|f| f.severity >= Severity::Warn).collect();
+    match serious.first().filter(|_| level != HealthLevel::Healthy) {
+        Some(f) => {
+            pieces.push((Span::styled(format!("  {lvl_text}:"), t.style(lvl_role)), u8::MAX));
+            let more = if serious.len() > 1 { format!(" (+{} more)", serious.len() - 1) } else { String::new() };
+            // the subject named when the message does not name it (`master3 kernel 3.10.0 < 4.19`)
+            let named = f.message.contains(&f.subject) || (m.plan.host(&f.subject).is_none() && m.node(&f.subject).is_none());
+            let text = if named { f.message.clone() } else { format!("{} {}", f.subject, f.message) };
+            // at most about half the line, so the cluster's name stays; the count of the others goes
+            // before the reason does
+            let cap = (area.width as usize * 45 / 100).max(16);
+            let text = if text.chars().count() > cap { shorten(&text, cap - 1).map_or(text.clone(), |s| format!("{s}…")) } else { text };
+            pieces.push((Span::styled(format!(" {text}"), t.style(lvl_role)), 3));
+            pieces.push((Span::styled(format!("{more} "), t.style(lvl_role)), 2));
+        }
+        None => pieces.push((Span::styled(format!("  {lvl_text} "), t.style(lvl_role)), u8::MAX)),
+    }
     pieces.push((Span::styled(format!(" {age}"), t.style(Role::Muted)), 1));
-    // why the screen shows less than a planned cluster: shortened after the data's age
+    // why the screen shows less than a planned cluster: shortened after the data's age; the short
+    // form keeps the way out (`plan --from-cluster`) where the whole one does not fit
     if let Some(note) = &m.meta.note {
+        let used: usize = pieces.iter().map(|(s, _)| s.content.chars().count()).sum();
+        let room = (area.width as usize).saturating_sub(12);
+        let note = if m.plan.is_kubeconfig_only() && used + note.chars().count() + 2 > room { Plan::NO_HOST_PLAN_SHORT } else { note };
         pieces.push((Span::styled(format!("  {note}"), t.style(Role::Warn)), 1));
     }
     buf.set_style(area, t.style(Role::Header));
@@ -141,7 +163,15 @@ fn freshness_span_full(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'stati
     if p == PanelId::Timeline {
         return Span::styled("all probes", t.style(Role::Muted));
     }
-    if app.model.plan.is_kubeconfig_only() && matches!(p, PanelId::Hosts | PanelId::Haproxy | PanelId::Etcd | PanelId::Certs) {
+    // without a host plan, a panel fed over SSH says so, unless the API feeds it (the static pods, the
+    // served certificates)
+    let m = &app.model;
+    let api_fed = match p {
+        PanelId::Haproxy | PanelId::Etcd => !m.control_plane.unheard(),
+        PanelId::Certs => !m.certs.is_empty(),
+        _ => false,
+    };
+    if m.plan.is_kubeconfig_only() && matches!(p, PanelId::Hosts | PanelId::Haproxy | PanelId::Etcd | PanelId::Certs) && !api_fed {
         return Span::styled("no host plan", t.style(Role::Muted));
     }
     let (f, src) = app.model.panel_freshness(p, now);

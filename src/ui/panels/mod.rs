@@ -89,7 +89,7 @@ pub fn window(total: usize, selected: usize, height: usize) -> (usize, usize) {
 
 pub fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, height: usize) -> Content {
     if ctx.model.plan.is_kubeconfig_only()
-        && let Some(c) = noplan::content(ctx, p)
+        && let Some(c) = noplan::content(ctx, p, filter, selected, height)
     {
         return c;
     }

@@ -1,0 +1,139 @@
+//! In the stores' place for a cluster opened without a host plan: kube-system's etcd and
+//! kube-apiserver static pods, listed every 15 s ([`ControlPlaneRound`]), and the certificate each of
+//! those apiservers and the kubeconfig's endpoint serve, read by a TLS handshake once a minute. What
+//! would go to the stores over SSH (renewals, noout) is answered with why it cannot.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use crate::backend::poll::{Round, poll_loop};
+use crate::backend::{BackendEvent, BackendHandle};
+use crate::certs::{SERVED, served_cert};
+use crate::kube::controlplane::{PODS_PATH, host_port, parse};
+use crate::kube::{Access, Kube};
+use crate::model::{Observation, Payload};
+use crate::probe::endpoint::NO_SSH;
+
+fn observation(source: String, budget_ms: u64, payload: Payload) -> Observation {
+    Observation { at: Utc::now(), source, budget_ms, payload }
+}
+
+/// The part: the rounds until the app hangs up; every command answered with [`NO_SSH`].
+pub fn spawn(api: Api, endpoint: Option<(String, u16)>) -> BackendHandle {
+    BackendHandle::spawn(move |tx, mut cmds| async move {
+        let round = ControlPlaneRound { api, kube: None, endpoint, round: 0 };
+        let poll_tx = tx.clone();
+        let polling = tokio::spawn(async move { poll_loop(CP_INTERVAL, &poll_tx, round).await });
+        while let Some(c) = cmds.recv().await {
+            for ev in crate::backend::unavailable(c, NO_SSH) {
+                if tx.send(ev).await.is_err() {
+                    break;
+                }
+            }
+        }
+        polling.abort();
+    })
+}
+
+/// The source of the control-plane pods.
+pub const CP_SOURCE: &str = "kube static pods";
+/// How often kube-system's static pods are listed; served certificates are read every fourth round.
+const CP_INTERVAL: Duration = Duration::from_secs(15);
+const CERTS_EVERY: u64 = 4;
+/// The certificate row of the kubeconfig's endpoint.
+pub const ENDPOINT_ROW: &str = "endpoint";
+
+/// How the control-plane round reaches the API: the kubeconfig's access (always read-only here) and
+/// the audit session for the User-Agent.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub access: Access,
+    pub session: Option<String>,
+}
+
+/// One list of the static pods per round (a client kept between rounds), and every fourth round a TLS
+/// handshake with each apiserver the pods advertise and with the endpoint.
+struct ControlPlaneRound {
+    api: Api,
+    kube: Option<Kube>,
+    endpoint: Option<(String, u16)>,
+    round: u64,
+}
+
+impl ControlPlaneRound {
+    async fn client(&mut self) -> Result<Kube, String> {
+        if let Some(k) = &self.kube {
+            return Ok(k.clone());
+        }
+        let access = Access { readonly: true, ..self.api.access.clone() };
+        let k = Kube::connect(&access).await.map_err(|e| e.to_string())?;
+        let k = match &self.api.session {
+            Some(s) => k.with_session(s),
+            None => k,
+        };
+        self.kube = Some(k.clone());
+        Ok(k)
+    }
+}
+
+impl Round for ControlPlaneRound {
+    type Out = BackendEvent;
+
+    async fn round(&mut self) -> Vec<BackendEvent> {
+        let budget_ms = (CP_INTERVAL.as_millis() as u64) * 3;
+        let listed = match self.client().await {
+            Ok(k) => k
+                .get_json_within::<serde_json::Value>(PODS_PATH, Duration::from_secs(10))
+                .await
+                .map(|v| parse(&v))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let apiservers: Vec<(String, String)> =
+            listed.iter().flat_map(|v| v.apiservers.iter().map(|p| (p.node.clone(), p.endpoint.clone()))).collect();
+        let mut out = vec![BackendEvent::Obs(observation(CP_SOURCE.into(), budget_ms, Payload::ControlPlane(listed)))];
+        let certs_now = self.round.is_multiple_of(CERTS_EVERY);
+        self.round += 1;
+        if certs_now {
+            out.extend(served_certs(&apiservers, self.endpoint.as_ref()).await);
+        }
+        out
+    }
+}
+
+/// The certificate each apiserver serves at its advertised endpoint (one without one is skipped) and
+/// the one the kubeconfig's endpoint serves, concurrently, as one [`Payload::Certs`] each.
+async fn served_certs(apiservers: &[(String, String)], endpoint: Option<&(String, u16)>) -> Vec<BackendEvent> {
+    let timeout = Duration::from_secs(5);
+    let budget_ms = (CP_INTERVAL.as_millis() as u64) * CERTS_EVERY * 3;
+    let mut set = JoinSet::new();
+    for (node, ep) in apiservers {
+        let Some(addr) = host_port(ep) else { continue };
+        let node = node.clone();
+        set.spawn(async move { (node, served_cert(SERVED, addr, timeout).await.map(|p| vec![p.info])) });
+    }
+    if let Some((host, port)) = endpoint.cloned() {
+        set.spawn(async move {
+            let addr = tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await;
+            let result = match addr {
+                Ok(Ok(mut a)) => match a.next() {
+                    Some(a) => served_cert(&format!("{SERVED} via endpoint"), a, timeout).await.map(|p| vec![p.info]),
+                    None => Err(format!("{host}: resolves to no address")),
+                },
+                Ok(Err(e)) => Err(format!("{host}: {e}")),
+                Err(_) => Err(format!("{host}: no name resolution in {:.1}s", timeout.as_secs_f64())),
+            };
+            (ENDPOINT_ROW.to_string(), result)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok((host, result)) = r {
+            let source = if host == ENDPOINT_ROW { "tls endpoint".to_string() } else { format!("tls {host}") };
+            out.push(BackendEvent::Obs(observation(source, budget_ms, Payload::Certs { host, result })));
+        }
+    }
+    out
+}
