@@ -664,3 +664,19 @@ fn lint_names_values_out_of_range_with_file_and_line() {
     let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "invalid-value").unwrap().clone();
     assert_eq!((f["at"]["line"].as_u64(), f["level"].as_str()), (Some(6), Some("critical")), "{f}");
 }
+
+#[test]
+fn a_written_audit_report_exits_0_and_records_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.md");
+    let out = kockpit(&["--demo", "audit", "report", "-o", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(&file).unwrap();
+    assert!(md.contains("- Overall: **Degraded** (`kockpit status` exits 1)"), "the verdict is in the report:\n{md}");
+    assert!(md.contains("| Warn | Hosts | master3 | kernel 3.10.0 < 4.19 |"), "each finding names its subject:\n{md}");
+    // etcd member ids past 2^53 keep every digit in JSON: strings
+    let out = kockpit(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids = v["model"]["etcd"]["data"]["members"].as_array().unwrap();
+    assert!(!ids.is_empty() && ids.iter().all(|m| m["id"].as_str().is_some_and(|s| s.parse::<u64>().is_ok())), "{ids:?}");
+}

@@ -186,8 +186,10 @@ pub enum Cmd {
     /// Check a host plan without contacting anything and print what kockpit understood.
     /// `--from-cluster`: draft a host plan from the kubeconfig's cluster (read-only) and print it.
     Plan {
+        /// The plan to check: kockpit TOML or a KubeKey Cluster YAML.
         #[arg(required_unless_present = "from_cluster", conflicts_with = "from_cluster")]
         file: Option<PathBuf>,
+        /// The plan as kockpit understood it, as JSON.
         #[arg(long)]
         json: bool,
         /// Nodes, roles, the endpoint as the VIP, kubeadm's and KubeKey's marks, as a plan to complete.
@@ -386,7 +388,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 None => out!("{md}"),
             }
-            Ok(a.level.exit_code())
+            // the report was written: the verdict is in it (and in `status`'s exit code)
+            Ok(0)
         }
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
             let d = crate::drill::DrillFile::load(file)?;

@@ -3,6 +3,7 @@
 
 pub mod apiview;
 mod apply;
+pub mod bigint;
 pub mod hacheck;
 pub mod health;
 pub mod planned;

@@ -213,7 +213,8 @@ pub struct Readyz {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EtcdMember {
     pub name: String,
-    /// etcd member IDs are full uint64s.
+    /// etcd member IDs are full uint64s: a string in JSON, every digit kept.
+    #[serde(with = "super::bigint")]
     pub id: u64,
     pub endpoint: String,
     /// Whether the member answered a status request.

@@ -27,7 +27,7 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
     let mut s = String::new();
     s.push_str(&format!("# Cluster state report: {}\n\n", m.meta.cluster));
     s.push_str(&format!(
-        "- Taken: {} (UTC)\n- By: kockpit {} in {} mode\n- Overall: **{:?}** (exit code {})\n- Plan: {} hosts, VIP {}, load balancer {:?}, etcd {:?}\n\n",
+        "- Taken: {} (UTC)\n- By: kockpit {} in {} mode\n- Overall: **{:?}** (`kockpit status` exits {})\n- Plan: {} hosts, VIP {}, load balancer {:?}, etcd {:?}\n\n",
         now.format("%Y-%m-%d %H:%M:%S"),
         m.meta.version,
         m.meta.mode.label(),
@@ -43,9 +43,9 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
     if a.findings.is_empty() {
         s.push_str("None.\n\n");
     } else {
-        s.push_str("| severity | area | finding |\n|---|---|---|\n");
+        s.push_str("| severity | area | subject | finding |\n|---|---|---|---|\n");
         for f in &a.findings {
-            s.push_str(&format!("| {:?} | {:?} | {} |\n", f.severity, f.panel, esc(&f.message)));
+            s.push_str(&format!("| {:?} | {:?} | {} | {} |\n", f.severity, f.panel, esc(&f.subject), esc(&f.message)));
         }
         s.push('\n');
     }
