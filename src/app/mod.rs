@@ -128,6 +128,8 @@ pub struct App {
     audit_failure_shown: Option<String>,
     pub supports_faults: bool,
     pub paused: bool,
+    /// When the screen last saw the simulation paused (set by [`App::refresh`]).
+    paused_at: Option<DateTime<Utc>>,
     pub quit: bool,
     /// Quit once this operation has ended (it was asked to stop at its next safe point, or cannot be
     /// stopped halfway and runs to its end).
@@ -185,6 +187,7 @@ impl App {
             audit_failure_shown: None,
             supports_faults,
             paused: false,
+            paused_at: None,
             quit: false,
             quit_after_op: None,
             next_op: 1,
@@ -206,14 +209,23 @@ impl App {
         self.cap.is_none()
     }
 
-    /// Recompute health if the model moved or a second passed (staleness depends on time).
-    pub fn refresh(&mut self, now: DateTime<Utc>) {
+    /// Recompute health if the model moved or a second passed (staleness depends on time). Returns
+    /// the time the screen shows: `wall`, or while the simulation is paused the moment it was paused
+    /// (paused means paused: nothing ages, the clock included).
+    pub fn refresh(&mut self, wall: DateTime<Utc>) -> DateTime<Utc> {
+        if self.paused {
+            self.paused_at.get_or_insert(wall);
+        } else {
+            self.paused_at = None;
+        }
+        let now = self.paused_at.unwrap_or(wall);
         self.check_audit();
         let key = (self.model.revision, now.timestamp());
         if key != self.assessed_at {
             self.assessment = assess(&self.model, now);
             self.assessed_at = key;
         }
+        now
     }
 
     fn say(&mut self, sev: Severity, text: impl Into<String>) {

@@ -912,3 +912,21 @@ fn keepalived_seen_through_a_fallback_says_which() {
     assert!(!other.contains(" via "), "the JSON dump is the normal way, not named: {other}");
     assert_eq!(app.model.vrrp["slb2"].source, source, "status --json shows the whole source");
 }
+
+#[test]
+fn paused_means_paused_nothing_ages_on_screen() {
+    let mut app = app_with(false, &[], None);
+    app.supports_faults = true;
+    let cmds = app.on_key(key('p'));
+    assert!(matches!(cmds.as_slice(), [Command::SetPaused(true)]), "{cmds:?}");
+    let before = crate::ui::render_text(&mut app, 120, 40, now());
+    // a minute and a half later, still paused: the same picture, no panel stale, the clock stopped
+    let later = now() + chrono::Duration::seconds(90);
+    let text = crate::ui::render_text(&mut app, 120, 40, later);
+    assert!(!text.contains("STALE") && !text.contains("UNREACHABLE") && !text.contains("not fresh"), "{text}");
+    assert_eq!(before, text, "nothing moves while paused");
+    // resumed: time runs again (no observation came meanwhile, so the data is now old)
+    app.on_key(key('p'));
+    let text = crate::ui::render_text(&mut app, 120, 40, later);
+    assert!(text.contains("STALE") || text.contains("not fresh"), "{text}");
+}

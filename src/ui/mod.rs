@@ -63,7 +63,7 @@ pub fn render_text(app: &mut App, width: u16, height: u16, now: DateTime<Utc>) -
 pub fn render_buffer(app: &mut App, width: u16, height: u16, now: DateTime<Utc>) -> Buffer {
     let backend = ratatui::backend::TestBackend::new(width, height);
     let mut term = ratatui::Terminal::new(backend).expect("test backend");
-    app.refresh(now);
+    let now = app.refresh(now);
     term.draw(|f| draw(f, app, now)).expect("draw");
     term.backend().buffer().clone()
 }

@@ -116,8 +116,7 @@ async fn event_loop(
     let started = std::time::Instant::now();
     loop {
         if app.dirty {
-            let now = Utc::now();
-            app.refresh(now);
+            let now = app.refresh(Utc::now());
             if let Err(e) = terminal.draw(|f| ui::draw(f, app, now)) {
                 // the terminal is gone (EIO after a hang-up): stop as for a hang-up
                 tracing::warn!("cannot draw: {e}");
