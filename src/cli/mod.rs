@@ -282,12 +282,7 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     let user_dir = Some(paths.config_dir.as_path());
     let theme_name = cli.theme.clone().or(config.theme.clone());
     let theme = Theme::choose(theme_name.as_deref(), no_color, user_dir)?;
-    let mut themes = vec![];
-    for name in Theme::available(user_dir) {
-        if let Ok(t) = Theme::load(&name, user_dir) {
-            themes.push(t);
-        }
-    }
+    let themes = Theme::offered(&theme, theme_name.is_some(), no_color, user_dir);
     let keymap_name = cli.keymap.clone().or(config.keymap.clone()).unwrap_or_else(|| "default".into());
     let keymap = Keymap::load(&keymap_name, user_dir)?;
     Ok(Setup { paths, config, plan, demo, note, readonly, faults, theme, themes, keymap })

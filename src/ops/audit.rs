@@ -205,7 +205,15 @@ impl AuditLog {
 
     /// Rename the full file aside and go on in a new one; the chain runs on across the two.
     fn rotate(&mut self) -> std::io::Result<()> {
-        let aside = PathBuf::from(format!("{}.{}", self.path.display(), Utc::now().format("%Y%m%dT%H%M%S%.3f")));
+        // never onto a file rotated earlier (two rotations in one millisecond): a rename would replace
+        // it, and its records with it; under the lock, nobody else rotates meanwhile
+        let stamp = format!("{}.{}", self.path.display(), Utc::now().format("%Y%m%dT%H%M%S%.3f"));
+        let mut aside = PathBuf::from(&stamp);
+        let mut n = 0;
+        while aside.exists() {
+            n += 1;
+            aside = PathBuf::from(format!("{stamp}-{n}"));
+        }
         std::fs::rename(&self.path, &aside)?;
         self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
         Ok(())

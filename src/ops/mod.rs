@@ -381,7 +381,7 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
         let noout = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
         if !noout {
             p.warnings.push(format!(
-                "{node} hosts Ceph OSDs and noout is not set: Ceph will start re-replicating their data (set noout first: key n)"
+                "{node} hosts Ceph OSDs and noout is not set: Ceph will start re-replicating their data (to avoid it: cancel, set noout from the main screen, drain again)"
             ));
         }
     }

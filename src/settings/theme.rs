@@ -208,6 +208,15 @@ impl Theme {
         Theme::load(name, user_dir)
     }
 
+    /// The themes `T` cycles through: every one available, but only `start` when colours are turned
+    /// off (`NO_COLOR`) and no theme was asked for by name (colours stay off until the user says so).
+    pub fn offered(start: &Theme, asked: bool, no_color: bool, user_dir: Option<&Path>) -> Vec<Theme> {
+        if no_color && !asked {
+            return vec![start.clone()];
+        }
+        Theme::available(user_dir).iter().filter_map(|name| Theme::load(name, user_dir).ok()).collect()
+    }
+
     /// True when the `NO_COLOR` environment variable is set and not empty (no-color.org).
     pub fn no_color_env() -> bool {
         std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
@@ -386,6 +395,16 @@ fn role_list() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_color_offers_only_the_colourless_start_unless_a_theme_was_asked_for() {
+        let mono = Theme::choose(None, true, None).unwrap();
+        assert_eq!(mono.name, "mono");
+        let offered = Theme::offered(&mono, false, true, None);
+        assert_eq!(offered.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["mono"], "T cannot bring colours back");
+        assert!(Theme::offered(&mono, true, true, None).len() >= 4, "a theme asked for by name: the user chose");
+        assert!(Theme::offered(&Theme::dark(), false, false, None).iter().any(|t| t.name == "light"));
+    }
     use std::path::PathBuf;
 
     /// A fresh config directory with a `themes` directory in it, removed on drop.

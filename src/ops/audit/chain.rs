@@ -509,6 +509,23 @@ mod tests {
     }
 
     #[test]
+    fn rotations_within_one_millisecond_lose_no_file() {
+        let l = lab();
+        // every record past the first fills the file: dozens of rotations in a few milliseconds
+        let mut log = AuditLog::open_with(&l.log, "s", Some(l.key.clone())).unwrap().rotate_at(1);
+        for i in 0..40 {
+            log.record("op_step", json!({ "op_id": i })).unwrap();
+        }
+        log.checkpoint().unwrap();
+        let dir = l.log.parent().unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p != &l.log).collect();
+        files.sort();
+        files.push(l.log.clone());
+        let v = verify(&files, Some(&l.key)).unwrap_or_else(|b| panic!("{b}: {files:?}"));
+        assert_eq!(v.last_seq, 40, "every record kept across {} files", files.len());
+    }
+
+    #[test]
     fn two_sessions_writing_at_once_share_one_intact_chain() {
         let l = lab();
         // two processes' writers open at the same time, their records interleaved
