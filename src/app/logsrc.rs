@@ -187,6 +187,50 @@ impl App {
         vec![]
     }
 
+    /// The log source of what is selected in the focused panel: a host's or node's kubelet (keepalived
+    /// on a load balancer), an LB's keepalived or haproxy, an etcd member (its static pod, or its unit
+    /// where etcd runs under systemd), a platform workload. None where the panel has no such row.
+    pub fn selected_log_source(&self) -> Option<LogSpec> {
+        use crate::model::PanelId;
+        use crate::model::rows::*;
+        let m = &self.model;
+        let p = self.view.focus;
+        let (sel, filter) = (self.view.selected(p), self.view.filter(p));
+        let journal = |host: &str, unit: &str| LogSpec::Journal { host: host.to_string(), unit: unit.to_string() };
+        let host_unit = |h: &str| {
+            let host = m.plan.host(h)?;
+            let lb = !host.roles.master && !host.roles.worker;
+            Some(journal(h, if lb { "keepalived" } else { "kubelet" }))
+        };
+        let pod = |name: String| LogSpec::Pod { namespace: "kube-system".into(), pod: name, container: None, previous: false };
+        match p {
+            PanelId::Hosts => host_unit(hosts_rows(m, filter).get(sel)?),
+            PanelId::Nodes => {
+                let nodes = m.nodes.data.as_deref()?;
+                host_unit(&nodes[*node_rows(m, filter).get(sel)?].name)
+            }
+            PanelId::Vip => m.vrrp.keys().nth(sel).map(|lb| journal(lb, "keepalived")),
+            PanelId::Haproxy => haproxy_rows(m, filter).get(sel).map(|r| journal(&r.lb, "haproxy")),
+            PanelId::Etcd => match (&m.etcd.data, &m.control_plane.data) {
+                (Some(e), _) => {
+                    let name = &e.members.get(sel)?.name;
+                    match m.plan.topology.etcd_deploy {
+                        crate::inventory::EtcdDeploy::StaticPod => Some(pod(format!("etcd-{name}"))),
+                        crate::inventory::EtcdDeploy::Systemd => Some(journal(name, "etcd")),
+                    }
+                }
+                (None, Some(cp)) => Some(pod(cp.etcd.get(sel)?.name.clone())),
+                (None, None) => None,
+            },
+            PanelId::Platform => {
+                let ws = m.workloads.data.as_deref()?;
+                let w = &ws[*workload_rows(m, filter).get(sel)?];
+                Some(LogSpec::Workload { namespace: w.namespace.clone(), kind: w.kind, name: w.name.clone(), previous: false })
+            }
+            _ => None,
+        }
+    }
+
     /// Open a source: the backend starts tailing it.
     pub fn open_log_source(&mut self, spec: LogSpec) -> Vec<Command> {
         if let Err(e) = spec.validate() {

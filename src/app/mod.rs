@@ -356,7 +356,19 @@ impl App {
                 let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
                 return self.propose(OpRequest::SetNoout { on: !set });
             }
-            Action::Logs => self.view.dialog = Dialog::Logs,
+            // the logs of what is selected (opened unless open already); with nothing to go by and
+            // nothing open, the picker, never an empty viewer
+            Action::Logs => {
+                self.view.dialog = Dialog::Logs;
+                match self.selected_log_source() {
+                    Some(spec) if !self.log_view.sources.iter().any(|s| !s.closed && s.spec == spec) => {
+                        return self.open_log_source(spec);
+                    }
+                    Some(_) => {}
+                    None if self.log_view.sources.iter().all(|s| s.closed) => self.log_view.picker = Some(logsrc::Picker::default()),
+                    None => {}
+                }
+            }
             Action::LogSources => {
                 self.view.dialog = Dialog::Logs;
                 self.log_view.picker = Some(logsrc::Picker::default());

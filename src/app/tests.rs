@@ -355,8 +355,9 @@ fn log_sources_are_picked_opened_reported_and_closed() {
     use crate::logs::spec::{LogRequest, LogSpec, LogState, LogStatus};
     // read-only: reading logs is not an operation
     let mut app = app_with(true, &[], None);
+    // from the timeline nothing is selected to tail: `l` opens the picker (`a` in the viewer does too)
+    app.view.focus = PanelId::Timeline;
     app.on_key(key('l'));
-    app.on_key(key('a'));
     assert!(app.log_view.picker.is_some());
     let text = crate::ui::render_text(&mut app, 120, 40, now());
     assert!(text.contains("Log sources"), "{text}");
@@ -929,4 +930,47 @@ fn paused_means_paused_nothing_ages_on_screen() {
     app.on_key(key('p'));
     let text = crate::ui::render_text(&mut app, 120, 40, later);
     assert!(text.contains("STALE") || text.contains("not fresh"), "{text}");
+}
+
+#[test]
+fn l_opens_the_logs_of_what_is_selected_and_never_an_empty_viewer() {
+    let opened = |app: &mut App, focus: PanelId, row: usize| -> Vec<Command> {
+        app.view.dialog = Dialog::None;
+        app.view.focus = focus;
+        app.view.selected.insert(focus, row);
+        app.on_key(key('l'))
+    };
+    let spec_of = |cmds: &[Command]| match cmds {
+        [Command::Logs(crate::logs::spec::LogRequest::Open { spec, .. })] => Some(spec.clone()),
+        _ => None,
+    };
+    let mut app = app_with(false, &[], None);
+    // the timeline has nothing to tail: the picker opens instead of an empty viewer
+    let cmds = opened(&mut app, PanelId::Timeline, 0);
+    assert!(cmds.is_empty() && app.view.dialog == Dialog::Logs && app.log_view.picker.is_some(), "{cmds:?}");
+    app.log_view.picker = None;
+    let lb = app.model.vrrp.keys().next().unwrap().clone();
+    let spec = spec_of(&opened(&mut app, PanelId::Vip, 0));
+    assert_eq!(spec, Some(crate::logs::spec::LogSpec::Journal { host: lb.clone(), unit: "keepalived".into() }));
+    assert_eq!(app.view.dialog, Dialog::Logs);
+    // an etcd member of a kubeadm cluster: its static pod
+    let member = app.model.etcd.data.as_ref().unwrap().members[0].name.clone();
+    let spec = spec_of(&opened(&mut app, PanelId::Etcd, 0));
+    assert_eq!(
+        spec,
+        Some(crate::logs::spec::LogSpec::Pod {
+            namespace: "kube-system".into(),
+            pod: format!("etcd-{member}"),
+            container: None,
+            previous: false
+        })
+    );
+    // a node: its kubelet
+    let rows = crate::model::rows::node_rows(&app.model, "");
+    let node = app.model.nodes.data.as_ref().unwrap()[rows[0]].name.clone();
+    let spec = spec_of(&opened(&mut app, PanelId::Nodes, 0));
+    assert_eq!(spec, Some(crate::logs::spec::LogSpec::Journal { host: node, unit: "kubelet".into() }));
+    // asked again for a source already open: nothing new, the viewer shows it
+    let again = opened(&mut app, PanelId::Vip, 0);
+    assert!(again.is_empty() && app.view.dialog == Dialog::Logs, "{again:?}");
 }

@@ -106,8 +106,14 @@ pub fn row_count(m: &Model, p: PanelId, filter: &str) -> usize {
     match p {
         PanelId::Hosts => hosts_rows(m, filter).len(),
         PanelId::Vip => m.vrrp.len(),
+        // without a host plan, the apiservers' and etcd's static pods stand in these panels
+        PanelId::Haproxy if m.haproxy.is_empty() => m.control_plane.data.as_ref().map_or(0, |c| c.apiservers.len()),
         PanelId::Haproxy => haproxy_rows(m, filter).len(),
-        PanelId::Etcd => m.etcd.data.as_ref().map(|e| e.members.len()).unwrap_or(0),
+        PanelId::Etcd => match (&m.etcd.data, &m.control_plane.data) {
+            (Some(e), _) => e.members.len(),
+            (None, Some(c)) => c.etcd.len(),
+            (None, None) => 0,
+        },
         PanelId::Leases => lease_rows(m, filter).len(),
         PanelId::Certs => cert_rows(m, filter, Utc::now()).len(),
         PanelId::Ceph => m.ceph_view().map(|c| c.checks.len()).unwrap_or(0),
