@@ -121,7 +121,15 @@ impl App {
                 if !self.drill_owns(*id) {
                     crate::ops::audit::record_op_event(&self.audit, &e);
                 }
-                let title = self.op.as_ref().filter(|r| r.id == *id).map(|r| r.title.clone()).unwrap_or_default();
+                // the operation the screen runs, else the drill's (a drill names its own steps)
+                let drill_title = || self.drill.as_ref().and_then(|d| d.driver.as_ref()).and_then(|d| d.title_of(*id)).map(str::to_string);
+                let title = self
+                    .op
+                    .as_ref()
+                    .filter(|r| r.id == *id)
+                    .map(|r| r.title.clone())
+                    .or_else(drill_title)
+                    .unwrap_or_else(|| format!("operation {id}"));
                 let cancelled = !*ok && self.op.as_ref().is_some_and(|r| r.id == *id && r.cancel_requested);
                 // a cancelled operation ended as asked; what it left (a node cordoned) is in its summary
                 let (sev, word) = match (*ok, cancelled) {

@@ -974,3 +974,32 @@ fn l_opens_the_logs_of_what_is_selected_and_never_an_empty_viewer() {
     let again = opened(&mut app, PanelId::Vip, 0);
     assert!(again.is_empty() && app.view.dialog == Dialog::Logs, "{again:?}");
 }
+
+#[test]
+fn a_drills_operation_ends_on_the_timeline_under_the_drills_name() {
+    let src = r#"
+name = "swap"
+[[steps]]
+name = "fail over"
+action = { do = "vip_failover", to = "vip-peer" }
+"#;
+    let file = crate::drill::DrillFile::parse(std::path::Path::new("swap.toml"), src).unwrap();
+    let mut app = app_with(false, &[], None);
+    let dir = tempfile::tempdir().unwrap();
+    app.start_drill(file, dir.path().join("report.md"));
+    // the drill's first steps: its operation goes out wrapped behind its audit record
+    let mut id = None;
+    for s in 0..5 {
+        for c in app.drive_drill(now() + chrono::Duration::seconds(s)) {
+            if let Command::AfterRecord { then, .. } = c
+                && let Command::Execute { id: i, .. } = *then
+            {
+                id = Some(i);
+            }
+        }
+    }
+    let id = id.expect("the drill sent its failover");
+    app.on_backend(BackendEvent::Op(crate::ops::OpEvent::Finished { id, ok: true, summary: "VIP on slb2".into() }));
+    let last = app.model.timeline.newest().next().unwrap().text.clone();
+    assert!(last.starts_with("drill swap: ") && last.ends_with(": VIP on slb2") && !last.starts_with(": "), "{last}");
+}

@@ -30,8 +30,9 @@ pub struct Driver {
     pub run: DrillRun,
     audit: Audit,
     cap: Option<WriteCap>,
-    /// The operations this drill sent: their steps and ends are the drill's to record.
-    sent: std::collections::BTreeSet<u64>,
+    /// The operations and host actions this drill sent, with their titles: their steps and ends are
+    /// the drill's to record.
+    sent: std::collections::BTreeMap<u64, String>,
     /// Operations whose plan has blockers, waiting up to [`PLAN_GRACE_MS`] for them to clear.
     waiting: Vec<(u64, crate::ops::OpRequest, DateTime<Utc>)>,
 }
@@ -60,7 +61,7 @@ impl Driver {
                         continue;
                     };
                     let rec = self.audit.record_durable("drill_action", json!({ "action_id": id, "action": action }));
-                    self.sent.insert(id);
+                    self.sent.insert(id, format!("drill {}: {}", self.run.file.name, action.describe()));
                     cmds.push(Command::Host { id, action, cap }.after(rec));
                 }
                 Effect::Operation { id, request } => self.waiting.push((id, request, now)),
@@ -102,13 +103,18 @@ impl Driver {
             "op_confirmed",
             json!({ "op_id": id, "request": p.request, "warnings": p.warnings, "by": "drill", "drill": self.run.file.name }),
         );
-        self.sent.insert(id);
+        self.sent.insert(id, format!("drill {}: {}", self.run.file.name, request.title()));
         Planned::Send(Command::Execute { id, request, cap }.after(rec))
     }
 
     /// Whether operation `id` is this drill's.
     pub fn owns(&self, id: u64) -> bool {
-        self.sent.contains(&id)
+        self.sent.contains_key(&id)
+    }
+
+    /// The title of an operation or action this drill sent (`drill NAME: fail over the VIP to slb2`).
+    pub fn title_of(&self, id: u64) -> Option<&str> {
+        self.sent.get(&id).map(String::as_str)
     }
 
     /// Tell the drill what the backend said: observations for its checks, the steps and ends of its
