@@ -680,3 +680,19 @@ fn a_written_audit_report_exits_0_and_records_the_verdict() {
     let ids = v["model"]["etcd"]["data"]["members"].as_array().unwrap();
     assert!(!ids.is_empty() && ids.iter().all(|m| m["id"].as_str().is_some_and(|s| s.parse::<u64>().is_ok())), "{ids:?}");
 }
+
+#[test]
+fn completions_and_the_man_page_cover_the_subcommands() {
+    let text = |args: &[&str]| {
+        let out = kockpit(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = text(&["completions", "bash"]);
+    assert!(bash.contains("_kockpit()") && bash.contains("status") && bash.contains("--from-cluster"), "{bash}");
+    assert!(text(&["completions", "zsh"]).starts_with("#compdef kockpit"));
+    assert!(text(&["completions", "fish"]).contains("complete -c kockpit"));
+    let man = text(&["man"]);
+    assert!(man.contains(".TH kockpit 1") && man.contains("status") && man.contains("drill"), "{man}");
+    assert_eq!(kockpit(&["completions", "tcsh"]).status.code(), Some(4), "an unknown shell is a usage error");
+}

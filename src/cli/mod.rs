@@ -183,6 +183,13 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print a completion script for a shell: `kockpit completions bash > /etc/bash_completion.d/kockpit`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print kockpit's manual page (roff): `kockpit man > /usr/local/share/man/man1/kockpit.1`.
+    Man,
     /// Check a host plan without contacting anything and print what kockpit understood.
     /// `--from-cluster`: draft a host plan from the kubeconfig's cluster (read-only) and print it.
     Plan {
@@ -334,6 +341,21 @@ use oneshot::{render, status};
 use snapshot::snapshot;
 
 pub fn run(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Some(Cmd::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "kockpit", &mut out);
+            write_out(format_args!("{}", String::from_utf8_lossy(&out)))?;
+            return Ok(0);
+        }
+        Some(Cmd::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            write_out(format_args!("{}", String::from_utf8_lossy(&out)))?;
+            return Ok(0);
+        }
+        _ => {}
+    }
     if let Some(Cmd::Plan { file, json, from_cluster }) = &cli.command {
         let Some(file) = file.as_ref().filter(|_| !from_cluster) else {
             return cluster::from_cluster(cli.context.as_deref());
