@@ -125,6 +125,15 @@ fn plan_prints_both_formats_the_same_and_never_a_password() {
         |v: &serde_json::Value| v["hosts"].as_array().unwrap().iter().map(|h| (h["name"].clone(), h["roles"].clone())).collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b));
     assert_eq!(a["hosts"].as_array().unwrap().len(), 8);
+    // what the text output adds: the quorum and the warnings
+    assert_eq!(
+        (a["summary"]["etcd"]["quorum"].as_u64(), a["summary"]["etcd"]["tolerates"].as_u64()),
+        (Some(2), Some(1)),
+        "{}",
+        a["summary"]
+    );
+    assert_eq!(a["summary"]["lbs"], serde_json::json!(["slb1", "slb2"]));
+    assert!(a["warnings"].is_array(), "{a}");
     let text = kockpit(&["plan", &format!("{root}/assets/demo-cluster-kubekey.yaml")]);
     let out = String::from_utf8_lossy(&text.stdout);
     assert!(out.contains("tolerates 1 failure"), "{out}");
@@ -410,6 +419,10 @@ fn plan_warns_about_vips_no_host_can_hold_and_refuses_names_that_read_as_others(
     ] {
         let (_, text) = plan(base(vip, "m1"));
         assert!(text.contains(want), "{vip}: {text}");
+        // the same warning in `plan --json`
+        let out = kockpit(&["plan", dir.path().join("p.toml").to_str().unwrap(), "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap_or("").contains(want)), "{vip}: {}", v["warnings"]);
     }
     for (m1, want) in [("LB1", "differ only in case"), ("m\u{202e}1", "bidirectional"), ("m\\u00071", "control")] {
         let (code, text) = plan(base("10.0.0.100", m1));

@@ -362,7 +362,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         };
         let plan = Plan::load(file)?;
         if *json {
-            outln!("{}", serde_json::to_string_pretty(&plan)?);
+            outln!("{}", serde_json::to_string_pretty(&plan.to_json())?);
         } else {
             out!("{}", plan.summary_text());
         }

@@ -156,6 +156,29 @@ impl Plan {
         out
     }
 
+    /// `plan --json`: the plan as understood, with what the text output adds to it: the counts and the
+    /// quorum (`summary`) and every warning (`warnings`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        let etcd = self.etcd_hosts().count();
+        let summary = serde_json::json!({
+            "masters": self.masters().count(),
+            "etcd": {
+                "members": etcd,
+                "deploy": self.topology.etcd.to_string(),
+                "quorum": if etcd == 0 { None } else { Some(etcd / 2 + 1) },
+                "tolerates": if etcd == 0 { None } else { Some((etcd - 1) / 2) },
+            },
+            "lbs": self.lbs().map(|h| h.name.clone()).collect::<Vec<_>>(),
+            "workers": self.workers().count(),
+        });
+        if let Some(o) = v.as_object_mut() {
+            o.insert("summary".into(), summary);
+            o.insert("warnings".into(), serde_json::to_value(self.warnings()).unwrap_or_default());
+        }
+        v
+    }
+
     /// The table of hosts: name, address, roles, size, OS (and kernel), notes; an SSH column when an
     /// SSH alias differs from a name.
     fn host_table(&self) -> String {
