@@ -602,10 +602,12 @@ fn without_plan_or_kubeconfig_the_demo_says_why() {
     let out = kockpit(&["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(DEMO)") && text.contains("demo: no host plan and no kubeconfig (KUBECONFIG, ~/.kube/config)"), "{text}");
-    // an unusable kubeconfig: the demo, and why the kubeconfig was not taken
+    // an unusable kubeconfig: for a script, an error that says why (the screen opens the demo and says why)
     let out = with_kubeconfig("apiVersion: v1\nkind: Config\nclusters: []\n", &["status"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("(DEMO)") && text.contains("the kubeconfig is not usable: it names no current context"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("it names no current context") && err.contains("--demo"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("(DEMO)"));
     // asked for, the demo comes without a word about why
     let out = kockpit(&["render", "--size", "200x10"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("demo: no host plan"));
@@ -708,4 +710,42 @@ fn completions_and_the_man_page_cover_the_subcommands() {
     let man = text(&["man"]);
     assert!(man.contains(".TH kockpit 1") && man.contains("status") && man.contains("drill"), "{man}");
     assert_eq!(kockpit(&["completions", "tcsh"]).status.code(), Some(4), "an unknown shell is a usage error");
+}
+
+#[test]
+fn a_kubeconfig_that_is_there_but_unusable_is_an_error_for_scripts_not_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("kc");
+    std::fs::write(&garbage, "not: [a kubeconfig").unwrap();
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let run = |kubeconfig: &std::path::Path, args: &[&str]| {
+        let t0 = std::time::Instant::now();
+        let out = Command::new(&bin)
+            .args(args)
+            .env("HOME", dir.path())
+            .env("KOCKPIT_CONFIG_DIR", dir.path().join("cfg"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env_remove("KOCKPIT_CONFIG")
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            t0.elapsed(),
+        )
+    };
+    for (kc, want) in
+        [(garbage.as_path(), "failed to parse kubeconfig YAML"), (std::path::Path::new("/dev/zero"), "/dev/zero: not a regular file")]
+    {
+        let (code, err, out, took) = run(kc, &["status"]);
+        assert_eq!(code, Some(4), "{kc:?}: {err}{out}");
+        assert!(err.contains(want) && err.contains("--demo"), "{err}");
+        assert!(!out.contains("DEMO"), "no demo verdict for a script: {out}");
+        assert!(took < std::time::Duration::from_secs(5), "bounded: {took:?}");
+    }
+    // the screen's one-shot twin and the demo asked for still work
+    let (code, _, out, _) = run(&garbage, &["--demo", "status"]);
+    assert_eq!(code, Some(1), "{out}");
 }

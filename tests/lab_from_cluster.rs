@@ -374,3 +374,54 @@ fn without_a_plan_etcd_and_the_apiservers_are_seen_as_their_static_pods_and_thei
     let (_, msgs, _) = status_of(&cp, dir.path());
     assert!(msgs.iter().any(|m| m.starts_with("kube-apiserver pod kube-apiserver-sp-m2 on sp-m2 not ready")), "{msgs:#?}");
 }
+
+/// Deletes kube-system/coredns (the Deployment the test made) when dropped, also on a panic.
+struct Coredns<'a>(&'a ControlPlane);
+
+impl Drop for Coredns<'_> {
+    fn drop(&mut self) {
+        let kc = self.0.admin_kubeconfig().to_string_lossy().to_string();
+        let args = ["--kubeconfig", &kc, "-n", "kube-system", "delete", "deployment", "coredns", "--wait=false"];
+        let _ = kit::run_bounded(&self.0.kubectl(), &args, Duration::from_secs(60));
+        let args = ["--kubeconfig", &kc, "-n", "kube-system", "delete", "pods", "-l", "k8s-app=kube-dns", "--grace-period=0", "--force"];
+        let _ = kit::run_bounded(&self.0.kubectl(), &args, Duration::from_secs(60));
+    }
+}
+
+#[test]
+#[ignore = "lab: tests/lab/k8s (root)"]
+fn a_platform_workload_at_zero_is_in_every_first_answer() {
+    let _l = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let (cp, rt) = lab();
+    let _made = make(&cp, &rt, "workload-zero", &[("wz-m1", &["control-plane"], "10.81.0.21")], &[]);
+    let _dns = Coredns(&cp);
+    // CoreDNS with two replicas that never become ready (no kubelet runs them): the controller
+    // manager's status says 2 desired, 0 ready
+    rt.block_on(async {
+        let admin = cp.admin().await;
+        let labels = json!({"k8s-app": "kube-dns"});
+        let template = kit::pod_json("coredns", labels.clone(), None, "100m", "70Mi");
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", "namespace": "kube-system"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": template["spec"]}}});
+        kit::create(&admin, "/apis/apps/v1/namespaces/kube-system/deployments", d).await.expect("deployment");
+        let t0 = std::time::Instant::now();
+        loop {
+            let d = kit::req(&admin, Method::GET, "/apis/apps/v1/namespaces/kube-system/deployments/coredns", None).await.expect("get");
+            if d["status"]["replicas"] == 2 {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "the deployment controller did not report: {}", d["status"]);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // every first answer has it: status waits for the platform workloads as for nodes and leases
+    for i in 0..4 {
+        let (code, msgs, v) = status_of(&cp, dir.path());
+        assert!(msgs.iter().any(|m| m == "deploy kube-system/coredns 0/2 ready"), "call {i}: {msgs:#?}");
+        assert_eq!(code, 2, "DNS at zero is critical (call {i})");
+        let fresh: Vec<&str> =
+            v["sources"].as_array().unwrap().iter().filter(|s| s["state"] == "fresh").filter_map(|s| s["source"].as_str()).collect();
+        assert!(fresh.contains(&"workloads") && fresh.contains(&"warning events"), "{fresh:?}");
+    }
+}

@@ -21,7 +21,10 @@ pub(super) struct Chosen {
 /// `plan_path`: the configured host plan (--config, KOCKPIT_CONFIG, config.toml). Without one, a usable
 /// kubeconfig opens its cluster: decided from the files alone, nothing is sent. `--context` must name
 /// a context that exists; with a host plan it stands for the plan's `kube_context`.
-pub(super) fn choose(plan_path: Option<&Path>, demo_asked: bool, context: Option<&str>) -> Result<Chosen> {
+///
+/// `oneshot` (status, render, audit report): a kubeconfig that is there but not usable is an error, not
+/// the demo: a script would otherwise get the demo's verdict for its cluster.
+pub(super) fn choose(plan_path: Option<&Path>, demo_asked: bool, context: Option<&str>, oneshot: bool) -> Result<Chosen> {
     if demo_asked {
         return Ok(Chosen { plan: None, demo: true, note: None });
     }
@@ -40,6 +43,7 @@ pub(super) fn choose(plan_path: Option<&Path>, demo_asked: bool, context: Option
         Ok(None) if context.is_some() => Err(eyre!("--context {}: no kubeconfig ({WHERE})", context.unwrap_or_default())),
         Ok(None) => Ok(Chosen { plan: None, demo: true, note: Some(format!("demo: no host plan and no kubeconfig ({WHERE})")) }),
         Err(why) if context.is_some() => Err(eyre!("--context: kubeconfig: {why}")),
+        Err(why) if oneshot => Err(eyre!("kubeconfig: {why} (and no host plan; --demo asks for the demo)")),
         Err(why) => {
             Ok(Chosen { plan: None, demo: true, note: Some(format!("demo: no host plan, and the kubeconfig is not usable: {why}")) })
         }

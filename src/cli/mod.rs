@@ -70,7 +70,8 @@ pub fn exit_code_of(e: &color_eyre::Report) -> i32 {
 #[derive(Debug, Parser)]
 #[command(name = "kockpit", version, about = "One screen for the on-call engineer of a self-hosted HA Kubernetes cluster")]
 pub struct Cli {
-    /// Host plan (kockpit TOML or KubeKey Cluster YAML). Default: $KOCKPIT_CONFIG, then `plan` in config.toml, else the demo.
+    /// Host plan (kockpit TOML or KubeKey Cluster YAML). Default: $KOCKPIT_CONFIG, then `plan` in config.toml, else the
+    /// cluster of a usable kubeconfig (KUBECONFIG, ~/.kube/config), else the demo.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Use the simulated demo cluster.
@@ -280,7 +281,8 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     }
     // faults and extra nodes go into the simulated cluster: without a host plan they ask for the demo
     let demo_asked = cli.demo || demo_cmd || ((!faults.is_empty() || cli.nodes > 0) && plan_path.is_none());
-    let cluster::Chosen { plan, demo, note } = cluster::choose(plan_path.as_deref(), demo_asked, cli.context.as_deref())?;
+    let oneshot = matches!(cli.command, Some(Cmd::Status { .. } | Cmd::Render { .. } | Cmd::Audit { cmd: AuditCmd::Report { .. } }));
+    let cluster::Chosen { plan, demo, note } = cluster::choose(plan_path.as_deref(), demo_asked, cli.context.as_deref(), oneshot)?;
     if !faults.is_empty() && !demo {
         return Err(eyre!("--fault injects into the simulated cluster only; add --demo (drills inject faults on real hosts)"));
     }

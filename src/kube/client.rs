@@ -228,6 +228,8 @@ pub fn plain(e: &str) -> String {
 impl Kube {
     /// Load the configuration and build the client. Nothing is sent yet.
     pub async fn connect(access: &Access) -> Result<Kube, KubeError> {
+        // bounded before kube reads anything (a FIFO blocks, /dev/zero fills memory)
+        super::kubeconfig::check_files(access.kubeconfig.as_deref()).map_err(KubeError::Config)?;
         let opts = KubeConfigOptions { context: access.context.clone(), ..Default::default() };
         let (mut config, context) = match &access.kubeconfig {
             Some(path) => {

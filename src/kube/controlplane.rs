@@ -103,12 +103,8 @@ fn flag(p: &Value, name: &str) -> Option<String> {
     None
 }
 
-/// `host:port` of an advertised endpoint (`https://10.0.0.11:2379`, `10.0.0.11:6443`, `[fd00::1]:6443`).
-pub fn host_port(endpoint: &str) -> Option<std::net::SocketAddr> {
-    let first = endpoint.split(',').next()?.trim();
-    let rest = first.split_once("://").map_or(first, |(_, r)| r);
-    rest.split('/').next()?.parse().ok()
-}
+/// `host:port` of an advertised endpoint (see [`advertised_addr`]).
+pub use crate::model::apiview::advertised_addr as host_port;
 
 #[cfg(test)]
 mod tests {

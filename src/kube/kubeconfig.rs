@@ -30,7 +30,14 @@ pub const WHERE: &str = "KUBECONFIG, ~/.kube/config";
 /// and name a current context (or `context`, which must exist) whose cluster has a server. Reads files
 /// only: nothing is sent. Err says why not, Ok(None) that there is no kubeconfig at all.
 pub fn usable(path: Option<&Path>, context: Option<&str>) -> Result<Option<Usable>, String> {
-    let read = |p: &Path| Kubeconfig::read_from(p).map_err(|e| format!("{}: {}", p.display(), super::client::plain(&e.to_string())));
+    let read = |p: &Path| {
+        check_file(p)?;
+        Kubeconfig::read_from(p).map_err(|e| {
+            // kube's message may name the file already
+            let e = super::client::plain(&e.to_string());
+            if e.contains(&*p.to_string_lossy()) { e } else { format!("{}: {e}", p.display()) }
+        })
+    };
     let kc = match path {
         Some(p) => read(p)?,
         None => {
@@ -57,6 +64,36 @@ pub fn usable(path: Option<&Path>, context: Option<&str>) -> Result<Option<Usabl
         }
     };
     of(&kc, path, context).map(Some)
+}
+
+/// The most a kubeconfig file may hold (a real one is a few KiB; one with many clusters, some hundreds).
+pub const MAX_BYTES: u64 = 4 << 20;
+
+/// A kubeconfig file must be a regular file of at most [`MAX_BYTES`]: a FIFO would block the reader,
+/// `/dev/zero` would fill memory.
+pub fn check_file(p: &Path) -> Result<(), String> {
+    let m = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    if !m.is_file() {
+        return Err(format!("{}: not a regular file", p.display()));
+    }
+    if m.len() > MAX_BYTES {
+        return Err(format!("{}: {} bytes, more than a kubeconfig holds (at most {MAX_BYTES})", p.display(), m.len()));
+    }
+    Ok(())
+}
+
+/// [`check_file`] on the file kube would read: `path`, else every existing file of KUBECONFIG, else
+/// ~/.kube/config when it exists.
+pub fn check_files(path: Option<&Path>) -> Result<(), String> {
+    if let Some(p) = path {
+        return check_file(p);
+    }
+    let env = std::env::var_os("KUBECONFIG").filter(|v| std::env::split_paths(v).any(|p| !p.as_os_str().is_empty()));
+    let files: Vec<PathBuf> = match env {
+        Some(v) => std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect(),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")).filter(|p| p.exists()).into_iter().collect(),
+    };
+    files.iter().try_for_each(|f| check_file(f))
 }
 
 /// The context a kubeconfig names, and its cluster's server.

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::backend::poll::{Round, poll_loop};
@@ -23,9 +24,13 @@ fn observation(source: String, budget_ms: u64, payload: Payload) -> Observation 
 /// The part: the rounds until the app hangs up; every command answered with [`NO_SSH`].
 pub fn spawn(api: Api, endpoint: Option<(String, u16)>) -> BackendHandle {
     BackendHandle::spawn(move |tx, mut cmds| async move {
-        let round = ControlPlaneRound { api, kube: None, endpoint, round: 0 };
+        // the pods' list goes out as soon as it is read; the handshakes (up to 5 s each) follow apart
+        let (found, seen) = watch::channel(None);
+        let round = ControlPlaneRound { api, kube: None, found };
         let poll_tx = tx.clone();
         let polling = tokio::spawn(async move { poll_loop(CP_INTERVAL, &poll_tx, round).await });
+        let certs_tx = tx.clone();
+        let certs = tokio::spawn(certs_loop(seen, endpoint, certs_tx));
         while let Some(c) = cmds.recv().await {
             for ev in crate::backend::unavailable(c, NO_SSH) {
                 if tx.send(ev).await.is_err() {
@@ -34,14 +39,15 @@ pub fn spawn(api: Api, endpoint: Option<(String, u16)>) -> BackendHandle {
             }
         }
         polling.abort();
+        certs.abort();
     })
 }
 
 /// The source of the control-plane pods.
 pub const CP_SOURCE: &str = "kube static pods";
-/// How often kube-system's static pods are listed; served certificates are read every fourth round.
+/// How often kube-system's static pods are listed, and the served certificates read.
 const CP_INTERVAL: Duration = Duration::from_secs(15);
-const CERTS_EVERY: u64 = 4;
+const CERTS_INTERVAL: Duration = Duration::from_secs(60);
 /// The certificate row of the kubeconfig's endpoint.
 pub const ENDPOINT_ROW: &str = "endpoint";
 
@@ -58,8 +64,8 @@ pub struct Api {
 struct ControlPlaneRound {
     api: Api,
     kube: Option<Kube>,
-    endpoint: Option<(String, u16)>,
-    round: u64,
+    /// (node, advertised endpoint) of each apiserver pod, once listed, for the handshakes.
+    found: watch::Sender<Option<Vec<(String, String)>>>,
 }
 
 impl ControlPlaneRound {
@@ -93,13 +99,39 @@ impl Round for ControlPlaneRound {
         };
         let apiservers: Vec<(String, String)> =
             listed.iter().flat_map(|v| v.apiservers.iter().map(|p| (p.node.clone(), p.endpoint.clone()))).collect();
-        let mut out = vec![BackendEvent::Obs(observation(CP_SOURCE.into(), budget_ms, Payload::ControlPlane(listed)))];
-        let certs_now = self.round.is_multiple_of(CERTS_EVERY);
-        self.round += 1;
-        if certs_now {
-            out.extend(served_certs(&apiservers, self.endpoint.as_ref()).await);
+        // a failed list keeps the apiservers last known
+        if listed.is_ok() || self.found.borrow().is_none() {
+            self.found.send_if_modified(|f| {
+                let new = Some(apiservers);
+                let changed = *f != new;
+                *f = new;
+                changed
+            });
         }
-        out
+        vec![BackendEvent::Obs(observation(CP_SOURCE.into(), budget_ms, Payload::ControlPlane(listed)))]
+    }
+}
+
+/// The served certificates: once the first list of apiservers is in (or after 10 s without one, the
+/// endpoint alone), then every minute, and at once when the apiservers change.
+async fn certs_loop(
+    mut seen: watch::Receiver<Option<Vec<(String, String)>>>,
+    endpoint: Option<(String, u16)>,
+    tx: mpsc::Sender<BackendEvent>,
+) {
+    let _ = tokio::time::timeout(Duration::from_secs(10), seen.wait_for(Option::is_some)).await;
+    loop {
+        let apiservers = seen.borrow_and_update().clone().unwrap_or_default();
+        for ev in served_certs(&apiservers, endpoint.as_ref()).await {
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = tokio::time::sleep(CERTS_INTERVAL) => {}
+            changed = seen.changed() => if changed.is_err() { return },
+        }
     }
 }
 
@@ -107,7 +139,7 @@ impl Round for ControlPlaneRound {
 /// the one the kubeconfig's endpoint serves, concurrently, as one [`Payload::Certs`] each.
 async fn served_certs(apiservers: &[(String, String)], endpoint: Option<&(String, u16)>) -> Vec<BackendEvent> {
     let timeout = Duration::from_secs(5);
-    let budget_ms = (CP_INTERVAL.as_millis() as u64) * CERTS_EVERY * 3;
+    let budget_ms = (CERTS_INTERVAL.as_millis() as u64) * 3;
     let mut set = JoinSet::new();
     for (node, ep) in apiservers {
         let Some(addr) = host_port(ep) else { continue };

@@ -45,7 +45,8 @@ pub fn spawn_api_only(plan: &Plan, readonly: bool, session: Option<&str>) -> Res
 /// Whether the first observation (data or a failure) of every live source the plan expects has
 /// arrived: every host's facts, keepalived, haproxy and the configuration on each host that runs them
 /// (by the topology: LB hosts, the masters, or the workers' local proxies), the VIP probe, each
-/// apiserver's readyz and certificates, etcd, the Kubernetes API (nodes and leases) and, with a `[ceph]`
+/// apiserver's readyz and certificates, etcd, the Kubernetes API (nodes, leases, platform workloads,
+/// warning events) and, with a `[ceph]`
 /// section, Ceph.
 pub fn first_round_complete(m: &Model) -> bool {
     let plan = &m.plan;
@@ -58,21 +59,15 @@ pub fn first_round_complete(m: &Model) -> bool {
         && (plan.vip_endpoint().is_none() || heard(m.vip_probe.updated.is_some(), m.vip_probe.error.is_some()));
     let masters = all(plan.masters().collect(), &|h| m.readyz.contains_key(h) && m.certs.contains_key(h));
     let etcd = plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());
-    let kube = heard(m.nodes.data.is_some(), m.nodes.error.is_some()) && heard(m.leases.data.is_some(), m.leases.error.is_some());
+    // the Kubernetes side: nodes, leases, platform workloads and warning events (a platform
+    // workload at zero is as critical as a node down)
+    let kube = !m.nodes.unheard() && !m.leases.unheard() && !m.workloads.unheard() && !m.warnings.unheard();
     let ceph = plan.ceph.is_none() || heard(m.ceph.data.is_some(), m.ceph.error.is_some());
     // without a host plan, etcd and the apiservers are seen as kube-system's static pods, and the
     // certificate each of those apiservers and the endpoint serve
     let pods = !plan.is_kubeconfig_only() || {
         let listed = heard(m.control_plane.data.is_some(), m.control_plane.error.is_some());
-        let apiservers = m.control_plane.data.iter().flat_map(|v| v.apiservers.iter());
-        let served =
-            apiservers.filter(|p| crate::kube::controlplane::host_port(&p.endpoint).is_some()).all(|p| m.certs.contains_key(&p.node));
-        let endpoint = match &plan.source {
-            crate::inventory::PlanSource::Kubeconfig { server, .. } => crate::inventory::draft::server_host_port(server).is_some(),
-            _ => false,
-        };
-        let endpoint = !endpoint || m.certs.contains_key(apionly::ENDPOINT_ROW);
-        listed && served && endpoint
+        listed && m.served_rows_expected().iter().all(|r| m.certs.contains_key(r))
     };
     ha && masters && etcd && kube && ceph && pods
 }

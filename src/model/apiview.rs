@@ -104,3 +104,10 @@ pub fn etcd_unseen(cp: &ControlPlaneView, leases: Option<&[Lease]>, now: DateTim
         }
     }
 }
+
+/// `host:port` of an advertised endpoint (`https://10.0.0.11:2379`, `10.0.0.11:6443`, `[fd00::1]:6443`).
+pub fn advertised_addr(endpoint: &str) -> Option<std::net::SocketAddr> {
+    let first = endpoint.split(',').next()?.trim();
+    let rest = first.split_once("://").map_or(first, |(_, r)| r);
+    rest.split('/').next()?.parse().ok()
+}

@@ -133,19 +133,41 @@ impl Model {
         }
         push(PanelId::Leases, "leases".into(), self.leases.freshness(now));
         push(PanelId::Nodes, "nodes".into(), self.nodes.freshness(now));
-        if self.workloads.updated.is_some() || self.workloads.error.is_some() {
+        // the Kubernetes side sends workloads and warning events with nodes and leases: expected from a
+        // live cluster (the demo and tests may have none)
+        let live = matches!(self.meta.mode, super::Mode::Live | super::Mode::ReadOnly);
+        if live || !self.workloads.unheard() {
             push(PanelId::Platform, "workloads".into(), self.workloads.freshness(now));
         }
         for (name, s) in self.ceph_sources() {
             push(PanelId::Ceph, name.into(), s.freshness(now));
         }
-        if !self.warnings.unheard() {
+        if live || !self.warnings.unheard() {
             push(PanelId::Timeline, "warning events".into(), self.warnings.freshness(now));
         }
         for h in names(plan.masters().collect(), self.certs.keys().collect()) {
             push(PanelId::Certs, format!("certs {h}"), each(&|h| self.certs.get(h).map(|s| s.freshness(now)), &h));
         }
+        // without a host plan, the certificates the kubeconfig's endpoint and each listed apiserver serve
+        for h in self.served_rows_expected() {
+            if !self.certs.contains_key(&h) {
+                push(PanelId::Certs, format!("certs {h}"), Freshness::Waiting);
+            }
+        }
         out
+    }
+
+    /// The served-certificate rows a cluster opened from its kubeconfig alone expects: `endpoint` (the
+    /// kubeconfig's server) and each apiserver pod that advertises an address.
+    pub fn served_rows_expected(&self) -> Vec<String> {
+        let crate::inventory::PlanSource::Kubeconfig { server, .. } = &self.plan.source else { return vec![] };
+        let mut rows: Vec<String> = Vec::new();
+        if crate::inventory::draft::server_host_port(server).is_some() {
+            rows.push("endpoint".into());
+        }
+        let apiservers = self.control_plane.data.iter().flat_map(|c| c.apiservers.iter());
+        rows.extend(apiservers.filter(|p| super::apiview::advertised_addr(&p.endpoint).is_some()).map(|p| p.node.clone()));
+        rows
     }
 
     /// The worst freshness among a panel's sources, and a short label of where the data comes from.
@@ -157,11 +179,11 @@ impl Model {
                 vec![(self.vip_probe.source.as_str(), self.vip_probe.freshness(now))]
             }
             PanelId::Vip => self.vrrp.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
-            PanelId::Haproxy if self.haproxy.is_empty() && !self.control_plane.unheard() => {
+            PanelId::Haproxy if self.haproxy.is_empty() && (!self.control_plane.unheard() || self.plan.is_kubeconfig_only()) => {
                 vec![(self.control_plane.source.as_str(), self.control_plane.freshness(now))]
             }
             PanelId::Haproxy => self.haproxy.values().map(|s| (s.source.as_str(), s.freshness(now))).collect(),
-            PanelId::Etcd if self.etcd.unheard() && !self.control_plane.unheard() => {
+            PanelId::Etcd if self.etcd.unheard() && (!self.control_plane.unheard() || self.plan.is_kubeconfig_only()) => {
                 vec![(self.control_plane.source.as_str(), self.control_plane.freshness(now))]
             }
             PanelId::Etcd => vec![(self.etcd.source.as_str(), self.etcd.freshness(now))],

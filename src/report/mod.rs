@@ -23,20 +23,50 @@ fn esc(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// etcd and the apiservers as kube-system's static pods show them (a cluster without a host plan).
+fn control_plane(cp: &crate::model::apiview::ControlPlaneView, s: &mut String) {
+    s.push_str("As the API sees it: kube-system's static pods, readiness by their kubelets. Leader, raft and database size are asked of etcd over SSH (a host plan).\n\n");
+    if cp.etcd.is_empty() {
+        let at = if cp.etcd_servers.is_empty() { "no kube-apiserver pod names it".to_string() } else { cp.etcd_servers.join(" ") };
+        s.push_str(&format!("No etcd pod: etcd runs outside the pods ({at}).\n"));
+    }
+    for (what, pods) in [("etcd", &cp.etcd), ("kube-apiserver", &cp.apiservers)] {
+        if pods.is_empty() {
+            continue;
+        }
+        let ready = pods.iter().filter(|p| p.ready).count();
+        s.push_str(&format!(
+            "\n{what}: {ready}/{} pods ready\n\n| pod | node | phase | ready | restarts | advertises |\n|---|---|---|---|---|---|\n",
+            pods.len()
+        ));
+        for p in pods {
+            s.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", p.name, p.node, p.phase, p.ready, p.restarts, esc(&p.endpoint)));
+        }
+    }
+}
+
 pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
     let mut s = String::new();
     s.push_str(&format!("# Cluster state report: {}\n\n", m.meta.cluster));
+    let plan = match &m.plan.source {
+        crate::inventory::PlanSource::Kubeconfig { context, server } => {
+            format!("none: opened from the kubeconfig (context {context}, server {server}); what needs SSH is not seen")
+        }
+        _ => format!(
+            "{} hosts, VIP {}, load balancer {:?}, etcd {:?}",
+            m.plan.hosts.len(),
+            m.plan.vip.as_ref().map(|v| format!("{}:{}", v.address, v.port)).unwrap_or_else(|| "none".into()),
+            m.plan.topology.load_balancer,
+            m.plan.topology.etcd,
+        ),
+    };
     s.push_str(&format!(
-        "- Taken: {} (UTC)\n- By: kockpit {} in {} mode\n- Overall: **{:?}** (`kockpit status` exits {})\n- Plan: {} hosts, VIP {}, load balancer {:?}, etcd {:?}\n\n",
+        "- Taken: {} (UTC)\n- By: kockpit {} in {} mode\n- Overall: **{:?}** (`kockpit status` exits {})\n- Plan: {plan}\n\n",
         now.format("%Y-%m-%d %H:%M:%S"),
         m.meta.version,
         m.meta.mode.label(),
         a.level,
         a.level.exit_code(),
-        m.plan.hosts.len(),
-        m.plan.vip.as_ref().map(|v| format!("{}:{}", v.address, v.port)).unwrap_or_else(|| "none".into()),
-        m.plan.topology.load_balancer,
-        m.plan.topology.etcd,
     ));
 
     s.push_str("## Findings\n\n");
@@ -67,7 +97,21 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
 
     s.push_str("\n## HA front\n\n");
     let holders = m.vip_holders();
-    s.push_str(&format!("VIP held by: {}\n\n", if holders.is_empty() { "nobody".to_string() } else { holders.join(", ") }));
+    let held = if m.plan.is_kubeconfig_only() {
+        let answers = match (&m.vip_probe.data, &m.vip_probe.error) {
+            (_, Some(e)) => format!("does not answer: {}", e.reason),
+            (Some(p), None) => format!("answers (tcp {}, {:.1} ms)", p.address, p.connect_ms),
+            (None, None) => "was not probed".into(),
+        };
+        format!("unknown: no host plan (keepalived is read over SSH); the kubeconfig's endpoint {answers}")
+    } else if m.plan.keepalived_hosts().is_empty() {
+        "no VIP: no host of the plan runs keepalived".to_string()
+    } else if holders.is_empty() {
+        "nobody".to_string()
+    } else {
+        holders.join(", ")
+    };
+    s.push_str(&format!("VIP held by: {held}\n\n"));
     if !m.vrrp.is_empty() {
         s.push_str("| LB | VRRP state | priority | effective | holds VIP |\n|---|---|---|---|---|\n");
         for (lb, v) in &m.vrrp {
@@ -111,7 +155,10 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
                 s.push_str(&format!("\nALARM {} on {}\n", al.alarm, al.member));
             }
         }
-        None => s.push_str("No data.\n"),
+        None => match &m.control_plane.data {
+            Some(cp) => control_plane(cp, &mut s),
+            None => s.push_str("No data.\n"),
+        },
     }
 
     s.push_str("\n## Certificates (soonest first)\n\n| host | certificate | not after | days left |\n|---|---|---|---|\n");
@@ -201,5 +248,38 @@ mod tests {
         assert!(md.contains("kube-apiserver: httpchk GET /readyz; master1 check check-ssl inter 2 s fall 2 rise 2"), "{md}");
         assert!(!md.contains("<redacted>") && !md.contains("auth_pass"), "{md}");
         assert!(md.contains("Overall: **Critical**"), "{md}");
+    }
+
+    #[test]
+    fn without_a_host_plan_the_report_shows_the_static_pods_and_says_what_it_cannot_see() {
+        use crate::model::apiview::{ControlPlaneView, StaticPod};
+        use crate::model::{Model, Observation, Payload};
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let plan = crate::inventory::Plan::from_kubeconfig("lab", "https://10.0.0.100:6443", None, None);
+        let mut m = Model::new(plan, Mode::Live, "lab");
+        let pod = |c: &str, node: &str, ready: bool| StaticPod {
+            name: format!("{c}-{node}"),
+            node: node.into(),
+            phase: "Running".into(),
+            ready,
+            restarts: 0,
+            started: None,
+            endpoint: "https://10.0.0.11:2379".into(),
+        };
+        let view = ControlPlaneView {
+            etcd: vec![pod("etcd", "m1", true), pod("etcd", "m2", false)],
+            apiservers: vec![pod("kube-apiserver", "m1", true)],
+            etcd_servers: vec![],
+        };
+        m.apply(Observation { at: now, source: "kube static pods".into(), budget_ms: 45_000, payload: Payload::ControlPlane(Ok(view)) });
+        let md = markdown(&m, &assess(&m, now), now);
+        assert!(md.contains("- Plan: none: opened from the kubeconfig (context lab, server https://10.0.0.100:6443)"), "{md}");
+        assert!(md.contains("VIP held by: unknown: no host plan"), "{md}");
+        assert!(
+            md.contains("etcd: 1/2 pods ready") && md.contains("| etcd-m2 | m2 | Running | false | 0 | https://10.0.0.11:2379 |"),
+            "{md}"
+        );
+        assert!(md.contains("kube-apiserver: 1/1 pods ready"), "{md}");
+        assert!(!md.contains("No data.\n\n## Certificates"), "{md}");
     }
 }

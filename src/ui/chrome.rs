@@ -89,8 +89,10 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     if let Some(note) = &m.meta.note {
         let used: usize = pieces.iter().map(|(s, _)| s.content.chars().count()).sum();
         let room = (area.width as usize).saturating_sub(12);
-        let note = if m.plan.is_kubeconfig_only() && used + note.chars().count() + 2 > room { Plan::NO_HOST_PLAN_SHORT } else { note };
-        pieces.push((Span::styled(format!("  {note}"), t.style(Role::Warn)), 1));
+        let short = m.plan.is_kubeconfig_only() && used + note.chars().count() + 2 > room;
+        // the way out (`plan --from-cluster`) is kept like the verdict's reason
+        let (note, rank) = if short { (Plan::NO_HOST_PLAN_SHORT, 3) } else { (note.as_str(), 1) };
+        pieces.push((Span::styled(format!("  {note}"), t.style(Role::Warn)), rank));
     }
     buf.set_style(area, t.style(Role::Header));
     let clock = now.with_timezone(&app.tz).format("%H:%M:%S").to_string();
@@ -128,7 +130,7 @@ fn fit_line(mut pieces: Vec<(Span<'static>, u8)>, room: usize) -> Vec<Span<'stat
         }
     }
     let mut out: Vec<Span<'static>> = pieces.into_iter().map(|(s, _)| s).collect();
-    if cut_any {
+    if cut_any && !out.last().is_some_and(|s| s.content.trim_end().ends_with('…')) {
         out.push(Span::raw("…"));
     }
     out
@@ -167,12 +169,16 @@ fn freshness_span_full(app: &App, p: PanelId, now: DateTime<Utc>) -> Span<'stati
     // served certificates)
     let m = &app.model;
     let api_fed = match p {
-        PanelId::Haproxy | PanelId::Etcd => !m.control_plane.unheard(),
+        PanelId::Haproxy | PanelId::Etcd => true,
         PanelId::Certs => !m.certs.is_empty(),
         _ => false,
     };
     if m.plan.is_kubeconfig_only() && matches!(p, PanelId::Hosts | PanelId::Haproxy | PanelId::Etcd | PanelId::Certs) && !api_fed {
         return Span::styled("no host plan", t.style(Role::Muted));
+    }
+    // no [ceph] section and no Rook seen: nothing to wait for
+    if p == PanelId::Ceph && m.plan.ceph.is_none() && m.ceph.unheard() && m.rook.unheard() {
+        return Span::styled("no Ceph source", t.style(Role::Muted));
     }
     let (f, src) = app.model.panel_freshness(p, now);
     let src = if src.is_empty() { "-".to_string() } else { src };

@@ -37,7 +37,7 @@ pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
             let name_w = if ctx.width >= 60 { 26 } else { 18 };
             Line::from(vec![
                 Span::styled(pad(h, 9), ctx.s(Role::Muted)),
-                Span::styled(pad(&c.name, name_w), ctx.s(Role::Text)),
+                Span::styled(format!("{} ", pad(&c.name, name_w - 1)), ctx.s(Role::Text)),
                 Span::styled(pad(&format!("{d}d"), 6), ctx.s(role)),
                 Span::styled(c.not_after.format("%Y-%m-%d").to_string(), ctx.s(Role::Muted)),
             ])

@@ -21,12 +21,21 @@ pub(super) fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, heig
             "not configured: no host plan",
             "host facts (kernel, sizes, sysctls, clock) are read over SSH; the Nodes panel has the API's view",
         ),
-        PanelId::Haproxy if m.control_plane.data.is_some() => return Some(apiservers(ctx, selected, height)),
-        PanelId::Haproxy => {
-            ("not configured: no host plan", "haproxy's backends are read over SSH on its hosts, /readyz on each master of the plan")
+        PanelId::Haproxy | PanelId::Etcd if m.control_plane.data.is_none() => {
+            let summary = match &m.control_plane.error {
+                Some(e) => Line::styled(format!("kube-system's static pods: FAILED: {}", e.reason), ctx.s(Role::Critical)),
+                None => Line::styled("waiting for kube-system's static pods", ctx.s(Role::Muted)),
+            };
+            let why = if p == PanelId::Etcd {
+                "etcd as the API sees it: its static pods; leader and raft are asked of etcd over SSH (a host plan)"
+            } else {
+                "the apiservers as the API sees them: their static pods; haproxy is read over SSH (a host plan)"
+            };
+            let rows = vec![Line::styled(why.to_string(), ctx.s(Role::Muted))];
+            return Some(Content { summary, header: None, total: rows.len(), rows, offset: 0 });
         }
-        PanelId::Etcd if m.control_plane.data.is_some() => return Some(etcd_pods(ctx, selected, height)),
-        PanelId::Etcd => ("unknown: no host plan", "etcd is asked over SSH on its members, with their client certificate"),
+        PanelId::Haproxy => return Some(apiservers(ctx, selected, height)),
+        PanelId::Etcd => return Some(etcd_pods(ctx, selected, height)),
         PanelId::Certs if m.certs.values().any(|c| c.data.is_some()) => {
             let mut c = super::certs::certs(ctx, filter, selected, height.saturating_sub(1));
             c.rows.push(Line::styled(FILES.to_string(), ctx.s(Role::Unknown)));
@@ -72,9 +81,21 @@ fn etcd_pods(ctx: &Ctx, selected: usize, height: usize) -> Content {
     let cp = ctx.model.control_plane.data.as_ref().expect("checked by the caller");
     let mut rows = Vec::new();
     let summary = if cp.etcd.is_empty() {
-        let at = if cp.etcd_servers.is_empty() { "no --etcd-servers seen".to_string() } else { cp.etcd_servers.join(" ") };
-        rows.push(Line::styled(format!("the apiservers use {at}"), ctx.s(Role::Muted)));
-        Line::styled("outside the pods (external or systemd etcd): unknown without a host plan", ctx.s(Role::Unknown))
+        let m = ctx.model;
+        let at = if cp.etcd_servers.is_empty() {
+            "no kube-apiserver pod names its etcd (--etcd-servers)".to_string()
+        } else {
+            format!("the apiservers use {}", cp.etcd_servers.join(" "))
+        };
+        rows.push(Line::styled(at, ctx.s(Role::Muted)));
+        // what the findings say: writes accepted (a lease renewed lately), else quorum unknown
+        let leases = m.leases.data.as_deref().filter(|_| m.leases.freshness(ctx.now).is_fresh());
+        let (sev, text) = crate::model::apiview::etcd_unseen(cp, leases, ctx.now);
+        let short = match text.split_once("; it accepts writes") {
+            Some((_, rest)) => format!("not among the pods; accepts writes{}", rest.split(';').next().unwrap_or("")),
+            None => "not among the pods: quorum unknown (no lease renewed lately)".to_string(),
+        };
+        Line::styled(short, ctx.sev(if sev == crate::model::Severity::Info { crate::model::Severity::Ok } else { sev }))
     } else {
         let (n, ready) = (cp.etcd.len(), cp.etcd_ready());
         let role = if ready < n / 2 + 1 {
@@ -106,10 +127,12 @@ fn apiservers(ctx: &Ctx, selected: usize, height: usize) -> Content {
     } else {
         Role::Muted
     };
-    let summary = Line::from(vec![
-        Span::styled(format!("{ready}/{n} kube-apiserver pods ready"), ctx.s(role)),
-        Span::styled("  haproxy: no host plan", ctx.s(Role::Unknown)),
-    ]);
+    let counted = if n == 0 {
+        "no kube-apiserver pods in kube-system (not static pods)".to_string()
+    } else {
+        format!("{ready}/{n} kube-apiserver pods ready")
+    };
+    let summary = Line::from(vec![Span::styled(counted, ctx.s(role)), Span::styled("  haproxy: no host plan", ctx.s(Role::Unknown))]);
     let (a, b) = window(n, selected, height.saturating_sub(1));
     let mut rows: Vec<Line<'static>> = cp.apiservers[a..b].iter().map(|p| pod_row(ctx, p)).collect();
     rows.push(Line::styled("haproxy's backends are read over SSH on its hosts (a host plan)", ctx.s(Role::Muted)));
