@@ -373,6 +373,30 @@ fn without_a_plan_etcd_and_the_apiservers_are_seen_as_their_static_pods_and_thei
     set_pod_ready(&cp, &rt, "kube-apiserver-sp-m2", false);
     let (_, msgs, _) = status_of(&cp, dir.path());
     assert!(msgs.iter().any(|m| m.starts_with("kube-apiserver pod kube-apiserver-sp-m2 on sp-m2 not ready")), "{msgs:#?}");
+    assert!(!msgs.iter().any(|m| m.contains("not by the kubeconfig's CA")), "the real apiserver's certificate: {msgs:#?}");
+
+    // a kubeconfig that trusts another CA (the lab's front-proxy CA) for the same server: what answers
+    // there is not the apiserver it trusts, and the served certificate says so
+    let pki = std::path::Path::new(&cp.var("KOCKPIT_K8S_DIR")).join("pki");
+    let kc = std::fs::read_to_string(cp.kockpit_kubeconfig()).unwrap();
+    let ca = pki.join("ca.crt").to_string_lossy().to_string();
+    assert!(kc.contains(&ca), "the lab's kubeconfig names its CA file: {kc}");
+    let other = dir.path().join("other-ca.kubeconfig");
+    std::fs::write(&other, kc.replace(&ca, &pki.join("front-proxy-ca.crt").to_string_lossy())).unwrap();
+    let out = Command::new(tmux::bin())
+        .args(["status", "--json", "--wait", "8"])
+        .env("KUBECONFIG", &other)
+        .env("KOCKPIT_CONFIG_DIR", dir.path().join("cfg"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .env_remove("KOCKPIT_CONFIG")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let msgs: Vec<&str> = v["findings"].as_array().unwrap().iter().filter_map(|f| f["message"].as_str()).collect();
+    assert!(
+        msgs.iter().any(|m| m.starts_with("endpoint: served certificate issued by") && m.contains("not by the kubeconfig's CA")),
+        "{msgs:#?}"
+    );
 }
 
 /// Deletes kube-system/coredns (the Deployment the test made) when dropped, also on a panic.

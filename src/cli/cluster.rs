@@ -37,7 +37,10 @@ pub(super) fn choose(plan_path: Option<&Path>, demo_asked: bool, context: Option
     }
     match kubeconfig::usable(None, context) {
         Ok(Some(u)) => {
-            let plan = Plan::from_kubeconfig(&u.context, &u.server, Some(u.context.clone()), None);
+            let mut plan = Plan::from_kubeconfig(&u.context, &u.server, Some(u.context.clone()), None);
+            if let crate::inventory::PlanSource::Kubeconfig { ca_subject, .. } = &mut plan.source {
+                *ca_subject = ca_subject_of(&u);
+            }
             Ok(Chosen { plan: Some(plan), demo: false, note: None })
         }
         Ok(None) if context.is_some() => Err(eyre!("--context {}: no kubeconfig ({WHERE})", context.unwrap_or_default())),
@@ -61,4 +64,17 @@ pub(super) fn from_cluster(context: Option<&str>) -> Result<i32> {
     let text = crate::inventory::draft::draft_toml(&facts).map_err(|e| eyre!("{e}"))?;
     write_out(format_args!("{text}"))?;
     Ok(0)
+}
+
+/// The subject of the CA a kubeconfig trusts for its server (its data, else its file; a file is read
+/// only when it is a small regular file). None when it names none or it does not parse.
+fn ca_subject_of(u: &kubeconfig::Usable) -> Option<String> {
+    use crate::certs::parse::{from_kubeconfig_data, from_pem};
+    if let Some(d) = &u.ca_data {
+        return from_kubeconfig_data("ca", "kubeconfig", d).ok().map(|p| p.info.subject);
+    }
+    let f = u.ca_file.as_ref()?;
+    kubeconfig::check_file(f).ok()?;
+    let pem = std::fs::read(f).ok()?;
+    from_pem("ca", &f.display().to_string(), &pem).ok().map(|p| p.info.subject)
 }

@@ -60,7 +60,14 @@ pub enum PlanSource {
     KubeKey { path: PathBuf, api_version: String },
     /// No host plan: a cluster opened from a kubeconfig alone ([`Plan::from_kubeconfig`]). It has no
     /// hosts, so nothing is asked over SSH; only the Kubernetes API and the control-plane endpoint.
-    Kubeconfig { context: String, server: String },
+    Kubeconfig {
+        context: String,
+        server: String,
+        /// The subject of the CA the kubeconfig trusts for that server, when it names one: a served
+        /// certificate another issuer signed is not the apiserver's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ca_subject: Option<String>,
+    },
 }
 
 impl PlanSource {
@@ -80,7 +87,7 @@ impl fmt::Display for PlanSource {
             PlanSource::KubeKey { path, api_version } => {
                 write!(f, "{} (KubeKey Cluster, {api_version})", path.display())
             }
-            PlanSource::Kubeconfig { context, server } => write!(f, "kubeconfig context {context} ({server}), no host plan"),
+            PlanSource::Kubeconfig { context, server, .. } => write!(f, "kubeconfig context {context} ({server}), no host plan"),
         }
     }
 }
@@ -422,7 +429,7 @@ impl Plan {
             certs: CertsPlan::default(),
             drills: DrillCommands::default(),
             hosts: Vec::new(),
-            source: PlanSource::Kubeconfig { context: context.to_string(), server: server.to_string() },
+            source: PlanSource::Kubeconfig { context: context.to_string(), server: server.to_string(), ca_subject: None },
         }
     }
 

@@ -21,6 +21,10 @@ pub struct Usable {
     /// The context's cluster and its server URL.
     pub cluster: String,
     pub server: String,
+    /// The cluster's CA as the kubeconfig gives it: `certificate-authority-data` (base64 of PEM), or
+    /// the `certificate-authority` file.
+    pub ca_data: Option<String>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where kockpit looks for a kubeconfig, for messages.
@@ -107,14 +111,11 @@ pub fn of(kc: &Kubeconfig, path: Option<&Path>, context: Option<&str>) -> Result
         format!("no context {name:?} in it (contexts: {})", if names.is_empty() { "none".into() } else { names.join(", ") })
     })?;
     let cluster = ctx.context.as_ref().map(|c| c.cluster.clone()).unwrap_or_default();
-    let server = kc
-        .clusters
-        .iter()
-        .find(|c| c.name == cluster)
-        .and_then(|c| c.cluster.as_ref())
-        .and_then(|c| c.server.clone())
-        .ok_or_else(|| format!("context {name:?}: its cluster {cluster:?} has no server"))?;
-    Ok(Usable { path: path.map(Path::to_path_buf), context: name, cluster, server })
+    let c = kc.clusters.iter().find(|c| c.name == cluster).and_then(|c| c.cluster.as_ref());
+    let server = c.and_then(|c| c.server.clone()).ok_or_else(|| format!("context {name:?}: its cluster {cluster:?} has no server"))?;
+    let ca_data = c.and_then(|c| c.certificate_authority_data.clone()).filter(|d| !d.trim().is_empty());
+    let ca_file = c.and_then(|c| c.certificate_authority.clone()).filter(|f| !f.is_empty()).map(PathBuf::from);
+    Ok(Usable { path: path.map(Path::to_path_buf), context: name, cluster, server, ca_data, ca_file })
 }
 
 /// Everything a drafted plan needs, asked with a read-only client (GET only): the version, the nodes,

@@ -393,6 +393,21 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         }
     }
 
+    // Without a host plan, a served certificate the kubeconfig's CA did not issue is not the
+    // apiserver's: something else answers TLS there (a proxy, another service on the port).
+    if let crate::inventory::PlanSource::Kubeconfig { ca_subject: Some(ca), .. } = &plan.source {
+        for (row, c) in m.certs.iter().flat_map(|(row, s)| s.data.iter().flatten().map(move |c| (row, c))) {
+            if c.name.starts_with("apiserver (served)") && c.issuer != *ca {
+                a.add(
+                    Severity::Warn,
+                    PanelId::Certs,
+                    row,
+                    format!("{row}: served certificate issued by {}, not by the kubeconfig's CA ({ca}): not the apiserver's", c.issuer),
+                );
+            }
+        }
+    }
+
     // Without a host plan: etcd and the apiservers as their static pods show them.
     if plan.is_kubeconfig_only() && m.etcd.unheard() {
         unknown_unless_fresh(&mut a, now, PanelId::Etcd, "quorum", "etcd quorum", &m.control_plane);

@@ -808,3 +808,33 @@ fn without_a_host_plan_etcd_is_judged_by_its_static_pods_and_no_nodes_is_not_hea
     let (fresh, _) = m.panel_freshness(PanelId::Etcd, t(1));
     assert!(fresh.is_fresh(), "the etcd panel's source is the static pods");
 }
+
+#[test]
+fn without_a_host_plan_a_served_certificate_from_another_ca_is_not_the_apiservers() {
+    let mut plan = Plan::from_kubeconfig("lab", "https://10.0.0.100:6443", None, None);
+    if let crate::inventory::PlanSource::Kubeconfig { ca_subject, .. } = &mut plan.source {
+        *ca_subject = Some("CN=kubernetes".into());
+    }
+    let mut m = Model::new(plan, Mode::Live, "lab");
+    let cert = |issuer: &str| CertInfo {
+        name: "apiserver (served) via endpoint".into(),
+        subject: "CN=kube-apiserver".into(),
+        issuer: issuer.into(),
+        sans: vec![],
+        not_after: t(0) + Duration::days(300),
+        is_ca: false,
+    };
+    let obs = |issuer: &str| Observation {
+        at: t(0),
+        source: "tls endpoint".into(),
+        budget_ms: 180_000,
+        payload: Payload::Certs { host: "endpoint".into(), result: Ok(vec![cert(issuer)]) },
+    };
+    m.apply(obs("CN=kubernetes"));
+    assert!(!assess(&m, t(1)).findings.iter().any(|f| f.message.contains("kubeconfig's CA")));
+    m.apply(obs("CN=sandboxing-egress-ca"));
+    let h = assess(&m, t(1));
+    let f = h.findings.iter().find(|f| f.message.contains("kubeconfig's CA")).expect("flagged");
+    assert_eq!((f.severity, f.subject.as_str()), (Severity::Warn, "endpoint"));
+    assert!(f.message.contains("issued by CN=sandboxing-egress-ca, not by the kubeconfig's CA (CN=kubernetes)"), "{}", f.message);
+}

@@ -49,7 +49,7 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
     let mut s = String::new();
     s.push_str(&format!("# Cluster state report: {}\n\n", m.meta.cluster));
     let plan = match &m.plan.source {
-        crate::inventory::PlanSource::Kubeconfig { context, server } => {
+        crate::inventory::PlanSource::Kubeconfig { context, server, .. } => {
             format!("none: opened from the kubeconfig (context {context}, server {server}); what needs SSH is not seen")
         }
         _ => format!(
