@@ -74,7 +74,7 @@ impl Config {
     pub fn parse(path: &Path, src: &str) -> Result<Config, FileError> {
         let mut cfg: Config = toml::from_str(src).map_err(|e| {
             let off = e.span().map(|s| s.start).unwrap_or(0);
-            FileError::at_offset(path, src, off, e.message().to_string())
+            FileError::at_offset(path, src, off, crate::error::humanize(e.message()))
         })?;
         // A relative plan path is relative to the config file.
         if let (Some(p), Some(dir)) = (&cfg.plan, path.parent())

@@ -48,6 +48,48 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// A parser's message in the user's words, not Rust's: `unknown field` is a key, `expected u16` a whole
+/// number from 0 to 65535, `expected a sequence` a list.
+pub fn humanize(message: &str) -> String {
+    let message = message.trim_end();
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let (key, allowed) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let allowed = allowed.strip_prefix("one of ").unwrap_or(allowed).replace(" or ", ", ");
+        return if allowed.is_empty() {
+            format!("unknown key {key}: this table takes no keys")
+        } else {
+            format!("unknown key {key}: expected one of {allowed}")
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        return format!("unknown value {rest}");
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return format!("missing key {rest}");
+    }
+    let mut out = message.to_owned();
+    for (rust, words) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        ("expected u64", "expected a whole number from 0 up"),
+        ("expected usize", "expected a whole number from 0 up"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list [...]"),
+        ("expected a map", "expected a table"),
+    ] {
+        if let Some(at) = out.find(rust)
+            && !out[at + rust.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+        {
+            out.replace_range(at..at + rust.len(), words);
+        }
+    }
+    out
+}
+
 /// How large a file of each kind may be. A real host plan is a few KiB; these leave ample room and
 /// still keep a wrong path (a log, a disk image, /dev/zero) from taking the memory.
 pub mod limits {
@@ -166,6 +208,20 @@ impl std::error::Error for FileError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_type_names_become_words() {
+        assert_eq!(
+            humanize("invalid value: integer `70000`, expected u16"),
+            "invalid value: integer `70000`, expected a whole number from 0 to 65535"
+        );
+        assert_eq!(humanize("invalid type: string \"x\", expected a sequence"), "invalid type: string \"x\", expected a list [...]");
+        assert_eq!(
+            humanize("unknown field `prot`, expected one of `port`, `address`"),
+            "unknown key `prot`: expected one of `port`, `address`"
+        );
+        assert_eq!(humanize("expected u16x"), "expected u16x", "only whole type names");
+    }
 
     #[test]
     fn line_col_counts_from_one() {

@@ -216,7 +216,7 @@ impl DrillFile {
     pub fn parse(path: &Path, src: &str) -> Result<DrillFile, FileError> {
         let raw: RawFile = toml::from_str(src).map_err(|e| {
             let off = e.span().map(|s| s.start).unwrap_or(0);
-            FileError::at_offset(path, src, off, e.message().trim_end().to_string())
+            FileError::at_offset(path, src, off, crate::error::humanize(e.message()))
         })?;
         if raw.steps.is_empty() {
             return Err(FileError::new(path, 1, 1, "a drill needs at least one [[steps]]"));

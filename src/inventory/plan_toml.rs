@@ -138,7 +138,7 @@ pub(super) fn parse(path: &Path, src: &str) -> Result<Plan, FileError> {
     }
     let raw: RawPlan = toml::from_str(src).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        FileError::at_offset(path, src, offset, humanize(e.message()))
+        FileError::at_offset(path, src, offset, crate::error::humanize(e.message()))
     })?;
     build(path, raw).map_err(|(offset, message)| FileError::at_offset(path, src, offset, message))
 }
@@ -149,25 +149,6 @@ fn is_blank(src: &str) -> bool {
 }
 
 /// Turns serde's words into the plan's: keys, not fields; values, not variants.
-fn humanize(message: &str) -> String {
-    let message = message.trim_end();
-    if let Some(rest) = message.strip_prefix("unknown field ") {
-        let (key, allowed) = rest.split_once(", expected ").unwrap_or((rest, ""));
-        let allowed = allowed.strip_prefix("one of ").unwrap_or(allowed).replace(" or ", ", ");
-        return if allowed.is_empty() {
-            format!("unknown key {key}: this table takes no keys")
-        } else {
-            format!("unknown key {key}: expected one of {allowed}")
-        };
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant ") {
-        return format!("unknown value {rest}");
-    }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        return format!("missing key {rest}");
-    }
-    message.to_owned()
-}
 
 fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
     let RawPlan { cluster, vip, topology, lb, ceph, certs, access, drills, hosts } = raw;

@@ -172,7 +172,7 @@ impl Source<'_> {
 
     /// A TOML (syntax or shape) error at its position.
     pub fn toml_error(&self, e: &toml::de::Error) -> FileError {
-        self.error(e.span().unwrap_or_default(), e.message().to_owned())
+        self.error(e.span().unwrap_or_default(), crate::error::humanize(e.message()))
     }
 
     /// The line of a span's start.
