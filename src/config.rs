@@ -99,7 +99,7 @@ mod tests {
         assert!(c.readonly);
         let e = Config::parse(p, "theme = \"light\"\nthme = \"x\"\n").unwrap_err();
         assert_eq!((e.line, e.column), (2, 1));
-        assert!(e.message.contains("unknown field `thme`"), "{}", e.message);
+        assert!(e.message.contains("unknown key `thme`"), "{}", e.message);
         let e = Config::parse(p, "readonly = \"yes\"\n").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("expected a boolean") || e.message.contains("invalid type"), "{}", e.message);

@@ -52,6 +52,12 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// number from 0 to 65535, `expected a sequence` a list.
 pub fn humanize(message: &str) -> String {
     let message = message.trim_end();
+    // a path may come first (`spec.hosts[2]: missing field ...`)
+    if let Some(at) = ["unknown field ", "unknown variant ", "missing field "].iter().filter_map(|w| message.find(w)).min()
+        && at > 0
+    {
+        return format!("{}{}", &message[..at], humanize(&message[at..]));
+    }
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let (key, allowed) = rest.split_once(", expected ").unwrap_or((rest, ""));
         let allowed = allowed.strip_prefix("one of ").unwrap_or(allowed).replace(" or ", ", ");

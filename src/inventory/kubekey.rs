@@ -136,7 +136,7 @@ fn parse_unredacted(path: &Path, src: &str) -> Result<Plan, FileError> {
             }
             None => 0,
         };
-        FileError::at_offset(path, src, offset, message.replace("missing field", "missing key"))
+        FileError::at_offset(path, src, offset, crate::error::humanize(&message))
     };
     let at = |offset: usize, message: String| FileError::at_offset(path, src, offset, message);
 

@@ -148,8 +148,6 @@ fn is_blank(src: &str) -> bool {
     src.lines().map(str::trim).all(|l| l.is_empty() || l.starts_with('#'))
 }
 
-/// Turns serde's words into the plan's: keys, not fields; values, not variants.
-
 fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
     let RawPlan { cluster, vip, topology, lb, ceph, certs, access, drills, hosts } = raw;
     let Some(cluster) = cluster else {

@@ -912,15 +912,15 @@ mod tests {
     fn unknown_fields_are_rejected() {
         let e = parse_err("extends = \"default\"\nbinding = []\n");
         assert_eq!((e.line, e.column), (2, 1), "{e}");
-        assert!(e.message.contains("unknown field `binding`"), "{e}");
+        assert!(e.message.contains("unknown key `binding`"), "{e}");
 
         let e = parse_err("extends = \"default\"\n[[bindings]]\nkeys = [\"q\"]\naction = \"quit\"\ndesc = \"x\"\nmode = \"normal\"\n");
         assert_eq!((e.line, e.column), (6, 1), "{e}");
-        assert!(e.message.contains("unknown field `mode`"), "{e}");
+        assert!(e.message.contains("unknown key `mode`"), "{e}");
 
         let e = parse_err("extends = \"default\"\n[[bindings]]\nkeys = [\"q\"]\ndesc = \"x\"\n");
         assert_eq!(e.line, 2, "{e}");
-        assert!(e.message.contains("missing field `action`"), "{e}");
+        assert!(e.message.contains("missing key `action`"), "{e}");
     }
 
     #[test]

@@ -580,11 +580,11 @@ mod tests {
     fn unknown_keys_are_rejected() {
         let e = parse_err("extends = \"dark\"\ncolour = 1\n");
         assert_eq!((e.line, e.column), (2, 1), "{e}");
-        assert!(e.message.contains("unknown field `colour`"), "{e}");
+        assert!(e.message.contains("unknown key `colour`"), "{e}");
 
         let e = parse_err("extends = \"dark\"\n[roles]\nok = { fg = \"red\", fgg = \"red\" }\n");
         assert_eq!((e.line, e.column), (3, 20), "{e}");
-        assert!(e.message.contains("unknown field `fgg`"), "{e}");
+        assert!(e.message.contains("unknown key `fgg`"), "{e}");
     }
 
     #[test]
