@@ -382,6 +382,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Cmd::Status { json }) => status(&s, &cli, *json),
         Some(Cmd::Logs { host, unit, file, pod, previous, tail, follow }) => {
             let specs = crate::cli::logs::specs(host, unit, file, pod, *previous).map_err(|e| eyre!("{e}"))?;
+            if s.demo && s.plan.is_none() {
+                let args = crate::cli::logs::Args { specs, tail: *tail, follow: *follow, readonly: s.readonly };
+                let ok = crate::cli::logs::demo(&s.faults, cli.nodes, &args, &mut std::io::stdout().lock())
+                    .map_err(|e| color_eyre::Report::new(OutputError(e)))?;
+                return Ok(if ok { 0 } else { 1 });
+            }
             let Some(plan) = s.plan.clone().filter(|_| !s.demo) else {
                 return Err(eyre!("`kockpit logs` reads a real cluster: give a plan (--config or KOCKPIT_CONFIG)"));
             };
