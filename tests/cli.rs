@@ -19,7 +19,8 @@ fn kockpit_in(cfg: &std::path::Path, args: &[&str]) -> Output {
         .env_remove("KOCKPIT_CONFIG")
         .env_remove("NO_COLOR")
         // no kubeconfig either: without a plan, the demo (whatever this machine's ~/.kube/config)
-        .env("KUBECONFIG", cfg.join("no-kubeconfig"))
+        .env_remove("KUBECONFIG")
+        .env("HOME", cfg)
         .output()
         .unwrap()
 }
@@ -92,7 +93,8 @@ fn bad_inputs_get_clear_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_kockpit"))
         .args(["render", "--theme", "broken"])
         .env("KOCKPIT_CONFIG_DIR", dir)
-        .env("KUBECONFIG", dir.join("no-kubeconfig"))
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
@@ -294,7 +296,8 @@ fn output_errors_never_panic_and_usage_errors_are_not_verdicts() {
             .env("K", &bin)
             .env("KOCKPIT_CONFIG_DIR", cfg.path())
             .env_remove("KOCKPIT_CONFIG")
-            .env("KUBECONFIG", cfg.path().join("no-kubeconfig"))
+            .env_remove("KUBECONFIG")
+            .env("HOME", cfg.path())
             .output()
             .unwrap()
     };
@@ -748,4 +751,21 @@ fn a_kubeconfig_that_is_there_but_unusable_is_an_error_for_scripts_not_the_demo(
     // the screen's one-shot twin and the demo asked for still work
     let (code, _, out, _) = run(&garbage, &["--demo", "status"]);
     assert_eq!(code, Some(1), "{out}");
+    // KUBECONFIG naming no file that exists is a typo to be told, not "no kubeconfig" and the demo
+    let missing = dir.path().join("nope");
+    let (code, err, _, _) = run(&missing, &["status"]);
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains(&format!("KUBECONFIG={}: no such file", missing.display())), "{err}");
+    // a file that names no current context: the message names the file
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "apiVersion: v1\nkind: Config\n").unwrap();
+    let (code, err, _, _) = run(&empty, &["status"]);
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains(&format!("{}: it names no current context", empty.display())), "{err}");
+    // a list with a missing entry: the entry is skipped, as kubectl skips it
+    let closed = dir.path().join("closed.yaml");
+    std::fs::write(&closed, CLOSED_KUBECONFIG).unwrap();
+    let list = std::env::join_paths([missing.as_path(), closed.as_path()]).unwrap();
+    let (code, err, out, _) = run(std::path::Path::new(&list), &["status", "--wait", "3"]);
+    assert!(out.contains("ops@c (LIVE)") && !out.contains("failed to read kubeconfig") && !out.contains("nope"), "{code:?} {err}{out}");
 }

@@ -181,36 +181,6 @@ fn flush(held: &mut Vec<(Instant, u64, LogLine)>, now: Instant, out: &mut dyn Wr
     out.flush()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    #[test]
-    fn flags_make_sources() {
-        let s = specs(&["m1".into(), "m2".into()], &["etcd".into()], &["/var/log/x.log".into()], &["ns/p".into()], false).unwrap();
-        let labels: Vec<String> = s.iter().map(LogSpec::label).collect();
-        assert_eq!(labels, ["journal m1 etcd", "file m1 /var/log/x.log", "journal m2 etcd", "file m2 /var/log/x.log", "pod ns/p/*"]);
-        assert!(specs(&[], &["etcd".into()], &[], &[], false).is_err());
-        assert!(specs(&["m1".into()], &[], &[], &[], false).is_err());
-        assert!(specs(&[], &[], &[], &[], false).is_err());
-        assert!(specs(&["m1".into()], &["bad unit".into()], &[], &[], false).is_err());
-    }
-
-    #[test]
-    fn held_lines_print_in_time_order() {
-        let t0 = Instant::now();
-        let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
-        let l = |s: i64, src: &str| LogLine { at: at(s), source: Arc::from(src), text: format!("t{s}") };
-        let mut held = vec![(t0, 1, l(3, "a")), (t0, 2, l(1, "b")), (t0 + Duration::from_millis(400), 3, l(0, "c"))];
-        let mut out = Vec::new();
-        flush(&mut held, t0 + REORDER, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text, "2027-01-15T08:00:01.000Z [b] t1\n2027-01-15T08:00:03.000Z [a] t3\n");
-        assert_eq!(held.len(), 1, "the line that arrived late is held for its window");
-    }
-}
-
 /// `kockpit logs --demo`: the simulated cluster's journal lines (keepalived, haproxy, etcd and the
 /// leader elections of its hosts) for the sources asked, after a minute of simulated history with the
 /// faults given; `follow` goes on in real time until interrupted. A source the demo does not write (a
@@ -250,5 +220,35 @@ pub fn demo(faults: &[crate::sim::Fault], nodes: usize, args: &Args, out: &mut d
             writeln!(out, "{}", format_line(l))?;
         }
         out.flush()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn flags_make_sources() {
+        let s = specs(&["m1".into(), "m2".into()], &["etcd".into()], &["/var/log/x.log".into()], &["ns/p".into()], false).unwrap();
+        let labels: Vec<String> = s.iter().map(LogSpec::label).collect();
+        assert_eq!(labels, ["journal m1 etcd", "file m1 /var/log/x.log", "journal m2 etcd", "file m2 /var/log/x.log", "pod ns/p/*"]);
+        assert!(specs(&[], &["etcd".into()], &[], &[], false).is_err());
+        assert!(specs(&["m1".into()], &[], &[], &[], false).is_err());
+        assert!(specs(&[], &[], &[], &[], false).is_err());
+        assert!(specs(&["m1".into()], &["bad unit".into()], &[], &[], false).is_err());
+    }
+
+    #[test]
+    fn held_lines_print_in_time_order() {
+        let t0 = Instant::now();
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let l = |s: i64, src: &str| LogLine { at: at(s), source: Arc::from(src), text: format!("t{s}") };
+        let mut held = vec![(t0, 1, l(3, "a")), (t0, 2, l(1, "b")), (t0 + Duration::from_millis(400), 3, l(0, "c"))];
+        let mut out = Vec::new();
+        flush(&mut held, t0 + REORDER, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "2027-01-15T08:00:01.000Z [b] t1\n2027-01-15T08:00:03.000Z [a] t3\n");
+        assert_eq!(held.len(), 1, "the line that arrived late is held for its window");
     }
 }

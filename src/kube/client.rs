@@ -231,14 +231,25 @@ impl Kube {
         // bounded before kube reads anything (a FIFO blocks, /dev/zero fills memory)
         super::kubeconfig::check_files(access.kubeconfig.as_deref()).map_err(KubeError::Config)?;
         let opts = KubeConfigOptions { context: access.context.clone(), ..Default::default() };
-        let (mut config, context) = match &access.kubeconfig {
-            Some(path) => {
+        // KUBECONFIG's files merged here, so that a listed file that does not exist is skipped (as
+        // kubectl skips it) instead of failing every request
+        let merged = match &access.kubeconfig {
+            Some(_) => None,
+            None => super::kubeconfig::merged_env().transpose().map_err(KubeError::Config)?,
+        };
+        let (mut config, context) = match (&access.kubeconfig, merged) {
+            (None, Some(kc)) => {
+                let ctx = access.context.clone().or_else(|| kc.current_context.clone()).unwrap_or_default();
+                let c = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| KubeError::Config(plain(&e.to_string())))?;
+                (c, ctx)
+            }
+            (Some(path), _) => {
                 let kc = Kubeconfig::read_from(path).map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?;
                 let ctx = access.context.clone().or_else(|| kc.current_context.clone()).unwrap_or_default();
                 let c = kube::Config::from_custom_kubeconfig(kc, &opts).await.map_err(|e| KubeError::Config(plain(&e.to_string())))?;
                 (c, ctx)
             }
-            None => match kube::Config::from_kubeconfig(&opts).await {
+            (None, None) => match kube::Config::from_kubeconfig(&opts).await {
                 Ok(c) => {
                     let ctx = access
                         .context

@@ -50,10 +50,11 @@ pub fn usable(path: Option<&Path>, context: Option<&str>) -> Result<Option<Usabl
             if env.is_none() && !default.as_ref().is_some_and(|p| p.exists()) {
                 return Ok(None);
             }
+            // KUBECONFIG set to files none of which exists: a typo, said, not taken for "no kubeconfig"
             if let Some(v) = &env
                 && !std::env::split_paths(v).any(|p| p.exists())
             {
-                return Ok(None);
+                return Err(format!("KUBECONFIG={}: no such file", v.to_string_lossy()));
             }
             // each file read on its own, so an error names its file; merged as kubectl merges them
             let files: Vec<PathBuf> = match &env {
@@ -64,10 +65,15 @@ pub fn usable(path: Option<&Path>, context: Option<&str>) -> Result<Option<Usabl
             for f in &files {
                 kc = kc.merge(read(f)?).map_err(|e| format!("{}: {e}", f.display()))?;
             }
-            kc
+            // what `of` finds wrong is said with the file(s) it was found in
+            let named: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            return of(&kc, path, context).map(Some).map_err(|e| format!("{}: {e}", named.join(", ")));
         }
     };
-    of(&kc, path, context).map(Some)
+    of(&kc, path, context).map(Some).map_err(|e| match path {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e,
+    })
 }
 
 /// The most a kubeconfig file may hold (a real one is a few KiB; one with many clusters, some hundreds).
@@ -179,6 +185,26 @@ fn etcd_pod(p: &Value) -> Option<(String, String)> {
     let node = p["spec"]["nodeName"].as_str().filter(|n| !n.is_empty())?;
     let labelled = p["metadata"]["labels"]["component"] == "etcd";
     (labelled || name == format!("etcd-{node}")).then(|| (name.to_string(), node.to_string()))
+}
+
+/// KUBECONFIG's files merged as kubectl merges them: the files that exist, each bounded and read on its
+/// own (kube's own reader fails on a listed file that does not exist). None when KUBECONFIG is unset.
+pub fn merged_env() -> Option<Result<Kubeconfig, String>> {
+    let v = std::env::var_os("KUBECONFIG").filter(|v| std::env::split_paths(v).any(|p| !p.as_os_str().is_empty()))?;
+    let files: Vec<PathBuf> = std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect();
+    if files.is_empty() {
+        return Some(Err(format!("KUBECONFIG={}: no such file", v.to_string_lossy())));
+    }
+    let mut kc = Kubeconfig::default();
+    for f in &files {
+        let next = check_file(f)
+            .and_then(|_| Kubeconfig::read_from(f).map_err(|e| format!("{}: {}", f.display(), super::client::plain(&e.to_string()))));
+        match next.and_then(|n| kc.clone().merge(n).map_err(|e| format!("{}: {e}", f.display()))) {
+            Ok(m) => kc = m,
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(kc))
 }
 
 #[cfg(test)]

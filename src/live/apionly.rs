@@ -122,10 +122,8 @@ async fn certs_loop(
     let _ = tokio::time::timeout(Duration::from_secs(10), seen.wait_for(Option::is_some)).await;
     loop {
         let apiservers = seen.borrow_and_update().clone().unwrap_or_default();
-        for ev in served_certs(&apiservers, endpoint.as_ref()).await {
-            if tx.send(ev).await.is_err() {
-                return;
-            }
+        if !served_certs(&apiservers, endpoint.as_ref(), &tx).await {
+            return;
         }
         tokio::select! {
             _ = tx.closed() => return,
@@ -136,8 +134,9 @@ async fn certs_loop(
 }
 
 /// The certificate each apiserver serves at its advertised endpoint (one without one is skipped) and
-/// the one the kubeconfig's endpoint serves, concurrently, as one [`Payload::Certs`] each.
-async fn served_certs(apiservers: &[(String, String)], endpoint: Option<&(String, u16)>) -> Vec<BackendEvent> {
+/// the one the kubeconfig's endpoint serves, concurrently, each sent as one [`Payload::Certs`] as soon
+/// as its handshake ends (a silent address holds back no other row). False when the app hung up.
+async fn served_certs(apiservers: &[(String, String)], endpoint: Option<&(String, u16)>, tx: &mpsc::Sender<BackendEvent>) -> bool {
     let timeout = Duration::from_secs(5);
     let budget_ms = (CERTS_INTERVAL.as_millis() as u64) * 3;
     let mut set = JoinSet::new();
@@ -160,12 +159,13 @@ async fn served_certs(apiservers: &[(String, String)], endpoint: Option<&(String
             (ENDPOINT_ROW.to_string(), result)
         });
     }
-    let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
         if let Ok((host, result)) = r {
             let source = if host == ENDPOINT_ROW { "tls endpoint".to_string() } else { format!("tls {host}") };
-            out.push(BackendEvent::Obs(observation(source, budget_ms, Payload::Certs { host, result })));
+            if tx.send(BackendEvent::Obs(observation(source, budget_ms, Payload::Certs { host, result }))).await.is_err() {
+                return false;
+            }
         }
     }
-    out
+    true
 }

@@ -111,3 +111,30 @@ pub fn advertised_addr(endpoint: &str) -> Option<std::net::SocketAddr> {
     let rest = first.split_once("://").map_or(first, |(_, r)| r);
     rest.split('/').next()?.parse().ok()
 }
+
+/// The findings of a cluster opened from its kubeconfig alone, beyond the API's own panels: etcd and
+/// the apiservers by their static pods (from a current list only), and a served certificate the
+/// kubeconfig's CA did not issue (something else answers TLS there: a proxy, another service).
+pub fn findings_without_plan(m: &super::Model, now: DateTime<Utc>) -> Vec<(Severity, PanelId, String, String)> {
+    let mut out = Vec::new();
+    if m.etcd.unheard()
+        && let Some(cp) = m.control_plane.data.as_ref().filter(|_| m.control_plane.freshness(now).is_fresh())
+    {
+        out.extend(cp.findings());
+        if cp.etcd.is_empty() {
+            let leases = m.leases.data.as_deref().filter(|_| m.leases.freshness(now).is_fresh());
+            let (sev, text) = etcd_unseen(cp, leases, now);
+            out.push((sev, PanelId::Etcd, "quorum".into(), text));
+        }
+    }
+    if let crate::inventory::PlanSource::Kubeconfig { ca_subject: Some(ca), .. } = &m.plan.source {
+        for (row, c) in m.certs.iter().flat_map(|(row, s)| s.data.iter().flatten().map(move |c| (row, c))) {
+            if c.name.starts_with("apiserver (served)") && c.issuer != *ca {
+                let text =
+                    format!("{row}: served certificate issued by {}, not by the kubeconfig's CA ({ca}): not the apiserver's", c.issuer);
+                out.push((Severity::Warn, PanelId::Certs, row.clone(), text));
+            }
+        }
+    }
+    out
+}

@@ -198,7 +198,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
     // Sources that fail are findings in their own right. Those that carry a critical property
     // (etcd, nodes, Ceph) are judged below, as unknown, with the reason.
     for (panel, name, f) in m.sources(now) {
-        if matches!(name.as_str(), "etcd" | "control-plane pods" | "nodes" | "ceph" | "rook") {
+        if matches!(name.as_str(), "etcd" | "static pods" | "nodes" | "ceph" | "rook") {
             continue;
         }
         match f {
@@ -393,33 +393,14 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         }
     }
 
-    // Without a host plan, a served certificate the kubeconfig's CA did not issue is not the
-    // apiserver's: something else answers TLS there (a proxy, another service on the port).
-    if let crate::inventory::PlanSource::Kubeconfig { ca_subject: Some(ca), .. } = &plan.source {
-        for (row, c) in m.certs.iter().flat_map(|(row, s)| s.data.iter().flatten().map(move |c| (row, c))) {
-            if c.name.starts_with("apiserver (served)") && c.issuer != *ca {
-                a.add(
-                    Severity::Warn,
-                    PanelId::Certs,
-                    row,
-                    format!("{row}: served certificate issued by {}, not by the kubeconfig's CA ({ca}): not the apiserver's", c.issuer),
-                );
-            }
+    // Without a host plan: etcd and the apiservers as their static pods show them, and the served
+    // certificates against the kubeconfig's CA.
+    if plan.is_kubeconfig_only() {
+        if m.etcd.unheard() {
+            unknown_unless_fresh(&mut a, now, PanelId::Etcd, "quorum", "etcd quorum", &m.control_plane);
         }
-    }
-
-    // Without a host plan: etcd and the apiservers as their static pods show them.
-    if plan.is_kubeconfig_only() && m.etcd.unheard() {
-        unknown_unless_fresh(&mut a, now, PanelId::Etcd, "quorum", "etcd quorum", &m.control_plane);
-        if let Some(cp) = m.control_plane.data.as_ref().filter(|_| m.control_plane.freshness(now).is_fresh()) {
-            for (sev, panel, subject, text) in cp.findings() {
-                a.add(sev, panel, subject, text);
-            }
-            if cp.etcd.is_empty() {
-                let leases = m.leases.data.as_deref().filter(|_| m.leases.freshness(now).is_fresh());
-                let (sev, text) = super::apiview::etcd_unseen(cp, leases, now);
-                a.add(sev, PanelId::Etcd, "quorum", text);
-            }
+        for (sev, panel, subject, text) in super::apiview::findings_without_plan(m, now) {
+            a.add(sev, panel, subject, text);
         }
     }
 
@@ -478,6 +459,15 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
 
     // Platform workloads: DNS and kube-proxy at zero are outages, anything else short is degraded.
     if let Some(ws) = &m.workloads.data {
+        for w in ws.iter().filter(|w| w.namespace == "kube-system" && w.desired == 0) {
+            // DNS scaled to zero, kube-proxy on no node: "ready" only in the sense that nothing is asked
+            let nodes = m.nodes.data.as_ref().is_some_and(|n| !n.is_empty());
+            if w.name.contains("coredns") || (w.name.contains("kube-proxy") && nodes) {
+                let what = if w.kind == super::WorkloadKind::DaemonSet { "runs on no node" } else { "is scaled to 0" };
+                let subject = format!("{}/{}", w.namespace, w.name);
+                a.add(Severity::Critical, PanelId::Platform, subject, format!("{} {}/{} {what}", w.kind.short(), w.namespace, w.name));
+            }
+        }
         for w in ws.iter().filter(|w| !w.is_ready()) {
             let vital = w.namespace == "kube-system" && (w.name.contains("coredns") || w.name.contains("kube-proxy"));
             let sev = if vital && w.ready == 0 && w.desired > 0 { Severity::Critical } else { Severity::Warn };

@@ -127,7 +127,7 @@ impl Model {
         }
         // without a host plan, etcd is seen only as kube-system's static pods
         if plan.is_kubeconfig_only() && self.etcd.unheard() {
-            push(PanelId::Etcd, "control-plane pods".into(), self.control_plane.freshness(now));
+            push(PanelId::Etcd, "static pods".into(), self.control_plane.freshness(now));
         } else {
             push(PanelId::Etcd, "etcd".into(), self.etcd.freshness(now));
         }

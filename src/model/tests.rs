@@ -838,3 +838,28 @@ fn without_a_host_plan_a_served_certificate_from_another_ca_is_not_the_apiserver
     assert_eq!((f.severity, f.subject.as_str()), (Severity::Warn, "endpoint"));
     assert!(f.message.contains("issued by CN=sandboxing-egress-ca, not by the kubeconfig's CA (CN=kubernetes)"), "{}", f.message);
 }
+
+#[test]
+fn dns_scaled_to_zero_is_critical_not_ready() {
+    let mut m = model();
+    rest_seen(&mut m, 0);
+    let dns = |desired: u32| Workload {
+        namespace: "kube-system".into(),
+        kind: WorkloadKind::Deployment,
+        name: "coredns".into(),
+        desired,
+        ready: desired,
+        updated: desired,
+        available: desired,
+    };
+    let obs = |w: Workload| Observation { at: t(0), source: "kube".into(), budget_ms: 5_000, payload: Payload::Workloads(Ok(vec![w])) };
+    m.apply(obs(dns(2)));
+    assert!(!assess(&m, t(1)).findings.iter().any(|f| f.message.contains("coredns")));
+    m.apply(obs(dns(0)));
+    let h = assess(&m, t(1));
+    assert!(
+        h.findings.iter().any(|f| f.severity == Severity::Critical && f.message == "deploy kube-system/coredns is scaled to 0"),
+        "{:?}",
+        h.findings
+    );
+}

@@ -14,7 +14,11 @@ use crate::model::source::fmt_age_ms;
 pub(super) fn section(m: &Model, now: DateTime<Utc>, s: &mut String) {
     s.push_str("\n## HA configuration\n\n");
     if m.ha_config.is_empty() {
-        s.push_str("Not read: no host runs keepalived or haproxy in the plan, or no read has answered yet.\n");
+        s.push_str(if m.plan.is_kubeconfig_only() {
+            "Not read: no host plan (keepalived.conf and haproxy.cfg are read over SSH on the hosts that run them).\n"
+        } else {
+            "Not read: no host runs keepalived or haproxy in the plan, or no read has answered yet.\n"
+        });
         return;
     }
     let vip = m.plan.vip.as_ref().map(|v| v.address.to_string());

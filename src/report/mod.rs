@@ -24,11 +24,14 @@ fn esc(s: &str) -> String {
 }
 
 /// etcd and the apiservers as kube-system's static pods show them (a cluster without a host plan).
-fn control_plane(cp: &crate::model::apiview::ControlPlaneView, s: &mut String) {
+fn control_plane(cp: &crate::model::apiview::ControlPlaneView, leases_note: Option<(crate::model::Severity, String)>, s: &mut String) {
     s.push_str("As the API sees it: kube-system's static pods, readiness by their kubelets. Leader, raft and database size are asked of etcd over SSH (a host plan).\n\n");
     if cp.etcd.is_empty() {
         let at = if cp.etcd_servers.is_empty() { "no kube-apiserver pod names it".to_string() } else { cp.etcd_servers.join(" ") };
         s.push_str(&format!("No etcd pod: etcd runs outside the pods ({at}).\n"));
+        if let Some((_, text)) = leases_note {
+            s.push_str(&format!("{text}\n"));
+        }
     }
     for (what, pods) in [("etcd", &cp.etcd), ("kube-apiserver", &cp.apiservers)] {
         if pods.is_empty() {
@@ -80,7 +83,11 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
         s.push('\n');
     }
 
-    s.push_str("## Hosts against the plan\n\n| host | roles | planned | kernel | OS | differences |\n|---|---|---|---|---|---|\n");
+    s.push_str("## Hosts against the plan\n\n");
+    if m.plan.is_kubeconfig_only() {
+        s.push_str("No host plan: host facts are read over SSH on the hosts of a plan (`kockpit plan --from-cluster` drafts one).\n");
+    }
+    s.push_str("| host | roles | planned | kernel | OS | differences |\n|---|---|---|---|---|---|\n");
     for h in &m.plan.hosts {
         let src = m.hosts.get(&h.name);
         let (kernel, os, diff) = match (src.and_then(|x| x.error.as_ref()), src.and_then(|x| x.data.as_ref())) {
@@ -156,7 +163,10 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
             }
         }
         None => match &m.control_plane.data {
-            Some(cp) => control_plane(cp, &mut s),
+            Some(cp) => {
+                let leases = m.leases.data.as_deref().filter(|_| m.leases.freshness(now).is_fresh());
+                control_plane(cp, Some(crate::model::apiview::etcd_unseen(cp, leases, now)), &mut s)
+            }
             None => s.push_str("No data.\n"),
         },
     }
@@ -204,10 +214,16 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
         Some(ns) => {
             let ready = ns.iter().filter(|n| n.ready == Some(true)).count();
             let cordoned: Vec<&str> = ns.iter().filter(|n| n.unschedulable).map(|n| n.name.as_str()).collect();
+            let not_ready: Vec<String> = ns
+                .iter()
+                .filter(|n| n.ready != Some(true))
+                .map(|n| format!("{} ({})", n.name, if n.ready == Some(false) { "NotReady" } else { "Unknown" }))
+                .collect();
             s.push_str(&format!(
-                "{} nodes, {} Ready; cordoned: {}\n",
+                "{} nodes, {} Ready; not Ready: {}; cordoned: {}\n",
                 ns.len(),
                 ready,
+                if not_ready.is_empty() { "none".into() } else { not_ready.join(", ") },
                 if cordoned.is_empty() { "none".into() } else { cordoned.join(", ") }
             ));
         }

@@ -43,7 +43,15 @@ pub(super) fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, heig
             return Some(c);
         }
         PanelId::Certs => {
-            ("unknown: no host plan", "certificate files are read over SSH on the masters; served ones once the apiservers are known")
+            let summary = Line::styled("waiting for the served certificates", ctx.s(Role::Muted));
+            let rows = vec![
+                Line::styled(
+                    "a TLS handshake with the kubeconfig's endpoint and each apiserver pod's address".to_string(),
+                    ctx.s(Role::Muted),
+                ),
+                Line::styled(FILES.to_string(), ctx.s(Role::Unknown)),
+            ];
+            return Some(Content { summary, header: None, total: rows.len(), rows, offset: 0 });
         }
         PanelId::Ceph if ctx.model.ceph_shown().is_none() => (
             "no CephCluster seen",
