@@ -151,8 +151,16 @@ async fn initial_state_vip_on_lb1_both_vrrp_states_six_backends_up() {
     let bad: Vec<_> =
         a.findings.iter().filter(|f| matches!(f.panel, PanelId::Vip | PanelId::Haproxy) && f.severity >= Severity::Warn).collect();
     assert!(bad.is_empty(), "VIP and haproxy panels are healthy: {bad:?}");
-    assert_eq!(a.panel_worst(PanelId::Vip), Severity::Ok);
-    assert_eq!(a.panel_worst(PanelId::Haproxy), Severity::Ok);
+    let on = |p: PanelId| a.for_panel(p).map(|f| format!("{:?} {}", f.severity, f.message)).collect::<Vec<_>>();
+    // the lab's keepalived.conf preempts without preempt_delay: the lint may say so (Info) once the
+    // configuration is read; nothing on these panels is a problem
+    assert!(a.panel_worst(PanelId::Vip) <= Severity::Info, "{:?}", on(PanelId::Vip));
+    assert!(a.panel_worst(PanelId::Haproxy) <= Severity::Info, "{:?}", on(PanelId::Haproxy));
+    assert!(
+        on(PanelId::Vip).iter().all(|f| !f.starts_with("Info") || f.contains("preempt")),
+        "only the configuration's lint: {:?}",
+        on(PanelId::Vip)
+    );
     let (fresh, kinds) = m.panel_freshness(PanelId::Vip, Utc::now());
     assert!(fresh.is_fresh(), "{fresh:?}");
     assert_eq!(kinds, "ssh");
