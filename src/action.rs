@@ -33,6 +33,8 @@ pub enum Action {
     Uncordon,
     Drain,
     VipFailover,
+    /// Restore a load balancer's keepalived after a failover (its priority; start it if stopped).
+    RestoreVip,
     RenewCerts,
     ToggleNoout,
     Logs,
@@ -43,6 +45,8 @@ pub enum Action {
     /// Pause or resume the simulated cluster (demo only).
     Pause,
     CycleTheme,
+    /// Open the `:` command line.
+    CommandLine,
 
     // --- The confirmation dialog ---
     /// Go ahead with the planned operation.
@@ -109,6 +113,7 @@ impl Action {
         Action::Uncordon,
         Action::Drain,
         Action::VipFailover,
+        Action::RestoreVip,
         Action::RenewCerts,
         Action::ToggleNoout,
         Action::Logs,
@@ -116,6 +121,7 @@ impl Action {
         Action::Faults,
         Action::Pause,
         Action::CycleTheme,
+        Action::CommandLine,
         Action::ConfirmYes,
         Action::ConfirmNo,
         Action::EmergencyFailover,
@@ -158,6 +164,7 @@ impl Action {
             Action::Uncordon => "uncordon",
             Action::Drain => "drain",
             Action::VipFailover => "vip_failover",
+            Action::RestoreVip => "restore_vip",
             Action::RenewCerts => "renew_certs",
             Action::ToggleNoout => "toggle_noout",
             Action::Logs => "logs",
@@ -165,6 +172,7 @@ impl Action {
             Action::Faults => "faults",
             Action::Pause => "pause",
             Action::CycleTheme => "cycle_theme",
+            Action::CommandLine => "command_line",
             Action::ConfirmYes => "confirm_yes",
             Action::ConfirmNo => "confirm_no",
             Action::EmergencyFailover => "emergency_failover",
@@ -187,7 +195,16 @@ impl Action {
 
     /// True for actions that change the cluster (refused in read-only mode).
     pub fn is_operation(self) -> bool {
-        matches!(self, Action::Cordon | Action::Uncordon | Action::Drain | Action::VipFailover | Action::RenewCerts | Action::ToggleNoout)
+        matches!(
+            self,
+            Action::Cordon
+                | Action::Uncordon
+                | Action::Drain
+                | Action::VipFailover
+                | Action::RestoreVip
+                | Action::RenewCerts
+                | Action::ToggleNoout
+        )
     }
 
     /// True for the actions every dialog understands in its own way (close, confirm, move): they

@@ -59,6 +59,9 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// Log lines kept in memory by the log viewer (older ones spill to the state directory).
     pub log_lines: Option<usize>,
+    /// Command-line aliases: `dw2 = "drain worker2"`, `n = "nodes"`.
+    #[serde(default)]
+    pub aliases: std::collections::BTreeMap<String, toml::Spanned<String>>,
 }
 
 impl Config {
@@ -82,7 +85,16 @@ impl Config {
         {
             cfg.plan = Some(dir.join(p));
         }
+        for (name, target) in &cfg.aliases {
+            let one = std::collections::BTreeMap::from([(name.clone(), target.get_ref().clone())]);
+            crate::app::cmdline::check_aliases(&one).map_err(|e| FileError::at_offset(path, src, target.span().start, e))?;
+        }
         Ok(cfg)
+    }
+
+    /// The command-line aliases, without their positions.
+    pub fn aliases(&self) -> std::collections::BTreeMap<String, String> {
+        self.aliases.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
     }
 }
 
@@ -103,6 +115,19 @@ mod tests {
         let e = Config::parse(p, "readonly = \"yes\"\n").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("expected a boolean") || e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn aliases_are_checked_with_their_line() {
+        let p = Path::new("/etc/kockpit/config.toml");
+        let c = Config::parse(p, "[aliases]\ndw2 = \"drain worker2\"\nn = \"nodes\"\n").unwrap();
+        assert_eq!(c.aliases().get("dw2").map(String::as_str), Some("drain worker2"));
+        let e = Config::parse(p, "[aliases]\nn = \"nodes\"\nx = \"reboot everything\"\n").unwrap_err();
+        assert_eq!(e.line, 3, "{}", e.message);
+        assert!(e.message.contains("does not start with a command"), "{}", e.message);
+        let e = Config::parse(p, "[aliases]\ndrain = \"cordon\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("is a command already"), "{}", e.message);
     }
 
     #[test]

@@ -191,3 +191,63 @@ fn kill_9_mid_drain_is_told_at_the_next_start_with_the_state_it_left() {
     let out = Command::new(tmux::bin()).args(["audit", "unfinished", "--audit-log"]).arg(&audit).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "told once: {}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// Type a command line: `:`, the text, Enter.
+fn command(t: &Tmux, line: &str) {
+    t.keys(&[":"]);
+    t.wait("the command line", 5, |s| s.contains(" :_"));
+    t.tmux(&["send-keys", "-t", "t", "-l", line]);
+    t.keys(&["Enter"]);
+}
+
+#[test]
+fn command_line_pause_and_restore_after_an_emergency_failover() {
+    let t = Tmux::start("demo", 100, 30);
+    let audit = t.dir.join("audit.jsonl");
+    t.wait("first frame", 10, |s| s.contains("? help") && s.contains("Timeline"));
+
+    // a panel by name
+    command(&t, "etcd");
+    t.wait("etcd zoomed", 5, |s| s.contains("┏ etcd") && !s.contains("Hosts (plan vs live)"));
+    t.keys(&["Escape"]);
+    t.wait("zoom left", 5, |s| s.contains("Hosts (plan vs live)"));
+
+    // Tab completes; an unknown name is said and nothing is planned
+    t.keys(&[":"]);
+    t.tmux(&["send-keys", "-t", "t", "-l", "dra"]);
+    t.keys(&["Tab"]);
+    t.wait("the verb completed", 5, |s| s.contains(" :drain _"));
+    t.tmux(&["send-keys", "-t", "t", "-l", "worker9"]);
+    t.keys(&["Enter"]);
+    t.wait("the unknown node said", 5, |s| s.contains("no node `worker9`"));
+    t.keys(&["Escape"]);
+    command(&t, "frobnicate");
+    t.wait("unknown command", 5, |s| s.contains("unknown command `frobnicate`"));
+    t.keys(&["Escape"]);
+
+    // paused means paused: a few seconds later nothing on screen is stale or unreachable
+    t.keys(&["p"]);
+    t.wait("paused", 5, |s| s.contains("PAUSED"));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let s = t.screen();
+    assert!(!s.contains("UNREACHABLE") && !s.contains("STALE"), "{s}");
+    t.keys(&["p"]);
+    t.wait("resumed", 5, |s| !s.contains("PAUSED"));
+
+    // an emergency failover from the command line, then the old owner restored
+    command(&t, "failover slb2 emergency");
+    t.wait("the failover's confirmation", 5, |s| s.contains("EMERGENCY VIP failover to slb2"));
+    t.keys(&["y"]);
+    audit_until(&audit, 30, |e| e.iter().any(|r| r["event"] == "op_finished" && r["ok"] == true));
+    t.keys(&["Escape"]);
+    command(&t, "restore slb1");
+    t.wait("the restore's confirmation", 5, |s| s.contains("Restore keepalived priority on slb1") && s.contains("start keepalived"));
+    t.keys(&["y"]);
+    let events = audit_until(&audit, 30, |e| e.iter().filter(|r| r["event"] == "op_finished" && r["ok"] == true).count() == 2);
+    let confirmed: Vec<String> = events.iter().filter(|r| r["event"] == "op_confirmed").map(|r| r["request"].to_string()).collect();
+    assert!(confirmed[0].contains("vip_failover") && confirmed[0].contains("emergency"), "{confirmed:?}");
+    assert!(confirmed[1].contains("restore_vip_priority") && confirmed[1].contains("slb1"), "{confirmed:?}");
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    t.wait("exit", 10, |s| s.contains("EXITED:0"));
+}

@@ -117,6 +117,37 @@ fn zoomed_nodes_with_filter_and_help_and_confirm() {
 }
 
 #[test]
+fn the_command_line_completes_and_says_what_is_wrong_at_every_size() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let k = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
+    let mut a = app("dark", &[], false);
+    a.on_key(k(KeyCode::Char(':')));
+    for c in "drain w".chars() {
+        a.on_key(k(KeyCode::Char(c)));
+    }
+    a.on_key(k(KeyCode::Tab));
+    snap("command_line_completion_80x24", &mut a, 80, 24);
+    for c in "9".chars() {
+        a.on_key(k(KeyCode::Char(c)));
+    }
+    a.on_key(k(KeyCode::Enter));
+    snap("command_line_error_80x24", &mut a, 80, 24);
+    // at 40 columns the typed text and the reason's start stay visible
+    let text = kockpit::ui::render_text(&mut a, 40, 10, now());
+    let last = text.lines().last().unwrap_or("");
+    assert!(last.contains(":drain worker9_") && last.contains("no node"), "{text}");
+    // a line longer than the screen shows its end, where the cursor is
+    a.on_key(k(KeyCode::Esc));
+    a.on_key(k(KeyCode::Char(':')));
+    for c in "logs master1 /var/log/a-very-long-directory-name/and-a-file-name.log".chars() {
+        a.on_key(k(KeyCode::Char(c)));
+    }
+    let text = kockpit::ui::render_text(&mut a, 40, 10, now());
+    let last = text.lines().last().unwrap_or("");
+    assert!(last.contains("file-name.log_"), "{text}");
+}
+
+#[test]
 fn log_viewer_with_sources_and_the_picker() {
     use kockpit::backend::BackendEvent;
     use kockpit::logs::LogLine;

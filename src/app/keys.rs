@@ -94,6 +94,9 @@ impl App {
             return vec![];
         }
         self.dirty = true;
+        if self.view.command.is_some() {
+            return self.command_key(key);
+        }
         if self.view.filter_editing {
             self.filter_key(key);
             return vec![];

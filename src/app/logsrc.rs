@@ -74,22 +74,8 @@ impl App {
             out.push((format!("[x] {}  ({})", s.spec.label(), s.state()), Choice::Close(s.id)));
         }
         let is_open = |spec: &LogSpec| self.log_view.sources.iter().any(|s| !s.closed && s.spec == *spec);
-        let targets = crate::probe::ProbeTargets::of(&self.model.plan);
         for h in &self.model.plan.hosts {
-            let mut units = Vec::new();
-            if h.roles.master || h.roles.worker {
-                units.push("kubelet");
-            }
-            if h.roles.etcd {
-                units.push("etcd");
-            }
-            if targets.keepalived.iter().any(|k| k.name == h.name) {
-                units.push("keepalived");
-            }
-            if targets.haproxy.iter().any(|k| k.name == h.name) {
-                units.push("haproxy");
-            }
-            for u in units {
+            for u in self.units_of(&h.name) {
                 let spec = LogSpec::Journal { host: h.name.clone(), unit: u.into() };
                 if !is_open(&spec) {
                     out.push((format!("[ ] {}", spec.label()), Choice::Open(spec)));
@@ -109,6 +95,27 @@ impl App {
             out.push(("[ ] pod <NS/POD[/CONTAINER] you type>".into(), Choice::TypePod));
         }
         out
+    }
+
+    /// The units worth tailing on a host of the plan: kubelet on nodes, etcd on its members,
+    /// keepalived and haproxy where they run.
+    pub fn units_of(&self, host: &str) -> Vec<&'static str> {
+        let Some(h) = self.model.plan.host(host) else { return vec![] };
+        let targets = crate::probe::ProbeTargets::of(&self.model.plan);
+        let mut units = Vec::new();
+        if h.roles.master || h.roles.worker {
+            units.push("kubelet");
+        }
+        if h.roles.etcd {
+            units.push("etcd");
+        }
+        if targets.keepalived.iter().any(|k| k.name == h.name) {
+            units.push("keepalived");
+        }
+        if targets.haproxy.iter().any(|k| k.name == h.name) {
+            units.push("haproxy");
+        }
+        units
     }
 
     /// Keys while the picker is open: `action` is the key's binding in the picker layer; a row

@@ -1,6 +1,7 @@
 //! The app: owns all state, turns keys into actions and actions into plans, dialogs and commands.
 //! No terminal and no I/O beyond the audit log here: the event loop in [`run`] drives it, tests call it directly.
 
+pub mod cmdline;
 mod drill;
 mod keys;
 pub mod logsrc;
@@ -91,6 +92,8 @@ pub struct ViewState {
     pub dialog: Dialog,
     /// Panel rectangles from the last draw, for directional focus moves.
     pub last_layout: Vec<(PanelId, ratatui::layout::Rect)>,
+    /// The `:` command line, while it is open.
+    pub command: Option<cmdline::CommandLine>,
 }
 
 impl Default for ViewState {
@@ -103,6 +106,7 @@ impl Default for ViewState {
             selected: BTreeMap::new(),
             dialog: Dialog::None,
             last_layout: Vec::new(),
+            command: None,
         }
     }
 }
@@ -154,6 +158,10 @@ pub struct App {
     /// Every tailed log line, merged on one time axis; bounded.
     pub logs: crate::logs::LogBuffer,
     pub log_view: LogView,
+    /// Command-line aliases (config.toml's `[aliases]`).
+    pub aliases: BTreeMap<String, String>,
+    /// Command lines run this session, oldest first (Up/Down recall them).
+    pub command_history: Vec<String>,
 }
 
 pub struct DrillState {
@@ -202,6 +210,8 @@ impl App {
             export_dir: std::env::temp_dir(),
             logs: crate::logs::LogBuffer::new(50_000),
             log_view: LogView::default(),
+            aliases: BTreeMap::new(),
+            command_history: Vec::new(),
         }
     }
 
@@ -348,6 +358,11 @@ impl App {
                 None => self.say(Severity::Warn, "no load balancer to fail over to"),
                 Some(to) => return self.propose(OpRequest::VipFailover { to, mode: FailoverMode::Graceful }),
             },
+            Action::RestoreVip => match self.restore_target() {
+                Ok(lb) => return self.propose(OpRequest::RestoreVipPriority { lb }),
+                Err(why) => self.say(Severity::Warn, why),
+            },
+            Action::CommandLine => self.open_command_line(),
             Action::RenewCerts => {
                 let masters: Vec<String> = self.model.plan.masters().map(|h| h.name.clone()).collect();
                 return self.propose(OpRequest::RenewCerts { masters });

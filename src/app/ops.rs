@@ -224,6 +224,38 @@ impl App {
         rows.get(self.view.selected(PanelId::Nodes)).map(|&i| nodes[i].name.clone())
     }
 
+    /// Which load balancer a restore is for: the one selected in the VIP panel, else the one a
+    /// failover left behind (keepalived stopped, or running below its configured priority), when
+    /// there is exactly one.
+    pub fn restore_target(&self) -> Result<String, String> {
+        let lbs: Vec<String> = self.model.vrrp.keys().cloned().collect();
+        if self.view.focus == PanelId::Vip
+            && let Some(lb) = lbs.get(self.view.selected(PanelId::Vip))
+        {
+            return Ok(lb.clone());
+        }
+        let by_priority = self.model.plan.lb.demote == crate::inventory::DemoteMethod::Priority;
+        let left: Vec<&String> = self
+            .model
+            .vrrp
+            .iter()
+            .filter(|(_, s)| {
+                s.data.as_ref().is_some_and(|v| {
+                    v.state == crate::model::VrrpState::Stopped || v.effective_priority < v.priority || (by_priority && v.priority == 1)
+                })
+            })
+            .map(|(n, _)| n)
+            .collect();
+        match left.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err("no load balancer looks demoted or stopped: select one in the VIP panel to restore it".into()),
+            many => Err(format!(
+                "{} look demoted or stopped: select the one to restore in the VIP panel",
+                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
+            )),
+        }
+    }
+
     /// Where a failover would go: the selected LB in the VIP panel, else the first LB not holding the VIP.
     pub fn failover_target(&self) -> Option<String> {
         let holders = self.model.vip_holders();

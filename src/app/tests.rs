@@ -3,11 +3,11 @@ use crate::model::Mode;
 use crate::sim::{Fault, settled_demo};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
-fn app_with(readonly: bool, faults: &[Fault], audit: Option<Audit>) -> App {
+pub(super) fn app_with(readonly: bool, faults: &[Fault], audit: Option<Audit>) -> App {
     let (_, model) = settled_demo(faults, 0, now(), 8, Mode::Demo);
     let mut app = App::new(
         model,
@@ -23,11 +23,11 @@ fn app_with(readonly: bool, faults: &[Fault], audit: Option<Audit>) -> App {
     app
 }
 
-fn key(c: char) -> KeyEvent {
+pub(super) fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
 }
 
-fn code(c: KeyCode) -> KeyEvent {
+pub(super) fn code(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
@@ -46,7 +46,7 @@ fn audit_events(app: &App, path: &std::path::Path) -> Vec<serde_json::Value> {
 }
 
 /// The commands as the backend's router passes them on: each recorded one once its record is written.
-fn recorded(cmds: Vec<Command>) -> Vec<Command> {
+pub(super) fn recorded(cmds: Vec<Command>) -> Vec<Command> {
     cmds.into_iter()
         .map(|c| match c {
             Command::AfterRecord { recorded, then } => {
@@ -707,6 +707,7 @@ fn observable(app: &App) -> String {
             &v.filters,
             v.filter_editing,
             &v.selected,
+            &v.command,
             &app.log_view,
             app.quit,
             app.paused,

@@ -491,6 +491,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         let (mut backend, model) = start_backend(&s, cli, mode)?;
         let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, audit.clone(), backend.supports_faults);
         app.export_dir = s.paths.state_dir.clone();
+        app.aliases = s.config.aliases();
         // Lines pushed out of memory go to a spill file instead of being lost.
         match crate::logs::LogBuffer::new(s.config.log_lines.unwrap_or(50_000)).with_spill(&s.paths.state_dir.join("logs-spill.log")) {
             Ok(b) => app.logs = b,

@@ -68,6 +68,10 @@ pub fn checks(f: &FailoverFacts, to: &str) -> Checks {
         Some((_, Ok(v))) => {
             if v.holds_vip && holders.len() == 1 {
                 c.blockers.push(format!("{to} already holds the VIP"));
+            } else if v.state == VrrpState::Stopped {
+                c.blockers.push(format!(
+                    "{to} is STOPPED (a failover needs a healthy BACKUP): start its keepalived again with the restore (key R, or :restore {to})"
+                ));
             } else if v.state != VrrpState::Backup {
                 c.blockers.push(format!("{to} is {} (a failover needs a healthy BACKUP: keepalived running, not FAULT)", v.state.label()));
             }

@@ -304,6 +304,22 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
             });
             p.steps.push(format!("{lb}: start keepalived if it is stopped"));
             p.steps.push("verify keepalived reports the configured priority".into());
+            let carrier = m.vrrp.contains_key(lb) || m.plan.keepalived_hosts().iter().any(|h| h.name == *lb);
+            match m.vrrp.get(lb).and_then(|s| s.data.as_ref()) {
+                _ if !carrier => p.blockers.push(format!("{lb} is not a keepalived load balancer of this cluster")),
+                None => p.warnings.push(format!("{lb}'s keepalived is not observed now: the restore is checked on the host")),
+                Some(v) => {
+                    let demoted_conf = m.plan.lb.demote == crate::inventory::DemoteMethod::Priority && v.priority == 1;
+                    let running = matches!(v.state, crate::model::VrrpState::Master | crate::model::VrrpState::Backup);
+                    if running && v.effective_priority >= v.priority && !demoted_conf {
+                        p.warnings.push(format!(
+                            "nothing seems to need restoring: {lb}'s keepalived runs as {} at its configured priority {}",
+                            v.state.label(),
+                            v.priority
+                        ));
+                    }
+                }
+            }
             p.warnings.push(format!("if {lb} has the highest priority and preemption is on, the VIP moves back to {lb}"));
         }
         OpRequest::RenewCerts { masters } => {
@@ -442,13 +458,13 @@ fn plan_failover(p: &mut OpPlan, m: &Model, to: &str, mode: FailoverMode) {
             });
             p.steps.push(format!("wait for the VIP to move to {to} (expect ~3.5 s)"));
             p.steps.push("verify the apiserver answers through the VIP; report how long clients could not connect".into());
-            p.steps.push(format!("{owner} stays demoted until you restore its priority"));
+            p.steps.push(format!("{owner} stays demoted until you restore it (key R on {owner}, or :restore {owner})"));
         }
         FailoverMode::Emergency => {
             p.steps.push(format!("{owner}: STOP keepalived (clients see a short outage)"));
             p.steps.push(format!("wait for the VIP to move to {to} (expect <1 s)"));
             p.steps.push("verify the apiserver answers through the VIP".into());
-            p.warnings.push(format!("keepalived stays stopped on {owner} until someone starts it again"));
+            p.warnings.push(format!("keepalived stays stopped on {owner} until it is restored (key R on {owner}, or :restore {owner})"));
         }
     }
 }

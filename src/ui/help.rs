@@ -20,6 +20,10 @@ pub(super) fn hint(app: &App, a: Action) -> String {
 pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
     let t = &app.theme;
     buf.set_style(area, t.style(Role::Footer));
+    if let Some(cl) = &app.view.command {
+        draw_command_line(buf, area, app, cl);
+        return;
+    }
     if app.view.filter_editing {
         let line = Line::from(vec![
             Span::styled(" filter: ", t.style(Role::Key)),
@@ -73,6 +77,25 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     if app.supports_faults {
         spans.push(Span::styled(hint(app, Action::Faults), t.style(Role::Key)));
         spans.push(Span::styled(" faults  ", t.style(Role::Text)));
+    }
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+/// The `:` command line: what is typed (its end, when it is longer than the row), then what Tab
+/// offered or why the last command was not run.
+fn draw_command_line(buf: &mut Buffer, area: Rect, app: &App, cl: &crate::app::cmdline::CommandLine) {
+    let t = &app.theme;
+    let width = area.width as usize;
+    let room = width.saturating_sub(3).max(1);
+    let n = cl.text.chars().count();
+    let shown: String = if n + 1 > room { cl.text.chars().skip(n + 1 - room).collect() } else { cl.text.clone() };
+    let mut spans =
+        vec![Span::styled(" :", t.style(Role::Key)), Span::styled(shown, t.style(Role::Text)), Span::styled("_", t.style(Role::Key))];
+    match &cl.hint {
+        Some(h) if cl.error => spans.push(Span::styled(format!("  {h}"), t.style(Role::Warn))),
+        Some(h) => spans.push(Span::styled(format!("  {h}"), t.style(Role::Muted))),
+        None if cl.text.is_empty() => spans.push(Span::styled("  Tab completes  Enter runs  Esc closes", t.style(Role::Muted))),
+        None => {}
     }
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }
@@ -142,7 +165,25 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
             ]));
         }
     }
-    let p = Paragraph::new(lines).block(dialog_block(app, "Help: every key")).scroll((scroll as u16, 0));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!("Commands ({} opens the command line; Tab completes, Up/Down recall)", hint(app, Action::CommandLine)),
+        t.style(Role::Accent),
+    ));
+    let cw = crate::app::cmdline::VERBS.iter().map(|(v, u, _)| v.len() + u.len() + 2).max().unwrap_or(0).min(48);
+    for (v, usage, desc) in crate::app::cmdline::VERBS {
+        lines.push(Line::from(vec![
+            Span::styled(format!(":{:<cw$}", format!("{v} {usage}")), t.style(Role::Key)),
+            Span::styled(format!(" {desc}"), t.style(Role::Text)),
+        ]));
+    }
+    for (name, target) in &app.aliases {
+        lines.push(Line::from(vec![
+            Span::styled(format!(":{name:<cw$}"), t.style(Role::Key)),
+            Span::styled(format!(" alias of :{target}"), t.style(Role::Text)),
+        ]));
+    }
+    let p = Paragraph::new(lines).block(dialog_block(app, "Help: every key and command")).scroll((scroll as u16, 0));
     f.render_widget(p, r);
 }
 

@@ -1,0 +1,423 @@
+//! The `:` command line, as in k9s: a verb and its arguments, completed with Tab from what the
+//! cluster has. Commands go the way keys go: a panel is focused and zoomed, a log source opened, an
+//! operation planned through the one planner and shown for confirmation; nothing is carried out
+//! from here directly.
+
+use std::collections::BTreeMap;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::*;
+use crate::logs::spec::LogSpec;
+
+/// The longest line the command line takes (a paste of garbage stays bounded).
+pub const MAX_LEN: usize = 256;
+/// Commands remembered for Up/Down in one session.
+const HISTORY: usize = 50;
+
+/// Every verb, its arguments and what it does (help, completion and errors use this list).
+pub const VERBS: &[(&str, &str, &str)] = &[
+    ("hosts", "", "focus and zoom the Hosts panel"),
+    ("vip", "", "focus and zoom the VIP / keepalived panel"),
+    ("haproxy", "", "focus and zoom the haproxy panel"),
+    ("etcd", "", "focus and zoom the etcd panel"),
+    ("leases", "", "focus and zoom the Leases panel"),
+    ("certs", "", "focus and zoom the Certificates panel"),
+    ("ceph", "", "focus and zoom the Ceph panel"),
+    ("nodes", "", "focus and zoom the Nodes panel"),
+    ("platform", "", "focus and zoom the Platform panel"),
+    ("timeline", "", "focus and zoom the Timeline"),
+    ("logs", "[HOST UNIT|HOST /PATH|pod NS/POD[/C]|deploy|ds|sts NS/NAME]", "open a log source (alone: the viewer)"),
+    ("cordon", "NODE", "plan cordoning a node"),
+    ("uncordon", "NODE", "plan uncordoning a node"),
+    ("drain", "NODE", "plan draining a node (dry run first)"),
+    ("failover", "LB [emergency]", "plan moving the VIP to a load balancer"),
+    ("restore", "LB", "plan restoring a load balancer's keepalived (priority, and start it if stopped)"),
+    ("renew", "MASTER|all", "plan renewing certificates on a master, or on all"),
+    ("noout", "on|off", "plan setting or unsetting Ceph's noout flag"),
+    ("theme", "NAME", "switch the theme"),
+    ("export", "", "write the timeline to a file"),
+    ("pause", "", "pause or resume the simulated cluster (demo)"),
+    ("help", "", "show every key and command"),
+    ("quit", "", "quit kockpit (q works too)"),
+];
+
+/// The command line's state while it is open.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommandLine {
+    pub text: String,
+    /// What Tab offered, or why the last command was not run (then `error` is true).
+    pub hint: Option<String>,
+    pub error: bool,
+    /// Position in the history while Up/Down walk it.
+    history_at: Option<usize>,
+}
+
+/// A command, parsed and checked against nothing but its own grammar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Panel(PanelId),
+    LogViewer,
+    Logs(LogSpec),
+    Cordon(String),
+    Uncordon(String),
+    Drain(String),
+    Failover(String, FailoverMode),
+    Restore(String),
+    Renew(Option<String>),
+    Noout(bool),
+    Theme(String),
+    Export,
+    Pause,
+    Help,
+    Quit,
+}
+
+/// The names commands take, from the plan and what was observed.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub nodes: Vec<String>,
+    pub lbs: Vec<String>,
+    pub masters: Vec<String>,
+    pub hosts: Vec<String>,
+    pub themes: Vec<String>,
+    /// `NS/NAME` of each workload, with its kind's short name.
+    pub workloads: Vec<(String, String)>,
+    /// `NS/POD` of the pods known by name (the control plane's static pods).
+    pub pods: Vec<String>,
+    /// The units worth offering on each host.
+    pub units: BTreeMap<String, Vec<&'static str>>,
+}
+
+/// Replace a configured alias (the first word) by what it stands for; one level, never recursive.
+pub fn expand(line: &str, aliases: &BTreeMap<String, String>) -> String {
+    let mut words = line.split_whitespace();
+    let Some(first) = words.next() else { return String::new() };
+    let rest: Vec<&str> = words.collect();
+    let head = aliases.get(first).map(String::as_str).unwrap_or(first);
+    std::iter::once(head).chain(rest).collect::<Vec<_>>().join(" ")
+}
+
+/// The verb `word` names: itself, or the one verb it is the start of.
+fn verb(word: &str) -> Result<&'static str, String> {
+    if let Some((v, _, _)) = VERBS.iter().find(|(v, _, _)| *v == word) {
+        return Ok(v);
+    }
+    let starts: Vec<&str> = VERBS.iter().map(|(v, _, _)| *v).filter(|v| v.starts_with(word)).collect();
+    match (starts.as_slice(), word) {
+        (_, "q") => Ok("quit"),
+        (_, "keepalived") => Ok("vip"),
+        (_, "certificates") => Ok("certs"),
+        ([one], _) => Ok(one),
+        ([], _) => Err(format!("unknown command `{}` (Tab lists the commands, :help shows them)", clip(word))),
+        (many, _) => Err(format!("`{}` could be {}", clip(word), many.join(", "))),
+    }
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() > 32 { format!("{}~", s.chars().take(31).collect::<String>()) } else { s.to_string() }
+}
+
+/// Parse a line (aliases already expanded).
+pub fn parse(line: &str) -> Result<Parsed, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some((&first, args)) = words.split_first() else { return Err("type a command (Tab lists them)".into()) };
+    let v = verb(first)?;
+    let usage = VERBS.iter().find(|(n, _, _)| *n == v).map(|(_, u, _)| *u).unwrap_or("");
+    let wrong = || format!("usage: {v} {usage}").trim_end().to_string();
+    let one = || match args {
+        [a] => Ok(a.to_string()),
+        _ => Err(wrong()),
+    };
+    let none = |p: Parsed| if args.is_empty() { Ok(p) } else { Err(wrong()) };
+    match v {
+        "hosts" | "vip" | "haproxy" | "etcd" | "leases" | "certs" | "ceph" | "nodes" | "platform" | "timeline" => {
+            let p = PanelId::ALL.into_iter().find(|p| panel_word(*p) == v).expect("every panel verb names a panel");
+            none(Parsed::Panel(p))
+        }
+        "logs" => match args {
+            [] => Ok(Parsed::LogViewer),
+            ["pod", p] => LogSpec::parse_pod(p, false).map(Parsed::Logs),
+            [kind @ ("deploy" | "ds" | "sts"), w] => LogSpec::parse_pod(&format!("{kind}/{w}"), false).map(Parsed::Logs),
+            [host, what] => LogSpec::parse_host(&format!("{host}:{what}")).map(Parsed::Logs),
+            _ => Err(wrong()),
+        },
+        "cordon" => one().map(Parsed::Cordon),
+        "uncordon" => one().map(Parsed::Uncordon),
+        "drain" => one().map(Parsed::Drain),
+        "failover" => match args {
+            [lb] => Ok(Parsed::Failover(lb.to_string(), FailoverMode::Graceful)),
+            [lb, "emergency"] => Ok(Parsed::Failover(lb.to_string(), FailoverMode::Emergency)),
+            _ => Err(wrong()),
+        },
+        "restore" => one().map(Parsed::Restore),
+        "renew" => one().map(|m| Parsed::Renew((m != "all").then_some(m))),
+        "noout" => match args {
+            ["on"] => Ok(Parsed::Noout(true)),
+            ["off"] => Ok(Parsed::Noout(false)),
+            _ => Err(wrong()),
+        },
+        "theme" => one().map(Parsed::Theme),
+        "export" => none(Parsed::Export),
+        "pause" => none(Parsed::Pause),
+        "help" => none(Parsed::Help),
+        _ => none(Parsed::Quit),
+    }
+}
+
+/// The verb of a panel.
+pub fn panel_word(p: PanelId) -> &'static str {
+    match p {
+        PanelId::Hosts => "hosts",
+        PanelId::Vip => "vip",
+        PanelId::Haproxy => "haproxy",
+        PanelId::Etcd => "etcd",
+        PanelId::Leases => "leases",
+        PanelId::Certs => "certs",
+        PanelId::Ceph => "ceph",
+        PanelId::Nodes => "nodes",
+        PanelId::Platform => "platform",
+        PanelId::Timeline => "timeline",
+    }
+}
+
+/// Complete the word under the cursor (the line's end): the new line and what is offered, when more
+/// than one thing fits.
+pub fn complete(line: &str, names: &Names, aliases: &BTreeMap<String, String>) -> (String, Vec<String>) {
+    let mut words: Vec<String> = line.split_whitespace().map(String::from).collect();
+    if line.is_empty() || line.ends_with(' ') {
+        words.push(String::new());
+    }
+    let cur = words.pop().unwrap_or_default();
+    let offered: Vec<String> = if words.is_empty() {
+        let mut v: Vec<String> = VERBS.iter().map(|(v, _, _)| v.to_string()).collect();
+        v.extend(aliases.keys().cloned());
+        v
+    } else {
+        let expanded = expand(&words.join(" "), aliases);
+        let prior: Vec<&str> = expanded.split_whitespace().collect();
+        let Ok(v) = verb(prior[0]) else { return (line.to_string(), vec![]) };
+        candidates(v, &prior[1..], names)
+    };
+    let mut fits: Vec<String> = offered.into_iter().filter(|c| c.starts_with(&cur)).collect();
+    fits.sort();
+    fits.dedup();
+    let head = if words.is_empty() { String::new() } else { format!("{} ", words.join(" ")) };
+    match fits.as_slice() {
+        [] => (line.to_string(), vec![]),
+        [one] => (format!("{head}{one} "), vec![]),
+        many => {
+            let common = many
+                .iter()
+                .skip(1)
+                .fold(many[0].clone(), |acc, c| acc.chars().zip(c.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect());
+            let text = if common.len() > cur.len() { format!("{head}{common}") } else { line.to_string() };
+            (text, fits)
+        }
+    }
+}
+
+/// What fits after `verb args`.
+fn candidates(verb: &str, args: &[&str], n: &Names) -> Vec<String> {
+    let list = |v: &[String]| v.to_vec();
+    match (verb, args) {
+        ("cordon" | "uncordon" | "drain", []) => list(&n.nodes),
+        ("failover" | "restore", []) => list(&n.lbs),
+        ("failover", [_]) => vec!["emergency".into()],
+        ("renew", []) => n.masters.iter().cloned().chain(["all".to_string()]).collect(),
+        ("noout", []) => vec!["on".into(), "off".into()],
+        ("theme", []) => list(&n.themes),
+        ("logs", []) => n.hosts.iter().cloned().chain(["pod", "deploy", "ds", "sts"].map(String::from)).collect(),
+        ("logs", ["pod"]) => list(&n.pods),
+        ("logs", [kind @ ("deploy" | "ds" | "sts")]) => n.workloads.iter().filter(|(k, _)| k == kind).map(|(_, w)| w.clone()).collect(),
+        ("logs", [host]) => n.units.get(*host).map(|u| u.iter().map(|s| s.to_string()).collect()).unwrap_or_default(),
+        _ => vec![],
+    }
+}
+
+impl App {
+    /// Open the command line (from the main screen).
+    pub(super) fn open_command_line(&mut self) {
+        self.view.command = Some(CommandLine::default());
+    }
+
+    /// The names commands complete from.
+    pub fn command_names(&self) -> Names {
+        let m = &self.model;
+        let nodes = match &m.nodes.data {
+            Some(ns) => ns.iter().map(|n| n.name.clone()).collect(),
+            None => m.plan.hosts.iter().filter(|h| h.roles.master || h.roles.worker).map(|h| h.name.clone()).collect(),
+        };
+        let mut lbs: Vec<String> = m.vrrp.keys().cloned().collect();
+        for h in m.plan.keepalived_hosts() {
+            if !lbs.contains(&h.name) {
+                lbs.push(h.name.clone());
+            }
+        }
+        let workloads =
+            m.workloads.data.iter().flatten().map(|w| (w.kind.short().to_string(), format!("{}/{}", w.namespace, w.name))).collect();
+        let pods = m
+            .control_plane
+            .data
+            .iter()
+            .flat_map(|cp| cp.etcd.iter().chain(&cp.apiservers))
+            .map(|p| format!("kube-system/{}", p.name))
+            .collect();
+        Names {
+            nodes,
+            lbs,
+            masters: m.plan.masters().map(|h| h.name.clone()).collect(),
+            hosts: m.plan.hosts.iter().map(|h| h.name.clone()).collect(),
+            themes: self.themes.iter().map(|t| t.name.clone()).collect(),
+            workloads,
+            pods,
+            units: m.plan.hosts.iter().map(|h| (h.name.clone(), self.units_of(&h.name))).collect(),
+        }
+    }
+
+    /// Keys while the command line is open: text, Tab completes, Up/Down recall, Enter runs, Esc closes.
+    pub(super) fn command_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(mut cl) = self.view.command.take() else { return vec![] };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => return vec![],
+            KeyCode::Char('c' | 'g') if ctrl => return vec![],
+            KeyCode::Char('u') if ctrl => cl.text.clear(),
+            KeyCode::Char('w') if ctrl => {
+                let keep = cl.text.trim_end().rfind(' ').map(|i| i + 1).unwrap_or(0);
+                cl.text.truncate(keep);
+            }
+            KeyCode::Backspace => {
+                if cl.text.is_empty() {
+                    return vec![];
+                }
+                cl.text.pop();
+            }
+            KeyCode::Tab => {
+                let (text, offered) = complete(&cl.text, &self.command_names(), &self.aliases);
+                cl.text = text;
+                cl.error = false;
+                cl.hint = (!offered.is_empty()).then(|| offered.join("  "));
+                self.view.command = Some(cl);
+                return vec![];
+            }
+            KeyCode::Up | KeyCode::Down => {
+                let n = self.command_history.len();
+                if n > 0 {
+                    let at = match (cl.history_at, key.code) {
+                        (None, KeyCode::Up) => Some(n - 1),
+                        (None, _) => None,
+                        (Some(i), KeyCode::Up) => Some(i.saturating_sub(1)),
+                        (Some(i), _) => (i + 1 < n).then_some(i + 1),
+                    };
+                    cl.history_at = at;
+                    cl.text = at.map(|i| self.command_history[i].clone()).unwrap_or_default();
+                }
+            }
+            KeyCode::Enter => {
+                let line = cl.text.trim().to_string();
+                if line.is_empty() {
+                    return vec![];
+                }
+                self.command_history.retain(|h| *h != line);
+                self.command_history.push(line.clone());
+                if self.command_history.len() > HISTORY {
+                    self.command_history.remove(0);
+                }
+                return match self.run_command(&line) {
+                    Ok(cmds) => cmds,
+                    Err(e) => {
+                        cl.hint = Some(e);
+                        cl.error = true;
+                        self.view.command = Some(cl);
+                        vec![]
+                    }
+                };
+            }
+            KeyCode::Char(c) if !ctrl && !c.is_control() && cl.text.chars().count() < MAX_LEN => cl.text.push(c),
+            _ => {}
+        }
+        cl.hint = None;
+        cl.error = false;
+        self.view.command = Some(cl);
+        vec![]
+    }
+
+    /// Run one command line: Err says why nothing was done.
+    pub fn run_command(&mut self, line: &str) -> Result<Vec<Command>, String> {
+        let expanded = expand(line, &self.aliases);
+        let parsed = parse(&expanded)?;
+        let names = self.command_names();
+        let known = |what: &str, name: &str, list: &[String]| -> Result<String, String> {
+            if list.iter().any(|n| n == name) {
+                Ok(name.to_string())
+            } else if list.is_empty() {
+                Err(format!("no {what} is known yet"))
+            } else {
+                Err(format!("no {what} `{}`: {}", clip(name), list.join(", ")))
+            }
+        };
+        Ok(match parsed {
+            Parsed::Panel(p) => {
+                self.view.focus = p;
+                self.view.zoom = Some(p);
+                vec![]
+            }
+            Parsed::LogViewer => self.act(Action::Logs),
+            Parsed::Logs(spec) => {
+                if let Some(h) = spec.host() {
+                    known("host", h, &names.hosts)?;
+                }
+                self.view.dialog = Dialog::Logs;
+                self.open_log_source(spec)
+            }
+            Parsed::Cordon(n) => self.propose(OpRequest::Cordon { node: known("node", &n, &names.nodes)? }),
+            Parsed::Uncordon(n) => self.propose(OpRequest::Uncordon { node: known("node", &n, &names.nodes)? }),
+            Parsed::Drain(n) => self.propose(OpRequest::Drain { node: known("node", &n, &names.nodes)?, options: Default::default() }),
+            Parsed::Failover(lb, mode) => self.propose(OpRequest::VipFailover { to: known("load balancer", &lb, &names.lbs)?, mode }),
+            Parsed::Restore(lb) => self.propose(OpRequest::RestoreVipPriority { lb: known("load balancer", &lb, &names.lbs)? }),
+            Parsed::Renew(m) => {
+                let masters = match m {
+                    Some(m) => vec![known("master", &m, &names.masters)?],
+                    None => names.masters.clone(),
+                };
+                self.propose(OpRequest::RenewCerts { masters })
+            }
+            Parsed::Noout(on) => self.propose(OpRequest::SetNoout { on }),
+            Parsed::Theme(name) => {
+                let name = known("theme", &name, &names.themes)?;
+                if let Some(t) = self.themes.iter().find(|t| t.name == name) {
+                    self.theme = t.clone();
+                    self.say(Severity::Info, format!("theme: {name}"));
+                }
+                vec![]
+            }
+            Parsed::Export => self.act(Action::ExportTimeline),
+            Parsed::Pause if !self.supports_faults => return Err("pause: only the simulated cluster can be paused".into()),
+            Parsed::Pause => self.act(Action::Pause),
+            Parsed::Help => self.act(Action::Help),
+            Parsed::Quit => self.act(Action::Quit),
+        })
+    }
+}
+
+/// Check configured aliases: a name is one word that is not a verb, and what it stands for starts
+/// with a verb.
+pub fn check_aliases(aliases: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, target) in aliases {
+        if name.is_empty() || name.contains(char::is_whitespace) || name.len() > 32 {
+            return Err(format!("alias `{}`: a name is one word of at most 32 characters", clip(name)));
+        }
+        if VERBS.iter().any(|(v, _, _)| v == name) {
+            return Err(format!("alias `{name}`: `{name}` is a command already"));
+        }
+        let first = target.split_whitespace().next().unwrap_or("");
+        if !VERBS.iter().any(|(v, _, _)| *v == first) {
+            return Err(format!("alias `{name}`: `{}` does not start with a command", clip(target)));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
