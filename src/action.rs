@@ -26,6 +26,8 @@ pub enum Action {
     SelectLast,
     Zoom,
     Filter,
+    /// Sort the focused table by its next order.
+    Sort,
     Timeline,
     /// Write the timeline to a file (text and JSON Lines).
     ExportTimeline,
@@ -107,6 +109,7 @@ impl Action {
         Action::SelectLast,
         Action::Zoom,
         Action::Filter,
+        Action::Sort,
         Action::Timeline,
         Action::ExportTimeline,
         Action::Cordon,
@@ -158,6 +161,7 @@ impl Action {
             Action::SelectLast => "select_last",
             Action::Zoom => "zoom",
             Action::Filter => "filter",
+            Action::Sort => "sort",
             Action::Timeline => "timeline",
             Action::ExportTimeline => "export_timeline",
             Action::Cordon => "cordon",

@@ -214,7 +214,7 @@ impl App {
             PanelId::Hosts => host_unit(hosts_rows(m, filter).get(sel)?),
             PanelId::Nodes => {
                 let nodes = m.nodes.data.as_deref()?;
-                host_unit(&nodes[*node_rows(m, filter).get(sel)?].name)
+                host_unit(&nodes[*node_rows(m, filter, self.view.sort_of(p)).get(sel)?].name)
             }
             PanelId::Vip => m.vrrp.keys().nth(sel).map(|lb| journal(lb, "keepalived")),
             PanelId::Haproxy => haproxy_rows(m, filter).get(sel).map(|r| journal(&r.lb, "haproxy")),

@@ -94,6 +94,8 @@ pub struct ViewState {
     pub last_layout: Vec<(PanelId, ratatui::layout::Rect)>,
     /// The `:` command line, while it is open.
     pub command: Option<cmdline::CommandLine>,
+    /// Each table's order (an index into [`crate::model::rows::sort_orders`]; absent: its own).
+    pub sort: BTreeMap<PanelId, usize>,
 }
 
 impl Default for ViewState {
@@ -107,6 +109,7 @@ impl Default for ViewState {
             dialog: Dialog::None,
             last_layout: Vec::new(),
             command: None,
+            sort: BTreeMap::new(),
         }
     }
 }
@@ -117,6 +120,9 @@ impl ViewState {
     }
     pub fn selected(&self, p: PanelId) -> usize {
         self.selected.get(&p).copied().unwrap_or(0)
+    }
+    pub fn sort_of(&self, p: PanelId) -> usize {
+        self.sort.get(&p).copied().unwrap_or(0)
     }
 }
 
@@ -363,6 +369,7 @@ impl App {
                 Err(why) => self.say(Severity::Warn, why),
             },
             Action::CommandLine => self.open_command_line(),
+            Action::Sort => self.cycle_sort(),
             Action::RenewCerts => {
                 let masters: Vec<String> = self.model.plan.masters().map(|h| h.name.clone()).collect();
                 return self.propose(OpRequest::RenewCerts { masters });
@@ -454,6 +461,45 @@ impl App {
         if let Some((_, p)) = best {
             self.view.focus = p;
         }
+    }
+
+    /// The focused table's next order; the selection stays on the same item.
+    fn cycle_sort(&mut self) {
+        let p = self.view.focus;
+        let orders = crate::model::rows::sort_orders(p);
+        if orders.is_empty() {
+            self.say(Severity::Info, format!("{} has one order (sorting: Nodes, Certificates)", p.title()));
+            return;
+        }
+        // every row's identity in the current order of the panel
+        let keys = |app: &App| -> Vec<String> {
+            match p {
+                PanelId::Nodes => {
+                    let nodes = app.model.nodes.data.as_deref().unwrap_or_default();
+                    let rows = crate::model::rows::node_rows(&app.model, app.view.filter(p), app.view.sort_of(p));
+                    rows.iter().map(|&i| nodes[i].name.clone()).collect()
+                }
+                _ => crate::model::rows::cert_rows(&app.model, app.view.filter(p), Utc::now(), app.view.sort_of(p))
+                    .into_iter()
+                    .map(|(h, c)| format!("{h} {}", c.name))
+                    .collect(),
+            }
+        };
+        let before = keys(self).get(self.view.selected(p)).cloned();
+        let next = (self.view.sort_of(p) + 1) % orders.len();
+        self.view.sort.insert(p, next);
+        // the selected item stays selected, in its new place
+        let at = before.and_then(|b| keys(self).iter().position(|k| *k == b)).unwrap_or(0);
+        self.view.selected.insert(p, at);
+        let how = match orders[next] {
+            "cpu" | "memory" if self.model.nodes.data.iter().flatten().any(|n| n.cpu_used_m.is_some()) => " (highest use first)",
+            "cpu" | "memory" => " (highest requests first: no metrics-server)",
+            "pods" => " (most first)",
+            "status" => " (NotReady, pressure, cordoned first)",
+            "expiry" => " (soonest first)",
+            _ => "",
+        };
+        self.say(Severity::Info, format!("{} sorted by {}{how}", p.title(), orders[next]));
     }
 
     fn move_sel(&mut self, delta: i64) {

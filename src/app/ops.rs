@@ -220,7 +220,7 @@ impl App {
                 return Some(h.clone());
             }
         }
-        let rows = crate::model::rows::node_rows(&self.model, self.view.filter(PanelId::Nodes));
+        let rows = crate::model::rows::node_rows(&self.model, self.view.filter(PanelId::Nodes), self.view.sort_of(PanelId::Nodes));
         rows.get(self.view.selected(PanelId::Nodes)).map(|&i| nodes[i].name.clone())
     }
 

@@ -967,7 +967,7 @@ fn l_opens_the_logs_of_what_is_selected_and_never_an_empty_viewer() {
         })
     );
     // a node: its kubelet
-    let rows = crate::model::rows::node_rows(&app.model, "");
+    let rows = crate::model::rows::node_rows(&app.model, "", 0);
     let node = app.model.nodes.data.as_ref().unwrap()[rows[0]].name.clone();
     let spec = spec_of(&opened(&mut app, PanelId::Nodes, 0));
     assert_eq!(spec, Some(crate::logs::spec::LogSpec::Journal { host: node, unit: "kubelet".into() }));
@@ -1003,4 +1003,56 @@ action = { do = "vip_failover", to = "vip-peer" }
     app.on_backend(BackendEvent::Op(crate::ops::OpEvent::Finished { id, ok: true, summary: "VIP on slb2".into() }));
     let last = app.model.timeline.newest().next().unwrap().text.clone();
     assert!(last.starts_with("drill swap: ") && last.ends_with(": VIP on slb2") && !last.starts_with(": "), "{last}");
+}
+
+#[test]
+fn s_sorts_nodes_and_certificates_and_keeps_the_selected_item() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Nodes;
+    let names = |app: &App| -> Vec<String> {
+        let nodes = app.model.nodes.data.as_deref().unwrap();
+        crate::model::rows::node_rows(&app.model, "", app.view.sort_of(PanelId::Nodes)).iter().map(|&i| nodes[i].name.clone()).collect()
+    };
+    // give one worker the most CPU requested and another the most pods
+    {
+        let nodes = app.model.nodes.data.as_mut().unwrap();
+        let w2 = nodes.iter_mut().find(|n| n.name == "worker2").unwrap();
+        w2.cpu_requested_m = w2.cpu_allocatable_m;
+        let w3 = nodes.iter_mut().find(|n| n.name == "worker3").unwrap();
+        w3.pods = 500;
+        w3.ready = Some(false);
+        app.model.revision += 1;
+    }
+    let listed = names(&app);
+    app.view.selected.insert(PanelId::Nodes, listed.iter().position(|n| n == "worker3").unwrap());
+    app.on_key(key('s'));
+    assert_eq!(names(&app)[0], "worker2", "cpu: highest first");
+    assert!(app.notice.as_ref().unwrap().1.contains("Nodes sorted by cpu (highest requests first: no metrics-server)"));
+    assert_eq!(app.target_node().as_deref(), Some("worker3"), "the selection follows its node");
+    let screen = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(screen.contains("Nodes ! by cpu"), "the title says the order\n{screen}");
+    app.on_key(key('s'));
+    app.on_key(key('s'));
+    assert_eq!(names(&app)[0], "worker3", "pods: most first");
+    app.on_key(key('s'));
+    assert_eq!(names(&app)[0], "worker3", "status: NotReady first");
+    app.on_key(key('s'));
+    assert_eq!(names(&app), listed, "back to the list's own order");
+    assert_eq!(app.target_node().as_deref(), Some("worker3"));
+
+    // certificates: soonest expiry first, then by host, then by name; the summary keeps the soonest
+    app.view.focus = PanelId::Certs;
+    let certs = |app: &App| crate::model::rows::cert_rows(&app.model, "", now(), app.view.sort_of(PanelId::Certs));
+    let by_expiry = certs(&app);
+    assert!(by_expiry.windows(2).all(|w| w[0].1.days_left(now()) <= w[1].1.days_left(now())));
+    app.on_key(key('s'));
+    let by_host = certs(&app);
+    assert!(by_host.windows(2).all(|w| w[0].0 <= w[1].0), "{:?}", by_host.iter().map(|c| &c.0).collect::<Vec<_>>());
+    app.on_key(key('s'));
+    let by_name = certs(&app);
+    assert!(by_name.windows(2).all(|w| w[0].1.name <= w[1].1.name));
+    // a panel with one order says so
+    app.view.focus = PanelId::Timeline;
+    app.on_key(key('s'));
+    assert!(app.notice.as_ref().unwrap().1.contains("Timeline has one order"));
 }

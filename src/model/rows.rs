@@ -20,24 +20,55 @@ pub fn hosts_rows(m: &Model, filter: &str) -> Vec<String> {
         .collect()
 }
 
-/// Indexes into the node list, filtered.
-pub fn node_rows(m: &Model, filter: &str) -> Vec<usize> {
-    let Some(nodes) = &m.nodes.data else { return vec![] };
-    if filter.is_empty() {
-        return (0..nodes.len()).collect();
+/// The orders a panel's rows can be put in (`s` cycles them); the first is the panel's own. Panels
+/// not listed have one order.
+pub fn sort_orders(p: PanelId) -> &'static [&'static str] {
+    match p {
+        PanelId::Nodes => &["name", "cpu", "memory", "pods", "status"],
+        PanelId::Certs => &["expiry", "host", "name"],
+        _ => &[],
     }
+}
+
+/// The name of order `sort` of panel `p` (None: the panel's own order).
+pub fn sort_name(p: PanelId, sort: usize) -> Option<&'static str> {
+    sort_orders(p).get(sort).copied().filter(|_| sort > 0)
+}
+
+/// Indexes into the node list, filtered, in order `sort` of [`sort_orders`]: the list's own order
+/// (by name), or the highest CPU or memory (used where metrics-server reports it, else requested),
+/// the most pods, or the worst status first. Ties keep the list's order.
+pub fn node_rows(m: &Model, filter: &str, sort: usize) -> Vec<usize> {
+    let Some(nodes) = &m.nodes.data else { return vec![] };
     let f = filter.to_lowercase();
-    nodes
+    let mut idx: Vec<usize> = nodes
         .iter()
         .enumerate()
         .filter(|(_, n)| {
-            n.name.to_lowercase().contains(&f)
+            f.is_empty()
+                || n.name.to_lowercase().contains(&f)
                 || n.roles.iter().any(|r| r.contains(&f))
                 || (f == "notready" && n.ready != Some(true))
                 || (f.starts_with("cordon") && n.unschedulable)
         })
         .map(|(i, _)| i)
-        .collect()
+        .collect();
+    let used = |u: Option<u64>, alloc: u64, req: u32| u.map(|u| super::pct(u, alloc)).unwrap_or(req);
+    match sort_name(PanelId::Nodes, sort) {
+        Some("cpu") => {
+            idx.sort_by_key(|&i| std::cmp::Reverse(used(nodes[i].cpu_used_m, nodes[i].cpu_allocatable_m, nodes[i].cpu_req_pct())))
+        }
+        Some("memory") => {
+            idx.sort_by_key(|&i| std::cmp::Reverse(used(nodes[i].mem_used, nodes[i].mem_allocatable, nodes[i].mem_req_pct())))
+        }
+        Some("pods") => idx.sort_by_key(|&i| std::cmp::Reverse(nodes[i].pods)),
+        Some("status") => idx.sort_by_key(|&i| {
+            let n = &nodes[i];
+            (n.ready == Some(true), n.pressures.is_empty(), !n.unschedulable)
+        }),
+        _ => {}
+    }
+    idx
 }
 
 /// One row of the haproxy panel: an LB's view of one server, or why that LB cannot be seen.
@@ -65,14 +96,19 @@ pub fn haproxy_rows(m: &Model, filter: &str) -> Vec<HapRow> {
     out
 }
 
-pub fn cert_rows(m: &Model, filter: &str, now: DateTime<Utc>) -> Vec<(String, crate::model::CertInfo)> {
+/// Certificates, filtered, soonest expiry first (or by host, or by name: order `sort`).
+pub fn cert_rows(m: &Model, filter: &str, now: DateTime<Utc>, sort: usize) -> Vec<(String, crate::model::CertInfo)> {
     let mut out: Vec<(String, crate::model::CertInfo)> = m
         .certs
         .iter()
         .flat_map(|(h, s)| s.data.iter().flatten().map(move |c| (h.clone(), c.clone())))
         .filter(|(h, c)| matches(filter, &format!("{h} {}", c.name)))
         .collect();
-    out.sort_by_key(|(h, c)| (c.days_left(now), h.clone()));
+    match sort_name(PanelId::Certs, sort) {
+        Some("host") => out.sort_by(|(h1, c1), (h2, c2)| (h1, &c1.name).cmp(&(h2, &c2.name))),
+        Some("name") => out.sort_by(|(h1, c1), (h2, c2)| (&c1.name, h1).cmp(&(&c2.name, h2))),
+        _ => out.sort_by_key(|(h, c)| (c.days_left(now), h.clone())),
+    }
     out
 }
 
@@ -115,9 +151,9 @@ pub fn row_count(m: &Model, p: PanelId, filter: &str) -> usize {
             (None, None) => 0,
         },
         PanelId::Leases => lease_rows(m, filter).len(),
-        PanelId::Certs => cert_rows(m, filter, Utc::now()).len(),
+        PanelId::Certs => cert_rows(m, filter, Utc::now(), 0).len(),
         PanelId::Ceph => m.ceph_view().map(|c| c.checks.len()).unwrap_or(0),
-        PanelId::Nodes => node_rows(m, filter).len(),
+        PanelId::Nodes => node_rows(m, filter, 0).len(),
         PanelId::Platform => workload_rows(m, filter).len(),
         PanelId::Timeline => timeline_rows(m, filter).len(),
     }

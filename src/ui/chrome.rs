@@ -224,6 +224,9 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
     if worst >= Severity::Warn {
         title.push(Span::styled(if worst == Severity::Critical { "!! " } else { "! " }, t.style(sev_role(worst))));
     }
+    if let Some(by) = crate::model::rows::sort_name(p, app.view.sort_of(p)) {
+        title.push(Span::styled(format!("by {by} "), t.style(Role::Key)));
+    }
     let filter = app.view.filter(p);
     if !filter.is_empty() || (focused && app.view.filter_editing) {
         let cursor = if focused && app.view.filter_editing { "_" } else { "" };
@@ -244,7 +247,16 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         return;
     }
     let zoomed = app.view.zoom == Some(p);
-    let ctx = Ctx { model: &app.model, theme: t, health: &app.assessment, now, width: inner.width, tz: app.tz, zoomed };
+    let ctx = Ctx {
+        model: &app.model,
+        theme: t,
+        health: &app.assessment,
+        now,
+        width: inner.width,
+        tz: app.tz,
+        zoomed,
+        sort: app.view.sort_of(p),
+    };
     let selected = app.view.selected(p);
     // One line for the summary, one for the column header when there is room.
     let room_for_header = inner.height >= 5;

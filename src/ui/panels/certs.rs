@@ -7,8 +7,8 @@ use crate::model::rows::*;
 use crate::settings::theme::Role;
 
 pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
-    let rows_all = cert_rows(ctx.model, filter, ctx.now);
-    let summary = match rows_all.first() {
+    let rows_all = cert_rows(ctx.model, filter, ctx.now, ctx.sort);
+    let summary = match rows_all.iter().min_by_key(|(h, c)| (c.days_left(ctx.now), h.clone())) {
         None => Line::styled("no data yet", ctx.s(Role::Muted)),
         Some((h, c)) => {
             let d = c.days_left(ctx.now);

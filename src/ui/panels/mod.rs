@@ -31,6 +31,8 @@ pub struct Ctx<'a> {
     pub tz: chrono::FixedOffset,
     /// The panel fills the screen (`z`): room for what it only shows then (the HA configuration).
     pub zoomed: bool,
+    /// The order the panel's rows are in ([`crate::model::rows::sort_orders`]; 0: its own).
+    pub sort: usize,
 }
 
 impl Ctx<'_> {

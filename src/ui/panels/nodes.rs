@@ -46,7 +46,7 @@ pub(super) fn nodes(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
         (false, _) => (5, "NAME         STATUS           CPU  MEM  PODS"),
     };
     let header = Line::styled(head, ctx.s(Role::Muted));
-    let idx = node_rows(m, filter);
+    let idx = node_rows(m, filter, ctx.sort);
     let (a, b) = window(idx.len(), selected, height);
     let rows = idx[a..b]
         .iter()
