@@ -1,5 +1,6 @@
 //! The user's configuration: where files live (XDG) and `config.toml`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -87,7 +88,7 @@ impl Config {
         }
         for (name, target) in &cfg.aliases {
             let one = std::collections::BTreeMap::from([(name.clone(), target.get_ref().clone())]);
-            crate::app::cmdline::check_aliases(&one).map_err(|e| FileError::at_offset(path, src, target.span().start, e))?;
+            check_aliases(&one).map_err(|e| FileError::at_offset(path, src, target.span().start, e))?;
         }
         Ok(cfg)
     }
@@ -96,6 +97,57 @@ impl Config {
     pub fn aliases(&self) -> std::collections::BTreeMap<String, String> {
         self.aliases.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
     }
+}
+
+/// Every command of the `:` command line: its verb, its arguments and what it does (help, completion
+/// and errors use this list; an alias in `[aliases]` must start with one).
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    ("hosts", "", "focus and zoom the Hosts panel"),
+    ("vip", "", "focus and zoom the VIP / keepalived panel"),
+    ("haproxy", "", "focus and zoom the haproxy panel"),
+    ("etcd", "", "focus and zoom the etcd panel"),
+    ("leases", "", "focus and zoom the Leases panel"),
+    ("certs", "", "focus and zoom the Certificates panel"),
+    ("ceph", "", "focus and zoom the Ceph panel"),
+    ("nodes", "", "focus and zoom the Nodes panel"),
+    ("platform", "", "focus and zoom the Platform panel"),
+    ("timeline", "", "focus and zoom the Timeline"),
+    ("logs", "[HOST UNIT|HOST /PATH|pod NS/POD[/C]|deploy|ds|sts NS/NAME]", "open a log source (alone: the viewer)"),
+    ("cordon", "NODE", "plan cordoning a node"),
+    ("uncordon", "NODE", "plan uncordoning a node"),
+    ("drain", "NODE", "plan draining a node (dry run first)"),
+    ("failover", "LB [emergency]", "plan moving the VIP to a load balancer"),
+    ("restore", "LB", "plan restoring a load balancer's keepalived (priority, and start it if stopped)"),
+    ("renew", "MASTER|all", "plan renewing certificates on a master, or on all"),
+    ("noout", "on|off", "plan setting or unsetting Ceph's noout flag"),
+    ("theme", "NAME", "switch the theme"),
+    ("export", "", "write the timeline to a file"),
+    ("pause", "", "pause or resume the simulated cluster (demo)"),
+    ("help", "", "show every key and command"),
+    ("quit", "", "quit kockpit (q works too)"),
+];
+
+/// Check configured aliases: a name is one word that is not a verb, and what it stands for starts
+/// with a verb.
+pub fn check_aliases(aliases: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, target) in aliases {
+        if name.is_empty() || name.contains(char::is_whitespace) || name.len() > 32 {
+            return Err(format!("alias `{}`: a name is one word of at most 32 characters", clip_word(name)));
+        }
+        if COMMANDS.iter().any(|(v, _, _)| v == name) {
+            return Err(format!("alias `{name}`: `{name}` is a command already"));
+        }
+        let first = target.split_whitespace().next().unwrap_or("");
+        if !COMMANDS.iter().any(|(v, _, _)| *v == first) {
+            return Err(format!("alias `{name}`: `{}` does not start with a command", clip_word(target)));
+        }
+    }
+    Ok(())
+}
+
+/// A word for a message: at most 32 characters, a longer one cut with `~`.
+pub fn clip_word(s: &str) -> String {
+    if s.chars().count() > 32 { format!("{}~", s.chars().take(31).collect::<String>()) } else { s.to_string() }
 }
 
 #[cfg(test)]

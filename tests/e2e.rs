@@ -212,6 +212,15 @@ fn command_line_pause_and_restore_after_an_emergency_failover() {
     t.keys(&["Escape"]);
     t.wait("zoom left", 5, |s| s.contains("Hosts (plan vs live)"));
 
+    // Enter on a row: its detail view, Esc back
+    command(&t, "nodes");
+    t.wait("nodes zoomed", 5, |s| s.contains("┏ Nodes"));
+    t.keys(&["Enter"]);
+    t.wait("the node's detail", 5, |s| s.contains("Node master1") && s.contains("allocatable") && s.contains("nodes from"));
+    t.keys(&["Escape"]);
+    t.wait("back to the nodes", 5, |s| s.contains("┏ Nodes") && !s.contains("allocatable"));
+    t.keys(&["Escape"]);
+
     // Tab completes; an unknown name is said and nothing is planned
     t.keys(&[":"]);
     t.tmux(&["send-keys", "-t", "t", "-l", "dra"]);

@@ -148,6 +148,27 @@ fn the_command_line_completes_and_says_what_is_wrong_at_every_size() {
 }
 
 #[test]
+fn detail_views_of_a_node_a_backend_and_a_certificate() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    let mut a = app("dark", &[Fault::KillHaproxyOnOwner], false);
+    a.view.focus = PanelId::Nodes;
+    a.view.selected.insert(PanelId::Nodes, 3);
+    a.on_key(enter);
+    snap("detail_node_80x24", &mut a, 80, 24);
+    a.view.dialog = Dialog::None;
+    a.view.focus = PanelId::Haproxy;
+    a.view.selected.insert(PanelId::Haproxy, 0);
+    a.on_key(enter);
+    snap("detail_backend_120x40", &mut a, 120, 40);
+    a.view.dialog = Dialog::None;
+    a.view.focus = PanelId::Certs;
+    a.view.selected.insert(PanelId::Certs, 0);
+    a.on_key(enter);
+    snap("detail_cert_120x40", &mut a, 120, 40);
+}
+
+#[test]
 fn log_viewer_with_sources_and_the_picker() {
     use kockpit::backend::BackendEvent;
     use kockpit::logs::LogLine;

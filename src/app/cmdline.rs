@@ -15,32 +15,8 @@ pub const MAX_LEN: usize = 256;
 /// Commands remembered for Up/Down in one session.
 const HISTORY: usize = 50;
 
-/// Every verb, its arguments and what it does (help, completion and errors use this list).
-pub const VERBS: &[(&str, &str, &str)] = &[
-    ("hosts", "", "focus and zoom the Hosts panel"),
-    ("vip", "", "focus and zoom the VIP / keepalived panel"),
-    ("haproxy", "", "focus and zoom the haproxy panel"),
-    ("etcd", "", "focus and zoom the etcd panel"),
-    ("leases", "", "focus and zoom the Leases panel"),
-    ("certs", "", "focus and zoom the Certificates panel"),
-    ("ceph", "", "focus and zoom the Ceph panel"),
-    ("nodes", "", "focus and zoom the Nodes panel"),
-    ("platform", "", "focus and zoom the Platform panel"),
-    ("timeline", "", "focus and zoom the Timeline"),
-    ("logs", "[HOST UNIT|HOST /PATH|pod NS/POD[/C]|deploy|ds|sts NS/NAME]", "open a log source (alone: the viewer)"),
-    ("cordon", "NODE", "plan cordoning a node"),
-    ("uncordon", "NODE", "plan uncordoning a node"),
-    ("drain", "NODE", "plan draining a node (dry run first)"),
-    ("failover", "LB [emergency]", "plan moving the VIP to a load balancer"),
-    ("restore", "LB", "plan restoring a load balancer's keepalived (priority, and start it if stopped)"),
-    ("renew", "MASTER|all", "plan renewing certificates on a master, or on all"),
-    ("noout", "on|off", "plan setting or unsetting Ceph's noout flag"),
-    ("theme", "NAME", "switch the theme"),
-    ("export", "", "write the timeline to a file"),
-    ("pause", "", "pause or resume the simulated cluster (demo)"),
-    ("help", "", "show every key and command"),
-    ("quit", "", "quit kockpit (q works too)"),
-];
+use crate::config::clip_word as clip;
+pub use crate::config::{COMMANDS as VERBS, check_aliases};
 
 /// The command line's state while it is open.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -112,10 +88,6 @@ fn verb(word: &str) -> Result<&'static str, String> {
         ([], _) => Err(format!("unknown command `{}` (Tab lists the commands, :help shows them)", clip(word))),
         (many, _) => Err(format!("`{}` could be {}", clip(word), many.join(", "))),
     }
-}
-
-fn clip(s: &str) -> String {
-    if s.chars().count() > 32 { format!("{}~", s.chars().take(31).collect::<String>()) } else { s.to_string() }
 }
 
 /// Parse a line (aliases already expanded).
@@ -399,24 +371,6 @@ impl App {
             Parsed::Quit => self.act(Action::Quit),
         })
     }
-}
-
-/// Check configured aliases: a name is one word that is not a verb, and what it stands for starts
-/// with a verb.
-pub fn check_aliases(aliases: &BTreeMap<String, String>) -> Result<(), String> {
-    for (name, target) in aliases {
-        if name.is_empty() || name.contains(char::is_whitespace) || name.len() > 32 {
-            return Err(format!("alias `{}`: a name is one word of at most 32 characters", clip(name)));
-        }
-        if VERBS.iter().any(|(v, _, _)| v == name) {
-            return Err(format!("alias `{name}`: `{name}` is a command already"));
-        }
-        let first = target.split_whitespace().next().unwrap_or("");
-        if !VERBS.iter().any(|(v, _, _)| *v == first) {
-            return Err(format!("alias `{name}`: `{}` does not start with a command", clip(target)));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

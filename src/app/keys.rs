@@ -13,7 +13,7 @@ impl App {
     /// typed, a filter or a search, takes printable keys before any layer.)
     pub fn key_layer(&self) -> Layer {
         match &self.view.dialog {
-            Dialog::None => Layer::Main,
+            Dialog::None | Dialog::Detail { .. } => Layer::Main,
             Dialog::Help { .. } => Layer::Help,
             Dialog::Confirm(_) | Dialog::QuitWhileRunning => Layer::Confirm,
             Dialog::Progress => Layer::Progress,
@@ -127,6 +127,7 @@ impl App {
                 vec![]
             }
             Dialog::Logs => unreachable!("handled above"),
+            Dialog::Detail { item, scroll } => self.detail_key(key, action, item, scroll),
             Dialog::Confirm(p) => self.confirm_key(action, p),
             Dialog::QuitWhileRunning => match action {
                 Some(Action::ConfirmYes | Action::Confirm) => self.quit_when_stopped(),

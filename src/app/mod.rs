@@ -2,6 +2,7 @@
 //! No terminal and no I/O beyond the audit log here: the event loop in [`run`] drives it, tests call it directly.
 
 pub mod cmdline;
+pub mod detail;
 mod drill;
 mod keys;
 pub mod logsrc;
@@ -40,6 +41,11 @@ pub enum Dialog {
     OwnLog,
     /// The merged log viewer.
     Logs,
+    /// The detail view of one item (Enter on its row).
+    Detail {
+        item: detail::Item,
+        scroll: usize,
+    },
 }
 
 /// The log viewer's state.
@@ -314,7 +320,7 @@ impl App {
                     self.view.zoom = None;
                 }
             }
-            Action::Confirm => {}
+            Action::Confirm => self.open_detail(),
             Action::FocusNext | Action::FocusPrev => {
                 let order = self.focus_order();
                 let i = order.iter().position(|p| *p == self.view.focus).unwrap_or(0);

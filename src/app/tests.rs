@@ -730,10 +730,6 @@ fn every_binding_of_the_shipped_keymaps_does_something_in_its_layer() {
                     let mut app = app_for(&km, layer, b.action, &dir);
                     let ev = KeyEvent::new(k.code, k.mods);
                     assert_eq!(app.keymap.action(app.key_layer(), &ev), Some(b.action), "{what} is dispatched to its action");
-                    if layer == Layer::Main && b.action == Action::Confirm {
-                        // Confirm means something in dialogs only (they take it from main).
-                        continue;
-                    }
                     let before = observable(&app);
                     let cmds = app.on_key(ev);
                     assert!(!cmds.is_empty() || observable(&app) != before, "{what} changes nothing");
@@ -1055,4 +1051,66 @@ fn s_sorts_nodes_and_certificates_and_keeps_the_selected_item() {
     app.view.focus = PanelId::Timeline;
     app.on_key(key('s'));
     assert!(app.notice.as_ref().unwrap().1.contains("Timeline has one order"));
+}
+
+#[test]
+fn enter_opens_the_detail_of_every_panels_selected_item_and_esc_goes_back() {
+    let mut app = app_with(false, &[Fault::KillMaster, Fault::OsdDown], None);
+    for p in PanelId::ALL {
+        app.view.focus = p;
+        app.view.selected.insert(p, 0);
+        let Some(item) = app.selected_item() else { panic!("{p:?} has a first row in the demo") };
+        app.on_key(code(KeyCode::Enter));
+        assert_eq!(app.view.dialog, Dialog::Detail { item: item.clone(), scroll: 0 }, "{p:?}");
+        for (w, h) in [(80, 24), (120, 40), (40, 10)] {
+            let text = crate::ui::render_text(&mut app, w, h, now());
+            assert!(!text.is_empty());
+        }
+        let text = crate::ui::render_text(&mut app, 160, 50, now());
+        assert!(text.contains("Esc back") || text.contains("esc back"), "{p:?}\n{text}");
+        app.on_key(key('j'));
+        assert!(matches!(app.view.dialog, Dialog::Detail { scroll: 1, .. }), "j scrolls");
+        app.on_key(code(KeyCode::Esc));
+        assert_eq!(app.view.dialog, Dialog::None, "{p:?}: Esc goes back");
+    }
+
+    // a node: status, conditions, resources against requests, the plan next to the live host, where it came from
+    app.view.focus = PanelId::Nodes;
+    let rows = crate::model::rows::node_rows(&app.model, "", 0);
+    let i = rows.iter().position(|&i| app.model.nodes.data.as_ref().unwrap()[i].name == "master1").unwrap();
+    app.view.selected.insert(PanelId::Nodes, i);
+    app.on_key(code(KeyCode::Enter));
+    let text = crate::ui::render_text(&mut app, 160, 50, now());
+    for want in [
+        "Node master1",
+        "status",
+        "Ready",
+        "allocatable",
+        "requested",
+        "not reported",
+        "Plan vs live",
+        "nodes from",
+        "kubectl describe node master1",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    // the view follows its item: the node's data gone from the model is said, not shown stale
+    app.model.nodes.data.as_mut().unwrap().retain(|n| n.name != "master1");
+    app.model.revision += 1;
+    let text = crate::ui::render_text(&mut app, 160, 50, now());
+    assert!(text.contains("master1 is not in the latest data"), "{text}");
+    app.on_key(code(KeyCode::Esc));
+
+    // an etcd member: endpoint, status, raft, alarms
+    app.view.focus = PanelId::Etcd;
+    app.view.selected.insert(PanelId::Etcd, 0);
+    app.on_key(code(KeyCode::Enter));
+    let text = crate::ui::render_text(&mut app, 160, 50, now());
+    for want in ["etcd member", "endpoint", "raft", "alarms", "etcd from"] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    // l in the detail view opens the item's logs
+    let cmds = app.on_key(key('l'));
+    assert_eq!(app.view.dialog, Dialog::Logs);
+    assert!(!cmds.is_empty(), "{cmds:?}");
 }

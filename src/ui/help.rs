@@ -20,6 +20,19 @@ pub(super) fn hint(app: &App, a: Action) -> String {
 pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime<Utc>) {
     let t = &app.theme;
     buf.set_style(area, t.style(Role::Footer));
+    if matches!(app.view.dialog, crate::app::Dialog::Detail { .. }) {
+        let k = |a| keys(app, Layer::Main, a, 1);
+        let line = Line::from(vec![
+            Span::styled(format!(" {}", k(Action::Cancel)), t.style(Role::Key)),
+            Span::styled(" back  ", t.style(Role::Text)),
+            Span::styled(format!("{}/{}", k(Action::SelectNext), k(Action::SelectPrev)), t.style(Role::Key)),
+            Span::styled(" scroll  ", t.style(Role::Text)),
+            Span::styled(k(Action::Logs), t.style(Role::Key)),
+            Span::styled(" logs of this item", t.style(Role::Text)),
+        ]);
+        buf.set_line(area.x, area.y, &line, area.width);
+        return;
+    }
     if let Some(cl) = &app.view.command {
         draw_command_line(buf, area, app, cl);
         return;

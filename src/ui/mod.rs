@@ -2,6 +2,7 @@
 //! Pure functions of the app state and the current time; nothing here does I/O.
 
 mod chrome;
+mod detail;
 mod dialogs;
 mod grid;
 mod help;
@@ -51,6 +52,7 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
         Dialog::Faults { selected } => draw_faults(f, app, body, selected),
         Dialog::OwnLog => draw_own_log(f, app, body),
         Dialog::Logs => draw_logs(f, app, body),
+        Dialog::Detail { item, scroll } => detail::draw_detail(f, app, body, &item, scroll, now),
     }
 }
 

@@ -1,0 +1,109 @@
+//! Enter on a row: the detail view of that item, drawn from the model as it is now (it follows the
+//! item while it changes). The item is named, not indexed, so new rows do not swap it for another.
+
+use chrono::{DateTime, Utc};
+use ratatui::crossterm::event::{KeyEvent, KeyModifiers};
+
+use super::*;
+use crate::model::rows::*;
+
+/// What a detail view shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Host(String),
+    /// A keepalived load balancer.
+    Lb(String),
+    /// One apiserver backend, as every LB's haproxy sees it.
+    Server(String),
+    EtcdMember(String),
+    /// A control-plane static pod (no host plan: etcd's and the apiservers').
+    StaticPod(String),
+    Lease {
+        namespace: String,
+        name: String,
+    },
+    Cert {
+        host: String,
+        name: String,
+    },
+    CephCheck(String),
+    Node(String),
+    Workload {
+        namespace: String,
+        kind: crate::model::WorkloadKind,
+        name: String,
+    },
+    Event {
+        at: DateTime<Utc>,
+        text: String,
+    },
+}
+
+impl App {
+    /// The item selected in the focused panel, if the panel has rows.
+    pub fn selected_item(&self) -> Option<Item> {
+        let m = &self.model;
+        let p = self.view.focus;
+        let (sel, filter) = (self.view.selected(p), self.view.filter(p));
+        Some(match p {
+            PanelId::Hosts => Item::Host(hosts_rows(m, filter).get(sel)?.clone()),
+            PanelId::Vip => Item::Lb(m.vrrp.keys().nth(sel)?.clone()),
+            PanelId::Haproxy if m.haproxy.is_empty() => Item::StaticPod(m.control_plane.data.as_ref()?.apiservers.get(sel)?.name.clone()),
+            PanelId::Haproxy => Item::Server(haproxy_rows(m, filter).get(sel)?.server.as_ref()?.server.clone()),
+            PanelId::Etcd => match (&m.etcd.data, &m.control_plane.data) {
+                (Some(e), _) => Item::EtcdMember(e.members.get(sel)?.name.clone()),
+                (None, Some(cp)) => Item::StaticPod(cp.etcd.get(sel)?.name.clone()),
+                (None, None) => return None,
+            },
+            PanelId::Leases => {
+                let l = &m.leases.data.as_ref()?[*lease_rows(m, filter).get(sel)?];
+                Item::Lease { namespace: l.namespace.clone(), name: l.name.clone() }
+            }
+            PanelId::Certs => {
+                let (host, c) = cert_rows(m, filter, Utc::now(), self.view.sort_of(p)).into_iter().nth(sel)?;
+                Item::Cert { host, name: c.name }
+            }
+            PanelId::Ceph => Item::CephCheck(m.ceph_view()?.checks.get(sel)?.code.clone()),
+            PanelId::Nodes => Item::Node(m.nodes.data.as_ref()?[*node_rows(m, filter, self.view.sort_of(p)).get(sel)?].name.clone()),
+            PanelId::Platform => {
+                let w = &m.workloads.data.as_ref()?[*workload_rows(m, filter).get(sel)?];
+                Item::Workload { namespace: w.namespace.clone(), kind: w.kind, name: w.name.clone() }
+            }
+            PanelId::Timeline => {
+                let e = m.timeline.iter().nth(*timeline_rows(m, filter).get(sel)?)?;
+                Item::Event { at: e.at, text: e.text.clone() }
+            }
+        })
+    }
+
+    /// Enter on the main screen: the selected item's detail view; a panel without rows is zoomed.
+    pub(super) fn open_detail(&mut self) {
+        match self.selected_item() {
+            Some(item) => self.view.dialog = Dialog::Detail { item, scroll: 0 },
+            None => {
+                self.view.zoom = Some(self.view.focus);
+                self.say(Severity::Info, format!("{}: nothing selected to open; zoomed", self.view.focus.title()));
+            }
+        }
+    }
+
+    /// Keys in the detail view: the moves scroll, Esc (or Enter, q) goes back, `l` opens the item's logs.
+    pub(super) fn detail_key(&mut self, key: KeyEvent, action: Option<Action>, item: Item, scroll: usize) -> Vec<Command> {
+        let to = |s: usize| Dialog::Detail { item: item.clone(), scroll: s };
+        match action {
+            Some(Action::SelectNext) => self.view.dialog = to(scroll + 1),
+            Some(Action::SelectPrev) => self.view.dialog = to(scroll.saturating_sub(1)),
+            Some(Action::PageDown) => self.view.dialog = to(scroll + 10),
+            Some(Action::PageUp) => self.view.dialog = to(scroll.saturating_sub(10)),
+            Some(Action::SelectFirst) => self.view.dialog = to(0),
+            Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => return self.ask_quit(),
+            Some(Action::Cancel | Action::Confirm | Action::Quit) => self.view.dialog = Dialog::None,
+            Some(Action::Logs) => {
+                self.view.dialog = Dialog::None;
+                return self.act(Action::Logs);
+            }
+            _ => {}
+        }
+        vec![]
+    }
+}
