@@ -147,7 +147,7 @@ fn startup(n: usize) {
     for i in 0..n {
         let out = dir.join(format!("run{i}.txt"));
         let cmd = format!(
-            "env XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d} {bin} demo --exit-after-first-frame 2>{o}; echo done >> {o}",
+            "env XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d} KOCKPIT_EXIT_AFTER_FIRST_FRAME=1 {bin} demo 2>{o}; echo done >> {o}",
             d = dir.display(),
             o = out.display()
         );

@@ -82,10 +82,18 @@ pub enum Action {
     LogsSave,
     /// Show kockpit's own log.
     LogsOwnLog,
+    /// Wrap long lines, or cut them and scroll sideways.
+    LogsWrap,
+    /// Scroll long lines to the left (unwrapped).
+    LogsLeft,
+    /// Scroll long lines to the right (unwrapped).
+    LogsRight,
 
     // --- The log source picker ---
     /// Pod and workload sources: ask for the previous container instance, or not.
     PickerTogglePrevious,
+    /// Type a filter of the picker's rows.
+    PickerFilter,
 }
 
 impl Action {
@@ -137,7 +145,11 @@ impl Action {
         Action::LogsFollow,
         Action::LogsSave,
         Action::LogsOwnLog,
+        Action::LogsWrap,
+        Action::LogsLeft,
+        Action::LogsRight,
         Action::PickerTogglePrevious,
+        Action::PickerFilter,
     ];
 
     /// The snake_case name used in keymap files.
@@ -189,7 +201,11 @@ impl Action {
             Action::LogsFollow => "logs_follow",
             Action::LogsSave => "logs_save",
             Action::LogsOwnLog => "logs_own_log",
+            Action::LogsWrap => "logs_wrap",
+            Action::LogsLeft => "logs_left",
+            Action::LogsRight => "logs_right",
             Action::PickerTogglePrevious => "picker_toggle_previous",
+            Action::PickerFilter => "picker_filter",
         }
     }
 
@@ -246,8 +262,15 @@ impl Action {
             | Action::DrainToggleUnmanaged => Layer::Confirm,
             Action::CancelOperation => Layer::Progress,
             Action::InjectFault => Layer::Faults,
-            Action::LogsSearch | Action::LogsPause | Action::LogsFollow | Action::LogsSave | Action::LogsOwnLog => Layer::Logs,
-            Action::PickerTogglePrevious => Layer::Picker,
+            Action::LogsSearch
+            | Action::LogsPause
+            | Action::LogsFollow
+            | Action::LogsSave
+            | Action::LogsOwnLog
+            | Action::LogsWrap
+            | Action::LogsLeft
+            | Action::LogsRight => Layer::Logs,
+            Action::PickerTogglePrevious | Action::PickerFilter => Layer::Picker,
             _ => Layer::Main,
         }
     }

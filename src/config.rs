@@ -60,6 +60,10 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// Log lines kept in memory by the log viewer (older ones spill to the state directory).
     pub log_lines: Option<usize>,
+    /// The header's clock: to the second (the default), to the minute, or none (an idle screen then
+    /// writes almost nothing).
+    #[serde(default)]
+    pub clock: Clock,
     /// Command-line aliases: `dw2 = "drain worker2"`, `n = "nodes"`.
     #[serde(default)]
     pub aliases: std::collections::BTreeMap<String, toml::Spanned<String>>,
@@ -97,6 +101,16 @@ impl Config {
     pub fn aliases(&self) -> std::collections::BTreeMap<String, String> {
         self.aliases.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
     }
+}
+
+/// How the header shows the time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    #[default]
+    Seconds,
+    Minutes,
+    Off,
 }
 
 /// Every command of the `:` command line: its verb, its arguments and what it does (help, completion
@@ -167,6 +181,17 @@ mod tests {
         let e = Config::parse(p, "readonly = \"yes\"\n").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("expected a boolean") || e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_clock_setting_takes_three_words() {
+        let p = Path::new("/etc/kockpit/config.toml");
+        assert_eq!(Config::parse(p, "").unwrap().clock, Clock::Seconds);
+        assert_eq!(Config::parse(p, "clock = \"minutes\"\n").unwrap().clock, Clock::Minutes);
+        assert_eq!(Config::parse(p, "clock = \"off\"\n").unwrap().clock, Clock::Off);
+        let e = Config::parse(p, "theme = \"dark\"\nclock = \"hours\"\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("seconds") && e.message.contains("minutes") && e.message.contains("off"), "{}", e.message);
     }
 
     #[test]

@@ -1,4 +1,3 @@
-use clap::Parser;
 use tracing_subscriber::prelude::*;
 
 fn main() {
@@ -10,7 +9,7 @@ fn main() {
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
     kockpit::mark_start();
-    let cli = match kockpit::cli::Cli::try_parse() {
+    let cli = match kockpit::cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             // help and --version are answers; anything else is a usage error, never a health verdict

@@ -713,6 +713,50 @@ fn completions_and_the_man_page_cover_the_subcommands() {
     let man = text(&["man"]);
     assert!(man.contains(".TH kockpit 1") && man.contains("status") && man.contains("drill"), "{man}");
     assert_eq!(kockpit(&["completions", "tcsh"]).status.code(), Some(4), "an unknown shell is a usage error");
+    assert!(!bash.contains("exit-after-first-frame"), "a hidden option is not offered");
+
+    // --dir: the main page and one per subcommand, nested ones included
+    let dir = tempfile::tempdir().unwrap();
+    let out = kockpit(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for page in ["kockpit.1", "kockpit-status.1", "kockpit-plan.1", "kockpit-audit.1", "kockpit-audit-report.1", "kockpit-drill-run.1"] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}: {text}");
+    }
+    let plan = std::fs::read_to_string(dir.path().join("kockpit-plan.1")).unwrap();
+    assert!(plan.contains("from\\-cluster") && !plan.contains("fault"), "{plan}");
+}
+
+#[test]
+fn each_subcommand_lists_only_its_own_options_and_still_takes_the_shared_ones() {
+    let help = |args: &[&str]| {
+        let out = kockpit(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plan = help(&["plan", "--help"]);
+    assert!(plan.contains("--from-cluster") && plan.contains("--context") && plan.contains("[FILE]  The plan"), "{plan}");
+    for other in ["--fault", "--nodes", "--theme", "--keymap", "--audit-log", "--wait", "--readonly"] {
+        assert!(!plan.contains(other), "plan --help lists {other}:\n{plan}");
+    }
+    let status = help(&["status", "--help"]);
+    assert!(status.contains("--wait") && status.contains("--json") && status.contains("--fault"), "{status}");
+    assert!(!status.contains("--theme") && !status.contains("--keymap") && !status.contains("--audit-log"), "{status}");
+    let lint = help(&["lint", "--help"]);
+    assert!(!lint.contains("--config") && !lint.contains("--demo"), "{lint}");
+    let unfinished = help(&["audit", "unfinished", "--help"]);
+    assert!(unfinished.contains("--audit-log") && !unfinished.contains("--wait"), "{unfinished}");
+    // the top level keeps them all
+    let top = help(&["--help"]);
+    assert!(top.contains("--fault") && top.contains("--theme") && top.contains("--wait"), "{top}");
+
+    // shared options still work before or after any subcommand
+    let out = kockpit(&["status", "--json", "--fault", "split-brain"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit(&["--fault", "split-brain", "status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit(&["--demo", "audit", "report", "--wait", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -60,6 +60,16 @@ impl App {
                 }
             }
             Some(Action::LogsOwnLog) => self.view.dialog = Dialog::OwnLog,
+            Some(Action::LogsWrap) => {
+                v.wrap = !v.wrap;
+                v.hscroll = 0;
+            }
+            Some(Action::LogsRight) if !v.wrap => {
+                // no further than the longest line goes
+                let longest = self.logs.iter().map(|l| l.text.chars().count()).max().unwrap_or(0);
+                v.hscroll = (v.hscroll + 20).min(longest.saturating_sub(20)).max(v.hscroll.min(longest));
+            }
+            Some(Action::LogsLeft) if !v.wrap => v.hscroll = v.hscroll.saturating_sub(20),
             Some(Action::LogsFollow | Action::SelectLast) => {
                 v.scroll_back = 0;
                 v.paused_at = None;

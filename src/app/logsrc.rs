@@ -64,11 +64,30 @@ pub struct Picker {
     pub previous: bool,
     /// Text being typed for a `Type*` row.
     pub input: Option<(Choice, String)>,
+    /// Only rows containing this (case-insensitive) are listed.
+    pub filter: String,
+    /// The filter is being typed.
+    pub filtering: bool,
 }
 
 impl App {
-    /// Every row of the picker: the open sources first (to remove), then what can be added.
+    /// Every row of the open picker: the open sources first (to remove), then what can be added,
+    /// filtered by the picker's filter.
     pub fn log_choices(&self) -> Vec<(String, Choice)> {
+        self.choices_for(self.log_view.picker.as_ref())
+    }
+
+    /// The picker's rows for picker state `p` (its filter, and whether pod sources ask for the
+    /// previous container instance).
+    fn choices_for(&self, p: Option<&Picker>) -> Vec<(String, Choice)> {
+        let mut out = self.all_choices(p.is_some_and(|p| p.previous));
+        if let Some(f) = p.map(|p| p.filter.to_lowercase()).filter(|f| !f.is_empty()) {
+            out.retain(|(label, _)| label.to_lowercase().contains(&f));
+        }
+        out
+    }
+
+    fn all_choices(&self, previous: bool) -> Vec<(String, Choice)> {
         let mut out = Vec::new();
         for s in &self.log_view.sources {
             out.push((format!("[x] {}  ({})", s.spec.label(), s.state()), Choice::Close(s.id)));
@@ -85,7 +104,6 @@ impl App {
             out.push((format!("[ ] file {} <path you type>", h.name), Choice::TypePath(h.name.clone())));
         }
         if let Some(ws) = &self.model.workloads.data {
-            let previous = self.log_view.picker.as_ref().is_some_and(|p| p.previous);
             for w in ws {
                 let spec = LogSpec::Workload { namespace: w.namespace.clone(), kind: w.kind, name: w.name.clone(), previous };
                 if !is_open(&spec) {
@@ -158,9 +176,32 @@ impl App {
             self.log_view.picker = Some(p);
             return vec![];
         }
-        let n = self.log_choices().len();
+        if p.filtering {
+            match key.code {
+                KeyCode::Esc => {
+                    p.filter.clear();
+                    p.filtering = false;
+                }
+                KeyCode::Enter => p.filtering = false,
+                KeyCode::Backspace => {
+                    p.filter.pop();
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && p.filter.chars().count() < 64 => p.filter.push(c),
+                _ => {}
+            }
+            p.selected = 0;
+            self.log_view.picker = Some(p);
+            return vec![];
+        }
+        let n = self.choices_for(Some(&p)).len();
         match action {
             Some(Action::PickerTogglePrevious) => p.previous = !p.previous,
+            Some(Action::PickerFilter) => p.filtering = true,
+            // Esc clears a kept filter before it closes the picker
+            Some(Action::Cancel) if !p.filter.is_empty() => {
+                p.filter.clear();
+                p.selected = 0;
+            }
             Some(Action::SelectNext) => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
             Some(Action::SelectPrev) => p.selected = p.selected.saturating_sub(1),
             Some(Action::PageDown) => p.selected = (p.selected + 10).min(n.saturating_sub(1)),
@@ -169,7 +210,7 @@ impl App {
             Some(Action::SelectLast) => p.selected = n.saturating_sub(1),
             Some(Action::Cancel | Action::LogSources | Action::Quit) => return vec![],
             Some(Action::Confirm) => {
-                let choice = self.log_choices().get(p.selected).map(|(_, c)| c.clone());
+                let choice = self.choices_for(Some(&p)).get(p.selected).map(|(_, c)| c.clone());
                 let cmds = match choice {
                     Some(Choice::Open(spec)) => {
                         self.log_view.picker = Some(p);
@@ -183,7 +224,7 @@ impl App {
                     }
                     None => vec![],
                 };
-                let n = self.log_choices().len();
+                let n = self.choices_for(Some(&p)).len();
                 p.selected = p.selected.min(n.saturating_sub(1));
                 self.log_view.picker = Some(p);
                 return cmds;

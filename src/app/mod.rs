@@ -63,6 +63,10 @@ pub struct LogView {
     pub picker: Option<logsrc::Picker>,
     /// The last source id given out.
     pub next_id: u64,
+    /// Long lines wrap (else they are cut at the edge, and `hscroll` scrolls them sideways).
+    pub wrap: bool,
+    /// Characters of each line's text scrolled off to the left (unwrapped).
+    pub hscroll: usize,
 }
 
 /// A running or finished operation, shown in the progress dialog.
@@ -174,6 +178,8 @@ pub struct App {
     pub aliases: BTreeMap<String, String>,
     /// Command lines run this session, oldest first (Up/Down recall them).
     pub command_history: Vec<String>,
+    /// How the header shows the time (config.toml's `clock`).
+    pub clock: crate::config::Clock,
 }
 
 pub struct DrillState {
@@ -224,6 +230,7 @@ impl App {
             log_view: LogView::default(),
             aliases: BTreeMap::new(),
             command_history: Vec::new(),
+            clock: crate::config::Clock::Seconds,
         }
     }
 
@@ -435,7 +442,11 @@ impl App {
             | Action::LogsFollow
             | Action::LogsSave
             | Action::LogsOwnLog
-            | Action::PickerTogglePrevious => {}
+            | Action::LogsWrap
+            | Action::LogsLeft
+            | Action::LogsRight
+            | Action::PickerTogglePrevious
+            | Action::PickerFilter => {}
         }
         vec![]
     }

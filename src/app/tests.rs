@@ -681,10 +681,12 @@ fn app_for(km: &Keymap, layer: Layer, action: Action, export_dir: &std::path::Pa
         }
         Layer::Faults => app.view.dialog = Dialog::Faults { selected: 2 },
         Layer::Logs | Layer::Picker => {
-            let line = crate::logs::LogLine { at: now(), source: std::sync::Arc::from("journal slb1 keepalived"), text: "hello".into() };
+            let line =
+                crate::logs::LogLine { at: now(), source: std::sync::Arc::from("journal slb1 keepalived"), text: "hello ".repeat(20) };
             app.on_backend(BackendEvent::Log(line));
             app.view.dialog = Dialog::Logs;
             app.log_view.scroll_back = 2;
+            app.log_view.hscroll = 20;
             if layer == Layer::Picker {
                 app.log_view.picker = Some(logsrc::Picker { selected: 2, ..Default::default() });
             }
@@ -1113,4 +1115,64 @@ fn enter_opens_the_detail_of_every_panels_selected_item_and_esc_goes_back() {
     let cmds = app.on_key(key('l'));
     assert_eq!(app.view.dialog, Dialog::Logs);
     assert!(!cmds.is_empty(), "{cmds:?}");
+}
+
+#[test]
+fn the_picker_filters_as_you_type_and_opens_what_it_shows_with_the_previous_flag() {
+    use crate::logs::spec::{LogRequest, LogSpec};
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Timeline;
+    app.on_key(key('l'));
+    assert!(app.log_view.picker.is_some());
+    let all = app.log_choices().len();
+    app.on_key(key('/'));
+    for c in "COREDNS".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Enter));
+    let shown = app.log_choices();
+    assert!(!shown.is_empty() && shown.len() < all, "{shown:?}");
+    assert!(shown.iter().all(|(l, _)| l.to_lowercase().contains("coredns")), "{shown:?}");
+    let text = crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(text.contains("/COREDNS"), "the filter is on screen\n{text}");
+    // previous containers on, then Enter: the row shown is opened, asking for the previous instance
+    app.on_key(key('p'));
+    let cmds = app.on_key(code(KeyCode::Enter));
+    match cmds.as_slice() {
+        [Command::Logs(LogRequest::Open { spec: LogSpec::Workload { name, previous: true, .. }, .. })] => assert_eq!(name, "coredns"),
+        other => panic!("{other:?}"),
+    }
+    // Esc clears the filter first, then closes the picker
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.log_choices().len(), all, "every row again: {:?}", app.log_choices().iter().map(|c| &c.0).collect::<Vec<_>>());
+    assert!(app.log_view.picker.is_some());
+    app.on_key(code(KeyCode::Esc));
+    assert!(app.log_view.picker.is_none());
+}
+
+#[test]
+fn long_log_lines_wrap_or_scroll_sideways() {
+    let mut app = app_with(false, &[], None);
+    let long = format!("BEGIN {} END", "x".repeat(300));
+    let line = crate::logs::LogLine { at: now(), source: std::sync::Arc::from("journal slb1 keepalived"), text: long };
+    app.on_backend(BackendEvent::Log(line));
+    app.view.dialog = Dialog::Logs;
+    let text = crate::ui::render_text(&mut app, 100, 30, now());
+    assert!(text.contains("BEGIN") && !text.contains("END") && text.contains("x~"), "cut, and marked cut\n{text}");
+    // sideways: the start goes, the cut is marked on the left
+    for _ in 0..100 {
+        app.on_key(code(KeyCode::Right));
+    }
+    assert!(app.log_view.hscroll <= 310, "no further than the longest line: {}", app.log_view.hscroll);
+    let text = crate::ui::render_text(&mut app, 100, 30, now());
+    assert!(text.contains("END") && !text.contains("BEGIN") && text.contains("from column"), "{text}");
+    app.on_key(code(KeyCode::Left));
+    assert!(app.log_view.hscroll > 0);
+    // wrapped: every character on screen, on several rows
+    app.on_key(key('w'));
+    assert_eq!(app.log_view.hscroll, 0);
+    let text = crate::ui::render_text(&mut app, 100, 30, now());
+    assert!(text.contains("BEGIN") && text.contains("END") && text.contains("wrapped"), "{text}");
+    let xs: usize = text.lines().map(|l| l.matches('x').count()).sum();
+    assert!(xs >= 300, "{xs} of 300 x on screen\n{text}");
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::Utc;
-use clap::{Parser, Subcommand};
 use color_eyre::Result;
 use color_eyre::eyre::eyre;
 use serde_json::json;
@@ -67,186 +66,8 @@ pub fn exit_code_of(e: &color_eyre::Report) -> i32 {
     }
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "kockpit", version, about = "One screen for the on-call engineer of a self-hosted HA Kubernetes cluster")]
-pub struct Cli {
-    /// Host plan (kockpit TOML or KubeKey Cluster YAML). Default: $KOCKPIT_CONFIG, then `plan` in config.toml, else the
-    /// cluster of a usable kubeconfig (KUBECONFIG, ~/.kube/config), else the demo.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Use the simulated demo cluster.
-    #[arg(long, global = true)]
-    pub demo: bool,
-    /// Read-only audit mode: nothing can be changed from this process.
-    #[arg(long, global = true)]
-    pub readonly: bool,
-    /// Theme name (builtin: dark, light, high-contrast, mono; or a file in the config dir's themes/).
-    #[arg(long, global = true)]
-    pub theme: Option<String>,
-    /// Keymap name (builtin: default, vim; or a file in the config dir's keymaps/).
-    #[arg(long, global = true)]
-    pub keymap: Option<String>,
-    /// Audit log file (JSON Lines). Default: $XDG_STATE_HOME/kockpit/audit.jsonl.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub audit_log: Option<PathBuf>,
-    /// Demo only: inject a fault at start (repeatable): stop-keepalived, kill-master, etcd-nospace, osd-down,
-    /// cert-expiring, split-brain, kill-haproxy, cut-ssh-owner, heal.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub fault: Vec<String>,
-    /// Demo only: add this many simulated worker nodes (scale runs).
-    #[arg(long, global = true, default_value_t = 0)]
-    pub nodes: usize,
-    /// The kubeconfig context: without a host plan, the cluster to open; with one, instead of its kube_context.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
-    /// Print where kockpit reads its configuration and writes its audit log, then exit.
-    #[arg(long)]
-    pub print_config_paths: bool,
-    /// status, render, audit report: how long to wait for every source's first answer (or failure)
-    /// before a source still silent is reported unknown.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 10.0)]
-    pub wait: f64,
-    /// Exit right after drawing the first frame (for start-up benchmarks).
-    #[arg(long, hide = true, global = true)]
-    pub exit_after_first_frame: bool,
-    #[command(subcommand)]
-    pub command: Option<Cmd>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Cmd {
-    /// Run the cockpit on the simulated demo cluster.
-    Demo,
-    /// Print the cluster's health; exit 0 healthy, 1 degraded, 2 critical, 3 unknown or unreachable.
-    Status {
-        /// The whole model as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Print the screen as plain text.
-    Render {
-        /// WIDTHxHEIGHT
-        #[arg(long, default_value = "120x40")]
-        size: String,
-    },
-    /// Runbook drills: run one against the configured cluster (or the demo), or check a drill file.
-    Drill {
-        #[command(subcommand)]
-        cmd: DrillCmd,
-    },
-    /// Evidence for auditors.
-    Audit {
-        #[command(subcommand)]
-        cmd: AuditCmd,
-    },
-    /// Tail logs without the screen: host journals and files over SSH, pod logs through the API,
-    /// merged on one time axis as `TIME [SOURCE] TEXT`. Exit 0 when every source could be read, 1 if not.
-    Logs {
-        /// A host of the plan (repeatable): each host's --unit journals and --file files are tailed.
-        #[arg(long, value_name = "HOST")]
-        host: Vec<String>,
-        /// A systemd unit on every --host (repeatable), e.g. kubelet, etcd, keepalived, haproxy.
-        #[arg(long, value_name = "UNIT")]
-        unit: Vec<String>,
-        /// An absolute file path on every --host (repeatable).
-        #[arg(long, value_name = "PATH")]
-        file: Vec<String>,
-        /// NS/POD (every container), NS/POD/CONTAINER, or deploy|ds|sts/NS/NAME (repeatable).
-        #[arg(long, value_name = "POD")]
-        pod: Vec<String>,
-        /// Pod logs of the previous container instance (after a restart).
-        #[arg(long)]
-        previous: bool,
-        /// Lines of history per source.
-        #[arg(long, default_value_t = crate::logs::spec::DEFAULT_TAIL)]
-        tail: u32,
-        /// Keep printing new lines until interrupted.
-        #[arg(long, short)]
-        follow: bool,
-    },
-    /// Lint keepalived.conf and haproxy.cfg files (the kind is told by the content; several
-    /// keepalived files are peers, named by their file stem), then predict the failover when haproxy
-    /// dies on the peer the configuration makes master. Prints `file:line: LEVEL code: message` and a
-    /// summary. Exit 0 clean, 1 warnings, 2 critical, 4 a file that cannot be read.
-    Lint {
-        #[arg(value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// A keepalived peer with its name (repeatable), instead of the file's stem.
-        #[arg(long, value_name = "NAME=FILE")]
-        peer: Vec<String>,
-        /// A peer's primary address (repeatable), for ties of priority and the subnet check.
-        #[arg(long, value_name = "NAME=IP[/PREFIX]")]
-        address: Vec<String>,
-        /// The haproxy files are a master's (kube-apiserver listens on 6443 there).
-        #[arg(long)]
-        on_master: bool,
-        /// Findings and predictions as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Print a completion script for a shell: `kockpit completions bash > /etc/bash_completion.d/kockpit`.
-    Completions {
-        /// bash, zsh, fish, elvish or powershell.
-        shell: clap_complete::Shell,
-    },
-    /// Print kockpit's manual page (roff): `kockpit man > /usr/local/share/man/man1/kockpit.1`.
-    Man,
-    /// Check a host plan without contacting anything and print what kockpit understood.
-    /// `--from-cluster`: draft a host plan from the kubeconfig's cluster (read-only) and print it.
-    Plan {
-        /// The plan to check: kockpit TOML or a KubeKey Cluster YAML.
-        #[arg(required_unless_present = "from_cluster", conflicts_with = "from_cluster")]
-        file: Option<PathBuf>,
-        /// The plan as kockpit understood it, as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Nodes, roles, the endpoint as the VIP, kubeadm's and KubeKey's marks, as a plan to complete.
-        #[arg(long, conflicts_with = "json")]
-        from_cluster: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCmd {
-    /// Check the audit log's chain: every record follows the one before it (seq and SHA-256), every
-    /// checkpoint's signature holds, and the log ends in a checkpoint. Exit 0 when intact, 1 naming
-    /// the first bad record.
-    Verify {
-        /// The log files, oldest first: rotated files (audit.jsonl.<time>), then the current one.
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-        /// The checkpoint key (default: audit.key in the config directory, when it exists).
-        #[arg(long, value_name = "FILE")]
-        key: Option<PathBuf>,
-    },
-    /// The operations an earlier kockpit confirmed and never ended (killed, hung up, lost power), each
-    /// with the last step that had started acting and the state it may have left. Exit 0 none, 1 some.
-    Unfinished,
-    /// Write a Markdown report of the cluster's state (hosts vs plan, HA, etcd, certificates, Ceph,
-    /// nodes, findings) with the time it was taken.
-    Report {
-        /// Output file (default: standard output).
-        #[arg(long, short, value_name = "FILE")]
-        out: Option<PathBuf>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum DrillCmd {
-    /// Run a drill: inject its faults, watch its expectations against their deadlines, restore what it
-    /// broke, and write a report (Markdown and JSON).
-    Run {
-        file: PathBuf,
-        /// No screen: print progress lines (for CI and scripts). Exit 0 passed, 1 failed.
-        #[arg(long)]
-        headless: bool,
-        /// Where to write the report (default: drill-report-<name>-<time>.md in the current directory).
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
-    },
-    /// Check a drill file without running it.
-    Check { file: PathBuf },
-}
+use args::man_pages;
+pub use args::{AuditCmd, Cli, Cmd, DrillCmd, command, parse_args};
 
 /// Everything resolved from flags, environment and config files.
 pub struct Setup {
@@ -329,6 +150,7 @@ fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
 }
 
 /// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).
+mod args;
 mod audit;
 mod cluster;
 mod drill;
@@ -346,14 +168,22 @@ pub fn run(cli: Cli) -> Result<i32> {
     match &cli.command {
         Some(Cmd::Completions { shell }) => {
             let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "kockpit", &mut out);
+            clap_complete::generate(*shell, &mut command(), "kockpit", &mut out);
             write_out(format_args!("{}", String::from_utf8_lossy(&out)))?;
             return Ok(0);
         }
-        Some(Cmd::Man) => {
+        Some(Cmd::Man { dir: None }) => {
             let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            clap_mangen::Man::new(command()).render(&mut out)?;
             write_out(format_args!("{}", String::from_utf8_lossy(&out)))?;
+            return Ok(0);
+        }
+        Some(Cmd::Man { dir: Some(dir) }) => {
+            let mut cmd = command();
+            cmd.build();
+            std::fs::create_dir_all(dir).map_err(|e| eyre!("{}: {e}", dir.display()))?;
+            let n = man_pages(&cmd, "kockpit", dir)?;
+            eprintln!("{n} manual pages written to {}", dir.display());
             return Ok(0);
         }
         _ => {}
@@ -492,6 +322,7 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, audit.clone(), backend.supports_faults);
         app.export_dir = s.paths.state_dir.clone();
         app.aliases = s.config.aliases();
+        app.clock = s.config.clock;
         // Lines pushed out of memory go to a spill file instead of being lost.
         match crate::logs::LogBuffer::new(s.config.log_lines.unwrap_or(50_000)).with_spill(&s.paths.state_dir.join("logs-spill.log")) {
             Ok(b) => app.logs = b,
@@ -515,8 +346,10 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         for u in &take_unfinished(&audit) {
             app.tell_unfinished(&u.describe());
         }
-        let r = crate::ui::run::run_tui(&mut app, &mut backend, cli.exit_after_first_frame).await;
-        if cli.exit_after_first_frame {
+        // start-up benchmarks: exit right after the first frame is drawn
+        let exit_after_first_frame = std::env::var_os("KOCKPIT_EXIT_AFTER_FIRST_FRAME").is_some();
+        let r = crate::ui::run::run_tui(&mut app, &mut backend, exit_after_first_frame).await;
+        if exit_after_first_frame {
             eprintln!("first frame after {:.2} ms", crate::process_age().as_secs_f64() * 1000.0);
         }
         let reason = r.as_ref().map(|e| e.name().to_string()).unwrap_or_else(|e| format!("error: {e}"));

@@ -156,7 +156,7 @@ pub struct LineSplitter {
 }
 
 /// A line longer than this is cut (a runaway writer must not take the memory).
-const MAX_LINE: usize = 64 << 10;
+pub const MAX_LINE: usize = 64 << 10;
 
 impl LineSplitter {
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<String>) {

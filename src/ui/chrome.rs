@@ -95,9 +95,13 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
         pieces.push((Span::styled(format!("  {note}"), t.style(Role::Warn)), rank));
     }
     buf.set_style(area, t.style(Role::Header));
-    let clock = now.with_timezone(&app.tz).format("%H:%M:%S").to_string();
+    let clock = match app.clock {
+        crate::config::Clock::Seconds => now.with_timezone(&app.tz).format("%H:%M:%S").to_string(),
+        crate::config::Clock::Minutes => now.with_timezone(&app.tz).format("%H:%M").to_string(),
+        crate::config::Clock::Off => String::new(),
+    };
     let cw = clock.len() as u16 + 1;
-    let show_clock = area.width > cw + 10;
+    let show_clock = !clock.is_empty() && area.width > cw + 10;
     let room = if show_clock { area.width - cw } else { area.width } as usize;
     let left = Line::from(fit_line(pieces, room.saturating_sub(1)));
     buf.set_line(area.x, area.y, &left, room as u16);

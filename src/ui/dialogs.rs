@@ -237,18 +237,33 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
     let visible = idx.len().min(v.paused_at.unwrap_or(usize::MAX));
     let h = inner.height as usize - 1;
     let end = visible.saturating_sub(v.scroll_back);
-    let start = end.saturating_sub(h);
-    let mut lines: Vec<Line> = idx[start..end]
-        .iter()
-        .filter_map(|&i| app.logs.get(i))
-        .map(|l| {
-            Line::from(vec![
-                Span::styled(format!("{} ", l.at.with_timezone(&app.tz).format("%H:%M:%S%.3f")), t.style(Role::Muted)),
-                Span::styled(format!("{:<28} ", l.source), t.style(Role::Accent)),
-                Span::styled(l.text.clone(), t.style(Role::Text)),
-            ])
-        })
-        .collect();
+    let width = inner.width as usize;
+    // the newest lines that fit, each as its rows: one (cut, scrolled sideways) or several (wrapped)
+    let mut lines: Vec<Line> = Vec::new();
+    for &i in idx[..end].iter().rev() {
+        if lines.len() >= h {
+            break;
+        }
+        let Some(l) = app.logs.get(i) else { continue };
+        let head = vec![
+            Span::styled(format!("{} ", l.at.with_timezone(&app.tz).format("%H:%M:%S%.3f")), t.style(Role::Muted)),
+            Span::styled(format!("{:<28} ", l.source), t.style(Role::Accent)),
+        ];
+        let rows = log_rows(&l.text, width.saturating_sub(42), width, v.wrap, v.hscroll);
+        let mut block: Vec<Line> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(n, text)| {
+                let mut spans = if n == 0 { head.clone() } else { vec![Span::raw("    ")] };
+                spans.push(Span::styled(text, t.style(Role::Text)));
+                Line::from(spans)
+            })
+            .collect();
+        block.reverse();
+        lines.extend(block);
+    }
+    lines.truncate(h);
+    lines.reverse();
     if lines.is_empty() {
         lines.push(Line::styled(if v.query.is_empty() { "no log lines yet" } else { "no line matches the filter" }, t.style(Role::Muted)));
     }
@@ -258,6 +273,11 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
         (Some(_), _) => Span::styled(" PAUSED ", t.style(Role::Stale)),
         (None, 0) => Span::styled(" following ", t.style(Role::Ok)),
         (None, n) => Span::styled(format!(" {n} lines up "), t.style(Role::Warn)),
+    };
+    let sideways = match (v.wrap, v.hscroll) {
+        (true, _) => " wrapped".to_string(),
+        (false, 0) => String::new(),
+        (false, n) => format!(" from column {}", n + 1),
     };
     let filter = if v.typing {
         format!(" /{}_", v.query)
@@ -269,20 +289,24 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
     let k = |a| keys(app, Layer::Logs, a, 1);
     let bar = Line::from(vec![
         state,
+        Span::styled(sideways, t.style(Role::Warn)),
         Span::styled(filter, t.style(Role::Key)),
         Span::styled(
             format!(
-                "  {} match  {} sources  {} filter  {} pause  {}/{} scroll  {} follow  {} save  {} own log  {} close",
+                "  {} match  {} close  {} sources  {} filter  {} pause  {}/{} scroll  {} follow  {} wrap  {}/{} sideways  {} save  {} own log",
                 idx.len(),
+                k(Action::Cancel),
                 k(Action::LogSources),
                 k(Action::LogsSearch),
                 k(Action::LogsPause),
                 k(Action::SelectNext),
                 k(Action::SelectPrev),
                 k(Action::LogsFollow),
+                k(Action::LogsWrap),
+                k(Action::LogsLeft),
+                k(Action::LogsRight),
                 k(Action::LogsSave),
                 k(Action::LogsOwnLog),
-                k(Action::Cancel),
             ),
             t.style(Role::Muted),
         ),
@@ -291,6 +315,34 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
     if let Some(p) = &v.picker {
         draw_log_picker(f, app, body, p);
     }
+}
+
+/// A log line's text as screen rows: cut to `first` characters after skipping `hscroll` (a `~` at
+/// either cut end), or wrapped: `first` characters on the first row, `width - 4` on the next ones.
+pub(super) fn log_rows(text: &str, first: usize, width: usize, wrap: bool, hscroll: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let first = first.max(8);
+    if !wrap {
+        let skip = hscroll.min(chars.len());
+        let rest = &chars[skip..];
+        let mut row: String = rest.iter().take(first).collect();
+        if rest.len() > first {
+            row.pop();
+            row.push('~');
+        }
+        if skip > 0 && !row.is_empty() {
+            row.replace_range(..row.chars().next().map_or(0, char::len_utf8), "~");
+        }
+        return vec![row];
+    }
+    let next = width.saturating_sub(4).max(8);
+    let mut rows = vec![chars.iter().take(first).collect::<String>()];
+    let mut at = first.min(chars.len());
+    while at < chars.len() {
+        rows.push(chars[at..(at + next).min(chars.len())].iter().collect());
+        at += next;
+    }
+    rows
 }
 
 /// The source picker over the log viewer.
@@ -323,10 +375,18 @@ fn draw_log_picker(f: &mut Frame, app: &App, body: Rect, p: &crate::app::logsrc:
             *l = Line::from(vec![Span::styled("> type: ", t.style(Role::Key)), Span::styled(format!("{text}_"), t.style(Role::Selection))]);
         }
     }
+    if lines.is_empty() {
+        lines.push(Line::styled(format!("  no source matches `{}`", p.filter), t.style(Role::Muted)));
+    }
     let prev = if p.previous { "on" } else { "off" };
     let k = |a| keys(app, Layer::Picker, a, 1);
+    let filter = match (p.filtering, p.filter.is_empty()) {
+        (true, _) => format!("/{}_  ", p.filter),
+        (false, false) => format!("/{}  ", p.filter),
+        (false, true) => format!("{} filter  ", k(Action::PickerFilter)),
+    };
     let help = format!(
-        "{} add/remove  {} previous containers: {prev}  {} close",
+        "{filter}{} add/remove  {} previous containers: {prev}  {} close",
         k(Action::Confirm),
         k(Action::PickerTogglePrevious),
         k(Action::Cancel)

@@ -26,7 +26,13 @@ pub(super) fn leases(ctx: &Ctx, filter: &str, selected: usize, height: usize) ->
         .map(|&i| {
             let l = &ls[i];
             let short = l.name.trim_start_matches("kube-").replace("controller-manager", "ctrl-mgr");
-            let age = l.renew_time.map(|t| fmt_age_coarse((ctx.now - t).num_milliseconds())).unwrap_or_else(|| "never".into());
+            // a lease renewed every 2 s would change this cell every second: under 10 s it says so,
+            // and counts only when it matters
+            let age = match l.renew_time.map(|t| (ctx.now - t).num_milliseconds()) {
+                Some(ms) if ms < 10_000 => "<10s".to_string(),
+                Some(ms) => fmt_age_coarse(ms),
+                None => "never".into(),
+            };
             let bad = l.expired(ctx.now);
             Line::from(vec![
                 Span::styled(pad(&short, 11), ctx.s(Role::Text)),
