@@ -145,18 +145,39 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
 /// with a verb.
 pub fn check_aliases(aliases: &BTreeMap<String, String>) -> Result<(), String> {
     for (name, target) in aliases {
-        if name.is_empty() || name.contains(char::is_whitespace) || name.len() > 32 {
-            return Err(format!("alias `{}`: a name is one word of at most 32 characters", clip_word(name)));
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if name.is_empty() || !name.chars().all(word) || name.len() > 32 {
+            return Err(format!("alias `{}`: a name is one word of letters, digits, - and _, at most 32 characters", clip_word(name)));
         }
         if COMMANDS.iter().any(|(v, _, _)| v == name) {
             return Err(format!("alias `{name}`: `{name}` is a command already"));
         }
+        if target.chars().count() > 256 || target.chars().any(char::is_control) {
+            return Err(format!("alias `{name}`: what it stands for is one line of at most 256 characters"));
+        }
         let first = target.split_whitespace().next().unwrap_or("");
-        if !COMMANDS.iter().any(|(v, _, _)| *v == first) {
-            return Err(format!("alias `{name}`: `{}` does not start with a command", clip_word(target)));
+        if let Err(e) = command_verb(first) {
+            return Err(format!("alias `{name}`: `{}` does not start with a command ({e})", clip_word(target)));
         }
     }
     Ok(())
+}
+
+/// The command `word` names: itself, a few other names (`q`, `keepalived`, `certificates`), or the
+/// one command it is the start of.
+pub fn command_verb(word: &str) -> Result<&'static str, String> {
+    if let Some((v, _, _)) = COMMANDS.iter().find(|(v, _, _)| *v == word) {
+        return Ok(v);
+    }
+    let starts: Vec<&str> = COMMANDS.iter().map(|(v, _, _)| *v).filter(|v| !word.is_empty() && v.starts_with(word)).collect();
+    match (starts.as_slice(), word) {
+        (_, "q") => Ok("quit"),
+        (_, "keepalived") => Ok("vip"),
+        (_, "certificates") => Ok("certs"),
+        ([one], _) => Ok(one),
+        ([], _) => Err(format!("unknown command `{}` (Tab lists the commands, :help shows them)", clip_word(word))),
+        (many, _) => Err(format!("`{}` could be {}", clip_word(word), many.join(", "))),
+    }
 }
 
 /// A word for a message: at most 32 characters, a longer one cut with `~`.
@@ -202,6 +223,13 @@ mod tests {
         let e = Config::parse(p, "[aliases]\nn = \"nodes\"\nx = \"reboot everything\"\n").unwrap_err();
         assert_eq!(e.line, 3, "{}", e.message);
         assert!(e.message.contains("does not start with a command"), "{}", e.message);
+        assert!(Config::parse(p, "[aliases]\nx = \"dr worker1\"\n").is_ok(), "a command's start is a command");
+        for bad in ["[aliases]\nn = \"nodes\\ndrain worker1\"\n", "[aliases]\n\"b\\u0007\" = \"nodes\"\n"] {
+            let e = Config::parse(p, bad).unwrap_err();
+            assert_eq!(e.line, 2, "{bad}: {}", e.message);
+        }
+        let huge = format!("[aliases]\nn = \"nodes {}\"\n", "x".repeat(300));
+        assert!(Config::parse(p, &huge).unwrap_err().message.contains("at most 256"));
         let e = Config::parse(p, "[aliases]\ndrain = \"cordon\"\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("is a command already"), "{}", e.message);

@@ -234,6 +234,14 @@ fn command_line_pause_and_restore_after_an_emergency_failover() {
     t.wait("unknown command", 5, |s| s.contains("unknown command `frobnicate`"));
     t.keys(&["Escape"]);
 
+    // a paste is text: its line breaks and `y` confirm nothing
+    t.keys(&[":"]);
+    t.wait("the command line", 5, |s| s.contains(" :_"));
+    t.tmux(&["set-buffer", "-b", "k", "cordon worker2\ny\n"]);
+    t.tmux(&["paste-buffer", "-p", "-b", "k", "-t", "t"]);
+    t.wait("the paste on the command line", 5, |s| s.contains(" :cordon worker2 y _"));
+    t.keys(&["Escape"]);
+
     // paused means paused: a few seconds later nothing on screen is stale or unreachable
     t.keys(&["p"]);
     t.wait("paused", 5, |s| s.contains("PAUSED"));
@@ -250,7 +258,7 @@ fn command_line_pause_and_restore_after_an_emergency_failover() {
     audit_until(&audit, 30, |e| e.iter().any(|r| r["event"] == "op_finished" && r["ok"] == true));
     t.keys(&["Escape"]);
     command(&t, "restore slb1");
-    t.wait("the restore's confirmation", 5, |s| s.contains("Restore keepalived priority on slb1") && s.contains("start keepalived"));
+    t.wait("the restore's confirmation", 5, |s| s.contains("Restore keepalived on slb1") && s.contains("start keepalived"));
     t.keys(&["y"]);
     let events = audit_until(&audit, 30, |e| e.iter().filter(|r| r["event"] == "op_finished" && r["ok"] == true).count() == 2);
     let confirmed: Vec<String> = events.iter().filter(|r| r["event"] == "op_confirmed").map(|r| r["request"].to_string()).collect();

@@ -132,10 +132,10 @@ fn the_command_line_completes_and_says_what_is_wrong_at_every_size() {
     }
     a.on_key(k(KeyCode::Enter));
     snap("command_line_error_80x24", &mut a, 80, 24);
-    // at 40 columns the typed text and the reason's start stay visible
+    // at 40 columns the end of the typed text and the reason's start stay visible
     let text = kockpit::ui::render_text(&mut a, 40, 10, now());
     let last = text.lines().last().unwrap_or("");
-    assert!(last.contains(":drain worker9_") && last.contains("no node"), "{text}");
+    assert!(last.contains(" worker9_") && last.contains("no node `worker9`"), "the reason is seen beside the end of the line: {text}");
     // a line longer than the screen shows its end, where the cursor is
     a.on_key(k(KeyCode::Esc));
     a.on_key(k(KeyCode::Char(':')));

@@ -16,6 +16,7 @@ pub const MAX_LEN: usize = 256;
 const HISTORY: usize = 50;
 
 use crate::config::clip_word as clip;
+use crate::config::command_verb as verb;
 pub use crate::config::{COMMANDS as VERBS, check_aliases};
 
 /// The command line's state while it is open.
@@ -72,22 +73,6 @@ pub fn expand(line: &str, aliases: &BTreeMap<String, String>) -> String {
     let rest: Vec<&str> = words.collect();
     let head = aliases.get(first).map(String::as_str).unwrap_or(first);
     std::iter::once(head).chain(rest).collect::<Vec<_>>().join(" ")
-}
-
-/// The verb `word` names: itself, or the one verb it is the start of.
-fn verb(word: &str) -> Result<&'static str, String> {
-    if let Some((v, _, _)) = VERBS.iter().find(|(v, _, _)| *v == word) {
-        return Ok(v);
-    }
-    let starts: Vec<&str> = VERBS.iter().map(|(v, _, _)| *v).filter(|v| v.starts_with(word)).collect();
-    match (starts.as_slice(), word) {
-        (_, "q") => Ok("quit"),
-        (_, "keepalived") => Ok("vip"),
-        (_, "certificates") => Ok("certs"),
-        ([one], _) => Ok(one),
-        ([], _) => Err(format!("unknown command `{}` (Tab lists the commands, :help shows them)", clip(word))),
-        (many, _) => Err(format!("`{}` could be {}", clip(word), many.join(", "))),
-    }
 }
 
 /// Parse a line (aliases already expanded).
@@ -326,7 +311,9 @@ impl App {
             } else if list.is_empty() {
                 Err(format!("no {what} is known yet"))
             } else {
-                Err(format!("no {what} `{}`: {}", clip(name), list.join(", ")))
+                let known =
+                    if list.len() <= 4 { list.join(", ") } else { format!("{} known, Tab after the command lists them", list.len()) };
+                Err(format!("no {what} `{}` ({known})", clip(name)))
             }
         };
         Ok(match parsed {

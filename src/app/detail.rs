@@ -98,9 +98,17 @@ impl App {
             Some(Action::SelectFirst) => self.view.dialog = to(0),
             Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => return self.ask_quit(),
             Some(Action::Cancel | Action::Confirm | Action::Quit) => self.view.dialog = Dialog::None,
+            Some(Action::Logs) if self.selected_log_source().is_none() => {
+                let a = self.keymap.hints(Layer::Main, Action::LogSources, 1).unwrap_or_else(|| "log_sources".into());
+                self.say(Severity::Info, format!("this item has no log of its own ({a} chooses any source)"));
+            }
             Some(Action::Logs) => {
                 self.view.dialog = Dialog::None;
                 return self.act(Action::Logs);
+            }
+            Some(Action::Help) => {
+                self.view.help_back = Some(to(scroll));
+                self.view.dialog = Dialog::Help { scroll: 0 };
             }
             _ => {}
         }

@@ -60,6 +60,10 @@ impl App {
                 }
             }
             Some(Action::LogsOwnLog) => self.view.dialog = Dialog::OwnLog,
+            Some(Action::Help) => {
+                self.view.help_back = Some(Dialog::Logs);
+                self.view.dialog = Dialog::Help { scroll: 0 };
+            }
             Some(Action::LogsWrap) => {
                 v.wrap = !v.wrap;
                 v.hscroll = 0;
@@ -104,6 +108,13 @@ impl App {
             return vec![];
         }
         self.dirty = true;
+        // nothing is acted on unseen: on a screen too small to draw, only quit works
+        if self.view.too_small {
+            return match self.keymap.action(Layer::Main, &key) {
+                Some(Action::Quit) => self.ask_quit(),
+                _ => vec![],
+            };
+        }
         if self.view.command.is_some() {
             return self.command_key(key);
         }
@@ -125,7 +136,9 @@ impl App {
                     Some(Action::PageUp) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(10) },
                     Some(Action::SelectFirst) => self.view.dialog = Dialog::Help { scroll: 0 },
                     Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => return self.ask_quit(),
-                    Some(Action::Cancel | Action::Help | Action::Quit | Action::Confirm) => self.view.dialog = Dialog::None,
+                    Some(Action::Cancel | Action::Help | Action::Quit | Action::Confirm) => {
+                        self.view.dialog = self.view.help_back.take().unwrap_or(Dialog::None)
+                    }
                     _ => {}
                 }
                 vec![]
@@ -198,6 +211,50 @@ impl App {
         }
     }
 
+    /// Pasted text: into the text field being typed (the command line, a filter, the log search, a
+    /// picker entry), its line breaks and control characters dropped; never read as keys.
+    pub fn on_paste(&mut self, text: &str) {
+        self.dirty = true;
+        let clean: String = text
+            .replace("\r\n", "\n")
+            .chars()
+            .map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c })
+            .filter(|c| !c.is_control())
+            .collect();
+        let put = |field: &mut String, max: usize| -> bool {
+            let room = max.saturating_sub(field.chars().count());
+            field.extend(clean.chars().take(room));
+            clean.chars().count() > room
+        };
+        let cut = if self.view.too_small {
+            return;
+        } else if let Some(cl) = self.view.command.as_mut() {
+            let cut = put(&mut cl.text, cmdline::MAX_LEN);
+            cl.hint = cut.then(|| format!("pasted text cut at {} characters", cmdline::MAX_LEN));
+            cl.error = cut;
+            return;
+        } else if self.view.filter_editing {
+            put(self.view.filters.entry(self.view.focus).or_default(), 256)
+        } else if self.view.dialog == Dialog::Logs && self.log_view.typing {
+            put(&mut self.log_view.query, 256)
+        } else if let Some(p) = self.log_view.picker.as_mut().filter(|_| self.view.dialog == Dialog::Logs) {
+            match (&mut p.input, p.filtering) {
+                (Some((_, t)), _) => put(t, 4096),
+                (None, true) => put(&mut p.filter, 64),
+                (None, false) => {
+                    self.say(Severity::Info, "pasted text ignored: paste into a typed row or the filter (/)");
+                    return;
+                }
+            }
+        } else {
+            self.say(Severity::Info, "pasted text ignored: it goes into the command line (:), a filter (/) or the log search");
+            return;
+        };
+        if cut {
+            self.say(Severity::Warn, "pasted text cut: the field is full");
+        }
+    }
+
     pub(super) fn filter_key(&mut self, key: KeyEvent) {
         let p = self.view.focus;
         match key.code {
@@ -224,7 +281,14 @@ impl App {
     }
 
     pub(super) fn confirm_key(&mut self, action: Option<Action>, p: OpPlan) -> Vec<Command> {
-        let yes = matches!(action, Some(Action::ConfirmYes | Action::Confirm));
+        // only the confirm_yes key goes ahead: Enter typed ahead (after a command line, a filter)
+        // must never carry out an operation
+        let yes = action == Some(Action::ConfirmYes);
+        if action == Some(Action::Confirm) {
+            let k = self.keymap.hints(Layer::Confirm, Action::ConfirmYes, 1).unwrap_or_else(|| "confirm_yes".into());
+            self.say(Severity::Info, format!("{}: press {k} to go ahead (Enter does not confirm an operation)", p.request.title()));
+            return vec![];
+        }
         let no = matches!(action, Some(Action::ConfirmNo | Action::Cancel | Action::Quit));
         match (action, &p.request) {
             (Some(Action::EmergencyFailover), OpRequest::VipFailover { to, mode: FailoverMode::Graceful }) => {

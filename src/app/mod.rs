@@ -106,6 +106,10 @@ pub struct ViewState {
     pub command: Option<cmdline::CommandLine>,
     /// Each table's order (an index into [`crate::model::rows::sort_orders`]; absent: its own).
     pub sort: BTreeMap<PanelId, usize>,
+    /// The terminal was too small to draw the screen last time: keys act on nothing they cannot show.
+    pub too_small: bool,
+    /// The dialog help was opened from, shown again when help closes.
+    pub help_back: Option<Dialog>,
 }
 
 impl Default for ViewState {
@@ -120,6 +124,8 @@ impl Default for ViewState {
             last_layout: Vec::new(),
             command: None,
             sort: BTreeMap::new(),
+            too_small: false,
+            help_back: None,
         }
     }
 }
@@ -359,7 +365,11 @@ impl App {
                 self.view.zoom = if self.view.zoom == Some(PanelId::Timeline) { None } else { Some(PanelId::Timeline) };
             }
             Action::ExportTimeline => match self.export_timeline(Utc::now()) {
-                Ok(p) => self.say(Severity::Info, format!("timeline exported to {}", p.display())),
+                Ok(p) => {
+                    let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                    let dir = p.parent().map(|d| d.display().to_string()).unwrap_or_default();
+                    self.say(Severity::Info, format!("timeline exported: {name} and .jsonl, in {dir}"))
+                }
                 Err(e) => self.say(Severity::Critical, format!("timeline export failed: {e}")),
             },
             Action::Cordon | Action::Uncordon | Action::Drain => match self.target_node() {

@@ -169,6 +169,15 @@ impl App {
     /// Plan an operation and open the confirmation dialog; returns the dry run to ask the backend for,
     /// if the operation has one (the dialog waits for its answer before it can be confirmed).
     pub fn propose(&mut self, req: OpRequest) -> Vec<Command> {
+        // one operation at a time: a second one planned against a world the first is changing
+        // (a restore while the failover still moves the VIP) would be judged on facts about to go stale
+        if let Some(run) = self.op.as_ref().filter(|r| r.result.is_none()) {
+            let title = run.title.clone();
+            self.say(Severity::Warn, format!("{}: refused while {title} runs (one operation at a time)", req.title()));
+            self.audit("op_refused", json!({ "request": req, "reason": format!("{title} is running") }));
+            self.view.dialog = Dialog::Progress;
+            return vec![];
+        }
         // read-only: a drain may still be planned and dry-run (reads only); confirming it is refused
         if self.readonly() && !matches!(req, OpRequest::Drain { .. }) {
             self.refuse_readonly(req.title());

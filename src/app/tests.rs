@@ -297,7 +297,7 @@ fn timeline_exports_as_text_and_json_lines() {
     app.export_dir = dir.clone();
     app.on_key(key('e'));
     let (_, text, _) = app.notice.clone().unwrap();
-    assert!(text.starts_with("timeline exported to "), "{text}");
+    assert!(text.starts_with("timeline exported: timeline-") && text.contains(".txt and .jsonl, in "), "the file's name first: {text}");
     let txt = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "txt")).unwrap();
     let body = std::fs::read_to_string(&txt).unwrap();
     // the fault was asked for at start: what follows from it is planned
@@ -530,9 +530,13 @@ fn an_audit_log_that_cannot_be_written_refuses_every_operation() {
     // the first record fails in the writer: confirmed, but never passed on
     app.on_key(key('c'));
     let cmds = app.on_key(key('y'));
-    let Ok::<[Command; 1], _>([Command::AfterRecord { recorded, .. }]) = cmds.try_into() else { panic!("one recorded command") };
+    let Ok::<[Command; 1], _>([Command::AfterRecord { recorded, then }]) = cmds.try_into() else { panic!("one recorded command") };
     let r = crate::ops::audit::wait_recorded(recorded);
     assert!(r.as_ref().is_err_and(|e| e.contains("No space left")), "{r:?}");
+    // the router refuses it, as it does every command whose record could not be written
+    for ev in crate::backend::route::unavailable(*then, "its audit record could not be written") {
+        app.on_backend(ev);
+    }
     // from then on the screen says so, and new operations are refused before planning
     app.refresh(now());
     let told = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
@@ -1175,4 +1179,38 @@ fn long_log_lines_wrap_or_scroll_sideways() {
     assert!(text.contains("BEGIN") && text.contains("END") && text.contains("wrapped"), "{text}");
     let xs: usize = text.lines().map(|l| l.matches('x').count()).sum();
     assert!(xs >= 300, "{xs} of 300 x on screen\n{text}");
+}
+
+#[test]
+fn a_detail_says_last_known_where_its_source_fails_and_unknown_where_a_member_is_down() {
+    let mut app = app_with(false, &[Fault::CutSshToOwner, Fault::KillMaster], None);
+    let later = now() + chrono::Duration::seconds(30);
+    app.view.focus = PanelId::Vip;
+    app.view.selected.insert(PanelId::Vip, 0);
+    app.on_key(code(KeyCode::Enter));
+    let text = crate::ui::render_text(&mut app, 160, 50, later);
+    assert!(text.contains("Load balancer slb1") && text.contains("FAILING"), "{text}");
+    assert!(text.contains("(last known,") && text.contains("now unknown)"), "values of a failing source are not facts\n{text}");
+    app.on_key(code(KeyCode::Esc));
+    // the killed master's etcd member: what it cannot say is unknown, not zero
+    app.view.focus = PanelId::Etcd;
+    let members = app.model.etcd.data.as_ref().unwrap().members.clone();
+    let down = members.iter().position(|m| !m.reachable).expect("a member is down");
+    app.view.selected.insert(PanelId::Etcd, down);
+    app.on_key(code(KeyCode::Enter));
+    let text = crate::ui::render_text(&mut app, 160, 50, now());
+    assert!(text.contains("unknown: the member does not answer") && !text.contains("term 0"), "{text}");
+    // help from here comes back here
+    app.on_key(key('?'));
+    assert!(matches!(app.view.dialog, Dialog::Help { .. }));
+    app.on_key(code(KeyCode::Esc));
+    assert!(matches!(app.view.dialog, Dialog::Detail { .. }), "{:?}", app.view.dialog);
+    // a lease has no log of its own: l says so instead of opening another
+    app.on_key(code(KeyCode::Esc));
+    app.view.focus = PanelId::Leases;
+    app.view.selected.insert(PanelId::Leases, 0);
+    app.on_key(code(KeyCode::Enter));
+    app.on_key(key('l'));
+    assert!(matches!(app.view.dialog, Dialog::Detail { .. }));
+    assert!(app.notice.as_ref().unwrap().1.contains("no log of its own"));
 }

@@ -145,7 +145,7 @@ impl OpRequest {
             OpRequest::Drain { node, .. } => format!("Drain {node}"),
             OpRequest::VipFailover { to, mode: FailoverMode::Graceful } => format!("Graceful VIP failover to {to}"),
             OpRequest::VipFailover { to, mode: FailoverMode::Emergency } => format!("EMERGENCY VIP failover to {to}"),
-            OpRequest::RestoreVipPriority { lb } => format!("Restore keepalived priority on {lb}"),
+            OpRequest::RestoreVipPriority { lb } => format!("Restore keepalived on {lb}"),
             OpRequest::RenewCerts { masters } => format!("Renew certificates on {}", masters.join(", ")),
             OpRequest::SetNoout { on: true } => "Set Ceph noout".to_string(),
             OpRequest::SetNoout { on: false } => "Unset Ceph noout".to_string(),
@@ -317,10 +317,11 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
                             v.state.label(),
                             v.priority
                         ));
+                    } else if !v.holds_vip {
+                        p.warnings.push(format!("if {lb} has the highest priority and preemption is on, the VIP moves back to {lb}"));
                     }
                 }
             }
-            p.warnings.push(format!("if {lb} has the highest priority and preemption is on, the VIP moves back to {lb}"));
         }
         OpRequest::RenewCerts { masters } => {
             if masters.is_empty() {

@@ -75,10 +75,14 @@ impl SimCluster {
             Step::Restore(lb) => {
                 if let Some(l) = self.lbs.iter_mut().find(|l| l.name == lb) {
                     l.demoted = false;
-                    if l.keepalived == Proc::Stopped {
+                    let started = l.keepalived == Proc::Stopped;
+                    if started {
                         l.keepalived = Proc::Running;
                     }
                     let prio = l.priority;
+                    if started {
+                        emit(self, format!("{lb}: keepalived started"), true);
+                    }
                     emit(self, format!("{lb}: priority restored to {prio}"), true);
                 }
                 run.queue.push_front((now, Step::Finish(format!("{lb} restored"))));

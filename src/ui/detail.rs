@@ -18,6 +18,9 @@ struct Doc<'a> {
     t: &'a Theme,
     now: DateTime<Utc>,
     lines: Vec<Line<'static>>,
+    /// The part being written is not current (its source fails or went quiet): its values are
+    /// what was last known, and say so.
+    last_known: Option<String>,
 }
 
 impl Doc<'_> {
@@ -25,8 +28,15 @@ impl Doc<'_> {
         self.kv_role(k, v, Role::Text);
     }
     fn kv_role(&mut self, k: &str, v: impl Into<String>, r: Role) {
-        self.lines
-            .push(Line::from(vec![Span::styled(format!("{k:<17} "), self.t.style(Role::Muted)), Span::styled(v.into(), self.t.style(r))]));
+        let mut spans = vec![Span::styled(format!("{k:<17} "), self.t.style(Role::Muted))];
+        match &self.last_known {
+            Some(when) => {
+                spans.push(Span::styled(v.into(), self.t.style(Role::Stale)));
+                spans.push(Span::styled(format!("  (last known, {when}: now unknown)"), self.t.style(Role::Stale)));
+            }
+            None => spans.push(Span::styled(v.into(), self.t.style(r))),
+        }
+        self.lines.push(Line::from(spans));
     }
     fn head(&mut self, h: &str) {
         self.lines.push(Line::raw(""));
@@ -35,8 +45,10 @@ impl Doc<'_> {
     fn text(&mut self, s: impl Into<String>, r: Role) {
         self.lines.push(Line::styled(s.into(), self.t.style(r)));
     }
-    /// Where a part came from and how old it is; unknown when nothing was heard.
-    fn source<T>(&mut self, what: &str, s: &Sourced<T>) {
+    /// Where a part came from and how old it is; unknown when nothing was heard. The values that
+    /// follow are marked last known when the source is not current.
+    fn source<T: PartialEq>(&mut self, what: &str, s: &Sourced<T>) {
+        self.last_known = None;
         let age = s.updated.map(|u| format!("{} ago", fmt_age_ms((self.now - u).num_milliseconds())));
         let (text, role) = match (&s.error, age) {
             (Some(e), Some(a)) => (format!("{} FAILING: {} (last data {a})", s.source, e.reason), Role::Critical),
@@ -45,6 +57,10 @@ impl Doc<'_> {
             (None, None) => (format!("{}: UNKNOWN, not heard from yet", s.source), Role::Unknown),
         };
         self.kv_role(&format!("{what} from"), text, role);
+        if !s.freshness(self.now).is_fresh() {
+            self.last_known =
+                Some(s.updated.map(|u| format!("{} ago", fmt_age_ms((self.now - u).num_milliseconds()))).unwrap_or_else(|| "never".into()));
+        }
     }
     /// The timeline's recent events that name `subject`.
     fn events(&mut self, m: &Model, tz: chrono::FixedOffset, subject: &str) {
@@ -83,7 +99,7 @@ fn gib(b: u64) -> String {
 /// The view's title and lines for `item`, from the model as it is now.
 pub fn lines(app: &App, item: &Item, now: DateTime<Utc>) -> (String, Vec<Line<'static>>) {
     let m = &app.model;
-    let mut d = Doc { t: &app.theme, now, lines: vec![] };
+    let mut d = Doc { t: &app.theme, now, lines: vec![], last_known: None };
     let gone = |d: &mut Doc, what: &str| {
         d.text(format!("{what} is not in the latest data (gone, or its source failed: see below)"), Role::Unknown)
     };
@@ -104,8 +120,11 @@ pub fn lines(app: &App, item: &Item, now: DateTime<Utc>) -> (String, Vec<Line<'s
                         if n.unschedulable { "no (cordoned)" } else { "yes" },
                         if n.unschedulable { Role::Warn } else { Role::Text },
                     );
-                    let p = if n.pressures.is_empty() { "none".to_string() } else { n.pressures.join(", ") };
-                    d.kv_role("conditions", p, if n.pressures.is_empty() { Role::Text } else { Role::Critical });
+                    match (n.ready, n.pressures.is_empty()) {
+                        (None, _) => d.kv_role("conditions", "unknown: the kubelet stopped reporting", Role::Unknown),
+                        (_, true) => d.kv("conditions", "no pressure"),
+                        (_, false) => d.kv_role("conditions", n.pressures.join(", "), Role::Critical),
+                    }
                     d.kv("roles", if n.roles.is_empty() { "<none>".into() } else { n.roles.join(", ") });
                     d.kv("taints", if n.taints.is_empty() { "none".into() } else { n.taints.join(", ") });
                     d.kv("address", n.internal_ip.clone());
@@ -214,22 +233,37 @@ pub fn lines(app: &App, item: &Item, now: DateTime<Utc>) -> (String, Vec<Line<'s
                         if x.reachable { "answers" } else { "DOES NOT ANSWER" },
                         if x.reachable { Role::Ok } else { Role::Critical },
                     );
-                    d.kv(
-                        "role",
-                        if x.is_leader {
-                            "leader"
-                        } else if x.is_learner {
-                            "learner (no vote)"
-                        } else {
-                            "follower"
-                        },
-                    );
-                    d.kv("version", x.version.clone());
-                    d.kv(
-                        "raft",
-                        format!("term {}  index {}  applied {} (lag {})", x.raft_term, x.raft_index, x.raft_applied_index, x.apply_lag()),
-                    );
-                    d.kv("database", format!("{} ({} in use)", super::panels::bytes(x.db_size), super::panels::bytes(x.db_size_in_use)));
+                    if x.reachable {
+                        d.kv(
+                            "role",
+                            if x.is_leader {
+                                "leader"
+                            } else if x.is_learner {
+                                "learner (no vote)"
+                            } else {
+                                "follower"
+                            },
+                        );
+                        d.kv("version", x.version.clone());
+                        d.kv(
+                            "raft",
+                            format!(
+                                "term {}  index {}  applied {} (lag {})",
+                                x.raft_term,
+                                x.raft_index,
+                                x.raft_applied_index,
+                                x.apply_lag()
+                            ),
+                        );
+                        d.kv(
+                            "database",
+                            format!("{} ({} in use)", super::panels::bytes(x.db_size), super::panels::bytes(x.db_size_in_use)),
+                        );
+                    } else {
+                        for k in ["role", "version", "raft", "database"] {
+                            d.kv_role(k, "unknown: the member does not answer", Role::Unknown);
+                        }
+                    }
                     if let Some(e) = &x.error {
                         d.kv_role("error", e.clone(), Role::Critical);
                     }
@@ -281,8 +315,6 @@ pub fn lines(app: &App, item: &Item, now: DateTime<Utc>) -> (String, Vec<Line<'s
                     d.kv("transitions", l.transitions.to_string());
                 }
             }
-            d.head("Holder history");
-            d.text("each change of holder kockpit saw is on the timeline:", Role::Muted);
             d.events(m, app.tz, name);
             format!("Lease {namespace}/{name}")
         }
@@ -383,9 +415,13 @@ fn host_part(d: &mut Doc, m: &Model, name: &str) {
 }
 
 /// Draw the detail view over the panels.
-pub(super) fn draw_detail(f: &mut Frame, app: &App, body: Rect, item: &Item, scroll: usize, now: DateTime<Utc>) {
+/// Draw the detail view over the panels; returns the scroll actually used (never past the end).
+pub(super) fn draw_detail(f: &mut Frame, app: &App, body: Rect, item: &Item, scroll: usize, now: DateTime<Utc>) -> usize {
     let (title, lines) = lines(app, item, now);
     f.render_widget(Clear, body);
+    let inner_w = usize::from(body.width.saturating_sub(2).max(1));
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w)).sum();
+    let scroll = scroll.min(rows.saturating_sub(usize::from(body.height.saturating_sub(2))));
     let k = |a| super::help::keys(app, crate::app::Layer::Main, a, 1);
     let hint = format!(
         "{title}  ({} back, {}/{} scroll, {} logs)",
@@ -396,4 +432,5 @@ pub(super) fn draw_detail(f: &mut Frame, app: &App, body: Rect, item: &Item, scr
     );
     let p = Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, &hint)).scroll((scroll as u16, 0));
     f.render_widget(p, body);
+    scroll
 }

@@ -78,6 +78,12 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
             Span::styled(format!(" {}", k(Action::ConfirmNo, 2)), t.style(Role::Key)),
             Span::styled(" cancel   (confirmation waits for the dry run)", t.style(Role::Muted)),
         ]));
+    } else if plan.allowed() && app.readonly() {
+        lines.push(Line::from(vec![
+            Span::styled(" read-only: the plan and dry run only, nothing can be confirmed   ", t.style(Role::Warn)),
+            Span::styled(k(Action::ConfirmNo, 2), t.style(Role::Key)),
+            Span::styled(" close", t.style(Role::Text)),
+        ]));
     } else if plan.allowed() {
         let mut keys = vec![
             Span::styled(format!(" {}", k(Action::ConfirmYes, 1)), t.style(Role::Key)),

@@ -99,7 +99,8 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
 fn draw_command_line(buf: &mut Buffer, area: Rect, app: &App, cl: &crate::app::cmdline::CommandLine) {
     let t = &app.theme;
     let width = area.width as usize;
-    let room = width.saturating_sub(3).max(1);
+    // a reason to say leaves the typed text a third of the row, so the reason is seen
+    let room = if cl.error && cl.hint.is_some() { (width / 3).max(8) } else { width.saturating_sub(3).max(1) };
     let n = cl.text.chars().count();
     let shown: String = if n + 1 > room { cl.text.chars().skip(n + 1 - room).collect() } else { cl.text.clone() };
     let mut spans =

@@ -28,9 +28,13 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
     let area = f.area();
     let bg = Block::default().style(app.theme.style(Role::Text));
     f.render_widget(bg, area);
-    if area.width < 40 || area.height < 10 {
-        let p = Paragraph::new(format!("kockpit needs at least 40x10 (this terminal is {}x{})", area.width, area.height))
-            .wrap(Wrap { trim: true });
+    app.view.too_small = area.width < 40 || area.height < 10;
+    if app.view.too_small {
+        let p = Paragraph::new(format!(
+            "kockpit needs at least 40x10 (this terminal is {}x{}); keys wait until it is larger, q quits",
+            area.width, area.height
+        ))
+        .wrap(Wrap { trim: true });
         f.render_widget(p, area);
         return;
     }
@@ -52,7 +56,11 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
         Dialog::Faults { selected } => draw_faults(f, app, body, selected),
         Dialog::OwnLog => draw_own_log(f, app, body),
         Dialog::Logs => draw_logs(f, app, body),
-        Dialog::Detail { item, scroll } => detail::draw_detail(f, app, body, &item, scroll, now),
+        Dialog::Detail { item, scroll } => {
+            // the view ends where its text ends: the position is kept within it (after a resize too)
+            let used = detail::draw_detail(f, app, body, &item, scroll, now);
+            app.view.dialog = Dialog::Detail { item, scroll: used };
+        }
     }
 }
 

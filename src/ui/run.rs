@@ -51,12 +51,24 @@ impl Ended {
 /// [`STOP_GRACE`]) before returning, so the audit log has the end of what was started.
 pub async fn run_tui(app: &mut App, backend: &mut BackendHandle, exit_after_first_frame: bool) -> Result<Ended> {
     let mut terminal = ratatui::init();
+    // a paste arrives as one piece of text, never as keys: a pasted line with `y` and Enter in it
+    // must not confirm anything
+    let pasting = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::EnableBracketedPaste).is_ok();
+    if pasting {
+        let restore = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::DisableBracketedPaste);
+            restore(info);
+        }));
+    }
     let result = event_loop(&mut terminal, app, backend, exit_after_first_frame).await;
     if matches!(result, Ok(Ended::HangUp | Ended::InputClosed)) {
         // No terminal any more: every write to it fails with EIO, and a failed print (ratatui's
         // "Failed to restore terminal", its cursor shown on drop) panics, ending the session
         // unrecorded. Point standard input and output at /dev/null first.
         detach_from_terminal();
+    } else if pasting {
+        let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::DisableBracketedPaste);
     }
     if let Err(e) = ratatui::try_restore() {
         tracing::warn!("terminal not restored: {e}");
@@ -145,6 +157,7 @@ async fn event_loop(
                     }
                 }
                 Some(Ok(Event::Resize(_, _))) => app.dirty = true,
+                Some(Ok(Event::Paste(text))) => app.on_paste(&text),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::warn!("terminal input failed: {e}");

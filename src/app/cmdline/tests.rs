@@ -106,7 +106,7 @@ fn operations_open_the_planners_confirmation_and_nothing_more() {
     type_line(&mut app, "cordon worker9");
     assert_eq!(app.view.dialog, Dialog::None);
     let e = error_of(&app);
-    assert!(e.starts_with("no node `worker9`: ") && e.contains("worker2"), "{e}");
+    assert!(e.starts_with("no node `worker9` (6 known, Tab after the command lists them)"), "{e}");
     app.on_key(code(KeyCode::Esc));
     assert!(app.view.command.is_none());
     type_line(&mut app, "frobnicate");
@@ -136,7 +136,7 @@ fn panels_logs_theme_and_history() {
     type_line(&mut app, "theme mono");
     assert_eq!(app.theme.name, "mono");
     type_line(&mut app, "theme neon");
-    assert!(error_of(&app).starts_with("no theme `neon`: dark, mono"), "{}", error_of(&app));
+    assert!(error_of(&app).starts_with("no theme `neon` (dark, mono)"), "{}", error_of(&app));
     app.on_key(code(KeyCode::Esc));
 
     let cmds = type_line(&mut app, "logs master1 kubelet");
@@ -212,4 +212,56 @@ fn the_old_owner_is_restored_after_an_emergency_failover_by_key_and_command() {
     type_line(&mut app, "restore slb2");
     let Dialog::Confirm(p) = &app.view.dialog else { panic!() };
     assert!(p.warnings.iter().any(|w| w.contains("nothing seems to need restoring")), "{:?}", p.warnings);
+}
+
+#[test]
+fn enter_never_confirms_an_operation_and_one_runs_at_a_time() {
+    let mut app = app_with(false, &[], None);
+    // Enter typed ahead after the command: the confirmation stays, nothing is executed
+    let mut cmds = type_line(&mut app, "cordon worker3");
+    cmds.extend(app.on_key(code(KeyCode::Enter)));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
+    assert!(app.notice.as_ref().unwrap().1.contains("press y to go ahead"), "{:?}", app.notice);
+    // y goes ahead; while it runs, a second operation is refused and the running one shown
+    let cmds = recorded(app.on_key(key('y')));
+    assert!(matches!(cmds.as_slice(), [Command::Execute { .. }]), "{cmds:?}");
+    app.view.dialog = Dialog::None;
+    assert!(type_line(&mut app, "restore slb1").is_empty());
+    assert_eq!(app.view.dialog, Dialog::Progress);
+    assert!(app.notice.as_ref().unwrap().1.contains("refused while Cordon worker3 runs"), "{:?}", app.notice);
+}
+
+#[test]
+fn a_paste_is_text_never_keys() {
+    let mut app = app_with(false, &[], None);
+    // outside a text field: ignored, said
+    app.on_paste("cordon worker2\ny\n");
+    assert_eq!(app.view.dialog, Dialog::None);
+    assert!(app.notice.as_ref().unwrap().1.starts_with("pasted text ignored"));
+    // into the command line: the line breaks are spaces, nothing runs until Enter
+    app.on_key(key(':'));
+    app.on_paste("cordon worker2\ny\n");
+    assert_eq!(app.view.command.as_ref().unwrap().text, "cordon worker2 y ");
+    assert_eq!(app.view.dialog, Dialog::None);
+    // a huge paste is cut, and says so
+    app.on_paste(&"z".repeat(5000));
+    let cl = app.view.command.as_ref().unwrap();
+    assert_eq!(cl.text.chars().count(), MAX_LEN);
+    assert!(cl.hint.as_deref().unwrap_or("").contains("cut at 256"));
+}
+
+#[test]
+fn on_a_screen_too_small_to_draw_only_quit_works() {
+    let mut app = app_with(false, &[], None);
+    let text = crate::ui::render_text(&mut app, 30, 8, chrono::Utc::now()).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("needs at least 40x10") && text.contains("q quits"), "{text}");
+    for c in [':', 'c', 'd', 'y', 'R'] {
+        assert!(app.on_key(key(c)).is_empty());
+    }
+    app.on_key(code(KeyCode::Enter));
+    assert_eq!(app.view.dialog, Dialog::None);
+    assert!(app.view.command.is_none());
+    app.on_key(key('q'));
+    assert!(app.quit);
 }
