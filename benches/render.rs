@@ -70,17 +70,19 @@ impl Write for Counting {
 }
 
 /// One minute of once-a-second redraws (the clock tick) while every probe keeps reporting the same
-/// state, written by the real crossterm backend.
-fn idle_bytes(changing: bool) -> u64 {
+/// state (the leader-election leases renewed, as a healthy cluster's are), written by the real
+/// crossterm backend.
+fn idle_bytes(changing: bool, clock: kockpit::config::Clock) -> u64 {
     let now = Utc::now();
     let (mut sim, mut app) = app(0, now);
+    app.clock = clock;
     sim.paused = !changing;
     let opts = TerminalOptions { viewport: Viewport::Fixed(Rect::new(0, 0, 200, 60)) };
     let count = std::rc::Rc::new(std::cell::Cell::new(0));
     let mut term = Terminal::with_options(CrosstermBackend::new(Counting(count.clone())), opts).unwrap();
     let mut t = now;
     app.refresh(t);
-    term.draw(|f| kockpit::ui::draw(f, &mut app, t)).unwrap();
+    let mut last = term.draw(|f| kockpit::ui::draw(f, &mut app, t)).unwrap().buffer.clone();
     let first = count.get();
     // A frozen world still answers every probe: re-observe the same state each second.
     let frozen = sim.observe(t);
@@ -91,12 +93,20 @@ fn idle_bytes(changing: bool) -> u64 {
         } else {
             for mut o in frozen.clone() {
                 o.at = next;
+                if let kockpit::model::Payload::Leases(Ok(ls)) = &mut o.payload {
+                    for l in ls {
+                        l.renew_time = Some(next);
+                    }
+                }
                 app.model.apply(o);
             }
         }
         t = next;
-        app.refresh(t);
-        term.draw(|f| kockpit::ui::draw(f, &mut app, t)).unwrap();
+        // as the event loop does: a tick draws only when the screen would change
+        if kockpit::ui::run::tick_changes(&mut app, Some(&last), t) {
+            app.refresh(t);
+            last = term.draw(|f| kockpit::ui::draw(f, &mut app, t)).unwrap().buffer.clone();
+        }
     }
     count.get() - first
 }
@@ -105,13 +115,19 @@ fn idle_bytes(changing: bool) -> u64 {
 fn idle_rows() -> Vec<String> {
     let now = Utc::now();
     let (sim, mut app) = app(0, now);
+    app.clock = kockpit::config::Clock::Off;
     let frozen = sim.observe(now);
     let mut prev: Option<ratatui::buffer::Buffer> = None;
     let mut out = vec![];
-    for i in 0..3 {
+    for i in 0..60 {
         let t = now + chrono::Duration::seconds(i);
         for mut o in frozen.clone() {
             o.at = t;
+            if let kockpit::model::Payload::Leases(Ok(ls)) = &mut o.payload {
+                for l in ls {
+                    l.renew_time = Some(t);
+                }
+            }
             app.model.apply(o);
         }
         let b = kockpit::ui::render_buffer(&mut app, 200, 60, t);
@@ -217,12 +233,15 @@ fn main() {
     frames("frame 200x60, 8-host demo, same model", 0, false, 2_000);
     frames("frame 200x60, 8-host demo, model changing", 0, true, 2_000);
     frames("frame 200x60, 5,006 nodes, model changing", 5_000, true, 300);
-    let idle = idle_bytes(false);
-    let busy = idle_bytes(true);
+    let idle = idle_bytes(false, kockpit::config::Clock::Seconds);
+    let idle_min = idle_bytes(false, kockpit::config::Clock::Minutes);
+    let idle_off = idle_bytes(false, kockpit::config::Clock::Off);
+    let busy = idle_bytes(true, kockpit::config::Clock::Seconds);
     println!("terminal bytes per idle minute (state unchanged, 60 clock ticks): {idle} B");
+    println!("  the same with clock = \"minutes\" / \"off\":                  {idle_min} B / {idle_off} B");
     println!("terminal bytes per minute, demo cluster changing:                 {busy} B");
     for r in idle_rows() {
-        println!("  changes on an idle tick: {r}");
+        println!("  changes on an idle tick (clock off, one minute): {r}");
     }
     startup(20);
     idle_cpu(20);

@@ -60,8 +60,7 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// Log lines kept in memory by the log viewer (older ones spill to the state directory).
     pub log_lines: Option<usize>,
-    /// The header's clock: to the second (the default), to the minute, or none (an idle screen then
-    /// writes almost nothing).
+    /// The header's clock: to the minute (the default), to the second, or none.
     #[serde(default)]
     pub clock: Clock,
     /// Command-line aliases: `dw2 = "drain worker2"`, `n = "nodes"`.
@@ -107,8 +106,9 @@ impl Config {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Clock {
-    #[default]
     Seconds,
+    /// The default: an idle screen then writes ~50 bytes a minute (to the second: ~3 KB).
+    #[default]
     Minutes,
     Off,
 }
@@ -207,7 +207,8 @@ mod tests {
     #[test]
     fn the_clock_setting_takes_three_words() {
         let p = Path::new("/etc/kockpit/config.toml");
-        assert_eq!(Config::parse(p, "").unwrap().clock, Clock::Seconds);
+        assert_eq!(Config::parse(p, "").unwrap().clock, Clock::Minutes);
+        assert_eq!(Config::parse(p, "clock = \"seconds\"\n").unwrap().clock, Clock::Seconds);
         assert_eq!(Config::parse(p, "clock = \"minutes\"\n").unwrap().clock, Clock::Minutes);
         assert_eq!(Config::parse(p, "clock = \"off\"\n").unwrap().clock, Clock::Off);
         let e = Config::parse(p, "theme = \"dark\"\nclock = \"hours\"\n").unwrap_err();

@@ -1214,3 +1214,15 @@ fn a_detail_says_last_known_where_its_source_fails_and_unknown_where_a_member_is
     assert!(matches!(app.view.dialog, Dialog::Detail { .. }));
     assert!(app.notice.as_ref().unwrap().1.contains("no log of its own"));
 }
+
+#[test]
+fn a_clock_tick_draws_only_when_the_screen_would_change() {
+    let mut app = app_with(false, &[], None);
+    app.clock = crate::config::Clock::Minutes;
+    let last = crate::ui::render_buffer(&mut app, 120, 40, now());
+    assert!(!crate::ui::run::tick_changes(&mut app, Some(&last), now() + chrono::Duration::seconds(1)), "nothing moved");
+    assert!(crate::ui::run::tick_changes(&mut app, Some(&last), now() + chrono::Duration::seconds(61)), "the minute moved");
+    app.clock = crate::config::Clock::Seconds;
+    assert!(crate::ui::run::tick_changes(&mut app, Some(&last), now() + chrono::Duration::seconds(1)), "the second moved");
+    assert!(crate::ui::run::tick_changes(&mut app, None, now()), "nothing drawn yet");
+}

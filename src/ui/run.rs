@@ -45,6 +45,14 @@ impl Ended {
     }
 }
 
+/// On a clock tick: whether the screen would look any different from `last` now (the clock moved,
+/// an age crossed a boundary, a source went stale). Drawing only then keeps an idle screen silent:
+/// even an empty frame costs the terminal its cursor and colour resets.
+pub fn tick_changes(app: &mut App, last: Option<&ratatui::buffer::Buffer>, now: chrono::DateTime<Utc>) -> bool {
+    let Some(last) = last else { return true };
+    ui::render_buffer(app, last.area.width, last.area.height, now) != *last
+}
+
 /// Run the TUI until the user quits or the process is told to stop. The terminal is restored on
 /// every path out, panics included (ratatui's init installs a restoring panic hook). A hang-up, the
 /// end of input or SIGTERM stops a running operation at its safe point and waits for its end (at most
@@ -126,13 +134,18 @@ async fn event_loop(
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut frames: u64 = 0;
     let started = std::time::Instant::now();
+    // the last frame drawn: a clock tick draws only when the screen would look different
+    let mut last: Option<ratatui::buffer::Buffer> = None;
     loop {
         if app.dirty {
             let now = app.refresh(Utc::now());
-            if let Err(e) = terminal.draw(|f| ui::draw(f, app, now)) {
-                // the terminal is gone (EIO after a hang-up): stop as for a hang-up
-                tracing::warn!("cannot draw: {e}");
-                return wind_down(app, backend, Ended::InputClosed).await;
+            match terminal.draw(|f| ui::draw(f, app, now)) {
+                Ok(frame) => last = Some(frame.buffer.clone()),
+                Err(e) => {
+                    // the terminal is gone (EIO after a hang-up): stop as for a hang-up
+                    tracing::warn!("cannot draw: {e}");
+                    return wind_down(app, backend, Ended::InputClosed).await;
+                }
             }
             app.dirty = false;
             frames += 1;
@@ -176,7 +189,11 @@ async fn event_loop(
                     app.on_backend(ev);
                 }
             }
-            _ = clock.tick() => app.dirty = true,
+            _ = clock.tick() => {
+                if tick_changes(app, last.as_ref(), Utc::now()) {
+                    app.dirty = true;
+                }
+            }
             _ = term.recv() => return wind_down(app, backend, Ended::Terminated).await,
             _ = int.recv() => return wind_down(app, backend, Ended::Terminated).await,
             _ = hup.recv() => return wind_down(app, backend, Ended::HangUp).await,
