@@ -56,7 +56,8 @@ pub fn first_round_complete(m: &Model) -> bool {
         && all(plan.keepalived_hosts(), &|h| m.vrrp.contains_key(h))
         && all(plan.haproxy_hosts(), &|h| m.haproxy.contains_key(h))
         && all(plan.ha_config_hosts(), &|h| m.ha_config.contains_key(h))
-        && (plan.vip_endpoint().is_none() || heard(m.vip_probe.updated.is_some(), m.vip_probe.error.is_some()));
+        // the VIP, or without a host plan the kubeconfig's endpoint, probed
+        && ((plan.vip_endpoint().is_none() && !plan.is_kubeconfig_only()) || heard(m.vip_probe.updated.is_some(), m.vip_probe.error.is_some()));
     let masters = all(plan.masters().collect(), &|h| m.readyz.contains_key(h) && m.certs.contains_key(h));
     let etcd = plan.etcd_hosts().next().is_none() || heard(m.etcd.data.is_some(), m.etcd.error.is_some());
     // the Kubernetes side: nodes, leases, platform workloads and warning events (a platform
@@ -70,4 +71,27 @@ pub fn first_round_complete(m: &Model) -> bool {
         listed && m.served_rows_expected().iter().all(|r| m.certs.contains_key(r))
     };
     ha && masters && etcd && kube && ceph && pods
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Mode, Model};
+
+    #[test]
+    fn without_a_plan_the_first_round_waits_for_the_endpoints_probe() {
+        let plan = crate::inventory::Plan::from_kubeconfig("ops@c", "https://127.0.0.1:1", None, None);
+        let mut m = Model::new(plan, Mode::Live, "ops@c");
+        let t = chrono::Utc::now();
+        let refused = || Err::<(), String>("Connection refused".into());
+        m.nodes.record(t, "kube", 1000, refused().map(|_| vec![]));
+        m.leases.record(t, "kube", 1000, refused().map(|_| vec![]));
+        m.workloads.record(t, "kube", 1000, refused().map(|_| vec![]));
+        m.warnings.record(t, "kube", 1000, refused().map(|_| vec![]));
+        m.control_plane.record(t, "kube", 1000, refused().map(|_| Default::default()));
+        m.certs.insert("endpoint".into(), Default::default());
+        assert!(!first_round_complete(&m), "the endpoint has not been probed yet");
+        m.vip_probe.record(t, "tcp", 1000, refused().map(|_| unreachable!()));
+        assert!(first_round_complete(&m));
+    }
 }
