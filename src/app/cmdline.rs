@@ -87,11 +87,10 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         _ => Err(wrong()),
     };
     let none = |p: Parsed| if args.is_empty() { Ok(p) } else { Err(wrong()) };
+    if let Some(p) = PanelId::ALL.into_iter().find(|p| panel_word(*p) == v) {
+        return none(Parsed::Panel(p));
+    }
     match v {
-        "hosts" | "vip" | "haproxy" | "etcd" | "leases" | "certs" | "ceph" | "nodes" | "platform" | "timeline" => {
-            let p = PanelId::ALL.into_iter().find(|p| panel_word(*p) == v).expect("every panel verb names a panel");
-            none(Parsed::Panel(p))
-        }
         "logs" => match args {
             [] => Ok(Parsed::LogViewer),
             ["pod", p] => LogSpec::parse_pod(p, false).map(Parsed::Logs),
@@ -228,7 +227,7 @@ impl App {
             themes: self.themes.iter().map(|t| t.name.clone()).collect(),
             workloads,
             pods,
-            units: m.plan.hosts.iter().map(|h| (h.name.clone(), self.units_of(&h.name))).collect(),
+            units: m.plan.hosts.iter().map(|h| h.name.clone()).zip(self.units_by_host()).collect(),
         }
     }
 

@@ -90,12 +90,11 @@ impl App {
     /// Keys in the detail view: the moves scroll, Esc (or Enter, q) goes back, `l` opens the item's logs.
     pub(super) fn detail_key(&mut self, key: KeyEvent, action: Option<Action>, item: Item, scroll: usize) -> Vec<Command> {
         let to = |s: usize| Dialog::Detail { item: item.clone(), scroll: s };
+        if let Some(s) = super::keys::scrolled(action, scroll) {
+            self.view.dialog = to(s);
+            return vec![];
+        }
         match action {
-            Some(Action::SelectNext) => self.view.dialog = to(scroll + 1),
-            Some(Action::SelectPrev) => self.view.dialog = to(scroll.saturating_sub(1)),
-            Some(Action::PageDown) => self.view.dialog = to(scroll + 10),
-            Some(Action::PageUp) => self.view.dialog = to(scroll.saturating_sub(10)),
-            Some(Action::SelectFirst) => self.view.dialog = to(0),
             Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => return self.ask_quit(),
             Some(Action::Cancel | Action::Confirm | Action::Quit) => self.view.dialog = Dialog::None,
             Some(Action::Logs) if self.selected_log_source().is_none() => {

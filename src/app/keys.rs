@@ -8,6 +8,19 @@ use serde_json::json;
 
 use super::*;
 
+/// Where a text view's scroll goes for a selection move: down or up a line or a page, or back to the
+/// top. None: the action does not scroll.
+pub(super) fn scrolled(action: Option<Action>, scroll: usize) -> Option<usize> {
+    Some(match action? {
+        Action::SelectNext => scroll + 1,
+        Action::SelectPrev => scroll.saturating_sub(1),
+        Action::PageDown => scroll + 10,
+        Action::PageUp => scroll.saturating_sub(10),
+        Action::SelectFirst => 0,
+        _ => return None,
+    })
+}
+
 impl App {
     /// The keymap layer keys are looked up in now: the open dialog's, else main's. (Text being
     /// typed, a filter or a search, takes printable keys before any layer.)
@@ -129,12 +142,11 @@ impl App {
         match self.view.dialog.clone() {
             Dialog::None => action.map(|a| self.act(a)).unwrap_or_default(),
             Dialog::Help { scroll } => {
+                if let Some(scroll) = scrolled(action, scroll) {
+                    self.view.dialog = Dialog::Help { scroll };
+                    return vec![];
+                }
                 match action {
-                    Some(Action::SelectNext) => self.view.dialog = Dialog::Help { scroll: scroll + 1 },
-                    Some(Action::SelectPrev) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(1) },
-                    Some(Action::PageDown) => self.view.dialog = Dialog::Help { scroll: scroll + 10 },
-                    Some(Action::PageUp) => self.view.dialog = Dialog::Help { scroll: scroll.saturating_sub(10) },
-                    Some(Action::SelectFirst) => self.view.dialog = Dialog::Help { scroll: 0 },
                     Some(Action::Quit) if key.modifiers.contains(KeyModifiers::CONTROL) => return self.ask_quit(),
                     Some(Action::Cancel | Action::Help | Action::Quit | Action::Confirm) => {
                         self.view.dialog = self.view.help_back.take().unwrap_or(Dialog::None)

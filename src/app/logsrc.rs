@@ -93,8 +93,8 @@ impl App {
             out.push((format!("[x] {}  ({})", s.spec.label(), s.state()), Choice::Close(s.id)));
         }
         let is_open = |spec: &LogSpec| self.log_view.sources.iter().any(|s| !s.closed && s.spec == *spec);
-        for h in &self.model.plan.hosts {
-            for u in self.units_of(&h.name) {
+        for (h, units) in self.model.plan.hosts.iter().zip(self.units_by_host()) {
+            for u in units {
                 let spec = LogSpec::Journal { host: h.name.clone(), unit: u.into() };
                 if !is_open(&spec) {
                     out.push((format!("[ ] {}", spec.label()), Choice::Open(spec)));
@@ -115,25 +115,32 @@ impl App {
         out
     }
 
-    /// The units worth tailing on a host of the plan: kubelet on nodes, etcd on its members,
-    /// keepalived and haproxy where they run.
-    pub fn units_of(&self, host: &str) -> Vec<&'static str> {
-        let Some(h) = self.model.plan.host(host) else { return vec![] };
+    /// The units worth tailing on each host of the plan, in the plan's order: kubelet on nodes, etcd
+    /// on its members, keepalived and haproxy where they run.
+    pub fn units_by_host(&self) -> Vec<Vec<&'static str>> {
         let targets = crate::probe::ProbeTargets::of(&self.model.plan);
-        let mut units = Vec::new();
-        if h.roles.master || h.roles.worker {
-            units.push("kubelet");
-        }
-        if h.roles.etcd {
-            units.push("etcd");
-        }
-        if targets.keepalived.iter().any(|k| k.name == h.name) {
-            units.push("keepalived");
-        }
-        if targets.haproxy.iter().any(|k| k.name == h.name) {
-            units.push("haproxy");
-        }
-        units
+        let runs = |list: &[crate::inventory::Host], h: &crate::inventory::Host| list.iter().any(|k| k.name == h.name);
+        self.model
+            .plan
+            .hosts
+            .iter()
+            .map(|h| {
+                let mut units = Vec::new();
+                if h.roles.master || h.roles.worker {
+                    units.push("kubelet");
+                }
+                if h.roles.etcd {
+                    units.push("etcd");
+                }
+                if runs(&targets.keepalived, h) {
+                    units.push("keepalived");
+                }
+                if runs(&targets.haproxy, h) {
+                    units.push("haproxy");
+                }
+                units
+            })
+            .collect()
     }
 
     /// Keys while the picker is open: `action` is the key's binding in the picker layer; a row

@@ -248,11 +248,7 @@ impl App {
             .model
             .vrrp
             .iter()
-            .filter(|(_, s)| {
-                s.data.as_ref().is_some_and(|v| {
-                    v.state == crate::model::VrrpState::Stopped || v.effective_priority < v.priority || (by_priority && v.priority == 1)
-                })
-            })
+            .filter(|(_, s)| s.data.as_ref().is_some_and(|v| v.left_by_failover(by_priority)))
             .map(|(n, _)| n)
             .collect();
         match left.as_slice() {

@@ -217,7 +217,7 @@ pub fn command() -> clap::Command {
     let cmd = <Cli as clap::CommandFactory>::command();
     // every shared option, hidden where it is not used (a nested subcommand gets its own copies, not
     // its parent's hidden ones)
-    let hidden = |used: &[&str]| -> Vec<clap::Arg> {
+    let copies = |used: &[&str]| -> Vec<clap::Arg> {
         cmd.get_arguments()
             .filter(|a| GLOBALS.contains(&a.get_id().as_str()))
             .map(|a| a.clone().hide(!used.contains(&a.get_id().as_str())))
@@ -233,7 +233,7 @@ pub fn command() -> clap::Command {
     };
     let mut out = cmd.clone();
     for (path, used) in USED {
-        let args = hidden(used);
+        let args = copies(used);
         out = match path {
             [one] => out.mut_subcommand(*one, |c| with(c, args)),
             [outer, inner] => out.mut_subcommand(*outer, |c| c.mut_subcommand(*inner, |c| with(c, args))),

@@ -65,6 +65,15 @@ pub struct VrrpView {
     pub last_transition: Option<DateTime<Utc>>,
 }
 
+impl VrrpView {
+    /// What a failover leaves behind on the old owner, and a restore undoes: keepalived stopped, or
+    /// running below its configured priority (the track file's weight), or, where the plan demotes by
+    /// rewriting keepalived.conf (`by_priority`), configured at priority 1.
+    pub fn left_by_failover(&self, by_priority: bool) -> bool {
+        self.state == VrrpState::Stopped || self.effective_priority < self.priority || (by_priority && self.priority == 1)
+    }
+}
+
 /// One host's HA configuration as its daemons run it, parsed (secrets were cut on the host).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HaConfigView {

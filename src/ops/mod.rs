@@ -309,9 +309,9 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
                 _ if !carrier => p.blockers.push(format!("{lb} is not a keepalived load balancer of this cluster")),
                 None => p.warnings.push(format!("{lb}'s keepalived is not observed now: the restore is checked on the host")),
                 Some(v) => {
-                    let demoted_conf = m.plan.lb.demote == crate::inventory::DemoteMethod::Priority && v.priority == 1;
+                    let by_priority = m.plan.lb.demote == crate::inventory::DemoteMethod::Priority;
                     let running = matches!(v.state, crate::model::VrrpState::Master | crate::model::VrrpState::Backup);
-                    if running && v.effective_priority >= v.priority && !demoted_conf {
+                    if running && !v.left_by_failover(by_priority) {
                         p.warnings.push(format!(
                             "nothing seems to need restoring: {lb}'s keepalived runs as {} at its configured priority {}",
                             v.state.label(),
