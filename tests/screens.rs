@@ -271,3 +271,36 @@ fn zoomed_vip_and_haproxy_show_the_configuration_at_three_sizes() {
     assert!(text.contains("slb2 keepalived config: NOT READ: HA configuration: sh: permission denied"), "{text}");
     snap("zoom_vip_config_unread_120x40", &mut a, 120, 40);
 }
+
+/// Every place a long name is shown either shows it whole or marks the cut with `…`: at no size is a
+/// name silently shortened into another plausible name.
+#[test]
+fn long_names_are_whole_or_visibly_cut_at_every_size() {
+    let mut a = app("dark", &[Fault::KillMaster], false);
+    let long_ns = "a0-kubesphere-logging-system-of-the-eu-west-region";
+    let long_name = "a0-fluent-bit-operator-with-a-very-long-deployment-name";
+    {
+        let ws = a.model.workloads.data.as_mut().unwrap();
+        ws[0].namespace = long_ns.into();
+        ws[0].name = long_name.into();
+    }
+    let mut seen = 0;
+    for (w, h) in [(40, 10), (60, 15), (80, 24), (100, 30), (120, 40), (200, 60), (400, 100)] {
+        let text = kockpit::ui::render_text(&mut a, w, h, now());
+        for line in text.lines() {
+            for name in [long_ns, long_name] {
+                if line.contains(name) {
+                    seen += 1;
+                    continue;
+                }
+                // the longest start of the name on this line must be followed by the mark
+                if let Some(k) = (4..name.len()).rev().find(|k| line.contains(&name[..*k])) {
+                    seen += 1;
+                    let at = line.find(&name[..k]).unwrap() + k;
+                    assert!(line[at..].starts_with('…'), "{w}x{h}: {name} cut without a mark in\n{line}");
+                }
+            }
+        }
+    }
+    assert!(seen >= 6, "the names are on screen at most sizes ({seen})");
+}

@@ -476,16 +476,19 @@ impl App {
             .filter(|(p, _)| *p != self.view.focus)
             .filter_map(|(p, r)| {
                 let (x, y) = (r.x as i32 + r.width as i32 / 2, r.y as i32 + r.height as i32 / 2);
-                let ok = match a {
-                    Action::FocusLeft => r.x + r.width <= cur.x,
-                    Action::FocusRight => r.x >= cur.x + cur.width,
-                    Action::FocusUp => r.y + r.height <= cur.y,
-                    _ => r.y >= cur.y + cur.height,
+                let (ok, beside) = match a {
+                    Action::FocusLeft | Action::FocusRight => (
+                        if a == Action::FocusLeft { r.x + r.width <= cur.x } else { r.x >= cur.x + cur.width },
+                        r.y < cur.y + cur.height && r.y + r.height > cur.y,
+                    ),
+                    Action::FocusUp => (r.y + r.height <= cur.y, r.x < cur.x + cur.width && r.x + r.width > cur.x),
+                    _ => (r.y >= cur.y + cur.height, r.x < cur.x + cur.width && r.x + r.width > cur.x),
                 };
-                ok.then(|| (((x - cx).pow(2) + 4 * (y - cy).pow(2)), *p))
+                // a panel level with this one first, then the nearest
+                ok.then(|| (!beside, ((x - cx).pow(2) + 4 * (y - cy).pow(2)), *p))
             })
             .min();
-        if let Some((_, p)) = best {
+        if let Some((_, _, p)) = best {
             self.view.focus = p;
         }
     }

@@ -1162,7 +1162,7 @@ fn long_log_lines_wrap_or_scroll_sideways() {
     app.on_backend(BackendEvent::Log(line));
     app.view.dialog = Dialog::Logs;
     let text = crate::ui::render_text(&mut app, 100, 30, now());
-    assert!(text.contains("BEGIN") && !text.contains("END") && text.contains("x~"), "cut, and marked cut\n{text}");
+    assert!(text.contains("BEGIN") && !text.contains("END") && text.contains("x…"), "cut, and marked cut\n{text}");
     // sideways: the start goes, the cut is marked on the left
     for _ in 0..100 {
         app.on_key(code(KeyCode::Right));

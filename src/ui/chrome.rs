@@ -159,7 +159,7 @@ fn freshness_span(app: &App, p: PanelId, now: DateTime<Utc>, max: usize) -> Span
     let mut s = freshness_span_full(app, p, now);
     if s.content.chars().count() > max {
         let cut: String = s.content.chars().take(max.saturating_sub(1)).collect();
-        s.content = format!("{cut}~").into();
+        s.content = format!("{cut}…").into();
     }
     s
 }
@@ -232,6 +232,18 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         title.push(Span::styled(format!("by {by} "), t.style(Role::Key)));
     }
     let filter = app.view.filter(p);
+    if r.height < 3 {
+        return draw_panel_line(f, app, p, r, now, title);
+    }
+    let title_w: usize = title.iter().map(|s| s.width()).sum();
+    if title_w + 2 > usize::from(r.width) {
+        // a title the border cannot hold: the panel's name (its first word), then the rest cut with `…`
+        let room = usize::from(r.width).saturating_sub(4);
+        let full = title[0].content.trim().to_string();
+        let short: String =
+            if full.chars().count() > room { full.chars().take(room.saturating_sub(1)).chain(['…']).collect() } else { full };
+        title[0].content = format!(" {short} ").into();
+    }
     if !filter.is_empty() || (focused && app.view.filter_editing) {
         let cursor = if focused && app.view.filter_editing { "_" } else { "" };
         title.push(Span::styled(format!("/{filter}{cursor} "), t.style(Role::Key)));
@@ -262,16 +274,34 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         sort: app.view.sort_of(p),
     };
     let selected = app.view.selected(p);
-    // One line for the summary, one for the column header when there is room.
+    // The summary first, wrapped over two lines rather than cut (it carries the verdict), then the
+    // column header when there is room, then the rows.
+    let summary_h = |c: &Content| if c.summary.width() > usize::from(inner.width) && inner.height >= 2 { 2 } else { 1 };
     let room_for_header = inner.height >= 5;
-    let rows_h = inner.height.saturating_sub(1 + u16::from(room_for_header)) as usize;
-    let c: Content = panels::content(&ctx, p, filter, selected, rows_h);
-    let mut lines: Vec<Line> = vec![c.summary];
+    let mut rows_h = inner.height.saturating_sub(1 + u16::from(room_for_header)) as usize;
+    let mut c: Content = panels::content(&ctx, p, filter, selected, rows_h);
+    let extra = summary_h(&c) - 1;
+    let header_line = usize::from(room_for_header && c.header.is_some());
+    let fit = (inner.height as usize).saturating_sub(summary_h(&c) + header_line);
+    if fit != rows_h {
+        // a panel without a column header has that line for one more row; a wrapped summary takes one
+        // (a panel that would then change its form, as haproxy's from compact to table, keeps the first)
+        let again = panels::content(&ctx, p, filter, selected, fit);
+        if again.header.is_some() == c.header.is_some() {
+            (rows_h, c) = (fit, again);
+        } else if fit < rows_h {
+            c.rows.truncate(fit);
+            rows_h = fit;
+        }
+    }
+    let mut lines: Vec<Line> = super::wrap::wrap(c.summary, usize::from(inner.width), 1 + extra);
     if room_for_header && let Some(h) = c.header {
         lines.push(h);
     }
     let first_row = lines.len();
-    lines.extend(c.rows);
+    // a row wider than the panel is marked cut (`…`), never cut silently by the border
+    let w = usize::from(inner.width);
+    lines.extend(c.rows.into_iter().map(|l| if l.width() > w { super::wrap::wrap(l, w, 1).remove(0) } else { l }));
     let para = Paragraph::new(lines);
     f.render_widget(para, inner);
     // Highlight the selected row of the focused panel.
@@ -286,6 +316,45 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         let x = r.x + r.width.saturating_sub(more.len() as u16 + 1);
         f.buffer_mut().set_string(x, r.y, more, t.style(Role::Muted));
     }
+}
+
+/// A panel in one or two lines, for a screen too low for bordered panels: its name, its mark, its
+/// summary (wrapped, cut with `…`), and FAILED when its source fails.
+fn draw_panel_line(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: DateTime<Utc>, mut title: Vec<Span<'static>>) {
+    let t = &app.theme;
+    let short = match p {
+        PanelId::Hosts => "Hosts",
+        PanelId::Vip => "VIP",
+        PanelId::Haproxy => "haproxy",
+        PanelId::Certs => "Certs",
+        _ => p.title(),
+    };
+    title[0].content = short.into();
+    if title.len() > 1 {
+        // the mark right after the name: "Hosts!"
+        title[1].content = title[1].content.trim_end().to_string().into();
+    }
+    let ctx = Ctx {
+        model: &app.model,
+        theme: t,
+        health: &app.assessment,
+        now,
+        width: r.width,
+        tz: app.tz,
+        zoomed: false,
+        sort: app.view.sort_of(p),
+    };
+    let c = panels::content(&ctx, p, app.view.filter(p), 0, 0);
+    let mut spans = title;
+    spans.push(Span::raw(" "));
+    if freshness_span_full(app, p, now).content.contains("FAILED") {
+        spans.push(Span::styled("FAILED ", t.style(Role::Critical)));
+    }
+    spans.extend(c.summary.spans);
+    // a blank column between two panels side by side
+    let width = r.width.saturating_sub(1).max(1);
+    let lines = super::wrap::wrap(Line::from(spans), usize::from(width), usize::from(r.height));
+    f.render_widget(Paragraph::new(lines), Rect { width, ..r });
 }
 
 #[cfg(test)]

@@ -323,7 +323,7 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
     }
 }
 
-/// A log line's text as screen rows: cut to `first` characters after skipping `hscroll` (a `~` at
+/// A log line's text as screen rows: cut to `first` characters after skipping `hscroll` (a `…` at
 /// either cut end), or wrapped: `first` characters on the first row, `width - 4` on the next ones.
 pub(super) fn log_rows(text: &str, first: usize, width: usize, wrap: bool, hscroll: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
@@ -334,10 +334,10 @@ pub(super) fn log_rows(text: &str, first: usize, width: usize, wrap: bool, hscro
         let mut row: String = rest.iter().take(first).collect();
         if rest.len() > first {
             row.pop();
-            row.push('~');
+            row.push('…');
         }
         if skip > 0 && !row.is_empty() {
-            row.replace_range(..row.chars().next().map_or(0, char::len_utf8), "~");
+            row.replace_range(..row.chars().next().map_or(0, char::len_utf8), "…");
         }
         return vec![row];
     }

@@ -8,6 +8,7 @@ mod grid;
 mod help;
 pub mod panels;
 pub mod run;
+mod wrap;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -17,10 +18,11 @@ use ratatui::style::Style;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::{App, Dialog};
+use crate::model::PanelId;
 use crate::settings::theme::Role;
 use chrome::{draw_header, draw_panel};
 use dialogs::{draw_confirm, draw_faults, draw_logs, draw_own_log, draw_progress, draw_quit_while_running};
-pub use grid::layout;
+pub use grid::{Wants, layout};
 use help::{draw_footer, draw_help};
 
 /// Draw the whole screen. Records the panel layout in the app for focus moves.
@@ -40,8 +42,7 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
     }
     let [header, body, footer] = Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
     draw_header(f.buffer_mut(), header, app, now);
-    let nodes = app.model.nodes.data.as_ref().map(Vec::len).unwrap_or(0);
-    let panes = layout(body, app.view.zoom, app.model.plan.hosts.len(), nodes);
+    let panes = layout(body, app.view.zoom, &wants(app, body.width, now));
     for (p, r) in &panes {
         draw_panel(f, app, *p, *r, now);
     }
@@ -62,6 +63,27 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
             app.view.dialog = Dialog::Detail { item, scroll: used };
         }
     }
+}
+
+/// What each panel would show, unfiltered and unscrolled, in lines with its borders: the layout's
+/// measure of content (only the row lists are built; no row is formatted).
+fn wants(app: &App, width: u16, now: DateTime<Utc>) -> Wants {
+    let mut w = Wants::default();
+    for p in PanelId::ALL {
+        let ctx = panels::Ctx {
+            model: &app.model,
+            theme: &app.theme,
+            health: &app.assessment,
+            now,
+            width: width / 3,
+            tz: app.tz,
+            zoomed: false,
+            sort: app.view.sort_of(p),
+        };
+        let c = panels::content(&ctx, p, "", 0, 0);
+        w.set(p, 2 + 1 + usize::from(c.header.is_some()) + c.total);
+    }
+    w
 }
 
 /// Render the screen into plain text (for `kockpit render`, audits and tests).

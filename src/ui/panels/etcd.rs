@@ -32,7 +32,16 @@ pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
         let al: Vec<String> = e.alarms.iter().map(|a| format!("{}@{}", a.alarm, a.member)).collect();
         summary.push(Span::styled(format!("  ALARM {}", al.join(" ")), ctx.s(Role::Critical)));
     }
-    let header = Line::styled("MEMBER    ROLE      TERM  INDEX      LAG  DB/IN USE    VERSION", ctx.s(Role::Muted));
+    // the raft term (the same on every healthy member) gives way to the version when narrow
+    let term = ctx.width >= 64;
+    let header = Line::styled(
+        if term {
+            "MEMBER    ROLE      TERM  INDEX      LAG  DB/IN USE    VERSION"
+        } else {
+            "MEMBER    ROLE      INDEX      LAG  DB/IN USE    VERSION"
+        },
+        ctx.s(Role::Muted),
+    );
     let (a, b) = window(e.members.len(), selected, height);
     let rows = e.members[a..b]
         .iter()
@@ -50,15 +59,20 @@ pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
             } else {
                 "follower"
             };
-            Line::from(vec![
+            let mut spans = vec![
                 Span::styled(pad(&mem.name, 10), ctx.s(Role::Text)),
                 Span::styled(pad(role, 10), ctx.s(if mem.is_leader { Role::Accent } else { Role::Text })),
-                Span::styled(pad(&mem.raft_term.to_string(), 6), ctx.s(Role::Muted)),
+            ];
+            if term {
+                spans.push(Span::styled(pad(&mem.raft_term.to_string(), 6), ctx.s(Role::Muted)));
+            }
+            spans.extend([
                 Span::styled(pad(&mem.raft_index.to_string(), 11), ctx.s(Role::Text)),
                 Span::styled(pad(&mem.apply_lag().to_string(), 5), ctx.s(if mem.apply_lag() > 1000 { Role::Warn } else { Role::Muted })),
                 Span::styled(pad(&format!("{}/{}", bytes(mem.db_size), bytes(mem.db_size_in_use)), 13), ctx.s(Role::Text)),
                 Span::styled(mem.version.clone(), ctx.s(Role::Muted)),
-            ])
+            ]);
+            Line::from(spans)
         })
         .collect();
     Content { summary: Line::from(summary), header: Some(header), rows, offset: a, total: e.members.len() }

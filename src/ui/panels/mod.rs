@@ -71,12 +71,27 @@ pub(super) fn pad(s: &str, w: usize) -> String {
     if n >= w {
         let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
         if w > 0 {
-            t.push(if n > w { '~' } else { s.chars().nth(w - 1).unwrap_or(' ') });
+            t.push(if n > w { '…' } else { s.chars().nth(w - 1).unwrap_or(' ') });
         }
         t
     } else {
         format!("{s}{}", " ".repeat(w - n))
     }
+}
+
+/// `s` in exactly `w` columns: cut in the middle with `…` when longer (a namespace's or name's both ends
+/// tell it apart: `kubesphere-…-system`), padded when shorter.
+pub(super) fn pad_mid(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w || w < 5 {
+        return pad(s, w);
+    }
+    let head = (w - 1).div_ceil(2);
+    let tail = w - 1 - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
 }
 
 /// Choose the window of rows so that `selected` is visible.

@@ -19,6 +19,12 @@ pub(super) fn platform(ctx: &Ctx, filter: &str, selected: usize, height: usize) 
     };
     let idx = workload_rows(m, filter);
     let (a, b) = window(idx.len(), selected, height);
+    // the names first, whole where they fit; the namespaces in what is left (at least 9 columns),
+    // each cut in the middle with `…` rather than silently
+    let longest = |f: fn(&crate::model::Workload) -> &str| idx[a..b].iter().map(|&i| f(&ws[i]).chars().count()).max().unwrap_or(0);
+    let room = (ctx.width as usize).saturating_sub(14);
+    let ns_w = room.saturating_sub(longest(|w| &w.name)).min(longest(|w| &w.namespace) + 1).max(9);
+    let name_w = room.saturating_sub(ns_w).max(5);
     let rows = idx[a..b]
         .iter()
         .map(|&i| {
@@ -30,12 +36,11 @@ pub(super) fn platform(ctx: &Ctx, filter: &str, selected: usize, height: usize) 
             } else {
                 Role::Warn
             };
-            let ns = w.namespace.trim_end_matches("-system");
             Line::from(vec![
                 Span::styled(pad(&format!("{}/{}", w.ready, w.desired), 7), ctx.s(role)),
                 Span::styled(pad(w.kind.short(), 7), ctx.s(Role::Muted)),
-                Span::styled(pad(ns, 12), ctx.s(Role::Muted)),
-                Span::styled(w.name.clone(), ctx.s(role)),
+                Span::styled(format!("{} ", pad_mid(&w.namespace, ns_w - 1)), ctx.s(Role::Muted)),
+                Span::styled(pad_mid(&w.name, name_w).trim_end().to_string(), ctx.s(role)),
             ])
         })
         .collect();

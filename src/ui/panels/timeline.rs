@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn pad_truncates_with_a_marker() {
         assert_eq!(pad("abc", 5), "abc  ");
-        assert_eq!(pad("abcdef", 4), "abc~");
+        assert_eq!(pad("abcdef", 4), "abc…");
         assert_eq!(pad("abcd", 4), "abcd");
     }
 
