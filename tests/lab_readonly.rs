@@ -75,10 +75,13 @@ fn a_read_only_session_pressing_every_operation_key_changes_nothing() {
     std::thread::sleep(Duration::from_millis(1100)); // audit timestamps: keep clear of anything before
     let t = Tmux::start(&format!("--readonly --config {}", plan.display()), 160, 50);
     t.wait("the live picture, read-only", 30, |s| s.contains("READ-ONLY") && s.contains("MASTER") && s.contains("m1"));
-    let keys = [("c", "cordon"), ("u", "uncordon"), ("f", "vip failover"), ("r", "renew certs"), ("n", "toggle noout")];
+    // each refusal names the operation and its target ("read-only: Cordon m1 refused")
+    let keys = [("c", "Cordon"), ("u", "Uncordon"), ("f", "VIP failover"), ("r", "Renew certificates on m1"), ("n", "Ceph noout")];
     for (key, name) in keys {
         t.keys(&[key]);
-        t.wait(&format!("the refusal of {name}"), 10, |s| s.contains(&format!("read-only: {name} refused")));
+        t.wait(&format!("the refusal of {name}"), 10, |s| {
+            s.lines().any(|l| l.contains("read-only: ") && l.contains(name) && l.contains(" refused"))
+        });
     }
     // a drain's plan and dry run stay open to an auditor (reads only); confirming it is refused. With
     // no node listed there is nothing to drain, and it says so.

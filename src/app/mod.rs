@@ -320,10 +320,53 @@ impl App {
         Ok(txt)
     }
 
+    /// The operation an action asks for, on what is selected, or why there is none.
+    fn request_for(&self, a: Action) -> Result<OpRequest, String> {
+        Ok(match a {
+            Action::Cordon | Action::Uncordon | Action::Drain => {
+                let node = self.target_node().ok_or("select a node first (Nodes panel)")?;
+                match a {
+                    Action::Cordon => OpRequest::Cordon { node },
+                    Action::Uncordon => OpRequest::Uncordon { node },
+                    _ => OpRequest::Drain { node, options: Default::default() },
+                }
+            }
+            Action::VipFailover => {
+                let to = self.failover_target().ok_or("no load balancer to fail over to")?;
+                OpRequest::VipFailover { to, mode: FailoverMode::Graceful }
+            }
+            Action::RestoreVip => OpRequest::RestoreVipPriority { lb: self.restore_target()? },
+            Action::RenewCerts => OpRequest::RenewCerts { masters: self.model.plan.masters().map(|h| h.name.clone()).collect() },
+            Action::ToggleNoout => {
+                let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+                OpRequest::SetNoout { on: !set }
+            }
+            _ => return Err(format!("{} is not an operation", a.name())),
+        })
+    }
+
     pub fn act(&mut self, a: Action) -> Vec<Command> {
-        if a.is_operation() && a != Action::Drain && self.readonly() {
-            self.refuse_readonly(a.name().replace('_', " "));
-            return vec![];
+        if a.is_operation() {
+            // what the key asks for, on what is selected; the planner refuses it when read-only
+            // (naming it: "read-only: Cordon m1 refused"), a drain's dry run excepted
+            return match self.request_for(a) {
+                Ok(req) => self.propose(req),
+                Err(_) if self.readonly() && a != Action::Drain => {
+                    let what = match a {
+                        Action::Cordon => "Cordon",
+                        Action::Uncordon => "Uncordon",
+                        Action::VipFailover => "VIP failover",
+                        Action::RestoreVip => "Restore keepalived",
+                        _ => a.name(),
+                    };
+                    self.refuse_readonly(what.to_string());
+                    vec![]
+                }
+                Err(why) => {
+                    self.say(Severity::Warn, why);
+                    vec![]
+                }
+            };
         }
         match a {
             Action::Quit => return self.ask_quit(),
@@ -372,35 +415,16 @@ impl App {
                 }
                 Err(e) => self.say(Severity::Critical, format!("timeline export failed: {e}")),
             },
-            Action::Cordon | Action::Uncordon | Action::Drain => match self.target_node() {
-                None => self.say(Severity::Warn, "select a node first (Nodes panel)"),
-                Some(node) => {
-                    let req = match a {
-                        Action::Cordon => OpRequest::Cordon { node },
-                        Action::Uncordon => OpRequest::Uncordon { node },
-                        _ => OpRequest::Drain { node, options: Default::default() },
-                    };
-                    return self.propose(req);
-                }
-            },
-            Action::VipFailover => match self.failover_target() {
-                None => self.say(Severity::Warn, "no load balancer to fail over to"),
-                Some(to) => return self.propose(OpRequest::VipFailover { to, mode: FailoverMode::Graceful }),
-            },
-            Action::RestoreVip => match self.restore_target() {
-                Ok(lb) => return self.propose(OpRequest::RestoreVipPriority { lb }),
-                Err(why) => self.say(Severity::Warn, why),
-            },
+            // handled above, through the planner
+            Action::Cordon
+            | Action::Uncordon
+            | Action::Drain
+            | Action::VipFailover
+            | Action::RestoreVip
+            | Action::RenewCerts
+            | Action::ToggleNoout => {}
             Action::CommandLine => self.open_command_line(),
             Action::Sort => self.cycle_sort(),
-            Action::RenewCerts => {
-                let masters: Vec<String> = self.model.plan.masters().map(|h| h.name.clone()).collect();
-                return self.propose(OpRequest::RenewCerts { masters });
-            }
-            Action::ToggleNoout => {
-                let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
-                return self.propose(OpRequest::SetNoout { on: !set });
-            }
             // the logs of what is selected (opened unless open already); with nothing to go by and
             // nothing open, the picker, never an empty viewer
             Action::Logs => {

@@ -125,6 +125,12 @@ fn cancel_is_audited_and_blocked_plans_cannot_be_confirmed() {
     // VIP failover to the holder itself is refused: select slb1 in the VIP panel.
     app.view.focus = PanelId::Vip;
     app.propose(OpRequest::VipFailover { to: "slb1".into(), mode: FailoverMode::Graceful });
+    // the refusal and its reason come first, above what it would have done, at every size
+    for (w, h) in [(80, 24), (120, 40)] {
+        let screen = crate::ui::render_text(&mut app, w, h, now());
+        let at = |s: &str| screen.find(s).unwrap_or_else(|| panic!("{s} at {w}x{h}:\n{screen}"));
+        assert!(at("REFUSED:") < at("slb1 already holds the VIP") && at("slb1 already holds the VIP") < at("It would have:"));
+    }
     let cmds = recorded(app.on_key(key('y')));
     assert!(cmds.is_empty(), "a refused plan cannot be confirmed");
     let events = audit_events(&app, &path);
@@ -139,10 +145,21 @@ fn read_only_refuses_every_operation_key_and_logs_it() {
     let mut app = app_with(true, &[], Some(log));
     assert!(app.readonly());
     app.view.focus = PanelId::Nodes;
-    for c in ['c', 'u', 'f', 'r', 'n'] {
+    app.view.selected.insert(PanelId::Nodes, 4);
+    // each refusal names what was asked, on what
+    let said = [
+        ('c', "read-only: Cordon worker2 refused"),
+        ('u', "read-only: Uncordon worker2 refused"),
+        ('f', "read-only: Graceful VIP failover to slb2 refused"),
+        ('r', "read-only: Renew certificates on master1, master2, master3 refused"),
+        ('n', "read-only: Set Ceph noout refused"),
+    ];
+    for (c, says) in said {
         let cmds = app.on_key(key(c));
         assert!(cmds.is_empty());
         assert_eq!(app.view.dialog, Dialog::None, "no dialog for {c}");
+        let (_, text, _) = app.notice.clone().unwrap();
+        assert!(text.starts_with(says), "{c}: {text}");
     }
     // Even a plan pushed past the key handling cannot execute without the capability.
     app.propose(OpRequest::Cordon { node: "worker1".into() });

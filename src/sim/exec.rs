@@ -85,7 +85,22 @@ impl SimCluster {
                     }
                     emit(self, format!("{lb}: priority restored to {prio}"), true);
                 }
-                run.queue.push_front((now, Step::Finish(format!("{lb} restored"))));
+                // as on a real host: with the highest priority it takes the VIP back, and the
+                // operation is done when it has (not when the priority is written)
+                let takes_back = self.lbs.iter().find(|l| l.name == lb).is_some_and(|me| {
+                    !me.holds_vip
+                        && self
+                            .lbs
+                            .iter()
+                            .filter(|o| o.name != lb && o.keepalived == Proc::Running)
+                            .all(|o| o.effective_priority() < me.effective_priority())
+                });
+                if takes_back {
+                    let deadline = now + Duration::seconds(15);
+                    run.queue.push_front((now, Step::WaitVipOn { lb: lb.clone(), started: now, deadline }));
+                } else {
+                    run.queue.push_front((now, Step::Finish(format!("{lb} restored"))));
+                }
             }
             Step::WaitVipOn { lb, started, deadline } => {
                 let on = self.lbs.iter().filter(|l| l.holds_vip).map(|l| l.name.clone()).collect::<Vec<_>>();

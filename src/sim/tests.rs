@@ -156,9 +156,10 @@ fn graceful_failover_then_restore() {
     let secs: f64 = took.unwrap().trim_start_matches("VIP on slb2 after ").trim_end_matches('s').parse().unwrap();
     assert!((3.4..=4.0).contains(&secs), "graceful demotion takes the master-down interval (~3.4 s), got {secs}");
     sim.execute(2, &OpRequest::RestoreVipPriority { lb: "slb1".into() }, &cap, now);
-    let (now, _) = finish(&mut sim, &mut m, now, 2);
-    run(&mut sim, &mut m, now, 4.0);
-    assert_eq!(m.vip_holders(), vec!["slb1"], "preempts back after restore");
+    let (_, ev) = finish(&mut sim, &mut m, now, 2);
+    // done means the VIP is back: the operation waits for it, as the real one does
+    assert_eq!(m.vip_holders(), vec!["slb1"], "preempts back before the restore reports done");
+    assert!(ev.iter().any(|e| matches!(e, OpEvent::Step { text, .. } if text.starts_with("VIP on slb1 after"))), "{ev:?}");
 }
 
 #[test]

@@ -26,9 +26,21 @@ pub(super) fn dialog_block<'a>(app: &App, title: &'a str) -> Block<'a> {
 
 pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan) {
     let t = &app.theme;
-    let mut lines = vec![Line::styled("This will:", t.style(Role::Muted))];
+    // a refused plan says so first, with why; its steps follow as what it would have done
+    let mut lines = vec![];
+    if !plan.allowed() {
+        lines.push(Line::styled("REFUSED:", t.style(Role::Critical)));
+        for b in &plan.blockers {
+            lines.push(Line::styled(format!("  - {b}"), t.style(Role::Critical)));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("It would have:", t.style(Role::Muted)));
+    } else {
+        lines.push(Line::styled("This will:", t.style(Role::Muted)));
+    }
+    let step_role = if plan.allowed() { Role::Text } else { Role::Muted };
     for (i, s) in plan.steps.iter().enumerate() {
-        lines.push(Line::styled(format!(" {}. {s}", i + 1), t.style(Role::Text)));
+        lines.push(Line::styled(format!(" {}. {s}", i + 1), t.style(step_role)));
     }
     if !plan.warnings.is_empty() {
         lines.push(Line::raw(""));
@@ -97,10 +109,6 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
         }
         lines.push(Line::from(keys));
     } else {
-        lines.push(Line::styled(" REFUSED:", t.style(Role::Critical)));
-        for b in &plan.blockers {
-            lines.push(Line::styled(format!("  - {b}"), t.style(Role::Critical)));
-        }
         let close = format!("{} close", k(Action::ConfirmNo, 2));
         let close = if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) {
             format!(" {}/{} change the options   {close}", k(Action::DrainToggleEmptyDir, 1), k(Action::DrainToggleUnmanaged, 1))
