@@ -28,6 +28,44 @@ pub struct CommandLine {
     pub error: bool,
     /// Position in the history while Up/Down walk it.
     history_at: Option<usize>,
+    /// What was typed before Up began the walk: Down past the newest brings it back.
+    draft: Option<String>,
+    /// The cursor, in characters from the start; `None` is the end (where typing goes by default).
+    cursor: Option<usize>,
+}
+
+impl CommandLine {
+    /// The cursor's position in characters (the end when it was never moved).
+    pub fn cursor(&self) -> usize {
+        let n = self.text.chars().count();
+        self.cursor.unwrap_or(n).min(n)
+    }
+    fn byte(&self, chars: usize) -> usize {
+        self.text.char_indices().nth(chars).map_or(self.text.len(), |(i, _)| i)
+    }
+    fn set_cursor(&mut self, at: usize) {
+        self.cursor = (at < self.text.chars().count()).then_some(at);
+    }
+    /// Put `s` at the cursor, as much as the line's limit allows; whether some was left out.
+    pub fn insert(&mut self, s: &str) -> bool {
+        let room = MAX_LEN.saturating_sub(self.text.chars().count());
+        let put: String = s.chars().take(room).collect();
+        let at = self.cursor();
+        let b = self.byte(at);
+        self.text.insert_str(b, &put);
+        self.set_cursor(at + put.chars().count());
+        s.chars().count() > room
+    }
+    /// Replace the whole line; the cursor goes to its end.
+    pub fn set(&mut self, text: String) {
+        self.text = text;
+        self.cursor = None;
+    }
+    fn remove(&mut self, from: usize, to: usize) {
+        let (a, b) = (self.byte(from), self.byte(to));
+        self.text.replace_range(a..b, "");
+        self.set_cursor(from);
+    }
 }
 
 /// A command, parsed and checked against nothing but its own grammar.
@@ -238,20 +276,47 @@ impl App {
         match key.code {
             KeyCode::Esc => return vec![],
             KeyCode::Char('c' | 'g') if ctrl => return vec![],
-            KeyCode::Char('u') if ctrl => cl.text.clear(),
+            // readline's editing keys: the cursor moves, text goes in and out where it is
+            KeyCode::Left | KeyCode::Char('b') if key.code == KeyCode::Left || ctrl => cl.set_cursor(cl.cursor().saturating_sub(1)),
+            KeyCode::Right | KeyCode::Char('f') if key.code == KeyCode::Right || ctrl => cl.set_cursor(cl.cursor() + 1),
+            KeyCode::Home | KeyCode::Char('a') if key.code == KeyCode::Home || ctrl => cl.set_cursor(0),
+            KeyCode::End | KeyCode::Char('e') if key.code == KeyCode::End || ctrl => cl.cursor = None,
+            KeyCode::Char('u') if ctrl => cl.remove(0, cl.cursor()),
+            KeyCode::Char('k') if ctrl => {
+                let at = cl.cursor();
+                let n = cl.text.chars().count();
+                cl.remove(at, n);
+            }
             KeyCode::Char('w') if ctrl => {
-                let keep = cl.text.trim_end().rfind(' ').map(|i| i + 1).unwrap_or(0);
-                cl.text.truncate(keep);
+                let at = cl.cursor();
+                let before: Vec<char> = cl.text.chars().take(at).collect();
+                let mut from = at;
+                while from > 0 && before[from - 1] == ' ' {
+                    from -= 1;
+                }
+                while from > 0 && before[from - 1] != ' ' {
+                    from -= 1;
+                }
+                cl.remove(from, at);
             }
             KeyCode::Backspace => {
                 if cl.text.is_empty() {
                     return vec![];
                 }
-                cl.text.pop();
+                let at = cl.cursor();
+                if at > 0 {
+                    cl.remove(at - 1, at);
+                }
+            }
+            KeyCode::Delete | KeyCode::Char('d') if key.code == KeyCode::Delete || ctrl => {
+                let at = cl.cursor();
+                if at < cl.text.chars().count() {
+                    cl.remove(at, at + 1);
+                }
             }
             KeyCode::Tab => {
                 let (text, offered) = complete(&cl.text, &self.command_names(), &self.aliases);
-                cl.text = text;
+                cl.set(text);
                 cl.error = false;
                 cl.hint = (!offered.is_empty()).then(|| offered.join("  "));
                 self.view.command = Some(cl);
@@ -266,8 +331,19 @@ impl App {
                         (Some(i), KeyCode::Up) => Some(i.saturating_sub(1)),
                         (Some(i), _) => (i + 1 < n).then_some(i + 1),
                     };
+                    // the line being typed is kept while the history is walked, and comes back
+                    if cl.history_at.is_none() && at.is_some() {
+                        cl.draft = Some(cl.text.clone());
+                    }
+                    let walked = cl.history_at.is_some() || at.is_some();
                     cl.history_at = at;
-                    cl.text = at.map(|i| self.command_history[i].clone()).unwrap_or_default();
+                    if walked {
+                        let text = match at {
+                            Some(i) => self.command_history[i].clone(),
+                            None => cl.draft.take().unwrap_or_default(),
+                        };
+                        cl.set(text);
+                    }
                 }
             }
             KeyCode::Enter => {
@@ -290,7 +366,9 @@ impl App {
                     }
                 };
             }
-            KeyCode::Char(c) if !ctrl && !c.is_control() && cl.text.chars().count() < MAX_LEN => cl.text.push(c),
+            KeyCode::Char(c) if !ctrl && !c.is_control() => {
+                cl.insert(c.encode_utf8(&mut [0; 4]));
+            }
             _ => {}
         }
         cl.hint = None;

@@ -241,7 +241,7 @@ impl App {
         let cut = if self.view.too_small {
             return;
         } else if let Some(cl) = self.view.command.as_mut() {
-            let cut = put(&mut cl.text, cmdline::MAX_LEN);
+            let cut = cl.insert(&clean);
             cl.hint = cut.then(|| format!("pasted text cut at {} characters", cmdline::MAX_LEN));
             cl.error = cut;
             return;

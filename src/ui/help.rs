@@ -101,10 +101,21 @@ fn draw_command_line(buf: &mut Buffer, area: Rect, app: &App, cl: &crate::app::c
     let width = area.width as usize;
     // a reason to say leaves the typed text a third of the row, so the reason is seen
     let room = if cl.error && cl.hint.is_some() { (width / 3).max(8) } else { width.saturating_sub(3).max(1) };
-    let n = cl.text.chars().count();
-    let shown: String = if n + 1 > room { cl.text.chars().skip(n + 1 - room).collect() } else { cl.text.clone() };
-    let mut spans =
-        vec![Span::styled(" :", t.style(Role::Key)), Span::styled(shown, t.style(Role::Text)), Span::styled("_", t.style(Role::Key))];
+    // the window of the text that holds the cursor (the end, unless it was moved)
+    let chars: Vec<char> = cl.text.chars().collect();
+    let n = chars.len();
+    let at = cl.cursor();
+    let start = if n + 1 > room { (at + 1).saturating_sub(room).min(n + 1 - room) } else { 0 };
+    let end = (start + room).min(n);
+    let before: String = chars[start..at.max(start)].iter().collect();
+    let mut spans = vec![Span::styled(" :", t.style(Role::Key)), Span::styled(before, t.style(Role::Text))];
+    if at < n {
+        // the character under the cursor, reversed, then the rest
+        spans.push(Span::styled(chars[at].to_string(), t.style(Role::Selection)));
+        spans.push(Span::styled(chars[at + 1..end.max(at + 1)].iter().collect::<String>(), t.style(Role::Text)));
+    } else {
+        spans.push(Span::styled("_", t.style(Role::Key)));
+    }
     match &cl.hint {
         Some(h) if cl.error => spans.push(Span::styled(format!("  {h}"), t.style(Role::Warn))),
         Some(h) => spans.push(Span::styled(format!("  {h}"), t.style(Role::Muted))),

@@ -53,6 +53,9 @@ pub fn tick_changes(app: &mut App, last: Option<&ratatui::buffer::Buffer>, now: 
     ui::render_buffer(app, last.area.width, last.area.height, now) != *last
 }
 
+/// Input events taken in one go before a frame is drawn.
+const INPUT_BATCH: usize = 4096;
+
 /// Run the TUI until the user quits or the process is told to stop. The terminal is restored on
 /// every path out, panics included (ratatui's init installs a restoring panic hook). A hang-up, the
 /// end of input or SIGTERM stops a running operation at its safe point and waits for its end (at most
@@ -161,23 +164,37 @@ async fn event_loop(
             }
         }
         tokio::select! {
-            ev = input.next() => match ev {
-                Some(Ok(Event::Key(k))) => {
-                    for cmd in app.on_key(k) {
-                        if backend.commands.send(cmd).is_err() {
-                            tracing::warn!("backend stopped; command dropped");
+            ev = input.next() => {
+                // everything already typed (a paste without bracketed paste is thousands of keys) is
+                // taken before the next frame: one draw for the lot, not one per key
+                let mut ev = ev;
+                for _ in 0..INPUT_BATCH {
+                    match ev {
+                        Some(Ok(Event::Key(k))) => {
+                            for cmd in app.on_key(k) {
+                                if backend.commands.send(cmd).is_err() {
+                                    tracing::warn!("backend stopped; command dropped");
+                                }
+                            }
                         }
+                        Some(Ok(Event::Resize(_, _))) => app.dirty = true,
+                        Some(Ok(Event::Paste(text))) => app.on_paste(&text),
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            tracing::warn!("terminal input failed: {e}");
+                            return wind_down(app, backend, Ended::InputClosed).await;
+                        }
+                        None => return wind_down(app, backend, Ended::InputClosed).await,
+                    }
+                    if app.quit {
+                        break;
+                    }
+                    match futures_util::FutureExt::now_or_never(input.next()) {
+                        Some(next) => ev = next,
+                        None => break,
                     }
                 }
-                Some(Ok(Event::Resize(_, _))) => app.dirty = true,
-                Some(Ok(Event::Paste(text))) => app.on_paste(&text),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    tracing::warn!("terminal input failed: {e}");
-                    return wind_down(app, backend, Ended::InputClosed).await;
-                }
-                None => return wind_down(app, backend, Ended::InputClosed).await,
-            },
+            }
             ev = backend.events.recv() => {
                 let Some(ev) = ev else {
                     tracing::error!("backend stopped");

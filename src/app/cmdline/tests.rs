@@ -265,3 +265,52 @@ fn on_a_screen_too_small_to_draw_only_quit_works() {
     app.on_key(key('q'));
     assert!(app.quit);
 }
+
+#[test]
+fn the_line_is_edited_where_the_cursor_is_and_a_draft_survives_the_history() {
+    let mut app = app_with(false, &[], None);
+    let ctrl = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    let line = |app: &App| app.view.command.as_ref().unwrap().text.clone();
+    type_line(&mut app, "etcd");
+    app.on_key(key(':'));
+    for c in "logs master1 kublet".chars() {
+        app.on_key(key(c));
+    }
+    // back to the typo, fix it, on to the end
+    for _ in 0..3 {
+        app.on_key(code(KeyCode::Left));
+    }
+    app.on_key(key('e'));
+    assert_eq!(line(&app), "logs master1 kubelet");
+    assert_eq!(app.view.command.as_ref().unwrap().cursor(), 17);
+    app.on_key(code(KeyCode::Home));
+    app.on_key(code(KeyCode::Delete));
+    app.on_key(key('L'));
+    assert_eq!(line(&app), "Logs master1 kubelet");
+    app.on_key(code(KeyCode::Backspace));
+    app.on_key(key('l'));
+    app.on_key(code(KeyCode::End));
+    app.on_key(ctrl('w'));
+    assert_eq!(line(&app), "logs master1 ");
+    // Up walks the history; Down past its newest brings back what was being typed
+    app.on_key(code(KeyCode::Up));
+    assert_eq!(line(&app), "etcd");
+    app.on_key(code(KeyCode::Down));
+    assert_eq!(line(&app), "logs master1 ");
+    // a paste goes in at the cursor
+    app.on_key(ctrl('a'));
+    app.on_paste("x");
+    assert_eq!(line(&app), "xlogs master1 ");
+    app.on_key(ctrl('k'));
+    assert_eq!(line(&app), "x");
+    app.on_key(ctrl('u'));
+    assert_eq!(line(&app), "");
+    // the screen shows the cursor where it is: the rest of the line after it
+    for c in "nodes".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Left));
+    app.on_key(code(KeyCode::Left));
+    let screen = crate::ui::render_text(&mut app, 80, 24, crate::app::tests::now());
+    assert!(screen.lines().last().unwrap().starts_with(" :nodes"), "{screen}");
+}
