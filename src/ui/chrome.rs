@@ -273,7 +273,9 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         zoomed,
         sort: app.view.sort_of(p),
     };
-    let selected = app.view.selected(p);
+    // a panel without focus that cannot show every row shows its first problem (the selection is
+    // only drawn, and only moves, in the focused panel)
+    let selected = if focused { app.view.selected(p) } else { problem_row(app, p, filter).unwrap_or(app.view.selected(p)) };
     // The summary first, wrapped over two lines rather than cut (it carries the verdict), then the
     // column header when there is room, then the rows.
     let summary_h = |c: &Content| if c.summary.width() > usize::from(inner.width) && inner.height >= 2 { 2 } else { 1 };
@@ -315,6 +317,27 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         let more = format!(" {}-{}/{} ", c.offset + 1, (c.offset + rows_h).min(c.total), c.total);
         let x = r.x + r.width.saturating_sub(more.len() as u16 + 1);
         f.buffer_mut().set_string(x, r.y, more, t.style(Role::Muted));
+    }
+}
+
+/// The first row of panel `p` (as filtered) that has a problem: a host or node with a finding, an
+/// etcd member that does not answer, a workload not ready.
+fn problem_row(app: &App, p: PanelId, filter: &str) -> Option<usize> {
+    use crate::model::rows;
+    let m = &app.model;
+    let bad = |subject: &str| app.assessment.worst(p, subject) >= Severity::Warn;
+    match p {
+        PanelId::Hosts => rows::hosts_rows(m, filter).iter().position(|h| bad(h)),
+        PanelId::Nodes => {
+            let nodes = m.nodes.data.as_deref()?;
+            rows::node_rows(m, filter, app.view.sort_of(p)).iter().position(|&i| bad(&nodes[i].name))
+        }
+        PanelId::Etcd => m.etcd.data.as_ref()?.members.iter().position(|mem| !mem.reachable),
+        PanelId::Platform => {
+            let ws = m.workloads.data.as_deref()?;
+            rows::workload_rows(m, filter).iter().position(|&i| !ws[i].is_ready())
+        }
+        _ => None,
     }
 }
 

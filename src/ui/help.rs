@@ -62,7 +62,8 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     if let Some((sev, text, at)) = &app.notice
         && (now - *at).num_seconds() < 6
     {
-        let line = Line::styled(format!(" {text}"), t.style(sev_role(*sev)));
+        // a notice longer than the row ends in `…`
+        let line = super::wrap::wrap(Line::styled(format!(" {text}"), t.style(sev_role(*sev))), usize::from(area.width), 1).remove(0);
         buf.set_line(area.x, area.y, &line, area.width);
         return;
     }
@@ -74,23 +75,35 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
         (Action::ToggleNoout, "noout"),
     ];
     let nav = [(Action::Help, "help"), (Action::Quit, "quit"), (Action::Zoom, "zoom"), (Action::Filter, "filter"), (Action::Logs, "log")];
-    let mut spans = vec![Span::raw(" ")];
+    // whole hints only: those that do not fit are left out from the end, help and quit kept
+    let mut hints: Vec<(Option<Action>, Vec<Span>)> = vec![];
     let op_role = if app.readonly() { Role::Muted } else { Role::Text };
     for (a, label) in ops {
-        spans.push(Span::styled(hint(app, a), t.style(if app.readonly() { Role::Muted } else { Role::Key })));
-        spans.push(Span::styled(format!(" {label}  "), t.style(op_role)));
+        hints.push((
+            Some(a),
+            vec![
+                Span::styled(hint(app, a), t.style(if app.readonly() { Role::Muted } else { Role::Key })),
+                Span::styled(format!(" {label}  "), t.style(op_role)),
+            ],
+        ));
     }
     if app.readonly() {
-        spans.push(Span::styled("(read-only)  ", t.style(Role::Muted)));
+        hints.push((None, vec![Span::styled("(read-only)  ", t.style(Role::Muted))]));
     }
-    for (a, label) in nav {
-        spans.push(Span::styled(hint(app, a), t.style(Role::Key)));
-        spans.push(Span::styled(format!(" {label}  "), t.style(Role::Text)));
+    let faults = app.supports_faults.then_some((Action::Faults, "faults"));
+    for (a, label) in nav.into_iter().chain(faults) {
+        hints.push((
+            Some(a),
+            vec![Span::styled(hint(app, a), t.style(Role::Key)), Span::styled(format!(" {label}  "), t.style(Role::Text))],
+        ));
     }
-    if app.supports_faults {
-        spans.push(Span::styled(hint(app, Action::Faults), t.style(Role::Key)));
-        spans.push(Span::styled(" faults  ", t.style(Role::Text)));
+    let width = |hs: &[(Option<Action>, Vec<Span>)]| 1 + hs.iter().flat_map(|(_, s)| s).map(|s| s.width()).sum::<usize>();
+    while width(&hints) > usize::from(area.width) + 2 {
+        let Some(i) = hints.iter().rposition(|(a, _)| !matches!(a, Some(Action::Help | Action::Quit) | None)) else { break };
+        hints.remove(i);
     }
+    let mut spans = vec![Span::raw(" ")];
+    spans.extend(hints.into_iter().flat_map(|(_, s)| s));
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }
 

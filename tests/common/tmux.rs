@@ -33,7 +33,10 @@ impl Tmux {
             Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false),
             "tmux is required (apt-get install tmux)"
         );
-        let sock = format!("kockpit-e2e-{}-{}", std::process::id(), w);
+        // one server per session: tests run in parallel, several at the same size
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sock = format!("kockpit-e2e-{}-{n}-{w}", std::process::id());
         let tmp = tempfile::Builder::new().prefix(&format!("{sock}-")).tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let audit = audit.map(std::path::Path::to_path_buf).unwrap_or_else(|| dir.join("audit.jsonl"));

@@ -72,7 +72,7 @@ pub(super) fn hosts(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
         match level {
             2 => "NAME       ROLE     PLAN          KERNEL   UP   LOAD  STATE",
             1 => "NAME       ROLE     PLAN          KERNEL   STATE",
-            _ => "NAME     ROLE   KERNEL  STATE",
+            _ => "NAME     ROLE    KERNEL  STATE",
         },
         ctx.s(Role::Muted),
     );
@@ -86,7 +86,7 @@ pub(super) fn hosts(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
             let kernel = facts.map(|f| short_kernel(&f.kernel).to_string()).unwrap_or_else(|| "-".into());
             let size = h.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
             let mut spans = vec![Span::styled(pad(&h.name, if wide { 11 } else { 9 }), ctx.s(Role::Text))];
-            spans.push(Span::styled(pad(&h.roles.label(), if wide { 9 } else { 7 }), ctx.s(Role::Muted)));
+            spans.push(Span::styled(pad(&h.roles.label(), if wide { 9 } else { 8 }), ctx.s(Role::Muted)));
             if wide {
                 spans.push(Span::styled(pad(&size, 14), ctx.s(Role::Text)));
             }
