@@ -813,3 +813,90 @@ fn a_kubeconfig_that_is_there_but_unusable_is_an_error_for_scripts_not_the_demo(
     let (code, err, out, _) = run(std::path::Path::new(&list), &["status", "--wait", "3"]);
     assert!(out.contains("ops@c (LIVE)") && !out.contains("failed to read kubeconfig") && !out.contains("nope"), "{code:?} {err}{out}");
 }
+
+/// `kockpit run`: the plan printed, executed only with --yes, refused with exit 1 where the screen
+/// refuses, each step and its record on the audit log.
+#[test]
+fn run_plans_and_with_yes_executes_an_operation_headless() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let log = cfg.join("audit.jsonl");
+    let log_s = log.to_str().unwrap();
+    let events = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // the plan only: the drain's dry run included, nothing done
+    let out = kockpit_in(cfg, &["run", "--demo", "drain", "--node", "worker2", "--audit-log", log_s]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("Drain worker2\n") && text.contains("dry run:") && text.contains("pod(s) to evict"), "{text}");
+    assert!(text.contains("not carried out: add --yes"), "{text}");
+    let ev = events();
+    assert!(ev.contains(&"op_planned".into()) && ev.contains(&"op_cancelled".into()) && !ev.contains(&"op_confirmed".into()), "{ev:?}");
+    // with --yes: carried out, each step printed, exit 0 once verified
+    let out = kockpit_in(cfg, &["run", "--demo", "cordon", "worker3", "--yes", "--audit-log", log_s]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok   node worker3 spec.unschedulable=true") && text.contains("done: worker3 cordoned"), "{text}");
+    let ev = events();
+    let confirmed = ev.iter().position(|e| e == "op_confirmed").expect("confirmed");
+    assert!(ev[confirmed..].contains(&"op_finished".into()), "{ev:?}");
+    // a blocker: exit 1, the reason first
+    let out = kockpit_in(cfg, &["run", "--demo", "failover", "slb1", "--yes", "--audit-log", log_s]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("REFUSED:\n  - slb1 already holds the VIP\nIt would have:"), "{text}");
+    // read-only: refused below the screen too, and recorded
+    let out = kockpit_in(cfg, &["run", "--demo", "--readonly", "cordon", "worker3", "--yes", "--audit-log", log_s]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only: Cordon worker3 refused"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(events().iter().any(|e| e == "op_refused"));
+    // what cannot be meant: exit 4, said
+    for (args, says) in [
+        (&["run", "--demo", "reboot", "m1"][..], "unknown operation `reboot`"),
+        (&["run", "--demo", "cordon", "nosuch"][..], "no node `nosuch`"),
+        (&["run", "--demo", "drain", "worker1", "--node", "worker2"][..], "given twice"),
+        (&["run", "--demo", "cordon", "worker1", "--emergency"][..], "--emergency is a failover's"),
+    ] {
+        let out = kockpit_in(cfg, args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// An interrupted `run` stops the operation at its safe point and waits for its end: the audit log
+/// has the end, and the exit code says it was not done.
+#[test]
+fn an_interrupted_run_cancels_at_the_safe_point_and_records_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let log = cfg.join("audit.jsonl");
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let child = Command::new(bin)
+        .args(["run", "--demo", "drain", "worker2", "--yes", "--audit-log", log.to_str().unwrap()])
+        .env("KOCKPIT_CONFIG_DIR", cfg)
+        .env("XDG_STATE_HOME", cfg.join("state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // once it evicts, interrupt it
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("\"op_step\"") {
+        assert!(t0.elapsed().as_secs() < 60, "the drain never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("CANCELLED: "), "{text}");
+    let audit = std::fs::read_to_string(&log).unwrap();
+    for e in ["op_cancel_requested", "op_finished", "session_end"] {
+        assert!(audit.contains(&format!("\"{e}\"")), "{e} in\n{audit}");
+    }
+}

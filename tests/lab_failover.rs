@@ -544,3 +544,42 @@ fn the_stall_watch_sees_this_process_stopped() {
     let stall = harness::longest_stall_since(t);
     assert!(stall >= Duration::from_secs(1) && stall < Duration::from_secs(5), "{stall:?}");
 }
+
+/// `kockpit run`, the process an operator starts on a jump host: the plan, then with --yes the
+/// failover against the real keepalived, then the restore; the lab's own look agrees at each step.
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn headless_run_fails_the_vip_over_and_restores_it() {
+    let lab = lab();
+    let _restore = Restore { lab: &lab };
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_kockpit"));
+    let audit = tmp.path().join("audit.jsonl");
+    let dir = tmp.path().to_str().unwrap().to_string();
+    let run = |args: &[&str]| -> Result<String, String> {
+        let mut all = vec!["run", "--config", lab.var("KOCKPIT_CONFIG"), "--audit-log", audit.to_str().unwrap(), "--wait", "5"];
+        all.extend_from_slice(args);
+        harness::run_env(&bin, &all, &[("KOCKPIT_CONFIG_DIR", &dir), ("XDG_STATE_HOME", &dir)], Duration::from_secs(120))
+    };
+    // the plan alone changes nothing
+    let plan = run(&["failover", "--to", "lb2"]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.starts_with("Graceful VIP failover to lb2\n") && plan.contains("not carried out"), "{plan}");
+    assert_eq!(lab.vip_holders(), "lb1");
+    // to the owner: refused, exit 1, nothing changed
+    let refused = run(&["failover", "lb1", "--yes"]).expect_err("refused");
+    assert!(refused.contains("REFUSED:") && refused.contains("lb1 already holds the VIP"), "{refused}");
+    assert_eq!(lab.track_file("lb1"), "0");
+    // carried out and verified
+    let out = run(&["failover", "lb2", "--yes"]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("done: VIP on lb2 after "), "{out}");
+    assert_eq!(lab.vip_holders(), "lb2", "the lab sees the VIP on lb2");
+    assert_eq!(lab.track_file("lb1"), "1", "lb1 demoted through its track file");
+    let back = run(&["restore", "--lb", "lb1", "--yes"]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(back.contains("done: lb1: keepalived priority 150 restored") && back.contains("VIP back on lb1"), "{back}");
+    lab.wait_vip("lb1", Duration::from_secs(5));
+    assert_eq!(lab.track_file("lb1"), "0");
+    // every operation's end is on the audit log, after its confirmation
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert_eq!(log.matches("\"op_confirmed\"").count(), 2, "{log}");
+    assert_eq!(log.matches("\"op_finished\"").count(), 2, "{log}");
+}

@@ -377,22 +377,35 @@ impl App {
         vec![]
     }
 
+    /// The operation a command line asks for (`drain worker2`, `failover lb2 emergency`), its names
+    /// checked against the cluster: what `kockpit run` plans, as the command line would.
+    pub fn operation(&self, line: &str) -> Result<OpRequest, String> {
+        self.request_of(parse(&expand(line, &self.aliases))?, &self.command_names())
+    }
+
+    fn request_of(&self, parsed: Parsed, names: &Names) -> Result<OpRequest, String> {
+        Ok(match parsed {
+            Parsed::Cordon(n) => OpRequest::Cordon { node: known("node", &n, &names.nodes)? },
+            Parsed::Uncordon(n) => OpRequest::Uncordon { node: known("node", &n, &names.nodes)? },
+            Parsed::Drain(n) => OpRequest::Drain { node: known("node", &n, &names.nodes)?, options: Default::default() },
+            Parsed::Failover(lb, mode) => OpRequest::VipFailover { to: known("load balancer", &lb, &names.lbs)?, mode },
+            Parsed::Restore(lb) => OpRequest::RestoreVipPriority { lb: known("load balancer", &lb, &names.lbs)? },
+            Parsed::Renew(m) => OpRequest::RenewCerts {
+                masters: match m {
+                    Some(m) => vec![known("master", &m, &names.masters)?],
+                    None => names.masters.clone(),
+                },
+            },
+            Parsed::Noout(on) => OpRequest::SetNoout { on },
+            other => return Err(format!("not an operation: {other:?}")),
+        })
+    }
+
     /// Run one command line: Err says why nothing was done.
     pub fn run_command(&mut self, line: &str) -> Result<Vec<Command>, String> {
         let expanded = expand(line, &self.aliases);
         let parsed = parse(&expanded)?;
         let names = self.command_names();
-        let known = |what: &str, name: &str, list: &[String]| -> Result<String, String> {
-            if list.iter().any(|n| n == name) {
-                Ok(name.to_string())
-            } else if list.is_empty() {
-                Err(format!("no {what} is known yet"))
-            } else {
-                let known =
-                    if list.len() <= 4 { list.join(", ") } else { format!("{} known, Tab after the command lists them", list.len()) };
-                Err(format!("no {what} `{}` ({known})", clip(name)))
-            }
-        };
         Ok(match parsed {
             Parsed::Panel(p) => {
                 self.view.focus = p;
@@ -407,19 +420,13 @@ impl App {
                 self.view.dialog = Dialog::Logs;
                 self.open_log_source(spec)
             }
-            Parsed::Cordon(n) => self.propose(OpRequest::Cordon { node: known("node", &n, &names.nodes)? }),
-            Parsed::Uncordon(n) => self.propose(OpRequest::Uncordon { node: known("node", &n, &names.nodes)? }),
-            Parsed::Drain(n) => self.propose(OpRequest::Drain { node: known("node", &n, &names.nodes)?, options: Default::default() }),
-            Parsed::Failover(lb, mode) => self.propose(OpRequest::VipFailover { to: known("load balancer", &lb, &names.lbs)?, mode }),
-            Parsed::Restore(lb) => self.propose(OpRequest::RestoreVipPriority { lb: known("load balancer", &lb, &names.lbs)? }),
-            Parsed::Renew(m) => {
-                let masters = match m {
-                    Some(m) => vec![known("master", &m, &names.masters)?],
-                    None => names.masters.clone(),
-                };
-                self.propose(OpRequest::RenewCerts { masters })
-            }
-            Parsed::Noout(on) => self.propose(OpRequest::SetNoout { on }),
+            p @ (Parsed::Cordon(_)
+            | Parsed::Uncordon(_)
+            | Parsed::Drain(_)
+            | Parsed::Failover(..)
+            | Parsed::Restore(_)
+            | Parsed::Renew(_)
+            | Parsed::Noout(_)) => self.propose(self.request_of(p, &names)?),
             Parsed::Theme(name) => {
                 let name = known("theme", &name, &names.themes)?;
                 if let Some(t) = self.themes.iter().find(|t| t.name == name) {
@@ -435,6 +442,18 @@ impl App {
             Parsed::Quit => self.act(Action::Quit),
         })
     }
+}
+
+/// `name` when `list` has it, else why not, with what there is: `no node `x` (worker1, worker2, ...)`.
+fn known(what: &str, name: &str, list: &[String]) -> Result<String, String> {
+    if list.iter().any(|n| n == name) {
+        return Ok(name.to_string());
+    }
+    if list.is_empty() {
+        return Err(format!("no {what} is known yet"));
+    }
+    let some = if list.len() <= 8 { list.join(", ") } else { format!("{}, ... ({} in all)", list[..6].join(", "), list.len()) };
+    Err(format!("no {what} `{}` ({some})", clip(name)))
 }
 
 #[cfg(test)]

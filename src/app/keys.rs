@@ -292,6 +292,14 @@ impl App {
         }
     }
 
+    /// Answer the confirmation as its keys do: go ahead (`y`) or cancel (`n`) (`kockpit run`).
+    pub fn answer_plan(&mut self, yes: bool) -> Vec<Command> {
+        match self.view.dialog.clone() {
+            Dialog::Confirm(p) => self.confirm_key(Some(if yes { Action::ConfirmYes } else { Action::ConfirmNo }), p),
+            _ => vec![],
+        }
+    }
+
     pub(super) fn confirm_key(&mut self, action: Option<Action>, p: OpPlan) -> Vec<Command> {
         // only the confirm_yes key goes ahead: Enter typed ahead (after a command line, a filter)
         // must never carry out an operation

@@ -71,6 +71,42 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: DrillCmd,
     },
+    /// Carry out an operation without the screen: the same planner, confirmation rules, audit log
+    /// and read-only refusal as the cockpit. Prints the plan (steps, warnings, blockers, the drain's
+    /// dry run); with --yes it executes, printing each step, and exits 0 only when verified. Exit 1
+    /// refused (a blocker, read-only, the audit log) or failed or cancelled; 4 a bad argument.
+    ///
+    /// OPERATION is one of: cordon NODE, uncordon NODE, drain NODE, failover LB, restore LB,
+    /// renew MASTER|all, noout on|off (the names may also come as --node, --to, --lb, --master).
+    Run {
+        /// The operation and its target, e.g. `drain worker2`, `failover lb2`, `renew all`.
+        #[arg(value_name = "OPERATION", required = true, num_args = 1..)]
+        words: Vec<String>,
+        /// The node (cordon, uncordon, drain).
+        #[arg(long, value_name = "NODE")]
+        node: Option<String>,
+        /// The load balancer to move the VIP to (failover).
+        #[arg(long, value_name = "LB")]
+        to: Option<String>,
+        /// The load balancer to restore (restore).
+        #[arg(long, value_name = "LB")]
+        lb: Option<String>,
+        /// The master to renew, or `all` (renew).
+        #[arg(long, value_name = "MASTER")]
+        master: Option<String>,
+        /// failover: stop keepalived on the owner instead of demoting it.
+        #[arg(long)]
+        emergency: bool,
+        /// drain: delete pods' emptyDir data.
+        #[arg(long)]
+        delete_emptydir_data: bool,
+        /// drain: delete pods that no controller manages.
+        #[arg(long)]
+        force: bool,
+        /// Execute the plan (without it only the plan is printed and nothing changes).
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Evidence for auditors.
     Audit {
         #[command(subcommand)]
@@ -209,6 +245,7 @@ const USED: &[(&[&str], &[&str])] = &[
     (&["completions"], &[]),
     (&["man"], &[]),
     (&["plan"], &["context"]),
+    (&["run"], &["config", "demo", "readonly", "audit_log", "fault", "nodes", "context", "wait"]),
 ];
 
 /// kockpit's command line: [`Cli`], with each subcommand's help (and completions, and the manual)

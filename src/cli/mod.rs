@@ -157,6 +157,7 @@ mod drill;
 mod lint;
 pub mod logs;
 mod oneshot;
+mod run;
 mod snapshot;
 use crate::live;
 use audit::{audit_unfinished, audit_verify, open_audit, take_unfinished};
@@ -246,6 +247,21 @@ pub fn run(cli: Cli) -> Result<i32> {
             // the report was written: the verdict is in it (and in `status`'s exit code)
             Ok(0)
         }
+        Some(Cmd::Run { words, node, to, lb, master, emergency, delete_emptydir_data, force, yes }) => run::run_operation(
+            &s,
+            &cli,
+            &run::RunArgs {
+                words,
+                node: node.as_deref(),
+                to: to.as_deref(),
+                lb: lb.as_deref(),
+                master: master.as_deref(),
+                emergency: *emergency,
+                delete_emptydir_data: *delete_emptydir_data,
+                force: *force,
+                yes: *yes,
+            },
+        ),
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
             let d = crate::drill::DrillFile::load(file)?;
             d.check_targets(file, &drill_targets(&s, &cli))?;

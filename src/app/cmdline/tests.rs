@@ -106,7 +106,7 @@ fn operations_open_the_planners_confirmation_and_nothing_more() {
     type_line(&mut app, "cordon worker9");
     assert_eq!(app.view.dialog, Dialog::None);
     let e = error_of(&app);
-    assert!(e.starts_with("no node `worker9` (6 known, Tab after the command lists them)"), "{e}");
+    assert!(e.starts_with("no node `worker9` (master1, master2, master3, worker1, worker2, worker3)"), "{e}");
     app.on_key(code(KeyCode::Esc));
     assert!(app.view.command.is_none());
     type_line(&mut app, "frobnicate");

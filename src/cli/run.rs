@@ -1,0 +1,305 @@
+//! `kockpit run OPERATION`: an operation without the screen. It drives the cockpit's own state (the
+//! planner, the confirmation's rules, the audit records, the read-only refusal) with the backend the
+//! screen would have, and prints what the screen would show: the plan, then each step.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use color_eyre::Result;
+use color_eyre::eyre::eyre;
+use serde_json::json;
+
+use super::*;
+use crate::app::Dialog;
+use crate::ops::{DryRunState, OpPlan, OpRequest};
+
+/// What `kockpit run` was asked, as the command line would say it (`drain worker2`).
+pub(super) struct RunArgs<'a> {
+    pub words: &'a [String],
+    pub node: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub lb: Option<&'a str>,
+    pub master: Option<&'a str>,
+    pub emergency: bool,
+    pub delete_emptydir_data: bool,
+    pub force: bool,
+    pub yes: bool,
+}
+
+/// The words of the operation: OPERATION, its target from the words or the flag that names it, and
+/// `emergency`. Errors name what is missing or doubled.
+pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
+    let (op, rest) = a.words.split_first().ok_or("an operation is needed: cordon, uncordon, drain, failover, restore, renew or noout")?;
+    let verb = match op.as_str() {
+        "vip-failover" => "failover",
+        "restore-vip" => "restore",
+        "renew-certs" => "renew",
+        other => other,
+    };
+    let flag = match verb {
+        "cordon" | "uncordon" | "drain" => a.node,
+        "failover" => a.to,
+        "restore" => a.lb,
+        "renew" => a.master,
+        "noout" => None,
+        other => {
+            return Err(format!(
+                "unknown operation `{}`: cordon, uncordon, drain, failover, restore, renew or noout",
+                crate::config::clip_word(other)
+            ));
+        }
+    };
+    let mut words: Vec<String> = vec![verb.to_string()];
+    match (rest, flag) {
+        ([], Some(f)) => words.push(f.to_string()),
+        (r, None) => words.extend(r.iter().cloned()),
+        ([w], Some(f)) if w == f => words.push(f.to_string()),
+        (_, Some(_)) => return Err(format!("{verb}: its target is given twice (as a word and a flag)")),
+    }
+    if a.emergency {
+        if verb != "failover" {
+            return Err("--emergency is a failover's".into());
+        }
+        words.push("emergency".into());
+    }
+    if (a.delete_emptydir_data || a.force) && verb != "drain" {
+        return Err("--delete-emptydir-data and --force are a drain's".into());
+    }
+    Ok(words.join(" "))
+}
+
+pub(super) fn run_operation(s: &Setup, cli: &Cli, a: &RunArgs) -> Result<i32> {
+    let line = line_of(a).map_err(|e| eyre!("{e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let audit = open_audit(s, cli);
+    let cap = WriteCap::acquire(s.readonly).map(|c| c.recording_to(audit.clone()));
+    let code = rt.block_on(async {
+        let (mut backend, model) = start_backend(s, cli, None)?;
+        let mut app = App::new(model, s.theme.clone(), vec![], s.keymap.clone(), cap, audit.clone(), backend.supports_faults);
+        app.audit_session(
+            "session_start",
+            json!({
+                "user": user_name(),
+                "host": hostname(),
+                "mode": app.model.meta.mode,
+                "headless": true,
+                "command": format!("run {line}"),
+                "readonly": app.readonly(),
+                "cluster": app.model.meta.cluster,
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        for u in take_unfinished(&audit) {
+            eprintln!("kockpit: {}", u.describe());
+        }
+        let code = drive(&mut app, &mut backend, cli, &line, a, s.demo).await;
+        app.audit_session("session_end", json!({ "reason": "run" }));
+        code
+    });
+    audit.seal();
+    rt.shutdown_background();
+    code
+}
+
+/// What waiting for the backend brought.
+enum Next {
+    Event(Box<crate::backend::BackendEvent>),
+    Timeout,
+    Closed,
+    /// SIGINT or SIGTERM.
+    Stop(&'static str),
+}
+
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
+    }
+    async fn next(&mut self, backend: &mut BackendHandle, deadline: Option<tokio::time::Instant>) -> Next {
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        tokio::select! {
+            ev = backend.events.recv() => ev.map_or(Next::Closed, |e| Next::Event(Box::new(e))),
+            _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => Next::Timeout,
+            _ = self.int.recv() => Next::Stop("interrupt"),
+            _ = self.term.recv() => Next::Stop("terminate"),
+        }
+    }
+}
+
+/// Interrupted before anything was carried out: nothing to stop, the session's end is recorded.
+fn stopped_before(why: &str) -> Result<i32> {
+    eprintln!("kockpit: {why}: stopped before anything was carried out");
+    Ok(130)
+}
+
+async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str, a: &RunArgs<'_>, demo: bool) -> Result<i32> {
+    let mut sig = Signals::new()?;
+    // the facts the plan is judged on: every source's first answer, or --wait (the demo starts settled)
+    let wait = Duration::try_from_secs_f64(cli.wait).map_err(|_| eyre!("--wait must be a number of seconds, got {}", cli.wait))?;
+    let deadline = tokio::time::Instant::now() + wait;
+    while !demo && !crate::live::first_round_complete(&app.model) {
+        match sig.next(backend, Some(deadline)).await {
+            Next::Event(ev) => app.on_backend(*ev),
+            Next::Stop(why) => return stopped_before(why),
+            Next::Closed | Next::Timeout => break,
+        }
+    }
+    let mut req = app.operation(line).map_err(|e| eyre!("{e}"))?;
+    if let OpRequest::Drain { options, .. } = &mut req {
+        options.delete_emptydir_data = a.delete_emptydir_data;
+        options.force_unmanaged = a.force;
+    }
+    send(backend, app.propose(req.clone()))?;
+    // the drain's dry run: its answer is part of the plan
+    let dry_deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while matches!(&app.view.dialog, Dialog::Confirm(p) if matches!(p.dry_run, Some(DryRunState::Pending))) {
+        match sig.next(backend, Some(dry_deadline)).await {
+            Next::Event(ev) => app.on_backend(*ev),
+            Next::Stop(why) => {
+                app.answer_plan(false);
+                return stopped_before(why);
+            }
+            Next::Closed => return Err(eyre!("the backend stopped before the dry run answered")),
+            Next::Timeout => return Err(eyre!("the dry run did not answer within 120 s")),
+        }
+    }
+    let Dialog::Confirm(plan) = app.view.dialog.clone() else {
+        // refused before a plan (read-only, the audit log, one operation at a time): the reason was said
+        let why = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_else(|| format!("{}: refused", req.title()));
+        eprintln!("kockpit: {why}");
+        return Ok(1);
+    };
+    print_plan(&plan)?;
+    if !plan.allowed() {
+        app.answer_plan(false);
+        return Ok(1);
+    }
+    if !a.yes {
+        outln!("not carried out: add --yes to execute it");
+        app.answer_plan(false);
+        return Ok(0);
+    }
+    let cmds = app.answer_plan(true);
+    if app.op.is_none() {
+        let why = match &app.view.dialog {
+            Dialog::Confirm(p) if !p.allowed() => format!("refused now: {}", p.blockers.join("; ")),
+            _ => app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_else(|| "refused".into()),
+        };
+        eprintln!("kockpit: {why}");
+        return Ok(1);
+    }
+    send(backend, cmds)?;
+    let mut printed = 0;
+    loop {
+        if let Some(run) = &app.op {
+            for (text, ok) in &run.steps[printed..] {
+                outln!("{}  {} {text}", Utc::now().format("%H:%M:%S%.3f"), if *ok { "ok  " } else { "FAIL" });
+            }
+            printed = run.steps.len();
+            if let Some((ok, summary)) = &run.result {
+                outln!(
+                    "{}: {}",
+                    if *ok {
+                        "done"
+                    } else if run.cancel_requested {
+                        "CANCELLED"
+                    } else {
+                        "FAILED"
+                    },
+                    summary
+                );
+                return Ok(if *ok { 0 } else { 1 });
+            }
+        }
+        match sig.next(backend, None).await {
+            Next::Event(ev) => app.on_backend(*ev),
+            Next::Closed | Next::Timeout => return Err(eyre!("the backend stopped during the operation")),
+            // interrupted: the operation stops at its next safe point, and its end is awaited
+            Next::Stop(why) => {
+                eprintln!("kockpit: {why}: stopping at the next safe point");
+                send(backend, app.hang_up(why))?;
+            }
+        }
+    }
+}
+
+fn send(backend: &BackendHandle, cmds: Vec<crate::backend::Command>) -> Result<()> {
+    for c in cmds {
+        backend.commands.send(c).map_err(|_| eyre!("the backend stopped"))?;
+    }
+    Ok(())
+}
+
+/// The plan as the confirmation shows it: refused first, with why; the steps; the warnings; the
+/// dry run.
+fn print_plan(p: &OpPlan) -> Result<()> {
+    outln!("{}", p.request.title());
+    if !p.allowed() {
+        outln!("REFUSED:");
+        for b in &p.blockers {
+            outln!("  - {b}");
+        }
+        outln!("It would have:");
+    }
+    for (i, s) in p.steps.iter().enumerate() {
+        outln!("  {}. {s}", i + 1);
+    }
+    for w in &p.warnings {
+        outln!("  ! {w}");
+    }
+    match &p.dry_run {
+        Some(DryRunState::Ready(d)) => {
+            outln!("dry run:");
+            for l in &d.lines {
+                outln!("  {l}");
+            }
+        }
+        Some(DryRunState::Failed { reason }) => outln!("  ! dry run failed: {reason}"),
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args<'a>(words: &'a [String]) -> RunArgs<'a> {
+        RunArgs {
+            words,
+            node: None,
+            to: None,
+            lb: None,
+            master: None,
+            emergency: false,
+            delete_emptydir_data: false,
+            force: false,
+            yes: false,
+        }
+    }
+
+    #[test]
+    fn words_and_flags_make_the_command_line_the_screen_would_take() {
+        let w = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(line_of(&args(&w("drain worker2"))).unwrap(), "drain worker2");
+        let words = w("drain");
+        assert_eq!(line_of(&RunArgs { node: Some("worker2"), ..args(&words) }).unwrap(), "drain worker2");
+        let words = w("vip-failover");
+        assert_eq!(line_of(&RunArgs { to: Some("lb2"), emergency: true, ..args(&words) }).unwrap(), "failover lb2 emergency");
+        let words = w("renew");
+        assert_eq!(line_of(&RunArgs { master: Some("all"), ..args(&words) }).unwrap(), "renew all");
+        assert_eq!(line_of(&args(&w("noout on"))).unwrap(), "noout on");
+        // what cannot be meant is said
+        let words = w("drain worker1");
+        assert!(line_of(&RunArgs { node: Some("worker2"), ..args(&words) }).unwrap_err().contains("twice"));
+        assert!(line_of(&args(&w("reboot m1"))).unwrap_err().starts_with("unknown operation `reboot`"));
+        let words = w("cordon m1");
+        assert!(line_of(&RunArgs { emergency: true, ..args(&words) }).is_err());
+        assert!(line_of(&RunArgs { force: true, ..args(&words) }).is_err());
+    }
+}
