@@ -60,7 +60,7 @@ fn read_only_demo_refuses_cordon_and_terminal_survives_small_size() {
     let t = Tmux::start("demo --readonly", 80, 24);
     t.wait("first frame", 10, |s| s.contains("READ-ONLY"));
     t.keys(&["c"]);
-    t.wait("refusal", 5, |s| s.contains("read-only: Cordon master1 refused"));
+    t.wait("refusal", 5, |s| s.contains("read-only: Cordon refused"));
     t.keys(&["C-c"]);
     t.wait("exit", 10, |s| s.contains("EXITED:0"));
     let audit = std::fs::read_to_string(t.dir.join("audit.jsonl")).unwrap();

@@ -336,6 +336,16 @@ impl App {
         if !yes || !p.confirmable() {
             return vec![];
         }
+        if self.confirm_only_seen && self.view.confirm_seen.as_ref() != Some(&p) {
+            self.say(
+                Severity::Warn,
+                format!(
+                    "{}: not confirmed: the whole plan was not on screen yet (a smaller terminal cuts it; enlarge it)",
+                    p.request.title()
+                ),
+            );
+            return vec![];
+        }
         // Plan again against the model as it is now: the world may have moved while the dialog was open.
         // The dry run's answer stands (it is seconds old).
         let fresh = match p.dry_run.clone() {
@@ -371,6 +381,12 @@ impl App {
 
     /// A fault for the simulation, carried out once its record is on disk (refused when the log fails).
     pub(super) fn fault(&mut self, f: Fault) -> Vec<Command> {
+        // a fault changes the (simulated) cluster: read-only changes nothing
+        if self.readonly() {
+            self.view.dialog = Dialog::None;
+            self.refuse_readonly(format!("fault {}", f.name()));
+            return vec![];
+        }
         if let Some(e) = self.audit.failure() {
             self.say(Severity::Critical, format!("fault {}: refused, the audit log cannot be written ({e})", f.name()));
             return vec![];

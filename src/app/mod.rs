@@ -110,6 +110,8 @@ pub struct ViewState {
     pub too_small: bool,
     /// The dialog help was opened from, shown again when help closes.
     pub help_back: Option<Dialog>,
+    /// The plan the confirmation last showed whole on screen (None: not drawn, or cut).
+    pub confirm_seen: Option<crate::ops::OpPlan>,
 }
 
 impl Default for ViewState {
@@ -126,6 +128,7 @@ impl Default for ViewState {
             sort: BTreeMap::new(),
             too_small: false,
             help_back: None,
+            confirm_seen: None,
         }
     }
 }
@@ -153,6 +156,9 @@ pub struct App {
     /// The audit writer's last failure already told on screen.
     audit_failure_shown: Option<String>,
     pub supports_faults: bool,
+    /// On a terminal: a plan is confirmed only once it has been drawn whole (a `y` typed ahead of
+    /// its dialog, or a plan cut by a small screen, does not go ahead).
+    pub confirm_only_seen: bool,
     pub paused: bool,
     /// When the screen last saw the simulation paused (set by [`App::refresh`]).
     paused_at: Option<DateTime<Utc>>,
@@ -218,6 +224,7 @@ impl App {
             audit,
             audit_failure_shown: None,
             supports_faults,
+            confirm_only_seen: false,
             paused: false,
             paused_at: None,
             quit: false,
@@ -324,7 +331,7 @@ impl App {
     fn request_for(&self, a: Action) -> Result<OpRequest, String> {
         Ok(match a {
             Action::Cordon | Action::Uncordon | Action::Drain => {
-                let node = self.target_node().ok_or("select a node first (Nodes panel)")?;
+                let node = self.target_node().ok_or("select a node first (in Nodes, or a host or etcd member that is a node)")?;
                 match a {
                     Action::Cordon => OpRequest::Cordon { node },
                     Action::Uncordon => OpRequest::Uncordon { node },

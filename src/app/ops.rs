@@ -188,6 +188,8 @@ impl App {
             return vec![];
         }
         let p = plan(&req, &self.model);
+        // this plan has not been on screen yet, whatever an earlier one like it was
+        self.view.confirm_seen = None;
         self.audit("op_planned", json!({ "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers }));
         let dry = matches!(p.dry_run, Some(crate::ops::DryRunState::Pending));
         self.view.dialog = Dialog::Confirm(p);
@@ -228,6 +230,17 @@ impl App {
             {
                 return Some(h.clone());
             }
+        }
+        if self.view.focus == PanelId::Etcd
+            && let Some(m) = self.model.etcd.data.as_ref().and_then(|e| e.members.get(self.view.selected(PanelId::Etcd)))
+            && nodes.iter().any(|n| n.name == m.name)
+        {
+            return Some(m.name.clone());
+        }
+        // only what is on screen and selected: a node selected long ago in a panel not in view is
+        // not acted on from another panel
+        if self.view.focus != PanelId::Nodes {
+            return None;
         }
         let rows = crate::model::rows::node_rows(&self.model, self.view.filter(PanelId::Nodes), self.view.sort_of(PanelId::Nodes));
         rows.get(self.view.selected(PanelId::Nodes)).map(|&i| nodes[i].name.clone())

@@ -161,6 +161,10 @@ fn read_only_refuses_every_operation_key_and_logs_it() {
         let (_, text, _) = app.notice.clone().unwrap();
         assert!(text.starts_with(says), "{c}: {text}");
     }
+    // the fault menu of the demo changes the simulated cluster: refused too
+    app.on_key(key('x'));
+    assert!(app.on_key(key('4')).is_empty(), "no fault injected read-only");
+    assert!(app.notice.clone().unwrap().1.starts_with("read-only: fault "), "{:?}", app.notice);
     // Even a plan pushed past the key handling cannot execute without the capability.
     app.propose(OpRequest::Cordon { node: "worker1".into() });
     assert_eq!(app.view.dialog, Dialog::None);
@@ -178,7 +182,7 @@ fn read_only_refuses_every_operation_key_and_logs_it() {
     assert!(app.on_key(key('y')).is_empty(), "nothing is executed");
     let events = audit_events(&app, &path);
     let refused: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "op_refused").collect();
-    assert_eq!(refused.len(), 7, "{events:?}");
+    assert_eq!(refused.len(), 8, "{events:?}");
     assert!(refused.iter().all(|e| e["reason"] == "read-only mode"));
     assert!(!events.iter().any(|e| e["event"] == "op_confirmed"));
 }
@@ -1242,4 +1246,41 @@ fn a_clock_tick_draws_only_when_the_screen_would_change() {
     app.clock = crate::config::Clock::Seconds;
     assert!(crate::ui::run::tick_changes(&mut app, Some(&last), now() + chrono::Duration::seconds(1)), "the second moved");
     assert!(crate::ui::run::tick_changes(&mut app, None, now()), "nothing drawn yet");
+}
+
+#[test]
+fn on_a_terminal_a_plan_is_confirmed_only_after_it_was_drawn_whole() {
+    let mut app = app_with(false, &[], None);
+    app.confirm_only_seen = true;
+    app.view.focus = PanelId::Nodes;
+    // `c` then `y` typed ahead of any frame: the y does nothing
+    app.on_key(key('c'));
+    assert!(app.on_key(key('y')).is_empty(), "not seen, not confirmed");
+    assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
+    assert!(app.notice.as_ref().unwrap().1.contains("the whole plan was not on screen yet"));
+    // drawn whole: y goes ahead
+    crate::ui::render_text(&mut app, 120, 40, now());
+    assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]));
+    // a screen too small for the whole plan says so and keeps its keys line; y waits
+    app.op = None;
+    app.view.dialog = Dialog::None;
+    app.on_key(key('f'));
+    assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
+    let screen = crate::ui::render_text(&mut app, 40, 10, now());
+    assert!(screen.contains("the rest of the plan does not fit") && screen.contains("confirm"), "{screen}");
+    assert!(app.on_key(key('y')).is_empty());
+    assert!(app.op.is_none());
+}
+
+#[test]
+fn the_compact_haproxy_panel_highlights_the_line_of_the_server_enter_opens() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Haproxy;
+    app.view.selected.insert(PanelId::Haproxy, 4); // slb2's second server
+    let screen = crate::ui::render_text(&mut app, 80, 24, now());
+    let line = screen.lines().find(|l| l.contains("[master2]")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(line.contains("slb2:"), "{line}");
+    app.on_key(code(KeyCode::Enter));
+    let Dialog::Detail { item, .. } = &app.view.dialog else { panic!("{:?}", app.view.dialog) };
+    assert!(format!("{item:?}").contains("master2"), "{item:?}");
 }

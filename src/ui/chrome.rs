@@ -235,19 +235,21 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
     if r.height < 3 {
         return draw_panel_line(f, app, p, r, now, title);
     }
+    if !filter.is_empty() || (focused && app.view.filter_editing) {
+        let cursor = if focused && app.view.filter_editing { "_" } else { "" };
+        title.push(Span::styled(format!("/{filter}{cursor} "), t.style(Role::Key)));
+    }
     let title_w: usize = title.iter().map(|s| s.width()).sum();
     if title_w + 2 > usize::from(r.width) {
-        // a title the border cannot hold: the panel's name (its first word), then the rest cut with `…`
-        let room = usize::from(r.width).saturating_sub(4);
+        // a title the border cannot hold is cut with `…`; its mark (`!`, `!!`), order and filter stay
+        let marks: usize = title[1..].iter().map(|s| s.width()).sum();
+        let room = usize::from(r.width).saturating_sub(4 + marks).max(2);
         let full = title[0].content.trim().to_string();
         let short: String =
             if full.chars().count() > room { full.chars().take(room.saturating_sub(1)).chain(['…']).collect() } else { full };
         title[0].content = format!(" {short} ").into();
     }
-    if !filter.is_empty() || (focused && app.view.filter_editing) {
-        let cursor = if focused && app.view.filter_editing { "_" } else { "" };
-        title.push(Span::styled(format!("/{filter}{cursor} "), t.style(Role::Key)));
-    }
+    let title_end = 1 + title.iter().map(|s| s.width()).sum::<usize>() as u16;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
@@ -272,6 +274,7 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         tz: app.tz,
         zoomed,
         sort: app.view.sort_of(p),
+        focused,
     };
     // a panel without focus that cannot show every row shows its first problem (the selection is
     // only drawn, and only moves, in the focused panel)
@@ -303,7 +306,7 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
     let first_row = lines.len();
     // a row wider than the panel is marked cut (`…`), never cut silently by the border
     let w = usize::from(inner.width);
-    lines.extend(c.rows.into_iter().map(|l| if l.width() > w { super::wrap::wrap(l, w, 1).remove(0) } else { l }));
+    lines.extend(c.rows.into_iter().map(|l| super::wrap::cut(l, w)));
     let para = Paragraph::new(lines);
     f.render_widget(para, inner);
     // Highlight the selected row of the focused panel.
@@ -313,10 +316,13 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
             f.buffer_mut().set_style(Rect { x: inner.x, y, width: inner.width, height: 1 }, t.style(Role::Selection));
         }
     }
-    if c.total > rows_h && rows_h > 0 {
+    if c.total > rows_h && rows_h > 0 && c.offset < c.total {
+        // the position, where it does not cover the title (its mark above all)
         let more = format!(" {}-{}/{} ", c.offset + 1, (c.offset + rows_h).min(c.total), c.total);
         let x = r.x + r.width.saturating_sub(more.len() as u16 + 1);
-        f.buffer_mut().set_string(x, r.y, more, t.style(Role::Muted));
+        if x > r.x + title_end {
+            f.buffer_mut().set_string(x, r.y, more, t.style(Role::Muted));
+        }
     }
 }
 
@@ -366,6 +372,7 @@ fn draw_panel_line(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: DateTime<
         tz: app.tz,
         zoomed: false,
         sort: app.view.sort_of(p),
+        focused: false,
     };
     let c = panels::content(&ctx, p, app.view.filter(p), 0, 0);
     let mut spans = title;

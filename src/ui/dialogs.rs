@@ -24,7 +24,8 @@ pub(super) fn dialog_block<'a>(app: &App, title: &'a str) -> Block<'a> {
         .style(app.theme.style(Role::Dialog))
 }
 
-pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan) {
+/// Returns whether the whole plan is on screen.
+pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan) -> bool {
     let t = &app.theme;
     // a refused plan says so first, with why; its steps follow as what it would have done
     let mut lines = vec![];
@@ -118,11 +119,26 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
         lines.push(Line::styled(close, t.style(Role::Muted)));
     }
     let w = 96.min(body.width);
-    let h = (wrapped_height(&lines, w.saturating_sub(2)) + 2).min(body.height);
+    let inner_w = w.saturating_sub(2);
+    let room = body.height.saturating_sub(2);
+    // a plan taller than the screen keeps its keys line and says what is not shown; it cannot be
+    // confirmed until it has been on screen whole (the caller records that)
+    let whole = wrapped_height(&lines, inner_w) <= room;
+    if !whole {
+        let keys_line = lines.pop().unwrap_or_default();
+        let note = Line::styled(" … the rest of the plan does not fit: enlarge the terminal to read it (y waits)", t.style(Role::Warn));
+        while !lines.is_empty() && wrapped_height(&lines, inner_w) + wrapped_height(std::slice::from_ref(&note), inner_w) + 1 > room {
+            lines.pop();
+        }
+        lines.push(note);
+        lines.push(keys_line);
+    }
+    let h = (wrapped_height(&lines, inner_w) + 2).min(body.height);
     let r = centered(body, w, h);
     f.render_widget(Clear, r);
     let title = plan.request.title();
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, &title)), r);
+    whole
 }
 
 pub(super) fn draw_progress(f: &mut Frame, app: &App, body: Rect) {
@@ -282,6 +298,7 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
         lines.push(Line::styled(if v.query.is_empty() { "no log lines yet" } else { "no line matches the filter" }, t.style(Role::Muted)));
     }
     let para_area = Rect { height: inner.height - 1, ..inner };
+    let lines: Vec<Line> = lines.into_iter().map(|l| super::wrap::cut(l, usize::from(inner.width))).collect();
     f.render_widget(Paragraph::new(lines), para_area);
     let state = match (v.paused_at, v.scroll_back) {
         (Some(_), _) => Span::styled(" PAUSED ", t.style(Role::Stale)),

@@ -221,6 +221,9 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
             Span::styled(format!(" alias of :{target}"), t.style(Role::Text)),
         ]));
     }
+    // a description longer than the box ends in `…`
+    let w = usize::from(r.width.saturating_sub(2));
+    let lines: Vec<Line> = lines.into_iter().map(|l| super::wrap::cut(l, w)).collect();
     let p = Paragraph::new(lines).block(dialog_block(app, "Help: every key and command")).scroll((scroll as u16, 0));
     f.render_widget(p, r);
 }

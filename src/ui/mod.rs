@@ -51,7 +51,10 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
     match app.view.dialog.clone() {
         Dialog::None => {}
         Dialog::Help { scroll } => draw_help(f, app, body, scroll),
-        Dialog::Confirm(plan) => draw_confirm(f, app, body, &plan),
+        Dialog::Confirm(plan) => {
+            let whole = draw_confirm(f, app, body, &plan);
+            app.view.confirm_seen = whole.then_some(plan);
+        }
         Dialog::Progress => draw_progress(f, app, body),
         Dialog::QuitWhileRunning => draw_quit_while_running(f, app, body),
         Dialog::Faults { selected } => draw_faults(f, app, body, selected),
@@ -79,6 +82,7 @@ fn wants(app: &App, width: u16, now: DateTime<Utc>) -> Wants {
             tz: app.tz,
             zoomed: false,
             sort: app.view.sort_of(p),
+            focused: false,
         };
         let c = panels::content(&ctx, p, "", 0, 0);
         w.set(p, 2 + 1 + usize::from(c.header.is_some()) + c.total);

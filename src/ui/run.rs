@@ -62,6 +62,7 @@ const INPUT_BATCH: usize = 4096;
 /// [`STOP_GRACE`]) before returning, so the audit log has the end of what was started.
 pub async fn run_tui(app: &mut App, backend: &mut BackendHandle, exit_after_first_frame: bool) -> Result<Ended> {
     let mut terminal = ratatui::init();
+    app.confirm_only_seen = true;
     // a paste arrives as one piece of text, never as keys: a pasted line with `y` and Enter in it
     // must not confirm anything
     let pasting = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::event::EnableBracketedPaste).is_ok();

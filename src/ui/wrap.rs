@@ -107,6 +107,33 @@ pub fn wrap(line: Line<'static>, width: usize, max_lines: usize) -> Vec<Line<'st
     lines.into_iter().map(|spans| Line::from(spans).style(line.style)).collect()
 }
 
+/// `line` in at most `width` columns on one line, cut where the width ends (not at a word) with `…`.
+pub fn cut(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width || width == 0 {
+        return line;
+    }
+    let mut out: Vec<Span<'static>> = vec![];
+    let mut cols = 0;
+    for s in line.spans {
+        let mut text = String::new();
+        for c in s.content.chars() {
+            let cw = c.width().unwrap_or(0);
+            if cols + cw + 1 > width {
+                break;
+            }
+            cols += cw;
+            text.push(c);
+        }
+        let full = text.chars().count() == s.content.chars().count();
+        out.push(Span::styled(text, s.style));
+        if !full {
+            out.push(Span::styled("…", s.style));
+            break;
+        }
+    }
+    Line::from(out).style(line.style)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +152,14 @@ mod tests {
         // not enough lines: the last says something is left out
         let w = wrap(l, 20, 2);
         assert_eq!(text(&w), ["8 hosts", "unreachable: master…"]);
+    }
+
+    #[test]
+    fn a_cut_row_keeps_all_that_fits() {
+        let l = Line::from(vec![Span::raw("08:37:17 "), Span::raw("dsfasdfasdfasdfasdfasdfasdfasdfasdf long")]);
+        let c = cut(l, 20);
+        assert_eq!(text(std::slice::from_ref(&c)), ["08:37:17 dsfasdfasd…"]);
+        assert_eq!(c.width(), 20);
     }
 
     #[test]

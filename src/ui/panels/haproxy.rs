@@ -39,7 +39,7 @@ pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -
     }
     let rows_all = haproxy_rows(m, filter);
     if rows_all.len() > height && height > 0 && !ctx.zoomed {
-        return haproxy_compact(ctx, Line::from(summary), filter, height);
+        return haproxy_compact(ctx, Line::from(summary), filter, selected, height);
     }
     let wide = ctx.width >= 60;
     let header = Line::styled(
@@ -90,8 +90,13 @@ pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -
     Content { summary: Line::from(summary), header: Some(header), rows, offset: a, total: rows_all.len() }
 }
 
-pub(super) fn haproxy_compact(ctx: &Ctx, summary: Line<'static>, filter: &str, height: usize) -> Content {
+/// One line per LB. The selection still counts servers (Enter opens the selected one): its LB's line
+/// is the one highlighted, and the server is bracketed in it.
+pub(super) fn haproxy_compact(ctx: &Ctx, summary: Line<'static>, filter: &str, selected: usize, height: usize) -> Content {
     let m = ctx.model;
+    let all = haproxy_rows(m, filter);
+    let sel = all.get(selected.min(all.len().saturating_sub(1)));
+    let mut sel_line = 0;
     let mut lines = vec![];
     for (lb, s) in &m.haproxy {
         if let (Some(e), None) = (&s.error, &s.data) {
@@ -101,8 +106,12 @@ pub(super) fn haproxy_compact(ctx: &Ctx, summary: Line<'static>, filter: &str, h
         let Some(v) = &s.data else { continue };
         let seen = s.freshness(ctx.now).is_fresh();
         let mut spans = vec![Span::styled(format!("{lb}:"), ctx.s(if s.error.is_some() { Role::Critical } else { Role::Muted }))];
+        if sel.is_some_and(|r| r.lb == *lb) {
+            sel_line = lines.len();
+        }
         for b in v.iter().filter(|b| matches(filter, &format!("{lb} {} {}", b.server, b.status_text))) {
-            spans.push(Span::styled(format!(" {} ", b.server), ctx.s(Role::Text)));
+            let this = ctx.focused && sel.is_some_and(|r| r.lb == *lb && r.server.as_ref().is_some_and(|s| s.server == b.server));
+            spans.push(Span::styled(if this { format!(" [{}] ", b.server) } else { format!(" {} ", b.server) }, ctx.s(Role::Text)));
             if seen {
                 spans.push(Span::styled(b.status_text.clone(), ctx.s(status_role(b.status))));
             } else {
@@ -131,5 +140,6 @@ pub(super) fn haproxy_compact(ctx: &Ctx, summary: Line<'static>, filter: &str, h
     }
     let total = lines.len();
     lines.truncate(height);
-    Content { summary, header: None, rows: lines, offset: 0, total }
+    // the frame highlights line `selected - offset`: the selected server's LB line
+    Content { summary, header: None, rows: lines, offset: selected.saturating_sub(sel_line), total }
 }

@@ -33,6 +33,8 @@ pub struct Ctx<'a> {
     pub zoomed: bool,
     /// The order the panel's rows are in ([`crate::model::rows::sort_orders`]; 0: its own).
     pub sort: usize,
+    /// The panel has the focus (its selection is shown).
+    pub focused: bool,
 }
 
 impl Ctx<'_> {
