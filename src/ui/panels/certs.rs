@@ -19,7 +19,13 @@ pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
             } else {
                 Role::Ok
             };
-            Line::styled(format!("{} certs, soonest {d}d: {h} {}", rows_all.len(), c.name), ctx.s(role))
+            let stale: Vec<&str> =
+                ctx.model.certs.iter().filter(|(_, s)| !s.freshness(ctx.now).is_fresh()).map(|(h, _)| h.as_str()).collect();
+            let mut spans = vec![Span::styled(format!("{} certs, soonest {d}d: {h} {}", rows_all.len(), c.name), ctx.s(role))];
+            if !stale.is_empty() {
+                spans.push(Span::styled(format!("  not seen now: {}", stale.join(" ")), ctx.s(Role::Unknown)));
+            }
+            Line::from(spans)
         }
     };
     let (a, b) = window(rows_all.len(), selected, height);
@@ -27,6 +33,16 @@ pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
         .iter()
         .map(|(h, c)| {
             let d = c.days_left(ctx.now);
+            // a host whose certificate source fails keeps its last rows, marked: not seen now
+            if !ctx.model.certs.get(h).is_some_and(|s| s.freshness(ctx.now).is_fresh()) {
+                let name_w = if ctx.width >= 60 { 26 } else { 18 };
+                return Line::from(vec![
+                    Span::styled(pad(h, 9), ctx.s(Role::Unknown)),
+                    Span::styled(format!("{} ", pad(&c.name, name_w - 1)), ctx.s(Role::Unknown)),
+                    Span::styled(pad(&format!("{d}d?"), 6), ctx.s(Role::Unknown)),
+                    Span::styled("last known", ctx.s(Role::Unknown)),
+                ]);
+            }
             let role = if d < 7 {
                 Role::Critical
             } else if d < 30 {
