@@ -861,6 +861,10 @@ fn run_plans_and_with_yes_executes_an_operation_headless() {
         (&["run", "--demo", "cordon", "nosuch"][..], "no node `nosuch`"),
         (&["run", "--demo", "drain", "worker1", "--node", "worker2"][..], "given twice"),
         (&["run", "--demo", "cordon", "worker1", "--emergency"][..], "--emergency is a failover's"),
+        (&["run", "--demo", "cordon", "worker1", "--to", "slb2"][..], "--to is not an option of cordon"),
+        (&["run", "--demo", "noout", "on", "--node", "worker1"][..], "--node is not an option of noout"),
+        // no cluster configured: never the demo by default
+        (&["run", "cordon", "worker1", "--yes"][..], "acts on a configured cluster"),
     ] {
         let out = kockpit_in(cfg, args);
         assert_eq!(out.status.code(), Some(4), "{args:?}");
@@ -872,6 +876,13 @@ fn run_plans_and_with_yes_executes_an_operation_headless() {
 /// has the end, and the exit code says it was not done.
 #[test]
 fn an_interrupted_run_cancels_at_the_safe_point_and_records_the_end() {
+    // Ctrl-C, and the hang-up of a dropped SSH session
+    for signal in ["INT", "HUP"] {
+        interrupted_run(signal);
+    }
+}
+
+fn interrupted_run(signal: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path();
     let log = cfg.join("audit.jsonl");
@@ -890,11 +901,11 @@ fn an_interrupted_run_cancels_at_the_safe_point_and_records_the_end() {
         assert!(t0.elapsed().as_secs() < 60, "the drain never started");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("CANCELLED: "), "{text}");
+    assert_eq!(out.status.code(), Some(1), "{signal}: {text}");
+    assert!(text.contains("CANCELLED: "), "{signal}: {text}");
     let audit = std::fs::read_to_string(&log).unwrap();
     for e in ["op_cancel_requested", "op_finished", "session_end"] {
         assert!(audit.contains(&format!("\"{e}\"")), "{e} in\n{audit}");

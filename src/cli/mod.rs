@@ -102,7 +102,10 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     }
     // faults and extra nodes go into the simulated cluster: without a host plan they ask for the demo
     let demo_asked = cli.demo || demo_cmd || ((!faults.is_empty() || cli.nodes > 0) && plan_path.is_none());
-    let oneshot = matches!(cli.command, Some(Cmd::Status { .. } | Cmd::Render { .. } | Cmd::Audit { cmd: AuditCmd::Report { .. } }));
+    let oneshot = matches!(
+        cli.command,
+        Some(Cmd::Status { .. } | Cmd::Render { .. } | Cmd::Run { .. } | Cmd::Audit { cmd: AuditCmd::Report { .. } })
+    );
     let cluster::Chosen { plan, demo, note } = cluster::choose(plan_path.as_deref(), demo_asked, cli.context.as_deref(), oneshot)?;
     if !faults.is_empty() && !demo {
         return Err(eyre!("--fault injects into the simulated cluster only; add --demo (drills inject faults on real hosts)"));

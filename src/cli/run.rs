@@ -49,6 +49,17 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
             ));
         }
     };
+    // a flag that names another operation's target is a mistake, not something to ignore
+    for (name, given, owners) in [
+        ("--node", a.node, &["cordon", "uncordon", "drain"][..]),
+        ("--to", a.to, &["failover"][..]),
+        ("--lb", a.lb, &["restore"][..]),
+        ("--master", a.master, &["renew"][..]),
+    ] {
+        if given.is_some() && !owners.contains(&verb) {
+            return Err(format!("{name} is not an option of {verb} (it names the target of {})", owners.join(", ")));
+        }
+    }
     let mut words: Vec<String> = vec![verb.to_string()];
     match (rest, flag) {
         ([], Some(f)) => words.push(f.to_string()),
@@ -70,6 +81,12 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
 
 pub(super) fn run_operation(s: &Setup, cli: &Cli, a: &RunArgs) -> Result<i32> {
     let line = line_of(a).map_err(|e| eyre!("{e}"))?;
+    // a script must never act on the demo believing it acts on its cluster
+    if let (true, Some(note)) = (s.demo, &s.note) {
+        return Err(eyre!(
+            "{note}: `kockpit run` acts on a configured cluster (--config, KUBECONFIG, --context), or on the demo with --demo"
+        ));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let audit = open_audit(s, cli);
     let cap = WriteCap::acquire(s.readonly).map(|c| c.recording_to(audit.clone()));
@@ -83,7 +100,7 @@ pub(super) fn run_operation(s: &Setup, cli: &Cli, a: &RunArgs) -> Result<i32> {
                 "host": hostname(),
                 "mode": app.model.meta.mode,
                 "headless": true,
-                "command": format!("run {line}"),
+                "command": format!("run {line}{}", if a.yes { " --yes" } else { "" }),
                 "readonly": app.readonly(),
                 "cluster": app.model.meta.cluster,
                 "version": env!("CARGO_PKG_VERSION"),
@@ -93,7 +110,13 @@ pub(super) fn run_operation(s: &Setup, cli: &Cli, a: &RunArgs) -> Result<i32> {
             eprintln!("kockpit: {}", u.describe());
         }
         let code = drive(&mut app, &mut backend, cli, &line, a, s.demo).await;
-        app.audit_session("session_end", json!({ "reason": "run" }));
+        let reason = match &code {
+            Ok(0) => "run: done".to_string(),
+            Ok(130) => "run: interrupted before anything was carried out".to_string(),
+            Ok(c) => format!("run: exit {c}"),
+            Err(e) => format!("run: error: {e}"),
+        };
+        app.audit_session("session_end", json!({ "reason": reason }));
         code
     });
     audit.seal();
@@ -113,12 +136,14 @@ enum Next {
 struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
+    /// The SSH session of a jump host dropped.
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
     fn new() -> Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
+        Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())?, hup: signal(SignalKind::hangup())? })
     }
     async fn next(&mut self, backend: &mut BackendHandle, deadline: Option<tokio::time::Instant>) -> Next {
         let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
@@ -127,6 +152,7 @@ impl Signals {
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => Next::Timeout,
             _ = self.int.recv() => Next::Stop("interrupt"),
             _ = self.term.recv() => Next::Stop("terminate"),
+            _ = self.hup.recv() => Next::Stop("hang-up"),
         }
     }
 }
@@ -176,6 +202,10 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
     };
     print_plan(&plan)?;
     if !plan.allowed() {
+        if a.yes {
+            // asked to execute and refused: on the record as such, not as a preview closed
+            app.audit_session("op_refused", json!({ "request": plan.request, "blockers": plan.blockers }));
+        }
         app.answer_plan(false);
         return Ok(1);
     }
@@ -197,22 +227,21 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
     let mut printed = 0;
     loop {
         if let Some(run) = &app.op {
+            // once confirmed, the operation runs to its end (or safe point) whatever happens to the
+            // output: a reader that went away must not leave a node half drained
             for (text, ok) in &run.steps[printed..] {
-                outln!("{}  {} {text}", Utc::now().format("%H:%M:%S%.3f"), if *ok { "ok  " } else { "FAIL" });
+                let _ = write_out(format_args!("{}  {} {text}\n", Utc::now().format("%H:%M:%S%.3f"), if *ok { "ok  " } else { "FAIL" }));
             }
             printed = run.steps.len();
             if let Some((ok, summary)) = &run.result {
-                outln!(
-                    "{}: {}",
-                    if *ok {
-                        "done"
-                    } else if run.cancel_requested {
-                        "CANCELLED"
-                    } else {
-                        "FAILED"
-                    },
-                    summary
-                );
+                let word = if *ok {
+                    "done"
+                } else if run.cancel_requested {
+                    "CANCELLED"
+                } else {
+                    "FAILED"
+                };
+                let _ = write_out(format_args!("{word}: {summary}\n"));
                 return Ok(if *ok { 0 } else { 1 });
             }
         }
@@ -221,8 +250,11 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
             Next::Closed | Next::Timeout => return Err(eyre!("the backend stopped during the operation")),
             // interrupted: the operation stops at its next safe point, and its end is awaited
             Next::Stop(why) => {
-                eprintln!("kockpit: {why}: stopping at the next safe point");
-                send(backend, app.hang_up(why))?;
+                let cmds = app.hang_up(why);
+                // the app says what happens: a stop at the next safe point, or a run to the end
+                let said = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_default();
+                eprintln!("kockpit: {why}: {said}");
+                send(backend, cmds)?;
             }
         }
     }
