@@ -89,6 +89,11 @@ fn heights(total: u16, rows: &[Row]) -> Vec<u16> {
     h
 }
 
+/// The panels at their places, given in [`PanelId::ALL`]'s order (the focus order).
+fn in_order(rects: [Rect; 10]) -> Vec<(PanelId, Rect)> {
+    PanelId::ALL.into_iter().zip(rects).collect()
+}
+
 fn split(area: Rect, hs: &[u16]) -> Vec<Rect> {
     Layout::vertical(hs.iter().map(|h| Constraint::Length(*h))).split(area).to_vec()
 }
@@ -124,18 +129,7 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, wants: &Wants) -> Vec<(PanelId,
         let [nodes, platform] = Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)]).areas(r[2]);
         let [leases, certs] =
             Layout::vertical([Constraint::Length(leases_h.min(mid2.height.saturating_sub(3))), Constraint::Min(3)]).areas(mid2);
-        vec![
-            (Hosts, hosts),
-            (Vip, vip),
-            (Haproxy, hap),
-            (Etcd, etcd),
-            (Leases, leases),
-            (Certs, certs),
-            (Ceph, ceph),
-            (Nodes, nodes),
-            (Platform, platform),
-            (Timeline, r[3]),
-        ]
+        in_order([hosts, vip, hap, etcd, leases, certs, ceph, nodes, platform, r[3]])
     } else if w >= 100 && h >= 30 {
         let top = wants.max(&[Hosts, Vip]).min(h / 2);
         let second = wants.max(&[Haproxy, Etcd]);
@@ -153,18 +147,7 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, wants: &Wants) -> Vec<(PanelId,
         let [leases, certs, ceph] =
             Layout::horizontal([Constraint::Percentage(34), Constraint::Percentage(33), Constraint::Percentage(33)]).areas(r[2]);
         let [nodes, platform] = Layout::horizontal([Constraint::Percentage(66), Constraint::Percentage(34)]).areas(r[3]);
-        vec![
-            (Hosts, hosts),
-            (Vip, vip),
-            (Haproxy, hap),
-            (Etcd, etcd),
-            (Leases, leases),
-            (Certs, certs),
-            (Ceph, ceph),
-            (Nodes, nodes),
-            (Platform, platform),
-            (Timeline, r[4]),
-        ]
+        in_order([hosts, vip, hap, etcd, leases, certs, ceph, nodes, platform, r[4]])
     } else {
         // Small (80x24): a compact grid; every panel shows its summary and its worst rows; z zooms.
         let pairs = [[Hosts, Vip], [Haproxy, Etcd], [Leases, Ceph], [Nodes, Certs], [Platform, Timeline]];

@@ -72,20 +72,9 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
 /// measure of content (only the row lists are built; no row is formatted).
 fn wants(app: &App, width: u16, now: DateTime<Utc>) -> Wants {
     let mut w = Wants::default();
+    let m = &app.model;
     for p in PanelId::ALL {
-        let ctx = panels::Ctx {
-            model: &app.model,
-            theme: &app.theme,
-            health: &app.assessment,
-            now,
-            width: width / 3,
-            tz: app.tz,
-            zoomed: false,
-            sort: app.view.sort_of(p),
-            focused: false,
-        };
         // the long lists are counted, not built (a frame of a changing 5,000-node cluster)
-        let m = &app.model;
         let counted = match p {
             _ if m.plan.is_kubeconfig_only() => None,
             PanelId::Certs => Some(m.certs.values().map(|s| s.data.as_ref().map_or(0, Vec::len)).sum::<usize>()),
@@ -97,6 +86,17 @@ fn wants(app: &App, width: u16, now: DateTime<Utc>) -> Wants {
         let lines = match counted {
             Some(n) => n,
             None => {
+                let ctx = panels::Ctx {
+                    model: m,
+                    theme: &app.theme,
+                    health: &app.assessment,
+                    now,
+                    width: width / 3,
+                    tz: app.tz,
+                    zoomed: false,
+                    sort: app.view.sort_of(p),
+                    focused: false,
+                };
                 let c = panels::content(&ctx, p, "", 0, 0);
                 usize::from(c.header.is_some()) + c.total
             }
