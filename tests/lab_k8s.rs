@@ -725,6 +725,47 @@ async fn drain_refuses_before_touching_anything_when_a_pod_needs_an_option() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn a_nodes_detail_reads_its_labels_and_pods_with_their_requests_in_read_only_mode() {
+    let lab = lab("detail");
+    let admin = lab.admin().await;
+    kit::create_namespace(&admin, "kk-detail", "detail").await.unwrap();
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-detail-a", "detail", &["worker"], "10.99.6.1")).await.unwrap();
+    kit::create(&admin, "/api/v1/nodes", kit::node_json("kk-detail-b", "detail", &["worker"], "10.99.6.2")).await.unwrap();
+    for (name, node, cpu, mem) in
+        [("big", "kk-detail-a", "1500m", "2Gi"), ("small", "kk-detail-a", "10m", "8Mi"), ("elsewhere", "kk-detail-b", "1", "1Gi")]
+    {
+        kit::create(&admin, "/api/v1/namespaces/kk-detail/pods", kit::pod_json(name, json!({}), Some(node), cpu, mem)).await.unwrap();
+    }
+    kit::mark_ready(&admin, "kk-detail", "big").await.unwrap();
+    let mut h = lab.backend(true);
+    h.commands.send(Command::NodeDetail { id: 5, node: "kk-detail-a".into() }).expect("backend alive");
+    let extra = wait_for(&mut h, 30, "the node's pods", |ev| match ev {
+        BackendEvent::NodeDetail { id: 5, result, .. } => Some(result.clone()),
+        _ => None,
+    })
+    .await
+    .expect("a read works in read-only mode");
+    assert_eq!(extra.labels.get("kockpit-test").map(String::as_str), Some("detail"), "{extra:?}");
+    assert!(extra.labels.contains_key("node-role.kubernetes.io/worker"), "{extra:?}");
+    let names: Vec<&str> = extra.pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["big", "small"], "only the node's own pods");
+    assert_eq!((extra.pods[0].cpu_request_m, extra.pods[0].mem_request), (1500, 2 << 30));
+    assert_eq!(extra.pods[0].owner, None, "a bare pod: nothing recreates it");
+    assert!(extra.pods[0].ready && extra.pods[0].phase == "Running", "{extra:?}");
+    assert!(!extra.pods[1].ready && extra.pods[1].phase == "Pending", "{extra:?}");
+    assert_eq!(extra.requested(), (1510, (2 << 30) + (8 << 20)));
+    h.commands.send(Command::NodeDetail { id: 6, node: "kk-detail-gone".into() }).expect("backend alive");
+    let gone = wait_for(&mut h, 30, "the missing node's answer", |ev| match ev {
+        BackendEvent::NodeDetail { id: 6, result, .. } => Some(result.clone()),
+        _ => None,
+    })
+    .await;
+    let why = gone.expect_err("no such node");
+    assert!(why.contains("kk-detail-gone") && why.contains("not found"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
 async fn apiserver_restart_marks_panels_failed_then_they_recover_by_themselves() {
     let lab = lab("restart");
     let mut h = lab.backend(true);

@@ -156,6 +156,14 @@ fn detail_views_of_a_node_a_backend_and_a_certificate() {
     a.view.selected.insert(PanelId::Nodes, 3);
     a.on_key(enter);
     snap("detail_node_80x24", &mut a, 80, 24);
+    // its labels and pods, once the read asked for on opening is answered
+    let (sim, _) = settled_demo(&[Fault::KillHaproxyOnOwner], 0, now(), 12, Mode::Demo);
+    let Dialog::Detail { item: kockpit::app::detail::Item::Node(node), .. } = a.view.dialog.clone() else { panic!("{:?}", a.view.dialog) };
+    let asked = a.due(now());
+    let [kockpit::backend::Command::NodeDetail { id, .. }] = asked.as_slice() else { panic!("one read asked for: {asked:?}") };
+    a.on_backend(kockpit::backend::BackendEvent::NodeDetail { id: *id, node: node.clone(), result: sim.node_extra(&node) });
+    a.view.dialog = Dialog::Detail { item: kockpit::app::detail::Item::Node(node), scroll: 14 };
+    snap("detail_node_pods_120x40", &mut a, 120, 40);
     a.view.dialog = Dialog::None;
     a.view.focus = PanelId::Haproxy;
     a.view.selected.insert(PanelId::Haproxy, 0);

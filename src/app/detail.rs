@@ -39,7 +39,63 @@ pub enum Item {
     },
 }
 
+/// How often an open node view reads the node's pods again.
+pub const NODE_EXTRA_EVERY_SECS: i64 = 10;
+/// A read not answered in this long is asked again.
+const NODE_EXTRA_GIVE_UP_SECS: i64 = 60;
+
+/// The on-demand read of the node an open detail view shows: its labels and pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeFetch {
+    pub node: String,
+    id: u64,
+    /// When the read in flight (or the last one) was asked for.
+    pub asked: DateTime<Utc>,
+    pub pending: bool,
+    /// The last answer and when it was asked for (kept while the next read is in flight).
+    pub answer: Option<(DateTime<Utc>, Result<crate::model::NodeExtra, String>)>,
+}
+
 impl App {
+    /// What is due now: a running drill's next actions, and a fresh read of the node an open detail
+    /// view shows (on opening, then every [`NODE_EXTRA_EVERY_SECS`]).
+    pub fn due(&mut self, now: DateTime<Utc>) -> Vec<Command> {
+        let mut cmds = self.drive_drill(now);
+        cmds.extend(self.follow_node(now));
+        cmds
+    }
+
+    fn follow_node(&mut self, now: DateTime<Utc>) -> Vec<Command> {
+        let Dialog::Detail { item: Item::Node(node), .. } = &self.view.dialog else {
+            self.node_extra = None;
+            return vec![];
+        };
+        let current = self.node_extra.as_ref().filter(|f| &f.node == node);
+        let wait = |f: &NodeFetch| match (&f.answer, f.pending) {
+            (_, true) => (now - f.asked).num_seconds() < NODE_EXTRA_GIVE_UP_SECS,
+            (Some((at, _)), false) => (now - *at).num_seconds() < NODE_EXTRA_EVERY_SECS,
+            (None, false) => false,
+        };
+        if current.is_some_and(wait) {
+            return vec![];
+        }
+        let answer = current.and_then(|f| f.answer.clone());
+        self.node_extra_seq += 1;
+        let (id, node) = (self.node_extra_seq, node.clone());
+        self.node_extra = Some(NodeFetch { node: node.clone(), id, asked: now, pending: true, answer });
+        vec![Command::NodeDetail { id, node }]
+    }
+
+    /// The answer to a node read; an answer to an earlier read, or for another node, is dropped.
+    pub(super) fn on_node_extra(&mut self, id: u64, result: Result<crate::model::NodeExtra, String>) {
+        if let Some(f) = self.node_extra.as_mut().filter(|f| f.id == id) {
+            f.pending = false;
+            // its age counts from when it was asked for: never younger than it is
+            f.answer = Some((f.asked, result));
+            self.dirty = true;
+        }
+    }
+
     /// The item selected in the focused panel, if the panel has rows.
     pub fn selected_item(&self) -> Option<Item> {
         let m = &self.model;

@@ -192,6 +192,9 @@ pub struct App {
     pub command_history: Vec<String>,
     /// How the header shows the time (config.toml's `clock`).
     pub clock: crate::config::Clock,
+    /// The labels and pods of the node an open detail view shows, read on demand.
+    pub node_extra: Option<detail::NodeFetch>,
+    node_extra_seq: u64,
 }
 
 pub struct DrillState {
@@ -244,6 +247,8 @@ impl App {
             aliases: BTreeMap::new(),
             command_history: Vec::new(),
             clock: crate::config::Clock::Seconds,
+            node_extra: None,
+            node_extra_seq: 0,
         }
     }
 
@@ -301,6 +306,7 @@ impl App {
                 }
             }
             BackendEvent::LogSource(st) => self.on_log_status(st),
+            BackendEvent::NodeDetail { id, result, .. } => self.on_node_extra(id, result),
         }
     }
 

@@ -1117,10 +1117,48 @@ fn enter_opens_the_detail_of_every_panels_selected_item_and_esc_goes_back() {
         "not reported",
         "Plan vs live",
         "nodes from",
-        "kubectl describe node master1",
+        "UNKNOWN: reading them from the API",
     ] {
         assert!(text.contains(want), "{want}\n{text}");
     }
+    // its labels and pods are read when it opens, once at a time, and again every 10 s while open
+    let asked = app.due(now());
+    let [Command::NodeDetail { id, node }] = asked.as_slice() else { panic!("{asked:?}") };
+    assert_eq!(node, "master1");
+    assert!(app.due(now() + chrono::Duration::seconds(5)).is_empty(), "one read in flight at a time");
+    let (sim, _) = settled_demo(&[Fault::KillMaster, Fault::OsdDown], 0, now(), 8, Mode::Demo);
+    let extra = sim.node_extra("master1").unwrap();
+    app.on_backend(BackendEvent::NodeDetail { id: id + 100, node: "master1".into(), result: Err("late".into()) });
+    assert!(app.node_extra.as_ref().unwrap().answer.is_none(), "an answer to another read is dropped");
+    app.on_backend(BackendEvent::NodeDetail { id: *id, node: "master1".into(), result: Ok(extra.clone()) });
+    let node = app.model.nodes.data.as_ref().unwrap().iter().find(|n| n.name == "master1").unwrap().clone();
+    app.view.dialog = Dialog::Detail { item: detail::Item::Node("master1".into()), scroll: 0 };
+    let text = crate::ui::render_text(&mut app, 160, 120, now() + chrono::Duration::seconds(3));
+    for want in [
+        "Labels (API, 3.0s ago".to_string(),
+        "node-role.kubernetes.io/control-plane".into(),
+        format!("Pods: {}, largest cpu request first", node.pods),
+        "kube-system/kube-apiserver-master1".into(),
+        "250m".into(),
+        "mirror".into(),
+        "DaemonSet".into(),
+        format!("requests of the {} pods holding resources: cpu {}m", node.pods, node.cpu_requested_m),
+    ] {
+        assert!(text.contains(&want), "{want}\n{text}");
+    }
+    // the largest request first
+    let apiserver = text.find("kube-apiserver-master1").unwrap();
+    assert!(text.find("kube-scheduler-master1").unwrap() > apiserver, "{text}");
+    let again = app.due(now() + chrono::Duration::seconds(11));
+    let [Command::NodeDetail { id: id2, .. }] = again.as_slice() else { panic!("{again:?}") };
+    assert!(*id2 != *id);
+    app.on_backend(BackendEvent::NodeDetail {
+        id: *id2,
+        node: "master1".into(),
+        result: Err("pods of master1: connection refused".into()),
+    });
+    let text = crate::ui::render_text(&mut app, 160, 120, now() + chrono::Duration::seconds(12));
+    assert!(text.contains("FAILING: pods of master1: connection refused"), "{text}");
     // the view follows its item: the node's data gone from the model is said, not shown stale
     app.model.nodes.data.as_mut().unwrap().retain(|n| n.name != "master1");
     app.model.revision += 1;

@@ -35,6 +35,9 @@ pub enum Command {
     /// Open or close a log source (journal or file over SSH, pod logs through the API). Reads only:
     /// allowed in read-only mode.
     Logs(crate::logs::spec::LogRequest),
+    /// Read a node's labels and its pods with their requests, for its detail view. Reads only;
+    /// answered with [`BackendEvent::NodeDetail`] carrying the same id.
+    NodeDetail { id: u64, node: String },
     /// `then`, once its audit record is durable; refused if the record cannot be written. Every
     /// operation and drill action the app, a drill or a command line starts arrives this way.
     AfterRecord { recorded: crate::ops::audit::Recorded, then: Box<Command> },
@@ -102,6 +105,12 @@ pub enum BackendEvent {
     DryRun {
         id: u64,
         result: Result<crate::ops::DryRun, String>,
+    },
+    /// The answer to [`Command::NodeDetail`].
+    NodeDetail {
+        id: u64,
+        node: String,
+        result: Result<crate::model::NodeExtra, String>,
     },
     /// A log source's stream started, ended or failed, or the source is closed.
     LogSource(crate::logs::spec::LogStatus),

@@ -64,6 +64,7 @@ pub fn route(cmd: &Command, parts: &[Part]) -> Route {
         Command::DryRun { request, .. } => Route::Nobody(format!("no dry run of {}", request.title())),
         Command::Logs(LogRequest::Open { spec, .. }) => Route::To(if spec.is_kube() { Part::Kube } else { Part::Ssh }),
         Command::Host { .. } => Route::To(Part::Ssh),
+        Command::NodeDetail { .. } => Route::To(Part::Kube),
         Command::Fault(_) => Route::Nobody(FAULTS_DEMO_ONLY.into()),
         Command::SetPaused(_) => Route::Nobody(NO_PAUSE_LIVE.into()),
         Command::AfterRecord { then, .. } => route(then, parts),
@@ -82,6 +83,7 @@ pub fn unavailable(cmd: Command, why: &str) -> Vec<BackendEvent> {
             vec![BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: format!("{}: {why}", action.describe()) })]
         }
         Command::DryRun { id, .. } => vec![BackendEvent::DryRun { id, result: Err(why.to_string()) }],
+        Command::NodeDetail { id, node } => vec![BackendEvent::NodeDetail { id, node, result: Err(why.to_string()) }],
         Command::Logs(LogRequest::Open { id, spec, .. }) => super::log_refused(id, &spec, why),
         Command::Logs(LogRequest::Close { .. }) | Command::Cancel { .. } => vec![],
         Command::Fault(_) | Command::SetPaused(_) => vec![BackendEvent::Notice(why.to_string())],

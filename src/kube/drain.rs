@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{Kube, KubeError};
 use crate::backend::BackendEvent;
 use crate::ops::{DrainOptions, OpEvent, OpRequest, WriteCap};
-pub use preview::{DrainPreview, drain_preview};
+pub use preview::{DrainPreview, drain_preview, node_extra};
 use preview::{Target, node_pods, plan_drain};
 
 /// Live progress of one operation, as `OpEvent::Step`s.

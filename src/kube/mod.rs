@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use aggregate::*;
 pub use client::{Access, Caps, Kube, KubeError, user_agent};
 use convert::{PodEntry, RookDaemon};
-pub use drain::{DrainPreview, drain_preview};
+pub use drain::{DrainPreview, drain_preview, node_extra};
 use lean::{LeanCephCluster, LeanEvent, LeanLease, LeanNode, LeanPod, LeanWorkload};
 use reflect::{Change, Convert, Spec};
 use state::*;
@@ -231,6 +231,13 @@ async fn supervise(
                                 other => Err(format!("no dry run of {}", other.title())),
                             };
                             let _ = tx.send(BackendEvent::DryRun { id, result }).await;
+                        });
+                    }
+                    Command::NodeDetail { id, node } => {
+                        let (kube, tx) = (kube.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            let result = node_extra(&kube, &node).await.map_err(|e| format!("pods of {node}: {e}"));
+                            let _ = tx.send(BackendEvent::NodeDetail { id, node, result }).await;
                         });
                     }
                     Command::Logs(r) => {

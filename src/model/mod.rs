@@ -6,6 +6,7 @@ mod apply;
 pub mod bigint;
 pub mod hacheck;
 pub mod health;
+pub mod nodepods;
 pub mod planned;
 mod queries;
 pub mod rows;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 use crate::inventory::Plan;
 pub use health::{Assessment, Finding, HealthLevel, Severity, assess};
+pub use nodepods::{NodeExtra, NodePod};
 pub use planned::{PlannedWindow, VipWindow};
 pub use source::{Freshness, SourceError, Sourced};
 pub use timeline::{Event, Timeline};

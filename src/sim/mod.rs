@@ -10,6 +10,7 @@ mod exec;
 mod faults;
 mod haconf;
 mod observe;
+mod pods;
 pub mod runner;
 mod world;
 

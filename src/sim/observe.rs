@@ -232,6 +232,7 @@ impl SimCluster {
                 let cpus = host.and_then(|h| h.size).map(|s| s.cpu).unwrap_or(8) as u64;
                 let mem = host.and_then(|h| h.size).map(|s| u64::from(s.memory_gb)).unwrap_or(32) * GIB;
                 let old_kernel = self.old_kernel_host(&n.name);
+                let (cpu_requested_m, mem_requested) = self.node_requests(n);
                 let mut taints = vec![];
                 if n.control_plane {
                     taints.push("node-role.kubernetes.io/master:NoSchedule".into());
@@ -250,10 +251,10 @@ impl SimCluster {
                     unschedulable: n.unschedulable,
                     taints,
                     cpu_allocatable_m: cpus * 1000 - 200,
-                    cpu_requested_m: u64::from(n.pods) * self.pod_cpu_m + if n.control_plane { 650 } else { 0 },
+                    cpu_requested_m,
                     cpu_used_m: None,
                     mem_allocatable: mem - GIB / 2,
-                    mem_requested: u64::from(n.pods) * self.pod_mem,
+                    mem_requested,
                     mem_used: None,
                     pods: n.pods,
                     pods_capacity: 110,

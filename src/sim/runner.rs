@@ -37,6 +37,12 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                             }
                         }
                         Command::Cancel { id } => sim.cancel(id),
+                        Command::NodeDetail { id, node } => {
+                            let result = sim.node_extra(&node);
+                            if ev_tx.send(BackendEvent::NodeDetail { id, node, result }).await.is_err() {
+                                return;
+                            }
+                        }
                         Command::Logs(r) => {
                             for ev in sim_logs(r) {
                                 if ev_tx.send(ev).await.is_err() {

@@ -289,3 +289,31 @@ fn ssh_cut_to_the_owner_makes_the_holder_unknown_not_lost() {
     // and nothing on the timeline says the VIP moved or was lost
     assert!(!m.timeline.iter().any(|e| e.text.starts_with("VIP ")), "{:?}", m.timeline.iter().map(|e| &e.text).collect::<Vec<_>>());
 }
+
+#[test]
+fn each_nodes_named_pods_add_up_to_its_row_and_a_drain_leaves_the_daemonsets() {
+    let (mut sim, mut m, t) = fresh();
+    let mut now = run(&mut sim, &mut m, t, 1.0);
+    let check = |sim: &SimCluster| {
+        for n in sim.node_list() {
+            let x = sim.node_extra(&n.name).unwrap();
+            assert_eq!(x.pods.len() as u32, n.pods, "{}", n.name);
+            assert_eq!(x.requested(), (n.cpu_requested_m, n.mem_requested), "{}", n.name);
+            assert_eq!(x.labels.get("kubernetes.io/hostname"), Some(&n.name));
+            let mut names: Vec<_> = x.pods.iter().map(|p| format!("{}/{}", p.namespace, p.name)).collect();
+            names.dedup();
+            assert_eq!(names.len(), x.pods.len(), "pod names are unique on {}", n.name);
+        }
+    };
+    check(&sim);
+    let m1 = sim.node_extra("master1").unwrap();
+    assert_eq!(m1.pods.iter().filter(|p| p.owner.as_deref() == Some("mirror")).count(), 4, "{m1:?}");
+    assert!(sim.node_extra("nosuchnode").unwrap_err().contains("not found"));
+    let cap = WriteCap::acquire(false).unwrap();
+    sim.execute(1, &crate::ops::OpRequest::Drain { node: "worker1".into(), options: Default::default() }, &cap, now);
+    now = run(&mut sim, &mut m, now, 30.0);
+    let _ = now;
+    let w1 = sim.node_extra("worker1").unwrap();
+    assert!(!w1.pods.is_empty() && w1.pods.iter().all(|p| p.owner.as_deref() == Some("DaemonSet")), "{w1:?}");
+    check(&sim);
+}

@@ -96,6 +96,79 @@ fn gib(b: u64) -> String {
     format!("{:.1}G", b as f64 / (1u64 << 30) as f64)
 }
 
+/// The node's labels and pods with their requests, read on demand while its view is open.
+fn node_pods(d: &mut Doc, app: &App, node: &str) {
+    d.last_known = None;
+    let every = crate::app::detail::NODE_EXTRA_EVERY_SECS;
+    let fetch = app.node_extra.as_ref().filter(|f| f.node == node);
+    let now = d.now;
+    let ago = |at: DateTime<Utc>| format!("{} ago", fmt_age_ms((now - at).num_milliseconds().max(0)));
+    let (extra, said) = match fetch.and_then(|f| f.answer.as_ref()) {
+        None => {
+            let waited = fetch.map(|f| format!(" (asked {})", ago(f.asked))).unwrap_or_default();
+            d.head("Labels and pods");
+            d.text(format!("UNKNOWN: reading them from the API{waited}"), Role::Unknown);
+            return;
+        }
+        Some((at, Err(e))) => {
+            d.head("Labels and pods");
+            d.text(format!("FAILING: {e} ({}; asked again every {every} s)", ago(*at)), Role::Critical);
+            return;
+        }
+        Some((at, Ok(x))) => (x, format!("API, {}; read again every {every} s while open", ago(*at))),
+    };
+    d.head(&format!("Labels ({said})"));
+    if extra.labels.is_empty() {
+        d.text("none", Role::Muted);
+    }
+    for (k, v) in &extra.labels {
+        d.text(if v.is_empty() { format!("  {k}") } else { format!("  {k}={v}") }, Role::Text);
+    }
+    let mut pods: Vec<&crate::model::NodePod> = extra.pods.iter().collect();
+    pods.sort_by(|a, b| {
+        (b.cpu_request_m, b.mem_request).cmp(&(a.cpu_request_m, a.mem_request)).then((&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
+    });
+    let (cpu, mem) = extra.requested();
+    let running = pods.iter().filter(|p| !p.finished()).count();
+    let finished = pods.len() - running;
+    let finished = if finished > 0 { format!(" and {finished} finished") } else { String::new() };
+    d.head(&format!("Pods: {running}{finished}, largest cpu request first ({said})"));
+    let width = pods.iter().map(|p| p.namespace.chars().count() + 1 + p.name.chars().count()).max().unwrap_or(0).clamp(20, 60);
+    d.text(
+        format!("  {:<width$}  {:<5}  {:<9}  {:>7}  {:>7}  {}", "NAMESPACE/NAME", "READY", "PHASE", "CPU", "MEMORY", "OWNER"),
+        Role::Muted,
+    );
+    for p in pods {
+        let state = if p.terminating {
+            "Terminating".to_string()
+        } else if p.phase.is_empty() {
+            "?".into()
+        } else {
+            p.phase.clone()
+        };
+        let role = match (p.finished(), p.ready, p.terminating) {
+            (true, _, _) => Role::Muted,
+            (_, _, true) => Role::Warn,
+            (false, true, false) => Role::Text,
+            (false, false, false) => Role::Warn,
+        };
+        let full = format!("{}/{}", p.namespace, p.name);
+        d.text(
+            format!(
+                "  {}  {:<5}  {:<9}  {:>7}  {:>7}  {}",
+                super::panels::pad_mid(&full, width),
+                if p.ready { "yes" } else { "no" },
+                state,
+                format!("{}m", p.cpu_request_m),
+                super::panels::bytes(p.mem_request),
+                p.owner.as_deref().unwrap_or("none (not recreated)")
+            ),
+            role,
+        );
+    }
+    d.text(format!("  requests of the {running} pods holding resources: cpu {cpu}m, memory {}", super::panels::bytes(mem)), Role::Muted);
+}
+
 /// The view's title and lines for `item`, from the model as it is now.
 pub fn lines(app: &App, item: &Item, now: DateTime<Utc>) -> (String, Vec<Line<'static>>) {
     let m = &app.model;
@@ -140,12 +213,9 @@ pub fn lines(app: &App, item: &Item, now: DateTime<Utc>) -> (String, Vec<Line<'s
                         d.kv(label, format!("{:<14}{:<17}{used}", f(alloc), format!("{} ({}%)", f(req), pct(req, alloc))));
                     }
                     d.kv("  pods", format!("{:<14}{} ({}%)", n.pods_capacity, n.pods, pct(u64::from(n.pods), u64::from(n.pods_capacity))));
-                    d.text(
-                        format!("Not collected by kockpit: labels and each pod's requests (kubectl describe node {name})."),
-                        Role::Muted,
-                    );
                 }
             }
+            node_pods(&mut d, app, name);
             host_part(&mut d, m, name);
             d.events(m, app.tz, name);
             format!("Node {name}")

@@ -216,7 +216,7 @@ async fn event_loop(
             _ = int.recv() => return wind_down(app, backend, Ended::Terminated).await,
             _ = hup.recv() => return wind_down(app, backend, Ended::HangUp).await,
         }
-        for cmd in app.drive_drill(Utc::now()) {
+        for cmd in app.due(Utc::now()) {
             if backend.commands.send(cmd).is_err() {
                 tracing::warn!("backend stopped; drill command dropped");
             }

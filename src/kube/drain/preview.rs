@@ -84,6 +84,32 @@ pub(super) async fn node_pods(kube: &Kube, node: &str) -> Result<Vec<LeanPod>, K
     Ok(l.items)
 }
 
+/// A node's labels and its pods with their requests, for the node's detail view. Reads only: the
+/// node itself and the pods bound to it (from the watch cache, as the drain reads them).
+pub async fn node_extra(kube: &Kube, node: &str) -> Result<crate::model::NodeExtra, KubeError> {
+    check_name("node", node).map_err(KubeError::Decode)?;
+    let n: crate::kube::lean::LeanNode = kube.get_json(&format!("/api/v1/nodes/{node}")).await?;
+    let mut pods: Vec<crate::model::NodePod> = node_pods(kube, node).await?.iter().map(brief).collect();
+    pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Ok(crate::model::NodeExtra { labels: n.metadata.labels, pods })
+}
+
+/// One pod as the node's detail view lists it.
+pub(crate) fn brief(p: &LeanPod) -> crate::model::NodePod {
+    let (cpu, mem) = p.requests();
+    let owner = if p.is_mirror() { Some("mirror".to_string()) } else { p.metadata.controller().map(|o| o.kind.clone()) };
+    crate::model::NodePod {
+        namespace: p.metadata.namespace.clone(),
+        name: p.metadata.name.clone(),
+        phase: p.status.phase.clone(),
+        ready: p.is_ready(),
+        owner,
+        cpu_request_m: cpu,
+        mem_request: mem,
+        terminating: p.metadata.deletion_timestamp.is_some(),
+    }
+}
+
 /// Lists on a big, busy cluster may take longer than a single object.
 pub(super) const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 

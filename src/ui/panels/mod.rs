@@ -83,7 +83,7 @@ pub(super) fn pad(s: &str, w: usize) -> String {
 
 /// `s` in exactly `w` columns: cut in the middle with `…` when longer (a namespace's or name's both ends
 /// tell it apart: `kubesphere-…-system`), padded when shorter.
-pub(super) fn pad_mid(s: &str, w: usize) -> String {
+pub(crate) fn pad_mid(s: &str, w: usize) -> String {
     let n = s.chars().count();
     if n <= w || w < 5 {
         return pad(s, w);
