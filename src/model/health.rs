@@ -67,6 +67,24 @@ pub struct Assessment {
     pub findings: Vec<Finding>,
 }
 
+/// How much a problem in `panel` costs when it gets worse: 0 the most (etcd's quorum holds the
+/// whole control plane; the VIP and haproxy every client's way in), then the control loops, the
+/// workloads' nodes and storage, and last what only slowly bites (certificates, a host's facts).
+fn impact(panel: PanelId) -> u8 {
+    match panel {
+        PanelId::Etcd => 0,
+        PanelId::Vip => 1,
+        PanelId::Haproxy => 2,
+        PanelId::Leases => 3,
+        PanelId::Nodes => 4,
+        PanelId::Ceph => 5,
+        PanelId::Platform => 6,
+        PanelId::Certs => 7,
+        PanelId::Hosts => 8,
+        PanelId::Timeline => 9,
+    }
+}
+
 impl Assessment {
     pub fn for_panel(&self, panel: PanelId) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(move |f| f.panel == panel)
@@ -515,7 +533,9 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
 
     let mut findings = a.0;
     super::hacheck::findings(m, now, &mut findings);
-    findings.sort_by(|x, y| y.severity.cmp(&x.severity).then(x.panel.cmp(&y.panel)));
+    // the worst first; among equals, what costs the most when it gets worse (etcd's quorum before a
+    // host's kernel): the header leads with the first
+    findings.sort_by(|x, y| y.severity.cmp(&x.severity).then(impact(x.panel).cmp(&impact(y.panel))));
     let sources = m.sources(now);
     let any_fresh = sources.iter().any(|(_, _, f)| f.is_fresh());
     // a known critical outranks everything, also when nothing else answers (the VIP probe's "no

@@ -863,3 +863,21 @@ fn dns_scaled_to_zero_is_critical_not_ready() {
         h.findings
     );
 }
+
+#[test]
+fn among_equally_severe_findings_the_costliest_leads() {
+    // a master down: its host, its etcd member, its apiserver behind haproxy and its certificates all
+    // say so; the header leads with what it costs (etcd can lose nothing more), not the first panel
+    let (_, m) = crate::sim::settled_demo(&[crate::sim::Fault::KillMaster], 0, t(0), 12, Mode::Demo);
+    let a = assess(&m, t(0));
+    let serious: Vec<_> = a.findings.iter().filter(|f| f.severity >= Severity::Warn).collect();
+    assert!(serious.len() > 3, "{serious:?}");
+    assert_eq!(serious[0].panel, PanelId::Etcd, "{serious:?}");
+    assert!(serious.iter().any(|f| f.panel == PanelId::Hosts), "the host's own finding is still listed: {serious:?}");
+    let pos = |p: PanelId| serious.iter().position(|f| f.panel == p).unwrap();
+    assert!(pos(PanelId::Haproxy) < pos(PanelId::Certs) && pos(PanelId::Certs) < pos(PanelId::Hosts), "{serious:?}");
+    // a worse severity still goes first, whatever its panel
+    let (_, m) = crate::sim::settled_demo(&[crate::sim::Fault::KillMaster, crate::sim::Fault::SplitBrain], 0, t(0), 12, Mode::Demo);
+    let a = assess(&m, t(0));
+    assert_eq!((a.findings[0].severity, a.findings[0].panel), (Severity::Critical, PanelId::Vip), "{:?}", a.findings[0]);
+}
