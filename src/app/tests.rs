@@ -526,7 +526,7 @@ fn a_vip_failover_runs_to_its_end_and_says_so_when_cancel_is_pressed() {
     let w = app.model.planned.iter().find(|w| w.key == format!("op {id}")).expect("a planned window");
     assert_eq!((w.label.as_str(), w.until), ("failover", None));
     assert!(w.panels.contains(&PanelId::Vip));
-    assert_eq!(app.model.planned_for(PanelId::Vip, chrono::Utc::now()), Some("failover"));
+    assert_eq!(app.model.planned_for(PanelId::Vip, chrono::Utc::now(), ""), Some("failover"));
     let screen = crate::ui::render_text(&mut app, 160, 40, now());
     assert!(screen.contains("runs to its end, then reports") && !screen.contains("c cancel"), "{screen}");
     assert!(app.on_key(key('c')).is_empty(), "no Cancel is sent for a VIP failover");

@@ -52,15 +52,26 @@ impl Command {
     /// The planned window this command opens: its key, its label and the panels it touches. An
     /// operation's window closes with its end ([`op_key`]); a fault's or a drill action's after
     /// [`ACTION_WINDOW_SECS`].
-    pub fn planned(&self) -> Option<(String, String, Vec<crate::model::PanelId>)> {
-        match self {
-            Command::AfterRecord { then, .. } => then.planned(),
-            Command::Execute { id, request, .. } => Some((op_key(*id), request.short_label(), request.panels())),
-            Command::Fault(f) => Some((format!("fault {}", f.name()), format!("fault {}", f.name()), f.panels())),
-            Command::Host { id, .. } => Some((format!("drill action {id}"), "drill".into(), crate::model::PanelId::ALL.to_vec())),
-            _ => None,
-        }
+    pub fn planned(&self, m: &crate::model::Model) -> Option<Planned> {
+        let all = crate::model::PanelId::ALL.to_vec();
+        let (key, label, panels, subjects) = match self {
+            Command::AfterRecord { then, .. } => return then.planned(m),
+            Command::Execute { id, request, .. } => (op_key(*id), request.short_label(), request.panels(), request.subjects(m)),
+            Command::Fault(f) => (format!("fault {}", f.name()), format!("fault {}", f.name()), f.panels(), f.subjects(m)),
+            Command::Host { id, action, .. } => (format!("drill action {id}"), "drill".into(), all, vec![action.host().to_string()]),
+            _ => return None,
+        };
+        Some(Planned { key, label, panels, subjects })
     }
+}
+
+/// The planned window a command opens (see [`crate::model::PlannedWindow`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub key: String,
+    pub label: String,
+    pub panels: Vec<crate::model::PanelId>,
+    pub subjects: Vec<String>,
 }
 
 /// How long a fault or a drill's host action counts as the cause of what follows.
@@ -74,8 +85,8 @@ pub fn op_key(id: u64) -> String {
 /// Open the planned windows of `cmds` on the model (called wherever commands leave for a backend).
 pub fn note_planned(model: &mut crate::model::Model, cmds: &[Command], at: chrono::DateTime<chrono::Utc>) {
     for c in cmds {
-        let Some((key, label, panels)) = c.planned() else { continue };
-        model.begin_planned(key.clone(), label, &panels, at);
+        let Some(Planned { key, label, panels, subjects }) = c.planned(model) else { continue };
+        model.begin_planned(key.clone(), label, &panels, &subjects, at);
         if !key.starts_with("op ") {
             let grace = chrono::Duration::seconds(ACTION_WINDOW_SECS - crate::model::planned::PLANNED_GRACE_SECS);
             model.end_planned(&key, at + grace);

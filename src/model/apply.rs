@@ -334,7 +334,8 @@ impl Model {
             self.vip_window = None;
             return;
         }
-        let planned = self.planned_for(PanelId::Vip, at).map(str::to_string);
+        let named = format!("{} {}", before.join(" "), after.join(" "));
+        let planned = self.planned_for(PanelId::Vip, at, &named).map(str::to_string);
         if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
             // a holder keepalived reports BACKUP is letting the address go: with one MASTER beside
             // it, that is a hand-over in progress, not a split brain

@@ -22,6 +22,9 @@ pub struct PlannedWindow {
     /// Shown beside what it explains: `failover`, `drain worker1`, `fault stop-keepalived`.
     pub label: String,
     pub panels: Vec<PanelId>,
+    /// The hosts, nodes or LBs it acts on (the owner a fault stops, the node a drain empties): what
+    /// the timeline names one of them is put down to this window before any other over its panel.
+    pub subjects: Vec<String>,
     pub since: DateTime<Utc>,
     /// None while it runs.
     pub until: Option<DateTime<Utc>>,
@@ -29,13 +32,27 @@ pub struct PlannedWindow {
 
 impl Model {
     /// Open a planned window (an operation confirmed, a fault injected, a drill's host action sent).
-    pub fn begin_planned(&mut self, key: impl Into<String>, label: impl Into<String>, panels: &[PanelId], at: DateTime<Utc>) {
+    pub fn begin_planned(
+        &mut self,
+        key: impl Into<String>,
+        label: impl Into<String>,
+        panels: &[PanelId],
+        subjects: &[String],
+        at: DateTime<Utc>,
+    ) {
         let key = key.into();
         self.planned.retain(|w| w.key != key && w.until.is_none_or(|u| at - u < Duration::seconds(PLANNED_GRACE_SECS)));
         if self.planned.len() >= MAX_WINDOWS {
             self.planned.remove(0);
         }
-        self.planned.push(PlannedWindow { key, label: label.into(), panels: panels.to_vec(), since: at, until: None });
+        self.planned.push(PlannedWindow {
+            key,
+            label: label.into(),
+            panels: panels.to_vec(),
+            subjects: subjects.to_vec(),
+            since: at,
+            until: None,
+        });
     }
 
     /// Close a window: it still covers the next [`PLANNED_GRACE_SECS`].
@@ -45,18 +62,35 @@ impl Model {
         }
     }
 
-    /// The label of the planned window covering `panel` at `at`, the newest first.
-    pub fn planned_for(&self, panel: PanelId, at: DateTime<Utc>) -> Option<&str> {
-        self.planned
+    /// The label of the planned window that explains `text` on `panel` at `at`: of the windows over
+    /// the panel, the newest that acts on something `text` names; else the one over the fewest
+    /// panels (a fault of the VIP explains a VIP change better than a master's power-off that touches
+    /// everything), the newest of those.
+    pub fn planned_for(&self, panel: PanelId, at: DateTime<Utc>, text: &str) -> Option<&str> {
+        let covering: Vec<&PlannedWindow> = self
+            .planned
             .iter()
             .rev()
-            .find(|w| w.panels.contains(&panel) && w.since <= at + Duration::seconds(1) && w.until.is_none_or(|u| at <= u))
-            .map(|w| w.label.as_str())
+            .filter(|w| w.panels.contains(&panel) && w.since <= at + Duration::seconds(1) && w.until.is_none_or(|u| at <= u))
+            .collect();
+        // the timeline names the observer first and what changed last (`haproxy slb1 master1 UP ->
+        // DOWN`): of the windows acting on something named, the one named last; the newest of equals
+        let named = covering
+            .iter()
+            .filter_map(|w| w.subjects.iter().filter_map(|s| last_mention(text, s)).max().map(|at| (at, *w)))
+            .fold(None::<(usize, &PlannedWindow)>, |best, (at, w)| match best {
+                Some((b, _)) if b >= at => best,
+                _ => Some((at, w)),
+            })
+            .map(|(_, w)| w);
+        // min_by_key keeps the first of equals: the newest
+        let narrowest = covering.iter().min_by_key(|w| w.panels.len());
+        named.or(narrowest.copied()).map(|w| w.label.as_str())
     }
 
     /// Put an event on the timeline; inside a planned window over its panel it says so and is info.
     pub(super) fn record(&mut self, mut e: Event) {
-        if let Some(label) = self.planned_for(e.panel, e.at) {
+        if let Some(label) = self.planned_for(e.panel, e.at, &e.text) {
             e.text = format!("{} ({label}, planned)", e.text);
             e.severity = e.severity.min(Severity::Info);
         }
@@ -69,6 +103,20 @@ impl Model {
         let ms = (at - w.since).num_milliseconds().max(0);
         (ms <= BRIEF_VIP_WINDOW_MS && !w.alarmed).then_some((w.label.as_str(), ms))
     }
+}
+
+/// `text` names `word` as a whole word (worker1 is not worker10, slb1 is not slb1a).
+pub fn mentions(text: &str, word: &str) -> bool {
+    last_mention(text, word).is_some()
+}
+
+/// Where `text` last names `word` as a whole word.
+fn last_mention(text: &str, word: &str) -> Option<usize> {
+    let ok = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_'));
+    if word.is_empty() {
+        return None;
+    }
+    text.rmatch_indices(word).map(|(i, _)| i).find(|&i| ok(text[..i].chars().next_back()) && ok(text[i + word.len()..].chars().next()))
 }
 
 /// The VIP on two hosts (or none) inside a planned window, since when.

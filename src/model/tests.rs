@@ -508,7 +508,7 @@ fn a_planned_failover_and_its_restore_are_planned_and_a_brief_two_holder_window_
     m.apply(vrrp_ms("slb1", VrrpState::Master, true, 0));
     m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 0));
     rest_seen(&mut m, 0);
-    m.begin_planned("op 1", "failover", &[PanelId::Vip, PanelId::Haproxy], at_ms(1_000));
+    m.begin_planned("op 1", "failover", &[PanelId::Vip, PanelId::Haproxy], &[], at_ms(1_000));
     // slb2 takes the VIP before slb1 lets it go: two holders for 400 ms
     m.apply(vrrp_ms("slb2", VrrpState::Master, true, 2_000));
     assert!(!m.timeline.iter().any(|e| e.text.contains("SPLIT")), "{:?}", m.timeline.iter().collect::<Vec<_>>());
@@ -527,7 +527,7 @@ fn a_planned_failover_and_its_restore_are_planned_and_a_brief_two_holder_window_
     m.end_planned("op 1", at_ms(3_000));
 
     // the restore, later: the move back is planned too
-    m.begin_planned("op 2", "restore", &[PanelId::Vip, PanelId::Haproxy], at_ms(60_000));
+    m.begin_planned("op 2", "restore", &[PanelId::Vip, PanelId::Haproxy], &[], at_ms(60_000));
     m.apply(vrrp_ms("slb1", VrrpState::Master, true, 61_000));
     m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 61_000));
     let last: Vec<String> = m.timeline.iter().map(|e| e.text.clone()).collect();
@@ -548,7 +548,7 @@ fn a_two_holder_window_that_outlasts_the_brief_limit_is_a_split_brain_after_all(
     m.apply(vrrp_ms("slb1", VrrpState::Master, true, 0));
     m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 0));
     rest_seen(&mut m, 0);
-    m.begin_planned("fault split-brain", "fault split-brain", &[PanelId::Vip], at_ms(500));
+    m.begin_planned("fault split-brain", "fault split-brain", &[PanelId::Vip], &[], at_ms(500));
     m.apply(vrrp_ms("slb2", VrrpState::Master, true, 4_000));
     m.apply(vrrp_ms("slb1", VrrpState::Master, true, 4_000));
     rest_seen(&mut m, 4);
@@ -880,4 +880,24 @@ fn among_equally_severe_findings_the_costliest_leads() {
     let (_, m) = crate::sim::settled_demo(&[crate::sim::Fault::KillMaster, crate::sim::Fault::SplitBrain], 0, t(0), 12, Mode::Demo);
     let a = assess(&m, t(0));
     assert_eq!((a.findings[0].severity, a.findings[0].panel), (Severity::Critical, PanelId::Vip), "{:?}", a.findings[0]);
+}
+
+#[test]
+fn with_several_faults_each_effect_is_put_down_to_the_fault_that_acts_on_what_it_names() {
+    use crate::sim::Fault;
+    for faults in [
+        [Fault::KillMaster, Fault::OsdDown, Fault::StopKeepalivedOnOwner],
+        [Fault::StopKeepalivedOnOwner, Fault::OsdDown, Fault::KillMaster],
+    ] {
+        let (_, m) = crate::sim::settled_demo(&faults, 0, t(0), 12, Mode::Demo);
+        let texts: Vec<&str> = m.timeline.iter().map(|e| e.text.as_str()).collect();
+        let by = |needle: &str| -> &str { texts.iter().find(|t| t.contains(needle)).unwrap_or_else(|| panic!("{needle} in {texts:#?}")) };
+        assert!(by("master1: ssh").ends_with("(fault kill-master, planned)"), "{texts:#?}");
+        assert!(by("slb1 master1 UP -> DOWN").ends_with("(fault kill-master, planned)"), "{texts:#?}");
+        assert!(by("etcd member master1 down").ends_with("(fault kill-master, planned)"), "{texts:#?}");
+        assert!(by("keepalived slb1 MASTER -> STOPPED").ends_with("(fault stop-keepalived, planned)"), "{texts:#?}");
+        // names neither: the fault over fewer panels explains a VIP change, whichever came last
+        assert!(by("keepalived slb2 BACKUP -> MASTER").ends_with("(fault stop-keepalived, planned)"), "{texts:#?}");
+        assert!(by("ceph HEALTH_OK").ends_with("(fault osd-down, planned)"), "{texts:#?}");
+    }
 }

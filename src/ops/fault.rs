@@ -61,6 +61,24 @@ impl Fault {
             Fault::HealAll => "Heal: undo every injected fault",
         }
     }
+    /// What the fault acts on, as the model knows it before it acts: the VIP owner, the master it
+    /// powers off (the etcd leader, as the simulated cluster picks it). The timeline puts what names
+    /// one of them down to this fault before any other.
+    pub fn subjects(self, m: &crate::model::Model) -> Vec<String> {
+        match self {
+            Fault::StopKeepalivedOnOwner | Fault::SplitBrain | Fault::KillHaproxyOnOwner | Fault::CutSshToOwner => m.vip_holders(),
+            Fault::KillMaster => m
+                .etcd
+                .data
+                .as_ref()
+                .and_then(|e| e.leader())
+                .map(|l| l.name.clone())
+                .or_else(|| m.plan.masters().next().map(|h| h.name.clone()))
+                .into_iter()
+                .collect(),
+            Fault::EtcdNospace | Fault::OsdDown | Fault::CertExpiring | Fault::HealAll => vec![],
+        }
+    }
     /// The panels whose changes this fault causes (the timeline shows them as planned).
     pub fn panels(self) -> Vec<crate::model::PanelId> {
         use crate::model::PanelId as P;

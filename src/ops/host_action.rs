@@ -27,6 +27,12 @@ pub enum HostAction {
 }
 
 impl HostAction {
+    /// The host it acts on.
+    pub fn host(&self) -> &str {
+        match self {
+            HostAction::Stop { host, .. } | HostAction::Start { host, .. } | HostAction::Cut { host } | HostAction::Heal { host } => host,
+        }
+    }
     pub fn describe(&self) -> String {
         match self {
             HostAction::Stop { host, service, signal } if signal == "TERM" => format!("stop {service} on {host}"),

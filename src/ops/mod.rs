@@ -97,6 +97,17 @@ pub enum OpRequest {
 }
 
 impl OpRequest {
+    /// What it acts on: the node, the LBs the VIP leaves and goes to, the masters renewed. The
+    /// timeline puts what names one of them down to this operation before any other.
+    pub fn subjects(&self, m: &Model) -> Vec<String> {
+        match self {
+            OpRequest::Cordon { node } | OpRequest::Uncordon { node } | OpRequest::Drain { node, .. } => vec![node.clone()],
+            OpRequest::VipFailover { to, .. } => std::iter::once(to.clone()).chain(m.vip_holders()).collect(),
+            OpRequest::RestoreVipPriority { lb } => vec![lb.clone()],
+            OpRequest::RenewCerts { masters } => masters.clone(),
+            OpRequest::SetNoout { .. } => vec![],
+        }
+    }
     /// One request of every kind (for tests that must cover every operation). The match makes a new
     /// kind of operation fail to compile until it is listed here.
     pub fn examples() -> Vec<OpRequest> {

@@ -79,11 +79,7 @@ impl Doc<'_> {
     }
 }
 
-/// `text` names `word` as a whole word (worker1 is not worker10).
-fn mentions(text: &str, word: &str) -> bool {
-    let ok = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_'));
-    text.match_indices(word).any(|(i, _)| ok(text[..i].chars().next_back()) && ok(text[i + word.len()..].chars().next()))
-}
+use crate::model::planned::mentions;
 
 /// A resource row: its label, allocatable, requested, used, and how its amounts are written.
 type Resource<'a> = (&'a str, u64, u64, Option<u64>, &'a dyn Fn(u64) -> String);
