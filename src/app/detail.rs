@@ -159,7 +159,10 @@ impl App {
             }
             Some(Action::Logs) => {
                 self.view.dialog = Dialog::None;
-                return self.act(Action::Logs);
+                let cmds = self.act(Action::Logs);
+                // closing the logs comes back here
+                self.view.logs_back = Some(to(scroll));
+                return cmds;
             }
             Some(Action::Help) => {
                 self.view.help_back = Some(to(scroll));

@@ -99,7 +99,7 @@ impl App {
                 if !v.query.is_empty() && a == Action::Cancel {
                     v.query.clear();
                 } else {
-                    self.view.dialog = Dialog::None;
+                    self.view.dialog = self.view.logs_back.take().unwrap_or(Dialog::None);
                 }
             }
             _ => {}

@@ -110,6 +110,8 @@ pub struct ViewState {
     pub too_small: bool,
     /// The dialog help was opened from, shown again when help closes.
     pub help_back: Option<Dialog>,
+    /// The dialog the log viewer was opened from (a detail view), shown again when it closes.
+    pub logs_back: Option<Dialog>,
     /// The plan the confirmation last showed whole on screen (None: not drawn, or cut).
     pub confirm_seen: Option<crate::ops::OpPlan>,
 }
@@ -128,6 +130,7 @@ impl Default for ViewState {
             sort: BTreeMap::new(),
             too_small: false,
             help_back: None,
+            logs_back: None,
             confirm_seen: None,
         }
     }
@@ -441,6 +444,7 @@ impl App {
             // the logs of what is selected (opened unless open already); with nothing to go by and
             // nothing open, the picker, never an empty viewer
             Action::Logs => {
+                self.view.logs_back = None;
                 self.view.dialog = Dialog::Logs;
                 match self.selected_log_source() {
                     Some(spec) if !self.log_view.sources.iter().any(|s| !s.closed && s.spec == spec) => {
@@ -452,6 +456,7 @@ impl App {
                 }
             }
             Action::LogSources => {
+                self.view.logs_back = None;
                 self.view.dialog = Dialog::Logs;
                 self.log_view.picker = Some(logsrc::Picker::default());
             }

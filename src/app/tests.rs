@@ -1322,3 +1322,47 @@ fn the_compact_haproxy_panel_highlights_the_line_of_the_server_enter_opens() {
     let Dialog::Detail { item, .. } = &app.view.dialog else { panic!("{:?}", app.view.dialog) };
     assert!(format!("{item:?}").contains("master2"), "{item:?}");
 }
+
+#[test]
+fn help_scrolls_to_its_last_page_and_no_further() {
+    let mut app = app_with(false, &[], None);
+    app.on_key(key('?'));
+    for _ in 0..500 {
+        app.on_key(key('j'));
+    }
+    let text = crate::ui::render_text(&mut app, 100, 30, now());
+    let Dialog::Help { scroll: max } = app.view.dialog else { panic!("{:?}", app.view.dialog) };
+    assert!(max > 0 && max < 500, "kept to the last page: {max}");
+    let last_verb = crate::app::cmdline::VERBS.last().unwrap().0;
+    assert!(text.contains(&format!(":{last_verb}")), "the last page ends with the last command\n{text}");
+    // one key back moves back at once
+    app.on_key(key('k'));
+    let _ = crate::ui::render_text(&mut app, 100, 30, now());
+    assert_eq!(app.view.dialog, Dialog::Help { scroll: max - 1 });
+    // a taller screen shows more: the position follows
+    let _ = crate::ui::render_text(&mut app, 100, 60, now());
+    let Dialog::Help { scroll } = app.view.dialog else { panic!() };
+    assert!(scroll < max - 1, "{scroll}");
+}
+
+#[test]
+fn logs_opened_from_a_detail_view_go_back_to_it() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Hosts;
+    app.view.selected.insert(PanelId::Hosts, 0);
+    app.on_key(code(KeyCode::Enter));
+    app.on_key(key('j'));
+    let detail = app.view.dialog.clone();
+    assert!(matches!(detail, Dialog::Detail { scroll: 1, .. }), "{detail:?}");
+    app.on_key(key('l'));
+    assert_eq!(app.view.dialog, Dialog::Logs);
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.view.dialog, detail, "back where it was, at the same place");
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.view.dialog, Dialog::None);
+    // opened from the main screen, the logs close to it
+    app.on_key(key('l'));
+    assert_eq!(app.view.dialog, Dialog::Logs);
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.view.dialog, Dialog::None);
+}

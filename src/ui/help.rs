@@ -138,7 +138,9 @@ fn draw_command_line(buf: &mut Buffer, area: Rect, app: &App, cl: &crate::app::c
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }
 
-pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
+/// Draws the help; returns the scroll position used: the last page at most, so scrolling on past the
+/// end does not leave an empty box (or keys to press back through).
+pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) -> usize {
     let t = &app.theme;
     let r = centered(body, body.width.saturating_sub(4).min(120), body.height.saturating_sub(2).max(10));
     f.render_widget(Clear, r);
@@ -224,8 +226,10 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) {
     // a description longer than the box ends in `…`
     let w = usize::from(r.width.saturating_sub(2));
     let lines: Vec<Line> = lines.into_iter().map(|l| super::wrap::cut(l, w)).collect();
+    let scroll = scroll.min(lines.len().saturating_sub(usize::from(r.height.saturating_sub(2))));
     let p = Paragraph::new(lines).block(dialog_block(app, "Help: every key and command")).scroll((scroll as u16, 0));
     f.render_widget(p, r);
+    scroll
 }
 
 /// Up to `n` keys that trigger `a` in `layer` (`n/esc`), for a dialog's hints; `?` when none is bound.

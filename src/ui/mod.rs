@@ -50,7 +50,10 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
     draw_footer(f.buffer_mut(), footer, app, now);
     match app.view.dialog.clone() {
         Dialog::None => {}
-        Dialog::Help { scroll } => draw_help(f, app, body, scroll),
+        Dialog::Help { scroll } => {
+            let used = draw_help(f, app, body, scroll);
+            app.view.dialog = Dialog::Help { scroll: used };
+        }
         Dialog::Confirm(plan) => {
             let whole = draw_confirm(f, app, body, &plan);
             app.view.confirm_seen = whole.then_some(plan);
