@@ -39,6 +39,8 @@ pub enum Action {
     RestoreVip,
     RenewCerts,
     ToggleNoout,
+    /// Hand etcd's leadership to the selected member.
+    EtcdMoveLeader,
     Logs,
     /// Choose the log viewer's sources (add, remove).
     LogSources,
@@ -127,6 +129,7 @@ impl Action {
         Action::RestoreVip,
         Action::RenewCerts,
         Action::ToggleNoout,
+        Action::EtcdMoveLeader,
         Action::Logs,
         Action::LogSources,
         Action::Faults,
@@ -183,6 +186,7 @@ impl Action {
             Action::RestoreVip => "restore_vip",
             Action::RenewCerts => "renew_certs",
             Action::ToggleNoout => "toggle_noout",
+            Action::EtcdMoveLeader => "etcd_move_leader",
             Action::Logs => "logs",
             Action::LogSources => "log_sources",
             Action::Faults => "faults",
@@ -224,6 +228,7 @@ impl Action {
                 | Action::RestoreVip
                 | Action::RenewCerts
                 | Action::ToggleNoout
+                | Action::EtcdMoveLeader
         )
     }
 

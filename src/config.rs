@@ -134,6 +134,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("restore", "LB", "plan restoring a load balancer's keepalived (priority, and start it if stopped)"),
     ("renew", "MASTER|all", "plan renewing certificates on a master, or on all"),
     ("noout", "on|off", "plan setting or unsetting Ceph's noout flag"),
+    ("move-leader", "MEMBER", "plan moving etcd's leadership to a member"),
     ("theme", "NAME", "switch the theme"),
     ("export", "", "write the timeline to a file"),
     ("pause", "", "pause or resume the simulated cluster (demo)"),

@@ -872,6 +872,30 @@ fn run_plans_and_with_yes_executes_an_operation_headless() {
     }
 }
 
+#[test]
+fn run_moves_etcds_leadership_and_refuses_a_member_that_cannot_lead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-move-leader", "--to", "master3", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("Move etcd leadership to master3\n"), "{text}");
+    assert!(text.contains("handed etcd's leadership to master3") && text.contains("done: master3 leads etcd"), "{text}");
+    // the leader itself, a member that is down, a name etcd does not know
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-move-leader", "master1", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REFUSED:\n  - master1 is the leader already"));
+    let out = kockpit_in(cfg, &["run", "--demo", "--fault", "kill-master", "etcd-move-leader", "master1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("master1 does not answer: a leader must be a healthy member"));
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-move-leader", "--to", "worker1"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("etcd member `worker1`"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit_in(cfg, &["run", "--demo", "--readonly", "etcd-move-leader", "--to", "master2", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only: Move etcd leadership to master2 refused"));
+}
+
 /// An interrupted `run` stops the operation at its safe point and waits for its end: the audit log
 /// has the end, and the exit code says it was not done.
 #[test]

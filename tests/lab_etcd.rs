@@ -393,3 +393,82 @@ fn nospace_alarm_is_shown() {
         );
     });
 }
+
+/// Every operation event of one run: (steps, finished summary).
+fn op_events(rx: &mut tokio::sync::mpsc::Receiver<kockpit::backend::BackendEvent>) -> (Vec<String>, Option<(bool, String)>) {
+    use kockpit::backend::BackendEvent;
+    use kockpit::ops::OpEvent;
+    let (mut steps, mut end) = (vec![], None);
+    while let Ok(ev) = rx.try_recv() {
+        match ev {
+            BackendEvent::Op(OpEvent::Step { text, .. }) => steps.push(text),
+            BackendEvent::Op(OpEvent::Finished { ok, summary, .. }) => end = Some((ok, summary)),
+            _ => {}
+        }
+    }
+    (steps, end)
+}
+
+/// The leader's member id as etcdctl asking `endpoint` reports it (independent of kockpit's reading).
+fn etcdctl_leader(lab: &Lab, endpoint: &str) -> String {
+    let mut envs: Vec<(&str, String)> =
+        ["ETCDCTL_API", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"].iter().map(|k| (*k, lab.var(k))).collect();
+    envs.push(("ETCDCTL_ENDPOINTS", endpoint.to_string()));
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out =
+        harness::run_env(Path::new("etcdctl"), &["--dial-timeout=2s", "endpoint", "status", "-w", "json"], &envs, Duration::from_secs(30))
+            .expect("etcdctl endpoint status");
+    let at = out.find("\"leader\":").expect("a leader field") + "\"leader\":".len();
+    out[at..].chars().take_while(|c| c.is_ascii_digit()).collect()
+}
+
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn move_leader_hands_over_verified_and_refuses_the_leader_itself_and_a_stopped_member() {
+    let lab = lab();
+    rt().block_on(async {
+        let mut p = EtcdProbe::new(lab.settings(), None, None);
+        let v = p.poll().await.expect("etcd view");
+        let leader = v.leader().expect("a leader").clone();
+        let target = v.members.iter().find(|m| !m.is_leader).expect("a follower").clone();
+        let cap = kockpit::ops::WriteCap::acquire(false).expect("a writable process");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let t = Instant::now();
+        let ok = kockpit::etcd::ops::move_leader(lab.settings(), None, None, &cap, &target.name, 1, &tx).await;
+        let (steps, end) = op_events(&mut rx);
+        eprintln!("move-leader {} -> {}: {:.2}s: {end:?}", leader.name, target.name, t.elapsed().as_secs_f64());
+        let (done, summary) = end.expect("a result");
+        assert!(ok && done, "{summary}\n{steps:#?}");
+        assert!(summary.contains(&format!("{} leads etcd", target.name)) && summary.contains("verified"), "{summary}");
+        assert!(steps.iter().any(|s| s.contains("accepted the hand-over")), "{steps:#?}");
+        assert_eq!(etcdctl_leader(&lab, &target.endpoint), target.id.to_string(), "etcdctl sees the new leader");
+
+        // the leader itself: refused before anything is sent
+        let ok = kockpit::etcd::ops::move_leader(lab.settings(), None, None, &cap, &target.name, 2, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        let (_, summary) = end.expect("a result");
+        assert!(!ok && summary.contains("is the leader already") && summary.contains("nothing changed"), "{summary}");
+
+        // a stopped member cannot lead: refused, and the leadership stays where it is
+        let stopped: &'static str = match v.members.iter().find(|m| m.name != target.name && m.name != leader.name).map(|m| m.name.as_str())
+        {
+            Some("m1") => "m1",
+            Some("m2") => "m2",
+            _ => "m3",
+        };
+        let _restore =
+            Restore { lab: &lab, steps: vec![start_etcd(stopped), Box::new(|l: &Lab| l.wait_all_members(Duration::from_secs(30)))] };
+        lab.ha_ok(&["stop", stopped, "etcd"]);
+        let ok = kockpit::etcd::ops::move_leader(lab.settings(), None, None, &cap, stopped, 3, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        let (_, summary) = end.expect("a result");
+        assert!(!ok && summary.contains(&format!("{stopped} does not answer")), "{summary}");
+        assert_eq!(etcdctl_leader(&lab, &target.endpoint), target.id.to_string(), "nothing moved");
+        // and back, so the next test starts where this one did
+        lab.ha_ok(&["start", stopped, "etcd"]);
+        lab.wait_all_members(Duration::from_secs(30));
+        let ok = kockpit::etcd::ops::move_leader(lab.settings(), None, None, &cap, &leader.name, 4, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        assert!(ok, "{end:?}");
+    });
+}

@@ -81,6 +81,7 @@ pub enum Parsed {
     Restore(String),
     Renew(Option<String>),
     Noout(bool),
+    MoveLeader(String),
     Theme(String),
     Export,
     Pause,
@@ -94,6 +95,8 @@ pub struct Names {
     pub nodes: Vec<String>,
     pub lbs: Vec<String>,
     pub masters: Vec<String>,
+    /// etcd's members, as etcd lists them (else the plan's etcd hosts).
+    pub members: Vec<String>,
     pub hosts: Vec<String>,
     pub themes: Vec<String>,
     /// `NS/NAME` of each workload, with its kind's short name.
@@ -151,6 +154,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
             ["off"] => Ok(Parsed::Noout(false)),
             _ => Err(wrong()),
         },
+        "move-leader" => one().map(Parsed::MoveLeader),
         "theme" => one().map(Parsed::Theme),
         "export" => none(Parsed::Export),
         "pause" => none(Parsed::Pause),
@@ -220,6 +224,7 @@ fn candidates(verb: &str, args: &[&str], n: &Names) -> Vec<String> {
         ("failover", [_]) => vec!["emergency".into()],
         ("renew", []) => n.masters.iter().cloned().chain(["all".to_string()]).collect(),
         ("noout", []) => vec!["on".into(), "off".into()],
+        ("move-leader", []) => list(&n.members),
         ("theme", []) => list(&n.themes),
         ("logs", []) => n.hosts.iter().cloned().chain(["pod", "deploy", "ds", "sts"].map(String::from)).collect(),
         ("logs", ["pod"]) => list(&n.pods),
@@ -261,6 +266,10 @@ impl App {
             nodes,
             lbs,
             masters: m.plan.masters().map(|h| h.name.clone()).collect(),
+            members: match &m.etcd.data {
+                Some(e) => e.members.iter().map(|x| x.name.clone()).collect(),
+                None => m.plan.etcd_hosts().map(|h| h.name.clone()).collect(),
+            },
             hosts: m.plan.hosts.iter().map(|h| h.name.clone()).collect(),
             themes: self.themes.iter().map(|t| t.name.clone()).collect(),
             workloads,
@@ -397,6 +406,7 @@ impl App {
                 },
             },
             Parsed::Noout(on) => OpRequest::SetNoout { on },
+            Parsed::MoveLeader(to) => OpRequest::EtcdMoveLeader { to: known("etcd member", &to, &names.members)? },
             other => return Err(format!("not an operation: {other:?}")),
         })
     }
@@ -426,7 +436,8 @@ impl App {
             | Parsed::Failover(..)
             | Parsed::Restore(_)
             | Parsed::Renew(_)
-            | Parsed::Noout(_)) => self.propose(self.request_of(p, &names)?),
+            | Parsed::Noout(_)
+            | Parsed::MoveLeader(_)) => self.propose(self.request_of(p, &names)?),
             Parsed::Theme(name) => {
                 let name = known("theme", &name, &names.themes)?;
                 if let Some(t) = self.themes.iter().find(|t| t.name == name) {

@@ -353,6 +353,11 @@ impl App {
             }
             Action::RestoreVip => OpRequest::RestoreVipPriority { lb: self.restore_target()? },
             Action::RenewCerts => OpRequest::RenewCerts { masters: self.model.plan.masters().map(|h| h.name.clone()).collect() },
+            Action::EtcdMoveLeader => {
+                let e = self.model.etcd.data.as_ref().ok_or("etcd's members are unknown now: nothing to select")?;
+                let m = (self.view.focus == PanelId::Etcd).then(|| e.members.get(self.view.selected(PanelId::Etcd))).flatten();
+                OpRequest::EtcdMoveLeader { to: m.ok_or("select the etcd member to lead next, in the etcd panel")?.name.clone() }
+            }
             Action::ToggleNoout => {
                 let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
                 OpRequest::SetNoout { on: !set }
@@ -373,6 +378,7 @@ impl App {
                         Action::Uncordon => "Uncordon",
                         Action::VipFailover => "VIP failover",
                         Action::RestoreVip => "Restore keepalived",
+                        Action::EtcdMoveLeader => "Move etcd leadership",
                         _ => a.name(),
                     };
                     self.refuse_readonly(what.to_string());
@@ -438,7 +444,8 @@ impl App {
             | Action::VipFailover
             | Action::RestoreVip
             | Action::RenewCerts
-            | Action::ToggleNoout => {}
+            | Action::ToggleNoout
+            | Action::EtcdMoveLeader => {}
             Action::CommandLine => self.open_command_line(),
             Action::Sort => self.cycle_sort(),
             // the logs of what is selected (opened unless open already); with nothing to go by and

@@ -1366,3 +1366,35 @@ fn logs_opened_from_a_detail_view_go_back_to_it() {
     app.on_key(code(KeyCode::Esc));
     assert_eq!(app.view.dialog, Dialog::None);
 }
+
+#[test]
+fn m_on_an_etcd_member_plans_moving_the_leadership_there_and_the_command_line_does_the_same() {
+    let mut app = app_with(false, &[], None);
+    // not on the etcd panel: says what to select
+    app.view.focus = PanelId::Nodes;
+    assert!(app.on_key(key('m')).is_empty());
+    assert!(app.notice.as_ref().unwrap().1.contains("select the etcd member to lead next"), "{:?}", app.notice);
+    app.view.focus = PanelId::Etcd;
+    let members: Vec<String> = app.model.etcd.data.as_ref().unwrap().members.iter().map(|m| m.name.clone()).collect();
+    let follower = app.model.etcd.data.as_ref().unwrap().members.iter().position(|m| !m.is_leader).unwrap();
+    app.view.selected.insert(PanelId::Etcd, follower);
+    app.on_key(key('m'));
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("{:?}", app.view.dialog) };
+    assert_eq!(p.request, OpRequest::EtcdMoveLeader { to: members[follower].clone() });
+    assert!(p.blockers.is_empty() && p.steps.iter().any(|s| s.contains("etcd MoveLeader")), "{p:?}");
+    let cmds = recorded(app.on_key(key('y')));
+    assert!(matches!(cmds.as_slice(), [Command::Execute { request: OpRequest::EtcdMoveLeader { .. }, .. }]), "{cmds:?}");
+    // the leader itself: refused in the plan
+    let mut app = app_with(false, &[], None);
+    let leader = app.model.etcd.data.as_ref().unwrap().members.iter().find(|m| m.is_leader).unwrap().name.clone();
+    app.run_command(&format!("move-leader {leader}")).unwrap();
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("{:?}", app.view.dialog) };
+    assert_eq!(p.blockers, vec![format!("{leader} is the leader already")]);
+    assert!(app.run_command("move-leader nosuch").unwrap_err().contains("etcd member"));
+    // read-only: refused, named
+    let mut app = app_with(true, &[], None);
+    app.view.focus = PanelId::Etcd;
+    app.view.selected.insert(PanelId::Etcd, follower);
+    assert!(app.on_key(key('m')).is_empty());
+    assert!(app.notice.as_ref().unwrap().1.contains("read-only"), "{:?}", app.notice);
+}

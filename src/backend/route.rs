@@ -45,7 +45,7 @@ pub fn op_part(req: &OpRequest) -> Part {
     match req {
         OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } | OpRequest::Drain { .. } => Part::Kube,
         OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => Part::Ssh,
-        OpRequest::RenewCerts { .. } | OpRequest::SetNoout { .. } => Part::Stores,
+        OpRequest::RenewCerts { .. } | OpRequest::SetNoout { .. } | OpRequest::EtcdMoveLeader { .. } => Part::Stores,
     }
 }
 

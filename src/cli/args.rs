@@ -77,7 +77,8 @@ pub enum Cmd {
     /// refused (a blocker, read-only, the audit log) or failed or cancelled; 4 a bad argument.
     ///
     /// OPERATION is one of: cordon NODE, uncordon NODE, drain NODE, failover LB, restore LB,
-    /// renew MASTER|all, noout on|off (the names may also come as --node, --to, --lb, --master).
+    /// renew MASTER|all, noout on|off, etcd-move-leader MEMBER (the names may also come as --node,
+    /// --to, --lb, --master).
     Run {
         /// The operation and its target, e.g. `drain worker2`, `failover lb2`, `renew all`.
         #[arg(value_name = "OPERATION", required = true, num_args = 1..)]
@@ -85,8 +86,8 @@ pub enum Cmd {
         /// The node (cordon, uncordon, drain).
         #[arg(long, value_name = "NODE")]
         node: Option<String>,
-        /// The load balancer to move the VIP to (failover).
-        #[arg(long, value_name = "LB")]
+        /// The load balancer to move the VIP to (failover), the etcd member to lead (etcd-move-leader).
+        #[arg(long, value_name = "LB|MEMBER")]
         to: Option<String>,
         /// The load balancer to restore (restore).
         #[arg(long, value_name = "LB")]

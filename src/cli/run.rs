@@ -13,6 +13,9 @@ use super::*;
 use crate::app::Dialog;
 use crate::ops::{DryRunState, OpPlan, OpRequest};
 
+/// The operations `kockpit run` knows, as its errors list them.
+const OPERATIONS: &str = "cordon, uncordon, drain, failover, restore, renew, noout or etcd-move-leader";
+
 /// What `kockpit run` was asked, as the command line would say it (`drain worker2`).
 pub(super) struct RunArgs<'a> {
     pub words: &'a [String],
@@ -29,30 +32,28 @@ pub(super) struct RunArgs<'a> {
 /// The words of the operation: OPERATION, its target from the words or the flag that names it, and
 /// `emergency`. Errors name what is missing or doubled.
 pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
-    let (op, rest) = a.words.split_first().ok_or("an operation is needed: cordon, uncordon, drain, failover, restore, renew or noout")?;
+    let (op, rest) = a.words.split_first().ok_or(format!("an operation is needed: {OPERATIONS}"))?;
     let verb = match op.as_str() {
         "vip-failover" => "failover",
         "restore-vip" => "restore",
         "renew-certs" => "renew",
+        "etcd-move-leader" => "move-leader",
         other => other,
     };
     let flag = match verb {
         "cordon" | "uncordon" | "drain" => a.node,
-        "failover" => a.to,
+        "failover" | "move-leader" => a.to,
         "restore" => a.lb,
         "renew" => a.master,
         "noout" => None,
         other => {
-            return Err(format!(
-                "unknown operation `{}`: cordon, uncordon, drain, failover, restore, renew or noout",
-                crate::config::clip_word(other)
-            ));
+            return Err(format!("unknown operation `{}`: {OPERATIONS}", crate::config::clip_word(other)));
         }
     };
     // a flag that names another operation's target is a mistake, not something to ignore
     for (name, given, owners) in [
         ("--node", a.node, &["cordon", "uncordon", "drain"][..]),
-        ("--to", a.to, &["failover"][..]),
+        ("--to", a.to, &["failover", "move-leader"][..]),
         ("--lb", a.lb, &["restore"][..]),
         ("--master", a.master, &["renew"][..]),
     ] {

@@ -184,12 +184,17 @@ impl Conn {
 
     /// `POST path` with a JSON body; the answer's body (any status: the gateway's errors are JSON too).
     pub async fn post(&mut self, path: &str, body: &'static [u8]) -> Result<(u16, Bytes), String> {
+        self.post_bytes(path, Bytes::from_static(body)).await
+    }
+
+    /// [`Conn::post`] with a body built at run time.
+    pub async fn post_bytes(&mut self, path: &str, body: Bytes) -> Result<(u16, Bytes), String> {
         self.sender.ready().await.map_err(|e| format!("http: {e}"))?;
         let req = http::Request::post(path)
             .header(http::header::HOST, &self.authority)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, concat!("kockpit/", env!("CARGO_PKG_VERSION")))
-            .body(Full::new(Bytes::from_static(body)))
+            .body(Full::new(body))
             .map_err(|e| e.to_string())?;
         let resp = self.sender.send_request(req).await.map_err(|e| format!("http: {e}"))?;
         let status = resp.status().as_u16();

@@ -14,6 +14,7 @@
 //!   member down the panel still lists them all (down) instead of going blank.
 
 pub mod client;
+pub mod ops;
 pub mod parse;
 
 use std::collections::BTreeMap;
@@ -361,6 +362,43 @@ impl EtcdProbe {
             .map(|(k, status)| EndpointResult { host: self.slots.get(&k).and_then(|s| s.name.clone()), endpoint: k, status })
             .collect();
         Ok(parse::assemble(self.members.as_deref(), &eps, &alarms))
+    }
+}
+
+impl EtcdProbe {
+    /// A change to etcd, sent to one member (the one etcd requires: the leader for MoveLeader, each
+    /// member for a defrag): `POST path` with `body`, over the connection the last poll used. Only
+    /// a process that may change things holds the [`crate::ops::WriteCap`] this asks for.
+    pub async fn post_to_member(
+        &mut self,
+        member: &crate::model::EtcdMember,
+        path: &str,
+        body: Vec<u8>,
+        _cap: &crate::ops::WriteCap,
+    ) -> Result<(u16, bytes::Bytes), String> {
+        let tls = self.credentials().await?;
+        let key =
+            parse::url_host_port(&member.endpoint).map(|(h, p)| if h.contains(':') { format!("[{h}]:{p}") } else { format!("{h}:{p}") });
+        let key = key
+            .filter(|k| self.slots.contains_key(k))
+            .or_else(|| self.slots.iter().find(|(_, s)| s.name.as_deref() == Some(member.name.as_str())).map(|(k, _)| k.clone()))
+            .ok_or_else(|| format!("{}: no connection to its endpoint {}", member.name, member.endpoint))?;
+        let timeout = self.settings.request_timeout;
+        let (tunnel, mode) = (self.tunnel.clone(), self.settings.tunnel);
+        let slot = self.slots.get_mut(&key).ok_or("internal: slot vanished")?;
+        connect(slot, tls, tunnel, mode, timeout).await?;
+        let conn = slot.conn.as_mut().ok_or("not connected")?;
+        match tokio::time::timeout(timeout, conn.post_bytes(path, bytes::Bytes::from(body))).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                slot.conn = None;
+                Err(e)
+            }
+            Err(_) => {
+                slot.conn = None;
+                Err(format!("{}: no answer in {:.1}s", member.name, timeout.as_secs_f64()))
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod audit;
 mod ceph_guard;
+pub mod etcd_plan;
 pub mod failover;
 mod fault;
 mod host_action;
@@ -87,13 +88,34 @@ impl Default for DrainOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum OpRequest {
-    Cordon { node: String },
-    Uncordon { node: String },
-    Drain { node: String, options: DrainOptions },
-    VipFailover { to: String, mode: FailoverMode },
-    RestoreVipPriority { lb: String },
-    RenewCerts { masters: Vec<String> },
-    SetNoout { on: bool },
+    Cordon {
+        node: String,
+    },
+    Uncordon {
+        node: String,
+    },
+    Drain {
+        node: String,
+        options: DrainOptions,
+    },
+    VipFailover {
+        to: String,
+        mode: FailoverMode,
+    },
+    RestoreVipPriority {
+        lb: String,
+    },
+    RenewCerts {
+        masters: Vec<String>,
+    },
+    SetNoout {
+        on: bool,
+    },
+    /// Hand etcd's leadership to another voting member (etcd's MoveLeader), e.g. before maintaining
+    /// the leader's master.
+    EtcdMoveLeader {
+        to: String,
+    },
 }
 
 impl OpRequest {
@@ -106,6 +128,9 @@ impl OpRequest {
             OpRequest::RestoreVipPriority { lb } => vec![lb.clone()],
             OpRequest::RenewCerts { masters } => masters.clone(),
             OpRequest::SetNoout { .. } => vec![],
+            OpRequest::EtcdMoveLeader { to } => {
+                std::iter::once(to.clone()).chain(m.etcd.data.as_ref().and_then(|e| e.leader()).map(|l| l.name.clone())).collect()
+            }
         }
     }
     /// One request of every kind (for tests that must cover every operation). The match makes a new
@@ -119,6 +144,7 @@ impl OpRequest {
             OpRequest::RestoreVipPriority { lb: "slb1".into() },
             OpRequest::RenewCerts { masters: vec!["master1".into()] },
             OpRequest::SetNoout { on: true },
+            OpRequest::EtcdMoveLeader { to: "master2".into() },
         ];
         for r in &all {
             match r {
@@ -128,7 +154,8 @@ impl OpRequest {
                 | OpRequest::VipFailover { .. }
                 | OpRequest::RestoreVipPriority { .. }
                 | OpRequest::RenewCerts { .. }
-                | OpRequest::SetNoout { .. } => {}
+                | OpRequest::SetNoout { .. }
+                | OpRequest::EtcdMoveLeader { .. } => {}
             }
         }
         all
@@ -146,6 +173,9 @@ impl OpRequest {
             OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } | OpRequest::SetNoout { .. } => {
                 Some("one API or ceph call: it is done or refused in a moment, nothing to stop halfway")
             }
+            OpRequest::EtcdMoveLeader { .. } => {
+                Some("one request to the leader: etcd hands over within an election timeout or refuses, nothing to stop halfway")
+            }
         }
     }
 
@@ -160,6 +190,7 @@ impl OpRequest {
             OpRequest::RenewCerts { masters } => format!("Renew certificates on {}", masters.join(", ")),
             OpRequest::SetNoout { on: true } => "Set Ceph noout".to_string(),
             OpRequest::SetNoout { on: false } => "Unset Ceph noout".to_string(),
+            OpRequest::EtcdMoveLeader { to } => format!("Move etcd leadership to {to}"),
         }
     }
 
@@ -173,6 +204,7 @@ impl OpRequest {
             OpRequest::RestoreVipPriority { .. } => "restore".to_string(),
             OpRequest::RenewCerts { .. } => "renewal".to_string(),
             OpRequest::SetNoout { .. } => "noout".to_string(),
+            OpRequest::EtcdMoveLeader { .. } => "move-leader".to_string(),
         }
     }
 
@@ -184,6 +216,7 @@ impl OpRequest {
             OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => vec![PanelId::Vip, PanelId::Haproxy],
             OpRequest::RenewCerts { .. } => vec![PanelId::Certs, PanelId::Haproxy, PanelId::Etcd, PanelId::Leases, PanelId::Nodes],
             OpRequest::SetNoout { .. } => vec![PanelId::Ceph],
+            OpRequest::EtcdMoveLeader { .. } => vec![PanelId::Etcd],
         }
     }
 }
@@ -351,6 +384,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
                 p.warnings.push(format!("only {serving} apiserver(s) serving through haproxy: restarts may interrupt the API"));
             }
         }
+        OpRequest::EtcdMoveLeader { to } => etcd_plan::plan_move_leader(&mut p, m, to),
         OpRequest::SetNoout { on } => {
             let set = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
             if *on && set {

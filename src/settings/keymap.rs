@@ -693,6 +693,7 @@ mod tests {
             ("f", Action::VipFailover),
             ("r", Action::RenewCerts),
             ("n", Action::ToggleNoout),
+            ("m", Action::EtcdMoveLeader),
             ("l", Action::Logs),
             ("x", Action::Faults),
             ("p", Action::Pause),

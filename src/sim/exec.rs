@@ -158,6 +158,22 @@ impl SimCluster {
                 self.noout = on;
                 emit(self, format!("ceph osd {} noout", if on { "set" } else { "unset" }), true);
             }
+            Step::MoveLeader(to) => {
+                let target = self.masters.iter().position(|m| m.name == to && m.host_up && m.etcd_up);
+                match (target, self.etcd_leader) {
+                    (None, _) => self.fail(run, format!("{to} is not a healthy etcd member: refused, nothing changed")),
+                    (_, None) => self.fail(run, "etcd has no leader: nothing to hand over".into()),
+                    (Some(t), Some(l)) if t == l => self.fail(run, format!("{to} is the leader already")),
+                    (Some(t), Some(l)) => {
+                        let from = self.masters[l].name.clone();
+                        self.etcd_leader = Some(t);
+                        self.etcd_term += 1;
+                        emit(self, format!("{from} handed etcd's leadership to {to} (term {})", self.etcd_term), true);
+                        let summary = format!("{to} leads etcd (term {}, was {from})", self.etcd_term);
+                        run.queue.push_front((now + Duration::milliseconds(200), Step::Finish(summary)));
+                    }
+                }
+            }
             Step::Finish(summary) => {
                 run.queue.clear();
                 self.finished.push(OpEvent::Finished { id, ok: true, summary });
@@ -185,6 +201,7 @@ impl SimCluster {
                 let verb = if *on { "set" } else { "unset" };
                 (format!("ceph osd {verb} noout"), format!("Ceph's noout flag may be {verb}"))
             }
+            Step::MoveLeader(to) => (format!("move etcd's leadership to {to}"), format!("etcd's leadership may have moved to {to}")),
             Step::Say(_) | Step::WaitVipOn { .. } | Step::WaitMasterHealthy { .. } | Step::Finish(_) => return None,
         })
     }
@@ -231,6 +248,7 @@ impl SimCluster {
                 }
                 q.push_back((now, Step::Finish(format!("certificates renewed on {}", masters.join(", ")))));
             }
+            OpRequest::EtcdMoveLeader { to } => q.push_back((at(100), Step::MoveLeader(to.clone()))),
             OpRequest::SetNoout { on } => {
                 q.push_back((now, Step::Noout(*on)));
                 q.push_back((at(200), Step::Finish(format!("noout {}", if *on { "set" } else { "unset" }))));

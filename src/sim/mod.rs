@@ -143,11 +143,20 @@ enum Step {
     EvictSome(String),
     Demote(String),
     StopKeepalived(String),
-    WaitVipOn { lb: String, started: DateTime<Utc>, deadline: DateTime<Utc> },
+    WaitVipOn {
+        lb: String,
+        started: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    },
     Restore(String),
     RenewOn(usize),
-    WaitMasterHealthy { idx: usize, deadline: DateTime<Utc> },
+    WaitMasterHealthy {
+        idx: usize,
+        deadline: DateTime<Utc>,
+    },
     Noout(bool),
+    /// Hand etcd's leadership to this master.
+    MoveLeader(String),
     Finish(String),
 }
 

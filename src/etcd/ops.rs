@@ -1,0 +1,115 @@
+//! Changes to etcd, as operations: each reads every member's status first and judges it with the
+//! planner's own checks, records its intent durably, acts, then verifies on fresh status reads.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::{EtcdProbe, EtcdSettings, Tunnel};
+use crate::backend::BackendEvent;
+use crate::model::EtcdView;
+use crate::ops::etcd_plan::move_leader_checks;
+use crate::ops::{OpEvent, WriteCap};
+use crate::transport::Remote;
+
+/// How long a hand-over may take to show before the move is reported failed (etcd's own limit is an
+/// election timeout, 1 s by default).
+const VERIFY_WITHIN: Duration = Duration::from_secs(10);
+
+struct Report<'a> {
+    id: u64,
+    tx: &'a mpsc::Sender<BackendEvent>,
+}
+
+impl Report<'_> {
+    async fn step(&self, text: impl Into<String>, ok: bool) {
+        let _ = self.tx.send(BackendEvent::Op(OpEvent::Step { id: self.id, text: text.into(), ok })).await;
+    }
+    async fn finish(&self, ok: bool, summary: impl Into<String>) -> bool {
+        let _ = self.tx.send(BackendEvent::Op(OpEvent::Finished { id: self.id, ok, summary: summary.into() })).await;
+        ok
+    }
+}
+
+fn leader_of(v: &EtcdView) -> Option<(String, u64)> {
+    v.leader().map(|l| (l.name.clone(), l.raft_term))
+}
+
+/// Hand etcd's leadership to `to` (etcd's MoveLeader, sent to the leader), then verify that `to`
+/// leads in a newer term. Returns whether it was verified.
+pub async fn move_leader(
+    settings: EtcdSettings,
+    remote: Option<Remote>,
+    tunnel: Option<Arc<dyn Tunnel>>,
+    cap: &WriteCap,
+    to: &str,
+    id: u64,
+    tx: &mpsc::Sender<BackendEvent>,
+) -> bool {
+    let r = Report { id, tx };
+    let mut probe = EtcdProbe::new(settings, remote, tunnel);
+    let v = match probe.poll().await {
+        Ok(v) => v,
+        Err(e) => return r.finish(false, format!("etcd's status could not be read ({e}): refused, nothing changed")).await,
+    };
+    let c = move_leader_checks(&v, to);
+    if !c.blockers.is_empty() {
+        return r.finish(false, format!("refused, nothing changed: {}", c.blockers.join("; "))).await;
+    }
+    let (Some((from, _)), Some(target_id)) = (c.leader.clone(), c.target_id) else {
+        return r.finish(false, "refused, nothing changed: no leader or no such member").await;
+    };
+    let term = v.leader().map(|l| l.raft_term).unwrap_or(0);
+    r.step(format!("status read: {from} leads in term {term}; {to} answers"), true).await;
+    let leader = v.leader().cloned().expect("checked: a leader");
+    let what = format!("move etcd's leadership from {from} to {to}");
+    if let Err(e) = cap.intent(id, &what, &format!("etcd's leadership may have moved to {to}")).await {
+        return r.finish(false, e).await;
+    }
+    let body = serde_json::json!({ "targetID": target_id.to_string() }).to_string().into_bytes();
+    let started = Instant::now();
+    match probe.post_to_member(&leader, "/v3/maintenance/transfer-leadership", body, cap).await {
+        Ok((200, _)) => r.step(format!("{from} accepted the hand-over to {to}"), true).await,
+        Ok((code, body)) => {
+            let why = gateway_error(&body).unwrap_or_else(|| format!("HTTP {code}"));
+            // a leader that changed since the read answers "not leader": nothing was moved by us
+            return r.finish(false, format!("etcd refused the hand-over: {why}")).await;
+        }
+        Err(e) => {
+            return r.finish(false, format!("the hand-over request to {from} failed ({e}): check the etcd panel for who leads now")).await;
+        }
+    }
+    let mut last = String::from("no status yet");
+    while started.elapsed() < VERIFY_WITHIN {
+        match probe.poll().await {
+            Ok(v) => match leader_of(&v) {
+                Some((l, t)) if l == to && t > term => {
+                    let ms = started.elapsed().as_millis();
+                    return r.finish(true, format!("{to} leads etcd (term {t}, was {from} in term {term}); verified after {ms} ms")).await;
+                }
+                Some((l, t)) => last = format!("{l} leads in term {t}"),
+                None => last = "no leader (an election is under way)".into(),
+            },
+            Err(e) => last = format!("status: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    r.finish(false, format!("asked, but {to} does not lead after {} s: {last}", VERIFY_WITHIN.as_secs())).await
+}
+
+/// The gRPC gateway's error text: `{"error": "...", "code": 9, "message": "etcdserver: ..."}`.
+fn gateway_error(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("message").or_else(|| v.get("error")).and_then(|m| m.as_str()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_gateways_error_message_is_read() {
+        let body = br#"{"error":"etcdserver: not leader","code":9,"message":"etcdserver: not leader"}"#;
+        assert_eq!(super::gateway_error(body).as_deref(), Some("etcdserver: not leader"));
+        assert_eq!(super::gateway_error(b"<html>"), None);
+    }
+}
