@@ -17,6 +17,8 @@ pub(super) fn scrolled(action: Option<Action>, scroll: usize) -> Option<usize> {
         Action::PageDown => scroll + 10,
         Action::PageUp => scroll.saturating_sub(10),
         Action::SelectFirst => 0,
+        // the view keeps it within its text when it draws
+        Action::SelectLast => usize::MAX / 4,
         _ => return None,
     })
 }

@@ -526,7 +526,7 @@ fn a_vip_failover_runs_to_its_end_and_says_so_when_cancel_is_pressed() {
     let w = app.model.planned.iter().find(|w| w.key == format!("op {id}")).expect("a planned window");
     assert_eq!((w.label.as_str(), w.until), ("failover", None));
     assert!(w.panels.contains(&PanelId::Vip));
-    assert_eq!(app.model.planned_for(PanelId::Vip, chrono::Utc::now(), ""), Some("failover"));
+    assert_eq!(app.model.planned_for(PanelId::Vip, chrono::Utc::now(), "", false), Some("failover"));
     let screen = crate::ui::render_text(&mut app, 160, 40, now());
     assert!(screen.contains("runs to its end, then reports") && !screen.contains("c cancel"), "{screen}");
     assert!(app.on_key(key('c')).is_empty(), "no Cancel is sent for a VIP failover");
@@ -1339,6 +1339,12 @@ fn help_scrolls_to_its_last_page_and_no_further() {
     app.on_key(key('k'));
     let _ = crate::ui::render_text(&mut app, 100, 30, now());
     assert_eq!(app.view.dialog, Dialog::Help { scroll: max - 1 });
+    // G goes to the end, g to the top
+    app.on_key(key('g'));
+    assert_eq!(app.view.dialog, Dialog::Help { scroll: 0 });
+    app.on_key(key('G'));
+    let _ = crate::ui::render_text(&mut app, 100, 30, now());
+    assert_eq!(app.view.dialog, Dialog::Help { scroll: max });
     // a taller screen shows more: the position follows
     let _ = crate::ui::render_text(&mut app, 100, 60, now());
     let Dialog::Help { scroll } = app.view.dialog else { panic!() };

@@ -61,7 +61,8 @@ impl Command {
             Command::Host { id, action, .. } => (format!("drill action {id}"), "drill".into(), all, vec![action.host().to_string()]),
             _ => return None,
         };
-        Some(Planned { key, label, panels, subjects })
+        let sources_only = matches!(self, Command::Fault(crate::ops::Fault::CutSshToOwner));
+        Some(Planned { key, label, panels, subjects, sources_only })
     }
 }
 
@@ -72,6 +73,8 @@ pub struct Planned {
     pub label: String,
     pub panels: Vec<crate::model::PanelId>,
     pub subjects: Vec<String>,
+    /// It takes away kockpit's sight only (see [`crate::model::PlannedWindow::sources_only`]).
+    pub sources_only: bool,
 }
 
 /// How long a fault or a drill's host action counts as the cause of what follows.
@@ -85,8 +88,11 @@ pub fn op_key(id: u64) -> String {
 /// Open the planned windows of `cmds` on the model (called wherever commands leave for a backend).
 pub fn note_planned(model: &mut crate::model::Model, cmds: &[Command], at: chrono::DateTime<chrono::Utc>) {
     for c in cmds {
-        let Some(Planned { key, label, panels, subjects }) = c.planned(model) else { continue };
+        let Some(Planned { key, label, panels, subjects, sources_only }) = c.planned(model) else { continue };
         model.begin_planned(key.clone(), label, &panels, &subjects, at);
+        if sources_only {
+            model.planned_sources_only(&key);
+        }
         if !key.starts_with("op ") {
             let grace = chrono::Duration::seconds(ACTION_WINDOW_SECS - crate::model::planned::PLANNED_GRACE_SECS);
             model.end_planned(&key, at + grace);

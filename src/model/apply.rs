@@ -290,8 +290,8 @@ impl Model {
             return;
         }
         match (was_failing, failed) {
-            (_, Some(reason)) => self.record(Event::new(at, panel, Severity::Warn, format!("{what}: {reason}"))),
-            (true, None) => self.record(Event::new(at, panel, Severity::Info, format!("{what}: recovered"))),
+            (_, Some(reason)) => self.record_as(Event::new(at, panel, Severity::Warn, format!("{what}: {reason}")), true),
+            (true, None) => self.record_as(Event::new(at, panel, Severity::Info, format!("{what}: recovered")), true),
             (false, None) => {}
         }
     }
@@ -335,7 +335,7 @@ impl Model {
             return;
         }
         let named = format!("{} {}", before.join(" "), after.join(" "));
-        let planned = self.planned_for(PanelId::Vip, at, &named).map(str::to_string);
+        let planned = self.planned_for(PanelId::Vip, at, &named, false).map(str::to_string);
         if before != after && !(before.is_empty() && self.timeline.is_empty_for(PanelId::Vip)) {
             // a holder keepalived reports BACKUP is letting the address go: with one MASTER beside
             // it, that is a hand-over in progress, not a split brain

@@ -25,6 +25,9 @@ pub struct PlannedWindow {
     /// The hosts, nodes or LBs it acts on (the owner a fault stops, the node a drain empties): what
     /// the timeline names one of them is put down to this window before any other over its panel.
     pub subjects: Vec<String>,
+    /// It takes away kockpit's sight (an SSH link cut), it changes nothing: it explains sources
+    /// failing and recovering, never a change they report.
+    pub sources_only: bool,
     pub since: DateTime<Utc>,
     /// None while it runs.
     pub until: Option<DateTime<Utc>>,
@@ -42,6 +45,15 @@ impl Model {
     ) {
         let key = key.into();
         self.planned.retain(|w| w.key != key && w.until.is_none_or(|u| at - u < Duration::seconds(PLANNED_GRACE_SECS)));
+        // what comes after a new operation is its doing, not the grace of one that ended before it
+        // over the same panels (a restore right after a failover); healing ends every fault's window
+        let heal = key == "fault heal";
+        for w in &mut self.planned {
+            let op_in_grace = key.starts_with("op ") && w.key.starts_with("op ") && w.until.is_some();
+            if (op_in_grace && w.panels.iter().any(|p| panels.contains(p))) || (heal && w.key.starts_with("fault ")) {
+                w.until = Some(w.until.map_or(at, |u| u.min(at)));
+            }
+        }
         if self.planned.len() >= MAX_WINDOWS {
             self.planned.remove(0);
         }
@@ -50,9 +62,17 @@ impl Model {
             label: label.into(),
             panels: panels.to_vec(),
             subjects: subjects.to_vec(),
+            sources_only: false,
             since: at,
             until: None,
         });
+    }
+
+    /// The window `key` takes away sight only (see [`PlannedWindow::sources_only`]).
+    pub fn planned_sources_only(&mut self, key: &str) {
+        for w in self.planned.iter_mut().filter(|w| w.key == key) {
+            w.sources_only = true;
+        }
     }
 
     /// Close a window: it still covers the next [`PLANNED_GRACE_SECS`].
@@ -66,13 +86,19 @@ impl Model {
     /// the panel, the newest that acts on something `text` names; else the one over the fewest
     /// panels (a fault of the VIP explains a VIP change better than a master's power-off that touches
     /// everything), the newest of those.
-    pub fn planned_for(&self, panel: PanelId, at: DateTime<Utc>, text: &str) -> Option<&str> {
+    pub fn planned_for(&self, panel: PanelId, at: DateTime<Utc>, text: &str, source_event: bool) -> Option<&str> {
         let covering: Vec<&PlannedWindow> = self
             .planned
             .iter()
             .rev()
             .filter(|w| w.panels.contains(&panel) && w.since <= at + Duration::seconds(1) && w.until.is_none_or(|u| at <= u))
+            .filter(|w| source_event || !w.sources_only)
             .collect();
+        // sight lost is first the doing of what takes sight away (a cut link)
+        let covering: Vec<&PlannedWindow> = match source_event && covering.iter().any(|w| w.sources_only) {
+            true => covering.into_iter().filter(|w| w.sources_only).collect(),
+            false => covering,
+        };
         // the timeline names the observer first and what changed last (`haproxy slb1 master1 UP ->
         // DOWN`): of the windows acting on something named, the one named last; the newest of equals
         let named = covering
@@ -89,8 +115,13 @@ impl Model {
     }
 
     /// Put an event on the timeline; inside a planned window over its panel it says so and is info.
-    pub(super) fn record(&mut self, mut e: Event) {
-        if let Some(label) = self.planned_for(e.panel, e.at, &e.text) {
+    pub(super) fn record(&mut self, e: Event) {
+        self.record_as(e, false);
+    }
+
+    /// [`Model::record`] of a source failing or recovering (`source_event`), or of a change it reports.
+    pub(super) fn record_as(&mut self, mut e: Event, source_event: bool) {
+        if let Some(label) = self.planned_for(e.panel, e.at, &e.text, source_event) {
             e.text = format!("{} ({label}, planned)", e.text);
             e.severity = e.severity.min(Severity::Info);
         }

@@ -901,3 +901,34 @@ fn with_several_faults_each_effect_is_put_down_to_the_fault_that_acts_on_what_it
         assert!(by("ceph HEALTH_OK").ends_with("(fault osd-down, planned)"), "{texts:#?}");
     }
 }
+
+#[test]
+fn a_cut_link_explains_only_sight_lost_an_operation_ends_the_grace_of_the_one_before_and_heal_ends_the_faults() {
+    use crate::sim::Fault;
+    let find = |m: &Model, needle: &str| -> String {
+        m.timeline
+            .iter()
+            .map(|e| e.text.clone())
+            .find(|t| t.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} in {:#?}", m.timeline.iter().map(|e| &e.text).collect::<Vec<_>>()))
+    };
+    let (_, m) = crate::sim::settled_demo(&[Fault::StopKeepalivedOnOwner, Fault::CutSshToOwner], 0, t(0), 12, Mode::Demo);
+    assert!(find(&m, "keepalived slb1 MASTER -> STOPPED").ends_with("(fault stop-keepalived, planned)"));
+    assert!(find(&m, "VIP moved slb1 -> slb2").ends_with("(fault stop-keepalived, planned)"));
+    let (_, m) = crate::sim::settled_demo(&[Fault::CutSshToOwner, Fault::KillHaproxyOnOwner], 0, t(0), 12, Mode::Demo);
+    assert!(find(&m, "probe timed out").ends_with("(fault cut-ssh-owner, planned)"), "the cut explains the sight lost");
+    let (_, m) = crate::sim::settled_demo(&[Fault::SplitBrain, Fault::CutSshToOwner], 0, t(0), 12, Mode::Demo);
+    assert!(find(&m, "keepalived slb2 BACKUP -> MASTER").ends_with("(fault split-brain, planned)"));
+
+    // a restore right after a failover: what follows is the restore's
+    let mut m = model();
+    m.begin_planned("op 1", "failover", &[PanelId::Vip, PanelId::Haproxy], &["slb2".into(), "slb1".into()], t(0));
+    m.end_planned("op 1", t(5));
+    m.begin_planned("op 2", "restore", &[PanelId::Vip, PanelId::Haproxy], &["slb1".into()], t(10));
+    assert_eq!(m.planned_for(PanelId::Vip, t(11), "keepalived slb2 MASTER -> BACKUP", false), Some("restore"));
+    // heal: the faults' windows end where it begins
+    m.end_planned("op 2", t(12));
+    m.begin_planned("fault stop-keepalived", "fault stop-keepalived", &[PanelId::Vip], &["slb1".into()], t(40));
+    m.begin_planned("fault heal", "fault heal", &PanelId::ALL, &[], t(50));
+    assert_eq!(m.planned_for(PanelId::Vip, t(51), "keepalived slb1 STOPPED -> BACKUP", false), Some("fault heal"));
+}

@@ -455,7 +455,10 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
     if options.force_unmanaged {
         p.warnings.push("pods without a controller will be deleted and not recreated".into());
     }
-    p.steps.push(format!("wait until only DaemonSet pods remain (timeout {}s); cancel leaves the node cordoned", options.timeout_secs));
+    p.steps.push(format!(
+        "wait until only DaemonSet and static (mirror) pods remain (timeout {}s); cancel leaves the node cordoned",
+        options.timeout_secs
+    ));
 }
 
 /// Whether the pods of `n` fit on the nodes that can take them (Ready, schedulable, no NoSchedule or

@@ -41,9 +41,10 @@ impl SimCluster {
                 let Some(i) = self.nodes.iter().position(|n| n.name == node) else {
                     return self.fail(run, format!("node {node} not found"));
                 };
-                let movable = self.nodes[i].pods - self.nodes[i].daemonset_pods;
+                let stay = self.staying_pods(&self.nodes[i]);
+                let movable = self.nodes[i].pods.saturating_sub(stay);
                 if movable == 0 {
-                    emit(self, format!("{node}: only DaemonSet pods remain ({})", self.nodes[i].daemonset_pods), true);
+                    emit(self, format!("{node}: only DaemonSet and static pods remain ({stay})"), true);
                     run.queue.push_front((now, Step::Finish(format!("{node} drained"))));
                     return;
                 }
@@ -264,20 +265,26 @@ impl SimCluster {
         self.runs.push(Run { id, queue: ordered, cap: std::sync::Arc::new(cap.share()) });
     }
 
-    /// What an operation would do, without doing it (a drain: which pods would move). The demo
-    /// cluster counts its pods but does not name them.
+    /// What an operation would do, without doing it (a drain: which pods of the node move, which
+    /// stay: its DaemonSet pods and static (mirror) pods), from the node's pods by name.
     pub fn dry_run(&self, req: &OpRequest) -> Result<crate::ops::DryRun, String> {
         let OpRequest::Drain { node, .. } = req else { return Err(format!("no dry run of {}", req.title())) };
-        let n = self.nodes.iter().find(|n| &n.name == node).ok_or_else(|| format!("no node named {node}"))?;
-        let evict = n.pods.saturating_sub(n.daemonset_pods);
-        let mut lines = vec![format!("{node}: {evict} pod(s) to evict, 0 blocked, {} skipped", n.daemonset_pods)];
-        if n.daemonset_pods > 0 {
-            lines.push(format!("skip     {} DaemonSet pod(s): they ignore the cordon and stay", n.daemonset_pods));
+        let x = self.node_extra(node)?;
+        let stays = |p: &crate::model::NodePod| matches!(p.owner.as_deref(), Some("DaemonSet" | "mirror"));
+        let (skip, evict): (Vec<_>, Vec<_>) = x.pods.iter().partition(|p| stays(p));
+        let mut lines = vec![format!("{node}: {} pod(s) to evict, 0 blocked, {} skipped", evict.len(), skip.len())];
+        for p in &skip {
+            let why = if p.owner.as_deref() == Some("mirror") {
+                "mirror pod (static, managed by the kubelet)"
+            } else {
+                "DaemonSet pod (ignores the cordon; stays)"
+            };
+            lines.push(format!("skip     {}/{}: {why}", p.namespace, p.name));
         }
-        if evict > 0 {
-            lines.push(format!("evict    {evict} pod(s) of Deployments and StatefulSets"));
+        for p in &evict {
+            lines.push(format!("evict    {}/{}", p.namespace, p.name));
         }
-        Ok(crate::ops::DryRun { lines, refused: vec![], moves: evict as usize, skipped: n.daemonset_pods as usize })
+        Ok(crate::ops::DryRun { lines, refused: vec![], moves: evict.len(), skipped: skip.len() })
     }
 
     /// Stop a running operation where it is. A drain leaves its node cordoned: nothing is half-done

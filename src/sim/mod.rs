@@ -379,6 +379,9 @@ pub fn settled_demo(faults: &[Fault], extra_nodes: usize, now: DateTime<Utc>, se
         // asked for: what follows from it is planned, as for a fault from the menu
         let key = format!("fault {}", f.name());
         model.begin_planned(key.clone(), key.clone(), &f.panels(), &f.subjects(&model), start);
+        if *f == Fault::CutSshToOwner {
+            model.planned_sources_only(&key);
+        }
         sim.inject(*f, start);
         let grace = crate::backend::ACTION_WINDOW_SECS - crate::model::planned::PLANNED_GRACE_SECS;
         model.end_planned(&key, start + Duration::seconds(grace));

@@ -66,6 +66,11 @@ impl SimCluster {
         (others * self.pod_cpu_m + static_cpu, u64::from(n.pods) * self.pod_mem)
     }
 
+    /// The pods a drain leaves on the node: its DaemonSet pods and static (mirror) pods.
+    pub(super) fn staying_pods(&self, n: &SimNode) -> u32 {
+        n.daemonset_pods.min(DAEMONSETS.len() as u32) + if n.control_plane { STATIC_PODS.len() as u32 } else { 0 }
+    }
+
     /// A node's labels and pods, as the API would list them.
     pub fn node_extra(&self, node: &str) -> Result<NodeExtra, String> {
         let n = self.nodes.iter().find(|n| n.name == node).ok_or_else(|| format!("pods of {node}: node \"{node}\" not found"))?;
