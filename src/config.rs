@@ -181,9 +181,9 @@ pub fn command_verb(word: &str) -> Result<&'static str, String> {
     }
 }
 
-/// A word for a message: at most 32 characters, a longer one cut with `~`.
+/// A word for a message: at most 32 characters, a longer one cut with `…`.
 pub fn clip_word(s: &str) -> String {
-    if s.chars().count() > 32 { format!("{}~", s.chars().take(31).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > 32 { format!("{}…", s.chars().take(31).collect::<String>()) } else { s.to_string() }
 }
 
 #[cfg(test)]

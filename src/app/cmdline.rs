@@ -376,7 +376,14 @@ impl App {
                 };
             }
             KeyCode::Char(c) if !ctrl && !c.is_control() => {
-                cl.insert(c.encode_utf8(&mut [0; 4]));
+                let cut = cl.insert(c.encode_utf8(&mut [0; 4]));
+                if cut {
+                    // typed (or pasted as keys) past the limit: said, not silently dropped
+                    cl.hint = Some(format!("the command line holds at most {MAX_LEN} characters: the rest was left out"));
+                    cl.error = true;
+                    self.view.command = Some(cl);
+                    return vec![];
+                }
             }
             _ => {}
         }

@@ -130,6 +130,18 @@ impl App {
                 _ => vec![],
             };
         }
+        let typing = self.view.command.is_some() || self.view.filter_editing || self.log_view.typing || self.log_view.picker.is_some();
+        if !typing
+            && key.modifiers == KeyModifiers::ALT
+            && matches!(key.code, KeyCode::Char(_))
+            && self.keymap.action(self.key_layer(), &key).is_none()
+        {
+            // tmux and screen send an Esc and the key typed right after it as one Alt key (within
+            // their escape-time): an unbound Alt key is what was typed, Esc then the key
+            let mut cmds = self.on_key_inner(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            cmds.extend(self.on_key_inner(KeyEvent::new(key.code, KeyModifiers::NONE)));
+            return cmds;
+        }
         if self.view.command.is_some() {
             return self.command_key(key);
         }

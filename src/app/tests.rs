@@ -1404,3 +1404,57 @@ fn m_on_an_etcd_member_plans_moving_the_leadership_there_and_the_command_line_do
     assert!(app.on_key(key('m')).is_empty());
     assert!(app.notice.as_ref().unwrap().1.contains("read-only"), "{:?}", app.notice);
 }
+
+#[test]
+fn an_esc_and_a_key_joined_into_one_alt_key_by_tmux_act_as_typed() {
+    let mut app = app_with(false, &[], None);
+    app.view.zoom = Some(PanelId::Nodes);
+    // Esc then `:` within tmux's escape-time arrives as Alt-`:`
+    app.on_key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::ALT));
+    assert_eq!(app.view.zoom, None, "the Esc left the zoom");
+    assert!(app.view.command.is_some(), "and `:` opened the command line");
+    // typed text stays text: an Alt key in the command line does not close it
+    app.on_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::ALT));
+    assert!(app.view.command.is_some());
+}
+
+#[test]
+fn typing_past_the_command_lines_limit_says_so() {
+    let mut app = app_with(false, &[], None);
+    app.on_key(key(':'));
+    for _ in 0..300 {
+        app.on_key(key('w'));
+    }
+    let cl = app.view.command.as_ref().unwrap();
+    assert_eq!(cl.text.chars().count(), crate::app::cmdline::MAX_LEN);
+    assert!(cl.error && cl.hint.as_deref().unwrap_or("").contains("at most 256 characters"), "{cl:?}");
+}
+
+#[test]
+fn dialogs_cut_at_small_sizes_end_in_a_mark_and_the_fault_menu_scrolls_to_its_selection() {
+    let mut app = app_with(false, &[], None);
+    app.on_key(key('x'));
+    let text = crate::ui::render_text(&mut app, 40, 10, now());
+    assert!(text.contains("Inject a fault into the simulated …") || text.contains('…'), "{text}");
+    assert!(text.contains("1-"), "the title says which of the faults show\n{text}");
+    for _ in 0..8 {
+        app.on_key(key('j'));
+    }
+    let text = crate::ui::render_text(&mut app, 40, 10, now());
+    assert!(text.contains("heal"), "the selected last fault is in view\n{text}");
+    app.on_key(code(KeyCode::Esc));
+    app.view.focus = PanelId::Nodes;
+    app.view.selected.insert(PanelId::Nodes, 0);
+    app.on_key(code(KeyCode::Enter));
+    let text = crate::ui::render_text(&mut app, 40, 10, now());
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].contains('…'), "the detail's title is cut with a mark: {}", lines[1]);
+    assert!(lines.last().unwrap().contains('…'), "and its footer: {}", lines.last().unwrap());
+    // what `l` says about an item without logs shows in the detail's own footer
+    app.view.dialog = Dialog::None;
+    app.view.focus = PanelId::Timeline;
+    app.view.dialog = Dialog::Detail { item: detail::Item::Event { at: now(), text: "x".into() }, scroll: 0 };
+    app.on_key(key('l'));
+    let text = crate::ui::render_text(&mut app, 120, 30, chrono::Utc::now());
+    assert!(text.lines().last().unwrap().contains("no log of its own"), "{text}");
+}

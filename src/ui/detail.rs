@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use super::dialogs::dialog_block;
+use super::dialogs::dialog_block_fit;
 use crate::app::App;
 use crate::app::detail::Item;
 use crate::model::source::fmt_age_ms;
@@ -496,7 +496,7 @@ pub(super) fn draw_detail(f: &mut Frame, app: &App, body: Rect, item: &Item, scr
         k(crate::app::Action::SelectPrev),
         k(crate::app::Action::Logs)
     );
-    let p = Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, &hint)).scroll((scroll as u16, 0));
+    let p = Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block_fit(app, &hint, body.width)).scroll((scroll as u16, 0));
     f.render_widget(p, body);
     scroll
 }

@@ -15,6 +15,18 @@ pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
+/// [`dialog_block`] with its title cut (ending in `…`) to fit a box `width` wide.
+pub(super) fn dialog_block_fit(app: &App, title: &str, width: u16) -> Block<'static> {
+    let room = usize::from(width.saturating_sub(4));
+    let t = super::wrap::cut(Line::raw(title.to_string()), room).spans.into_iter().map(|s| s.content.into_owned()).collect::<String>();
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(app.theme.style(Role::BorderFocus))
+        .title(Span::styled(format!(" {t} "), app.theme.style(Role::Accent)))
+        .style(app.theme.style(Role::Dialog))
+}
+
 pub(super) fn dialog_block<'a>(app: &App, title: &'a str) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
@@ -220,7 +232,17 @@ pub(super) fn draw_faults(f: &mut Frame, app: &App, body: Rect, selected: usize)
     }
     let r = centered(body, 80, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(lines).block(dialog_block(app, "Fault injection (training)")), r);
+    // cut lines end in `…`; on a low screen the list scrolls to keep the selection, and says so
+    let (w, h) = (usize::from(r.width.saturating_sub(2)), usize::from(r.height.saturating_sub(2)));
+    let total = lines.len();
+    let lines: Vec<Line> = lines.into_iter().map(|l| super::wrap::cut(l, w)).collect();
+    let offset = (selected + 2).saturating_sub(h).min(total.saturating_sub(h));
+    let title = if total > h {
+        format!("Fault injection (training) {}-{}/{}", offset + 1, (offset + h).min(total), total)
+    } else {
+        "Fault injection (training)".to_string()
+    };
+    f.render_widget(Paragraph::new(lines).scroll((offset as u16, 0)).block(dialog_block_fit(app, &title, r.width)), r);
 }
 
 pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
@@ -342,6 +364,7 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
             t.style(Role::Muted),
         ),
     ]);
+    let bar = super::wrap::cut(bar, usize::from(inner.width));
     f.buffer_mut().set_line(inner.x, inner.y + inner.height - 1, &bar, inner.width);
     if let Some(p) = &v.picker {
         draw_log_picker(f, app, body, p);

@@ -105,8 +105,9 @@ pub fn layout(area: Rect, zoom: Option<PanelId>, wants: &Wants) -> Vec<(PanelId,
         return vec![(p, area)];
     }
     let (w, h) = (area.width, area.height);
-    // the timeline grows with events up to a third of the screen; past that it scrolls
-    let timeline = |min: u16| Row::new(min, min, wants.of(Timeline).min((h / 3).max(min)));
+    // the timeline grows with events up to a third of the screen; past that it scrolls. Its events
+    // are what changed: a fifth of the screen goes to them with the other rows' first lines
+    let timeline = |min: u16| Row::new(min, wants.of(Timeline).min((h / 5).max(min)), wants.of(Timeline).min((h / 3).max(min)));
     if w >= 140 && h >= 34 {
         // Wide: three columns as in the design sketch; leases above the certificates in the middle.
         let leases_h = wants.of(Leases).clamp(3, 8);

@@ -21,6 +21,14 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     let t = &app.theme;
     buf.set_style(area, t.style(Role::Footer));
     if matches!(app.view.dialog, crate::app::Dialog::Detail { .. }) {
+        // what a key just said (`l` on an item with no log of its own) shows here, over the view
+        if let Some((sev, text, at)) = &app.notice
+            && (now - *at).num_seconds() < 6
+        {
+            let line = super::wrap::cut(Line::styled(format!(" {text}"), t.style(super::panels::sev_role(*sev))), usize::from(area.width));
+            buf.set_line(area.x, area.y, &line, area.width);
+            return;
+        }
         let k = |a| keys(app, Layer::Main, a, 1);
         let line = Line::from(vec![
             Span::styled(format!(" {}", k(Action::Cancel)), t.style(Role::Key)),
@@ -30,6 +38,7 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
             Span::styled(k(Action::Logs), t.style(Role::Key)),
             Span::styled(" logs of this item", t.style(Role::Text)),
         ]);
+        let line = super::wrap::cut(line, usize::from(area.width));
         buf.set_line(area.x, area.y, &line, area.width);
         return;
     }
@@ -135,7 +144,8 @@ fn draw_command_line(buf: &mut Buffer, area: Rect, app: &App, cl: &crate::app::c
         None if cl.text.is_empty() => spans.push(Span::styled("  Tab completes  Enter runs  Esc closes", t.style(Role::Muted))),
         None => {}
     }
-    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    // a reason longer than the row ends in `…`
+    buf.set_line(area.x, area.y, &super::wrap::cut(Line::from(spans), width), area.width);
 }
 
 /// Draws the help; returns the scroll position used: the last page at most, so scrolling on past the

@@ -39,7 +39,7 @@ pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
                 return Line::from(vec![
                     Span::styled(pad(h, 9), ctx.s(Role::Unknown)),
                     Span::styled(format!("{} ", pad(&c.name, name_w - 1)), ctx.s(Role::Unknown)),
-                    Span::styled(pad(&format!("{d}d?"), 6), ctx.s(Role::Unknown)),
+                    Span::styled(format!("{:<6} ", format!("{d}d?")), ctx.s(Role::Unknown)),
                     Span::styled("last known", ctx.s(Role::Unknown)),
                 ]);
             }
