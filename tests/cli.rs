@@ -935,3 +935,15 @@ fn interrupted_run(signal: &str) {
         assert!(audit.contains(&format!("\"{e}\"")), "{e} in\n{audit}");
     }
 }
+
+#[test]
+fn read_only_refuses_injecting_faults_at_start_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = kockpit_in(tmp.path(), &["status", "--demo", "--readonly", "--fault", "stop-keepalived"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("this session is read-only"), "{}", String::from_utf8_lossy(&out.stderr));
+    // the faults a session injects at start are on its timeline, also one that found nothing to act on
+    let out = kockpit_in(tmp.path(), &["status", "--demo", "--json", "--fault", "stop-keepalived", "--fault", "cut-ssh-owner"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("fault injected: keepalived stopped on slb1"), "{text}");
+}

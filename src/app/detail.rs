@@ -135,7 +135,11 @@ impl App {
     /// Enter on the main screen: the selected item's detail view; a panel without rows is zoomed.
     pub(super) fn open_detail(&mut self) {
         match self.selected_item() {
-            Some(item) => self.view.dialog = Dialog::Detail { item, scroll: 0 },
+            Some(item) => {
+                // what an earlier key said is not about this item
+                self.notice = None;
+                self.view.dialog = Dialog::Detail { item, scroll: 0 };
+            }
             None => {
                 self.view.zoom = Some(self.view.focus);
                 self.say(Severity::Info, format!("{}: nothing selected to open; zoomed", self.view.focus.title()));

@@ -1238,6 +1238,13 @@ fn long_log_lines_wrap_or_scroll_sideways() {
     assert!(text.contains("BEGIN") && text.contains("END") && text.contains("wrapped"), "{text}");
     let xs: usize = text.lines().map(|l| l.matches('x').count()).sum();
     assert!(xs >= 300, "{xs} of 300 x on screen\n{text}");
+    // a source longer than the tag column: wrapped, still every character of the text
+    let tag = "pod kube-system/kube-controller-manager-master1/kube-controller-manager";
+    let line = crate::logs::LogLine { at: now(), source: std::sync::Arc::from(tag), text: format!("START {} STOP", "q".repeat(200)) };
+    app.on_backend(BackendEvent::Log(line));
+    let text = crate::ui::render_text(&mut app, 100, 30, now());
+    let ys: usize = text.lines().map(|l| l.matches('q').count()).sum();
+    assert!(text.contains("START") && text.contains("STOP") && ys >= 200, "{ys} of 200\n{text}");
 }
 
 #[test]

@@ -111,6 +111,9 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
         return Err(eyre!("--fault injects into the simulated cluster only; add --demo (drills inject faults on real hosts)"));
     }
     let readonly = cli.readonly || config.readonly || plan.as_ref().is_some_and(|p| p.access.readonly);
+    if readonly && !faults.is_empty() {
+        return Err(eyre!("--fault changes the simulated cluster, and this session is read-only: nothing can be changed from it"));
+    }
     let no_color = Theme::no_color_env();
     let user_dir = Some(paths.config_dir.as_path());
     let theme_name = cli.theme.clone().or(config.theme.clone());

@@ -355,13 +355,19 @@ impl Model {
                 (_, _, Some(w)) if !w.alarmed && !odd => {
                     let ms = (at - w.since).num_milliseconds().max(0);
                     let what = if w.holders.is_empty() { "on no host".to_string() } else { format!("on {}", w.holders.join(" and ")) };
-                    self.timeline.push(Event::new(
-                        at,
-                        PanelId::Vip,
-                        Severity::Info,
-                        format!("VIP was {what} for {} ({}, planned)", super::source::fmt_age_ms(ms), w.label),
-                    ));
-                    self.record(vip_move_event(at, &w.from, after));
+                    // two LBs' looks stamped at one instant are not a window anybody saw
+                    if ms > 0 {
+                        self.timeline.push(Event::new(
+                            at,
+                            PanelId::Vip,
+                            Severity::Info,
+                            format!("VIP was {what} for {} ({}, planned)", super::source::fmt_age_ms(ms), w.label),
+                        ));
+                    }
+                    // back where it was: no move to report
+                    if w.from.as_slice() != after {
+                        self.record(vip_move_event(at, &w.from, after));
+                    }
                 }
                 _ if after.len() > 1 && after.len() - releasing.len() <= 1 => self.record(Event::new(
                     at,

@@ -45,11 +45,13 @@ impl Model {
     ) {
         let key = key.into();
         self.planned.retain(|w| w.key != key && w.until.is_none_or(|u| at - u < Duration::seconds(PLANNED_GRACE_SECS)));
-        // what comes after a new operation is its doing, not the grace of one that ended before it
-        // over the same panels (a restore right after a failover); healing ends every fault's window
+        // what comes after a new operation or fault is its doing, not the grace of an operation that
+        // ended before it over the same panels (a restore right after a failover); healing ends every
+        // fault's window
         let heal = key == "fault heal";
         for w in &mut self.planned {
-            let op_in_grace = key.starts_with("op ") && w.key.starts_with("op ") && w.until.is_some();
+            // an operation's window that has ended (`until` set) and is in its grace
+            let op_in_grace = w.key.starts_with("op ") && w.until.is_some();
             if (op_in_grace && w.panels.iter().any(|p| panels.contains(p))) || (heal && w.key.starts_with("fault ")) {
                 w.until = Some(w.until.map_or(at, |u| u.min(at)));
             }
@@ -101,11 +103,13 @@ impl Model {
         };
         // the timeline names the observer first and what changed last (`haproxy slb1 master1 UP ->
         // DOWN`): of the windows acting on something named, the one named last; the newest of equals
+        // of equals, the one over fewer panels (stopping keepalived explains a keepalived change
+        // better than killing haproxy, which also touches the VIP), then the newest
         let named = covering
             .iter()
             .filter_map(|w| w.subjects.iter().filter_map(|s| last_mention(text, s)).max().map(|at| (at, *w)))
             .fold(None::<(usize, &PlannedWindow)>, |best, (at, w)| match best {
-                Some((b, _)) if b >= at => best,
+                Some((b, bw)) if b > at || (b == at && bw.panels.len() <= w.panels.len()) => best,
                 _ => Some((at, w)),
             })
             .map(|(_, w)| w);

@@ -920,6 +920,14 @@ fn a_cut_link_explains_only_sight_lost_an_operation_ends_the_grace_of_the_one_be
     let (_, m) = crate::sim::settled_demo(&[Fault::SplitBrain, Fault::CutSshToOwner], 0, t(0), 12, Mode::Demo);
     assert!(find(&m, "keepalived slb2 BACKUP -> MASTER").ends_with("(fault split-brain, planned)"));
 
+    // two faults on one LB: each explains what its kind of fault changes
+    for faults in [[Fault::StopKeepalivedOnOwner, Fault::KillHaproxyOnOwner], [Fault::KillHaproxyOnOwner, Fault::StopKeepalivedOnOwner]] {
+        let (_, m) = crate::sim::settled_demo(&faults, 0, t(0), 12, Mode::Demo);
+        assert!(find(&m, "keepalived slb1 MASTER -> STOPPED").ends_with("(fault stop-keepalived, planned)"), "{faults:?}");
+        if faults[0] == Fault::KillHaproxyOnOwner {
+            assert!(find(&m, "slb1: haproxy").ends_with("(fault kill-haproxy, planned)"), "{faults:?}");
+        }
+    }
     // a restore right after a failover: what follows is the restore's
     let mut m = model();
     m.begin_planned("op 1", "failover", &[PanelId::Vip, PanelId::Haproxy], &["slb2".into(), "slb1".into()], t(0));
@@ -928,6 +936,9 @@ fn a_cut_link_explains_only_sight_lost_an_operation_ends_the_grace_of_the_one_be
     assert_eq!(m.planned_for(PanelId::Vip, t(11), "keepalived slb2 MASTER -> BACKUP", false), Some("restore"));
     // heal: the faults' windows end where it begins
     m.end_planned("op 2", t(12));
+    // a fault in the restore's grace: what follows is the fault's
+    m.begin_planned("fault kill-haproxy", "fault kill-haproxy", &[PanelId::Vip, PanelId::Haproxy], &["slb2".into()], t(15));
+    assert_eq!(m.planned_for(PanelId::Vip, t(16), "keepalived slb1 BACKUP -> MASTER", false), Some("fault kill-haproxy"));
     m.begin_planned("fault stop-keepalived", "fault stop-keepalived", &[PanelId::Vip], &["slb1".into()], t(40));
     m.begin_planned("fault heal", "fault heal", &PanelId::ALL, &[], t(50));
     assert_eq!(m.planned_for(PanelId::Vip, t(51), "keepalived slb1 STOPPED -> BACKUP", false), Some("fault heal"));

@@ -83,9 +83,11 @@ impl Fault {
     pub fn panels(self) -> Vec<crate::model::PanelId> {
         use crate::model::PanelId as P;
         match self {
-            Fault::StopKeepalivedOnOwner | Fault::SplitBrain | Fault::KillHaproxyOnOwner | Fault::CutSshToOwner => {
-                vec![P::Vip, P::Haproxy, P::Hosts]
-            }
+            // keepalived's own faults change the VIP panel only; haproxy's may move the VIP too
+            // (keepalived tracking haproxy); a cut link blinds every probe of the host
+            Fault::StopKeepalivedOnOwner | Fault::SplitBrain => vec![P::Vip],
+            Fault::KillHaproxyOnOwner => vec![P::Vip, P::Haproxy],
+            Fault::CutSshToOwner => vec![P::Vip, P::Haproxy, P::Hosts],
             Fault::EtcdNospace => vec![P::Etcd],
             Fault::OsdDown => vec![P::Ceph],
             Fault::CertExpiring => vec![P::Certs],

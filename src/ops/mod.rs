@@ -436,14 +436,16 @@ fn plan_drain(p: &mut OpPlan, m: &Model, node: &str, options: &DrainOptions) {
     if let Some(e) = &m.etcd.data
         && e.leader().is_some_and(|l| l.name == node)
     {
-        p.warnings.push(format!("{node} hosts the etcd leader: expect a leader election (~1-2 s of API latency)"));
+        p.warnings.push(format!(
+            "{node} hosts the etcd leader: a drain leaves its static pods (etcd, the apiserver) running, but if the master goes down next, move the leadership off it first (etcd move-leader)"
+        ));
     }
     if ceph_guard::is_osd_host(m, node) {
         p.blockers.extend(ceph_guard::drain_blockers(m, node));
         let noout = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
         if !noout {
             p.warnings.push(format!(
-                "{node} hosts Ceph OSDs and noout is not set: Ceph will start re-replicating their data (to avoid it: cancel, set noout from the main screen, drain again)"
+                "{node} hosts Ceph OSDs and noout is not set: Ceph will start re-replicating their data (to avoid it: cancel, set noout, drain again)"
             ));
         }
     }

@@ -85,7 +85,7 @@ impl SimCluster {
                 for o in &mut self.osds {
                     o.up = true;
                 }
-                "all faults healed".into()
+                "every injected fault undone".into()
             }
         }
     }

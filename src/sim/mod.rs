@@ -366,6 +366,11 @@ pub fn advance(sim: &mut SimCluster, model: &mut Model, from: DateTime<Utc>, to:
     }
 }
 
+/// How the timeline says a fault was injected (or healed): `fault injected: keepalived stopped on slb1`.
+pub fn fault_said(f: Fault, msg: &str) -> String {
+    if f == Fault::HealAll { format!("faults healed: {msg}") } else { format!("fault injected: {msg}") }
+}
+
 /// A demo cluster that has been running for `settle_secs` up to `now`, with `faults` injected at the
 /// start: what `kockpit status` and `kockpit render` show for the demo, and what tests and benchmarks use.
 pub fn settled_demo(faults: &[Fault], extra_nodes: usize, now: DateTime<Utc>, settle_secs: i64, mode: Mode) -> (SimCluster, Model) {
@@ -382,7 +387,10 @@ pub fn settled_demo(faults: &[Fault], extra_nodes: usize, now: DateTime<Utc>, se
         if *f == Fault::CutSshToOwner {
             model.planned_sources_only(&key);
         }
-        sim.inject(*f, start);
+        // said as the fault menu says it, also when it found nothing to act on ("no VIP owner to stop")
+        let said = sim.inject(*f, start);
+        let e = crate::model::Event::new(start, crate::model::PanelId::Timeline, crate::model::Severity::Info, fault_said(*f, &said));
+        model.timeline.push(e);
         let grace = crate::backend::ACTION_WINDOW_SECS - crate::model::planned::PLANNED_GRACE_SECS;
         model.end_planned(&key, start + Duration::seconds(grace));
     }

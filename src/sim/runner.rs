@@ -25,7 +25,7 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                         Command::Execute { id, request, cap } => sim.execute(id, &request, &cap, now),
                         Command::Fault(f) => {
                             let msg = sim.inject(f, now);
-                            if ev_tx.send(BackendEvent::Notice(format!("fault injected: {msg}"))).await.is_err() {
+                            if ev_tx.send(BackendEvent::Notice(super::fault_said(f, &msg))).await.is_err() {
                                 return;
                             }
                         }

@@ -73,38 +73,38 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
             Span::styled(format!(" delete pods without a controller: {}", onoff(options.force_unmanaged)), t.style(Role::Text)),
         ]));
     }
+    // the dry run's counts always; its lines pod by pod take what room the rest leaves
+    let mut dry: Vec<Line> = vec![];
+    let mut dry_lines: Vec<Line> = vec![];
     match &plan.dry_run {
         None => {}
         Some(crate::ops::DryRunState::Pending) => {
-            lines.push(Line::raw(""));
-            lines.push(Line::styled(" dry run: asking the cluster what would move ...", t.style(Role::Muted)));
+            dry.push(Line::raw(""));
+            dry.push(Line::styled(" dry run: asking the cluster what would move ...", t.style(Role::Muted)));
         }
         Some(crate::ops::DryRunState::Failed { reason }) => {
-            lines.push(Line::raw(""));
-            lines.push(Line::styled(format!(" ! dry run failed: {reason} (the plan above is all there is)"), t.style(Role::Warn)));
+            dry.push(Line::raw(""));
+            dry.push(Line::styled(format!(" ! dry run failed: {reason} (the plan above is all there is)"), t.style(Role::Warn)));
         }
         Some(crate::ops::DryRunState::Ready(d)) => {
-            lines.push(Line::raw(""));
-            lines.push(Line::styled("Dry run:", t.style(Role::Muted)));
-            // keep the dialog on screen: the first lines (blocked first, then skipped, then evicted)
-            let room = (body.height as usize).saturating_sub(lines.len() + 12).max(3);
-            for l in d.lines.iter().take(room) {
+            dry.push(Line::raw(""));
+            dry.push(Line::styled("Dry run:", t.style(Role::Muted)));
+            for (i, l) in d.lines.iter().enumerate() {
                 let role = if l.starts_with("blocked") { Role::Warn } else { Role::Text };
-                lines.push(Line::styled(format!(" {l}"), t.style(role)));
-            }
-            if d.lines.len() > room {
-                lines.push(Line::styled(format!(" ... {} more line(s)", d.lines.len() - room), t.style(Role::Muted)));
+                let line = Line::styled(format!(" {l}"), t.style(role));
+                if i == 0 { dry.push(line) } else { dry_lines.push(line) }
             }
         }
     }
-    lines.push(Line::raw(""));
+    let mut tail: Vec<Line> = vec![];
+    tail.push(Line::raw(""));
     if plan.allowed() && !plan.confirmable() {
-        lines.push(Line::from(vec![
+        tail.push(Line::from(vec![
             Span::styled(format!(" {}", k(Action::ConfirmNo, 2)), t.style(Role::Key)),
             Span::styled(" cancel   (confirmation waits for the dry run)", t.style(Role::Muted)),
         ]));
     } else if plan.allowed() && app.readonly() {
-        lines.push(Line::from(vec![
+        tail.push(Line::from(vec![
             Span::styled(" read-only: the plan and dry run only, nothing can be confirmed   ", t.style(Role::Warn)),
             Span::styled(k(Action::ConfirmNo, 2), t.style(Role::Key)),
             Span::styled(" close", t.style(Role::Text)),
@@ -120,7 +120,7 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
             keys.push(Span::styled(format!("   {}", k(Action::EmergencyFailover, 1)), t.style(Role::Key)));
             keys.push(Span::styled(" emergency failover instead", t.style(Role::Text)));
         }
-        lines.push(Line::from(keys));
+        tail.push(Line::from(keys));
     } else {
         let close = format!("{} close", k(Action::ConfirmNo, 2));
         let close = if matches!(plan.request, crate::ops::OpRequest::Drain { .. }) {
@@ -128,11 +128,30 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
         } else {
             format!(" {close}")
         };
-        lines.push(Line::styled(close, t.style(Role::Muted)));
+        tail.push(Line::styled(close, t.style(Role::Muted)));
     }
     let w = 96.min(body.width);
     let inner_w = w.saturating_sub(2);
     let room = body.height.saturating_sub(2);
+    let rows = |ls: &[Line]| ls.iter().map(|l| l.width().max(1).div_ceil(usize::from(inner_w.max(1)))).sum::<usize>();
+    let mut used = rows(&lines) + rows(&dry) + rows(&tail) + 1;
+    let mut shown = 0;
+    for l in &dry_lines {
+        let h = rows(std::slice::from_ref(l));
+        // room for this line and for the `... more` line after it
+        if used + h + usize::from(shown + 1 < dry_lines.len()) > usize::from(room) {
+            break;
+        }
+        used += h;
+        shown += 1;
+    }
+    let more = dry_lines.len() - shown;
+    lines.extend(dry);
+    lines.extend(dry_lines.into_iter().take(shown));
+    if more > 0 {
+        lines.push(Line::styled(format!(" ... {more} more line(s)"), t.style(Role::Muted)));
+    }
+    lines.extend(tail);
     // a plan taller than the screen keeps its keys line and says what is not shown; it cannot be
     // confirmed until it has been on screen whole (the caller records that)
     let whole = wrapped_height(&lines, inner_w) <= room;
@@ -299,7 +318,8 @@ pub(super) fn draw_logs(f: &mut Frame, app: &App, body: Rect) {
         let Some(l) = app.logs.get(i) else { continue };
         let head = vec![
             Span::styled(format!("{} ", l.at.with_timezone(&app.tz).format("%H:%M:%S%.3f")), t.style(Role::Muted)),
-            Span::styled(format!("{:<28} ", l.source), t.style(Role::Accent)),
+            // the tag column keeps its width, so a wrapped line's rows lose nothing: a longer source is cut in its middle
+            Span::styled(format!("{} ", super::panels::pad_mid(&l.source, 28)), t.style(Role::Accent)),
         ];
         let rows = log_rows(&l.text, width.saturating_sub(42), width, v.wrap, v.hscroll);
         let mut block: Vec<Line> = rows
