@@ -888,6 +888,13 @@ fn run_moves_etcds_leadership_and_refuses_a_member_that_cannot_lead() {
     let out = kockpit_in(cfg, &["run", "--demo", "--fault", "kill-master", "etcd-move-leader", "master1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("master1 does not answer: a leader must be a healthy member"));
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-move-leader"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("name its target: MEMBER or --to MEMBER"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = kockpit_in(cfg, &["run", "--demo", "etcd-move-leader", "--to", "worker1"]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("etcd member `worker1`"), "{}", String::from_utf8_lossy(&out.stderr));

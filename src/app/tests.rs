@@ -1435,6 +1435,10 @@ fn typing_past_the_command_lines_limit_says_so() {
     let cl = app.view.command.as_ref().unwrap();
     assert_eq!(cl.text.chars().count(), crate::app::cmdline::MAX_LEN);
     assert!(cl.error && cl.hint.as_deref().unwrap_or("").contains("at most 256 characters"), "{cl:?}");
+    // the start scrolled off to the left is marked
+    app.on_key(code(KeyCode::Backspace));
+    let text = crate::ui::render_text(&mut app, 80, 24, now());
+    assert!(text.lines().last().unwrap().starts_with(" :…w"), "{}", text.lines().last().unwrap());
 }
 
 #[test]

@@ -61,6 +61,16 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
             return Err(format!("{name} is not an option of {verb} (it names the target of {})", owners.join(", ")));
         }
     }
+    if rest.is_empty() && flag.is_none() && verb != "noout" {
+        let how = match verb {
+            "cordon" | "uncordon" | "drain" => "NODE or --node NODE",
+            "failover" => "LB or --to LB",
+            "restore" => "LB or --lb LB",
+            "renew" => "MASTER|all or --master MASTER",
+            _ => "MEMBER or --to MEMBER",
+        };
+        return Err(format!("{op}: name its target: {how}"));
+    }
     let mut words: Vec<String> = vec![verb.to_string()];
     match (rest, flag) {
         ([], Some(f)) => words.push(f.to_string()),

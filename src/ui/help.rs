@@ -129,7 +129,11 @@ fn draw_command_line(buf: &mut Buffer, area: Rect, app: &App, cl: &crate::app::c
     let at = cl.cursor();
     let start = if n + 1 > room { (at + 1).saturating_sub(room).min(n + 1 - room) } else { 0 };
     let end = (start + room).min(n);
-    let before: String = chars[start..at.max(start)].iter().collect();
+    let mut before: String = chars[start..at.max(start)].iter().collect();
+    if start > 0 && !before.is_empty() {
+        // the start of the line is scrolled off to the left: said with a mark
+        before = format!("…{}", before.chars().skip(1).collect::<String>());
+    }
     let mut spans = vec![Span::styled(" :", t.style(Role::Key)), Span::styled(before, t.style(Role::Text))];
     if at < n {
         // the character under the cursor, reversed, then the rest
@@ -152,7 +156,7 @@ fn draw_command_line(buf: &mut Buffer, area: Rect, app: &App, cl: &crate::app::c
 /// end does not leave an empty box (or keys to press back through).
 pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) -> usize {
     let t = &app.theme;
-    let r = centered(body, body.width.saturating_sub(4).min(120), body.height.saturating_sub(2).max(10));
+    let r = centered(body, body.width.saturating_sub(4).min(160), body.height.saturating_sub(2).max(10));
     f.render_widget(Clear, r);
     let k = |a| keys(app, Layer::Help, a, 1);
     let mut lines = vec![Line::styled(
