@@ -211,6 +211,9 @@ fn command_line_pause_and_restore_after_an_emergency_failover() {
     t.wait("nodes zoomed", 5, |s| s.contains("┏ Nodes"));
     t.keys(&["Enter"]);
     t.wait("the node's detail", 5, |s| s.contains("Node master1") && s.contains("allocatable") && s.contains("nodes from"));
+    // its pods, read from the (simulated) cluster when the view opened, at its end
+    t.keys(&["End"]);
+    t.wait("the node's pods", 5, |s| s.contains("largest cpu request first") && s.contains("kube-system/kube-apiserver-master1"));
     t.keys(&["Escape"]);
     t.wait("back to the nodes", 5, |s| s.contains("┏ Nodes") && !s.contains("allocatable"));
     t.keys(&["Escape"]);
