@@ -24,7 +24,8 @@ impl Model {
                 let slot = self.vrrp.entry(lb.clone()).or_default();
                 let was_failing = slot.error.is_some();
                 let c = slot.record(at, &source, budget_ms, result);
-                self.note_source(at, PanelId::Vip, &lb, was_failing, failed.as_deref(), c);
+                // the probe named: one host's keepalived and haproxy probes failing are two lines
+                self.note_source(at, PanelId::Vip, &format!("keepalived {lb}"), was_failing, failed.as_deref(), c);
                 let new_state = self.vrrp.get(&lb).and_then(|s| s.data.as_ref()).map(|v| v.state);
                 if let (Some(o), Some(n)) = (old_state, new_state)
                     && o != n
@@ -48,7 +49,7 @@ impl Model {
                 let slot = self.haproxy.entry(lb.clone()).or_default();
                 let was_failing = slot.error.is_some();
                 let c = slot.record(at, &source, budget_ms, result);
-                self.note_source(at, PanelId::Haproxy, &lb, was_failing, failed.as_deref(), c);
+                self.note_source(at, PanelId::Haproxy, &format!("haproxy {lb}"), was_failing, failed.as_deref(), c);
                 if let Some(servers) = self.haproxy.get(&lb).and_then(|s| s.data.clone()) {
                     for b in servers {
                         if let Some(&o) = old.get(&format!("{}/{}", b.backend, b.server))

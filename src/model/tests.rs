@@ -139,9 +139,9 @@ fn failing_source_keeps_data_and_is_reported_then_recovers() {
         other => panic!("{other:?}"),
     }
     assert!(m.haproxy["slb1"].data.is_some());
-    assert_eq!(m.timeline.newest().next().unwrap().text, "slb1: ssh: connection refused");
+    assert_eq!(m.timeline.newest().next().unwrap().text, "haproxy slb1: ssh: connection refused");
     m.apply(haproxy("slb1", &[("master1", "UP")], 5));
-    assert_eq!(m.timeline.newest().next().unwrap().text, "slb1: recovered");
+    assert_eq!(m.timeline.newest().next().unwrap().text, "haproxy slb1: recovered");
 }
 
 #[test]
