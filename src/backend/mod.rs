@@ -61,7 +61,7 @@ impl Command {
             Command::Host { id, action, .. } => (format!("drill action {id}"), "drill".into(), all, vec![action.host().to_string()]),
             _ => return None,
         };
-        let sources_only = matches!(self, Command::Fault(crate::ops::Fault::CutSshToOwner));
+        let sources_only = matches!(self, Command::Fault(f) if f.takes_sight_only());
         Some(Planned { key, label, panels, subjects, sources_only })
     }
 }

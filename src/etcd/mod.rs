@@ -158,8 +158,13 @@ struct Slot {
 
 impl Slot {
     fn key(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        endpoint_key(&self.host, self.port)
     }
+}
+
+/// `host:port`, an IPv6 host in brackets: how connections to members are keyed.
+fn endpoint_key(host: &str, port: u16) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 /// The etcd prober: credentials, connections and the last member list, across polls.
@@ -377,8 +382,7 @@ impl EtcdProbe {
         _cap: &crate::ops::WriteCap,
     ) -> Result<(u16, bytes::Bytes), String> {
         let tls = self.credentials().await?;
-        let key =
-            parse::url_host_port(&member.endpoint).map(|(h, p)| if h.contains(':') { format!("[{h}]:{p}") } else { format!("{h}:{p}") });
+        let key = parse::url_host_port(&member.endpoint).map(|(h, p)| endpoint_key(&h, p));
         let key = key
             .filter(|k| self.slots.contains_key(k))
             .or_else(|| self.slots.iter().find(|(_, s)| s.name.as_deref() == Some(member.name.as_str())).map(|(k, _)| k.clone()))

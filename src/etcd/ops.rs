@@ -7,30 +7,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::{EtcdProbe, EtcdSettings, Tunnel};
-use crate::backend::BackendEvent;
+use crate::backend::{BackendEvent, Reporter};
 use crate::model::EtcdView;
+use crate::ops::WriteCap;
 use crate::ops::etcd_plan::move_leader_checks;
-use crate::ops::{OpEvent, WriteCap};
 use crate::transport::Remote;
 
 /// How long a hand-over may take to show before the move is reported failed (etcd's own limit is an
 /// election timeout, 1 s by default).
 const VERIFY_WITHIN: Duration = Duration::from_secs(10);
-
-struct Report<'a> {
-    id: u64,
-    tx: &'a mpsc::Sender<BackendEvent>,
-}
-
-impl Report<'_> {
-    async fn step(&self, text: impl Into<String>, ok: bool) {
-        let _ = self.tx.send(BackendEvent::Op(OpEvent::Step { id: self.id, text: text.into(), ok })).await;
-    }
-    async fn finish(&self, ok: bool, summary: impl Into<String>) -> bool {
-        let _ = self.tx.send(BackendEvent::Op(OpEvent::Finished { id: self.id, ok, summary: summary.into() })).await;
-        ok
-    }
-}
 
 fn leader_of(v: &EtcdView) -> Option<(String, u64)> {
     v.leader().map(|l| (l.name.clone(), l.raft_term))
@@ -47,26 +32,36 @@ pub async fn move_leader(
     id: u64,
     tx: &mpsc::Sender<BackendEvent>,
 ) -> bool {
-    let r = Report { id, tx };
+    let r = Reporter { id, tx: tx.clone() };
+    let result = hand_over(settings, remote, tunnel, cap, to, id, &r).await;
+    let ok = result.is_ok();
+    r.finish(result).await;
+    ok
+}
+
+async fn hand_over(
+    settings: EtcdSettings,
+    remote: Option<Remote>,
+    tunnel: Option<Arc<dyn Tunnel>>,
+    cap: &WriteCap,
+    to: &str,
+    id: u64,
+    r: &Reporter,
+) -> Result<String, String> {
     let mut probe = EtcdProbe::new(settings, remote, tunnel);
-    let v = match probe.poll().await {
-        Ok(v) => v,
-        Err(e) => return r.finish(false, format!("etcd's status could not be read ({e}): refused, nothing changed")).await,
-    };
+    let v = probe.poll().await.map_err(|e| format!("etcd's status could not be read ({e}): refused, nothing changed"))?;
     let c = move_leader_checks(&v, to);
     if !c.blockers.is_empty() {
-        return r.finish(false, format!("refused, nothing changed: {}", c.blockers.join("; "))).await;
+        return Err(format!("refused, nothing changed: {}", c.blockers.join("; ")));
     }
     let (Some((from, _)), Some(target_id)) = (c.leader.clone(), c.target_id) else {
-        return r.finish(false, "refused, nothing changed: no leader or no such member").await;
+        return Err("refused, nothing changed: no leader or no such member".into());
     };
     let term = v.leader().map(|l| l.raft_term).unwrap_or(0);
     r.step(format!("status read: {from} leads in term {term}; {to} answers"), true).await;
     let leader = v.leader().cloned().expect("checked: a leader");
     let what = format!("move etcd's leadership from {from} to {to}");
-    if let Err(e) = cap.intent(id, &what, &format!("etcd's leadership may have moved to {to}")).await {
-        return r.finish(false, e).await;
-    }
+    cap.intent(id, &what, &format!("etcd's leadership may have moved to {to}")).await?;
     let body = serde_json::json!({ "targetID": target_id.to_string() }).to_string().into_bytes();
     let started = Instant::now();
     match probe.post_to_member(&leader, "/v3/maintenance/transfer-leadership", body, cap).await {
@@ -74,10 +69,10 @@ pub async fn move_leader(
         Ok((code, body)) => {
             let why = gateway_error(&body).unwrap_or_else(|| format!("HTTP {code}"));
             // a leader that changed since the read answers "not leader": nothing was moved by us
-            return r.finish(false, format!("etcd refused the hand-over: {why}")).await;
+            return Err(format!("etcd refused the hand-over: {why}"));
         }
         Err(e) => {
-            return r.finish(false, format!("the hand-over request to {from} failed ({e}): check the etcd panel for who leads now")).await;
+            return Err(format!("the hand-over request to {from} failed ({e}): check the etcd panel for who leads now"));
         }
     }
     let mut last = String::from("no status yet");
@@ -86,7 +81,7 @@ pub async fn move_leader(
             Ok(v) => match leader_of(&v) {
                 Some((l, t)) if l == to && t > term => {
                     let ms = started.elapsed().as_millis();
-                    return r.finish(true, format!("{to} leads etcd (term {t}, was {from} in term {term}); verified after {ms} ms")).await;
+                    return Ok(format!("{to} leads etcd (term {t}, was {from} in term {term}); verified after {ms} ms"));
                 }
                 Some((l, t)) => last = format!("{l} leads in term {t}"),
                 None => last = "no leader (an election is under way)".into(),
@@ -95,7 +90,7 @@ pub async fn move_leader(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    r.finish(false, format!("asked, but {to} does not lead after {} s: {last}", VERIFY_WITHIN.as_secs())).await
+    Err(format!("asked, but {to} does not lead after {} s: {last}", VERIFY_WITHIN.as_secs()))
 }
 
 /// The gRPC gateway's error text: `{"error": "...", "code": 9, "message": "etcdserver: ..."}`.

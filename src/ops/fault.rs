@@ -79,6 +79,11 @@ impl Fault {
             Fault::EtcdNospace | Fault::OsdDown | Fault::CertExpiring | Fault::HealAll => vec![],
         }
     }
+    /// It takes away kockpit's sight (a cut SSH link) and changes nothing: it explains sources failing
+    /// and recovering, never a change they report.
+    pub fn takes_sight_only(self) -> bool {
+        self == Fault::CutSshToOwner
+    }
     /// The panels whose changes this fault causes (the timeline shows them as planned).
     pub fn panels(self) -> Vec<crate::model::PanelId> {
         use crate::model::PanelId as P;

@@ -382,17 +382,11 @@ pub fn settled_demo(faults: &[Fault], extra_nodes: usize, now: DateTime<Utc>, se
     }
     for f in faults {
         // asked for: what follows from it is planned, as for a fault from the menu
-        let key = format!("fault {}", f.name());
-        model.begin_planned(key.clone(), key.clone(), &f.panels(), &f.subjects(&model), start);
-        if *f == Fault::CutSshToOwner {
-            model.planned_sources_only(&key);
-        }
+        crate::backend::note_planned(&mut model, &[crate::backend::Command::Fault(*f)], start);
         // said as the fault menu says it, also when it found nothing to act on ("no VIP owner to stop")
         let said = sim.inject(*f, start);
         let e = crate::model::Event::new(start, crate::model::PanelId::Timeline, crate::model::Severity::Info, fault_said(*f, &said));
         model.timeline.push(e);
-        let grace = crate::backend::ACTION_WINDOW_SECS - crate::model::planned::PLANNED_GRACE_SECS;
-        model.end_planned(&key, start + Duration::seconds(grace));
     }
     advance(&mut sim, &mut model, start, now);
     (sim, model)

@@ -18,16 +18,11 @@ pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 /// [`dialog_block`] with its title cut (ending in `…`) to fit a box `width` wide.
 pub(super) fn dialog_block_fit(app: &App, title: &str, width: u16) -> Block<'static> {
     let room = usize::from(width.saturating_sub(4));
-    let t = super::wrap::cut(Line::raw(title.to_string()), room).spans.into_iter().map(|s| s.content.into_owned()).collect::<String>();
-    Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Double)
-        .border_style(app.theme.style(Role::BorderFocus))
-        .title(Span::styled(format!(" {t} "), app.theme.style(Role::Accent)))
-        .style(app.theme.style(Role::Dialog))
+    let cut: String = super::wrap::cut(Line::raw(title.to_string()), room).spans.into_iter().map(|s| s.content.into_owned()).collect();
+    dialog_block(app, &cut)
 }
 
-pub(super) fn dialog_block<'a>(app: &App, title: &'a str) -> Block<'a> {
+pub(super) fn dialog_block(app: &App, title: &str) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
