@@ -41,6 +41,10 @@ pub enum Action {
     ToggleNoout,
     /// Hand etcd's leadership to the selected member.
     EtcdMoveLeader,
+    /// Drain the selected apiserver from haproxy on every LB, then set it in maintenance.
+    HaproxyDrain,
+    /// Make the selected apiserver ready again in haproxy on every LB.
+    HaproxyReady,
     Logs,
     /// Choose the log viewer's sources (add, remove).
     LogSources,
@@ -130,6 +134,8 @@ impl Action {
         Action::RenewCerts,
         Action::ToggleNoout,
         Action::EtcdMoveLeader,
+        Action::HaproxyDrain,
+        Action::HaproxyReady,
         Action::Logs,
         Action::LogSources,
         Action::Faults,
@@ -187,6 +193,8 @@ impl Action {
             Action::RenewCerts => "renew_certs",
             Action::ToggleNoout => "toggle_noout",
             Action::EtcdMoveLeader => "etcd_move_leader",
+            Action::HaproxyDrain => "haproxy_drain",
+            Action::HaproxyReady => "haproxy_ready",
             Action::Logs => "logs",
             Action::LogSources => "log_sources",
             Action::Faults => "faults",
@@ -229,6 +237,8 @@ impl Action {
                 | Action::RenewCerts
                 | Action::ToggleNoout
                 | Action::EtcdMoveLeader
+                | Action::HaproxyDrain
+                | Action::HaproxyReady
         )
     }
 

@@ -135,6 +135,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("renew", "MASTER|all", "plan renewing certificates on a master, or on all"),
     ("noout", "on|off", "plan setting or unsetting Ceph's noout flag"),
     ("move-leader", "MEMBER", "plan moving etcd's leadership to a member"),
+    ("haproxy-drain", "SERVER", "plan draining an apiserver from haproxy on every LB (then maintenance)"),
+    ("haproxy-ready", "SERVER", "plan making an apiserver ready again in haproxy on every LB"),
     ("theme", "NAME", "switch the theme"),
     ("export", "", "write the timeline to a file"),
     ("pause", "", "pause or resume the simulated cluster (demo)"),

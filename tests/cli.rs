@@ -903,6 +903,31 @@ fn run_moves_etcds_leadership_and_refuses_a_member_that_cannot_lead() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only: Move etcd leadership to master2 refused"));
 }
 
+#[test]
+fn run_drains_an_apiserver_from_haproxy_and_makes_it_ready_and_refuses_what_it_cannot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let out = kockpit_in(cfg, &["run", "--demo", "haproxy-drain", "--server", "master2", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("Drain master2 from haproxy on every LB\n"), "{text}");
+    assert!(text.contains("slb2: set server kube-apiserver/master2 state maint"), "{text}");
+    assert!(text.contains("done: master2 in MAINT on slb1, slb2"), "{text}");
+    // a fresh demo has it in service: ready has nothing to do
+    let out = kockpit_in(cfg, &["run", "--demo", "haproxy-ready", "master2", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("in service on every LB already"));
+    let out = kockpit_in(cfg, &["run", "--demo", "haproxy-drain", "--server", "worker9"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("haproxy server `worker9`"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit_in(cfg, &["run", "--demo", "haproxy-ready", "--node", "master2"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--node is not an option of haproxy-ready"));
+    let out = kockpit_in(cfg, &["run", "--demo", "--readonly", "haproxy-drain", "--server", "master2", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only: Drain master2 from haproxy on every LB refused"));
+}
+
 /// An interrupted `run` stops the operation at its safe point and waits for its end: the audit log
 /// has the end, and the exit code says it was not done.
 #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use kockpit::backend::{BackendEvent, BackendHandle, Command};
 use kockpit::drill::HostAction;
 use kockpit::inventory::{DemoteMethod, Plan};
-use kockpit::ops::{FailoverMode, OpEvent, OpRequest, WriteCap};
+use kockpit::ops::{FailoverMode, OpEvent, OpRequest, ServerAdmin, WriteCap};
 use kockpit::probe::failover::CLIENT_TIMEOUT;
 use kockpit::probe::{self, LiveSettings};
 
@@ -582,4 +582,118 @@ fn headless_run_fails_the_vip_over_and_restores_it() {
     let log = std::fs::read_to_string(&audit).unwrap();
     assert_eq!(log.matches("\"op_confirmed\"").count(), 2, "{log}");
     assert_eq!(log.matches("\"op_finished\"").count(), 2, "{log}");
+}
+
+impl Lab {
+    /// haproxy's own word on SERVER on LB (`STATUS SESSIONS`), read by the test over the lab, not by
+    /// kockpit.
+    fn hap_status(&self, lb: &str, server: &str) -> String {
+        let sock = self.var("KOCKPIT_LAB_HAP_SOCK");
+        let out = self.ha_ok(&["exec", lb, "sh", "-c", &format!("echo 'show stat' | socat -t 2 stdio unix-connect:{sock}")]);
+        for line in out.lines() {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() > 17 && f[1] == server && f[0] != "stats" {
+                return format!("{} {}", f[17], f[4]);
+            }
+        }
+        panic!("no server {server} in lb's show stat:\n{out}")
+    }
+    fn hap_ready_everywhere(&self, server: &str) {
+        let sock = self.var("KOCKPIT_LAB_HAP_SOCK");
+        let be = self.var("KOCKPIT_LAB_HAP_BACKEND");
+        for lb in ["lb1", "lb2"] {
+            let cmd = format!("echo 'set server {be}/{server} state ready' | socat -t 2 stdio unix-connect:{sock}");
+            if let Err(e) = self.ha(&["exec", lb, "sh", "-c", &cmd]) {
+                eprintln!("restore: {lb}: {e}");
+            }
+        }
+    }
+}
+
+/// Sets every apiserver ready in haproxy again and starts the apiservers a test stopped, when dropped.
+struct ServersBack<'a> {
+    lab: &'a Lab,
+}
+
+impl Drop for ServersBack<'_> {
+    fn drop(&mut self) {
+        for m in ["m1", "m2", "m3"] {
+            self.lab.hap_ready_everywhere(m);
+            let _ = self.lab.ha(&["start", m, "apiserver"]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn an_apiserver_is_drained_from_haproxy_on_every_lb_then_made_ready_verified_without_a_failed_client() {
+    let lab = lab();
+    let _back = ServersBack { lab: &lab };
+    let mut be = Backend::start(&lab, &lab.plan(), false);
+    // connections held open through the VIP: some land on m2, and the drain waits for them
+    let held: Vec<TcpStream> = (0..6).filter_map(|_| TcpStream::connect_timeout(&lab.vip(), Duration::from_secs(2)).ok()).collect();
+    let started = Instant::now();
+    while lab.hap_status("lb1", "m2").ends_with(" 0") {
+        assert!(started.elapsed() < Duration::from_secs(5), "a held connection reaches m2: {}", lab.hap_status("lb1", "m2"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        drop(held);
+    });
+    let clients = Clients::start(lab.vip());
+    let out = be.execute(OpRequest::HaproxyServer { server: "m2".into(), admin: ServerAdmin::Drain }).await;
+    closer.join().unwrap();
+    assert!(out.ok, "{}\n{}", out.summary, out.steps.join("\n"));
+    let waited = out.steps.iter().find_map(|s| s.strip_prefix("[ok] no session left on any LB after ")).expect("waited for the sessions");
+    let waited: f64 = waited.trim_end_matches(" s").parse().unwrap();
+    assert!(waited >= 1.5, "the drain waited for the held sessions to close (~3 s after they opened), not {waited} s");
+    assert!(out.summary.contains("m2 in MAINT on lb1, lb2, verified"), "{}", out.summary);
+    for lb in ["lb1", "lb2"] {
+        assert!(lab.hap_status(lb, "m2").starts_with("MAINT "), "{lb}: {}", lab.hap_status(lb, "m2"));
+        assert!(lab.hap_status(lb, "m1").starts_with("UP "), "the others stay: {}", lab.hap_status(lb, "m1"));
+    }
+    // every socket was asked its level before anything was changed; drain came before maintenance
+    let level = out.steps.iter().position(|s| s.contains("lb2: haproxy socket") && s.contains("level admin")).expect("levels");
+    let drain = out.steps.iter().position(|s| s.contains("lb1: set server") && s.ends_with("m2 state drain")).expect("drain");
+    let maint = out.steps.iter().position(|s| s.contains("lb2: set server") && s.ends_with("m2 state maint")).expect("maint");
+    assert!(level < drain && drain < maint, "{:?}", out.steps);
+    // in maintenance already: a second drain is planned with a warning, ready undoes it
+    let out = be.execute(OpRequest::HaproxyServer { server: "m2".into(), admin: ServerAdmin::Ready }).await;
+    assert!(out.ok && out.summary.contains("m2 ready and UP on lb1, lb2, verified"), "{}\n{}", out.summary, out.steps.join("\n"));
+    for lb in ["lb1", "lb2"] {
+        assert!(lab.hap_status(lb, "m2").starts_with("UP "), "{lb}: {}", lab.hap_status(lb, "m2"));
+    }
+    let rec = clients.finish();
+    assert!(rec.attempts > 20, "the client loop ran ({} attempts)", rec.attempts);
+    assert_eq!(rec.failed, 0, "no client connect failed through the VIP: {}", rec.errors());
+    // ready again on every LB: a second ready has nothing to do and changes nothing
+    let out = be.execute(OpRequest::HaproxyServer { server: "m2".into(), admin: ServerAdmin::Ready }).await;
+    assert!(!out.ok && out.summary.contains("in service on every LB already"), "{}", out.summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn draining_the_last_up_apiserver_is_refused_and_changes_nothing() {
+    let lab = lab();
+    let _back = ServersBack { lab: &lab };
+    lab.ha_ok(&["stop", "m1", "apiserver"]);
+    lab.ha_ok(&["stop", "m3", "apiserver"]);
+    let started = Instant::now();
+    while !["lb1", "lb2"].iter().all(|lb| ["m1", "m3"].iter().all(|m| lab.hap_status(lb, m).starts_with("DOWN "))) {
+        assert!(started.elapsed() < Duration::from_secs(20), "m1 and m3 DOWN in haproxy: {}", lab.hap_status("lb1", "m1"));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut be = Backend::start(&lab, &lab.plan(), false);
+    let out = be.execute(OpRequest::HaproxyServer { server: "m2".into(), admin: ServerAdmin::Drain }).await;
+    assert!(!out.ok, "{}", out.summary);
+    assert!(out.summary.starts_with("refused, nothing changed"), "{}", out.summary);
+    assert!(out.summary.contains("would have no UP server left (m1 DOWN, m3 DOWN)"), "{}", out.summary);
+    for lb in ["lb1", "lb2"] {
+        assert!(lab.hap_status(lb, "m2").starts_with("UP "), "{lb}: {}", lab.hap_status(lb, "m2"));
+    }
+    // and a read-only process refuses below the planner, whatever capability it was handed
+    let mut ro = Backend::start(&lab, &lab.plan(), true);
+    let out = ro.execute(OpRequest::HaproxyServer { server: "m1".into(), admin: ServerAdmin::Ready }).await;
+    assert!(!out.ok && out.summary.contains("read-only"), "{}", out.summary);
 }

@@ -27,9 +27,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use kockpit::backend::{BackendEvent, Command};
 use kockpit::inventory::{LbSettings, Plan};
 use kockpit::model::hacheck::haproxy_dead;
 use kockpit::model::{HealthLevel, Model, PanelId, ServerStatus, Severity, VipVerdict, VrrpState, assess};
+use kockpit::ops::{OpEvent, OpRequest, ServerAdmin, WriteCap};
 use kockpit::probe::LiveSettings;
 use live::{Live, describe, never_claims_without_facts};
 
@@ -230,6 +232,33 @@ async fn kubeadm_guide_on_dedicated_lbs() {
     // haproxy back on lb1: its check rises again (2 x 3 s), 101 > 100, it preempts
     live.until(Duration::from_secs(40), "lb1 holds the VIP again", |m| healthy(m, &lbs).as_deref() == Some("lb1")).await;
     frozen_keepalived(&topo, &mut live, "lb1").await;
+    // CentOS' `stats socket /var/lib/haproxy/stats` names no level: haproxy gives it `operator`, which
+    // may not set a server's state. Refused before any LB is touched, naming the level needed.
+    let out = execute(&topo, OpRequest::HaproxyServer { server: "m2".into(), admin: ServerAdmin::Drain }).await;
+    assert!(!out.0, "{}", out.1);
+    assert!(out.1.starts_with("refused, nothing changed"), "{}", out.1);
+    assert!(out.1.contains("/var/lib/haproxy/stats has level operator: `set server` needs level admin"), "{}", out.1);
+    live.until(Duration::from_secs(10), "m2 still UP", |m| {
+        lbs.iter().all(|lb| m.haproxy[*lb].data.iter().flatten().any(|b| b.server == "m2" && b.status == ServerStatus::Up))
+    })
+    .await;
+}
+
+/// Run one operation through a writable live backend of the topology: (ok, summary).
+async fn execute(topo: &Topo, request: OpRequest) -> (bool, String) {
+    let settings = LiveSettings { ssh_config: Some(PathBuf::from(&topo.env["KOCKPIT_SSH_CONFIG"])), ..LiveSettings::new(false) };
+    let mut h = kockpit::probe::spawn(&topo.plan(), settings);
+    let cap = WriteCap::acquire(false).expect("a writable test process");
+    h.commands.send(Command::Execute { id: 1, request, cap }).expect("backend running");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        match tokio::time::timeout(Duration::from_secs(60), h.events.recv()).await {
+            Ok(Some(BackendEvent::Op(OpEvent::Finished { id: 1, ok, summary }))) => return (ok, summary),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    panic!("the operation did not finish within 60 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

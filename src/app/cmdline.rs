@@ -9,6 +9,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 use crate::logs::spec::LogSpec;
+use crate::ops::ServerAdmin;
 
 /// The longest line the command line takes (a paste of garbage stays bounded).
 pub const MAX_LEN: usize = 256;
@@ -82,6 +83,7 @@ pub enum Parsed {
     Renew(Option<String>),
     Noout(bool),
     MoveLeader(String),
+    HaproxyServer(String, ServerAdmin),
     Theme(String),
     Export,
     Pause,
@@ -105,6 +107,9 @@ pub struct Names {
     pub pods: Vec<String>,
     /// The units worth offering on each host.
     pub units: BTreeMap<String, Vec<&'static str>>,
+    /// haproxy's servers by the names the LBs give them, and the masters (a server is also named by
+    /// the plan host at its address).
+    pub servers: Vec<String>,
 }
 
 /// Replace a configured alias (the first word) by what it stands for; one level, never recursive.
@@ -155,6 +160,8 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
             _ => Err(wrong()),
         },
         "move-leader" => one().map(Parsed::MoveLeader),
+        "haproxy-drain" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Drain)),
+        "haproxy-ready" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Ready)),
         "theme" => one().map(Parsed::Theme),
         "export" => none(Parsed::Export),
         "pause" => none(Parsed::Pause),
@@ -225,6 +232,7 @@ fn candidates(verb: &str, args: &[&str], n: &Names) -> Vec<String> {
         ("renew", []) => n.masters.iter().cloned().chain(["all".to_string()]).collect(),
         ("noout", []) => vec!["on".into(), "off".into()],
         ("move-leader", []) => list(&n.members),
+        ("haproxy-drain" | "haproxy-ready", []) => list(&n.servers),
         ("theme", []) => list(&n.themes),
         ("logs", []) => n.hosts.iter().cloned().chain(["pod", "deploy", "ds", "sts"].map(String::from)).collect(),
         ("logs", ["pod"]) => list(&n.pods),
@@ -275,6 +283,13 @@ impl App {
             workloads,
             pods,
             units: m.plan.hosts.iter().map(|h| h.name.clone()).zip(self.units_by_host()).collect(),
+            servers: {
+                let mut s: Vec<String> = m.haproxy.values().flat_map(|v| v.data.iter().flatten()).map(|b| b.server.clone()).collect();
+                s.extend(m.plan.masters().map(|h| h.name.clone()));
+                s.sort();
+                s.dedup();
+                s
+            },
         }
     }
 
@@ -414,6 +429,7 @@ impl App {
             },
             Parsed::Noout(on) => OpRequest::SetNoout { on },
             Parsed::MoveLeader(to) => OpRequest::EtcdMoveLeader { to: known("etcd member", &to, &names.members)? },
+            Parsed::HaproxyServer(s, admin) => OpRequest::HaproxyServer { server: known("haproxy server", &s, &names.servers)?, admin },
             other => return Err(format!("not an operation: {other:?}")),
         })
     }
@@ -444,7 +460,8 @@ impl App {
             | Parsed::Restore(_)
             | Parsed::Renew(_)
             | Parsed::Noout(_)
-            | Parsed::MoveLeader(_)) => self.propose(self.request_of(p, &names)?),
+            | Parsed::MoveLeader(_)
+            | Parsed::HaproxyServer(..)) => self.propose(self.request_of(p, &names)?),
             Parsed::Theme(name) => {
                 let name = known("theme", &name, &names.themes)?;
                 if let Some(t) = self.themes.iter().find(|t| t.name == name) {

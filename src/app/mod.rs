@@ -336,36 +336,6 @@ impl App {
         Ok(txt)
     }
 
-    /// The operation an action asks for, on what is selected, or why there is none.
-    fn request_for(&self, a: Action) -> Result<OpRequest, String> {
-        Ok(match a {
-            Action::Cordon | Action::Uncordon | Action::Drain => {
-                let node = self.target_node().ok_or("select a node first (in Nodes, or a host or etcd member that is a node)")?;
-                match a {
-                    Action::Cordon => OpRequest::Cordon { node },
-                    Action::Uncordon => OpRequest::Uncordon { node },
-                    _ => OpRequest::Drain { node, options: Default::default() },
-                }
-            }
-            Action::VipFailover => {
-                let to = self.failover_target().ok_or("no load balancer to fail over to")?;
-                OpRequest::VipFailover { to, mode: FailoverMode::Graceful }
-            }
-            Action::RestoreVip => OpRequest::RestoreVipPriority { lb: self.restore_target()? },
-            Action::RenewCerts => OpRequest::RenewCerts { masters: self.model.plan.masters().map(|h| h.name.clone()).collect() },
-            Action::EtcdMoveLeader => {
-                let e = self.model.etcd.data.as_ref().ok_or("etcd's members are unknown now: nothing to select")?;
-                let m = (self.view.focus == PanelId::Etcd).then(|| e.members.get(self.view.selected(PanelId::Etcd))).flatten();
-                OpRequest::EtcdMoveLeader { to: m.ok_or("select the etcd member to lead next, in the etcd panel")?.name.clone() }
-            }
-            Action::ToggleNoout => {
-                let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
-                OpRequest::SetNoout { on: !set }
-            }
-            _ => return Err(format!("{} is not an operation", a.name())),
-        })
-    }
-
     pub fn act(&mut self, a: Action) -> Vec<Command> {
         if a.is_operation() {
             // what the key asks for, on what is selected; the planner refuses it when read-only
@@ -379,6 +349,8 @@ impl App {
                         Action::VipFailover => "VIP failover",
                         Action::RestoreVip => "Restore keepalived",
                         Action::EtcdMoveLeader => "Move etcd leadership",
+                        Action::HaproxyDrain => "Drain from haproxy",
+                        Action::HaproxyReady => "Make ready in haproxy",
                         _ => a.name(),
                     };
                     self.refuse_readonly(what.to_string());
@@ -445,7 +417,9 @@ impl App {
             | Action::RestoreVip
             | Action::RenewCerts
             | Action::ToggleNoout
-            | Action::EtcdMoveLeader => {}
+            | Action::EtcdMoveLeader
+            | Action::HaproxyDrain
+            | Action::HaproxyReady => {}
             Action::CommandLine => self.open_command_line(),
             Action::Sort => self.cycle_sort(),
             // the logs of what is selected (opened unless open already); with nothing to go by and

@@ -6,6 +6,51 @@ use serde_json::json;
 use super::*;
 
 impl App {
+    /// The operation an action asks for, on what is selected, or why there is none.
+    pub(super) fn request_for(&self, a: Action) -> Result<OpRequest, String> {
+        Ok(match a {
+            Action::Cordon | Action::Uncordon | Action::Drain => {
+                let node = self.target_node().ok_or("select a node first (in Nodes, or a host or etcd member that is a node)")?;
+                match a {
+                    Action::Cordon => OpRequest::Cordon { node },
+                    Action::Uncordon => OpRequest::Uncordon { node },
+                    _ => OpRequest::Drain { node, options: Default::default() },
+                }
+            }
+            Action::VipFailover => {
+                let to = self.failover_target().ok_or("no load balancer to fail over to")?;
+                OpRequest::VipFailover { to, mode: FailoverMode::Graceful }
+            }
+            Action::RestoreVip => OpRequest::RestoreVipPriority { lb: self.restore_target()? },
+            Action::RenewCerts => OpRequest::RenewCerts { masters: self.model.plan.masters().map(|h| h.name.clone()).collect() },
+            Action::EtcdMoveLeader => {
+                let e = self.model.etcd.data.as_ref().ok_or("etcd's members are unknown now: nothing to select")?;
+                let m = (self.view.focus == PanelId::Etcd).then(|| e.members.get(self.view.selected(PanelId::Etcd))).flatten();
+                OpRequest::EtcdMoveLeader { to: m.ok_or("select the etcd member to lead next, in the etcd panel")?.name.clone() }
+            }
+            Action::HaproxyDrain | Action::HaproxyReady => {
+                let server = self.selected_server().ok_or("select an apiserver's row in the haproxy panel first")?;
+                let admin = if a == Action::HaproxyDrain { crate::ops::ServerAdmin::Drain } else { crate::ops::ServerAdmin::Ready };
+                OpRequest::HaproxyServer { server, admin }
+            }
+            Action::ToggleNoout => {
+                let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
+                OpRequest::SetNoout { on: !set }
+            }
+            _ => return Err(format!("{} is not an operation", a.name())),
+        })
+    }
+
+    /// The haproxy server of the selected haproxy row, when the haproxy panel has the focus.
+    fn selected_server(&self) -> Option<String> {
+        if self.view.focus != PanelId::Haproxy {
+            return None;
+        }
+        let filter = self.view.filters.get(&PanelId::Haproxy).map(String::as_str).unwrap_or("");
+        let rows = crate::model::rows::haproxy_rows(&self.model, filter);
+        rows.get(self.view.selected(PanelId::Haproxy))?.server.as_ref().map(|s| s.server.clone())
+    }
+
     /// Queue an audit record (the writer never makes the screen wait).
     pub(super) fn audit(&mut self, event: &str, fields: serde_json::Value) {
         self.audit.record(event, fields);

@@ -1413,6 +1413,43 @@ fn m_on_an_etcd_member_plans_moving_the_leadership_there_and_the_command_line_do
 }
 
 #[test]
+fn d_and_u_on_an_haproxy_row_plan_draining_and_readying_that_apiserver_on_every_lb() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Nodes;
+    assert!(app.on_key(key('D')).is_empty());
+    assert!(app.notice.as_ref().unwrap().1.contains("haproxy panel"), "{:?}", app.notice);
+    app.view.focus = PanelId::Haproxy;
+    app.view.selected.insert(PanelId::Haproxy, 1); // slb1's second server
+    app.on_key(key('D'));
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("{:?}", app.view.dialog) };
+    assert_eq!(p.request, OpRequest::HaproxyServer { server: "master2".into(), admin: crate::ops::ServerAdmin::Drain });
+    assert!(p.blockers.is_empty() && p.steps.iter().any(|s| s.contains("state drain on slb1, slb2")), "{p:?}");
+    let cmds = recorded(app.on_key(key('y')));
+    assert!(matches!(cmds.as_slice(), [Command::Execute { request: OpRequest::HaproxyServer { .. }, .. }]), "{cmds:?}");
+    // in service everywhere: ready has nothing to do
+    let mut app = app_with(false, &[], None);
+    app.run_command("haproxy-ready master2").unwrap();
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("{:?}", app.view.dialog) };
+    assert!(p.blockers[0].contains("in service on every LB already"), "{p:?}");
+    // with one master killed, draining one of the two left still leaves one UP: allowed (the
+    // planner's own tests refuse the drain that would leave none)
+    let mut app = app_with(false, &[Fault::KillMaster], None);
+    let down = app.model.haproxy["slb1"].data.as_ref().unwrap().iter().filter(|b| !b.status.is_serving()).count();
+    assert_eq!(down, 1, "one master down");
+    let up: Vec<String> =
+        app.model.haproxy["slb1"].data.as_ref().unwrap().iter().filter(|b| b.status.is_serving()).map(|b| b.server.clone()).collect();
+    app.run_command(&format!("haproxy-drain {}", up[0])).unwrap();
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("{:?}", app.view.dialog) };
+    assert!(p.blockers.is_empty(), "{p:?}");
+    assert!(app.run_command("haproxy-drain nosuch").unwrap_err().contains("haproxy server"));
+    // read-only: refused, named
+    let mut app = app_with(true, &[], None);
+    app.view.focus = PanelId::Haproxy;
+    assert!(app.on_key(key('U')).is_empty());
+    assert!(app.notice.as_ref().unwrap().1.contains("read-only"), "{:?}", app.notice);
+}
+
+#[test]
 fn an_esc_and_a_key_joined_into_one_alt_key_by_tmux_act_as_typed() {
     let mut app = app_with(false, &[], None);
     app.view.zoom = Some(PanelId::Nodes);

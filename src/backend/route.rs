@@ -44,7 +44,7 @@ pub enum Route {
 pub fn op_part(req: &OpRequest) -> Part {
     match req {
         OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } | OpRequest::Drain { .. } => Part::Kube,
-        OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => Part::Ssh,
+        OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } | OpRequest::HaproxyServer { .. } => Part::Ssh,
         OpRequest::RenewCerts { .. } | OpRequest::SetNoout { .. } | OpRequest::EtcdMoveLeader { .. } => Part::Stores,
     }
 }

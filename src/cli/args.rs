@@ -77,8 +77,8 @@ pub enum Cmd {
     /// refused (a blocker, read-only, the audit log) or failed or cancelled; 4 a bad argument.
     ///
     /// OPERATION is one of: cordon NODE, uncordon NODE, drain NODE, failover LB, restore LB,
-    /// renew MASTER|all, noout on|off, etcd-move-leader MEMBER (the names may also come as --node,
-    /// --to, --lb, --master).
+    /// renew MASTER|all, noout on|off, etcd-move-leader MEMBER, haproxy-drain SERVER, haproxy-ready
+    /// SERVER (the names may also come as --node, --to, --lb, --master, --server).
     Run {
         /// The operation and its target, e.g. `drain worker2`, `failover lb2`, `renew all`.
         #[arg(value_name = "OPERATION", required = true, num_args = 1..)]
@@ -95,6 +95,9 @@ pub enum Cmd {
         /// The master to renew, or `all` (renew).
         #[arg(long, value_name = "MASTER")]
         master: Option<String>,
+        /// The apiserver, by its haproxy server name or its plan host (haproxy-drain, haproxy-ready).
+        #[arg(long, value_name = "SERVER")]
+        server: Option<String>,
         /// failover: stop keepalived on the owner instead of demoting it.
         #[arg(long)]
         emergency: bool,

@@ -253,7 +253,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             // the report was written: the verdict is in it (and in `status`'s exit code)
             Ok(0)
         }
-        Some(Cmd::Run { words, node, to, lb, master, emergency, delete_emptydir_data, force, yes }) => run::run_operation(
+        Some(Cmd::Run { words, node, to, lb, master, server, emergency, delete_emptydir_data, force, yes }) => run::run_operation(
             &s,
             &cli,
             &run::RunArgs {
@@ -262,6 +262,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 to: to.as_deref(),
                 lb: lb.as_deref(),
                 master: master.as_deref(),
+                server: server.as_deref(),
                 emergency: *emergency,
                 delete_emptydir_data: *delete_emptydir_data,
                 force: *force,

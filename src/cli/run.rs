@@ -14,7 +14,7 @@ use crate::app::Dialog;
 use crate::ops::{DryRunState, OpPlan, OpRequest};
 
 /// The operations `kockpit run` knows, as its errors list them.
-const OPERATIONS: &str = "cordon, uncordon, drain, failover, restore, renew, noout or etcd-move-leader";
+const OPERATIONS: &str = "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, haproxy-drain or haproxy-ready";
 
 /// What `kockpit run` was asked, as the command line would say it (`drain worker2`).
 pub(super) struct RunArgs<'a> {
@@ -23,6 +23,7 @@ pub(super) struct RunArgs<'a> {
     pub to: Option<&'a str>,
     pub lb: Option<&'a str>,
     pub master: Option<&'a str>,
+    pub server: Option<&'a str>,
     pub emergency: bool,
     pub delete_emptydir_data: bool,
     pub force: bool,
@@ -45,6 +46,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         "failover" | "move-leader" => a.to,
         "restore" => a.lb,
         "renew" => a.master,
+        "haproxy-drain" | "haproxy-ready" => a.server,
         "noout" => None,
         other => {
             return Err(format!("unknown operation `{}`: {OPERATIONS}", crate::config::clip_word(other)));
@@ -56,6 +58,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         ("--to", a.to, &["failover", "move-leader"][..]),
         ("--lb", a.lb, &["restore"][..]),
         ("--master", a.master, &["renew"][..]),
+        ("--server", a.server, &["haproxy-drain", "haproxy-ready"][..]),
     ] {
         if given.is_some() && !owners.contains(&verb) {
             return Err(format!("{name} is not an option of {verb} (it names the target of {})", owners.join(", ")));
@@ -67,6 +70,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
             "failover" => "LB or --to LB",
             "restore" => "LB or --lb LB",
             "renew" => "MASTER|all or --master MASTER",
+            "haproxy-drain" | "haproxy-ready" => "SERVER or --server SERVER",
             _ => "MEMBER or --to MEMBER",
         };
         return Err(format!("{op}: name its target: {how}"));
@@ -319,6 +323,7 @@ mod tests {
             to: None,
             lb: None,
             master: None,
+            server: None,
             emergency: false,
             delete_emptydir_data: false,
             force: false,

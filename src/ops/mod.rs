@@ -10,9 +10,11 @@ mod ceph_guard;
 pub mod etcd_plan;
 pub mod failover;
 mod fault;
+pub mod haproxy_plan;
 mod host_action;
 
 pub use fault::Fault;
+pub use haproxy_plan::ServerAdmin;
 pub use host_action::HostAction;
 
 use serde::Serialize;
@@ -116,6 +118,12 @@ pub enum OpRequest {
     EtcdMoveLeader {
         to: String,
     },
+    /// Take one apiserver out of haproxy's rotation (drain, then maintenance) or put it back (ready),
+    /// on every LB at once, through the Runtime API.
+    HaproxyServer {
+        server: String,
+        admin: ServerAdmin,
+    },
 }
 
 impl OpRequest {
@@ -131,6 +139,7 @@ impl OpRequest {
             OpRequest::EtcdMoveLeader { to } => {
                 std::iter::once(to.clone()).chain(m.etcd.data.as_ref().and_then(|e| e.leader()).map(|l| l.name.clone())).collect()
             }
+            OpRequest::HaproxyServer { server, .. } => std::iter::once(server.clone()).chain(m.haproxy.keys().cloned()).collect(),
         }
     }
     /// One request of every kind (for tests that must cover every operation). The match makes a new
@@ -145,6 +154,8 @@ impl OpRequest {
             OpRequest::RenewCerts { masters: vec!["master1".into()] },
             OpRequest::SetNoout { on: true },
             OpRequest::EtcdMoveLeader { to: "master2".into() },
+            OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Drain },
+            OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Ready },
         ];
         for r in &all {
             match r {
@@ -155,7 +166,8 @@ impl OpRequest {
                 | OpRequest::RestoreVipPriority { .. }
                 | OpRequest::RenewCerts { .. }
                 | OpRequest::SetNoout { .. }
-                | OpRequest::EtcdMoveLeader { .. } => {}
+                | OpRequest::EtcdMoveLeader { .. }
+                | OpRequest::HaproxyServer { .. } => {}
             }
         }
         all
@@ -176,6 +188,10 @@ impl OpRequest {
             OpRequest::EtcdMoveLeader { .. } => {
                 Some("one request to the leader: etcd hands over within an election timeout or refuses, nothing to stop halfway")
             }
+            OpRequest::HaproxyServer { .. } => Some(
+                "a server changed on some LBs and not on others is worse than either: it runs to its end (the drain's wait is \
+                 bounded, 30 s) and reports; make it ready again to undo",
+            ),
         }
     }
 
@@ -191,6 +207,8 @@ impl OpRequest {
             OpRequest::SetNoout { on: true } => "Set Ceph noout".to_string(),
             OpRequest::SetNoout { on: false } => "Unset Ceph noout".to_string(),
             OpRequest::EtcdMoveLeader { to } => format!("Move etcd leadership to {to}"),
+            OpRequest::HaproxyServer { server, admin: ServerAdmin::Drain } => format!("Drain {server} from haproxy on every LB"),
+            OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("Make {server} ready in haproxy on every LB"),
         }
     }
 
@@ -205,6 +223,8 @@ impl OpRequest {
             OpRequest::RenewCerts { .. } => "renewal".to_string(),
             OpRequest::SetNoout { .. } => "noout".to_string(),
             OpRequest::EtcdMoveLeader { .. } => "move-leader".to_string(),
+            OpRequest::HaproxyServer { server, admin: ServerAdmin::Drain } => format!("haproxy drain {server}"),
+            OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("haproxy ready {server}"),
         }
     }
 
@@ -217,6 +237,7 @@ impl OpRequest {
             OpRequest::RenewCerts { .. } => vec![PanelId::Certs, PanelId::Haproxy, PanelId::Etcd, PanelId::Leases, PanelId::Nodes],
             OpRequest::SetNoout { .. } => vec![PanelId::Ceph],
             OpRequest::EtcdMoveLeader { .. } => vec![PanelId::Etcd],
+            OpRequest::HaproxyServer { .. } => vec![PanelId::Haproxy],
         }
     }
 }
@@ -385,6 +406,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
             }
         }
         OpRequest::EtcdMoveLeader { to } => etcd_plan::plan_move_leader(&mut p, m, to),
+        OpRequest::HaproxyServer { server, admin } => haproxy_plan::plan_server(&mut p, m, server, *admin),
         OpRequest::SetNoout { on } => {
             let set = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
             if *on && set {

@@ -47,7 +47,7 @@ impl OpContext {
     fn lb(&self, name: &str) -> Result<Host, String> {
         self.lbs().into_iter().find(|h| h.name == name).ok_or_else(|| format!("{name} is not a keepalived host of this cluster's plan"))
     }
-    fn writable(&self) -> Result<(), String> {
+    pub(super) fn writable(&self) -> Result<(), String> {
         if self.pool.mode() == AccessMode::ReadOnly {
             Err("refused: this process is read-only (its SSH pool sends nothing that changes a host)".into())
         } else {

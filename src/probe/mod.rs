@@ -16,6 +16,7 @@ pub mod actions;
 pub mod endpoint;
 pub mod failover;
 pub mod haconfig;
+pub mod hapadmin;
 pub mod haproxy;
 pub mod hosts;
 pub mod keepalived;
@@ -199,7 +200,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
             Err(e.to_string())
         }
     };
-    // one VIP operation at a time: two would fight over the same keepalived
+    // one operation on the HA front at a time: two would fight over the same keepalived or haproxy
     let vip_busy = std::sync::Arc::new(tokio::sync::Mutex::new(()));
     loop {
         tokio::select! {
@@ -211,7 +212,11 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                     continue;
                 }
                 let ev = match cmd {
-                    Command::Execute { id, request: request @ (OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. }), cap } => {
+                    Command::Execute {
+                        id,
+                        request: request @ (OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } | OpRequest::HaproxyServer { .. }),
+                        cap,
+                    } => {
                         let pool = match &pool {
                             Ok(p) => p.clone(),
                             Err(e) => {
@@ -225,13 +230,14 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                         let busy = vip_busy.clone();
                         tasks.spawn(async move {
                             let Ok(guard) = busy.try_lock_owned() else {
-                                r.finish(Err(format!("{}: refused, another VIP operation is running", request.title()))).await;
+                                r.finish(Err(format!("{}: refused, another operation on the HA front is running", request.title()))).await;
                                 return;
                             };
                             let result = match &request {
                                 OpRequest::VipFailover { to, mode } => failover::failover(&ctx, to, *mode, &cap, &r).await,
                                 OpRequest::RestoreVipPriority { lb } => failover::restore(&ctx, lb, &cap, &r).await,
-                                _ => Err("not a VIP operation".into()),
+                                OpRequest::HaproxyServer { server, admin } => hapadmin::set_server(&ctx, server, *admin, &cap, &r).await,
+                                _ => Err("not an operation of the HA front".into()),
                             };
                             // free before reporting: the next operation may be sent as soon as this one is finished
                             drop(guard);

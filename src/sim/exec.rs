@@ -175,6 +175,40 @@ impl SimCluster {
                     }
                 }
             }
+            Step::ServerState(server, admin) => {
+                let Some(mi) = self.masters.iter().position(|m| m.name == server) else {
+                    return self.fail(run, format!("no haproxy server {server} on any LB: refused, nothing changed"));
+                };
+                let word = match admin {
+                    Some(ServerStatus::Maint) => "maint",
+                    Some(_) => "drain",
+                    None => "ready",
+                };
+                for l in 0..self.lbs.len() {
+                    if let Some(t) = self.tracks.get_mut(&(l, mi)) {
+                        t.admin = admin;
+                        t.last_change = now;
+                    }
+                    let lb = self.lbs[l].name.clone();
+                    emit(self, format!("{lb}: set server kube-apiserver/{server} state {word}"), true);
+                    self.log(now, &lb, "haproxy", format!("haproxy[1123]: Server kube-apiserver/{server} is going {word} by the CLI."));
+                }
+                let lbs: Vec<String> = self.lbs.iter().map(|l| l.name.clone()).collect();
+                match admin {
+                    Some(ServerStatus::Drain) => run.queue.push_front((now + Duration::milliseconds(500), Step::WaitSessions(server))),
+                    Some(_) => run.queue.push_front((
+                        now + Duration::milliseconds(200),
+                        Step::Finish(format!("{server} in MAINT on {}: it takes no apiserver traffic through haproxy", lbs.join(", "))),
+                    )),
+                    None => run
+                        .queue
+                        .push_front((now + Duration::milliseconds(300), Step::Finish(format!("{server} ready on {}", lbs.join(", "))))),
+                }
+            }
+            Step::WaitSessions(server) => {
+                emit(self, format!("{server}: 0 sessions left on every LB"), true);
+                run.queue.push_front((now, Step::ServerState(server, Some(ServerStatus::Maint))));
+            }
             Step::Finish(summary) => {
                 run.queue.clear();
                 self.finished.push(OpEvent::Finished { id, ok: true, summary });
@@ -203,7 +237,20 @@ impl SimCluster {
                 (format!("ceph osd {verb} noout"), format!("Ceph's noout flag may be {verb}"))
             }
             Step::MoveLeader(to) => (format!("move etcd's leadership to {to}"), format!("etcd's leadership may have moved to {to}")),
-            Step::Say(_) | Step::WaitVipOn { .. } | Step::WaitMasterHealthy { .. } | Step::Finish(_) => return None,
+            Step::ServerState(server, admin) => {
+                let word = match admin {
+                    Some(ServerStatus::Maint) => "maint",
+                    Some(_) => "drain",
+                    None => "ready",
+                };
+                (
+                    format!("set server kube-apiserver/{server} state {word} on every LB"),
+                    format!("{server} may be in state {word} on some LBs; make it ready to undo"),
+                )
+            }
+            Step::Say(_) | Step::WaitSessions(_) | Step::WaitVipOn { .. } | Step::WaitMasterHealthy { .. } | Step::Finish(_) => {
+                return None;
+            }
         })
     }
 
@@ -250,6 +297,13 @@ impl SimCluster {
                 q.push_back((now, Step::Finish(format!("certificates renewed on {}", masters.join(", ")))));
             }
             OpRequest::EtcdMoveLeader { to } => q.push_back((at(100), Step::MoveLeader(to.clone()))),
+            OpRequest::HaproxyServer { server, admin } => {
+                let state = match admin {
+                    ServerAdmin::Drain => Some(ServerStatus::Drain),
+                    ServerAdmin::Ready => None,
+                };
+                q.push_back((at(100), Step::ServerState(server.clone(), state)));
+            }
             OpRequest::SetNoout { on } => {
                 q.push_back((now, Step::Noout(*on)));
                 q.push_back((at(200), Step::Finish(format!("noout {}", if *on { "set" } else { "unset" }))));

@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::inventory::Plan;
 use crate::model::*;
-use crate::ops::{FailoverMode, OpEvent, OpRequest};
+use crate::ops::{FailoverMode, OpEvent, OpRequest, ServerAdmin};
 
 pub use crate::ops::Fault;
 
@@ -101,6 +101,8 @@ impl Master {
 #[derive(Debug, Clone)]
 struct Track {
     status: ServerStatus,
+    /// What the operator set through the Runtime API: None (ready), Drain or Maint.
+    admin: Option<ServerStatus>,
     /// When the checks started disagreeing with `status`.
     since: Option<DateTime<Utc>>,
     last_change: DateTime<Utc>,
@@ -157,6 +159,10 @@ enum Step {
     Noout(bool),
     /// Hand etcd's leadership to this master.
     MoveLeader(String),
+    /// `set server kube-apiserver/NAME state ...` on every LB (None: ready).
+    ServerState(String, Option<ServerStatus>),
+    /// Wait for the drained server's sessions to end, then set it in maintenance.
+    WaitSessions(String),
     Finish(String),
 }
 
@@ -237,7 +243,7 @@ impl SimCluster {
         let mut tracks = BTreeMap::new();
         for l in 0..lbs.len() {
             for m in 0..masters.len() {
-                tracks.insert((l, m), Track { status: ServerStatus::Up, since: None, last_change: now - Duration::days(3) });
+                tracks.insert((l, m), Track { status: ServerStatus::Up, admin: None, since: None, last_change: now - Duration::days(3) });
             }
         }
         let mut nodes = Vec::new();

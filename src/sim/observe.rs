@@ -50,7 +50,10 @@ impl SimCluster {
                     .enumerate()
                     .map(|(mi, m)| {
                         let t = &self.tracks[&(li, mi)];
-                        let text = match t.status {
+                        let status = t.admin.unwrap_or(t.status);
+                        let text = match status {
+                            ServerStatus::Maint => "MAINT",
+                            ServerStatus::Drain => "DRAIN",
                             ServerStatus::Up => "UP",
                             ServerStatus::GoingDown => "UP 1/2",
                             ServerStatus::Down => "DOWN",
@@ -66,12 +69,12 @@ impl SimCluster {
                             backend: "kube-apiserver".into(),
                             server: m.name.clone(),
                             address: format!("{}:6443", self.plan.host(&m.name).map(|h| h.address.to_string()).unwrap_or_default()),
-                            status: t.status,
+                            status,
                             status_text: text.into(),
                             check_status: Some(check.into()),
                             check_duration_ms: Some(if check == "L7OK" { 2 } else { 1_000 }),
                             last_change_secs: Some((now - t.last_change).num_seconds().max(0) as u64),
-                            sessions: if t.status.is_serving() && l.holds_vip { 40 + (mi as u64 * 7) } else { 0 },
+                            sessions: if status.is_serving() && l.holds_vip { 40 + (mi as u64 * 7) } else { 0 },
                             weight: 1,
                         }
                     })

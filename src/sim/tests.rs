@@ -317,3 +317,33 @@ fn each_nodes_named_pods_add_up_to_its_row_and_a_drain_leaves_the_daemonsets() {
     assert!(!w1.pods.is_empty() && w1.pods.iter().all(|p| p.owner.as_deref() == Some("DaemonSet")), "{w1:?}");
     check(&sim);
 }
+
+#[test]
+fn an_apiserver_drained_from_haproxy_goes_to_maintenance_on_every_lb_and_ready_brings_it_back() {
+    let cap = WriteCap::acquire(false).unwrap();
+    let (mut sim, mut m, now) = fresh();
+    let now = run(&mut sim, &mut m, now, 0.5);
+    let status = |m: &Model, lb: &str| {
+        m.haproxy[lb].data.as_ref().unwrap().iter().find(|b| b.server == "master2").map(|b| (b.status, b.status_text.clone(), b.sessions))
+    };
+    sim.execute(1, &OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Drain }, &cap, now);
+    let (now, ev) = finish(&mut sim, &mut m, now, 1);
+    let OpEvent::Finished { ok, summary, .. } = ev.last().unwrap() else { panic!() };
+    assert!(*ok && summary.contains("master2 in MAINT on slb1, slb2"), "{summary}");
+    let steps: Vec<&str> = ev.iter().filter_map(|e| if let OpEvent::Step { text, .. } = e { Some(text.as_str()) } else { None }).collect();
+    let drain = steps.iter().position(|s| s.ends_with("master2 state drain")).unwrap();
+    let maint = steps.iter().position(|s| s.ends_with("master2 state maint")).unwrap();
+    assert!(drain < maint, "drain first, maintenance once the sessions are gone: {steps:?}");
+    for lb in ["slb1", "slb2"] {
+        assert_eq!(status(&m, lb), Some((ServerStatus::Maint, "MAINT".to_string(), 0)), "{lb}");
+    }
+    // maintenance holds while the health checks go on underneath
+    let now = run(&mut sim, &mut m, now, 5.0);
+    assert_eq!(status(&m, "slb1").unwrap().0, ServerStatus::Maint);
+    sim.execute(2, &OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Ready }, &cap, now);
+    let (_, ev) = finish(&mut sim, &mut m, now, 2);
+    assert!(matches!(ev.last(), Some(OpEvent::Finished { ok: true, .. })), "{ev:?}");
+    for lb in ["slb1", "slb2"] {
+        assert_eq!(status(&m, lb).unwrap().0, ServerStatus::Up, "{lb}");
+    }
+}

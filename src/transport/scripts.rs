@@ -117,7 +117,11 @@ echo @@end
 /// A socket or configuration file this user may not use is `kockpit-denied KIND PATH USER GROUP` on
 /// stderr, exit 13 (GROUP: the group that would grant it, `-` for none); a socket without socat to
 /// read it, exit 127. With nothing found it says what it tried and the line to add, and exits 2.
-pub const SHOW_STAT_SCRIPT: &str = r#"tried=''; denied=''; unreadable=''; pages=''; nosocat=''
+///
+/// $2, when given, is the Runtime API command to send instead of `show stat` (`show cli level`,
+/// `set server be/srv state drain`): sockets only, never a stats page, and the socket's answer is
+/// printed as it is (haproxy says `Permission denied` with exit 0 where the level is too low).
+pub const SHOW_STAT_SCRIPT: &str = r#"tried=''; denied=''; unreadable=''; pages=''; nosocat=''; cmd=${2:-show stat}
 grp() { m=$(stat -c %A "$1" 2>/dev/null); g=$(stat -c %G "$1" 2>/dev/null)
   case $m in $2) [ "$g" != root ] && [ -n "$g" ] && { echo "$g"; return; } ;; esac; echo -; }
 try() {
@@ -133,7 +137,7 @@ try() {
       tried="$tried $a"
       [ -S "$a" ] || return 1
       command -v socat >/dev/null 2>&1 || { nosocat=1; return 1; }
-      if ! out=$(echo 'show stat' | socat -t 2 stdio "unix-connect:$a" 2>&1); then
+      if ! out=$(printf '%s\n' "$cmd" | socat -t 2 stdio "unix-connect:$a" 2>&1); then
         case $out in *ermission*) [ -n "$denied" ] || denied=$a; return 1 ;; esac
         # socat's own prefix (date, time, pid) would make every failure a new message
         echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1 | sed 's/^[0-9/]* [0-9:.]* socat\[[0-9]*\] [A-Z] //')" >&2; exit 13
@@ -143,7 +147,7 @@ try() {
       case $h in ''|'*'|0.0.0.0) h=127.0.0.1 ;; '::') h=::1 ;; esac
       tried="$tried $a"
       command -v socat >/dev/null 2>&1 || { nosocat=1; return 1; }
-      out=$(echo 'show stat' | socat -t 2 stdio "tcp-connect:$h:$p" 2>/dev/null) || return 1 ;;
+      out=$(printf '%s\n' "$cmd" | socat -t 2 stdio "tcp-connect:$h:$p" 2>/dev/null) || return 1 ;;
   esac
   printf '@@kockpit-socket %s %s\n%s\n' "$a" "$from" "$out"
   exit 0
@@ -214,6 +218,7 @@ for s in /run/haproxy/admin.sock /var/lib/haproxy/stats /var/run/haproxy/admin.s
   try "$s" default
 done
 why=''
+[ -n "${2:-}" ] && pages=''
 while read -r b u x a f; do
   [ -n "$b" ] || continue
   b=${b%%,*}; b=${b#ipv4@}; b=${b#ipv6@}
