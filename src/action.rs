@@ -45,6 +45,8 @@ pub enum Action {
     HaproxyDrain,
     /// Make the selected apiserver ready again in haproxy on every LB.
     HaproxyReady,
+    /// Defragment every etcd member, one at a time, the leader last.
+    EtcdDefrag,
     Logs,
     /// Choose the log viewer's sources (add, remove).
     LogSources,
@@ -136,6 +138,7 @@ impl Action {
         Action::EtcdMoveLeader,
         Action::HaproxyDrain,
         Action::HaproxyReady,
+        Action::EtcdDefrag,
         Action::Logs,
         Action::LogSources,
         Action::Faults,
@@ -195,6 +198,7 @@ impl Action {
             Action::EtcdMoveLeader => "etcd_move_leader",
             Action::HaproxyDrain => "haproxy_drain",
             Action::HaproxyReady => "haproxy_ready",
+            Action::EtcdDefrag => "etcd_defrag",
             Action::Logs => "logs",
             Action::LogSources => "log_sources",
             Action::Faults => "faults",
@@ -239,6 +243,7 @@ impl Action {
                 | Action::EtcdMoveLeader
                 | Action::HaproxyDrain
                 | Action::HaproxyReady
+                | Action::EtcdDefrag
         )
     }
 

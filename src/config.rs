@@ -137,6 +137,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("move-leader", "MEMBER", "plan moving etcd's leadership to a member"),
     ("haproxy-drain", "SERVER", "plan draining an apiserver from haproxy on every LB (then maintenance)"),
     ("haproxy-ready", "SERVER", "plan making an apiserver ready again in haproxy on every LB"),
+    ("defrag", "", "plan defragmenting etcd, one member at a time, the leader last"),
     ("theme", "NAME", "switch the theme"),
     ("export", "", "write the timeline to a file"),
     ("pause", "", "pause or resume the simulated cluster (demo)"),

@@ -928,6 +928,23 @@ fn run_drains_an_apiserver_from_haproxy_and_makes_it_ready_and_refuses_what_it_c
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only: Drain master2 from haproxy on every LB refused"));
 }
 
+#[test]
+fn run_defragments_etcd_leader_last_and_refuses_with_a_member_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-defrag", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("Defragment etcd, one member at a time\n"), "{text}");
+    assert!(text.contains("defragment master1 (the leader, last)"), "{text}");
+    assert!(text.contains("done: defragmented master2, master3, master1"), "{text}");
+    let out = kockpit_in(cfg, &["run", "--demo", "--fault", "kill-master", "etcd-defrag"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every member must be healthy: master1 does not answer"));
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-defrag", "--to", "m2"]);
+    assert_eq!(out.status.code(), Some(4));
+}
+
 /// An interrupted `run` stops the operation at its safe point and waits for its end: the audit log
 /// has the end, and the exit code says it was not done.
 #[test]

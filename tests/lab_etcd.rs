@@ -472,3 +472,177 @@ fn move_leader_hands_over_verified_and_refuses_the_leader_itself_and_a_stopped_m
         assert!(ok, "{end:?}");
     });
 }
+
+fn b64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `PUT key value` through the v3 gateway of `member` (the test's own client, on a probe's connection).
+async fn put(
+    p: &mut EtcdProbe,
+    member: &kockpit::model::EtcdMember,
+    cap: &kockpit::ops::WriteCap,
+    key: &str,
+    value: &[u8],
+) -> Result<(), String> {
+    let body = format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key.as_bytes()), b64(value)).into_bytes();
+    match p.post_to_member_within(member, "/v3/kv/put", body, cap, Duration::from_secs(10)).await {
+        Ok((200, _)) => Ok(()),
+        Ok((code, b)) => Err(format!("HTTP {code}: {}", String::from_utf8_lossy(&b))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Fill etcd with `mb` MB under /kockpit-test/fill/, delete it and compact: the members' DBs keep
+/// the pages, free, for a defrag to return.
+async fn fill_and_free(lab: &Lab, mb: usize) {
+    let cap = kockpit::ops::WriteCap::acquire(false).expect("a writable process");
+    let mut p = EtcdProbe::new(lab.settings(), None, None);
+    let v = p.poll().await.expect("etcd view");
+    let leader = v.leader().expect("a leader").clone();
+    let value = vec![b'x'; 64 * 1024];
+    for i in 0..mb * 16 {
+        put(&mut p, &leader, &cap, &format!("/kockpit-test/fill/{i}"), &value).await.expect("fill");
+    }
+    lab.etcdctl(&["del", "--prefix", "/kockpit-test/fill/"]).expect("delete the fill");
+    let status = lab.etcdctl(&["endpoint", "status", "-w", "json"]).expect("status");
+    let at = status.find("\"revision\":").expect("a revision") + "\"revision\":".len();
+    let rev: String = status[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    lab.etcdctl(&["compact", &rev, "--physical"]).expect("compact");
+    // bbolt frees a compaction's pages once later write transactions commit
+    let started = Instant::now();
+    for i in 0.. {
+        put(&mut p, &leader, &cap, "/kockpit-test/nudge", format!("{i}").as_bytes()).await.expect("nudge");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let v = p.poll().await.expect("etcd view");
+        if v.members.iter().all(|m| m.db_size_in_use * 2 < m.db_size) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the compaction's pages are not freed: {:?}", v.members);
+    }
+}
+
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn a_rolling_defrag_goes_leader_last_returns_the_free_pages_and_no_write_fails_meanwhile() {
+    let lab = lab();
+    rt().block_on(async {
+        let t = Instant::now();
+        fill_and_free(&lab, 24).await;
+        eprintln!("filled and freed 24 MB in {:.1} s", t.elapsed().as_secs_f64());
+        let v = EtcdProbe::new(lab.settings(), None, None).poll().await.expect("etcd view");
+        let leader = v.leader().expect("a leader").name.clone();
+        let before: u64 = v.members.iter().map(|m| m.db_size).sum();
+        assert!(v.members.iter().all(|m| m.db_size > m.db_size_in_use + 10_000_000), "free pages to return: {:?}", v.members);
+        // a client writing throughout, to the leader (defragmented last, so it blocks too)
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (stop, settings) = (stop.clone(), lab.settings());
+            let member = v.leader().unwrap().clone();
+            tokio::spawn(async move {
+                let cap = kockpit::ops::WriteCap::acquire(false).unwrap();
+                let mut p = EtcdProbe::new(settings, None, None);
+                let _ = p.poll().await;
+                let (mut ok, mut failed) = (0u32, vec![]);
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match put(&mut p, &member, &cap, &format!("/kockpit-test/load/{i}"), b"v").await {
+                        Ok(()) => ok += 1,
+                        Err(e) => failed.push(e),
+                    }
+                    i += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                (ok, failed)
+            })
+        };
+        let cap = kockpit::ops::WriteCap::acquire(false).expect("a writable process");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let t = Instant::now();
+        let ok = kockpit::etcd::ops::defrag(lab.settings(), None, None, &cap, 1, &tx, None).await;
+        let took = t.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (writes, failed) = writer.await.unwrap();
+        let (steps, end) = op_events(&mut rx);
+        let (done, summary) = end.expect("a result");
+        eprintln!("defrag of 3 members: {:.2} s; {writes} writes, {} failed: {summary}\n{steps:#?}", took.as_secs_f64(), failed.len());
+        assert!(ok && done, "{summary}\n{steps:#?}");
+        assert!(summary.contains("every member healthy"), "{summary}");
+        let order: Vec<&str> = steps.iter().filter_map(|s| s.split_once(": defragmented in ").map(|(n, _)| n)).collect();
+        assert_eq!(order.len(), 3, "{steps:#?}");
+        assert_eq!(order[2], leader, "the leader goes last: {steps:#?}");
+        assert!(writes > 10 && failed.is_empty(), "{writes} writes; failed: {failed:?}");
+        let after: u64 = EtcdProbe::new(lab.settings(), None, None).poll().await.expect("view").members.iter().map(|m| m.db_size).sum();
+        assert!(after + 30_000_000 < before, "the free pages came back: {before} -> {after} bytes");
+        let _ = lab.etcdctl(&["del", "--prefix", "/kockpit-test/"]);
+    });
+}
+
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn a_defrag_is_refused_with_a_member_down_and_aborts_when_the_leader_is_killed_mid_way() {
+    let lab = lab();
+    rt().block_on(async {
+        let cap = kockpit::ops::WriteCap::acquire(false).expect("a writable process");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let v = EtcdProbe::new(lab.settings(), None, None).poll().await.expect("etcd view");
+        let leader: &'static str = match v.leader().map(|l| l.name.as_str()) {
+            Some("m1") => "m1",
+            Some("m2") => "m2",
+            _ => "m3",
+        };
+        let follower: &'static str = ["m1", "m2", "m3"].into_iter().find(|m| *m != leader).unwrap();
+        {
+            let _restore =
+                Restore { lab: &lab, steps: vec![start_etcd(follower), Box::new(|l: &Lab| l.wait_all_members(Duration::from_secs(30)))] };
+            lab.ha_ok(&["stop", follower, "etcd"]);
+            let ok = kockpit::etcd::ops::defrag(lab.settings(), None, None, &cap, 1, &tx, None).await;
+            let (steps, end) = op_events(&mut rx);
+            let (_, summary) = end.expect("a result");
+            assert!(!ok && summary.starts_with("refused, nothing changed: every member must be healthy"), "{summary}");
+            assert!(summary.contains(&format!("{follower} does not answer")), "{summary}");
+            assert!(!steps.iter().any(|s| s.contains("defragmented in")), "{steps:?}");
+        }
+        // the leader killed after the first member: the next check aborts, saying what was done
+        let _restore =
+            Restore { lab: &lab, steps: vec![start_etcd(leader), Box::new(|l: &Lab| l.wait_all_members(Duration::from_secs(30)))] };
+        let run = {
+            let (settings, tx) = (lab.settings(), tx.clone());
+            tokio::spawn(async move {
+                let cap = kockpit::ops::WriteCap::acquire(false).unwrap();
+                kockpit::etcd::ops::defrag(settings, None, None, &cap, 2, &tx, None).await
+            })
+        };
+        let mut steps = vec![];
+        let first = loop {
+            match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.expect("progress").expect("open") {
+                kockpit::backend::BackendEvent::Op(kockpit::ops::OpEvent::Step { text, .. }) if text.contains(": defragmented in ") => {
+                    break text;
+                }
+                kockpit::backend::BackendEvent::Op(kockpit::ops::OpEvent::Step { text, .. }) => steps.push(text),
+                kockpit::backend::BackendEvent::Op(kockpit::ops::OpEvent::Finished { summary, .. }) => panic!("finished early: {summary}"),
+                _ => {}
+            }
+        };
+        lab.ha_ok(&["stop", leader, "etcd"]);
+        let ok = run.await.unwrap();
+        let (_, end) = op_events(&mut rx);
+        let (_, summary) = end.expect("a result");
+        eprintln!("after `{first}` the leader {leader} was killed: {summary}");
+        assert!(!ok && summary.starts_with("aborted before"), "{summary}");
+        let first_member = first.split(':').next().unwrap();
+        assert!(summary.contains(&format!("defragmented: {first_member}; not: ")), "{summary}");
+    });
+}

@@ -84,6 +84,7 @@ pub enum Parsed {
     Noout(bool),
     MoveLeader(String),
     HaproxyServer(String, ServerAdmin),
+    Defrag,
     Theme(String),
     Export,
     Pause,
@@ -162,6 +163,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "move-leader" => one().map(Parsed::MoveLeader),
         "haproxy-drain" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Drain)),
         "haproxy-ready" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Ready)),
+        "defrag" => none(Parsed::Defrag),
         "theme" => one().map(Parsed::Theme),
         "export" => none(Parsed::Export),
         "pause" => none(Parsed::Pause),
@@ -430,6 +432,7 @@ impl App {
             Parsed::Noout(on) => OpRequest::SetNoout { on },
             Parsed::MoveLeader(to) => OpRequest::EtcdMoveLeader { to: known("etcd member", &to, &names.members)? },
             Parsed::HaproxyServer(s, admin) => OpRequest::HaproxyServer { server: known("haproxy server", &s, &names.servers)?, admin },
+            Parsed::Defrag => OpRequest::EtcdDefrag,
             other => return Err(format!("not an operation: {other:?}")),
         })
     }
@@ -461,7 +464,8 @@ impl App {
             | Parsed::Renew(_)
             | Parsed::Noout(_)
             | Parsed::MoveLeader(_)
-            | Parsed::HaproxyServer(..)) => self.propose(self.request_of(p, &names)?),
+            | Parsed::HaproxyServer(..)
+            | Parsed::Defrag) => self.propose(self.request_of(p, &names)?),
             Parsed::Theme(name) => {
                 let name = known("theme", &name, &names.themes)?;
                 if let Some(t) = self.themes.iter().find(|t| t.name == name) {

@@ -351,6 +351,7 @@ impl App {
                         Action::EtcdMoveLeader => "Move etcd leadership",
                         Action::HaproxyDrain => "Drain from haproxy",
                         Action::HaproxyReady => "Make ready in haproxy",
+                        Action::EtcdDefrag => "Defragment etcd",
                         _ => a.name(),
                     };
                     self.refuse_readonly(what.to_string());
@@ -419,7 +420,8 @@ impl App {
             | Action::ToggleNoout
             | Action::EtcdMoveLeader
             | Action::HaproxyDrain
-            | Action::HaproxyReady => {}
+            | Action::HaproxyReady
+            | Action::EtcdDefrag => {}
             Action::CommandLine => self.open_command_line(),
             Action::Sort => self.cycle_sort(),
             // the logs of what is selected (opened unless open already); with nothing to go by and

@@ -33,6 +33,7 @@ impl App {
                 let admin = if a == Action::HaproxyDrain { crate::ops::ServerAdmin::Drain } else { crate::ops::ServerAdmin::Ready };
                 OpRequest::HaproxyServer { server, admin }
             }
+            Action::EtcdDefrag => OpRequest::EtcdDefrag,
             Action::ToggleNoout => {
                 let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
                 OpRequest::SetNoout { on: !set }

@@ -1450,6 +1450,24 @@ fn d_and_u_on_an_haproxy_row_plan_draining_and_readying_that_apiserver_on_every_
 }
 
 #[test]
+fn f_plans_a_rolling_etcd_defrag_leader_last_and_the_command_line_does_the_same() {
+    let mut app = app_with(false, &[], None);
+    app.on_key(key('F'));
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("{:?}", app.view.dialog) };
+    assert_eq!(p.request, OpRequest::EtcdDefrag);
+    let leader = app.model.etcd.data.as_ref().unwrap().leader().unwrap().name.clone();
+    let last = p.steps.iter().rfind(|s| s.starts_with("defragment ")).unwrap();
+    assert!(last.starts_with(&format!("defragment {leader} (the leader, last)")), "{p:?}");
+    assert!(recorded(app.on_key(key('y'))).iter().any(|c| matches!(c, Command::Execute { request: OpRequest::EtcdDefrag, .. })));
+    let mut app = app_with(false, &[], None);
+    app.run_command("defrag").unwrap();
+    assert!(matches!(&app.view.dialog, Dialog::Confirm(p) if p.request == OpRequest::EtcdDefrag));
+    let mut app = app_with(true, &[], None);
+    assert!(app.on_key(key('F')).is_empty());
+    assert!(app.notice.as_ref().unwrap().1.contains("read-only"), "{:?}", app.notice);
+}
+
+#[test]
 fn an_esc_and_a_key_joined_into_one_alt_key_by_tmux_act_as_typed() {
     let mut app = app_with(false, &[], None);
     app.view.zoom = Some(PanelId::Nodes);

@@ -14,7 +14,8 @@ use crate::app::Dialog;
 use crate::ops::{DryRunState, OpPlan, OpRequest};
 
 /// The operations `kockpit run` knows, as its errors list them.
-const OPERATIONS: &str = "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, haproxy-drain or haproxy-ready";
+const OPERATIONS: &str =
+    "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, etcd-defrag, haproxy-drain or haproxy-ready";
 
 /// What `kockpit run` was asked, as the command line would say it (`drain worker2`).
 pub(super) struct RunArgs<'a> {
@@ -39,6 +40,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         "restore-vip" => "restore",
         "renew-certs" => "renew",
         "etcd-move-leader" => "move-leader",
+        "etcd-defrag" => "defrag",
         other => other,
     };
     let flag = match verb {
@@ -47,7 +49,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         "restore" => a.lb,
         "renew" => a.master,
         "haproxy-drain" | "haproxy-ready" => a.server,
-        "noout" => None,
+        "noout" | "defrag" => None,
         other => {
             return Err(format!("unknown operation `{}`: {OPERATIONS}", crate::config::clip_word(other)));
         }
@@ -64,7 +66,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
             return Err(format!("{name} is not an option of {verb} (it names the target of {})", owners.join(", ")));
         }
     }
-    if rest.is_empty() && flag.is_none() && verb != "noout" {
+    if rest.is_empty() && flag.is_none() && verb != "noout" && verb != "defrag" {
         let how = match verb {
             "cordon" | "uncordon" | "drain" => "NODE or --node NODE",
             "failover" => "LB or --to LB",

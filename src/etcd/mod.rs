@@ -379,7 +379,20 @@ impl EtcdProbe {
         member: &crate::model::EtcdMember,
         path: &str,
         body: Vec<u8>,
+        cap: &crate::ops::WriteCap,
+    ) -> Result<(u16, bytes::Bytes), String> {
+        let timeout = self.settings.request_timeout;
+        self.post_to_member_within(member, path, body, cap, timeout).await
+    }
+
+    /// [`EtcdProbe::post_to_member`] with its own time limit (a defrag takes seconds per GB).
+    pub async fn post_to_member_within(
+        &mut self,
+        member: &crate::model::EtcdMember,
+        path: &str,
+        body: Vec<u8>,
         _cap: &crate::ops::WriteCap,
+        timeout: Duration,
     ) -> Result<(u16, bytes::Bytes), String> {
         let tls = self.credentials().await?;
         let key = parse::url_host_port(&member.endpoint).map(|(h, p)| endpoint_key(&h, p));
@@ -387,10 +400,9 @@ impl EtcdProbe {
             .filter(|k| self.slots.contains_key(k))
             .or_else(|| self.slots.iter().find(|(_, s)| s.name.as_deref() == Some(member.name.as_str())).map(|(k, _)| k.clone()))
             .ok_or_else(|| format!("{}: no connection to its endpoint {}", member.name, member.endpoint))?;
-        let timeout = self.settings.request_timeout;
-        let (tunnel, mode) = (self.tunnel.clone(), self.settings.tunnel);
+        let (tunnel, mode, connect_within) = (self.tunnel.clone(), self.settings.tunnel, self.settings.request_timeout);
         let slot = self.slots.get_mut(&key).ok_or("internal: slot vanished")?;
-        connect(slot, tls, tunnel, mode, timeout).await?;
+        connect(slot, tls, tunnel, mode, connect_within).await?;
         let conn = slot.conn.as_mut().ok_or("not connected")?;
         match tokio::time::timeout(timeout, conn.post_bytes(path, bytes::Bytes::from(body))).await {
             Ok(Ok(r)) => Ok(r),

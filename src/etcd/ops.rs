@@ -10,7 +10,7 @@ use super::{EtcdProbe, EtcdSettings, Tunnel};
 use crate::backend::{BackendEvent, Reporter};
 use crate::model::EtcdView;
 use crate::ops::WriteCap;
-use crate::ops::etcd_plan::move_leader_checks;
+use crate::ops::etcd_plan::{DEFRAG_PAUSE_SECS, defrag_checks, mb, move_leader_checks};
 use crate::transport::Remote;
 
 /// How long a hand-over may take to show before the move is reported failed (etcd's own limit is an
@@ -91,6 +91,116 @@ async fn hand_over(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Err(format!("asked, but {to} does not lead after {} s: {last}", VERIFY_WITHIN.as_secs()))
+}
+
+/// How long one member's defrag may take (etcd's own client default is no limit; seconds per GB).
+const DEFRAG_WITHIN: Duration = Duration::from_secs(300);
+
+/// Defragment every member, one at a time, followers first and the leader last, with a pause between
+/// members; abort when the leader changes unexpectedly, a member falls behind, or etcd has no leader.
+/// `stop`: set to ask it to stop before the next member. Returns whether it was verified.
+pub async fn defrag(
+    settings: EtcdSettings,
+    remote: Option<Remote>,
+    tunnel: Option<Arc<dyn Tunnel>>,
+    cap: &WriteCap,
+    id: u64,
+    tx: &mpsc::Sender<BackendEvent>,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> bool {
+    let r = Reporter { id, tx: tx.clone() };
+    let result = defrag_all(settings, remote, tunnel, cap, &r, stop).await;
+    let ok = result.is_ok();
+    r.finish(result).await;
+    ok
+}
+
+async fn defrag_all(
+    settings: EtcdSettings,
+    remote: Option<Remote>,
+    tunnel: Option<Arc<dyn Tunnel>>,
+    cap: &WriteCap,
+    r: &Reporter,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Result<String, String> {
+    let mut probe = EtcdProbe::new(settings, remote, tunnel);
+    let v = probe.poll().await.map_err(|e| format!("etcd's status could not be read ({e}): refused, nothing changed"))?;
+    let c = defrag_checks(&v);
+    if !c.blockers.is_empty() {
+        return Err(format!("refused, nothing changed: {}", c.blockers.join("; ")));
+    }
+    let Some((leader, term)) = leader_of(&v) else { return Err("refused, nothing changed: no leader".into()) };
+    r.step(format!("status read: {leader} leads in term {term}; order {}", c.order.join(", ")), true).await;
+    let started = Instant::now();
+    let mut done: Vec<String> = vec![];
+    let mut sizes = (0u64, 0u64);
+    let left = |done: &[String]| {
+        let rest: Vec<&str> = c.order.iter().filter(|n| !done.contains(n)).map(String::as_str).collect();
+        let done = if done.is_empty() { "none".to_string() } else { done.join(", ") };
+        format!("defragmented: {done}; not: {}", rest.join(", "))
+    };
+    for (k, name) in c.order.iter().enumerate() {
+        if stop.as_ref().is_some_and(|s| *s.borrow()) {
+            return Err(format!("CANCELLED before {name}, by the operator; {}", left(&done)));
+        }
+        if k > 0 {
+            tokio::time::sleep(Duration::from_secs(DEFRAG_PAUSE_SECS)).await;
+        }
+        // the cluster as it is now, judged before each member
+        let now = probe.poll().await.map_err(|e| format!("aborted before {name}: status: {e}; {}", left(&done)))?;
+        let why = match leader_of(&now) {
+            None => Some("etcd has no leader".to_string()),
+            Some((l, t)) if l != leader || t != term => Some(format!("the leader changed ({leader} in term {term} -> {l} in term {t})")),
+            Some(_) => defrag_checks(&now).blockers.into_iter().next(),
+        };
+        if let Some(why) = why {
+            return Err(format!("aborted before {name}: {why}; {}", left(&done)));
+        }
+        let member = now
+            .members
+            .iter()
+            .find(|m| &m.name == name)
+            .cloned()
+            .ok_or_else(|| format!("aborted: {name} left the member list; {}", left(&done)))?;
+        cap.intent(r.id, &format!("defragment etcd member {name}"), &format!("{name}'s member may be mid-defrag; {}", left(&done))).await?;
+        let t0 = Instant::now();
+        match probe.post_to_member_within(&member, "/v3/maintenance/defragment", b"{}".to_vec(), cap, DEFRAG_WITHIN).await {
+            Ok((200, _)) => {}
+            Ok((code, body)) => {
+                let why = gateway_error(&body).unwrap_or_else(|| format!("HTTP {code}"));
+                return Err(format!("{name}: etcd refused the defrag: {why}; {}", left(&done)));
+            }
+            Err(e) => return Err(format!("{name}: the defrag request failed ({e}); {}", left(&done))),
+        }
+        let took = t0.elapsed().as_secs_f64();
+        done.push(name.clone());
+        let after = probe.poll().await.ok().and_then(|v| v.members.into_iter().find(|m| &m.name == name));
+        let said = match &after {
+            Some(a) if a.reachable => {
+                sizes.0 += member.db_size;
+                sizes.1 += a.db_size;
+                format!("{} -> {} ({} in use)", mb(member.db_size), mb(a.db_size), mb(a.db_size_in_use))
+            }
+            _ => "its size after is not known (no status yet)".to_string(),
+        };
+        r.step(format!("{name}: defragmented in {took:.1} s: {said}"), true).await;
+    }
+    // verified: every member answers and one of them leads
+    let end = probe.poll().await.map_err(|e| format!("done, not verified: {e}"))?;
+    let healthy = end.members.iter().all(|m| m.reachable);
+    match leader_of(&end) {
+        Some((l, t)) if healthy => {
+            let moved = if l != leader { format!("; the leadership moved to {l} (term {t})") } else { String::new() };
+            Ok(format!(
+                "defragmented {} (the leader last) in {:.1} s, every member healthy: DB {} -> {} in all{moved}",
+                c.order.join(", "),
+                started.elapsed().as_secs_f64(),
+                mb(sizes.0),
+                mb(sizes.1)
+            ))
+        }
+        _ => Err(format!("defragmented {}, but not verified: {} of {} members answer", c.order.join(", "), end.healthy(), end.size())),
+    }
 }
 
 /// The gRPC gateway's error text: `{"error": "...", "code": 9, "message": "etcdserver: ..."}`.

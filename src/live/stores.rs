@@ -70,7 +70,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
     if let Some((s, Some(r))) = &ceph {
         tasks.spawn(crate::ceph::run_probe(s.clone(), r.clone(), tx.clone()));
     }
-    // running renewals, by operation id: the sender stops them at the next master
+    // running renewals and defrags, by operation id: the sender stops them at the next master or member
     let mut running: HashMap<u64, watch::Sender<bool>> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
     loop {
@@ -112,6 +112,21 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                             let (s, remote, tx) = (EtcdSettings::from_plan(&plan), remote.clone(), tx.clone());
                             tokio::spawn(async move {
                                 crate::etcd::ops::move_leader(s, Some(remote), Some(tunnel), &cap, &to, id, &tx).await;
+                            });
+                            vec![]
+                        }
+                        (Some(_), Some(_)) => refuse(id, "etcd: this cluster's plan names no etcd host".into()),
+                        _ => refuse(id, "etcd: its credentials are read over SSH, and the SSH pool could not start".into()),
+                    },
+                    Command::Execute { id, request: OpRequest::EtcdDefrag, cap } => match (&pool, &remote) {
+                        (Some(pool), Some(remote)) if plan.etcd_hosts().next().is_some() => {
+                            let tunnel: Arc<dyn crate::etcd::Tunnel> = Arc::new(PoolTunnel(pool.clone()));
+                            let (s, remote, tx, done) = (EtcdSettings::from_plan(&plan), remote.clone(), tx.clone(), done_tx.clone());
+                            let (stop_tx, stop_rx) = watch::channel(false);
+                            running.insert(id, stop_tx);
+                            tokio::spawn(async move {
+                                crate::etcd::ops::defrag(s, Some(remote), Some(tunnel), &cap, id, &tx, Some(stop_rx)).await;
+                                let _ = done.send(id);
                             });
                             vec![]
                         }

@@ -77,3 +77,179 @@ pub(super) fn plan_move_leader(p: &mut OpPlan, m: &Model, to: &str) {
     p.steps.push(format!("ask the leader {from} to hand its leadership to {to} (etcd MoveLeader)"));
     p.steps.push(format!("verify: {to} leads, in a newer term (writes pause for about one round trip)"));
 }
+
+/// The pause between two members of a rolling defrag: the cluster settles (the defragmented member
+/// catches up) before the next one blocks.
+pub const DEFRAG_PAUSE_SECS: u64 = 2;
+
+/// What a rolling defrag found: what stops it, what to know first, and the order (followers first,
+/// by name, the leader last).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DefragChecks {
+    pub blockers: Vec<String>,
+    pub warnings: Vec<String>,
+    pub order: Vec<String>,
+}
+
+/// `12.3 MB`, or `16 KB` below a megabyte.
+pub fn mb(bytes: u64) -> String {
+    if bytes < 1_000_000 { format!("{} KB", bytes.div_ceil(1000)) } else { format!("{:.1} MB", bytes as f64 / 1e6) }
+}
+
+/// Whether a rolling defrag may start now, from the view `v`: every member healthy, a leader, no
+/// member behind, no alarm but NOSPACE (whose documented recovery is compaction, defrag, disarm).
+pub fn defrag_checks(v: &EtcdView) -> DefragChecks {
+    let mut c = DefragChecks::default();
+    let leader = v.leader().map(|l| l.name.clone());
+    let down: Vec<&str> = v.members.iter().filter(|m| !m.reachable).map(|m| m.name.as_str()).collect();
+    if !down.is_empty() {
+        c.blockers.push(format!(
+            "every member must be healthy: {} does not answer (a defrag blocks the member it runs on; with one already gone that may cost quorum)",
+            down.join(", ")
+        ));
+    }
+    if leader.is_none() {
+        c.blockers.push(format!("etcd has no leader now ({} of {} voting members answer)", v.healthy(), v.size()));
+    }
+    if v.can_lose() < 1 && down.is_empty() && leader.is_some() {
+        c.blockers.push(format!(
+            "etcd can lose no member now ({} of {} answer): a member blocked by its defrag would stop every write",
+            v.healthy(),
+            v.size()
+        ));
+    }
+    for a in &v.alarms {
+        if a.alarm == "NOSPACE" {
+            c.warnings.push(format!(
+                "alarm NOSPACE on {}: a defrag returns only what a compaction freed; disarm it afterwards (etcd-disarm)",
+                a.member
+            ));
+        } else {
+            c.blockers.push(format!(
+                "alarm {} on {}: a defrag must not run on a cluster that raised it; see to the alarm first",
+                a.alarm, a.member
+            ));
+        }
+    }
+    if let Some(l) = v.leader() {
+        for m in v.members.iter().filter(|m| m.reachable && !m.is_leader) {
+            let behind = l.raft_index.saturating_sub(m.raft_index);
+            if behind > BEHIND {
+                c.blockers.push(format!("{} is {behind} raft entries behind the leader: wait until it caught up", m.name));
+            }
+        }
+    }
+    let mut followers: Vec<&str> = v.members.iter().filter(|m| m.reachable && !m.is_leader).map(|m| m.name.as_str()).collect();
+    followers.sort_unstable();
+    c.order = followers.into_iter().map(String::from).chain(leader).collect();
+    let free: u64 = v.members.iter().map(|m| m.db_size.saturating_sub(m.db_size_in_use)).sum();
+    let total: u64 = v.members.iter().map(|m| m.db_size).sum();
+    if c.blockers.is_empty() && total > 0 && free * 10 < total {
+        c.warnings.push(format!("little to reclaim: {} free of {} in all (under 10%)", mb(free), mb(total)));
+    }
+    c
+}
+
+pub(super) fn plan_defrag(p: &mut OpPlan, m: &Model) {
+    let Some(v) = &m.etcd.data else {
+        let why = m.etcd.error.as_ref().map(|e| format!(": {}", e.reason)).unwrap_or_default();
+        p.blockers.push(format!("etcd's status is unknown now{why}: kockpit cannot see whether every member is healthy"));
+        return;
+    };
+    if let Some(e) = &m.etcd.error {
+        p.blockers.push(format!("etcd's status source fails ({}): what it last said may be out of date", e.reason));
+    }
+    let c = defrag_checks(v);
+    p.blockers.extend(c.blockers);
+    p.warnings.extend(c.warnings);
+    p.steps.push("read every member's status again; stop if any check above fails".into());
+    for name in &c.order {
+        let Some(mem) = v.members.iter().find(|x| &x.name == name) else { continue };
+        let role = if mem.is_leader { "the leader, last" } else { "follower" };
+        let gain = mem.db_size.saturating_sub(mem.db_size_in_use);
+        p.steps.push(format!(
+            "defragment {name} ({role}): DB {}, {} in use, up to {} to reclaim",
+            mb(mem.db_size),
+            mb(mem.db_size_in_use),
+            mb(gain)
+        ));
+    }
+    p.steps.push(format!(
+        "between members: pause {DEFRAG_PAUSE_SECS} s, read every member again; abort if the leader changed, a member fell behind or etcd has no leader"
+    ));
+    p.steps.push("verify: every member healthy, one leader; DB sizes before and after, per member".into());
+    p.warnings.push("a member being defragmented answers no reads or writes until it is done (seconds per GB)".into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EtcdAlarm, EtcdMember};
+
+    fn member(name: &str, leader: bool, up: bool, index: u64) -> EtcdMember {
+        EtcdMember {
+            name: name.into(),
+            id: name.bytes().map(u64::from).sum(),
+            endpoint: format!("https://{name}:2379"),
+            reachable: up,
+            is_leader: leader && up,
+            is_learner: false,
+            version: "3.4.23".into(),
+            raft_term: 3,
+            raft_index: index,
+            raft_applied_index: index,
+            db_size: 100_000_000,
+            db_size_in_use: 40_000_000,
+            error: None,
+        }
+    }
+
+    fn three() -> EtcdView {
+        EtcdView {
+            members: vec![member("m2", true, true, 5000), member("m3", false, true, 5000), member("m1", false, true, 4990)],
+            alarms: vec![],
+        }
+    }
+
+    #[test]
+    fn a_defrag_goes_followers_first_by_name_and_the_leader_last() {
+        let c = defrag_checks(&three());
+        assert!(c.blockers.is_empty() && c.warnings.is_empty(), "{c:?}");
+        assert_eq!(c.order, ["m1", "m3", "m2"]);
+    }
+
+    #[test]
+    fn a_defrag_is_refused_with_a_member_down_no_leader_a_member_behind_or_an_alarm() {
+        let mut v = three();
+        v.members[1].reachable = false;
+        let c = defrag_checks(&v);
+        assert!(c.blockers[0].starts_with("every member must be healthy: m3 does not answer"), "{c:?}");
+        let mut v = three();
+        v.members[0].is_leader = false;
+        assert!(defrag_checks(&v).blockers.iter().any(|b| b.starts_with("etcd has no leader now")));
+        let mut v = three();
+        v.members[2].raft_index = 1000;
+        assert!(defrag_checks(&v).blockers[0].starts_with("m1 is 4000 raft entries behind the leader"), "{:?}", defrag_checks(&v));
+        let mut v = three();
+        v.alarms.push(EtcdAlarm { member: "m3".into(), alarm: "CORRUPT".into() });
+        assert!(defrag_checks(&v).blockers[0].starts_with("alarm CORRUPT on m3"));
+        // NOSPACE: a defrag is part of its recovery; said, not refused
+        let mut v = three();
+        v.alarms.push(EtcdAlarm { member: "m3".into(), alarm: "NOSPACE".into() });
+        let c = defrag_checks(&v);
+        assert!(c.blockers.is_empty() && c.warnings[0].starts_with("alarm NOSPACE on m3"), "{c:?}");
+        // a single member: nothing can be lost while it blocks
+        let one = EtcdView { members: vec![member("m1", true, true, 10)], alarms: vec![] };
+        assert!(defrag_checks(&one).blockers[0].starts_with("etcd can lose no member now (1 of 1 answer)"), "{:?}", defrag_checks(&one));
+    }
+
+    #[test]
+    fn a_defrag_with_little_to_reclaim_says_so_and_sizes_read_as_people_do() {
+        let mut v = three();
+        for m in &mut v.members {
+            m.db_size_in_use = 95_000_000;
+        }
+        assert!(defrag_checks(&v).warnings[0].starts_with("little to reclaim: 15.0 MB free of 300.0 MB"), "{:?}", defrag_checks(&v));
+        assert_eq!((mb(16_384), mb(999_999), mb(29_319_168)), ("17 KB".to_string(), "1000 KB".to_string(), "29.3 MB".to_string()));
+    }
+}

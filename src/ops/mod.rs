@@ -124,6 +124,8 @@ pub enum OpRequest {
         server: String,
         admin: ServerAdmin,
     },
+    /// Defragment every etcd member, one at a time, followers first and the leader last.
+    EtcdDefrag,
 }
 
 impl OpRequest {
@@ -140,6 +142,7 @@ impl OpRequest {
                 std::iter::once(to.clone()).chain(m.etcd.data.as_ref().and_then(|e| e.leader()).map(|l| l.name.clone())).collect()
             }
             OpRequest::HaproxyServer { server, .. } => std::iter::once(server.clone()).chain(m.haproxy.keys().cloned()).collect(),
+            OpRequest::EtcdDefrag => m.etcd.data.iter().flat_map(|e| e.members.iter().map(|x| x.name.clone())).collect(),
         }
     }
     /// One request of every kind (for tests that must cover every operation). The match makes a new
@@ -156,6 +159,7 @@ impl OpRequest {
             OpRequest::EtcdMoveLeader { to: "master2".into() },
             OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Drain },
             OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Ready },
+            OpRequest::EtcdDefrag,
         ];
         for r in &all {
             match r {
@@ -167,7 +171,8 @@ impl OpRequest {
                 | OpRequest::RenewCerts { .. }
                 | OpRequest::SetNoout { .. }
                 | OpRequest::EtcdMoveLeader { .. }
-                | OpRequest::HaproxyServer { .. } => {}
+                | OpRequest::HaproxyServer { .. }
+                | OpRequest::EtcdDefrag => {}
             }
         }
         all
@@ -177,7 +182,7 @@ impl OpRequest {
     /// leaves the node cordoned; a renewal stops before the next master).
     pub fn runs_to_its_end(&self) -> Option<&'static str> {
         match self {
-            OpRequest::Drain { .. } | OpRequest::RenewCerts { .. } => None,
+            OpRequest::Drain { .. } | OpRequest::RenewCerts { .. } | OpRequest::EtcdDefrag => None,
             OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => Some(
                 "a VIP half moved is worse than one moved: it runs to its end (bounded, 20 s at most) and reports; \
                  restore the old owner's priority afterwards to move it back",
@@ -209,6 +214,7 @@ impl OpRequest {
             OpRequest::EtcdMoveLeader { to } => format!("Move etcd leadership to {to}"),
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Drain } => format!("Drain {server} from haproxy on every LB"),
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("Make {server} ready in haproxy on every LB"),
+            OpRequest::EtcdDefrag => "Defragment etcd, one member at a time".to_string(),
         }
     }
 
@@ -225,6 +231,7 @@ impl OpRequest {
             OpRequest::EtcdMoveLeader { .. } => "move-leader".to_string(),
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Drain } => format!("haproxy drain {server}"),
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("haproxy ready {server}"),
+            OpRequest::EtcdDefrag => "defrag".to_string(),
         }
     }
 
@@ -238,6 +245,7 @@ impl OpRequest {
             OpRequest::SetNoout { .. } => vec![PanelId::Ceph],
             OpRequest::EtcdMoveLeader { .. } => vec![PanelId::Etcd],
             OpRequest::HaproxyServer { .. } => vec![PanelId::Haproxy],
+            OpRequest::EtcdDefrag => vec![PanelId::Etcd],
         }
     }
 }
@@ -407,6 +415,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
         }
         OpRequest::EtcdMoveLeader { to } => etcd_plan::plan_move_leader(&mut p, m, to),
         OpRequest::HaproxyServer { server, admin } => haproxy_plan::plan_server(&mut p, m, server, *admin),
+        OpRequest::EtcdDefrag => etcd_plan::plan_defrag(&mut p, m),
         OpRequest::SetNoout { on } => {
             let set = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
             if *on && set {

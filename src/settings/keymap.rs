@@ -696,6 +696,7 @@ mod tests {
             ("m", Action::EtcdMoveLeader),
             ("D", Action::HaproxyDrain),
             ("U", Action::HaproxyReady),
+            ("F", Action::EtcdDefrag),
             ("l", Action::Logs),
             ("x", Action::Faults),
             ("p", Action::Pause),

@@ -209,6 +209,22 @@ impl SimCluster {
                 emit(self, format!("{server}: 0 sessions left on every LB"), true);
                 run.queue.push_front((now, Step::ServerState(server, Some(ServerStatus::Maint))));
             }
+            Step::Defrag(name) => {
+                let v = self.etcd_view();
+                let Some(i) = self.masters.iter().position(|m| m.name == name) else {
+                    return self.fail(run, format!("{name} is not an etcd member"));
+                };
+                let Some(before) = v.members.iter().find(|m| m.name == name && m.reachable).map(|m| m.db_size) else {
+                    return self.fail(run, format!("aborted before {name}: it does not answer"));
+                };
+                if v.leader().is_none() {
+                    return self.fail(run, format!("aborted before {name}: etcd has no leader"));
+                }
+                self.masters[i].etcd_free_pct = 0;
+                let after = self.etcd_view().members.iter().find(|m| m.name == name).map(|m| m.db_size).unwrap_or(0);
+                let (b, a) = (crate::ops::etcd_plan::mb(before), crate::ops::etcd_plan::mb(after));
+                emit(self, format!("{name}: defragmented in 0.4 s: {b} -> {a}"), true);
+            }
             Step::Finish(summary) => {
                 run.queue.clear();
                 self.finished.push(OpEvent::Finished { id, ok: true, summary });
@@ -247,6 +263,9 @@ impl SimCluster {
                     format!("set server kube-apiserver/{server} state {word} on every LB"),
                     format!("{server} may be in state {word} on some LBs; make it ready to undo"),
                 )
+            }
+            Step::Defrag(name) => {
+                (format!("defragment {name}'s etcd member"), format!("{name}'s member may be mid-defrag (it blocks until done)"))
             }
             Step::Say(_) | Step::WaitSessions(_) | Step::WaitVipOn { .. } | Step::WaitMasterHealthy { .. } | Step::Finish(_) => {
                 return None;
@@ -297,6 +316,22 @@ impl SimCluster {
                 q.push_back((now, Step::Finish(format!("certificates renewed on {}", masters.join(", ")))));
             }
             OpRequest::EtcdMoveLeader { to } => q.push_back((at(100), Step::MoveLeader(to.clone()))),
+            OpRequest::EtcdDefrag => {
+                let c = crate::ops::etcd_plan::defrag_checks(&self.etcd_view());
+                if let Some(b) = c.blockers.first() {
+                    let why = format!("refused, nothing changed: {b}");
+                    self.finished.push(OpEvent::Step { id, text: why.clone(), ok: false });
+                    self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
+                    return;
+                } else {
+                    for (k, name) in c.order.iter().enumerate() {
+                        let pause = crate::ops::etcd_plan::DEFRAG_PAUSE_SECS as i64 * 1000;
+                        q.push_back((at(100 + k as i64 * pause), Step::Defrag(name.clone())));
+                    }
+                    let leader = c.order.last().cloned().unwrap_or_default();
+                    q.push_back((now, Step::Finish(format!("defragmented {} ({leader}, the leader, last)", c.order.join(", ")))));
+                }
+            }
             OpRequest::HaproxyServer { server, admin } => {
                 let state = match admin {
                     ServerAdmin::Drain => Some(ServerStatus::Drain),

@@ -90,6 +90,8 @@ struct Master {
     certs: Vec<CertInfo>,
     /// What the running apiserver serves (changes only when it restarts).
     serving_not_after: DateTime<Utc>,
+    /// The share of this member's etcd DB that is free pages (a defrag returns them).
+    etcd_free_pct: u64,
 }
 
 impl Master {
@@ -163,6 +165,8 @@ enum Step {
     ServerState(String, Option<ServerStatus>),
     /// Wait for the drained server's sessions to end, then set it in maintenance.
     WaitSessions(String),
+    /// Defragment this master's etcd member (the rest of the order follows).
+    Defrag(String),
     Finish(String),
 }
 
@@ -238,6 +242,7 @@ impl SimCluster {
                 etcd_up: true,
                 certs: observe::kubeadm_certs(&h.name, installed),
                 serving_not_after: installed + Duration::days(365),
+                etcd_free_pct: 30,
             })
             .collect();
         let mut tracks = BTreeMap::new();

@@ -184,7 +184,7 @@ impl SimCluster {
                     raft_term: if up { self.etcd_term } else { 0 },
                     raft_index: if up { self.etcd_index } else { 0 },
                     raft_applied_index: if up { self.etcd_index.saturating_sub(i as u64) } else { 0 },
-                    db_size: if up { self.etcd_db } else { 0 },
+                    db_size: if up { self.etcd_db * 7 / 10 * 100 / (100 - m.etcd_free_pct.min(90)) } else { 0 },
                     db_size_in_use: if up { self.etcd_db * 7 / 10 } else { 0 },
                     error: if up { None } else { Some("context deadline exceeded".into()) },
                 }

@@ -347,3 +347,33 @@ fn an_apiserver_drained_from_haproxy_goes_to_maintenance_on_every_lb_and_ready_b
         assert_eq!(status(&m, lb).unwrap().0, ServerStatus::Up, "{lb}");
     }
 }
+
+#[test]
+fn a_demo_defrag_goes_leader_last_shrinks_every_member_and_is_refused_with_a_member_down() {
+    let cap = WriteCap::acquire(false).unwrap();
+    let (mut sim, mut m, now) = fresh();
+    let now = run(&mut sim, &mut m, now, 0.5);
+    let leader = m.etcd.data.as_ref().unwrap().leader().unwrap().name.clone();
+    sim.execute(1, &OpRequest::EtcdDefrag, &cap, now);
+    let (now, ev) = finish(&mut sim, &mut m, now, 1);
+    let OpEvent::Finished { ok, summary, .. } = ev.last().unwrap() else { panic!() };
+    assert!(*ok, "{summary}");
+    let order: Vec<String> = ev
+        .iter()
+        .filter_map(
+            |e| if let OpEvent::Step { text, .. } = e { text.split_once(": defragmented").map(|(n, _)| n.to_string()) } else { None },
+        )
+        .collect();
+    assert_eq!(order.len(), 3);
+    assert_eq!(order[2], leader, "the leader last");
+    assert!(m.etcd.data.as_ref().unwrap().members.iter().all(|x| x.db_size == x.db_size_in_use), "no free pages left");
+    sim.host_action(&crate::ops::HostAction::Stop { host: "master2".into(), service: "etcd".into(), signal: "TERM".into() }, &cap, now)
+        .unwrap();
+    let now = run(&mut sim, &mut m, now, 0.5);
+    sim.execute(2, &OpRequest::EtcdDefrag, &cap, now);
+    let (_, ev) = finish(&mut sim, &mut m, now, 2);
+    assert!(
+        matches!(ev.last(), Some(OpEvent::Finished { ok: false, summary, .. }) if summary.contains("master2 does not answer")),
+        "{ev:?}"
+    );
+}

@@ -77,7 +77,8 @@ fn tab_completes_verbs_names_and_arguments() {
     assert_eq!(complete("bogus ", &names, &none), ("bogus ".to_string(), vec![]));
     // an alias completes as a verb, and its arguments as the verb's
     let aliases = BTreeMap::from([("dw".to_string(), "drain".to_string())]);
-    assert_eq!(complete("d", &names, &aliases).1.first().map(String::as_str), Some("drain"));
+    let offered = complete("d", &names, &aliases).1;
+    assert!(offered.contains(&"drain".to_string()) && offered.contains(&"dw".to_string()), "{offered:?}");
     assert!(complete("dw w", &names, &aliases).0.starts_with("dw worker"));
 }
 
