@@ -47,6 +47,8 @@ pub enum Action {
     HaproxyReady,
     /// Defragment every etcd member, one at a time, the leader last.
     EtcdDefrag,
+    /// Disarm etcd's NOSPACE alarm.
+    EtcdDisarm,
     Logs,
     /// Choose the log viewer's sources (add, remove).
     LogSources,
@@ -139,6 +141,7 @@ impl Action {
         Action::HaproxyDrain,
         Action::HaproxyReady,
         Action::EtcdDefrag,
+        Action::EtcdDisarm,
         Action::Logs,
         Action::LogSources,
         Action::Faults,
@@ -199,6 +202,7 @@ impl Action {
             Action::HaproxyDrain => "haproxy_drain",
             Action::HaproxyReady => "haproxy_ready",
             Action::EtcdDefrag => "etcd_defrag",
+            Action::EtcdDisarm => "etcd_disarm",
             Action::Logs => "logs",
             Action::LogSources => "log_sources",
             Action::Faults => "faults",
@@ -244,6 +248,7 @@ impl Action {
                 | Action::HaproxyDrain
                 | Action::HaproxyReady
                 | Action::EtcdDefrag
+                | Action::EtcdDisarm
         )
     }
 

@@ -138,6 +138,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("haproxy-drain", "SERVER", "plan draining an apiserver from haproxy on every LB (then maintenance)"),
     ("haproxy-ready", "SERVER", "plan making an apiserver ready again in haproxy on every LB"),
     ("defrag", "", "plan defragmenting etcd, one member at a time, the leader last"),
+    ("disarm", "", "plan disarming etcd's NOSPACE alarm"),
     ("theme", "NAME", "switch the theme"),
     ("export", "", "write the timeline to a file"),
     ("pause", "", "pause or resume the simulated cluster (demo)"),

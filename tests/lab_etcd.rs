@@ -337,7 +337,7 @@ fn two_members_down_quorum_lost_is_critical() {
 
 #[test]
 #[ignore = "lab: needs root and the lab (tests/run runs it)"]
-fn nospace_alarm_is_shown() {
+fn nospace_alarm_is_shown_then_recovered_by_compaction_defrag_and_disarm() {
     let lab = lab();
     rt().block_on(async {
         let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
@@ -364,6 +364,9 @@ fn nospace_alarm_is_shown() {
         harness::run_env(&lab.script, &["start", &member, "etcd"], &[("KOCKPIT_LAB_ETCD_QUOTA", "2097152")], Duration::from_secs(60))
             .unwrap();
         lab.wait_all_members(Duration::from_secs(30));
+        for i in 0..3 {
+            lab.etcdctl(&["put", &format!("/kockpit-test/nudge-{i}"), "n"]).expect("nudge keys");
+        }
         // write 300 KB values until etcd refuses
         let value = "k".repeat(300_000);
         let tmp = tempfile::NamedTempFile::new().unwrap();
@@ -391,6 +394,38 @@ fn nospace_alarm_is_shown() {
             "{:#?}",
             a.findings
         );
+
+        // etcd's documented recovery, with kockpit's operations: delete and compact (by hand, as
+        // the operator would), kockpit's disarm refused while the file still holds the freed space,
+        // kockpit's defrag (NOSPACE does not stop it), then kockpit's disarm, verified
+        lab.etcdctl(&["del", "--prefix", "/kockpit-test/nospace-"]).expect("deletes are allowed under NOSPACE");
+        let status = lab.etcdctl(&["endpoint", "status", "-w", "json"]).expect("status");
+        let at = status.find("\"revision\":").expect("a revision") + "\"revision\":".len();
+        let rev: String = status[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        lab.etcdctl(&["compact", &rev, "--physical"]).expect("compact");
+        for i in 0..3 {
+            // write transactions release the compaction's pages; deletes are what NOSPACE allows
+            let _ = lab.etcdctl(&["del", &format!("/kockpit-test/nudge-{i}")]);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let cap = kockpit::ops::WriteCap::acquire(false).expect("a writable process");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let ok = kockpit::etcd::ops::disarm(lab.settings(), None, None, &cap, 1, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        let (_, summary) = end.expect("a result");
+        assert!(!ok && summary.contains(&format!("{member}'s DB file is")) && summary.contains("defragment first"), "{summary}");
+        let ok = kockpit::etcd::ops::defrag(lab.settings(), None, None, &cap, 2, &tx, None).await;
+        let (steps, end) = op_events(&mut rx);
+        assert!(ok, "{end:?}\n{steps:#?}");
+        let ok = kockpit::etcd::ops::disarm(lab.settings(), None, None, &cap, 3, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        let (_, summary) = end.expect("a result");
+        assert!(ok && summary.starts_with(&format!("NOSPACE disarmed on {member}, verified")), "{summary}");
+        lab.etcdctl(&["put", "/kockpit-test/after-nospace", "ok"]).expect("etcd takes writes again");
+        // nothing left to disarm: refused, naming why
+        let ok = kockpit::etcd::ops::disarm(lab.settings(), None, None, &cap, 4, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        assert!(!ok && end.is_some_and(|(_, s)| s.contains("no NOSPACE alarm is raised")));
     });
 }
 

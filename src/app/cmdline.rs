@@ -85,6 +85,7 @@ pub enum Parsed {
     MoveLeader(String),
     HaproxyServer(String, ServerAdmin),
     Defrag,
+    Disarm,
     Theme(String),
     Export,
     Pause,
@@ -164,6 +165,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "haproxy-drain" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Drain)),
         "haproxy-ready" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Ready)),
         "defrag" => none(Parsed::Defrag),
+        "disarm" => none(Parsed::Disarm),
         "theme" => one().map(Parsed::Theme),
         "export" => none(Parsed::Export),
         "pause" => none(Parsed::Pause),
@@ -433,6 +435,7 @@ impl App {
             Parsed::MoveLeader(to) => OpRequest::EtcdMoveLeader { to: known("etcd member", &to, &names.members)? },
             Parsed::HaproxyServer(s, admin) => OpRequest::HaproxyServer { server: known("haproxy server", &s, &names.servers)?, admin },
             Parsed::Defrag => OpRequest::EtcdDefrag,
+            Parsed::Disarm => OpRequest::EtcdDisarm,
             other => return Err(format!("not an operation: {other:?}")),
         })
     }
@@ -465,7 +468,8 @@ impl App {
             | Parsed::Noout(_)
             | Parsed::MoveLeader(_)
             | Parsed::HaproxyServer(..)
-            | Parsed::Defrag) => self.propose(self.request_of(p, &names)?),
+            | Parsed::Defrag
+            | Parsed::Disarm) => self.propose(self.request_of(p, &names)?),
             Parsed::Theme(name) => {
                 let name = known("theme", &name, &names.themes)?;
                 if let Some(t) = self.themes.iter().find(|t| t.name == name) {

@@ -352,6 +352,7 @@ impl App {
                         Action::HaproxyDrain => "Drain from haproxy",
                         Action::HaproxyReady => "Make ready in haproxy",
                         Action::EtcdDefrag => "Defragment etcd",
+                        Action::EtcdDisarm => "Disarm etcd's NOSPACE alarm",
                         _ => a.name(),
                     };
                     self.refuse_readonly(what.to_string());
@@ -421,7 +422,8 @@ impl App {
             | Action::EtcdMoveLeader
             | Action::HaproxyDrain
             | Action::HaproxyReady
-            | Action::EtcdDefrag => {}
+            | Action::EtcdDefrag
+            | Action::EtcdDisarm => {}
             Action::CommandLine => self.open_command_line(),
             Action::Sort => self.cycle_sort(),
             // the logs of what is selected (opened unless open already); with nothing to go by and

@@ -34,6 +34,7 @@ impl App {
                 OpRequest::HaproxyServer { server, admin }
             }
             Action::EtcdDefrag => OpRequest::EtcdDefrag,
+            Action::EtcdDisarm => OpRequest::EtcdDisarm,
             Action::ToggleNoout => {
                 let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
                 OpRequest::SetNoout { on: !set }

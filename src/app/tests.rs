@@ -1462,6 +1462,12 @@ fn f_plans_a_rolling_etcd_defrag_leader_last_and_the_command_line_does_the_same(
     let mut app = app_with(false, &[], None);
     app.run_command("defrag").unwrap();
     assert!(matches!(&app.view.dialog, Dialog::Confirm(p) if p.request == OpRequest::EtcdDefrag));
+    // A: disarm NOSPACE; in a healthy demo there is nothing to disarm
+    let mut app = app_with(false, &[], None);
+    app.on_key(key('A'));
+    assert!(
+        matches!(&app.view.dialog, Dialog::Confirm(p) if p.request == OpRequest::EtcdDisarm && p.blockers[0].contains("no NOSPACE alarm"))
+    );
     let mut app = app_with(true, &[], None);
     assert!(app.on_key(key('F')).is_empty());
     assert!(app.notice.as_ref().unwrap().1.contains("read-only"), "{:?}", app.notice);

@@ -45,9 +45,11 @@ pub fn op_part(req: &OpRequest) -> Part {
     match req {
         OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } | OpRequest::Drain { .. } => Part::Kube,
         OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } | OpRequest::HaproxyServer { .. } => Part::Ssh,
-        OpRequest::RenewCerts { .. } | OpRequest::SetNoout { .. } | OpRequest::EtcdMoveLeader { .. } | OpRequest::EtcdDefrag => {
-            Part::Stores
-        }
+        OpRequest::RenewCerts { .. }
+        | OpRequest::SetNoout { .. }
+        | OpRequest::EtcdMoveLeader { .. }
+        | OpRequest::EtcdDefrag
+        | OpRequest::EtcdDisarm => Part::Stores,
     }
 }
 

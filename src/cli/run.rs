@@ -15,7 +15,7 @@ use crate::ops::{DryRunState, OpPlan, OpRequest};
 
 /// The operations `kockpit run` knows, as its errors list them.
 const OPERATIONS: &str =
-    "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, etcd-defrag, haproxy-drain or haproxy-ready";
+    "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, etcd-defrag, etcd-disarm, haproxy-drain or haproxy-ready";
 
 /// What `kockpit run` was asked, as the command line would say it (`drain worker2`).
 pub(super) struct RunArgs<'a> {
@@ -41,6 +41,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         "renew-certs" => "renew",
         "etcd-move-leader" => "move-leader",
         "etcd-defrag" => "defrag",
+        "etcd-disarm" => "disarm",
         other => other,
     };
     let flag = match verb {
@@ -49,7 +50,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         "restore" => a.lb,
         "renew" => a.master,
         "haproxy-drain" | "haproxy-ready" => a.server,
-        "noout" | "defrag" => None,
+        "noout" | "defrag" | "disarm" => None,
         other => {
             return Err(format!("unknown operation `{}`: {OPERATIONS}", crate::config::clip_word(other)));
         }
@@ -66,7 +67,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
             return Err(format!("{name} is not an option of {verb} (it names the target of {})", owners.join(", ")));
         }
     }
-    if rest.is_empty() && flag.is_none() && verb != "noout" && verb != "defrag" {
+    if rest.is_empty() && flag.is_none() && !matches!(verb, "noout" | "defrag" | "disarm") {
         let how = match verb {
             "cordon" | "uncordon" | "drain" => "NODE or --node NODE",
             "failover" => "LB or --to LB",

@@ -10,7 +10,7 @@ use super::{EtcdProbe, EtcdSettings, Tunnel};
 use crate::backend::{BackendEvent, Reporter};
 use crate::model::EtcdView;
 use crate::ops::WriteCap;
-use crate::ops::etcd_plan::{DEFRAG_PAUSE_SECS, defrag_checks, mb, move_leader_checks};
+use crate::ops::etcd_plan::{DEFRAG_PAUSE_SECS, defrag_checks, disarm_checks, mb, move_leader_checks};
 use crate::transport::Remote;
 
 /// How long a hand-over may take to show before the move is reported failed (etcd's own limit is an
@@ -200,6 +200,62 @@ async fn defrag_all(
             ))
         }
         _ => Err(format!("defragmented {}, but not verified: {} of {} members answer", c.order.join(", "), end.healthy(), end.size())),
+    }
+}
+
+/// Disarm etcd's NOSPACE alarms (etcd's Alarm DEACTIVATE, one per alarmed member), judged on a
+/// fresh read with the planner's checks first, then verified on another. Returns whether verified.
+pub async fn disarm(
+    settings: EtcdSettings,
+    remote: Option<Remote>,
+    tunnel: Option<Arc<dyn Tunnel>>,
+    cap: &WriteCap,
+    id: u64,
+    tx: &mpsc::Sender<BackendEvent>,
+) -> bool {
+    let r = Reporter { id, tx: tx.clone() };
+    let result = disarm_all(settings, remote, tunnel, cap, &r).await;
+    let ok = result.is_ok();
+    r.finish(result).await;
+    ok
+}
+
+async fn disarm_all(
+    settings: EtcdSettings,
+    remote: Option<Remote>,
+    tunnel: Option<Arc<dyn Tunnel>>,
+    cap: &WriteCap,
+    r: &Reporter,
+) -> Result<String, String> {
+    let mut probe = EtcdProbe::new(settings, remote, tunnel);
+    let v = probe.poll().await.map_err(|e| format!("etcd's status could not be read ({e}): refused, nothing changed"))?;
+    let c = disarm_checks(&v);
+    if !c.blockers.is_empty() {
+        return Err(format!("refused, nothing changed: {}", c.blockers.join("; ")));
+    }
+    let leader = v.leader().cloned().ok_or("refused, nothing changed: no leader")?;
+    for (name, member_id) in &c.members {
+        cap.intent(r.id, &format!("disarm NOSPACE on {name}"), &format!("NOSPACE may be disarmed on {name}")).await?;
+        let body =
+            serde_json::json!({ "action": "DEACTIVATE", "memberID": member_id.to_string(), "alarm": "NOSPACE" }).to_string().into_bytes();
+        match probe.post_to_member(&leader, "/v3/maintenance/alarm", body, cap).await {
+            Ok((200, _)) => r.step(format!("{name}: NOSPACE disarmed (through the leader {})", leader.name), true).await,
+            Ok((code, body)) => {
+                let why = gateway_error(&body).unwrap_or_else(|| format!("HTTP {code}"));
+                return Err(format!("{name}: etcd refused the disarm: {why}"));
+            }
+            Err(e) => return Err(format!("{name}: the disarm request failed ({e}): check the etcd panel's alarms")),
+        }
+    }
+    let after = probe.poll().await.map_err(|e| format!("disarmed, not verified: {e}"))?;
+    let left: Vec<String> = after.alarms.iter().map(|a| format!("{} on {}", a.alarm, a.member)).collect();
+    if left.is_empty() {
+        Ok(format!(
+            "NOSPACE disarmed on {}, verified: no alarm is raised",
+            c.members.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    } else {
+        Err(format!("disarmed, but etcd still reports: {} (raised again: the DB is still over its quota?)", left.join(", ")))
     }
 }
 

@@ -181,6 +181,74 @@ pub(super) fn plan_defrag(p: &mut OpPlan, m: &Model) {
     p.warnings.push("a member being defragmented answers no reads or writes until it is done (seconds per GB)".into());
 }
 
+/// What disarming NOSPACE found: what stops it, what to know first, and the members whose alarm
+/// goes (name, id).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DisarmChecks {
+    pub blockers: Vec<String>,
+    pub warnings: Vec<String>,
+    pub members: Vec<(String, u64)>,
+}
+
+/// Whether etcd's NOSPACE alarms may be disarmed now: one is raised, no other alarm is, and no
+/// member's DB file still holds the space a compaction freed (etcd's quota counts the file: without a
+/// defrag NOSPACE comes back at the next write).
+pub fn disarm_checks(v: &EtcdView) -> DisarmChecks {
+    let mut c = DisarmChecks::default();
+    for a in &v.alarms {
+        if a.alarm != "NOSPACE" {
+            c.blockers.push(format!(
+                "alarm {} on {}: kockpit disarms NOSPACE only (a CORRUPT member's data differs from the others': see etcd's corruption guide)",
+                a.alarm, a.member
+            ));
+            continue;
+        }
+        match v.members.iter().find(|m| m.name == a.member) {
+            Some(m) => c.members.push((m.name.clone(), m.id)),
+            None => c.blockers.push(format!("alarm NOSPACE on {}, which is not in the member list", a.member)),
+        }
+    }
+    if v.alarms.iter().all(|a| a.alarm != "NOSPACE") {
+        c.blockers.push("no NOSPACE alarm is raised: nothing to disarm".into());
+    }
+    if v.leader().is_none() {
+        c.blockers.push("etcd has no leader now: a disarm is a raft proposal and needs one".into());
+    }
+    for m in v.members.iter().filter(|m| m.reachable) {
+        let free = m.db_size.saturating_sub(m.db_size_in_use);
+        if m.db_size >= 1_000_000 && free * 10 > m.db_size {
+            c.blockers.push(format!(
+                "{}'s DB file is {} with {} in use: etcd's quota counts the file, so NOSPACE comes back at the next write; defragment first (F)",
+                m.name,
+                mb(m.db_size),
+                mb(m.db_size_in_use)
+            ));
+        }
+    }
+    c.warnings.push(
+        "kockpit cannot see etcd's quota (--quota-backend-bytes, 2 GiB by default): if what is in use is still near it, the next write raises NOSPACE again; delete or compact first".into(),
+    );
+    c
+}
+
+pub(super) fn plan_disarm(p: &mut OpPlan, m: &Model) {
+    let Some(v) = &m.etcd.data else {
+        p.blockers.push("etcd's status and alarms are unknown now".into());
+        return;
+    };
+    if let Some(e) = &m.etcd.error {
+        p.blockers.push(format!("etcd's status source fails ({}): its alarms may be out of date", e.reason));
+    }
+    let c = disarm_checks(v);
+    p.blockers.extend(c.blockers);
+    p.warnings.extend(c.warnings);
+    p.steps.push("read every member's status and the alarms again; stop if any check above fails".into());
+    for (name, _) in &c.members {
+        p.steps.push(format!("disarm NOSPACE on {name} (etcd's Alarm DEACTIVATE)"));
+    }
+    p.steps.push("verify: no NOSPACE alarm on a fresh read".into());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +319,50 @@ mod tests {
         }
         assert!(defrag_checks(&v).warnings[0].starts_with("little to reclaim: 15.0 MB free of 300.0 MB"), "{:?}", defrag_checks(&v));
         assert_eq!((mb(16_384), mb(999_999), mb(29_319_168)), ("17 KB".to_string(), "1000 KB".to_string(), "29.3 MB".to_string()));
+    }
+}
+
+#[cfg(test)]
+mod disarm_tests {
+    use super::*;
+    use crate::model::{EtcdAlarm, EtcdMember};
+
+    fn m(name: &str, size: u64, in_use: u64) -> EtcdMember {
+        EtcdMember {
+            name: name.into(),
+            id: 7 + name.len() as u64,
+            endpoint: String::new(),
+            reachable: true,
+            is_leader: name == "m1",
+            is_learner: false,
+            version: "3.4.23".into(),
+            raft_term: 2,
+            raft_index: 9,
+            raft_applied_index: 9,
+            db_size: size,
+            db_size_in_use: in_use,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn nospace_is_disarmed_only_without_free_pages_in_the_file_and_never_another_alarm() {
+        let alarm = |a: &str| EtcdAlarm { member: "m2".into(), alarm: a.into() };
+        let v = EtcdView { members: vec![m("m1", 2_100_000, 2_000_000), m("m2", 2_100_000, 300_000)], alarms: vec![alarm("NOSPACE")] };
+        let c = disarm_checks(&v);
+        assert_eq!(c.blockers.len(), 1, "{c:?}");
+        assert!(
+            c.blockers[0].starts_with("m2's DB file is 2.1 MB with 300 KB in use") && c.blockers[0].ends_with("defragment first (F)"),
+            "{c:?}"
+        );
+        let v = EtcdView { members: vec![m("m1", 2_100_000, 2_000_000), m("m2", 400_000, 300_000)], alarms: vec![alarm("NOSPACE")] };
+        let c = disarm_checks(&v);
+        assert!(c.blockers.is_empty(), "{c:?}");
+        assert_eq!(c.members, [("m2".to_string(), 9)]);
+        assert!(c.warnings[0].contains("cannot see etcd's quota"));
+        let v = EtcdView { members: vec![m("m1", 100, 100)], alarms: vec![] };
+        assert!(disarm_checks(&v).blockers[0].starts_with("no NOSPACE alarm is raised"));
+        let v = EtcdView { members: vec![m("m1", 100, 100), m("m2", 100, 100)], alarms: vec![alarm("CORRUPT")] };
+        assert!(disarm_checks(&v).blockers[0].starts_with("alarm CORRUPT on m2: kockpit disarms NOSPACE only"));
     }
 }

@@ -126,6 +126,8 @@ pub enum OpRequest {
     },
     /// Defragment every etcd member, one at a time, followers first and the leader last.
     EtcdDefrag,
+    /// Disarm etcd's NOSPACE alarms (after compaction and a defrag freed the space).
+    EtcdDisarm,
 }
 
 impl OpRequest {
@@ -143,6 +145,7 @@ impl OpRequest {
             }
             OpRequest::HaproxyServer { server, .. } => std::iter::once(server.clone()).chain(m.haproxy.keys().cloned()).collect(),
             OpRequest::EtcdDefrag => m.etcd.data.iter().flat_map(|e| e.members.iter().map(|x| x.name.clone())).collect(),
+            OpRequest::EtcdDisarm => m.etcd.data.iter().flat_map(|e| e.alarms.iter().map(|a| a.member.clone())).collect(),
         }
     }
     /// One request of every kind (for tests that must cover every operation). The match makes a new
@@ -160,6 +163,7 @@ impl OpRequest {
             OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Drain },
             OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Ready },
             OpRequest::EtcdDefrag,
+            OpRequest::EtcdDisarm,
         ];
         for r in &all {
             match r {
@@ -172,7 +176,8 @@ impl OpRequest {
                 | OpRequest::SetNoout { .. }
                 | OpRequest::EtcdMoveLeader { .. }
                 | OpRequest::HaproxyServer { .. }
-                | OpRequest::EtcdDefrag => {}
+                | OpRequest::EtcdDefrag
+                | OpRequest::EtcdDisarm => {}
             }
         }
         all
@@ -193,6 +198,7 @@ impl OpRequest {
             OpRequest::EtcdMoveLeader { .. } => {
                 Some("one request to the leader: etcd hands over within an election timeout or refuses, nothing to stop halfway")
             }
+            OpRequest::EtcdDisarm => Some("one raft proposal per alarm: done or refused in a moment, nothing to stop halfway"),
             OpRequest::HaproxyServer { .. } => Some(
                 "a server changed on some LBs and not on others is worse than either: it runs to its end (the drain's wait is \
                  bounded, 30 s) and reports; make it ready again to undo",
@@ -215,6 +221,7 @@ impl OpRequest {
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Drain } => format!("Drain {server} from haproxy on every LB"),
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("Make {server} ready in haproxy on every LB"),
             OpRequest::EtcdDefrag => "Defragment etcd, one member at a time".to_string(),
+            OpRequest::EtcdDisarm => "Disarm etcd's NOSPACE alarm".to_string(),
         }
     }
 
@@ -232,6 +239,7 @@ impl OpRequest {
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Drain } => format!("haproxy drain {server}"),
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("haproxy ready {server}"),
             OpRequest::EtcdDefrag => "defrag".to_string(),
+            OpRequest::EtcdDisarm => "disarm".to_string(),
         }
     }
 
@@ -245,7 +253,7 @@ impl OpRequest {
             OpRequest::SetNoout { .. } => vec![PanelId::Ceph],
             OpRequest::EtcdMoveLeader { .. } => vec![PanelId::Etcd],
             OpRequest::HaproxyServer { .. } => vec![PanelId::Haproxy],
-            OpRequest::EtcdDefrag => vec![PanelId::Etcd],
+            OpRequest::EtcdDefrag | OpRequest::EtcdDisarm => vec![PanelId::Etcd],
         }
     }
 }
@@ -416,6 +424,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
         OpRequest::EtcdMoveLeader { to } => etcd_plan::plan_move_leader(&mut p, m, to),
         OpRequest::HaproxyServer { server, admin } => haproxy_plan::plan_server(&mut p, m, server, *admin),
         OpRequest::EtcdDefrag => etcd_plan::plan_defrag(&mut p, m),
+        OpRequest::EtcdDisarm => etcd_plan::plan_disarm(&mut p, m),
         OpRequest::SetNoout { on } => {
             let set = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
             if *on && set {

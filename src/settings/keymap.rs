@@ -697,6 +697,7 @@ mod tests {
             ("D", Action::HaproxyDrain),
             ("U", Action::HaproxyReady),
             ("F", Action::EtcdDefrag),
+            ("A", Action::EtcdDisarm),
             ("l", Action::Logs),
             ("x", Action::Faults),
             ("p", Action::Pause),

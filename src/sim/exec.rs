@@ -225,6 +225,10 @@ impl SimCluster {
                 let (b, a) = (crate::ops::etcd_plan::mb(before), crate::ops::etcd_plan::mb(after));
                 emit(self, format!("{name}: defragmented in 0.4 s: {b} -> {a}"), true);
             }
+            Step::Disarm => {
+                self.etcd_nospace = false;
+                emit(self, "NOSPACE disarmed (etcd's Alarm DEACTIVATE)".into(), true);
+            }
             Step::Finish(summary) => {
                 run.queue.clear();
                 self.finished.push(OpEvent::Finished { id, ok: true, summary });
@@ -267,6 +271,7 @@ impl SimCluster {
             Step::Defrag(name) => {
                 (format!("defragment {name}'s etcd member"), format!("{name}'s member may be mid-defrag (it blocks until done)"))
             }
+            Step::Disarm => ("disarm etcd's NOSPACE alarm".into(), "the NOSPACE alarm may be disarmed".into()),
             Step::Say(_) | Step::WaitSessions(_) | Step::WaitVipOn { .. } | Step::WaitMasterHealthy { .. } | Step::Finish(_) => {
                 return None;
             }
@@ -316,6 +321,17 @@ impl SimCluster {
                 q.push_back((now, Step::Finish(format!("certificates renewed on {}", masters.join(", ")))));
             }
             OpRequest::EtcdMoveLeader { to } => q.push_back((at(100), Step::MoveLeader(to.clone()))),
+            OpRequest::EtcdDisarm => {
+                let c = crate::ops::etcd_plan::disarm_checks(&self.etcd_view());
+                if let Some(b) = c.blockers.first() {
+                    let why = format!("refused, nothing changed: {b}");
+                    self.finished.push(OpEvent::Step { id, text: why.clone(), ok: false });
+                    self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
+                    return;
+                }
+                q.push_back((at(100), Step::Disarm));
+                q.push_back((at(300), Step::Finish("NOSPACE disarmed, verified: no alarm is raised".into())));
+            }
             OpRequest::EtcdDefrag => {
                 let c = crate::ops::etcd_plan::defrag_checks(&self.etcd_view());
                 if let Some(b) = c.blockers.first() {

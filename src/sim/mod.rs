@@ -167,6 +167,8 @@ enum Step {
     WaitSessions(String),
     /// Defragment this master's etcd member (the rest of the order follows).
     Defrag(String),
+    /// Disarm the NOSPACE alarm.
+    Disarm,
     Finish(String),
 }
 

@@ -377,3 +377,22 @@ fn a_demo_defrag_goes_leader_last_shrinks_every_member_and_is_refused_with_a_mem
         "{ev:?}"
     );
 }
+
+#[test]
+fn nospace_is_disarmed_only_once_a_defrag_returned_the_files_space() {
+    let cap = WriteCap::acquire(false).unwrap();
+    let (mut sim, mut m, now) = fresh();
+    sim.inject(Fault::EtcdNospace, now);
+    let now = run(&mut sim, &mut m, now, 0.5);
+    sim.execute(1, &OpRequest::EtcdDisarm, &cap, now);
+    let (now, ev) = finish(&mut sim, &mut m, now, 1);
+    assert!(matches!(ev.last(), Some(OpEvent::Finished { ok: false, summary, .. }) if summary.contains("defragment first")), "{ev:?}");
+    assert!(!m.etcd.data.as_ref().unwrap().alarms.is_empty(), "still raised");
+    sim.execute(2, &OpRequest::EtcdDefrag, &cap, now);
+    let (now, ev) = finish(&mut sim, &mut m, now, 2);
+    assert!(matches!(ev.last(), Some(OpEvent::Finished { ok: true, .. })), "NOSPACE does not stop a defrag: {ev:?}");
+    sim.execute(3, &OpRequest::EtcdDisarm, &cap, now);
+    let (_, ev) = finish(&mut sim, &mut m, now, 3);
+    assert!(matches!(ev.last(), Some(OpEvent::Finished { ok: true, .. })), "{ev:?}");
+    assert!(m.etcd.data.as_ref().unwrap().alarms.is_empty());
+}
