@@ -114,7 +114,13 @@ fn main() {
         let v = p.poll().await.expect("etcd view");
         println!("filled in {:.1} s: every member {} MB live, {} MB written, deleted and compacted", t.elapsed().as_secs_f64(), mb, mb / 2);
         for m in &v.members {
-            println!("  {}: DB {:.1} MB, {:.1} MB in use{}", m.name, m.db_size as f64 / 1e6, m.db_size_in_use as f64 / 1e6, if m.is_leader { " (leader)" } else { "" });
+            println!(
+                "  {}: DB {:.1} MB, {:.1} MB in use{}",
+                m.name,
+                m.db_size as f64 / 1e6,
+                m.db_size_in_use as f64 / 1e6,
+                if m.is_leader { " (leader)" } else { "" }
+            );
         }
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -152,7 +158,11 @@ fn main() {
                 println!("  {text}");
             }
         }
-        println!("rolling defrag of 3 members ({mb} MB live each): {:.2} s, {}", took.as_secs_f64(), if ok { "verified" } else { "FAILED" });
+        println!(
+            "rolling defrag of 3 members ({mb} MB live each): {:.2} s, {}",
+            took.as_secs_f64(),
+            if ok { "verified" } else { "FAILED" }
+        );
         println!(
             "client writes to the leader every 20 ms meanwhile: {writes} done, {} failed, slowest {} ms",
             failed.len(),

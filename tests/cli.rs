@@ -929,6 +929,33 @@ fn run_drains_an_apiserver_from_haproxy_and_makes_it_ready_and_refuses_what_it_c
 }
 
 #[test]
+fn run_json_prints_the_plan_every_step_and_the_end_as_json_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let out = kockpit_in(cfg, &["run", "--demo", "--json", "haproxy-drain", "master2", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect();
+    assert_eq!(lines[0]["event"], "plan");
+    assert_eq!(lines[0]["request"]["op"], "haproxy_server");
+    assert_eq!(lines[0]["allowed"], true);
+    assert!(lines[0]["steps"].as_array().is_some_and(|s| !s.is_empty()));
+    let steps: Vec<&serde_json::Value> = lines.iter().filter(|l| l["event"] == "step").collect();
+    assert!(steps.len() >= 4 && steps.iter().all(|s| s["ok"] == true && s["at"].as_str().is_some_and(|t| t.ends_with('Z'))), "{steps:?}");
+    let end = lines.last().unwrap();
+    assert_eq!((end["event"].as_str(), end["result"].as_str(), end["ok"].as_bool()), (Some("end"), Some("done"), Some(true)));
+    // a refusal and a preview end with their own results
+    let out = kockpit_in(cfg, &["run", "--demo", "--json", "haproxy-ready", "master2", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let last: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!((last["result"].as_str(), last["ok"].as_bool()), (Some("refused"), Some(false)));
+    assert!(last["summary"].as_str().unwrap().contains("in service on every LB already"));
+    let out = kockpit_in(cfg, &["run", "--demo", "--json", "cordon", "worker1"]);
+    let last: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!((out.status.code(), last["result"].as_str()), (Some(0), Some("planned")));
+}
+
+#[test]
 fn run_defragments_etcd_leader_last_and_refuses_with_a_member_down() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path();

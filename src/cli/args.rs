@@ -110,6 +110,9 @@ pub enum Cmd {
         /// Execute the plan (without it only the plan is printed and nothing changes).
         #[arg(long, short)]
         yes: bool,
+        /// JSON Lines instead of text: the plan, each step, the end (`{"event":"end","result":...}`).
+        #[arg(long)]
+        json: bool,
     },
     /// Evidence for auditors.
     Audit {

@@ -253,7 +253,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             // the report was written: the verdict is in it (and in `status`'s exit code)
             Ok(0)
         }
-        Some(Cmd::Run { words, node, to, lb, master, server, emergency, delete_emptydir_data, force, yes }) => run::run_operation(
+        Some(Cmd::Run { words, node, to, lb, master, server, emergency, delete_emptydir_data, force, yes, json }) => run::run_operation(
             &s,
             &cli,
             &run::RunArgs {
@@ -267,6 +267,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 delete_emptydir_data: *delete_emptydir_data,
                 force: *force,
                 yes: *yes,
+                json: *json,
             },
         ),
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {

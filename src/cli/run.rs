@@ -29,6 +29,8 @@ pub(super) struct RunArgs<'a> {
     pub delete_emptydir_data: bool,
     pub force: bool,
     pub yes: bool,
+    /// JSON Lines out: the plan, each step, the end.
+    pub json: bool,
 }
 
 /// The words of the operation: OPERATION, its target from the words or the flag that names it, and
@@ -176,8 +178,9 @@ impl Signals {
 }
 
 /// Interrupted before anything was carried out: nothing to stop, the session's end is recorded.
-fn stopped_before(why: &str) -> Result<i32> {
+fn stopped_before(why: &str, json: bool) -> Result<i32> {
     eprintln!("kockpit: {why}: stopped before anything was carried out");
+    end_json(json, "interrupted", false, &format!("{why}: stopped before anything was carried out"))?;
     Ok(130)
 }
 
@@ -189,7 +192,7 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
     while !demo && !crate::live::first_round_complete(&app.model) {
         match sig.next(backend, Some(deadline)).await {
             Next::Event(ev) => app.on_backend(*ev),
-            Next::Stop(why) => return stopped_before(why),
+            Next::Stop(why) => return stopped_before(why, a.json),
             Next::Closed | Next::Timeout => break,
         }
     }
@@ -206,7 +209,7 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
             Next::Event(ev) => app.on_backend(*ev),
             Next::Stop(why) => {
                 app.answer_plan(false);
-                return stopped_before(why);
+                return stopped_before(why, a.json);
             }
             Next::Closed => return Err(eyre!("the backend stopped before the dry run answered")),
             Next::Timeout => return Err(eyre!("the dry run did not answer within 120 s")),
@@ -216,19 +219,33 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
         // refused before a plan (read-only, the audit log, one operation at a time): the reason was said
         let why = app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_else(|| format!("{}: refused", req.title()));
         eprintln!("kockpit: {why}");
+        end_json(a.json, "refused", false, &why)?;
         return Ok(1);
     };
-    print_plan(&plan)?;
+    if a.json {
+        let mut v = serde_json::to_value(&plan).map_err(|e| eyre!("{e}"))?;
+        v["event"] = json!("plan");
+        v["title"] = json!(plan.request.title());
+        v["allowed"] = json!(plan.allowed());
+        outln!("{v}");
+    } else {
+        print_plan(&plan)?;
+    }
     if !plan.allowed() {
         if a.yes {
             // asked to execute and refused: on the record as such, not as a preview closed
             app.audit_session("op_refused", json!({ "request": plan.request, "blockers": plan.blockers }));
         }
         app.answer_plan(false);
+        end_json(a.json, "refused", false, &plan.blockers.join("; "))?;
         return Ok(1);
     }
     if !a.yes {
-        outln!("not carried out: add --yes to execute it");
+        if a.json {
+            end_json(true, "planned", true, "not carried out: add --yes to execute it")?;
+        } else {
+            outln!("not carried out: add --yes to execute it");
+        }
         app.answer_plan(false);
         return Ok(0);
     }
@@ -239,6 +256,7 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
             _ => app.notice.as_ref().map(|(_, t, _)| t.clone()).unwrap_or_else(|| "refused".into()),
         };
         eprintln!("kockpit: {why}");
+        end_json(a.json, "refused", false, &why)?;
         return Ok(1);
     }
     send(backend, cmds)?;
@@ -248,7 +266,12 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
             // once confirmed, the operation runs to its end (or safe point) whatever happens to the
             // output: a reader that went away must not leave a node half drained
             for (text, ok) in &run.steps[printed..] {
-                let _ = write_out(format_args!("{}  {} {text}\n", Utc::now().format("%H:%M:%S%.3f"), if *ok { "ok  " } else { "FAIL" }));
+                let _ = if a.json {
+                    let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    write_out(format_args!("{}\n", json!({ "event": "step", "at": at, "ok": ok, "text": text })))
+                } else {
+                    write_out(format_args!("{}  {} {text}\n", Utc::now().format("%H:%M:%S%.3f"), if *ok { "ok  " } else { "FAIL" }))
+                };
             }
             printed = run.steps.len();
             if let Some((ok, summary)) = &run.result {
@@ -259,7 +282,11 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
                 } else {
                     "FAILED"
                 };
-                let _ = write_out(format_args!("{word}: {summary}\n"));
+                let _ = if a.json {
+                    write_out(format_args!("{}\n", json!({ "event": "end", "result": word.to_lowercase(), "ok": ok, "summary": summary })))
+                } else {
+                    write_out(format_args!("{word}: {summary}\n"))
+                };
                 return Ok(if *ok { 0 } else { 1 });
             }
         }
@@ -276,6 +303,14 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
             }
         }
     }
+}
+
+/// With `--json`, the line that ends the output: `{"event":"end","result":"refused","ok":false,...}`.
+fn end_json(json: bool, result: &str, ok: bool, summary: &str) -> Result<()> {
+    if json {
+        outln!("{}", json!({ "event": "end", "result": result, "ok": ok, "summary": summary }));
+    }
+    Ok(())
 }
 
 fn send(backend: &BackendHandle, cmds: Vec<crate::backend::Command>) -> Result<()> {
@@ -331,6 +366,7 @@ mod tests {
             delete_emptydir_data: false,
             force: false,
             yes: false,
+            json: false,
         }
     }
 
