@@ -49,6 +49,10 @@ pub enum Action {
     EtcdDefrag,
     /// Disarm etcd's NOSPACE alarm.
     EtcdDisarm,
+    /// Start maintenance of the selected master: etcd leadership off it, out of haproxy, drained.
+    Maintenance,
+    /// End maintenance of the selected master: uncordoned, ready in haproxy.
+    MaintenanceEnd,
     Logs,
     /// Choose the log viewer's sources (add, remove).
     LogSources,
@@ -142,6 +146,8 @@ impl Action {
         Action::HaproxyReady,
         Action::EtcdDefrag,
         Action::EtcdDisarm,
+        Action::Maintenance,
+        Action::MaintenanceEnd,
         Action::Logs,
         Action::LogSources,
         Action::Faults,
@@ -203,6 +209,8 @@ impl Action {
             Action::HaproxyReady => "haproxy_ready",
             Action::EtcdDefrag => "etcd_defrag",
             Action::EtcdDisarm => "etcd_disarm",
+            Action::Maintenance => "maintenance",
+            Action::MaintenanceEnd => "maintenance_end",
             Action::Logs => "logs",
             Action::LogSources => "log_sources",
             Action::Faults => "faults",
@@ -249,6 +257,8 @@ impl Action {
                 | Action::HaproxyReady
                 | Action::EtcdDefrag
                 | Action::EtcdDisarm
+                | Action::Maintenance
+                | Action::MaintenanceEnd
         )
     }
 

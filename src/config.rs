@@ -139,6 +139,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("haproxy-ready", "SERVER", "plan making an apiserver ready again in haproxy on every LB"),
     ("defrag", "", "plan defragmenting etcd, one member at a time, the leader last"),
     ("disarm", "", "plan disarming etcd's NOSPACE alarm"),
+    ("maintenance", "MASTER", "plan a master's maintenance: etcd leadership off it, out of haproxy, drained"),
+    ("maintenance-end", "MASTER", "plan the end of a master's maintenance: uncordoned, ready in haproxy"),
     ("theme", "NAME", "switch the theme"),
     ("export", "", "write the timeline to a file"),
     ("pause", "", "pause or resume the simulated cluster (demo)"),

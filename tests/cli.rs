@@ -929,6 +929,51 @@ fn run_drains_an_apiserver_from_haproxy_and_makes_it_ready_and_refuses_what_it_c
 }
 
 #[test]
+fn run_maintenance_moves_the_leadership_drains_haproxy_and_the_node_and_stops_between_parts_when_interrupted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let out = kockpit_in(cfg, &["run", "--demo", "maintenance", "--host", "master1", "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} in {text}"));
+    assert!(at("[1/3] verified: master2 leads etcd") < at("[2/3] verified: master1 in MAINT on slb1, slb2"));
+    assert!(at("[2/3] verified") < at("[3/3] verified: master1 drained"));
+    assert!(text.contains("done: Start maintenance of master1: all 3 part(s) done and verified"), "{text}");
+    // a fresh demo: nothing to end; a worker is no master
+    let out = kockpit_in(cfg, &["run", "--demo", "maintenance-end", "master1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("master1 is not in maintenance"));
+    let out = kockpit_in(cfg, &["run", "--demo", "maintenance", "--host", "worker1"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no master `worker1`"), "{}", String::from_utf8_lossy(&out.stderr));
+    // interrupted during its first part: that part ends (a hand-over cannot stop halfway), no other starts
+    let log = cfg.join("audit.jsonl");
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let child = Command::new(bin)
+        .args(["run", "--demo", "maintenance", "master1", "--yes", "--audit-log", log.to_str().unwrap()])
+        .env("KOCKPIT_CONFIG_DIR", cfg)
+        .env("XDG_STATE_HOME", cfg.join("state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("[1/3] Move etcd leadership") {
+        assert!(t0.elapsed().as_secs() < 60, "the maintenance never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("[1/3] verified: master2 leads etcd"), "the hand-over ran to its end: {text}");
+    assert!(
+        text.contains("CANCELLED: stopped by the operator before [2/3] Drain master1 from haproxy on every LB; done: move-leader; not done: haproxy drain master1, drain master1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn run_json_prints_the_plan_every_step_and_the_end_as_json_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path();

@@ -86,6 +86,7 @@ pub enum Parsed {
     HaproxyServer(String, ServerAdmin),
     Defrag,
     Disarm,
+    Maintenance(String, bool),
     Theme(String),
     Export,
     Pause,
@@ -166,6 +167,8 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "haproxy-ready" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Ready)),
         "defrag" => none(Parsed::Defrag),
         "disarm" => none(Parsed::Disarm),
+        "maintenance" => one().map(|h| Parsed::Maintenance(h, false)),
+        "maintenance-end" => one().map(|h| Parsed::Maintenance(h, true)),
         "theme" => one().map(Parsed::Theme),
         "export" => none(Parsed::Export),
         "pause" => none(Parsed::Pause),
@@ -237,6 +240,7 @@ fn candidates(verb: &str, args: &[&str], n: &Names) -> Vec<String> {
         ("noout", []) => vec!["on".into(), "off".into()],
         ("move-leader", []) => list(&n.members),
         ("haproxy-drain" | "haproxy-ready", []) => list(&n.servers),
+        ("maintenance" | "maintenance-end", []) => list(&n.masters),
         ("theme", []) => list(&n.themes),
         ("logs", []) => n.hosts.iter().cloned().chain(["pod", "deploy", "ds", "sts"].map(String::from)).collect(),
         ("logs", ["pod"]) => list(&n.pods),
@@ -436,6 +440,7 @@ impl App {
             Parsed::HaproxyServer(s, admin) => OpRequest::HaproxyServer { server: known("haproxy server", &s, &names.servers)?, admin },
             Parsed::Defrag => OpRequest::EtcdDefrag,
             Parsed::Disarm => OpRequest::EtcdDisarm,
+            Parsed::Maintenance(h, end) => OpRequest::Maintenance { host: known("master", &h, &names.masters)?, end, parts: vec![] },
             other => return Err(format!("not an operation: {other:?}")),
         })
     }
@@ -469,7 +474,8 @@ impl App {
             | Parsed::MoveLeader(_)
             | Parsed::HaproxyServer(..)
             | Parsed::Defrag
-            | Parsed::Disarm) => self.propose(self.request_of(p, &names)?),
+            | Parsed::Disarm
+            | Parsed::Maintenance(..)) => self.propose(self.request_of(p, &names)?),
             Parsed::Theme(name) => {
                 let name = known("theme", &name, &names.themes)?;
                 if let Some(t) = self.themes.iter().find(|t| t.name == name) {

@@ -353,6 +353,7 @@ impl App {
                         Action::HaproxyReady => "Make ready in haproxy",
                         Action::EtcdDefrag => "Defragment etcd",
                         Action::EtcdDisarm => "Disarm etcd's NOSPACE alarm",
+                        Action::Maintenance | Action::MaintenanceEnd => "Master maintenance",
                         _ => a.name(),
                     };
                     self.refuse_readonly(what.to_string());
@@ -423,7 +424,9 @@ impl App {
             | Action::HaproxyDrain
             | Action::HaproxyReady
             | Action::EtcdDefrag
-            | Action::EtcdDisarm => {}
+            | Action::EtcdDisarm
+            | Action::Maintenance
+            | Action::MaintenanceEnd => {}
             Action::CommandLine => self.open_command_line(),
             Action::Sort => self.cycle_sort(),
             // the logs of what is selected (opened unless open already); with nothing to go by and

@@ -35,6 +35,10 @@ impl App {
             }
             Action::EtcdDefrag => OpRequest::EtcdDefrag,
             Action::EtcdDisarm => OpRequest::EtcdDisarm,
+            Action::Maintenance | Action::MaintenanceEnd => {
+                let host = self.target_node().ok_or("select a master first (in Hosts, etcd or Nodes)")?;
+                OpRequest::Maintenance { host, end: a == Action::MaintenanceEnd, parts: vec![] }
+            }
             Action::ToggleNoout => {
                 let set = self.model.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
                 OpRequest::SetNoout { on: !set }
@@ -239,6 +243,11 @@ impl App {
         self.view.confirm_seen = None;
         self.audit("op_planned", json!({ "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers }));
         let dry = matches!(p.dry_run, Some(crate::ops::DryRunState::Pending));
+        // a maintenance's dry run is its drain's
+        let req = match &p.request {
+            OpRequest::Maintenance { parts, .. } => parts.iter().find(|x| matches!(x, OpRequest::Drain { .. })).cloned().unwrap_or(req),
+            _ => req,
+        };
         self.view.dialog = Dialog::Confirm(p);
         if !dry {
             self.dry_run_id = None;

@@ -1,6 +1,7 @@
 //! The one interface between the app loop and whatever observes and changes the cluster: the live
 //! probes or the simulated cluster. The app cannot tell them apart.
 
+mod compose;
 pub mod poll;
 mod report;
 pub mod route;

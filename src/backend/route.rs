@@ -37,12 +37,16 @@ pub enum Route {
     Every,
     /// Nobody can take it here: answered at once with this reason.
     Nobody(String),
+    /// An operation made of others ([`OpRequest::Maintenance`]): the combined backend runs its parts,
+    /// each where it goes, one after the other.
+    Compose,
 }
 
-/// The part of a live backend that executes `req`. Exhaustive: an operation that is not routed here
-/// does not compile.
-pub fn op_part(req: &OpRequest) -> Part {
-    match req {
+/// The part of a live backend that executes `req`, None for an operation made of others. Exhaustive:
+/// an operation that is not routed here does not compile.
+pub fn op_part(req: &OpRequest) -> Option<Part> {
+    Some(match req {
+        OpRequest::Maintenance { .. } => return None,
         OpRequest::Cordon { .. } | OpRequest::Uncordon { .. } | OpRequest::Drain { .. } => Part::Kube,
         OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } | OpRequest::HaproxyServer { .. } => Part::Ssh,
         OpRequest::RenewCerts { .. }
@@ -50,7 +54,7 @@ pub fn op_part(req: &OpRequest) -> Part {
         | OpRequest::EtcdMoveLeader { .. }
         | OpRequest::EtcdDefrag
         | OpRequest::EtcdDisarm => Part::Stores,
-    }
+    })
 }
 
 /// Where `cmd` goes in a backend made of `parts`. A simulated cluster takes everything.
@@ -59,11 +63,16 @@ pub fn route(cmd: &Command, parts: &[Part]) -> Route {
     if to_all {
         return Route::Every;
     }
+    if let Command::Execute { request, .. } = cmd
+        && op_part(request).is_none()
+    {
+        return Route::Compose;
+    }
     if parts.contains(&Part::Sim) {
         return Route::To(Part::Sim);
     }
     match cmd {
-        Command::Execute { request, .. } => Route::To(op_part(request)),
+        Command::Execute { request, .. } => op_part(request).map_or(Route::Compose, Route::To),
         Command::DryRun { request: OpRequest::Drain { .. }, .. } => Route::To(Part::Kube),
         Command::DryRun { request, .. } => Route::Nobody(format!("no dry run of {}", request.title())),
         Command::Logs(LogRequest::Open { spec, .. }) => Route::To(if spec.is_kube() { Part::Kube } else { Part::Ssh }),
@@ -103,11 +112,17 @@ pub fn combine(parts: Vec<(Part, BackendHandle)>) -> BackendHandle {
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
     let supports_faults = parts.iter().any(|(_, h)| h.supports_faults);
     let kinds: Vec<Part> = parts.iter().map(|(p, _)| *p).collect();
+    let subs: super::compose::Subs = Default::default();
+    let composed: super::compose::Running = Default::default();
     let mut routes = Vec::new();
     for (part, mut h) in parts {
-        let tx = ev_tx.clone();
+        let (tx, subs) = (ev_tx.clone(), subs.clone());
         tokio::spawn(async move {
             while let Some(ev) = h.events.recv().await {
+                // a part of a composed operation reports to that operation
+                if super::compose::take_part_event(&subs, &ev) {
+                    continue;
+                }
                 if tx.send(ev).await.is_err() {
                     return;
                 }
@@ -115,6 +130,8 @@ pub fn combine(parts: Vec<(Part, BackendHandle)>) -> BackendHandle {
         });
         routes.push((part, h.commands));
     }
+    // weak: the loop below must end when the app drops the handle, not keep its own channel open
+    let own = cmd_tx.downgrade();
     tokio::spawn(async move {
         while let Some(cmd) = cmd_rx.recv().await {
             let cmd = match cmd {
@@ -140,6 +157,11 @@ pub fn combine(parts: Vec<(Part, BackendHandle)>) -> BackendHandle {
             };
             match route(&cmd, &kinds) {
                 Route::Every => {
+                    if let Command::Cancel { id } = &cmd
+                        && let Some(stop) = composed.lock().unwrap_or_else(|p| p.into_inner()).get(id)
+                    {
+                        let _ = stop.send(true);
+                    }
                     for (_, tx) in &routes {
                         let copy = match &cmd {
                             Command::Cancel { id } => Command::Cancel { id: *id },
@@ -168,6 +190,19 @@ pub fn combine(parts: Vec<(Part, BackendHandle)>) -> BackendHandle {
                         }
                     }
                 }
+                Route::Compose => {
+                    let (Command::Execute { id, request, cap }, Some(cmds)) = (cmd, own.upgrade()) else { continue };
+                    let title = request.title();
+                    let OpRequest::Maintenance { parts, .. } = request else { continue };
+                    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                    composed.lock().unwrap_or_else(|p| p.into_inner()).insert(id, stop_tx);
+                    let w = super::compose::Wiring { cmds, subs: subs.clone(), events: ev_tx.clone() };
+                    let composed = composed.clone();
+                    tokio::spawn(async move {
+                        super::compose::run(id, title, parts, cap, w, stop_rx).await;
+                        composed.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                    });
+                }
             }
         }
     });
@@ -194,6 +229,11 @@ mod tests {
         let cap = WriteCap::acquire(false).unwrap();
         for request in OpRequest::examples() {
             let cmd = Command::Execute { id: 1, request: request.clone(), cap: cap.share() };
+            if matches!(request, OpRequest::Maintenance { .. }) {
+                // made of others: run by the combined backend itself, in the demo too
+                assert_eq!((route(&cmd, &LIVE), route(&cmd, &[Part::Sim])), (Route::Compose, Route::Compose));
+                continue;
+            }
             match route(&cmd, &LIVE) {
                 Route::To(p) => assert!(LIVE.contains(&p), "{request:?} goes to {p:?}, which the live backend does not have"),
                 other => panic!("{request:?} is not routed to a part: {other:?}"),

@@ -98,6 +98,9 @@ pub enum Cmd {
         /// The apiserver, by its haproxy server name or its plan host (haproxy-drain, haproxy-ready).
         #[arg(long, value_name = "SERVER")]
         server: Option<String>,
+        /// The master (maintenance, maintenance-end).
+        #[arg(long, value_name = "MASTER")]
+        host: Option<String>,
         /// failover: stop keepalived on the owner instead of demoting it.
         #[arg(long)]
         emergency: bool,

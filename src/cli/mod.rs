@@ -253,23 +253,26 @@ pub fn run(cli: Cli) -> Result<i32> {
             // the report was written: the verdict is in it (and in `status`'s exit code)
             Ok(0)
         }
-        Some(Cmd::Run { words, node, to, lb, master, server, emergency, delete_emptydir_data, force, yes, json }) => run::run_operation(
-            &s,
-            &cli,
-            &run::RunArgs {
-                words,
-                node: node.as_deref(),
-                to: to.as_deref(),
-                lb: lb.as_deref(),
-                master: master.as_deref(),
-                server: server.as_deref(),
-                emergency: *emergency,
-                delete_emptydir_data: *delete_emptydir_data,
-                force: *force,
-                yes: *yes,
-                json: *json,
-            },
-        ),
+        Some(Cmd::Run { words, node, to, lb, master, server, host, emergency, delete_emptydir_data, force, yes, json }) => {
+            run::run_operation(
+                &s,
+                &cli,
+                &run::RunArgs {
+                    words,
+                    node: node.as_deref(),
+                    to: to.as_deref(),
+                    lb: lb.as_deref(),
+                    master: master.as_deref(),
+                    server: server.as_deref(),
+                    host: host.as_deref(),
+                    emergency: *emergency,
+                    delete_emptydir_data: *delete_emptydir_data,
+                    force: *force,
+                    yes: *yes,
+                    json: *json,
+                },
+            )
+        }
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
             let d = crate::drill::DrillFile::load(file)?;
             d.check_targets(file, &drill_targets(&s, &cli))?;

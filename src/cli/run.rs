@@ -14,8 +14,7 @@ use crate::app::Dialog;
 use crate::ops::{DryRunState, OpPlan, OpRequest};
 
 /// The operations `kockpit run` knows, as its errors list them.
-const OPERATIONS: &str =
-    "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, etcd-defrag, etcd-disarm, haproxy-drain or haproxy-ready";
+const OPERATIONS: &str = "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, etcd-defrag, etcd-disarm, haproxy-drain, haproxy-ready, maintenance or maintenance-end";
 
 /// What `kockpit run` was asked, as the command line would say it (`drain worker2`).
 pub(super) struct RunArgs<'a> {
@@ -25,6 +24,7 @@ pub(super) struct RunArgs<'a> {
     pub lb: Option<&'a str>,
     pub master: Option<&'a str>,
     pub server: Option<&'a str>,
+    pub host: Option<&'a str>,
     pub emergency: bool,
     pub delete_emptydir_data: bool,
     pub force: bool,
@@ -52,6 +52,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         "restore" => a.lb,
         "renew" => a.master,
         "haproxy-drain" | "haproxy-ready" => a.server,
+        "maintenance" | "maintenance-end" => a.host,
         "noout" | "defrag" | "disarm" => None,
         other => {
             return Err(format!("unknown operation `{}`: {OPERATIONS}", crate::config::clip_word(other)));
@@ -64,6 +65,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         ("--lb", a.lb, &["restore"][..]),
         ("--master", a.master, &["renew"][..]),
         ("--server", a.server, &["haproxy-drain", "haproxy-ready"][..]),
+        ("--host", a.host, &["maintenance", "maintenance-end"][..]),
     ] {
         if given.is_some() && !owners.contains(&verb) {
             return Err(format!("{name} is not an option of {verb} (it names the target of {})", owners.join(", ")));
@@ -76,6 +78,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
             "restore" => "LB or --lb LB",
             "renew" => "MASTER|all or --master MASTER",
             "haproxy-drain" | "haproxy-ready" => "SERVER or --server SERVER",
+            "maintenance" | "maintenance-end" => "MASTER or --host MASTER",
             _ => "MEMBER or --to MEMBER",
         };
         return Err(format!("{op}: name its target: {how}"));
@@ -362,6 +365,7 @@ mod tests {
             lb: None,
             master: None,
             server: None,
+            host: None,
             emergency: false,
             delete_emptydir_data: false,
             force: false,

@@ -12,6 +12,7 @@ pub mod failover;
 mod fault;
 pub mod haproxy_plan;
 mod host_action;
+pub mod maintenance;
 
 pub use fault::Fault;
 pub use haproxy_plan::ServerAdmin;
@@ -128,6 +129,12 @@ pub enum OpRequest {
     EtcdDefrag,
     /// Disarm etcd's NOSPACE alarms (after compaction and a defrag freed the space).
     EtcdDisarm,
+    /// Master maintenance (or its end): the parts, in order, are filled in by the planner.
+    Maintenance {
+        host: String,
+        end: bool,
+        parts: Vec<OpRequest>,
+    },
 }
 
 impl OpRequest {
@@ -146,6 +153,9 @@ impl OpRequest {
             OpRequest::HaproxyServer { server, .. } => std::iter::once(server.clone()).chain(m.haproxy.keys().cloned()).collect(),
             OpRequest::EtcdDefrag => m.etcd.data.iter().flat_map(|e| e.members.iter().map(|x| x.name.clone())).collect(),
             OpRequest::EtcdDisarm => m.etcd.data.iter().flat_map(|e| e.alarms.iter().map(|a| a.member.clone())).collect(),
+            OpRequest::Maintenance { host, parts, .. } => {
+                std::iter::once(host.clone()).chain(parts.iter().flat_map(|p| p.subjects(m))).collect()
+            }
         }
     }
     /// One request of every kind (for tests that must cover every operation). The match makes a new
@@ -164,6 +174,7 @@ impl OpRequest {
             OpRequest::HaproxyServer { server: "master2".into(), admin: ServerAdmin::Ready },
             OpRequest::EtcdDefrag,
             OpRequest::EtcdDisarm,
+            OpRequest::Maintenance { host: "master2".into(), end: false, parts: vec![] },
         ];
         for r in &all {
             match r {
@@ -177,7 +188,8 @@ impl OpRequest {
                 | OpRequest::EtcdMoveLeader { .. }
                 | OpRequest::HaproxyServer { .. }
                 | OpRequest::EtcdDefrag
-                | OpRequest::EtcdDisarm => {}
+                | OpRequest::EtcdDisarm
+                | OpRequest::Maintenance { .. } => {}
             }
         }
         all
@@ -187,7 +199,7 @@ impl OpRequest {
     /// leaves the node cordoned; a renewal stops before the next master).
     pub fn runs_to_its_end(&self) -> Option<&'static str> {
         match self {
-            OpRequest::Drain { .. } | OpRequest::RenewCerts { .. } | OpRequest::EtcdDefrag => None,
+            OpRequest::Drain { .. } | OpRequest::RenewCerts { .. } | OpRequest::EtcdDefrag | OpRequest::Maintenance { .. } => None,
             OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => Some(
                 "a VIP half moved is worse than one moved: it runs to its end (bounded, 20 s at most) and reports; \
                  restore the old owner's priority afterwards to move it back",
@@ -222,6 +234,7 @@ impl OpRequest {
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("Make {server} ready in haproxy on every LB"),
             OpRequest::EtcdDefrag => "Defragment etcd, one member at a time".to_string(),
             OpRequest::EtcdDisarm => "Disarm etcd's NOSPACE alarm".to_string(),
+            OpRequest::Maintenance { host, end, .. } => format!("{} maintenance of {host}", if *end { "End" } else { "Start" }),
         }
     }
 
@@ -240,6 +253,7 @@ impl OpRequest {
             OpRequest::HaproxyServer { server, admin: ServerAdmin::Ready } => format!("haproxy ready {server}"),
             OpRequest::EtcdDefrag => "defrag".to_string(),
             OpRequest::EtcdDisarm => "disarm".to_string(),
+            OpRequest::Maintenance { host, end, .. } => format!("maintenance{} {host}", if *end { " end" } else { "" }),
         }
     }
 
@@ -254,6 +268,7 @@ impl OpRequest {
             OpRequest::EtcdMoveLeader { .. } => vec![PanelId::Etcd],
             OpRequest::HaproxyServer { .. } => vec![PanelId::Haproxy],
             OpRequest::EtcdDefrag | OpRequest::EtcdDisarm => vec![PanelId::Etcd],
+            OpRequest::Maintenance { .. } => vec![PanelId::Etcd, PanelId::Haproxy, PanelId::Nodes, PanelId::Platform, PanelId::Ceph],
         }
     }
 }
@@ -425,6 +440,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
         OpRequest::HaproxyServer { server, admin } => haproxy_plan::plan_server(&mut p, m, server, *admin),
         OpRequest::EtcdDefrag => etcd_plan::plan_defrag(&mut p, m),
         OpRequest::EtcdDisarm => etcd_plan::plan_disarm(&mut p, m),
+        OpRequest::Maintenance { host, end, .. } => maintenance::plan_maintenance(&mut p, m, host, *end),
         OpRequest::SetNoout { on } => {
             let set = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
             if *on && set {

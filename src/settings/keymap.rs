@@ -698,6 +698,8 @@ mod tests {
             ("U", Action::HaproxyReady),
             ("F", Action::EtcdDefrag),
             ("A", Action::EtcdDisarm),
+            ("M", Action::Maintenance),
+            ("E", Action::MaintenanceEnd),
             ("l", Action::Logs),
             ("x", Action::Faults),
             ("p", Action::Pause),

@@ -321,6 +321,11 @@ impl SimCluster {
                 q.push_back((now, Step::Finish(format!("certificates renewed on {}", masters.join(", ")))));
             }
             OpRequest::EtcdMoveLeader { to } => q.push_back((at(100), Step::MoveLeader(to.clone()))),
+            OpRequest::Maintenance { .. } => {
+                let why = "maintenance is composed of other operations: the backend's composer runs them".to_string();
+                self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
+                return;
+            }
             OpRequest::EtcdDisarm => {
                 let c = crate::ops::etcd_plan::disarm_checks(&self.etcd_view());
                 if let Some(b) = c.blockers.first() {
