@@ -948,22 +948,7 @@ fn run_maintenance_moves_the_leadership_drains_haproxy_and_the_node_and_stops_be
     assert!(String::from_utf8_lossy(&out.stderr).contains("no master `worker1`"), "{}", String::from_utf8_lossy(&out.stderr));
     // interrupted during its first part: that part ends (a hand-over cannot stop halfway), no other starts
     let log = cfg.join("audit.jsonl");
-    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
-    let child = Command::new(bin)
-        .args(["run", "--demo", "maintenance", "master1", "--yes", "--audit-log", log.to_str().unwrap()])
-        .env("KOCKPIT_CONFIG_DIR", cfg)
-        .env("XDG_STATE_HOME", cfg.join("state"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("[1/3] Move etcd leadership") {
-        assert!(t0.elapsed().as_secs() < 60, "the maintenance never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt_run(cfg, &log, &["maintenance", "master1"], "[1/3] Move etcd leadership", "INT");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("[1/3] verified: master2 leads etcd"), "the hand-over ran to its end: {text}");
@@ -1027,27 +1012,34 @@ fn an_interrupted_run_cancels_at_the_safe_point_and_records_the_end() {
     }
 }
 
-fn interrupted_run(signal: &str) {
-    let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path();
-    let log = cfg.join("audit.jsonl");
+/// `kockpit run --demo WORDS --yes`, sent SIGNAL once its audit log has `when`; its output.
+fn interrupt_run(cfg: &std::path::Path, log: &std::path::Path, words: &[&str], when: &str, signal: &str) -> std::process::Output {
     let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
     let child = Command::new(bin)
-        .args(["run", "--demo", "drain", "worker2", "--yes", "--audit-log", log.to_str().unwrap()])
+        .args(["run", "--demo"])
+        .args(words)
+        .args(["--yes", "--audit-log", log.to_str().unwrap()])
         .env("KOCKPIT_CONFIG_DIR", cfg)
         .env("XDG_STATE_HOME", cfg.join("state"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // once it evicts, interrupt it
     let t0 = std::time::Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("\"op_step\"") {
-        assert!(t0.elapsed().as_secs() < 60, "the drain never started");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    while !std::fs::read_to_string(log).unwrap_or_default().contains(when) {
+        assert!(t0.elapsed().as_secs() < 60, "`{when}` never came");
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn interrupted_run(signal: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let log = cfg.join("audit.jsonl");
+    // once it evicts, interrupt it
+    let out = interrupt_run(cfg, &log, &["drain", "worker2"], "\"op_step\"", signal);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{signal}: {text}");
     assert!(text.contains("CANCELLED: "), "{signal}: {text}");
