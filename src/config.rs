@@ -135,12 +135,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("renew", "MASTER|all", "plan renewing certificates on a master, or on all"),
     ("noout", "on|off", "plan setting or unsetting Ceph's noout flag"),
     ("move-leader", "MEMBER", "plan moving etcd's leadership to a member"),
-    ("haproxy-drain", "SERVER", "plan draining an apiserver from haproxy on every LB (then maintenance)"),
-    ("haproxy-ready", "SERVER", "plan making an apiserver ready again in haproxy on every LB"),
-    ("defrag", "", "plan defragmenting etcd, one member at a time, the leader last"),
+    ("haproxy-drain", "SERVER", "plan taking an apiserver out of haproxy on every LB"),
+    ("haproxy-ready", "SERVER", "plan putting an apiserver back in haproxy"),
+    ("defrag", "", "plan a rolling etcd defrag, the leader last"),
     ("disarm", "", "plan disarming etcd's NOSPACE alarm"),
-    ("maintenance", "MASTER", "plan a master's maintenance: etcd leadership off it, out of haproxy, drained"),
-    ("maintenance-end", "MASTER", "plan the end of a master's maintenance: uncordoned, ready in haproxy"),
+    ("maintenance", "MASTER", "plan a master's maintenance (leader, haproxy, drain)"),
+    ("maintenance-end", "MASTER", "plan the end of a master's maintenance"),
     ("theme", "NAME", "switch the theme"),
     ("export", "", "write the timeline to a file"),
     ("pause", "", "pause or resume the simulated cluster (demo)"),
@@ -187,9 +187,11 @@ pub fn command_verb(word: &str) -> Result<&'static str, String> {
     }
 }
 
-/// A word for a message: at most 32 characters, a longer one cut with `…`.
+/// A word for a message: at most 32 characters, a longer one cut with `…`, control characters (an
+/// escape sequence typed or pasted) shown as `?`, never sent to a terminal.
 pub fn clip_word(s: &str) -> String {
-    if s.chars().count() > 32 { format!("{}…", s.chars().take(31).collect::<String>()) } else { s.to_string() }
+    let s: String = s.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    if s.chars().count() > 32 { format!("{}…", s.chars().take(31).collect::<String>()) } else { s }
 }
 
 #[cfg(test)]

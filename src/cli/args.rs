@@ -42,7 +42,7 @@ pub struct Cli {
     /// Print where kockpit reads its configuration and writes its audit log, then exit.
     #[arg(long)]
     pub print_config_paths: bool,
-    /// status, render, audit report: how long to wait for every source's first answer (or failure)
+    /// status, render, run, audit report: how long to wait for every source's first answer (or failure)
     /// before a source still silent is reported unknown.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 10.0)]
     pub wait: f64,
@@ -77,8 +77,9 @@ pub enum Cmd {
     /// refused (a blocker, read-only, the audit log) or failed or cancelled; 4 a bad argument.
     ///
     /// OPERATION is one of: cordon NODE, uncordon NODE, drain NODE, failover LB, restore LB,
-    /// renew MASTER|all, noout on|off, etcd-move-leader MEMBER, haproxy-drain SERVER, haproxy-ready
-    /// SERVER (the names may also come as --node, --to, --lb, --master, --server).
+    /// renew MASTER|all, noout on|off, etcd-move-leader MEMBER, etcd-defrag, etcd-disarm,
+    /// haproxy-drain SERVER, haproxy-ready SERVER, maintenance MASTER, maintenance-end MASTER (the
+    /// names may also come as --node, --to, --lb, --master, --server, --host).
     Run {
         /// The operation and its target, e.g. `drain worker2`, `failover lb2`, `renew all`.
         #[arg(value_name = "OPERATION", required = true, num_args = 1..)]

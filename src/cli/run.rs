@@ -83,6 +83,10 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         };
         return Err(format!("{op}: name its target: {how}"));
     }
+    // a target is one word: `--server "m2 m3"` is not two servers, nor a server and an option
+    if let Some(f) = flag.filter(|f| f.trim().is_empty() || f.contains(char::is_whitespace)) {
+        return Err(format!("{verb}: a target is one name, not `{}`", crate::config::clip_word(f)));
+    }
     let mut words: Vec<String> = vec![verb.to_string()];
     match (rest, flag) {
         ([], Some(f)) => words.push(f.to_string()),

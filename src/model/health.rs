@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{CephHealth, Freshness, LeaseKind, Model, PanelId, VipVerdict, VrrpState};
+use super::{CephHealth, Freshness, LeaseKind, Model, PanelId, ServerStatus, VipVerdict, VrrpState};
 use crate::inventory::{Host, LbTopology};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -336,7 +336,17 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         for b in servers {
             let e = down_everywhere.entry(b.server.clone()).or_default();
             e.1 += 1;
-            if !b.status.is_serving() {
+            if matches!(b.status, ServerStatus::Maint | ServerStatus::Drain) {
+                // set by an operator through the Runtime API: said, not an alarm (no backend left up
+                // is, above)
+                let what = if b.status == ServerStatus::Maint { "in maintenance" } else { "draining" };
+                a.add(
+                    Severity::Info,
+                    PanelId::Haproxy,
+                    format!("{lb}/{}", b.server),
+                    format!("{lb}: {} {what} (set by an operator)", b.server),
+                );
+            } else if !b.status.is_serving() {
                 e.0 += 1;
                 let why = b.check_status.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
                 a.add(Severity::Warn, PanelId::Haproxy, format!("{lb}/{}", b.server), format!("{lb}: {} {}{why}", b.server, b.status_text));

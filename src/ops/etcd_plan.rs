@@ -121,7 +121,7 @@ pub fn defrag_checks(v: &EtcdView) -> DefragChecks {
     for a in &v.alarms {
         if a.alarm == "NOSPACE" {
             c.warnings.push(format!(
-                "alarm NOSPACE on {}: a defrag returns only what a compaction freed; disarm it afterwards (etcd-disarm)",
+                "alarm NOSPACE on {}: a defrag returns only what a compaction freed; disarm it afterwards (A, :disarm)",
                 a.member
             ));
         } else {
@@ -162,7 +162,7 @@ pub(super) fn plan_defrag(p: &mut OpPlan, m: &Model) {
     let c = defrag_checks(v);
     p.blockers.extend(c.blockers);
     p.warnings.extend(c.warnings);
-    p.steps.push("read every member's status again; stop if any check above fails".into());
+    p.steps.push("read every member's status again; stop if any of these guards fails now".into());
     for name in &c.order {
         let Some(mem) = v.members.iter().find(|x| &x.name == name) else { continue };
         let role = if mem.is_leader { "the leader, last" } else { "follower" };
@@ -242,7 +242,7 @@ pub(super) fn plan_disarm(p: &mut OpPlan, m: &Model) {
     let c = disarm_checks(v);
     p.blockers.extend(c.blockers);
     p.warnings.extend(c.warnings);
-    p.steps.push("read every member's status and the alarms again; stop if any check above fails".into());
+    p.steps.push("read every member's status and the alarms again; stop if any of these guards fails now".into());
     for (name, _) in &c.members {
         p.steps.push(format!("disarm NOSPACE on {name} (etcd's Alarm DEACTIVATE)"));
     }

@@ -122,6 +122,13 @@ pub fn server_checks(
             }
         }
     }
+    if admin == ServerAdmin::Drain
+        && c.blockers.is_empty()
+        && !c.targets.is_empty()
+        && c.targets.iter().all(|t| t.status == ServerStatus::Maint)
+    {
+        c.blockers.push(format!("{server} is in maintenance on every LB already: nothing to do"));
+    }
     if admin == ServerAdmin::Ready && c.blockers.is_empty() && !c.targets.is_empty() && in_service.len() == c.targets.len() {
         c.blockers.push(format!("{server} is in service on every LB already (not in maintenance or draining): nothing to do"));
     }

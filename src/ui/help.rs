@@ -76,18 +76,27 @@ pub(super) fn draw_footer(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
         buf.set_line(area.x, area.y, &line, area.width);
         return;
     }
-    let ops = [
-        (Action::Cordon, "cordon"),
-        (Action::Drain, "drain"),
-        (Action::VipFailover, "failover"),
-        (Action::RenewCerts, "renew certs"),
-        (Action::ToggleNoout, "noout"),
-    ];
+    // the operations of the panel in focus first, then the cluster's
+    use crate::model::PanelId;
+    let ops: &[(Action, &str)] = match app.view.focus {
+        PanelId::Haproxy => {
+            &[(Action::HaproxyDrain, "out of haproxy"), (Action::HaproxyReady, "back in"), (Action::VipFailover, "failover")]
+        }
+        PanelId::Etcd => &[(Action::EtcdMoveLeader, "move leader"), (Action::EtcdDefrag, "defrag"), (Action::Maintenance, "maintenance")],
+        PanelId::Vip => &[(Action::VipFailover, "failover"), (Action::RestoreVip, "restore"), (Action::RenewCerts, "renew certs")],
+        _ => &[
+            (Action::Cordon, "cordon"),
+            (Action::Drain, "drain"),
+            (Action::VipFailover, "failover"),
+            (Action::RenewCerts, "renew certs"),
+            (Action::ToggleNoout, "noout"),
+        ],
+    };
     let nav = [(Action::Help, "help"), (Action::Quit, "quit"), (Action::Zoom, "zoom"), (Action::Filter, "filter"), (Action::Logs, "log")];
     // whole hints only: those that do not fit are left out from the end, help and quit kept
     let mut hints: Vec<(Option<Action>, Vec<Span>)> = vec![];
     let op_role = if app.readonly() { Role::Muted } else { Role::Text };
-    for (a, label) in ops {
+    for &(a, label) in ops {
         hints.push((
             Some(a),
             vec![

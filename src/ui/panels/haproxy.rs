@@ -24,8 +24,16 @@ pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -
         } else {
             Role::Warn
         };
-        let down: Vec<&str> = v.iter().filter(|b| !b.status.is_serving()).map(|b| b.server.as_str()).collect();
-        let detail = if down.is_empty() { String::new() } else { format!(" (down: {})", down.join(",")) };
+        let admin = |b: &&crate::model::BackendServer| matches!(b.status, ServerStatus::Maint | ServerStatus::Drain);
+        let down: Vec<&str> = v.iter().filter(|b| !b.status.is_serving() && !admin(b)).map(|b| b.server.as_str()).collect();
+        let maint: Vec<&str> = v.iter().filter(admin).map(|b| b.server.as_str()).collect();
+        let mut detail = String::new();
+        if !down.is_empty() {
+            detail.push_str(&format!(" (down: {})", down.join(",")));
+        }
+        if !maint.is_empty() {
+            detail.push_str(&format!(" (maint: {})", maint.join(",")));
+        }
         summary.push(Span::styled(format!("{lb} {up}/{} up{detail}  ", v.len()), ctx.s(role)));
     }
     let readyz_bad: Vec<String> =
