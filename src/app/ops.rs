@@ -6,8 +6,36 @@ use serde_json::json;
 use super::*;
 
 impl App {
+    /// Whether the focused panel showed its rows (and so its selection) in the last frame drawn: an
+    /// operation on the selection of a panel too small to show it would act on what nobody saw.
+    fn selection_shown(&self) -> bool {
+        let focus = self.view.focus;
+        if self.view.zoom == Some(focus) || self.view.last_layout.is_empty() {
+            return true;
+        }
+        // borders, the summary line and the header: a row needs five lines
+        self.view.last_layout.iter().find(|(p, _)| *p == focus).is_some_and(|(_, r)| r.height >= 5)
+    }
+
     /// The operation an action asks for, on what is selected, or why there is none.
     pub(super) fn request_for(&self, a: Action) -> Result<OpRequest, String> {
+        let on_selection = matches!(
+            a,
+            Action::Cordon
+                | Action::Uncordon
+                | Action::Drain
+                | Action::EtcdMoveLeader
+                | Action::HaproxyDrain
+                | Action::HaproxyReady
+                | Action::Maintenance
+                | Action::MaintenanceEnd
+        );
+        if on_selection && !self.selection_shown() {
+            return Err(format!(
+                "the {} panel is too small to show what is selected: zoom it (z) or make the terminal larger",
+                crate::app::cmdline::panel_word(self.view.focus)
+            ));
+        }
         Ok(match a {
             Action::Cordon | Action::Uncordon | Action::Drain => {
                 let node = self.target_node().ok_or("select a node first (in Nodes, or a host or etcd member that is a node)")?;

@@ -1426,6 +1426,17 @@ fn d_and_u_on_an_haproxy_row_plan_draining_and_readying_that_apiserver_on_every_
     assert!(p.blockers.is_empty() && p.steps.iter().any(|s| s.contains("state drain on slb1, slb2")), "{p:?}");
     let cmds = recorded(app.on_key(key('y')));
     assert!(matches!(cmds.as_slice(), [Command::Execute { request: OpRequest::HaproxyServer { .. }, .. }]), "{cmds:?}");
+    // a panel too small to show its rows (a 60x15 terminal): nothing is acted on unseen
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Haproxy;
+    app.view.last_layout =
+        vec![(PanelId::Hosts, ratatui::layout::Rect::new(0, 1, 30, 3)), (PanelId::Haproxy, ratatui::layout::Rect::new(0, 4, 30, 3))];
+    assert!(app.on_key(key('D')).is_empty());
+    assert!(app.notice.as_ref().unwrap().1.contains("haproxy panel is too small to show what is selected"), "{:?}", app.notice);
+    assert_eq!(app.view.dialog, Dialog::None);
+    app.view.zoom = Some(PanelId::Haproxy);
+    app.on_key(key('D'));
+    assert!(matches!(app.view.dialog, Dialog::Confirm(_)), "zoomed, the selection is in view");
     // in service everywhere: ready has nothing to do
     let mut app = app_with(false, &[], None);
     app.run_command("haproxy-ready master2").unwrap();
