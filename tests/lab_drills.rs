@@ -152,7 +152,7 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     drills.sort();
-    assert_eq!(drills.len(), 6, "{drills:?}");
+    assert_eq!(drills.len(), 8, "{drills:?}");
     let mut summary = Vec::new();
     harness::watch_stalls();
     let mut retried = false;

@@ -104,7 +104,8 @@ impl Driver {
             json!({ "op_id": id, "request": p.request, "warnings": p.warnings, "by": "drill", "drill": self.run.file.name }),
         );
         self.sent.insert(id, format!("drill {}: {}", self.run.file.name, request.title()));
-        Planned::Send(Command::Execute { id, request, cap }.after(rec))
+        // what the planner made of it (a maintenance's parts are filled in there)
+        Planned::Send(Command::Execute { id, request: p.request, cap }.after(rec))
     }
 
     /// Whether operation `id` is this drill's.

@@ -65,6 +65,16 @@ pub enum Action {
     RenewCerts {
         masters: Vec<String>,
     },
+    /// Start a master's maintenance: etcd leadership off it, out of haproxy, its node drained.
+    Maintenance {
+        target: String,
+    },
+    /// End a master's maintenance.
+    MaintenanceEnd {
+        target: String,
+    },
+    /// Defragment every etcd member, the leader last.
+    EtcdDefrag,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,6 +86,8 @@ pub enum Check {
     NoSplitBrain,
     HaproxyDown(String),
     HaproxyUp(String),
+    /// haproxy has the server in maintenance on every LB.
+    HaproxyMaint(String),
     EtcdLeader,
     EtcdLeaderChanged,
     EtcdQuorum,
@@ -95,6 +107,7 @@ pub const CHECKS: &[&str] = &[
     "no_split_brain",
     "haproxy_down",
     "haproxy_up",
+    "haproxy_maint",
     "etcd_leader",
     "etcd_leader_changed",
     "etcd_quorum",
@@ -249,6 +262,7 @@ impl DrillFile {
                     "no_split_brain" => Check::NoSplitBrain,
                     "haproxy_down" => Check::HaproxyDown(need_target(name)?),
                     "haproxy_up" => Check::HaproxyUp(need_target(name)?),
+                    "haproxy_maint" => Check::HaproxyMaint(need_target(name)?),
                     "etcd_leader" => Check::EtcdLeader,
                     "etcd_leader_changed" => Check::EtcdLeaderChanged,
                     "etcd_quorum" => Check::EtcdQuorum,
@@ -262,7 +276,7 @@ impl DrillFile {
                 };
                 let kind = match &check {
                     Check::VipOn(_) => Some(TargetKind::Lb),
-                    Check::HaproxyDown(_) | Check::HaproxyUp(_) => Some(TargetKind::Host),
+                    Check::HaproxyDown(_) | Check::HaproxyUp(_) | Check::HaproxyMaint(_) => Some(TargetKind::Host),
                     Check::NodeReady(_) | Check::NodeCordoned(_) | Check::NodeSchedulable(_) => Some(TargetKind::Node),
                     _ => None,
                 };
@@ -301,7 +315,8 @@ impl DrillFile {
                         Action::RestoreVipPriority { target } => name_at(target, TargetKind::Lb, off),
                         Action::Drain { node } | Action::Uncordon { node } => name_at(node, TargetKind::Node, off),
                         Action::RenewCerts { masters } => masters.iter().for_each(|m| name_at(m, TargetKind::Host, off)),
-                        Action::Wait { .. } | Action::SetNoout { .. } => {}
+                        Action::Maintenance { target } | Action::MaintenanceEnd { target } => name_at(target, TargetKind::Host, off),
+                        Action::Wait { .. } | Action::SetNoout { .. } | Action::EtcdDefrag => {}
                     }
                     Some(a)
                 }

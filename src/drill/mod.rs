@@ -374,6 +374,11 @@ impl DrillRun {
             Action::RenewCerts { masters } => {
                 Effect::Operation { id, request: OpRequest::RenewCerts { masters: masters.iter().map(|m| self.sym(m)).collect() } }
             }
+            Action::Maintenance { target } | Action::MaintenanceEnd { target } => Effect::Operation {
+                id,
+                request: OpRequest::Maintenance { host: self.sym(target), end: matches!(a, Action::MaintenanceEnd { .. }), parts: vec![] },
+            },
+            Action::EtcdDefrag => Effect::Operation { id, request: OpRequest::EtcdDefrag },
             Action::Wait { .. } => return Err("wait has no effect".into()),
         })
     }
@@ -398,6 +403,7 @@ impl DrillRun {
             Check::NoSplitBrain => format!("no split brain {w}"),
             Check::HaproxyDown(s) => format!("haproxy marks {} DOWN on every LB {w}", self.sym(s)),
             Check::HaproxyUp(s) => format!("haproxy marks {} UP on every LB {w}", self.sym(s)),
+            Check::HaproxyMaint(s) => format!("haproxy has {} in MAINT on every LB {w}", self.sym(s)),
             Check::EtcdLeader => format!("etcd has a leader {w}"),
             Check::EtcdLeaderChanged => format!("etcd elects a new leader (was {}) {w}", self.start_leader.as_deref().unwrap_or("-")),
             Check::EtcdQuorum => format!("etcd has quorum {w}"),
@@ -430,6 +436,10 @@ impl DrillRun {
             Check::HaproxyUp(s) => {
                 let v = servers(&self.sym(s));
                 !v.is_empty() && v.iter().all(|st| *st == ServerStatus::Up)
+            }
+            Check::HaproxyMaint(s) => {
+                let v = servers(&self.sym(s));
+                !v.is_empty() && v.iter().all(|st| *st == ServerStatus::Maint)
             }
             Check::EtcdLeader => m.etcd.data.as_ref().is_some_and(|e| e.leader().is_some()),
             Check::EtcdLeaderChanged => {

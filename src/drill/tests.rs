@@ -27,6 +27,8 @@ const SHIPPED: &[&str] = &[
     "assets/drills/etcd-leader-loss.toml",
     "assets/drills/haproxy-death-on-owner.toml",
     "assets/drills/node-drain-with-noout.toml",
+    "assets/drills/master-maintenance.toml",
+    "assets/drills/etcd-defrag.toml",
 ];
 
 #[test]

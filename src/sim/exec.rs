@@ -230,6 +230,19 @@ impl SimCluster {
                 emit(self, "NOSPACE disarmed (etcd's Alarm DEACTIVATE)".into(), true);
             }
             Step::Finish(summary) => {
+                // a maintenance's part: said, and the next part goes on
+                if let Some((done, total)) = run.parts.as_mut()
+                    && *done + 1 < *total
+                {
+                    *done += 1;
+                    let text = format!("[{done}/{total}] verified: {summary}");
+                    emit(self, text, true);
+                    return;
+                }
+                let summary = match run.parts {
+                    Some((_, total)) => format!("all {total} part(s) done and verified; the last: {summary}"),
+                    None => summary,
+                };
                 run.queue.clear();
                 self.finished.push(OpEvent::Finished { id, ok: true, summary });
             }
@@ -284,8 +297,8 @@ impl SimCluster {
         self.finished.push(OpEvent::Finished { id: run.id, ok: false, summary: why });
     }
 
-    /// Start executing an operation. Progress comes out of [`SimCluster::drain_op_events`].
-    pub fn execute(&mut self, id: u64, req: &OpRequest, cap: &crate::ops::WriteCap, now: DateTime<Utc>) {
+    /// The steps of one operation, or None when it was refused at once (its end already reported).
+    fn queue_for(&mut self, id: u64, req: &OpRequest, now: DateTime<Utc>) -> Option<VecDeque<(DateTime<Utc>, Step)>> {
         let mut q: VecDeque<(DateTime<Utc>, Step)> = VecDeque::new();
         let at = |ms: i64| now + Duration::milliseconds(ms);
         match req {
@@ -322,9 +335,9 @@ impl SimCluster {
             }
             OpRequest::EtcdMoveLeader { to } => q.push_back((at(100), Step::MoveLeader(to.clone()))),
             OpRequest::Maintenance { .. } => {
-                let why = "maintenance is composed of other operations: the backend's composer runs them".to_string();
+                let why = "internal: a maintenance's parts are queued one by one".to_string();
                 self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
-                return;
+                return None;
             }
             OpRequest::EtcdDisarm => {
                 let c = crate::ops::etcd_plan::disarm_checks(&self.etcd_view());
@@ -332,7 +345,7 @@ impl SimCluster {
                     let why = format!("refused, nothing changed: {b}");
                     self.finished.push(OpEvent::Step { id, text: why.clone(), ok: false });
                     self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
-                    return;
+                    return None;
                 }
                 q.push_back((at(100), Step::Disarm));
                 q.push_back((at(300), Step::Finish("NOSPACE disarmed, verified: no alarm is raised".into())));
@@ -343,7 +356,7 @@ impl SimCluster {
                     let why = format!("refused, nothing changed: {b}");
                     self.finished.push(OpEvent::Step { id, text: why.clone(), ok: false });
                     self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
-                    return;
+                    return None;
                 } else {
                     for (k, name) in c.order.iter().enumerate() {
                         let pause = crate::ops::etcd_plan::DEFRAG_PAUSE_SECS as i64 * 1000;
@@ -365,6 +378,27 @@ impl SimCluster {
                 q.push_back((at(200), Step::Finish(format!("noout {}", if *on { "set" } else { "unset" }))));
             }
         }
+        Some(q)
+    }
+
+    /// Start executing an operation. Progress comes out of [`SimCluster::drain_op_events`]. A
+    /// maintenance runs its parts one after the other, each one's end a step of the whole.
+    pub fn execute(&mut self, id: u64, req: &OpRequest, cap: &crate::ops::WriteCap, now: DateTime<Utc>) {
+        let (q, parts) = match req {
+            OpRequest::Maintenance { parts, .. } if !parts.is_empty() => {
+                let mut all = VecDeque::new();
+                for (k, part) in parts.iter().enumerate() {
+                    all.push_back((now, Step::Say(format!("[{}/{}] {}", k + 1, parts.len(), part.title()))));
+                    let Some(q) = self.queue_for(id, part, now) else { return };
+                    all.extend(q);
+                }
+                (all, Some((0, parts.len())))
+            }
+            _ => match self.queue_for(id, req, now) {
+                Some(q) => (q, None),
+                None => return,
+            },
+        };
         // Steps that wait re-queue themselves at the front, so the queue must run strictly in order.
         let mut ordered = VecDeque::new();
         let mut last = now;
@@ -372,7 +406,7 @@ impl SimCluster {
             last = last.max(due);
             ordered.push_back((last, s));
         }
-        self.runs.push(Run { id, queue: ordered, cap: std::sync::Arc::new(cap.share()) });
+        self.runs.push(Run { id, queue: ordered, cap: std::sync::Arc::new(cap.share()), parts });
     }
 
     /// What an operation would do, without doing it (a drain: which pods of the node move, which

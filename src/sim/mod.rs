@@ -178,6 +178,8 @@ struct Run {
     queue: VecDeque<(DateTime<Utc>, Step)>,
     /// Where each acting step's intent is noted, as the live executors record theirs.
     cap: std::sync::Arc<crate::ops::WriteCap>,
+    /// A maintenance: its parts done so far, and how many it has.
+    parts: Option<(usize, usize)>,
 }
 
 /// The simulated cluster.
