@@ -49,6 +49,8 @@ pub enum Action {
     EtcdDefrag,
     /// Disarm etcd's NOSPACE alarm.
     EtcdDisarm,
+    /// Take a snapshot of etcd into a file in the working directory.
+    EtcdSnapshot,
     /// Start maintenance of the selected master: etcd leadership off it, out of haproxy, drained.
     Maintenance,
     /// End maintenance of the selected master: uncordoned, ready in haproxy.
@@ -146,6 +148,7 @@ impl Action {
         Action::HaproxyReady,
         Action::EtcdDefrag,
         Action::EtcdDisarm,
+        Action::EtcdSnapshot,
         Action::Maintenance,
         Action::MaintenanceEnd,
         Action::Logs,
@@ -209,6 +212,7 @@ impl Action {
             Action::HaproxyReady => "haproxy_ready",
             Action::EtcdDefrag => "etcd_defrag",
             Action::EtcdDisarm => "etcd_disarm",
+            Action::EtcdSnapshot => "etcd_snapshot",
             Action::Maintenance => "maintenance",
             Action::MaintenanceEnd => "maintenance_end",
             Action::Logs => "logs",
@@ -257,6 +261,7 @@ impl Action {
                 | Action::HaproxyReady
                 | Action::EtcdDefrag
                 | Action::EtcdDisarm
+                | Action::EtcdSnapshot
                 | Action::Maintenance
                 | Action::MaintenanceEnd
         )

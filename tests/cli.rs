@@ -1060,3 +1060,19 @@ fn read_only_refuses_injecting_faults_at_start_too() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("fault injected: keepalived stopped on slb1"), "{text}");
 }
+
+#[test]
+fn run_etcd_snapshot_on_the_demo_says_it_writes_nothing_and_needs_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path();
+    let file = cfg.join("etcd.db");
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-snapshot", "--to", file.to_str().unwrap(), "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("the file holds every key of the cluster, Secrets included"), "{text}");
+    assert!(text.contains("simulated: the demo writes no file"), "{text}");
+    assert!(!file.exists());
+    let out = kockpit_in(cfg, &["run", "--demo", "etcd-snapshot"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FILE or --to FILE"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -681,3 +681,42 @@ fn a_defrag_is_refused_with_a_member_down_and_aborts_when_the_leader_is_killed_m
         assert!(summary.contains(&format!("defragmented: {first_member}; not: ")), "{summary}");
     });
 }
+
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn a_snapshot_from_the_leader_is_verified_and_reads_as_etcdctl_reads_it() {
+    let lab = lab();
+    rt().block_on(async {
+        let cap = kockpit::ops::WriteCap::acquire(false).expect("a writable process");
+        for i in 0..50 {
+            lab.etcdctl(&["put", &format!("/kockpit-test/snap/{i}"), &"v".repeat(100)]).expect("put");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("etcd.db");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let t = Instant::now();
+        let ok = kockpit::etcd::snapshot::take(lab.settings(), None, None, &cap, file.to_str().unwrap(), 1, &tx).await;
+        let (steps, end) = op_events(&mut rx);
+        let (_, summary) = end.expect("a result");
+        eprintln!("snapshot in {:.2} s: {summary}\n{steps:#?}", t.elapsed().as_secs_f64());
+        assert!(ok, "{summary}\n{steps:#?}");
+        assert!(steps.iter().any(|s| s.contains("etcd's SHA-256 verified")), "{steps:#?}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "owner-only: it holds every Secret");
+        assert!(!dir.path().join("etcd.db.kockpit-part").exists());
+        // what etcd's own tool says of the same file
+        let st = kockpit::etcd::snapshot::db_status(&file).expect("status");
+        let out = lab.etcdctl(&["snapshot", "status", file.to_str().unwrap(), "-w", "json"]).expect("etcdctl snapshot status");
+        let js: serde_json::Value = serde_json::from_str(out.lines().rfind(|l| l.starts_with('{')).unwrap_or("{}")).unwrap();
+        assert_eq!(js["hash"].as_u64(), Some(st.hash as u64), "{out}");
+        assert_eq!(js["revision"].as_u64(), Some(st.revision), "{out}");
+        assert_eq!(js["totalKey"].as_u64(), Some(st.total_keys), "{out}");
+        assert_eq!(js["totalSize"].as_u64(), Some(st.total_size), "{out}");
+        assert!(summary.contains(&format!("revision {}, {} keys", st.revision, st.total_keys)), "{summary}");
+        // never over an existing file, and nothing left behind
+        let ok = kockpit::etcd::snapshot::take(lab.settings(), None, None, &cap, file.to_str().unwrap(), 2, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        assert!(!ok && end.is_some_and(|(_, s)| s.contains("exists") && s.contains("does not overwrite")));
+        let _ = lab.etcdctl(&["del", "--prefix", "/kockpit-test/"]);
+    });
+}

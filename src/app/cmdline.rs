@@ -86,6 +86,7 @@ pub enum Parsed {
     HaproxyServer(String, ServerAdmin),
     Defrag,
     Disarm,
+    Snapshot(String),
     Maintenance(String, bool),
     Theme(String),
     Export,
@@ -167,6 +168,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "haproxy-ready" => one().map(|s| Parsed::HaproxyServer(s, ServerAdmin::Ready)),
         "defrag" => none(Parsed::Defrag),
         "disarm" => none(Parsed::Disarm),
+        "snapshot" => one().map(Parsed::Snapshot),
         "maintenance" => one().map(|h| Parsed::Maintenance(h, false)),
         "maintenance-end" => one().map(|h| Parsed::Maintenance(h, true)),
         "theme" => one().map(Parsed::Theme),
@@ -440,6 +442,7 @@ impl App {
             Parsed::HaproxyServer(s, admin) => OpRequest::HaproxyServer { server: known("haproxy server", &s, &names.servers)?, admin },
             Parsed::Defrag => OpRequest::EtcdDefrag,
             Parsed::Disarm => OpRequest::EtcdDisarm,
+            Parsed::Snapshot(to) => OpRequest::EtcdSnapshot { to },
             Parsed::Maintenance(h, end) => OpRequest::Maintenance { host: known("master", &h, &names.masters)?, end, parts: vec![] },
             other => return Err(format!("not an operation: {other:?}")),
         })
@@ -475,6 +478,7 @@ impl App {
             | Parsed::HaproxyServer(..)
             | Parsed::Defrag
             | Parsed::Disarm
+            | Parsed::Snapshot(_)
             | Parsed::Maintenance(..)) => self.propose(self.request_of(p, &names)?),
             Parsed::Theme(name) => {
                 let name = known("theme", &name, &names.themes)?;

@@ -353,6 +353,7 @@ impl App {
                         Action::HaproxyReady => "Make ready in haproxy",
                         Action::EtcdDefrag => "Defragment etcd",
                         Action::EtcdDisarm => "Disarm etcd's NOSPACE alarm",
+                        Action::EtcdSnapshot => "Snapshot etcd",
                         Action::Maintenance | Action::MaintenanceEnd => "Master maintenance",
                         _ => a.name(),
                     };
@@ -425,6 +426,7 @@ impl App {
             | Action::HaproxyReady
             | Action::EtcdDefrag
             | Action::EtcdDisarm
+            | Action::EtcdSnapshot
             | Action::Maintenance
             | Action::MaintenanceEnd => {}
             Action::CommandLine => self.open_command_line(),

@@ -63,6 +63,11 @@ impl App {
             }
             Action::EtcdDefrag => OpRequest::EtcdDefrag,
             Action::EtcdDisarm => OpRequest::EtcdDisarm,
+            Action::EtcdSnapshot => {
+                let name: String =
+                    self.model.meta.cluster.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+                OpRequest::EtcdSnapshot { to: format!("etcd-{name}-{}.db", Utc::now().format("%Y%m%d-%H%M%S")) }
+            }
             Action::Maintenance | Action::MaintenanceEnd => {
                 let host = self.target_node().ok_or("select a master first (in Hosts, etcd or Nodes)")?;
                 OpRequest::Maintenance { host, end: a == Action::MaintenanceEnd, parts: vec![] }

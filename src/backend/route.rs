@@ -53,7 +53,8 @@ pub fn op_part(req: &OpRequest) -> Option<Part> {
         | OpRequest::SetNoout { .. }
         | OpRequest::EtcdMoveLeader { .. }
         | OpRequest::EtcdDefrag
-        | OpRequest::EtcdDisarm => Part::Stores,
+        | OpRequest::EtcdDisarm
+        | OpRequest::EtcdSnapshot { .. } => Part::Stores,
     })
 }
 

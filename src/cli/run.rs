@@ -14,7 +14,7 @@ use crate::app::Dialog;
 use crate::ops::{DryRunState, OpPlan, OpRequest};
 
 /// The operations `kockpit run` knows, as its errors list them.
-const OPERATIONS: &str = "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, etcd-defrag, etcd-disarm, haproxy-drain, haproxy-ready, maintenance or maintenance-end";
+const OPERATIONS: &str = "cordon, uncordon, drain, failover, restore, renew, noout, etcd-move-leader, etcd-defrag, etcd-disarm, etcd-snapshot, haproxy-drain, haproxy-ready, maintenance or maintenance-end";
 
 /// What `kockpit run` was asked, as the command line would say it (`drain worker2`).
 pub(super) struct RunArgs<'a> {
@@ -44,11 +44,12 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
         "etcd-move-leader" => "move-leader",
         "etcd-defrag" => "defrag",
         "etcd-disarm" => "disarm",
+        "etcd-snapshot" => "snapshot",
         other => other,
     };
     let flag = match verb {
         "cordon" | "uncordon" | "drain" => a.node,
-        "failover" | "move-leader" => a.to,
+        "failover" | "move-leader" | "snapshot" => a.to,
         "restore" => a.lb,
         "renew" => a.master,
         "haproxy-drain" | "haproxy-ready" => a.server,
@@ -61,7 +62,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
     // a flag that names another operation's target is a mistake, not something to ignore
     for (name, given, owners) in [
         ("--node", a.node, &["cordon", "uncordon", "drain"][..]),
-        ("--to", a.to, &["failover", "move-leader"][..]),
+        ("--to", a.to, &["failover", "move-leader", "snapshot"][..]),
         ("--lb", a.lb, &["restore"][..]),
         ("--master", a.master, &["renew"][..]),
         ("--server", a.server, &["haproxy-drain", "haproxy-ready"][..]),
@@ -79,6 +80,7 @@ pub(super) fn line_of(a: &RunArgs) -> Result<String, String> {
             "renew" => "MASTER|all or --master MASTER",
             "haproxy-drain" | "haproxy-ready" => "SERVER or --server SERVER",
             "maintenance" | "maintenance-end" => "MASTER or --host MASTER",
+            "snapshot" => "FILE or --to FILE",
             _ => "MEMBER or --to MEMBER",
         };
         return Err(format!("{op}: name its target: {how}"));

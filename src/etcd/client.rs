@@ -203,6 +203,21 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// `POST path`, the answer's body left to read as it arrives (a snapshot is as large as the DB).
+    pub async fn post_stream(&mut self, path: &str, body: Bytes) -> Result<(u16, hyper::body::Incoming), String> {
+        self.sender.ready().await.map_err(|e| format!("http: {e}"))?;
+        let req = http::Request::post(path)
+            .header(http::header::HOST, &self.authority)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::USER_AGENT, concat!("kockpit/", env!("CARGO_PKG_VERSION")))
+            .body(Full::new(body))
+            .map_err(|e| e.to_string())?;
+        let resp = self.sender.send_request(req).await.map_err(|e| format!("http: {e}"))?;
+        Ok((resp.status().as_u16(), resp.into_body()))
+    }
+}
+
 /// Dial `host:port` directly.
 pub async fn dial_direct(host: &str, port: u16, timeout: Duration) -> Result<BoxIo, String> {
     let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))

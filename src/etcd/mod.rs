@@ -16,6 +16,7 @@
 pub mod client;
 pub mod ops;
 pub mod parse;
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -414,6 +415,37 @@ impl EtcdProbe {
                 slot.conn = None;
                 Err(format!("{}: no answer in {:.1}s", member.name, timeout.as_secs_f64()))
             }
+        }
+    }
+}
+
+impl EtcdProbe {
+    /// `POST path` to `member` over the connection the last poll used, its answer's body left to
+    /// read as it arrives (etcd's snapshot stream). Only a writable process asks (the snapshot is a
+    /// copy of every key and secret).
+    pub async fn post_stream_to_member(
+        &mut self,
+        member: &crate::model::EtcdMember,
+        path: &str,
+        body: Vec<u8>,
+        _cap: &crate::ops::WriteCap,
+    ) -> Result<(u16, hyper::body::Incoming, client::Conn), String> {
+        let tls = self.credentials().await?;
+        let key = parse::url_host_port(&member.endpoint).map(|(h, p)| endpoint_key(&h, p));
+        let key = key
+            .filter(|k| self.slots.contains_key(k))
+            .or_else(|| self.slots.iter().find(|(_, s)| s.name.as_deref() == Some(member.name.as_str())).map(|(k, _)| k.clone()))
+            .ok_or_else(|| format!("{}: no connection to its endpoint {}", member.name, member.endpoint))?;
+        let (tunnel, mode, within) = (self.tunnel.clone(), self.settings.tunnel, self.settings.request_timeout);
+        let slot = self.slots.get_mut(&key).ok_or("internal: slot vanished")?;
+        connect(slot, tls, tunnel, mode, within).await?;
+        // the connection is the stream's until it ends: the slot reconnects for the next poll
+        let mut conn = slot.conn.take().ok_or("not connected")?;
+        // the connection is handed back with the body: the stream lives as long as it does
+        match tokio::time::timeout(within, conn.post_stream(path, bytes::Bytes::from(body))).await {
+            Ok(Ok((status, body))) => Ok((status, body, conn)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!("{}: no answer in {:.1}s", member.name, within.as_secs_f64())),
         }
     }
 }

@@ -118,6 +118,18 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                         (Some(_), Some(_)) => refuse(id, "etcd: this cluster's plan names no etcd host".into()),
                         _ => refuse(id, "etcd: its credentials are read over SSH, and the SSH pool could not start".into()),
                     },
+                    Command::Execute { id, request: OpRequest::EtcdSnapshot { to }, cap } => match (&pool, &remote) {
+                        (Some(pool), Some(remote)) if plan.etcd_hosts().next().is_some() => {
+                            let tunnel: Arc<dyn crate::etcd::Tunnel> = Arc::new(PoolTunnel(pool.clone()));
+                            let (s, remote, tx) = (EtcdSettings::from_plan(&plan), remote.clone(), tx.clone());
+                            tokio::spawn(async move {
+                                crate::etcd::snapshot::take(s, Some(remote), Some(tunnel), &cap, &to, id, &tx).await;
+                            });
+                            vec![]
+                        }
+                        (Some(_), Some(_)) => refuse(id, "etcd: this cluster's plan names no etcd host".into()),
+                        _ => refuse(id, "etcd: its credentials are read over SSH, and the SSH pool could not start".into()),
+                    },
                     Command::Execute { id, request: OpRequest::EtcdDisarm, cap } => match (&pool, &remote) {
                         (Some(pool), Some(remote)) if plan.etcd_hosts().next().is_some() => {
                             let tunnel: Arc<dyn crate::etcd::Tunnel> = Arc::new(PoolTunnel(pool.clone()));

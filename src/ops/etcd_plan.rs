@@ -249,6 +249,33 @@ pub(super) fn plan_disarm(p: &mut OpPlan, m: &Model) {
     p.steps.push("verify: no NOSPACE alarm on a fresh read".into());
 }
 
+pub(super) fn plan_snapshot(p: &mut OpPlan, m: &Model, to: &str) {
+    if to.trim().is_empty() {
+        p.blockers.push("name the file to write the snapshot to".into());
+    }
+    match &m.etcd.data {
+        None => p.blockers.push("etcd's status is unknown now: kockpit cannot see a leader to take the snapshot from".into()),
+        Some(v) => match v.leader() {
+            None => p.blockers.push(format!(
+                "etcd has no leader ({} of {} voting members answer): a snapshot is taken from a healthy cluster's leader",
+                v.healthy(),
+                v.size()
+            )),
+            Some(l) => {
+                p.steps.push(format!(
+                    "stream a snapshot of about {} from the leader {} (etcd's Maintenance.Snapshot) into {to}.kockpit-part (mode 600)",
+                    mb(l.db_size),
+                    l.name
+                ));
+            }
+        },
+    }
+    p.steps.push("check the SHA-256 etcd sends with it; a mismatch removes the file".into());
+    p.steps.push("read its revision, key count, size and hash as etcdutl snapshot status does; rename it to the name asked for".into());
+    p.warnings.push("the file holds every key of the cluster, Secrets included: keep it like a private key".into());
+    p.warnings.push("an existing file of that name is never overwritten: refused".into());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,6 +135,10 @@ pub enum OpRequest {
         end: bool,
         parts: Vec<OpRequest>,
     },
+    /// A snapshot of etcd from its leader, into a file on this machine.
+    EtcdSnapshot {
+        to: String,
+    },
 }
 
 impl OpRequest {
@@ -156,6 +160,7 @@ impl OpRequest {
             OpRequest::Maintenance { host, parts, .. } => {
                 std::iter::once(host.clone()).chain(parts.iter().flat_map(|p| p.subjects(m))).collect()
             }
+            OpRequest::EtcdSnapshot { .. } => vec![],
         }
     }
     /// One request of every kind (for tests that must cover every operation). The match makes a new
@@ -175,6 +180,7 @@ impl OpRequest {
             OpRequest::EtcdDefrag,
             OpRequest::EtcdDisarm,
             OpRequest::Maintenance { host: "master2".into(), end: false, parts: vec![] },
+            OpRequest::EtcdSnapshot { to: "/tmp/etcd.db".into() },
         ];
         for r in &all {
             match r {
@@ -189,7 +195,8 @@ impl OpRequest {
                 | OpRequest::HaproxyServer { .. }
                 | OpRequest::EtcdDefrag
                 | OpRequest::EtcdDisarm
-                | OpRequest::Maintenance { .. } => {}
+                | OpRequest::Maintenance { .. }
+                | OpRequest::EtcdSnapshot { .. } => {}
             }
         }
         all
@@ -211,6 +218,9 @@ impl OpRequest {
                 Some("one request to the leader: etcd hands over within an election timeout or refuses, nothing to stop halfway")
             }
             OpRequest::EtcdDisarm => Some("one raft proposal per alarm: done or refused in a moment, nothing to stop halfway"),
+            OpRequest::EtcdSnapshot { .. } => {
+                Some("a read of etcd into a file: it ends (a partial file is removed) and changes nothing in the cluster")
+            }
             OpRequest::HaproxyServer { .. } => Some(
                 "a server changed on some LBs and not on others is worse than either: it runs to its end (the drain's wait is \
                  bounded, 30 s) and reports; make it ready again to undo",
@@ -235,6 +245,7 @@ impl OpRequest {
             OpRequest::EtcdDefrag => "Defragment etcd, one member at a time".to_string(),
             OpRequest::EtcdDisarm => "Disarm etcd's NOSPACE alarm".to_string(),
             OpRequest::Maintenance { host, end, .. } => format!("{} maintenance of {host}", if *end { "End" } else { "Start" }),
+            OpRequest::EtcdSnapshot { to } => format!("Snapshot etcd to {to}"),
         }
     }
 
@@ -254,6 +265,7 @@ impl OpRequest {
             OpRequest::EtcdDefrag => "defrag".to_string(),
             OpRequest::EtcdDisarm => "disarm".to_string(),
             OpRequest::Maintenance { host, end, .. } => format!("maintenance{} {host}", if *end { " end" } else { "" }),
+            OpRequest::EtcdSnapshot { .. } => "snapshot".to_string(),
         }
     }
 
@@ -267,7 +279,7 @@ impl OpRequest {
             OpRequest::SetNoout { .. } => vec![PanelId::Ceph],
             OpRequest::EtcdMoveLeader { .. } => vec![PanelId::Etcd],
             OpRequest::HaproxyServer { .. } => vec![PanelId::Haproxy],
-            OpRequest::EtcdDefrag | OpRequest::EtcdDisarm => vec![PanelId::Etcd],
+            OpRequest::EtcdDefrag | OpRequest::EtcdDisarm | OpRequest::EtcdSnapshot { .. } => vec![PanelId::Etcd],
             OpRequest::Maintenance { .. } => vec![PanelId::Etcd, PanelId::Haproxy, PanelId::Nodes, PanelId::Platform, PanelId::Ceph],
         }
     }
@@ -441,6 +453,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
         OpRequest::EtcdDefrag => etcd_plan::plan_defrag(&mut p, m),
         OpRequest::EtcdDisarm => etcd_plan::plan_disarm(&mut p, m),
         OpRequest::Maintenance { host, end, .. } => maintenance::plan_maintenance(&mut p, m, host, *end),
+        OpRequest::EtcdSnapshot { to } => etcd_plan::plan_snapshot(&mut p, m, to),
         OpRequest::SetNoout { on } => {
             let set = m.ceph_view().is_some_and(|c| c.flags.iter().any(|f| f == "noout"));
             if *on && set {

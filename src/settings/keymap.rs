@@ -698,6 +698,7 @@ mod tests {
             ("U", Action::HaproxyReady),
             ("F", Action::EtcdDefrag),
             ("A", Action::EtcdDisarm),
+            ("S", Action::EtcdSnapshot),
             ("M", Action::Maintenance),
             ("E", Action::MaintenanceEnd),
             ("l", Action::Logs),

@@ -339,6 +339,23 @@ impl SimCluster {
                 self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
                 return None;
             }
+            OpRequest::EtcdSnapshot { to } => {
+                // the demo has no etcd data: it says what it would have written, and writes nothing
+                let v = self.etcd_view();
+                let Some(l) = v.leader() else {
+                    let why = "refused: etcd has no leader: a snapshot is taken from a healthy cluster's leader".to_string();
+                    self.finished.push(OpEvent::Step { id, text: why.clone(), ok: false });
+                    self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
+                    return None;
+                };
+                let (name, size) = (l.name.clone(), crate::ops::etcd_plan::mb(l.db_size_in_use));
+                q.push_back((at(300), Step::Say(format!("{size} streamed from {name}; etcd's SHA-256 verified (simulated)"))));
+                let summary = format!(
+                    "snapshot {to}: revision {}, {size}, from {name} (the leader); simulated: the demo writes no file",
+                    self.etcd_index
+                );
+                q.push_back((at(400), Step::Finish(summary)));
+            }
             OpRequest::EtcdDisarm => {
                 let c = crate::ops::etcd_plan::disarm_checks(&self.etcd_view());
                 if let Some(b) = c.blockers.first() {
