@@ -1473,6 +1473,12 @@ fn f_plans_a_rolling_etcd_defrag_leader_last_and_the_command_line_does_the_same(
     let mut app = app_with(false, &[], None);
     app.run_command("defrag").unwrap();
     assert!(matches!(&app.view.dialog, Dialog::Confirm(p) if p.request == OpRequest::EtcdDefrag));
+    // S: a snapshot into a file named for the cluster and the time, here
+    let mut app = app_with(false, &[], None);
+    app.on_key(key('S'));
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("{:?}", app.view.dialog) };
+    assert!(matches!(&p.request, OpRequest::EtcdSnapshot { to } if to.starts_with("etcd-") && to.ends_with(".db")), "{p:?}");
+    assert!(p.blockers.is_empty() && p.warnings.iter().any(|w| w.contains("Secrets included")), "{p:?}");
     // A: disarm NOSPACE; in a healthy demo there is nothing to disarm
     let mut app = app_with(false, &[], None);
     app.on_key(key('A'));
