@@ -226,10 +226,14 @@ fn command_line_pause_and_restore_after_an_emergency_failover() {
     t.tmux(&["send-keys", "-t", "t", "-l", "worker9"]);
     t.keys(&["Enter"]);
     t.wait("the unknown node said", 5, |s| s.contains("no node `worker9`"));
+    // each Esc is seen before the next key: tmux joins an Esc and a key sent right after it into one
+    // Alt key, which the command line takes as text
     t.keys(&["Escape"]);
+    t.wait("the command line closed", 5, |s| !s.contains(" :drain"));
     command(&t, "frobnicate");
     t.wait("unknown command", 5, |s| s.contains("unknown command `frobnicate`"));
     t.keys(&["Escape"]);
+    t.wait("the command line closed", 5, |s| !s.contains(" :frobnicate"));
 
     // a paste is text: its line breaks and `y` confirm nothing
     t.keys(&[":"]);
@@ -238,6 +242,7 @@ fn command_line_pause_and_restore_after_an_emergency_failover() {
     t.tmux(&["paste-buffer", "-p", "-b", "k", "-t", "t"]);
     t.wait("the paste on the command line", 5, |s| s.contains(" :cordon worker2 y _"));
     t.keys(&["Escape"]);
+    t.wait("the command line closed", 5, |s| !s.contains(" :cordon"));
 
     // paused means paused: a few seconds later nothing on screen is stale or unreachable
     t.keys(&["p"]);
