@@ -15,6 +15,12 @@ impl Reporter {
     pub async fn step(&self, text: impl Into<String>, ok: bool) {
         let _ = self.tx.send(BackendEvent::Op(OpEvent::Step { id: self.id, text: text.into(), ok })).await;
     }
+    /// [`Reporter::finish`], and whether it was a success (what an executor returns).
+    pub async fn conclude(&self, result: Result<String, String>) -> bool {
+        let ok = result.is_ok();
+        self.finish(result).await;
+        ok
+    }
     pub async fn finish(&self, result: Result<String, String>) {
         let (ok, summary) = match result {
             Ok(s) => (true, s),

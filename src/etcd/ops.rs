@@ -34,9 +34,7 @@ pub async fn move_leader(
 ) -> bool {
     let r = Reporter { id, tx: tx.clone() };
     let result = hand_over(settings, remote, tunnel, cap, to, id, &r).await;
-    let ok = result.is_ok();
-    r.finish(result).await;
-    ok
+    r.conclude(result).await
 }
 
 async fn hand_over(
@@ -110,9 +108,7 @@ pub async fn defrag(
 ) -> bool {
     let r = Reporter { id, tx: tx.clone() };
     let result = defrag_all(settings, remote, tunnel, cap, &r, stop).await;
-    let ok = result.is_ok();
-    r.finish(result).await;
-    ok
+    r.conclude(result).await
 }
 
 async fn defrag_all(
@@ -215,9 +211,7 @@ pub async fn disarm(
 ) -> bool {
     let r = Reporter { id, tx: tx.clone() };
     let result = disarm_all(settings, remote, tunnel, cap, &r).await;
-    let ok = result.is_ok();
-    r.finish(result).await;
-    ok
+    r.conclude(result).await
 }
 
 async fn disarm_all(

@@ -296,9 +296,7 @@ pub async fn take(
     if result.is_err() {
         let _ = std::fs::remove_file(&part);
     }
-    let ok = result.is_ok();
-    r.finish(result).await;
-    ok
+    r.conclude(result).await
 }
 
 async fn snapshot(

@@ -38,6 +38,20 @@ pub fn ceph_settings(plan: &Plan) -> Option<(CephSettings, bool)> {
     Some((s, c.via == CephVia::Local))
 }
 
+/// What an etcd operation runs with: the plan's etcd settings, and the SSH pool's connection (the
+/// credentials are read over it) and tunnel; or why there is none.
+fn etcd_access(
+    plan: &Plan,
+    pool: &Option<SshPool>,
+    remote: &Option<Remote>,
+) -> Result<(EtcdSettings, Remote, Arc<dyn crate::etcd::Tunnel>), &'static str> {
+    match (pool, remote) {
+        (Some(_), Some(_)) if plan.etcd_hosts().next().is_none() => Err("etcd: this cluster's plan names no etcd host"),
+        (Some(pool), Some(remote)) => Ok((EtcdSettings::from_plan(plan), remote.clone(), Arc::new(PoolTunnel(pool.clone())))),
+        _ => Err("etcd: its credentials are read over SSH, and the SSH pool could not start"),
+    }
+}
+
 /// Start the etcd, Ceph and certificate probes for `plan`; the tasks stop when the handle is dropped.
 pub fn spawn(plan: &Plan, settings: LiveSettings) -> BackendHandle {
     let plan = plan.clone();
@@ -106,56 +120,44 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                             vec![]
                         }
                     },
-                    Command::Execute { id, request: OpRequest::EtcdMoveLeader { to }, cap } => match (&pool, &remote) {
-                        (Some(pool), Some(remote)) if plan.etcd_hosts().next().is_some() => {
-                            let tunnel: Arc<dyn crate::etcd::Tunnel> = Arc::new(PoolTunnel(pool.clone()));
-                            let (s, remote, tx) = (EtcdSettings::from_plan(&plan), remote.clone(), tx.clone());
-                            tokio::spawn(async move {
-                                crate::etcd::ops::move_leader(s, Some(remote), Some(tunnel), &cap, &to, id, &tx).await;
+                    Command::Execute {
+                        id,
+                        request:
+                            request @ (OpRequest::EtcdMoveLeader { .. }
+                            | OpRequest::EtcdSnapshot { .. }
+                            | OpRequest::EtcdDisarm
+                            | OpRequest::EtcdDefrag),
+                        cap,
+                    } => match etcd_access(&plan, &pool, &remote) {
+                        Err(why) => refuse(id, why.into()),
+                        Ok((s, remote, tunnel)) => {
+                            // a defrag stops before its next member when cancelled
+                            let stop = matches!(request, OpRequest::EtcdDefrag).then(|| {
+                                let (stop_tx, stop_rx) = watch::channel(false);
+                                running.insert(id, stop_tx);
+                                stop_rx
                             });
-                            vec![]
-                        }
-                        (Some(_), Some(_)) => refuse(id, "etcd: this cluster's plan names no etcd host".into()),
-                        _ => refuse(id, "etcd: its credentials are read over SSH, and the SSH pool could not start".into()),
-                    },
-                    Command::Execute { id, request: OpRequest::EtcdSnapshot { to }, cap } => match (&pool, &remote) {
-                        (Some(pool), Some(remote)) if plan.etcd_hosts().next().is_some() => {
-                            let tunnel: Arc<dyn crate::etcd::Tunnel> = Arc::new(PoolTunnel(pool.clone()));
-                            let (s, remote, tx) = (EtcdSettings::from_plan(&plan), remote.clone(), tx.clone());
+                            let (tx, done) = (tx.clone(), done_tx.clone());
                             tokio::spawn(async move {
-                                crate::etcd::snapshot::take(s, Some(remote), Some(tunnel), &cap, &to, id, &tx).await;
-                            });
-                            vec![]
-                        }
-                        (Some(_), Some(_)) => refuse(id, "etcd: this cluster's plan names no etcd host".into()),
-                        _ => refuse(id, "etcd: its credentials are read over SSH, and the SSH pool could not start".into()),
-                    },
-                    Command::Execute { id, request: OpRequest::EtcdDisarm, cap } => match (&pool, &remote) {
-                        (Some(pool), Some(remote)) if plan.etcd_hosts().next().is_some() => {
-                            let tunnel: Arc<dyn crate::etcd::Tunnel> = Arc::new(PoolTunnel(pool.clone()));
-                            let (s, remote, tx) = (EtcdSettings::from_plan(&plan), remote.clone(), tx.clone());
-                            tokio::spawn(async move {
-                                crate::etcd::ops::disarm(s, Some(remote), Some(tunnel), &cap, id, &tx).await;
-                            });
-                            vec![]
-                        }
-                        (Some(_), Some(_)) => refuse(id, "etcd: this cluster's plan names no etcd host".into()),
-                        _ => refuse(id, "etcd: its credentials are read over SSH, and the SSH pool could not start".into()),
-                    },
-                    Command::Execute { id, request: OpRequest::EtcdDefrag, cap } => match (&pool, &remote) {
-                        (Some(pool), Some(remote)) if plan.etcd_hosts().next().is_some() => {
-                            let tunnel: Arc<dyn crate::etcd::Tunnel> = Arc::new(PoolTunnel(pool.clone()));
-                            let (s, remote, tx, done) = (EtcdSettings::from_plan(&plan), remote.clone(), tx.clone(), done_tx.clone());
-                            let (stop_tx, stop_rx) = watch::channel(false);
-                            running.insert(id, stop_tx);
-                            tokio::spawn(async move {
-                                crate::etcd::ops::defrag(s, Some(remote), Some(tunnel), &cap, id, &tx, Some(stop_rx)).await;
+                                let (remote, tunnel) = (Some(remote), Some(tunnel));
+                                match request {
+                                    OpRequest::EtcdMoveLeader { to } => {
+                                        crate::etcd::ops::move_leader(s, remote, tunnel, &cap, &to, id, &tx).await;
+                                    }
+                                    OpRequest::EtcdSnapshot { to } => {
+                                        crate::etcd::snapshot::take(s, remote, tunnel, &cap, &to, id, &tx).await;
+                                    }
+                                    OpRequest::EtcdDisarm => {
+                                        crate::etcd::ops::disarm(s, remote, tunnel, &cap, id, &tx).await;
+                                    }
+                                    _ => {
+                                        crate::etcd::ops::defrag(s, remote, tunnel, &cap, id, &tx, stop).await;
+                                    }
+                                }
                                 let _ = done.send(id);
                             });
                             vec![]
                         }
-                        (Some(_), Some(_)) => refuse(id, "etcd: this cluster's plan names no etcd host".into()),
-                        _ => refuse(id, "etcd: its credentials are read over SSH, and the SSH pool could not start".into()),
                     },
                     Command::Cancel { id } => {
                         if let Some(stop) = running.get(&id) {
