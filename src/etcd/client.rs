@@ -187,15 +187,20 @@ impl Conn {
         self.post_bytes(path, Bytes::from_static(body)).await
     }
 
-    /// [`Conn::post`] with a body built at run time.
-    pub async fn post_bytes(&mut self, path: &str, body: Bytes) -> Result<(u16, Bytes), String> {
-        self.sender.ready().await.map_err(|e| format!("http: {e}"))?;
-        let req = http::Request::post(path)
+    /// `POST path` with a JSON body, as every request to a member is made.
+    fn request(&self, path: &str, body: Bytes) -> Result<http::Request<Full<Bytes>>, String> {
+        http::Request::post(path)
             .header(http::header::HOST, &self.authority)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, concat!("kockpit/", env!("CARGO_PKG_VERSION")))
             .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    }
+
+    /// [`Conn::post`] with a body built at run time.
+    pub async fn post_bytes(&mut self, path: &str, body: Bytes) -> Result<(u16, Bytes), String> {
+        self.sender.ready().await.map_err(|e| format!("http: {e}"))?;
+        let req = self.request(path, body)?;
         let resp = self.sender.send_request(req).await.map_err(|e| format!("http: {e}"))?;
         let status = resp.status().as_u16();
         let body = resp.into_body().collect().await.map_err(|e| format!("http body: {e}"))?.to_bytes();
@@ -207,12 +212,7 @@ impl Conn {
     /// `POST path`, the answer's body left to read as it arrives (a snapshot is as large as the DB).
     pub async fn post_stream(&mut self, path: &str, body: Bytes) -> Result<(u16, hyper::body::Incoming), String> {
         self.sender.ready().await.map_err(|e| format!("http: {e}"))?;
-        let req = http::Request::post(path)
-            .header(http::header::HOST, &self.authority)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::USER_AGENT, concat!("kockpit/", env!("CARGO_PKG_VERSION")))
-            .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
+        let req = self.request(path, body)?;
         let resp = self.sender.send_request(req).await.map_err(|e| format!("http: {e}"))?;
         Ok((resp.status().as_u16(), resp.into_body()))
     }
