@@ -198,7 +198,14 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
                 assert_eq!(e["ok"], true, "{stem}: {e}");
                 let met = e["met_after_ms"].as_i64().unwrap_or_else(|| panic!("{stem}: no measured time: {e}"));
                 // a steady check ("no failed client request for 8 s") is met when its window has held
-                let steady = e["text"].as_str().is_some_and(|t| t.starts_with("no failed client request"));
+                let steady =
+                    e["text"].as_str().is_some_and(|t| t.starts_with("no failed client request") || t.starts_with("no failed etcd write"));
+                // the etcd client wrote throughout, and none of its writes failed
+                if e["text"].as_str().is_some_and(|t| t.starts_with("no failed etcd write")) {
+                    let detail = e["detail"].as_str().unwrap_or("");
+                    let writes: u32 = detail.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                    assert!(writes >= 10 && detail.ends_with(", 0 failed"), "{stem}: {e}");
+                }
                 let deadline = e["deadline_ms"].as_i64().unwrap();
                 assert!(if steady { met >= deadline } else { met <= deadline }, "{stem}: {e}");
                 measured.push(format!("    {}: met after {:.2} s", e["text"].as_str().unwrap_or(""), met as f64 / 1000.0));
@@ -209,6 +216,19 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
         summary.push(format!("{stem}: passed in {:.1}s\n{}", t0.elapsed().as_secs_f64(), measured.join("\n")));
     }
     eprintln!("{}", summary.join("\n"));
+    // the drill's etcd client deleted its keys
+    let envs: Vec<(&str, &str)> = ["ETCDCTL_API", "ETCDCTL_ENDPOINTS", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"]
+        .iter()
+        .map(|k| (*k, ha_env[*k].as_str()))
+        .collect();
+    let left = harness::run_env(
+        Path::new("etcdctl"),
+        &["--command-timeout=5s", "get", "--prefix", "--keys-only", kockpit::ops::ETCD_WRITE_PREFIX],
+        &envs,
+        Duration::from_secs(30),
+    )
+    .expect("etcdctl get");
+    assert!(left.trim().is_empty(), "the drill's etcd keys are deleted: {left}");
     // every drill restored what it broke
     wait_at_rest(&ha, 60);
     let flags = kit::run_bounded(&ceph, &["ceph", "osd", "dump", "-f", "json"], Duration::from_secs(60)).unwrap();

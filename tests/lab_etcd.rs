@@ -684,7 +684,7 @@ fn a_defrag_is_refused_with_a_member_down_and_aborts_when_the_leader_is_killed_m
 
 #[test]
 #[ignore = "lab: needs root and the lab (tests/run runs it)"]
-fn a_snapshot_from_the_leader_is_verified_and_reads_as_etcdctl_reads_it() {
+fn a_snapshot_from_the_leader_is_verified_here_and_on_a_chosen_host_and_reads_as_etcdctl_reads_it() {
     let lab = lab();
     rt().block_on(async {
         let cap = kockpit::ops::WriteCap::acquire(false).expect("a writable process");
@@ -695,7 +695,8 @@ fn a_snapshot_from_the_leader_is_verified_and_reads_as_etcdctl_reads_it() {
         let file = dir.path().join("etcd.db");
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         let t = Instant::now();
-        let ok = kockpit::etcd::snapshot::take(lab.settings(), None, None, &cap, file.to_str().unwrap(), 1, &tx).await;
+        let local = || kockpit::ops::etcd_plan::SnapshotDest::Local(file.clone());
+        let ok = kockpit::etcd::snapshot::take(lab.settings(), None, None, &cap, local(), 1, &tx).await;
         let (steps, end) = op_events(&mut rx);
         let (_, summary) = end.expect("a result");
         eprintln!("snapshot in {:.2} s: {summary}\n{steps:#?}", t.elapsed().as_secs_f64());
@@ -714,9 +715,51 @@ fn a_snapshot_from_the_leader_is_verified_and_reads_as_etcdctl_reads_it() {
         assert_eq!(js["totalSize"].as_u64(), Some(st.total_size), "{out}");
         assert!(summary.contains(&format!("revision {}, {} keys", st.revision, st.total_keys)), "{summary}");
         // never over an existing file, and nothing left behind
-        let ok = kockpit::etcd::snapshot::take(lab.settings(), None, None, &cap, file.to_str().unwrap(), 2, &tx).await;
+        let ok = kockpit::etcd::snapshot::take(lab.settings(), None, None, &cap, local(), 2, &tx).await;
         let (_, end) = op_events(&mut rx);
         assert!(!ok && end.is_some_and(|(_, s)| s.contains("exists") && s.contains("does not overwrite")));
+
+        // to a chosen host: copied over SSH, checked there, owner-only, and etcd's tool reads it there
+        let plan = lab.plan();
+        let m1 = plan.host("m1").expect("m1");
+        let path = "/var/lib/etcd/kockpit-test-snapshot.db";
+        let _ = lab.ha(&["exec", "m1", "rm", "-f", path]);
+        let to_m1 = || kockpit::ops::etcd_plan::SnapshotDest::Host { name: "m1".into(), ssh_host: m1.ssh_host.clone(), path: path.into() };
+        let writable = SshPool::new(PoolOptions {
+            ssh_config: Some(PathBuf::from(lab.var("KOCKPIT_SSH_CONFIG"))),
+            mode: AccessMode::ReadWrite,
+            use_agent: false,
+            ..PoolOptions::default()
+        })
+        .expect("lab ssh config");
+        // a read-only pool copies nothing
+        let ok = kockpit::etcd::snapshot::take(lab.settings(), Some(lab.remote()), None, &cap, to_m1(), 3, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        assert!(!ok && end.as_ref().is_some_and(|(_, s)| s.contains("refused")), "{end:?}");
+        assert!(lab.ha(&["exec", "m1", "test", "-e", path]).is_err(), "nothing written by a read-only pool");
+        let t = Instant::now();
+        let ok = kockpit::etcd::snapshot::take(lab.settings(), Some(Remote::ssh(writable.clone())), None, &cap, to_m1(), 4, &tx).await;
+        let (steps, end) = op_events(&mut rx);
+        let (_, summary) = end.expect("a result");
+        eprintln!("snapshot to m1 in {:.2} s: {summary}\n{steps:#?}", t.elapsed().as_secs_f64());
+        assert!(ok && summary.contains("m1:/var/lib/etcd/kockpit-test-snapshot.db") && summary.contains("SHA-256 matched"), "{summary}");
+        assert_eq!(lab.ha(&["exec", "m1", "stat", "-c", "%a", path]).expect("stat").trim(), "600");
+        let there = lab.ha(&["exec", "m1", "etcdctl", "snapshot", "status", path, "-w", "json"]).expect("etcdctl on m1");
+        let js: serde_json::Value = serde_json::from_str(there.lines().rfind(|l| l.starts_with('{')).unwrap_or("{}")).unwrap();
+        let (rev, keys) = (js["revision"].as_u64().expect("a revision"), js["totalKey"].as_u64().expect("a key count"));
+        assert!(summary.contains(&format!("revision {rev}, {keys} keys")), "{summary} vs {there}");
+        assert!(lab.ha(&["exec", "m1", "test", "-e", &format!("{path}.kockpit-part")]).is_err(), "no part file left on m1");
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("kockpit-etcd-snapshot-{}-", std::process::id())))
+            .collect();
+        assert!(left.is_empty(), "the copy on this machine is removed: {left:?}");
+        // never over a host's file either
+        let ok = kockpit::etcd::snapshot::take(lab.settings(), Some(Remote::ssh(writable)), None, &cap, to_m1(), 5, &tx).await;
+        let (_, end) = op_events(&mut rx);
+        assert!(!ok && end.is_some_and(|(_, s)| s.contains("exists")));
+        let _ = lab.ha(&["exec", "m1", "rm", "-f", path]);
         let _ = lab.etcdctl(&["del", "--prefix", "/kockpit-test/"]);
     });
 }

@@ -77,6 +77,7 @@ pub fn route(cmd: &Command, parts: &[Part]) -> Route {
         Command::DryRun { request: OpRequest::Drain { .. }, .. } => Route::To(Part::Kube),
         Command::DryRun { request, .. } => Route::Nobody(format!("no dry run of {}", request.title())),
         Command::Logs(LogRequest::Open { spec, .. }) => Route::To(if spec.is_kube() { Part::Kube } else { Part::Ssh }),
+        Command::Host { action: crate::ops::HostAction::EtcdWrites { .. }, .. } => Route::To(Part::Stores),
         Command::Host { .. } => Route::To(Part::Ssh),
         Command::NodeDetail { .. } => Route::To(Part::Kube),
         Command::Fault(_) => Route::Nobody(FAULTS_DEMO_ONLY.into()),

@@ -75,6 +75,11 @@ pub enum Action {
     },
     /// Defragment every etcd member, the leader last.
     EtcdDefrag,
+    /// Start (`on = true`) or stop a client writing a key to etcd every 50 ms; stopping it deletes
+    /// its keys. A failed drill stops it too.
+    EtcdWrites {
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,6 +103,11 @@ pub enum Check {
     CephNoFlag(String),
     /// Holds over the whole step: a client probe against the VIP never failed.
     NoFailedClientRequests,
+    /// Holds over the whole step: the drill's etcd client (`etcd_writes`) wrote, and no write failed.
+    NoFailedEtcdWrites,
+    /// A defrag during this step went through every member, the member that led when the step
+    /// started last.
+    EtcdDefragLeaderLast,
 }
 
 pub const CHECKS: &[&str] = &[
@@ -117,12 +127,21 @@ pub const CHECKS: &[&str] = &[
     "ceph_flag",
     "ceph_no_flag",
     "no_failed_client_requests",
+    "no_failed_etcd_writes",
+    "etcd_defrag_leader_last",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Expect {
     pub check: Check,
     pub within_secs: f64,
+}
+
+impl Check {
+    /// Judged over the whole step (failures counted while it runs), not met at one moment.
+    pub fn is_steady(&self) -> bool {
+        matches!(self, Check::NoFailedClientRequests | Check::NoFailedEtcdWrites)
+    }
 }
 
 impl Expect {
@@ -272,6 +291,8 @@ impl DrillFile {
                     "ceph_flag" => Check::CephFlag(need_flag(name)?),
                     "ceph_no_flag" => Check::CephNoFlag(need_flag(name)?),
                     "no_failed_client_requests" => Check::NoFailedClientRequests,
+                    "no_failed_etcd_writes" => Check::NoFailedEtcdWrites,
+                    "etcd_defrag_leader_last" => Check::EtcdDefragLeaderLast,
                     other => return Err(at(e.check.span(), format!("unknown check `{other}`; expected one of: {}", CHECKS.join(", ")))),
                 };
                 let kind = match &check {
@@ -316,7 +337,7 @@ impl DrillFile {
                         Action::Drain { node } | Action::Uncordon { node } => name_at(node, TargetKind::Node, off),
                         Action::RenewCerts { masters } => masters.iter().for_each(|m| name_at(m, TargetKind::Host, off)),
                         Action::Maintenance { target } | Action::MaintenanceEnd { target } => name_at(target, TargetKind::Host, off),
-                        Action::Wait { .. } | Action::SetNoout { .. } | Action::EtcdDefrag => {}
+                        Action::Wait { .. } | Action::SetNoout { .. } | Action::EtcdDefrag | Action::EtcdWrites { .. } => {}
                     }
                     Some(a)
                 }

@@ -91,6 +91,12 @@ struct Active {
     action_done: Option<(bool, String)>,
     /// Failed client requests seen during the step (VIP probe failures).
     client_failures: u32,
+    /// The drill's etcd client's writes during the step: done, failed.
+    etcd_writes: (u32, u32),
+    /// The etcd members a defrag went through during the step, in order.
+    defragged: Vec<String>,
+    /// The member that led etcd when the step started.
+    leader_at_start: Option<String>,
     met: Vec<Option<i64>>,
     failed_early: Option<String>,
 }
@@ -134,8 +140,13 @@ impl DrillRun {
 
     /// Count failed client requests while a step runs (call with every observation).
     pub fn observe(&mut self, payload: &Payload) {
-        if let (Some(a), Payload::VipProbe(Err(_))) = (&mut self.active, payload) {
-            a.client_failures += 1;
+        let Some(a) = &mut self.active else { return };
+        match payload {
+            Payload::VipProbe(Err(_)) => a.client_failures += 1,
+            Payload::EtcdWrite(Ok(_)) => a.etcd_writes.0 += 1,
+            Payload::EtcdWrite(Err(_)) => a.etcd_writes.1 += 1,
+            Payload::EtcdDefragged { member } => a.defragged.push(member.clone()),
+            _ => {}
         }
     }
 
@@ -194,6 +205,9 @@ impl DrillRun {
                     action_sent: false,
                     action_done: None,
                     client_failures: 0,
+                    etcd_writes: (0, 0),
+                    defragged: vec![],
+                    leader_at_start: m.etcd.data.as_ref().and_then(|e| e.leader()).map(|l| l.name.clone()),
                     met: vec![None; spec.expect.len()],
                     failed_early: None,
                 });
@@ -217,7 +231,10 @@ impl DrillRun {
                                     if let Some(u) = action.undo() {
                                         self.undo.push(u);
                                     }
-                                    if matches!(action, HostAction::Start { .. } | HostAction::Heal { .. }) {
+                                    if matches!(
+                                        action,
+                                        HostAction::Start { .. } | HostAction::Heal { .. } | HostAction::EtcdWrites { on: false }
+                                    ) {
                                         self.undo.retain(|x| x != action);
                                     }
                                 }
@@ -249,14 +266,14 @@ impl DrillRun {
             if !action_ok {
                 a.failed_early = Some("action failed".into());
             }
-            let client_failures = a.client_failures;
+            let steady_failures = a.client_failures + a.etcd_writes.1;
             let mut all_met = true;
             let mut any_late = false;
             for (i, e) in spec.expect.iter().enumerate() {
                 let a = self.active.as_mut().expect("active");
                 if a.met[i].is_none() {
                     let holds = match &e.check {
-                        Check::NoFailedClientRequests => None,
+                        c if c.is_steady() => None,
                         c => Some(self.check(c, m)),
                     };
                     let a = self.active.as_mut().expect("active");
@@ -274,9 +291,9 @@ impl DrillRun {
             }
             let a = self.active.as_ref().expect("active");
             // "No failed client request" holds over the whole step: judged when the rest is done.
-            let steady_ms = spec.expect.iter().filter(|e| e.check == Check::NoFailedClientRequests).map(|e| e.within_ms()).max();
+            let steady_ms = spec.expect.iter().filter(|e| e.check.is_steady()).map(|e| e.within_ms()).max();
             let steady_pending = steady_ms.is_some_and(|w| elapsed < w);
-            if a.failed_early.is_none() && !any_late && (!all_met || (steady_pending && client_failures == 0)) {
+            if a.failed_early.is_none() && !any_late && (!all_met || (steady_pending && steady_failures == 0)) {
                 return out;
             }
             // The step is over: record it.
@@ -288,6 +305,25 @@ impl DrillRun {
                     Check::NoFailedClientRequests => {
                         let good = a.client_failures == 0;
                         (if good { Some(elapsed) } else { None }, good, Some(format!("{} failed client request(s)", a.client_failures)))
+                    }
+                    Check::NoFailedEtcdWrites => {
+                        let (done, failed) = a.etcd_writes;
+                        let good = failed == 0 && done > 0;
+                        let detail = if done + failed == 0 {
+                            "no etcd write seen: is the drill's etcd client started (etcd_writes)?".to_string()
+                        } else {
+                            format!("{done} etcd write(s), {failed} failed")
+                        };
+                        (if good { Some(elapsed) } else { None }, good, Some(detail))
+                    }
+                    Check::EtcdDefragLeaderLast => {
+                        let good = a.met[i].is_some_and(|t| t <= e.within_ms());
+                        let detail = format!(
+                            "defragmented in order: {}; the leader was {}",
+                            if a.defragged.is_empty() { "none".to_string() } else { a.defragged.join(", ") },
+                            a.leader_at_start.as_deref().unwrap_or("unknown")
+                        );
+                        (a.met[i], good, Some(detail))
                     }
                     _ => {
                         let good = a.met[i].is_some_and(|t| t <= e.within_ms());
@@ -379,6 +415,7 @@ impl DrillRun {
                 request: OpRequest::Maintenance { host: self.sym(target), end: matches!(a, Action::MaintenanceEnd { .. }), parts: vec![] },
             },
             Action::EtcdDefrag => Effect::Operation { id, request: OpRequest::EtcdDefrag },
+            Action::EtcdWrites { on } => Effect::Host { id, action: HostAction::EtcdWrites { on: *on } },
             Action::Wait { .. } => return Err("wait has no effect".into()),
         })
     }
@@ -413,6 +450,8 @@ impl DrillRun {
             Check::CephFlag(f) => format!("Ceph flag {f} set {w}"),
             Check::CephNoFlag(f) => format!("Ceph flag {f} not set {w}"),
             Check::NoFailedClientRequests => format!("no failed client request for {:.1}s", within_ms as f64 / 1000.0),
+            Check::NoFailedEtcdWrites => format!("no failed etcd write for {:.1}s", within_ms as f64 / 1000.0),
+            Check::EtcdDefragLeaderLast => format!("every etcd member defragmented, the leader last, {w}"),
         }
     }
 
@@ -451,7 +490,14 @@ impl DrillRun {
             Check::NodeSchedulable(n) => m.node(&self.sym(n)).is_some_and(|x| !x.unschedulable),
             Check::CephFlag(f) => m.ceph_view().is_some_and(|c| c.flags.iter().any(|x| x == f)),
             Check::CephNoFlag(f) => m.ceph_view().is_some_and(|c| !c.flags.iter().any(|x| x == f)),
-            Check::NoFailedClientRequests => true,
+            Check::NoFailedClientRequests | Check::NoFailedEtcdWrites => true,
+            Check::EtcdDefragLeaderLast => {
+                let Some(a) = &self.active else { return false };
+                let members: Vec<&str> = m.etcd.data.iter().flat_map(|e| e.members.iter().map(|x| x.name.as_str())).collect();
+                !members.is_empty()
+                    && members.iter().all(|x| a.defragged.iter().any(|d| d == x))
+                    && a.defragged.last().is_some_and(|l| Some(l) == a.leader_at_start.as_ref())
+            }
         }
     }
 
@@ -514,6 +560,10 @@ pub fn run_on_sim(
         let next = now + Duration::milliseconds(100);
         sim.step(next);
         for o in sim.observe(next) {
+            d.run.observe(&o.payload);
+            model.apply(o);
+        }
+        for o in sim.drain_made(next) {
             d.run.observe(&o.payload);
             model.apply(o);
         }

@@ -9,6 +9,16 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
+/// A drill written here, run on a settled demo for up to 120 s: the run, its report, the cluster and
+/// what kockpit saw, and when it ended.
+fn run_src(src: &str) -> (DrillRun, String, crate::sim::SimCluster, crate::model::Model, DateTime<Utc>) {
+    let file = DrillFile::parse(Path::new("x.toml"), src).unwrap();
+    let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
+    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), Audit::discard(), WriteCap::acquire(false), 120);
+    let md = report::markdown(&run, "demo", end);
+    (run, md, sim, model, end)
+}
+
 fn run_file(path: &str, faults: &[Fault]) -> (DrillRun, String) {
     let file = DrillFile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
     let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
@@ -28,7 +38,7 @@ const SHIPPED: &[&str] = &[
     "assets/drills/haproxy-death-on-owner.toml",
     "assets/drills/node-drain-with-noout.toml",
     "assets/drills/master-maintenance.toml",
-    "assets/drills/etcd-defrag.toml",
+    "assets/drills/etcd-defrag-under-load.toml",
 ];
 
 #[test]
@@ -73,10 +83,7 @@ name = "thaw the peer"
 restore = true
 action = { do = "stop", target = "vip-peer", service = "keepalived", signal = "CONT" }
 "#;
-    let file = DrillFile::parse(Path::new("x.toml"), src).unwrap();
-    let (mut sim, mut model) = settled_demo(&[], 0, t0(), 3, Mode::Drill);
-    let (run, end) = run_on_sim(file, &mut sim, &mut model, t0(), Audit::discard(), WriteCap::acquire(false), 120);
-    let md = report::markdown(&run, "demo", end);
+    let (run, md, mut sim, mut model, end) = run_src(src);
     assert_eq!(run.phase, Phase::Failed, "{md}");
     assert!(!run.results[1].ok);
     assert_eq!(run.results[1].expectations[0].met_after_ms, None, "{md}");
@@ -185,4 +192,61 @@ fn a_symbol_not_seen_at_the_start_is_named_when_its_step_begins() {
     assert!(!run.symbols.contains_key("vip-owner"));
     run.poll(&settled, t0());
     assert_eq!(run.symbols.get("vip-owner").map(String::as_str), Some("slb1"), "named once the step begins");
+}
+
+#[test]
+fn the_defrag_under_load_counts_writes_and_names_the_order() {
+    let (run, md) = run_file("assets/drills/etcd-defrag-under-load.toml", &[]);
+    assert_eq!(run.phase, Phase::Passed, "{md}");
+    let defrag = &run.results[2];
+    let writes = defrag.expectations.iter().find(|e| e.text.starts_with("no failed etcd write")).unwrap();
+    let detail = writes.detail.as_deref().unwrap();
+    let done: u32 = detail.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(done > 20 && detail.ends_with(", 0 failed"), "{detail}");
+    let order = defrag.expectations.iter().find(|e| e.text.contains("the leader last")).unwrap();
+    assert_eq!(order.detail.as_deref(), Some("defragmented in order: master2, master3, master1; the leader was master1"), "{md}");
+    assert!(run.results[3].ok && run.results[3].action_detail.as_deref().unwrap_or("").contains("etcd client"), "{md}");
+}
+
+#[test]
+fn writes_fail_while_etcd_has_no_quorum_and_a_failed_drill_stops_the_client() {
+    let src = r#"
+name = "writes without quorum"
+[[steps]]
+name = "start writing"
+action = { do = "etcd_writes", on = true }
+expect = [{ check = "no_failed_etcd_writes", within = 2 }]
+[[steps]]
+name = "stop two members"
+action = { do = "stop", target = "master2", service = "etcd" }
+[[steps]]
+name = "and the third"
+action = { do = "stop", target = "master3", service = "etcd" }
+expect = [{ check = "no_failed_etcd_writes", within = 10 }]
+"#;
+    let (run, md, mut sim, mut model, end) = run_src(src);
+    assert_eq!(run.phase, Phase::Failed, "{md}");
+    assert!(run.results[0].ok, "{md}");
+    let e = &run.results[2].expectations[0];
+    assert!(!e.ok && e.detail.as_deref().unwrap_or("").contains("failed") && !e.detail.as_deref().unwrap().ends_with(", 0 failed"), "{md}");
+    // the undo stopped the client: no write is seen any more
+    crate::sim::advance(&mut sim, &mut model, end, end + Duration::seconds(2));
+    let writes = sim.observe(end + Duration::seconds(2)).iter().filter(|o| matches!(o.payload, Payload::EtcdWrite(_))).count();
+    assert_eq!(writes, 0, "{md}");
+}
+
+#[test]
+fn no_failed_writes_without_a_writer_is_not_a_pass() {
+    let src = r#"
+name = "no writer"
+[[steps]]
+name = "defrag"
+action = { do = "etcd_defrag" }
+expect = [{ check = "no_failed_etcd_writes", within = 2 }, { check = "etcd_defrag_leader_last", within = 60 }]
+"#;
+    let (run, md, ..) = run_src(src);
+    assert_eq!(run.phase, Phase::Failed, "{md}");
+    let e = &run.results[0].expectations;
+    assert!(!e[0].ok && e[0].detail.as_deref().unwrap().contains("no etcd write seen"), "{md}");
+    assert!(e[1].ok, "the defrag itself went the leader last: {md}");
 }

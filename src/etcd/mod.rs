@@ -17,6 +17,7 @@ pub mod client;
 pub mod ops;
 pub mod parse;
 pub mod snapshot;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -170,6 +170,13 @@ async fn defrag_all(
         }
         let took = t0.elapsed().as_secs_f64();
         done.push(name.clone());
+        let made = crate::model::Observation {
+            at: chrono::Utc::now(),
+            source: "etcd defrag".into(),
+            budget_ms: 3_000,
+            payload: crate::model::Payload::EtcdDefragged { member: name.clone() },
+        };
+        let _ = r.tx.send(BackendEvent::Obs(made)).await;
         let after = probe.poll().await.ok().and_then(|v| v.members.into_iter().find(|m| &m.name == name));
         let said = match &after {
             Some(a) if a.reachable => {
@@ -254,7 +261,7 @@ async fn disarm_all(
 }
 
 /// The gRPC gateway's error text: `{"error": "...", "code": 9, "message": "etcdserver: ..."}`.
-fn gateway_error(body: &[u8]) -> Option<String> {
+pub(crate) fn gateway_error(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get("message").or_else(|| v.get("error")).and_then(|m| m.as_str()).map(str::to_string)
 }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::{EtcdProbe, EtcdSettings, Tunnel};
 use crate::backend::{BackendEvent, Reporter};
 use crate::ops::WriteCap;
-use crate::ops::etcd_plan::mb;
+use crate::ops::etcd_plan::{SnapshotDest, mb};
 use crate::transport::Remote;
 
 /// What `etcdutl snapshot status` says of a snapshot file.
@@ -286,17 +286,111 @@ pub async fn take(
     remote: Option<Remote>,
     tunnel: Option<Arc<dyn Tunnel>>,
     cap: &WriteCap,
-    to: &str,
+    dest: SnapshotDest,
     id: u64,
     tx: &mpsc::Sender<BackendEvent>,
 ) -> bool {
     let r = Reporter { id, tx: tx.clone() };
-    let part = PathBuf::from(format!("{to}.kockpit-part"));
-    let result = snapshot(settings, remote, tunnel, cap, Path::new(to), &part, &r).await;
-    if result.is_err() {
-        let _ = std::fs::remove_file(&part);
-    }
+    let result = match dest {
+        SnapshotDest::Local(to) => {
+            let part = PathBuf::from(format!("{}.kockpit-part", to.display()));
+            let result = snapshot(settings, remote, tunnel, cap, &to, &part, &r).await.map(|(said, _)| said);
+            if result.is_err() {
+                let _ = std::fs::remove_file(&part);
+            }
+            result
+        }
+        SnapshotDest::Host { name, ssh_host, path } => match remote {
+            None => Err(format!("refused: copying a snapshot to {name} needs SSH, and there is none")),
+            Some(ssh) => to_host(settings, ssh, tunnel, cap, (&name, &ssh_host, &path), &r).await,
+        },
+    };
     r.conclude(result).await
+}
+
+/// How long copying a snapshot to a host may take (a few GB over a slow link).
+const COPY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1800);
+
+/// A snapshot into a file of this machine first (verified as for a local one), then copied to
+/// `path` on the host over SSH and renamed there once the host's SHA-256 of it matches.
+async fn to_host(
+    settings: EtcdSettings,
+    ssh: Remote,
+    tunnel: Option<Arc<dyn Tunnel>>,
+    cap: &WriteCap,
+    (name, ssh_host, path): (&str, &str, &str),
+    r: &Reporter,
+) -> Result<String, String> {
+    let q = crate::shell::sh_quote(path);
+    // before anything is taken: the directory is there and the name is free
+    let check =
+        format!("p={q}; d=$(dirname -- \"$p\"); if [ -e \"$p\" ]; then echo exists; elif [ -d \"$d\" ]; then echo ok; else echo nodir; fi");
+    let out = ssh.write(cap, ssh_host, &check, std::time::Duration::from_secs(20)).await.map_err(|e| format!("refused: {e}"))?;
+    match out.stdout.trim() {
+        "ok" => {}
+        "exists" => return Err(format!("refused: {name}:{path} exists; kockpit does not overwrite a snapshot")),
+        "nodir" => return Err(format!("refused: {name} has no directory for {path}")),
+        other => return Err(format!("refused: {name} answered {other:?} {}", out.stderr.trim())),
+    }
+    let tmp = std::env::temp_dir().join(format!("kockpit-etcd-snapshot-{}-{}.db", std::process::id(), r.id));
+    let part = tmp.with_extension("db.kockpit-part");
+    let local = snapshot(settings, Some(ssh.clone()), tunnel, cap, &tmp, &part, r).await;
+    let _ = std::fs::remove_file(&part);
+    // the file's own SHA-256 (etcd's covers the data without the trailer the file keeps)
+    let (said, sha) = match local.and_then(|(said, _)| file_sha256(&tmp).map(|sha| (said, sha))) {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    let copied = copy_to_host(&ssh, cap, (name, ssh_host, path), &tmp, &sha, r).await;
+    let _ = std::fs::remove_file(&tmp);
+    copied?;
+    Ok(said.replacen(&tmp.display().to_string(), &format!("{name}:{path}"), 1) + &format!("; copied to {name} and its SHA-256 matched"))
+}
+
+/// The SHA-256 of the file at `path`, in hex, read in 1 MB pieces.
+fn file_sha256(path: &Path) -> Result<String, String> {
+    let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut d = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        d.update(&buf[..n]);
+    }
+    Ok(d.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+async fn copy_to_host(
+    ssh: &Remote,
+    cap: &WriteCap,
+    (name, ssh_host, path): (&str, &str, &str),
+    file: &Path,
+    sha: &str,
+    r: &Reporter,
+) -> Result<(), String> {
+    cap.intent(r.id, &format!("copy the snapshot to {name}:{path}"), &format!("{name}:{path}.kockpit-part may be partly written")).await?;
+    let q = crate::shell::sh_quote(path);
+    let cmd = format!(
+        "p={q}; t=\"$p.kockpit-part\"; umask 077; [ ! -e \"$p\" ] || exit 17; cat > \"$t\" || {{ rm -f -- \"$t\"; exit 19; }}; \
+         s=$(sha256sum -- \"$t\" | cut -d' ' -f1); [ \"$s\" = {sha} ] || {{ rm -f -- \"$t\"; echo \"sha256 $s\" >&2; exit 20; }}; \
+         mv -- \"$t\" \"$p\" && sync && echo copied"
+    );
+    let t0 = Instant::now();
+    let out = ssh.write_input(cap, ssh_host, &cmd, file, COPY_WITHIN).await.map_err(|e| format!("copying to {name}: {e}"))?;
+    match (out.exit_status, out.stdout.trim()) {
+        (Some(0), "copied") => {
+            r.step(format!("copied to {name}:{path} in {:.1} s; {name}'s SHA-256 of it matches", t0.elapsed().as_secs_f64()), true).await;
+            Ok(())
+        }
+        (Some(17), _) => Err(format!("{name}:{path} appeared meanwhile; kockpit does not overwrite it")),
+        (Some(20), _) => Err(format!("{name}'s copy does not match ({}): removed", out.stderr.trim())),
+        (code, _) => Err(format!("copying to {name} failed (exit {code:?}): {}", out.stderr.trim())),
+    }
 }
 
 async fn snapshot(
@@ -307,7 +401,7 @@ async fn snapshot(
     to: &Path,
     part: &Path,
     r: &Reporter,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     if to.exists() {
         return Err(format!("refused: {} exists; kockpit does not overwrite a snapshot", to.display()));
     }
@@ -381,7 +475,7 @@ async fn snapshot(
         let _ = d.sync_all();
     }
     let sha_hex: String = sha.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!(
+    let said = format!(
         "snapshot {}: revision {}, {} keys, {} (hash {:08x}, sha256 {}), from {} (the leader), verified",
         to.display(),
         st.revision,
@@ -390,7 +484,8 @@ async fn snapshot(
         st.hash,
         &sha_hex[..16],
         leader.name
-    ))
+    );
+    Ok((said, sha_hex))
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ use crate::ceph::{CephAccess, CephSettings};
 use crate::certs::{CertsSettings, Remote};
 use crate::etcd::{EtcdSettings, PoolTunnel};
 use crate::inventory::{CephVia, Plan};
-use crate::ops::{OpEvent, OpRequest};
+use crate::ops::etcd_plan::SnapshotDest;
+use crate::ops::{HostAction, OpEvent, OpRequest};
 use crate::probe::LiveSettings;
 use crate::transport::ssh::SshPool;
 
@@ -87,13 +88,16 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
     // running renewals and defrags, by operation id: the sender stops them at the next master or member
     let mut running: HashMap<u64, watch::Sender<bool>> = HashMap::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
+    // a drill's etcd client, while it writes
+    let mut writer: Option<crate::etcd::writer::Running> = None;
     loop {
         tokio::select! {
             _ = tx.closed() => return,
             Some(id) = done_rx.recv() => { running.remove(&id); }
             cmd = cmds.recv() => {
                 let Some(cmd) = cmd else { return };
-                let refuse = |id: u64, summary: String| vec![BackendEvent::Op(OpEvent::Finished { id, ok: false, summary })];
+                let done = |id: u64, ok: bool, summary: String| vec![BackendEvent::Op(OpEvent::Finished { id, ok, summary })];
+                let refuse = |id: u64, summary: String| done(id, false, summary);
                 let evs = match cmd {
                     Command::Execute { id, request: OpRequest::RenewCerts { masters }, cap } => match &remote {
                         None => refuse(id, "certificate renewal needs SSH to the masters, and the SSH pool could not start".into()),
@@ -138,15 +142,24 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                                 stop_rx
                             });
                             let (tx, done) = (tx.clone(), done_tx.clone());
+                            let dest = match &request {
+                                OpRequest::EtcdSnapshot { to } => SnapshotDest::parse(to, &plan),
+                                _ => Err(String::new()),
+                            };
                             tokio::spawn(async move {
                                 let (remote, tunnel) = (Some(remote), Some(tunnel));
                                 match request {
                                     OpRequest::EtcdMoveLeader { to } => {
                                         crate::etcd::ops::move_leader(s, remote, tunnel, &cap, &to, id, &tx).await;
                                     }
-                                    OpRequest::EtcdSnapshot { to } => {
-                                        crate::etcd::snapshot::take(s, remote, tunnel, &cap, &to, id, &tx).await;
-                                    }
+                                    OpRequest::EtcdSnapshot { .. } => match dest {
+                                        Ok(dest) => {
+                                            crate::etcd::snapshot::take(s, remote, tunnel, &cap, dest, id, &tx).await;
+                                        }
+                                        Err(why) => {
+                                            let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok: false, summary: format!("refused: {why}") })).await;
+                                        }
+                                    },
                                     OpRequest::EtcdDisarm => {
                                         crate::etcd::ops::disarm(s, remote, tunnel, &cap, id, &tx).await;
                                     }
@@ -155,6 +168,41 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                                     }
                                 }
                                 let _ = done.send(id);
+                            });
+                            vec![]
+                        }
+                    },
+                    Command::Host { id, action: action @ HostAction::EtcdWrites { on: true }, cap } => match (&writer, etcd_access(&plan, &pool, &remote)) {
+                        _ if !plan.access.allow_drills => refuse(
+                            id,
+                            "this cluster's plan does not allow drills (`allow_drills = true` under [access]): no etcd client is started".into(),
+                        ),
+                        (Some(_), _) => done(id, true, "the etcd client is writing already".into()),
+                        (None, Err(why)) => refuse(id, why.into()),
+                        (None, Ok((s, remote, tunnel))) => {
+                            let (stop_tx, stop_rx) = watch::channel(false);
+                            let task = tokio::spawn(crate::etcd::writer::run(s, Some(remote), Some(tunnel), cap, tx.clone(), stop_rx));
+                            writer = Some((stop_tx, task));
+                            done(id, true, action.describe())
+                        }
+                    },
+                    Command::Host { id, action: HostAction::EtcdWrites { on: false }, .. } => match writer.take() {
+                        None => done(id, true, "no etcd client was writing".into()),
+                        Some((stop, task)) => {
+                            let _ = stop.send(true);
+                            let tx = tx.clone();
+                            tokio::spawn(async move {
+                                let (ok, summary) = match task.await {
+                                    Err(e) => (false, format!("the etcd client ended badly: {e}")),
+                                    Ok((c, deleted)) => {
+                                        let said = format!("the etcd client stopped: {} write(s) (slowest {:.0} ms), {} failed", c.ok, c.slowest_ms, c.failed);
+                                        match deleted {
+                                            Ok(()) => (true, format!("{said}; its keys deleted")),
+                                            Err(e) => (false, format!("{said}; its keys under {} NOT deleted: {e}", crate::ops::ETCD_WRITE_PREFIX)),
+                                        }
+                                    }
+                                };
+                                let _ = tx.send(BackendEvent::Op(OpEvent::Finished { id, ok, summary })).await;
                             });
                             vec![]
                         }

@@ -75,6 +75,16 @@ impl Model {
                 slot.record(at, &source, budget_ms, result)
             }
             Payload::VipProbe(result) => self.vip_probe.record(at, &source, budget_ms, result),
+            // a drill counts them; a failed one is on the timeline
+            Payload::EtcdWrite(Ok(_)) => false,
+            Payload::EtcdWrite(Err(e)) => {
+                self.record(Event::new(at, PanelId::Etcd, Severity::Warn, format!("a drill's etcd write failed: {e}")));
+                true
+            }
+            Payload::EtcdDefragged { member } => {
+                self.record(Event::new(at, PanelId::Etcd, Severity::Info, format!("etcd member {member} defragmented")));
+                true
+            }
             Payload::Etcd(result) => {
                 let old_leader = self.etcd.data.as_ref().and_then(|e| e.leader().map(|m| m.name.clone()));
                 let old_up: BTreeSet<String> = self

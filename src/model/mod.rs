@@ -135,6 +135,12 @@ pub enum Payload {
     },
     /// kube-system's etcd and kube-apiserver static pods (a cluster opened from its kubeconfig alone).
     ControlPlane(Result<apiview::ControlPlaneView, String>),
+    /// One write of a drill's etcd client: how long it took (ms), or why it failed.
+    EtcdWrite(Result<f64, String>),
+    /// A kockpit defrag finished on this etcd member.
+    EtcdDefragged {
+        member: String,
+    },
 }
 
 /// A timestamped observation from one source.

@@ -249,9 +249,44 @@ pub(super) fn plan_disarm(p: &mut OpPlan, m: &Model) {
     p.steps.push("verify: no NOSPACE alarm on a fresh read".into());
 }
 
+/// Where a snapshot goes: a file on this machine, or `HOST:/PATH` on a host of the plan (as scp
+/// names it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotDest {
+    Local(std::path::PathBuf),
+    Host { name: String, ssh_host: String, path: String },
+}
+
+impl SnapshotDest {
+    /// `to` read against `plan`: `NAME:/PATH` is a host's file when NAME is a host of the plan.
+    pub fn parse(to: &str, plan: &crate::inventory::Plan) -> Result<SnapshotDest, String> {
+        let to = to.trim();
+        if to.is_empty() {
+            return Err("name the file to write the snapshot to (a path here, or HOST:/PATH on a host of the plan)".into());
+        }
+        if to.chars().any(char::is_control) {
+            return Err("the snapshot's file name has control characters".into());
+        }
+        let Some((name, path)) = to.split_once(':').filter(|(n, _)| !n.contains('/') && !n.is_empty()) else {
+            return Ok(SnapshotDest::Local(to.into()));
+        };
+        let Some(h) = plan.host(name) else {
+            if path.starts_with('/') {
+                return Err(format!("{name} is not a host of the plan (HOST:/PATH copies the snapshot to a host of the plan)"));
+            }
+            return Ok(SnapshotDest::Local(to.into()));
+        };
+        if !path.starts_with('/') || path.ends_with('/') || path.split('/').any(|c| c == "..") {
+            return Err(format!("{to}: on a host, the snapshot's file is an absolute path to a file, without `..`"));
+        }
+        Ok(SnapshotDest::Host { name: h.name.clone(), ssh_host: h.ssh_host.clone(), path: path.to_string() })
+    }
+}
+
 pub(super) fn plan_snapshot(p: &mut OpPlan, m: &Model, to: &str) {
-    if to.trim().is_empty() {
-        p.blockers.push("name the file to write the snapshot to".into());
+    let dest = SnapshotDest::parse(to, &m.plan);
+    if let Err(why) = &dest {
+        p.blockers.push(why.clone());
     }
     match &m.etcd.data {
         None => p.blockers.push("etcd's status is unknown now: kockpit cannot see a leader to take the snapshot from".into()),
@@ -262,8 +297,12 @@ pub(super) fn plan_snapshot(p: &mut OpPlan, m: &Model, to: &str) {
                 v.size()
             )),
             Some(l) => {
+                let into = match &dest {
+                    Ok(SnapshotDest::Host { .. }) => "a file of this machine's temporary directory".to_string(),
+                    _ => format!("{to}.kockpit-part"),
+                };
                 p.steps.push(format!(
-                    "stream a snapshot of about {} from the leader {} (etcd's Maintenance.Snapshot) into {to}.kockpit-part (mode 600)",
+                    "stream a snapshot of about {} from the leader {} (etcd's Maintenance.Snapshot) into {into} (mode 600)",
                     mb(l.db_size),
                     l.name
                 ));
@@ -272,6 +311,13 @@ pub(super) fn plan_snapshot(p: &mut OpPlan, m: &Model, to: &str) {
     }
     p.steps.push("check the SHA-256 etcd sends with it; a mismatch removes the file".into());
     p.steps.push("read its revision, key count, size and hash as etcdutl snapshot status does; rename it to the name asked for".into());
+    if let Ok(SnapshotDest::Host { name, path, .. }) = &dest {
+        p.steps.insert(0, format!("check over SSH that {name} has the directory of {path} and no file of that name"));
+        p.steps.push(format!(
+            "copy it to {name}:{path} over SSH (mode 600, as {path}.kockpit-part, renamed once {name}'s SHA-256 of it matches); \
+             remove the copy on this machine"
+        ));
+    }
     p.warnings.push("the file holds every key of the cluster, Secrets included: keep it like a private key".into());
     p.warnings.push("an existing file of that name is never overwritten: refused".into());
 }
@@ -391,5 +437,27 @@ mod disarm_tests {
         assert!(disarm_checks(&v).blockers[0].starts_with("no NOSPACE alarm is raised"));
         let v = EtcdView { members: vec![m("m1", 100, 100), m("m2", 100, 100)], alarms: vec![alarm("CORRUPT")] };
         assert!(disarm_checks(&v).blockers[0].starts_with("alarm CORRUPT on m2: kockpit disarms NOSPACE only"));
+    }
+
+    #[test]
+    fn a_snapshot_goes_here_or_to_a_host_of_the_plan_named_as_scp_names_it() {
+        let plan = crate::inventory::Plan::demo();
+        let host = plan.hosts[0].clone();
+        let p = |to: &str| SnapshotDest::parse(to, &plan);
+        assert_eq!(p("etcd.db"), Ok(SnapshotDest::Local("etcd.db".into())));
+        assert_eq!(p("/var/backups/etcd.db"), Ok(SnapshotDest::Local("/var/backups/etcd.db".into())));
+        assert_eq!(p("./a:b.db"), Ok(SnapshotDest::Local("./a:b.db".into())), "a colon after a slash is a file name");
+        assert_eq!(p("c:b.db"), Ok(SnapshotDest::Local("c:b.db".into())), "no host c, no absolute path: a file here");
+        assert_eq!(
+            p(&format!("{}:/var/backups/e.db", host.name)),
+            Ok(SnapshotDest::Host { name: host.name.clone(), ssh_host: host.ssh_host.clone(), path: "/var/backups/e.db".into() })
+        );
+        assert!(p("nosuch:/var/e.db").unwrap_err().contains("nosuch is not a host of the plan"));
+        for bad in ["rel/e.db", "/var/backups/", "/var/../etc/shadow"] {
+            let e = p(&format!("{}:{bad}", host.name)).unwrap_err();
+            assert!(e.contains("absolute path to a file"), "{bad}: {e}");
+        }
+        assert!(p("  ").unwrap_err().contains("name the file"));
+        assert!(p("e\u{1b}[2J.db").unwrap_err().contains("control characters"));
     }
 }

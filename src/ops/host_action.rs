@@ -1,4 +1,5 @@
-//! What a drill does to a host: stop or start a service, cut or heal a link.
+//! What a drill does to a host: stop or start a service, cut or heal a link; and the etcd client a
+//! drill runs to show that a change keeps etcd writable.
 
 use serde::Serialize;
 
@@ -24,13 +25,24 @@ pub enum HostAction {
     Heal {
         host: String,
     },
+    /// Start (or stop) a client that writes a key to etcd every [`ETCD_WRITE_EVERY_MS`] under
+    /// [`ETCD_WRITE_PREFIX`], each result an observation; stopping it deletes its keys.
+    EtcdWrites {
+        on: bool,
+    },
 }
+
+/// Where the drill's etcd client writes: outside Kubernetes' `/registry`, deleted when it stops.
+pub const ETCD_WRITE_PREFIX: &str = "/kockpit/drill-writes/";
+/// How often the drill's etcd client writes a key.
+pub const ETCD_WRITE_EVERY_MS: u64 = 50;
 
 impl HostAction {
     /// The host it acts on.
     pub fn host(&self) -> &str {
         match self {
             HostAction::Stop { host, .. } | HostAction::Start { host, .. } | HostAction::Cut { host } | HostAction::Heal { host } => host,
+            HostAction::EtcdWrites { .. } => "etcd",
         }
     }
     pub fn describe(&self) -> String {
@@ -40,6 +52,10 @@ impl HostAction {
             HostAction::Start { host, service } => format!("start {service} on {host}"),
             HostAction::Cut { host } => format!("cut {host}'s link"),
             HostAction::Heal { host } => format!("restore {host}'s link"),
+            HostAction::EtcdWrites { on: true } => {
+                format!("start a client writing a key to etcd every {ETCD_WRITE_EVERY_MS} ms (under {ETCD_WRITE_PREFIX})")
+            }
+            HostAction::EtcdWrites { on: false } => "stop the etcd client and delete its keys".to_string(),
         }
     }
     /// The action that undoes this one.
@@ -47,6 +63,7 @@ impl HostAction {
         match self {
             HostAction::Stop { host, service, .. } => Some(HostAction::Start { host: host.clone(), service: service.clone() }),
             HostAction::Cut { host } => Some(HostAction::Heal { host: host.clone() }),
+            HostAction::EtcdWrites { on: true } => Some(HostAction::EtcdWrites { on: false }),
             _ => None,
         }
     }

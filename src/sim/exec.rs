@@ -224,6 +224,7 @@ impl SimCluster {
                 let after = self.etcd_view().members.iter().find(|m| m.name == name).map(|m| m.db_size).unwrap_or(0);
                 let (b, a) = (crate::ops::etcd_plan::mb(before), crate::ops::etcd_plan::mb(after));
                 emit(self, format!("{name}: defragmented in 0.4 s: {b} -> {a}"), true);
+                self.made.push(Payload::EtcdDefragged { member: name });
             }
             Step::Disarm => {
                 self.etcd_nospace = false;
@@ -470,6 +471,10 @@ impl SimCluster {
         let lb = |s: &mut SimCluster, h: &str| s.lbs.iter().position(|l| l.name == h);
         let master = |s: &SimCluster, h: &str| s.masters.iter().position(|m| m.name == h);
         match a {
+            H::EtcdWrites { on } => {
+                self.etcd_writes = *on;
+                Ok(a.describe())
+            }
             H::Stop { host, service, signal } => {
                 let stop = signal != "CONT";
                 match (service.as_str(), lb(self, host), master(self, host)) {

@@ -204,6 +204,10 @@ pub struct SimCluster {
     nodes: Vec<SimNode>,
     osds: Vec<Osd>,
     noout: bool,
+    /// A drill's etcd client is writing (one write per observation).
+    etcd_writes: bool,
+    /// Observations an operation made (a member defragmented), sent with the next ones.
+    made: Vec<Payload>,
     runs: Vec<Run>,
     finished: Vec<OpEvent>,
     pub paused: bool,
@@ -319,6 +323,8 @@ impl SimCluster {
             nodes,
             osds,
             noout: false,
+            etcd_writes: false,
+            made: vec![],
             runs: Vec::new(),
             finished: Vec::new(),
             paused: false,

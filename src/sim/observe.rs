@@ -110,6 +110,15 @@ impl SimCluster {
         out.push(obs("sim tcp".into(), Payload::VipProbe(vip_result)));
         // etcd.
         out.push(obs("sim etcd".into(), Payload::Etcd(Ok(self.etcd_view()))));
+        if self.etcd_writes {
+            // a write needs a leader (and so a quorum); the NOSPACE alarm refuses it
+            let result = match (self.etcd_leader, self.etcd_nospace) {
+                (None, _) => Err("etcdserver: no leader (timed out after 5.0 s)".to_string()),
+                (Some(_), true) => Err("etcdserver: mvcc: database space exceeded".to_string()),
+                (Some(_), false) => Ok(1.2),
+            };
+            out.push(obs("sim etcd writer".into(), Payload::EtcdWrite(result)));
+        }
         // Leases.
         out.push(obs("sim kube".into(), Payload::Leases(Ok(self.leases()))));
         // Nodes.

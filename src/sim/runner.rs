@@ -75,6 +75,11 @@ pub fn spawn(mut sim: SimCluster, tick: Duration) -> BackendHandle {
                     return;
                 }
             }
+            for o in sim.drain_made(now) {
+                if ev_tx.send(BackendEvent::Obs(o)).await.is_err() {
+                    return;
+                }
+            }
             for l in sim.drain_logs() {
                 if ev_tx.send(BackendEvent::Log(l)).await.is_err() {
                     return;

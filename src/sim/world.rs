@@ -107,6 +107,14 @@ impl SimCluster {
         std::mem::take(&mut self.logs)
     }
 
+    /// What the operations made since the last call (a member defragmented), as observations.
+    pub fn drain_made(&mut self, now: DateTime<Utc>) -> Vec<Observation> {
+        std::mem::take(&mut self.made)
+            .into_iter()
+            .map(|payload| Observation { at: now, source: "sim".into(), budget_ms: 3_000, payload })
+            .collect()
+    }
+
     pub(super) fn step_haproxy(&mut self, now: DateTime<Utc>) {
         for l in 0..self.lbs.len() {
             for m in 0..self.masters.len() {

@@ -55,7 +55,7 @@ impl Remote {
                 Some(l) => pool.run_persistent(host, l, cmd, timeout).await.map_err(ssh_msg),
                 None => pool.run(host, cmd, timeout).await.map_err(ssh_msg),
             },
-            Remote::Local { .. } => run_local(cmd, timeout).await,
+            Remote::Local { .. } => run_local(cmd, timeout, None).await,
         }
     }
 
@@ -67,7 +67,29 @@ impl Remote {
             Remote::Local { readonly: true } => Err("read-only: refused to run a write command".into()),
             Remote::Local { readonly: false } => {
                 tracing::info!(command = cmd, "local write command");
-                run_local(cmd, timeout).await
+                run_local(cmd, timeout, None).await
+            }
+        }
+    }
+
+    /// [`Remote::write`] with the file at `input` as the command's stdin (a file copied to the host).
+    pub async fn write_input(
+        &self,
+        cap: &WriteCap,
+        host: &str,
+        cmd: &str,
+        input: &std::path::Path,
+        timeout: Duration,
+    ) -> Result<CommandOutput, String> {
+        let file = std::fs::File::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
+        match self {
+            Remote::Ssh { pool, .. } => {
+                pool.run_write_input(cap, host, cmd, tokio::fs::File::from_std(file), timeout).await.map_err(ssh_msg)
+            }
+            Remote::Local { readonly: true } => Err("read-only: refused to run a write command".into()),
+            Remote::Local { readonly: false } => {
+                tracing::info!(command = cmd, "local write command with input");
+                run_local(cmd, timeout, Some(file)).await
             }
         }
     }
@@ -81,12 +103,12 @@ fn ssh_msg(e: SshError) -> String {
 
 /// `sh -c CMD` here, in its own process group under coreutils `timeout` (which signals the whole group,
 /// so a hung grandchild such as a `ceph` without quorum goes too), killed on drop.
-async fn run_local(cmd: &str, timeout: Duration) -> Result<CommandOutput, String> {
+async fn run_local(cmd: &str, timeout: Duration, input: Option<std::fs::File>) -> Result<CommandOutput, String> {
     let secs = format!("{:.1}", timeout.as_secs_f64().max(0.1));
     let started = Instant::now();
     let mut child = tokio::process::Command::new("timeout")
         .args(["-k", "1", &secs, "sh", "-c", cmd])
-        .stdin(std::process::Stdio::null())
+        .stdin(input.map_or_else(std::process::Stdio::null, std::process::Stdio::from))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

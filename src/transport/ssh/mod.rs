@@ -22,7 +22,7 @@ mod stream;
 use hostkey::Client;
 use hostkey::HandlerError;
 pub use shell::PERSISTENT_SHELL;
-use shell::{ChannelError, CloseOnDrop, run_channel};
+use shell::{ChannelError, CloseOnDrop};
 pub use stream::{RemoteStream, StreamChunk};
 
 use std::collections::HashMap;
@@ -375,6 +375,25 @@ impl SshPool {
         self.sudo_checked(host, sent.is_some(), out)
     }
 
+    /// [`SshPool::run_write`] with `input` streamed to the command's stdin (a file copied to the host).
+    pub async fn run_write_input(
+        &self,
+        _cap: &WriteCap,
+        host: &str,
+        command: &str,
+        input: tokio::fs::File,
+        timeout: Duration,
+    ) -> Result<CommandOutput, SshError> {
+        if self.mode() == AccessMode::ReadOnly {
+            tracing::warn!(host, command, "refused: write command on a read-only SSH pool");
+            return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
+        }
+        tracing::info!(host, command, "ssh write command with input");
+        let sent = self.as_sent(command, true);
+        let out = self.exec_with(host, sent.as_deref().unwrap_or(command), timeout, Some(input)).await?;
+        self.sudo_checked(host, sent.is_some(), out)
+    }
+
     /// A TCP stream to `to_host:to_port` as seen from `host`: a direct-tcpip channel of the pool's
     /// (reused) connection to `host`. No command runs on the host; the stream carries only what the
     /// caller sends, so a read-only pool may open it too (e.g. etcd's client port behind a firewall).
@@ -428,10 +447,20 @@ impl SshPool {
     }
 
     async fn exec(&self, host: &str, command: &str, timeout: Duration) -> Result<CommandOutput, SshError> {
+        self.exec_with(host, command, timeout, None).await
+    }
+
+    async fn exec_with(
+        &self,
+        host: &str,
+        command: &str,
+        timeout: Duration,
+        input: Option<tokio::fs::File>,
+    ) -> Result<CommandOutput, SshError> {
         let conn = self.connection(host).await?;
         self.note_login(host, &conn, conn.login_took);
         // the command's time starts now that it can be sent: a slow login is not the command's
-        match run_channel(&conn.handle, command, tokio::time::Instant::now() + timeout).await {
+        match shell::run_channel_with(&conn.handle, command, tokio::time::Instant::now() + timeout, input).await {
             Ok(out) => Ok(out),
             Err(ChannelError::Failed(e)) => {
                 // a channel that cannot be opened usually means a dead connection: start afresh next time

@@ -177,7 +177,13 @@ pub(super) enum ChannelError {
 
 /// Run `command` on a channel of its own until `deadline`; a command still running then has its
 /// channel closed (sshd then ends the session's processes).
-pub(super) async fn run_channel(h: &Handle<Client>, command: &str, deadline: tokio::time::Instant) -> Result<CommandOutput, ChannelError> {
+/// `input`, when given, is sent to the command's stdin (then end of file).
+pub(super) async fn run_channel_with(
+    h: &Handle<Client>,
+    command: &str,
+    deadline: tokio::time::Instant,
+    input: Option<tokio::fs::File>,
+) -> Result<CommandOutput, ChannelError> {
     let ch = match tokio::time::timeout_at(deadline, h.channel_open_session()).await {
         Ok(Ok(ch)) => ch,
         Ok(Err(e)) => return Err(ChannelError::Failed(format!("open channel: {e}"))),
@@ -189,6 +195,19 @@ pub(super) async fn run_channel(h: &Handle<Client>, command: &str, deadline: tok
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(ChannelError::Failed(format!("exec: {e}"))),
         Err(_) => return Err(ChannelError::TimedOut),
+    }
+    if let Some(file) = input {
+        let ch = ch.get()?;
+        match tokio::time::timeout_at(deadline, async {
+            ch.data(file).await?;
+            ch.eof().await
+        })
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(ChannelError::Failed(format!("sending the input: {e}"))),
+            Err(_) => return Err(ChannelError::TimedOut),
+        }
     }
     let mut first_output = None;
     let (mut out, mut err) = (Vec::new(), Vec::new());
