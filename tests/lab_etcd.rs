@@ -763,3 +763,63 @@ fn a_snapshot_from_the_leader_is_verified_here_and_on_a_chosen_host_and_reads_as
         let _ = lab.etcdctl(&["del", "--prefix", "/kockpit-test/"]);
     });
 }
+
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn the_snapshot_directories_are_listed_on_every_etcd_host_and_a_late_snapshot_is_a_finding() {
+    let lab = lab();
+    let dir = "/var/lib/etcd/kockpit-test-backups";
+    let _ = lab.ha(&["exec", "m1", "rm", "-rf", dir]);
+    // a backup timer's layout (KubeKey's: DIR/etcd-DATE/snapshot.db), written 30 hours ago
+    lab.ha_ok(&["exec", "m1", "mkdir", "-p", &format!("{dir}/etcd-2026-12-01-10-00-00")]);
+    let old = format!("{dir}/etcd-2026-12-01-10-00-00/snapshot.db");
+    lab.ha_ok(&["exec", "m1", "sh", "-c", &format!("head -c 4096 /dev/urandom > {old} && touch -d '30 hours ago' {old}")]);
+    let mut plan = lab.plan();
+    plan.etcd.snapshot_dirs = vec![dir.to_string(), "/nonexistent/backups".to_string()];
+    plan.etcd.snapshot_max_age_hours = 24;
+    let s = kockpit::etcd::backups::BackupSettings::from_plan(&plan).expect("etcd hosts and directories");
+    let mut m = Model::new(plan, Mode::Live, "lab");
+    rt().block_on(async {
+        // the read-only pool lists them: names, sizes and times only
+        let listed = kockpit::etcd::backups::poll_all(&lab.remote(), &s).await;
+        assert_eq!(listed.len(), 3, "{listed:?}");
+        for (host, result) in listed {
+            let v = result.unwrap_or_else(|e| panic!("{host}: {e}"));
+            if host == "m1" {
+                assert_eq!(v.files.len(), 1, "{v:?}");
+                assert_eq!((v.files[0].path.as_str(), v.files[0].size), (old.as_str(), 4096));
+                let age = Utc::now() - v.files[0].modified;
+                assert!((29..=31).contains(&age.num_hours()), "{age:?}");
+                assert_eq!(v.missing_dirs, ["/nonexistent/backups"]);
+            } else {
+                assert!(v.files.is_empty(), "{host}: {v:?}");
+                assert_eq!(v.missing_dirs.len(), 2, "{host}: {v:?}");
+            }
+            m.apply(Observation {
+                at: Utc::now(),
+                source: format!("ssh {host}"),
+                budget_ms: 900_000,
+                payload: Payload::EtcdSnapshots { host, result: Ok(v) },
+            });
+        }
+    });
+    let f: Vec<_> = assess(&m, Utc::now()).findings.into_iter().filter(|f| f.subject == "snapshots").collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, Severity::Warn);
+    assert!(f[0].message.starts_with("etcd's newest snapshot is 1d 6h old (m1:/var/lib/etcd/kockpit-test-backups/"), "{f:?}");
+    // a new one (the timer's next run): no finding
+    lab.ha_ok(&["exec", "m1", "sh", "-c", &format!("mkdir -p {dir}/etcd-new && head -c 100 /dev/urandom > {dir}/etcd-new/snapshot.db")]);
+    rt().block_on(async {
+        for (host, result) in kockpit::etcd::backups::poll_all(&lab.remote(), &s).await {
+            m.apply(Observation {
+                at: Utc::now(),
+                source: format!("ssh {host}"),
+                budget_ms: 900_000,
+                payload: Payload::EtcdSnapshots { host, result },
+            });
+        }
+    });
+    let f: Vec<_> = assess(&m, Utc::now()).findings.into_iter().filter(|f| f.subject == "snapshots").collect();
+    assert!(f.is_empty(), "{f:?}");
+    let _ = lab.ha(&["exec", "m1", "rm", "-rf", dir]);
+}

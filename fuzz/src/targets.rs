@@ -32,6 +32,7 @@ pub const TARGETS: &[(&str, Target, &str)] = &[
     ("x509_der", x509_der, "a DER X.509 certificate (certs::parse::from_der)"),
     ("pem", pem, "PEM text and kubeconfig base64 data (from_pem, from_kubeconfig_data)"),
     ("certs_dump", certs_dump, "the certificate probe's output (certs::parse::parse_dump)"),
+    ("snapshot_listing", snapshot_listing, "the etcd snapshot directories' listing (etcd::backups::parse)"),
     ("log_lines", log_lines, "journal and pod log bytes: line splitting, timestamps (LineSplitter, line_of)"),
     ("log_spec", log_spec, "a log source as typed on the command line (LogSpec::parse_host, parse_pod)"),
     ("keepalived_conf", keepalived_conf, "keepalived.conf as `kockpit lint` reads it (parse_keepalived, includes_of), its lints and predictions"),
@@ -181,6 +182,15 @@ fn etcd_json(data: &[u8]) {
 fn etcd_credentials(data: &[u8]) {
     let text = remote_text(data);
     black_box(kockpit::etcd::parse_credentials("m1", &text)).ok();
+}
+
+fn snapshot_listing(data: &[u8]) {
+    let text = remote_text(data);
+    if let Ok(v) = kockpit::etcd::backups::parse(&text) {
+        assert!(v.files.len() <= 200, "the listing is bounded");
+        assert!(v.files.iter().all(|f| !f.path.chars().any(char::is_control)), "no control character is shown");
+        black_box(v);
+    }
 }
 
 fn ceph_script(data: &[u8]) {

@@ -13,6 +13,7 @@
 //!   with the reason, never dropped ([`parse::assemble`]). The member list is remembered, so with every
 //!   member down the panel still lists them all (down) instead of going blank.
 
+pub mod backups;
 pub mod client;
 pub mod ops;
 pub mod parse;

@@ -291,6 +291,10 @@ pub async fn take(
     tx: &mpsc::Sender<BackendEvent>,
 ) -> bool {
     let r = Reporter { id, tx: tx.clone() };
+    let place = match &dest {
+        SnapshotDest::Local(p) => std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string(),
+        SnapshotDest::Host { name, path, .. } => format!("{name}:{path}"),
+    };
     let result = match dest {
         SnapshotDest::Local(to) => {
             let part = PathBuf::from(format!("{}.kockpit-part", to.display()));
@@ -305,6 +309,15 @@ pub async fn take(
             Some(ssh) => to_host(settings, ssh, tunnel, cap, (&name, &ssh_host, &path), &r).await,
         },
     };
+    if result.is_ok() {
+        let taken = crate::model::Observation {
+            at: chrono::Utc::now(),
+            source: "etcd snapshot".into(),
+            budget_ms: 3_000,
+            payload: crate::model::Payload::EtcdSnapshotTaken { place },
+        };
+        let _ = tx.send(BackendEvent::Obs(taken)).await;
+    }
     r.conclude(result).await
 }
 

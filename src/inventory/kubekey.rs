@@ -104,10 +104,25 @@ struct KkKubernetes {
 }
 
 #[derive(Deserialize)]
-#[serde(expecting = "an etcd mapping")]
+#[serde(rename_all = "camelCase", expecting = "an etcd mapping")]
 struct KkEtcd {
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// Where KubeKey's etcd backup timer writes (default /var/backups/kube_etcd).
+    backup_dir: Option<String>,
+    /// How often it writes, in minutes (KubeKey's default: 1440 now, 30 in older releases).
+    backup_period: Option<u64>,
+}
+
+/// The `[etcd]` section KubeKey's backup settings mean: its directory, and a snapshot one and a half
+/// periods old (at least an hour) is late.
+fn etcd_plan_of(e: Option<&KkEtcd>) -> super::EtcdPlan {
+    let dir = e.and_then(|e| e.backup_dir.clone()).filter(|d| d.starts_with('/') && !d.chars().any(char::is_control));
+    let period_min = e.and_then(|e| e.backup_period).filter(|p| *p > 0).unwrap_or(1440);
+    super::EtcdPlan {
+        snapshot_dirs: vec![dir.unwrap_or_else(|| super::KUBEKEY_BACKUP_DIR.to_string())],
+        snapshot_max_age_hours: (period_min.saturating_mul(3) / 2).div_ceil(60).max(1),
+    }
 }
 
 /// A semantic error: a byte offset of the source and a message.
@@ -300,6 +315,7 @@ fn build(path: &Path, src: &str, doc_start: usize, api_version: String, cluster:
 
     // etcd.
     let masters: BTreeSet<usize> = hosts.iter().enumerate().filter(|(_, h)| h.roles.master).map(|(i, _)| i).collect();
+    let etcd_plan = etcd_plan_of(spec.etcd.as_ref());
     let etcd_type = spec.etcd.and_then(|e| e.kind).unwrap_or_default();
     let (etcd, etcd_deploy) = match etcd_type.trim() {
         "" | "kubekey" if etcd_members == masters => (EtcdTopology::Stacked, EtcdDeploy::Systemd),
@@ -331,6 +347,7 @@ fn build(path: &Path, src: &str, doc_start: usize, api_version: String, cluster:
         access: Access::default(),
         ceph: None,
         certs: Default::default(),
+        etcd: etcd_plan,
         drills: DrillCommands::default(),
         hosts,
         source: PlanSource::KubeKey { path: path.to_owned(), api_version },

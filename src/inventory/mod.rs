@@ -43,6 +43,8 @@ pub struct Plan {
     /// How kockpit asks Ceph directly; None = the Ceph panel shows Rook's CephCluster view only.
     pub ceph: Option<CephPlan>,
     pub certs: CertsPlan,
+    /// Where etcd's snapshots are kept and how old the newest may be (`[etcd]`).
+    pub etcd: EtcdPlan,
     /// How drill host actions are carried out on real hosts (`[drills]`).
     pub drills: DrillCommands,
     pub hosts: Vec<Host>,
@@ -268,6 +270,27 @@ impl CephPlan {
     }
 }
 
+/// The `[etcd]` section: where the cluster's etcd snapshots are kept (read on every etcd host) and
+/// how old the newest may be before it is a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "an [etcd] table")]
+pub struct EtcdPlan {
+    /// Directories on the etcd hosts that hold snapshot files (`*.db`, `snapshot*`, three levels
+    /// deep); KubeKey's backup timer writes `/var/backups/kube_etcd/etcd-DATE/snapshot.db`.
+    pub snapshot_dirs: Vec<String>,
+    /// The newest snapshot older than this is a finding; 0 = none.
+    pub snapshot_max_age_hours: u64,
+}
+
+/// KubeKey's backup directory, where its etcd backup timer writes.
+pub const KUBEKEY_BACKUP_DIR: &str = "/var/backups/kube_etcd";
+
+impl Default for EtcdPlan {
+    fn default() -> EtcdPlan {
+        EtcdPlan { snapshot_dirs: vec![KUBEKEY_BACKUP_DIR.to_string()], snapshot_max_age_hours: 24 }
+    }
+}
+
 /// The `[certs]` section: how certificates are renewed on a master.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a [certs] table")]
@@ -427,6 +450,7 @@ impl Plan {
             access: Access { kubeconfig, kube_context, ..Access::default() },
             ceph: None,
             certs: CertsPlan::default(),
+            etcd: EtcdPlan::default(),
             drills: DrillCommands::default(),
             hosts: Vec::new(),
             source: PlanSource::Kubeconfig { context: context.to_string(), server: server.to_string(), ca_subject: None },

@@ -10,8 +10,8 @@ use toml::Spanned;
 
 use super::checks::{EMPTY_MESSAGE, HostField, check_host_name, check_unique, parse_ip};
 use super::{
-    Access, CephPlan, CephVia, CertsPlan, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EtcdTopology, Host, LbSettings, LbTopology, Plan,
-    PlanSource, ROLE_NAMES, Roles, Size, Topology, Vip,
+    Access, CephPlan, CephVia, CertsPlan, ClusterInfo, DEFAULT_API_PORT, DrillCommands, EtcdPlan, EtcdTopology, Host, LbSettings,
+    LbTopology, Plan, PlanSource, ROLE_NAMES, Roles, Size, Topology, Vip,
 };
 use crate::error::FileError;
 
@@ -24,9 +24,17 @@ struct RawPlan {
     lb: Option<LbSettings>,
     ceph: Option<Spanned<CephPlan>>,
     certs: Option<CertsPlan>,
+    etcd: Option<Spanned<RawEtcd>>,
     access: Option<RawAccess>,
     drills: Option<RawDrills>,
     hosts: Option<Spanned<Vec<Spanned<RawHost>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [etcd] table")]
+struct RawEtcd {
+    snapshot_dirs: Option<Vec<Spanned<String>>>,
+    snapshot_max_age_hours: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -149,7 +157,11 @@ fn is_blank(src: &str) -> bool {
 }
 
 fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
-    let RawPlan { cluster, vip, topology, lb, ceph, certs, access, drills, hosts } = raw;
+    let RawPlan { cluster, vip, topology, lb, ceph, certs, etcd, access, drills, hosts } = raw;
+    let etcd = match etcd {
+        Some(e) => check_etcd(e)?,
+        None => EtcdPlan::default(),
+    };
     let Some(cluster) = cluster else {
         return Err((0, r#"missing [cluster] section: expected [cluster] with name = "..." "#.trim_end().to_owned()));
     };
@@ -238,10 +250,37 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
         },
         ceph,
         certs: certs.unwrap_or_default(),
+        etcd,
         drills,
         hosts,
         source: PlanSource::Kockpit { path: path.to_owned() },
     })
+}
+
+/// The `[etcd]` section's values that serde cannot check: every snapshot directory is an absolute
+/// path of printable characters.
+fn check_etcd(e: Spanned<RawEtcd>) -> Result<EtcdPlan, Failure> {
+    let at = e.span().start;
+    let RawEtcd { snapshot_dirs, snapshot_max_age_hours } = e.into_inner();
+    let default = EtcdPlan::default();
+    let dirs = match snapshot_dirs {
+        None => default.snapshot_dirs,
+        Some(ds) => {
+            if ds.len() > 16 {
+                return Err((at, format!("[etcd] snapshot_dirs: {} directories; at most 16", ds.len())));
+            }
+            let mut out = vec![];
+            for d in ds {
+                if !d.get_ref().starts_with('/') || d.get_ref().chars().any(char::is_control) {
+                    let msg = format!("[etcd] snapshot_dirs: {:?} is not an absolute path (a directory on the etcd hosts)", d.get_ref());
+                    return Err((d.span().start, msg));
+                }
+                out.push(d.into_inner());
+            }
+            out
+        }
+    };
+    Ok(EtcdPlan { snapshot_dirs: dirs, snapshot_max_age_hours: snapshot_max_age_hours.unwrap_or(default.snapshot_max_age_hours) })
 }
 
 /// The `[ceph]` section's values that serde cannot check.

@@ -307,3 +307,30 @@ fn which_hosts_run_keepalived_and_haproxy_by_topology() {
     assert_eq!(names(local.haproxy_hosts()), ["w1"], "a master that is also a worker reaches its own apiserver");
     assert!(local.keepalived_hosts().is_empty() && local.vip_endpoint().is_none());
 }
+
+#[test]
+fn the_etcd_section_and_kubekeys_backup_settings() {
+    let base = "[cluster]\nname = \"t\"\n[vip]\naddress = \"10.0.0.100\"\n[[hosts]]\nname = \"lb1\"\naddress = \"10.0.0.11\"\nroles = [\"lb\"]\n\
+                [[hosts]]\nname = \"m1\"\naddress = \"10.0.0.21\"\nroles = [\"master\"]\n";
+    let p = Plan::parse_toml(Path::new("p.toml"), base).unwrap();
+    assert_eq!(p.etcd, EtcdPlan { snapshot_dirs: vec!["/var/backups/kube_etcd".into()], snapshot_max_age_hours: 24 });
+    let p = Plan::parse_toml(Path::new("p.toml"), &format!("{base}[etcd]\nsnapshot_dirs = [\"/srv/etcd\"]\nsnapshot_max_age_hours = 6\n"))
+        .unwrap();
+    assert_eq!(p.etcd, EtcdPlan { snapshot_dirs: vec!["/srv/etcd".into()], snapshot_max_age_hours: 6 });
+    let e = Plan::parse_toml(Path::new("p.toml"), &format!("{base}[etcd]\nsnapshot_dirs = [\"backups\"]\n")).unwrap_err().to_string();
+    assert!(e.starts_with("p.toml:14:") && e.contains("\"backups\" is not an absolute path"), "{e}");
+    let e = Plan::parse_toml(Path::new("p.toml"), &format!("{base}[etcd]\nsnapshot_dir = \"/x\"\n")).unwrap_err().to_string();
+    assert!(e.starts_with("p.toml:14:") && e.contains("unknown key `snapshot_dir`"), "{e}");
+    // KubeKey: its backup directory, and one and a half backup periods
+    let kk = |etcd: &str| {
+        let src = V1ALPHA1.replacen("  kubernetes:\n", &format!("  etcd:\n{etcd}  kubernetes:\n"), 1);
+        assert_ne!(src, V1ALPHA1, "the example has a kubernetes mapping");
+        Plan::parse_kubekey(Path::new("k.yaml"), &src).unwrap().etcd
+    };
+    assert_eq!(kk(""), EtcdPlan { snapshot_dirs: vec!["/var/backups/kube_etcd".into()], snapshot_max_age_hours: 36 });
+    assert_eq!(
+        kk("    backupDir: /data/etcd-backup\n    backupPeriod: 30\n"),
+        EtcdPlan { snapshot_dirs: vec!["/data/etcd-backup".into()], snapshot_max_age_hours: 1 }
+    );
+    assert_eq!(kk("    backupPeriod: 360\n").snapshot_max_age_hours, 9);
+}

@@ -81,6 +81,9 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
             tasks.spawn(crate::etcd::run_probe(EtcdSettings::from_plan(&plan), Some(remote.clone()), Some(tunnel), tx.clone()));
         }
         tasks.spawn(crate::certs::run_probe(CertsSettings::from_plan(&plan), remote.clone(), tx.clone()));
+        if let Some(s) = crate::etcd::backups::BackupSettings::from_plan(&plan) {
+            tasks.spawn(crate::etcd::backups::run_probe(s, remote.clone(), tx.clone()));
+        }
     }
     if let Some((s, Some(r))) = &ceph {
         tasks.spawn(crate::ceph::run_probe(s.clone(), r.clone(), tx.clone()));

@@ -81,6 +81,14 @@ impl Model {
                 self.record(Event::new(at, PanelId::Etcd, Severity::Warn, format!("a drill's etcd write failed: {e}")));
                 true
             }
+            // a listing that fails is named by the snapshot finding; the host's own probe puts an SSH
+            // failure on the timeline already
+            Payload::EtcdSnapshots { host, result } => self.etcd_snapshots.entry(host).or_default().record(at, &source, budget_ms, result),
+            Payload::EtcdSnapshotTaken { place } => {
+                self.record(Event::new(at, PanelId::Etcd, Severity::Info, format!("etcd snapshot taken: {place}")));
+                self.snapshots_taken.push((at, place));
+                true
+            }
             Payload::EtcdDefragged { member } => {
                 self.record(Event::new(at, PanelId::Etcd, Severity::Info, format!("etcd member {member} defragmented")));
                 true

@@ -543,6 +543,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
 
     let mut findings = a.0;
     super::hacheck::findings(m, now, &mut findings);
+    super::snapshots::findings(m, now, &mut findings);
     // the worst first; among equals, what costs the most when it gets worse (etcd's quorum before a
     // host's kernel): the header leads with the first
     findings.sort_by(|x, y| y.severity.cmp(&x.severity).then(impact(x.panel).cmp(&impact(y.panel))));

@@ -10,6 +10,7 @@ pub mod nodepods;
 pub mod planned;
 mod queries;
 pub mod rows;
+pub mod snapshots;
 pub mod source;
 pub mod timeline;
 pub mod types;
@@ -141,6 +142,15 @@ pub enum Payload {
     EtcdDefragged {
         member: String,
     },
+    /// The etcd snapshot files on one etcd host ([`crate::inventory::EtcdPlan::snapshot_dirs`]).
+    EtcdSnapshots {
+        host: String,
+        result: Result<SnapshotFiles, String>,
+    },
+    /// kockpit took a verified snapshot into this place (a file here, or HOST:/PATH).
+    EtcdSnapshotTaken {
+        place: String,
+    },
 }
 
 /// A timestamped observation from one source.
@@ -194,6 +204,12 @@ pub struct Model {
     #[serde(skip_serializing_if = "Sourced::unheard")]
     pub rook: Sourced<CephView>,
     pub certs: BTreeMap<String, Sourced<Vec<CertInfo>>>,
+    /// The etcd snapshot files each etcd host keeps.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub etcd_snapshots: BTreeMap<String, Sourced<SnapshotFiles>>,
+    /// The snapshots kockpit took since it started: when, and where to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub snapshots_taken: Vec<(DateTime<Utc>, String)>,
     /// etcd and the apiservers as kube-system's static pods show them: what a cluster opened from its
     /// kubeconfig alone knows of its control plane.
     #[serde(skip_serializing_if = "Sourced::unheard")]
@@ -241,6 +257,8 @@ impl Model {
             warnings: Sourced::default(),
             rook: Sourced::default(),
             certs: BTreeMap::new(),
+            etcd_snapshots: BTreeMap::new(),
+            snapshots_taken: Vec::new(),
             control_plane: Sourced::default(),
             ha_config: BTreeMap::new(),
             prediction: None,

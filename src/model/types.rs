@@ -144,6 +144,21 @@ impl VipVerdict {
     }
 }
 
+/// An etcd snapshot file on a host, as its directory listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotFile {
+    pub path: String,
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+}
+
+/// The etcd snapshot files one host keeps, newest first, and the snapshot directories it lacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotFiles {
+    pub files: Vec<SnapshotFile>,
+    pub missing_dirs: Vec<String>,
+}
+
 /// Whether the VIP answers on its port from where kockpit runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VipProbe {

@@ -110,6 +110,25 @@ impl SimCluster {
         out.push(obs("sim tcp".into(), Payload::VipProbe(vip_result)));
         // etcd.
         out.push(obs("sim etcd".into(), Payload::Etcd(Ok(self.etcd_view()))));
+        // KubeKey's backup timer, every 30 minutes, on every master that is up
+        for m in &self.masters {
+            let result = if m.host_up {
+                // the timer's last run, 13 minutes past a half hour
+                let last = now.timestamp() - (now.timestamp() + 780).rem_euclid(1800);
+                let files = (0..3)
+                    .filter_map(|k| DateTime::from_timestamp(last - k * 1800, 0))
+                    .map(|t| SnapshotFile {
+                        path: format!("{}/etcd-{}/snapshot.db", crate::inventory::KUBEKEY_BACKUP_DIR, t.format("%Y-%m-%d-%H-%M-%S")),
+                        size: self.etcd_db,
+                        modified: t,
+                    })
+                    .collect();
+                Ok(SnapshotFiles { files, missing_dirs: vec![] })
+            } else {
+                Err(format!("ssh: connect to {}:22: connection timed out", m.name))
+            };
+            out.push(obs(format!("sim ssh {}", m.name), Payload::EtcdSnapshots { host: m.name.clone(), result }));
+        }
         if self.etcd_writes {
             // a write needs a leader (and so a quorum); the NOSPACE alarm refuses it
             let result = match (self.etcd_leader, self.etcd_nospace) {

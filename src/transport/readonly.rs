@@ -13,7 +13,7 @@ pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"]
 /// The probe scripts and the log tail, the only other commands a read-only pool may send. The etcd
 /// one prints the etcd client key (etcd offers no way in without one): it stays in memory and is never
 /// logged.
-pub fn read_only_scripts() -> [&'static str; 8] {
+pub fn read_only_scripts() -> [&'static str; 9] {
     [
         scripts::HOST_FACTS_SCRIPT,
         scripts::VRRP_SCRIPT,
@@ -23,6 +23,7 @@ pub fn read_only_scripts() -> [&'static str; 8] {
         scripts::CERTS_SCRIPT,
         scripts::TAIL_SCRIPT,
         scripts::HA_CONFIG_SCRIPT,
+        scripts::SNAPSHOTS_SCRIPT,
     ]
 }
 
@@ -30,9 +31,16 @@ pub fn read_only_scripts() -> [&'static str; 8] {
 /// and configuration, keepalived.conf, the PKI's keys): with `[access] sudo = true` these run through
 /// `sudo -n`. The others run as the SSH user.
 pub fn needs_root(cmd: &str) -> bool {
-    [scripts::VRRP_SCRIPT, scripts::SHOW_STAT_SCRIPT, scripts::HA_CONFIG_SCRIPT, scripts::CREDENTIALS_SCRIPT, scripts::CERTS_SCRIPT]
-        .iter()
-        .any(|script| is_script_call(cmd, script))
+    [
+        scripts::VRRP_SCRIPT,
+        scripts::SHOW_STAT_SCRIPT,
+        scripts::HA_CONFIG_SCRIPT,
+        scripts::CREDENTIALS_SCRIPT,
+        scripts::CERTS_SCRIPT,
+        scripts::SNAPSHOTS_SCRIPT,
+    ]
+    .iter()
+    .any(|script| is_script_call(cmd, script))
 }
 
 /// A short name for a command in messages: the probe's name for the probe scripts.
@@ -46,6 +54,7 @@ pub fn describe_command(cmd: &str) -> String {
         "certificates probe",
         "log tail",
         "HA configuration",
+        "etcd snapshots listing",
     ];
     for (script, name) in read_only_scripts().iter().zip(names) {
         if starts_script(cmd, script) {

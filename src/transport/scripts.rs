@@ -356,6 +356,16 @@ while [ $# -ge 2 ]; do
 done
 exit 0"#;
 
+/// Lists the etcd snapshot files in the directories named by its arguments (`*.db` and `snapshot*`,
+/// three levels deep: KubeKey's timer writes `DIR/etcd-DATE/snapshot.db`), newest first, five per
+/// directory, one `MTIME SIZE PATH` line each (`stat`, as GNU and BusyBox print it); a directory that
+/// is not there is `@@kockpit-nodir DIR`. Names only: no file is opened.
+pub const SNAPSHOTS_SCRIPT: &str = r#"for d in "$@"; do
+  if [ ! -d "$d" ]; then printf '@@kockpit-nodir %s\n' "$d"; continue; fi
+  find "$d" -maxdepth 3 -type f \( -name '*.db' -o -name 'snapshot*' \) -exec stat -c '%Y %s %n' {} + 2>/dev/null | sort -rn | head -n 5
+done
+exit 0"#;
+
 /// The tail script. `$1` journal|file, `$2` the unit or path, `$3` lines of history, `$4` 1 = follow.
 pub const TAIL_SCRIPT: &str = r#"kind=$1 what=$2 n=$3 follow=$4
 case $n in ''|*[!0-9]*) echo "bad line count" >&2; exit 2;; esac

@@ -32,6 +32,13 @@ pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
         let al: Vec<String> = e.alarms.iter().map(|a| format!("{}@{}", a.alarm, a.member)).collect();
         summary.push(Span::styled(format!("  ALARM {}", al.join(" ")), ctx.s(Role::Critical)));
     }
+    // the newest snapshot kockpit knows of (the hosts' snapshot directories, its own)
+    if let Some((at, _)) = crate::model::snapshots::newest(m) {
+        let max_h = m.plan.etcd.snapshot_max_age_hours as i64;
+        let late = max_h > 0 && ctx.now - at > chrono::Duration::hours(max_h);
+        let text = format!("  snapshot {} ago", crate::model::snapshots::age(ctx.now - at));
+        summary.push(Span::styled(text, ctx.s(if late { Role::Warn } else { Role::Muted })));
+    }
     // the raft term (the same on every healthy member) gives way to the version when narrow
     let term = ctx.width >= 64;
     let header = Line::styled(
