@@ -697,3 +697,100 @@ async fn draining_the_last_up_apiserver_is_refused_and_changes_nothing() {
     let out = ro.execute(OpRequest::HaproxyServer { server: "m1".into(), admin: ServerAdmin::Ready }).await;
     assert!(!out.ok && out.summary.contains("read-only"), "{}", out.summary);
 }
+
+/// The member that leads etcd, as `kockpit status --json` sees it.
+fn etcd_leader(lab: &Lab, bin: &Path, envs: &[(&str, &str)]) -> String {
+    let out = harness::run_env(bin, &["status", "--json", "--config", lab.var("KOCKPIT_CONFIG")], envs, Duration::from_secs(60))
+        .unwrap_or_else(|e| e);
+    let json = &out[out.find('{').unwrap_or_else(|| panic!("no JSON from status: {out}"))..];
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let members = v["model"]["etcd"]["data"]["members"].as_array().unwrap_or_else(|| panic!("no etcd members: {out}"));
+    members.iter().find(|m| m["is_leader"] == true).and_then(|m| m["name"].as_str()).expect("a leader").to_string()
+}
+
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn a_maintenance_cancelled_while_haproxy_drains_stops_there_and_says_what_is_left() {
+    use std::io::BufRead;
+    let lab = lab();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap().to_string();
+    let envs = [("KOCKPIT_CONFIG_DIR", dir.as_str()), ("XDG_STATE_HOME", dir.as_str())];
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_kockpit"));
+    let leader = etcd_leader(&lab, &bin, &envs);
+    let _back = ServersBack { lab: &lab };
+    // connections held open through the VIP, some on the leader's apiserver: the drain waits for them
+    let held: Vec<TcpStream> = (0..9).filter_map(|_| TcpStream::connect_timeout(&lab.vip(), Duration::from_secs(2)).ok()).collect();
+    let started = Instant::now();
+    while lab.hap_status("lb1", &leader).ends_with(" 0") {
+        assert!(started.elapsed() < Duration::from_secs(5), "a held connection reaches {leader}: {}", lab.hap_status("lb1", &leader));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let audit = tmp.path().join("audit.jsonl");
+    let mut child = std::process::Command::new(&bin)
+        .args(["run", "maintenance", "--host", &leader, "--yes", "--json", "--config", lab.var("KOCKPIT_CONFIG")])
+        .args(["--audit-log", audit.to_str().unwrap()])
+        .envs(envs)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kockpit run");
+    let pid = child.id().to_string();
+    let lines: Vec<String> = {
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = vec![];
+        let mut interrupted = false;
+        for line in out.lines() {
+            let line = line.unwrap();
+            // the leadership moved, haproxy drains, the held sessions keep it waiting: interrupt now
+            if !interrupted && line.contains("session(s) still open; waiting") {
+                std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill -INT");
+                interrupted = true;
+            }
+            lines.push(line);
+        }
+        lines
+    };
+    let status = child.wait().unwrap();
+    let text = lines.join("\n");
+    eprintln!("{text}");
+    assert!(text.contains("[1/2] verified: ") && text.contains("leads etcd"), "the leadership moved first:\n{text}");
+    let end: serde_json::Value = serde_json::from_str(lines.last().expect("an end line")).expect("JSON end line");
+    assert_eq!(end["result"], "cancelled", "{text}");
+    let summary = end["summary"].as_str().unwrap();
+    assert!(summary.starts_with("stopped by the operator during [2/2] Drain"), "{summary}");
+    assert!(summary.contains(&format!("{leader} stays DRAIN on lb1, lb2")), "{summary}");
+    assert!(summary.ends_with(&format!("done: move-leader; partway: haproxy drain {leader}; not started: none")), "{summary}");
+    assert_eq!(status.code(), Some(1), "{text}");
+    // what it said is what haproxy has: DRAIN on both LBs, the held sessions still open
+    for lb in ["lb1", "lb2"] {
+        assert!(lab.hap_status(lb, &leader).starts_with("DRAIN "), "{lb}: {}", lab.hap_status(lb, &leader));
+    }
+    assert!(!lab.hap_status("lb1", &leader).ends_with(" 0"), "the open sessions go on: {}", lab.hap_status("lb1", &leader));
+    assert_ne!(etcd_leader(&lab, &bin, &envs), leader, "the leadership stays moved");
+    drop(held);
+    // its end undoes what is left: ready on every LB
+    let out = harness::run_env(
+        &bin,
+        &[
+            "run",
+            "maintenance-end",
+            "--host",
+            &leader,
+            "--yes",
+            "--config",
+            lab.var("KOCKPIT_CONFIG"),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+        &envs,
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("done: "), "{out}");
+    for lb in ["lb1", "lb2"] {
+        assert!(lab.hap_status(lb, &leader).starts_with("UP "), "{lb}: {}", lab.hap_status(lb, &leader));
+    }
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert_eq!(log.matches("\"op_finished\"").count(), 2, "both ends are on the audit log: {log}");
+}

@@ -93,7 +93,11 @@ pub(super) async fn run(id: u64, title: String, parts: Vec<OpRequest>, cap: Writ
         let (ok, summary) = outcome.unwrap_or_default();
         if !ok {
             let word = if cancelled { "stopped by the operator during" } else { "stopped: failed" };
-            r.finish(Err(format!("{word} [{}/{n}] {what}: {summary}; {}", k + 1, state(k)))).await;
+            // a part stopped or failed partway says itself what it left; the rest did not start
+            let done = if k == 0 { "none".to_string() } else { labels[..k].join(", ") };
+            let rest = if k + 1 >= n { "none".to_string() } else { labels[k + 1..].join(", ") };
+            let left = format!("done: {done}; partway: {}; not started: {rest}", labels[k]);
+            r.finish(Err(format!("{word} [{}/{n}] {what}: {summary}; {left}", k + 1))).await;
             return;
         }
         r.step(format!("[{}/{n}] verified: {summary}", k + 1), true).await;

@@ -206,7 +206,12 @@ impl OpRequest {
     /// leaves the node cordoned; a renewal stops before the next master).
     pub fn runs_to_its_end(&self) -> Option<&'static str> {
         match self {
-            OpRequest::Drain { .. } | OpRequest::RenewCerts { .. } | OpRequest::EtcdDefrag | OpRequest::Maintenance { .. } => None,
+            OpRequest::Drain { .. }
+            | OpRequest::RenewCerts { .. }
+            | OpRequest::EtcdDefrag
+            | OpRequest::Maintenance { .. }
+            // its wait for the server's sessions stops, leaving it DRAIN on every LB
+            | OpRequest::HaproxyServer { admin: ServerAdmin::Drain, .. } => None,
             OpRequest::VipFailover { .. } | OpRequest::RestoreVipPriority { .. } => Some(
                 "a VIP half moved is worse than one moved: it runs to its end (bounded, 20 s at most) and reports; \
                  restore the old owner's priority afterwards to move it back",
@@ -222,8 +227,8 @@ impl OpRequest {
                 Some("a read of etcd into a file: it ends (a partial file is removed) and changes nothing in the cluster")
             }
             OpRequest::HaproxyServer { .. } => Some(
-                "a server changed on some LBs and not on others is worse than either: it runs to its end (the drain's wait is \
-                 bounded, 30 s) and reports; make it ready again to undo",
+                "a server made ready on some LBs and not on others is worse than either: it runs to its end (a few seconds) \
+                 and reports; drain it again to undo",
             ),
         }
     }

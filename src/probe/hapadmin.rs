@@ -140,8 +140,16 @@ impl Lbs {
 }
 
 /// Drain `server` from haproxy on every LB (drain, wait for its sessions, maintenance) or make it
-/// ready again, verified on fresh reads. Ok(summary) when verified.
-pub async fn set_server(ctx: &OpContext, server: &str, admin: ServerAdmin, cap: &WriteCap, r: &Reporter) -> Result<String, String> {
+/// ready again, verified on fresh reads. Ok(summary) when verified. `stop`, once set, ends a drain's
+/// wait for sessions: the server stays DRAIN on every LB (a state every LB agrees on).
+pub async fn set_server(
+    ctx: &OpContext,
+    server: &str,
+    admin: ServerAdmin,
+    cap: &WriteCap,
+    r: &Reporter,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Result<String, String> {
     ctx.writable()?;
     let hosts = ProbeTargets::of(&ctx.plan).haproxy;
     let seen = look_all(ctx, &hosts).await;
@@ -193,7 +201,15 @@ pub async fn set_server(ctx: &OpContext, server: &str, admin: ServerAdmin, cap: 
     let on = on.join(", ");
     match admin {
         ServerAdmin::Drain => {
-            let left = wait_sessions(ctx, &hosts, &c.targets, r).await;
+            let left = match wait_sessions(ctx, &hosts, &c.targets, r, stop).await {
+                Some(left) => left,
+                None => {
+                    return Err(format!(
+                        "CANCELLED by the operator while its sessions drained: {server} stays DRAIN on {on} (no new \
+                         connection goes to it; the open ones go on); drain it again to finish, or make it ready to undo"
+                    ));
+                }
+            };
             for t in &c.targets {
                 lbs.set(ctx, cap, r, t, Some(ServerStatus::Maint))
                     .await
@@ -228,26 +244,43 @@ pub async fn set_server(ctx: &OpContext, server: &str, admin: ServerAdmin, cap: 
 }
 
 /// Wait until the drained server has no session left on any LB, at most [`DRAIN_WAIT_SECS`]; the
-/// sessions still open then.
-async fn wait_sessions(ctx: &OpContext, hosts: &[Host], targets: &[ServerTarget], r: &Reporter) -> u64 {
+/// sessions still open then, or None when `stop` was set meanwhile.
+async fn wait_sessions(
+    ctx: &OpContext,
+    hosts: &[Host],
+    targets: &[ServerTarget],
+    r: &Reporter,
+    mut stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Option<u64> {
     let started = Instant::now();
     let mut told = Instant::now();
     loop {
+        if stop.as_ref().is_some_and(|s| *s.borrow()) {
+            return None;
+        }
         let seen = look_all(ctx, hosts).await;
         let left: u64 = targets.iter().map(|t| sessions_of(&seen, t).unwrap_or(0)).sum();
         if left == 0 {
             r.step(format!("no session left on any LB after {:.1} s", started.elapsed().as_secs_f64()), true).await;
-            return 0;
+            return Some(0);
         }
         if started.elapsed() >= Duration::from_secs(DRAIN_WAIT_SECS) {
             r.step(format!("{left} session(s) still open after {DRAIN_WAIT_SECS} s: maintenance now"), true).await;
-            return left;
+            return Some(left);
         }
-        if told.elapsed() >= Duration::from_secs(5) {
-            r.step(format!("{left} session(s) still open; waiting"), true).await;
+        if told.elapsed() >= Duration::from_secs(5) || started.elapsed() < WAIT_EVERY {
+            r.step(format!("{left} session(s) still open; waiting (at most {DRAIN_WAIT_SECS} s)"), true).await;
             told = Instant::now();
         }
-        tokio::time::sleep(WAIT_EVERY).await;
+        match stop.as_mut() {
+            Some(s) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(WAIT_EVERY) => {}
+                    _ = s.changed() => {}
+                }
+            }
+            None => tokio::time::sleep(WAIT_EVERY).await,
+        }
     }
 }
 

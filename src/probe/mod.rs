@@ -202,6 +202,8 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
     };
     // one operation on the HA front at a time: two would fight over the same keepalived or haproxy
     let vip_busy = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+    // the stop switches of running HA-front operations, by id (removed when they end)
+    let stoppable: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, tokio::sync::watch::Sender<bool>>>> = Default::default();
     loop {
         tokio::select! {
             _ = tx.closed() => return,
@@ -228,25 +230,36 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                         let ctx = failover::OpContext { plan: plan.clone(), pool, settings: settings.clone() };
                         let r = crate::backend::Reporter { id, tx: tx.clone() };
                         let busy = vip_busy.clone();
+                        // a haproxy drain's wait for sessions stops at a cancel; the rest runs to its end
+                        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+                        let stops = stoppable.clone();
+                        stops.lock().unwrap_or_else(|p| p.into_inner()).insert(id, stop_tx);
                         tasks.spawn(async move {
                             let Ok(guard) = busy.try_lock_owned() else {
+                                stops.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                                 r.finish(Err(format!("{}: refused, another operation on the HA front is running", request.title()))).await;
                                 return;
                             };
                             let result = match &request {
                                 OpRequest::VipFailover { to, mode } => failover::failover(&ctx, to, *mode, &cap, &r).await,
                                 OpRequest::RestoreVipPriority { lb } => failover::restore(&ctx, lb, &cap, &r).await,
-                                OpRequest::HaproxyServer { server, admin } => hapadmin::set_server(&ctx, server, *admin, &cap, &r).await,
+                                OpRequest::HaproxyServer { server, admin } => hapadmin::set_server(&ctx, server, *admin, &cap, &r, Some(stop)).await,
                                 _ => Err("not an operation of the HA front".into()),
                             };
                             // free before reporting: the next operation may be sent as soon as this one is finished
                             drop(guard);
+                            stops.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                             r.finish(result).await;
                         });
                         continue;
                     }
-                    // operations run to their end: a half-done failover is worse than a finished one
-                    Command::Cancel { .. } => continue,
+                    // a half-done failover is worse than a finished one: only a drain's wait stops
+                    Command::Cancel { id } => {
+                        if let Some(s) = stoppable.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+                            let _ = s.send(true);
+                        }
+                        continue;
+                    }
                     Command::Host { id, action, cap } => {
                         let pool = match &pool {
                             Ok(p) => p.clone(),
