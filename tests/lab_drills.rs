@@ -200,6 +200,12 @@ fn every_shipped_drill_passes_against_the_lab_and_reports_measured_times() {
                 // a steady check ("no failed client request for 8 s") is met when its window has held
                 let steady =
                     e["text"].as_str().is_some_and(|t| t.starts_with("no failed client request") || t.starts_with("no failed etcd write"));
+                // the maintenance drill's client connected through the VIP throughout, none failed
+                if stem == "master-maintenance" && e["text"].as_str().is_some_and(|t| t.starts_with("no failed client request")) {
+                    let detail = e["detail"].as_str().unwrap_or("");
+                    let connects: u32 = detail.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                    assert!(connects >= 50 && detail.ends_with("through the VIP, 0 failed client request(s)"), "{stem}: {e}");
+                }
                 // the etcd client wrote throughout, and none of its writes failed
                 if e["text"].as_str().is_some_and(|t| t.starts_with("no failed etcd write")) {
                     let detail = e["detail"].as_str().unwrap_or("");

@@ -80,6 +80,11 @@ pub enum Action {
     EtcdWrites {
         on: bool,
     },
+    /// Start (`on = true`) or stop a client connecting through the VIP every 20 ms; each failed
+    /// connect counts against `no_failed_client_requests`. A failed drill stops it too.
+    VipClients {
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -337,7 +342,11 @@ impl DrillFile {
                         Action::Drain { node } | Action::Uncordon { node } => name_at(node, TargetKind::Node, off),
                         Action::RenewCerts { masters } => masters.iter().for_each(|m| name_at(m, TargetKind::Host, off)),
                         Action::Maintenance { target } | Action::MaintenanceEnd { target } => name_at(target, TargetKind::Host, off),
-                        Action::Wait { .. } | Action::SetNoout { .. } | Action::EtcdDefrag | Action::EtcdWrites { .. } => {}
+                        Action::Wait { .. }
+                        | Action::SetNoout { .. }
+                        | Action::EtcdDefrag
+                        | Action::EtcdWrites { .. }
+                        | Action::VipClients { .. } => {}
                     }
                     Some(a)
                 }

@@ -91,6 +91,8 @@ struct Active {
     action_done: Option<(bool, String)>,
     /// Failed client requests seen during the step (VIP probe failures).
     client_failures: u32,
+    /// The drill's VIP client's connects during the step (failed ones count in `client_failures`).
+    vip_connects: u32,
     /// The drill's etcd client's writes during the step: done, failed.
     etcd_writes: (u32, u32),
     /// The etcd members a defrag went through during the step, in order.
@@ -143,6 +145,11 @@ impl DrillRun {
         let Some(a) = &mut self.active else { return };
         match payload {
             Payload::VipProbe(Err(_)) => a.client_failures += 1,
+            Payload::VipClient(Ok(_)) => a.vip_connects += 1,
+            Payload::VipClient(Err(_)) => {
+                a.vip_connects += 1;
+                a.client_failures += 1;
+            }
             Payload::EtcdWrite(Ok(_)) => a.etcd_writes.0 += 1,
             Payload::EtcdWrite(Err(_)) => a.etcd_writes.1 += 1,
             Payload::EtcdDefragged { member } => a.defragged.push(member.clone()),
@@ -205,6 +212,7 @@ impl DrillRun {
                     action_sent: false,
                     action_done: None,
                     client_failures: 0,
+                    vip_connects: 0,
                     etcd_writes: (0, 0),
                     defragged: vec![],
                     leader_at_start: m.etcd.data.as_ref().and_then(|e| e.leader()).map(|l| l.name.clone()),
@@ -233,7 +241,10 @@ impl DrillRun {
                                     }
                                     if matches!(
                                         action,
-                                        HostAction::Start { .. } | HostAction::Heal { .. } | HostAction::EtcdWrites { on: false }
+                                        HostAction::Start { .. }
+                                            | HostAction::Heal { .. }
+                                            | HostAction::EtcdWrites { on: false }
+                                            | HostAction::VipClients { on: false }
                                     ) {
                                         self.undo.retain(|x| x != action);
                                     }
@@ -304,7 +315,12 @@ impl DrillRun {
                 let (met, good, detail) = match e.check {
                     Check::NoFailedClientRequests => {
                         let good = a.client_failures == 0;
-                        (if good { Some(elapsed) } else { None }, good, Some(format!("{} failed client request(s)", a.client_failures)))
+                        let detail = if a.vip_connects > 0 {
+                            format!("{} client connect(s) through the VIP, {} failed client request(s)", a.vip_connects, a.client_failures)
+                        } else {
+                            format!("{} failed client request(s)", a.client_failures)
+                        };
+                        (if good { Some(elapsed) } else { None }, good, Some(detail))
                     }
                     Check::NoFailedEtcdWrites => {
                         let (done, failed) = a.etcd_writes;
@@ -416,6 +432,7 @@ impl DrillRun {
             },
             Action::EtcdDefrag => Effect::Operation { id, request: OpRequest::EtcdDefrag },
             Action::EtcdWrites { on } => Effect::Host { id, action: HostAction::EtcdWrites { on: *on } },
+            Action::VipClients { on } => Effect::Host { id, action: HostAction::VipClients { on: *on } },
             Action::Wait { .. } => return Err("wait has no effect".into()),
         })
     }

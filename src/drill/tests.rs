@@ -250,3 +250,27 @@ expect = [{ check = "no_failed_etcd_writes", within = 2 }, { check = "etcd_defra
     assert!(!e[0].ok && e[0].detail.as_deref().unwrap().contains("no etcd write seen"), "{md}");
     assert!(e[1].ok, "the defrag itself went the leader last: {md}");
 }
+
+#[test]
+fn the_maintenance_drill_counts_the_vip_clients_connects_and_a_dead_owner_fails_them() {
+    let (run, md) = run_file("assets/drills/master-maintenance.toml", &[]);
+    assert_eq!(run.phase, Phase::Passed, "{md}");
+    let e = run.results[2].expectations.iter().find(|e| e.text.starts_with("no failed client request")).unwrap();
+    let detail = e.detail.as_deref().unwrap();
+    let n: u32 = detail.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(n > 50 && detail.ends_with("through the VIP, 0 failed client request(s)"), "{detail}");
+    let src = r#"
+name = "clients while the owner's haproxy dies"
+[[steps]]
+name = "clients"
+action = { do = "vip_clients", on = true }
+[[steps]]
+name = "haproxy dies on the owner"
+action = { do = "stop", target = "vip-owner", service = "haproxy" }
+expect = [{ check = "no_failed_client_requests", within = 5 }]
+"#;
+    let (run, md, ..) = run_src(src);
+    assert_eq!(run.phase, Phase::Failed, "{md}");
+    let d = run.results[1].expectations[0].detail.as_deref().unwrap();
+    assert!(d.contains("through the VIP") && !d.ends_with(", 0 failed client request(s)"), "{d}");
+}

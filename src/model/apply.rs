@@ -76,7 +76,11 @@ impl Model {
             }
             Payload::VipProbe(result) => self.vip_probe.record(at, &source, budget_ms, result),
             // a drill counts them; a failed one is on the timeline
-            Payload::EtcdWrite(Ok(_)) => false,
+            Payload::EtcdWrite(Ok(_)) | Payload::VipClient(Ok(_)) => false,
+            Payload::VipClient(Err(e)) => {
+                self.record(Event::new(at, PanelId::Vip, Severity::Warn, format!("a drill's client connect through the VIP failed: {e}")));
+                true
+            }
             Payload::EtcdWrite(Err(e)) => {
                 self.record(Event::new(at, PanelId::Etcd, Severity::Warn, format!("a drill's etcd write failed: {e}")));
                 true

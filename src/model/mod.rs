@@ -136,6 +136,8 @@ pub enum Payload {
     },
     /// kube-system's etcd and kube-apiserver static pods (a cluster opened from its kubeconfig alone).
     ControlPlane(Result<apiview::ControlPlaneView, String>),
+    /// One connect of a drill's client loop through the VIP: how long it took (ms), or why it failed.
+    VipClient(Result<f64, String>),
     /// One write of a drill's etcd client: how long it took (ms), or why it failed.
     EtcdWrite(Result<f64, String>),
     /// A kockpit defrag finished on this etcd member.

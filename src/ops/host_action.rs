@@ -30,7 +30,15 @@ pub enum HostAction {
     EtcdWrites {
         on: bool,
     },
+    /// Start (or stop) a client connecting through the VIP every [`VIP_CLIENT_EVERY_MS`], each
+    /// connect an observation.
+    VipClients {
+        on: bool,
+    },
 }
+
+/// How often the drill's VIP client connects.
+pub const VIP_CLIENT_EVERY_MS: u64 = 20;
 
 /// Where the drill's etcd client writes: outside Kubernetes' `/registry`, deleted when it stops.
 pub const ETCD_WRITE_PREFIX: &str = "/kockpit/drill-writes/";
@@ -43,6 +51,7 @@ impl HostAction {
         match self {
             HostAction::Stop { host, .. } | HostAction::Start { host, .. } | HostAction::Cut { host } | HostAction::Heal { host } => host,
             HostAction::EtcdWrites { .. } => "etcd",
+            HostAction::VipClients { .. } => "vip",
         }
     }
     pub fn describe(&self) -> String {
@@ -56,6 +65,8 @@ impl HostAction {
                 format!("start a client writing a key to etcd every {ETCD_WRITE_EVERY_MS} ms (under {ETCD_WRITE_PREFIX})")
             }
             HostAction::EtcdWrites { on: false } => "stop the etcd client and delete its keys".to_string(),
+            HostAction::VipClients { on: true } => format!("start a client connecting through the VIP every {VIP_CLIENT_EVERY_MS} ms"),
+            HostAction::VipClients { on: false } => "stop the VIP client".to_string(),
         }
     }
     /// The action that undoes this one.
@@ -64,6 +75,7 @@ impl HostAction {
             HostAction::Stop { host, service, .. } => Some(HostAction::Start { host: host.clone(), service: service.clone() }),
             HostAction::Cut { host } => Some(HostAction::Heal { host: host.clone() }),
             HostAction::EtcdWrites { on: true } => Some(HostAction::EtcdWrites { on: false }),
+            HostAction::VipClients { on: true } => Some(HostAction::VipClients { on: false }),
             _ => None,
         }
     }

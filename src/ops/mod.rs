@@ -16,7 +16,7 @@ pub mod maintenance;
 
 pub use fault::Fault;
 pub use haproxy_plan::ServerAdmin;
-pub use host_action::{ETCD_WRITE_EVERY_MS, ETCD_WRITE_PREFIX, HostAction};
+pub use host_action::{ETCD_WRITE_EVERY_MS, ETCD_WRITE_PREFIX, HostAction, VIP_CLIENT_EVERY_MS};
 
 use serde::Serialize;
 

@@ -39,6 +39,7 @@ pub fn command_for(plan: &Plan, action: &HostAction) -> Result<(Target, String),
     let host_name = match action {
         HostAction::Stop { host, .. } | HostAction::Start { host, .. } | HostAction::Cut { host } | HostAction::Heal { host } => host,
         HostAction::EtcdWrites { .. } => return Err("the etcd client is run by the etcd part, not on a host".into()),
+        HostAction::VipClients { .. } => return Err("the VIP client runs here, not on a host".into()),
     };
     let Some(host) = plan.host(host_name) else {
         return Err(format!("{host_name} is not a host of this cluster's plan"));
@@ -74,6 +75,7 @@ pub fn command_for(plan: &Plan, action: &HostAction) -> Result<(Target, String),
             Ok((Target::Local, template::render(t, &[("host", &host.name)])?))
         }
         HostAction::EtcdWrites { .. } => Err("the etcd client is run by the etcd part, not on a host".into()),
+        HostAction::VipClients { .. } => Err("the VIP client runs here, not on a host".into()),
     }
 }
 

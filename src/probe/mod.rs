@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod clients;
 pub mod endpoint;
 pub mod failover;
 pub mod haconfig;
@@ -202,6 +203,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
     };
     // one operation on the HA front at a time: two would fight over the same keepalived or haproxy
     let vip_busy = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+    let mut vip_clients = failover::VipClients::default();
     // the stop switches of running HA-front operations, by id (removed when they end)
     let stoppable: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, tokio::sync::watch::Sender<bool>>>> = Default::default();
     loop {
@@ -259,6 +261,13 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
                             let _ = s.send(true);
                         }
                         continue;
+                    }
+                    Command::Host { id, action: crate::ops::HostAction::VipClients { on }, .. } => {
+                        let (ok, summary) = match vip_clients.set(on, &plan, pool.as_ref().is_ok_and(|p| p.mode() == AccessMode::ReadWrite), &tx).await {
+                            Ok(s) => (true, s),
+                            Err(e) => (false, e),
+                        };
+                        vec![BackendEvent::Op(OpEvent::Finished { id, ok, summary })]
                     }
                     Command::Host { id, action, cap } => {
                         let pool = match &pool {

@@ -475,6 +475,10 @@ impl SimCluster {
                 self.etcd_writes = *on;
                 Ok(a.describe())
             }
+            H::VipClients { on } => {
+                self.vip_clients = *on;
+                Ok(a.describe())
+            }
             H::Stop { host, service, signal } => {
                 let stop = signal != "CONT";
                 match (service.as_str(), lb(self, host), master(self, host)) {

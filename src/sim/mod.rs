@@ -206,6 +206,8 @@ pub struct SimCluster {
     noout: bool,
     /// A drill's etcd client is writing (one write per observation).
     etcd_writes: bool,
+    /// A drill's client connects through the VIP (one connect per observation).
+    vip_clients: bool,
     /// Observations an operation made (a member defragmented), sent with the next ones.
     made: Vec<Payload>,
     runs: Vec<Run>,
@@ -324,6 +326,7 @@ impl SimCluster {
             osds,
             noout: false,
             etcd_writes: false,
+            vip_clients: false,
             made: vec![],
             runs: Vec::new(),
             finished: Vec::new(),

@@ -107,6 +107,10 @@ impl SimCluster {
         } else {
             Err(format!("connect {vip}:6443: connection refused"))
         };
+        if self.vip_clients {
+            let r = if owner_serves { Ok(0.4) } else { Err(format!("connect {vip}:6443: connection refused")) };
+            out.push(obs("sim vip clients".into(), Payload::VipClient(r)));
+        }
         out.push(obs("sim tcp".into(), Payload::VipProbe(vip_result)));
         // etcd.
         out.push(obs("sim etcd".into(), Payload::Etcd(Ok(self.etcd_view()))));
