@@ -139,7 +139,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("haproxy-ready", "SERVER", "plan putting an apiserver back in haproxy"),
     ("defrag", "", "plan a rolling etcd defrag, the leader last"),
     ("disarm", "", "plan disarming etcd's NOSPACE alarm"),
-    ("snapshot", "FILE", "plan an etcd snapshot into a file on this machine"),
+    ("snapshot", "FILE|HOST:/PATH", "plan an etcd snapshot into a file here, or on a host of the plan"),
     ("maintenance", "MASTER", "plan a master's maintenance (leader, haproxy, drain)"),
     ("maintenance-end", "MASTER", "plan the end of a master's maintenance"),
     ("theme", "NAME", "switch the theme"),

@@ -938,7 +938,7 @@ fn run_maintenance_moves_the_leadership_drains_haproxy_and_the_node_and_stops_be
     let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} in {text}"));
     assert!(at("[1/3] verified: master2 leads etcd") < at("[2/3] verified: master1 in MAINT on slb1, slb2"));
     assert!(at("[2/3] verified") < at("[3/3] verified: master1 drained"));
-    assert!(text.contains("done: Start maintenance of master1: all 3 part(s) done and verified"), "{text}");
+    assert!(text.contains("done: all 3 part(s) done and verified (move-leader, haproxy drain master1, drain master1)"), "{text}");
     // a fresh demo: nothing to end; a worker is no master
     let out = kockpit_in(cfg, &["run", "--demo", "maintenance-end", "master1"]);
     assert_eq!(out.status.code(), Some(1));

@@ -760,7 +760,11 @@ fn a_maintenance_cancelled_while_haproxy_drains_stops_there_and_says_what_is_lef
     let summary = end["summary"].as_str().unwrap();
     assert!(summary.starts_with("stopped by the operator during [2/2] Drain"), "{summary}");
     assert!(summary.contains(&format!("{leader} stays DRAIN on lb1, lb2")), "{summary}");
-    assert!(summary.ends_with(&format!("done: move-leader; partway: haproxy drain {leader}; not started: none")), "{summary}");
+    assert!(
+        summary
+            .ends_with(&format!("done: move-leader; stopped in: haproxy drain {leader} (it says above what it left); not started: none")),
+        "{summary}"
+    );
     assert_eq!(status.code(), Some(1), "{text}");
     // what it said is what haproxy has: DRAIN on both LBs, the held sessions still open
     for lb in ["lb1", "lb2"] {

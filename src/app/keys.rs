@@ -177,7 +177,14 @@ impl App {
             }
             Dialog::Logs => unreachable!("handled above"),
             Dialog::Detail { item, scroll } => self.detail_key(key, action, item, scroll),
-            Dialog::Confirm(p) => self.confirm_key(action, p),
+            Dialog::Confirm(p) => {
+                // a plan taller than the screen scrolls with the selection keys
+                if let Some(s) = scrolled(action, self.view.confirm_scroll) {
+                    self.view.confirm_scroll = s;
+                    return vec![];
+                }
+                self.confirm_key(action, p)
+            }
             Dialog::QuitWhileRunning => match action {
                 Some(Action::ConfirmYes | Action::Confirm) => self.quit_when_stopped(),
                 Some(Action::ConfirmNo | Action::Cancel | Action::Quit) => {
@@ -353,10 +360,7 @@ impl App {
         if self.confirm_only_seen && self.view.confirm_seen.as_ref() != Some(&p) {
             self.say(
                 Severity::Warn,
-                format!(
-                    "{}: not confirmed: the whole plan was not on screen yet (a smaller terminal cuts it; enlarge it)",
-                    p.request.title()
-                ),
+                format!("{}: not confirmed: the plan's end was not on screen yet (scroll down to it)", p.request.title()),
             );
             return vec![];
         }

@@ -114,6 +114,8 @@ pub struct ViewState {
     pub logs_back: Option<Dialog>,
     /// The plan the confirmation last showed whole on screen (None: not drawn, or cut).
     pub confirm_seen: Option<crate::ops::OpPlan>,
+    /// How far a confirmation taller than the screen is scrolled.
+    pub confirm_scroll: usize,
 }
 
 impl Default for ViewState {
@@ -132,6 +134,7 @@ impl Default for ViewState {
             help_back: None,
             logs_back: None,
             confirm_seen: None,
+            confirm_scroll: 0,
         }
     }
 }

@@ -274,6 +274,7 @@ impl App {
         let p = plan(&req, &self.model);
         // this plan has not been on screen yet, whatever an earlier one like it was
         self.view.confirm_seen = None;
+        self.view.confirm_scroll = 0;
         self.audit("op_planned", json!({ "request": p.request, "steps": p.steps, "warnings": p.warnings, "blockers": p.blockers }));
         let dry = matches!(p.dry_run, Some(crate::ops::DryRunState::Pending));
         // a maintenance's dry run is its drain's

@@ -1302,7 +1302,7 @@ fn on_a_terminal_a_plan_is_confirmed_only_after_it_was_drawn_whole() {
     app.on_key(key('c'));
     assert!(app.on_key(key('y')).is_empty(), "not seen, not confirmed");
     assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
-    assert!(app.notice.as_ref().unwrap().1.contains("the whole plan was not on screen yet"));
+    assert!(app.notice.as_ref().unwrap().1.contains("the plan's end was not on screen yet"));
     // drawn whole: y goes ahead
     crate::ui::render_text(&mut app, 120, 40, now());
     assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]));
@@ -1312,9 +1312,40 @@ fn on_a_terminal_a_plan_is_confirmed_only_after_it_was_drawn_whole() {
     app.on_key(key('f'));
     assert!(matches!(app.view.dialog, Dialog::Confirm(_)));
     let screen = crate::ui::render_text(&mut app, 40, 10, now());
-    assert!(screen.contains("the rest of the plan does not fit") && screen.contains("confirm"), "{screen}");
+    assert!(screen.contains("lines 1-") && screen.contains("scroll") && screen.contains("confirm"), "{screen}");
     assert!(app.on_key(key('y')).is_empty());
     assert!(app.op.is_none());
+    // scrolled a line at a time to its end, it has been seen: y goes ahead
+    let mut last = String::new();
+    for _ in 0..40 {
+        app.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+        last = crate::ui::render_text(&mut app, 40, 10, now());
+    }
+    assert!(app.view.confirm_scroll > 0 && !last.contains("lines 1-"), "{last}");
+    // back to the top: still seen
+    app.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE));
+    crate::ui::render_text(&mut app, 40, 10, now());
+    assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]));
+}
+
+#[test]
+fn a_maintenance_plan_scrolls_and_is_confirmed_at_80x24() {
+    let mut app = app_with(false, &[], None);
+    app.confirm_only_seen = true;
+    for c in ":maintenance master1".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(matches!(&app.view.dialog, Dialog::Confirm(p) if matches!(p.request, OpRequest::Maintenance { .. })), "{:?}", app.notice);
+    let screen = crate::ui::render_text(&mut app, 80, 24, now());
+    assert!(screen.contains("lines 1-"), "{screen}");
+    assert!(app.on_key(key('y')).is_empty(), "its end was not on screen");
+    app.on_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::PageDown, KeyModifiers::NONE));
+    let end = crate::ui::render_text(&mut app, 80, 24, now());
+    assert!(end.contains("[3/3]") || end.contains("warnings") || !end.contains("lines 1-"), "{end}");
+    assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { request: OpRequest::Maintenance { .. }, .. }]));
 }
 
 #[test]

@@ -96,11 +96,11 @@ pub(super) async fn run(id: u64, title: String, parts: Vec<OpRequest>, cap: Writ
             // a part stopped or failed partway says itself what it left; the rest did not start
             let done = if k == 0 { "none".to_string() } else { labels[..k].join(", ") };
             let rest = if k + 1 >= n { "none".to_string() } else { labels[k + 1..].join(", ") };
-            let left = format!("done: {done}; partway: {}; not started: {rest}", labels[k]);
+            let left = format!("done: {done}; stopped in: {} (it says above what it left); not started: {rest}", labels[k]);
             r.finish(Err(format!("{word} [{}/{n}] {what}: {summary}; {left}", k + 1))).await;
             return;
         }
         r.step(format!("[{}/{n}] verified: {summary}", k + 1), true).await;
     }
-    r.finish(Ok(format!("{title}: all {n} part(s) done and verified ({})", labels.join(", ")))).await;
+    r.finish(Ok(format!("all {n} part(s) done and verified ({})", labels.join(", ")))).await;
 }

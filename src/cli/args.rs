@@ -78,8 +78,8 @@ pub enum Cmd {
     ///
     /// OPERATION is one of: cordon NODE, uncordon NODE, drain NODE, failover LB, restore LB,
     /// renew MASTER|all, noout on|off, etcd-move-leader MEMBER, etcd-defrag, etcd-disarm,
-    /// haproxy-drain SERVER, haproxy-ready SERVER, maintenance MASTER, maintenance-end MASTER (the
-    /// names may also come as --node, --to, --lb, --master, --server, --host).
+    /// etcd-snapshot FILE|HOST:/PATH, haproxy-drain SERVER, haproxy-ready SERVER, maintenance MASTER,
+    /// maintenance-end MASTER (the names may also come as --node, --to, --lb, --master, --server, --host).
     Run {
         /// The operation and its target, e.g. `drain worker2`, `failover lb2`, `renew all`.
         #[arg(value_name = "OPERATION", required = true, num_args = 1..)]
@@ -87,8 +87,9 @@ pub enum Cmd {
         /// The node (cordon, uncordon, drain).
         #[arg(long, value_name = "NODE")]
         node: Option<String>,
-        /// The load balancer to move the VIP to (failover), the etcd member to lead (etcd-move-leader).
-        #[arg(long, value_name = "LB|MEMBER")]
+        /// The load balancer to move the VIP to (failover), the etcd member to lead (etcd-move-leader),
+        /// the snapshot's file here or HOST:/PATH on a host of the plan (etcd-snapshot).
+        #[arg(long, value_name = "LB|MEMBER|FILE")]
         to: Option<String>,
         /// The load balancer to restore (restore).
         #[arg(long, value_name = "LB")]

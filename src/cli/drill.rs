@@ -103,8 +103,30 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
                 _ = tick.tick() => {}
             }
         }
-        // Let the restore actions reach the backend before it is dropped.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The clean-up the drill sent as it ended (a client stopped, a service started) reports
+        // before the backend is dropped: its end is on the audit log (60 s at most).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while d.outstanding() > 0 {
+            let (says, cmds) = d.poll(&model, Utc::now());
+            for t in says {
+                outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+            }
+            for cmd in cmds {
+                let _ = backend.commands.send(cmd);
+            }
+            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
+                Ok(Some(ev)) => {
+                    d.on_event(&ev);
+                    if let BackendEvent::Obs(o) = ev {
+                        model.apply(o);
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    eprintln!("kockpit: {} clean-up action(s) of the drill did not report their end", d.outstanding());
+                    break;
+                }
+            }
+        }
         write_report(&d.run, &model.meta.cluster, report)?;
         d.finish(d.run.phase == Phase::Passed, report);
         outln!("report: {} (and .json)", report.display());

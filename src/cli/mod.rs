@@ -276,6 +276,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Cmd::Drill { cmd: DrillCmd::Check { file } }) => {
             let d = crate::drill::DrillFile::load(file)?;
             d.check_targets(file, &drill_targets(&s, &cli))?;
+            // what `drill run` would refuse on this cluster, it refuses too
+            if !s.demo && s.plan.as_ref().is_some_and(|p| !p.access.allow_drills) {
+                return Err(eyre!(
+                    "this cluster's plan does not allow drills: `drill run` would refuse it (`allow_drills = true` under [access])"
+                ));
+            }
             outln!("{}: {} step(s), ok", d.name, d.steps.len());
             Ok(0)
         }

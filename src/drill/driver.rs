@@ -35,6 +35,8 @@ pub struct Driver {
     sent: std::collections::BTreeMap<u64, String>,
     /// Operations whose plan has blockers, waiting up to [`PLAN_GRACE_MS`] for them to clear.
     waiting: Vec<(u64, crate::ops::OpRequest, DateTime<Utc>)>,
+    /// What was sent and has not reported its end yet.
+    pending: std::collections::BTreeSet<u64>,
 }
 
 impl Driver {
@@ -42,7 +44,7 @@ impl Driver {
     /// then refused (and recorded as refused).
     pub fn new(file: DrillFile, m: &Model, now: DateTime<Utc>, audit: Audit, cap: Option<WriteCap>) -> Driver {
         audit.record("drill_start", json!({ "drill": file.name, "steps": file.steps.len(), "cluster": m.meta.cluster }));
-        Driver { run: DrillRun::new(file, m, now), audit, cap, sent: Default::default(), waiting: vec![] }
+        Driver { run: DrillRun::new(file, m, now), audit, cap, sent: Default::default(), waiting: vec![], pending: Default::default() }
     }
 
     /// Advance the drill: lines to tell the operator, and the commands to send (each carried out
@@ -62,6 +64,7 @@ impl Driver {
                     };
                     let rec = self.audit.record_durable("drill_action", json!({ "action_id": id, "action": action }));
                     self.sent.insert(id, format!("drill {}: {}", self.run.file.name, action.describe()));
+                    self.pending.insert(id);
                     cmds.push(Command::Host { id, action, cap }.after(rec));
                 }
                 Effect::Operation { id, request } => self.waiting.push((id, request, now)),
@@ -104,8 +107,15 @@ impl Driver {
             json!({ "op_id": id, "request": p.request, "warnings": p.warnings, "by": "drill", "drill": self.run.file.name }),
         );
         self.sent.insert(id, format!("drill {}: {}", self.run.file.name, request.title()));
+        self.pending.insert(id);
         // what the planner made of it (a maintenance's parts are filled in there)
         Planned::Send(Command::Execute { id, request: p.request, cap }.after(rec))
+    }
+
+    /// How many of the actions and operations this drill sent have not reported their end (the
+    /// clean-up a drill sends as it ends among them): wait for them before leaving.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
     }
 
     /// Whether operation `id` is this drill's.
@@ -126,6 +136,7 @@ impl Driver {
             BackendEvent::Op(e) if self.owns(e.id()) => {
                 crate::ops::audit::record_op_event(&self.audit, e);
                 if let OpEvent::Finished { id, ok, summary } = e {
+                    self.pending.remove(id);
                     self.run.action_done(*id, *ok, summary.clone());
                 }
             }

@@ -259,7 +259,12 @@ impl DrillFile {
             return Err(FileError::new(path, 1, 1, "a drill needs at least one [[steps]]"));
         }
         let mut steps = vec![];
+        // an etcd client started by an earlier step (or this one), for `no_failed_etcd_writes`
+        let mut writes_started = false;
         for s in raw.steps {
+            let starts_writes = s.action.as_ref().is_some_and(|a| matches!(a.get_ref(), Action::EtcdWrites { on: true }));
+            writes_started |= starts_writes;
+            let defrags = s.action.as_ref().is_some_and(|a| matches!(a.get_ref(), Action::EtcdDefrag));
             let mut expect = vec![];
             let mut refs = vec![];
             let mut name_at = |name: &str, kind: TargetKind, off: usize| {
@@ -270,7 +275,7 @@ impl DrillFile {
                 let at = |sp: std::ops::Range<usize>, msg: String| FileError::at_offset(path, src, sp.start, msg);
                 let within = *e.within.get_ref();
                 if !(within > 0.0 && within <= 3600.0) {
-                    return Err(at(e.within.span(), format!("`within` must be between 0 and 3600 seconds, got {within}")));
+                    return Err(at(e.within.span(), format!("`within` must be more than 0 and at most 3600 seconds, got {within}")));
                 }
                 let need_target = |what: &str| -> Result<String, FileError> {
                     e.target.as_ref().map(|t| t.get_ref().clone()).ok_or_else(|| at(e.check.span(), format!("check `{what}` needs a `target` (a host or node name, or vip-owner, vip-peer, etcd-leader, etcd-follower, first-worker)")))
@@ -300,6 +305,30 @@ impl DrillFile {
                     "etcd_defrag_leader_last" => Check::EtcdDefragLeaderLast,
                     other => return Err(at(e.check.span(), format!("unknown check `{other}`; expected one of: {}", CHECKS.join(", ")))),
                 };
+                match &check {
+                    Check::NoFailedEtcdWrites if !writes_started => {
+                        return Err(at(
+                            e.check.span(),
+                            "`no_failed_etcd_writes` needs the etcd client: start it in this step or an earlier one \
+                             (action = { do = \"etcd_writes\", on = true })"
+                                .into(),
+                        ));
+                    }
+                    Check::EtcdDefragLeaderLast if !defrags => {
+                        return Err(at(
+                            e.check.span(),
+                            "`etcd_defrag_leader_last` judges the defrag of its own step: \
+                             give the step action = { do = \"etcd_defrag\" }"
+                                .into(),
+                        ));
+                    }
+                    _ => {}
+                }
+                let takes_target = matches!(check, Check::VipOn(_) | Check::HaproxyDown(_) | Check::HaproxyUp(_) | Check::HaproxyMaint(_))
+                    || matches!(check, Check::NodeReady(_) | Check::NodeCordoned(_) | Check::NodeSchedulable(_));
+                if let (false, Some(t)) = (takes_target, &e.target) {
+                    return Err(at(t.span(), format!("check `{name}` takes no `target`")));
+                }
                 let kind = match &check {
                     Check::VipOn(_) => Some(TargetKind::Lb),
                     Check::HaproxyDown(_) | Check::HaproxyUp(_) | Check::HaproxyMaint(_) => Some(TargetKind::Host),

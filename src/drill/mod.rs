@@ -237,7 +237,10 @@ impl DrillRun {
                             Ok(e) => {
                                 if let Effect::Host { action, .. } = &e {
                                     if let Some(u) = action.undo() {
-                                        self.undo.push(u);
+                                        // one undo for an action asked twice (a client started twice is stopped once)
+                                        if !self.undo.contains(&u) {
+                                            self.undo.push(u);
+                                        }
                                     }
                                     if matches!(
                                         action,

@@ -55,6 +55,20 @@ pub fn markdown(run: &DrillRun, cluster: &str, finished: DateTime<Utc>) -> Strin
             ));
         }
     }
+    // what each action said when it ended (a defrag's order, a maintenance's parts, a client's count)
+    let said: Vec<String> = run
+        .results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let d = r.action_detail.as_deref().filter(|d| !d.is_empty() && r.action_ok == Some(true))?;
+            Some(format!("- step {}: {}\n", i + 1, d.replace(['\n', '\r'], " ")))
+        })
+        .collect();
+    if !said.is_empty() {
+        s.push_str("\n## What the actions reported\n\n");
+        s.extend(said);
+    }
     s
 }
 

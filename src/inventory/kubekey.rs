@@ -115,14 +115,23 @@ struct KkEtcd {
 }
 
 /// The `[etcd]` section KubeKey's backup settings mean: its directory, and a snapshot one and a half
-/// periods old (at least an hour) is late.
-fn etcd_plan_of(e: Option<&KkEtcd>) -> super::EtcdPlan {
-    let dir = e.and_then(|e| e.backup_dir.clone()).filter(|d| d.starts_with('/') && !d.chars().any(char::is_control));
+/// periods old (at least an hour) is late. A period of 0 is KubeKey's default (1440 minutes); a
+/// directory kockpit cannot list is an error at its line.
+fn etcd_plan_of(src: &str, doc_start: usize, e: Option<&KkEtcd>) -> Result<super::EtcdPlan, Failure> {
+    let dir = match e.and_then(|e| e.backup_dir.clone()) {
+        None => super::KUBEKEY_BACKUP_DIR.to_string(),
+        Some(d) if d.starts_with('/') && !d.chars().any(char::is_control) && !d.split('/').any(|c| c == "..") && d.len() <= 1024 => d,
+        Some(d) => {
+            let at = super::locate::find_key(src, doc_start, "backupDir").unwrap_or(doc_start);
+            let shown: String = d.chars().filter(|c| !c.is_control()).take(80).collect();
+            return Err((at, format!("spec.etcd.backupDir {shown:?}: kockpit lists it on the etcd hosts, so it must be an absolute path without `..`")));
+        }
+    };
     let period_min = e.and_then(|e| e.backup_period).filter(|p| *p > 0).unwrap_or(1440);
-    super::EtcdPlan {
-        snapshot_dirs: vec![dir.unwrap_or_else(|| super::KUBEKEY_BACKUP_DIR.to_string())],
-        snapshot_max_age_hours: (period_min.saturating_mul(3) / 2).div_ceil(60).max(1),
-    }
+    Ok(super::EtcdPlan {
+        snapshot_dirs: vec![dir],
+        snapshot_max_age_hours: (period_min.saturating_mul(3) / 2).div_ceil(60).clamp(1, 87_600),
+    })
 }
 
 /// A semantic error: a byte offset of the source and a message.
@@ -315,7 +324,7 @@ fn build(path: &Path, src: &str, doc_start: usize, api_version: String, cluster:
 
     // etcd.
     let masters: BTreeSet<usize> = hosts.iter().enumerate().filter(|(_, h)| h.roles.master).map(|(i, _)| i).collect();
-    let etcd_plan = etcd_plan_of(spec.etcd.as_ref());
+    let etcd_plan = etcd_plan_of(src, doc_start, spec.etcd.as_ref())?;
     let etcd_type = spec.etcd.and_then(|e| e.kind).unwrap_or_default();
     let (etcd, etcd_deploy) = match etcd_type.trim() {
         "" | "kubekey" if etcd_members == masters => (EtcdTopology::Stacked, EtcdDeploy::Systemd),

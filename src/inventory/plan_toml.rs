@@ -266,21 +266,41 @@ fn check_etcd(e: Spanned<RawEtcd>) -> Result<EtcdPlan, Failure> {
     let dirs = match snapshot_dirs {
         None => default.snapshot_dirs,
         Some(ds) => {
-            if ds.len() > 16 {
-                return Err((at, format!("[etcd] snapshot_dirs: {} directories; at most 16", ds.len())));
+            if let Some(d) = ds.get(16) {
+                return Err((d.span().start, format!("[etcd] snapshot_dirs: {} directories; at most 16", ds.len())));
             }
-            let mut out = vec![];
+            let mut out: Vec<String> = vec![];
             for d in ds {
-                if !d.get_ref().starts_with('/') || d.get_ref().chars().any(char::is_control) {
-                    let msg = format!("[etcd] snapshot_dirs: {:?} is not an absolute path (a directory on the etcd hosts)", d.get_ref());
-                    return Err((d.span().start, msg));
+                let (v, off) = (d.get_ref(), d.span().start);
+                let why = if v.chars().any(char::is_control) {
+                    Some("has control characters")
+                } else if !v.starts_with('/') {
+                    Some("is not an absolute path (a directory on the etcd hosts)")
+                } else if v.trim_end_matches('/').is_empty() {
+                    Some("is the root directory: name the directory the snapshots are kept in")
+                } else if v.split('/').any(|c| c == "..") {
+                    Some("has a `..` component: name the directory itself")
+                } else if v.len() > 1024 {
+                    Some("is longer than 1024 bytes")
+                } else if out.iter().any(|o| o == v) {
+                    Some("is listed twice")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    let shown: String = v.chars().filter(|c| !c.is_control()).take(80).collect();
+                    return Err((off, format!("[etcd] snapshot_dirs: {shown:?} {why}")));
                 }
                 out.push(d.into_inner());
             }
             out
         }
     };
-    Ok(EtcdPlan { snapshot_dirs: dirs, snapshot_max_age_hours: snapshot_max_age_hours.unwrap_or(default.snapshot_max_age_hours) })
+    let hours = snapshot_max_age_hours.unwrap_or(default.snapshot_max_age_hours);
+    if hours > 87_600 {
+        return Err((at, format!("[etcd] snapshot_max_age_hours = {hours}: at most 87600 (ten years); 0 turns the finding off")));
+    }
+    Ok(EtcdPlan { snapshot_dirs: dirs, snapshot_max_age_hours: hours })
 }
 
 /// The `[ceph]` section's values that serde cannot check.

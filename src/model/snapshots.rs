@@ -34,7 +34,11 @@ pub fn findings(m: &Model, now: DateTime<Utc>, out: &mut Vec<Finding>) {
         return;
     }
     let failing: Vec<String> =
-        m.etcd_snapshots.iter().filter_map(|(h, s)| s.error.as_ref().map(|e| format!("{h}: {}", e.reason))).collect();
+        // a reason that names its host already is not prefixed twice
+        m.etcd_snapshots
+            .iter()
+            .filter_map(|(h, s)| s.error.as_ref().map(|e| format!("{h}: {}", e.reason.strip_prefix(&format!("{h}: ")).unwrap_or(&e.reason))))
+            .collect();
     let looked: Vec<&str> = m.etcd_snapshots.iter().filter(|(_, s)| s.data.is_some()).map(|(h, _)| h.as_str()).collect();
     let not_listed = if failing.is_empty() { String::new() } else { format!("; not listed on {}", failing.join("; ")) };
     let mut add = |severity: Severity, message: String| {

@@ -267,6 +267,12 @@ impl SnapshotDest {
         if to.chars().any(char::is_control) {
             return Err("the snapshot's file name has control characters".into());
         }
+        if to.len() > 4096 {
+            return Err("the snapshot's file name is longer than 4096 bytes".into());
+        }
+        if let Some(path) = to.strip_prefix(':') {
+            return Err(format!(":{path}: name the host before the colon (HOST:/PATH), or give a path on this machine"));
+        }
         let Some((name, path)) = to.split_once(':').filter(|(n, _)| !n.contains('/') && !n.is_empty()) else {
             return Ok(SnapshotDest::Local(to.into()));
         };
@@ -302,7 +308,9 @@ pub(super) fn plan_snapshot(p: &mut OpPlan, m: &Model, to: &str) {
                     _ => format!("{to}.kockpit-part"),
                 };
                 p.steps.push(format!(
-                    "stream a snapshot of about {} from the leader {} (etcd's Maintenance.Snapshot) into {into} (mode 600)",
+                    "stream a snapshot of about {} (the data in use in its {} DB file) from the leader {} (etcd's \
+                     Maintenance.Snapshot) into {into} (mode 600)",
+                    mb(l.db_size_in_use),
                     mb(l.db_size),
                     l.name
                 ));
@@ -319,7 +327,7 @@ pub(super) fn plan_snapshot(p: &mut OpPlan, m: &Model, to: &str) {
         ));
     }
     p.warnings.push("the file holds every key of the cluster, Secrets included: keep it like a private key".into());
-    p.warnings.push("an existing file of that name is never overwritten: refused".into());
+    p.warnings.push("kockpit never overwrites a file: should one of that name exist when it runs, it stops there".into());
 }
 
 #[cfg(test)]

@@ -341,14 +341,32 @@ impl SimCluster {
                 return None;
             }
             OpRequest::EtcdSnapshot { to } => {
-                // the demo has no etcd data: it says what it would have written, and writes nothing
+                // the demo has no etcd data: it says what it would have written, and writes nothing;
+                // it refuses what the live snapshot refuses
+                use crate::ops::etcd_plan::SnapshotDest;
                 let v = self.etcd_view();
-                let Some(l) = v.leader() else {
-                    let why = "refused: etcd has no leader: a snapshot is taken from a healthy cluster's leader".to_string();
+                let refusal = match (SnapshotDest::parse(to, &self.plan), v.leader()) {
+                    (_, None) => Some("refused: etcd has no leader: a snapshot is taken from a healthy cluster's leader".to_string()),
+                    (Err(why), _) => Some(format!("refused: {why}")),
+                    (Ok(SnapshotDest::Local(p)), _) if p.exists() => {
+                        Some(format!("refused: {} exists; kockpit does not overwrite a snapshot", p.display()))
+                    }
+                    (Ok(SnapshotDest::Local(p)), _) => {
+                        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                        (!dir.is_dir()).then(|| format!("refused: no directory {} for the snapshot", dir.display()))
+                    }
+                    (Ok(SnapshotDest::Host { name, .. }), _) if self.masters.iter().any(|m| m.name == name && !m.host_up) => {
+                        Some(format!("refused: {name}: ssh: connect to {name}:22: connection timed out"))
+                    }
+                    _ => None,
+                };
+                let (Some(l), None) = (v.leader(), refusal.clone()) else {
+                    let why = refusal.unwrap_or_default();
                     self.finished.push(OpEvent::Step { id, text: why.clone(), ok: false });
                     self.finished.push(OpEvent::Finished { id, ok: false, summary: why });
                     return None;
                 };
+                self.made.push(Payload::EtcdSnapshotTaken { place: format!("{to} (demo: no file)") });
                 let (name, size) = (l.name.clone(), crate::ops::etcd_plan::mb(l.db_size_in_use));
                 q.push_back((at(300), Step::Say(format!("{size} streamed from {name}; etcd's SHA-256 verified (simulated)"))));
                 let summary = format!(
@@ -455,7 +473,24 @@ impl SimCluster {
         if let Some(i) = self.runs.iter().position(|r| r.id == id) {
             let run = self.runs.remove(i);
             let left = run.queue.iter().filter(|(_, s)| !matches!(s, Step::Finish(_))).count();
-            self.finished.push(OpEvent::Finished { id, ok: false, summary: format!("cancelled by the operator ({left} step(s) not run)") });
+            let lbs: Vec<&str> = self.lbs.iter().map(|l| l.name.as_str()).collect();
+            // what the stop leaves, as the live executors say it
+            let state = run.queue.iter().find_map(|(_, s)| match s {
+                Step::WaitSessions(server) => Some(format!(
+                    "CANCELLED by the operator while its sessions drained: {server} stays DRAIN on {} (no new connection goes \
+                     to it; the open ones go on); drain it again to finish, or make it ready to undo",
+                    lbs.join(", ")
+                )),
+                Step::ServerState(server, Some(ServerStatus::Drain)) => {
+                    Some(format!("cancelled by the operator before {server} was changed on any LB"))
+                }
+                Step::EvictSome(node) => {
+                    Some(format!("cancelled by the operator: {node} stays cordoned; the pods not yet evicted stay on it"))
+                }
+                _ => None,
+            });
+            let summary = state.unwrap_or_else(|| format!("cancelled by the operator ({left} step(s) not run)"));
+            self.finished.push(OpEvent::Finished { id, ok: false, summary });
         }
     }
 

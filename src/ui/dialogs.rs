@@ -31,8 +31,9 @@ pub(super) fn dialog_block(app: &App, title: &str) -> Block<'static> {
         .style(app.theme.style(Role::Dialog))
 }
 
-/// Returns whether the whole plan is on screen.
-pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan) -> bool {
+/// Returns whether the plan's end is on screen (all of it, or scrolled to its end from its top), and
+/// the scroll position kept within the plan.
+pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::ops::OpPlan, scroll: usize) -> (bool, usize) {
     let t = &app.theme;
     // a refused plan says so first, with why; its steps follow as what it would have done
     let mut lines = vec![];
@@ -147,15 +148,40 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
         lines.push(Line::styled(format!(" ... {more} more line(s)"), t.style(Role::Muted)));
     }
     lines.extend(tail);
-    // a plan taller than the screen keeps its keys line and says what is not shown; it cannot be
-    // confirmed until it has been on screen whole (the caller records that)
-    let whole = wrapped_height(&lines, inner_w) <= room;
+    // a plan taller than the screen keeps its keys line and scrolls; it cannot be confirmed until its
+    // end has been on screen (the caller records that)
+    let mut whole = wrapped_height(&lines, inner_w) <= room;
+    let mut scroll = scroll;
     if !whole {
         let keys_line = lines.pop().unwrap_or_default();
-        let note = Line::styled(" … the rest of the plan does not fit: enlarge the terminal to read it (y waits)", t.style(Role::Warn));
-        while !lines.is_empty() && wrapped_height(&lines, inner_w) + wrapped_height(std::slice::from_ref(&note), inner_w) + 1 > room {
-            lines.pop();
+        let h = |l: &Line| wrapped_height(std::slice::from_ref(l), inner_w);
+        let keys = |a| keys(app, Layer::Main, a, 1);
+        let note_text = |a: usize, b: usize, n: usize| {
+            format!(
+                " lines {a}-{b} of {n}: {}/{}/{} scroll; {} once the end has been on screen",
+                keys(Action::SelectNext),
+                keys(Action::PageDown),
+                keys(Action::SelectLast),
+                k(Action::ConfirmYes, 1)
+            )
+        };
+        let probe = Line::styled(note_text(1000, 1000, 1000), t.style(Role::Warn));
+        let avail = usize::from(room).saturating_sub(usize::from(h(&probe)) + usize::from(h(&keys_line)));
+        // the last position that still fills the window, from the end back
+        let (mut last_start, mut used) = (lines.len(), 0usize);
+        while last_start > 0 && used + usize::from(h(&lines[last_start - 1])) <= avail {
+            used += usize::from(h(&lines[last_start - 1]));
+            last_start -= 1;
         }
+        scroll = scroll.min(last_start);
+        let (mut end, mut used) = (scroll, 0usize);
+        while end < lines.len() && used + usize::from(h(&lines[end])) <= avail {
+            used += usize::from(h(&lines[end]));
+            end += 1;
+        }
+        whole = end >= lines.len();
+        let note = Line::styled(note_text(scroll + 1, end.max(scroll + 1), lines.len()), t.style(Role::Warn));
+        lines = lines.drain(scroll..end).collect();
         lines.push(note);
         lines.push(keys_line);
     }
@@ -164,7 +190,7 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
     f.render_widget(Clear, r);
     let title = plan.request.title();
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(dialog_block(app, &title)), r);
-    whole
+    (whole, scroll)
 }
 
 pub(super) fn draw_progress(f: &mut Frame, app: &App, body: Rect) {

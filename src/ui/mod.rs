@@ -55,8 +55,12 @@ pub fn draw(f: &mut Frame, app: &mut App, now: DateTime<Utc>) {
             app.view.dialog = Dialog::Help { scroll: used };
         }
         Dialog::Confirm(plan) => {
-            let whole = draw_confirm(f, app, body, &plan);
-            app.view.confirm_seen = whole.then_some(plan);
+            let (end_seen, scroll) = draw_confirm(f, app, body, &plan, app.view.confirm_scroll);
+            app.view.confirm_scroll = scroll;
+            // once its end has been on screen, the plan has been seen (scrolling back keeps that)
+            if end_seen {
+                app.view.confirm_seen = Some(plan);
+            }
         }
         Dialog::Progress => draw_progress(f, app, body),
         Dialog::QuitWhileRunning => draw_quit_while_running(f, app, body),

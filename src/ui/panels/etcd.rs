@@ -21,7 +21,8 @@ pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
     let lose = if can_lose < 0 { "QUORUM LOST".to_string() } else { format!("can lose {can_lose}") };
     let mut summary = vec![Span::styled(format!("{}/{} healthy, {lose}", e.healthy(), e.size()), ctx.s(role))];
     match e.leader() {
-        Some(l) => summary.push(Span::styled(format!("  leader {}", l.name), ctx.s(Role::Muted))),
+        // no-break spaces: a narrow panel wraps before "leader", never between it and the name
+        Some(l) => summary.push(Span::styled(format!("  leader\u{a0}{}", l.name), ctx.s(Role::Muted))),
         None => summary.push(Span::styled("  NO LEADER", ctx.s(Role::Critical))),
     }
     let down: Vec<&str> = e.members.iter().filter(|m| !m.reachable).map(|m| m.name.as_str()).collect();
@@ -36,7 +37,7 @@ pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
     if let Some((at, _)) = crate::model::snapshots::newest(m) {
         let max_h = m.plan.etcd.snapshot_max_age_hours as i64;
         let late = max_h > 0 && ctx.now - at > chrono::Duration::hours(max_h);
-        let text = format!("  snapshot {} ago", crate::model::snapshots::age(ctx.now - at));
+        let text = format!("  snapshot\u{a0}{}\u{a0}ago", crate::model::snapshots::age(ctx.now - at).replace(' ', "\u{a0}"));
         summary.push(Span::styled(text, ctx.s(if late { Role::Warn } else { Role::Muted })));
     }
     // the raft term (the same on every healthy member) gives way to the version when narrow
