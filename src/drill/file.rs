@@ -461,7 +461,15 @@ action = { do = "start", target = "vip-owner", service = "keepalived" }
         assert_eq!(e.line, 4, "{e}");
         assert!(e.message.contains("explode"), "{e}");
         let e = p("name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"vip_moved\", within = -1 }]\n").unwrap_err();
-        assert!(e.message.contains("between 0 and 3600"), "{e}");
+        assert!(e.message.contains("more than 0 and at most 3600"), "{e}");
+        // a check that judges something the drill never starts is refused before it runs
+        let e = p("name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"no_failed_etcd_writes\", within = 1 }]\n").unwrap_err();
+        assert!(e.line == 4 && e.message.contains("needs the etcd client"), "{e}");
+        let e = p("name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"etcd_defrag_leader_last\", within = 1 }]\n").unwrap_err();
+        assert!(e.message.contains("give the step action = { do = \"etcd_defrag\" }"), "{e}");
+        let e =
+            p("name = \"x\"\n[[steps]]\nname = \"s\"\nexpect = [{ check = \"etcd_leader\", target = \"m1\", within = 1 }]\n").unwrap_err();
+        assert!(e.message.contains("check `etcd_leader` takes no `target`"), "{e}");
         let e = p("name = \"x\"\nsteps = []\n").unwrap_err();
         assert!(e.message.contains("at least one"), "{e}");
         let e =

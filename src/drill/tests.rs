@@ -237,8 +237,18 @@ expect = [{ check = "no_failed_etcd_writes", within = 10 }]
 
 #[test]
 fn no_failed_writes_without_a_writer_is_not_a_pass() {
+    // a drill with no etcd client at all is refused before it runs
+    let none = "name = \"x\"\n[[steps]]\nname = \"d\"\naction = { do = \"etcd_defrag\" }\nexpect = [{ check = \"no_failed_etcd_writes\", within = 2 }]\n";
+    assert!(DrillFile::parse(Path::new("x.toml"), none).unwrap_err().message.contains("needs the etcd client"));
+    // one stopped before the step it should prove: no write seen is a failure, not a pass
     let src = r#"
 name = "no writer"
+[[steps]]
+name = "start"
+action = { do = "etcd_writes", on = true }
+[[steps]]
+name = "stop"
+action = { do = "etcd_writes", on = false }
 [[steps]]
 name = "defrag"
 action = { do = "etcd_defrag" }
@@ -246,7 +256,7 @@ expect = [{ check = "no_failed_etcd_writes", within = 2 }, { check = "etcd_defra
 "#;
     let (run, md, ..) = run_src(src);
     assert_eq!(run.phase, Phase::Failed, "{md}");
-    let e = &run.results[0].expectations;
+    let e = &run.results[2].expectations;
     assert!(!e[0].ok && e[0].detail.as_deref().unwrap().contains("no etcd write seen"), "{md}");
     assert!(e[1].ok, "the defrag itself went the leader last: {md}");
 }

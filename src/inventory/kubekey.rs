@@ -124,7 +124,10 @@ fn etcd_plan_of(src: &str, doc_start: usize, e: Option<&KkEtcd>) -> Result<super
         Some(d) => {
             let at = super::locate::find_key(src, doc_start, "backupDir").unwrap_or(doc_start);
             let shown: String = d.chars().filter(|c| !c.is_control()).take(80).collect();
-            return Err((at, format!("spec.etcd.backupDir {shown:?}: kockpit lists it on the etcd hosts, so it must be an absolute path without `..`")));
+            return Err((
+                at,
+                format!("spec.etcd.backupDir {shown:?}: kockpit lists it on the etcd hosts, so it must be an absolute path without `..`"),
+            ));
         }
     };
     let period_min = e.and_then(|e| e.backup_period).filter(|p| *p > 0).unwrap_or(1440);

@@ -140,7 +140,11 @@ impl Plan {
                 plural(tolerated)
             );
             let e = &self.etcd;
-            let age = if e.snapshot_max_age_hours == 0 { "no age limit".to_string() } else { format!("older than {} h is a finding", e.snapshot_max_age_hours) };
+            let age = if e.snapshot_max_age_hours == 0 {
+                "no age limit".to_string()
+            } else {
+                format!("older than {} h is a finding", e.snapshot_max_age_hours)
+            };
             let dirs = if e.snapshot_dirs.is_empty() { "none listed".to_string() } else { e.snapshot_dirs.join(" ") };
             let _ = writeln!(out, "Snapshots {dirs} on the etcd hosts; {age}");
         }
