@@ -178,6 +178,12 @@ impl App {
             Dialog::Logs => unreachable!("handled above"),
             Dialog::Detail { item, scroll } => self.detail_key(key, action, item, scroll),
             Dialog::Confirm(p) => {
+                // help over the confirmation, which it comes back to (its plan still seen or not)
+                if action == Some(Action::Help) {
+                    self.view.help_back = Some(Dialog::Confirm(p));
+                    self.view.dialog = Dialog::Help { scroll: 0 };
+                    return vec![];
+                }
                 // a plan taller than the screen scrolls with the selection keys
                 if let Some(s) = scrolled(action, self.view.confirm_scroll) {
                     self.view.confirm_scroll = s;

@@ -1582,3 +1582,16 @@ fn dialogs_cut_at_small_sizes_end_in_a_mark_and_the_fault_menu_scrolls_to_its_se
     let text = crate::ui::render_text(&mut app, 120, 30, chrono::Utc::now());
     assert!(text.lines().last().unwrap().contains("no log of its own"), "{text}");
 }
+
+#[test]
+fn help_opens_over_a_confirmation_and_goes_back_to_it() {
+    let mut app = app_with(false, &[], None);
+    app.view.focus = PanelId::Nodes;
+    app.on_key(key('c'));
+    let Dialog::Confirm(p) = app.view.dialog.clone() else { panic!("a confirmation") };
+    app.on_key(key('?'));
+    assert!(matches!(app.view.dialog, Dialog::Help { .. }), "{:?}", app.view.dialog);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert_eq!(app.view.dialog, Dialog::Confirm(p), "back to the same plan");
+    assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]));
+}

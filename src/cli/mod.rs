@@ -385,6 +385,16 @@ fn tui_with_drill(s: Setup, cli: &Cli, drill: Option<(crate::drill::DrillFile, P
         if exit_after_first_frame {
             eprintln!("first frame after {:.2} ms", crate::process_age().as_secs_f64() * 1000.0);
         }
+        // the last operation's end, on the terminal the screen gave back (what a quit mid-operation left)
+        if let (Some(op), false) = (&app.op, exit_after_first_frame) {
+            match &op.result {
+                Some((true, s)) => eprintln!("kockpit: the last operation, {}: done: {s}", op.title),
+                Some((false, s)) => {
+                    eprintln!("kockpit: the last operation, {}: {}: {s}", op.title, if op.cancelled() { "CANCELLED" } else { "FAILED" })
+                }
+                None => eprintln!("kockpit: {} was still running when kockpit ended: `kockpit audit unfinished` names it", op.title),
+            }
+        }
         let reason = r.as_ref().map(|e| e.name().to_string()).unwrap_or_else(|e| format!("error: {e}"));
         app.audit_session("session_end", json!({ "reason": reason }));
         audit.seal();
