@@ -38,20 +38,8 @@ fn env_var(env: &str, k: &str) -> String {
         .unwrap_or_default()
 }
 
-fn b64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len() * 4 / 3 + 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            out.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
-}
-
-async fn post(p: &mut EtcdProbe, m: &EtcdMember, cap: &WriteCap, path: &str, body: String) -> Result<String, String> {
-    match p.post_to_member_within(m, path, body.into_bytes(), cap, Duration::from_secs(30)).await {
+async fn post(p: &mut EtcdProbe, m: &EtcdMember, cap: &WriteCap, path: &str, body: Vec<u8>) -> Result<String, String> {
+    match p.post_to_member_within(m, path, body, cap, Duration::from_secs(30)).await {
         Ok((200, b)) => Ok(String::from_utf8_lossy(&b).into_owned()),
         Ok((code, b)) => Err(format!("HTTP {code}: {}", String::from_utf8_lossy(&b))),
         Err(e) => Err(e),
@@ -59,19 +47,16 @@ async fn post(p: &mut EtcdProbe, m: &EtcdMember, cap: &WriteCap, path: &str, bod
 }
 
 async fn put(p: &mut EtcdProbe, m: &EtcdMember, cap: &WriteCap, key: &str, value: &[u8]) -> Result<(), String> {
-    post(p, m, cap, "/v3/kv/put", format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key.as_bytes()), b64(value))).await.map(|_| ())
+    post(p, m, cap, "/v3/kv/put", kockpit::etcd::writer::put_body(key, value)).await.map(|_| ())
 }
 
 /// Delete every key under `prefix` and compact at the revision that leaves; then write a few keys so
 /// bbolt frees the compaction's pages.
 async fn delete_and_compact(p: &mut EtcdProbe, m: &EtcdMember, cap: &WriteCap, prefix: &str) {
-    let mut end = prefix.as_bytes().to_vec();
-    *end.last_mut().unwrap() += 1;
-    let del = format!(r#"{{"key":"{}","range_end":"{}"}}"#, b64(prefix.as_bytes()), b64(&end));
-    let out = post(p, m, cap, "/v3/kv/deleterange", del).await.expect("delete");
+    let out = post(p, m, cap, "/v3/kv/deleterange", kockpit::etcd::writer::delete_prefix_body(prefix)).await.expect("delete");
     let v: serde_json::Value = serde_json::from_str(&out).expect("deleterange answer");
     let rev = v["header"]["revision"].as_str().unwrap_or("0").to_string();
-    post(p, m, cap, "/v3/kv/compaction", format!(r#"{{"revision":"{rev}","physical":true}}"#)).await.expect("compact");
+    post(p, m, cap, "/v3/kv/compaction", format!(r#"{{"revision":"{rev}","physical":true}}"#).into_bytes()).await.expect("compact");
     for i in 0..5 {
         put(p, m, cap, "/kockpit-bench/nudge", format!("{i}").as_bytes()).await.expect("nudge");
         tokio::time::sleep(Duration::from_millis(200)).await;

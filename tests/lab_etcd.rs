@@ -508,22 +508,6 @@ fn move_leader_hands_over_verified_and_refuses_the_leader_itself_and_a_stopped_m
     });
 }
 
-fn b64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// `PUT key value` through the v3 gateway of `member` (the test's own client, on a probe's connection).
 async fn put(
     p: &mut EtcdProbe,
@@ -532,7 +516,7 @@ async fn put(
     key: &str,
     value: &[u8],
 ) -> Result<(), String> {
-    let body = format!(r#"{{"key":"{}","value":"{}"}}"#, b64(key.as_bytes()), b64(value)).into_bytes();
+    let body = kockpit::etcd::writer::put_body(key, value);
     match p.post_to_member_within(member, "/v3/kv/put", body, cap, Duration::from_secs(10)).await {
         Ok((200, _)) => Ok(()),
         Ok((code, b)) => Err(format!("HTTP {code}: {}", String::from_utf8_lossy(&b))),

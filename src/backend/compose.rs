@@ -13,8 +13,9 @@ use crate::ops::{OpEvent, OpRequest, WriteCap};
 
 /// Where the events of running parts go, by the part's operation id.
 pub(super) type Subs = Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<OpEvent>>>>;
-/// The stop switch of each running composed operation, by its id.
-pub(super) type Running = Arc<Mutex<HashMap<u64, watch::Sender<bool>>>>;
+/// The stop switch of each running operation that can stop at a safe point, by its id (composed
+/// operations here, a haproxy drain's wait in the SSH part).
+pub type Running = Arc<Mutex<HashMap<u64, watch::Sender<bool>>>>;
 
 /// The id of part `k` of operation `id`: far above any id the app hands out.
 fn sub_id(id: u64, k: usize) -> u64 {

@@ -2,6 +2,7 @@
 //! probes or the simulated cluster. The app cannot tell them apart.
 
 mod compose;
+pub use compose::Running as StopSwitches;
 pub mod poll;
 mod report;
 pub mod route;

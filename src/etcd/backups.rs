@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use futures_util::future::join_all;
 use tokio::sync::mpsc;
 
@@ -114,13 +114,7 @@ pub async fn run_probe(settings: BackupSettings, remote: Remote, tx: mpsc::Sende
                 .await
                 .into_iter()
                 .map(|(host, result)| {
-                    let obs = Observation {
-                        at: Utc::now(),
-                        source: format!("ssh {host}"),
-                        budget_ms,
-                        payload: Payload::EtcdSnapshots { host, result },
-                    };
-                    BackendEvent::Obs(obs)
+                    BackendEvent::Obs(Observation::now(format!("ssh {host}"), budget_ms, Payload::EtcdSnapshots { host, result }))
                 })
                 .collect()
         }

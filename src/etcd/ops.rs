@@ -170,12 +170,7 @@ async fn defrag_all(
         }
         let took = t0.elapsed().as_secs_f64();
         done.push(name.clone());
-        let made = crate::model::Observation {
-            at: chrono::Utc::now(),
-            source: "etcd defrag".into(),
-            budget_ms: 3_000,
-            payload: crate::model::Payload::EtcdDefragged { member: name.clone() },
-        };
+        let made = crate::model::Observation::now("etcd defrag", 3_000, crate::model::Payload::EtcdDefragged { member: name.clone() });
         let _ = r.tx.send(BackendEvent::Obs(made)).await;
         let after = probe.poll().await.ok().and_then(|v| v.members.into_iter().find(|m| &m.name == name));
         let said = match &after {

@@ -310,12 +310,7 @@ pub async fn take(
         },
     };
     if result.is_ok() {
-        let taken = crate::model::Observation {
-            at: chrono::Utc::now(),
-            source: "etcd snapshot".into(),
-            budget_ms: 3_000,
-            payload: crate::model::Payload::EtcdSnapshotTaken { place },
-        };
+        let taken = crate::model::Observation::now("etcd snapshot", 3_000, crate::model::Payload::EtcdSnapshotTaken { place });
         let _ = tx.send(BackendEvent::Obs(taken)).await;
     }
     r.conclude(result).await
@@ -375,7 +370,7 @@ fn file_sha256(path: &Path) -> Result<String, String> {
         }
         d.update(&buf[..n]);
     }
-    Ok(d.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::ops::audit::chain::hex(d.finish().as_ref()))
 }
 
 async fn copy_to_host(
@@ -487,7 +482,7 @@ async fn snapshot(
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-    let sha_hex: String = sha.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let sha_hex = crate::ops::audit::chain::hex(sha.as_ref());
     let said = format!(
         "snapshot {}: revision {}, {} keys, {} (hash {:08x}, sha256 {}), from {} (the leader), verified",
         to.display(),

@@ -50,7 +50,7 @@ pub fn delete_prefix_body(prefix: &str) -> Vec<u8> {
 }
 
 fn obs(payload: Payload) -> BackendEvent {
-    BackendEvent::Obs(Observation { at: Utc::now(), source: "etcd writer".into(), budget_ms: 3_000, payload })
+    BackendEvent::Obs(Observation::now("etcd writer", 3_000, payload))
 }
 
 /// The member to write through: the leader the last status read named, else any that answered.

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -16,10 +15,6 @@ use crate::kube::controlplane::{PODS_PATH, host_port, parse};
 use crate::kube::{Access, Kube};
 use crate::model::{Observation, Payload};
 use crate::probe::endpoint::NO_SSH;
-
-fn observation(source: String, budget_ms: u64, payload: Payload) -> Observation {
-    Observation { at: Utc::now(), source, budget_ms, payload }
-}
 
 /// The part: the rounds until the app hangs up; every command answered with [`NO_SSH`].
 pub fn spawn(api: Api, endpoint: Option<(String, u16)>) -> BackendHandle {
@@ -108,7 +103,7 @@ impl Round for ControlPlaneRound {
                 changed
             });
         }
-        vec![BackendEvent::Obs(observation(CP_SOURCE.into(), budget_ms, Payload::ControlPlane(listed)))]
+        vec![BackendEvent::Obs(Observation::now(CP_SOURCE, budget_ms, Payload::ControlPlane(listed)))]
     }
 }
 
@@ -162,7 +157,7 @@ async fn served_certs(apiservers: &[(String, String)], endpoint: Option<&(String
     while let Some(r) = set.join_next().await {
         if let Ok((host, result)) = r {
             let source = if host == ENDPOINT_ROW { "tls endpoint".to_string() } else { format!("tls {host}") };
-            if tx.send(BackendEvent::Obs(observation(source, budget_ms, Payload::Certs { host, result }))).await.is_err() {
+            if tx.send(BackendEvent::Obs(Observation::now(source, budget_ms, Payload::Certs { host, result }))).await.is_err() {
                 return false;
             }
         }

@@ -166,6 +166,13 @@ pub struct Observation {
     pub payload: Payload,
 }
 
+impl Observation {
+    /// An observation made now.
+    pub fn now(source: impl Into<String>, budget_ms: u64, payload: Payload) -> Observation {
+        Observation { at: Utc::now(), source: source.into(), budget_ms, payload }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
     pub cluster: String,

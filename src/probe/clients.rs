@@ -88,12 +88,7 @@ impl ClientLoop {
                         Ok(Err(e)) => Err(format!("connect {addr}: {e}")),
                         Err(_) => Err(format!("connect {addr}: no answer in {} ms", timeout.as_millis())),
                     };
-                    let obs = crate::model::Observation {
-                        at: chrono::Utc::now(),
-                        source: "vip clients".into(),
-                        budget_ms: 3_000,
-                        payload: crate::model::Payload::VipClient(result),
-                    };
+                    let obs = crate::model::Observation::now("vip clients", 3_000, crate::model::Payload::VipClient(result));
                     if tx.send(crate::backend::BackendEvent::Obs(obs)).await.is_err() {
                         break;
                     }

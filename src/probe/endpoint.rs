@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::{LiveSettings, every, keepalived, observation};
+use super::{LiveSettings, every, keepalived};
 use crate::backend::BackendHandle;
+use crate::model::Observation;
 use crate::model::{Payload, VipProbe};
 
 /// The source name of the endpoint probe.
@@ -49,7 +50,7 @@ pub fn spawn(endpoint: Option<(String, u16)>, settings: LiveSettings) -> Backend
             let budget = (interval.as_millis() as u64).saturating_mul(3);
             every(&mut tasks, interval, tx.clone(), move || {
                 let host = host.clone();
-                async move { observation(SOURCE.into(), budget, Payload::VipProbe(probe_endpoint(&host, port, timeout).await)) }
+                async move { Observation::now(SOURCE, budget, Payload::VipProbe(probe_endpoint(&host, port, timeout).await)) }
             });
         }
         loop {

@@ -205,7 +205,7 @@ async fn supervise(plan: Plan, settings: LiveSettings, tx: mpsc::Sender<BackendE
     let vip_busy = std::sync::Arc::new(tokio::sync::Mutex::new(()));
     let mut vip_clients = failover::VipClients::default();
     // the stop switches of running HA-front operations, by id (removed when they end)
-    let stoppable: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, tokio::sync::watch::Sender<bool>>>> = Default::default();
+    let stoppable: crate::backend::StopSwitches = Default::default();
     loop {
         tokio::select! {
             _ = tx.closed() => return,
@@ -382,7 +382,7 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
             let (pool, h) = (pool.clone(), h.clone());
             async move {
                 let result = hosts::probe_host(&pool, &h.ssh_host, timeout).await;
-                observation(format!("ssh {}", h.name), hosts_budget, Payload::Host { host: h.name, result })
+                Observation::now(format!("ssh {}", h.name), hosts_budget, Payload::Host { host: h.name, result })
             }
         });
     }
@@ -408,7 +408,7 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
                     Box::new(haconfig::view_of(f))
                 });
                 let budget = (HA_CONFIG_INTERVAL.as_millis() as u64) * 3;
-                observation(format!("ssh {}", h.name), budget, Payload::HaConfig { host: h.name, result })
+                Observation::now(format!("ssh {}", h.name), budget, Payload::HaConfig { host: h.name, result })
             }
         });
     }
@@ -428,7 +428,7 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
                     _ => format!("ssh {}", h.name),
                 };
                 let result = r.map(|(servers, _)| servers);
-                observation(source, budget, Payload::Haproxy { lb: h.name, result })
+                Observation::now(source, budget, Payload::Haproxy { lb: h.name, result })
             }
         });
     }
@@ -444,14 +444,14 @@ fn start_direct_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSett
             let m = m.clone();
             async move {
                 let result = haproxy::probe_readyz(m.address, port, timeout).await;
-                observation(format!("https {}", m.name), budget, Payload::Readyz { master: m.name, result })
+                Observation::now(format!("https {}", m.name), budget, Payload::Readyz { master: m.name, result })
             }
         });
     }
     if let Some(addr) = t.vip {
         every(tasks, settings.interval, tx.clone(), move || async move {
             let result = keepalived::probe_vip_tcp(addr, timeout).await;
-            observation("tcp vip".into(), budget, Payload::VipProbe(result))
+            Observation::now("tcp vip", budget, Payload::VipProbe(result))
         });
     }
 }
@@ -541,7 +541,7 @@ async fn vrrp_rounds(
                     Some(from) if result.is_ok() && !from.is_empty() => format!("ssh {name}: {from}"),
                     _ => format!("ssh {name}"),
                 };
-                let o = observation(source, budget, Payload::Vrrp { lb: name, result });
+                let o = Observation::now(source, budget, Payload::Vrrp { lb: name, result });
                 if tx.send(BackendEvent::Obs(o)).await.is_err() {
                     return;
                 }
@@ -560,10 +560,6 @@ async fn vrrp_rounds(
             }
         }
     }
-}
-
-fn observation(source: String, budget_ms: u64, payload: Payload) -> Observation {
-    Observation { at: Utc::now(), source, budget_ms, payload }
 }
 
 /// Run `probe` every `interval` in the one poll loop ([`crate::backend::poll`]) until the app hangs up.
