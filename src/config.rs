@@ -1,6 +1,6 @@
 //! The user's configuration: where files live (XDG) and `config.toml`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -66,6 +66,46 @@ pub struct Config {
     /// Command-line aliases: `dw2 = "drain worker2"`, `n = "nodes"`.
     #[serde(default)]
     pub aliases: std::collections::BTreeMap<String, toml::Spanned<String>>,
+    /// The Alertmanager every cluster asks for its firing alerts (a cluster's own overrides it).
+    pub alertmanager_url: Option<String>,
+    /// The clusters of a fleet (`[[clusters]]`): with more than one, kockpit opens on the fleet screen.
+    #[serde(default)]
+    pub clusters: Vec<ClusterEntry>,
+}
+
+/// One `[[clusters]]` entry: a name and exactly one of a host plan, a kubeconfig context or the demo.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterEntry {
+    pub name: String,
+    /// kockpit's host plan or KubeKey's Cluster YAML (relative to the config file; `~/` is the home).
+    pub plan: Option<PathBuf>,
+    /// A kubeconfig context, without a host plan (the Kubernetes panels only); with `plan`, the
+    /// context the plan's cluster is reached through.
+    pub kube_context: Option<String>,
+    /// The simulated cluster, with `faults` injected.
+    #[serde(default)]
+    pub demo: bool,
+    #[serde(default)]
+    pub faults: Vec<String>,
+    /// Nothing can be changed in this cluster from kockpit.
+    #[serde(default)]
+    pub readonly: bool,
+    /// This cluster's Alertmanager (else the global `alertmanager_url`).
+    pub alertmanager_url: Option<String>,
+    /// The matchers that pick this cluster's alerts (Alertmanager's `filter`); default
+    /// `cluster="NAME"`.
+    pub alert_matchers: Option<Vec<String>>,
+    /// Where the entry starts in config.toml (for errors found later, e.g. an unknown fault).
+    #[serde(skip)]
+    pub line: usize,
+}
+
+impl ClusterEntry {
+    /// The Alertmanager matchers of this cluster's alerts.
+    pub fn matchers(&self) -> Vec<String> {
+        self.alert_matchers.clone().unwrap_or_else(|| vec![format!("cluster=\"{}\"", self.name)])
+    }
 }
 
 impl Config {
@@ -89,6 +129,10 @@ impl Config {
         {
             cfg.plan = Some(dir.join(p));
         }
+        check_clusters(path, src, &mut cfg)?;
+        if let Some(u) = &cfg.alertmanager_url {
+            check_url(u).map_err(|e| FileError::at_offset(path, src, key_offset(src, "alertmanager_url", 0), e))?;
+        }
         for (name, target) in &cfg.aliases {
             let one = std::collections::BTreeMap::from([(name.clone(), target.get_ref().clone())]);
             check_aliases(&one).map_err(|e| FileError::at_offset(path, src, target.span().start, e))?;
@@ -100,6 +144,100 @@ impl Config {
     pub fn aliases(&self) -> std::collections::BTreeMap<String, String> {
         self.aliases.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
     }
+}
+
+/// The byte offset of the `n`th (0-based) line starting with `key` (`[[clusters]]`, `name = ...`), for
+/// errors about what serde accepted; 0 when not found.
+fn key_offset(src: &str, key: &str, n: usize) -> usize {
+    let mut off = 0;
+    let mut seen = 0;
+    for line in src.split_inclusive('\n') {
+        let t = line.trim_start();
+        let hit =
+            if key.starts_with('[') { t.starts_with(key) } else { t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('=')) };
+        if hit {
+            if seen == n {
+                return off + (line.len() - t.len());
+            }
+            seen += 1;
+        }
+        off += line.len();
+    }
+    0
+}
+
+/// Check the `[[clusters]]` entries: unique names of one word, exactly one of plan, kube_context
+/// (alone) or demo, faults only with demo, well-formed Alertmanager URLs and matchers. A relative plan
+/// is relative to the config file, `~/` is the home directory.
+fn check_clusters(path: &Path, src: &str, cfg: &mut Config) -> Result<(), FileError> {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut names = BTreeSet::new();
+    for (i, c) in cfg.clusters.iter_mut().enumerate() {
+        let at = key_offset(src, "[[clusters]]", i);
+        c.line = crate::error::line_col(src, at).0;
+        let err = |m: String| FileError::at_offset(path, src, at, m);
+        let name = clip_word(&c.name);
+        let word = |ch: char| ch.is_ascii_alphanumeric() || "-_.".contains(ch);
+        if c.name.is_empty() || c.name.len() > 63 || !c.name.chars().all(word) {
+            return Err(err(format!("cluster `{name}`: a name is one word of letters, digits, `-`, `_` and `.`, at most 63 characters")));
+        }
+        if !names.insert(c.name.clone()) {
+            return Err(err(format!("cluster `{name}` is named twice")));
+        }
+        let kinds = [c.plan.is_some(), c.kube_context.is_some() && c.plan.is_none(), c.demo];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err(err(format!(
+                "cluster `{name}`: give exactly one of `plan = \"FILE\"`, `kube_context = \"CONTEXT\"` (without a plan) or `demo = true`"
+            )));
+        }
+        if !c.faults.is_empty() && !c.demo {
+            return Err(err(format!("cluster `{name}`: `faults` go into the simulated cluster only (`demo = true`)")));
+        }
+        if let Some(p) = &c.plan {
+            let s = p.to_string_lossy();
+            if let Some(rest) = s.strip_prefix("~/") {
+                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+                c.plan = Some(home.join(rest));
+            } else if p.is_relative() {
+                c.plan = Some(dir.join(p));
+            }
+        }
+        if let Some(u) = &c.alertmanager_url {
+            check_url(u).map_err(|e| err(format!("cluster `{name}`: {e}")))?;
+        }
+        for m in c.alert_matchers.iter().flatten() {
+            check_matcher(m).map_err(|e| err(format!("cluster `{name}`: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// An Alertmanager URL: `http://HOST[:PORT][/PREFIX]`.
+pub fn check_url(u: &str) -> Result<(), String> {
+    let Some(rest) = u.strip_prefix("http://") else {
+        return Err(format!(
+            "alertmanager_url `{}`: kockpit speaks plain http:// to Alertmanager (for https, a local proxy or an SSH tunnel)",
+            clip_word(u)
+        ));
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || u.len() > 512 || u.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!("alertmanager_url `{}`: expected http://HOST[:PORT][/PATH]", clip_word(u)));
+    }
+    Ok(())
+}
+
+/// An Alertmanager matcher: `label="value"`, with `=`, `!=`, `=~` or `!~`.
+pub fn check_matcher(m: &str) -> Result<(), String> {
+    let name_len = m.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').count();
+    let rest = &m[name_len..];
+    let value = ["!=", "=~", "!~", "="].iter().find_map(|op| rest.strip_prefix(op));
+    let ok = name_len > 0
+        && !m.starts_with(|c: char| c.is_ascii_digit())
+        && m.len() <= 256
+        && !m.chars().any(char::is_control)
+        && value.is_some_and(|v| v.len() >= 2 && v.starts_with('"') && v.ends_with('"'));
+    if ok { Ok(()) } else { Err(format!("alert matcher `{}`: expected label=\"value\" (or !=, =~, !~)", clip_word(m))) }
 }
 
 /// How the header shows the time.
@@ -142,6 +280,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("snapshot", "FILE|HOST:/PATH", "plan an etcd snapshot into a file here, or on a host of the plan"),
     ("maintenance", "MASTER", "plan a master's maintenance (leader, haproxy, drain)"),
     ("maintenance-end", "MASTER", "plan the end of a master's maintenance"),
+    ("ctx", "CLUSTER", "open another cluster of the fleet (config.toml's [[clusters]])"),
     ("theme", "NAME", "switch the theme"),
     ("export", "", "write the timeline to a file"),
     ("pause", "", "pause or resume the simulated cluster (demo)"),
@@ -244,6 +383,37 @@ mod tests {
         let e = Config::parse(p, "[aliases]\ndrain = \"cordon\"\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("is a command already"), "{}", e.message);
+    }
+
+    #[test]
+    fn clusters_are_checked_with_the_line_of_their_entry() {
+        let p = Path::new("/etc/kockpit/config.toml");
+        let ok = "alertmanager_url = \"http://127.0.0.1:9093\"\n\n[[clusters]]\nname = \"bj-prod\"\nplan = \"plans/bj.toml\"\nreadonly = true\n\n\
+                  [[clusters]]\nname = \"sh-staging\"\nkube_context = \"sh\"\nalert_matchers = [\"env=~\\\"sh.*\\\"\"]\n\n\
+                  [[clusters]]\nname = \"training\"\ndemo = true\nfaults = [\"split-brain\"]\n";
+        let c = Config::parse(p, ok).unwrap();
+        assert_eq!(c.clusters.len(), 3);
+        assert_eq!(c.clusters[0].plan, Some(PathBuf::from("/etc/kockpit/plans/bj.toml")));
+        assert!(c.clusters[0].readonly && !c.clusters[1].readonly);
+        assert_eq!((c.clusters[0].line, c.clusters[1].line, c.clusters[2].line), (3, 8, 13));
+        assert_eq!(c.clusters[0].matchers(), vec!["cluster=\"bj-prod\"".to_string()]);
+        assert_eq!(c.clusters[1].matchers(), vec!["env=~\"sh.*\"".to_string()]);
+        let cases = [
+            ("[[clusters]]\nname = \"a\"\ndemo = true\n[[clusters]]\nname = \"a\"\ndemo = true\n", 4, "named twice"),
+            ("[[clusters]]\nname = \"a\"\n", 1, "exactly one of"),
+            ("[[clusters]]\nname = \"a\"\ndemo = true\nplan = \"x.toml\"\n", 1, "exactly one of"),
+            ("[[clusters]]\nname = \"a b\"\ndemo = true\n", 1, "one word"),
+            ("[[clusters]]\nname = \"a\"\nkube_context = \"c\"\nfaults = [\"split-brain\"]\n", 1, "simulated cluster only"),
+            ("[[clusters]]\nname = \"a\"\ndemo = true\nalertmanager_url = \"https://am\"\n", 1, "plain http://"),
+            ("[[clusters]]\nname = \"a\"\ndemo = true\nalert_matchers = [\"cluster\"]\n", 1, "expected label="),
+            ("theme = \"dark\"\nalertmanager_url = \"ftp://x\"\n", 2, "plain http://"),
+            ("[[clusters]]\nname = \"a\"\ndemo = true\nfualts = []\n", 4, "unknown key"),
+        ];
+        for (src, line, want) in cases {
+            let e = Config::parse(p, src).unwrap_err();
+            assert_eq!(e.line, line, "{src}: {}", e.message);
+            assert!(e.message.contains(want), "{src}: {}", e.message);
+        }
     }
 
     #[test]

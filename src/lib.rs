@@ -38,6 +38,7 @@ pub mod report;
 pub mod backend;
 pub mod transport;
 
+pub mod alerts;
 pub mod ceph;
 pub mod certs;
 pub mod etcd;
@@ -46,6 +47,7 @@ pub mod probe;
 pub mod sim;
 
 pub mod drill;
+pub mod fleet;
 pub mod live;
 
 pub mod app;

@@ -89,6 +89,8 @@ pub enum Parsed {
     Snapshot(String),
     Maintenance(String, bool),
     Theme(String),
+    /// Open another cluster of the fleet.
+    Ctx(String),
     Export,
     Pause,
     Help,
@@ -114,6 +116,8 @@ pub struct Names {
     /// haproxy's servers by the names the LBs give them, and the masters (a server is also named by
     /// the plan host at its address).
     pub servers: Vec<String>,
+    /// The clusters of the fleet (none when kockpit watches one cluster).
+    pub clusters: Vec<String>,
 }
 
 /// Replace a configured alias (the first word) by what it stands for; one level, never recursive.
@@ -172,6 +176,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "maintenance" => one().map(|h| Parsed::Maintenance(h, false)),
         "maintenance-end" => one().map(|h| Parsed::Maintenance(h, true)),
         "theme" => one().map(Parsed::Theme),
+        "ctx" => one().map(Parsed::Ctx),
         "export" => none(Parsed::Export),
         "pause" => none(Parsed::Pause),
         "help" => none(Parsed::Help),
@@ -244,6 +249,7 @@ fn candidates(verb: &str, args: &[&str], n: &Names) -> Vec<String> {
         ("haproxy-drain" | "haproxy-ready", []) => list(&n.servers),
         ("maintenance" | "maintenance-end", []) => list(&n.masters),
         ("theme", []) => list(&n.themes),
+        ("ctx", []) => list(&n.clusters),
         ("logs", []) => n.hosts.iter().cloned().chain(["pod", "deploy", "ds", "sts"].map(String::from)).collect(),
         ("logs", ["pod"]) => list(&n.pods),
         ("logs", [kind @ ("deploy" | "ds" | "sts")]) => n.workloads.iter().filter(|(k, _)| k == kind).map(|(_, w)| w.clone()).collect(),
@@ -290,6 +296,7 @@ impl App {
             },
             hosts: m.plan.hosts.iter().map(|h| h.name.clone()).collect(),
             themes: self.themes.iter().map(|t| t.name.clone()).collect(),
+            clusters: self.fleet_names.clone(),
             workloads,
             pods,
             units: m.plan.hosts.iter().map(|h| h.name.clone()).zip(self.units_by_host()).collect(),
@@ -486,6 +493,13 @@ impl App {
                     self.theme = t.clone();
                     self.say(Severity::Info, format!("theme: {name}"));
                 }
+                vec![]
+            }
+            Parsed::Ctx(_) if names.clusters.is_empty() => {
+                return Err("ctx: this kockpit watches one cluster (a fleet is config.toml's [[clusters]])".into());
+            }
+            Parsed::Ctx(name) => {
+                self.switch_to = Some(known("cluster", &name, &names.clusters)?);
                 vec![]
             }
             Parsed::Export => self.act(Action::ExportTimeline),

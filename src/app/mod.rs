@@ -194,6 +194,12 @@ pub struct App {
     pub log_view: LogView,
     /// Command-line aliases (config.toml's `[aliases]`).
     pub aliases: BTreeMap<String, String>,
+    /// The clusters of the fleet this cluster is one of (empty: kockpit watches this one only).
+    pub fleet_names: Vec<String>,
+    /// `:ctx NAME` asked for this cluster of the fleet.
+    pub switch_to: Option<String>,
+    /// Esc on the plain screen of a fleet's cluster: back to the fleet screen.
+    pub back_to_fleet: bool,
     /// Command lines run this session, oldest first (Up/Down recall them).
     pub command_history: Vec<String>,
     /// How the header shows the time (config.toml's `clock`).
@@ -251,6 +257,9 @@ impl App {
             logs: crate::logs::LogBuffer::new(50_000),
             log_view: LogView::default(),
             aliases: BTreeMap::new(),
+            fleet_names: Vec::new(),
+            switch_to: None,
+            back_to_fleet: false,
             command_history: Vec::new(),
             clock: crate::config::Clock::Seconds,
             node_extra: None,
@@ -281,7 +290,7 @@ impl App {
         now
     }
 
-    fn say(&mut self, sev: Severity, text: impl Into<String>) {
+    pub fn say(&mut self, sev: Severity, text: impl Into<String>) {
         self.notice = Some((sev, text.into(), Utc::now()));
         self.dirty = true;
     }
@@ -374,6 +383,10 @@ impl App {
             Action::Help => self.view.dialog = Dialog::Help { scroll: 0 },
             Action::Cancel => {
                 if self.view.filters.remove(&self.view.focus).is_none() {
+                    // a fleet's cluster, nothing left to close: back to the fleet
+                    if self.view.zoom.is_none() && !self.fleet_names.is_empty() {
+                        self.back_to_fleet = true;
+                    }
                     self.view.zoom = None;
                 }
             }

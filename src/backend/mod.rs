@@ -157,6 +157,26 @@ impl BackendHandle {
     }
 }
 
+/// `main`, with the observations of `observer` (a source that takes no commands, such as
+/// Alertmanager's alerts) among its events. Commands go to `main` only.
+pub fn with_observer(main: BackendHandle, mut observer: BackendHandle) -> BackendHandle {
+    let BackendHandle { events: mut main_events, commands, supports_faults } = main;
+    let (tx, rx) = mpsc::channel::<BackendEvent>(1024);
+    tokio::spawn(async move {
+        let mut observing = true;
+        loop {
+            let ev = tokio::select! {
+                ev = main_events.recv() => match ev { Some(ev) => ev, None => return },
+                ev = observer.events.recv(), if observing => match ev { Some(ev) => ev, None => { observing = false; continue } },
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    });
+    BackendHandle { events: rx, commands, supports_faults }
+}
+
 /// A log source that could not be opened at all, as the events that say so: failed, and closed.
 pub fn log_refused(id: u64, spec: &crate::logs::spec::LogSpec, why: &str) -> Vec<BackendEvent> {
     crate::logs::spec::LogStatus::refused(id, spec, why).into_iter().map(BackendEvent::LogSource).collect()

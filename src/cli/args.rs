@@ -59,12 +59,26 @@ pub enum Cmd {
         /// The whole model as JSON.
         #[arg(long)]
         json: bool,
+        /// Every cluster of config.toml's [[clusters]]: one line each, problems first; the exit code
+        /// is the worst cluster's.
+        #[arg(long)]
+        all: bool,
     },
     /// Print the screen as plain text.
     Render {
         /// WIDTHxHEIGHT
         #[arg(long, default_value = "120x40")]
         size: String,
+        /// The fleet screen of config.toml's [[clusters]].
+        #[arg(long)]
+        all: bool,
+    },
+    /// Probe every cluster of config.toml's [[clusters]] (or the one cluster given) without the
+    /// screen, read-only, and serve Prometheus metrics on ADDR's /metrics until SIGTERM or SIGINT.
+    Serve {
+        /// Where to listen, e.g. 127.0.0.1:9810 (port 0: any free port, printed on stderr).
+        #[arg(long, value_name = "ADDR", required = true)]
+        metrics: String,
     },
     /// Runbook drills: run one against the configured cluster (or the demo), or check a drill file.
     Drill {

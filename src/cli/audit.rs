@@ -48,7 +48,7 @@ pub(super) fn open_audit(s: &Setup, cli: &Cli) -> Audit {
 
 /// This run's session id: the `session` of every audit record, and said in the User-Agent of every
 /// request to the API server, so the apiserver's audit log joins kockpit's.
-pub(super) fn session_id() -> &'static str {
+pub(crate) fn session_id() -> &'static str {
     static SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SESSION.get_or_init(|| format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id()))
 }

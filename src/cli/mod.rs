@@ -82,6 +82,9 @@ pub struct Setup {
     pub theme: Theme,
     pub themes: Vec<Theme>,
     pub keymap: Keymap,
+    /// The clusters of config.toml's `[[clusters]]`, when this run is about them (the fleet screen,
+    /// `status --all`, `render --all`, `serve`).
+    pub fleet: Option<Vec<crate::fleet::Member>>,
 }
 
 pub fn setup(cli: &Cli) -> Result<Setup> {
@@ -106,7 +109,30 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
         cli.command,
         Some(Cmd::Status { .. } | Cmd::Render { .. } | Cmd::Run { .. } | Cmd::Audit { cmd: AuditCmd::Report { .. } })
     );
-    let cluster::Chosen { plan, demo, note } = cluster::choose(plan_path.as_deref(), demo_asked, cli.context.as_deref(), oneshot)?;
+    let all = matches!(cli.command, Some(Cmd::Status { all: true, .. } | Cmd::Render { all: true, .. }));
+    let chosen = plan_path.is_some() || demo_asked || cli.context.is_some();
+    let fleet_wanted = all || (!config.clusters.is_empty() && !chosen && matches!(cli.command, None | Some(Cmd::Serve { .. })));
+    if all && chosen {
+        return Err(eyre!(
+            "--all is the fleet of config.toml's [[clusters]]: it does not take --config, --demo, --fault, --nodes or --context"
+        ));
+    }
+    let fleet = if fleet_wanted {
+        if config.clusters.is_empty() {
+            return Err(eyre!(
+                "--all needs clusters: {} has no [[clusters]] (the README's \"The fleet\" shows one)",
+                paths.config_file().display()
+            ));
+        }
+        Some(crate::fleet::members(&config, &paths.config_file(), cli.readonly).map_err(|e| eyre!(e))?)
+    } else {
+        None
+    };
+    let cluster::Chosen { plan, demo, note } = if fleet.is_some() {
+        cluster::Chosen { plan: None, demo: false, note: None }
+    } else {
+        cluster::choose(plan_path.as_deref(), demo_asked, cli.context.as_deref(), oneshot)?
+    };
     if !faults.is_empty() && !demo {
         return Err(eyre!("--fault injects into the simulated cluster only; add --demo (drills inject faults on real hosts)"));
     }
@@ -121,7 +147,7 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     let themes = Theme::offered(&theme, theme_name.is_some(), no_color, user_dir);
     let keymap_name = cli.keymap.clone().or(config.keymap.clone()).unwrap_or_else(|| "default".into());
     let keymap = Keymap::load(&keymap_name, user_dir)?;
-    Ok(Setup { paths, config, plan, demo, note, readonly, faults, theme, themes, keymap })
+    Ok(Setup { paths, config, plan, demo, note, readonly, faults, theme, themes, keymap, fleet })
 }
 
 fn print_paths(paths: &Paths, cli: &Cli, config: &Config) -> Result<()> {
@@ -160,6 +186,7 @@ mod args;
 mod audit;
 mod cluster;
 mod drill;
+mod fleet;
 mod lint;
 pub mod logs;
 mod oneshot;
@@ -216,7 +243,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         return Ok(0);
     }
     match &cli.command {
-        Some(Cmd::Status { json }) => status(&s, &cli, *json),
+        Some(Cmd::Status { json, .. }) if s.fleet.is_some() => fleet::status_all(&s, &cli, *json),
+        Some(Cmd::Status { json, .. }) => status(&s, &cli, *json),
+        Some(Cmd::Render { size, .. }) if s.fleet.is_some() => fleet::render_all(&s, &cli, size),
+        Some(Cmd::Serve { metrics }) => fleet::serve(&s, &cli, metrics),
         Some(Cmd::Logs { host, unit, file, pod, previous, tail, follow }) => {
             let specs = crate::cli::logs::specs(host, unit, file, pod, *previous).map_err(|e| eyre!("{e}"))?;
             if s.demo && s.plan.is_none() {
@@ -235,7 +265,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .map_err(|e| color_eyre::Report::new(OutputError(e)))?;
             Ok(if ok { 0 } else { 1 })
         }
-        Some(Cmd::Render { size }) => render(&s, &cli, size),
+        Some(Cmd::Render { size, .. }) => render(&s, &cli, size),
         Some(Cmd::Audit { cmd: AuditCmd::Verify { files, key } }) => audit_verify(&s, files, key.as_deref()),
         Some(Cmd::Audit { cmd: AuditCmd::Unfinished }) => audit_unfinished(&s, &cli),
         Some(Cmd::Audit { cmd: AuditCmd::Report { out } }) => {
@@ -313,6 +343,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 tui_with_drill(s, &cli, Some((d, report)))
             }
         }
+        _ if s.fleet.is_some() => fleet::tui(s, &cli),
         _ => tui(s, &cli),
     }
 }

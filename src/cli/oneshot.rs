@@ -58,7 +58,7 @@ pub(super) fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
     Ok(a.level.exit_code())
 }
 
-fn parse_size(size: &str) -> Result<(u16, u16)> {
+pub(super) fn parse_size(size: &str) -> Result<(u16, u16)> {
     let (w, h) = size.split_once(['x', 'X']).ok_or_else(|| eyre!("--size must look like 120x40, got `{size}`"))?;
     let w: u16 = w.trim().parse().wrap_err_with(|| format!("bad width in --size `{size}`"))?;
     let h: u16 = h.trim().parse().wrap_err_with(|| format!("bad height in --size `{size}`"))?;

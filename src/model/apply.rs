@@ -93,6 +93,7 @@ impl Model {
                 self.snapshots_taken.push((at, place));
                 true
             }
+            Payload::Alerts(result) => self.apply_alerts(at, &source, budget_ms, result),
             Payload::EtcdDefragged { member } => {
                 self.record(Event::new(at, PanelId::Etcd, Severity::Info, format!("etcd member {member} defragmented")));
                 true
@@ -308,7 +309,15 @@ impl Model {
     }
 
     /// Log a source failing or recovering on the timeline.
-    fn note_source(&mut self, at: DateTime<Utc>, panel: PanelId, what: &str, was_failing: bool, failed: Option<&str>, changed: bool) {
+    pub(super) fn note_source(
+        &mut self,
+        at: DateTime<Utc>,
+        panel: PanelId,
+        what: &str,
+        was_failing: bool,
+        failed: Option<&str>,
+        changed: bool,
+    ) {
         if !changed {
             return;
         }

@@ -4,6 +4,7 @@
 pub mod apiview;
 mod apply;
 pub mod bigint;
+pub mod fleet;
 pub mod hacheck;
 pub mod health;
 pub mod nodepods;
@@ -153,6 +154,8 @@ pub enum Payload {
     EtcdSnapshotTaken {
         place: String,
     },
+    /// Alertmanager's alerts for this cluster (by its matchers).
+    Alerts(Result<Vec<fleet::FiringAlert>, String>),
 }
 
 /// A timestamped observation from one source.
@@ -187,6 +190,9 @@ pub struct Meta {
     /// want of a cluster, or a cluster opened from its kubeconfig alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The Alertmanager this cluster's alerts are read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<String>,
 }
 
 /// The whole observed cluster.
@@ -223,6 +229,9 @@ pub struct Model {
     /// kubeconfig alone knows of its control plane.
     #[serde(skip_serializing_if = "Sourced::unheard")]
     pub control_plane: Sourced<apiview::ControlPlaneView>,
+    /// Alertmanager's alerts for this cluster, where one is configured.
+    #[serde(skip_serializing_if = "Sourced::unheard")]
+    pub alerts: Sourced<Vec<fleet::FiringAlert>>,
     /// Each LB's HA configuration as its daemons run it.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub ha_config: BTreeMap<String, Sourced<Box<HaConfigView>>>,
@@ -251,6 +260,7 @@ impl Model {
                 version: env!("CARGO_PKG_VERSION"),
                 answer_by: None,
                 note: plan.is_kubeconfig_only().then(|| Plan::NO_HOST_PLAN.to_string()),
+                alertmanager: None,
             },
             plan,
             hosts: BTreeMap::new(),
@@ -269,6 +279,7 @@ impl Model {
             etcd_snapshots: BTreeMap::new(),
             snapshots_taken: Vec::new(),
             control_plane: Sourced::default(),
+            alerts: Sourced::default(),
             ha_config: BTreeMap::new(),
             prediction: None,
             timeline: Timeline::default(),

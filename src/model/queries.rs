@@ -145,6 +145,9 @@ impl Model {
         if live || !self.warnings.unheard() {
             push(PanelId::Timeline, "warning events".into(), self.warnings.freshness(now));
         }
+        if self.meta.alertmanager.is_some() || !self.alerts.unheard() {
+            push(PanelId::Timeline, "alertmanager".into(), self.alerts.freshness(now));
+        }
         for h in names(plan.masters().collect(), self.certs.keys().collect()) {
             push(PanelId::Certs, format!("certs {h}"), each(&|h| self.certs.get(h).map(|s| s.freshness(now)), &h));
         }

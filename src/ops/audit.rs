@@ -263,6 +263,8 @@ pub struct Audit {
     /// The last write failure (None once a later write succeeded).
     failure: Arc<Mutex<Option<String>>>,
     path: Option<PathBuf>,
+    /// The fleet's cluster this clone records for: said in each of its records as `cluster`.
+    cluster: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Audit {
@@ -322,20 +324,20 @@ impl Audit {
             }
         });
         match spawned {
-            Ok(_) => Audit { tx: Some(tx), failure, path: Some(path) },
+            Ok(_) => Audit { tx: Some(tx), failure, path: Some(path), cluster: None },
             Err(e) => Audit::broken(format!("cannot start the audit writer: {e}")),
         }
     }
 
     /// A writer that fails every record with `why`.
     pub fn broken(why: String) -> Audit {
-        Audit { tx: None, failure: Arc::new(Mutex::new(Some(why))), path: None }
+        Audit { tx: None, failure: Arc::new(Mutex::new(Some(why))), path: None, cluster: None }
     }
 
     /// No audit log at all: records are dropped and acknowledged at once. For tests and benchmarks
     /// only; every command of the binary writes a log.
     pub fn discard() -> Audit {
-        Audit { tx: None, failure: Arc::new(Mutex::new(None)), path: None }
+        Audit { tx: None, failure: Arc::new(Mutex::new(None)), path: None, cluster: None }
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -359,8 +361,16 @@ impl Audit {
         rx
     }
 
+    /// A clone whose records say they are about `cluster` (a fleet's clusters share one log).
+    pub fn for_cluster(&self, cluster: &str) -> Audit {
+        Audit { cluster: Some(Arc::from(cluster)), ..self.clone() }
+    }
+
     fn send<T: Serialize>(&self, event: &str, fields: T, ack: Option<tokio::sync::oneshot::Sender<Result<(), String>>>) {
-        let fields = serde_json::to_value(fields).unwrap_or(Value::Null);
+        let mut fields = serde_json::to_value(fields).unwrap_or(Value::Null);
+        if let (Some(c), Some(obj)) = (&self.cluster, fields.as_object_mut()) {
+            obj.entry("cluster").or_insert_with(|| Value::String(c.to_string()));
+        }
         let Some(tx) = &self.tx else {
             let r = match self.failure() {
                 Some(why) => Err(why),

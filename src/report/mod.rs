@@ -3,6 +3,7 @@
 //! was taken and where each piece of data came from.
 
 mod haconfig;
+pub mod metrics;
 
 use chrono::{DateTime, Utc};
 

@@ -37,6 +37,10 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
     let t = &app.theme;
     // a refused plan says so first, with why; its steps follow as what it would have done
     let mut lines = vec![];
+    // one of a fleet's clusters: which one is acted on is said first
+    if !app.fleet_names.is_empty() {
+        lines.push(Line::styled(format!("On cluster {}:", app.model.meta.cluster), t.style(Role::Title)));
+    }
     if !plan.allowed() {
         lines.push(Line::styled("REFUSED:", t.style(Role::Critical)));
         for b in &plan.blockers {

@@ -4,6 +4,8 @@
 mod chrome;
 mod detail;
 mod dialogs;
+pub mod fleet;
+pub mod fleetrun;
 mod grid;
 mod help;
 pub mod panels;

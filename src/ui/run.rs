@@ -15,7 +15,7 @@ use crate::backend::BackendHandle;
 use crate::ui;
 
 /// How long a hang-up or SIGTERM waits for a running operation to reach its safe point and end.
-const STOP_GRACE: Duration = Duration::from_secs(60);
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(60);
 
 /// Why the screen ended, for the audit log's `session_end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,6 +29,13 @@ impl Tmux {
     }
     /// As [`Tmux::start_env`], writing the audit log at `audit` instead of in the fresh directory.
     pub fn start_with_audit(env: &str, args: &str, w: u16, h: u16, audit: Option<&std::path::Path>) -> Tmux {
+        Tmux::start_full(env, args, w, h, audit, None)
+    }
+    /// As [`Tmux::start_env`], with `config` as the binary's config.toml.
+    pub fn start_with_config(config: &str, args: &str, w: u16, h: u16) -> Tmux {
+        Tmux::start_full("", args, w, h, None, Some(config))
+    }
+    fn start_full(env: &str, args: &str, w: u16, h: u16, audit: Option<&std::path::Path>, config: Option<&str>) -> Tmux {
         assert!(
             Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false),
             "tmux is required (apt-get install tmux)"
@@ -40,6 +47,10 @@ impl Tmux {
         let tmp = tempfile::Builder::new().prefix(&format!("{sock}-")).tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let audit = audit.map(std::path::Path::to_path_buf).unwrap_or_else(|| dir.join("audit.jsonl"));
+        if let Some(c) = config {
+            std::fs::create_dir_all(dir.join("cfg")).unwrap();
+            std::fs::write(dir.join("cfg/config.toml"), c).unwrap();
+        }
         let cmd = format!(
             "env {env} XDG_STATE_HOME={d} KOCKPIT_CONFIG_DIR={d}/cfg {bin} {args} --audit-log {a}; echo EXITED:$?; sleep 60",
             d = dir.display(),
