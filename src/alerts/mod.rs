@@ -155,19 +155,14 @@ fn percent_encode(s: &str) -> String {
 
 /// A backend that reads the cluster's alerts every [`EVERY`] and reports them (or why not).
 pub fn spawn(endpoint: Endpoint, matchers: Vec<String>) -> BackendHandle {
-    BackendHandle::spawn(move |events, mut commands| async move {
+    // it takes no commands; it ends when whoever reads its events goes away
+    BackendHandle::spawn(move |events, _commands| async move {
         let source = format!("alertmanager {}", endpoint.url());
         let budget = EVERY.as_millis() as u64 * 3;
         let mut tick = tokio::time::interval(EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                c = commands.recv() => match c {
-                    Some(_) => continue,
-                    None => return,
-                },
-            }
+            tick.tick().await;
             let result = endpoint.alerts(&matchers).await;
             let obs = Observation::now(source.clone(), budget, Payload::Alerts(result));
             if events.send(BackendEvent::Obs(obs)).await.is_err() {
