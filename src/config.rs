@@ -68,6 +68,9 @@ pub struct Config {
     pub aliases: std::collections::BTreeMap<String, toml::Spanned<String>>,
     /// The Alertmanager every cluster asks for its firing alerts (a cluster's own overrides it).
     pub alertmanager_url: Option<String>,
+    /// Drains and master maintenance silence their node's alerts while they run (every cluster).
+    #[serde(default)]
+    pub silence_operations: bool,
     /// The clusters of a fleet (`[[clusters]]`): with more than one, kockpit opens on the fleet screen.
     #[serde(default)]
     pub clusters: Vec<ClusterEntry>,
@@ -96,6 +99,9 @@ pub struct ClusterEntry {
     /// The matchers that pick this cluster's alerts (Alertmanager's `filter`); default
     /// `cluster="NAME"`.
     pub alert_matchers: Option<Vec<String>>,
+    /// Drains and master maintenance silence their node's alerts in Alertmanager while they run.
+    #[serde(default)]
+    pub silence_operations: bool,
     /// Where the entry starts in config.toml (for errors found later, e.g. an unknown fault).
     #[serde(skip)]
     pub line: usize,
@@ -189,6 +195,9 @@ fn check_clusters(path: &Path, src: &str, cfg: &mut Config) -> Result<(), FileEr
             return Err(err(format!(
                 "cluster `{name}`: give exactly one of `plan = \"FILE\"`, `kube_context = \"CONTEXT\"` (without a plan) or `demo = true`"
             )));
+        }
+        if c.silence_operations && c.alertmanager_url.is_none() && cfg.alertmanager_url.is_none() {
+            return Err(err(format!("cluster `{name}`: `silence_operations` needs an Alertmanager (alertmanager_url)")));
         }
         if !c.faults.is_empty() && !c.demo {
             return Err(err(format!("cluster `{name}`: `faults` go into the simulated cluster only (`demo = true`)")));

@@ -323,3 +323,23 @@ fn the_fleet_screen_opens_a_cluster_goes_back_and_jumps_and_says_the_cluster_in_
     assert_eq!(planned[0]["cluster"], "training", "every record names its cluster: {audit}");
     assert!(events("session_end").iter().all(|r| r["cluster"].is_string()), "{audit}");
 }
+
+#[test]
+fn with_silence_operations_a_drain_and_a_maintenance_plan_their_silence_and_nothing_else_does() {
+    use kockpit::ops::{OpRequest, plan};
+    let mut m = demo(&[]);
+    let drain = OpRequest::Drain { node: "worker1".into(), options: Default::default() };
+    let maint = OpRequest::Maintenance { host: "master2".into(), end: false, parts: vec![] };
+    let cordon = OpRequest::Cordon { node: "worker1".into() };
+    assert!(!plan(&drain, &m).steps.iter().any(|s| s.contains("Alertmanager")), "not asked for: no silence");
+    m.meta.alertmanager = Some("http://127.0.0.1:9093".into());
+    m.meta.silence_operations = true;
+    for r in [&drain, &maint] {
+        let p = plan(r, &m);
+        assert!(p.steps[0].starts_with("silence ") && p.steps[0].contains("http://127.0.0.1:9093"), "{:?}", p.steps);
+    }
+    assert!(!plan(&cordon, &m).steps.iter().any(|s| s.contains("Alertmanager")));
+    let d = fleet_dir("[[clusters]]\nname = \"a\"\ndemo = true\nsilence_operations = true\n");
+    let t = text(&kockpit_in(d.path(), &["status", "--all"]));
+    assert!(t.contains("config.toml:1") && t.contains("needs an Alertmanager"), "{t}");
+}

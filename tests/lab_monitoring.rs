@@ -212,7 +212,8 @@ fn stack(lab_plan: &str) -> Stack {
 
 /// Prometheus' answer to an instant query, as `(labels, value)` pairs.
 fn query(port: u16, q: &str) -> Result<Vec<(serde_json::Value, f64)>, String> {
-    let enc: String = q.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let enc: String =
+        q.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
     let body = get(port, &format!("/api/v1/query?query={enc}"))?;
     let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
     Ok(v["data"]["result"]
@@ -261,7 +262,8 @@ fn prometheus_fires_on_a_real_split_brain_alertmanager_has_it_and_kockpit_shows_
 
     // kockpit shows it: on the lab's fleet row (status --all) and in its own metrics
     let out = st.kockpit(&["status", "--all", "--json", "--wait", "20"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     let lab = v["clusters"].as_array().unwrap().iter().find(|c| c["cluster"] == "lab").cloned().unwrap();
     assert_eq!(lab["health"], "critical", "{lab}");
     assert!(lab["row"]["vip"].as_str().unwrap_or("").starts_with("split brain"), "{lab}");
@@ -274,4 +276,90 @@ fn prometheus_fires_on_a_real_split_brain_alertmanager_has_it_and_kockpit_shows_
         Ok(m.lines().find(|l| l.starts_with("kockpit_alerts_firing{cluster=\"lab\"}")).map(str::to_string).filter(|l| !l.ends_with(" 0")))
     });
     assert!(firing.ends_with(" 1"), "{firing}");
+}
+
+#[test]
+#[ignore = "lab: needs prometheus-alertmanager (tests/run runs it)"]
+fn a_drill_creates_a_silence_for_its_targets_and_expires_it_at_its_end() {
+    if !Path::new("/usr/bin/prometheus-alertmanager").exists() {
+        cannot_run("/usr/bin/prometheus-alertmanager is missing (apt-get install prometheus-alertmanager)");
+    }
+    let dir = tempfile::Builder::new().prefix("kockpit-silence-").tempdir().unwrap();
+    let d = dir.path();
+    let am_port = free_port();
+    std::fs::write(d.join("am.yml"), "route:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n").unwrap();
+    let _am = start(
+        "/usr/bin/prometheus-alertmanager",
+        &[
+            format!("--config.file={}", d.join("am.yml").display()),
+            format!("--storage.path={}", d.join("am").display()),
+            format!("--web.listen-address=127.0.0.1:{am_port}"),
+            "--cluster.listen-address=".into(),
+        ],
+        &d.join("am.log"),
+    );
+    wait_for("Alertmanager ready", Duration::from_secs(30), || get(am_port, "/-/ready").map(|_| Some(())));
+    std::fs::create_dir_all(d.join("cfg")).unwrap();
+    std::fs::write(d.join("cfg/config.toml"), format!("alertmanager_url = \"http://127.0.0.1:{am_port}\"\n")).unwrap();
+    std::fs::write(
+        d.join("drill.toml"),
+        "name = \"silenced\"\n\n[[steps]]\nname = \"silence slb1's alerts\"\n\
+         action = { do = \"silence\", on = true, targets = [\"slb1\"], minutes = 30 }\n\n\
+         [[steps]]\nname = \"hold\"\naction = { do = \"wait\", secs = 4 }\n",
+    )
+    .unwrap();
+    let drill = Command::new(bin())
+        .args(["drill", "run", &d.join("drill.toml").display().to_string(), "--demo", "--headless", "--report"])
+        .arg(d.join("report.md"))
+        .env("KOCKPIT_CONFIG_DIR", d.join("cfg"))
+        .env("XDG_STATE_HOME", d.join("state"))
+        .env("HOME", d)
+        .env_remove("KOCKPIT_CONFIG")
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let silences = || -> Result<Vec<serde_json::Value>, String> {
+        let body = get(am_port, "/api/v2/silences")?;
+        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        Ok(v.as_array().cloned().unwrap_or_default().into_iter().filter(|s| s["createdBy"] == "kockpit").collect())
+    };
+    let active = wait_for("the drill's silences, active", Duration::from_secs(30), || {
+        let s = silences()?;
+        let active: Vec<_> = s.into_iter().filter(|s| s["status"]["state"] == "active").collect();
+        Ok((active.len() == 2).then_some(active))
+    });
+    for s in &active {
+        let m = s["matchers"].as_array().unwrap();
+        assert!(m.iter().any(|x| x["name"] == "cluster" && x["value"] == "demo-prod" && x["isRegex"] == false), "{s}");
+        assert!(
+            m.iter().any(|x| (x["name"] == "node" || x["name"] == "instance") && x["value"].as_str().unwrap_or("").contains("slb1")),
+            "{s}"
+        );
+        let ends = chrono::DateTime::parse_from_rfc3339(s["endsAt"].as_str().unwrap()).unwrap();
+        let left = ends.signed_duration_since(chrono::Utc::now()).num_minutes();
+        assert!((25..=30).contains(&left), "a silence for the drill's 30 minutes: {left} min left: {s}");
+    }
+    let out = drill.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    let s = silences().unwrap();
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert!(s.iter().all(|s| s["status"]["state"] == "expired"), "expired at the drill's end: {s:?}");
+    let audit = std::fs::read_to_string(d.join("state/kockpit/audit.jsonl")).unwrap();
+    assert!(
+        audit.lines().any(|l| l.contains("\"drill_action\"") && l.contains("\"silence\"")),
+        "the silence is on the audit trail: {audit}"
+    );
+    // read-only: refused before anything reaches Alertmanager
+    let out = Command::new(bin())
+        .args(["drill", "run", &d.join("drill.toml").display().to_string(), "--demo", "--headless", "--readonly"])
+        .env("KOCKPIT_CONFIG_DIR", d.join("cfg"))
+        .env("XDG_STATE_HOME", d.join("state"))
+        .env("HOME", d)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(silences().unwrap().len(), 2, "no silence made read-only");
 }

@@ -2,6 +2,7 @@
 //! [`spawn`], and silences created for an operation's targets and expired when it ends.
 
 pub mod parse;
+pub mod silence;
 
 use std::time::Duration;
 
@@ -110,9 +111,15 @@ impl Endpoint {
         parse::alerts(&body)
     }
 
-    /// Create a silence of `matchers` (`(label, value)`, equal) from now to `ends_at`: its id.
-    pub async fn silence(&self, matchers: &[(String, String)], ends_at: DateTime<Utc>, by: &str, comment: &str) -> Result<String, String> {
-        let ms: Vec<_> = matchers.iter().map(|(n, v)| json!({"name": n, "value": v, "isRegex": false, "isEqual": true})).collect();
+    /// Create a silence of `matchers` (`(label, value, is_regex)`) from now to `ends_at`: its id.
+    pub async fn silence(
+        &self,
+        matchers: &[(String, String, bool)],
+        ends_at: DateTime<Utc>,
+        by: &str,
+        comment: &str,
+    ) -> Result<String, String> {
+        let ms: Vec<_> = matchers.iter().map(|(n, v, re)| json!({"name": n, "value": v, "isRegex": re, "isEqual": true})).collect();
         let body = json!({"matchers": ms, "startsAt": Utc::now(), "endsAt": ends_at, "createdBy": by, "comment": comment});
         let (status, answer) = self.request(http::Method::POST, "/api/v2/silences", Some(body.to_string())).await?;
         if status != 200 {

@@ -123,6 +123,7 @@ pub(super) fn serve(s: &Setup, cli: &Cli, addr: &str) -> Result<i32> {
             alertmanager: s.config.alertmanager_url.as_deref().map(crate::alerts::Endpoint::parse).transpose().map_err(|e| eyre!(e))?,
             matchers: vec![],
             unavailable: None,
+            silence_operations: false,
         }],
     };
     let audit = cli.audit_log.clone().or(s.config.audit_log.clone()).unwrap_or_else(|| s.paths.audit_log());

@@ -348,8 +348,16 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-/// Start the backend (simulated or live) and the model it feeds.
+/// Start the backend (simulated or live) and the model it feeds, with config.toml's Alertmanager
+/// (its alerts, and the silences of drills, drains and maintenance) where one is configured.
 fn start_backend(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Result<(BackendHandle, Model)> {
+    let (backend, mut model) = start_backend_only(s, cli, mode_override)?;
+    let am = s.config.alertmanager_url.as_deref().map(crate::alerts::Endpoint::parse).transpose().map_err(|e| eyre!(e))?;
+    let backend = crate::fleet::with_alertmanager(backend, &mut model, am.as_ref(), &[], s.config.silence_operations);
+    Ok((backend, model))
+}
+
+fn start_backend_only(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Result<(BackendHandle, Model)> {
     if s.demo {
         let (sim, mut model) = demo_model(s, cli);
         if let Some(m) = mode_override {

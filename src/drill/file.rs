@@ -85,6 +85,14 @@ pub enum Action {
     VipClients {
         on: bool,
     },
+    /// Create (`on = true`) an Alertmanager silence of the cluster's alerts about `targets` for
+    /// `minutes` (default 60), or expire it; the drill's end expires it too.
+    Silence {
+        on: bool,
+        #[serde(default)]
+        targets: Vec<String>,
+        minutes: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -357,6 +365,15 @@ impl DrillFile {
                         {
                             return Err(err(format!("signal `{sig}`: expected TERM, KILL, STOP, CONT, INT or HUP")));
                         }
+                        Action::Silence { on: true, targets, .. } if targets.is_empty() || targets.len() > 20 => {
+                            return Err(err("a silence names 1 to 20 targets (targets = [\"m1\"])".into()));
+                        }
+                        Action::Silence { on: true, minutes: Some(m), .. } if !(1..=1440).contains(m) => {
+                            return Err(err(format!("`minutes` must be between 1 and 1440, got {m}")));
+                        }
+                        Action::Silence { on: false, targets, minutes } if !targets.is_empty() || minutes.is_some() => {
+                            return Err(err("expiring a silence takes no targets or minutes (it expires the drill's)".into()));
+                        }
                         Action::Wait { secs } if !(0.0..=3600.0).contains(secs) => {
                             return Err(err(format!("`secs` must be between 0 and 3600 seconds, got {secs}")));
                         }
@@ -371,6 +388,7 @@ impl DrillFile {
                         Action::Drain { node } | Action::Uncordon { node } => name_at(node, TargetKind::Node, off),
                         Action::RenewCerts { masters } => masters.iter().for_each(|m| name_at(m, TargetKind::Host, off)),
                         Action::Maintenance { target } | Action::MaintenanceEnd { target } => name_at(target, TargetKind::Host, off),
+                        Action::Silence { targets, .. } => targets.iter().for_each(|t| name_at(t, TargetKind::Host, off)),
                         Action::Wait { .. }
                         | Action::SetNoout { .. }
                         | Action::EtcdDefrag

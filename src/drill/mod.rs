@@ -248,6 +248,7 @@ impl DrillRun {
                                             | HostAction::Heal { .. }
                                             | HostAction::EtcdWrites { on: false }
                                             | HostAction::VipClients { on: false }
+                                            | HostAction::Silence { on: false, .. }
                                     ) {
                                         self.undo.retain(|x| x != action);
                                     }
@@ -436,6 +437,14 @@ impl DrillRun {
             Action::EtcdDefrag => Effect::Operation { id, request: OpRequest::EtcdDefrag },
             Action::EtcdWrites { on } => Effect::Host { id, action: HostAction::EtcdWrites { on: *on } },
             Action::VipClients { on } => Effect::Host { id, action: HostAction::VipClients { on: *on } },
+            Action::Silence { on, targets, minutes } => Effect::Host {
+                id,
+                action: if *on {
+                    HostAction::Silence { on: true, targets: targets.iter().map(|t| self.sym(t)).collect(), minutes: minutes.unwrap_or(60) }
+                } else {
+                    HostAction::Silence { on: false, targets: vec![], minutes: 0 }
+                },
+            },
             Action::Wait { .. } => return Err("wait has no effect".into()),
         })
     }

@@ -30,6 +30,8 @@ pub struct Member {
     /// Why it cannot be reached at all (its kubeconfig context is gone): its row says so, the rest
     /// of the fleet goes on.
     pub unavailable: Option<String>,
+    /// Drains and maintenance silence their node's alerts (config.toml's `silence_operations`).
+    pub silence_operations: bool,
 }
 
 impl Member {
@@ -81,7 +83,8 @@ fn member(config: &Config, c: &ClusterEntry, file: &Path, readonly: bool) -> Res
     }
     let url = c.alertmanager_url.as_ref().or(config.alertmanager_url.as_ref());
     let alertmanager = url.map(|u| Endpoint::parse(u).map_err(at)).transpose()?;
-    Ok(Member { name: c.name.clone(), plan, faults, readonly, alertmanager, matchers: c.matchers(), unavailable })
+    let silence_operations = alertmanager.is_some() && (c.silence_operations || config.silence_operations);
+    Ok(Member { name: c.name.clone(), plan, faults, readonly, alertmanager, matchers: c.matchers(), unavailable, silence_operations })
 }
 
 /// How long faults need to play out in a fresh simulated cluster (split brain: 3.4 s, an alarm 5 s later).
@@ -114,13 +117,25 @@ pub fn start(m: &Member, session: Option<&str>) -> Result<(BackendHandle, Model)
         }
     };
     model.meta.cluster = m.name.clone();
-    model.meta.alertmanager = m.alertmanager.as_ref().map(Endpoint::url);
     let main = parts.remove(0).1;
-    let handle = match &m.alertmanager {
-        Some(am) => crate::backend::with_observer(main, crate::alerts::spawn(am.clone(), m.matchers.clone())),
-        None => main,
-    };
-    Ok((handle, model))
+    Ok((with_alertmanager(main, &mut model, m.alertmanager.as_ref(), &m.matchers, m.silence_operations), model))
+}
+
+/// `main` with a cluster's Alertmanager: its alerts read into the model, and the silences of drills
+/// (and, with `silence_operations`, of drains and maintenance). Unchanged without one.
+pub fn with_alertmanager(
+    main: BackendHandle,
+    model: &mut Model,
+    am: Option<&Endpoint>,
+    matchers: &[String],
+    silence_operations: bool,
+) -> BackendHandle {
+    let Some(am) = am else { return main };
+    model.meta.alertmanager = Some(am.url());
+    model.meta.silence_operations = silence_operations;
+    let matchers = if matchers.is_empty() { vec![format!("cluster=\"{}\"", model.meta.cluster)] } else { matchers.to_vec() };
+    let silenced = crate::alerts::silence::with_silences(main, am.clone(), model.meta.cluster.clone(), silence_operations);
+    crate::backend::with_observer(silenced, crate::alerts::spawn(am.clone(), matchers))
 }
 
 /// Whether every source `m` expects has been heard once (its Alertmanager's too). A simulated

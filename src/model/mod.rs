@@ -193,6 +193,9 @@ pub struct Meta {
     /// The Alertmanager this cluster's alerts are read from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alertmanager: Option<String>,
+    /// Drains and master maintenance silence their node's alerts in that Alertmanager.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub silence_operations: bool,
 }
 
 /// The whole observed cluster.
@@ -261,6 +264,7 @@ impl Model {
                 answer_by: None,
                 note: plan.is_kubeconfig_only().then(|| Plan::NO_HOST_PLAN.to_string()),
                 alertmanager: None,
+                silence_operations: false,
             },
             plan,
             hosts: BTreeMap::new(),

@@ -35,6 +35,13 @@ pub enum HostAction {
     VipClients {
         on: bool,
     },
+    /// Create (or expire) an Alertmanager silence of the cluster's alerts about `targets` for
+    /// `minutes`; expiring takes no targets (it expires what the drill created).
+    Silence {
+        on: bool,
+        targets: Vec<String>,
+        minutes: u32,
+    },
 }
 
 /// How often the drill's VIP client connects.
@@ -52,6 +59,7 @@ impl HostAction {
             HostAction::Stop { host, .. } | HostAction::Start { host, .. } | HostAction::Cut { host } | HostAction::Heal { host } => host,
             HostAction::EtcdWrites { .. } => "etcd",
             HostAction::VipClients { .. } => "vip",
+            HostAction::Silence { .. } => "alertmanager",
         }
     }
     pub fn describe(&self) -> String {
@@ -67,6 +75,10 @@ impl HostAction {
             HostAction::EtcdWrites { on: false } => "stop the etcd client and delete its keys".to_string(),
             HostAction::VipClients { on: true } => format!("start a client connecting through the VIP every {VIP_CLIENT_EVERY_MS} ms"),
             HostAction::VipClients { on: false } => "stop the VIP client".to_string(),
+            HostAction::Silence { on: true, targets, minutes } => {
+                format!("silence the cluster's alerts about {} in Alertmanager for {minutes} min", targets.join(", "))
+            }
+            HostAction::Silence { on: false, .. } => "expire the drill's Alertmanager silences".to_string(),
         }
     }
     /// The action that undoes this one.
@@ -76,6 +88,7 @@ impl HostAction {
             HostAction::Cut { host } => Some(HostAction::Heal { host: host.clone() }),
             HostAction::EtcdWrites { on: true } => Some(HostAction::EtcdWrites { on: false }),
             HostAction::VipClients { on: true } => Some(HostAction::VipClients { on: false }),
+            HostAction::Silence { on: true, .. } => Some(HostAction::Silence { on: false, targets: vec![], minutes: 0 }),
             _ => None,
         }
     }

@@ -64,6 +64,21 @@ pub fn parts_of(m: &Model, host: &str, end: bool) -> Result<(Vec<OpRequest>, Vec
 }
 
 /// The plan: every part's plan in order, its blockers and warnings named by the part.
+/// Where the cluster asks for it (`silence_operations`), a drain or a master's maintenance silences
+/// its node's alerts in Alertmanager while it runs: a step of its plan, and so in its confirmation
+/// and its audit record.
+pub(super) fn silence_step(p: &mut OpPlan, m: &Model) {
+    let node = match &p.request {
+        OpRequest::Drain { node, .. } => node,
+        OpRequest::Maintenance { host, end: false, .. } => host,
+        _ => return,
+    };
+    if let (true, Some(url)) = (m.meta.silence_operations, &m.meta.alertmanager) {
+        let step = format!("silence {node}'s alerts in Alertmanager ({url}) until this ends (at most 2 h), expired at its end");
+        p.steps.insert(0, step);
+    }
+}
+
 pub(super) fn plan_maintenance(p: &mut OpPlan, m: &Model, host: &str, end: bool) {
     let (parts, notes) = match parts_of(m, host, end) {
         Ok(x) => x,

@@ -473,6 +473,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
             }
         }
     }
+    maintenance::silence_step(&mut p, m);
     p
 }
 

@@ -32,6 +32,9 @@ pub enum Target {
 }
 
 /// The command that carries out `action` under `plan`, and where it runs. Pure: every refusal is here.
+/// Said when a silence is asked of a cluster without an Alertmanager.
+const NO_ALERTMANAGER: &str = "no Alertmanager is configured for this cluster (alertmanager_url in config.toml)";
+
 pub fn command_for(plan: &Plan, action: &HostAction) -> Result<(Target, String), String> {
     if !plan.access.allow_drills {
         return Err("this cluster's plan does not allow drills on real hosts (`allow_drills = true` under [access])".into());
@@ -40,6 +43,7 @@ pub fn command_for(plan: &Plan, action: &HostAction) -> Result<(Target, String),
         HostAction::Stop { host, .. } | HostAction::Start { host, .. } | HostAction::Cut { host } | HostAction::Heal { host } => host,
         HostAction::EtcdWrites { .. } => return Err("the etcd client is run by the etcd part, not on a host".into()),
         HostAction::VipClients { .. } => return Err("the VIP client runs here, not on a host".into()),
+        HostAction::Silence { .. } => return Err(NO_ALERTMANAGER.into()),
     };
     let Some(host) = plan.host(host_name) else {
         return Err(format!("{host_name} is not a host of this cluster's plan"));
@@ -76,6 +80,7 @@ pub fn command_for(plan: &Plan, action: &HostAction) -> Result<(Target, String),
         }
         HostAction::EtcdWrites { .. } => Err("the etcd client is run by the etcd part, not on a host".into()),
         HostAction::VipClients { .. } => Err("the VIP client runs here, not on a host".into()),
+        HostAction::Silence { .. } => Err(NO_ALERTMANAGER.into()),
     }
 }
 

@@ -514,6 +514,7 @@ impl SimCluster {
                 self.vip_clients = *on;
                 Ok(a.describe())
             }
+            H::Silence { .. } => Err("no Alertmanager is configured for this cluster (alertmanager_url in config.toml)".into()),
             H::Stop { host, service, signal } => {
                 let stop = signal != "CONT";
                 match (service.as_str(), lb(self, host), master(self, host)) {
