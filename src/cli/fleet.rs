@@ -149,8 +149,10 @@ pub(super) fn tui(s: Setup, cli: &Cli) -> Result<i32> {
     let r = rt.block_on(async {
         let mut clusters = vec![];
         let mut backends = vec![];
+        let first_open = members.len() == 1;
         for m in &members {
-            let (backend, model) = crate::fleet::start_or_explain(m, Some(session_id()));
+            // clusters not open run the light probe set; opening one starts its full set
+            let (backend, model) = crate::fleet::start_or_explain(m, Some(session_id()), !first_open);
             let caudit = audit.for_cluster(&m.name);
             let cap = WriteCap::acquire(m.readonly).map(|c| c.recording_to(caudit.clone()));
             let mut app = App::new(model, s.theme.clone(), s.themes.clone(), s.keymap.clone(), cap, caudit, backend.supports_faults);
@@ -162,7 +164,13 @@ pub(super) fn tui(s: Setup, cli: &Cli) -> Result<i32> {
                 "session_start",
                 json!({ "user": user_name(), "mode": app.model.meta.mode, "readonly": app.readonly(), "version": env!("CARGO_PKG_VERSION") }),
             );
-            clusters.push(crate::ui::fleetrun::Running { name: m.name.clone(), app, commands: backend.commands.clone() });
+            clusters.push(crate::ui::fleetrun::Running {
+                name: m.name.clone(),
+                app,
+                commands: backend.commands.clone(),
+                member: m.clone(),
+                light: !first_open && !m.is_demo() && m.unavailable.is_none(),
+            });
             backends.push(backend);
         }
         let open = (clusters.len() == 1).then_some(0);
@@ -172,6 +180,8 @@ pub(super) fn tui(s: Setup, cli: &Cli) -> Result<i32> {
             view: Default::default(),
             theme: s.theme.clone(),
             quit: false,
+            session: session_id().to_string(),
+            events: None,
         };
         let r = crate::ui::fleetrun::run_fleet(&mut fleet, backends).await;
         let reason = r.as_ref().map(|e| e.name().to_string()).unwrap_or_else(|e| format!("error: {e}"));

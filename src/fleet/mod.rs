@@ -95,6 +95,12 @@ fn settle_secs(faults: &[Fault]) -> i64 {
 /// Start `m`: its backend (with its Alertmanager's alerts as one more part) and its model.
 /// `session`: the audit session, said in the User-Agent of requests to the API server.
 pub fn start(m: &Member, session: Option<&str>) -> Result<(BackendHandle, Model), String> {
+    start_as(m, session, false)
+}
+
+/// [`start`]; `light`: the light probe set ([`crate::probe::LiveSettings::light`]), for a cluster of
+/// the fleet screen that is not open.
+pub fn start_as(m: &Member, session: Option<&str>, light: bool) -> Result<(BackendHandle, Model), String> {
     if let Some(why) = &m.unavailable {
         return Err(why.clone());
     }
@@ -103,13 +109,14 @@ pub fn start(m: &Member, session: Option<&str>) -> Result<(BackendHandle, Model)
         None => {
             let (sim, mut model) = crate::sim::settled_demo(&m.faults, 0, Utc::now(), settle_secs(&m.faults), mode);
             model.meta.mode = if m.readonly { Mode::ReadOnly } else { Mode::Demo };
-            (vec![(Part::Sim, crate::sim::runner::spawn(sim, Duration::from_millis(500)))], model)
+            (vec![(Part::Sim, crate::sim::runner::spawn(sim, Duration::from_millis(if light { 1000 } else { 500 })))], model)
         }
         Some(plan) => {
+            let settings = if light { crate::probe::LiveSettings::light(m.readonly) } else { crate::probe::LiveSettings::new(m.readonly) };
             let backend = if plan.is_kubeconfig_only() {
                 crate::live::spawn_api_only(plan, m.readonly, session)
             } else {
-                crate::live::spawn(plan, m.readonly, session)
+                crate::live::spawn_with(plan, settings, session)
             }
             .map_err(|e| format!("{}: {e}", m.name))?;
             let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
@@ -187,8 +194,8 @@ async fn snapshot_one(m: &Member, wait: Duration, session: &str) -> Model {
 
 /// A cluster that cannot be started: a backend that reports nothing and refuses every command, and
 /// a model whose sources fail with `why`.
-pub fn start_or_explain(m: &Member, session: Option<&str>) -> (BackendHandle, Model) {
-    match start(m, session) {
+pub fn start_or_explain(m: &Member, session: Option<&str>, light: bool) -> (BackendHandle, Model) {
+    match start_as(m, session, light) {
         Ok(x) => x,
         Err(why) => {
             let model = unstartable(m, &why);

@@ -41,7 +41,7 @@ pub async fn serve(
     for (i, m) in members.into_iter().enumerate() {
         // read-only by construction, whatever the configuration says
         let m = Member { readonly: true, ..m };
-        let (backend, model) = super::start_or_explain(&m, Some(session));
+        let (backend, model) = super::start_or_explain(&m, Some(session), false);
         if let Ok(mut s) = shared.lock() {
             s.push((m.name.clone(), model, Counters::default()));
         }

@@ -13,8 +13,14 @@ use crate::model::Model;
 
 /// `session`: the audit log's session id, said in the User-Agent of the requests to the API server.
 pub fn spawn(plan: &Plan, readonly: bool, session: Option<&str>) -> Result<BackendHandle> {
-    let ssh = crate::probe::spawn(plan, crate::probe::LiveSettings::new(readonly));
-    let state = stores::spawn(plan, crate::probe::LiveSettings::new(readonly));
+    spawn_with(plan, crate::probe::LiveSettings::new(readonly), session)
+}
+
+/// [`spawn`] with these probe settings (a fleet's clusters that are not open run the light set).
+pub fn spawn_with(plan: &Plan, settings: crate::probe::LiveSettings, session: Option<&str>) -> Result<BackendHandle> {
+    let readonly = settings.readonly;
+    let ssh = crate::probe::spawn(plan, settings.clone());
+    let state = stores::spawn(plan, settings);
     // Rook's CephCluster is watched wherever its CRD is served: alone it feeds the Ceph panel, beside
     // a [ceph] section's CLI view the panel says whether the two agree.
     let kube = crate::kube::spawn_backend(crate::kube::KubeSettings {

@@ -23,6 +23,9 @@ pub struct Running {
     pub name: String,
     pub app: App,
     pub commands: mpsc::UnboundedSender<Command>,
+    pub member: crate::fleet::Member,
+    /// It runs the light probe set (not opened yet).
+    pub light: bool,
 }
 
 /// What the fleet loop holds.
@@ -33,6 +36,10 @@ pub struct Fleet {
     pub view: FleetView,
     pub theme: Theme,
     pub quit: bool,
+    /// The audit session (said in the User-Agent of a backend started on opening).
+    pub session: String,
+    /// Where every backend's events go, tagged with the cluster's index (set by [`run_fleet`]).
+    pub events: Option<mpsc::Sender<(usize, BackendEvent)>>,
 }
 
 impl Fleet {
@@ -53,9 +60,26 @@ impl Fleet {
         rows
     }
 
-    /// Open cluster `i`'s screen.
+    /// Open cluster `i`'s screen; a cluster that ran the light probe set gets its full one (the
+    /// light backend stops when its handle goes).
     pub fn open(&mut self, i: usize) {
         self.open = Some(i);
+        let c = &mut self.clusters[i];
+        if c.light
+            && let Some(tx) = &self.events
+        {
+            let (mut backend, _) = crate::fleet::start_or_explain(&c.member, Some(&self.session), false);
+            c.commands = backend.commands.clone();
+            c.light = false;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = backend.events.recv().await {
+                    if tx.send((i, ev)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let app = &mut self.clusters[i].app;
         app.back_to_fleet = false;
         app.dirty = true;
@@ -160,17 +184,20 @@ pub async fn run_fleet(fleet: &mut Fleet, backends: Vec<BackendHandle>) -> Resul
         c.app.confirm_only_seen = true;
     }
     let (tx, mut events) = mpsc::channel::<(usize, BackendEvent)>(4096);
-    for (i, mut b) in backends.into_iter().enumerate() {
+    for (i, b) in backends.into_iter().enumerate() {
         let tx = tx.clone();
+        // the cluster's entry holds the only command sender: replacing it (opening a light cluster)
+        // stops the backend it belonged to
+        let BackendHandle { mut events, .. } = b;
         tokio::spawn(async move {
-            while let Some(ev) = b.events.recv().await {
+            while let Some(ev) = events.recv().await {
                 if tx.send((i, ev)).await.is_err() {
                     return;
                 }
             }
         });
     }
-    drop(tx);
+    fleet.events = Some(tx);
     let r = fleet_loop(&mut terminal, fleet, &mut events).await;
     if let Err(e) = ratatui::try_restore() {
         tracing::warn!("terminal not restored: {e}");
@@ -193,6 +220,7 @@ async fn fleet_loop(
     let mut last: Option<ratatui::buffer::Buffer> = None;
     // the fleet screen redraws when a cluster's model changes
     let mut revisions: Vec<u64> = vec![];
+    let mut pending = false;
     loop {
         let now = Utc::now();
         if let Some(i) = fleet.open
@@ -265,17 +293,22 @@ async fn fleet_loop(
                 while let Ok((i, ev)) = events.try_recv() {
                     fleet.clusters[i].app.on_backend(ev);
                 }
+                // the fleet screen shows a change at the next second at the latest: one frame a second
+                // for twenty clusters that each change twice a second
                 if fleet.open.is_none() {
                     let now: Vec<u64> = fleet.clusters.iter().map(|c| c.app.model.revision).collect();
                     if now != revisions {
                         revisions = now;
-                        dirty = true;
+                        pending = true;
                     }
                 }
             }
             _ = clock.tick() => {
                 let now = Utc::now();
-                let changed = match (fleet.open, last.as_ref()) {
+                if std::mem::take(&mut pending) && fleet.open.is_none() {
+                    dirty = true;
+                }
+                let changed = dirty || match (fleet.open, last.as_ref()) {
                     (Some(i), Some(l)) => super::run::tick_changes(&mut fleet.clusters[i].app, Some(l), now),
                     (None, Some(l)) => {
                         let rows: Vec<FleetRow> = fleet.rows(now).into_iter().map(|(_, r)| r).collect();
