@@ -82,6 +82,10 @@ fn status_all_lists_every_cluster_problems_first_and_exits_with_the_worst() {
     assert_eq!(training["row"]["haproxy_up"], serde_json::json!([6, 6]));
     let gone = clusters.iter().find(|c| c["cluster"] == "gone").unwrap();
     assert_eq!(gone["row"]["not_ready"], serde_json::Value::Null, "not seen is unknown, never 0");
+    assert_eq!(gone["row"]["ceph_unknown"], true, "an API never reached may run Rook: Ceph unknown, not absent");
+    assert_eq!(training["row"]["ceph_unknown"], false);
+    let gone_line = t.lines().find(|l| l.starts_with("  gone ")).unwrap();
+    assert!(gone_line.contains("ceph ?") && gone_line.contains("leaders ?"), "unknowns read `?` with their name: {gone_line}");
 
     // --all without clusters, and with a cluster chosen, are usage errors
     let empty = fleet_dir("");
@@ -118,6 +122,11 @@ fn render_all_draws_the_fleet_at_80x24_and_200x50() {
             assert!(s.contains(name), "{name} on the fleet screen: {s}");
         }
         assert!(s.contains("split brain"), "{s}");
+        // the unreachable cluster's reason is wrapped or cut with `…`, never cut silently
+        let why = "context no-such-context: no kubeconfig (KUBECONFIG, ~/.kube/config)";
+        let flat: String = s.lines().map(|l| l.trim_matches(|c: char| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(why) || s.contains('…'), "{s}");
+        assert!(s.contains("ceph ?"), "{s}");
         // every fact of a cluster is there, wrapped or not
         for fact in ["haproxy 6/6 up", "can lose 1", "NotReady 0", "cert ", "ceph OK"] {
             assert!(s.contains(fact), "{fact}: {s}");

@@ -84,7 +84,11 @@ pub(super) fn status_all(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
                 r.leaders,
                 q(r.not_ready.map(|n| n.to_string())),
                 q(r.cert_days.map(|d| format!("{d}d"))),
-                r.ceph.map(|c| c.label()).unwrap_or("-"),
+                match r.ceph {
+                    Some(c) => c.label(),
+                    None if r.ceph_unknown => "?",
+                    None => "-",
+                },
                 match (r.alerts, &r.alerts_error) {
                     (Some(n), _) if n > 0 => format!("{n} ({})", r.alert_names.join(", ")),
                     (Some(n), _) => n.to_string(),

@@ -84,6 +84,9 @@ pub struct FleetRow {
     pub cert_days: Option<i64>,
     pub cert_where: String,
     pub ceph: Option<CephHealth>,
+    /// Ceph's health could not be seen where there may be Ceph (the plan names it, Rook answered
+    /// once, or the API has not answered: whether Rook runs there is not known either).
+    pub ceph_unknown: bool,
     /// Alerts firing and not silenced (None: no Alertmanager, or it could not be read).
     pub alerts: Option<usize>,
     pub alert_names: Vec<String>,
@@ -138,7 +141,7 @@ impl FleetRow {
                 }
                 (parts.join(" "), Some(renewing))
             }
-            None => ("?".into(), None),
+            None => ("leaders ?".into(), None),
         };
         let not_ready = m.nodes.data.as_ref().map(|ns| ns.iter().filter(|n| n.ready != Some(true)).count());
         let soonest = m
@@ -151,7 +154,8 @@ impl FleetRow {
             Some((d, w)) => (Some(d), w),
             None => (None, String::new()),
         };
-        let ceph = m.ceph_view().map(|c| c.health);
+        let ceph = m.ceph_view().filter(|_| m.ceph_fresh(now)).map(|c| c.health);
+        let ceph_unknown = ceph.is_none() && (m.plan.ceph.is_some() || !m.rook.unheard() || m.nodes.data.is_none());
         let firing = m.alerts_firing();
         FleetRow {
             cluster: cluster.to_string(),
@@ -169,6 +173,7 @@ impl FleetRow {
             cert_days,
             cert_where,
             ceph,
+            ceph_unknown,
             alerts: firing.as_ref().filter(|_| !m.alerts.failing_now(now)).map(Vec::len),
             alert_names: firing.map(|f| f.iter().map(|a| a.name.clone()).collect()).unwrap_or_default(),
             alerts_error: m.alerts.error.as_ref().map(|e| e.reason.clone()),

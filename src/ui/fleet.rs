@@ -89,12 +89,15 @@ fn pieces(r: &FleetRow) -> Vec<(String, Role)> {
         Some(CephHealth::Ok) => Role::Text,
         Some(CephHealth::Warn) => Role::Warn,
         Some(CephHealth::Err) => Role::Critical,
+        None if r.ceph_unknown => Role::Unknown,
         None => Role::Muted,
     };
-    v.push((
-        format!("ceph {}", r.ceph.map(|c| c.label().trim_start_matches("HEALTH_").to_string()).unwrap_or_else(|| "-".into())),
-        ceph_role,
-    ));
+    let ceph = match r.ceph {
+        Some(c) => c.label().trim_start_matches("HEALTH_").to_string(),
+        None if r.ceph_unknown => "?".into(),
+        None => "-".into(),
+    };
+    v.push((format!("ceph {ceph}"), ceph_role));
     let (alerts, alert_role) = match (r.alerts, &r.alerts_error) {
         (Some(0), _) => ("alerts 0".to_string(), Role::Text),
         (Some(n), _) => (format!("alerts {n}: {}", r.alert_names.join(",")), Role::Warn),
@@ -134,8 +137,13 @@ pub fn entry_lines(r: &FleetRow, width: u16, selected: bool, theme: &Theme) -> V
     lines.push(Line::from(cur));
     if r.health != HealthLevel::Healthy {
         let room = width.saturating_sub(indent);
-        let reason: String = r.reason.chars().take(room).collect();
-        lines.push(Line::from(vec![Span::raw(" ".repeat(indent)), Span::styled(reason, theme.style(health_role(r.health)))]));
+        // at most two lines, cut with `…`: the whole reason is on the cluster's own screen
+        let reason = Line::from(Span::styled(r.reason.clone(), theme.style(health_role(r.health))));
+        for l in crate::ui::wrap::wrap(reason, room.max(1), 2) {
+            let mut spans = vec![Span::raw(" ".repeat(indent))];
+            spans.extend(l.spans);
+            lines.push(Line::from(spans));
+        }
     }
     lines
 }
