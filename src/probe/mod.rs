@@ -23,6 +23,8 @@ pub mod hosts;
 pub mod keepalived;
 pub mod logtail;
 pub mod parse;
+mod vrrp;
+pub mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +65,9 @@ pub struct LiveSettings {
     pub apiserver_port: u16,
     /// Asked once per encrypted key file; None = such keys are skipped (use ssh-agent).
     pub passphrase: Option<PassphrasePrompt>,
+    /// Stream each load balancer's address events (`ip -o monitor address`) and look at once on a
+    /// VIP change; its poll then slows to [`watch::STREAMED_POLL`].
+    pub streams: bool,
 }
 
 impl LiveSettings {
@@ -81,13 +86,19 @@ impl LiveSettings {
             ssh_config: None,
             apiserver_port: 6443,
             passphrase: None,
+            streams: true,
         }
     }
 
     /// The light probe set of a fleet's cluster that is not open: the same sources, 10x less often
-    /// (the HA front every 5 s, hosts every 10 s).
+    /// (the HA front every 5 s, hosts every 10 s), no streams.
     pub fn light(readonly: bool) -> LiveSettings {
-        LiveSettings { interval: Duration::from_secs(5), hosts_interval: Duration::from_secs(10), ..LiveSettings::new(readonly) }
+        LiveSettings {
+            interval: Duration::from_secs(5),
+            hosts_interval: Duration::from_secs(10),
+            streams: false,
+            ..LiveSettings::new(readonly)
+        }
     }
 
     /// How long an observation of the fast probes stays current.
@@ -128,6 +139,7 @@ impl std::fmt::Debug for LiveSettings {
             .field("login_timeout", &self.login_timeout)
             .field("readonly", &self.readonly)
             .field("ssh_config", &self.ssh_config)
+            .field("streams", &self.streams)
             .finish_non_exhaustive()
     }
 }
@@ -394,7 +406,25 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
     }
     if !t.keepalived.is_empty() {
         let vip = plan.vip.as_ref().map(|v| v.address);
-        tasks.spawn(vrrp_rounds(pool.clone(), t.keepalived, vip, plan.lb.clone(), settings.clone(), tx.clone()));
+        let states = watch::WatchStates::default();
+        let pokes = settings.streams.then(|| {
+            let (poke_tx, poke_rx) = mpsc::unbounded_channel();
+            for h in &t.keepalived {
+                let w = watch::watch_addresses(
+                    pool.clone(),
+                    h.name.clone(),
+                    h.ssh_host.clone(),
+                    vip,
+                    states.clone(),
+                    poke_tx.clone(),
+                    settings.command_timeout,
+                );
+                tasks.spawn(w);
+            }
+            poke_rx
+        });
+        let rounds = vrrp::VrrpRounds { lbs: t.keepalived, vip, lb: plan.lb.clone(), settings: settings.clone(), pokes, states };
+        tasks.spawn(vrrp::vrrp_rounds(pool.clone(), rounds, tx.clone()));
     }
     // the HA configuration of every host running keepalived or haproxy, once a minute
     for h in plan.ha_config_hosts().into_iter().cloned() {
@@ -459,112 +489,6 @@ fn start_direct_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSett
             let result = keepalived::probe_vip_tcp(addr, timeout).await;
             Observation::now("tcp vip", budget, Payload::VipProbe(result))
         });
-    }
-}
-
-/// keepalived on every LB, sampled together and reported so that the model never shows a split brain
-/// that was not there. Every tick probes all LBs at once (an LB whose last probe is still running is
-/// not probed again: it never holds the others back), and each result is reported as it arrives,
-/// except a result that takes the VIP while another LB was last reported holding it: that one waits
-/// for a fresh look at the other LB (at most a command timeout). A handover then reads "lb1 lets go,
-/// lb2 takes it"; a real split brain (both still hold when looked at again) is reported as such.
-async fn vrrp_rounds(
-    pool: SshPool,
-    lbs: Vec<Host>,
-    vip: Option<std::net::IpAddr>,
-    lb: crate::inventory::LbSettings,
-    settings: LiveSettings,
-    tx: mpsc::Sender<BackendEvent>,
-) {
-    use std::collections::{HashMap, HashSet};
-    use tokio::time::Instant;
-    type ProbeResult = Result<crate::model::VrrpView, String>;
-    let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(String, ProbeResult, String)>();
-    // where each LB's last view came from (JSON dump, data dump, state file...): the source says it
-    let mut from_of: HashMap<String, String> = HashMap::new();
-    let mut inflight: HashSet<String> = HashSet::new();
-    let mut last_holds: HashMap<String, bool> = HashMap::new();
-    // results that take the VIP, waiting for a fresh look at the LBs that were holding it
-    let mut held: Vec<(String, crate::model::VrrpView, Instant)> = Vec::new();
-    let budget = settings.budget_ms();
-    let spawn_probe = |h: &Host, inflight: &mut HashSet<String>| {
-        if !inflight.insert(h.name.clone()) {
-            return;
-        }
-        let (pool, name, ssh_host, lb, timeout, res_tx) =
-            (pool.clone(), h.name.clone(), h.ssh_host.clone(), lb.clone(), settings.command_timeout, res_tx.clone());
-        tokio::spawn(async move {
-            let r =
-                keepalived::probe_vrrp_found(&pool, "vrrp", &ssh_host, vip, &lb.keepalived_json, &lb.keepalived_state_file, timeout).await;
-            let (r, from) = match r {
-                Ok((v, from)) => (Ok(v), from),
-                Err(e) => (Err(e), String::new()),
-            };
-            let _ = res_tx.send((name, r, from));
-        });
-    };
-    let mut ticker = tokio::time::interval(settings.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let mut out: Vec<(String, ProbeResult)> = Vec::new();
-        tokio::select! {
-            _ = tx.closed() => return,
-            _ = ticker.tick() => {
-                for h in &lbs {
-                    spawn_probe(h, &mut inflight);
-                }
-            }
-            Some((name, result, from)) = res_rx.recv() => {
-                inflight.remove(&name);
-                if result.is_ok() {
-                    from_of.insert(name.clone(), from);
-                }
-                match result {
-                    Ok(v) if v.holds_vip => {
-                        let others: Vec<&Host> = lbs.iter().filter(|h| h.name != name && last_holds.get(&h.name) == Some(&true)).collect();
-                        if others.is_empty() {
-                            out.push((name, Ok(v)));
-                        } else {
-                            for h in others {
-                                spawn_probe(h, &mut inflight);
-                            }
-                            held.retain(|(n, _, _)| *n != name);
-                            held.push((name, v, Instant::now()));
-                        }
-                    }
-                    other => out.push((name, other)),
-                }
-            }
-        }
-        // Report what arrived, then whatever held result is now clear: the LBs it waited for let go,
-        // or were looked at again and still hold it (a real split brain), or took too long.
-        loop {
-            for (name, result) in out.drain(..) {
-                if let Ok(v) = &result {
-                    last_holds.insert(name.clone(), v.holds_vip);
-                }
-                let source = match from_of.get(&name) {
-                    Some(from) if result.is_ok() && !from.is_empty() => format!("ssh {name}: {from}"),
-                    _ => format!("ssh {name}"),
-                };
-                let o = Observation::now(source, budget, Payload::Vrrp { lb: name, result });
-                if tx.send(BackendEvent::Obs(o)).await.is_err() {
-                    return;
-                }
-            }
-            let now = Instant::now();
-            let ready = held.iter().position(|(name, _, since)| {
-                let waiting = lbs.iter().any(|h| h.name != *name && last_holds.get(&h.name) == Some(&true) && inflight.contains(&h.name));
-                !waiting || now.duration_since(*since) > settings.command_timeout
-            });
-            match ready {
-                Some(i) => {
-                    let (name, v, _) = held.remove(i);
-                    out.push((name, Ok(v)));
-                }
-                None => break,
-            }
-        }
     }
 }
 

@@ -13,7 +13,7 @@ pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"]
 /// The probe scripts and the log tail, the only other commands a read-only pool may send. The etcd
 /// one prints the etcd client key (etcd offers no way in without one): it stays in memory and is never
 /// logged.
-pub fn read_only_scripts() -> [&'static str; 9] {
+pub fn read_only_scripts() -> [&'static str; 10] {
     [
         scripts::HOST_FACTS_SCRIPT,
         scripts::VRRP_SCRIPT,
@@ -24,6 +24,7 @@ pub fn read_only_scripts() -> [&'static str; 9] {
         scripts::TAIL_SCRIPT,
         scripts::HA_CONFIG_SCRIPT,
         scripts::SNAPSHOTS_SCRIPT,
+        scripts::ADDR_WATCH_SCRIPT,
     ]
 }
 
@@ -55,6 +56,7 @@ pub fn describe_command(cmd: &str) -> String {
         "log tail",
         "HA configuration",
         "etcd snapshots listing",
+        "address watch",
     ];
     for (script, name) in read_only_scripts().iter().zip(names) {
         if starts_script(cmd, script) {

@@ -366,6 +366,23 @@ pub const SNAPSHOTS_SCRIPT: &str = r#"for d in "$@"; do
 done
 exit 0"#;
 
+/// The address watch: `ip -o monitor address`, one line per address the kernel adds or deletes
+/// (`Deleted ` before a deletion), as it happens. `@@kockpit-watching` first, once the monitor is
+/// started. It ends when kockpit closes the channel (its stdin), as the tail script does.
+pub const ADDR_WATCH_SCRIPT: &str = r#"command -v ip >/dev/null 2>&1 || { echo "ip (iproute2) is not installed on this host" >&2; exit 127; }
+exec 3<&0
+ip -o monitor address <&- 3<&- &
+t=$!
+{ cat <&3 >/dev/null 2>&1; kill "$t" 2>/dev/null; } >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+sleep 0.05 2>/dev/null || sleep 1
+kill -0 "$t" 2>/dev/null && echo "@@kockpit-watching"
+wait "$t"
+s=$?
+kill "$w" 2>/dev/null
+exit "$s""#;
+
 /// The tail script. `$1` journal|file, `$2` the unit or path, `$3` lines of history, `$4` 1 = follow.
 pub const TAIL_SCRIPT: &str = r#"kind=$1 what=$2 n=$3 follow=$4
 case $n in ''|*[!0-9]*) echo "bad line count" >&2; exit 2;; esac

@@ -1,0 +1,168 @@
+//! Push, not poll: each load balancer's address events streamed over the SSH connection kockpit
+//! holds (`ip -o monitor address`), against the real lab (`tests/lab/ha`). A VIP move is seen
+//! through the stream (the observation that shows it answers an address event, while the host's
+//! poll has slowed to 5 s), and killing the stream's remote process falls back to polling, which the
+//! source says, until the stream is back.
+//!
+//! `#[ignore]`d; as root: `cargo test --test lab_streams -- --include-ignored --test-threads=1`.
+
+#[path = "common/lab.rs"]
+mod harness;
+#[path = "common/live.rs"]
+mod live;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kockpit::backend::BackendEvent;
+use kockpit::inventory::Plan;
+use kockpit::model::Payload;
+use kockpit::probe::LiveSettings;
+use live::{Live, describe};
+
+struct Lab {
+    script: PathBuf,
+    env: HashMap<String, String>,
+}
+
+impl Lab {
+    fn ha(&self, args: &[&str]) -> Result<String, String> {
+        harness::run_bounded(&self.script, args, Duration::from_secs(90))
+    }
+    fn ha_ok(&self, args: &[&str]) -> String {
+        self.ha(args).unwrap_or_else(|e| panic!("tests/lab/ha {}: {e}", args.join(" ")))
+    }
+    fn live(&self) -> Live {
+        let plan = Plan::load(Path::new(&self.env["KOCKPIT_CONFIG"])).unwrap_or_else(|e| panic!("the lab's plan: {e}"));
+        let settings = LiveSettings { ssh_config: Some(PathBuf::from(&self.env["KOCKPIT_SSH_CONFIG"])), ..LiveSettings::new(true) };
+        Live::start_with(plan, settings)
+    }
+}
+
+fn lab() -> Lab {
+    let script = harness::script("ha");
+    let env = harness::up(&script, Duration::from_secs(300)).unwrap_or_else(|why| harness::cannot_run("the HA lab", &why));
+    Lab { script, env }
+}
+
+/// Starts keepalived on `lb` again when dropped (also when an assertion fails).
+struct StartAgain<'a>(&'a Lab, &'static str);
+
+impl Drop for StartAgain<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.ha(&["start", self.1, "keepalived"]) {
+            eprintln!("restore: start {} keepalived: {e}", self.1);
+        }
+    }
+}
+
+/// One VRRP observation: the LB, the source it came with, whether it says the LB holds the VIP.
+struct Seen {
+    lb: String,
+    source: String,
+    holds: Option<bool>,
+}
+
+/// Apply events until `pred` holds for an observation of the VRRP probe; that observation.
+async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(&Seen) -> bool) -> Seen {
+    let started = Instant::now();
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            panic!("timed out after {limit:?} waiting for: {what}\n{}", describe(&live.model));
+        }
+        match tokio::time::timeout(left, live.handle.events.recv()).await {
+            Ok(Some(BackendEvent::Obs(o))) => {
+                let seen = match &o.payload {
+                    Payload::Vrrp { lb, result } => {
+                        Some(Seen { lb: lb.clone(), source: o.source.clone(), holds: result.as_ref().ok().map(|v| v.holds_vip) })
+                    }
+                    _ => None,
+                };
+                live.model.apply(o);
+                if let Some(s) = seen
+                    && pred(&s)
+                {
+                    return s;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Both LBs' address streams running (their sources say so).
+async fn streams_up(live: &mut Live) {
+    for lb in ["lb1", "lb2"] {
+        until_vrrp(live, Duration::from_secs(30), &format!("{lb}'s address stream running"), |s| {
+            s.lb == lb && s.source.contains("; address event")
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn vip_moves_are_seen_through_the_address_stream() {
+    let lab = lab();
+    let mut live = lab.live();
+    streams_up(&mut live).await;
+    until_vrrp(&mut live, Duration::from_secs(30), "VIP on lb1", |s| s.lb == "lb1" && s.holds == Some(true)).await;
+    let _restore = StartAgain(&lab, "lb1");
+    for round in 0..3 {
+        // keepalived stopped on the owner: the peer adds the VIP, the kernel announces it there
+        lab.ha_ok(&["stop", "lb1", "keepalived"]);
+        let s = until_vrrp(&mut live, Duration::from_secs(15), "VIP on lb2", |s| s.lb == "lb2" && s.holds == Some(true)).await;
+        assert!(
+            s.source.ends_with("; address event"),
+            "round {round}: the look that saw lb2 take the VIP answered lb2's address event: {}",
+            s.source
+        );
+        // and back: lb1 preempts, lb2 deletes the VIP, both through their streams
+        lab.ha_ok(&["start", "lb1", "keepalived"]);
+        let s = until_vrrp(&mut live, Duration::from_secs(25), "VIP back on lb1", |s| s.lb == "lb1" && s.holds == Some(true)).await;
+        assert!(s.source.ends_with("; address event"), "round {round}: lb1 took the VIP back, seen by its event: {}", s.source);
+        let s = until_vrrp(&mut live, Duration::from_secs(15), "lb2 let go", |s| s.lb == "lb2" && s.holds == Some(false)).await;
+        assert!(s.source.contains("; address event"), "round {round}: {}", s.source);
+    }
+    assert!(!live.model.timeline.iter().any(|e| e.text.contains("SPLIT BRAIN")), "no false split brain: {}", describe(&live.model));
+}
+
+/// Kills, by PID, the `ip -o monitor address` that kockpit's stream runs on `host` (found in that
+/// host's network namespace only); how many were killed.
+fn kill_stream_on(lab: &Lab, host: &str) -> usize {
+    let script = r#"me=$(readlink /proc/self/ns/net); n=0
+for p in /proc/[0-9]*; do
+  [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] || continue
+  [ "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" = "ip -o monitor address " ] || continue
+  kill "${p#/proc/}" && n=$((n+1))
+done
+echo "killed $n""#;
+    let out = lab.ha_ok(&["exec", host, "sh", "-c", script]);
+    out.lines().find_map(|l| l.trim().strip_prefix("killed ")).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn a_killed_stream_falls_back_to_polling_says_so_and_comes_back() {
+    let lab = lab();
+    let mut live = lab.live();
+    streams_up(&mut live).await;
+    assert_eq!(kill_stream_on(&lab, "lb1"), 1, "one address stream of kockpit's on lb1");
+    let s = until_vrrp(&mut live, Duration::from_secs(10), "lb1's source says the stream failed", |s| {
+        s.lb == "lb1" && s.source.contains("ssh stream FAILED")
+    })
+    .await;
+    assert!(s.source.contains("polling every 0.5s") || s.source.contains("polling every 0.5 s"), "{}", s.source);
+    // polled meanwhile at the normal interval: two looks within two seconds
+    let t0 = Instant::now();
+    until_vrrp(&mut live, Duration::from_secs(3), "lb1 polled", |s| s.lb == "lb1" && s.source.contains("FAILED")).await;
+    until_vrrp(&mut live, Duration::from_secs(3), "lb1 polled again", |s| s.lb == "lb1").await;
+    assert!(t0.elapsed() < Duration::from_secs(6), "polled at the normal interval while the stream is down");
+    // the stream comes back by itself, and the source says so again
+    until_vrrp(&mut live, Duration::from_secs(30), "lb1's stream back", |s| s.lb == "lb1" && s.source.contains("; address event")).await;
+    assert_eq!(kill_stream_on(&lab, "lb1"), 1, "exactly one stream after the restart, the old one gone");
+}
