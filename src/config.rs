@@ -136,6 +136,14 @@ impl Config {
             cfg.plan = Some(dir.join(p));
         }
         check_clusters(path, src, &mut cfg)?;
+        if cfg.silence_operations && cfg.alertmanager_url.is_none() && cfg.clusters.iter().all(|c| c.alertmanager_url.is_none()) {
+            return Err(FileError::at_offset(
+                path,
+                src,
+                key_offset(src, "silence_operations", 0),
+                "`silence_operations` needs an Alertmanager (alertmanager_url)",
+            ));
+        }
         if let Some(u) = &cfg.alertmanager_url {
             check_url(u).map_err(|e| FileError::at_offset(path, src, key_offset(src, "alertmanager_url", 0), e))?;
         }
@@ -172,6 +180,23 @@ fn key_offset(src: &str, key: &str, n: usize) -> usize {
     0
 }
 
+/// The offset of `key`'s line inside the table that starts at `table` (up to the next table header);
+/// `table` itself when the key is not there.
+fn key_in_table(src: &str, table: usize, key: &str) -> usize {
+    let mut off = table;
+    for (i, line) in src[table..].split_inclusive('\n').enumerate() {
+        let t = line.trim_start();
+        if i > 0 && t.starts_with('[') {
+            break;
+        }
+        if t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('=')) {
+            return off + (line.len() - t.len());
+        }
+        off += line.len();
+    }
+    table
+}
+
 /// Check the `[[clusters]]` entries: unique names of one word, exactly one of plan, kube_context
 /// (alone) or demo, faults only with demo, well-formed Alertmanager URLs and matchers. A relative plan
 /// is relative to the config file, `~/` is the home directory.
@@ -182,6 +207,7 @@ fn check_clusters(path: &Path, src: &str, cfg: &mut Config) -> Result<(), FileEr
         let at = key_offset(src, "[[clusters]]", i);
         c.line = crate::error::line_col(src, at).0;
         let err = |m: String| FileError::at_offset(path, src, at, m);
+        let err_at = |key: &str, m: String| FileError::at_offset(path, src, key_in_table(src, at, key), m);
         let name = clip_word(&c.name);
         let word = |ch: char| ch.is_ascii_alphanumeric() || "-_.".contains(ch);
         if c.name.is_empty() || c.name.len() > 63 || !c.name.chars().all(word) {
@@ -196,11 +222,21 @@ fn check_clusters(path: &Path, src: &str, cfg: &mut Config) -> Result<(), FileEr
                 "cluster `{name}`: give exactly one of `plan = \"FILE\"`, `kube_context = \"CONTEXT\"` (without a plan) or `demo = true`"
             )));
         }
-        if c.silence_operations && c.alertmanager_url.is_none() && cfg.alertmanager_url.is_none() {
-            return Err(err(format!("cluster `{name}`: `silence_operations` needs an Alertmanager (alertmanager_url)")));
+        let has_am = c.alertmanager_url.is_some() || cfg.alertmanager_url.is_some();
+        if c.silence_operations && !has_am {
+            return Err(err_at(
+                "silence_operations",
+                format!("cluster `{name}`: `silence_operations` needs an Alertmanager (alertmanager_url)"),
+            ));
+        }
+        if c.alert_matchers.is_some() && !has_am {
+            return Err(err_at("alert_matchers", format!("cluster `{name}`: `alert_matchers` need an Alertmanager (alertmanager_url)")));
+        }
+        if c.kube_context.as_deref().is_some_and(|k| k.trim().is_empty() || k.len() > 253 || k.chars().any(char::is_control)) {
+            return Err(err_at("kube_context", format!("cluster `{name}`: `kube_context` names a context of the kubeconfig")));
         }
         if !c.faults.is_empty() && !c.demo {
-            return Err(err(format!("cluster `{name}`: `faults` go into the simulated cluster only (`demo = true`)")));
+            return Err(err_at("faults", format!("cluster `{name}`: `faults` go into the simulated cluster only (`demo = true`)")));
         }
         if let Some(p) = &c.plan {
             let s = p.to_string_lossy();
@@ -212,10 +248,10 @@ fn check_clusters(path: &Path, src: &str, cfg: &mut Config) -> Result<(), FileEr
             }
         }
         if let Some(u) = &c.alertmanager_url {
-            check_url(u).map_err(|e| err(format!("cluster `{name}`: {e}")))?;
+            check_url(u).map_err(|e| err_at("alertmanager_url", format!("cluster `{name}`: {e}")))?;
         }
         for m in c.alert_matchers.iter().flatten() {
-            check_matcher(m).map_err(|e| err(format!("cluster `{name}`: {e}")))?;
+            check_matcher(m).map_err(|e| err_at("alert_matchers", format!("cluster `{name}`: {e}")))?;
         }
     }
     Ok(())
@@ -246,7 +282,37 @@ pub fn check_matcher(m: &str) -> Result<(), String> {
         && m.len() <= 256
         && !m.chars().any(char::is_control)
         && value.is_some_and(|v| v.len() >= 2 && v.starts_with('"') && v.ends_with('"'));
-    if ok { Ok(()) } else { Err(format!("alert matcher `{}`: expected label=\"value\" (or !=, =~, !~)", clip_word(m))) }
+    if !ok {
+        return Err(format!("alert matcher `{}`: expected label=\"value\" (or !=, =~, !~)", clip_word(m)));
+    }
+    // a regular expression's brackets must balance (Alertmanager would answer HTTP 400 at run time)
+    if rest.starts_with("=~") || rest.starts_with("!~") {
+        let mut open: Vec<char> = vec![];
+        let mut chars = rest[3..rest.len() - 1].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '(' | '[' | '{' => open.push(c),
+                ')' | ']' | '}' => {
+                    let want = match c {
+                        ')' => '(',
+                        ']' => '[',
+                        _ => '{',
+                    };
+                    if open.pop() != Some(want) {
+                        return Err(format!("alert matcher `{}`: unbalanced `{c}` in the regular expression", clip_word(m)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(c) = open.last() {
+            return Err(format!("alert matcher `{}`: unclosed `{c}` in the regular expression", clip_word(m)));
+        }
+    }
+    Ok(())
 }
 
 /// How the header shows the time.
@@ -412,9 +478,26 @@ mod tests {
             ("[[clusters]]\nname = \"a\"\n", 1, "exactly one of"),
             ("[[clusters]]\nname = \"a\"\ndemo = true\nplan = \"x.toml\"\n", 1, "exactly one of"),
             ("[[clusters]]\nname = \"a b\"\ndemo = true\n", 1, "one word"),
-            ("[[clusters]]\nname = \"a\"\nkube_context = \"c\"\nfaults = [\"split-brain\"]\n", 1, "simulated cluster only"),
-            ("[[clusters]]\nname = \"a\"\ndemo = true\nalertmanager_url = \"https://am\"\n", 1, "plain http://"),
-            ("[[clusters]]\nname = \"a\"\ndemo = true\nalert_matchers = [\"cluster\"]\n", 1, "expected label="),
+            ("[[clusters]]\nname = \"a\"\nkube_context = \"c\"\nfaults = [\"split-brain\"]\n", 4, "simulated cluster only"),
+            ("[[clusters]]\nname = \"a\"\ndemo = true\nalertmanager_url = \"https://am\"\n", 4, "plain http://"),
+            (
+                "alertmanager_url = \"http://am\"\n[[clusters]]\nname = \"a\"\ndemo = true\nalert_matchers = [\"cluster\"]\n",
+                5,
+                "expected label=",
+            ),
+            (
+                "alertmanager_url = \"http://am\"\n[[clusters]]\nname = \"a\"\ndemo = true\nalert_matchers = ['region=~\"sh.*((\"']\n",
+                5,
+                "unclosed `(`",
+            ),
+            (
+                "alertmanager_url = \"http://am\"\n[[clusters]]\nname = \"a\"\ndemo = true\nalert_matchers = ['a=~\"x)\"']\n",
+                5,
+                "unbalanced",
+            ),
+            ("[[clusters]]\nname = \"a\"\ndemo = true\nalert_matchers = ['a=\"b\"']\n", 4, "need an Alertmanager"),
+            ("silence_operations = true\n[[clusters]]\nname = \"a\"\ndemo = true\n", 1, "needs an Alertmanager"),
+            ("[[clusters]]\nname = \"a\"\nkube_context = \"\"\n", 3, "names a context"),
             ("theme = \"dark\"\nalertmanager_url = \"ftp://x\"\n", 2, "plain http://"),
             ("[[clusters]]\nname = \"a\"\ndemo = true\nfualts = []\n", 4, "unknown key"),
         ];

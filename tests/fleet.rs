@@ -65,15 +65,15 @@ fn status_all_lists_every_cluster_problems_first_and_exits_with_the_worst() {
     let d = fleet_dir(FLEET);
     let out = kockpit_in(d.path(), &["status", "--all"]);
     let t = text(&out);
-    assert_eq!(out.status.code(), Some(3), "a cluster that cannot be reached is unknown, the worst here: {t}");
-    let order: Vec<usize> = ["gone", "training", "calm"].iter().map(|n| t.find(&format!("  {n} ")).unwrap_or(usize::MAX)).collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "unreachable, then critical, then degraded: {t}");
+    assert_eq!(out.status.code(), Some(2), "a known critical problem is the worst verdict, as for one cluster: {t}");
+    let order: Vec<usize> = ["training", "gone", "calm"].iter().map(|n| t.find(&format!("  {n} ")).unwrap_or(usize::MAX)).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "critical, then unreachable, then degraded: {t}");
     assert!(t.contains("split brain: slb1 slb2"), "{t}");
     assert!(t.contains("context no-such-context: no kubeconfig"), "the unreachable cluster says why: {t}");
 
     let out = kockpit_in(d.path(), &["status", "--all", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["health"], "unreachable");
+    assert_eq!(v["health"], "critical");
     let clusters = v["clusters"].as_array().unwrap();
     assert_eq!(clusters.len(), 3);
     let training = clusters.iter().find(|c| c["cluster"] == "training").unwrap();
@@ -103,9 +103,28 @@ fn a_bad_cluster_entry_is_an_error_with_its_line() {
     assert_eq!(out.status.code(), Some(4));
     let t = text(&out);
     assert!(t.contains("config.toml:5: cluster `b`: unknown fault `meteor`"), "{t}");
-    let d = fleet_dir("[[clusters]]\nname = \"a\"\nplan = \"missing.toml\"\n");
-    let t = text(&kockpit_in(d.path(), &["status", "--all"]));
-    assert!(t.contains("config.toml:1: cluster `a`") && t.contains("missing.toml"), "{t}");
+    // a plan that cannot be read is its cluster's row, with the file; the rest of the fleet goes on
+    let d = fleet_dir("[[clusters]]\nname = \"a\"\nplan = \"missing.toml\"\n\n[[clusters]]\nname = \"b\"\ndemo = true\n");
+    let out = kockpit_in(d.path(), &["status", "--all"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(t.contains("cluster `a`") && t.contains("missing.toml"), "{t}");
+    assert!(t.lines().any(|l| l.starts_with("  b ") && l.contains("haproxy 6/6")), "the other cluster is there: {t}");
+}
+
+#[test]
+fn a_small_fleet_screen_cuts_with_an_ellipsis_keeps_the_clock_and_says_which_entries_show() {
+    let d = fleet_dir(FLEET);
+    let out = kockpit_in(d.path(), &["render", "--all", "--size", "50x12"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines.len(), 12, "{s}");
+    let clock = |l: &str| l.trim_end().rsplit(' ').next().is_some_and(|w| w.len() == 5 && w.as_bytes()[2] == b':');
+    assert!(lines[0].contains('…') && clock(lines[0]), "the summary cut with `…`, the clock whole: {s}");
+    assert!(lines[1].contains("1-1/3"), "which entries are on screen: {s}");
+    assert!(lines[2].contains("training") && lines[2].contains("CRITICAL"), "the worst entry, as much as fits: {s}");
+    assert!(lines[11].ends_with('…'), "the footer cut with `…`: {s}");
 }
 
 #[test]
@@ -127,7 +146,7 @@ fn render_all_draws_the_fleet_at_80x24_and_200x50() {
         let flat: String = s.lines().map(|l| l.trim_matches(|c: char| c == '│' || c == ' ')).collect::<Vec<_>>().join(" ");
         assert!(flat.contains(why) || s.contains('…'), "{s}");
         assert!(s.contains("ceph ?"), "{s}");
-        // every fact of a cluster is there, wrapped or not
+        // every fact of a cluster is there, wrapped or not (small screens below)
         for fact in ["haproxy 6/6 up", "can lose 1", "NotReady 0", "cert ", "ceph OK"] {
             assert!(s.contains(fact), "{fact}: {s}");
         }
@@ -209,6 +228,15 @@ fn serve_answers_prometheus_text_with_a_cluster_label_on_every_series() {
     names.dedup();
     assert_eq!(n, names.len(), "one TYPE per metric: {types:?}");
     assert!(get(&addr, "/nope").0.contains("404"));
+    // what was never seen has no sample: no leader changes counted for an etcd nobody reached
+    assert!(!body.contains("kockpit_etcd_leader_changes_total{cluster=\"gone\"}"), "{body}");
+    assert!(body.contains("kockpit_etcd_leader_changes_total{cluster=\"calm\"}"), "{body}");
+    // HEAD: the head of GET, no body
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("\r\n\r\n"), "{out:?}");
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.write_all(&vec![b'a'; 20_000]).unwrap_or(());
     let mut out = String::new();
@@ -259,10 +287,13 @@ fn a_fleet_row_says_unknown_where_nothing_was_seen_and_counts_alerts_not_silence
     let texts: Vec<String> = m.timeline.iter().map(|e| e.text.clone()).collect();
     assert!(texts.iter().any(|t| t.starts_with("alert KockpitSplitBrain firing")), "{texts:?}");
     assert!(texts.iter().any(|t| t.starts_with("alert KockpitSplitBrain resolved")), "{texts:?}");
+    let before = FleetRow::of("x", &m, &assess(&m, Utc::now()), Utc::now());
     m.apply(obs(Err("alertmanager http://x: connect: refused".into())));
     let r = FleetRow::of("x", &m, &assess(&m, Utc::now()), Utc::now());
     assert_eq!(r.alerts, None, "a failing Alertmanager: alerts unknown");
     assert!(r.alerts_error.as_deref().unwrap_or("").contains("refused"), "{r:?}");
+    // the team's monitoring failing does not judge the cluster, nor take its row's reason
+    assert_eq!((r.health, &r.reason), (before.health, &before.reason), "{r:?}");
     assert!(!texts.iter().any(|t| t.contains("NodeDown resolved")));
 }
 
@@ -278,8 +309,29 @@ fn fleet_rows_sort_problems_first() {
         .collect();
     FleetRow::sort(&mut rows);
     assert_eq!(rows[0].health, HealthLevel::Critical);
-    assert!(rows.windows(2).all(|w| w[0].health >= w[1].health), "{:?}", rows.iter().map(|r| (&r.cluster, r.health)).collect::<Vec<_>>());
+    let rank = kockpit::model::fleet::rank;
+    assert!(
+        rows.windows(2).all(|w| rank(w[0].health) >= rank(w[1].health)),
+        "{:?}",
+        rows.iter().map(|r| (&r.cluster, r.health)).collect::<Vec<_>>()
+    );
     assert_eq!(kockpit::model::fleet::worst(&rows), HealthLevel::Critical);
+    // the row's reason is the one the cluster's own header shows: the first of its most severe findings
+    let m = demo(&[Fault::KillMaster]);
+    let a = assess(&m, now);
+    let top = a.findings.iter().map(|f| f.severity).max().unwrap();
+    let first = a.findings.iter().find(|f| f.severity == top).unwrap();
+    let row = FleetRow::of("c-down", &m, &a, now);
+    assert_eq!(row.reason, format!("{}: {}", first.subject, first.message));
+    // a known critical problem outranks what cannot be seen, as `status`'s exit codes do
+    let mut gone = row.clone();
+    gone.health = HealthLevel::Unreachable;
+    let mut crit = row.clone();
+    crit.health = HealthLevel::Critical;
+    assert_eq!(kockpit::model::fleet::worst(&[gone.clone(), crit.clone()]), HealthLevel::Critical);
+    let mut two = vec![gone, crit];
+    FleetRow::sort(&mut two);
+    assert_eq!(two[0].health, HealthLevel::Critical);
 }
 
 #[test]
@@ -303,15 +355,28 @@ fn the_fleet_screen_opens_a_cluster_goes_back_and_jumps_and_says_the_cluster_in_
     let t = tmux::Tmux::start_with_config(FLEET, "", 100, 30);
     let s = t.wait("the fleet screen", 30, |s| s.contains("fleet") && s.contains("3 cluster(s)") && s.contains("calm"));
     let first = s.lines().find(|l| l.contains('▸')).unwrap_or("");
-    assert!(first.contains("gone") && first.contains("UNREACHABLE"), "the worst first, selected: {s}");
-    t.keys(&["j", "Enter"]);
+    assert!(first.contains("training") && first.contains("CRITICAL"), "the worst first, selected: {s}");
+    t.keys(&["Enter"]);
     t.wait("training's screen", 10, |s| s.lines().next().is_some_and(|h| h.contains("training")) && s.contains("SPLIT BRAIN"));
     // an operation: the confirmation names the cluster it acts on
     t.keys(&["n"]);
     t.wait("the noout confirmation on training", 10, |s| s.contains("Set Ceph noout") && s.contains("On cluster training:"));
-    t.keys(&["Escape"]);
-    t.wait("the confirmation closed", 10, |s| !s.contains("On cluster training:"));
-    t.keys(&["Escape"]);
+    // and it is carried out there, through the router that waits for its audit record
+    t.keys(&["y"]);
+    t.wait("noout set on training", 20, |s| !s.contains("On cluster training:") && s.contains("noout") && !s.contains("FAILED"));
+    let audit = std::fs::read_to_string(t.dir.join("audit.jsonl")).unwrap_or_default();
+    t.wait("the operation finished", 20, |_| {
+        std::fs::read_to_string(t.dir.join("audit.jsonl")).unwrap_or_default().lines().any(|l| l.contains("\"op_finished\""))
+    });
+    assert!(!audit.contains("must go through the backend's router"), "{audit}");
+    // Esc closes the finished operation's progress first (when it is still open), then goes back
+    for _ in 0..3 {
+        t.keys(&["Escape"]);
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        if t.screen().contains("problems first") {
+            break;
+        }
+    }
     t.wait("back on the fleet", 10, |s| s.contains("problems first"));
     t.keys(&[":ctx calm", "Enter"]);
     t.wait("calm's screen", 10, |s| s.lines().next().is_some_and(|h| h.contains("calm")));
@@ -330,6 +395,10 @@ fn the_fleet_screen_opens_a_cluster_goes_back_and_jumps_and_says_the_cluster_in_
     let planned = events("op_planned");
     assert_eq!(planned.len(), 1, "{audit}");
     assert_eq!(planned[0]["cluster"], "training", "every record names its cluster: {audit}");
+    let finished = events("op_finished");
+    assert_eq!(finished.len(), 1, "{audit}");
+    assert_eq!(finished[0]["cluster"], "training", "{audit}");
+    assert_eq!(finished[0]["ok"], true, "{audit}");
     assert!(events("session_end").iter().all(|r| r["cluster"].is_string()), "{audit}");
 }
 
@@ -350,5 +419,5 @@ fn with_silence_operations_a_drain_and_a_maintenance_plan_their_silence_and_noth
     assert!(!plan(&cordon, &m).steps.iter().any(|s| s.contains("Alertmanager")));
     let d = fleet_dir("[[clusters]]\nname = \"a\"\ndemo = true\nsilence_operations = true\n");
     let t = text(&kockpit_in(d.path(), &["status", "--all"]));
-    assert!(t.contains("config.toml:1") && t.contains("needs an Alertmanager"), "{t}");
+    assert!(t.contains("config.toml:4") && t.contains("needs an Alertmanager"), "the key's own line: {t}");
 }

@@ -37,9 +37,7 @@ fn pictures(s: &Setup, cli: &Cli) -> Result<Vec<(FleetRow, crate::model::Model)>
     let now = Utc::now();
     let mut out: Vec<(FleetRow, crate::model::Model)> =
         models.into_iter().map(|(name, m)| (FleetRow::of(&name, &m, &assess(&m, now), now), m)).collect();
-    out.sort_by(|(a, _), (b, _)| {
-        b.health.cmp(&a.health).then(b.alerts.unwrap_or(0).cmp(&a.alerts.unwrap_or(0))).then(a.cluster.cmp(&b.cluster))
-    });
+    out.sort_by(|(a, _), (b, _)| FleetRow::problems_first(a, b));
     Ok(out)
 }
 

@@ -113,8 +113,11 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     let chosen = plan_path.is_some() || demo_asked || cli.context.is_some();
     let fleet_wanted = all || (!config.clusters.is_empty() && !chosen && matches!(cli.command, None | Some(Cmd::Serve { .. })));
     if all && chosen {
+        // name what chose one cluster: an option, or $KOCKPIT_CONFIG from the environment
+        let by_env = cli.config.is_none() && !demo_asked && cli.context.is_none() && std::env::var_os("KOCKPIT_CONFIG").is_some();
         return Err(eyre!(
-            "--all is the fleet of config.toml's [[clusters]]: it does not take --config, --demo, --fault, --nodes or --context"
+            "--all is the fleet of config.toml's [[clusters]]: it does not take --config, --demo, --fault, --nodes or --context{}",
+            if by_env { " (and $KOCKPIT_CONFIG is set: unset it)" } else { "" }
         ));
     }
     let fleet = if fleet_wanted {

@@ -57,13 +57,19 @@ fn member(config: &Config, c: &ClusterEntry, file: &Path, readonly: bool) -> Res
     }
     let mut unavailable = None;
     let plan = match (&c.plan, &c.kube_context) {
-        (Some(p), ctx) => {
-            let mut plan = Plan::load(p).map_err(|e| at(e.to_string()))?;
-            if let Some(ctx) = ctx {
-                plan.access.kube_context = Some(ctx.clone());
+        (Some(p), ctx) => match Plan::load(p) {
+            Ok(mut plan) => {
+                if let Some(ctx) = ctx {
+                    plan.access.kube_context = Some(ctx.clone());
+                }
+                Some(plan)
             }
-            Some(plan)
-        }
+            // one plan that cannot be read is that cluster's row, with the error; the fleet goes on
+            Err(e) => {
+                unavailable = Some(at(e.to_string()));
+                Some(Plan::from_kubeconfig(&c.name, "", None, None))
+            }
+        },
         (None, Some(ctx)) => match crate::kube::kubeconfig::usable(None, Some(ctx)) {
             Ok(Some(u)) => Some(Plan::from_kubeconfig(&c.name, &u.server, Some(u.context.clone()), None)),
             Ok(None) => {
@@ -109,7 +115,11 @@ pub fn start_as(m: &Member, session: Option<&str>, light: bool) -> Result<(Backe
         None => {
             let (sim, mut model) = crate::sim::settled_demo(&m.faults, 0, Utc::now(), settle_secs(&m.faults), mode);
             model.meta.mode = if m.readonly { Mode::ReadOnly } else { Mode::Demo };
-            (vec![(Part::Sim, crate::sim::runner::spawn(sim, Duration::from_millis(if light { 1000 } else { 500 })))], model)
+            {
+                // through the router, as the one-cluster demo: recorded commands wait for their record
+                let sim = crate::sim::runner::spawn(sim, Duration::from_millis(if light { 1000 } else { 500 }));
+                (vec![(Part::Sim, crate::backend::combine(vec![(Part::Sim, sim)]))], model)
+            }
         }
         Some(plan) => {
             let settings = if light { crate::probe::LiveSettings::light(m.readonly) } else { crate::probe::LiveSettings::new(m.readonly) };

@@ -109,17 +109,23 @@ async fn answer(mut stream: tokio::net::TcpStream, shared: Shared, audit: Option
         let line = String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string();
         let mut words = line.split_whitespace();
         match (words.next(), words.next().map(|p| p.split('?').next().unwrap_or(p))) {
-            (Some("GET"), Some("/metrics")) => {
+            (Some("GET" | "HEAD"), Some("/metrics")) => {
                 ("200 OK", "text/plain; version=0.0.4; charset=utf-8", metrics_text(&shared, audit.as_ref()))
             }
-            (Some("GET"), Some("/")) => {
+            (Some("GET" | "HEAD"), Some("/")) => {
                 ("200 OK", "text/plain; charset=utf-8", format!("kockpit {} serves its metrics on /metrics\n", env!("CARGO_PKG_VERSION")))
             }
             (Some("GET" | "HEAD"), _) => ("404 Not Found", "text/plain", "not found: kockpit serves /metrics\n".into()),
-            _ => ("405 Method Not Allowed", "text/plain", "kockpit serves GET /metrics only\n".into()),
+            _ => ("405 Method Not Allowed", "text/plain", "kockpit serves GET (or HEAD) /metrics only\n".into()),
         }
     };
-    let resp = format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    // HEAD: the same head, no body
+    let is_head = head.starts_with(b"HEAD ");
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if is_head { "" } else { body.as_str() }
+    );
     let _ = tokio::time::timeout(HEAD_TIMEOUT, stream.write_all(resp.as_bytes())).await;
     let _ = stream.shutdown().await;
 }

@@ -98,7 +98,8 @@ pub struct FleetRow {
 
 impl FleetRow {
     pub fn of(cluster: &str, m: &Model, a: &Assessment, now: DateTime<Utc>) -> FleetRow {
-        let top = a.findings.iter().filter(|f| f.severity > Severity::Info).max_by_key(|f| f.severity);
+        // the finding the cluster's own header shows: the first of the most severe
+        let top = a.findings.iter().filter(|f| f.severity > Severity::Info).min_by_key(|f| std::cmp::Reverse(f.severity));
         let reason = top.map(|f| format!("{}: {}", f.subject, f.message)).unwrap_or_else(|| "ok".into());
         let vip = match m.vip_verdict(now) {
             VipVerdict::Held { holder, .. } => holder,
@@ -181,15 +182,31 @@ impl FleetRow {
         }
     }
 
-    /// Problems first: the worse health, then more firing alerts, then the name.
+    /// Problems first: the worse health ([`rank`]), then more firing alerts, then the name.
     pub fn sort(rows: &mut [FleetRow]) {
-        rows.sort_by(|a, b| {
-            b.health.cmp(&a.health).then(b.alerts.unwrap_or(0).cmp(&a.alerts.unwrap_or(0))).then(a.cluster.cmp(&b.cluster))
-        });
+        rows.sort_by(FleetRow::problems_first);
+    }
+
+    /// The order of [`FleetRow::sort`].
+    pub fn problems_first(a: &FleetRow, b: &FleetRow) -> std::cmp::Ordering {
+        rank(b.health).cmp(&rank(a.health)).then(b.alerts.unwrap_or(0).cmp(&a.alerts.unwrap_or(0))).then(a.cluster.cmp(&b.cluster))
     }
 }
 
-/// The worst health of a fleet (its exit code is `status --all`'s).
+/// How bad a verdict is across clusters: a known critical problem first, then what cannot be seen
+/// (unreachable, then unknown), then degraded, then healthy. As with one cluster, exit code 3 means
+/// nothing known is critical.
+pub fn rank(h: HealthLevel) -> u8 {
+    match h {
+        HealthLevel::Healthy => 0,
+        HealthLevel::Degraded => 1,
+        HealthLevel::Unknown => 2,
+        HealthLevel::Unreachable => 3,
+        HealthLevel::Critical => 4,
+    }
+}
+
+/// The worst health of a fleet by [`rank`] (its exit code is `status --all`'s).
 pub fn worst(rows: &[FleetRow]) -> HealthLevel {
-    rows.iter().map(|r| r.health).max().unwrap_or(HealthLevel::Healthy)
+    rows.iter().map(|r| r.health).max_by_key(|h| rank(*h)).unwrap_or(HealthLevel::Healthy)
 }

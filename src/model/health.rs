@@ -219,6 +219,18 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         if matches!(name.as_str(), "etcd" | "static pods" | "nodes" | "ceph" | "rook") {
             continue;
         }
+        // Alertmanager is the team's monitoring, not the cluster: failing, it leaves the alerts
+        // unknown (the fleet row says `alerts ?`) without judging the cluster; its reason names it
+        if name == "alertmanager" {
+            match f {
+                Freshness::Failed { reason, .. } => a.add(Severity::Info, panel, "alertmanager", reason),
+                Freshness::Stale { age_ms } => {
+                    a.add(Severity::Info, panel, "alertmanager", format!("alerts stale ({})", super::source::fmt_age_ms(age_ms)))
+                }
+                _ => {}
+            }
+            continue;
+        }
         match f {
             Freshness::Failed { reason, .. } => a.add(Severity::Warn, panel, subject_of(&name), format!("{name}: {reason}")),
             Freshness::Stale { age_ms } => {

@@ -143,13 +143,16 @@ pub fn render(clusters: &[(&str, &Model, &Assessment, &Counters)], drills: &BTre
                 e.can_lose() as f64,
             );
         }
-        emit(
-            "kockpit_etcd_leader_changes_total",
-            "counter",
-            "etcd leader changes seen since kockpit started",
-            &[("cluster", c)],
-            counters.leader_changes as f64,
-        );
+        // a counter only where etcd was ever seen: 0 would claim a calm etcd nobody looked at
+        if m.etcd.updated.is_some() {
+            emit(
+                "kockpit_etcd_leader_changes_total",
+                "counter",
+                "etcd leader changes seen since kockpit started",
+                &[("cluster", c)],
+                counters.leader_changes as f64,
+            );
+        }
         for l in m.leases.data.iter().flatten().filter(|l| l.kind == LeaseKind::LeaderElection) {
             if let Some(t) = l.renew_time {
                 let holder = l.holder_host().unwrap_or("");
@@ -164,7 +167,7 @@ pub fn render(clusters: &[(&str, &Model, &Assessment, &Counters)], drills: &BTre
             }
         }
         for (host, s) in &m.certs {
-            if let Some(soonest) = s.data.iter().flatten().map(|ci| ci.not_after).min() {
+            if let Some(soonest) = s.data.iter().flatten().filter(|_| s.freshness(now).is_fresh()).map(|ci| ci.not_after).min() {
                 let labels = [("cluster", c), ("host", host.as_str())];
                 emit(
                     "kockpit_cert_expiry_seconds",

@@ -183,22 +183,42 @@ fn draw_fleet_buf(buf: &mut Buffer, area: Rect, rows: &[FleetRow], view: &mut Fl
     let [header, body, footer] = Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let clock = now.with_timezone(&chrono::Local).format("%H:%M").to_string();
     let head = format!(" kockpit  fleet  {}", summary(rows));
+    // the clock keeps its place; the summary is cut before it, with `…`
+    let room = usize::from(header.width).saturating_sub(clock.len() + 2);
+    let head = crate::ui::wrap::cut(Line::from(head), room).to_string();
     let pad = usize::from(header.width).saturating_sub(head.chars().count() + clock.len() + 1);
     Paragraph::new(format!("{head}{}{clock} ", " ".repeat(pad))).style(theme.style(Role::Header)).render(header, buf);
-    let block = Block::default().borders(Borders::ALL).border_style(theme.style(Role::BorderFocus)).title(" Clusters, problems first ");
-    let inner = block.inner(body);
-    block.render(body, buf);
+    let (inner_w, inner_h) = (body.width.saturating_sub(2), usize::from(body.height.saturating_sub(2)));
     view.selected = view.selected.min(rows.len().saturating_sub(1));
     // entries are whole: scroll so the selected one is on screen
-    let heights: Vec<usize> = rows.iter().map(|r| entry_lines(r, inner.width, false, theme).len()).collect();
+    let heights: Vec<usize> = rows.iter().map(|r| entry_lines(r, inner_w, false, theme).len()).collect();
     view.scroll = view.scroll.min(view.selected);
-    while view.scroll < view.selected && heights[view.scroll..=view.selected].iter().sum::<usize>() > usize::from(inner.height) {
+    while view.scroll < view.selected && heights[view.scroll..=view.selected].iter().sum::<usize>() > inner_h {
         view.scroll += 1;
     }
+    // which entries are on screen, when not all are
+    let title = if rows.len() > 1 {
+        let shown = fits_from(&heights, view.scroll, inner_h);
+        if shown < rows.len() {
+            format!(" Clusters, problems first  {}-{}/{} ", view.scroll + 1, view.scroll + shown, rows.len())
+        } else {
+            String::new()
+        }
+    } else {
+        String::new()
+    };
+    let title = if title.is_empty() { " Clusters, problems first ".to_string() } else { title };
+    let block = Block::default().borders(Borders::ALL).border_style(theme.style(Role::BorderFocus)).title(title);
+    let inner = block.inner(body);
+    block.render(body, buf);
     let mut lines: Vec<Line> = vec![];
     for (i, r) in rows.iter().enumerate().skip(view.scroll) {
         let e = entry_lines(r, inner.width, i == view.selected, theme);
         if lines.len() + e.len() > usize::from(inner.height) {
+            // an entry taller than the whole list shows what fits of it rather than nothing
+            if lines.is_empty() {
+                lines.extend(e.into_iter().take(usize::from(inner.height)));
+            }
             break;
         }
         lines.extend(e);
@@ -212,7 +232,22 @@ fn draw_fleet_buf(buf: &mut Buffer, area: Rect, rows: &[FleetRow], view: &mut Fl
         (None, Some(m)) => format!(" {m}"),
         (None, None) => " ↑↓ select  Enter open  :ctx NAME  q quit  (Esc in a cluster: back here)".into(),
     };
+    let foot = crate::ui::wrap::cut(Line::from(foot), usize::from(footer.width)).to_string();
     Paragraph::new(foot).style(theme.style(Role::Footer)).render(footer, buf);
+}
+
+/// How many whole entries of `heights` fit in `room` lines from entry `from` (at least one).
+fn fits_from(heights: &[usize], from: usize, room: usize) -> usize {
+    let mut used = 0;
+    let mut n = 0;
+    for h in &heights[from..] {
+        if used + h > room {
+            break;
+        }
+        used += h;
+        n += 1;
+    }
+    n.max(1)
 }
 
 /// The fleet screen in a buffer of its own (a clock tick compares it with the last frame).

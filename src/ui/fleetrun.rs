@@ -54,9 +54,7 @@ impl Fleet {
                 (i, FleetRow::of(&c.name, &c.app.model, &c.app.assessment, now))
             })
             .collect();
-        rows.sort_by(|(_, a), (_, b)| {
-            b.health.cmp(&a.health).then(b.alerts.unwrap_or(0).cmp(&a.alerts.unwrap_or(0))).then(a.cluster.cmp(&b.cluster))
-        });
+        rows.sort_by(|(_, a), (_, b)| FleetRow::problems_first(a, b));
         rows
     }
 
