@@ -378,8 +378,17 @@ fn the_fleet_screen_opens_a_cluster_goes_back_and_jumps_and_says_the_cluster_in_
         }
     }
     t.wait("back on the fleet", 10, |s| s.contains("problems first"));
-    t.keys(&[":ctx calm", "Enter"]);
+    t.keys(&[":ctx", "Enter"]);
+    t.wait("a bare :ctx says what it takes", 10, |s| s.contains("ctx CLUSTER: one of") && s.contains("calm"));
+    // the line editor: Ctrl-U clears the line, Ctrl-W takes the last word
+    t.keys(&[":junk words", "C-u", "ctx nothing", "C-w", "calm", "Enter"]);
     t.wait("calm's screen", 10, |s| s.lines().next().is_some_and(|h| h.contains("calm")));
+    // a cluster that cannot be started says why in its panels, never `waiting` forever
+    t.keys(&[":ctx gone", "Enter"]);
+    let g = t.wait("gone's screen says why", 10, |s| s.lines().next().is_some_and(|h| h.contains("gone")) && s.contains("no kubeconfig"));
+    assert!(!g.contains("waiting for kube-system") && !g.contains("probing"), "{g}");
+    t.keys(&[":ctx calm", "Enter"]);
+    t.wait("calm's screen again", 10, |s| s.lines().next().is_some_and(|h| h.contains("calm")));
     t.keys(&[":ctx nowhere", "Enter"]);
     t.wait("an unknown cluster named", 10, |s| s.contains("no cluster `nowhere`") && s.contains("training"));
     t.keys(&["Escape"]);

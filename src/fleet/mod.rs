@@ -237,8 +237,13 @@ fn unstartable(m: &Member, why: &str) -> Model {
         crate::model::Payload::Nodes(Err(why.to_string())),
         crate::model::Payload::Leases(Err(why.to_string())),
         crate::model::Payload::Etcd(Err(why.to_string())),
+        // what a plan-less cluster's panels wait for otherwise: the endpoint and the static pods
+        crate::model::Payload::VipProbe(Err(why.to_string())),
+        crate::model::Payload::ControlPlane(Err(why.to_string())),
+        crate::model::Payload::Workloads(Err(why.to_string())),
     ] {
-        model.apply(crate::model::Observation { at: now, source: "kockpit".into(), budget_ms: 5_000, payload });
+        // never retried in this process: the failure stays current
+        model.apply(crate::model::Observation { at: now, source: "kockpit".into(), budget_ms: 86_400_000, payload });
     }
     model
 }

@@ -59,7 +59,9 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
     // name, the badges; the verdict stays
     let mut pieces: Vec<(Span<'static>, u8)> = vec![
         (Span::styled(" kockpit ", t.style(Role::Title)), 2),
-        (Span::styled(format!(" {} ", m.meta.cluster), t.style(Role::Accent)), 3),
+        // a short cluster name outlasts the reason and the note (which cluster this is comes first);
+        // a long one is cut before them
+        (Span::styled(format!(" {} ", m.meta.cluster), t.style(Role::Accent)), if m.meta.cluster.chars().count() <= 20 { 4 } else { 3 }),
     ];
     if area.width >= 90 {
         pieces.push((Span::styled(format!(" ctx:{} ", m.meta.context), t.style(Role::Muted)), 0));

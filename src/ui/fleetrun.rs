@@ -108,6 +108,12 @@ impl Fleet {
                     let line = self.view.prompt.take().unwrap_or_default();
                     self.command(&line);
                 }
+                // the line editor's own keys, as on a cluster's command line
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => p.clear(),
+                KeyCode::Char('w') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    let kept = p.trim_end().rfind(' ').map(|i| i + 1).unwrap_or(0);
+                    p.truncate(kept);
+                }
                 KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && p.len() < 200 => p.push(c),
                 _ => {}
             }
@@ -135,6 +141,11 @@ impl Fleet {
     fn command(&mut self, line: &str) {
         let words: Vec<&str> = line.split_whitespace().collect();
         let name = match words.as_slice() {
+            ["ctx"] => {
+                let names: Vec<&str> = self.clusters.iter().map(|c| c.name.as_str()).collect();
+                self.view.message = Some(format!("ctx CLUSTER: one of {}", names.join(", ")));
+                return;
+            }
             ["ctx", name] | [name] if *name != "q" && *name != "quit" => *name,
             ["q" | "quit"] => return self.ask_quit(),
             [] => return,
