@@ -37,6 +37,8 @@ pub const TARGETS: &[(&str, Target, &str)] = &[
     ("log_spec", log_spec, "a log source as typed on the command line (LogSpec::parse_host, parse_pod)"),
     ("keepalived_conf", keepalived_conf, "keepalived.conf as `kockpit lint` reads it (parse_keepalived, includes_of), its lints and predictions"),
     ("haproxy_cfg", haproxy_cfg, "haproxy.cfg as `kockpit lint` reads it (parse_haproxy), its lints and routing"),
+    ("alertmanager_json", alertmanager_json, "Alertmanager's v2 answers: alerts, a silence's id and state (alerts::parse)"),
+    ("addr_events", addr_events, "`ip -o monitor address` lines: is the VIP named (probe::watch::names_vip)"),
 ];
 
 /// A user's file as `read_text` hands it to a parser: UTF-8, nesting within the limit.
@@ -295,5 +297,32 @@ fn haproxy_cfg(data: &[u8]) {
             black_box(lint_haproxy(&conf, "haproxy.cfg", &HaproxyLintOptions { on_master: true, vip_port: Some(8443) }));
         }
         Err(e) => check_position(path, text, &e),
+    }
+}
+
+fn alertmanager_json(data: &[u8]) {
+    use kockpit::alerts::parse;
+    if let Ok(list) = parse::alerts(data) {
+        assert!(list.len() <= parse::MAX_ALERTS);
+        for a in &list {
+            // kept bounded and on one line, whatever came in
+            assert!(a.name.chars().count() <= 80 && a.summary.chars().count() <= 200, "{a:?}");
+            assert!(!a.summary.chars().any(char::is_control), "{a:?}");
+        }
+    }
+    if let Ok(id) = parse::silence_id(data) {
+        assert!(!id.is_empty() && id.len() <= 64, "{id:?}");
+    }
+    black_box(parse::silence_state(data)).ok();
+}
+
+fn addr_events(data: &[u8]) {
+    let text = remote_text(data);
+    let vip: std::net::IpAddr = "10.213.0.100".parse().unwrap();
+    let v6: std::net::IpAddr = "fd00::100".parse().unwrap();
+    for line in text.lines() {
+        black_box(kockpit::probe::watch::names_vip(line, Some(vip)));
+        black_box(kockpit::probe::watch::names_vip(line, Some(v6)));
+        black_box(kockpit::probe::watch::names_vip(line, None));
     }
 }
