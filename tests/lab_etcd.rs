@@ -253,6 +253,59 @@ fn credentials_over_ssh_and_an_ssh_tunnel() {
     });
 }
 
+/// The next etcd observation from a running probe, within `limit`.
+async fn next_etcd(rx: &mut tokio::sync::mpsc::Receiver<kockpit::backend::BackendEvent>, limit: Duration) -> Result<EtcdView, String> {
+    loop {
+        match tokio::time::timeout(limit, rx.recv()).await {
+            Ok(Some(kockpit::backend::BackendEvent::Obs(Observation { payload: Payload::Etcd(r), .. }))) => return r,
+            Ok(Some(_)) => {}
+            _ => panic!("no etcd observation within {limit:?}"),
+        }
+    }
+}
+
+/// Between two full polls the leadership is looked at every 200 ms: with full polls 30 s apart, a new
+/// leader still reaches the model long before the next one is due.
+#[test]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+fn a_new_leader_is_polled_at_once_between_slow_full_polls() {
+    let lab = lab();
+    rt().block_on(async {
+        // every member up first (an earlier test may have just started one again)
+        lab.wait_all_members(Duration::from_secs(30));
+        let settings = EtcdSettings { interval: Duration::from_secs(30), ..lab.settings() };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let task = tokio::spawn(kockpit::etcd::run_probe(settings, None, None, tx));
+        let first = next_etcd(&mut rx, Duration::from_secs(15)).await.expect("the first poll");
+        assert_eq!(first.healthy(), 3, "{first:#?}");
+        let old = first.leader().map(|m| m.name.clone()).expect("a leader");
+        let polled_at = Instant::now();
+        let old_static: &'static str = match old.as_str() {
+            "m1" => "m1",
+            "m2" => "m2",
+            _ => "m3",
+        };
+        let _restore =
+            Restore { lab: &lab, steps: vec![start_etcd(old_static), Box::new(|l: &Lab| l.wait_all_members(Duration::from_secs(30)))] };
+        lab.ha_ok(&["stop", &old, "etcd"]);
+        loop {
+            let left = Duration::from_secs(25).saturating_sub(polled_at.elapsed());
+            assert!(!left.is_zero(), "no new leader before the next full poll was due: the leadership look did not trigger one");
+            if let Ok(v) = next_etcd(&mut rx, left).await
+                && v.leader().is_some_and(|l| l.name != old)
+            {
+                eprintln!(
+                    "new leader {} polled {:.2}s after the last full poll",
+                    v.leader().unwrap().name,
+                    polled_at.elapsed().as_secs_f64()
+                );
+                break;
+            }
+        }
+        task.abort();
+    });
+}
+
 #[test]
 #[ignore = "lab: needs root and the lab (tests/run runs it)"]
 fn leader_killed_a_new_leader_is_shown() {

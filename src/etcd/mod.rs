@@ -17,23 +17,24 @@ pub mod backups;
 pub mod client;
 pub mod ops;
 pub mod parse;
+mod round;
 pub mod snapshot;
 pub mod writer;
+
+pub use round::{LEADERSHIP_INTERVAL, run_probe};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use futures_util::future::join_all;
 use tokio::sync::mpsc;
 use tokio_rustls::rustls;
 
 use crate::backend::BackendEvent;
-use crate::backend::poll::{Round, poll_loop};
 use crate::inventory::Plan;
-use crate::model::{EtcdView, Observation, Payload};
+use crate::model::EtcdView;
 use crate::transport::Remote;
 use crate::transport::ssh::script_command;
 use client::{Conn, dial_direct};
@@ -318,6 +319,24 @@ impl EtcdProbe {
         .await
     }
 
+    /// Each member's leader and raft term, from a status request alone (no member list, no alarm
+    /// list) over the kept-alive connections: what changes when a leader is elected. A member that
+    /// does not answer counts as `(0, 0)`. None without credentials.
+    pub async fn leadership(&mut self) -> Option<Vec<(String, u64, u64)>> {
+        let tls = self.credentials().await.ok()?;
+        let mut v: Vec<(String, u64, u64)> = self
+            .statuses(&tls, None)
+            .await
+            .into_iter()
+            .map(|(k, r)| match r {
+                Ok(s) => (k, s.leader, s.raft_term),
+                Err(_) => (k, 0, 0),
+            })
+            .collect();
+        v.sort();
+        Some(v)
+    }
+
     /// One full observation of the cluster.
     pub async fn poll(&mut self) -> Result<EtcdView, String> {
         let tls = self.credentials().await?;
@@ -522,41 +541,6 @@ pub fn spawn_probe(
     tx: mpsc::Sender<BackendEvent>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run_probe(settings, remote, tunnel, tx))
-}
-
-/// Poll etcd every `settings.interval` and send [`Payload::Etcd`] observations until the app hangs up
-/// (for a `JoinSet`, which aborts it when dropped).
-pub async fn run_probe(settings: EtcdSettings, remote: Option<Remote>, tunnel: Option<Arc<dyn Tunnel>>, tx: mpsc::Sender<BackendEvent>) {
-    let (interval, budget) = (settings.interval, settings.budget_ms());
-    let round = EtcdRound { probe: EtcdProbe::new(settings, remote, tunnel), budget, tls_failures: 0 };
-    poll_loop(interval, &tx, round).await
-}
-
-/// One etcd poll per round, and the TLS failures in a row that make the probe load its credentials again.
-struct EtcdRound {
-    probe: EtcdProbe,
-    budget: u64,
-    tls_failures: u32,
-}
-
-impl Round for EtcdRound {
-    type Out = BackendEvent;
-
-    async fn round(&mut self) -> Vec<BackendEvent> {
-        let result = self.probe.poll().await;
-        // credentials that stop working (renewed and the old CA gone, say): load them again
-        if result.as_ref().is_err_and(|e| e.contains("TLS") || e.contains("certificate")) {
-            self.tls_failures += 1;
-            if self.tls_failures >= 3 {
-                self.probe.reset();
-                self.tls_failures = 0;
-            }
-        } else {
-            self.tls_failures = 0;
-        }
-        let obs = Observation { at: Utc::now(), source: self.probe.source_label(), budget_ms: self.budget, payload: Payload::Etcd(result) };
-        vec![BackendEvent::Obs(obs)]
-    }
 }
 
 #[cfg(test)]
