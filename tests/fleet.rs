@@ -83,6 +83,7 @@ fn status_all_lists_every_cluster_problems_first_and_exits_with_the_worst() {
     let gone = clusters.iter().find(|c| c["cluster"] == "gone").unwrap();
     assert_eq!(gone["row"]["not_ready"], serde_json::Value::Null, "not seen is unknown, never 0");
     assert_eq!(gone["row"]["ceph_unknown"], true, "an API never reached may run Rook: Ceph unknown, not absent");
+    assert_eq!(gone["row"]["vip_answers"], serde_json::Value::Null, "never probed: not `not answering`");
     assert_eq!(training["row"]["ceph_unknown"], false);
     let gone_line = t.lines().find(|l| l.starts_with("  gone ")).unwrap();
     assert!(gone_line.contains("ceph ?") && gone_line.contains("leaders ?"), "unknowns read `?` with their name: {gone_line}");
@@ -386,7 +387,7 @@ fn the_fleet_screen_opens_a_cluster_goes_back_and_jumps_and_says_the_cluster_in_
     // a cluster that cannot be started says why in its panels, never `waiting` forever
     t.keys(&[":ctx gone", "Enter"]);
     let g = t.wait("gone's screen says why", 10, |s| s.lines().next().is_some_and(|h| h.contains("gone")) && s.contains("no kubeconfig"));
-    assert!(!g.contains("waiting for kube-system") && !g.contains("probing"), "{g}");
+    assert!(!g.contains("waiting for kube-system") && !g.contains("does not answer"), "no claim kockpit did not check: {g}");
     t.keys(&[":ctx calm", "Enter"]);
     t.wait("calm's screen again", 10, |s| s.lines().next().is_some_and(|h| h.contains("calm")));
     t.keys(&[":ctx nowhere", "Enter"]);

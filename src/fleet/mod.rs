@@ -237,8 +237,8 @@ fn unstartable(m: &Member, why: &str) -> Model {
         crate::model::Payload::Nodes(Err(why.to_string())),
         crate::model::Payload::Leases(Err(why.to_string())),
         crate::model::Payload::Etcd(Err(why.to_string())),
-        // what a plan-less cluster's panels wait for otherwise: the endpoint and the static pods
-        crate::model::Payload::VipProbe(Err(why.to_string())),
+        // what a plan-less cluster's panels wait for otherwise: the static pods (not the endpoint's
+        // probe: it never ran, and a failure there would claim the VIP does not answer)
         crate::model::Payload::ControlPlane(Err(why.to_string())),
         crate::model::Payload::Workloads(Err(why.to_string())),
     ] {
