@@ -233,7 +233,7 @@ fn check_clusters(path: &Path, src: &str, cfg: &mut Config) -> Result<(), FileEr
             return Err(err_at("alert_matchers", format!("cluster `{name}`: `alert_matchers` need an Alertmanager (alertmanager_url)")));
         }
         if c.kube_context.as_deref().is_some_and(|k| k.trim().is_empty() || k.len() > 253 || k.chars().any(char::is_control)) {
-            return Err(err_at("kube_context", format!("cluster `{name}`: `kube_context` names a context of the kubeconfig")));
+            return Err(err_at("kube_context", format!("cluster `{name}`: `kube_context` is empty or not a context's name")));
         }
         if !c.faults.is_empty() && !c.demo {
             return Err(err_at("faults", format!("cluster `{name}`: `faults` go into the simulated cluster only (`demo = true`)")));
@@ -285,31 +285,41 @@ pub fn check_matcher(m: &str) -> Result<(), String> {
     if !ok {
         return Err(format!("alert matcher `{}`: expected label=\"value\" (or !=, =~, !~)", clip_word(m)));
     }
-    // a regular expression's brackets must balance (Alertmanager would answer HTTP 400 at run time)
+    // a regular expression's groups must balance (Alertmanager answers HTTP 400 otherwise): parentheses
+    // outside character classes, escapes skipped; other brackets may stand for themselves (RE2)
     if rest.starts_with("=~") || rest.starts_with("!~") {
-        let mut open: Vec<char> = vec![];
-        let mut chars = rest[3..rest.len() - 1].chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => {
-                    chars.next();
+        let re: Vec<char> = rest[3..rest.len() - 1].chars().collect();
+        let (mut depth, mut i, mut class) = (0i32, 0usize, false);
+        while i < re.len() {
+            match re[i] {
+                '\\' => i += 1,
+                '[' if !class => {
+                    class = true;
+                    // `[]...]` and `[^]...]`: the first `]` is a member
+                    if re.get(i + 1) == Some(&'^') {
+                        i += 1;
+                    }
+                    if re.get(i + 1) == Some(&']') {
+                        i += 1;
+                    }
                 }
-                '(' | '[' | '{' => open.push(c),
-                ')' | ']' | '}' => {
-                    let want = match c {
-                        ')' => '(',
-                        ']' => '[',
-                        _ => '{',
-                    };
-                    if open.pop() != Some(want) {
-                        return Err(format!("alert matcher `{}`: unbalanced `{c}` in the regular expression", clip_word(m)));
+                ']' if class => class = false,
+                '(' if !class => depth += 1,
+                ')' if !class => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return Err(format!("alert matcher `{}`: unbalanced `)` in the regular expression", clip_word(m)));
                     }
                 }
                 _ => {}
             }
+            i += 1;
         }
-        if let Some(c) = open.last() {
-            return Err(format!("alert matcher `{}`: unclosed `{c}` in the regular expression", clip_word(m)));
+        if depth > 0 {
+            return Err(format!("alert matcher `{}`: unclosed `(` in the regular expression", clip_word(m)));
+        }
+        if class {
+            return Err(format!("alert matcher `{}`: unclosed `[` in the regular expression", clip_word(m)));
         }
     }
     Ok(())
@@ -497,10 +507,17 @@ mod tests {
             ),
             ("[[clusters]]\nname = \"a\"\ndemo = true\nalert_matchers = ['a=\"b\"']\n", 4, "need an Alertmanager"),
             ("silence_operations = true\n[[clusters]]\nname = \"a\"\ndemo = true\n", 1, "needs an Alertmanager"),
-            ("[[clusters]]\nname = \"a\"\nkube_context = \"\"\n", 3, "names a context"),
+            ("[[clusters]]\nname = \"a\"\nkube_context = \"\"\n", 3, "is empty"),
             ("theme = \"dark\"\nalertmanager_url = \"ftp://x\"\n", 2, "plain http://"),
             ("[[clusters]]\nname = \"a\"\ndemo = true\nfualts = []\n", 4, "unknown key"),
         ];
+        // what RE2 (Alertmanager's regexp) takes is taken: brackets in classes, literal `]`, `{`
+        for ok in [r#"a=~"[(]""#, r#"a=~"[]a]""#, r#"a=~"[^]a]x""#, r#"a=~"x]""#, r#"a=~"x{2""#, r#"a=~"\(x""#, r#"a=~"(a|b)+""#] {
+            assert!(check_matcher(ok).is_ok(), "{ok}: {:?}", check_matcher(ok));
+        }
+        for bad in [r#"a=~"(x""#, r#"a=~"x)""#, r#"a=~"[x""#] {
+            assert!(check_matcher(bad).is_err(), "{bad}");
+        }
         for (src, line, want) in cases {
             let e = Config::parse(p, src).unwrap_err();
             assert_eq!(e.line, line, "{src}: {}", e.message);

@@ -84,6 +84,7 @@ fn status_all_lists_every_cluster_problems_first_and_exits_with_the_worst() {
     assert_eq!(gone["row"]["not_ready"], serde_json::Value::Null, "not seen is unknown, never 0");
     assert_eq!(gone["row"]["ceph_unknown"], true, "an API never reached may run Rook: Ceph unknown, not absent");
     assert_eq!(gone["row"]["vip_answers"], serde_json::Value::Null, "never probed: not `not answering`");
+    assert_eq!(gone["row"]["leaders"], "?", "an unknown text is `?`");
     assert_eq!(training["row"]["ceph_unknown"], false);
     let gone_line = t.lines().find(|l| l.starts_with("  gone ")).unwrap();
     assert!(gone_line.contains("ceph ?") && gone_line.contains("leaders ?"), "unknowns read `?` with their name: {gone_line}");
@@ -126,6 +127,13 @@ fn a_small_fleet_screen_cuts_with_an_ellipsis_keeps_the_clock_and_says_which_ent
     assert!(lines[1].contains("1-1/3"), "which entries are on screen: {s}");
     assert!(lines[2].contains("training") && lines[2].contains("CRITICAL"), "the worst entry, as much as fits: {s}");
     assert!(lines[11].ends_with('…'), "the footer cut with `…`: {s}");
+    // a fact wider than the line is cut with `…`, never silently
+    for l in &lines[2..11] {
+        let inner = l.trim_start_matches('│').trim_end_matches('│').trim_end();
+        if inner.contains("etcd 3/3") {
+            assert!(inner.ends_with('…') || inner.ends_with("can lose 1"), "cut without `…`: {l}");
+        }
+    }
 }
 
 #[test]

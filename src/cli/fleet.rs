@@ -79,7 +79,7 @@ pub(super) fn status_all(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
                 r.vip,
                 q(r.haproxy_up.map(|(u, a)| format!("{u}/{a}"))),
                 r.etcd,
-                r.leaders,
+                if r.leaders == "?" { "leaders ?" } else { r.leaders.as_str() },
                 q(r.not_ready.map(|n| n.to_string())),
                 q(r.cert_days.map(|d| format!("{d}d"))),
                 match r.ceph {

@@ -241,6 +241,7 @@ fn unstartable(m: &Member, why: &str) -> Model {
         // probe: it never ran, and a failure there would claim the VIP does not answer)
         crate::model::Payload::ControlPlane(Err(why.to_string())),
         crate::model::Payload::Workloads(Err(why.to_string())),
+        crate::model::Payload::KubeWarnings(Err(why.to_string())),
     ] {
         // never retried in this process: the failure stays current
         model.apply(crate::model::Observation { at: now, source: "kockpit".into(), budget_ms: 86_400_000, payload });

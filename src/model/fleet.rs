@@ -142,7 +142,7 @@ impl FleetRow {
                 }
                 (parts.join(" "), Some(renewing))
             }
-            None => ("leaders ?".into(), None),
+            None => ("?".into(), None),
         };
         let not_ready = m.nodes.data.as_ref().map(|ns| ns.iter().filter(|n| n.ready != Some(true)).count());
         let soonest = m

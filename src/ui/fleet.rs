@@ -71,7 +71,7 @@ fn pieces(r: &FleetRow) -> Vec<(String, Role)> {
         None => Role::Unknown,
         _ => Role::Text,
     };
-    v.push((r.leaders.clone(), lease_role));
+    v.push((if r.leaders == "?" { "leaders ?".into() } else { r.leaders.clone() }, lease_role));
     let nr_role = match r.not_ready {
         Some(0) => Role::Text,
         Some(_) => Role::Warn,
@@ -130,7 +130,13 @@ pub fn entry_lines(r: &FleetRow, width: u16, selected: bool, theme: &Theme) -> V
             cur.push(Span::raw("  "));
             used += 2;
         }
-        let text: String = text.chars().take(width.saturating_sub(used)).collect();
+        // a piece wider than what is left of the line is cut with `…`
+        let room = width.saturating_sub(used);
+        let text: String = if text.chars().count() > room {
+            format!("{}…", text.chars().take(room.saturating_sub(1)).collect::<String>())
+        } else {
+            text
+        };
         used += text.chars().count();
         cur.push(Span::styled(text, theme.style(role)));
     }
