@@ -3,6 +3,9 @@
 //! - detection latency: from the moment the lab's own state changes (polled directly in the lab's
 //!   namespaces) to the model showing it: VIP moved after `stop lb1 keepalived`, haproxy DOWN after
 //!   `stop m2 apiserver`; p50/p95 over several rounds;
+//! - detection from the daemons' own clocks ([`pushed`]): keepalived's MASTER transition and a
+//!   priority change, haproxy marking m2 DOWN (their journal timestamps) and etcd electing a new leader
+//!   after the old one is stopped (its log) to the model showing it;
 //! - startup: spawning the live backend to the first complete set of Hosts/VIP/haproxy observations;
 //! - a sweep of the host-facts probe over 50 host aliases (10 per lab sshd) on reused connections.
 //!
@@ -10,6 +13,9 @@
 //! sets the number of rounds (default 8), KOCKPIT_BENCH_INTERVAL_MS the poll interval (default: the
 //! live default, [`LiveSettings::DEFAULT_INTERVAL`]). `KOCKPIT_LAB_TOPOLOGY=kubeadm-lbs` runs it on the LBs
 //! configured from the kubeadm guide, with no `[lb]` in the plan (everything discovered on the hosts).
+
+#[path = "ha_probe/pushed.rs"]
+mod pushed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -243,16 +249,21 @@ fn main() {
         }
 
         // VIP move.
-        let mut vip_lat = Vec::new();
+        let (mut vip_lat, mut ka_lat) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             let v = vip.clone();
             let w = watch(move || lab_vip_holders(&v) == ["lb2"], Duration::from_secs(15));
             // `stop` returns once keepalived has exited (~1 s): the model loop must keep running meanwhile
             let stop = tokio::task::spawn_blocking(|| ha(&["stop", "lb1", "keepalived"]));
             let seen = live.until(Duration::from_secs(15), |m| m.vip_holders() == ["lb2"]).await;
+            let master = live.until(Duration::from_secs(5), |m| vrrp(m, "lb2") == Some(VrrpState::Master)).await;
+            let master_wall = std::time::SystemTime::now();
             let _ = stop.await;
             if let (Ok(Some(lab_t)), Some(seen)) = (w.join(), seen) {
                 vip_lat.push(seen.saturating_duration_since(lab_t));
+            }
+            if let Some(d) = master.and_then(|_| pushed::keepalived_master(master_wall)) {
+                ka_lat.push(d);
             }
             let start = tokio::task::spawn_blocking(|| ha(&["start", "lb1", "keepalived"]));
             let settled = live.until(Duration::from_secs(30), at_rest).await;
@@ -263,16 +274,21 @@ fn main() {
             }
         }
         report("detect VIP move (lab -> model)", &vip_lat);
+        report("keepalived MASTER (its log -> model)", &ka_lat);
 
         // haproxy DOWN.
-        let mut down_lat = Vec::new();
+        let (mut down_lat, mut down_log_lat) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             let w = watch(|| lab_haproxy_status("lb1", "m2") == "DOWN", Duration::from_secs(15));
             let stop = tokio::task::spawn_blocking(|| ha(&["stop", "m2", "apiserver"]));
             let seen = live.until(Duration::from_secs(15), |m| status(m, "lb1", "m2") == Some(ServerStatus::Down)).await;
+            let seen_wall = std::time::SystemTime::now();
             let _ = stop.await;
             if let (Ok(Some(lab_t)), Some(seen)) = (w.join(), seen) {
                 down_lat.push(seen.saturating_duration_since(lab_t));
+            }
+            if let Some(d) = seen.and_then(|_| pushed::haproxy_down(seen_wall)) {
+                down_log_lat.push(d);
             }
             let start = tokio::task::spawn_blocking(|| ha(&["start", "m2", "apiserver"]));
             let settled = live.until(Duration::from_secs(30), at_rest).await;
@@ -283,7 +299,10 @@ fn main() {
             }
         }
         report("detect haproxy DOWN (lab -> model)", &down_lat);
+        report("haproxy DOWN (its log -> model)", &down_log_lat);
+        pushed::keepalived_priority(&mut live, rounds).await;
         drop(live);
+        pushed::etcd_leader(&plan, &env, rounds).await;
 
         // Sweep of 50 aliases over reused connections.
         let cfg = sweep_config(&ssh_config, 50);

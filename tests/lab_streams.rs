@@ -1,8 +1,10 @@
-//! Push, not poll: each load balancer's address events streamed over the SSH connection kockpit
-//! holds (`ip -o monitor address`), against the real lab (`tests/lab/ha`). A VIP move is seen
-//! through the stream (the observation that shows it answers an address event, while the host's
-//! poll has slowed to 5 s), and killing the stream's remote process falls back to polling, which the
-//! source says, until the stream is back.
+//! Push, not poll: each load balancer's address events (`ip -o monitor address`) and keepalived's and
+//! haproxy's messages (their journal, where the lab's daemons write as systemd's units do) streamed over
+//! the SSH connection kockpit holds, against the real lab (`tests/lab/ha`). A VIP move, a keepalived
+//! priority change that moves nothing, and haproxy marking a server DOWN and UP are each seen through a
+//! stream (the observation that shows it answers an event, while the host's poll has slowed to 5 s),
+//! and killing a stream's remote process falls back to polling, which the source says, until the
+//! stream is back.
 //!
 //! `#[ignore]`d; as root: `cargo test --test lab_streams -- --include-ignored --test-threads=1`.
 
@@ -62,6 +64,7 @@ struct Seen {
     lb: String,
     source: String,
     holds: Option<bool>,
+    prio: Option<u32>,
 }
 
 /// Apply events until `pred` holds for an observation of the VRRP probe; that observation.
@@ -75,9 +78,12 @@ async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(
         match tokio::time::timeout(left, live.handle.events.recv()).await {
             Ok(Some(BackendEvent::Obs(o))) => {
                 let seen = match &o.payload {
-                    Payload::Vrrp { lb, result } => {
-                        Some(Seen { lb: lb.clone(), source: o.source.clone(), holds: result.as_ref().ok().map(|v| v.holds_vip) })
-                    }
+                    Payload::Vrrp { lb, result } => Some(Seen {
+                        lb: lb.clone(),
+                        source: o.source.clone(),
+                        holds: result.as_ref().ok().map(|v| v.holds_vip),
+                        prio: result.as_ref().ok().map(|v| v.effective_priority),
+                    }),
                     _ => None,
                 };
                 live.model.apply(o);
@@ -92,6 +98,13 @@ async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(
             Err(_) => {}
         }
     }
+}
+
+/// Whether a source says its look answered an event of a stream (not a poll).
+fn evented(source: &str) -> bool {
+    ["; address event", "; keepalived log event", "; keepalived processes changed", "; haproxy log event", "; haproxy processes changed"]
+        .iter()
+        .any(|e| source.ends_with(e))
 }
 
 /// Both LBs' address streams running (their sources say so).
@@ -116,17 +129,18 @@ async fn vip_moves_are_seen_through_the_address_stream() {
         // keepalived stopped on the owner: the peer adds the VIP, the kernel announces it there
         lab.ha_ok(&["stop", "lb1", "keepalived"]);
         let s = until_vrrp(&mut live, Duration::from_secs(15), "VIP on lb2", |s| s.lb == "lb2" && s.holds == Some(true)).await;
+        // keepalived says it is MASTER and the kernel adds the address: whichever comes first
         assert!(
-            s.source.ends_with("; address event"),
+            s.source.ends_with("; address event") || s.source.ends_with("; keepalived log event"),
             "round {round}: the look that saw lb2 take the VIP answered lb2's address event: {}",
             s.source
         );
         // and back: lb1 preempts, lb2 deletes the VIP, both through their streams
         lab.ha_ok(&["start", "lb1", "keepalived"]);
         let s = until_vrrp(&mut live, Duration::from_secs(25), "VIP back on lb1", |s| s.lb == "lb1" && s.holds == Some(true)).await;
-        assert!(s.source.ends_with("; address event"), "round {round}: lb1 took the VIP back, seen by its event: {}", s.source);
+        assert!(evented(&s.source), "round {round}: lb1 took the VIP back, seen by its event: {}", s.source);
         let s = until_vrrp(&mut live, Duration::from_secs(15), "lb2 let go", |s| s.lb == "lb2" && s.holds == Some(false)).await;
-        assert!(s.source.contains("; address event"), "round {round}: {}", s.source);
+        assert!(evented(&s.source), "round {round}: {}", s.source);
     }
     assert!(!live.model.timeline.iter().any(|e| e.text.contains("SPLIT BRAIN")), "no false split brain: {}", describe(&live.model));
 }
@@ -151,8 +165,20 @@ async fn a_killed_stream_falls_back_to_polling_says_so_and_comes_back() {
     let lab = lab();
     let mut live = lab.live();
     streams_up(&mut live).await;
+    until_vrrp(&mut live, Duration::from_secs(30), "lb1's keepalived log streamed", |s| {
+        s.lb == "lb1" && s.source.contains("keepalived log")
+    })
+    .await;
+    // the address stream alone: keepalived's messages still announce its changes, the poll stays slow
     assert_eq!(kill_stream_on(&lab, "lb1"), 1, "one address stream of kockpit's on lb1");
-    let s = until_vrrp(&mut live, Duration::from_secs(10), "lb1's source says the stream failed", |s| {
+    let s = until_vrrp(&mut live, Duration::from_secs(10), "lb1's source says the address stream failed", |s| {
+        s.lb == "lb1" && s.source.contains("address events stream FAILED")
+    })
+    .await;
+    assert!(s.source.contains("keepalived log streamed"), "{}", s.source);
+    // both: polled every 0.5 s, and the source says so
+    assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "one log stream of kockpit's on lb1");
+    let s = until_vrrp(&mut live, Duration::from_secs(10), "lb1's source says the streams failed", |s| {
         s.lb == "lb1" && s.source.contains("ssh stream FAILED")
     })
     .await;
@@ -163,6 +189,164 @@ async fn a_killed_stream_falls_back_to_polling_says_so_and_comes_back() {
     until_vrrp(&mut live, Duration::from_secs(3), "lb1 polled again", |s| s.lb == "lb1").await;
     assert!(t0.elapsed() < Duration::from_secs(6), "polled at the normal interval while the stream is down");
     // the stream comes back by itself, and the source says so again
-    until_vrrp(&mut live, Duration::from_secs(30), "lb1's stream back", |s| s.lb == "lb1" && s.source.contains("; address event")).await;
-    assert_eq!(kill_stream_on(&lab, "lb1"), 1, "exactly one stream after the restart, the old one gone");
+    until_vrrp(&mut live, Duration::from_secs(30), "lb1's streams back", |s| {
+        s.lb == "lb1" && s.source.contains("address events and keepalived log streamed")
+    })
+    .await;
+    assert_eq!(kill_stream_on(&lab, "lb1"), 1, "exactly one address stream after the restart, the old one gone");
+    assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "exactly one log stream after the restart, the old one gone");
+}
+
+/// One haproxy observation: the LB, its source, and m2's status there.
+struct SeenHap {
+    source: String,
+    m2: Option<String>,
+}
+
+/// Apply events until `pred` holds for an haproxy observation of `lb`; that observation.
+async fn until_haproxy(live: &mut Live, lb: &str, limit: Duration, what: &str, pred: impl Fn(&SeenHap) -> bool) -> SeenHap {
+    let started = Instant::now();
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            panic!("timed out after {limit:?} waiting for: {what}\n{}", describe(&live.model));
+        }
+        match tokio::time::timeout(left, live.handle.events.recv()).await {
+            Ok(Some(BackendEvent::Obs(o))) => {
+                let seen = match &o.payload {
+                    Payload::Haproxy { lb: l, result } if l == lb => Some(SeenHap {
+                        source: o.source.clone(),
+                        m2: result.as_ref().ok().and_then(|s| s.iter().find(|b| b.server == "m2")).map(|b| b.status_text.clone()),
+                    }),
+                    _ => None,
+                };
+                live.model.apply(o);
+                if let Some(s) = seen
+                    && pred(&s)
+                {
+                    return s;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Starts m2's apiserver again when dropped.
+struct ApiserverBack<'a>(&'a Lab);
+
+impl Drop for ApiserverBack<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.ha(&["start", "m2", "apiserver"]) {
+            eprintln!("restore: start m2 apiserver: {e}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn haproxy_marking_a_server_down_and_up_is_seen_through_its_log() {
+    let lab = lab();
+    let mut live = lab.live();
+    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's haproxy log streamed, m2 UP", |s| {
+        s.source.contains("haproxy log streamed") && s.m2.as_deref() == Some("UP")
+    })
+    .await;
+    let _back = ApiserverBack(&lab);
+    for round in 0..2 {
+        lab.ha_ok(&["stop", "m2", "apiserver"]);
+        let s = until_haproxy(&mut live, "lb1", Duration::from_secs(15), "m2 DOWN on lb1", |s| {
+            s.m2.as_deref().is_some_and(|t| t.starts_with("DOWN"))
+        })
+        .await;
+        assert!(
+            s.source.ends_with("; haproxy log event"),
+            "round {round}: the look that saw m2 DOWN answered haproxy's message: {}",
+            s.source
+        );
+        lab.ha_ok(&["start", "m2", "apiserver"]);
+        let s = until_haproxy(&mut live, "lb1", Duration::from_secs(20), "m2 UP on lb1", |s| s.m2.as_deref() == Some("UP")).await;
+        assert!(
+            s.source.ends_with("; haproxy log event"),
+            "round {round}: the look that saw m2 UP answered haproxy's message: {}",
+            s.source
+        );
+    }
+}
+
+/// Writes lb2's graceful-demotion file (keepalived's track_file): 1 lowers its priority by 100.
+fn demote(lab: &Lab, host: &str, v: u8) {
+    lab.ha_ok(&["exec", host, "sh", "-c", &format!("echo {v} >/etc/keepalived/kockpit-demote")]);
+}
+
+/// Takes lb2's demotion back when dropped.
+struct Undemote<'a>(&'a Lab);
+
+impl Drop for Undemote<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.ha(&["exec", "lb2", "sh", "-c", "echo 0 >/etc/keepalived/kockpit-demote"]) {
+            eprintln!("restore: lb2's demotion: {e}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn a_keepalived_change_that_moves_no_address_is_seen_through_its_log() {
+    let lab = lab();
+    let mut live = lab.live();
+    let first = until_vrrp(&mut live, Duration::from_secs(30), "lb2's keepalived log streamed", |s| {
+        s.lb == "lb2" && s.source.contains("keepalived log streamed") && s.holds == Some(false)
+    })
+    .await;
+    assert!(first.source.contains("address events and keepalived log streamed"), "{}", first.source);
+    let before = first.prio.expect("lb2's priority");
+    let _undo = Undemote(&lab);
+    for round in 0..2 {
+        // a backup's priority falls: no address moves, keepalived says so in its log
+        demote(&lab, "lb2", 1);
+        let s = until_vrrp(&mut live, Duration::from_secs(10), "lb2's priority lowered", |s| {
+            s.lb == "lb2" && s.prio.is_some_and(|p| p < before)
+        })
+        .await;
+        assert!(s.source.ends_with("; keepalived log event"), "round {round}: seen through keepalived's message: {}", s.source);
+        demote(&lab, "lb2", 0);
+        let s = until_vrrp(&mut live, Duration::from_secs(10), "lb2's priority back", |s| s.lb == "lb2" && s.prio == Some(before)).await;
+        assert!(s.source.ends_with("; keepalived log event"), "round {round}: back, seen through keepalived's message: {}", s.source);
+    }
+}
+
+/// Kills, by PID, the `journalctl -f` of kockpit's log stream on `host` (that host's namespace only).
+fn kill_log_stream_on(lab: &Lab, host: &str) -> usize {
+    let script = r#"me=$(readlink /proc/self/ns/net); n=0
+for p in /proc/[0-9]*; do
+  [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] || continue
+  case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in "journalctl -q --no-pager -f -n 0 -o cat "*) kill "${p#/proc/}" && n=$((n+1));; esac
+done
+echo "killed $n""#;
+    let out = lab.ha_ok(&["exec", host, "sh", "-c", script]);
+    out.lines().find_map(|l| l.trim().strip_prefix("killed ")).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn a_killed_log_stream_falls_back_to_polling_haproxy_and_comes_back() {
+    let lab = lab();
+    let mut live = lab.live();
+    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's haproxy log streamed", |s| s.source.contains("haproxy log streamed"))
+        .await;
+    assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "one log stream of kockpit's on lb1");
+    let s = until_haproxy(&mut live, "lb1", Duration::from_secs(10), "lb1's haproxy source says the stream failed", |s| {
+        s.source.contains("ssh stream FAILED")
+    })
+    .await;
+    assert!(s.source.contains("polling every 0.5 s"), "{}", s.source);
+    let t0 = Instant::now();
+    until_haproxy(&mut live, "lb1", Duration::from_secs(3), "lb1's haproxy polled", |_| true).await;
+    until_haproxy(&mut live, "lb1", Duration::from_secs(3), "and polled again", |_| true).await;
+    assert!(t0.elapsed() < Duration::from_secs(3), "polled at the normal interval while the stream is down");
+    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's log stream back", |s| s.source.contains("haproxy log streamed")).await;
+    assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "exactly one log stream after the restart, the old one gone");
 }

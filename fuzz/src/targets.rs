@@ -38,7 +38,7 @@ pub const TARGETS: &[(&str, Target, &str)] = &[
     ("keepalived_conf", keepalived_conf, "keepalived.conf as `kockpit lint` reads it (parse_keepalived, includes_of), its lints and predictions"),
     ("haproxy_cfg", haproxy_cfg, "haproxy.cfg as `kockpit lint` reads it (parse_haproxy), its lints and routing"),
     ("alertmanager_json", alertmanager_json, "Alertmanager's v2 answers: alerts, a silence's id and state (alerts::parse)"),
-    ("addr_events", addr_events, "`ip -o monitor address` lines: is the VIP named (probe::watch::names_vip)"),
+    ("addr_events", addr_events, "`ip -o monitor address` lines (is the VIP named) and the log stream's lines (probe::watch)"),
 ];
 
 /// A user's file as `read_text` hands it to a parser: UTF-8, nesting within the limit.
@@ -324,5 +324,12 @@ fn addr_events(data: &[u8]) {
         black_box(kockpit::probe::watch::names_vip(line, Some(vip)));
         black_box(kockpit::probe::watch::names_vip(line, Some(v6)));
         black_box(kockpit::probe::watch::names_vip(line, None));
+        // the same bytes as the log stream's lines: its own markers and the daemons' messages
+        match kockpit::probe::watch::log_line(line, &["keepalived", "haproxy"]) {
+            kockpit::probe::watch::LogLine::Off(_, why) => assert!(why.chars().count() <= 200 && !why.chars().any(char::is_control), "{why:?}"),
+            other => {
+                black_box(other);
+            }
+        }
     }
 }

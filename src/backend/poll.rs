@@ -61,9 +61,89 @@ pub async fn poll_loop<R: Round>(interval: Duration, tx: &mpsc::Sender<R::Out>, 
     }
 }
 
+/// [`poll_loop`] that also looks at once when poked (the event is handed to the round; pokes that
+/// arrive during a look make one more look after it, since it may have started before the change),
+/// and skips a tick while `slowed` says a look that recent is enough (an event stream runs).
+pub async fn poked_loop<E, F, Fut, T>(
+    interval: Duration,
+    tx: &mpsc::Sender<T>,
+    mut pokes: mpsc::UnboundedReceiver<E>,
+    slowed: impl Fn() -> Option<Duration>,
+    mut round: F,
+) where
+    F: FnMut(Option<E>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+{
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<tokio::time::Instant> = None;
+    let mut open = true;
+    loop {
+        let event = tokio::select! {
+            _ = tx.closed() => return,
+            _ = ticker.tick() => {
+                if let (Some(enough), Some(t)) = (slowed(), last)
+                    && t.elapsed() < enough
+                {
+                    continue;
+                }
+                None
+            }
+            e = pokes.recv(), if open => match e {
+                Some(mut e) => {
+                    while let Ok(newer) = pokes.try_recv() {
+                        e = newer;
+                    }
+                    Some(e)
+                }
+                None => {
+                    open = false;
+                    continue;
+                }
+            },
+        };
+        last = Some(tokio::time::Instant::now());
+        let out = tokio::select! {
+            _ = tx.closed() => return,
+            out = round(event) => out,
+        };
+        for item in out {
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poke_looks_at_once_and_a_slowed_loop_skips_ticks() {
+        let (tx, mut rx) = mpsc::channel::<(u64, Option<&'static str>)>(16);
+        let (poke, pokes) = mpsc::unbounded_channel::<&'static str>();
+        let t0 = tokio::time::Instant::now();
+        let slowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = slowed.clone();
+        tokio::spawn(async move {
+            poked_loop(
+                Duration::from_millis(500),
+                &tx,
+                pokes,
+                move || s.load(std::sync::atomic::Ordering::SeqCst).then_some(Duration::from_secs(5)),
+                |e| async move { vec![(t0.elapsed().as_millis() as u64, e)] },
+            )
+            .await
+        });
+        assert_eq!(rx.recv().await, Some((0, None)), "the first tick looks at once");
+        assert_eq!(rx.recv().await, Some((500, None)), "then every interval");
+        slowed.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1700)).await;
+        poke.send("event").unwrap();
+        assert_eq!(rx.recv().await, Some((2200, Some("event"))), "slowed: no tick for 5 s, the poke looked at once");
+        assert_eq!(rx.recv().await, Some((7500, None)), "the next look 5 s after the last one, on a tick");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn rounds_do_not_pile_up_and_stop_with_the_receiver() {

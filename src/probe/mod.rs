@@ -65,8 +65,9 @@ pub struct LiveSettings {
     pub apiserver_port: u16,
     /// Asked once per encrypted key file; None = such keys are skipped (use ssh-agent).
     pub passphrase: Option<PassphrasePrompt>,
-    /// Stream each load balancer's address events (`ip -o monitor address`) and look at once on a
-    /// VIP change; its poll then slows to [`watch::STREAMED_POLL`].
+    /// Stream each load balancer's address events (`ip -o monitor address`) and keepalived's and
+    /// haproxy's messages (their journal), and look at once on a change; the daemons' polls then slow
+    /// to [`watch::STREAMED_POLL`].
     pub streams: bool,
 }
 
@@ -404,26 +405,51 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
             }
         });
     }
+    // the event streams of every host running keepalived or haproxy (none when streams are off)
+    let states = watch::WatchStates::default();
+    let (vrrp_poke, vrrp_pokes) = mpsc::unbounded_channel();
+    let mut haproxy_pokes = std::collections::HashMap::new();
+    let mut watches = Vec::new();
+    for h in t.keepalived.iter().chain(t.haproxy.iter()) {
+        if watches.iter().any(|(w, _): &(watch::Watch, _)| w.name == h.name) {
+            continue;
+        }
+        let runs_keepalived = t.keepalived.iter().any(|k| k.name == h.name);
+        let haproxy = t.haproxy.iter().any(|k| k.name == h.name).then(|| {
+            let (poke, pokes) = mpsc::unbounded_channel();
+            haproxy_pokes.insert(h.name.clone(), pokes);
+            poke
+        });
+        let units: Vec<&'static str> = [(runs_keepalived, watch::KEEPALIVED), (haproxy.is_some(), watch::HAPROXY)]
+            .into_iter()
+            .filter_map(|(runs, unit)| runs.then_some(unit))
+            .collect();
+        let pokes = watch::Pokes { vrrp: runs_keepalived.then(|| vrrp_poke.clone()), haproxy };
+        let w = watch::Watch {
+            pool: pool.clone(),
+            name: h.name.clone(),
+            ssh_host: h.ssh_host.clone(),
+            states: states.clone(),
+            pokes,
+            open_timeout: settings.command_timeout,
+        };
+        watches.push((w, (runs_keepalived, units)));
+    }
+    drop(vrrp_poke);
+    if settings.streams {
+        let vip = plan.vip.as_ref().map(|v| v.address);
+        for (w, (runs_keepalived, units)) in watches {
+            if runs_keepalived {
+                tasks.spawn(watch::watch_addresses(w.clone(), vip));
+            }
+            tasks.spawn(watch::watch_logs(w, units));
+        }
+    }
     if !t.keepalived.is_empty() {
         let vip = plan.vip.as_ref().map(|v| v.address);
-        let states = watch::WatchStates::default();
-        let pokes = settings.streams.then(|| {
-            let (poke_tx, poke_rx) = mpsc::unbounded_channel();
-            for h in &t.keepalived {
-                let w = watch::watch_addresses(
-                    pool.clone(),
-                    h.name.clone(),
-                    h.ssh_host.clone(),
-                    vip,
-                    states.clone(),
-                    poke_tx.clone(),
-                    settings.command_timeout,
-                );
-                tasks.spawn(w);
-            }
-            poke_rx
-        });
-        let rounds = vrrp::VrrpRounds { lbs: t.keepalived, vip, lb: plan.lb.clone(), settings: settings.clone(), pokes, states };
+        let pokes = settings.streams.then_some(vrrp_pokes);
+        let rounds =
+            vrrp::VrrpRounds { lbs: t.keepalived, vip, lb: plan.lb.clone(), settings: settings.clone(), pokes, states: states.clone() };
         tasks.spawn(vrrp::vrrp_rounds(pool.clone(), rounds, tx.clone()));
     }
     // the HA configuration of every host running keepalived or haproxy, once a minute
@@ -449,23 +475,33 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         });
     }
     for h in t.haproxy {
-        let (pool, lb) = (pool.clone(), plan.lb.clone());
-        every(tasks, settings.interval, tx.clone(), move || {
-            let (pool, h, lb) = (pool.clone(), h.clone(), lb.clone());
-            async move {
-                let r = haproxy::probe_haproxy_found(&pool, &h.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, timeout).await;
-                // the source says which socket answered, and where kockpit found it
-                let source = match &r {
-                    // the plan's socket not there: say so beside the one used instead
-                    Ok((_, found)) if !found.is_empty() && !lb.haproxy_socket.is_empty() && !found.ends_with("(from the plan)") => {
-                        format!("ssh {}: {found}; the plan's {} is not there", h.name, lb.haproxy_socket)
-                    }
-                    Ok((_, found)) if !found.is_empty() => format!("ssh {}: {found}", h.name),
-                    _ => format!("ssh {}", h.name),
-                };
-                let result = r.map(|(servers, _)| servers);
-                Observation::now(source, budget, Payload::Haproxy { lb: h.name, result })
-            }
+        let (pool, lb, states, tx) = (pool.clone(), plan.lb.clone(), states.clone(), tx.clone());
+        let pokes = haproxy_pokes.remove(&h.name).unwrap_or_else(|| mpsc::unbounded_channel().1);
+        let interval = settings.interval;
+        tasks.spawn(async move {
+            let name = h.name.clone();
+            let slowed = || states.is_up(&name, watch::HAPROXY).then_some(watch::STREAMED_POLL);
+            let round = |event: Option<(String, &'static str)>| {
+                let (pool, h, lb, states) = (pool.clone(), h.clone(), lb.clone(), states.clone());
+                async move {
+                    let r = haproxy::probe_haproxy_found(&pool, &h.ssh_host, &lb.haproxy_socket, &lb.haproxy_backend, timeout).await;
+                    // the source says which socket answered, and where kockpit found it
+                    let mut source = match &r {
+                        // the plan's socket not there: say so beside the one used instead
+                        Ok((_, found)) if !found.is_empty() && !lb.haproxy_socket.is_empty() && !found.ends_with("(from the plan)") => {
+                            format!("ssh {}: {found}; the plan's {} is not there", h.name, lb.haproxy_socket)
+                        }
+                        Ok((_, found)) if !found.is_empty() => format!("ssh {}: {found}", h.name),
+                        _ => format!("ssh {}", h.name),
+                    };
+                    // how this was learnt, and how it will be
+                    source += &states.source_note(&h.name, &[watch::HAPROXY], event.map(|(_, e)| e), interval);
+                    let budget = if states.is_up(&h.name, watch::HAPROXY) { (watch::STREAMED_POLL.as_millis() as u64) * 3 } else { budget };
+                    let result = r.map(|(servers, _)| servers);
+                    vec![BackendEvent::Obs(Observation::now(source, budget, Payload::Haproxy { lb: h.name, result }))]
+                }
+            };
+            crate::backend::poll::poked_loop(interval, &tx, pokes, slowed, round).await
         });
     }
     start_direct_probes(tasks, plan, settings, tx);

@@ -3,7 +3,7 @@
 
 use tokio::sync::mpsc;
 
-use super::{LiveSettings, keepalived, show_secs, watch};
+use super::{LiveSettings, keepalived, watch};
 use crate::backend::BackendEvent;
 use crate::inventory::Host;
 use crate::model::{Observation, Payload};
@@ -21,8 +21,8 @@ pub(super) struct VrrpRounds {
     pub(super) vip: Option<std::net::IpAddr>,
     pub(super) lb: crate::inventory::LbSettings,
     pub(super) settings: LiveSettings,
-    /// Host names from the address streams: look at this one now (None: no streams).
-    pub(super) pokes: Option<mpsc::UnboundedReceiver<String>>,
+    /// Host names from the streams, with the event: look at this one now (None: no streams).
+    pub(super) pokes: Option<mpsc::UnboundedReceiver<(String, &'static str)>>,
     pub(super) states: watch::WatchStates,
 }
 
@@ -33,22 +33,27 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
     // when each LB was last looked at; LBs poked while a look was under way (look again after it)
     let mut last_look: HashMap<String, Instant> = HashMap::new();
     let mut again: HashSet<String> = HashSet::new();
-    // LBs whose next result answers an address event (the source says so)
-    let mut on_event: HashSet<String> = HashSet::new();
+    // LBs poked and not looked at since, with the event: the next look answers it (the source says so)
+    let mut on_event: HashMap<String, &'static str> = HashMap::new();
     type ProbeResult = Result<crate::model::VrrpView, String>;
-    let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(String, ProbeResult, String)>();
+    type Event = Option<&'static str>;
+    let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(String, ProbeResult, String, Event)>();
     // where each LB's last view came from (JSON dump, data dump, state file...): the source says it
     let mut from_of: HashMap<String, String> = HashMap::new();
     let mut inflight: HashSet<String> = HashSet::new();
     let mut last_holds: HashMap<String, bool> = HashMap::new();
     // results that take the VIP, waiting for a fresh look at the LBs that were holding it
-    let mut held: Vec<(String, crate::model::VrrpView, Instant)> = Vec::new();
+    let mut held: Vec<(String, crate::model::VrrpView, Instant, Event)> = Vec::new();
     let budget = settings.budget_ms();
-    let spawn_probe = |h: &Host, inflight: &mut HashSet<String>, last_look: &mut HashMap<String, Instant>| {
+    let spawn_probe = |h: &Host,
+                       inflight: &mut HashSet<String>,
+                       last_look: &mut HashMap<String, Instant>,
+                       on_event: &mut HashMap<String, &'static str>| {
         if !inflight.insert(h.name.clone()) {
             return;
         }
         last_look.insert(h.name.clone(), Instant::now());
+        let event = on_event.remove(&h.name);
         let (pool, name, ssh_host, lb, timeout, res_tx) =
             (pool.clone(), h.name.clone(), h.ssh_host.clone(), lb.clone(), settings.command_timeout, res_tx.clone());
         tokio::spawn(async move {
@@ -58,42 +63,42 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
                 Ok((v, from)) => (Ok(v), from),
                 Err(e) => (Err(e), String::new()),
             };
-            let _ = res_tx.send((name, r, from));
+            let _ = res_tx.send((name, r, from, event));
         });
     };
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let mut out: Vec<(String, ProbeResult)> = Vec::new();
+        let mut out: Vec<(String, ProbeResult, Event)> = Vec::new();
         tokio::select! {
             _ = tx.closed() => return,
             _ = ticker.tick() => {
                 for h in &lbs {
-                    // a host whose address stream runs is polled only as the consistency check
-                    let streamed = states.is_up(&h.name);
+                    // a host whose events stream is polled only as the consistency check
+                    let streamed = states.is_up(&h.name, watch::ADDR) || states.is_up(&h.name, watch::KEEPALIVED);
                     if streamed && last_look.get(&h.name).is_some_and(|t| t.elapsed() < watch::STREAMED_POLL) {
                         continue;
                     }
-                    spawn_probe(h, &mut inflight, &mut last_look);
+                    spawn_probe(h, &mut inflight, &mut last_look, &mut on_event);
                 }
             }
-            Some(name) = async { match pokes.as_mut() { Some(p) => p.recv().await, None => std::future::pending().await } } => {
+            Some((name, event)) = async { match pokes.as_mut() { Some(p) => p.recv().await, None => std::future::pending().await } } => {
                 if let Some(h) = lbs.iter().find(|h| h.name == name) {
-                    on_event.insert(name.clone());
+                    on_event.insert(name.clone(), event);
                     if inflight.contains(&name) {
                         // the look under way may have started before the change: look again after it
                         again.insert(name);
                     } else {
-                        spawn_probe(h, &mut inflight, &mut last_look);
+                        spawn_probe(h, &mut inflight, &mut last_look, &mut on_event);
                     }
                 }
             }
-            Some((name, result, from)) = res_rx.recv() => {
+            Some((name, result, from, event)) = res_rx.recv() => {
                 inflight.remove(&name);
                 if again.remove(&name)
                     && let Some(h) = lbs.iter().find(|h| h.name == name)
                 {
-                    spawn_probe(h, &mut inflight, &mut last_look);
+                    spawn_probe(h, &mut inflight, &mut last_look, &mut on_event);
                 }
                 if result.is_ok() {
                     from_of.insert(name.clone(), from);
@@ -102,23 +107,27 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
                     Ok(v) if v.holds_vip => {
                         let others: Vec<&Host> = lbs.iter().filter(|h| h.name != name && last_holds.get(&h.name) == Some(&true)).collect();
                         if others.is_empty() {
-                            out.push((name, Ok(v)));
+                            out.push((name, Ok(v), event));
                         } else {
                             for h in others {
-                                spawn_probe(h, &mut inflight, &mut last_look);
+                                // a look an event called for (this LB's), the source says so
+                                if let Some(e) = event {
+                                    on_event.entry(h.name.clone()).or_insert(e);
+                                }
+                                spawn_probe(h, &mut inflight, &mut last_look, &mut on_event);
                             }
-                            held.retain(|(n, _, _)| *n != name);
-                            held.push((name, v, Instant::now()));
+                            held.retain(|(n, _, _, _)| *n != name);
+                            held.push((name, v, Instant::now(), event));
                         }
                     }
-                    other => out.push((name, other)),
+                    other => out.push((name, other, event)),
                 }
             }
         }
         // Report what arrived, then whatever held result is now clear: the LBs it waited for let go,
         // or were looked at again and still hold it (a real split brain), or took too long.
         loop {
-            for (name, result) in out.drain(..) {
+            for (name, result, event) in out.drain(..) {
                 if let Ok(v) = &result {
                     last_holds.insert(name.clone(), v.holds_vip);
                 }
@@ -126,18 +135,13 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
                     Some(from) if result.is_ok() && !from.is_empty() => format!("ssh {name}: {from}"),
                     _ => format!("ssh {name}"),
                 };
-                // the stream's state is part of the source: how this was learnt, and how it will be
-                let evented = !inflight.contains(&name) && on_event.remove(&name);
-                let budget = match states.get(&name) {
-                    Some(watch::WatchState::Up) => {
-                        source += if evented { "; address event" } else { "; address events streamed" };
-                        (watch::STREAMED_POLL.as_millis() as u64).saturating_mul(3)
-                    }
-                    Some(watch::WatchState::Failed(why)) => {
-                        source += &format!("; ssh stream FAILED: {why}; polling every {}", show_secs(settings.interval.as_secs_f64()));
-                        budget
-                    }
-                    _ => budget,
+                // the streams' state is part of the source: how this was learnt, and how it will be
+                let parts = [watch::ADDR, watch::KEEPALIVED];
+                source += &states.source_note(&name, &parts, event, settings.interval);
+                let budget = if parts.iter().any(|p| states.is_up(&name, p)) {
+                    (watch::STREAMED_POLL.as_millis() as u64).saturating_mul(3)
+                } else {
+                    budget
                 };
                 let o = Observation::now(source, budget, Payload::Vrrp { lb: name, result });
                 if tx.send(BackendEvent::Obs(o)).await.is_err() {
@@ -145,14 +149,14 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
                 }
             }
             let now = Instant::now();
-            let ready = held.iter().position(|(name, _, since)| {
+            let ready = held.iter().position(|(name, _, since, _)| {
                 let waiting = lbs.iter().any(|h| h.name != *name && last_holds.get(&h.name) == Some(&true) && inflight.contains(&h.name));
                 !waiting || now.duration_since(*since) > settings.command_timeout
             });
             match ready {
                 Some(i) => {
-                    let (name, v, _) = held.remove(i);
-                    out.push((name, Ok(v)));
+                    let (name, v, _, event) = held.remove(i);
+                    out.push((name, Ok(v), event));
                 }
                 None => break,
             }

@@ -1,11 +1,16 @@
-//! Address events streamed from the load balancers over the SSH connections kockpit already holds:
-//! `ip -o monitor address` on each host running keepalived. A line about the VIP (the new owner's
-//! address added, the old owner's deleted) makes the VRRP probe of that host look at once, so a move
-//! reaches the model as the kernel makes it instead of at the next poll. The probe stays the one
-//! source of the facts; the stream only says when to look. While a host's stream runs, its poll
-//! slows to [`STREAMED_POLL`]; a stream that fails is marked failed with its reason, the host is
-//! polled at the normal interval again, and the stream is restarted with backoff (looked at once as
-//! soon as it runs again, so nothing between is lost).
+//! Events streamed from the HA hosts over the SSH connections kockpit already holds, so a change
+//! reaches the model as the host makes it instead of at the next poll:
+//! - address events (`ip -o monitor address`) on each host running keepalived: a line about the VIP
+//!   (the new owner's address added, the old owner's deleted);
+//! - the daemons' own messages (`journalctl -f -u keepalived -u haproxy`): keepalived's transitions
+//!   (`Entering MASTER STATE`, priority changes, scripts failing), haproxy's server changes (`Server
+//!   be/m2 is DOWN`), and either daemon's processes coming or going.
+//!
+//! A line that matters makes the probe of that daemon on that host look at once (the probe stays the
+//! one source of facts; the stream only says when to look). While a part streams, the daemon's poll
+//! slows to [`STREAMED_POLL`]; a stream that fails is marked failed with its reason, the host is polled
+//! at the normal interval again, and the stream is restarted with backoff (looked at once as soon as it
+//! runs again, so nothing between is lost).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,35 +24,92 @@ use crate::transport::readonly::script_command;
 use crate::transport::scripts;
 use crate::transport::ssh::{SshPool, StreamChunk};
 
-/// The poll of a host whose address stream runs: the consistency check, not the detector.
+/// The poll of a daemon whose events stream: the consistency check, not the detector.
 pub const STREAMED_POLL: Duration = Duration::from_secs(5);
 
-/// A host's address stream.
+/// How long a stream with nothing to follow (no unit's messages in the journal) waits before looking
+/// again: what it lacks does not change by the second.
+const NOTHING_TO_FOLLOW: Duration = Duration::from_secs(300);
+
+/// A poke that is no event on the host (a stream started or stopped): look, and say nothing of why.
+const NO_EVENT: &str = "";
+
+/// The parts of a host's streams, as [`WatchStates`] names them.
+pub const ADDR: &str = "address events";
+pub const KEEPALIVED: &str = "keepalived";
+pub const HAPROXY: &str = "haproxy";
+
+/// One streamed part of a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchState {
     Starting,
     Up,
+    /// The stream failed or ended: why.
     Failed(String),
+    /// This part cannot be followed on this host (its messages are not in the journal...): why.
+    Off(String),
 }
 
-/// Every watched host's stream state, shared between the streams and the VRRP rounds.
+/// Every watched host's streams, shared between the streams and the probe rounds.
 #[derive(Debug, Clone, Default)]
-pub struct WatchStates(Arc<Mutex<HashMap<String, WatchState>>>);
+pub struct WatchStates(Arc<Mutex<HashMap<(String, &'static str), WatchState>>>);
 
 impl WatchStates {
-    pub fn set(&self, host: &str, s: WatchState) {
+    pub fn set(&self, host: &str, part: &'static str, s: WatchState) {
         if let Ok(mut m) = self.0.lock() {
-            m.insert(host.to_string(), s);
+            m.insert((host.to_string(), part), s);
         }
     }
 
-    pub fn get(&self, host: &str) -> Option<WatchState> {
-        self.0.lock().ok().and_then(|m| m.get(host).cloned())
+    pub fn get(&self, host: &str, part: &'static str) -> Option<WatchState> {
+        self.0.lock().ok().and_then(|m| m.get(&(host.to_string(), part)).cloned())
     }
 
-    /// Whether `host`'s stream runs (its poll may slow down).
-    pub fn is_up(&self, host: &str) -> bool {
-        self.get(host) == Some(WatchState::Up)
+    /// Whether `host`'s `part` streams (its poll may slow down).
+    pub fn is_up(&self, host: &str, part: &'static str) -> bool {
+        self.get(host, part) == Some(WatchState::Up)
+    }
+
+    /// What the source of a `part` observation of `host` adds about how it was learnt and how it will
+    /// be (empty when nothing streams it); `event` names the event this look answers.
+    pub fn source_note(&self, host: &str, parts: &[&'static str], event: Option<&str>, polling: Duration) -> String {
+        let mut up = Vec::new();
+        let mut failed = Vec::new();
+        let name = |p: &str| if p == ADDR { ADDR.to_string() } else { format!("{p} log") };
+        for p in parts {
+            match self.get(host, p) {
+                Some(WatchState::Up) => up.push(name(p)),
+                Some(WatchState::Failed(why) | WatchState::Off(why)) => failed.push((p, why)),
+                _ => {}
+            }
+        }
+        let mut s = String::new();
+        if up.is_empty() {
+            let every = super::show_secs(polling.as_secs_f64());
+            match parts.iter().find_map(|p| match self.get(host, p) {
+                Some(WatchState::Failed(why)) => Some(why),
+                _ => None,
+            }) {
+                Some(why) => s += &format!("; ssh stream FAILED: {why}; polling every {every}"),
+                None => {
+                    if let Some((p, why)) = failed.first() {
+                        s += &format!("; {} not streamed: {why}; polling every {every}", name(p));
+                    }
+                }
+            }
+            return s;
+        }
+        match event.filter(|e| !e.is_empty()) {
+            Some(e) => s += &format!("; {e}"),
+            None => s += &format!("; {} streamed", up.join(" and ")),
+        }
+        for (p, why) in failed {
+            match self.get(host, p) {
+                Some(WatchState::Failed(_)) => s += &format!("; {} stream FAILED: {why}", name(p)),
+                _ => s += &format!("; {} not streamed: {why}", name(p)),
+            }
+        }
+        s
     }
 }
 
@@ -58,30 +120,183 @@ pub fn names_vip(line: &str, vip: Option<IpAddr>) -> bool {
     line.split_whitespace().any(|w| w.split('/').next() == Some(want.as_str()))
 }
 
-/// Follow `ssh_host`'s address events until `pokes` closes, sending `name` on `pokes` for every line
-/// about the VIP and once whenever the stream (re)starts.
-pub async fn watch_addresses(
-    pool: SshPool,
-    name: String,
-    ssh_host: String,
-    vip: Option<IpAddr>,
-    states: WatchStates,
-    pokes: mpsc::UnboundedSender<String>,
-    open_timeout: Duration,
-) {
-    let mut backoff = Backoff::new(Duration::from_secs(1), 2.0, Duration::from_secs(30)).with_jitter(0.2);
+/// Which daemon's state a message of keepalived's or haproxy's speaks of, if any: the look it calls
+/// for. The wordings are 2.x's and 1.3's (keepalived), 1.8 to 3.x's (haproxy).
+pub fn message_about(line: &str) -> Option<&'static str> {
+    const HAPROXY_SAYS: &[&str] = &[
+        " is DOWN",
+        " is UP",
+        " is going DOWN",
+        "enters maintenance",
+        "leaving forced maintenance",
+        "leaving maintenance",
+        " is DRAIN",
+        "no server available",
+        "Health check for",
+        "changed its IP",
+        "Reloading HAProxy",
+        "Loading success",
+        "exited with code",
+    ];
+    const KEEPALIVED_SAYS: &[&str] =
+        &["STATE", "priority", "Stopping", "Stopped", "Starting", "now returning", "succeeded", "failed", "fault", "Reload"];
+    if HAPROXY_SAYS.iter().any(|w| line.contains(w)) {
+        return Some(HAPROXY);
+    }
+    if line.contains("gratuitous") {
+        return None;
+    }
+    KEEPALIVED_SAYS.iter().any(|w| line.contains(w)).then_some(KEEPALIVED)
+}
+
+/// Where a stream's pokes go: the host's name on the channel of the probe that should look.
+#[derive(Clone)]
+pub struct Pokes {
+    pub vrrp: Option<mpsc::UnboundedSender<(String, &'static str)>>,
+    pub haproxy: Option<mpsc::UnboundedSender<(String, &'static str)>>,
+}
+
+impl Pokes {
+    fn send(&self, daemon: &str, host: &str, event: &'static str) {
+        let to = if daemon == HAPROXY { &self.haproxy } else { &self.vrrp };
+        if let Some(t) = to {
+            let _ = t.send((host.to_string(), event));
+        }
+    }
+
+    fn all(&self, host: &str, event: &'static str) {
+        self.send(KEEPALIVED, host, event);
+        self.send(HAPROXY, host, event);
+    }
+
+    /// Resolves once no probe listens any more (the app hung up).
+    async fn closed(&self) {
+        match (&self.vrrp, &self.haproxy) {
+            (Some(a), Some(b)) => tokio::select! { _ = a.closed() => {}, _ = b.closed() => {} },
+            (Some(a), None) | (None, Some(a)) => a.closed().await,
+            (None, None) => {}
+        }
+    }
+}
+
+/// A host's streams: where to reach it and whom to tell.
+#[derive(Clone)]
+pub struct Watch {
+    pub pool: SshPool,
+    pub name: String,
+    pub ssh_host: String,
+    pub states: WatchStates,
+    pub pokes: Pokes,
+    pub open_timeout: Duration,
+}
+
+/// Follow `w`'s address events until no probe listens, poking the VRRP probe for every line about the
+/// VIP and once whenever the stream (re)starts.
+pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>) {
     let cmd = script_command(scripts::ADDR_WATCH_SCRIPT, &[]);
-    while !pokes.is_closed() {
-        states.set(&name, WatchState::Starting);
-        let why = match pool.stream(&ssh_host, &cmd, open_timeout).await {
-            Err(e) => super::ssh_reason(&e),
+    let parts = [ADDR];
+    follow(&w, &cmd, &parts, "address stream", |line, w| {
+        if line == "@@kockpit-watching" {
+            w.states.set(&w.name, ADDR, WatchState::Up);
+            return Seen::Running;
+        }
+        if names_vip(line, vip) {
+            w.pokes.send(KEEPALIVED, &w.name, "address event");
+        }
+        Seen::Line
+    })
+    .await
+}
+
+/// Follow the journal of `units` (keepalived, haproxy) on `w`'s host until no probe listens, poking
+/// the probe of the daemon a message speaks of, or whose processes changed.
+pub async fn watch_logs(w: Watch, units: Vec<&'static str>) {
+    let cmd = script_command(scripts::LOG_WATCH_SCRIPT, &units);
+    follow(&w, &cmd, &units, "log stream", |line, w| match log_line(line, &units) {
+        LogLine::Watching(up) => {
+            for u in up {
+                w.states.set(&w.name, u, WatchState::Up);
+            }
+            Seen::Running
+        }
+        LogLine::Off(u, why) => {
+            w.states.set(&w.name, u, WatchState::Off(why));
+            Seen::Line
+        }
+        LogLine::Processes(u) => {
+            w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy processes changed" } else { "keepalived processes changed" });
+            Seen::Line
+        }
+        LogLine::About(u) => {
+            w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy log event" } else { "keepalived log event" });
+            Seen::Line
+        }
+        LogLine::Other => Seen::Line,
+    })
+    .await
+}
+
+/// What a line of the log stream says, about one of `units` (the ones asked for; others are ignored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogLine {
+    /// The stream runs, following these units.
+    Watching(Vec<&'static str>),
+    /// This unit cannot be followed here: why (bounded, no control characters).
+    Off(&'static str, String),
+    /// This daemon's processes changed.
+    Processes(&'static str),
+    /// A message about this daemon's state.
+    About(&'static str),
+    Other,
+}
+
+/// Read one line of the log stream (its own `@@kockpit-` lines, or a daemon's message).
+pub fn log_line(line: &str, units: &[&'static str]) -> LogLine {
+    let part = |name: &str| units.iter().copied().find(|u| *u == name);
+    if let Some(rest) = line.strip_prefix("@@kockpit-watching") {
+        return LogLine::Watching(rest.split_whitespace().filter_map(part).collect());
+    }
+    if let Some(rest) = line.strip_prefix("@@kockpit-off ") {
+        let (u, why) = rest.split_once(' ').unwrap_or((rest, "cannot be followed"));
+        return match part(u) {
+            Some(u) => LogLine::Off(u, why.chars().filter(|c| !c.is_control()).take(200).collect()),
+            None => LogLine::Other,
+        };
+    }
+    if let Some(rest) = line.strip_prefix("@@kockpit-pids ") {
+        return rest.split_whitespace().next().and_then(part).map_or(LogLine::Other, LogLine::Processes);
+    }
+    message_about(line).and_then(part).map_or(LogLine::Other, LogLine::About)
+}
+
+enum Seen {
+    /// The remote side says the stream runs.
+    Running,
+    Line,
+}
+
+/// Run `cmd` on `w`'s host as a stream, handing every line to `on_line`, restarting it with backoff
+/// whenever it ends, until no probe listens. `parts` are the states it owns.
+async fn follow<F>(w: &Watch, cmd: &str, parts: &[&'static str], what: &str, mut on_line: F)
+where
+    F: FnMut(&str, &Watch) -> Seen,
+{
+    let mut backoff = Backoff::new(Duration::from_secs(1), 2.0, Duration::from_secs(30)).with_jitter(0.2);
+    loop {
+        for p in parts {
+            if !matches!(w.states.get(&w.name, p), Some(WatchState::Failed(_) | WatchState::Off(_))) {
+                w.states.set(&w.name, p, WatchState::Starting);
+            }
+        }
+        let (why, ran) = match w.pool.stream(&w.ssh_host, cmd, w.open_timeout).await {
+            Err(e) => (super::ssh_reason(&e), false),
             Ok(mut stream) => {
                 let (mut buf, mut stderr) = (Vec::<u8>::new(), String::new());
                 let mut up = false;
                 loop {
                     let chunk = tokio::select! {
                         c = stream.next() => c,
-                        _ = pokes.closed() => return,
+                        _ = w.pokes.closed() => return,
                     };
                     match chunk {
                         Some(StreamChunk::Stdout(d)) => {
@@ -89,14 +304,11 @@ pub async fn watch_addresses(
                             while let Some(i) = buf.iter().position(|b| *b == b'\n') {
                                 let line: Vec<u8> = buf.drain(..=i).collect();
                                 let line = String::from_utf8_lossy(&line);
-                                if line.trim_end() == "@@kockpit-watching" {
+                                if let Seen::Running = on_line(line.trim_end(), w) {
                                     up = true;
                                     backoff.reset();
-                                    states.set(&name, WatchState::Up);
                                     // look once now that the stream runs: what changed while it did not
-                                    let _ = pokes.send(name.clone());
-                                } else if names_vip(&line, vip) {
-                                    let _ = pokes.send(name.clone());
+                                    w.pokes.all(&w.name, NO_EVENT);
                                 }
                             }
                             // a line never ends: keep the memory bounded
@@ -117,17 +329,25 @@ pub async fn watch_addresses(
                     Ok(None) => "closed".to_string(),
                     Err(e) => e,
                 };
-                let what = if up { "address stream ended" } else { "address stream did not start" };
-                if stderr.is_empty() { format!("{what}: {how}") } else { format!("{what}: {stderr} ({how})") }
+                let state = if up { "ended" } else { "did not start" };
+                let why = if stderr.is_empty() { format!("{what} {state}: {how}") } else { format!("{what} {state}: {stderr} ({how})") };
+                (why, stream.exit() == Ok(Some(0)) && !up)
             }
         };
-        tracing::info!(host = %name, "{why}");
-        states.set(&name, WatchState::Failed(why));
+        // a clean exit without starting: every part was reported as not followable, with its reason
+        let nothing_to_follow = ran && parts.iter().all(|p| matches!(w.states.get(&w.name, p), Some(WatchState::Off(_))));
+        if !nothing_to_follow {
+            tracing::info!(host = %w.name, "{why}");
+            for p in parts {
+                w.states.set(&w.name, p, WatchState::Failed(why.clone()));
+            }
+        }
         // the host is polled at the normal interval meanwhile; a poke now reports the failure at once
-        let _ = pokes.send(name.clone());
+        w.pokes.all(&w.name, NO_EVENT);
+        let wait = if nothing_to_follow { NOTHING_TO_FOLLOW } else { backoff.next_delay() };
         tokio::select! {
-            _ = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = pokes.closed() => return,
+            _ = tokio::time::sleep(wait) => {}
+            _ = w.pokes.closed() => return,
         }
     }
 }
@@ -149,13 +369,72 @@ mod tests {
     }
 
     #[test]
-    fn states_are_shared() {
+    fn messages_name_the_daemon_to_look_at() {
+        // haproxy 2.6's warning on stderr and its log line; 1.8's wording of a backend left empty
+        for l in [
+            "[WARNING]  (8099) : Server kube-apiserver/m2 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\"",
+            "Server kube-apiserver/m2 is UP, reason: Layer7 check passed, code: 200, check duration: 2ms.",
+            "Server kube_apiserver/m1 is going DOWN for maintenance. 2 active and 0 backup servers left.",
+            "backend kube_apiserver has no server available!",
+            "[NOTICE]   (8091) : Loading success.",
+        ] {
+            assert_eq!(message_about(l), Some(HAPROXY), "{l}");
+        }
+        // keepalived 2.2 (console), 1.3 (syslog) and a tracking script
+        for l in [
+            "Fri Dec  4 14:59:41 2026: (VI_1) Entering BACKUP STATE (init)",
+            "Keepalived_vrrp[812]: VRRP_Instance(VI_1) Transition to MASTER STATE",
+            "(VI_1) Changing effective priority from 100 to 80",
+            "VRRP_Script(chk_haproxy) failed (exited with status 1)",
+            "Stopping",
+        ] {
+            assert_eq!(message_about(l), Some(KEEPALIVED), "{l}");
+        }
+        for l in ["Fri Dec  4 14:59:44 2026: Sending gratuitous ARP on eth0 for 10.213.0.100", "Connect from 10.0.0.5:5122 to ...", ""] {
+            assert_eq!(message_about(l), None, "{l}");
+        }
+    }
+
+    #[test]
+    fn the_log_streams_own_lines() {
+        let units = [KEEPALIVED, HAPROXY];
+        assert_eq!(log_line("@@kockpit-watching keepalived haproxy", &units), LogLine::Watching(vec![KEEPALIVED, HAPROXY]));
+        assert_eq!(log_line("@@kockpit-watching haproxy other", &units), LogLine::Watching(vec![HAPROXY]));
+        assert_eq!(
+            log_line("@@kockpit-off haproxy no journal entries for unit haproxy\x1b[2J", &units),
+            LogLine::Off(HAPROXY, "no journal entries for unit haproxy[2J".into())
+        );
+        assert_eq!(log_line("@@kockpit-off sshd nope", &units), LogLine::Other, "a unit not asked for");
+        assert_eq!(log_line("@@kockpit-pids keepalived 812 813", &units), LogLine::Processes(KEEPALIVED));
+        assert_eq!(log_line("@@kockpit-pids haproxy ", &[KEEPALIVED]), LogLine::Other);
+        assert_eq!(log_line("Server be/m1 is DOWN, reason: x", &units), LogLine::About(HAPROXY));
+        assert_eq!(log_line("Server be/m1 is DOWN, reason: x", &[KEEPALIVED]), LogLine::Other, "haproxy not followed here");
+    }
+
+    #[test]
+    fn states_are_shared_per_part_and_the_source_says_what_streams() {
         let s = WatchStates::default();
         let t = s.clone();
-        assert!(!s.is_up("lb1"));
-        t.set("lb1", WatchState::Up);
-        assert!(s.is_up("lb1"));
-        t.set("lb1", WatchState::Failed("gone".into()));
-        assert_eq!(s.get("lb1"), Some(WatchState::Failed("gone".into())));
+        let poll = Duration::from_millis(500);
+        assert!(!s.is_up("lb1", ADDR));
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll), "", "nothing streams: nothing said");
+        t.set("lb1", ADDR, WatchState::Up);
+        assert!(s.is_up("lb1", ADDR) && !s.is_up("lb1", KEEPALIVED) && !s.is_up("lb2", ADDR));
+        t.set("lb1", KEEPALIVED, WatchState::Off("no journal entries for unit keepalived".into()));
+        assert_eq!(
+            s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll),
+            "; address events streamed; keepalived log not streamed: no journal entries for unit keepalived"
+        );
+        t.set("lb1", KEEPALIVED, WatchState::Up);
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], Some("keepalived log event"), poll), "; keepalived log event");
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll), "; address events and keepalived log streamed");
+        t.set("lb1", ADDR, WatchState::Failed("gone".into()));
+        t.set("lb1", KEEPALIVED, WatchState::Failed("gone".into()));
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll), "; ssh stream FAILED: gone; polling every 0.5 s");
+        t.set("lb1", KEEPALIVED, WatchState::Off("no journal entries for unit keepalived".into()));
+        assert_eq!(
+            s.source_note("lb1", &[KEEPALIVED], None, poll),
+            "; keepalived log not streamed: no journal entries for unit keepalived; polling every 0.5 s"
+        );
     }
 }

@@ -383,6 +383,57 @@ s=$?
 kill "$w" 2>/dev/null
 exit "$s""#;
 
+/// The daemons' own messages, followed for as long as the channel is open. `$@`: the units whose
+/// journal is followed (keepalived, haproxy). Prints `@@kockpit-off UNIT WHY` for a unit that cannot be
+/// followed (no journal entries for it: its messages go elsewhere; the journal not readable), then
+/// `@@kockpit-watching UNIT...` once `journalctl -f` runs, then the units' messages as they are written.
+/// Beside it, when `pidof` is there, `@@kockpit-pids UNIT PIDS` whenever a daemon's processes change
+/// (looked at every second on the host: a daemon killed outright writes no message). Ends (and
+/// everything it started) when its standard input closes.
+pub const LOG_WATCH_SCRIPT: &str = r#"command -v journalctl >/dev/null 2>&1 || { echo "journalctl is not installed on this host (no systemd journal)" >&2; exit 127; }
+case $(journalctl --no-pager -n 0 2>&1 >/dev/null) in
+  *"No journal files"*) echo "no systemd journal on this host (no journal files)" >&2; exit 3;;
+esac
+u=
+for x; do
+  case $x in ''|*[!A-Za-z0-9_.@-]*) echo "bad unit name" >&2; exit 2;; esac
+  if [ -n "$(journalctl -q --no-pager -n 1 -o cat -u "$x" 2>/dev/null)" ]; then u="$u $x"
+  else
+    case $(journalctl --no-pager -n 0 2>&1) in
+      *"not seeing messages"*|*"insufficient permissions"*|*"ermission denied"*) echo "@@kockpit-off $x $(id -un) cannot read the system journal (not in group adm or systemd-journal)";;
+      *) echo "@@kockpit-off $x no journal entries for unit $x: its messages go elsewhere";;
+    esac
+  fi
+done
+[ -n "$u" ] || exit 0
+set --
+for x in $u; do set -- "$@" -u "$x"; done
+exec 3<&0
+journalctl -q --no-pager -f -n 0 -o cat "$@" <&- 3<&- &
+t=$!
+p=
+if command -v pidof >/dev/null 2>&1; then
+  (for x in $u; do eval "o_$x=-"; done
+   while kill -0 "$t" 2>/dev/null; do
+     for x in $u; do
+       n=$(pidof "$x" 2>/dev/null | tr ' ' '\n' | sort -n | tr '\n' ' ')
+       eval "o=\$o_$x"
+       [ "$n" = "$o" ] || { [ "$o" = - ] || echo "@@kockpit-pids $x $n"; eval "o_$x=\$n"; }
+     done
+     sleep 1
+   done) <&- 3<&- &
+  p=$!
+fi
+{ cat <&3 >/dev/null 2>&1; kill "$t" $p 2>/dev/null; } >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+sleep 0.1 2>/dev/null || sleep 1
+kill -0 "$t" 2>/dev/null && echo "@@kockpit-watching$u"
+wait "$t"
+s=$?
+kill "$w" $p 2>/dev/null
+exit "$s""#;
+
 /// The tail script. `$1` journal|file, `$2` the unit or path, `$3` lines of history, `$4` 1 = follow.
 pub const TAIL_SCRIPT: &str = r#"kind=$1 what=$2 n=$3 follow=$4
 case $n in ''|*[!0-9]*) echo "bad line count" >&2; exit 2;; esac

@@ -1,0 +1,144 @@
+//! Detection measured from the daemons' own clocks: the instant keepalived, haproxy or etcd wrote
+//! that it changed (its journal or log timestamp) to the instant the model shows it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kockpit::etcd::{CredentialSource, EtcdSettings, TunnelMode};
+use kockpit::inventory::Plan;
+use kockpit::model::{EtcdView, Observation, Payload};
+
+use super::{Live, env_var, ha, report};
+
+/// The journal timestamp of the newest message of `unit` on `host` containing `needle`.
+pub fn journal_ts(host: &str, unit: &str, needle: &str) -> Option<SystemTime> {
+    let out = ha(&["exec", host, "journalctl", "-q", "--no-pager", "-u", unit, "-o", "json", "-n", "300"]).ok()?;
+    out.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["MESSAGE"].as_str().is_some_and(|m| m.contains(needle)))
+        .and_then(|v| v["__REALTIME_TIMESTAMP"].as_str().and_then(|t| t.parse::<u64>().ok()))
+        .map(|us| UNIX_EPOCH + Duration::from_micros(us))
+}
+
+/// `seen - at`, when `at` is not after `seen` (a clock that went back says nothing).
+pub fn since(at: Option<SystemTime>, seen: SystemTime) -> Option<Duration> {
+    seen.duration_since(at?).ok()
+}
+
+/// keepalived's priority change on a backup that moves no address: lb2's demotion file (its
+/// track_file) written, keepalived logs `Changing effective priority`, the model shows the new one.
+pub async fn keepalived_priority(live: &mut Live, rounds: usize) {
+    let prio = |m: &kockpit::model::Model| m.vrrp.get("lb2").and_then(|s| s.data.as_ref()).map(|v| v.effective_priority);
+    let Some(before) = prio(&live.model) else {
+        eprintln!("ha_probe: no priority of lb2's");
+        return;
+    };
+    let mut lat = Vec::new();
+    for _ in 0..rounds {
+        for (v, lowered) in [(1, true), (0, false)] {
+            let _ = ha(&["exec", "lb2", "sh", "-c", &format!("echo {v} >/etc/keepalived/kockpit-demote")]);
+            let ok = live.until(Duration::from_secs(10), |m| if lowered { prio(m) < Some(before) } else { prio(m) == Some(before) }).await;
+            let seen = SystemTime::now();
+            if ok.is_some()
+                && let Some(d) = since(journal_ts("lb2", "keepalived", "Changing effective priority"), seen)
+            {
+                lat.push(d);
+            }
+        }
+    }
+    report("keepalived priority (its log -> model)", &lat);
+}
+
+/// The instant the model saw something, and keepalived's own record of the MASTER transition on lb2.
+pub fn keepalived_master(seen: SystemTime) -> Option<Duration> {
+    since(journal_ts("lb2", "keepalived", "Entering MASTER STATE"), seen)
+}
+
+/// haproxy's own record of marking m2 DOWN on lb1.
+pub fn haproxy_down(seen: SystemTime) -> Option<Duration> {
+    since(journal_ts("lb1", "haproxy", "m2 is DOWN"), seen)
+}
+
+/// The newest election etcd's members logged: the earliest `elected leader ... at term T` of the
+/// highest term, from the lab's etcd logs (zap JSON, millisecond timestamps).
+fn election_ts(lab_dir: &str) -> Option<SystemTime> {
+    let mut best: Option<(u64, chrono::DateTime<chrono::Utc>)> = None;
+    for m in ["m1", "m2", "m3"] {
+        let text = std::fs::read_to_string(format!("{lab_dir}/log/{m}.etcd.log")).unwrap_or_default();
+        for l in text.lines().filter(|l| l.contains("elected leader")) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else { continue };
+            let msg = v["msg"].as_str().unwrap_or("");
+            let Some(term) = msg.rsplit("at term ").next().and_then(|t| t.trim().parse::<u64>().ok()) else { continue };
+            let Some(ts) = v["ts"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else { continue };
+            let ts = ts.with_timezone(&chrono::Utc);
+            best = match best {
+                Some((bt, bts)) if bt > term || (bt == term && bts <= ts) => Some((bt, bts)),
+                _ => Some((term, ts)),
+            };
+        }
+    }
+    best.map(|(_, ts)| UNIX_EPOCH + Duration::from_millis(ts.timestamp_millis().max(0) as u64))
+}
+
+async fn next_view(rx: &mut tokio::sync::mpsc::Receiver<kockpit::backend::BackendEvent>, limit: Duration) -> Option<EtcdView> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(kockpit::backend::BackendEvent::Obs(Observation { payload: Payload::Etcd(Ok(v)), .. }))) => return Some(v),
+            Ok(Some(_)) => {}
+            _ => return None,
+        }
+    }
+}
+
+/// etcd's leader killed: from the new leader's election (etcd's log) to kockpit's etcd probe showing
+/// it, with the probe's defaults (full poll every second, leadership looked at every 200 ms).
+pub async fn etcd_leader(plan: &Plan, env: &str, rounds: usize) {
+    let lab_dir = env_var(env, "KOCKPIT_LAB_DIR");
+    let mut s = EtcdSettings::from_plan(plan);
+    s.credentials = CredentialSource::Files {
+        ca: env_var(env, "KOCKPIT_LAB_ETCD_CA").into(),
+        cert: env_var(env, "KOCKPIT_LAB_ETCD_CERT").into(),
+        key: env_var(env, "KOCKPIT_LAB_ETCD_KEY").into(),
+    };
+    s.tunnel = TunnelMode::Never;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let task = tokio::spawn(kockpit::etcd::run_probe(s, None, None, tx));
+    let mut lat = Vec::new();
+    for _ in 0..rounds {
+        // three members and a leader first
+        let mut old = None;
+        for _ in 0..60 {
+            match next_view(&mut rx, Duration::from_secs(5)).await {
+                Some(v) if v.healthy() == 3 && v.leader().is_some() => {
+                    old = v.leader().map(|l| l.name.clone());
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(old) = old else {
+            eprintln!("ha_probe: etcd not at rest with 3 members");
+            break;
+        };
+        let o = old.clone();
+        let stop = tokio::task::spawn_blocking(move || ha(&["stop", &o, "etcd"]));
+        let mut seen = None;
+        while let Some(v) = next_view(&mut rx, Duration::from_secs(15)).await {
+            if v.leader().is_some_and(|l| l.name != old) {
+                seen = Some(SystemTime::now());
+                break;
+            }
+        }
+        let _ = stop.await;
+        if let Some(seen) = seen
+            && let Some(d) = since(election_ts(&lab_dir), seen)
+        {
+            lat.push(d);
+        }
+        let o = old.clone();
+        let _ = tokio::task::spawn_blocking(move || ha(&["start", &o, "etcd"])).await;
+    }
+    task.abort();
+    report("etcd new leader (its election -> model)", &lat);
+}
