@@ -303,6 +303,7 @@ fn main() {
         pushed::keepalived_priority(&mut live, rounds).await;
         drop(live);
         pushed::etcd_leader(&plan, &env, rounds).await;
+        pushed::commands_per_minute(&plan, &settings, Duration::from_secs(60)).await;
 
         // Sweep of 50 aliases over reused connections.
         let cfg = sweep_config(&ssh_config, 50);

@@ -4,7 +4,8 @@
 //! priority change that moves nothing, and haproxy marking a server DOWN and UP are each seen through a
 //! stream (the observation that shows it answers an event, while the host's poll has slowed to 5 s),
 //! and killing a stream's remote process falls back to polling, which the source says, until the
-//! stream is back.
+//! stream is back. Each host's facts come the same way: one stream printing them every second, polled
+//! while it is down.
 //!
 //! `#[ignore]`d; as root: `cargo test --test lab_streams -- --include-ignored --test-threads=1`.
 
@@ -349,4 +350,67 @@ async fn a_killed_log_stream_falls_back_to_polling_haproxy_and_comes_back() {
     assert!(t0.elapsed() < Duration::from_secs(3), "polled at the normal interval while the stream is down");
     until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's log stream back", |s| s.source.contains("haproxy log streamed")).await;
     assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "exactly one log stream after the restart, the old one gone");
+}
+
+/// Apply events until `pred` holds for a Hosts observation of `host`; its source.
+async fn until_facts(live: &mut Live, host: &str, limit: Duration, what: &str, pred: impl Fn(&str, bool) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            panic!("timed out after {limit:?} waiting for: {what}\n{}", describe(&live.model));
+        }
+        match tokio::time::timeout(left, live.handle.events.recv()).await {
+            Ok(Some(BackendEvent::Obs(o))) => {
+                let seen = match &o.payload {
+                    Payload::Host { host: h, result } if h == host => Some((o.source.clone(), result.is_ok())),
+                    _ => None,
+                };
+                live.model.apply(o);
+                if let Some((source, ok)) = seen
+                    && pred(&source, ok)
+                {
+                    return source;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Kills, by PID, every process of kockpit's facts stream on `host` (that host's namespace only).
+fn kill_facts_stream_on(lab: &Lab, host: &str) -> usize {
+    // (the pattern is split so that this script's own command line does not match it)
+    let script = r#"me=$(readlink /proc/self/ns/net); n=0; pat="facts""() {"
+for p in /proc/[0-9]*; do
+  [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] || continue
+  case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in *"$pat"*) kill "${p#/proc/}" && n=$((n+1));; esac
+done
+echo "killed $n""#;
+    let out = lab.ha_ok(&["exec", host, "sh", "-c", script]);
+    out.lines().find_map(|l| l.trim().strip_prefix("killed ")).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn host_facts_stream_every_second_fall_back_to_polling_and_come_back() {
+    let lab = lab();
+    let mut live = lab.live();
+    until_facts(&mut live, "m1", Duration::from_secs(30), "m1's facts streamed", |s, ok| ok && s == "ssh m1; facts streamed").await;
+    // every second, with nothing asked for
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        until_facts(&mut live, "m1", Duration::from_secs(3), "the next frame", |s, ok| ok && s.ends_with("facts streamed")).await;
+    }
+    let took = t0.elapsed();
+    assert!(took > Duration::from_millis(1500) && took < Duration::from_secs(5), "three frames a second apart: {took:?}");
+    assert!(kill_facts_stream_on(&lab, "m1") >= 1, "kockpit's facts stream runs on m1");
+    let s =
+        until_facts(&mut live, "m1", Duration::from_secs(10), "m1's source says the stream failed", |s, _| s.contains("ssh stream FAILED"))
+            .await;
+    assert!(s.contains("facts stream ended") && s.contains("polling every 1.0 s"), "{s}");
+    until_facts(&mut live, "m1", Duration::from_secs(30), "m1's facts stream back", |s, ok| ok && s == "ssh m1; facts streamed").await;
+    assert!(kill_facts_stream_on(&lab, "m1") >= 1, "the stream runs again");
 }

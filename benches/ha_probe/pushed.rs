@@ -142,3 +142,39 @@ pub async fn etcd_leader(plan: &Plan, env: &str, rounds: usize) {
     task.abort();
     report("etcd new leader (its election -> model)", &lat);
 }
+
+/// Commands sent to each host over a quiet minute, with the streams and without (every daemon and
+/// the host facts polled): kockpit's own count, by host.
+pub async fn commands_per_minute(plan: &Plan, settings: &kockpit::probe::LiveSettings, window: Duration) {
+    for streams in [false, true] {
+        let settings = kockpit::probe::LiveSettings { streams, ..settings.clone() };
+        let pool = match kockpit::transport::ssh::SshPool::load(settings.pool_options(plan)).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("ha_probe: pool: {e}");
+                return;
+            }
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+        let mut tasks = tokio::task::JoinSet::new();
+        kockpit::probe::start_probes(&mut tasks, plan, &settings, pool.clone(), &tx);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        // the streams started and the first looks done
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let before = pool.commands_sent();
+        tokio::time::sleep(window).await;
+        let after = pool.commands_sent();
+        let per_min = |h: &str| {
+            let n = after.get(h).copied().unwrap_or(0).saturating_sub(before.get(h).copied().unwrap_or(0));
+            n as f64 * 60.0 / window.as_secs_f64()
+        };
+        let mut hosts: Vec<&String> = after.keys().collect();
+        hosts.sort();
+        let row: Vec<String> = hosts.iter().map(|h| format!("{h} {:.0}", per_min(h))).collect();
+        println!("commands per host per minute, {}: {}", if streams { "streamed" } else { "polled only" }, row.join(", "));
+        tasks.abort_all();
+        drop(tx);
+        let _ = drain.await;
+        pool.close_all().await;
+    }
+}

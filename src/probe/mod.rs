@@ -15,6 +15,7 @@ pub mod access;
 pub mod actions;
 pub mod clients;
 pub mod endpoint;
+pub mod factstream;
 pub mod failover;
 pub mod haconfig;
 pub mod hapadmin;
@@ -395,15 +396,18 @@ pub const HA_CONFIG_INTERVAL: Duration = Duration::from_secs(60);
 pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSettings, pool: SshPool, tx: &mpsc::Sender<BackendEvent>) {
     let t = ProbeTargets::of(plan);
     let (timeout, budget, hosts_budget) = (settings.command_timeout, settings.budget_ms(), settings.hosts_budget_ms());
+    // each host's facts: streamed every interval (polled while the stream is down), or polled
     for h in t.hosts {
-        let pool = pool.clone();
-        every(tasks, settings.hosts_interval, tx.clone(), move || {
-            let (pool, h) = (pool.clone(), h.clone());
-            async move {
-                let result = hosts::probe_host(&pool, &h.ssh_host, timeout).await;
-                Observation::now(format!("ssh {}", h.name), hosts_budget, Payload::Host { host: h.name, result })
-            }
-        });
+        let task = factstream::FactsTask {
+            pool: pool.clone(),
+            name: h.name,
+            ssh_host: h.ssh_host,
+            interval: settings.hosts_interval,
+            timeout,
+            budget_ms: hosts_budget,
+            stream: settings.streams,
+        };
+        tasks.spawn(factstream::run(task, tx.clone()));
     }
     // the event streams of every host running keepalived or haproxy (none when streams are off)
     let states = watch::WatchStates::default();

@@ -13,7 +13,7 @@ pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"]
 /// The probe scripts and the log tail, the only other commands a read-only pool may send. The etcd
 /// one prints the etcd client key (etcd offers no way in without one): it stays in memory and is never
 /// logged.
-pub fn read_only_scripts() -> [&'static str; 11] {
+pub fn read_only_scripts() -> [&'static str; 12] {
     [
         scripts::HOST_FACTS_SCRIPT,
         scripts::VRRP_SCRIPT,
@@ -26,6 +26,7 @@ pub fn read_only_scripts() -> [&'static str; 11] {
         scripts::SNAPSHOTS_SCRIPT,
         scripts::ADDR_WATCH_SCRIPT,
         scripts::LOG_WATCH_SCRIPT,
+        scripts::FACTS_WATCH_SCRIPT,
     ]
 }
 
@@ -59,6 +60,7 @@ pub fn describe_command(cmd: &str) -> String {
         "etcd snapshots listing",
         "address watch",
         "log watch",
+        "host facts stream",
     ];
     for (script, name) in read_only_scripts().iter().zip(names) {
         if starts_script(cmd, script) {

@@ -2,9 +2,10 @@
 //! from this list and nothing else. Each is a constant POSIX sh script run as
 //! `sh -c 'SCRIPT' kockpit 'ARG'...`; the arguments are data the script only ever uses quoted.
 
-/// Prints `@@SECTION` lines followed by the facts (see `probe::parse::hostfacts`). Shell builtins
-/// where possible: a poll costs three or four forks on the host.
-pub const HOST_FACTS_SCRIPT: &str = r#"r() { l=; [ -r "$1" ] && IFS= read -r l <"$1"; [ -n "$l" ] && printf '%s\n' "$l"; }
+/// The host-facts script's text, shared by the poll and the stream.
+macro_rules! host_facts_body {
+    () => {
+        r#"r() { l=; [ -r "$1" ] && IFS= read -r l <"$1"; [ -n "$l" ] && printf '%s\n' "$l"; }
 echo @@date; date +%s.%N
 echo @@hostname; r /proc/sys/kernel/hostname
 echo @@kernel; r /proc/sys/kernel/osrelease
@@ -20,7 +21,32 @@ echo @@br_netfilter; if [ -d /sys/module/br_netfilter ]; then echo 1; else echo 
 echo @@bridge_nf_call_iptables; r /proc/sys/net/bridge/bridge-nf-call-iptables
 echo @@ip_forward; r /proc/sys/net/ipv4/ip_forward
 echo @@end
-"#;
+"#
+    };
+}
+
+/// Prints `@@SECTION` lines followed by the facts (see `probe::parse::hostfacts`). Shell builtins
+/// where possible: a poll costs three or four forks on the host.
+pub const HOST_FACTS_SCRIPT: &str = host_facts_body!();
+
+/// The host facts ([`HOST_FACTS_SCRIPT`]'s output, `@@date` to `@@end`) every `$1` seconds (a whole
+/// number, 1 to 3600), for as long as the channel is open: one long-running command instead of one
+/// per poll. Ends (and its loop) when its standard input closes.
+pub const FACTS_WATCH_SCRIPT: &str = concat!(
+    "case $1 in ''|*[!0-9]*|0) echo \"bad interval\" >&2; exit 2;; esac\n[ \"$1\" -le 3600 ] || { echo \"bad interval\" >&2; exit 2; }\nfacts() {\n",
+    host_facts_body!(),
+    r#"}
+exec 3<&0
+(while :; do facts; sleep "$1" || exit 1; done) <&- 3<&- &
+t=$!
+{ cat <&3 >/dev/null 2>&1; kill "$t" 2>/dev/null; } >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+wait "$t"
+s=$?
+kill "$w" 2>/dev/null
+exit "$s""#
+);
 
 /// Arguments: $1 the JSON dump path, $2 the notify state file ("" for none). keepalived writes a
 /// dump within milliseconds; one that has not after ~0.2 s (busy, shutting down) is not waited for.

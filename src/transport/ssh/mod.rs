@@ -233,6 +233,8 @@ struct Inner {
     slots: StdMutex<HashMap<String, Arc<Slot>>>,
     lanes: StdMutex<HashMap<(String, String), Arc<Lane>>>,
     keys: AsyncMutex<HashMap<PathBuf, Result<Arc<PrivateKey>, String>>>,
+    /// Commands sent per host (run, persistent shell and stream alike), for the figures.
+    sent: StdMutex<HashMap<String, u64>>,
 }
 
 /// A persistent remote `sh` fed probe commands on stdin (see [`SshPool::run_persistent`]).
@@ -313,8 +315,22 @@ impl SshPool {
                 slots: StdMutex::new(HashMap::new()),
                 lanes: StdMutex::new(HashMap::new()),
                 keys: AsyncMutex::new(HashMap::new()),
+                sent: StdMutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Count one command sent to `host`.
+    fn count(&self, host: &str) {
+        if let Ok(mut m) = self.inner.sent.lock() {
+            *m.entry(host.to_string()).or_default() += 1;
+        }
+    }
+
+    /// How many commands were sent to each host so far (every kind: a run, a command written to a
+    /// persistent shell, a stream started).
+    pub fn commands_sent(&self) -> HashMap<String, u64> {
+        self.inner.sent.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     pub fn mode(&self) -> AccessMode {
@@ -340,6 +356,7 @@ impl SshPool {
             tracing::warn!(host, command, mode = ?self.mode(), "refused: SSH command outside the read-only set");
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
+        self.count(host);
         let sent = self.as_sent(command, false);
         let out = self.exec(host, sent.as_deref().unwrap_or(command), timeout).await?;
         self.sudo_checked(host, sent.is_some(), out)
@@ -370,6 +387,7 @@ impl SshPool {
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
         tracing::info!(host, command, "ssh write command");
+        self.count(host);
         let sent = self.as_sent(command, true);
         let out = self.exec(host, sent.as_deref().unwrap_or(command), timeout).await?;
         self.sudo_checked(host, sent.is_some(), out)
@@ -389,6 +407,7 @@ impl SshPool {
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
         tracing::info!(host, command, "ssh write command with input");
+        self.count(host);
         let sent = self.as_sent(command, true);
         let out = self.exec_with(host, sent.as_deref().unwrap_or(command), timeout, Some(input)).await?;
         self.sudo_checked(host, sent.is_some(), out)

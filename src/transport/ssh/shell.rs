@@ -17,6 +17,7 @@ impl SshPool {
             tracing::warn!(host, command, mode = ?self.mode(), "refused: SSH command outside the read-only set");
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
+        self.count(host);
         // Everything before the command is sent is the login, on its own budget: waiting for the
         // lane, connecting, and starting the shell (the user's shell start-up files run then).
         let started = Instant::now();

@@ -14,6 +14,7 @@ impl SshPool {
             tracing::warn!(host, command, mode = ?self.mode(), "refused: SSH command outside the read-only set");
             return Err(SshError::ReadOnlyRefused { host: host.to_string(), command: command.to_string() });
         }
+        self.count(host);
         let conn = self.connection(host).await?;
         self.note_login(host, &conn, conn.login_took);
         let deadline = tokio::time::Instant::now() + open_timeout;
