@@ -1019,3 +1019,37 @@ async fn a_schedulers_warning_event_reaches_the_timeline() {
     assert_eq!(model.timeline.len(), n, "an event is told once");
     assert!(model.warnings.data.as_ref().is_some_and(|ws| ws.iter().any(|x| x.key == w.key)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn the_first_list_of_pods_says_how_many_are_coming_before_the_nodes_panel() {
+    let lab = lab("loading");
+    let admin = lab.admin().await;
+    kit::create_namespace(&admin, "kk-loading", "loading").await.unwrap();
+    for i in 0..30 {
+        kit::create(
+            &admin,
+            "/api/v1/namespaces/kk-loading/pods",
+            kit::pod_json(&format!("p{i}"), json!({"app": "l"}), None, "10m", "16Mi"),
+        )
+        .await
+        .unwrap();
+    }
+    let all: Value = kit::req(&admin, Method::GET, "/api/v1/pods", None).await.unwrap();
+    let count = all["items"].as_array().map_or(0, Vec::len) as u64;
+    assert!(count >= 30, "{count}");
+    let mut h = lab.backend(true);
+    // the progress comes first, with the API server's own count (remainingItemCount), then the nodes
+    let first = wait_for(&mut h, 30, "the pods' list progress, or the nodes", |ev| match ev {
+        BackendEvent::Obs(Observation { payload: Payload::KubeLoading(l), .. }) => Some(Ok(l.clone())),
+        BackendEvent::Obs(Observation { payload: Payload::Nodes(_), .. }) => Some(Err(())),
+        _ => None,
+    })
+    .await
+    .expect("the list's progress before the Nodes panel's first picture");
+    // (another namespace's pods may come or go meanwhile: the count is the API server's, not a guess)
+    assert_eq!((first.what.as_str(), first.done), ("pods", 0), "{first:?}");
+    let total = first.total.expect("the API server's count (remainingItemCount)");
+    assert!(total >= 30 && total.abs_diff(count) <= 5, "{total} pods said, {count} listed");
+    wait_for(&mut h, 30, "the nodes after it", |ev| nodes_of(ev).map(|_| ())).await;
+}

@@ -312,3 +312,25 @@ fn long_names_are_whole_or_visibly_cut_at_every_size() {
     }
     assert!(seen >= 6, "the names are on screen at most sizes ({seen})");
 }
+
+#[test]
+fn a_large_clusters_first_list_of_pods_says_how_far_it_is() {
+    use kockpit::model::{Loading, Observation, Payload};
+    let mut a = app("dark", &[], false);
+    let nodes = a.model.nodes.data.clone();
+    a.model.nodes = Default::default();
+    let obs = |payload| Observation { at: now(), source: "kube".into(), budget_ms: 5_000, payload };
+    assert!(a.model.apply(obs(Payload::KubeLoading(Loading { what: "pods".into(), done: 62_000, total: Some(150_000) }))));
+    let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 120, 40, now()));
+    let header = text.lines().next().unwrap_or("");
+    assert!(header.contains("loading 62,000/150,000 pods"), "the header says how far: {header}");
+    assert!(text.lines().skip(1).any(|l| l.contains("loading 62,000/150,000 pods…")), "and the Nodes panel:\n{text}");
+    // the first picture of the nodes ends it; a late progress report does not bring it back
+    assert!(a.model.apply(obs(Payload::Nodes(Ok(nodes.unwrap_or_default())))));
+    a.model.apply(obs(Payload::KubeLoading(Loading { what: "pods".into(), done: 149_000, total: None })));
+    let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 120, 40, now()));
+    assert!(!text.contains("loading"), "{text}");
+    // without a total
+    assert_eq!(Loading { what: "pods".into(), done: 1_234_567, total: None }.text(), "loading 1,234,567 pods");
+    assert_eq!(Loading { what: "pods".into(), done: 999, total: Some(5) }.text(), "loading 999/999 pods", "never more done than there are");
+}

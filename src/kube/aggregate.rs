@@ -46,6 +46,7 @@ pub(super) async fn aggregate(
                 query: String::new(),
                 convert: Arc::new(|n: LeanNode| Some((n.metadata.name.clone(), convert::node(n)))),
                 watch_timeout: wt,
+                progress: None,
             },
             msg_tx.clone(),
             Msg::Nodes,
@@ -56,7 +57,19 @@ pub(super) async fn aggregate(
         &mut tasks,
         Box::pin(reflect::run::<LeanPod, PodEntry, Msg>(
             kube.clone(),
-            Spec { path: "/api/v1/pods".into(), query: String::new(), convert: Arc::new(convert::pod), watch_timeout: wt },
+            Spec {
+                path: "/api/v1/pods".into(),
+                query: String::new(),
+                convert: Arc::new(convert::pod),
+                watch_timeout: wt,
+                // 150,000 pods take seconds to list: the screen says how far
+                progress: Some({
+                    let tx = msg_tx.clone();
+                    Arc::new(move |done, total| {
+                        let _ = tx.try_send(Msg::Loading(done, total));
+                    })
+                }),
+            },
             msg_tx.clone(),
             Msg::Pods,
             restart_rx.clone(),
@@ -73,6 +86,7 @@ pub(super) async fn aggregate(
                     query: String::new(),
                     convert,
                     watch_timeout: wt,
+                    progress: None,
                 },
                 msg_tx.clone(),
                 move |c| Msg::Leases(kind, c),
@@ -94,7 +108,7 @@ pub(super) async fn aggregate(
             &mut tasks,
             Box::pin(reflect::run::<LeanWorkload, Workload, Msg>(
                 kube.clone(),
-                Spec { path: format!("/apis/apps/v1/{}", kind.plural()), query: String::new(), convert, watch_timeout: wt },
+                Spec { path: format!("/apis/apps/v1/{}", kind.plural()), query: String::new(), convert, watch_timeout: wt, progress: None },
                 msg_tx.clone(),
                 move |c| Msg::Workloads(kind, c),
                 restart_rx.clone(),
@@ -111,6 +125,7 @@ pub(super) async fn aggregate(
                 query: "fieldSelector=type%3DWarning".into(),
                 convert: Arc::new(convert::warning),
                 watch_timeout: wt,
+                progress: None,
             },
             msg_tx.clone(),
             Msg::Warnings,
@@ -129,6 +144,7 @@ pub(super) async fn aggregate(
                     query: String::new(),
                     convert: Arc::new(|c: LeanCephCluster| convert::ceph(&c).map(|v| (c.metadata.key(), v))),
                     watch_timeout: wt,
+                    progress: None,
                 },
                 msg_tx.clone(),
                 Msg::Ceph,
@@ -148,6 +164,14 @@ pub(super) async fn aggregate(
             _ = tick.tick() => true,
             m = msg_rx.recv() => {
                 let Some(m) = m else { break };
+                if let Msg::Loading(done, total) = m {
+                    let l = crate::model::Loading { what: "pods".into(), done, total };
+                    let o = Observation { at: Utc::now(), source: SOURCE.into(), budget_ms: settings.budget.as_millis() as u64, payload: Payload::KubeLoading(l) };
+                    if tx.send(BackendEvent::Obs(o)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 let first_sync = matches!(&m, Msg::Nodes(Change::Reset(_)) | Msg::Pods(Change::Reset(_)) | Msg::Leases(_, Change::Reset(_)) | Msg::Workloads(_, Change::Reset(_)));
                 let failed = matches!(&m, Msg::Api(Err(_)) | Msg::Nodes(Change::Failed(_)) | Msg::Pods(Change::Failed(_)) | Msg::Leases(_, Change::Failed(_)));
                 let panel = state.apply(m);

@@ -66,6 +66,26 @@ pub struct Spec<T, U> {
     pub query: String,
     pub convert: Convert<T, U>,
     pub watch_timeout: Duration,
+    /// Told how far a list is while it streams in (objects so far, of how many when the API server
+    /// says): for the lists that take seconds on a large cluster.
+    pub progress: Option<Progress>,
+}
+
+/// See [`Spec::progress`].
+pub type Progress = std::sync::Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
+
+/// How many objects a list will bring: one object asked for, and the API server's
+/// `remainingItemCount` beside it (None where it does not say).
+async fn count_of<T, U>(kube: &Kube, spec: &Spec<T, U>) -> Option<u64> {
+    // a quorum read (etcd), unlike the list from the cache: never let it hold the list up long
+    let v: serde_json::Value = kube.get_json_within(&spec.url("limit=1"), Duration::from_secs(2)).await.ok()?;
+    let shown = v["items"].as_array().map_or(0, |a| a.len() as u64);
+    match v["metadata"]["remainingItemCount"].as_u64() {
+        Some(rest) => Some(rest + shown),
+        // no continuation: everything there is came back
+        None if v["metadata"]["continue"].as_str().unwrap_or("").is_empty() => Some(shown),
+        None => None,
+    }
 }
 
 impl<T, U> Spec<T, U> {
@@ -89,6 +109,7 @@ pub async fn run<T: Object, U: Send + 'static, M: Send + 'static>(
     mut restart: watch::Receiver<u64>,
 ) {
     let mut rv: Option<String> = None;
+    let mut listed_once = false;
     let mut backoff = watch_backoff(Duration::from_secs(8));
     // failures since the last good list or watch; the first one is retried at once before it is reported
     let mut failures = 0u32;
@@ -106,8 +127,32 @@ pub async fn run<T: Object, U: Send + 'static, M: Send + 'static>(
         if rv.is_none() {
             let mut items = Vec::new();
             let convert = spec.convert.clone();
-            match kube.list_streamed::<T>(&spec.url("resourceVersion=0"), |t| items.extend(convert(t)), Duration::from_secs(30)).await {
+            let progress = spec.progress.clone();
+            let total = match &progress {
+                // only the first list: a relist comes while the screen already has its picture
+                Some(p) if !listed_once => {
+                    let total = count_of(&kube, &spec).await;
+                    p(0, total);
+                    total
+                }
+                _ => None,
+            };
+            let progress = progress.filter(|_| !listed_once);
+            let (mut n, mut told) = (0u64, std::time::Instant::now());
+            let on_item = |t: T| {
+                items.extend(convert(t));
+                n += 1;
+                if let Some(p) = &progress
+                    && n % 1000 == 0
+                    && told.elapsed() >= Duration::from_millis(250)
+                {
+                    told = std::time::Instant::now();
+                    p(n, total);
+                }
+            };
+            match kube.list_streamed::<T>(&spec.url("resourceVersion=0"), on_item, Duration::from_secs(30)).await {
                 Ok(meta) => {
+                    listed_once = true;
                     rv = Some(meta.resource_version);
                     failures = 0;
                     reported = false;

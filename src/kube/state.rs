@@ -15,6 +15,8 @@ pub(super) enum Msg {
     Metrics(HashMap<String, (u64, u64)>),
     /// The liveness check: Err after two failures in a row.
     Api(Result<(), String>),
+    /// The first list of pods streaming in: so many so far, of how many (passed on as it comes).
+    Loading(u64, Option<u64>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -144,6 +146,7 @@ impl State {
                 }
                 return None;
             }
+            Msg::Loading(..) => return None,
             Msg::Metrics(m) => {
                 self.metrics = m;
                 self.mark(Panel::Nodes);

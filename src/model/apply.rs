@@ -168,6 +168,7 @@ impl Model {
                 c
             }
             Payload::Nodes(result) => {
+                self.kube_loading = None;
                 let old: BTreeMap<String, (Option<bool>, bool)> = self
                     .nodes
                     .data
@@ -229,6 +230,14 @@ impl Model {
                 c
             }
             Payload::KubeWarnings(result) => self.apply_warnings(at, &source, budget_ms, result),
+            Payload::KubeLoading(l) => {
+                // only while the Nodes panel still waits for its first picture
+                let c = self.nodes.data.is_none() && self.kube_loading.as_ref() != Some(&l);
+                if self.nodes.data.is_none() {
+                    self.kube_loading = Some(l);
+                }
+                c
+            }
             Payload::Ceph(result) => self.apply_ceph(at, &source, budget_ms, result, false),
             Payload::RookCeph(result) => self.apply_ceph(at, &source, budget_ms, result, true),
             Payload::Certs { host, result } => {

@@ -95,6 +95,39 @@ impl PanelId {
     }
 }
 
+/// A first list still streaming in from the API server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Loading {
+    /// What is listed: `pods`.
+    pub what: String,
+    pub done: u64,
+    /// How many there are, when the API server said (`remainingItemCount`).
+    pub total: Option<u64>,
+}
+
+impl Loading {
+    /// `loading 62,000/150,000 pods`, `loading 62,000 pods`.
+    pub fn text(&self) -> String {
+        match self.total {
+            Some(t) => format!("loading {}/{} {}", thousands(self.done), thousands(t.max(self.done)), self.what),
+            None => format!("loading {} {}", thousands(self.done), self.what),
+        }
+    }
+}
+
+/// 150000 -> `150,000`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// What a probe saw, or why it could not see it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
@@ -124,6 +157,8 @@ pub enum Payload {
     Ceph(Result<CephView, String>),
     /// Kubernetes Warning events of the last hour, oldest first.
     KubeWarnings(Result<Vec<KubeWarning>, String>),
+    /// A first list still streaming in: how many objects so far, of how many when known.
+    KubeLoading(Loading),
     /// Rook's CephCluster `status.ceph` and the Rook daemon pods, through the Kubernetes API.
     RookCeph(Result<CephView, String>),
     Certs {
@@ -211,6 +246,10 @@ pub struct Model {
     pub etcd: Sourced<EtcdView>,
     pub leases: Sourced<Vec<Lease>>,
     pub nodes: Sourced<Vec<Node>>,
+    /// The first list of pods while it streams in (the Nodes panel waits for it); gone with the first
+    /// Nodes observation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_loading: Option<Loading>,
     pub workloads: Sourced<Vec<Workload>>,
     /// The ceph CLI's view (on a mon host, through the toolbox, or here).
     pub ceph: Sourced<CephView>,
@@ -275,6 +314,7 @@ impl Model {
             etcd: Sourced::default(),
             leases: Sourced::default(),
             nodes: Sourced::default(),
+            kube_loading: None,
             workloads: Sourced::default(),
             ceph: Sourced::default(),
             warnings: Sourced::default(),

@@ -133,6 +133,8 @@ where
         Ok(s) => s,
         Err(e) => return Ok(super::ssh_reason(&e)),
     };
+    // from the command started to its first frame (the connection's own login is counted apart)
+    let opened = std::time::Instant::now();
     let mut frames = Frames::default();
     let (mut stderr, mut any) = (String::new(), false);
     let source = format!("ssh {}; facts streamed", t.name);
@@ -149,6 +151,8 @@ where
                     if !any {
                         any = true;
                         backoff.reset();
+                        // the shell's start-up files ran before the first frame: a slow one is said
+                        t.pool.note_stream_start(&stream, opened.elapsed());
                     }
                     let result = parse_host_facts(&text, at).map_err(|e| e.to_string());
                     if !send(source.clone(), result).await {

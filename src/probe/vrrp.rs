@@ -84,7 +84,10 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
             }
             Some((name, event)) = async { match pokes.as_mut() { Some(p) => p.recv().await, None => std::future::pending().await } } => {
                 if let Some(h) = lbs.iter().find(|h| h.name == name) {
-                    on_event.insert(name.clone(), event);
+                    // a stream starting or stopping is no event: it does not replace one waiting
+                    if !event.is_empty() || !on_event.contains_key(&name) {
+                        on_event.insert(name.clone(), event);
+                    }
                     if inflight.contains(&name) {
                         // the look under way may have started before the change: look again after it
                         again.insert(name);
@@ -113,6 +116,10 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
                                 // a look an event called for (this LB's), the source says so
                                 if let Some(e) = event {
                                     on_event.entry(h.name.clone()).or_insert(e);
+                                }
+                                // a look under way may have started before the change: one more after it
+                                if inflight.contains(&h.name) {
+                                    again.insert(h.name.clone());
                                 }
                                 spawn_probe(h, &mut inflight, &mut last_look, &mut on_event);
                             }

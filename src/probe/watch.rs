@@ -120,8 +120,15 @@ pub fn names_vip(line: &str, vip: Option<IpAddr>) -> bool {
     line.split_whitespace().any(|w| w.split('/').next() == Some(want.as_str()))
 }
 
-/// Which daemon's state a message of keepalived's or haproxy's speaks of, if any: the look it calls
-/// for. The wordings are 2.x's and 1.3's (keepalived), 1.8 to 3.x's (haproxy).
+/// A message about a unit from systemd itself (started, stopping, exited): look at every daemon
+/// the stream follows on that host.
+pub const SERVICE: &str = "service";
+
+/// Which daemon's state a line of the log stream speaks of, if any: the look it calls for. A line
+/// is `TIME HOST WRITER[PID]: MESSAGE` (`journalctl -o short-unix`): a message keepalived or haproxy
+/// wrote is read with that daemon's wordings (2.x's and 1.3's for keepalived, 1.8 to 3.x's for haproxy;
+/// haproxy's connection logs say nothing here), one systemd wrote about the unit is [`SERVICE`]. A
+/// line of another shape is read with both wordings.
 pub fn message_about(line: &str) -> Option<&'static str> {
     const HAPROXY_SAYS: &[&str] = &[
         " is DOWN",
@@ -137,16 +144,42 @@ pub fn message_about(line: &str) -> Option<&'static str> {
         "Reloading HAProxy",
         "Loading success",
         "exited with code",
+        "Stopping ",
+        "stopped",
     ];
     const KEEPALIVED_SAYS: &[&str] =
         &["STATE", "priority", "Stopping", "Stopped", "Starting", "now returning", "succeeded", "failed", "fault", "Reload"];
-    if HAPROXY_SAYS.iter().any(|w| line.contains(w)) {
+    let says = |words: &[&str], m: &str| words.iter().any(|w| m.contains(w));
+    if let Some((writer, msg)) = writer_and_message(line) {
+        let w = writer.to_ascii_lowercase();
+        return if w.contains("haproxy") {
+            says(HAPROXY_SAYS, msg).then_some(HAPROXY)
+        } else if w.contains("keepalived") {
+            (!msg.contains("gratuitous") && says(KEEPALIVED_SAYS, msg)).then_some(KEEPALIVED)
+        } else if w == "systemd" {
+            Some(SERVICE)
+        } else {
+            None
+        };
+    }
+    if says(HAPROXY_SAYS, line) && !line.contains("Stopping ") && !line.contains("stopped") {
         return Some(HAPROXY);
     }
     if line.contains("gratuitous") {
         return None;
     }
-    KEEPALIVED_SAYS.iter().any(|w| line.contains(w)).then_some(KEEPALIVED)
+    says(KEEPALIVED_SAYS, line).then_some(KEEPALIVED)
+}
+
+/// `TIME HOST WRITER[PID]: MESSAGE` -> (WRITER, MESSAGE).
+fn writer_and_message(line: &str) -> Option<(&str, &str)> {
+    let mut it = line.splitn(4, ' ');
+    let (time, _host, writer, msg) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    if time.is_empty() || !time.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let writer = writer.strip_suffix(':')?;
+    Some((writer.split('[').next().unwrap_or(writer), msg))
 }
 
 /// Where a stream's pokes go: the host's name on the channel of the probe that should look.
@@ -227,6 +260,10 @@ pub async fn watch_logs(w: Watch, units: Vec<&'static str>) {
             w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy processes changed" } else { "keepalived processes changed" });
             Seen::Line
         }
+        LogLine::About(u) if u == SERVICE => {
+            w.pokes.all(&w.name, "service event");
+            Seen::Line
+        }
         LogLine::About(u) => {
             w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy log event" } else { "keepalived log event" });
             Seen::Line
@@ -245,7 +282,7 @@ pub enum LogLine {
     Off(&'static str, String),
     /// This daemon's processes changed.
     Processes(&'static str),
-    /// A message about this daemon's state.
+    /// A message about this daemon's state ([`SERVICE`]: systemd's about a unit followed).
     About(&'static str),
     Other,
 }
@@ -266,7 +303,10 @@ pub fn log_line(line: &str, units: &[&'static str]) -> LogLine {
     if let Some(rest) = line.strip_prefix("@@kockpit-pids ") {
         return rest.split_whitespace().next().and_then(part).map_or(LogLine::Other, LogLine::Processes);
     }
-    message_about(line).and_then(part).map_or(LogLine::Other, LogLine::About)
+    match message_about(line) {
+        Some(SERVICE) => LogLine::About(SERVICE),
+        about => about.and_then(part).map_or(LogLine::Other, LogLine::About),
+    }
 }
 
 enum Seen {
@@ -288,8 +328,9 @@ where
                 w.states.set(&w.name, p, WatchState::Starting);
             }
         }
-        let (why, ran) = match w.pool.stream(&w.ssh_host, cmd, w.open_timeout).await {
-            Err(e) => (super::ssh_reason(&e), false),
+        // ran: ended cleanly without starting; missing: the host lacks what the stream needs
+        let (why, ran, missing) = match w.pool.stream(&w.ssh_host, cmd, w.open_timeout).await {
+            Err(e) => (super::ssh_reason(&e), false, false),
             Ok(mut stream) => {
                 let (mut buf, mut stderr) = (Vec::<u8>::new(), String::new());
                 let mut up = false;
@@ -331,12 +372,18 @@ where
                 };
                 let state = if up { "ended" } else { "did not start" };
                 let why = if stderr.is_empty() { format!("{what} {state}: {how}") } else { format!("{what} {state}: {stderr} ({how})") };
-                (why, stream.exit() == Ok(Some(0)) && !up)
+                // 127: `ip` or `journalctl` is not installed; 3: no journal on this host
+                (why, stream.exit() == Ok(Some(0)) && !up, !up && matches!(stream.exit(), Ok(Some(127 | 3))))
             }
         };
         // a clean exit without starting: every part was reported as not followable, with its reason
-        let nothing_to_follow = ran && parts.iter().all(|p| matches!(w.states.get(&w.name, p), Some(WatchState::Off(_))));
-        if !nothing_to_follow {
+        let nothing_to_follow = missing || (ran && parts.iter().all(|p| matches!(w.states.get(&w.name, p), Some(WatchState::Off(_)))));
+        if missing {
+            // not a failure: this host cannot stream this; polled, and looked at again in a while
+            for p in parts {
+                w.states.set(&w.name, p, WatchState::Off(why.clone()));
+            }
+        } else if !nothing_to_follow {
             tracing::info!(host = %w.name, "{why}");
             for p in parts {
                 w.states.set(&w.name, p, WatchState::Failed(why.clone()));
@@ -393,6 +440,27 @@ mod tests {
         for l in ["Fri Dec  4 14:59:44 2026: Sending gratuitous ARP on eth0 for 10.213.0.100", "Connect from 10.0.0.5:5122 to ...", ""] {
             assert_eq!(message_about(l), None, "{l}");
         }
+        // as the stream reads them (`journalctl -o short-unix`): by who wrote them
+        let cases = [
+            ("1796398264.002562 lb1 haproxy[6817]: [WARNING]  (6817) : Server kube-apiserver/m2 is DOWN, reason: x", Some(HAPROXY)),
+            ("1796398264.002562 lb1 haproxy[6817]: Stopping frontend GLOBAL in 0 ms.", Some(HAPROXY)),
+            (
+                "1796398264.1 lb1 haproxy[5]: 10.0.0.5:41234 [04/Dec/2026:10:00:00.000] kube-apiserver kube-apiserver/m1 1/0/5 0 -- 1/1/0/0/0 0/0",
+                None,
+            ),
+            ("1796398264.1 lb1 Keepalived_vrrp[812]: (VI_1) Entering MASTER STATE", Some(KEEPALIVED)),
+            ("1796398264.1 lb1 keepalived[812]: Fri Dec  4 14:59:44 2026: Sending gratuitous ARP on eth0 for 10.213.0.100", None),
+            ("1796398264.1 lb1 keepalived[812]: Server kube/m1 is DOWN", None),
+            ("1796398264.1 lb1 systemd[1]: Starting HAProxy Load Balancer...", Some(SERVICE)),
+            ("1796398264.1 lb1 sshd[77]: Starting session", None),
+        ];
+        for (l, want) in cases {
+            assert_eq!(message_about(l), want, "{l}");
+        }
+        assert_eq!(
+            log_line("1796398264.1 lb1 systemd[1]: keepalived.service: Main process exited", &[KEEPALIVED]),
+            LogLine::About(SERVICE)
+        );
     }
 
     #[test]

@@ -412,7 +412,9 @@ exit "$s""#;
 /// The daemons' own messages, followed for as long as the channel is open. `$@`: the units whose
 /// journal is followed (keepalived, haproxy). Prints `@@kockpit-off UNIT WHY` for a unit that cannot be
 /// followed (no journal entries for it: its messages go elsewhere; the journal not readable), then
-/// `@@kockpit-watching UNIT...` once `journalctl -f` runs, then the units' messages as they are written.
+/// `@@kockpit-watching UNIT...` once `journalctl -f` runs, then the units' messages as they are written
+/// (`-o short-unix`: time, host, the writer's identifier and PID, the message). A unit counts as
+/// followed only when the journal has a message the daemon wrote itself (not only systemd's about it).
 /// Beside it, when `pidof` is there, `@@kockpit-pids UNIT PIDS` whenever a daemon's processes change
 /// (looked at every second on the host: a daemon killed outright writes no message). Ends (and
 /// everything it started) when its standard input closes.
@@ -422,12 +424,12 @@ case $(journalctl --no-pager -n 0 2>&1 >/dev/null) in
 esac
 u=
 for x; do
-  case $x in ''|*[!A-Za-z0-9_.@-]*) echo "bad unit name" >&2; exit 2;; esac
-  if [ -n "$(journalctl -q --no-pager -n 1 -o cat -u "$x" 2>/dev/null)" ]; then u="$u $x"
+  case $x in ''|*[!A-Za-z0-9_]*) echo "bad unit name" >&2; exit 2;; esac
+  if [ -n "$(journalctl -q --no-pager -n 50 -o short -u "$x" 2>/dev/null | grep -v ' systemd\[[0-9]*\]: ' | head -n 1)" ]; then u="$u $x"
   else
     case $(journalctl --no-pager -n 0 2>&1) in
       *"not seeing messages"*|*"insufficient permissions"*|*"ermission denied"*) echo "@@kockpit-off $x $(id -un) cannot read the system journal (not in group adm or systemd-journal)";;
-      *) echo "@@kockpit-off $x no journal entries for unit $x: its messages go elsewhere";;
+      *) echo "@@kockpit-off $x no messages of $x's own in the journal: they go elsewhere";;
     esac
   fi
 done
@@ -435,7 +437,7 @@ done
 set --
 for x in $u; do set -- "$@" -u "$x"; done
 exec 3<&0
-journalctl -q --no-pager -f -n 0 -o cat "$@" <&- 3<&- &
+journalctl -q --no-pager -f -n 0 -o short-unix "$@" <&- 3<&- &
 t=$!
 p=
 if command -v pidof >/dev/null 2>&1; then

@@ -86,6 +86,9 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
         None => pieces.push((Span::styled(format!("  {lvl_text} "), t.style(lvl_role)), u8::MAX)),
     }
     pieces.push((Span::styled(format!(" {age}"), t.style(Role::Muted)), 1));
+    if let Some(l) = &m.kube_loading {
+        pieces.push((Span::styled(format!("  {}", l.text()), t.style(Role::Muted)), 2));
+    }
     // why the screen shows less than a planned cluster: shortened after the data's age; the short
     // form keeps the way out (`plan --from-cluster`) where the whole one does not fit
     if let Some(note) = &m.meta.note {

@@ -44,6 +44,15 @@ impl SshPool {
     }
 }
 
+impl SshPool {
+    /// A stream whose command prints at once (the facts stream) took `took` from being opened to its
+    /// first output: the user's shell start-up files ran in that time, as they do at a login. Said
+    /// like a slow login ([`PoolOptions::on_slow_login`]), once per connection.
+    pub fn note_stream_start(&self, stream: &RemoteStream, took: Duration) {
+        self.note_login(&stream.host, &stream._conn, took);
+    }
+}
+
 /// What a streamed remote command sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamChunk {
