@@ -75,7 +75,8 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
             _ = ticker.tick() => {
                 for h in &lbs {
                     // a host whose events stream is polled only as the consistency check
-                    let streamed = states.is_up(&h.name, watch::ADDR) || states.is_up(&h.name, watch::KEEPALIVED);
+                    // (the address events alone say nothing of a priority or a state that moves no address)
+                    let streamed = states.is_up(&h.name, watch::KEEPALIVED);
                     if streamed && last_look.get(&h.name).is_some_and(|t| t.elapsed() < watch::STREAMED_POLL) {
                         continue;
                     }
@@ -145,7 +146,7 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
                 // the streams' state is part of the source: how this was learnt, and how it will be
                 let parts = [watch::ADDR, watch::KEEPALIVED];
                 source += &states.source_note(&name, &parts, event, settings.interval);
-                let budget = if parts.iter().any(|p| states.is_up(&name, p)) {
+                let budget = if states.is_up(&name, watch::KEEPALIVED) {
                     (watch::STREAMED_POLL.as_millis() as u64).saturating_mul(3)
                 } else {
                     budget

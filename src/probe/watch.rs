@@ -29,7 +29,12 @@ pub const STREAMED_POLL: Duration = Duration::from_secs(5);
 
 /// How long a stream with nothing to follow (no unit's messages in the journal) waits before looking
 /// again: what it lacks does not change by the second.
-const NOTHING_TO_FOLLOW: Duration = Duration::from_secs(300);
+const NOTHING_TO_FOLLOW: Duration = Duration::from_secs(60);
+
+/// A running stream's scripts say `@@kockpit-alive` every second: this long without a word and the
+/// stream counts as failed (the host or the link is gone, or the connection hangs), so the host is
+/// polled again and its data is not taken as current on the stream's word.
+const SILENCE: Duration = Duration::from_secs(3);
 
 /// A poke that is no event on the host (a stream started or stopped): look, and say nothing of why.
 const NO_EVENT: &str = "";
@@ -70,8 +75,9 @@ impl WatchStates {
         self.get(host, part) == Some(WatchState::Up)
     }
 
-    /// What the source of a `part` observation of `host` adds about how it was learnt and how it will
-    /// be (empty when nothing streams it); `event` names the event this look answers.
+    /// What the source of an observation of `host` adds about how it was learnt and how it will be
+    /// (empty when nothing streams it): the `parts` that stream for it, the event this look answers,
+    /// and the poll's interval while the last of `parts` (the one that lets it slow down) does not stream.
     pub fn source_note(&self, host: &str, parts: &[&'static str], event: Option<&str>, polling: Duration) -> String {
         let mut up = Vec::new();
         let mut failed = Vec::new();
@@ -108,6 +114,9 @@ impl WatchStates {
                 Some(WatchState::Failed(_)) => s += &format!("; {} stream FAILED: {why}", name(p)),
                 _ => s += &format!("; {} not streamed: {why}", name(p)),
             }
+        }
+        if parts.last().is_some_and(|p| !self.is_up(host, p)) {
+            s += &format!("; polling every {}", super::show_secs(polling.as_secs_f64()));
         }
         s
     }
@@ -335,9 +344,14 @@ where
                 let (mut buf, mut stderr) = (Vec::<u8>::new(), String::new());
                 let mut up = false;
                 loop {
+                    let limit = if up { SILENCE } else { w.open_timeout + Duration::from_secs(10) };
                     let chunk = tokio::select! {
-                        c = stream.next() => c,
+                        c = tokio::time::timeout(limit, stream.next()) => c,
                         _ = w.pokes.closed() => return,
+                    };
+                    let Ok(chunk) = chunk else {
+                        stderr = format!("no word from the host for {}", super::show_secs(limit.as_secs_f64()));
+                        break;
                     };
                     match chunk {
                         Some(StreamChunk::Stdout(d)) => {
@@ -345,6 +359,9 @@ where
                             while let Some(i) = buf.iter().position(|b| *b == b'\n') {
                                 let line: Vec<u8> = buf.drain(..=i).collect();
                                 let line = String::from_utf8_lossy(&line);
+                                if line.trim_end() == "@@kockpit-alive" {
+                                    continue;
+                                }
                                 if let Seen::Running = on_line(line.trim_end(), w) {
                                     up = true;
                                     backoff.reset();
@@ -491,7 +508,8 @@ mod tests {
         t.set("lb1", KEEPALIVED, WatchState::Off("no journal entries for unit keepalived".into()));
         assert_eq!(
             s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll),
-            "; address events streamed; keepalived log not streamed: no journal entries for unit keepalived"
+            "; address events streamed; keepalived log not streamed: no journal entries for unit keepalived; polling every 0.5 s",
+            "the VIP's moves come through the address events, keepalived's other changes by the poll"
         );
         t.set("lb1", KEEPALIVED, WatchState::Up);
         assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], Some("keepalived log event"), poll), "; keepalived log event");

@@ -399,14 +399,16 @@ pub const ADDR_WATCH_SCRIPT: &str = r#"command -v ip >/dev/null 2>&1 || { echo "
 exec 3<&0
 ip -o monitor address <&- 3<&- &
 t=$!
-{ cat <&3 >/dev/null 2>&1; kill "$t" 2>/dev/null; } >/dev/null 2>&1 &
+(while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- &
+h=$!
+{ cat <&3 >/dev/null 2>&1; kill "$t" "$h" 2>/dev/null; } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
 sleep 0.05 2>/dev/null || sleep 1
 kill -0 "$t" 2>/dev/null && echo "@@kockpit-watching"
 wait "$t"
 s=$?
-kill "$w" 2>/dev/null
+kill "$w" "$h" 2>/dev/null
 exit "$s""#;
 
 /// The daemons' own messages, followed for as long as the channel is open. `$@`: the units whose
@@ -415,7 +417,7 @@ exit "$s""#;
 /// `@@kockpit-watching UNIT...` once `journalctl -f` runs, then the units' messages as they are written
 /// (`-o short-unix`: time, host, the writer's identifier and PID, the message). A unit counts as
 /// followed only when the journal has a message the daemon wrote itself (not only systemd's about it).
-/// Beside it, when `pidof` is there, `@@kockpit-pids UNIT PIDS` whenever a daemon's processes change
+/// `@@kockpit-alive` every second says the host and the connection are there. Beside it, when `pidof` is there, `@@kockpit-pids UNIT PIDS` whenever a daemon's processes change
 /// (looked at every second on the host: a daemon killed outright writes no message). Ends (and
 /// everything it started) when its standard input closes.
 pub const LOG_WATCH_SCRIPT: &str = r#"command -v journalctl >/dev/null 2>&1 || { echo "journalctl is not installed on this host (no systemd journal)" >&2; exit 127; }
@@ -429,7 +431,7 @@ for x; do
   else
     case $(journalctl --no-pager -n 0 2>&1) in
       *"not seeing messages"*|*"insufficient permissions"*|*"ermission denied"*) echo "@@kockpit-off $x $(id -un) cannot read the system journal (not in group adm or systemd-journal)";;
-      *) echo "@@kockpit-off $x no messages of $x's own in the journal: they go elsewhere";;
+      *) echo "@@kockpit-off $x no messages of $x's own in the journal (they may go elsewhere; looked for again every minute)";;
     esac
   fi
 done
@@ -452,14 +454,16 @@ if command -v pidof >/dev/null 2>&1; then
    done) <&- 3<&- &
   p=$!
 fi
-{ cat <&3 >/dev/null 2>&1; kill "$t" $p 2>/dev/null; } >/dev/null 2>&1 &
+(while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- &
+h=$!
+{ cat <&3 >/dev/null 2>&1; kill "$t" "$h" $p 2>/dev/null; } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
 sleep 0.1 2>/dev/null || sleep 1
 kill -0 "$t" 2>/dev/null && echo "@@kockpit-watching$u"
 wait "$t"
 s=$?
-kill "$w" $p 2>/dev/null
+kill "$w" "$h" $p 2>/dev/null
 exit "$s""#;
 
 /// The tail script. `$1` journal|file, `$2` the unit or path, `$3` lines of history, `$4` 1 = follow.
