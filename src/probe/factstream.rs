@@ -150,7 +150,6 @@ where
                 for (text, at) in frames.feed(&d, now_epoch()) {
                     if !any {
                         any = true;
-                        backoff.reset();
                         // the shell's start-up files ran before the first frame: a slow one is said
                         t.pool.note_stream_start(&stream, opened.elapsed());
                     }
@@ -167,6 +166,10 @@ where
             }
             None => break,
         }
+    }
+    // it ran steadily: the next start comes after the shortest wait
+    if any && opened.elapsed() >= super::watch::STEADY {
+        backoff.reset();
     }
     let how = match stream.exit() {
         Ok(Some(code)) => format!("exit status {code}"),

@@ -36,6 +36,11 @@ const NOTHING_TO_FOLLOW: Duration = Duration::from_secs(60);
 /// polled again and its data is not taken as current on the stream's word.
 const SILENCE: Duration = Duration::from_secs(3);
 
+/// A stream that ran this long before it ended starts again after the shortest wait; one that ends
+/// sooner backs off further each time (a stream that dies right after starting is not retried every
+/// second for ever).
+pub const STEADY: Duration = Duration::from_secs(10);
+
 /// A poke that is no event on the host (a stream started or stopped): look, and say nothing of why.
 const NO_EVENT: &str = "";
 
@@ -343,6 +348,7 @@ where
             Ok(mut stream) => {
                 let (mut buf, mut stderr) = (Vec::<u8>::new(), String::new());
                 let mut up = false;
+                let mut up_since = None;
                 loop {
                     let limit = if up { SILENCE } else { w.open_timeout + Duration::from_secs(10) };
                     let chunk = tokio::select! {
@@ -364,7 +370,7 @@ where
                                 }
                                 if let Seen::Running = on_line(line.trim_end(), w) {
                                     up = true;
-                                    backoff.reset();
+                                    up_since.get_or_insert_with(std::time::Instant::now);
                                     // look once now that the stream runs: what changed while it did not
                                     w.pokes.all(&w.name, NO_EVENT);
                                 }
@@ -381,6 +387,9 @@ where
                         }
                         None => break,
                     }
+                }
+                if up_since.is_some_and(|t: std::time::Instant| t.elapsed() >= STEADY) {
+                    backoff.reset();
                 }
                 let how = match stream.exit() {
                     Ok(Some(code)) => format!("exit status {code}"),
