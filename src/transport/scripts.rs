@@ -105,7 +105,16 @@ case $st in
     if [ -n "$sig" ] && dump "$J" "$sig"; then
       echo "running $pid json"
       echo @@json
-      sed 's/"auth_data":"\([^"\\]\|\\.\)*"/"auth_data":"-"/g' "$J"
+      # another reader's signal may have keepalived rewrite the file under this one: read it again
+      # (10 ms apart, 20 times at most) until it is whole
+      i=0
+      while :; do
+        out=$(sed 's/"auth_data":"\([^"\\]\|\\.\)*"/"auth_data":"-"/g' "$J")
+        case $out in *']'|*'}') break ;; esac
+        [ $i -ge 20 ] && break
+        sleep 0.01; i=$((i+1))
+      done
+      printf '%s\n' "$out"
       echo
     elif [ "$why" = denied ]; then echo "running $pid denied $(id -un 2>/dev/null)"
     else
