@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use kockpit::backend::BackendEvent;
 use kockpit::inventory::Plan;
-use kockpit::model::Payload;
+use kockpit::model::{Observation, Payload};
 use kockpit::probe::LiveSettings;
 use live::{Live, describe};
 
@@ -68,8 +68,14 @@ struct Seen {
     prio: Option<u32>,
 }
 
-/// Apply events until `pred` holds for an observation of the VRRP probe; that observation.
-async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(&Seen) -> bool) -> Seen {
+/// Apply events until an observation that `seen` reads (`Some`) satisfies `pred`; what it read.
+async fn until_seen<T>(
+    live: &mut Live,
+    limit: Duration,
+    what: &str,
+    seen: impl Fn(&Observation) -> Option<T>,
+    pred: impl Fn(&T) -> bool,
+) -> T {
     let started = Instant::now();
     loop {
         let left = limit.saturating_sub(started.elapsed());
@@ -78,17 +84,9 @@ async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(
         }
         match tokio::time::timeout(left, live.handle.events.recv()).await {
             Ok(Some(BackendEvent::Obs(o))) => {
-                let seen = match &o.payload {
-                    Payload::Vrrp { lb, result } => Some(Seen {
-                        lb: lb.clone(),
-                        source: o.source.clone(),
-                        holds: result.as_ref().ok().map(|v| v.holds_vip),
-                        prio: result.as_ref().ok().map(|v| v.effective_priority),
-                    }),
-                    _ => None,
-                };
+                let s = seen(&o);
                 live.model.apply(o);
-                if let Some(s) = seen
+                if let Some(s) = s
                     && pred(&s)
                 {
                     return s;
@@ -99,6 +97,20 @@ async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(
             Err(_) => {}
         }
     }
+}
+
+/// Apply events until `pred` holds for an observation of the VRRP probe; that observation.
+async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(&Seen) -> bool) -> Seen {
+    let seen = |o: &Observation| match &o.payload {
+        Payload::Vrrp { lb, result } => Some(Seen {
+            lb: lb.clone(),
+            source: o.source.clone(),
+            holds: result.as_ref().ok().map(|v| v.holds_vip),
+            prio: result.as_ref().ok().map(|v| v.effective_priority),
+        }),
+        _ => None,
+    };
+    until_seen(live, limit, what, seen, pred).await
 }
 
 /// Whether a source says its look answered an event of a stream (not a poll).
@@ -218,33 +230,14 @@ struct SeenHap {
 
 /// Apply events until `pred` holds for an haproxy observation of `lb`; that observation.
 async fn until_haproxy(live: &mut Live, lb: &str, limit: Duration, what: &str, pred: impl Fn(&SeenHap) -> bool) -> SeenHap {
-    let started = Instant::now();
-    loop {
-        let left = limit.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            panic!("timed out after {limit:?} waiting for: {what}\n{}", describe(&live.model));
-        }
-        match tokio::time::timeout(left, live.handle.events.recv()).await {
-            Ok(Some(BackendEvent::Obs(o))) => {
-                let seen = match &o.payload {
-                    Payload::Haproxy { lb: l, result } if l == lb => Some(SeenHap {
-                        source: o.source.clone(),
-                        m2: result.as_ref().ok().and_then(|s| s.iter().find(|b| b.server == "m2")).map(|b| b.status_text.clone()),
-                    }),
-                    _ => None,
-                };
-                live.model.apply(o);
-                if let Some(s) = seen
-                    && pred(&s)
-                {
-                    return s;
-                }
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
-            Err(_) => {}
-        }
-    }
+    let seen = |o: &Observation| match &o.payload {
+        Payload::Haproxy { lb: l, result } if l == lb => Some(SeenHap {
+            source: o.source.clone(),
+            m2: result.as_ref().ok().and_then(|s| s.iter().find(|b| b.server == "m2")).map(|b| b.status_text.clone()),
+        }),
+        _ => None,
+    };
+    until_seen(live, limit, what, seen, pred).await
 }
 
 /// Starts m2's apiserver again when dropped.
@@ -359,30 +352,11 @@ async fn a_killed_log_stream_falls_back_to_polling_haproxy_and_comes_back() {
 
 /// Apply events until `pred` holds for a Hosts observation of `host`; its source.
 async fn until_facts(live: &mut Live, host: &str, limit: Duration, what: &str, pred: impl Fn(&str, bool) -> bool) -> String {
-    let started = Instant::now();
-    loop {
-        let left = limit.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            panic!("timed out after {limit:?} waiting for: {what}\n{}", describe(&live.model));
-        }
-        match tokio::time::timeout(left, live.handle.events.recv()).await {
-            Ok(Some(BackendEvent::Obs(o))) => {
-                let seen = match &o.payload {
-                    Payload::Host { host: h, result } if h == host => Some((o.source.clone(), result.is_ok())),
-                    _ => None,
-                };
-                live.model.apply(o);
-                if let Some((source, ok)) = seen
-                    && pred(&source, ok)
-                {
-                    return source;
-                }
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("the live backend stopped while waiting for: {what}"),
-            Err(_) => {}
-        }
-    }
+    let seen = |o: &Observation| match &o.payload {
+        Payload::Host { host: h, result } if h == host => Some((o.source.clone(), result.is_ok())),
+        _ => None,
+    };
+    until_seen(live, limit, what, seen, |(source, ok)| pred(source, *ok)).await.0
 }
 
 /// Kills, by PID, every process of kockpit's facts stream on `host` (that host's namespace only).
