@@ -171,13 +171,7 @@ where
     if any && opened.elapsed() >= super::watch::STEADY {
         backoff.reset();
     }
-    let how = match stream.exit() {
-        Ok(Some(code)) => format!("exit status {code}"),
-        Ok(None) => "closed".to_string(),
-        Err(e) => e,
-    };
-    let state = if any { "ended" } else { "did not start" };
-    Ok(if stderr.is_empty() { format!("facts stream {state}: {how}") } else { format!("facts stream {state}: {stderr} ({how})") })
+    Ok(stream.end_reason("facts stream", any, &stderr))
 }
 
 #[cfg(test)]

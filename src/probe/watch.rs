@@ -391,13 +391,7 @@ where
                 if up_since.is_some_and(|t: std::time::Instant| t.elapsed() >= STEADY) {
                     backoff.reset();
                 }
-                let how = match stream.exit() {
-                    Ok(Some(code)) => format!("exit status {code}"),
-                    Ok(None) => "closed".to_string(),
-                    Err(e) => e,
-                };
-                let state = if up { "ended" } else { "did not start" };
-                let why = if stderr.is_empty() { format!("{what} {state}: {how}") } else { format!("{what} {state}: {stderr} ({how})") };
+                let why = stream.end_reason(what, up, &stderr);
                 // 127: `ip` or `journalctl` is not installed; 3: no journal on this host
                 (why, stream.exit() == Ok(Some(0)) && !up, !up && matches!(stream.exit(), Ok(Some(127 | 3))))
             }

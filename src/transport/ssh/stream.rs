@@ -110,4 +110,16 @@ impl RemoteStream {
     pub fn exit(&self) -> Result<Option<u32>, String> {
         self.status.clone().unwrap_or(Ok(None))
     }
+
+    /// Why a stream named `what` is over, for a source: `address stream ended: STDERR (exit status
+    /// 143)`; `started` says whether it had got going, `stderr` is its last line there.
+    pub fn end_reason(&self, what: &str, started: bool, stderr: &str) -> String {
+        let how = match self.exit() {
+            Ok(Some(code)) => format!("exit status {code}"),
+            Ok(None) => "closed".to_string(),
+            Err(e) => e,
+        };
+        let state = if started { "ended" } else { "did not start" };
+        if stderr.is_empty() { format!("{what} {state}: {how}") } else { format!("{what} {state}: {stderr} ({how})") }
+    }
 }
