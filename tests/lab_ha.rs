@@ -453,6 +453,105 @@ fn show_stat_beside(dir: &Path, cfg: &str, plan_socket: &str) -> (i32, String, S
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// The outside PID of the haproxy started with `dir`'s configuration (in a PID namespace of its own).
+fn haproxy_pid_of(dir: &Path) -> Option<i32> {
+    let want = format!("{}/haproxy.cfg", dir.display());
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        let cmdline = std::fs::read_to_string(e.path().join("cmdline")).ok()?;
+        (comm.trim() == "haproxy" && cmdline.split('\0').any(|a| a == want)).then_some(pid)
+    })
+}
+
+#[test]
+#[ignore = "lab: needs root and haproxy (tests/run runs it)"]
+fn the_stats_watch_says_each_server_change_as_haproxy_makes_it() {
+    use std::io::BufRead;
+    if std::process::Command::new("haproxy").arg("-v").output().is_err() {
+        harness::cannot_run("the haproxy stats watch test", "haproxy is not installed");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (front, m1) = (free(), free());
+    let mut apiserver = Some(std::net::TcpListener::bind(("127.0.0.1", m1)).unwrap());
+    // Debian's global section (its socket under the test's directory), health checks as fast as
+    // haproxy allows so the test does not wait for them
+    let cfg = format!(
+        "global\n    stats socket {}/admin.sock mode 660 level admin\n\
+         defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1m\n    timeout server 1m\n\
+         frontend fe\n    bind 127.0.0.1:{front}\n    default_backend be\n\
+         backend be\n    server m1 127.0.0.1:{m1} check inter 100 fall 1 rise 1\n    server m2 127.0.0.1:1 check inter 100 fall 1 rise 1\n",
+        d.display()
+    );
+    std::fs::write(d.join("haproxy.cfg"), cfg).unwrap();
+    let inner = format!(
+        "haproxy -f {d}/haproxy.cfg -D -p {d}/haproxy.pid || exit 90\n\
+         for i in $(seq 50); do [ -s {d}/haproxy.pid ] && break; sleep 0.1; done; sleep 0.3\n\
+         exec sh -c \"$0\" kockpit \"$1\"",
+        d = d.display()
+    );
+    let mut child = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", &inner, kockpit::transport::scripts::STATS_WATCH_SCRIPT, ""])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| harness::cannot_run("the haproxy stats watch test", &format!("unshare: {e}")));
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, String)>();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send((Instant::now(), l));
+        }
+    });
+    let until = |what: &str, limit: Duration, pred: &dyn Fn(&str) -> bool| -> (Instant, String) {
+        let t0 = Instant::now();
+        loop {
+            let left = limit.checked_sub(t0.elapsed()).unwrap_or_else(|| panic!("no {what} within {limit:?}"));
+            let (at, l) = rx.recv_timeout(left).unwrap_or_else(|_| panic!("no {what} within {limit:?}"));
+            if pred(&l) {
+                return (at, l);
+            }
+            assert!(l.starts_with("@@kockpit-"), "only the watch's own lines leave the host: {l:?}");
+        }
+    };
+    until("session", Duration::from_secs(10), &|l| l == "@@kockpit-watching");
+    // the socket the plan names is not there: the one haproxy's configuration names is watched
+    for round in 0..2 {
+        let t = Instant::now();
+        drop(apiserver.take());
+        let (at, l) = until("m1 DOWN", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-server be/m1 "));
+        assert_eq!(l, "@@kockpit-server be/m1 0 0", "round {round}: m1 stopped (op state 0)");
+        eprintln!("round {round}: m1 DOWN said {:?} after its apiserver went", at - t);
+        apiserver = Some(std::net::TcpListener::bind(("127.0.0.1", m1)).unwrap());
+        let (_, l) = until("m1 UP", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-server be/m1 "));
+        assert_eq!(l, "@@kockpit-server be/m1 2 0", "round {round}: m1 running (op state 2)");
+    }
+    // m2 never answers: no change to say, ever
+    assert!(apiserver.is_some());
+    // haproxy killed: the session is lost, and the watch says why
+    let pid = haproxy_pid_of(d).expect("the test's haproxy");
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let (_, l) = until("the session lost", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-lost"));
+    let why = l.strip_prefix("@@kockpit-lost ").unwrap_or("");
+    assert!(["write: Broken pipe", "read: Connection reset", "connect: Connection refused"].iter().any(|w| why.starts_with(w)), "{l}");
+    // and keeps saying it is there while it waits for haproxy
+    until("a word while haproxy is gone", Duration::from_secs(3), &|l| l == "@@kockpit-alive");
+    // the channel closed: the watch ends, with everything it started
+    drop(child.stdin.take());
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.code().is_some(), "{status:?}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "the watch still runs 5 s after its standard input closed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 #[ignore = "lab: needs root and haproxy (tests/run runs it)"]
 fn the_stats_socket_is_found_where_the_running_haproxy_has_it() {

@@ -1,6 +1,6 @@
-//! Push, not poll: each load balancer's address events (`ip -o monitor address`) and keepalived's and
-//! haproxy's messages (their journal, where the lab's daemons write as systemd's units do) streamed over
-//! the SSH connection kockpit holds, against the real lab (`tests/lab/ha`). A VIP move, a keepalived
+//! Push, not poll: each load balancer's address events (`ip -o monitor address`), keepalived's and
+//! haproxy's messages (their journal, where the lab's daemons write as systemd's units do) and haproxy's
+//! servers watched on its stats socket, streamed over the SSH connection kockpit holds, against the real lab (`tests/lab/ha`). A VIP move, a keepalived
 //! priority change that moves nothing, and haproxy marking a server DOWN and UP are each seen through a
 //! stream (the observation that shows it answers an event, while the host's poll has slowed to 5 s),
 //! and killing a stream's remote process falls back to polling, which the source says, until the
@@ -115,9 +115,16 @@ async fn until_vrrp(live: &mut Live, limit: Duration, what: &str, pred: impl Fn(
 
 /// Whether a source says its look answered an event of a stream (not a poll).
 fn evented(source: &str) -> bool {
-    ["; address event", "; keepalived log event", "; keepalived processes changed", "; haproxy log event", "; haproxy processes changed"]
-        .iter()
-        .any(|e| source.ends_with(e))
+    [
+        "; address event",
+        "; keepalived log event",
+        "; keepalived processes changed",
+        "; haproxy stats event",
+        "; haproxy log event",
+        "; haproxy processes changed",
+    ]
+    .iter()
+    .any(|e| source.ends_with(e))
 }
 
 /// Both LBs' address streams running (their sources say so).
@@ -158,29 +165,30 @@ async fn vip_moves_are_seen_through_the_address_stream() {
     assert!(!live.model.timeline.iter().any(|e| e.text.contains("SPLIT BRAIN")), "no false split brain: {}", describe(&live.model));
 }
 
-/// Kills, by PID, in one go, the `ip -o monitor address` of kockpit's address stream (`addr`) and the
-/// `journalctl -f` of its log stream (`log`) on `host` (found in that host's network namespace only);
-/// how many of each were killed.
-fn kill_streams_on(lab: &Lab, host: &str, addr: bool, log: bool) -> (usize, usize) {
-    let script = r#"me=$(readlink /proc/self/ns/net); a=0; l=0
+/// Kills, by PID, in one go, the `ip -o monitor address` of kockpit's address stream (`addr`), the
+/// `journalctl -f` of its log stream (`log`) and the awk of its haproxy stats watch (`stats`) on `host`
+/// (found in that host's network namespace only); how many of each were killed.
+fn kill_streams_on(lab: &Lab, host: &str, addr: bool, log: bool, stats: bool) -> (usize, usize, usize) {
+    let script = r#"me=$(readlink /proc/self/ns/net); a=0; l=0; s=0
 for p in /proc/[0-9]*; do
   [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] || continue
   case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in
     "ip -o monitor address ") [ "$1" = 1 ] && kill "${p#/proc/}" && a=$((a+1));;
     "journalctl -q --no-pager -f -n 0 -o short-unix "*) [ "$2" = 1 ] && kill "${p#/proc/}" && l=$((l+1));;
+    "awk "*@@kockpit-server*) [ "$3" = 1 ] && kill "${p#/proc/}" && s=$((s+1));;
   esac
 done
-echo "killed $a $l""#;
-    let (a, l) = (if addr { "1" } else { "0" }, if log { "1" } else { "0" });
-    let out = lab.ha_ok(&["exec", host, "sh", "-c", script, "kill", a, l]);
+echo "killed $a $l $s""#;
+    let flag = |b: bool| if b { "1" } else { "0" };
+    let out = lab.ha_ok(&["exec", host, "sh", "-c", script, "kill", flag(addr), flag(log), flag(stats)]);
     let n: Vec<usize> =
         out.lines().find_map(|l| l.trim().strip_prefix("killed ")).unwrap_or("").split(' ').filter_map(|n| n.parse().ok()).collect();
-    (n.first().copied().unwrap_or(0), n.get(1).copied().unwrap_or(0))
+    (n.first().copied().unwrap_or(0), n.get(1).copied().unwrap_or(0), n.get(2).copied().unwrap_or(0))
 }
 
 /// [`kill_streams_on`] of the address stream alone: how many were killed.
 fn kill_stream_on(lab: &Lab, host: &str) -> usize {
-    kill_streams_on(lab, host, true, false).0
+    kill_streams_on(lab, host, true, false, false).0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +209,7 @@ async fn a_killed_stream_falls_back_to_polling_says_so_and_comes_back() {
     .await;
     assert!(s.source.contains("keepalived log streamed"), "{}", s.source);
     // both at once (the address stream may be back already): polled every 0.5 s, and the source says so
-    let (_, logs) = kill_streams_on(&lab, "lb1", true, true);
+    let (_, logs, _) = kill_streams_on(&lab, "lb1", true, true, false);
     assert_eq!(logs, 1, "one log stream of kockpit's on lb1");
     // (the address stream may be back already: then only keepalived's log is said to have failed)
     until_vrrp(&mut live, Duration::from_secs(10), "lb1's source says the streams failed and it is polled every 0.5 s", |s| {
@@ -253,29 +261,41 @@ impl Drop for ApiserverBack<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
-async fn haproxy_marking_a_server_down_and_up_is_seen_through_its_log() {
+async fn haproxy_marking_a_server_down_and_up_is_seen_as_haproxy_makes_it() {
     let lab = lab();
     let mut live = lab.live();
-    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's haproxy log streamed, m2 UP", |s| {
-        s.source.contains("haproxy log streamed") && s.m2.as_deref() == Some("UP")
+    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's haproxy socket watched and log streamed, m2 UP", |s| {
+        s.source.contains("haproxy stats socket and haproxy log streamed") && s.m2.as_deref() == Some("UP")
     })
     .await;
     let _back = ApiserverBack(&lab);
     for round in 0..2 {
         lab.ha_ok(&["stop", "m2", "apiserver"]);
-        // (the 5 s consistency poll may see it first: the look haproxy's message calls for shows it too)
-        let what = format!("round {round}: m2 DOWN on lb1, in a look answering haproxy's message");
+        // (the 5 s consistency poll may see it first: the look the watch calls for shows it too)
+        let what = format!("round {round}: m2 DOWN on lb1, in a look answering the stats watch");
         until_haproxy(&mut live, "lb1", Duration::from_secs(15), &what, |s| {
-            s.m2.as_deref().is_some_and(|t| t.starts_with("DOWN")) && s.source.ends_with("; haproxy log event")
+            s.m2.as_deref().is_some_and(|t| t.starts_with("DOWN")) && s.source.ends_with("; haproxy stats event")
         })
         .await;
         lab.ha_ok(&["start", "m2", "apiserver"]);
-        let what = format!("round {round}: m2 UP on lb1, in a look answering haproxy's message");
+        let what = format!("round {round}: m2 UP on lb1, in a look answering the stats watch");
         until_haproxy(&mut live, "lb1", Duration::from_secs(20), &what, |s| {
-            s.m2.as_deref() == Some("UP") && s.source.ends_with("; haproxy log event")
+            s.m2.as_deref() == Some("UP") && s.source.ends_with("; haproxy stats event")
         })
         .await;
     }
+    // without the watch, haproxy's own message still calls for the look
+    assert_eq!(kill_stats_watch_on(&lab, "lb1"), 1, "one stats watch of kockpit's on lb1");
+    let s = until_haproxy(&mut live, "lb1", Duration::from_secs(10), "lb1's source says the watch failed", |s| {
+        s.source.contains("haproxy stats socket watch FAILED")
+    })
+    .await;
+    assert!(s.source.contains("haproxy log streamed") && !s.source.contains("polling every"), "the log still slows the poll: {}", s.source);
+    lab.ha_ok(&["stop", "m2", "apiserver"]);
+    until_haproxy(&mut live, "lb1", Duration::from_secs(15), "m2 DOWN on lb1, in a look answering haproxy's message", |s| {
+        s.m2.as_deref().is_some_and(|t| t.starts_with("DOWN")) && s.source.ends_with("; haproxy log event")
+    })
+    .await;
 }
 
 /// Writes lb2's graceful-demotion file (keepalived's track_file): 1 lowers its priority by 100.
@@ -326,17 +346,25 @@ async fn a_keepalived_change_that_moves_no_address_is_seen_through_its_log() {
 
 /// [`kill_streams_on`] of the log stream alone: how many were killed.
 fn kill_log_stream_on(lab: &Lab, host: &str) -> usize {
-    kill_streams_on(lab, host, false, true).1
+    kill_streams_on(lab, host, false, true, false).1
+}
+
+/// [`kill_streams_on`] of the haproxy stats watch alone: how many were killed.
+fn kill_stats_watch_on(lab: &Lab, host: &str) -> usize {
+    kill_streams_on(lab, host, false, false, true).2
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
-async fn a_killed_log_stream_falls_back_to_polling_haproxy_and_comes_back() {
+async fn killed_haproxy_streams_fall_back_to_polling_and_come_back() {
     let lab = lab();
     let mut live = lab.live();
-    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's haproxy log streamed", |s| s.source.contains("haproxy log streamed"))
-        .await;
-    assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "one log stream of kockpit's on lb1");
+    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's haproxy socket watched and log streamed", |s| {
+        s.source.contains("haproxy stats socket and haproxy log streamed")
+    })
+    .await;
+    let (_, logs, watches) = kill_streams_on(&lab, "lb1", false, true, true);
+    assert_eq!((logs, watches), (1, 1), "one log stream and one stats watch of kockpit's on lb1");
     let s = until_haproxy(&mut live, "lb1", Duration::from_secs(10), "lb1's haproxy source says the stream failed", |s| {
         s.source.contains("ssh stream FAILED")
     })
@@ -346,8 +374,12 @@ async fn a_killed_log_stream_falls_back_to_polling_haproxy_and_comes_back() {
     until_haproxy(&mut live, "lb1", Duration::from_secs(3), "lb1's haproxy polled", |_| true).await;
     until_haproxy(&mut live, "lb1", Duration::from_secs(3), "and polled again", |_| true).await;
     assert!(t0.elapsed() < Duration::from_secs(3), "polled at the normal interval while the stream is down");
-    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's log stream back", |s| s.source.contains("haproxy log streamed")).await;
+    until_haproxy(&mut live, "lb1", Duration::from_secs(30), "lb1's streams back", |s| {
+        s.source.contains("haproxy stats socket and haproxy log streamed")
+    })
+    .await;
     assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "exactly one log stream after the restart, the old one gone");
+    assert_eq!(kill_stats_watch_on(&lab, "lb1"), 1, "exactly one stats watch after the restart, the old one gone");
 }
 
 /// Apply events until `pred` holds for a Hosts observation of `host`; its source.

@@ -19,7 +19,7 @@ use crate::inventory::Host;
 use crate::model::{BackendServer, ServerStatus};
 use crate::ops::WriteCap;
 use crate::ops::haproxy_plan::{DRAIN_WAIT_SECS, ServerAdmin, ServerTarget, server_checks};
-use crate::transport::scripts::SHOW_STAT_SCRIPT;
+use crate::transport::scripts::HAPROXY_CLI_SCRIPT;
 use crate::transport::ssh::script_command;
 
 /// How long a server made ready may take to pass its health check before the summary says it is
@@ -58,7 +58,7 @@ async fn send(ctx: &OpContext, cap: &WriteCap, h: &Host, addr: &str, cmd: &str) 
     let limit = ctx.settings.command_timeout.max(Duration::from_secs(10));
     let out = ctx
         .pool
-        .run_write(cap, &h.ssh_host, &script_command(SHOW_STAT_SCRIPT, &[addr, cmd]), limit)
+        .run_write(cap, &h.ssh_host, &script_command(HAPROXY_CLI_SCRIPT, &[addr, cmd]), limit)
         .await
         .map_err(|e| format!("{}: {}", h.name, super::ssh_reason(&e)))?;
     if !out.success() {

@@ -392,6 +392,10 @@ fn config_failure(plan: &Plan, settings: &LiveSettings, why: &str) -> Vec<Observ
 /// How often each host's HA configuration is read again.
 pub const HA_CONFIG_INTERVAL: Duration = Duration::from_secs(60);
 
+/// What streams for haproxy: its servers watched on its socket, and its messages in the journal;
+/// either lets its poll slow down.
+const HAPROXY_PARTS: &[&str] = &[watch::HAPROXY_STATS, watch::HAPROXY];
+
 /// Start the SSH probes and the direct ones.
 pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSettings, pool: SshPool, tx: &mpsc::Sender<BackendEvent>) {
     let t = ProbeTargets::of(plan);
@@ -446,6 +450,11 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
             if runs_keepalived {
                 tasks.spawn(watch::watch_addresses(w.clone(), vip));
             }
+            if units.contains(&watch::HAPROXY) {
+                // haproxy's servers on its socket: its decisions as it makes them (its log comes late)
+                let stats = watch::Watch { pokes: watch::Pokes { vrrp: None, haproxy: w.pokes.haproxy.clone() }, ..w.clone() };
+                tasks.spawn(watch::watch_stats(stats, plan.lb.haproxy_socket.clone()));
+            }
             tasks.spawn(watch::watch_logs(w, units));
         }
     }
@@ -484,7 +493,7 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         let interval = settings.interval;
         tasks.spawn(async move {
             let name = h.name.clone();
-            let slowed = || states.is_up(&name, watch::HAPROXY).then_some(watch::STREAMED_POLL);
+            let slowed = || states.any_up(&name, HAPROXY_PARTS).then_some(watch::STREAMED_POLL);
             let round = |event: Option<(String, &'static str)>| {
                 let (pool, h, lb, states) = (pool.clone(), h.clone(), lb.clone(), states.clone());
                 async move {
@@ -499,8 +508,8 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
                         _ => format!("ssh {}", h.name),
                     };
                     // how this was learnt, and how it will be
-                    source += &states.source_note(&h.name, &[watch::HAPROXY], event.map(|(_, e)| e), interval);
-                    let budget = if states.is_up(&h.name, watch::HAPROXY) { (watch::STREAMED_POLL.as_millis() as u64) * 3 } else { budget };
+                    source += &states.source_note(&h.name, HAPROXY_PARTS, HAPROXY_PARTS, event.map(|(_, e)| e), interval);
+                    let budget = if states.any_up(&h.name, HAPROXY_PARTS) { (watch::STREAMED_POLL.as_millis() as u64) * 3 } else { budget };
                     let result = r.map(|(servers, _)| servers);
                     vec![BackendEvent::Obs(Observation::now(source, budget, Payload::Haproxy { lb: h.name, result }))]
                 }

@@ -145,7 +145,7 @@ pub(super) async fn vrrp_rounds(pool: SshPool, r: VrrpRounds, tx: mpsc::Sender<B
                 };
                 // the streams' state is part of the source: how this was learnt, and how it will be
                 let parts = [watch::ADDR, watch::KEEPALIVED];
-                source += &states.source_note(&name, &parts, event, settings.interval);
+                source += &states.source_note(&name, &parts, &[watch::KEEPALIVED], event, settings.interval);
                 let budget = if states.is_up(&name, watch::KEEPALIVED) {
                     (watch::STREAMED_POLL.as_millis() as u64).saturating_mul(3)
                 } else {

@@ -31,6 +31,9 @@ pub const STREAMED_POLL: Duration = Duration::from_secs(5);
 /// again: what it lacks does not change by the second.
 const NOTHING_TO_FOLLOW: Duration = Duration::from_secs(60);
 
+/// How soon the haproxy stats watch looks again for a haproxy that was not running.
+const STATS_RETRY: Duration = Duration::from_secs(5);
+
 /// A running stream's scripts say `@@kockpit-alive` every second: this long without a word and the
 /// stream counts as failed (the host or the link is gone, or the connection hangs), so the host is
 /// polled again and its data is not taken as current on the stream's word.
@@ -48,6 +51,8 @@ const NO_EVENT: &str = "";
 pub const ADDR: &str = "address events";
 pub const KEEPALIVED: &str = "keepalived";
 pub const HAPROXY: &str = "haproxy";
+/// haproxy's servers watched on its socket, on the host ([`scripts::STATS_WATCH_SCRIPT`]).
+pub const HAPROXY_STATS: &str = "haproxy stats";
 
 /// One streamed part of a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,13 +85,29 @@ impl WatchStates {
         self.get(host, part) == Some(WatchState::Up)
     }
 
+    /// Whether any of `parts` streams (a poll they all serve may slow down).
+    pub fn any_up(&self, host: &str, parts: &[&'static str]) -> bool {
+        parts.iter().any(|p| self.is_up(host, p))
+    }
+
     /// What the source of an observation of `host` adds about how it was learnt and how it will be
     /// (empty when nothing streams it): the `parts` that stream for it, the event this look answers,
-    /// and the poll's interval while the last of `parts` (the one that lets it slow down) does not stream.
-    pub fn source_note(&self, host: &str, parts: &[&'static str], event: Option<&str>, polling: Duration) -> String {
+    /// and the poll's interval while none of `slowed_by` (the parts that let it slow down) streams.
+    pub fn source_note(
+        &self,
+        host: &str,
+        parts: &[&'static str],
+        slowed_by: &[&'static str],
+        event: Option<&str>,
+        polling: Duration,
+    ) -> String {
         let mut up = Vec::new();
         let mut failed = Vec::new();
-        let name = |p: &str| if p == ADDR { ADDR.to_string() } else { format!("{p} log") };
+        let name = |p: &str| match p {
+            ADDR => ADDR.to_string(),
+            HAPROXY_STATS => "haproxy stats socket".to_string(),
+            _ => format!("{p} log"),
+        };
         for p in parts {
             match self.get(host, p) {
                 Some(WatchState::Up) => up.push(name(p)),
@@ -116,11 +137,12 @@ impl WatchStates {
         }
         for (p, why) in failed {
             match self.get(host, p) {
+                Some(WatchState::Failed(_)) if *p == HAPROXY_STATS => s += &format!("; {} watch FAILED: {why}", name(p)),
                 Some(WatchState::Failed(_)) => s += &format!("; {} stream FAILED: {why}", name(p)),
                 _ => s += &format!("; {} not streamed: {why}", name(p)),
             }
         }
-        if parts.last().is_some_and(|p| !self.is_up(host, p)) {
+        if !self.any_up(host, slowed_by) {
             s += &format!("; polling every {}", super::show_secs(polling.as_secs_f64()));
         }
         s
@@ -242,7 +264,7 @@ pub struct Watch {
 pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>) {
     let cmd = script_command(scripts::ADDR_WATCH_SCRIPT, &[]);
     let parts = [ADDR];
-    follow(&w, &cmd, &parts, "address stream", |line, w| {
+    follow(&w, &cmd, &parts, "address stream", &[(127, NOTHING_TO_FOLLOW)], |line, w| {
         if line == "@@kockpit-watching" {
             w.states.set(&w.name, ADDR, WatchState::Up);
             return Seen::Running;
@@ -259,7 +281,7 @@ pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>) {
 /// the probe of the daemon a message speaks of, or whose processes changed.
 pub async fn watch_logs(w: Watch, units: Vec<&'static str>) {
     let cmd = script_command(scripts::LOG_WATCH_SCRIPT, &units);
-    follow(&w, &cmd, &units, "log stream", |line, w| match log_line(line, &units) {
+    follow(&w, &cmd, &units, "log stream", &[(127, NOTHING_TO_FOLLOW), (3, NOTHING_TO_FOLLOW)], |line, w| match log_line(line, &units) {
         LogLine::Watching(up) => {
             for u in up {
                 w.states.set(&w.name, u, WatchState::Up);
@@ -285,6 +307,61 @@ pub async fn watch_logs(w: Watch, units: Vec<&'static str>) {
         LogLine::Other => Seen::Line,
     })
     .await
+}
+
+/// Watch haproxy's servers on `w`'s host (its socket, found from the plan's `socket` as the probe
+/// finds it) until no probe listens, poking the haproxy probe whenever a server's state changes.
+pub async fn watch_stats(w: Watch, socket: String) {
+    let cmd = script_command(scripts::STATS_WATCH_SCRIPT, &[socket.as_str()]);
+    // 2: no socket (a stats page only), 4: too old, 13: not permitted, 127: no socat; 3: haproxy not
+    // running (looked for again sooner: it is started again by the minute)
+    let off = [(2, NOTHING_TO_FOLLOW), (3, STATS_RETRY), (4, NOTHING_TO_FOLLOW), (13, NOTHING_TO_FOLLOW), (127, NOTHING_TO_FOLLOW)];
+    follow(&w, &cmd, &[HAPROXY_STATS], "haproxy stats watch", &off, |line, w| match stats_line(line) {
+        StatsLine::Watching => {
+            w.states.set(&w.name, HAPROXY_STATS, WatchState::Up);
+            Seen::Running
+        }
+        StatsLine::Lost(why) => {
+            w.states.set(&w.name, HAPROXY_STATS, WatchState::Failed(why));
+            // polled at the normal interval meanwhile: say so now
+            w.pokes.send(HAPROXY, &w.name, NO_EVENT);
+            Seen::Line
+        }
+        StatsLine::Changed => {
+            w.pokes.send(HAPROXY, &w.name, "haproxy stats event");
+            Seen::Line
+        }
+        StatsLine::Other => Seen::Line,
+    })
+    .await
+}
+
+/// What a line of the haproxy stats watch says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsLine {
+    /// A session answers: the servers are watched.
+    Watching,
+    /// The session ended: why (bounded, no control characters).
+    Lost(String),
+    /// A server's state changed.
+    Changed,
+    Other,
+}
+
+/// Read one line of [`scripts::STATS_WATCH_SCRIPT`]'s output.
+pub fn stats_line(line: &str) -> StatsLine {
+    if line == "@@kockpit-watching" {
+        return StatsLine::Watching;
+    }
+    if let Some(why) = line.strip_prefix("@@kockpit-lost") {
+        let why: String = why.trim().chars().filter(|c| !c.is_control()).take(200).collect();
+        let why = if why.is_empty() { "the session ended".to_string() } else { why };
+        return StatsLine::Lost(format!("haproxy's socket: {why}"));
+    }
+    if line.starts_with("@@kockpit-server ") {
+        return StatsLine::Changed;
+    }
+    StatsLine::Other
 }
 
 /// What a line of the log stream says, about one of `units` (the ones asked for; others are ignored).
@@ -330,8 +407,9 @@ enum Seen {
 }
 
 /// Run `cmd` on `w`'s host as a stream, handing every line to `on_line`, restarting it with backoff
-/// whenever it ends, until no probe listens. `parts` are the states it owns.
-async fn follow<F>(w: &Watch, cmd: &str, parts: &[&'static str], what: &str, mut on_line: F)
+/// whenever it ends, until no probe listens. `parts` are the states it owns; `off`, the exit codes
+/// that say the host cannot stream this, with how long to wait before looking again.
+async fn follow<F>(w: &Watch, cmd: &str, parts: &[&'static str], what: &str, off: &[(u32, Duration)], mut on_line: F)
 where
     F: FnMut(&str, &Watch) -> Seen,
 {
@@ -344,7 +422,7 @@ where
         }
         // ran: ended cleanly without starting; missing: the host lacks what the stream needs
         let (why, ran, missing) = match w.pool.stream(&w.ssh_host, cmd, w.open_timeout).await {
-            Err(e) => (super::ssh_reason(&e), false, false),
+            Err(e) => (super::ssh_reason(&e), false, None),
             Ok(mut stream) => {
                 let (mut buf, mut stderr) = (Vec::<u8>::new(), String::new());
                 let mut up = false;
@@ -392,13 +470,17 @@ where
                     backoff.reset();
                 }
                 let why = stream.end_reason(what, up, &stderr);
-                // 127: `ip` or `journalctl` is not installed; 3: no journal on this host
-                (why, stream.exit() == Ok(Some(0)) && !up, !up && matches!(stream.exit(), Ok(Some(127 | 3))))
+                let missing = match stream.exit() {
+                    Ok(Some(c)) if !up => off.iter().find(|(code, _)| *code == c).map(|(_, wait)| *wait),
+                    _ => None,
+                };
+                (why, stream.exit() == Ok(Some(0)) && !up, missing)
             }
         };
         // a clean exit without starting: every part was reported as not followable, with its reason
-        let nothing_to_follow = missing || (ran && parts.iter().all(|p| matches!(w.states.get(&w.name, p), Some(WatchState::Off(_)))));
-        if missing {
+        let nothing_to_follow =
+            missing.is_some() || (ran && parts.iter().all(|p| matches!(w.states.get(&w.name, p), Some(WatchState::Off(_)))));
+        if missing.is_some() {
             // not a failure: this host cannot stream this; polled, and looked at again in a while
             for p in parts {
                 w.states.set(&w.name, p, WatchState::Off(why.clone()));
@@ -411,7 +493,11 @@ where
         }
         // the host is polled at the normal interval meanwhile; a poke now reports the failure at once
         w.pokes.all(&w.name, NO_EVENT);
-        let wait = if nothing_to_follow { NOTHING_TO_FOLLOW } else { backoff.next_delay() };
+        let wait = match missing {
+            Some(wait) => wait,
+            None if nothing_to_follow => NOTHING_TO_FOLLOW,
+            None => backoff.next_delay(),
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = w.pokes.closed() => return,
@@ -500,29 +586,81 @@ mod tests {
     }
 
     #[test]
+    fn the_stats_watchs_lines() {
+        assert_eq!(stats_line("@@kockpit-watching"), StatsLine::Watching);
+        assert_eq!(stats_line("@@kockpit-server kube-apiserver/m2 0 0"), StatsLine::Changed);
+        assert_eq!(
+            stats_line("@@kockpit-lost connect(5, AF=1 \"/run/haproxy/admin.sock\", 25): Connection refused\x1b[2J"),
+            StatsLine::Lost("haproxy's socket: connect(5, AF=1 \"/run/haproxy/admin.sock\", 25): Connection refused[2J".into())
+        );
+        assert_eq!(stats_line("@@kockpit-lost"), StatsLine::Lost("haproxy's socket: the session ended".into()));
+        assert_eq!(
+            stats_line(&format!("@@kockpit-lost {}", "x".repeat(1000))),
+            StatsLine::Lost(format!("haproxy's socket: {}", "x".repeat(200)))
+        );
+        for l in ["", "@@kockpit-alive", "2 be 1 m1 10.0.0.1 2 0 1 1 5 6 3 4 6 0 0 0 - 6443 - 0 0 - - 0", "@@kockpit-serverx"] {
+            assert_eq!(stats_line(l), StatsLine::Other, "{l}");
+        }
+    }
+
+    #[test]
+    fn haproxy_is_slowed_by_either_of_its_streams() {
+        let s = WatchStates::default();
+        let parts = [HAPROXY_STATS, HAPROXY];
+        let poll = Duration::from_millis(500);
+        s.set("lb1", HAPROXY_STATS, WatchState::Up);
+        s.set("lb1", HAPROXY, WatchState::Up);
+        assert_eq!(s.source_note("lb1", &parts, &parts, None, poll), "; haproxy stats socket and haproxy log streamed");
+        assert_eq!(s.source_note("lb1", &parts, &parts, Some("haproxy stats event"), poll), "; haproxy stats event");
+        s.set("lb1", HAPROXY, WatchState::Failed("gone".into()));
+        assert_eq!(
+            s.source_note("lb1", &parts, &parts, None, poll),
+            "; haproxy stats socket streamed; haproxy log stream FAILED: gone",
+            "the socket still watched: the poll stays slow"
+        );
+        s.set("lb1", HAPROXY, WatchState::Up);
+        s.set("lb1", HAPROXY_STATS, WatchState::Failed("haproxy's socket: Connection refused".into()));
+        assert_eq!(
+            s.source_note("lb1", &parts, &parts, None, poll),
+            "; haproxy log streamed; haproxy stats socket watch FAILED: haproxy's socket: Connection refused"
+        );
+        s.set("lb1", HAPROXY, WatchState::Failed("gone".into()));
+        assert_eq!(
+            s.source_note("lb1", &parts, &parts, None, poll),
+            "; ssh stream FAILED: haproxy's socket: Connection refused; polling every 0.5 s"
+        );
+        s.set("lb1", HAPROXY_STATS, WatchState::Off("no haproxy stats socket".into()));
+        s.set("lb1", HAPROXY, WatchState::Up);
+        assert_eq!(
+            s.source_note("lb1", &parts, &parts, None, poll),
+            "; haproxy log streamed; haproxy stats socket not streamed: no haproxy stats socket"
+        );
+    }
+
+    #[test]
     fn states_are_shared_per_part_and_the_source_says_what_streams() {
         let s = WatchStates::default();
         let t = s.clone();
         let poll = Duration::from_millis(500);
         assert!(!s.is_up("lb1", ADDR));
-        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll), "", "nothing streams: nothing said");
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], &[KEEPALIVED], None, poll), "", "nothing streams: nothing said");
         t.set("lb1", ADDR, WatchState::Up);
         assert!(s.is_up("lb1", ADDR) && !s.is_up("lb1", KEEPALIVED) && !s.is_up("lb2", ADDR));
         t.set("lb1", KEEPALIVED, WatchState::Off("no journal entries for unit keepalived".into()));
         assert_eq!(
-            s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll),
+            s.source_note("lb1", &[ADDR, KEEPALIVED], &[KEEPALIVED], None, poll),
             "; address events streamed; keepalived log not streamed: no journal entries for unit keepalived; polling every 0.5 s",
             "the VIP's moves come through the address events, keepalived's other changes by the poll"
         );
         t.set("lb1", KEEPALIVED, WatchState::Up);
-        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], Some("keepalived log event"), poll), "; keepalived log event");
-        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll), "; address events and keepalived log streamed");
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], &[KEEPALIVED], Some("keepalived log event"), poll), "; keepalived log event");
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], &[KEEPALIVED], None, poll), "; address events and keepalived log streamed");
         t.set("lb1", ADDR, WatchState::Failed("gone".into()));
         t.set("lb1", KEEPALIVED, WatchState::Failed("gone".into()));
-        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], None, poll), "; ssh stream FAILED: gone; polling every 0.5 s");
+        assert_eq!(s.source_note("lb1", &[ADDR, KEEPALIVED], &[KEEPALIVED], None, poll), "; ssh stream FAILED: gone; polling every 0.5 s");
         t.set("lb1", KEEPALIVED, WatchState::Off("no journal entries for unit keepalived".into()));
         assert_eq!(
-            s.source_note("lb1", &[KEEPALIVED], None, poll),
+            s.source_note("lb1", &[KEEPALIVED], &[KEEPALIVED], None, poll),
             "; keepalived log not streamed: no journal entries for unit keepalived; polling every 0.5 s"
         );
     }

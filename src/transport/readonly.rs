@@ -13,7 +13,7 @@ pub const READ_ONLY_PLAIN: &[&str] = &["true", "hostname", "id -un", "uname -r"]
 /// The probe scripts and the log tail, the only other commands a read-only pool may send. The etcd
 /// one prints the etcd client key (etcd offers no way in without one): it stays in memory and is never
 /// logged.
-pub fn read_only_scripts() -> [&'static str; 12] {
+pub fn read_only_scripts() -> [&'static str; 13] {
     [
         scripts::HOST_FACTS_SCRIPT,
         scripts::VRRP_SCRIPT,
@@ -27,6 +27,7 @@ pub fn read_only_scripts() -> [&'static str; 12] {
         scripts::ADDR_WATCH_SCRIPT,
         scripts::LOG_WATCH_SCRIPT,
         scripts::FACTS_WATCH_SCRIPT,
+        scripts::STATS_WATCH_SCRIPT,
     ]
 }
 
@@ -37,6 +38,8 @@ pub fn needs_root(cmd: &str) -> bool {
     [
         scripts::VRRP_SCRIPT,
         scripts::SHOW_STAT_SCRIPT,
+        scripts::STATS_WATCH_SCRIPT,
+        scripts::HAPROXY_CLI_SCRIPT,
         scripts::HA_CONFIG_SCRIPT,
         scripts::CREDENTIALS_SCRIPT,
         scripts::CERTS_SCRIPT,
@@ -61,6 +64,7 @@ pub fn describe_command(cmd: &str) -> String {
         "address watch",
         "log watch",
         "host facts stream",
+        "haproxy stats watch",
     ];
     for (script, name) in read_only_scripts().iter().zip(names) {
         if starts_script(cmd, script) {
@@ -90,8 +94,12 @@ mod tests {
 
     #[test]
     fn the_set() {
-        let ok = script_command(scripts::SHOW_STAT_SCRIPT, &["/run/haproxy/admin.sock", "it's"]);
+        let ok = script_command(scripts::SHOW_STAT_SCRIPT, &["/run/haproxy/it's.sock"]);
         assert!(is_read_only(&ok));
+        assert!(is_read_only(&script_command(scripts::STATS_WATCH_SCRIPT, &[""])));
+        // a Runtime API command of the caller's choosing is a write, whatever it says
+        let cli = script_command(scripts::HAPROXY_CLI_SCRIPT, &["/run/haproxy/admin.sock", "show cli level"]);
+        assert!(!is_read_only(&cli) && needs_root(&cli));
         assert!(is_read_only(&script_command(scripts::HOST_FACTS_SCRIPT, &[])));
         assert!(is_read_only("true"));
         for bad in [
@@ -124,6 +132,7 @@ mod tests {
     fn described() {
         assert_eq!(describe_command(&script_command(scripts::HOST_FACTS_SCRIPT, &[])), "host facts");
         assert_eq!(describe_command(&script_command(scripts::SHOW_STAT_SCRIPT, &["/s"])), "haproxy show stat");
+        assert_eq!(describe_command(&script_command(scripts::STATS_WATCH_SCRIPT, &["/s"])), "haproxy stats watch");
         assert_eq!(describe_command("true"), "`true`");
         assert_eq!(describe_command(&script_command(scripts::TAIL_SCRIPT, &["file", "/x", "1", "1"])), "log tail");
     }
