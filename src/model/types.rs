@@ -66,6 +66,17 @@ pub struct VrrpView {
 }
 
 impl VrrpView {
+    /// The priorities as shown: `100`, `100->80`; `-` for a stopped keepalived, `?` where they could not
+    /// be read (a frozen keepalived, no dump: a configured priority is 1 to 255, never 0).
+    pub fn priority_text(&self) -> String {
+        match (self.state, self.priority) {
+            (VrrpState::Stopped, _) => "-".into(),
+            (_, 0) => "?".into(),
+            _ if self.effective_priority != self.priority => format!("{}->{}", self.priority, self.effective_priority),
+            _ => self.priority.to_string(),
+        }
+    }
+
     /// What a failover leaves behind on the old owner, and a restore undoes: keepalived stopped, or
     /// running below its configured priority (the track file's weight), or, where the plan demotes by
     /// rewriting keepalived.conf (`by_priority`), configured at priority 1.
@@ -548,6 +559,23 @@ impl CertInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn priorities_not_seen_are_not_zero() {
+        let v = |state, priority, effective_priority| VrrpView {
+            instance: "VI_1".into(),
+            state,
+            priority,
+            effective_priority,
+            holds_vip: false,
+            last_transition: None,
+        };
+        assert_eq!(v(VrrpState::Backup, 100, 100).priority_text(), "100");
+        assert_eq!(v(VrrpState::Backup, 100, 80).priority_text(), "100->80");
+        assert_eq!(v(VrrpState::Stopped, 0, 0).priority_text(), "-", "a stopped keepalived has none");
+        assert_eq!(v(VrrpState::Unknown, 0, 0).priority_text(), "?", "a frozen one's could not be read");
+        assert_eq!(v(VrrpState::Master, 0, 0).priority_text(), "?", "ip addr alone: the VIP seen, the priority not");
+    }
 
     #[test]
     fn haproxy_status_forms() {

@@ -125,7 +125,12 @@ pub fn markdown(m: &Model, a: &Assessment, now: DateTime<Utc>) -> String {
         for (lb, v) in &m.vrrp {
             match &v.data {
                 Some(d) => {
-                    s.push_str(&format!("| {lb} | {} | {} | {} | {} |\n", d.state.label(), d.priority, d.effective_priority, d.holds_vip))
+                    // a stopped keepalived has no priority, one whose view could not be read an unknown one
+                    let (prio, eff) = match d.priority_text().as_str() {
+                        p @ ("-" | "?") => (p.to_string(), p.to_string()),
+                        _ => (d.priority.to_string(), d.effective_priority.to_string()),
+                    };
+                    s.push_str(&format!("| {lb} | {} | {prio} | {eff} | {} |\n", d.state.label(), d.holds_vip))
                 }
                 None => s.push_str(&format!("| {lb} | no data | | | |\n")),
             }

@@ -229,7 +229,14 @@ pub fn lines(app: &App, item: &Item, now: DateTime<Utc>) -> (String, Vec<Line<'s
                     if let Some(v) = &s.data {
                         d.kv("instance", v.instance.clone());
                         d.kv("state", v.state.label());
-                        d.kv("priority", format!("{} configured, {} effective", v.priority, v.effective_priority));
+                        d.kv(
+                            "priority",
+                            match v.priority_text().as_str() {
+                                "-" => "none (keepalived stopped)".to_string(),
+                                "?" => "unknown (keepalived's own view could not be read)".to_string(),
+                                _ => format!("{} configured, {} effective", v.priority, v.effective_priority),
+                            },
+                        );
                         d.kv_role("holds the VIP", yes(v.holds_vip), if v.holds_vip { Role::Ok } else { Role::Text });
                         if let Some(t) = v.last_transition {
                             d.kv("last change", format!("{} ago", fmt_age_ms((now - t).num_milliseconds())));

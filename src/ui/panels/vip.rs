@@ -70,16 +70,15 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
                 VrrpState::Backup => Role::Text,
                 _ => Role::Warn,
             };
-            let prio = if v.effective_priority != v.priority {
-                format!("prio {}->{}", v.priority, v.effective_priority)
-            } else {
-                format!("prio {}", v.priority)
-            };
+            let prio = format!("prio {}", v.priority_text());
             let mark = if fresh { "" } else { "?" };
             let mut spans = vec![
                 Span::styled(pad(lb, 7), ctx.s(Role::Text)),
                 Span::styled(pad(&format!("{}{mark}", v.state.label()), 8), ctx.s(role)),
-                Span::styled(pad(&prio, 13), ctx.s(if v.effective_priority < v.priority { Role::Warn } else { Role::Muted })),
+                Span::styled(
+                    pad(&prio, 13),
+                    ctx.s(if v.priority != 0 && v.effective_priority < v.priority { Role::Warn } else { Role::Muted }),
+                ),
                 Span::styled(
                     match (v.holds_vip, fresh) {
                         (true, _) => format!("VIP{mark}"),
