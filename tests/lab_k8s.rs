@@ -1053,3 +1053,53 @@ async fn the_first_list_of_pods_says_how_many_are_coming_before_the_nodes_panel(
     assert!(total >= 30 && total.abs_diff(count) <= 5, "{total} pods said, {count} listed");
     wait_for(&mut h, 30, "the nodes after it", |ev| nodes_of(ev).map(|_| ())).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the lab (tests/run runs it)"]
+async fn the_pods_list_in_protobuf_reads_as_the_json_one() {
+    use kockpit::kube::lean::LeanPod;
+    let lab = lab("protobuf");
+    let admin = lab.admin().await;
+    kit::create_namespace(&admin, "kk-protobuf", "protobuf").await.unwrap();
+    kit::create_node(&admin, "kk-pb-n1", "protobuf", &["worker"], "10.99.9.1").await.unwrap();
+    for i in 0..5 {
+        let mut pod = kit::pod_json(&format!("p{i}"), json!({"app": "pb", "i": i.to_string()}), Some("kk-pb-n1"), "250m", "64Mi");
+        pod["spec"]["volumes"] = json!([{"name": "scratch", "emptyDir": {}}]);
+        pod["spec"]["initContainers"] =
+            json!([{"name": "init", "image": "registry.invalid/pause:3.2", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]);
+        pod["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "x", "note": "ünïcode"});
+        kit::create(&admin, "/api/v1/namespaces/kk-protobuf/pods", pod).await.unwrap();
+        kit::mark_ready(&admin, "kk-protobuf", &format!("p{i}")).await.unwrap();
+    }
+    let k = lab.kockpit(true).await;
+    let (mut as_json, mut as_pb) = (Vec::new(), Vec::new());
+    let limit = Duration::from_secs(30);
+    // every pod of the cluster, as the Nodes panel lists them (its own, the control plane's, other tests')
+    let path = "/api/v1/pods?resourceVersion=0";
+    let j = k.list_streamed::<LeanPod>(path, |p| as_json.push(p), limit).await.unwrap();
+    let p = k.list_streamed_as::<LeanPod>(path, Some(kockpit::kube::pb::pod), |p| as_pb.push(p), limit).await.unwrap();
+    assert!(p.protobuf && !j.protobuf, "the API server answered the pods' list in protobuf");
+    let key = |p: &LeanPod| (p.metadata.namespace.clone(), p.metadata.name.clone());
+    let text = |mut v: Vec<LeanPod>| {
+        v.sort_by_key(key);
+        v.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>()
+    };
+    let mine = |v: &[LeanPod]| v.iter().filter(|p| p.metadata.namespace == "kk-protobuf").count();
+    assert_eq!((mine(&as_json), mine(&as_pb)), (5, 5));
+    if j.resource_version == p.resource_version {
+        assert_eq!(text(as_json), text(as_pb), "the same pods, read the same");
+    } else {
+        // something else changed between the two lists: compare this test's pods only
+        let only = |v: Vec<LeanPod>| text(v.into_iter().filter(|p| p.metadata.namespace == "kk-protobuf").collect());
+        assert_eq!(only(as_json), only(as_pb));
+    }
+    let mut p0 = Vec::new();
+    let path = "/api/v1/namespaces/kk-protobuf/pods?fieldSelector=metadata.name%3Dp0";
+    k.list_streamed_as::<LeanPod>(path, Some(kockpit::kube::pb::pod), |p| p0.push(p), limit).await.unwrap();
+    assert_eq!(p0.len(), 1);
+    assert!(p0[0].is_ready() && p0[0].is_mirror() && p0[0].has_emptydir(), "{:?}", p0[0]);
+    assert_eq!(p0[0].requests(), (1000, 1 << 30));
+    // an error answered in protobuf reads as one
+    let e = k.list_streamed_as::<LeanPod>("/api/v1/namespaces/kk-protobuf/nopes", Some(kockpit::kube::pb::pod), |_| {}, limit).await;
+    assert_eq!(e.as_ref().err().and_then(|e| e.code()), Some(404), "{e:?}");
+}

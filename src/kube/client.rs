@@ -57,6 +57,12 @@ impl KubeError {
     }
 }
 
+impl From<super::split::SplitError> for KubeError {
+    fn from(e: super::split::SplitError) -> Self {
+        KubeError::Decode(e.0)
+    }
+}
+
 impl From<kube::Error> for KubeError {
     fn from(e: kube::Error) -> Self {
         match e {
@@ -393,43 +399,64 @@ impl Kube {
     pub async fn list_streamed<T: DeserializeOwned>(
         &self,
         path: &str,
+        on_item: impl FnMut(T),
+        idle: Duration,
+    ) -> Result<ListMeta, KubeError> {
+        self.list_streamed_as(path, None, on_item, idle).await
+    }
+
+    /// [`Self::list_streamed`], asking for the protobuf encoding where `from_pb` decodes one item of it
+    /// (the API server answers JSON for what it cannot encode so, and the body is read as it says).
+    pub async fn list_streamed_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        from_pb: Option<super::pb::FromPb<T>>,
         mut on_item: impl FnMut(T),
         idle: Duration,
     ) -> Result<ListMeta, KubeError> {
-        let req = Request::get(path)
-            .header(http::header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|e| KubeError::Decode(e.to_string()))?;
+        let accept = if from_pb.is_some() { "application/vnd.kubernetes.protobuf, application/json" } else { "application/json" };
+        let req = Request::get(path).header(http::header::ACCEPT, accept).body(Vec::new()).map_err(|e| KubeError::Decode(e.to_string()))?;
         let res =
             tokio::time::timeout(self.request_timeout, self.send(req)).await.map_err(|_| KubeError::Timeout(self.request_timeout))??;
+        let is_pb = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with(super::pb::MEDIA_TYPE));
+        let from_pb = from_pb.filter(|_| is_pb);
         let mut body = res.into_body();
-        let mut splitter = ItemSplitter::new();
+        let (mut json, mut pb) = (ItemSplitter::new(), super::pb::PbSplitter::new());
         let mut bad: Option<String> = None;
+        let mut item = |raw: &[u8]| -> Result<(), KubeError> {
+            let decoded = match from_pb {
+                Some(decode) => decode(raw).map_err(|e| e.to_string()),
+                None => serde_json::from_slice::<T>(raw).map_err(|e| e.to_string()),
+            };
+            match decoded {
+                Ok(item) => on_item(item),
+                // one odd object must not blank a panel: skip it, say so once
+                Err(e) => {
+                    if bad.is_none() {
+                        bad = Some(e);
+                    }
+                }
+            }
+            Ok(())
+        };
         loop {
             let frame = tokio::time::timeout(idle, body.frame()).await.map_err(|_| KubeError::Timeout(idle))?;
             let Some(frame) = frame else { break };
             let frame = frame.map_err(|e| KubeError::Transport(format!("reading {path}: {e}")))?;
             if let Ok(data) = frame.into_data() {
-                splitter
-                    .feed(&data, &mut |raw: &[u8]| -> Result<(), KubeError> {
-                        match serde_json::from_slice::<T>(raw) {
-                            Ok(item) => on_item(item),
-                            // one odd object must not blank a panel: skip it, say so once
-                            Err(e) => {
-                                if bad.is_none() {
-                                    bad = Some(e.to_string());
-                                }
-                            }
-                        }
-                        Ok(())
-                    })
-                    .map_err(|e| KubeError::Decode(e.to_string()))?;
+                let fed = if from_pb.is_some() { pb.feed(&data, &mut item) } else { json.feed(&data, &mut item) };
+                fed.map_err(|e| KubeError::Decode(e.to_string()))?;
             }
         }
         if let Some(e) = bad {
             tracing::warn!("kube: {path}: skipped undecodable item(s): {e}");
         }
-        splitter.finish().map_err(|e| KubeError::Decode(e.to_string()))
+        let meta = if from_pb.is_some() { pb.finish().map(|m| ListMeta { protobuf: true, ..m }) } else { json.finish() };
+        meta.map_err(|e| KubeError::Decode(e.to_string()))
     }
 
     /// WATCH from `resource_version`; the stream ends when the server closes it.
@@ -507,6 +534,9 @@ pub(crate) fn status_error(code: u16, body: &[u8]) -> KubeError {
         reason: String,
         #[serde(default)]
         message: String,
+    }
+    if let Some((reason, message)) = super::pb::status(body) {
+        return KubeError::Api { code, reason, message };
     }
     match serde_json::from_slice::<Status>(body) {
         Ok(s) => KubeError::Api { code, reason: s.reason, message: s.message },

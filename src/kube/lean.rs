@@ -410,6 +410,9 @@ pub struct ListMeta {
     pub resource_version: String,
     #[serde(rename = "continue", default)]
     pub continue_: String,
+    /// The list came in the protobuf encoding (not a field of the API's).
+    #[serde(skip)]
+    pub protobuf: bool,
 }
 
 // ---------------------------------------------------------------------------------- quantities

@@ -18,6 +18,7 @@ pub mod drain;
 pub mod kubeconfig;
 pub mod lean;
 pub mod logs;
+pub mod pb;
 pub mod reflect;
 pub mod split;
 mod state;

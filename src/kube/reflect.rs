@@ -29,6 +29,22 @@ pub enum Change<U> {
 /// Objects with metadata.
 pub trait Object: Clone + DeserializeOwned + Send + 'static {
     fn meta(&self) -> &Meta;
+
+    /// A decoder of the protobuf encoding, for the lists worth asking it for (the pods: see
+    /// [`super::pb`]); lists of the others, and every watch, are JSON.
+    fn from_pb() -> Option<super::pb::FromPb<Self>> {
+        None
+    }
+}
+
+impl Object for super::lean::LeanPod {
+    fn meta(&self) -> &Meta {
+        &self.metadata
+    }
+
+    fn from_pb() -> Option<super::pb::FromPb<Self>> {
+        Some(super::pb::pod)
+    }
 }
 
 macro_rules! object {
@@ -42,7 +58,6 @@ macro_rules! object {
 }
 object!(
     super::lean::LeanNode,
-    super::lean::LeanPod,
     super::lean::LeanLease,
     super::lean::LeanWorkload,
     super::lean::LeanCephCluster,
@@ -150,7 +165,7 @@ pub async fn run<T: Object, U: Send + 'static, M: Send + 'static>(
                     p(n, total);
                 }
             };
-            match kube.list_streamed::<T>(&spec.url("resourceVersion=0"), on_item, Duration::from_secs(30)).await {
+            match kube.list_streamed_as::<T>(&spec.url("resourceVersion=0"), T::from_pb(), on_item, Duration::from_secs(30)).await {
                 Ok(meta) => {
                     listed_once = true;
                     rv = Some(meta.resource_version);
