@@ -38,7 +38,8 @@ pub const TARGETS: &[(&str, Target, &str)] = &[
     ("keepalived_conf", keepalived_conf, "keepalived.conf as `kockpit lint` reads it (parse_keepalived, includes_of), its lints and predictions"),
     ("haproxy_cfg", haproxy_cfg, "haproxy.cfg as `kockpit lint` reads it (parse_haproxy), its lints and routing"),
     ("alertmanager_json", alertmanager_json, "Alertmanager's v2 answers: alerts, a silence's id and state (alerts::parse)"),
-    ("addr_events", addr_events, "`ip -o monitor address` lines (is the VIP named) and the log stream's lines (probe::watch)"),
+    ("addr_events", addr_events, "`ip -o monitor address` lines (is the VIP named), the log stream's and the stats watch's lines (probe::watch)"),
+    ("kube_pb", kube_pb, "a protobuf list of pods as it streams in, and a protobuf Status (kube::pb)"),
 ];
 
 /// A user's file as `read_text` hands it to a parser: UTF-8, nesting within the limit.
@@ -331,5 +332,41 @@ fn addr_events(data: &[u8]) {
                 black_box(other);
             }
         }
+        if let kockpit::probe::watch::StatsLine::Lost(why) = kockpit::probe::watch::stats_line(line) {
+            assert!(why.chars().count() <= 250 && !why.chars().any(char::is_control), "{why:?}");
+        }
     }
+}
+
+/// The items and metadata (or the error) of `data` fed `chunk` bytes at a time.
+fn pb_split(data: &[u8], chunk: usize) -> Result<(Vec<String>, String), String> {
+    use kockpit::kube::pb;
+    let mut s = pb::PbSplitter::new();
+    let mut items = Vec::new();
+    for c in data.chunks(chunk) {
+        s.feed(c, &mut |raw: &[u8]| -> Result<(), kockpit::kube::split::SplitError> {
+            assert!(raw.len() <= pb::MAX_ITEM);
+            items.push(match pb::pod(raw) {
+                Ok(p) => format!("{p:?}"),
+                Err(e) => e.0,
+            });
+            Ok(())
+        })
+        .map_err(|e| e.0)?;
+    }
+    let meta = s.finish().map_err(|e| e.0)?;
+    Ok((items, meta.resource_version))
+}
+
+fn kube_pb(data: &[u8]) {
+    // however the body is cut into reads, the same items and the same end
+    let chunk = usize::from(data.first().copied().unwrap_or(1)).max(1);
+    let whole = pb_split(data, data.len().max(1));
+    let cut = pb_split(data, chunk);
+    match (&whole, &cut) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(_), Err(_)) => {}
+        _ => panic!("whole: {whole:?}, in {chunk}-byte reads: {cut:?}"),
+    }
+    black_box(kockpit::kube::pb::status(data));
 }
