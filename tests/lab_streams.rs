@@ -378,6 +378,9 @@ async fn killed_haproxy_streams_fall_back_to_polling_and_come_back() {
         s.source.contains("haproxy stats socket and haproxy log streamed")
     })
     .await;
+    // the failure and the return are on the timeline, once each
+    let said = |what: &str| live.model.timeline.iter().filter(|e| e.text.starts_with("haproxy lb1: ") && e.text.contains(what)).count();
+    assert_eq!((said("FAILED"), said("streaming again")), (1, 1), "{}", describe(&live.model));
     assert_eq!(kill_log_stream_on(&lab, "lb1"), 1, "exactly one log stream after the restart, the old one gone");
     assert_eq!(kill_stats_watch_on(&lab, "lb1"), 1, "exactly one stats watch after the restart, the old one gone");
 }

@@ -15,7 +15,7 @@ impl Model {
                 let was_failing = slot.error.is_some();
                 let c = slot.record(at, &source, budget_ms, result);
                 self.note_source(at, PanelId::Hosts, &host, was_failing, failed.as_deref(), c);
-                c
+                self.note_stream(at, PanelId::Hosts, &format!("facts {host}"), &source) | c
             }
             Payload::Vrrp { lb, result } => {
                 let before = self.vip_holders();
@@ -26,6 +26,7 @@ impl Model {
                 let c = slot.record(at, &source, budget_ms, result);
                 // the probe named: one host's keepalived and haproxy probes failing are two lines
                 self.note_source(at, PanelId::Vip, &format!("keepalived {lb}"), was_failing, failed.as_deref(), c);
+                let c = self.note_stream(at, PanelId::Vip, &format!("keepalived {lb}"), &source) | c;
                 let new_state = self.vrrp.get(&lb).and_then(|s| s.data.as_ref()).map(|v| v.state);
                 if let (Some(o), Some(n)) = (old_state, new_state)
                     && o != n
@@ -50,6 +51,7 @@ impl Model {
                 let was_failing = slot.error.is_some();
                 let c = slot.record(at, &source, budget_ms, result);
                 self.note_source(at, PanelId::Haproxy, &format!("haproxy {lb}"), was_failing, failed.as_deref(), c);
+                let c = self.note_stream(at, PanelId::Haproxy, &format!("haproxy {lb}"), &source) | c;
                 if let Some(servers) = self.haproxy.get(&lb).and_then(|s| s.data.clone()) {
                     for b in servers {
                         if let Some(&o) = old.get(&format!("{}/{}", b.backend, b.server))
@@ -334,6 +336,29 @@ impl Model {
             (_, Some(reason)) => self.record_as(Event::new(at, panel, Severity::Warn, format!("{what}: {reason}")), true),
             (true, None) => self.record_as(Event::new(at, panel, Severity::Info, format!("{what}: recovered")), true),
             (false, None) => {}
+        }
+    }
+}
+
+impl Model {
+    /// A stream behind `what` failing (its source says `ssh stream FAILED: ...`, `address events stream
+    /// FAILED: ...`, `haproxy stats socket watch FAILED: ...`) goes on the timeline once, and once
+    /// more when it streams again; whether the timeline changed.
+    pub(super) fn note_stream(&mut self, at: DateTime<Utc>, panel: PanelId, what: &str, source: &str) -> bool {
+        let failed = source.split("; ").find(|c| c.contains(" FAILED: ") && (c.contains("stream ") || c.contains(" watch ")));
+        let streams = source.split("; ").any(|c| c.ends_with(" streamed") || c.ends_with(" event") || c.ends_with(" changed"));
+        match failed {
+            Some(f) if !self.streams_failed.contains(what) => {
+                self.streams_failed.insert(what.to_string());
+                let polling = source.split("; ").find(|c| c.starts_with("polling every ")).map(|p| format!("; {p}")).unwrap_or_default();
+                self.record(Event::new(at, panel, Severity::Warn, format!("{what}: {f}{polling}")));
+                true
+            }
+            None if streams && self.streams_failed.remove(what) => {
+                self.record(Event::new(at, panel, Severity::Info, format!("{what}: streaming again")));
+                true
+            }
+            _ => false,
         }
     }
 }

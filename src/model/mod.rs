@@ -287,6 +287,10 @@ pub struct Model {
     /// The VIP on two hosts or none inside a planned window (reported with its duration when it ends).
     #[serde(skip)]
     pub vip_window: Option<VipWindow>,
+    /// The probes whose streams failed, as the timeline named them (`haproxy lb1`): said once when
+    /// they fail and once when they stream again.
+    #[serde(skip)]
+    pub streams_failed: BTreeSet<String>,
     /// Bumped on every visible change; the UI redraws when it moves.
     #[serde(skip)]
     pub revision: u64,
@@ -329,6 +333,7 @@ impl Model {
             timeline: Timeline::default(),
             planned: Vec::new(),
             vip_window: None,
+            streams_failed: BTreeSet::new(),
             revision: 0,
         }
     }

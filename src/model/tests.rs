@@ -943,3 +943,33 @@ fn a_cut_link_explains_only_sight_lost_an_operation_ends_the_grace_of_the_one_be
     m.begin_planned("fault heal", "fault heal", &PanelId::ALL, &[], t(50));
     assert_eq!(m.planned_for(PanelId::Vip, t(51), "keepalived slb1 STOPPED -> BACKUP", false), Some("fault heal"));
 }
+
+#[test]
+fn a_failed_stream_is_on_the_timeline_once_and_again_when_it_is_back() {
+    let mut m = model();
+    let with = |source: &str, at: i64| Observation { source: source.into(), ..haproxy("slb1", &[("m1", "UP")], at) };
+    let stream_events =
+        |m: &Model| m.timeline.iter().filter(|e| e.text.starts_with("haproxy slb1: ")).map(|e| e.text.clone()).collect::<Vec<_>>();
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock; haproxy stats socket and haproxy log streamed", 1));
+    assert!(stream_events(&m).is_empty());
+    // one part fails, the other still streams: said once, however often it is polled
+    let partial = "ssh slb1: /run/haproxy/admin.sock; haproxy log streamed; haproxy stats socket watch FAILED: haproxy's socket: connect: Connection refused";
+    for at in 2..5 {
+        assert_eq!(m.apply(with(partial, at)), at == 2, "the timeline changes once");
+    }
+    assert_eq!(stream_events(&m), ["haproxy slb1: haproxy stats socket watch FAILED: haproxy's socket: connect: Connection refused"]);
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock; haproxy stats event", 5));
+    assert_eq!(stream_events(&m).last().map(String::as_str), Some("haproxy slb1: streaming again"));
+    // all of it fails: polled every 0.5 s, and the event says so
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock; ssh stream FAILED: log stream ended: exit status 143; polling every 0.5 s", 6));
+    assert_eq!(
+        stream_events(&m).last().map(String::as_str),
+        Some("haproxy slb1: ssh stream FAILED: log stream ended: exit status 143; polling every 0.5 s")
+    );
+    // a look while the streams start again says nothing; streaming again is said when it streams
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock", 7));
+    assert_eq!(stream_events(&m).len(), 3);
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock; haproxy stats socket and haproxy log streamed", 8));
+    assert_eq!(stream_events(&m).len(), 4);
+    assert!(m.timeline.iter().filter(|e| e.text.contains("FAILED")).all(|e| e.severity == Severity::Warn));
+}
