@@ -467,7 +467,6 @@ fn haproxy_pid_of(dir: &Path) -> Option<i32> {
 #[test]
 #[ignore = "lab: needs root and haproxy (tests/run runs it)"]
 fn the_stats_watch_says_each_server_change_as_haproxy_makes_it() {
-    use std::io::BufRead;
     if std::process::Command::new("haproxy").arg("-v").output().is_err() {
         harness::cannot_run("the haproxy stats watch test", "haproxy is not installed");
     }
@@ -486,69 +485,117 @@ fn the_stats_watch_says_each_server_change_as_haproxy_makes_it() {
         d.display()
     );
     std::fs::write(d.join("haproxy.cfg"), cfg).unwrap();
-    let inner = format!(
-        "haproxy -f {d}/haproxy.cfg -D -p {d}/haproxy.pid || exit 90\n\
-         for i in $(seq 50); do [ -s {d}/haproxy.pid ] && break; sleep 0.1; done; sleep 0.3\n\
-         exec sh -c \"$0\" kockpit \"$1\"",
-        d = d.display()
-    );
-    let mut child = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", &inner, kockpit::transport::scripts::STATS_WATCH_SCRIPT, ""])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| harness::cannot_run("the haproxy stats watch test", &format!("unshare: {e}")));
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<(Instant, String)>();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send((Instant::now(), l));
-        }
-    });
-    let until = |what: &str, limit: Duration, pred: &dyn Fn(&str) -> bool| -> (Instant, String) {
+    // the socket the plan names is not there: the one haproxy's configuration names is watched
+    let mut w = WatchRun::beside(d, true, "");
+    w.until("session", Duration::from_secs(10), &|l| l == "@@kockpit-watching");
+    for round in 0..2 {
+        let t = Instant::now();
+        drop(apiserver.take());
+        let (at, l) = w.until("m1 DOWN", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-server be/m1 "));
+        assert_eq!(l, "@@kockpit-server be/m1 0 0", "round {round}: m1 stopped (op state 0)");
+        eprintln!("round {round}: m1 DOWN said {:?} after its apiserver went", at - t);
+        apiserver = Some(std::net::TcpListener::bind(("127.0.0.1", m1)).unwrap());
+        let (_, l) = w.until("m1 UP", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-server be/m1 "));
+        assert_eq!(l, "@@kockpit-server be/m1 2 0", "round {round}: m1 running (op state 2)");
+    }
+    // m2 never answers: no change to say, ever; and a word every second
+    w.until("a word", Duration::from_secs(3), &|l| l == "@@kockpit-alive");
+    assert!(apiserver.is_some());
+    // the channel closed: the watch ends, with everything it started
+    drop(w.child.stdin.take());
+    assert!(w.exits_within(Duration::from_secs(5)).is_some(), "the watch still runs 5 s after its standard input closed");
+
+    // haproxy killed under a running watch: the session is lost, the watch says why and ends, to be
+    // started again and find the socket anew
+    let mut w = WatchRun::beside(d, true, "");
+    w.until("session", Duration::from_secs(10), &|l| l == "@@kockpit-watching");
+    let pid = haproxy_pid_of(d).expect("the test's haproxy");
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let (_, l) = w.until("the session lost", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-lost"));
+    let why = l.strip_prefix(&format!("@@kockpit-lost {}/admin.sock: ", d.display())).unwrap_or("");
+    assert!(["write: Broken pipe", "read: Connection reset", "connect: Connection refused"].iter().any(|w| why.starts_with(w)), "{l}");
+    assert_eq!(w.exits_within(Duration::from_secs(5)), Some(0), "the watch ends by itself once its session is lost");
+    // started again with haproxy gone (its socket file left behind, the plan naming it): not running,
+    // said as such
+    let mut w = WatchRun::beside(d, false, &format!("{}/admin.sock", d.display()));
+    assert_eq!(w.exits_within(Duration::from_secs(10)), Some(3), "haproxy is not running: exit 3");
+    let err = w.stderr();
+    assert!(err.contains("haproxy is not running") && err.contains("left behind"), "{err}");
+}
+
+/// One run of the haproxy stats watch beside the haproxy of `dir`'s configuration (started first
+/// when `start`; `plan_socket`: the plan's), in a PID and mount namespace of its own; its lines as they come.
+struct WatchRun {
+    child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<(Instant, String)>,
+}
+
+impl WatchRun {
+    fn beside(dir: &Path, start: bool, plan_socket: &str) -> WatchRun {
+        use std::io::BufRead;
+        let haproxy = if start {
+            format!(
+                "haproxy -f {d}/haproxy.cfg -D -p {d}/haproxy.pid || exit 90\n\
+                 for i in $(seq 50); do [ -s {d}/haproxy.pid ] && break; sleep 0.1; done; sleep 0.3\n",
+                d = dir.display()
+            )
+        } else {
+            String::new()
+        };
+        let inner = format!("rm -f {d}/haproxy.pid\n{haproxy}exec sh -c \"$0\" kockpit \"$1\"", d = dir.display());
+        let mut child = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "sh", "-c", &inner, kockpit::transport::scripts::STATS_WATCH_SCRIPT, plan_socket])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| harness::cannot_run("the haproxy stats watch test", &format!("unshare: {e}")));
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, String)>();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send((Instant::now(), l));
+            }
+        });
+        WatchRun { child, rx }
+    }
+
+    /// The first line `pred` accepts within `limit` (and when it came); only the watch's own lines pass.
+    fn until(&mut self, what: &str, limit: Duration, pred: &dyn Fn(&str) -> bool) -> (Instant, String) {
         let t0 = Instant::now();
         loop {
             let left = limit.checked_sub(t0.elapsed()).unwrap_or_else(|| panic!("no {what} within {limit:?}"));
-            let (at, l) = rx.recv_timeout(left).unwrap_or_else(|_| panic!("no {what} within {limit:?}"));
+            let (at, l) = self.rx.recv_timeout(left).unwrap_or_else(|_| panic!("no {what} within {limit:?}"));
             if pred(&l) {
                 return (at, l);
             }
             assert!(l.starts_with("@@kockpit-"), "only the watch's own lines leave the host: {l:?}");
         }
-    };
-    until("session", Duration::from_secs(10), &|l| l == "@@kockpit-watching");
-    // the socket the plan names is not there: the one haproxy's configuration names is watched
-    for round in 0..2 {
-        let t = Instant::now();
-        drop(apiserver.take());
-        let (at, l) = until("m1 DOWN", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-server be/m1 "));
-        assert_eq!(l, "@@kockpit-server be/m1 0 0", "round {round}: m1 stopped (op state 0)");
-        eprintln!("round {round}: m1 DOWN said {:?} after its apiserver went", at - t);
-        apiserver = Some(std::net::TcpListener::bind(("127.0.0.1", m1)).unwrap());
-        let (_, l) = until("m1 UP", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-server be/m1 "));
-        assert_eq!(l, "@@kockpit-server be/m1 2 0", "round {round}: m1 running (op state 2)");
     }
-    // m2 never answers: no change to say, ever
-    assert!(apiserver.is_some());
-    // haproxy killed: the session is lost, and the watch says why
-    let pid = haproxy_pid_of(d).expect("the test's haproxy");
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-    let (_, l) = until("the session lost", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-lost"));
-    let why = l.strip_prefix("@@kockpit-lost ").unwrap_or("");
-    assert!(["write: Broken pipe", "read: Connection reset", "connect: Connection refused"].iter().any(|w| why.starts_with(w)), "{l}");
-    // and keeps saying it is there while it waits for haproxy
-    until("a word while haproxy is gone", Duration::from_secs(3), &|l| l == "@@kockpit-alive");
-    // the channel closed: the watch ends, with everything it started
-    drop(child.stdin.take());
-    let t = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.code().is_some(), "{status:?}");
-            break;
+
+    /// Its exit code once it ends within `limit` (None: still running, then killed).
+    fn exits_within(&mut self, limit: Duration) -> Option<i32> {
+        let t = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if t.elapsed() >= limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(t.elapsed() < Duration::from_secs(5), "the watch still runs 5 s after its standard input closed");
-        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
     }
 }
 

@@ -322,10 +322,9 @@ pub async fn watch_stats(w: Watch, socket: String) {
             Seen::Running
         }
         StatsLine::Lost(why) => {
+            // the script ends now, and is started again to find the socket anew; this is why
             w.states.set(&w.name, HAPROXY_STATS, WatchState::Failed(why));
-            // polled at the normal interval meanwhile: say so now
-            w.pokes.send(HAPROXY, &w.name, NO_EVENT);
-            Seen::Line
+            Seen::Ended
         }
         StatsLine::Changed => {
             w.pokes.send(HAPROXY, &w.name, "haproxy stats event");
@@ -355,8 +354,11 @@ pub fn stats_line(line: &str) -> StatsLine {
     }
     if let Some(why) = line.strip_prefix("@@kockpit-lost") {
         let why: String = why.trim().chars().filter(|c| !c.is_control()).take(200).collect();
-        let why = if why.is_empty() { "the session ended".to_string() } else { why };
-        return StatsLine::Lost(format!("haproxy's socket: {why}"));
+        return StatsLine::Lost(if why.is_empty() {
+            "haproxy's socket: the session ended".to_string()
+        } else {
+            format!("haproxy's socket {why}")
+        });
     }
     if line.starts_with("@@kockpit-server ") {
         return StatsLine::Changed;
@@ -404,6 +406,8 @@ enum Seen {
     /// The remote side says the stream runs.
     Running,
     Line,
+    /// The remote side says why the stream ends (its part's state is set): the end says no more.
+    Ended,
 }
 
 /// Run `cmd` on `w`'s host as a stream, handing every line to `on_line`, restarting it with backoff
@@ -421,11 +425,11 @@ where
             }
         }
         // ran: ended cleanly without starting; missing: the host lacks what the stream needs
-        let (why, ran, missing) = match w.pool.stream(&w.ssh_host, cmd, w.open_timeout).await {
-            Err(e) => (super::ssh_reason(&e), false, None),
+        let (why, ran, missing, said_why) = match w.pool.stream(&w.ssh_host, cmd, w.open_timeout).await {
+            Err(e) => (super::ssh_reason(&e), false, None, false),
             Ok(mut stream) => {
                 let (mut buf, mut stderr) = (Vec::<u8>::new(), String::new());
-                let mut up = false;
+                let (mut up, mut said_why) = (false, false);
                 let mut up_since = None;
                 loop {
                     let limit = if up { SILENCE } else { w.open_timeout + Duration::from_secs(10) };
@@ -446,11 +450,15 @@ where
                                 if line.trim_end() == "@@kockpit-alive" {
                                     continue;
                                 }
-                                if let Seen::Running = on_line(line.trim_end(), w) {
-                                    up = true;
-                                    up_since.get_or_insert_with(std::time::Instant::now);
-                                    // look once now that the stream runs: what changed while it did not
-                                    w.pokes.all(&w.name, NO_EVENT);
+                                match on_line(line.trim_end(), w) {
+                                    Seen::Running => {
+                                        up = true;
+                                        up_since.get_or_insert_with(std::time::Instant::now);
+                                        // look once now that the stream runs: what changed while it did not
+                                        w.pokes.all(&w.name, NO_EVENT);
+                                    }
+                                    Seen::Ended => said_why = true,
+                                    Seen::Line => {}
                                 }
                             }
                             // a line never ends: keep the memory bounded
@@ -474,7 +482,7 @@ where
                     Ok(Some(c)) if !up => off.iter().find(|(code, _)| *code == c).map(|(_, wait)| *wait),
                     _ => None,
                 };
-                (why, stream.exit() == Ok(Some(0)) && !up, missing)
+                (why, stream.exit() == Ok(Some(0)) && !up, missing, said_why)
             }
         };
         // a clean exit without starting: every part was reported as not followable, with its reason
@@ -485,7 +493,7 @@ where
             for p in parts {
                 w.states.set(&w.name, p, WatchState::Off(why.clone()));
             }
-        } else if !nothing_to_follow {
+        } else if !nothing_to_follow && !said_why {
             tracing::info!(host = %w.name, "{why}");
             for p in parts {
                 w.states.set(&w.name, p, WatchState::Failed(why.clone()));
@@ -590,13 +598,13 @@ mod tests {
         assert_eq!(stats_line("@@kockpit-watching"), StatsLine::Watching);
         assert_eq!(stats_line("@@kockpit-server kube-apiserver/m2 0 0"), StatsLine::Changed);
         assert_eq!(
-            stats_line("@@kockpit-lost connect(5, AF=1 \"/run/haproxy/admin.sock\", 25): Connection refused\x1b[2J"),
-            StatsLine::Lost("haproxy's socket: connect(5, AF=1 \"/run/haproxy/admin.sock\", 25): Connection refused[2J".into())
+            stats_line("@@kockpit-lost /run/haproxy/admin.sock: connect: Connection refused\x1b[2J"),
+            StatsLine::Lost("haproxy's socket /run/haproxy/admin.sock: connect: Connection refused[2J".into())
         );
         assert_eq!(stats_line("@@kockpit-lost"), StatsLine::Lost("haproxy's socket: the session ended".into()));
         assert_eq!(
             stats_line(&format!("@@kockpit-lost {}", "x".repeat(1000))),
-            StatsLine::Lost(format!("haproxy's socket: {}", "x".repeat(200)))
+            StatsLine::Lost(format!("haproxy's socket {}", "x".repeat(200)))
         );
         for l in ["", "@@kockpit-alive", "2 be 1 m1 10.0.0.1 2 0 1 1 5 6 3 4 6 0 0 0 - 6443 - 0 0 - - 0", "@@kockpit-serverx"] {
             assert_eq!(stats_line(l), StatsLine::Other, "{l}");

@@ -46,8 +46,11 @@ try() {
       sa=unix-connect:$a
       if ! out=$(printf '%s\n' "$cmd" | socat -t 2 stdio "$sa" 2>&1); then
         case $out in *ermission*) [ -n "$denied" ] || denied=$a; return 1 ;; esac
-        # socat's own prefix (date, time, pid) would make every failure a new message
-        echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1 | sed 's/^[0-9/]* [0-9:.]* socat\[[0-9]*\] [A-Z] //')" >&2; exit 13
+        # a socket file left behind by a haproxy that is gone
+        [ -n "$running" ] || { echo "haproxy is not running (no haproxy process on this host; its socket $a is left behind)" >&2; exit 3; }
+        # socat's own prefix (date, time, pid) would make every failure a new message; `connect(5, AF=1
+        # "/path", 25): Connection refused` says `connect: Connection refused`
+        echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1 | sed 's/^[0-9/]* [0-9:.]* socat\[[0-9]*\] [A-Z] //; s/^\([a-z_]*\)([^)]*): /\1: /')" >&2; exit 13
       fi ;;
     *)
       t=${a#ipv4@}; t=${t#ipv6@}; h=${t%:*}; p=${t##*:}
@@ -94,7 +97,6 @@ page() {
     fi
   else out='no curl, python3 or wget to fetch it with'; false; fi
 }
-[ -n "${1:-}" ] && try "$1" plan
 cfgs=''; running=''
 self_net=$(readlink /proc/self/ns/net 2>/dev/null)
 for d in /proc/[0-9]*; do
@@ -108,6 +110,7 @@ for d in /proc/[0-9]*; do
     if [ "$arg" = -f ]; then next=1; else next=''; fi
   done
 done
+[ -n "${1:-}" ] && try "$1" plan
 [ -n "$cfgs" ] || cfgs=/etc/haproxy/haproxy.cfg
 seen=''
 for c in $cfgs; do
@@ -171,9 +174,10 @@ pub const HAPROXY_CLI_SCRIPT: &str =
 ///
 /// Prints `@@kockpit-watching` once a session answers, `@@kockpit-server BACKEND/SERVER OP ADMIN`
 /// when a server's operational or administrative state changes (`srv_op_state`, `srv_admin_state`),
-/// `@@kockpit-lost WHY` when a session ends other than by its own end (it is opened again every
-/// second until it answers; a session is closed and opened again every 10 s, so a reloaded haproxy's
-/// new process is the one watched), `@@kockpit-alive` every second. Exit 2, 3, 13, 127 as
+/// `@@kockpit-lost SOCKET: WHY` when a session ends other than by its own end, and then ends itself
+/// (started again, it finds the socket anew: one that moved, or a haproxy that is gone, is seen as the
+/// probe sees it); a session is closed and opened again every 10 s, so a reloaded haproxy's new process
+/// is the one watched. `@@kockpit-alive` every second. Exit 2, 3, 13, 127 as
 /// [`SHOW_STAT_SCRIPT`]; 4: this haproxy has no `show servers state` (before 1.6). Ends (and
 /// everything it started) when its standard input closes.
 pub const STATS_WATCH_SCRIPT: &str = concat!(
@@ -185,12 +189,12 @@ pub const STATS_WATCH_SCRIPT: &str = concat!(
   (while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- &
   h=$!
   { while :; do
-      { echo prompt; i=0; while [ $i -lt 200 ]; do echo "$cmd" || exit; sleep 0.05 2>/dev/null || sleep 1; i=$((i+1)); done; } | socat -t 1 - "$1" 2>&1 || { echo '@@kockpit-lost' || exit; sleep 1; }
+      { echo prompt; i=0; while [ $i -lt 200 ]; do echo "$cmd" || exit; sleep 0.05 2>/dev/null || sleep 1; i=$((i+1)); done; } | socat -t 1 - "$1" 2>&1 || { echo '@@kockpit-lost'; exit 0; }
       echo '@@kockpit-next' || exit
-    done; } <&- 3<&- | awk $ai '
+    done; } <&- 3<&- | awk $ai -v sock="$2" '
 { sub(/^(> )+/, "") }
 /^@@kockpit-next/ { next }
-/^@@kockpit-lost/ { if (live || !told) { print "@@kockpit-lost " (why == "" ? "the session ended" : why); fflush() } live = 0; told = 1; why = ""; next }
+/^@@kockpit-lost/ { if (live || !told) { print "@@kockpit-lost " sock ": " (why == "" ? "the session ended" : why); fflush() } live = 0; told = 1; why = ""; next }
 / socat\[[0-9]+\] [EW] / { why = $0; sub(/^.* socat\[[0-9]+\] [EW] /, "", why); if (match(why, /^[a-z_]+\(/) && (i = index(why, "): "))) why = substr(why, 1, RLENGTH - 1) ": " substr(why, i + 3); next }
 /^# be_id/ { if (!live) { print "@@kockpit-watching"; fflush(); live = 1; told = 1 } next }
 NF >= 7 && $1 ~ /^[0-9]+$/ { k = $2 "/" $4; v = $6 " " $7; if ((k in s) && s[k] != v) { print "@@kockpit-server " k " " v; fflush() } s[k] = v }' &
