@@ -155,6 +155,8 @@ async fn supervise(
     mut cmds: mpsc::UnboundedReceiver<Command>,
     client: watch::Sender<Option<Kube>>,
 ) {
+    // said once per distinct reason: a configuration retried every 30 s is not news every 30 s
+    let mut said = String::new();
     let kube = loop {
         match Kube::connect(&settings.access).await {
             Ok(k) => {
@@ -165,8 +167,11 @@ async fn supervise(
             }
             Err(e) => {
                 let reason = e.to_string();
-                tracing::error!("kube: {reason}");
-                let _ = tx.send(BackendEvent::Notice(format!("Kubernetes: {reason}"))).await;
+                if reason != said {
+                    tracing::error!("kube: {reason}");
+                    let _ = tx.send(BackendEvent::Notice(format!("Kubernetes: {reason}"))).await;
+                    said = reason.clone();
+                }
                 for p in failed_payloads(&reason, false) {
                     let _ = tx.send(BackendEvent::Obs(obs(SOURCE, settings.budget, Utc::now(), p))).await;
                 }

@@ -324,3 +324,19 @@ fn warning_events_of_both_apis_and_only_of_the_last_hour() {
     let keys: Vec<String> = st.warnings_payload("2026-11-24T10:10:00Z".parse().unwrap()).into_iter().map(|w| w.reason).collect();
     assert_eq!(keys, ["BackOff", "NodeNotReady", "FailedScheduling"], "by when they were last seen");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_kubeconfig_that_cannot_be_read_is_said_once_not_at_every_retry() {
+    let access = Access { kubeconfig: Some("/nonexistent/kockpit-test/kubeconfig".into()), context: None, readonly: true };
+    let mut h = spawn_backend(KubeSettings::new(access));
+    let mut notices = Vec::new();
+    // three retries' worth of time (every 30 s), auto-advanced while the backend waits
+    let until = tokio::time::Instant::now() + Duration::from_secs(100);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(until, h.events.recv()).await {
+        if let BackendEvent::Notice(n) = ev {
+            notices.push(n);
+        }
+    }
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].starts_with("Kubernetes: kubeconfig"), "{notices:?}");
+}

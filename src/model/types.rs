@@ -58,11 +58,24 @@ impl VrrpState {
 pub struct VrrpView {
     pub instance: String,
     pub state: VrrpState,
+    /// Configured (1-255); 0: not seen (a stopped or frozen keepalived, no dump), `null` in JSON.
+    #[serde(serialize_with = "zero_as_null", deserialize_with = "null_as_zero")]
     pub priority: u32,
+    /// As tracking has made it; 0: not seen or none (keepalived stopped), `null` in JSON.
+    #[serde(serialize_with = "zero_as_null", deserialize_with = "null_as_zero")]
     pub effective_priority: u32,
     /// The VIP is configured on one of this host's interfaces (`ip -j addr`).
     pub holds_vip: bool,
     pub last_transition: Option<DateTime<Utc>>,
+}
+
+/// A priority not seen (0) is `null`, never a number that reads as a priority.
+fn zero_as_null<S: serde::Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+    if *v == 0 { s.serialize_none() } else { s.serialize_some(v) }
+}
+
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    Ok(<Option<u32> as serde::Deserialize>::deserialize(d)?.unwrap_or(0))
 }
 
 impl VrrpView {
@@ -575,6 +588,10 @@ mod tests {
         assert_eq!(v(VrrpState::Stopped, 0, 0).priority_text(), "-", "a stopped keepalived has none");
         assert_eq!(v(VrrpState::Unknown, 0, 0).priority_text(), "?", "a frozen one's could not be read");
         assert_eq!(v(VrrpState::Master, 0, 0).priority_text(), "?", "ip addr alone: the VIP seen, the priority not");
+        // and in JSON: null, not 0; read back the same
+        let stopped = serde_json::to_value(v(VrrpState::Stopped, 150, 0)).unwrap();
+        assert_eq!((&stopped["priority"], &stopped["effective_priority"]), (&serde_json::json!(150), &serde_json::Value::Null));
+        assert_eq!(serde_json::from_value::<VrrpView>(stopped).unwrap(), v(VrrpState::Stopped, 150, 0));
     }
 
     #[test]
