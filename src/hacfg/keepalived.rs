@@ -24,6 +24,8 @@ pub struct KeepalivedConf {
     pub notify_fifo: Option<String>,
     pub scripts: Vec<VrrpScript>,
     pub processes: Vec<TrackProcess>,
+    /// `track_file NAME { file PATH; weight N }` (2.1 on; `vrrp_track_file` before).
+    pub files_tracked: Vec<TrackFile>,
     pub instances: Vec<VrrpInstance>,
     pub sync_groups: Vec<SyncGroup>,
     /// Keywords and blocks kockpit does not read (virtual_server, static routes, unknown words).
@@ -44,6 +46,20 @@ impl KeepalivedConf {
     pub fn process(&self, name: &str) -> Option<&TrackProcess> {
         self.processes.iter().find(|p| p.name == name)
     }
+
+    pub fn tracked_file(&self, name: &str) -> Option<&TrackFile> {
+        self.files_tracked.iter().find(|f| f.name == name)
+    }
+}
+
+/// `track_file NAME { file PATH; weight N [reverse] }`: the file holds a number, times the weight.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrackFile {
+    pub name: String,
+    pub file: String,
+    pub weight: i32,
+    pub reverse: bool,
+    pub at: Pos,
 }
 
 /// `vrrp_script NAME { ... }`.
@@ -214,6 +230,21 @@ pub fn parse_keepalived(sources: &[Source]) -> Result<KeepalivedConf, FileError>
                 ("track_process", true) => {
                     let p = track_process(name, &node, at, &mut conf.invalid);
                     conf.processes.push(p);
+                }
+                ("track_file" | "vrrp_track_file", true) => {
+                    let mut f = TrackFile { name, file: String::new(), weight: 1, reverse: false, at };
+                    for c in node.children() {
+                        match c.key() {
+                            "file" => f.file = c.arg(1).unwrap_or("").to_string(),
+                            "weight" => {
+                                let (w, r) = weight_of(c, 1, &mut conf.invalid);
+                                f.weight = w.unwrap_or(f.weight);
+                                f.reverse = r;
+                            }
+                            _ => {}
+                        }
+                    }
+                    conf.files_tracked.push(f);
                 }
                 ("vrrp_instance", true) => {
                     let i = vrrp_instance(name, &node, at, &mut conf.skipped, &mut conf.invalid);

@@ -139,13 +139,27 @@ pub fn checks_of(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<Check> {
             via_haproxy: false,
         });
     }
-    for t in inst.track_files.iter().chain(&inst.track_interfaces) {
-        let (weight, reverse) = (t.weight.unwrap_or(0), t.reverse);
+    for t in &inst.track_files {
+        // the instance's own weight overrides the file's definition
+        let f = conf.tracked_file(&t.name);
+        out.push(Check {
+            name: t.name.clone(),
+            text: f.map_or_else(|| t.name.clone(), |f| f.file.clone()),
+            weight: t.weight.or(f.map(|f| f.weight)).unwrap_or(0),
+            reverse: t.reverse || f.is_some_and(|f| f.reverse),
+            reaction_s: 0.0,
+            interval_fall: None,
+            defined: f.is_some(),
+            at: f.map(|f| f.at.clone()),
+            via_haproxy: false,
+        });
+    }
+    for t in &inst.track_interfaces {
         out.push(Check {
             name: t.name.clone(),
             text: t.name.clone(),
-            weight,
-            reverse,
+            weight: t.weight.unwrap_or(0),
+            reverse: t.reverse,
             reaction_s: 0.0,
             interval_fall: None,
             defined: true,

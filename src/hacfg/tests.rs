@@ -815,3 +815,30 @@ fn a_tie_between_unknown_addresses_names_no_holder() {
     }
     assert_eq!((predict::unresolved_tie(&low, "VI_1"), config_holder(&low, "VI_1").as_deref()), (None, Some("m1")));
 }
+
+#[test]
+fn a_track_file_takes_its_weight_from_its_own_block() {
+    // keepalived 2.1's form: the block at the top, the instance naming it (the lab's LBs; a graceful
+    // demotion writes 1 to the file); and 2.0's `vrrp_track_file`, the instance's own weight winning
+    let c = ka(
+        "lb1.conf",
+        "track_file kockpit_demote {\n    file \"/etc/keepalived/kockpit-demote\"\n    weight -100\n}\n\
+         vrrp_track_file old_style {\n    file /run/old\n    weight 20 reverse\n}\n\
+         vrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n    virtual_router_id 51\n    priority 150\n\
+         \x20   virtual_ipaddress {\n        10.0.0.100\n    }\n    track_file {\n        kockpit_demote\n        old_style weight -5\n        nowhere\n    }\n}\n",
+    );
+    assert_eq!(c.skipped, 0, "{c:?}");
+    let f = c.tracked_file("kockpit_demote").unwrap();
+    assert_eq!(
+        (f.file.as_str(), f.weight, f.reverse, f.at.to_string().as_str()),
+        ("/etc/keepalived/kockpit-demote", -100, false, "lb1.conf:1")
+    );
+    let old = c.tracked_file("old_style").unwrap();
+    assert_eq!((old.file.as_str(), old.weight, old.reverse), ("/run/old", 20, true));
+    let checks = predict::checks_of(&c, c.instance("VI_1").unwrap());
+    let by_name = |n: &str| checks.iter().find(|k| k.name == n).unwrap();
+    assert_eq!((by_name("kockpit_demote").weight, by_name("kockpit_demote").defined), (-100, true));
+    assert_eq!(by_name("kockpit_demote").text, "/etc/keepalived/kockpit-demote");
+    assert_eq!((by_name("old_style").weight, by_name("old_style").reverse), (-5, true), "the instance's weight overrides");
+    assert!(!by_name("nowhere").defined, "a track_file no block defines");
+}
