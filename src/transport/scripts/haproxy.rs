@@ -47,7 +47,7 @@ try() {
       if ! out=$(printf '%s\n' "$cmd" | socat -t 2 stdio "$sa" 2>&1); then
         case $out in *ermission*) [ -n "$denied" ] || denied=$a; return 1 ;; esac
         # a socket file left behind by a haproxy that is gone
-        [ -n "$running" ] || { echo "haproxy is not running (no haproxy process on this host; its socket $a is left behind)" >&2; exit 3; }
+        scan; [ -n "$running" ] || { echo "haproxy is not running (no haproxy process on this host; its socket $a is left behind)" >&2; exit 3; }
         # socat's own prefix (date, time, pid) would make every failure a new message; `connect(5, AF=1
         # "/path", 25): Connection refused` says `connect: Connection refused`
         echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1 | sed 's/^[0-9/]* [0-9:.]* socat\[[0-9]*\] [A-Z] //; s/^\([a-z_]*\)([^)]*): /\1: /')" >&2; exit 13
@@ -97,20 +97,26 @@ page() {
     fi
   else out='no curl, python3 or wget to fetch it with'; false; fi
 }
-cfgs=''; running=''
-self_net=$(readlink /proc/self/ns/net 2>/dev/null)
-for d in /proc/[0-9]*; do
-  c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
-  # a haproxy in another network namespace (a container's, an ingress controller's) is not this host's
-  pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
-  running=1
-  next=''
-  for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
-    [ "$next" = 1 ] && cfgs="$cfgs $arg"
-    if [ "$arg" = -f ]; then next=1; else next=''; fi
+cfgs=''; running=''; scanned=''
+# this host's haproxy processes and their -f configurations, looked for once, when needed
+scan() {
+  [ -z "$scanned" ] || return 0
+  scanned=1
+  self_net=$(readlink /proc/self/ns/net 2>/dev/null)
+  for d in /proc/[0-9]*; do
+    c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
+    # a haproxy in another network namespace (a container's, an ingress controller's) is not this host's
+    pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
+    running=1
+    next=''
+    for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
+      [ "$next" = 1 ] && cfgs="$cfgs $arg"
+      if [ "$arg" = -f ]; then next=1; else next=''; fi
+    done
   done
-done
+}
 [ -n "${1:-}" ] && try "$1" plan
+scan
 [ -n "$cfgs" ] || cfgs=/etc/haproxy/haproxy.cfg
 seen=''
 for c in $cfgs; do
