@@ -301,6 +301,7 @@ fn main() {
         report("detect haproxy DOWN (lab -> model)", &down_lat);
         report("haproxy DOWN (its log -> model)", &down_log_lat);
         pushed::keepalived_priority(&mut live, rounds).await;
+        pushed::keepalived_priority_by_script(&mut live, rounds).await;
         drop(live);
         pushed::etcd_leader(&plan, &env, rounds).await;
         pushed::commands_per_minute(&plan, &settings, Duration::from_secs(60)).await;

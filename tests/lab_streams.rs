@@ -119,6 +119,8 @@ fn evented(source: &str) -> bool {
         "; address event",
         "; keepalived log event",
         "; keepalived processes changed",
+        "; tracked file event",
+        "; link event",
         "; haproxy stats event",
         "; haproxy log event",
         "; haproxy processes changed",
@@ -173,7 +175,7 @@ fn kill_streams_on(lab: &Lab, host: &str, addr: bool, log: bool, stats: bool) ->
 for p in /proc/[0-9]*; do
   [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] || continue
   case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in
-    "ip -o monitor address ") [ "$1" = 1 ] && kill "${p#/proc/}" && a=$((a+1));;
+    "ip -o monitor address "|"ip -o monitor address link ") [ "$1" = 1 ] && kill "${p#/proc/}" && a=$((a+1));;
     "journalctl -q --no-pager -f -n 0 -o short-unix "*) [ "$2" = 1 ] && kill "${p#/proc/}" && l=$((l+1));;
     "awk "*@@kockpit-server*) [ "$3" = 1 ] && kill "${p#/proc/}" && s=$((s+1));;
   esac
@@ -314,34 +316,62 @@ impl Drop for Undemote<'_> {
     }
 }
 
+/// Starts lb2's haproxy again when dropped.
+struct HaproxyBack<'a>(&'a Lab);
+
+impl Drop for HaproxyBack<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.ha(&["start", "lb2", "haproxy"]) {
+            eprintln!("restore: start lb2 haproxy: {e}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
-async fn a_keepalived_change_that_moves_no_address_is_seen_through_its_log() {
+async fn a_keepalived_change_that_moves_no_address_is_seen_through_what_it_tracks_and_its_log() {
     let lab = lab();
     let mut live = lab.live();
-    let first = until_vrrp(&mut live, Duration::from_secs(30), "lb2's keepalived log streamed", |s| {
-        s.lb == "lb2" && s.source.contains("keepalived log streamed") && s.holds == Some(false)
+    // (the address watch starts again once lb2's configuration is read: it names what keepalived tracks)
+    let first = until_vrrp(&mut live, Duration::from_secs(30), "lb2's address events and keepalived log streamed", |s| {
+        s.lb == "lb2" && s.source.contains("address events and keepalived log streamed") && s.holds == Some(false)
     })
     .await;
-    assert!(first.source.contains("address events and keepalived log streamed"), "{}", first.source);
     let before = first.prio.expect("lb2's priority");
     let _undo = Undemote(&lab);
     for round in 0..2 {
-        // a backup's priority falls: no address moves, keepalived says so in its log
+        // a backup's priority falls through the file keepalived tracks: no address moves; the
+        // address watch sees the file change and keepalived's message comes later
         demote(&lab, "lb2", 1);
-        // (the 5 s consistency poll may see it first: the look keepalived's message calls for shows it too)
-        let what = format!("round {round}: lb2's priority lowered, in a look answering keepalived's message");
+        // (the 5 s consistency poll may see it first: the look the file's change calls for shows it too)
+        let what = format!("round {round}: lb2's priority lowered, in a look answering its tracked file's change");
         until_vrrp(&mut live, Duration::from_secs(10), &what, |s| {
-            s.lb == "lb2" && s.prio.is_some_and(|p| p < before) && s.source.ends_with("; keepalived log event")
+            s.lb == "lb2" && s.prio.is_some_and(|p| p < before) && s.source.ends_with("; tracked file event")
         })
         .await;
         demote(&lab, "lb2", 0);
-        let what = format!("round {round}: lb2's priority back, in a look answering keepalived's message");
+        let what = format!("round {round}: lb2's priority back, in a look answering its tracked file's change");
         until_vrrp(&mut live, Duration::from_secs(10), &what, |s| {
-            s.lb == "lb2" && s.prio == Some(before) && s.source.ends_with("; keepalived log event")
+            s.lb == "lb2" && s.prio == Some(before) && s.source.ends_with("; tracked file event")
         })
         .await;
     }
+    // a tracking script's result shows nowhere but in keepalived: its message says so. lb2's haproxy
+    // stopped, chk_haproxy fails twice and keepalived lowers lb2's priority by 60.
+    let _back = HaproxyBack(&lab);
+    lab.ha_ok(&["stop", "lb2", "haproxy"]);
+    until_vrrp(&mut live, Duration::from_secs(15), "lb2's priority lowered by its tracking script, in a look answering its message", |s| {
+        s.lb == "lb2" && s.prio.is_some_and(|p| p < before) && s.source.ends_with("; keepalived log event")
+    })
+    .await;
+    lab.ha_ok(&["start", "lb2", "haproxy"]);
+    until_vrrp(
+        &mut live,
+        Duration::from_secs(15),
+        "lb2's priority back after its haproxy came back, in a look answering its message",
+        |s| s.lb == "lb2" && s.prio == Some(before) && s.source.ends_with("; keepalived log event"),
+    )
+    .await;
 }
 
 /// [`kill_streams_on`] of the log stream alone: how many were killed.

@@ -46,7 +46,34 @@ pub async fn keepalived_priority(live: &mut Live, rounds: usize) {
             }
         }
     }
-    report("keepalived priority (its log -> model)", &lat);
+    report("keepalived priority by its tracked file (its log -> model)", &lat);
+}
+
+/// keepalived's priority change on a backup caused by a tracking script (shown nowhere but in
+/// keepalived, so learnt from its message): lb2's haproxy stopped, `chk_haproxy` fails and keepalived
+/// lowers lb2's priority; started again, it comes back. Each a change, from keepalived's journal
+/// timestamp to the model.
+pub async fn keepalived_priority_by_script(live: &mut Live, changes: usize) {
+    let prio = |m: &kockpit::model::Model| m.vrrp.get("lb2").and_then(|s| s.data.as_ref()).map(|v| v.effective_priority);
+    let Some(before) = prio(&live.model) else {
+        eprintln!("ha_probe: no priority of lb2's");
+        return;
+    };
+    let mut lat = Vec::new();
+    for _ in 0..changes.div_ceil(2) {
+        for (verb, lowered) in [("stop", true), ("start", false)] {
+            let _ = ha(&[verb, "lb2", "haproxy"]);
+            let ok = live.until(Duration::from_secs(15), |m| if lowered { prio(m) < Some(before) } else { prio(m) == Some(before) }).await;
+            let seen = SystemTime::now();
+            if ok.is_some()
+                && let Some(d) = since(journal_ts("lb2", "keepalived", "Changing effective priority"), seen)
+            {
+                lat.push(d);
+            }
+        }
+    }
+    let _ = ha(&["start", "lb2", "haproxy"]);
+    report("keepalived priority by its tracking script (its log -> model)", &lat);
 }
 
 /// The instant the model saw something, and keepalived's own record of the MASTER transition on lb2.

@@ -38,7 +38,7 @@ pub const TARGETS: &[(&str, Target, &str)] = &[
     ("keepalived_conf", keepalived_conf, "keepalived.conf as `kockpit lint` reads it (parse_keepalived, includes_of), its lints and predictions"),
     ("haproxy_cfg", haproxy_cfg, "haproxy.cfg as `kockpit lint` reads it (parse_haproxy), its lints and routing"),
     ("alertmanager_json", alertmanager_json, "Alertmanager's v2 answers: alerts, a silence's id and state (alerts::parse)"),
-    ("addr_events", addr_events, "`ip -o monitor address` lines (is the VIP named), the log stream's and the stats watch's lines (probe::watch)"),
+    ("addr_events", addr_events, "`ip -o monitor address` lines (is the VIP named), the links and tracked files beside them, the log stream's and the stats watch's lines (probe::watch, probe::causes)"),
     ("kube_pb", kube_pb, "a protobuf list of pods as it streams in, and a protobuf Status (kube::pb)"),
 ];
 
@@ -335,6 +335,12 @@ fn addr_events(data: &[u8]) {
         if let kockpit::probe::watch::StatsLine::Lost(why) = kockpit::probe::watch::stats_line(line) {
             assert!(why.chars().count() <= 250 && !why.chars().any(char::is_control), "{why:?}");
         }
+        // the links and tracked files the address watch reports beside the addresses
+        if let Some(name) = kockpit::probe::causes::link_name(line) {
+            assert!(!name.is_empty() && line.contains(name) && !name.contains(char::is_whitespace), "{name:?}");
+        }
+        let causes = kockpit::probe::causes::Causes { files: vec!["/etc/keepalived/down".into()], links: vec!["eth0".into()] };
+        black_box(kockpit::probe::causes::file_changed(line, &causes));
     }
 }
 

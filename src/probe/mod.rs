@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod causes;
 pub mod clients;
 pub mod endpoint;
 pub mod factstream;
@@ -443,12 +444,19 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         };
         watches.push((w, (runs_keepalived, units)));
     }
+    // what keepalived tracks on each of its hosts: the plan's track file now, the configuration's once read
+    let mut tracked = std::collections::HashMap::new();
     drop(vrrp_poke);
     if settings.streams {
         let vip = plan.vip.as_ref().map(|v| v.address);
         for (w, (runs_keepalived, units)) in watches {
             if runs_keepalived {
-                tasks.spawn(watch::watch_addresses(w.clone(), vip));
+                let (tell, told) = tokio::sync::watch::channel(causes::Causes::of_plan(
+                    &plan.lb.track_file,
+                    plan.vip.as_ref().and_then(|v| v.interface.as_deref()),
+                ));
+                tracked.insert(w.name.clone(), tell);
+                tasks.spawn(watch::watch_addresses(w.clone(), vip, told));
             }
             if units.contains(&watch::HAPROXY) {
                 // haproxy's servers on its socket: its decisions as it makes them (its log comes late)
@@ -471,8 +479,9 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         // a file of a daemon the topology does not run on this host is not missing
         let runs_keepalived = plan.keepalived_hosts().iter().any(|k| k.name == h.name);
         let runs_haproxy = plan.haproxy_hosts().iter().any(|k| k.name == h.name);
+        let (tell, track_file) = (tracked.remove(&h.name), plan.lb.track_file.clone());
         every(tasks, HA_CONFIG_INTERVAL, tx.clone(), move || {
-            let (pool, h) = (pool.clone(), h.clone());
+            let (pool, h, tell, track_file) = (pool.clone(), h.clone(), tell.clone(), track_file.clone());
             async move {
                 let result = haconfig::fetch_ha_config(&pool, &h.ssh_host, "", "", timeout * 2).await.map(|mut f| {
                     f.unreadable.retain(|(kind, _, _)| match kind.as_str() {
@@ -482,6 +491,10 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
                     });
                     Box::new(haconfig::view_of(f))
                 });
+                if let (Some(tell), Ok(Some(conf))) = (&tell, result.as_ref().map(|v| v.keepalived.as_ref())) {
+                    let now = causes::Causes::of(conf, &track_file);
+                    tell.send_if_modified(|c| std::mem::replace(c, now.clone()) != now);
+                }
                 let budget = (HA_CONFIG_INTERVAL.as_millis() as u64) * 3;
                 Observation::now(format!("ssh {}", h.name), budget, Payload::HaConfig { host: h.name, result })
             }

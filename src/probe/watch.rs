@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::causes::Causes;
 use crate::retry::Backoff;
 use crate::transport::readonly::script_command;
 use crate::transport::scripts;
@@ -43,6 +44,10 @@ const SILENCE: Duration = Duration::from_secs(3);
 /// sooner backs off further each time (a stream that dies right after starting is not retried every
 /// second for ever).
 pub const STEADY: Duration = Duration::from_secs(10);
+
+/// A change of what keepalived tracks is looked at once more this much later (the probe's first look
+/// may come before keepalived acted on it).
+const AGAIN: Duration = Duration::from_millis(150);
 
 /// A poke that is no event on the host (a stream started or stopped): look, and say nothing of why.
 const NO_EVENT: &str = "";
@@ -238,6 +243,15 @@ impl Pokes {
         self.send(HAPROXY, host, event);
     }
 
+    /// [`Pokes::send`] after `wait`, from a task of its own.
+    fn later(&self, daemon: &'static str, host: &str, event: &'static str, wait: Duration) {
+        let (me, host) = (self.clone(), host.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            me.send(daemon, &host, event);
+        });
+    }
+
     /// Resolves once no probe listens any more (the app hung up).
     async fn closed(&self) {
         match (&self.vrrp, &self.haproxy) {
@@ -260,21 +274,44 @@ pub struct Watch {
 }
 
 /// Follow `w`'s address events until no probe listens, poking the VRRP probe for every line about the
-/// VIP and once whenever the stream (re)starts.
-pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>) {
-    let cmd = script_command(scripts::ADDR_WATCH_SCRIPT, &[]);
-    let parts = [ADDR];
-    follow(&w, &cmd, &parts, "address stream", &[(127, NOTHING_TO_FOLLOW)], |line, w| {
-        if line == "@@kockpit-watching" {
-            w.states.set(&w.name, ADDR, WatchState::Up);
-            return Seen::Running;
+/// VIP and once whenever the stream (re)starts; and, beside them, what can change keepalived's priority
+/// without moving an address ([`Causes`]: its tracked files, its interfaces' links), started again with
+/// the new set whenever the host's configuration names others.
+pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>, mut causes: tokio::sync::watch::Receiver<Causes>) {
+    loop {
+        let now = causes.borrow_and_update().clone();
+        let args = now.args();
+        let cmd = script_command(scripts::ADDR_WATCH_SCRIPT, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let parts = [ADDR];
+        let streamed = follow(&w, &cmd, &parts, "address stream", &[(127, NOTHING_TO_FOLLOW)], |line, w| {
+            if line == "@@kockpit-watching" {
+                w.states.set(&w.name, ADDR, WatchState::Up);
+                return Seen::Running;
+            }
+            if names_vip(line, vip) {
+                w.pokes.send(KEEPALIVED, &w.name, "address event");
+            } else if super::causes::file_changed(line, &now).is_some() {
+                // keepalived reads the file as it is written; a second look catches a keepalived
+                // that had not yet
+                w.pokes.send(KEEPALIVED, &w.name, "tracked file event");
+                w.pokes.later(KEEPALIVED, &w.name, "tracked file event", AGAIN);
+            } else if super::causes::link_name(line).is_some_and(|l| now.links.iter().any(|x| x == l)) {
+                w.pokes.send(KEEPALIVED, &w.name, "link event");
+                w.pokes.later(KEEPALIVED, &w.name, "link event", AGAIN);
+            }
+            Seen::Line
+        });
+        let changed = async {
+            if causes.changed().await.is_err() {
+                // no configuration will come: what is known is followed for good
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = streamed => return,
+            _ = changed => {}
         }
-        if names_vip(line, vip) {
-            w.pokes.send(KEEPALIVED, &w.name, "address event");
-        }
-        Seen::Line
-    })
-    .await
+    }
 }
 
 /// Follow the journal of `units` (keepalived, haproxy) on `w`'s host until no probe listens, poking

@@ -265,20 +265,51 @@ exit 0"#;
 /// The address watch: `ip -o monitor address`, one line per address the kernel adds or deletes
 /// (`Deleted ` before a deletion), as it happens. `@@kockpit-watching` first, once the monitor is
 /// started. It ends when kockpit closes the channel (its stdin), as the tail script does.
+///
+/// Beside the addresses, what can change keepalived's priority without moving an address and shows on
+/// the host: `$1` is how many files follow (keepalived's tracked files), then those files, then the
+/// interfaces keepalived tracks. With interfaces the monitor reports links too (their lines carry `<`
+/// flags `>`); each file's first line is read every 50 ms (the shell's own `read`: no process but
+/// `sleep`) and `@@kockpit-file N` printed when the Nth file's changed (keepalived reads its files as
+/// they are written).
 pub const ADDR_WATCH_SCRIPT: &str = r#"command -v ip >/dev/null 2>&1 || { echo "ip (iproute2) is not installed on this host" >&2; exit 127; }
+nf=${1:-0}
+case $nf in ''|*[!0-9]*) echo "bad file count" >&2; exit 2;; esac
+[ $# -gt 0 ] && shift
+i=0
+while [ "$i" -lt "$nf" ] && [ $# -gt 0 ]; do eval "f_$i=\$1"; shift; i=$((i+1)); done
+nf=$i
+for x; do case $x in ''|*[!A-Za-z0-9_.:@-]*) echo "bad interface name" >&2; exit 2;; esac; done
+what=address
+[ $# -gt 0 ] && what="address link"
 exec 3<&0
-ip -o monitor address <&- 3<&- &
+ip -o monitor $what <&- 3<&- &
 t=$!
+f=
+if [ "$nf" -gt 0 ]; then
+  (look() { v=-; if [ -r "$1" ]; then v=; read -r v <"$1" 2>/dev/null || :; v="=$v"; fi; }
+   i=0; while [ "$i" -lt "$nf" ]; do eval "look \"\$f_$i\""; eval "o_$i=\$v"; i=$((i+1)); done
+   while kill -0 "$t" 2>/dev/null; do
+     sleep 0.05 2>/dev/null || sleep 1
+     i=0
+     while [ "$i" -lt "$nf" ]; do
+       eval "look \"\$f_$i\"; o=\$o_$i"
+       [ "$v" = "$o" ] || { echo "@@kockpit-file $i" || exit; eval "o_$i=\$v"; }
+       i=$((i+1))
+     done
+   done) <&- 3<&- &
+  f=$!
+fi
 (while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- &
 h=$!
-{ cat <&3 >/dev/null 2>&1; kill "$t" "$h" 2>/dev/null; } >/dev/null 2>&1 &
+{ cat <&3 >/dev/null 2>&1; kill "$t" "$h" $f 2>/dev/null; } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
 sleep 0.05 2>/dev/null || sleep 1
 kill -0 "$t" 2>/dev/null && echo "@@kockpit-watching"
 wait "$t"
 s=$?
-kill "$w" "$h" 2>/dev/null
+kill "$w" "$h" $f 2>/dev/null
 exit "$s""#;
 
 /// The daemons' own messages, followed for as long as the channel is open. `$@`: the units whose
