@@ -4,7 +4,7 @@
 //!   namespaces) to the model showing it: VIP moved after `stop lb1 keepalived`, haproxy DOWN after
 //!   `stop m2 apiserver`; p50/p95 over several rounds;
 //! - detection from the daemons' own clocks ([`pushed`]): keepalived's MASTER transition and a
-//!   priority change, haproxy marking m2 DOWN (their journal timestamps) and etcd electing a new leader
+//!   priority changes (by its tracked file and by its tracking script), haproxy marking m2 DOWN (their journal timestamps) and etcd electing a new leader
 //!   after the old one is stopped (its log) to the model showing it;
 //! - startup: spawning the live backend to the first complete set of Hosts/VIP/haproxy observations;
 //! - a sweep of the host-facts probe over 50 host aliases (10 per lab sshd) on reused connections.

@@ -184,6 +184,13 @@ async fn initial_state_vip_on_lb1_both_vrrp_states_six_backends_up() {
         assert!(certs.iter().any(|c| c["name"] == "apiserver"), "{master}: {certs:?}");
         assert!(certs.iter().any(|c| c["name"] == "etcd-server"), "{master}: {certs:?}");
     }
+    // a one-shot answer starts no stream: its sources say what was seen, nothing of streams starting
+    for part in ["vrrp", "haproxy"] {
+        for lb in ["lb1", "lb2"] {
+            let source = m[part][lb]["source"].as_str().unwrap_or_else(|| panic!("{part} {lb}: {}", m[part][lb]));
+            assert!(source.starts_with(&format!("ssh {lb}: ")) && !source.contains("stream") && !source.contains("polling"), "{source}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -177,11 +177,15 @@ fn demo_model(s: &Setup, cli: &Cli) -> (sim::SimCluster, Model) {
 
 /// Build the live backend for a plan. Live probes are provided by the probe module when present.
 /// Without a host plan (a cluster opened from its kubeconfig), only the API and the endpoint.
-fn live_backend(plan: &Plan, readonly: bool) -> Result<BackendHandle> {
+/// `streams`: follow the HA hosts' events (the screen); a one-shot answer (`status`, `render`) asks
+/// each source once and starts none, so what it says of the sources is what it saw, not a stream
+/// still starting.
+fn live_backend(plan: &Plan, readonly: bool, streams: bool) -> Result<BackendHandle> {
     if plan.is_kubeconfig_only() {
         return live::spawn_api_only(plan, readonly, Some(audit::session_id()));
     }
-    live::spawn(plan, readonly, Some(audit::session_id()))
+    let settings = crate::probe::LiveSettings { streams, ..crate::probe::LiveSettings::new(readonly) };
+    live::spawn_with(plan, settings, Some(audit::session_id()))
 }
 
 /// The live backend `kockpit` builds for a plan (SSH, etcd/Ceph/certificates and Kubernetes parts).
@@ -372,7 +376,7 @@ fn start_backend_only(s: &Setup, cli: &Cli, mode_override: Option<Mode>) -> Resu
         let plan = s.plan.clone().expect("plan");
         let mode = mode_override.unwrap_or(if s.readonly { Mode::ReadOnly } else { Mode::Live });
         let model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
-        Ok((live_backend(&plan, s.readonly)?, model))
+        Ok((live_backend(&plan, s.readonly, true)?, model))
     }
 }
 

@@ -21,7 +21,7 @@ pub(super) fn snapshot(s: &Setup, cli: &Cli) -> Result<Model> {
     let model = rt.block_on(async move {
         let mode = if s.readonly { Mode::ReadOnly } else { Mode::Live };
         let mut model = Model::new(plan.clone(), mode, plan.access.kube_context.clone().unwrap_or_default());
-        let mut backend = live_backend(&plan, s.readonly)?;
+        let mut backend = live_backend(&plan, s.readonly, false)?;
         // Collect until every expected first observation arrived, or --wait passed: a source silent
         // by then is unknown (the model knows the deadline, so the verdict says so).
         let wait = Duration::try_from_secs_f64(cli.wait).map_err(|_| eyre!("--wait must be a number of seconds, got {}", cli.wait))?;
