@@ -3,7 +3,7 @@
 //! - detection latency: from the moment the lab's own state changes (polled directly in the lab's
 //!   namespaces) to the model showing it: VIP moved after `stop lb1 keepalived`, haproxy DOWN after
 //!   `stop m2 apiserver`; p50/p95 over several rounds;
-//! - detection from the daemons' own clocks ([`pushed`]): keepalived's MASTER transition and a
+//! - detection from the daemons' own clocks ([`pushed`]): keepalived's MASTER transition and its
 //!   priority changes (by its tracked file and by its tracking script), haproxy marking m2 DOWN (their journal timestamps) and etcd electing a new leader
 //!   after the old one is stopped (its log) to the model showing it;
 //! - startup: spawning the live backend to the first complete set of Hosts/VIP/haproxy observations;

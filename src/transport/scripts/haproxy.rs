@@ -188,12 +188,12 @@ pub const HAPROXY_CLI_SCRIPT: &str =
 /// everything it started) when its standard input closes.
 pub const STATS_WATCH_SCRIPT: &str = concat!(
     "cmd='show servers state'; watch=1\n",
+    stream_fns!(),
     r#"watch_stats() {
   case $4 in 1*'# be_id'*) ;; *) echo "this haproxy cannot be watched: no 'show servers state' (haproxy 1.6 or later has it)" >&2; exit 4;; esac
   ai=; case $(awk -W version 2>&1) in mawk*) ai='-W interactive';; esac
-  exec 3<&0
-  (while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- &
-  h=$!
+  hold
+  alive
   { while :; do
       { echo prompt; i=0; while [ $i -lt 200 ]; do echo "$cmd" || exit; sleep 0.05 2>/dev/null || sleep 1; i=$((i+1)); done; } | socat -t 1 - "$1" 2>&1 || { echo '@@kockpit-lost'; exit 0; }
       echo '@@kockpit-next' || exit
@@ -205,13 +205,8 @@ pub const STATS_WATCH_SCRIPT: &str = concat!(
 /^# be_id/ { if (!live) { print "@@kockpit-watching"; fflush(); live = 1; told = 1 } next }
 NF >= 7 && $1 ~ /^[0-9]+$/ { k = $2 "/" $4; v = $6 " " $7; if ((k in s) && s[k] != v) { print "@@kockpit-server " k " " v; fflush() } s[k] = v }' &
   t=$!
-  { cat <&3 >/dev/null 2>&1; kill "$t" "$h" 2>/dev/null; } >/dev/null 2>&1 &
-  w=$!
-  exec 3<&-
-  wait "$t"
-  s=$?
-  kill "$w" "$h" 2>/dev/null
-  exit "$s"
+  hangup "$t" "$h"
+  finish "$h"
 }
 "#,
     haproxy_socket_body!()

@@ -2,6 +2,23 @@
 //! from this list and nothing else. Each is a constant POSIX sh script run as
 //! `sh -c 'SCRIPT' kockpit 'ARG'...`; the arguments are data the script only ever uses quoted.
 
+/// The scaffold of the long-running scripts (shell functions, put ahead of each): a stream runs until
+/// kockpit closes its channel (the script's standard input), and then everything it started ends.
+/// - `hold`: the channel's input kept on fd 3 (what the script starts gets `<&- 3<&-`, so only the
+///   guard reads it);
+/// - `alive`: `@@kockpit-alive` every second, says the host and the connection are there (its PID: `$h`);
+/// - `hangup PID...`: once the input closes, kills them (the guard's PID: `$w`);
+/// - `finish PID...`: waits for `$t`, kills the guard and them, exits with `$t`'s status.
+macro_rules! stream_fns {
+    () => {
+        r#"hold() { exec 3<&0; }
+alive() { (while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- & h=$!; }
+hangup() { { cat <&3 >/dev/null 2>&1; kill "$@" 2>/dev/null; } >/dev/null 2>&1 & w=$!; exec 3<&-; }
+finish() { wait "$t"; s=$?; kill "$w" "$@" 2>/dev/null; exit "$s"; }
+"#
+    };
+}
+
 mod haproxy;
 pub use haproxy::{HAPROXY_CLI_SCRIPT, SHOW_STAT_SCRIPT, STATS_WATCH_SCRIPT};
 
@@ -38,17 +55,13 @@ pub const HOST_FACTS_SCRIPT: &str = host_facts_body!();
 pub const FACTS_WATCH_SCRIPT: &str = concat!(
     "case $1 in ''|*[!0-9]*|0) echo \"bad interval\" >&2; exit 2;; esac\n[ \"$1\" -le 3600 ] || { echo \"bad interval\" >&2; exit 2; }\nfacts() {\n",
     host_facts_body!(),
-    r#"}
-exec 3<&0
+    "}\n",
+    stream_fns!(),
+    r#"hold
 (while :; do facts; sleep "$1" || exit 1; done) <&- 3<&- &
 t=$!
-{ cat <&3 >/dev/null 2>&1; kill "$t" 2>/dev/null; } >/dev/null 2>&1 &
-w=$!
-exec 3<&-
-wait "$t"
-s=$?
-kill "$w" 2>/dev/null
-exit "$s""#
+hangup "$t"
+finish"#
 );
 
 /// Arguments: $1 the JSON dump path, $2 the notify state file ("" for none). keepalived writes a
@@ -272,7 +285,9 @@ exit 0"#;
 /// flags `>`); each file's first line is read every 50 ms (the shell's own `read`: no process but
 /// `sleep`) and `@@kockpit-file N` printed when the Nth file's changed (keepalived reads its files as
 /// they are written).
-pub const ADDR_WATCH_SCRIPT: &str = r#"command -v ip >/dev/null 2>&1 || { echo "ip (iproute2) is not installed on this host" >&2; exit 127; }
+pub const ADDR_WATCH_SCRIPT: &str = concat!(
+    stream_fns!(),
+    r#"command -v ip >/dev/null 2>&1 || { echo "ip (iproute2) is not installed on this host" >&2; exit 127; }
 nf=${1:-0}
 case $nf in ''|*[!0-9]*) echo "bad file count" >&2; exit 2;; esac
 [ $# -gt 0 ] && shift
@@ -282,7 +297,7 @@ nf=$i
 for x; do case $x in ''|*[!A-Za-z0-9_.:@-]*) echo "bad interface name" >&2; exit 2;; esac; done
 what=address
 [ $# -gt 0 ] && what="address link"
-exec 3<&0
+hold
 ip -o monitor $what <&- 3<&- &
 t=$!
 f=
@@ -300,17 +315,12 @@ if [ "$nf" -gt 0 ]; then
    done) <&- 3<&- &
   f=$!
 fi
-(while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- &
-h=$!
-{ cat <&3 >/dev/null 2>&1; kill "$t" "$h" $f 2>/dev/null; } >/dev/null 2>&1 &
-w=$!
-exec 3<&-
+alive
+hangup "$t" "$h" $f
 sleep 0.05 2>/dev/null || sleep 1
 kill -0 "$t" 2>/dev/null && echo "@@kockpit-watching"
-wait "$t"
-s=$?
-kill "$w" "$h" $f 2>/dev/null
-exit "$s""#;
+finish "$h" $f"#
+);
 
 /// The daemons' own messages, followed for as long as the channel is open. `$@`: the units whose
 /// journal is followed (keepalived, haproxy). Prints `@@kockpit-off UNIT WHY` for a unit that cannot be
@@ -321,7 +331,9 @@ exit "$s""#;
 /// `@@kockpit-alive` every second says the host and the connection are there. Beside it, when `pidof` is there, `@@kockpit-pids UNIT PIDS` whenever a daemon's processes change
 /// (looked at every second on the host: a daemon killed outright writes no message). Ends (and
 /// everything it started) when its standard input closes.
-pub const LOG_WATCH_SCRIPT: &str = r#"command -v journalctl >/dev/null 2>&1 || { echo "journalctl is not installed on this host (no systemd journal)" >&2; exit 127; }
+pub const LOG_WATCH_SCRIPT: &str = concat!(
+    stream_fns!(),
+    r#"command -v journalctl >/dev/null 2>&1 || { echo "journalctl is not installed on this host (no systemd journal)" >&2; exit 127; }
 case $(journalctl --no-pager -n 0 2>&1 >/dev/null) in
   *"No journal files"*) echo "no systemd journal on this host (no journal files)" >&2; exit 3;;
 esac
@@ -339,7 +351,7 @@ done
 [ -n "$u" ] || exit 0
 set --
 for x in $u; do set -- "$@" -u "$x"; done
-exec 3<&0
+hold
 journalctl -q --no-pager -f -n 0 -o short-unix "$@" <&- 3<&- &
 t=$!
 p=
@@ -355,20 +367,17 @@ if command -v pidof >/dev/null 2>&1; then
    done) <&- 3<&- &
   p=$!
 fi
-(while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- &
-h=$!
-{ cat <&3 >/dev/null 2>&1; kill "$t" "$h" $p 2>/dev/null; } >/dev/null 2>&1 &
-w=$!
-exec 3<&-
+alive
+hangup "$t" "$h" $p
 sleep 0.1 2>/dev/null || sleep 1
 kill -0 "$t" 2>/dev/null && echo "@@kockpit-watching$u"
-wait "$t"
-s=$?
-kill "$w" "$h" $p 2>/dev/null
-exit "$s""#;
+finish "$h" $p"#
+);
 
 /// The tail script. `$1` journal|file, `$2` the unit or path, `$3` lines of history, `$4` 1 = follow.
-pub const TAIL_SCRIPT: &str = r#"kind=$1 what=$2 n=$3 follow=$4
+pub const TAIL_SCRIPT: &str = concat!(
+    stream_fns!(),
+    r#"kind=$1 what=$2 n=$3 follow=$4
 case $n in ''|*[!0-9]*) echo "bad line count" >&2; exit 2;; esac
 case $kind in
 journal)
@@ -395,16 +404,12 @@ file)
   fi;;
 *) echo "unknown source kind" >&2; exit 2;;
 esac
-exec 3<&0
+hold
 "$@" <&- 3<&- &
 t=$!
-{ cat <&3 >/dev/null 2>&1; kill "$t" 2>/dev/null; } >/dev/null 2>&1 &
-w=$!
-exec 3<&-
-wait "$t"
-s=$?
-kill "$w" 2>/dev/null
-exit "$s""#;
+hangup "$t"
+finish"#
+);
 
 /// Prints the HA configuration as the running daemons use it, read-only, for kockpit to parse:
 /// keepalived's (the `-f` of the running keepalived, else $1, else /etc/keepalived/keepalived.conf,
