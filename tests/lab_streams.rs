@@ -415,6 +415,39 @@ async fn killed_haproxy_streams_fall_back_to_polling_and_come_back() {
     assert_eq!(kill_stats_watch_on(&lab, "lb1"), 1, "exactly one stats watch after the restart, the old one gone");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn the_stats_watch_follows_a_restarted_haproxy_within_seconds() {
+    let lab = lab();
+    let mut live = lab.live();
+    let _back = HaproxyBack(&lab);
+    // five restarts in a row, each soon after the watch came back: its backoff stops at 5 s
+    for round in 0..5 {
+        until_haproxy(&mut live, "lb2", Duration::from_secs(30), &format!("round {round}: lb2's haproxy socket watched"), |s| {
+            s.source.contains("haproxy stats socket and haproxy log streamed")
+        })
+        .await;
+        // stopped: the watch says it does not watch (the session lost, no haproxy)
+        lab.ha_ok(&["stop", "lb2", "haproxy"]);
+        until_haproxy(&mut live, "lb2", Duration::from_secs(10), &format!("round {round}: lb2's stopped haproxy not watched"), |s| {
+            s.source.contains("haproxy stats socket watch FAILED") || s.source.contains("haproxy stats socket not streamed")
+        })
+        .await;
+        // started again: its new process's socket is watched within the 5 s retry (plus a look),
+        // however the watch saw it go (the session lost, the socket refusing while haproxy starts)
+        lab.ha_ok(&["start", "lb2", "haproxy"]);
+        let t0 = Instant::now();
+        until_haproxy(&mut live, "lb2", Duration::from_secs(9), &format!("round {round}: lb2's restarted haproxy watched again"), |s| {
+            s.source.contains("haproxy stats socket and haproxy log streamed") || s.source.ends_with("; haproxy stats event")
+        })
+        .await;
+        eprintln!("round {round}: watched again after {:?}", t0.elapsed());
+    }
+    // each failure said once and its return once; a watch not running yet is not "streaming again"
+    let said = |what: &str| live.model.timeline.iter().filter(|e| e.text.starts_with("haproxy lb2: ") && e.text.contains(what)).count();
+    assert!(said("streaming again") <= said("FAILED"), "{}", describe(&live.model));
+}
+
 /// Apply events until `pred` holds for a Hosts observation of `host`; its source.
 async fn until_facts(live: &mut Live, host: &str, limit: Duration, what: &str, pred: impl Fn(&str, bool) -> bool) -> String {
     let seen = |o: &Observation| match &o.payload {

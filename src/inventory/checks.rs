@@ -118,3 +118,99 @@ pub(super) fn check_host_name(name: &str) -> Result<(), String> {
 /// The message for an empty plan file.
 pub(super) const EMPTY_MESSAGE: &str =
     "the file is empty: expected a host plan with a [cluster] section and [[hosts]] (or a KubeKey Cluster file)";
+
+/// Checks a network interface's name as Linux takes it: 1 to 15 bytes of letters, digits, `_`, `.`,
+/// `-` and `@` (no `/`, `:`, whitespace or control characters), not `.` or `..`.
+pub(super) fn check_interface(name: &str) -> Result<(), String> {
+    let shown = name.escape_default().to_string();
+    if name.is_empty() {
+        Err("[vip] interface is empty: name the interface keepalived puts the VIP on, like \"eth0\", or leave it out".to_owned())
+    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c)) || name == "." || name == ".." {
+        Err(format!(
+            "[vip] interface \"{shown}\" is not an interface name: letters, digits, `_`, `.`, `-` and `@` only, like \"eth0\" or \"bond0.100\""
+        ))
+    } else if name.len() > 15 {
+        Err(format!("[vip] interface \"{shown}\" is {} bytes long: Linux names an interface in at most 15", name.len()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the `[lb]` values serde cannot: the paths given are absolute, of printable characters and
+/// at most 1024 bytes; the commands hold no NUL (nothing can send one to a host). The field at fault
+/// and why.
+pub(super) fn check_lb(lb: &super::LbSettings) -> Result<(), (&'static str, String)> {
+    let paths = [
+        ("track_file", &lb.track_file),
+        ("keepalived_json", &lb.keepalived_json),
+        ("keepalived_state_file", &lb.keepalived_state_file),
+        ("keepalived_conf", &lb.keepalived_conf),
+    ];
+    for (field, v) in paths {
+        let shown: String = v.escape_default().to_string().chars().take(80).collect();
+        let why = if v.is_empty() {
+            None
+        } else if v.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+            Some("holds control characters")
+        } else if !v.starts_with('/') {
+            Some("is not an absolute path (a file on the load balancers)")
+        } else if v.len() > 1024 {
+            Some("is longer than 1024 bytes")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err((field, format!("[lb] {field} \"{shown}\" {why}")));
+        }
+    }
+    let socket = &lb.haproxy_socket;
+    if socket.chars().any(|c| c.is_control()) || socket.len() > 1024 {
+        let shown: String = socket.escape_default().to_string().chars().take(80).collect();
+        return Err((
+            "haproxy_socket",
+            format!(
+                "[lb] haproxy_socket \"{shown}\": expected a socket's path or ADDRESS:PORT of printable characters, at most 1024 bytes"
+            ),
+        ));
+    }
+    if lb.haproxy_backend.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err((
+            "haproxy_backend",
+            format!(
+                "[lb] haproxy_backend {:?}: a backend's name has no spaces or control characters",
+                lb.haproxy_backend.escape_default().to_string()
+            ),
+        ));
+    }
+    for (field, v) in
+        [("keepalived_reload", &lb.keepalived_reload), ("keepalived_stop", &lb.keepalived_stop), ("keepalived_start", &lb.keepalived_start)]
+    {
+        if v.contains('\0') {
+            return Err((field, format!("[lb] {field} holds a NUL character, which no host can be sent")));
+        }
+    }
+    Ok(())
+}
+
+/// Where `key = ...` of the `[table]` section is in `src` (the table's header when the key is not
+/// found on a line of its own; 0 without the table), for an error about a value.
+pub(super) fn key_offset(src: &str, table: &str, key: &str) -> usize {
+    let header = format!("[{table}]");
+    let mut offset = 0;
+    let mut table_at = None;
+    for line in src.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') {
+            if table_at.is_some() {
+                break;
+            }
+            if t == header || t.starts_with(&format!("{header} ")) || t.starts_with(&format!("{header}#")) {
+                table_at = Some(offset);
+            }
+        } else if table_at.is_some() && t.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+            return offset + (line.len() - line.trim_start().len());
+        }
+        offset += line.len();
+    }
+    table_at.unwrap_or(0)
+}

@@ -49,7 +49,7 @@ struct RawCluster {
 struct RawVip {
     address: Spanned<String>,
     port: Option<Spanned<u16>>,
-    interface: Option<String>,
+    interface: Option<Spanned<String>>,
     domain: Option<String>,
 }
 
@@ -148,7 +148,11 @@ pub(super) fn parse(path: &Path, src: &str) -> Result<Plan, FileError> {
         let offset = e.span().map_or(0, |s| s.start);
         FileError::at_offset(path, src, offset, crate::error::humanize(e.message()))
     })?;
-    build(path, raw).map_err(|(offset, message)| FileError::at_offset(path, src, offset, message))
+    let plan = build(path, raw).map_err(|(offset, message)| FileError::at_offset(path, src, offset, message))?;
+    if let Err((field, message)) = super::checks::check_lb(&plan.lb) {
+        return Err(FileError::at_offset(path, src, super::checks::key_offset(src, "lb", field), message));
+    }
+    Ok(plan)
 }
 
 /// Whether the TOML text has nothing but blank lines and comments.
@@ -384,7 +388,10 @@ fn build_vip(vip: Spanned<RawVip>) -> Result<Vip, Failure> {
         Some(p) => p.into_inner(),
         None => DEFAULT_API_PORT,
     };
-    Ok(Vip { address: ip, port, interface, domain })
+    if let Some(i) = &interface {
+        super::checks::check_interface(i.get_ref()).map_err(|m| (i.span().start, m))?;
+    }
+    Ok(Vip { address: ip, port, interface: interface.map(Spanned::into_inner), domain })
 }
 
 /// Where a host's fields are, for errors found after all hosts are read.

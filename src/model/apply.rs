@@ -346,21 +346,43 @@ impl Model {
     /// more when it streams again; whether the timeline changed.
     pub(super) fn note_stream(&mut self, at: DateTime<Utc>, panel: PanelId, what: &str, source: &str) -> bool {
         let failed = source.split("; ").find(|c| c.contains(" FAILED: ") && (c.contains("stream ") || c.contains(" watch ")));
-        let streams = source.split("; ").any(|c| c.ends_with(" streamed") || c.ends_with(" event") || c.ends_with(" changed"));
         match failed {
-            Some(f) if !self.streams_failed.contains(what) => {
-                self.streams_failed.insert(what.to_string());
+            Some(f) if !self.streams_failed.contains_key(what) => {
+                // which part failed: `address events stream FAILED` -> "address events"; `ssh stream
+                // FAILED` (every part) -> "ssh"
+                let part = f.split(" FAILED: ").next().unwrap_or("");
+                let part = part.strip_suffix(" stream").or_else(|| part.strip_suffix(" watch")).unwrap_or(part);
+                self.streams_failed.insert(what.to_string(), part.to_string());
                 let polling = source.split("; ").find(|c| c.starts_with("polling every ")).map(|p| format!("; {p}")).unwrap_or_default();
                 self.record(Event::new(at, panel, Severity::Warn, format!("{what}: {f}{polling}")));
                 true
             }
-            None if streams && self.streams_failed.remove(what) => {
+            None if self.streams_failed.get(what).is_some_and(|part| streams_again(source, part)) => {
+                self.streams_failed.remove(what);
                 self.record(Event::new(at, panel, Severity::Info, format!("{what}: streaming again")));
                 true
             }
             _ => false,
         }
     }
+}
+
+/// Whether `source` says that `part` (a stream's name as its failure said it: `address events`,
+/// `haproxy stats socket`, `keepalived log`, or `ssh` for every part) streams: listed as streamed, or
+/// the look answered an event only that part gives. Not when it is said not streamed (haproxy gone,
+/// no socket), and not while it is starting again (it is then not named at all).
+fn streams_again(source: &str, part: &str) -> bool {
+    const EVENTS: &[(&str, &[&str])] = &[
+        ("address events", &["address event", "tracked file event", "link event"]),
+        ("haproxy stats socket", &["haproxy stats event"]),
+        ("keepalived log", &["keepalived log event", "keepalived processes changed", "service event"]),
+        ("haproxy log", &["haproxy log event", "haproxy processes changed", "service event"]),
+    ];
+    source.split("; ").any(|c| {
+        let listed = c.ends_with(" streamed") && !c.contains(" not streamed") && (part == "ssh" || c.contains(part));
+        let by_event = EVENTS.iter().any(|(p, events)| (part == "ssh" || *p == part) && events.contains(&c));
+        listed || by_event
+    })
 }
 
 fn status_word(s: ServerStatus) -> &'static str {

@@ -287,10 +287,11 @@ pub struct Model {
     /// The VIP on two hosts or none inside a planned window (reported with its duration when it ends).
     #[serde(skip)]
     pub vip_window: Option<VipWindow>,
-    /// The probes whose streams failed, as the timeline named them (`haproxy lb1`): said once when
+    /// The probes whose streams failed, as the timeline named them (`haproxy lb1`), with the part that
+    /// failed (`haproxy stats socket`, `ssh` for all): said once when
     /// they fail and once when they stream again.
     #[serde(skip)]
-    pub streams_failed: BTreeSet<String>,
+    pub streams_failed: BTreeMap<String, String>,
     /// Bumped on every visible change; the UI redraws when it moves.
     #[serde(skip)]
     pub revision: u64,
@@ -333,7 +334,7 @@ impl Model {
             timeline: Timeline::default(),
             planned: Vec::new(),
             vip_window: None,
-            streams_failed: BTreeSet::new(),
+            streams_failed: BTreeMap::new(),
             revision: 0,
         }
     }

@@ -958,6 +958,11 @@ fn a_failed_stream_is_on_the_timeline_once_and_again_when_it_is_back() {
         assert_eq!(m.apply(with(partial, at)), at == 2, "the timeline changes once");
     }
     assert_eq!(stream_events(&m), ["haproxy slb1: haproxy stats socket watch FAILED: haproxy's socket: connect: Connection refused"]);
+    // the failed part not streaming (haproxy gone), or another part's event: not back yet
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock; haproxy log streamed; haproxy stats socket not streamed: haproxy is not running", 5));
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock; haproxy log event; haproxy stats socket not streamed: haproxy is not running", 5));
+    m.apply(with("ssh slb1: /run/haproxy/admin.sock; haproxy log event", 5));
+    assert_eq!(stream_events(&m).len(), 1, "{:?}", stream_events(&m));
     m.apply(with("ssh slb1: /run/haproxy/admin.sock; haproxy stats event", 5));
     assert_eq!(stream_events(&m).last().map(String::as_str), Some("haproxy slb1: streaming again"));
     // all of it fails: polled every 0.5 s, and the event says so

@@ -91,6 +91,40 @@ pub fn checks(f: &FailoverFacts, to: &str) -> Checks {
     c
 }
 
+/// How a graceful failover demotes `owner` through the plan's track file, as its keepalived
+/// configuration says: the step, and what refuses or warns. No track file in the plan refuses (there
+/// is nothing to write); one that `owner`'s keepalived does not track refuses (writing it changes
+/// nothing, and the failover could only fail); a configuration not read yet warns (not known).
+pub fn track_file_demotion(m: &Model, owner: &str) -> (String, Option<String>, Option<String>) {
+    let file = &m.plan.lb.track_file;
+    if file.is_empty() {
+        let why = "the plan sets no [lb] track_file: a graceful failover demotes the owner by writing 1 to it (set track_file to \
+                   the file keepalived tracks, or demote = \"priority\"; an emergency failover needs neither)";
+        return (format!("{owner}: demote keepalived (no track_file)"), Some(why.into()), None);
+    }
+    let conf = m.ha_config.get(owner).and_then(|s| s.data.as_ref()).and_then(|v| v.keepalived.as_ref());
+    let Some(conf) = conf else {
+        let warn = format!("{owner}'s keepalived configuration is not read yet: that it tracks {file} is not known");
+        return (format!("{owner}: demote keepalived (write 1 to {file})"), None, Some(warn));
+    };
+    let vip = m.plan.vip.as_ref().map(|v| v.address.to_string());
+    let instance =
+        conf.instances.iter().find(|i| vip.as_deref().is_some_and(|v| i.vips.iter().any(|x| x.address == v))).or(conf.instances.first());
+    let tracked: Vec<&crate::hacfg::keepalived::TrackFile> = conf.files_tracked.iter().filter(|t| &t.file == file).collect();
+    let weight = instance
+        .and_then(|i| i.track_files.iter().find_map(|t| tracked.iter().find(|f| f.name == t.name).map(|f| t.weight.unwrap_or(f.weight))));
+    match (instance, weight) {
+        (Some(i), Some(w)) => (format!("{owner}: demote keepalived ({file}: 1, weight {w} in {})", i.name), None, None),
+        (i, _) => {
+            let files: Vec<&str> = conf.files_tracked.iter().map(|t| t.file.as_str()).collect();
+            let known = if files.is_empty() { "it tracks no file".to_string() } else { format!("it tracks {}", files.join(", ")) };
+            let inst = i.map(|i| format!("the instance {}", i.name)).unwrap_or_else(|| "no vrrp_instance".into());
+            let why = format!("keepalived on {owner} does not track {file} in {inst} ({known}): writing 1 to it would not demote it");
+            (format!("{owner}: demote keepalived (write 1 to {file})"), Some(why), None)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

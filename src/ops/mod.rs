@@ -577,7 +577,12 @@ fn plan_failover(p: &mut OpPlan, m: &Model, to: &str, mode: FailoverMode) {
     match mode {
         FailoverMode::Graceful => {
             p.steps.push(match m.plan.lb.demote {
-                crate::inventory::DemoteMethod::TrackFile => format!("{owner}: demote keepalived (track_file weight -100)"),
+                crate::inventory::DemoteMethod::TrackFile => {
+                    let (step, blocker, warning) = failover::track_file_demotion(m, &owner);
+                    p.blockers.extend(blocker);
+                    p.warnings.extend(warning);
+                    step
+                }
                 crate::inventory::DemoteMethod::Priority => {
                     format!("{owner}: set keepalived's priority to 1 in keepalived.conf and reload")
                 }

@@ -67,9 +67,33 @@ fn failover_needs_a_healthy_backup_with_backends() {
     let m = settled(&[], 1);
     let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful }, &m);
     assert!(p.allowed(), "{p:?}");
-    assert!(p.steps[0].contains("track_file"), "{:?}", p.steps);
+    // the weight is keepalived's own, from the owner's configuration
+    assert_eq!(p.steps[0], "slb1: demote keepalived (/etc/keepalived/kockpit-demote: 1, weight -100 in VI_1)", "{:?}", p.steps);
     let p = plan(&OpRequest::VipFailover { to: "slb1".into(), mode: FailoverMode::Graceful }, &m);
     assert_eq!(p.blockers[0], "slb1 already holds the VIP");
+    // a track file keepalived does not track, or none: refused before anything is written
+    let mut other = settled(&[], 1);
+    other.plan.lb.track_file = "/etc/keepalived/nope".into();
+    let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful }, &other);
+    assert!(!p.allowed(), "{p:?}");
+    assert!(
+        p.blockers
+            .iter()
+            .any(|b| b.contains("does not track /etc/keepalived/nope in the instance VI_1 (it tracks /etc/keepalived/kockpit-demote)")),
+        "{:?}",
+        p.blockers
+    );
+    other.plan.lb.track_file = String::new();
+    let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful }, &other);
+    assert!(p.blockers.iter().any(|b| b.starts_with("the plan sets no [lb] track_file")), "{:?}", p.blockers);
+    // emergency needs no file
+    let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Emergency }, &other);
+    assert!(p.allowed(), "{p:?}");
+    // the configuration not read: said, not refused
+    let mut unread = settled(&[], 1);
+    unread.ha_config.clear();
+    let p = plan(&OpRequest::VipFailover { to: "slb2".into(), mode: FailoverMode::Graceful }, &unread);
+    assert!(p.allowed() && p.warnings.iter().any(|w| w.contains("not read yet")), "{p:?}");
     // the plan's demotion method is what the steps say
     let mut by_priority = settled(&[], 1);
     by_priority.plan.lb.demote = crate::inventory::DemoteMethod::Priority;

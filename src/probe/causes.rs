@@ -53,7 +53,7 @@ impl Causes {
     }
 
     fn add_file(&mut self, f: &str) {
-        if f.starts_with('/') && !f.contains('\n') && !self.files.iter().any(|x| x == f) && self.files.len() < MAX {
+        if f.starts_with('/') && !f.contains(char::is_control) && !self.files.iter().any(|x| x == f) && self.files.len() < MAX {
             self.files.push(f.to_string());
         }
     }

@@ -32,7 +32,11 @@ pub const STREAMED_POLL: Duration = Duration::from_secs(5);
 /// again: what it lacks does not change by the second.
 const NOTHING_TO_FOLLOW: Duration = Duration::from_secs(60);
 
-/// How soon the haproxy stats watch looks again for a haproxy that was not running.
+/// A stream that failed is started again after 1 s, doubling up to this.
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
+
+/// How soon the haproxy stats watch looks again for a haproxy that was not running, or whose session
+/// ended (at most: its backoff stops here).
 const STATS_RETRY: Duration = Duration::from_secs(5);
 
 /// A running stream's scripts say `@@kockpit-alive` every second: this long without a word and the
@@ -283,7 +287,7 @@ pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>, mut causes: tokio::s
         let args = now.args();
         let cmd = script_command(scripts::ADDR_WATCH_SCRIPT, &args.iter().map(String::as_str).collect::<Vec<_>>());
         let parts = [ADDR];
-        let streamed = follow(&w, &cmd, &parts, "address stream", &[(127, NOTHING_TO_FOLLOW)], |line, w| {
+        let streamed = follow(&w, &cmd, &parts, "address stream", &[(127, NOTHING_TO_FOLLOW)], LONGEST_WAIT, |line, w| {
             if line == "@@kockpit-watching" {
                 w.states.set(&w.name, ADDR, WatchState::Up);
                 return Seen::Running;
@@ -318,30 +322,32 @@ pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>, mut causes: tokio::s
 /// the probe of the daemon a message speaks of, or whose processes changed.
 pub async fn watch_logs(w: Watch, units: Vec<&'static str>) {
     let cmd = script_command(scripts::LOG_WATCH_SCRIPT, &units);
-    follow(&w, &cmd, &units, "log stream", &[(127, NOTHING_TO_FOLLOW), (3, NOTHING_TO_FOLLOW)], |line, w| match log_line(line, &units) {
-        LogLine::Watching(up) => {
-            for u in up {
-                w.states.set(&w.name, u, WatchState::Up);
+    follow(&w, &cmd, &units, "log stream", &[(127, NOTHING_TO_FOLLOW), (3, NOTHING_TO_FOLLOW)], LONGEST_WAIT, |line, w| {
+        match log_line(line, &units) {
+            LogLine::Watching(up) => {
+                for u in up {
+                    w.states.set(&w.name, u, WatchState::Up);
+                }
+                Seen::Running
             }
-            Seen::Running
+            LogLine::Off(u, why) => {
+                w.states.set(&w.name, u, WatchState::Off(why));
+                Seen::Line
+            }
+            LogLine::Processes(u) => {
+                w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy processes changed" } else { "keepalived processes changed" });
+                Seen::Line
+            }
+            LogLine::About(u) if u == SERVICE => {
+                w.pokes.all(&w.name, "service event");
+                Seen::Line
+            }
+            LogLine::About(u) => {
+                w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy log event" } else { "keepalived log event" });
+                Seen::Line
+            }
+            LogLine::Other => Seen::Line,
         }
-        LogLine::Off(u, why) => {
-            w.states.set(&w.name, u, WatchState::Off(why));
-            Seen::Line
-        }
-        LogLine::Processes(u) => {
-            w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy processes changed" } else { "keepalived processes changed" });
-            Seen::Line
-        }
-        LogLine::About(u) if u == SERVICE => {
-            w.pokes.all(&w.name, "service event");
-            Seen::Line
-        }
-        LogLine::About(u) => {
-            w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy log event" } else { "keepalived log event" });
-            Seen::Line
-        }
-        LogLine::Other => Seen::Line,
     })
     .await
 }
@@ -351,9 +357,18 @@ pub async fn watch_logs(w: Watch, units: Vec<&'static str>) {
 pub async fn watch_stats(w: Watch, socket: String) {
     let cmd = script_command(scripts::STATS_WATCH_SCRIPT, &[socket.as_str()]);
     // 2: no socket (a stats page only), 4: too old, 13: not permitted, 127: no socat; 3: haproxy not
-    // running (looked for again sooner: it is started again by the minute)
-    let off = [(2, NOTHING_TO_FOLLOW), (3, STATS_RETRY), (4, NOTHING_TO_FOLLOW), (13, NOTHING_TO_FOLLOW), (127, NOTHING_TO_FOLLOW)];
-    follow(&w, &cmd, &[HAPROXY_STATS], "haproxy stats watch", &off, |line, w| match stats_line(line) {
+    // running, 5: its socket not answering (looked for again sooner: haproxy is started again, or
+    // is starting)
+    let off = [
+        (2, NOTHING_TO_FOLLOW),
+        (3, STATS_RETRY),
+        (4, NOTHING_TO_FOLLOW),
+        (5, STATS_RETRY),
+        (13, NOTHING_TO_FOLLOW),
+        (127, NOTHING_TO_FOLLOW),
+    ];
+    // a haproxy restarted or reloaded ends the session: looked for again within STATS_RETRY, however often
+    follow(&w, &cmd, &[HAPROXY_STATS], "haproxy stats watch", &off, STATS_RETRY, |line, w| match stats_line(line) {
         StatsLine::Watching => {
             w.states.set(&w.name, HAPROXY_STATS, WatchState::Up);
             Seen::Running
@@ -449,12 +464,13 @@ enum Seen {
 
 /// Run `cmd` on `w`'s host as a stream, handing every line to `on_line`, restarting it with backoff
 /// whenever it ends, until no probe listens. `parts` are the states it owns; `off`, the exit codes
-/// that say the host cannot stream this, with how long to wait before looking again.
-async fn follow<F>(w: &Watch, cmd: &str, parts: &[&'static str], what: &str, off: &[(u32, Duration)], mut on_line: F)
+/// that say the host cannot stream this, with how long to wait before looking again; `longest`, the
+/// longest wait of the backoff after a failure.
+async fn follow<F>(w: &Watch, cmd: &str, parts: &[&'static str], what: &str, off: &[(u32, Duration)], longest: Duration, mut on_line: F)
 where
     F: FnMut(&str, &Watch) -> Seen,
 {
-    let mut backoff = Backoff::new(Duration::from_secs(1), 2.0, Duration::from_secs(30)).with_jitter(0.2);
+    let mut backoff = Backoff::new(Duration::from_secs(1), 2.0, longest).with_jitter(0.2);
     loop {
         for p in parts {
             if !matches!(w.states.get(&w.name, p), Some(WatchState::Failed(_) | WatchState::Off(_))) {

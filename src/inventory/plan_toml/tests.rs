@@ -392,3 +392,39 @@ fn drills_errors_point_at_the_value() {
     assert_error(&format!("{VALID}[drills]\ntimeout_secs = 0\n"), 17, 16, &["timeout_secs 0"]);
     assert_error(&format!("{VALID}[drills]\nreboot = \"x\"\n"), 17, 1, &["unknown key `reboot`", "`stop`", "`heal`"]);
 }
+
+/// A value kockpit sends to the load balancers as an argument must be one a host can be sent: a NUL
+/// cannot be (it took the SSH connections down), a newline or an escape sequence would be followed
+/// as another file or clear the terminal when shown. Each is refused at its line.
+#[test]
+fn lb_paths_and_the_vip_interface_are_checked_where_they_are_written() {
+    for (value, needle) in [
+        (r#""/etc/keepalived/a\u0000b""#, "control characters"),
+        (r#""/etc/keepalived/a\nb""#, "control characters"),
+        (r#""/etc/\u001b[2Jx""#, "control characters"),
+        (r#""relative/down""#, "not an absolute path"),
+    ] {
+        assert_error(&format!("{VALID}[lb]\ndemote = \"track_file\"\ntrack_file = {value}\n"), 18, 1, &["[lb] track_file", needle]);
+    }
+    let long = format!("\"/{}\"", "x".repeat(1100));
+    assert_error(&format!("{VALID}[lb]\nkeepalived_json = {long}\n"), 17, 1, &["[lb] keepalived_json", "1024 bytes"]);
+    assert_error(&format!("{VALID}[lb]\nkeepalived_reload = \"a\\u0000b\"\n"), 17, 1, &["keepalived_reload", "NUL"]);
+    // empty: the default (none); a path with spaces or quotes is a path
+    let plan = parse(&format!("{VALID}[lb]\ntrack_file = \"\"\nkeepalived_state_file = \"/run/ka state 'x'\"\n")).expect("valid");
+    assert_eq!(plan.lb.keepalived_state_file, "/run/ka state 'x'");
+    // [vip] interface: as Linux names one
+    let vip = |i: &str| VALID.replace("address = \"10.0.0.100\"\n", &format!("address = \"10.0.0.100\"\ninterface = {i}\n"));
+    for (i, needle) in [
+        (r#""eth0\u001b[2J""#, "not an interface name"),
+        (r#""eth0;id""#, "not an interface name"),
+        (r#""../../x""#, "not an interface name"),
+        (r#""a b""#, "not an interface name"),
+        (r#""""#, "empty"),
+        (r#""abcdefghijklmnopq""#, "at most 15"),
+    ] {
+        assert_error(&vip(i), 6, 13, &["[vip] interface", needle]);
+    }
+    for ok in ["eth0", "bond0.100", "ens192", "veth@x", "-all"] {
+        assert_eq!(parse(&vip(&format!("{ok:?}"))).expect(ok).vip.unwrap().interface.as_deref(), Some(ok));
+    }
+}

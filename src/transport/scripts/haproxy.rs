@@ -19,7 +19,8 @@
 ///
 /// A socket or configuration file this user may not use is `kockpit-denied KIND PATH USER GROUP` on
 /// stderr, exit 13 (GROUP: the group that would grant it, `-` for none); a socket without socat to
-/// read it, exit 127. With nothing found it says what it tried and the line to add, and exits 2.
+/// read it, exit 127; a socket that is there but does not answer (a haproxy starting, stopping or
+/// hung), exit 5. With nothing found it says what it tried and the line to add, and exits 2.
 ///
 /// [`HAPROXY_CLI_SCRIPT`] sends another Runtime API command (`show cli level`, `set server be/srv state
 /// drain`): sockets only, never a stats page, and the socket's answer is printed as it is (haproxy
@@ -50,7 +51,7 @@ try() {
         scan; [ -n "$running" ] || { echo "haproxy is not running (no haproxy process on this host; its socket $a is left behind)" >&2; exit 3; }
         # socat's own prefix (date, time, pid) would make every failure a new message; `connect(5, AF=1
         # "/path", 25): Connection refused` says `connect: Connection refused`
-        echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1 | sed 's/^[0-9/]* [0-9:.]* socat\[[0-9]*\] [A-Z] //; s/^\([a-z_]*\)([^)]*): /\1: /')" >&2; exit 13
+        echo "cannot read haproxy's socket $a ($from): $(printf '%s' "$out" | tail -n 1 | sed 's/^[0-9/]* [0-9:.]* socat\[[0-9]*\] [A-Z] //; s/^\([a-z_]*\)([^)]*): /\1: /')" >&2; exit 5
       fi ;;
     *)
       t=${a#ipv4@}; t=${t#ipv6@}; h=${t%:*}; p=${t##*:}
@@ -109,7 +110,7 @@ scan() {
     pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
     running=1
     next=''
-    for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
+    for arg in $({ tr '\0' '\n' < "$d/cmdline"; } 2>/dev/null); do
       [ "$next" = 1 ] && cfgs="$cfgs $arg"
       if [ "$arg" = -f ]; then next=1; else next=''; fi
     done

@@ -302,7 +302,7 @@ ip -o monitor $what <&- 3<&- &
 t=$!
 f=
 if [ "$nf" -gt 0 ]; then
-  (look() { v=-; if [ -r "$1" ]; then v=; read -r v <"$1" 2>/dev/null || :; v="=$v"; fi; }
+  (look() { v=-; if [ -r "$1" ]; then v=; { read -r v <"$1"; } 2>/dev/null || :; v="=$v"; fi; }
    i=0; while [ "$i" -lt "$nf" ]; do eval "look \"\$f_$i\""; eval "o_$i=\$v"; i=$((i+1)); done
    while kill -0 "$t" 2>/dev/null; do
      sleep 0.05 2>/dev/null || sleep 1
@@ -329,7 +329,8 @@ finish "$h" $f"#
 /// (`-o short-unix`: time, host, the writer's identifier and PID, the message). A unit counts as
 /// followed only when the journal has a message the daemon wrote itself (not only systemd's about it).
 /// `@@kockpit-alive` every second says the host and the connection are there. Beside it, when `pidof` is there, `@@kockpit-pids UNIT PIDS` whenever a daemon's processes change
-/// (looked at every second on the host: a daemon killed outright writes no message). Ends (and
+/// (looked at every second on the host: a daemon killed outright writes no message; a change that
+/// is gone 0.2 s later is none). Ends (and
 /// everything it started) when its standard input closes.
 pub const LOG_WATCH_SCRIPT: &str = concat!(
     stream_fns!(),
@@ -356,11 +357,15 @@ journalctl -q --no-pager -f -n 0 -o short-unix "$@" <&- 3<&- &
 t=$!
 p=
 if command -v pidof >/dev/null 2>&1; then
-  (for x in $u; do eval "o_$x=-"; done
+  (pids() { pidof "$1" 2>/dev/null | tr ' ' '\n' | sort -n | tr '\n' ' '; }
+   for x in $u; do eval "o_$x=-"; done
    while kill -0 "$t" 2>/dev/null; do
      for x in $u; do
-       n=$(pidof "$x" 2>/dev/null | tr ' ' '\n' | sort -n | tr '\n' ' ')
+       n=$(pids "$x")
        eval "o=\$o_$x"
+       # a change is looked at again 0.2 s later: a process passing by under the daemon's name (a
+       # `keepalived --version`, keepalived's fork for a check script) is gone by then
+       [ "$n" = "$o" ] || [ "$o" = - ] || { sleep 0.2; n=$(pids "$x"); }
        [ "$n" = "$o" ] || { [ "$o" = - ] || echo "@@kockpit-pids $x $n"; eval "o_$x=\$n"; }
      done
      sleep 1
@@ -461,7 +466,7 @@ args_of() {
     # a daemon in another network namespace (a container's) is not this host's
     pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
     next=''
-    for arg in $(tr '\0' '\n' < "$d/cmdline" 2>/dev/null); do
+    for arg in $({ tr '\0' '\n' < "$d/cmdline"; } 2>/dev/null); do
       if [ "$next" = 1 ]; then echo "$arg"; next=''; continue; fi
       case $arg in -f) next=1 ;; --use-file=*) echo "${arg#--use-file=}" ;; esac
     done
