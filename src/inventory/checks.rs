@@ -122,10 +122,12 @@ pub(super) const EMPTY_MESSAGE: &str =
 /// Checks a network interface's name as Linux takes it: 1 to 15 bytes of letters, digits, `_`, `.`,
 /// `-` and `@` (no `/`, `:`, whitespace or control characters), not `.` or `..`.
 pub(super) fn check_interface(name: &str) -> Result<(), String> {
-    let shown = name.escape_default().to_string();
+    let shown = shown(name);
     if name.is_empty() {
         Err("[vip] interface is empty: name the interface keepalived puts the VIP on, like \"eth0\", or leave it out".to_owned())
-    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c)) || name == "." || name == ".." {
+    } else if name == "." || name == ".." {
+        Err(format!("[vip] interface \"{shown}\" is not an interface name: Linux refuses `.` and `..`"))
+    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c)) {
         Err(format!(
             "[vip] interface \"{shown}\" is not an interface name: letters, digits, `_`, `.`, `-` and `@` only, like \"eth0\" or \"bond0.100\""
         ))
@@ -147,7 +149,7 @@ pub(super) fn check_lb(lb: &super::LbSettings) -> Result<(), (&'static str, Stri
         ("keepalived_conf", &lb.keepalived_conf),
     ];
     for (field, v) in paths {
-        let shown: String = v.escape_default().to_string().chars().take(80).collect();
+        let shown = shown(v);
         let why = if v.is_empty() {
             None
         } else if v.chars().any(|c| c.is_control() || is_bidi_control(c)) {
@@ -176,10 +178,7 @@ pub(super) fn check_lb(lb: &super::LbSettings) -> Result<(), (&'static str, Stri
     if lb.haproxy_backend.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err((
             "haproxy_backend",
-            format!(
-                "[lb] haproxy_backend {:?}: a backend's name has no spaces or control characters",
-                lb.haproxy_backend.escape_default().to_string()
-            ),
+            format!("[lb] haproxy_backend \"{}\": a backend's name has no spaces or control characters", shown(&lb.haproxy_backend)),
         ));
     }
     for (field, v) in
@@ -190,6 +189,13 @@ pub(super) fn check_lb(lb: &super::LbSettings) -> Result<(), (&'static str, Stri
         }
     }
     Ok(())
+}
+
+/// A value as an error shows it: escaped (no control character reaches the terminal), cut at 80
+/// characters with `…` when longer.
+fn shown(v: &str) -> String {
+    let e = v.escape_default().to_string();
+    if e.chars().count() > 80 { format!("{}…", e.chars().take(80).collect::<String>()) } else { e }
 }
 
 /// Where `key = ...` of the `[table]` section is in `src` (the table's header when the key is not

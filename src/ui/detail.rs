@@ -51,8 +51,8 @@ impl Doc<'_> {
         self.last_known = None;
         let age = s.updated.map(|u| format!("{} ago", fmt_age_ms((self.now - u).num_milliseconds())));
         let (text, role) = match (&s.error, age) {
-            (Some(e), Some(a)) => (format!("{} FAILING: {} (last data {a})", s.source, e.reason), Role::Critical),
-            (Some(e), None) => (format!("{} FAILING: {}", s.source, e.reason), Role::Critical),
+            (Some(e), Some(a)) => (format!("{}; FAILING: {} (last data {a})", s.source, e.reason), Role::Critical),
+            (Some(e), None) => (format!("{}; FAILING: {}", s.source, e.reason), Role::Critical),
             (None, Some(a)) => (format!("{}, {a}", s.source), Role::Muted),
             (None, None) => (format!("{}: UNKNOWN, not heard from yet", s.source), Role::Unknown),
         };

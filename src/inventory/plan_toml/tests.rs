@@ -428,3 +428,14 @@ fn lb_paths_and_the_vip_interface_are_checked_where_they_are_written() {
         assert_eq!(parse(&vip(&format!("{ok:?}"))).expect(ok).vip.unwrap().interface.as_deref(), Some(ok));
     }
 }
+
+#[test]
+fn a_long_or_odd_value_is_shown_escaped_and_cut_visibly() {
+    let long = format!("\"/{}\"", "a".repeat(2000));
+    let err = parse(&format!("{VALID}[lb]\ntrack_file = {long}\n")).unwrap_err();
+    assert!(err.message.contains("a…\" is longer than 1024 bytes"), "{err}");
+    let err = parse(&format!("{VALID}[lb]\nhaproxy_backend = \"kube\\tapi\"\n")).unwrap_err();
+    assert!(err.message.contains("\"kube\\tapi\""), "escaped once: {err}");
+    let err = parse(&VALID.replace("address = \"10.0.0.100\"\n", "address = \"10.0.0.100\"\ninterface = \"..\"\n")).unwrap_err();
+    assert!(err.message.contains("Linux refuses `.` and `..`"), "{err}");
+}

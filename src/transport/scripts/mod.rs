@@ -363,9 +363,9 @@ if command -v pidof >/dev/null 2>&1; then
      for x in $u; do
        n=$(pids "$x")
        eval "o=\$o_$x"
-       # a change is looked at again 0.2 s later: a process passing by under the daemon's name (a
-       # `keepalived --version`, keepalived's fork for a check script) is gone by then
-       [ "$n" = "$o" ] || [ "$o" = - ] || { sleep 0.2; n=$(pids "$x"); }
+       # a change (and the first look) is looked at again 0.2 s later: a process passing by under the
+       # daemon's name (a `keepalived --version`, keepalived's fork for a check script) is gone by then
+       [ "$n" = "$o" ] || { sleep 0.2; n=$(pids "$x"); }
        [ "$n" = "$o" ] || { [ "$o" = - ] || echo "@@kockpit-pids $x $n"; eval "o_$x=\$n"; }
      done
      sleep 1
