@@ -448,6 +448,63 @@ async fn the_stats_watch_follows_a_restarted_haproxy_within_seconds() {
     assert!(said("streaming again") <= said("FAILED"), "{}", describe(&live.model));
 }
 
+/// A second link in lb2 (`eth1`, a veth whose other end stays in the root namespace as `kk-lb2-t1`),
+/// removed when dropped.
+struct SecondLink;
+
+impl SecondLink {
+    fn add() -> SecondLink {
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("ip").args(args).output().expect("ip");
+            assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        };
+        let _ = std::process::Command::new("ip").args(["link", "del", "kk-lb2-t1"]).output();
+        ip(&["link", "add", "kk-lb2-t1", "type", "veth", "peer", "name", "eth1", "netns", "kockpit-lb2"]);
+        ip(&["link", "set", "kk-lb2-t1", "up"]);
+        ip(&["-n", "kockpit-lb2", "link", "set", "eth1", "up"]);
+        SecondLink
+    }
+    fn set(&self, state: &str) {
+        let out = std::process::Command::new("ip").args(["-n", "kockpit-lb2", "link", "set", "eth1", state]).output().expect("ip");
+        assert!(out.status.success(), "eth1 {state}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for SecondLink {
+    fn drop(&mut self) {
+        if let Err(e) = std::process::Command::new("ip").args(["link", "del", "kk-lb2-t1"]).output() {
+            eprintln!("restore: delete kk-lb2-t1: {e}");
+        }
+    }
+}
+
+/// The links of the interfaces keepalived runs on or tracks are followed beside the addresses: a link
+/// going down or up makes kockpit look at keepalived at once. (The lab's keepalived tracks only eth0,
+/// which also carries kockpit's SSH: here the plan names a second interface, eth1, as the VIP's.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn a_link_of_the_vips_interface_going_down_or_up_is_looked_at_at_once() {
+    let lab = lab();
+    let link = SecondLink::add();
+    let mut plan = Plan::load(Path::new(&lab.env["KOCKPIT_CONFIG"])).unwrap_or_else(|e| panic!("the lab's plan: {e}"));
+    plan.vip.as_mut().expect("the lab's VIP").interface = Some("eth1".into());
+    let settings = LiveSettings { ssh_config: Some(PathBuf::from(&lab.env["KOCKPIT_SSH_CONFIG"])), ..LiveSettings::new(true) };
+    let mut live = Live::start_with(plan, settings);
+    until_vrrp(&mut live, Duration::from_secs(30), "lb2's address events and keepalived log streamed", |s| {
+        s.lb == "lb2" && s.source.contains("address events and keepalived log streamed")
+    })
+    .await;
+    for (round, state) in ["down", "up", "down", "up"].into_iter().enumerate() {
+        link.set(state);
+        let t0 = Instant::now();
+        until_vrrp(&mut live, Duration::from_secs(3), &format!("round {round}: lb2 looked at for eth1 {state}"), |s| {
+            s.lb == "lb2" && s.source.ends_with("; link event")
+        })
+        .await;
+        assert!(t0.elapsed() < Duration::from_secs(2), "round {round}: a look at once, not the 5 s poll: {:?}", t0.elapsed());
+    }
+}
+
 /// Apply events until `pred` holds for a Hosts observation of `host`; its source.
 async fn until_facts(live: &mut Live, host: &str, limit: Duration, what: &str, pred: impl Fn(&str, bool) -> bool) -> String {
     let seen = |o: &Observation| match &o.payload {

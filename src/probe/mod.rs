@@ -480,8 +480,9 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         let runs_keepalived = plan.keepalived_hosts().iter().any(|k| k.name == h.name);
         let runs_haproxy = plan.haproxy_hosts().iter().any(|k| k.name == h.name);
         let (tell, track_file) = (tracked.remove(&h.name), plan.lb.track_file.clone());
+        let interface = plan.vip.as_ref().and_then(|v| v.interface.clone());
         every(tasks, HA_CONFIG_INTERVAL, tx.clone(), move || {
-            let (pool, h, tell, track_file) = (pool.clone(), h.clone(), tell.clone(), track_file.clone());
+            let (pool, h, tell, track_file, interface) = (pool.clone(), h.clone(), tell.clone(), track_file.clone(), interface.clone());
             async move {
                 let result = haconfig::fetch_ha_config(&pool, &h.ssh_host, "", "", timeout * 2).await.map(|mut f| {
                     f.unreadable.retain(|(kind, _, _)| match kind.as_str() {
@@ -492,7 +493,7 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
                     Box::new(haconfig::view_of(f))
                 });
                 if let (Some(tell), Ok(Some(conf))) = (&tell, result.as_ref().map(|v| v.keepalived.as_ref())) {
-                    let now = causes::Causes::of(conf, &track_file);
+                    let now = causes::Causes::of(conf, &track_file, interface.as_deref());
                     tell.send_if_modified(|c| std::mem::replace(c, now.clone()) != now);
                 }
                 let budget = (HA_CONFIG_INTERVAL.as_millis() as u64) * 3;
