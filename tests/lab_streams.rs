@@ -120,6 +120,7 @@ fn evented(source: &str) -> bool {
         "; keepalived log event",
         "; keepalived processes changed",
         "; tracked file event",
+        "; notify event",
         "; link event",
         "; haproxy stats event",
         "; haproxy log event",
@@ -499,6 +500,45 @@ async fn a_link_of_the_vips_interface_going_down_or_up_is_looked_at_at_once() {
         let t0 = Instant::now();
         until_vrrp(&mut live, Duration::from_secs(3), &format!("round {round}: lb2 looked at for eth1 {state}"), |s| {
             s.lb == "lb2" && s.source.ends_with("; link event")
+        })
+        .await;
+        assert!(t0.elapsed() < Duration::from_secs(2), "round {round}: a look at once, not the 5 s poll: {:?}", t0.elapsed());
+    }
+}
+
+/// The state file the user's notify script writes on every transition (the plan's
+/// `keepalived_state_file`) is followed beside the addresses: a transition that moves no address
+/// (a backup entering FAULT) is looked at as the script writes it. Written here as the lab's notify
+/// script writes it (`STATE EPOCH`, by rename), and put back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "lab: needs root and the HA lab (tests/run runs it)"]
+async fn the_notify_scripts_state_file_is_looked_at_as_it_is_written() {
+    let lab = lab();
+    let mut live = lab.live();
+    until_vrrp(&mut live, Duration::from_secs(30), "lb2's address events and keepalived log streamed", |s| {
+        s.lb == "lb2" && s.source.contains("address events and keepalived log streamed")
+    })
+    .await;
+    let plan = Plan::load(Path::new(&lab.env["KOCKPIT_CONFIG"])).unwrap_or_else(|e| panic!("the lab's plan: {e}"));
+    let file = plan.lb.keepalived_state_file;
+    assert!(file.starts_with('/'), "the lab's plan names the notify script's state file: {file:?}");
+    let before = lab.ha_ok(&["exec", "lb2", "cat", &file]);
+    struct PutBack<'a>(&'a Lab, String, String);
+    impl Drop for PutBack<'_> {
+        fn drop(&mut self) {
+            let script = "printf '%s' \"$2\" >\"$1.tmp\" && mv -f \"$1.tmp\" \"$1\"";
+            if let Err(e) = self.0.ha(&["exec", "lb2", "sh", "-c", script, "put", &self.1, &self.2]) {
+                eprintln!("restore: lb2's {}: {e}", self.1);
+            }
+        }
+    }
+    let _back = PutBack(&lab, file.clone(), format!("{}\n", before.trim_end()));
+    for (round, state) in ["FAULT", "BACKUP"].into_iter().enumerate() {
+        let script = "printf '%s %s\\n' \"$2\" \"$(date +%s)\" >\"$1.tmp\" && mv -f \"$1.tmp\" \"$1\"";
+        lab.ha_ok(&["exec", "lb2", "sh", "-c", script, "write", &file, state]);
+        let t0 = Instant::now();
+        until_vrrp(&mut live, Duration::from_secs(3), &format!("round {round}: lb2 looked at for its notify script's {state}"), |s| {
+            s.lb == "lb2" && s.source.ends_with("; notify event")
         })
         .await;
         assert!(t0.elapsed() < Duration::from_secs(2), "round {round}: a look at once, not the 5 s poll: {:?}", t0.elapsed());

@@ -339,7 +339,7 @@ fn addr_events(data: &[u8]) {
         if let Some(name) = kockpit::probe::causes::link_name(line) {
             assert!(!name.is_empty() && line.contains(name) && !name.contains(char::is_whitespace), "{name:?}");
         }
-        let causes = kockpit::probe::causes::Causes { files: vec!["/etc/keepalived/down".into()], links: vec!["eth0".into()] };
+        let causes = kockpit::probe::causes::Causes { files: vec!["/etc/keepalived/down".into()], notify: None, links: vec!["eth0".into()] };
         black_box(kockpit::probe::causes::file_changed(line, &causes));
     }
 }

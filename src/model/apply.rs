@@ -373,7 +373,7 @@ impl Model {
 /// no socket), and not while it is starting again (it is then not named at all).
 fn streams_again(source: &str, part: &str) -> bool {
     const EVENTS: &[(&str, &[&str])] = &[
-        ("address events", &["address event", "tracked file event", "link event"]),
+        ("address events", &["address event", "tracked file event", "notify event", "link event"]),
         ("haproxy stats socket", &["haproxy stats event"]),
         ("keepalived log", &["keepalived log event", "keepalived processes changed", "service event"]),
         ("haproxy log", &["haproxy log event", "haproxy processes changed", "service event"]),

@@ -11,9 +11,16 @@ use crate::hacfg::KeepalivedConf;
 /// The files and interfaces followed on one keepalived host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Causes {
+    /// Tracked files, and the state file the user's notify script writes on each transition (the
+    /// plan's `keepalived_state_file`), at `notify`.
     pub files: Vec<String>,
+    pub notify: Option<usize>,
     pub links: Vec<String>,
 }
+
+/// What a followed file's change is, as the source says it.
+pub const TRACKED_FILE: &str = "tracked file event";
+pub const NOTIFY_FILE: &str = "notify event";
 
 /// At most this many of each are followed (a configuration with more is followed in part).
 const MAX: usize = 32;
@@ -39,6 +46,15 @@ impl Causes {
             c.add_links(i.interface.iter().chain(i.track_interfaces.iter().map(|t| &t.name)).map(String::as_str));
         }
         c
+    }
+
+    /// These causes and the state file a notify script writes on every transition (a backup
+    /// entering FAULT, which moves no address, is then seen as keepalived runs the script).
+    pub fn with_state_file(mut self, state_file: &str) -> Causes {
+        let n = self.files.len();
+        self.add_file(state_file);
+        self.notify = (self.files.len() > n).then_some(n);
+        self
     }
 
     fn add_links<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
@@ -79,10 +95,12 @@ pub fn link_name(line: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains(char::is_whitespace)).then_some(name)
 }
 
-/// Which followed file a `@@kockpit-file N` line of the address watch names.
-pub fn file_changed<'a>(line: &str, causes: &'a Causes) -> Option<&'a str> {
+/// Which followed file a `@@kockpit-file N` line of the address watch names, and what its change is
+/// ([`TRACKED_FILE`] or [`NOTIFY_FILE`]).
+pub fn file_changed<'a>(line: &str, causes: &'a Causes) -> Option<(&'a str, &'static str)> {
     let n: usize = line.strip_prefix("@@kockpit-file ")?.trim().parse().ok()?;
-    causes.files.get(n).map(String::as_str)
+    let kind = if causes.notify == Some(n) { NOTIFY_FILE } else { TRACKED_FILE };
+    causes.files.get(n).map(|f| (f.as_str(), kind))
 }
 
 #[cfg(test)]
@@ -112,7 +130,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::write(&a, "0\n").unwrap();
-        let c = Causes { files: vec![a.display().to_string(), b.display().to_string()], links: vec!["lo".into()] };
+        let c = Causes { files: vec![a.display().to_string(), b.display().to_string()], notify: None, links: vec!["lo".into()] };
         let mut child = std::process::Command::new("sh")
             .args(["-c", crate::transport::scripts::ADDR_WATCH_SCRIPT, "kockpit"])
             .args(c.args())
@@ -129,9 +147,9 @@ mod tests {
         };
         assert_eq!(next(), "@@kockpit-watching");
         std::fs::write(&a, "1\n").unwrap();
-        assert_eq!(file_changed(&next(), &c), Some(c.files[0].as_str()));
+        assert_eq!(file_changed(&next(), &c), Some((c.files[0].as_str(), TRACKED_FILE)));
         std::fs::write(&b, "1").unwrap();
-        assert_eq!(file_changed(&next(), &c), Some(c.files[1].as_str()));
+        assert_eq!(file_changed(&next(), &c), Some((c.files[1].as_str(), TRACKED_FILE)));
         std::fs::write(&a, "1\n").unwrap(); // the same value: no line
         std::fs::remove_file(&a).unwrap();
         assert_eq!(next(), "@@kockpit-file 0", "a file gone is a change too");
@@ -168,7 +186,13 @@ mod tests {
         assert_eq!(Causes::of(&plain, "/d", Some("eth0")), Causes::of_plan("/d", Some("eth0")));
         assert_eq!(Causes::of(&plain, "/d", None), Causes::of_plan("/d", Some("eth0")));
         assert_eq!(Causes::of_plan("/d", Some("bad name")).links, Vec::<String>::new());
-        assert_eq!(file_changed("@@kockpit-file 2", &c), Some("/run/maint"));
+        assert_eq!(file_changed("@@kockpit-file 2", &c), Some(("/run/maint", TRACKED_FILE)));
+        // the notify script's state file is followed after them, said as such
+        let n = c.clone().with_state_file("/run/keepalived.state");
+        assert_eq!((n.files.len(), n.notify), (4, Some(3)));
+        assert_eq!(file_changed("@@kockpit-file 3", &n), Some(("/run/keepalived.state", NOTIFY_FILE)));
+        assert_eq!(file_changed("@@kockpit-file 0", &n), Some(("/etc/keepalived/kockpit-demote", TRACKED_FILE)));
+        assert_eq!(c.clone().with_state_file("").notify, None, "no state file: none");
         assert_eq!([file_changed("@@kockpit-file 3", &c), file_changed("@@kockpit-file x", &c), file_changed("x", &c)], [None; 3]);
     }
 }

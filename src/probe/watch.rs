@@ -294,11 +294,11 @@ pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>, mut causes: tokio::s
             }
             if names_vip(line, vip) {
                 w.pokes.send(KEEPALIVED, &w.name, "address event");
-            } else if super::causes::file_changed(line, &now).is_some() {
-                // keepalived reads the file as it is written; a second look catches a keepalived
-                // that had not yet
-                w.pokes.send(KEEPALIVED, &w.name, "tracked file event");
-                w.pokes.later(KEEPALIVED, &w.name, "tracked file event", AGAIN);
+            } else if let Some((_, event)) = super::causes::file_changed(line, &now) {
+                // keepalived reads a tracked file as it is written; a second look catches a
+                // keepalived that had not yet (a notify script writes when keepalived has acted)
+                w.pokes.send(KEEPALIVED, &w.name, event);
+                w.pokes.later(KEEPALIVED, &w.name, event, AGAIN);
             } else if super::causes::link_name(line).is_some_and(|l| now.links.iter().any(|x| x == l)) {
                 w.pokes.send(KEEPALIVED, &w.name, "link event");
                 w.pokes.later(KEEPALIVED, &w.name, "link event", AGAIN);
