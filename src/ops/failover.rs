@@ -125,6 +125,39 @@ pub fn track_file_demotion(m: &Model, owner: &str) -> (String, Option<String>, O
     }
 }
 
+/// The VIP failover's plan: the preconditions ([`checks`]), then the steps of `mode`.
+pub(super) fn plan(p: &mut super::OpPlan, m: &Model, to: &str, mode: super::FailoverMode) {
+    // the executor judges its fresh looks with the same function right before acting
+    let c = checks(&FailoverFacts::from_model(m, to), to);
+    p.blockers.extend(c.blockers);
+    p.warnings.extend(c.warnings);
+    let owner = c.owner.unwrap_or_else(|| "(nobody)".into());
+    match mode {
+        super::FailoverMode::Graceful => {
+            p.steps.push(match m.plan.lb.demote {
+                crate::inventory::DemoteMethod::TrackFile => {
+                    let (step, blocker, warning) = track_file_demotion(m, &owner);
+                    p.blockers.extend(blocker);
+                    p.warnings.extend(warning);
+                    step
+                }
+                crate::inventory::DemoteMethod::Priority => {
+                    format!("{owner}: set keepalived's priority to 1 in keepalived.conf and reload")
+                }
+            });
+            p.steps.push(format!("wait for the VIP to move to {to} (expect ~3.5 s)"));
+            p.steps.push("verify the apiserver answers through the VIP; report how long clients could not connect".into());
+            p.steps.push(format!("{owner} stays demoted until you restore it (key R on {owner}, or :restore {owner})"));
+        }
+        super::FailoverMode::Emergency => {
+            p.steps.push(format!("{owner}: STOP keepalived (clients see a short outage)"));
+            p.steps.push(format!("wait for the VIP to move to {to} (expect <1 s)"));
+            p.steps.push("verify the apiserver answers through the VIP".into());
+            p.warnings.push(format!("keepalived stays stopped on {owner} until it is restored (key R on {owner}, or :restore {owner})"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -409,7 +409,7 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
             }
         }
         OpRequest::Drain { node, options } => plan_drain(&mut p, m, node, options),
-        OpRequest::VipFailover { to, mode } => plan_failover(&mut p, m, to, *mode),
+        OpRequest::VipFailover { to, mode } => failover::plan(&mut p, m, to, *mode),
         OpRequest::RestoreVipPriority { lb } => {
             p.steps.push(match m.plan.lb.demote {
                 crate::inventory::DemoteMethod::TrackFile => format!("{lb}: remove the demotion weight (track_file back to 0)"),
@@ -566,38 +566,6 @@ fn does_not_fit(n: &crate::model::Node, nodes: &[crate::model::Node]) -> Option<
     }
     (!short.is_empty())
         .then(|| format!("the pods of {} do not fit on the {} node(s) that could take them: {}", n.name, targets.len(), short.join(", ")))
-}
-
-fn plan_failover(p: &mut OpPlan, m: &Model, to: &str, mode: FailoverMode) {
-    // the executor judges its fresh looks with the same function right before acting
-    let c = failover::checks(&failover::FailoverFacts::from_model(m, to), to);
-    p.blockers.extend(c.blockers);
-    p.warnings.extend(c.warnings);
-    let owner = c.owner.unwrap_or_else(|| "(nobody)".into());
-    match mode {
-        FailoverMode::Graceful => {
-            p.steps.push(match m.plan.lb.demote {
-                crate::inventory::DemoteMethod::TrackFile => {
-                    let (step, blocker, warning) = failover::track_file_demotion(m, &owner);
-                    p.blockers.extend(blocker);
-                    p.warnings.extend(warning);
-                    step
-                }
-                crate::inventory::DemoteMethod::Priority => {
-                    format!("{owner}: set keepalived's priority to 1 in keepalived.conf and reload")
-                }
-            });
-            p.steps.push(format!("wait for the VIP to move to {to} (expect ~3.5 s)"));
-            p.steps.push("verify the apiserver answers through the VIP; report how long clients could not connect".into());
-            p.steps.push(format!("{owner} stays demoted until you restore it (key R on {owner}, or :restore {owner})"));
-        }
-        FailoverMode::Emergency => {
-            p.steps.push(format!("{owner}: STOP keepalived (clients see a short outage)"));
-            p.steps.push(format!("wait for the VIP to move to {to} (expect <1 s)"));
-            p.steps.push("verify the apiserver answers through the VIP".into());
-            p.warnings.push(format!("keepalived stays stopped on {owner} until it is restored (key R on {owner}, or :restore {owner})"));
-        }
-    }
 }
 
 #[cfg(test)]
