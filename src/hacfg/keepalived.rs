@@ -50,6 +50,15 @@ impl KeepalivedConf {
     pub fn tracked_file(&self, name: &str) -> Option<&TrackFile> {
         self.files_tracked.iter().find(|f| f.name == name)
     }
+
+    /// The instance that carries `vip` (else the one keepalived reports as `observed`, else the first).
+    pub fn carrying(&self, vip: Option<&str>, observed: Option<&str>) -> Option<&VrrpInstance> {
+        self.instances
+            .iter()
+            .find(|i| vip.is_some_and(|v| i.vips.iter().any(|x| x.address == v)))
+            .or_else(|| observed.and_then(|o| self.instance(o)))
+            .or(self.instances.first())
+    }
 }
 
 /// `track_file NAME { file PATH; weight N [reverse] }`: the file holds a number, times the weight.
@@ -172,6 +181,18 @@ pub struct VrrpInstance {
     pub auth: Option<AuthType>,
     pub notify: Notify,
     pub at: Pos,
+}
+
+impl VrrpInstance {
+    /// Its authentication in words (`auth PASS`, `no auth`); never the password, which is not kept.
+    pub fn auth_text(&self) -> String {
+        match &self.auth {
+            Some(AuthType::Pass) => "auth PASS".to_string(),
+            Some(AuthType::Ah) => "auth AH".to_string(),
+            Some(AuthType::Other(o)) => format!("auth {o}"),
+            None => "no auth".to_string(),
+        }
+    }
 }
 
 impl VrrpInstance {

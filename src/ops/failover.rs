@@ -108,11 +108,11 @@ pub fn track_file_demotion(m: &Model, owner: &str) -> (String, Option<String>, O
         return (format!("{owner}: demote keepalived (write 1 to {file})"), None, Some(warn));
     };
     let vip = m.plan.vip.as_ref().map(|v| v.address.to_string());
-    let instance =
-        conf.instances.iter().find(|i| vip.as_deref().is_some_and(|v| i.vips.iter().any(|x| x.address == v))).or(conf.instances.first());
-    let tracked: Vec<&crate::hacfg::keepalived::TrackFile> = conf.files_tracked.iter().filter(|t| &t.file == file).collect();
-    let weight = instance
-        .and_then(|i| i.track_files.iter().find_map(|t| tracked.iter().find(|f| f.name == t.name).map(|f| t.weight.unwrap_or(f.weight))));
+    let instance = conf.carrying(vip.as_deref(), None);
+    // the instance's track_file entry naming a block whose file is the plan's: its weight, else the block's
+    let weight = instance.and_then(|i| {
+        i.track_files.iter().find_map(|t| conf.tracked_file(&t.name).filter(|f| &f.file == file).map(|f| t.weight.unwrap_or(f.weight)))
+    });
     match (instance, weight) {
         (Some(i), Some(w)) => (format!("{owner}: demote keepalived ({file}: 1, weight {w} in {})", i.name), None, None),
         (i, _) => {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::esc;
-use crate::hacfg::keepalived::{AuthType, VrrpState};
+use crate::hacfg::keepalived::VrrpState;
 use crate::hacfg::predict::checks_of;
 use crate::hacfg::secs;
 use crate::model::Model;
@@ -43,54 +43,42 @@ pub(super) fn section(m: &Model, now: DateTime<Utc>, s: &mut String) {
         let (what, checks) = match &v.keepalived {
             None if !problems.is_empty() => (problems.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("; "), "-".to_string()),
             None => ("no keepalived configuration".to_string(), "-".to_string()),
-            Some(k) => {
-                let inst = k
-                    .instances
-                    .iter()
-                    .find(|i| vip.as_deref().is_some_and(|a| i.vips.iter().any(|x| x.address == a)))
-                    .or(k.instances.first());
-                match inst {
-                    None => ("no vrrp_instance".to_string(), "-".to_string()),
-                    Some(i) => {
-                        let state = match i.state {
-                            Some(VrrpState::Master) => "MASTER",
-                            Some(VrrpState::Backup) => "BACKUP",
-                            None => "state not set",
-                        };
-                        let preempt = match (i.nopreempt, i.preempt_delay) {
-                            (true, _) => "nopreempt".to_string(),
-                            (false, Some(d)) => format!("preempt_delay {}", secs(d)),
-                            (false, None) => "preempt".to_string(),
-                        };
-                        let peers = if i.unicast_peers.is_empty() {
-                            "multicast".to_string()
-                        } else {
-                            format!("unicast to {}", i.unicast_peers.join(" "))
-                        };
-                        let auth = match &i.auth {
-                            Some(AuthType::Pass) => "auth PASS".to_string(),
-                            Some(AuthType::Ah) => "auth AH".to_string(),
-                            Some(AuthType::Other(o)) => format!("auth {o}"),
-                            None => "no auth".to_string(),
-                        };
-                        let files = k.files.join(", ");
-                        let what = format!(
-                            "{} {state} priority {}, advert_int {}, {preempt}, {peers}, {auth} ({files})",
-                            i.name,
-                            i.priority,
-                            secs(i.advert_int)
-                        );
-                        let checks: Vec<String> = checks_of(k, i)
-                            .iter()
-                            .map(|c| match c.interval_fall {
-                                Some((iv, f)) => format!("{}: {} x {f} = {}, weight {}", c.name, secs(iv), secs(c.reaction_s), c.weight),
-                                None => format!("{}: weight {}", c.name, c.weight),
-                            })
-                            .collect();
-                        (what, if checks.is_empty() { "none".into() } else { checks.join("; ") })
-                    }
+            Some(k) => match k.carrying(vip.as_deref(), None) {
+                None => ("no vrrp_instance".to_string(), "-".to_string()),
+                Some(i) => {
+                    let state = match i.state {
+                        Some(VrrpState::Master) => "MASTER",
+                        Some(VrrpState::Backup) => "BACKUP",
+                        None => "state not set",
+                    };
+                    let preempt = match (i.nopreempt, i.preempt_delay) {
+                        (true, _) => "nopreempt".to_string(),
+                        (false, Some(d)) => format!("preempt_delay {}", secs(d)),
+                        (false, None) => "preempt".to_string(),
+                    };
+                    let peers = if i.unicast_peers.is_empty() {
+                        "multicast".to_string()
+                    } else {
+                        format!("unicast to {}", i.unicast_peers.join(" "))
+                    };
+                    let auth = i.auth_text();
+                    let files = k.files.join(", ");
+                    let what = format!(
+                        "{} {state} priority {}, advert_int {}, {preempt}, {peers}, {auth} ({files})",
+                        i.name,
+                        i.priority,
+                        secs(i.advert_int)
+                    );
+                    let checks: Vec<String> = checks_of(k, i)
+                        .iter()
+                        .map(|c| match c.interval_fall {
+                            Some((iv, f)) => format!("{}: {} x {f} = {}, weight {}", c.name, secs(iv), secs(c.reaction_s), c.weight),
+                            None => format!("{}: weight {}", c.name, c.weight),
+                        })
+                        .collect();
+                    (what, if checks.is_empty() { "none".into() } else { checks.join("; ") })
                 }
-            }
+            },
         };
         s.push_str(&format!("| {lb} | {} | {} | {} |\n", esc(&read), esc(&what), esc(&checks)));
     }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::*;
 use crate::hacfg::haproxy::{Backend, HaproxyConf, Server};
-use crate::hacfg::keepalived::{AuthType, KeepalivedConf, VrrpInstance, VrrpState};
+use crate::hacfg::keepalived::{KeepalivedConf, VrrpState};
 use crate::hacfg::predict::checks_of;
 use crate::hacfg::secs;
 use crate::model::HaConfigView;
@@ -158,17 +158,8 @@ pub(super) fn vip_lines(ctx: &Ctx) -> Vec<Line<'static>> {
     out
 }
 
-/// The instance that carries `vip` (else the one keepalived reports, else the first).
-fn carrying<'a>(k: &'a KeepalivedConf, vip: Option<&str>, observed: Option<&str>) -> Option<&'a VrrpInstance> {
-    k.instances
-        .iter()
-        .find(|i| vip.is_some_and(|v| i.vips.iter().any(|x| x.address == v)))
-        .or_else(|| observed.and_then(|o| k.instance(o)))
-        .or(k.instances.first())
-}
-
 fn instance_lines(ctx: &Ctx, k: &KeepalivedConf, vip: Option<&str>, observed: Option<&str>) -> Vec<Line<'static>> {
-    let Some(i) = carrying(k, vip, observed) else {
+    let Some(i) = k.carrying(vip, observed) else {
         return vec![Line::styled("  no vrrp_instance in the configuration".to_string(), ctx.s(Role::Warn))];
     };
     let state = match i.state {
@@ -194,12 +185,7 @@ fn instance_lines(ctx: &Ctx, k: &KeepalivedConf, vip: Option<&str>, observed: Op
         let src = i.unicast_src_ip.as_deref().map(|s| format!("{s} -> ")).unwrap_or_default();
         format!("unicast {src}{}", i.unicast_peers.join(" "))
     };
-    let auth = match &i.auth {
-        Some(AuthType::Pass) => "auth PASS".to_string(),
-        Some(AuthType::Ah) => "auth AH".to_string(),
-        Some(AuthType::Other(o)) => format!("auth {o}"),
-        None => "no auth".to_string(),
-    };
+    let auth = i.auth_text();
     let vips: Vec<String> = i.vips.iter().map(|v| v.to_string()).collect();
     out.push(Line::styled(format!("    {peers}; {auth}; VIP {}", vips.join(" ")), ctx.s(Role::Text)));
     let checks = checks_of(k, i);
