@@ -35,17 +35,16 @@ impl Causes {
         c
     }
 
-    /// [`Causes::of_plan`] and what `conf` tracks: every tracked file, every instance's interface
-    /// and tracked interface.
-    pub fn of(conf: &KeepalivedConf, track_file: &str, interface: Option<&str>) -> Causes {
-        let mut c = Causes::of_plan(track_file, interface);
+    /// These causes (the plan's) and what `conf` tracks: every tracked file, every instance's
+    /// interface and tracked interface.
+    pub fn with_conf(mut self, conf: &KeepalivedConf) -> Causes {
         for f in &conf.files_tracked {
-            c.add_file(&f.file);
+            self.add_file(&f.file);
         }
         for i in &conf.instances {
-            c.add_links(i.interface.iter().chain(i.track_interfaces.iter().map(|t| &t.name)).map(String::as_str));
+            self.add_links(i.interface.iter().chain(i.track_interfaces.iter().map(|t| &t.name)).map(String::as_str));
         }
-        c
+        self
     }
 
     /// These causes and the state file a notify script writes on every transition (a backup
@@ -166,15 +165,15 @@ mod tests {
                     vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  track_interface {\n    bond0 weight -20\n    eth0\n    \"bad name\"\n  }\n}\n\
                     vrrp_instance VI_2 {\n  interface eth1.100\n  virtual_router_id 52\n}\n";
         let conf = crate::hacfg::parse_keepalived(&[crate::hacfg::Source { name: "/k.conf".into(), text: text.into() }]).unwrap();
-        let c = Causes::of(&conf, "/etc/keepalived/kockpit-demote", Some("eth0"));
+        let c = Causes::of_plan("/etc/keepalived/kockpit-demote", Some("eth0")).with_conf(&conf);
         assert_eq!(c.files, ["/etc/keepalived/kockpit-demote", "/etc/keepalived/down", "/run/maint"]);
         assert_eq!(c.links, ["eth0", "bond0", "eth1.100"]);
         // the plan's interface first, whatever the configuration says
-        assert_eq!(Causes::of(&conf, "", Some("ens192")).links, ["ens192", "eth0", "bond0", "eth1.100"]);
+        assert_eq!(Causes::of_plan("", Some("ens192")).with_conf(&conf).links, ["ens192", "eth0", "bond0", "eth1.100"]);
         assert_eq!(c.args()[..2], ["3".to_string(), "/etc/keepalived/kockpit-demote".to_string()]);
         assert_eq!(c.args().len(), 1 + 3 + 3);
         // the plan's file once; no plan file: nothing
-        let same = Causes::of(&conf, "/run/maint", None);
+        let same = Causes::of_plan("/run/maint", None).with_conf(&conf);
         assert_eq!(same.files, ["/run/maint", "/etc/keepalived/down"]);
         assert_eq!(Causes::of_plan("", None).args(), ["0"]);
         // the plan's file and interface: what a configuration tracking nothing more gives
@@ -183,8 +182,8 @@ mod tests {
             text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n}\n".into(),
         }])
         .unwrap();
-        assert_eq!(Causes::of(&plain, "/d", Some("eth0")), Causes::of_plan("/d", Some("eth0")));
-        assert_eq!(Causes::of(&plain, "/d", None), Causes::of_plan("/d", Some("eth0")));
+        assert_eq!(Causes::of_plan("/d", Some("eth0")).with_conf(&plain), Causes::of_plan("/d", Some("eth0")));
+        assert_eq!(Causes::of_plan("/d", None).with_conf(&plain), Causes::of_plan("/d", Some("eth0")));
         assert_eq!(Causes::of_plan("/d", Some("bad name")).links, Vec::<String>::new());
         assert_eq!(file_changed("@@kockpit-file 2", &c), Some(("/run/maint", TRACKED_FILE)));
         // the notify script's state file is followed after them, said as such

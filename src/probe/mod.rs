@@ -444,17 +444,16 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         };
         watches.push((w, (runs_keepalived, units)));
     }
-    // what keepalived tracks on each of its hosts: the plan's track file now, the configuration's once read
+    // what keepalived tracks on each of its hosts: what the plan names now, the configuration's once read
     let mut tracked = std::collections::HashMap::new();
+    let of_plan = causes::Causes::of_plan(&plan.lb.track_file, plan.vip.as_ref().and_then(|v| v.interface.as_deref()))
+        .with_state_file(&plan.lb.keepalived_state_file);
     drop(vrrp_poke);
     if settings.streams {
         let vip = plan.vip.as_ref().map(|v| v.address);
         for (w, (runs_keepalived, units)) in watches {
             if runs_keepalived {
-                let (tell, told) = tokio::sync::watch::channel(
-                    causes::Causes::of_plan(&plan.lb.track_file, plan.vip.as_ref().and_then(|v| v.interface.as_deref()))
-                        .with_state_file(&plan.lb.keepalived_state_file),
-                );
+                let (tell, told) = tokio::sync::watch::channel(of_plan.clone());
                 tracked.insert(w.name.clone(), tell);
                 tasks.spawn(watch::watch_addresses(w.clone(), vip, told));
             }
@@ -479,11 +478,9 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
         // a file of a daemon the topology does not run on this host is not missing
         let runs_keepalived = plan.keepalived_hosts().iter().any(|k| k.name == h.name);
         let runs_haproxy = plan.haproxy_hosts().iter().any(|k| k.name == h.name);
-        let (tell, track_file, state_file) = (tracked.remove(&h.name), plan.lb.track_file.clone(), plan.lb.keepalived_state_file.clone());
-        let interface = plan.vip.as_ref().and_then(|v| v.interface.clone());
+        let (tell, of_plan) = (tracked.remove(&h.name), of_plan.clone());
         every(tasks, HA_CONFIG_INTERVAL, tx.clone(), move || {
-            let (pool, h, tell) = (pool.clone(), h.clone(), tell.clone());
-            let (track_file, interface, state_file) = (track_file.clone(), interface.clone(), state_file.clone());
+            let (pool, h, tell, of_plan) = (pool.clone(), h.clone(), tell.clone(), of_plan.clone());
             async move {
                 let result = haconfig::fetch_ha_config(&pool, &h.ssh_host, "", "", timeout * 2).await.map(|mut f| {
                     f.unreadable.retain(|(kind, _, _)| match kind.as_str() {
@@ -494,7 +491,7 @@ pub fn start_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSetting
                     Box::new(haconfig::view_of(f))
                 });
                 if let (Some(tell), Ok(Some(conf))) = (&tell, result.as_ref().map(|v| v.keepalived.as_ref())) {
-                    let now = causes::Causes::of(conf, &track_file, interface.as_deref()).with_state_file(&state_file);
+                    let now = of_plan.with_conf(conf);
                     tell.send_if_modified(|c| std::mem::replace(c, now.clone()) != now);
                 }
                 let budget = (HA_CONFIG_INTERVAL.as_millis() as u64) * 3;
