@@ -25,19 +25,20 @@ pub fn since(at: Option<SystemTime>, seen: SystemTime) -> Option<Duration> {
     seen.duration_since(at?).ok()
 }
 
-/// keepalived's priority change on a backup that moves no address: lb2's demotion file (its
-/// track_file) written, keepalived logs `Changing effective priority`, the model shows the new one.
-pub async fn keepalived_priority(live: &mut Live, rounds: usize) {
+/// lb2's priority lowered by `act(true)` and restored by `act(false)`, `pairs` times; each change from
+/// keepalived's own record of it (its journal's `Changing effective priority`) to the model showing
+/// it. None when lb2's priority is not known to begin with.
+async fn priority_changes(live: &mut Live, pairs: usize, limit: Duration, act: impl Fn(bool)) -> Option<Vec<Duration>> {
     let prio = |m: &kockpit::model::Model| m.vrrp.get("lb2").and_then(|s| s.data.as_ref()).map(|v| v.effective_priority);
     let Some(before) = prio(&live.model) else {
         eprintln!("ha_probe: no priority of lb2's");
-        return;
+        return None;
     };
     let mut lat = Vec::new();
-    for _ in 0..rounds {
-        for (v, lowered) in [(1, true), (0, false)] {
-            let _ = ha(&["exec", "lb2", "sh", "-c", &format!("echo {v} >/etc/keepalived/kockpit-demote")]);
-            let ok = live.until(Duration::from_secs(10), |m| if lowered { prio(m) < Some(before) } else { prio(m) == Some(before) }).await;
+    for _ in 0..pairs {
+        for lowered in [true, false] {
+            act(lowered);
+            let ok = live.until(limit, |m| if lowered { prio(m) < Some(before) } else { prio(m) == Some(before) }).await;
             let seen = SystemTime::now();
             if ok.is_some()
                 && let Some(d) = since(journal_ts("lb2", "keepalived", "Changing effective priority"), seen)
@@ -46,7 +47,18 @@ pub async fn keepalived_priority(live: &mut Live, rounds: usize) {
             }
         }
     }
-    report("keepalived priority by its tracked file (its log -> model)", &lat);
+    Some(lat)
+}
+
+/// keepalived's priority change on a backup that moves no address: lb2's demotion file (its
+/// track_file) written, keepalived logs `Changing effective priority`, the model shows the new one.
+pub async fn keepalived_priority(live: &mut Live, rounds: usize) {
+    let demote = |lowered: bool| {
+        let _ = ha(&["exec", "lb2", "sh", "-c", &format!("echo {} >/etc/keepalived/kockpit-demote", u8::from(lowered))]);
+    };
+    if let Some(lat) = priority_changes(live, rounds, Duration::from_secs(10), demote).await {
+        report("keepalived priority by its tracked file (its log -> model)", &lat);
+    }
 }
 
 /// keepalived's priority change on a backup caused by a tracking script (shown nowhere but in
@@ -54,26 +66,14 @@ pub async fn keepalived_priority(live: &mut Live, rounds: usize) {
 /// lowers lb2's priority; started again, it comes back. Each a change, from keepalived's journal
 /// timestamp to the model.
 pub async fn keepalived_priority_by_script(live: &mut Live, changes: usize) {
-    let prio = |m: &kockpit::model::Model| m.vrrp.get("lb2").and_then(|s| s.data.as_ref()).map(|v| v.effective_priority);
-    let Some(before) = prio(&live.model) else {
-        eprintln!("ha_probe: no priority of lb2's");
-        return;
+    let haproxy = |lowered: bool| {
+        let _ = ha(&[if lowered { "stop" } else { "start" }, "lb2", "haproxy"]);
     };
-    let mut lat = Vec::new();
-    for _ in 0..changes.div_ceil(2) {
-        for (verb, lowered) in [("stop", true), ("start", false)] {
-            let _ = ha(&[verb, "lb2", "haproxy"]);
-            let ok = live.until(Duration::from_secs(15), |m| if lowered { prio(m) < Some(before) } else { prio(m) == Some(before) }).await;
-            let seen = SystemTime::now();
-            if ok.is_some()
-                && let Some(d) = since(journal_ts("lb2", "keepalived", "Changing effective priority"), seen)
-            {
-                lat.push(d);
-            }
-        }
-    }
+    let lat = priority_changes(live, changes.div_ceil(2), Duration::from_secs(15), haproxy).await;
     let _ = ha(&["start", "lb2", "haproxy"]);
-    report("keepalived priority by its tracking script (its log -> model)", &lat);
+    if let Some(lat) = lat {
+        report("keepalived priority by its tracking script (its log -> model)", &lat);
+    }
 }
 
 /// The instant the model saw something, and keepalived's own record of the MASTER transition on lb2.
