@@ -357,7 +357,7 @@ impl Model {
                 self.record(Event::new(at, panel, Severity::Warn, format!("{what}: {f}{polling}")));
                 true
             }
-            None if self.streams_failed.get(what).is_some_and(|part| streams_again(source, part)) => {
+            None if self.streams_failed.get(what).is_some_and(|part| super::notes::streams_again(source, part)) => {
                 self.streams_failed.remove(what);
                 self.record(Event::new(at, panel, Severity::Info, format!("{what}: streaming again")));
                 true
@@ -365,24 +365,6 @@ impl Model {
             _ => false,
         }
     }
-}
-
-/// Whether `source` says that `part` (a stream's name as its failure said it: `address events`,
-/// `haproxy stats socket`, `keepalived log`, or `ssh` for every part) streams: listed as streamed, or
-/// the look answered an event only that part gives. Not when it is said not streamed (haproxy gone,
-/// no socket), and not while it is starting again (it is then not named at all).
-fn streams_again(source: &str, part: &str) -> bool {
-    const EVENTS: &[(&str, &[&str])] = &[
-        ("address events", &["address event", "tracked file event", "notify event", "link event"]),
-        ("haproxy stats socket", &["haproxy stats event"]),
-        ("keepalived log", &["keepalived log event", "keepalived processes changed", "service event"]),
-        ("haproxy log", &["haproxy log event", "haproxy processes changed", "service event"]),
-    ];
-    source.split("; ").any(|c| {
-        let listed = c.ends_with(" streamed") && !c.contains(" not streamed") && (part == "ssh" || c.contains(part));
-        let by_event = EVENTS.iter().any(|(p, events)| (part == "ssh" || *p == part) && events.contains(&c));
-        listed || by_event
-    })
 }
 
 fn status_word(s: ServerStatus) -> &'static str {

@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod hacheck;
 pub mod health;
 pub mod nodepods;
+pub mod notes;
 pub mod planned;
 mod queries;
 pub mod rows;

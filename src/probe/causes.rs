@@ -19,8 +19,7 @@ pub struct Causes {
 }
 
 /// What a followed file's change is, as the source says it.
-pub const TRACKED_FILE: &str = "tracked file event";
-pub const NOTIFY_FILE: &str = "notify event";
+pub use crate::model::notes::{NOTIFY_EVENT as NOTIFY_FILE, TRACKED_FILE_EVENT as TRACKED_FILE};
 
 /// At most this many of each are followed (a configuration with more is followed in part).
 const MAX: usize = 32;

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::causes::Causes;
+use crate::model::notes;
 use crate::retry::Backoff;
 use crate::transport::readonly::script_command;
 use crate::transport::scripts;
@@ -57,7 +58,7 @@ const AGAIN: Duration = Duration::from_millis(150);
 const NO_EVENT: &str = "";
 
 /// The parts of a host's streams, as [`WatchStates`] names them.
-pub const ADDR: &str = "address events";
+pub const ADDR: &str = notes::ADDRESS_EVENTS;
 pub const KEEPALIVED: &str = "keepalived";
 pub const HAPROXY: &str = "haproxy";
 /// haproxy's servers watched on its socket, on the host ([`scripts::STATS_WATCH_SCRIPT`]).
@@ -114,7 +115,9 @@ impl WatchStates {
         let mut failed = Vec::new();
         let name = |p: &str| match p {
             ADDR => ADDR.to_string(),
-            HAPROXY_STATS => "haproxy stats socket".to_string(),
+            HAPROXY_STATS => notes::STATS_SOCKET.to_string(),
+            KEEPALIVED => notes::KEEPALIVED_LOG.to_string(),
+            HAPROXY => notes::HAPROXY_LOG.to_string(),
             _ => format!("{p} log"),
         };
         for p in parts {
@@ -293,15 +296,15 @@ pub async fn watch_addresses(w: Watch, vip: Option<IpAddr>, mut causes: tokio::s
                 return Seen::Running;
             }
             if names_vip(line, vip) {
-                w.pokes.send(KEEPALIVED, &w.name, "address event");
+                w.pokes.send(KEEPALIVED, &w.name, notes::ADDRESS_EVENT);
             } else if let Some((_, event)) = super::causes::file_changed(line, &now) {
                 // keepalived reads a tracked file as it is written; a second look catches a
                 // keepalived that had not yet (a notify script writes when keepalived has acted)
                 w.pokes.send(KEEPALIVED, &w.name, event);
                 w.pokes.later(KEEPALIVED, &w.name, event, AGAIN);
             } else if super::causes::link_name(line).is_some_and(|l| now.links.iter().any(|x| x == l)) {
-                w.pokes.send(KEEPALIVED, &w.name, "link event");
-                w.pokes.later(KEEPALIVED, &w.name, "link event", AGAIN);
+                w.pokes.send(KEEPALIVED, &w.name, notes::LINK_EVENT);
+                w.pokes.later(KEEPALIVED, &w.name, notes::LINK_EVENT, AGAIN);
             }
             Seen::Line
         });
@@ -335,15 +338,15 @@ pub async fn watch_logs(w: Watch, units: Vec<&'static str>) {
                 Seen::Line
             }
             LogLine::Processes(u) => {
-                w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy processes changed" } else { "keepalived processes changed" });
+                w.pokes.send(u, &w.name, if u == HAPROXY { notes::HAPROXY_PROCESSES } else { notes::KEEPALIVED_PROCESSES });
                 Seen::Line
             }
             LogLine::About(u) if u == SERVICE => {
-                w.pokes.all(&w.name, "service event");
+                w.pokes.all(&w.name, notes::SERVICE_EVENT);
                 Seen::Line
             }
             LogLine::About(u) => {
-                w.pokes.send(u, &w.name, if u == HAPROXY { "haproxy log event" } else { "keepalived log event" });
+                w.pokes.send(u, &w.name, if u == HAPROXY { notes::HAPROXY_LOG_EVENT } else { notes::KEEPALIVED_LOG_EVENT });
                 Seen::Line
             }
             LogLine::Other => Seen::Line,
@@ -379,7 +382,7 @@ pub async fn watch_stats(w: Watch, socket: String) {
             Seen::Ended
         }
         StatsLine::Changed => {
-            w.pokes.send(HAPROXY, &w.name, "haproxy stats event");
+            w.pokes.send(HAPROXY, &w.name, notes::STATS_EVENT);
             Seen::Line
         }
         StatsLine::Other => Seen::Line,

@@ -1,0 +1,66 @@
+//! The words of a source note: how the probes say a look was learnt (`; address events streamed`,
+//! `; tracked file event`, `; haproxy stats socket watch FAILED: ...`), and how the model reads them
+//! back to tell when a failed stream streams again. The probes write these words and the model reads
+//! them, so both take them from here.
+
+/// The streamed parts, as a note names them.
+pub const ADDRESS_EVENTS: &str = "address events";
+pub const STATS_SOCKET: &str = "haproxy stats socket";
+pub const KEEPALIVED_LOG: &str = "keepalived log";
+pub const HAPROXY_LOG: &str = "haproxy log";
+
+/// The events a look answers, as a note says them.
+pub const ADDRESS_EVENT: &str = "address event";
+pub const TRACKED_FILE_EVENT: &str = "tracked file event";
+pub const NOTIFY_EVENT: &str = "notify event";
+pub const LINK_EVENT: &str = "link event";
+pub const STATS_EVENT: &str = "haproxy stats event";
+pub const KEEPALIVED_LOG_EVENT: &str = "keepalived log event";
+pub const HAPROXY_LOG_EVENT: &str = "haproxy log event";
+pub const KEEPALIVED_PROCESSES: &str = "keepalived processes changed";
+pub const HAPROXY_PROCESSES: &str = "haproxy processes changed";
+pub const SERVICE_EVENT: &str = "service event";
+
+/// Which part's stream gives each event: a look answering one shows that part streams.
+const EVENTS: &[(&str, &[&str])] = &[
+    (ADDRESS_EVENTS, &[ADDRESS_EVENT, TRACKED_FILE_EVENT, NOTIFY_EVENT, LINK_EVENT]),
+    (STATS_SOCKET, &[STATS_EVENT]),
+    (KEEPALIVED_LOG, &[KEEPALIVED_LOG_EVENT, KEEPALIVED_PROCESSES, SERVICE_EVENT]),
+    (HAPROXY_LOG, &[HAPROXY_LOG_EVENT, HAPROXY_PROCESSES, SERVICE_EVENT]),
+];
+
+/// Whether `source` says that `part` (a stream's name as its failure said it: `address events`,
+/// `haproxy stats socket`, `keepalived log`, or `ssh` for every part) streams: listed as streamed, or
+/// the look answered an event only that part gives. Not when it is said not streamed (haproxy gone,
+/// no socket), and not while it is starting again (it is then not named at all).
+pub fn streams_again(source: &str, part: &str) -> bool {
+    source.split("; ").any(|c| {
+        let listed = c.ends_with(" streamed") && !c.contains(" not streamed") && (part == "ssh" || c.contains(part));
+        let by_event = EVENTS.iter().any(|(p, events)| (part == "ssh" || *p == part) && events.contains(&c));
+        listed || by_event
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_shows_only_its_own_part_streams() {
+        let s = format!("ssh lb1: ip -j addr; {TRACKED_FILE_EVENT}");
+        assert!(streams_again(&s, ADDRESS_EVENTS));
+        assert!(streams_again(&s, "ssh"));
+        assert!(!streams_again(&s, KEEPALIVED_LOG));
+        let s = format!("ssh lb1: show stat; {SERVICE_EVENT}");
+        assert!(streams_again(&s, KEEPALIVED_LOG) && streams_again(&s, HAPROXY_LOG));
+        assert!(!streams_again(&s, STATS_SOCKET));
+    }
+
+    #[test]
+    fn a_part_said_not_streamed_does_not_stream() {
+        let s = format!("ssh lb1: sock; {HAPROXY_LOG} streamed; {STATS_SOCKET} not streamed: haproxy is not running");
+        assert!(streams_again(&s, HAPROXY_LOG));
+        assert!(!streams_again(&s, STATS_SOCKET));
+        assert!(!streams_again("ssh lb1: sock; polling every 2 s", "ssh"));
+    }
+}
