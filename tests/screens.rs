@@ -334,3 +334,21 @@ fn a_large_clusters_first_list_of_pods_says_how_far_it_is() {
     assert_eq!(Loading { what: "pods".into(), done: 1_234_567, total: None }.text(), "loading 1,234,567 pods");
     assert_eq!(Loading { what: "pods".into(), done: 999, total: Some(5) }.text(), "loading 999/999 pods", "never more done than there are");
 }
+
+#[test]
+fn a_panel_whose_source_failed_before_answering_says_unknown_and_why() {
+    use kockpit::model::source::{SourceError, Sourced};
+    let mut a = app("dark", &[], false);
+    let at = now() - chrono::Duration::seconds(3);
+    a.model.leases = Sourced { error: Some(SourceError { at, reason: "apiserver said 503".into(), last: at }), ..Sourced::default() };
+    a.model.plan.ceph = None;
+    a.model.ceph = Sourced::default();
+    a.model.rook = Sourced::default();
+    let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 160, 48, now()));
+    assert!(text.contains("unknown: apiserver said 503"), "{text}");
+    assert!(text.contains("Ceph not watched: no [ceph] in the host plan"), "{text}");
+    // waiting is only said of a source that has neither answered nor failed
+    a.model.leases = Sourced::default();
+    let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 160, 48, now()));
+    assert!(text.contains("no data yet") && !text.contains("unknown: apiserver said 503"), "{text}");
+}

@@ -11,7 +11,7 @@ use crate::settings::theme::Role;
 pub(super) fn ceph(ctx: &Ctx, selected: usize, height: usize) -> Content {
     let m = ctx.model;
     let Some(shown) = m.ceph_shown() else {
-        return Content { summary: Line::styled("no data yet", ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
+        return Content { summary: no_data(ctx, PanelId::Ceph), header: None, rows: vec![], offset: 0, total: 0 };
     };
     let c = shown.data.as_ref().expect("a shown slot has data");
     let age = |u: Option<DateTime<Utc>>| u.map(|t| fmt_age_coarse((ctx.now - t).num_milliseconds())).unwrap_or_else(|| "-".into());

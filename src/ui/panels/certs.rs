@@ -9,7 +9,7 @@ use crate::settings::theme::Role;
 pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
     let rows_all = cert_rows(ctx.model, filter, ctx.now, ctx.sort);
     let summary = match rows_all.iter().min_by_key(|(h, c)| (c.days_left(ctx.now), h.clone())) {
-        None => Line::styled("no data yet", ctx.s(Role::Muted)),
+        None => no_data(ctx, PanelId::Certs),
         Some((h, c)) => {
             let d = c.days_left(ctx.now);
             let role = if d < 7 {

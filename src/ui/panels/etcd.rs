@@ -8,7 +8,7 @@ use crate::settings::theme::Role;
 pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
     let m = ctx.model;
     let Some(e) = &m.etcd.data else {
-        return Content { summary: Line::styled("no data yet", ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
+        return Content { summary: no_data(ctx, PanelId::Etcd), header: None, rows: vec![], offset: 0, total: 0 };
     };
     let can_lose = e.can_lose();
     let role = if can_lose < 0 || e.leader().is_none() {

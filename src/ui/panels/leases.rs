@@ -11,7 +11,7 @@ use crate::settings::theme::Role;
 pub(super) fn leases(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
     let m = ctx.model;
     let Some(ls) = &m.leases.data else {
-        return Content { summary: Line::styled("no data yet", ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
+        return Content { summary: no_data(ctx, PanelId::Leases), header: None, rows: vec![], offset: 0, total: 0 };
     };
     let node_leases: Vec<_> = ls.iter().filter(|l| l.kind == LeaseKind::NodeHeartbeat).collect();
     let expired = node_leases.iter().filter(|l| l.expired(ctx.now)).count();

@@ -56,6 +56,21 @@ pub fn sev_role(s: Severity) -> Role {
     }
 }
 
+/// What a panel with nothing to show says: that it waits for its source's first answer, or, once
+/// its source failed without ever answering, that what it shows is unknown, and why (its border
+/// says so too, cut to its width).
+pub(super) fn no_data(ctx: &Ctx, panel: PanelId) -> Line<'static> {
+    use crate::model::source::Freshness;
+    if panel == PanelId::Ceph && ctx.model.plan.ceph.is_none() && ctx.model.ceph.unheard() && ctx.model.rook.unheard() {
+        let text = "Ceph not watched: no [ceph] in the host plan, and no Rook CephCluster seen through the API";
+        return Line::styled(text, ctx.s(Role::Muted));
+    }
+    match ctx.model.panel_freshness(panel, ctx.now).0 {
+        Freshness::Failed { reason, .. } => Line::styled(format!("unknown: {reason}"), ctx.s(Role::Unknown)),
+        _ => Line::styled("no data yet", ctx.s(Role::Muted)),
+    }
+}
+
 /// A panel's content for one frame.
 pub struct Content {
     /// Always shown first: the panel in one line.

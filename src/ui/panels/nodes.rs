@@ -11,8 +11,11 @@ pub(super) fn nodes(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
     let m = ctx.model;
     let Some(ns) = &m.nodes.data else {
         // a large cluster's first list of pods takes seconds: say how far it is
-        let text = m.kube_loading.as_ref().map_or_else(|| "no data yet".to_string(), |l| format!("{}…", l.text()));
-        return Content { summary: Line::styled(text, ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
+        let summary = m
+            .kube_loading
+            .as_ref()
+            .map_or_else(|| no_data(ctx, PanelId::Nodes), |l| Line::styled(format!("{}…", l.text()), ctx.s(Role::Muted)));
+        return Content { summary, header: None, rows: vec![], offset: 0, total: 0 };
     };
     let ready = ns.iter().filter(|n| n.ready == Some(true)).count();
     let cordoned = ns.iter().filter(|n| n.unschedulable).count();

@@ -43,7 +43,10 @@ pub(super) fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, heig
             return Some(c);
         }
         PanelId::Certs => {
-            let summary = Line::styled("waiting for the served certificates", ctx.s(Role::Muted));
+            let summary = match no_data(ctx, PanelId::Certs) {
+                failed if m.certs.values().any(|c| c.error.is_some()) => failed,
+                _ => Line::styled("waiting for the served certificates", ctx.s(Role::Muted)),
+            };
             let rows = vec![
                 Line::styled(
                     "a TLS handshake with the kubeconfig's endpoint and each apiserver pod's address".to_string(),
@@ -53,10 +56,17 @@ pub(super) fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, heig
             ];
             return Some(Content { summary, header: None, total: rows.len(), rows, offset: 0 });
         }
-        PanelId::Ceph if ctx.model.ceph_shown().is_none() => (
-            "no CephCluster seen",
-            "Rook's CephCluster is watched where the API serves ceph.rook.io; the ceph CLI needs a host plan's [ceph]",
-        ),
+        PanelId::Ceph if ctx.model.ceph_shown().is_none() => {
+            // no CephCluster is only seen through an API that answers
+            let summary = match (&m.nodes.data, &m.nodes.error) {
+                (None, Some(e)) => Line::styled(format!("Ceph unknown: the API does not answer: {}", e.reason), ctx.s(Role::Unknown)),
+                (None, None) => Line::styled("waiting for the API", ctx.s(Role::Muted)),
+                (Some(_), _) => Line::styled("no CephCluster seen", ctx.s(Role::Unknown)),
+            };
+            let why = "Rook's CephCluster is watched where the API serves ceph.rook.io; the ceph CLI needs a host plan's [ceph]";
+            let rows = vec![Line::styled(why.to_string(), ctx.s(Role::Muted)), Line::styled(DRAFT.to_string(), ctx.s(Role::Muted))];
+            return Some(Content { summary, header: None, total: rows.len(), rows, offset: 0 });
+        }
         PanelId::Vip => return Some(vip(ctx)),
         _ => return None,
     };

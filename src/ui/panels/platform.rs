@@ -9,7 +9,7 @@ use crate::settings::theme::Role;
 pub(super) fn platform(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> Content {
     let m = ctx.model;
     let Some(ws) = &m.workloads.data else {
-        return Content { summary: Line::styled("no data yet", ctx.s(Role::Muted)), header: None, rows: vec![], offset: 0, total: 0 };
+        return Content { summary: no_data(ctx, PanelId::Platform), header: None, rows: vec![], offset: 0, total: 0 };
     };
     let bad: Vec<&str> = ws.iter().filter(|w| !w.is_ready()).map(|w| w.name.as_str()).collect();
     let summary = if bad.is_empty() {
