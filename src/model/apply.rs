@@ -446,7 +446,22 @@ impl Model {
                     format!("VIP handing over: on {} while {} (BACKUP) lets it go", after.join(" and "), releasing.join(" and ")),
                 )),
                 _ => {
-                    let mut e = vip_move_event(at, before, after);
+                    let mut e = match (self.vip_lost.take(), after) {
+                        // taken after a moment on no host: from whom, and how long it was on none
+                        (Some((since, from)), [_]) if before.is_empty() => {
+                            let mut e = vip_move_event(at, &from, after);
+                            // (two LBs' looks stamped at one instant show no gap anybody saw)
+                            let ms = (at - since).num_milliseconds();
+                            if ms > 0 {
+                                e.text = format!("{} (on no host for {})", e.text, super::source::fmt_age_ms(ms));
+                            }
+                            e
+                        }
+                        _ => vip_move_event(at, before, after),
+                    };
+                    if after.is_empty() && !before.is_empty() {
+                        self.vip_lost = Some((at, before.to_vec()));
+                    }
                     if let [to] = after
                         && let Some(note) = self.settle_prediction(at, to)
                     {

@@ -168,7 +168,13 @@ impl Model {
             p.candidates.join(" or ")
         };
         let hit = p.after.as_deref() == Some(to) || p.candidates.iter().any(|c| c == to);
-        let verdict = if p.moves && hit { "as predicted" } else { "NOT as predicted" };
+        // the time is a bound the configuration gives (checks, adverts); a move that came well after
+        // it is the right move at the wrong time, and is said so
+        let verdict = match p.moves && hit {
+            false => "NOT as predicted",
+            true if took > p.within_s * 1.25 + 1.0 => "as predicted, but LATER than predicted",
+            true => "as predicted",
+        };
         Some(format!("{verdict}: {expected} within ~{:.0} s; took {took:.1} s since haproxy was seen dead", p.within_s))
     }
 }

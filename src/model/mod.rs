@@ -288,6 +288,10 @@ pub struct Model {
     /// The VIP on two hosts or none inside a planned window (reported with its duration when it ends).
     #[serde(skip)]
     pub vip_window: Option<VipWindow>,
+    /// Since when the VIP is on no host, unplanned, and who held it before: the host that takes it
+    /// next is said to take it from them, with the gap.
+    #[serde(skip)]
+    pub vip_lost: Option<(DateTime<Utc>, Vec<String>)>,
     /// The probes whose streams failed, as the timeline named them (`haproxy lb1`), with the part that
     /// failed (`haproxy stats socket`, `ssh` for all): said once when
     /// they fail and once when they stream again.
@@ -335,6 +339,7 @@ impl Model {
             timeline: Timeline::default(),
             planned: Vec::new(),
             vip_window: None,
+            vip_lost: None,
             streams_failed: BTreeMap::new(),
             revision: 0,
         }
