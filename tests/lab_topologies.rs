@@ -204,7 +204,7 @@ async fn haproxy_killed(topo: &Topo, live: &mut Live, owner: &str, may_take: &[&
     let e = live.model.timeline.iter().find(|e| e.text.starts_with("VIP moved ") && e.text.contains(&format!("-> {after}"))).cloned();
     let e = e.unwrap_or_else(|| panic!("{}", describe(&live.model)));
     eprintln!("{} ({:.1}s after the kill, predicted within {} s)", e.text, moved.as_secs_f64(), p.within_s);
-    assert!(e.text.contains(&format!("-> {after} (as predicted: ")), "{}", e.text);
+    assert!(e.text.contains(&format!("-> {after} (")) && e.text.contains("(as predicted: "), "{}", e.text);
     assert!(moved.as_secs_f64() <= p.within_s + 10.0, "took {moved:?}, predicted within {} s", p.within_s);
     topo.ha_ok(&["start", owner, "haproxy"]);
     after

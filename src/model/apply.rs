@@ -453,7 +453,8 @@ impl Model {
                             // (two LBs' looks stamped at one instant show no gap anybody saw)
                             let ms = (at - since).num_milliseconds();
                             if ms > 0 {
-                                e.text = format!("{} (on no host for {})", e.text, super::source::fmt_age_ms(ms));
+                                let gap = if ms < 1000 { format!("{ms} ms") } else { super::source::fmt_age_ms(ms) };
+                                e.text = format!("{} (on no host for {gap})", e.text);
                             }
                             e
                         }

@@ -56,7 +56,7 @@ fn stopping_keepalived_on_the_owner_moves_the_vip_in_half_a_second() {
     run(&mut sim, &mut m, now, 0.4);
     assert_eq!(m.vip_holders(), vec!["slb2"]);
     assert!(
-        m.timeline.iter().any(|e| e.text == "VIP moved slb1 -> slb2 (on no host for 0.5s)"),
+        m.timeline.iter().any(|e| e.text == "VIP moved slb1 -> slb2 (on no host for 500 ms)"),
         "{:?}",
         m.timeline.iter().map(|e| &e.text).collect::<Vec<_>>()
     );
