@@ -17,9 +17,22 @@ impl Model {
                 self.note_source(at, PanelId::Hosts, &host, was_failing, failed.as_deref(), c);
                 self.note_stream(at, PanelId::Hosts, &format!("facts {host}"), &source) | c
             }
-            Payload::Vrrp { lb, result } => {
+            Payload::Vrrp { lb, mut result } => {
                 let before = self.vip_holders();
-                let old_state = self.vrrp.get(&lb).and_then(|s| s.data.as_ref()).map(|v| v.state);
+                let old = self.vrrp.get(&lb).and_then(|s| s.data.as_ref()).map(|v| (v.state, v.last_transition));
+                let old_state = old.map(|(s, _)| s);
+                // keepalived's own transition time where it says one (its JSON or data dump); else
+                // (stopped, ip addr alone) the state's age is kept from the looks: unchanged since
+                // the previous one, or changed when this look saw it
+                if let Ok(v) = result.as_mut()
+                    && v.last_transition.is_none()
+                {
+                    v.last_transition = match old {
+                        Some((s, t)) if s == v.state => t,
+                        Some(_) => Some(at),
+                        None => None,
+                    };
+                }
                 let failed = result.as_ref().err().cloned();
                 let slot = self.vrrp.entry(lb.clone()).or_default();
                 let was_failing = slot.error.is_some();

@@ -991,3 +991,22 @@ fn a_failed_stream_is_on_the_timeline_once_and_again_when_it_is_back() {
     assert_eq!(stream_events(&m).len(), 4);
     assert!(m.timeline.iter().filter(|e| e.text.contains("FAILED")).all(|e| e.severity == Severity::Warn));
 }
+
+#[test]
+fn a_state_without_keepalived_s_own_transition_time_keeps_its_age_from_the_looks() {
+    let mut m = model();
+    let lt = |m: &Model| m.vrrp.get("slb1").and_then(|s| s.data.as_ref()).and_then(|v| v.last_transition);
+    m.apply(vrrp("slb1", VrrpState::Master, true, 1));
+    assert_eq!(lt(&m), None, "first look, no time given: unknown");
+    m.apply(vrrp("slb1", VrrpState::Stopped, false, 5));
+    assert_eq!(lt(&m), Some(t(5)), "the look that saw the change");
+    m.apply(vrrp("slb1", VrrpState::Stopped, false, 9));
+    assert_eq!(lt(&m), Some(t(5)), "unchanged since");
+    // keepalived's own time wins
+    let mut own = vrrp("slb1", VrrpState::Backup, false, 12);
+    if let Payload::Vrrp { result: Ok(v), .. } = &mut own.payload {
+        v.last_transition = Some(t(11));
+    }
+    m.apply(own);
+    assert_eq!(lt(&m), Some(t(11)));
+}

@@ -11,7 +11,7 @@ use crate::hacfg::keepalived::{KeepalivedConf, VrrpState};
 use crate::hacfg::predict::checks_of;
 use crate::hacfg::secs;
 use crate::model::HaConfigView;
-use crate::model::source::fmt_age_ms;
+use crate::model::source::fmt_age_coarse;
 use crate::settings::theme::Role;
 
 /// Which daemon's part of the configuration a panel shows.
@@ -100,7 +100,7 @@ fn lb_lines(ctx: &Ctx, lb: &str, part: Part, prev: &mut Shown, body: &dyn Fn(&Ha
             ctx.s(Role::Unknown),
         )];
     };
-    let age = |t: chrono::DateTime<chrono::Utc>| fmt_age_ms((ctx.now - t).num_milliseconds());
+    let age = |t: chrono::DateTime<chrono::Utc>| fmt_age_coarse((ctx.now - t).num_milliseconds());
     let Some(v) = s.data.as_deref() else {
         return vec![match &s.error {
             Some(e) => Line::styled(format!("{lb} {what} config: NOT READ: {} (failing {})", e.reason, age(e.at)), ctx.s(Role::Critical)),
