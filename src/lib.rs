@@ -21,6 +21,7 @@
 pub mod error;
 pub mod retry;
 pub mod shell;
+pub mod text;
 
 pub mod action;
 pub mod config;

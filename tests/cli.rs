@@ -1080,3 +1080,32 @@ fn run_etcd_snapshot_on_the_demo_says_it_writes_nothing_and_needs_a_file() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("FILE or --to FILE"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_plan_s_text_cannot_drive_the_terminal_and_long_values_do_not_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |cluster: &str, os: &str| {
+        format!(
+            "[cluster]\nname = \"{cluster}\"\n[topology]\nload_balancer = \"none\"\n\n[[hosts]]\nname = \"m1\"\naddress = \"10.0.0.1\"\nroles = [\"master\", \"etcd\"]\nos = \"{os}\"\nnotes = \"x\\u202ey\"\n"
+        )
+    };
+    // escape sequences in the plan's free text are printed escaped, never raw
+    let p = dir.path().join("esc.toml");
+    std::fs::write(&p, plan("prod", "a\\u001b[2Jb\\u0007")).unwrap();
+    let out = kockpit(&["plan", p.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.iter().any(|b| *b == 0x1b || *b == 0x07) && !text.contains('\u{202e}'), "{text:?}");
+    assert!(text.contains("a\\u{1b}[2Jb\\u{7}") && text.contains("x\\u{202e}y"), "{text}");
+    // in the cluster's name, which heads every screen, they are refused where they stand
+    std::fs::write(&p, plan("prod\\u001b]0;pwned\\u0007", "x")).unwrap();
+    let out = kockpit(&["plan", p.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("esc.toml:2:8: invalid cluster name \"prod\\u{1b}]0;pwned\\u{7}\""), "{err}");
+    // a value of 64 Ki characters and more is shown, not a crash
+    std::fs::write(&p, plan("prod", &"w".repeat(70_000))).unwrap();
+    let out = kockpit(&["plan", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&"w".repeat(70_000)));
+}

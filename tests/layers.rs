@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top. A module may import any module of a lower layer, none of its own or a higher one.
 const LAYERS: &[&[&str]] = &[
-    &["error", "shell", "retry"],
+    &["error", "shell", "retry", "text"],
     &["config", "action"],
     &["inventory", "settings", "hacfg"],
     &["model"],

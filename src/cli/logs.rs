@@ -54,7 +54,9 @@ pub fn specs(hosts: &[String], units: &[String], files: &[String], pods: &[Strin
 
 /// One printed line.
 pub fn format_line(l: &LogLine) -> String {
-    format!("{} [{}] {}", l.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), l.source, l.text)
+    // a host's or pod's line as it came, but nothing in it drives the reader's terminal
+    let (source, text) = (crate::text::printable(&l.source), crate::text::printable(&l.text));
+    format!("{} [{source}] {text}", l.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// Lines are held this long before printing, so that lines of different sources arriving slightly out

@@ -40,11 +40,13 @@ impl std::fmt::Display for OutputError {
 
 impl std::error::Error for OutputError {}
 
-/// Write to standard output; an error becomes an [`OutputError`] (never a panic).
+/// Write to standard output, outside text made printable ([`crate::text::printable`]: no input
+/// drives the reader's terminal); an error becomes an [`OutputError`] (never a panic).
 fn write_out(args: std::fmt::Arguments) -> Result<()> {
     use std::io::Write;
+    let text = args.as_str().map_or_else(|| std::fmt::format(args), str::to_owned);
     let mut o = std::io::stdout().lock();
-    o.write_fmt(args).and_then(|_| o.flush()).map_err(|e| color_eyre::Report::new(OutputError(e)))
+    o.write_all(crate::text::printable(&text).as_bytes()).and_then(|_| o.flush()).map_err(|e| color_eyre::Report::new(OutputError(e)))
 }
 
 /// `print!`, but a write error returns from the function (as an [`OutputError`]).
@@ -282,7 +284,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             let md = crate::report::markdown(&model, &a, now);
             match out {
                 Some(p) => {
-                    std::fs::write(p, md).map_err(|e| color_eyre::Report::new(OutputError(e)).wrap_err(format!("{}", p.display())))?;
+                    std::fs::write(p, crate::text::printable(&md).as_bytes())
+                        .map_err(|e| color_eyre::Report::new(OutputError(e)).wrap_err(format!("{}", p.display())))?;
                     eprintln!("report written to {}", p.display());
                 }
                 None => out!("{md}"),

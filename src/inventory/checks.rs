@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::Host;
+use crate::text::is_bidi_control;
 
 /// What a plan file is, judged by its content.
 #[derive(Debug, PartialEq, Eq)]
@@ -94,11 +95,6 @@ pub(super) fn parse_ip(text: &str, what: &str) -> Result<IpAddr, String> {
     text.trim().parse().map_err(|_| format!("invalid {what} {text:?}: expected an IPv4 or IPv6 address like \"10.0.0.11\""))
 }
 
-/// Characters that reorder how text is shown (a name that reads `master1` on screen but is another).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
 /// Checks a host name: not empty, no whitespace, no control or bidirectional-override characters.
 pub(super) fn check_host_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
@@ -110,6 +106,18 @@ pub(super) fn check_host_name(name: &str) -> Result<(), String> {
         ))
     } else if name.chars().any(|c| c.is_whitespace()) {
         Err(format!("invalid host name {name:?}: expected a name without spaces, like \"master1\""))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the cluster's name, which heads every screen and report: no control, invisible or
+/// bidirectional-override characters (spaces are fine).
+pub(super) fn check_cluster_name(name: &str) -> Result<(), String> {
+    if name.chars().any(|c| c.is_control() || is_bidi_control(c) || matches!(c, '\u{200b}'..='\u{200d}' | '\u{feff}')) {
+        Err(format!("invalid cluster name \"{}\": it holds control, invisible or bidirectional-override characters", shown(name)))
+    } else if name.chars().count() > 253 {
+        Err(format!("the cluster name is {} characters long: at most 253", name.chars().count()))
     } else {
         Ok(())
     }

@@ -224,6 +224,7 @@ fn build(path: &Path, src: &str, doc_start: usize, api_version: String, cluster:
         let offset = find_key(src, doc_start, "metadata").unwrap_or(doc_start);
         (offset, "missing metadata.name: expected the cluster's name".to_owned())
     })?;
+    super::checks::check_cluster_name(&name).map_err(|m| (find_key(src, doc_start, "metadata").unwrap_or(doc_start), m))?;
     let Some(spec) = cluster.spec else {
         return Err((doc_start, "missing spec: expected spec.hosts and spec.roleGroups".to_owned()));
     };
@@ -439,6 +440,10 @@ fn expand(entry: &str) -> Result<Vec<String>, String> {
     }
     if to - from >= MAX_RANGE {
         return Err(format!("invalid host range `{entry}`: more than {MAX_RANGE} hosts"));
+    }
+    // zero-padded as written (`node[001:120]`), up to the ten digits a host number can have
+    if from_text.len() > 10 || to_text.len() > 10 {
+        return Err(bad_range(entry));
     }
     let width = if from_text.len() > 1 && from_text.starts_with('0') { from_text.len() } else { 0 };
     Ok((from..=to).map(|n| format!("{prefix}{n:0width$}{suffix}")).collect())

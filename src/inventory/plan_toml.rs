@@ -174,6 +174,7 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
     if name.get_ref().trim().is_empty() {
         return Err((name.span().start, r#"empty cluster name: expected a name like "prod-bj""#.to_owned()));
     }
+    super::checks::check_cluster_name(name.get_ref()).map_err(|m| (name.span().start, m))?;
 
     let (topology, lb_at) = match topology {
         Some(t) => {

@@ -216,7 +216,9 @@ impl Plan {
                 if i + 1 == row.len() {
                     line.push_str(cell);
                 } else {
-                    let _ = write!(line, "{cell:<width$}  ");
+                    // padded by hand: a width from the plan's own text may be past what `{:<w$}` takes
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.chars().count()) + 2));
                 }
             }
             out.push_str(line.trim_end());

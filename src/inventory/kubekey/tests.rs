@@ -213,6 +213,10 @@ fn expands_ranges() {
     }
     assert!(expand("node[5:1]").is_err_and(|e| e.contains("starts at 5, after its end 1")));
     assert!(expand("node[1:100000]").is_err_and(|e| e.contains("more than 1000 hosts")));
+    // zero-padding past a host number's ten digits is not a width to format with
+    let long = format!("node[{}1:2]", "0".repeat(70_000));
+    assert!(expand(&long).is_err_and(|e| e.contains("expected a host name or a range")));
+    assert_eq!(expand("n[0000000001:0000000002]").map(|v| v.len()), Ok(2));
 }
 
 #[test]
