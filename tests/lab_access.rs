@@ -137,7 +137,7 @@ fn the_stats_page_answers_where_there_is_no_stats_socket() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("stats page {url}: ")) && err.contains("401"), "{err}");
-    assert!(err.contains("stats socket /run/haproxy/admin.sock mode 660 level user") && !err.contains("hunter"), "{err}");
+    assert!(err.contains("stats socket /run/haproxy/admin.sock mode 660 level admin") && !err.contains("hunter"), "{err}");
 }
 
 #[test]

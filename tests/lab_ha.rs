@@ -646,7 +646,7 @@ fn the_stats_socket_is_found_where_the_running_haproxy_has_it() {
     assert_eq!(rc, 2, "{out}{err}");
     assert!(err.contains("no haproxy stats socket") && err.contains("/run/haproxy/not-here.sock"), "{err}");
     assert!(err.contains(&format!("config: {}/haproxy.cfg", d.display())), "{err}");
-    assert!(err.contains("stats socket /run/haproxy/admin.sock mode 660 level user"), "{err}");
+    assert!(err.contains("stats socket /run/haproxy/admin.sock mode 660 level admin"), "{err}");
 }
 
 #[test]

@@ -184,6 +184,18 @@ pub struct VrrpInstance {
 }
 
 impl VrrpInstance {
+    /// Whether keepalived keeps `nopreempt` as written: keepalived 2 clears it (and preempt_delay)
+    /// on an instance with `state MASTER` ("nopreempt will not work with initial state MASTER -
+    /// clearing") and on the address owner (priority 255).
+    pub fn holds_back(&self) -> bool {
+        self.nopreempt && self.state != Some(VrrpState::Master) && self.priority != 255
+    }
+
+    /// The preempt_delay keepalived uses (none where it clears it, as [`Self::holds_back`] says).
+    pub fn delay(&self) -> Option<f64> {
+        self.preempt_delay.filter(|_| self.state != Some(VrrpState::Master))
+    }
+
     /// Its authentication in words (`auth PASS`, `no auth`); never the password, which is not kept.
     pub fn auth_text(&self) -> String {
         match &self.auth {

@@ -44,11 +44,20 @@ pub const CODES: &[(&str, Level, &str)] = &[
     ("equal-priority", Level::Warn, "peers of one instance share a priority (Info below the top): ties go to the highest primary address"),
     ("all-state-master", Level::Warn, "`state MASTER` on every peer: each starts as master and they fight it out"),
     ("weight-too-small", Level::Critical, "a failed check cannot take the holder below its best peer: the VIP will not move"),
+    (
+        "nopreempt-blocks-failover",
+        Level::Critical,
+        "a failed check lowers the holder below its peers, but every peer above it has nopreempt: the VIP will not move",
+    ),
     ("slow-check", Level::Warn, "a check needs more than 10 s (interval x fall) before keepalived reacts"),
     ("no-local-check", Level::Warn, "no tracked check looks at the local haproxy or apiserver"),
     ("undefined-check", Level::Warn, "track_script or track_process names nothing defined: keepalived ignores it"),
     ("missing-check-tool", Level::Warn, "a check script's command is not on the host: the check always fails"),
-    ("preempt-without-delay", Level::Info, "preemption without preempt_delay: a peer that comes back takes the VIP at once"),
+    (
+        "preempt-without-delay",
+        Level::Info,
+        "preemption without preempt_delay: a peer that comes back takes the VIP at once (Warn where keepalived clears a written nopreempt or preempt_delay: state MASTER)",
+    ),
     ("multicast-across-subnets", Level::Critical, "multicast VRRP between peers in different subnets: each side elects its own master"),
     ("instance-missing", Level::Warn, "an instance some peers have and others lack"),
     ("router-id-mismatch", Level::Critical, "virtual_router_id differs between the peers of one instance"),
@@ -190,14 +199,25 @@ fn per_host(name: &str, m: &Member, out: &mut Vec<Lint>) {
             format!("{name} on {host} tracks no check of haproxy or the apiserver: the VIP stays on a host whose haproxy is dead"),
         ));
     }
-    if !m.inst.nopreempt && m.inst.preempt_delay.is_none() {
+    if !m.inst.holds_back() && m.inst.delay().is_none() {
+        // keepalived 2 clears nopreempt and preempt_delay on `state MASTER`: what was written is not
+        // what runs, a warning
+        let cleared: Vec<&str> = [("nopreempt", m.inst.nopreempt), ("preempt_delay", m.inst.preempt_delay.is_some())]
+            .into_iter()
+            .filter(|(_, written)| *written)
+            .map(|(w, _)| w)
+            .collect();
+        let (level, why) = match cleared.as_slice() {
+            [] => (Level::Info, String::new()),
+            words => (Level::Warn, format!(" (its {} is cleared by keepalived with state MASTER)", words.join(" and "))),
+        };
         out.push(lint(
-            Level::Info,
+            level,
             "preempt-without-delay",
             host,
             at,
             format!(
-                "{name} on {host} preempts without preempt_delay: when it comes back at priority {}, it takes the VIP at once",
+                "{name} on {host} preempts without preempt_delay{why}: when it comes back at priority {}, it takes the VIP at once",
                 m.inst.priority
             ),
         ));
@@ -348,9 +368,26 @@ fn weights(name: &str, ms: &[Member], out: &mut Vec<Lint>) {
         };
         for c in m.checks.iter().filter(|c| c.defined && c.weight != 0) {
             let Some(after) = effective(m.inst, &m.checks, &|x| x.name == c.name) else { continue };
+            let host = m.peer.host.as_str();
+            // lowered below its peers, the holder keeps the VIP unless one of those above preempts
+            let above: Vec<&Member> = ms.iter().filter(|o| o.peer.host != m.peer.host && o.eff.is_some_and(|e| e > after)).collect();
+            if after < next && above.iter().all(|o| o.inst.holds_back()) {
+                let names: Vec<String> = above.iter().map(|o| format!("{} ({})", o.peer.host, o.eff.unwrap_or(0))).collect();
+                out.push(lint(
+                    Level::Critical,
+                    "nopreempt-blocks-failover",
+                    host,
+                    c.at.as_ref().or(Some(&m.inst.at)),
+                    format!(
+                        "{name}: when {} fails {host} drops to {after}, below {}, but {} nopreempt: nobody takes the VIP over and it stays on {host} (weight-based failover needs preemption; nopreempt only moves it on FAULT or a stop)",
+                        c.name,
+                        names.join(" and "),
+                        if names.len() == 1 { "it has" } else { "they have" }
+                    ),
+                ));
+            }
             if after >= next {
                 let w = c.contribution(false).unwrap_or(0) - c.contribution(true).unwrap_or(0);
-                let host = m.peer.host.as_str();
                 let rel = if after == next { "equal to" } else { "above" };
                 out.push(lint(
                     Level::Critical,

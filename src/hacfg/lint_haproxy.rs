@@ -4,8 +4,9 @@ use super::haproxy::{APISERVER_PORT, Addr, HaproxyConf};
 use super::lint::{Level, Lint};
 use super::secs;
 
-/// The line [`lint_haproxy`] proposes when there is no way to read the servers' states.
-pub const STATS_SOCKET_LINE: &str = "stats socket /run/haproxy/admin.sock mode 660 level user";
+/// The line [`lint_haproxy`] proposes when there is no way to read the servers' states: Debian's
+/// own default, at the level kockpit's haproxy drain needs (`level user` is enough to watch).
+pub const STATS_SOCKET_LINE: &str = "stats socket /run/haproxy/admin.sock mode 660 level admin";
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HaproxyLintOptions {

@@ -498,7 +498,7 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
                 Some(a) => {
                     let contenders: Vec<_> = others.iter().filter(|o| o.1 > a).copied().collect();
                     let preempting: Vec<_> =
-                        contenders.iter().filter(|o| ms.iter().any(|m| m.host == o.0 && !m.inst.nopreempt)).copied().collect();
+                        contenders.iter().filter(|o| ms.iter().any(|m| m.host == o.0 && !m.inst.holds_back())).copied().collect();
                     let weights: Vec<String> = failed
                         .iter()
                         .map(|c| c.contribution(false).unwrap_or(0) - c.contribution(true).unwrap_or(0))
@@ -507,7 +507,7 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
                     let weight_word = if weights.len() == 1 { "weight" } else { "weights" };
                     match best(&preempting) {
                         Some(w) => {
-                            let delay = ms.iter().find(|m| m.host == w.0).and_then(|m| m.inst.preempt_delay).unwrap_or(0.0);
+                            let delay = ms.iter().find(|m| m.host == w.0).and_then(|m| m.inst.delay()).unwrap_or(0.0);
                             // keepalived discards the lowered master's adverts and preempts when its
                             // master-down timer ends: 3 adverts + skew after the last one it took
                             let adv = ms.iter().find(|m| m.host == w.0).map(|m| m.inst.advert_int).unwrap_or(1.0);

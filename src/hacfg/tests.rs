@@ -423,7 +423,7 @@ fn the_tutorial_set_is_flagged() {
     assert_eq!((ssl.level, ssl.at.as_ref().map(|p| p.line)), (Level::Critical, Some(21)));
     assert!(ssl.message.contains("m1 and m2 will be DOWN (L6RSP)"), "{}", ssl.message);
     let none = h.iter().find(|l| l.code == "no-stats").unwrap();
-    assert!(none.message.ends_with("add to `global`: stats socket /run/haproxy/admin.sock mode 660 level user"), "{}", none.message);
+    assert!(none.message.ends_with("add to `global`: stats socket /run/haproxy/admin.sock mode 660 level admin"), "{}", none.message);
     assert!(h.iter().find(|l| l.code == "server-without-check").unwrap().message.contains("server m3 (10.0.0.13:6443)"));
 }
 
@@ -432,6 +432,16 @@ fn the_clean_sets_have_no_warning() {
     let peers = set("modern", [fixture!("modern/m1.conf"), fixture!("modern/m2.conf"), fixture!("modern/m3.conf")]);
     let l = lint_keepalived(&peers);
     assert!(l.is_empty(), "{l:#?}");
+    // the same with `state MASTER` on m1: keepalived 2 clears its preempt_delay
+    let mut master = peers.clone();
+    master[0] = peer("m1", &fixture!("modern/m1.conf").replace("state BACKUP", "state MASTER"), "10.0.0.11");
+    let l = lint_keepalived(&master);
+    assert_eq!(
+        l.iter().map(|l| (l.code, l.level, l.subject.as_str())).collect::<Vec<_>>(),
+        [("preempt-without-delay", Level::Warn, "m1")],
+        "{l:#?}"
+    );
+    assert!(l[0].message.contains("(its preempt_delay is cleared by keepalived with state MASTER)"), "{}", l[0].message);
     let h = lint_haproxy(
         &hap("haproxy.cfg", fixture!("modern/haproxy.cfg")),
         "h",
@@ -509,6 +519,7 @@ fn each_lint_code_on_one_flawed_input() {
     assert!(l.iter().any(|l| l.message.contains("kube_api_frontend: binds 127.0.0.1:6443 on a master")), "{l:#?}");
     see(l, "apiserver-port-conflict");
     see(lint_keepalived(&[peer("m1", &inst(100, " advert_int 0"), "")]), "invalid-value");
+    see(lint_keepalived(&three([100, 99, 90], ["", " nopreempt", ""])), "nopreempt-blocks-failover");
     let all: BTreeSet<&str> = CODES.iter().map(|c| c.0).collect();
     assert_eq!(seen, all, "every code has a flawed input, and none is produced without being listed");
 }
@@ -710,7 +721,7 @@ fn an_include_inside_a_block_is_read_where_it_stands() {
     let c = parse_keepalived(&files).unwrap();
     let i = c.instance("VI_1").unwrap();
     // the included lines belong to the instance, not to the top of a file of their own
-    assert_eq!((i.state, i.priority, i.advert_int, i.preempt_delay), (Some(VrrpState::Master), 150, 1.0, Some(30.0)));
+    assert_eq!((i.state, i.priority, i.advert_int, i.preempt_delay), (Some(VrrpState::Backup), 150, 1.0, Some(30.0)));
     assert_eq!(c.script("chk_haproxy").unwrap().weight, -60);
     assert_eq!(c.skipped, 0, "nothing of the included file was taken for an unknown top-level word");
     assert!(c.invalid.is_empty(), "{:?}", c.invalid);
@@ -842,4 +853,23 @@ fn a_track_file_takes_its_weight_from_its_own_block() {
     assert_eq!(by_name("kockpit_demote").text, "/etc/keepalived/kockpit-demote");
     assert_eq!((by_name("old_style").weight, by_name("old_style").reverse), (-5, true), "the instance's weight overrides");
     assert!(!by_name("nowhere").defined, "a track_file no block defines");
+}
+
+#[test]
+fn nopreempt_on_every_peer_above_the_lowered_holder_keeps_the_vip_where_haproxy_died() {
+    // m1 (100) drops to 98 on a failed check; m2 (99) and m3 (99) are above it but hold back
+    let peers = three([100, 99, 99], ["", " nopreempt", " nopreempt"]);
+    let l = lint_keepalived(&peers);
+    let n = l.iter().find(|l| l.code == "nopreempt-blocks-failover").unwrap_or_else(|| panic!("{l:#?}"));
+    assert_eq!(n.level, Level::Critical);
+    assert!(n.message.contains("m1 drops to 98, below m2 (99) and m3 (99), but they have nopreempt"), "{}", n.message);
+    // one that preempts is enough
+    let peers = three([100, 99, 99], ["", " nopreempt", ""]);
+    assert!(!lint_keepalived(&peers).iter().any(|l| l.code == "nopreempt-blocks-failover"));
+    // keepalived clears nopreempt on an instance whose state is MASTER: that peer preempts
+    let master = |p: u8| inst(p, " nopreempt").replace("state BACKUP", "state MASTER");
+    let peers = vec![peer("m1", &inst(100, ""), "10.0.0.11"), peer("m2", &master(99), "10.0.0.12")];
+    assert!(!lint_keepalived(&peers).iter().any(|l| l.code == "nopreempt-blocks-failover"), "{:#?}", lint_keepalived(&peers));
+    let p = predict_instance(&peers, "VI_1", None, &Event::HaproxyDead("m1".into())).unwrap();
+    assert_eq!((p.holder_after.as_deref(), p.moves), (Some("m2"), true), "{}", p.text);
 }

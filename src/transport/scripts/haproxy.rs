@@ -157,7 +157,7 @@ if [ -z "$running" ]; then echo "haproxy is not running (no haproxy process on t
 if [ -n "$denied" ]; then echo "kockpit-denied socket $denied $(id -un) $(grp "$denied" '?????w*')" >&2; exit 13; fi
 if [ -n "$unreadable" ]; then echo "kockpit-denied file $unreadable $(id -un) $(grp "$unreadable" '????r*')" >&2; exit 13; fi
 if [ -n "$nosocat" ]; then echo "socat is not installed (to read haproxy's stats socket)$why" >&2; exit 127; fi
-echo "no haproxy stats socket (tried:$tried; config:$seen$why): add under global in haproxy.cfg: stats socket /run/haproxy/admin.sock mode 660 level user" >&2
+echo "no haproxy stats socket (tried:$tried; config:$seen$why): add under global in haproxy.cfg: stats socket /run/haproxy/admin.sock mode 660 level admin" >&2
 exit 2
 "#
     };
