@@ -25,6 +25,7 @@ use crate::error::FileError;
 
 use checks::{Format, detect};
 pub use size::{ParseSizeError, Size};
+pub use summary::unusable_vip;
 pub use topology::{EtcdDeploy, EtcdTopology, LbTopology, Topology};
 
 /// The built-in demo plan, also shipped as `assets/demo-cluster.toml`.

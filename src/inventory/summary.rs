@@ -257,7 +257,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Why an address cannot be a VIP, if it cannot.
-fn unusable_vip(a: std::net::IpAddr) -> Option<&'static str> {
+pub fn unusable_vip(a: std::net::IpAddr) -> Option<&'static str> {
     match a {
         std::net::IpAddr::V4(v) if v.is_unspecified() => Some("is the unspecified address"),
         std::net::IpAddr::V4(v) if v.is_broadcast() || v.octets()[3] == 255 => Some("is a broadcast address"),

@@ -319,7 +319,12 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
             a.add(Severity::Warn, PanelId::Vip, "vip", "no healthy BACKUP: a failover has nowhere to go");
         }
         if let Some(e) = &m.vip_probe.error {
-            a.add(Severity::Critical, PanelId::Vip, "vip", format!("VIP does not answer: {}", e.reason));
+            // a plan's VIP no client can reach (0.0.0.0, loopback...) is not probed: it is the plan that is wrong
+            let text = match e.reason.strip_prefix("not probed: ") {
+                Some(why) => format!("VIP unusable: {why}"),
+                None => format!("VIP does not answer: {}", e.reason),
+            };
+            a.add(Severity::Critical, PanelId::Vip, "vip", text);
         }
     }
 

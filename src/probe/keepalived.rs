@@ -202,6 +202,16 @@ pub fn vrrp_found(text: &str, vip: Option<IpAddr>, json_path: &str, state_file: 
     Ok((view, from))
 }
 
+/// The plan's VIP, probed as [`probe_vip_tcp`] does; but an address no client reaches a VIP at
+/// (0.0.0.0 connects to this machine itself; loopback, broadcast, multicast) is not probed: its
+/// answer would say nothing of the cluster.
+pub async fn probe_plan_vip(addr: SocketAddr, timeout: Duration) -> Result<VipProbe, String> {
+    match crate::inventory::unusable_vip(addr.ip()) {
+        Some(why) => Err(format!("not probed: the plan's VIP {} {why}: no client reaches a VIP there", addr.ip())),
+        None => probe_vip_tcp(addr, timeout).await,
+    }
+}
+
 /// TCP connect to the VIP from where kockpit runs.
 pub async fn probe_vip_tcp(addr: SocketAddr, timeout: Duration) -> Result<VipProbe, String> {
     let t = Instant::now();
@@ -329,5 +339,13 @@ mod tests {
         assert_eq!(p.address, addr.to_string());
         drop(l);
         assert!(probe_vip_tcp(addr, Duration::from_secs(1)).await.is_err());
+        // a plan's VIP of 0.0.0.0 would reach this machine's own listener: not probed
+        let l = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+        let any = SocketAddr::from(([0, 0, 0, 0], l.local_addr().unwrap().port()));
+        assert!(probe_vip_tcp(any, Duration::from_secs(1)).await.is_ok(), "the connection itself succeeds");
+        let e = probe_plan_vip(any, Duration::from_secs(1)).await.unwrap_err();
+        assert!(e.starts_with("not probed: the plan's VIP 0.0.0.0 is the unspecified address"), "{e}");
+        let lo = SocketAddr::from(([127, 0, 0, 1], l.local_addr().unwrap().port()));
+        assert!(probe_plan_vip(lo, Duration::from_secs(1)).await.unwrap_err().contains("is a loopback address"));
     }
 }

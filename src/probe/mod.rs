@@ -547,7 +547,7 @@ fn start_direct_probes(tasks: &mut JoinSet<()>, plan: &Plan, settings: &LiveSett
     }
     if let Some(addr) = t.vip {
         every(tasks, settings.interval, tx.clone(), move || async move {
-            let result = keepalived::probe_vip_tcp(addr, timeout).await;
+            let result = keepalived::probe_plan_vip(addr, timeout).await;
             Observation::now("tcp vip", budget, Payload::VipProbe(result))
         });
     }
