@@ -347,6 +347,21 @@ fn a_panel_whose_source_failed_before_answering_says_unknown_and_why() {
     let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 160, 48, now()));
     assert!(text.contains("unknown: apiserver said 503"), "{text}");
     assert!(text.contains("Ceph not watched: no [ceph] in the host plan"), "{text}");
+    // hosts that cannot be seen are not "as planned", and one never heard from is not "reachable"
+    let names: Vec<String> = a.model.hosts.keys().cloned().collect();
+    for (i, h) in names.iter().enumerate() {
+        let slot = a.model.hosts.get_mut(h).unwrap();
+        if i == 0 {
+            *slot = Sourced::default();
+        } else {
+            slot.error = Some(SourceError { at, reason: "ssh: connect: Connection refused".into(), last: at });
+        }
+    }
+    a.model.revision += 1;
+    let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 300, 60, now()));
+    let line = text.lines().find(|l| l.contains(&format!("{} hosts", names.len()))).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("unreachable: ") && line.contains(&format!("waiting: {}", names[0])), "{line}");
+    assert!(!line.contains("as planned") && !line.contains("all reachable"), "{line}");
     // waiting is only said of a source that has neither answered nor failed
     a.model.leases = Sourced::default();
     let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 160, 48, now()));

@@ -19,19 +19,27 @@ pub(super) fn hosts(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
         .filter(|h| !unreachable.contains(&h.name.as_str()) && ctx.health.worst(PanelId::Hosts, &h.name) >= Severity::Warn)
         .map(|h| h.name.as_str())
         .collect();
+    // only what was seen is compared with the plan: a host not heard from yet, or not now, is neither
+    // reachable nor as planned
+    let seen = m.plan.hosts.iter().filter(|h| m.hosts.get(&h.name).is_some_and(|s| s.data.is_some() && s.error.is_none())).count();
+    let waiting: Vec<&str> =
+        m.plan.hosts.iter().filter(|h| m.hosts.get(&h.name).is_none_or(|s| s.unheard())).map(|h| h.name.as_str()).collect();
     let mut parts = vec![Span::styled(format!("{} hosts", m.plan.hosts.len()), ctx.s(Role::Text))];
     // narrow, only what is wrong is said: the verdict must not be cut for "all reachable"
     let narrow = ctx.width < 60;
-    if unreachable.is_empty() {
-        if !narrow || drifted.is_empty() {
-            parts.push(Span::styled("  all reachable", ctx.s(Role::Muted)));
-        }
-    } else {
+    if !unreachable.is_empty() {
         parts.push(Span::styled(format!("  unreachable: {}", unreachable.join(" ")), ctx.s(Role::Critical)));
     }
+    if !waiting.is_empty() {
+        parts.push(Span::styled(format!("  waiting: {}", waiting.join(" ")), ctx.s(Role::Muted)));
+    } else if unreachable.is_empty() && (!narrow || drifted.is_empty()) {
+        parts.push(Span::styled("  all reachable", ctx.s(Role::Muted)));
+    }
     if drifted.is_empty() {
-        if !narrow || unreachable.is_empty() {
-            parts.push(Span::styled("  as planned", ctx.s(Role::Muted)));
+        let all_seen = seen == m.plan.hosts.len();
+        if seen > 0 && (!narrow || all_seen) {
+            let what = if all_seen { "  as planned".to_string() } else { format!("  {seen} seen as planned") };
+            parts.push(Span::styled(what, ctx.s(Role::Muted)));
         }
     } else {
         let what = if narrow { "differ" } else { "differ from plan" };
