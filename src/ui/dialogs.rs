@@ -133,36 +133,29 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
     let w = 96.min(body.width);
     let inner_w = w.saturating_sub(2);
     let room = body.height.saturating_sub(2);
-    let rows = |ls: &[Line]| ls.iter().map(|l| l.width().max(1).div_ceil(usize::from(inner_w.max(1)))).sum::<usize>();
-    let mut used = rows(&lines) + rows(&dry) + rows(&tail) + 1;
-    let mut shown = 0;
-    for l in &dry_lines {
-        let h = rows(std::slice::from_ref(l));
-        // room for this line and for the `... more` line after it
-        if used + h + usize::from(shown + 1 < dry_lines.len()) > usize::from(room) {
-            break;
-        }
-        used += h;
-        shown += 1;
-    }
-    let more = dry_lines.len() - shown;
+    // the dry run's lines pod by pod come last (before the keys), all of them, to scroll through;
+    // what must have been on screen before a confirmation is the plan through the dry run's counts
     lines.extend(dry);
-    lines.extend(dry_lines.into_iter().take(shown));
-    if more > 0 {
-        lines.push(Line::styled(format!(" ... {more} more line(s)"), t.style(Role::Muted)));
-    }
+    let must_see = lines.len();
+    let pods = dry_lines.len();
+    lines.extend(dry_lines);
     lines.extend(tail);
-    // a plan taller than the screen keeps its keys line and scrolls; it cannot be confirmed until its
-    // end has been on screen (the caller records that)
+    // a plan taller than the screen keeps its keys line and scrolls; it cannot be confirmed until
+    // what it must show has been on screen (the caller records that)
     let mut whole = wrapped_height(&lines, inner_w) <= room;
     let mut scroll = scroll;
     if !whole {
         let keys_line = lines.pop().unwrap_or_default();
         let h = |l: &Line| wrapped_height(std::slice::from_ref(l), inner_w);
         let keys = |a| keys(app, Layer::Main, a, 1);
+        let until = if pods > 0 {
+            format!("once the dry run's counts have been on screen ({pods} pod line(s) follow them)")
+        } else {
+            "once the end has been on screen".to_string()
+        };
         let note_text = |a: usize, b: usize, n: usize| {
             format!(
-                " lines {a}-{b} of {n}: {}/{}/{} scroll; {} once the end has been on screen",
+                " lines {a}-{b} of {n}: {}/{}/{} scroll; {} {until}",
                 keys(Action::SelectNext),
                 keys(Action::PageDown),
                 keys(Action::SelectLast),
@@ -183,7 +176,7 @@ pub(super) fn draw_confirm(f: &mut Frame, app: &App, body: Rect, plan: &crate::o
             used += usize::from(h(&lines[end]));
             end += 1;
         }
-        whole = end >= lines.len();
+        whole = end >= must_see.min(lines.len());
         let note = Line::styled(note_text(scroll + 1, end.max(scroll + 1), lines.len()), t.style(Role::Warn));
         lines = lines.drain(scroll..end).collect();
         lines.push(note);
