@@ -859,6 +859,23 @@ fn run_plans_and_with_yes_executes_an_operation_headless() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only: Cordon worker3 refused"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(events().iter().any(|e| e == "op_refused"));
+    // a drain is planned and dry-run in read-only mode, but nothing is carried out, --yes or not: exit 1
+    for yes in [&[][..], &["--yes"][..]] {
+        let mut args = vec!["run", "--demo", "--readonly", "drain", "worker2", "--json", "--audit-log", log_s];
+        args.extend(yes);
+        let out = kockpit_in(cfg, &args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            (&lines[0]["event"], &lines[0]["allowed"], &lines[0]["readonly"]),
+            (&serde_json::json!("plan"), &serde_json::json!(false), &serde_json::json!(true)),
+            "{text}"
+        );
+        let end = lines.last().unwrap();
+        assert_eq!((&end["result"], &end["ok"]), (&serde_json::json!("refused"), &serde_json::json!(false)), "{text}");
+        assert!(end["summary"].as_str().unwrap().starts_with("read-only: Drain worker2"), "{text}");
+    }
     // what cannot be meant: exit 4, said
     for (args, says) in [
         (&["run", "--demo", "reboot", "m1"][..], "unknown operation `reboot`"),

@@ -235,7 +235,8 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
         let mut v = serde_json::to_value(&plan).map_err(|e| eyre!("{e}"))?;
         v["event"] = json!("plan");
         v["title"] = json!(plan.request.title());
-        v["allowed"] = json!(plan.allowed());
+        v["allowed"] = json!(plan.allowed() && !app.readonly());
+        v["readonly"] = json!(app.readonly());
         outln!("{v}");
     } else {
         print_plan(&plan)?;
@@ -247,6 +248,21 @@ async fn drive(app: &mut App, backend: &mut BackendHandle, cli: &Cli, line: &str
         }
         app.answer_plan(false);
         end_json(a.json, "refused", false, &plan.blockers.join("; "))?;
+        return Ok(1);
+    }
+    if app.readonly() {
+        // a drain is planned and dry-run in read-only mode (reads only), as on the screen; nothing
+        // of it can be carried out, with --yes or without
+        let why = format!("read-only: {}: the plan and its dry run only, nothing is carried out", plan.request.title());
+        if a.yes {
+            app.audit_session("op_refused", json!({ "request": plan.request, "blockers": ["read-only mode"] }));
+        }
+        app.answer_plan(false);
+        if a.json {
+            end_json(true, "refused", false, &why)?;
+        } else {
+            eprintln!("kockpit: {why}");
+        }
         return Ok(1);
     }
     if !a.yes {
