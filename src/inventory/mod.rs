@@ -320,8 +320,9 @@ pub struct Access {
     pub accept_new_host_keys: bool,
     /// Drills may inject faults on these hosts.
     pub allow_drills: bool,
-    /// The SSH login budget (connect, authenticate, start the remote shell) in seconds; 0 = 20 s.
-    pub login_timeout_secs: u64,
+    /// The SSH login budget (connect, authenticate, start the remote shell) in seconds; none: the
+    /// config's (20 s unless it says otherwise).
+    pub login_timeout_secs: Option<u64>,
     /// The SSH user is not root: what needs root (keepalived's signal, haproxy's socket, the HA
     /// configuration, the PKI's keys) and every write run through `sudo -n`.
     pub sudo: bool,

@@ -232,8 +232,8 @@ fn build(path: &Path, raw: RawPlan) -> Result<Plan, Failure> {
     let ceph = ceph.map(check_ceph).transpose()?;
     let access = access.unwrap_or_default();
     let login_timeout_secs = match access.login_timeout_secs {
-        None => 0,
-        Some(t) if (1..=3600).contains(t.get_ref()) => t.into_inner(),
+        None => None,
+        Some(t) if (1..=3600).contains(t.get_ref()) => Some(t.into_inner()),
         Some(t) => return Err((t.span().start, "[access]: login_timeout_secs must be between 1 and 3600".to_owned())),
     };
     let drills = build_drills(drills.unwrap_or_default())?;

@@ -121,10 +121,7 @@ impl LiveSettings {
             mode: if self.readonly || plan.access.readonly { AccessMode::ReadOnly } else { AccessMode::ReadWrite },
             accept_new_host_keys: plan.access.accept_new_host_keys,
             connect_timeout: self.connect_timeout,
-            login_timeout: match plan.access.login_timeout_secs {
-                0 => self.login_timeout,
-                secs => Duration::from_secs(secs),
-            },
+            login_timeout: plan.access.login_timeout_secs.map_or(self.login_timeout, Duration::from_secs),
             passphrase: self.passphrase.clone(),
             host_addresses: plan.hosts.iter().map(|h| (h.ssh_host.clone(), h.address.to_string())).collect(),
             sudo: plan.access.sudo,

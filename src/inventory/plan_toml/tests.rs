@@ -134,7 +134,7 @@ size = { cpu = 2, memory_gb = 8 }
     assert_eq!(plan.access.ssh_config, Some(PathBuf::from("~/.ssh/prod.config")));
     assert_eq!(plan.access.kube_context.as_deref(), Some("prod-admin"));
     assert!(plan.access.readonly && plan.access.accept_new_host_keys && plan.access.allow_drills);
-    assert_eq!(plan.access.login_timeout_secs, 45);
+    assert_eq!(plan.access.login_timeout_secs, Some(45));
     assert!(plan.access.sudo);
     assert!(!parse(VALID).expect("valid").access.sudo, "root by default: no sudo");
     let cp1 = plan.host("cp1").expect("cp1");
