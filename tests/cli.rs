@@ -74,6 +74,8 @@ fn render_prints_the_screen_at_the_asked_size() {
     assert_eq!(text.lines().count(), 30);
     assert!(text.lines().all(|l| l.chars().count() <= 100));
     assert!(text.contains("OSD_DOWN"), "{text}");
+    // plain text: the no-break spaces that keep words together on screen are spaces
+    assert!(!text.contains('\u{a0}') && text.contains("leader master1"), "{text}");
     let out = kockpit(&["render", "--size", "huge"]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--size must look like 120x40"));

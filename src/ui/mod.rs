@@ -141,7 +141,12 @@ pub fn buffer_to_text(buf: &Buffer) -> String {
             }
             let cell = &buf[(x, y)];
             let sym = cell.symbol();
-            line.push_str(sym);
+            // a no-break space keeps words together on screen; in text it is a space (to grep for)
+            if sym == "\u{a0}" {
+                line.push(' ')
+            } else {
+                line.push_str(sym)
+            }
             skip = unicode_width(sym).saturating_sub(1);
         }
         out.push_str(line.trim_end());
