@@ -344,8 +344,10 @@ fn a_panel_whose_source_failed_before_answering_says_unknown_and_why() {
     a.model.plan.ceph = None;
     a.model.ceph = Sourced::default();
     a.model.rook = Sourced::default();
+    a.model.meta.context = String::new();
     let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 160, 48, now()));
     assert!(text.contains("unknown: apiserver said 503"), "{text}");
+    assert!(!text.contains("ctx:"), "no kubeconfig context, no empty `ctx:`: {text}");
     assert!(text.contains("Ceph not watched: no [ceph] in the host plan"), "{text}");
     // hosts that cannot be seen are not "as planned", and one never heard from is not "reachable"
     let names: Vec<String> = a.model.hosts.keys().cloned().collect();

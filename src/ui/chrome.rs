@@ -63,7 +63,8 @@ pub(super) fn draw_header(buf: &mut Buffer, area: Rect, app: &App, now: DateTime
         // a long one is cut before them
         (Span::styled(format!(" {} ", m.meta.cluster), t.style(Role::Accent)), if m.meta.cluster.chars().count() <= 20 { 4 } else { 3 }),
     ];
-    if area.width >= 90 {
+    // the kubeconfig context, where there is one
+    if area.width >= 90 && !m.meta.context.trim().is_empty() {
         pieces.push((Span::styled(format!(" ctx:{} ", m.meta.context), t.style(Role::Muted)), 0));
     }
     pieces.extend(badges.into_iter().enumerate().map(|(i, b)| (b, if i == 0 { 5 } else { 4 })));
