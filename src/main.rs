@@ -13,8 +13,22 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => {
             // help and --version are answers; anything else is a usage error, never a health verdict
-            let code = if e.use_stderr() { kockpit::cli::EXIT_USAGE } else { 0 };
-            let _ = e.print();
+            if e.use_stderr() {
+                let _ = e.print();
+                std::process::exit(kockpit::cli::EXIT_USAGE);
+            }
+            // help and --version go to stdout, whose failure is an output error like any other
+            use std::io::{IsTerminal, Write};
+            let mut out = std::io::stdout().lock();
+            let text = if out.is_terminal() { e.render().ansi().to_string() } else { e.render().to_string() };
+            let code = match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                Ok(()) => 0,
+                Err(io) if io.kind() == std::io::ErrorKind::BrokenPipe => kockpit::cli::EXIT_PIPE,
+                Err(io) => {
+                    eprintln!("kockpit: cannot write the output: {io}");
+                    kockpit::cli::EXIT_OUTPUT
+                }
+            };
             std::process::exit(code);
         }
     };

@@ -316,6 +316,11 @@ fn output_errors_never_panic_and_usage_errors_are_not_verdicts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("cannot write the output: No space left on device") && !err.contains("panicked"), "{err}");
+    // help is output like any other
+    let out = sh(r#""$K" --help > /dev/full"#);
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit(&["--help"]);
+    assert!(!out.stdout.contains(&0x1b), "no colour into a pipe");
     // an unknown flag is a usage error (4), not "critical" (2); help is an answer (0)
     let out = kockpit(&["status", "--bogus"]);
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
