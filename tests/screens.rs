@@ -369,3 +369,10 @@ fn a_panel_whose_source_failed_before_answering_says_unknown_and_why() {
     let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 160, 48, now()));
     assert!(text.contains("no data yet") && !text.contains("unknown: apiserver said 503"), "{text}");
 }
+
+#[test]
+fn a_one_line_vip_panel_names_the_holder_first() {
+    let mut a = app("dark", &[], false);
+    let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 40, 10, now()));
+    assert!(text.contains("VIP on slb1") && !text.contains("VIP VIP"), "{text}");
+}
