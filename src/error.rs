@@ -93,6 +93,10 @@ pub fn humanize(message: &str) -> String {
             out.replace_range(at..at + rust.len(), words);
         }
     }
+    // `address = 10.0.0.31`: TOML reads a bare 10.0 as a number and stops at the next dot
+    if out.starts_with("invalid float") || out.starts_with("invalid integer") {
+        out.push_str(": text such as an address goes in quotes, like address = \"10.0.0.31\"");
+    }
     out
 }
 
@@ -227,6 +231,7 @@ mod tests {
             "unknown key `prot`: expected one of `port`, `address`"
         );
         assert_eq!(humanize("expected u16x"), "expected u16x", "only whole type names");
+        assert!(humanize("invalid float, expected nothing").ends_with("goes in quotes, like address = \"10.0.0.31\""));
     }
 
     #[test]
