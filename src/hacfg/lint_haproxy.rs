@@ -39,7 +39,9 @@ pub fn lint_haproxy(conf: &HaproxyConf, subject: &str, opts: &HaproxyLintOptions
             }
         }
     }
-    for b in conf.apiserver_backends(opts.vip_port) {
+    // a configuration haproxy refuses to load takes nothing out, in any time
+    let loads = !conf.invalid.iter().any(|i| i.fatal);
+    for b in conf.apiserver_backends(opts.vip_port).into_iter().filter(|_| loads) {
         let checked: Vec<_> = b.servers.iter().filter(|s| s.check && !s.disabled).collect();
         if let Some(slow) = checked.iter().max_by_key(|s| s.down_after_ms()) {
             let total = slow.down_after_ms() as f64 / 1000.0;

@@ -795,6 +795,8 @@ fn values_out_of_range_are_named_with_their_place_and_what_the_daemon_does() {
     assert!(bad.iter().all(|l| l.level == Level::Critical), "haproxy does not load such a configuration: {bad:#?}");
     assert_eq!(bad[0].message, "inter 0 must be a positive time (2s, 500ms): haproxy refuses the line and does not load the configuration");
     assert_eq!(bad[0].at.as_ref().unwrap().to_string(), "invalid/haproxy.cfg:6");
+    // a configuration haproxy does not load detects nothing: no down-detection time is claimed
+    assert!(!l.iter().any(|l| l.code == "down-detection"), "{l:#?}");
 }
 
 #[test]
