@@ -315,7 +315,7 @@ async fn kubekey_local_proxies_without_a_vip() {
             "{}",
             e.reason
         );
-        assert!(e.reason.contains("stats socket /run/haproxy/admin.sock mode 660 level user"), "{}", e.reason);
+        assert!(e.reason.contains("stats socket /run/haproxy/admin.sock mode 660 level admin"), "{}", e.reason);
         // the configuration was read anyway: the backend, and no complaint about keepalived
         let c = &m.ha_config[w].data.as_ref().expect("the configuration").haproxy;
         assert!(c.is_some(), "{:?}", m.ha_config[w]);
