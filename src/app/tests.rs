@@ -1632,3 +1632,35 @@ fn a_long_dry_run_scrolls_whole_and_the_confirmation_needs_its_counts_on_screen(
     assert!(screen.contains("60 pod(s) to evict") && screen.contains("lines 1-"), "{screen}");
     assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]), "{screen}");
 }
+
+#[test]
+fn help_descriptions_wrap_under_themselves_and_are_never_cut() {
+    let mut app = app_with(false, &[], None);
+    app.on_key(key('?'));
+    // every page of the help at 80 columns, one line at a time
+    let mut seen = String::new();
+    for _ in 0..400 {
+        seen.push_str(&crate::ui::render_text(&mut app, 80, 24, now()));
+        app.on_key(key('j'));
+    }
+    // the dialog's inside: between its double borders
+    let inside: Vec<&str> = seen
+        .lines()
+        .filter_map(|l| {
+            let a = l.find('║')?;
+            let b = l.rfind('║')?;
+            (b > a).then(|| &l[a + '║'.len_utf8()..b])
+        })
+        .collect();
+    assert!(inside.len() > 100, "{seen}");
+    assert!(
+        !inside.iter().any(|l| l.contains('…')),
+        "{}",
+        inside.iter().filter(|l| l.contains('…')).copied().collect::<Vec<_>>().join("\n")
+    );
+    // the longest description is there whole, word by word
+    let longest = app.keymap.bindings.iter().map(|b| b.desc.clone()).max_by_key(|d| d.len()).unwrap();
+    let flat: String = inside.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&longest.split_whitespace().collect::<Vec<_>>().join(" ")), "{longest}");
+}

@@ -235,8 +235,15 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) -> 
     ));
     let cw = crate::app::cmdline::VERBS.iter().map(|(v, u, _)| v.len() + u.len() + 2).max().unwrap_or(0).min(48);
     for (v, usage, desc) in crate::app::cmdline::VERBS {
+        let verb = format!("{v} {usage}");
+        if verb.chars().count() > cw {
+            // a usage wider than the column: the description on the next line, in the column
+            lines.push(Line::styled(format!(":{verb}"), t.style(Role::Key)));
+            lines.push(Line::from(vec![Span::raw(" ".repeat(cw + 1)), Span::styled(format!(" {desc}"), t.style(Role::Text))]));
+            continue;
+        }
         lines.push(Line::from(vec![
-            Span::styled(format!(":{:<cw$}", format!("{v} {usage}")), t.style(Role::Key)),
+            Span::styled(format!(":{verb:<cw$}"), t.style(Role::Key)),
             Span::styled(format!(" {desc}"), t.style(Role::Text)),
         ]));
     }
@@ -246,9 +253,9 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) -> 
             Span::styled(format!(" alias of :{target}"), t.style(Role::Text)),
         ]));
     }
-    // a description longer than the box ends in `…`
+    // a description longer than the box goes on under itself (its key column kept clear), never cut
     let w = usize::from(r.width.saturating_sub(2));
-    let lines: Vec<Line> = lines.into_iter().map(|l| super::wrap::cut(l, w)).collect();
+    let lines: Vec<Line> = lines.into_iter().flat_map(|l| hanging(l, w)).collect();
     let scroll = scroll.min(lines.len().saturating_sub(usize::from(r.height.saturating_sub(2))));
     let p = Paragraph::new(lines).block(dialog_block(app, "Help: every key and command")).scroll((scroll as u16, 0));
     f.render_widget(p, r);
@@ -258,6 +265,31 @@ pub(super) fn draw_help(f: &mut Frame, app: &App, body: Rect, scroll: usize) -> 
 /// Up to `n` keys that trigger `a` in `layer` (`n/esc`), for a dialog's hints; `?` when none is bound.
 pub(super) fn keys(app: &App, layer: Layer, a: Action, n: usize) -> String {
     app.keymap.hints(layer, a, n).unwrap_or_else(|| "?".into())
+}
+
+/// A help line wider than `w`: its last span (the description) wrapped between words, the lines
+/// after the first indented to where it starts; a line whose keys alone fill the width is cut.
+fn hanging(l: Line<'static>, w: usize) -> Vec<Line<'static>> {
+    if l.width() <= w || l.spans.len() < 2 {
+        return vec![super::wrap::cut(l, w)];
+    }
+    let mut spans = l.spans;
+    let desc = spans.pop().expect("two spans or more");
+    let indent: usize = spans.iter().map(|s| s.width()).sum();
+    if indent + 20 > w {
+        spans.push(desc);
+        return vec![super::wrap::cut(Line::from(spans), w)];
+    }
+    let text = desc.content.trim_start().to_string();
+    let lead = if desc.content.starts_with(' ') { " " } else { "" };
+    let mut out = vec![];
+    for (i, part) in wrap_words(&text, w - indent - lead.len()).into_iter().enumerate() {
+        let head = if i == 0 { std::mem::take(&mut spans) } else { vec![Span::raw(" ".repeat(indent))] };
+        let mut line = head;
+        line.push(Span::styled(format!("{lead}{part}"), desc.style));
+        out.push(super::wrap::cut(Line::from(line), w));
+    }
+    out
 }
 
 /// `text` in lines of at most `width` characters, broken between words (a word longer than the width
