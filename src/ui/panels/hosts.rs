@@ -93,19 +93,19 @@ pub(super) fn hosts(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
             let facts = m.hosts.get(name).and_then(|s| s.data.as_ref());
             let kernel = facts.map(|f| short_kernel(&f.kernel).to_string()).unwrap_or_else(|| "-".into());
             let size = h.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-            let mut spans = vec![Span::styled(pad(&h.name, if wide { 11 } else { 9 }), ctx.s(Role::Text))];
-            spans.push(Span::styled(pad(&h.roles.label(), if wide { 9 } else { 8 }), ctx.s(Role::Muted)));
+            let mut spans = vec![Span::styled(col(&h.name, if wide { 11 } else { 9 }), ctx.s(Role::Text))];
+            spans.push(Span::styled(col(&h.roles.label(), if wide { 9 } else { 8 }), ctx.s(Role::Muted)));
             if wide {
-                spans.push(Span::styled(pad(&size, 14), ctx.s(Role::Text)));
+                spans.push(Span::styled(col(&size, 14), ctx.s(Role::Text)));
             }
             spans.push(Span::styled(
-                pad(&kernel, if wide { 9 } else { 8 }),
+                col(&kernel, if wide { 9 } else { 8 }),
                 ctx.s(if kernel.starts_with("3.") { Role::Warn } else { Role::Text }),
             ));
             if level == 2 {
-                spans.push(Span::styled(pad(&facts.map(|f| uptime(f.uptime_secs)).unwrap_or_else(|| "-".into()), 5), ctx.s(Role::Text)));
+                spans.push(Span::styled(col(&facts.map(|f| uptime(f.uptime_secs)).unwrap_or_else(|| "-".into()), 5), ctx.s(Role::Text)));
                 spans
-                    .push(Span::styled(pad(&facts.map(|f| format!("{:.1}", f.load1)).unwrap_or_else(|| "-".into()), 6), ctx.s(Role::Text)));
+                    .push(Span::styled(col(&facts.map(|f| format!("{:.1}", f.load1)).unwrap_or_else(|| "-".into()), 6), ctx.s(Role::Text)));
             }
             // what does not fit is marked as cut, never silently dropped
             let used: usize = spans.iter().map(|s| s.width()).sum();

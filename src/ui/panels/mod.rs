@@ -83,6 +83,17 @@ pub struct Content {
     pub total: usize,
 }
 
+/// A column of `w` characters whose last one stays blank: a value cut to fit (`cp+etc…`) keeps its gap
+/// to the next column instead of running into it (`cp+etcd…-`).
+pub(super) fn col(s: &str, w: usize) -> String {
+    if w < 2 {
+        return pad(s, w);
+    }
+    let mut t = pad(s, w - 1);
+    t.push(' ');
+    t
+}
+
 pub(super) fn pad(s: &str, w: usize) -> String {
     let n = s.chars().count();
     if n >= w {

@@ -51,6 +51,10 @@ mod tests {
         assert_eq!(pad("abc", 5), "abc  ");
         assert_eq!(pad("abcdef", 4), "abc…");
         assert_eq!(pad("abcd", 4), "abcd");
+        // a column keeps its gap whatever the value
+        assert_eq!(super::super::col("cp+etcd+worker", 9), "cp+etcd… ");
+        assert_eq!(super::super::col("lb", 9), "lb       ");
+        assert_eq!(super::super::col("cp+etcd1", 9), "cp+etcd1 ");
     }
 
     #[test]
