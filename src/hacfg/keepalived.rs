@@ -145,6 +145,9 @@ pub struct Tracked {
     /// `weight N` given here: overrides the script's or process's own.
     pub weight: Option<i32>,
     pub reverse: bool,
+    /// Where it is named (the instance's `track_script` line).
+    #[serde(skip)]
+    pub at: Option<Pos>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -421,6 +424,7 @@ fn vip_of(word: &str) -> Vip {
 /// on its own line (the older one-line form).
 fn tracked(node: &Node, bad: &mut Vec<Invalid>) -> Vec<Tracked> {
     let mut out = vec![];
+    let named = |name: &str, weight, reverse, at: Pos| Tracked { name: name.to_string(), weight, reverse, at: Some(at) };
     for c in node.children() {
         let Some(name) = c.arg(0) else { continue };
         let (weight, reverse) = match c.arg(1) {
@@ -429,13 +433,13 @@ fn tracked(node: &Node, bad: &mut Vec<Invalid>) -> Vec<Tracked> {
         };
         if c.arg(1).is_some_and(|w| w != "weight") {
             // several names on one line
-            out.extend(c.words.iter().map(|w| Tracked { name: w.text.clone(), weight: None, reverse: false }));
+            out.extend(c.words.iter().map(|w| named(&w.text, None, false, c.pos())));
         } else {
-            out.push(Tracked { name: name.to_string(), weight, reverse });
+            out.push(named(name, weight, reverse, c.pos()));
         }
     }
     if node.block.is_none() {
-        out.extend(node.words.iter().skip(1).map(|w| Tracked { name: w.text.clone(), weight: None, reverse: false }));
+        out.extend(node.words.iter().skip(1).map(|w| named(&w.text, None, false, node.pos())));
     }
     out
 }

@@ -163,7 +163,7 @@ fn per_host(name: &str, m: &Member, out: &mut Vec<Lint>) {
                 Level::Warn,
                 "undefined-check",
                 host,
-                at,
+                c.at.as_ref().or(at),
                 format!("{name} tracks `{}`, which is not defined: keepalived ignores it", c.name),
             ));
             continue;

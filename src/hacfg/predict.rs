@@ -121,7 +121,7 @@ pub fn checks_of(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<Check> {
             reaction_s: s.map(|s| s.reaction_s()).unwrap_or(1.0),
             interval_fall: s.map(|s| (s.interval, s.fall)),
             defined: s.is_some(),
-            at: s.map(|s| s.at.clone()),
+            at: s.map(|s| s.at.clone()).or_else(|| t.at.clone()),
             via_haproxy: false,
         });
     }
@@ -135,7 +135,7 @@ pub fn checks_of(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<Check> {
             reaction_s: p.and_then(|p| p.delay).unwrap_or(0.0),
             interval_fall: None,
             defined: p.is_some(),
-            at: p.map(|p| p.at.clone()),
+            at: p.map(|p| p.at.clone()).or_else(|| t.at.clone()),
             via_haproxy: false,
         });
     }
@@ -150,7 +150,7 @@ pub fn checks_of(conf: &KeepalivedConf, inst: &VrrpInstance) -> Vec<Check> {
             reaction_s: 0.0,
             interval_fall: None,
             defined: f.is_some(),
-            at: f.map(|f| f.at.clone()),
+            at: f.map(|f| f.at.clone()).or_else(|| t.at.clone()),
             via_haproxy: false,
         });
     }

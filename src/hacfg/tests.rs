@@ -485,6 +485,10 @@ fn each_lint_code_on_one_flawed_input() {
     assert_eq!(w.level, Level::Critical);
     see(l, "weight-too-small");
     see(lint_keepalived(&[peer("m1", "vrrp_instance VI_1 {\n}\n", "")]), "no-local-check");
+    let l = lint_keepalived(&[peer("m1", "vrrp_instance VI_1 {\n track_script {\n  chk_ok\n  chk_gone\n }\n}\n", "")]);
+    let gone = l.iter().find(|l| l.code == "undefined-check" && l.message.contains("chk_gone")).unwrap_or_else(|| panic!("{l:#?}"));
+    assert_eq!(gone.at.as_ref().map(|p| p.line), Some(4), "where it is named, not the instance: {gone:?}");
+    see(l, "undefined-check");
     see(lint_keepalived(&[peer("m1", "vrrp_instance VI_1 {\n track_script { chk_gone }\n}\n", "")]), "undefined-check");
     let mut p = peer("m1", &inst(100, ""), "");
     p.commands = Some(["curl".to_string(), "pidof".to_string()].into());
