@@ -377,8 +377,10 @@ pub async fn watch_stats(w: Watch, socket: String) {
             Seen::Running
         }
         StatsLine::Lost(why) => {
-            // the script ends now, and is started again to find the socket anew; this is why
+            // the script ends now, and is started again to find the socket anew; this is why. The
+            // session ending is itself news (haproxy died, or was restarted): haproxy is looked at now
             w.states.set(&w.name, HAPROXY_STATS, WatchState::Failed(why));
+            w.pokes.send(HAPROXY, &w.name, NO_EVENT);
             Seen::Ended
         }
         StatsLine::Changed => {
