@@ -643,7 +643,7 @@ fn without_a_plan_a_kubeconfig_opens_its_cluster_even_when_it_does_not_answer() 
     assert!(!screen.contains("DEMO"), "{screen}");
     // a panel whose source failed before its first answer is unknown, with why, not waiting for data
     assert!(!screen.contains("no data yet"), "{screen}");
-    assert!(screen.contains("│unknown: Connection refused") && screen.contains("│Ceph unknown: the API does not answer"), "{screen}");
+    assert!(screen.contains("│unknown: Connection refused") && screen.contains("│Ceph unknown: Connection refused"), "{screen}");
     assert!(!screen.contains("no CephCluster seen") && !screen.contains("waiting for the served"), "{screen}");
     // a --context that is not there is refused, not guessed
     let out = with_kubeconfig(CLOSED_KUBECONFIG, &["status", "--context", "prod"]);

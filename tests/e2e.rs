@@ -30,8 +30,11 @@ fn demo_session_focus_zoom_filter_help_fault_quit() {
     t.wait("filter cleared", 5, |s| s.contains("slb2       lb"));
 
     t.keys(&["?"]);
-    let s = t.wait("help", 5, |s| s.contains("Help: every key") && s.contains("vip_failover"));
+    let s = t.wait("help", 5, |s| s.contains("Help: every key") && s.contains("cycle_theme"));
     assert!(s.contains("Move focus to the next panel"), "{s}");
+    // the operations further down: the help scrolls to them
+    t.keys(&["G"]);
+    t.wait("help's end", 5, |s| s.contains("Help: every key") && s.contains(":quit"));
     t.keys(&["Escape"]);
     t.wait("help closed", 5, |s| !s.contains("Help: every key"));
 

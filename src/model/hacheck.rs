@@ -100,6 +100,16 @@ pub fn haproxy_dead(m: &Model, host: &str, now: DateTime<Utc>) -> bool {
     s.freshness(now).is_fresh() && s.data.as_ref().is_some_and(|v| !v.is_empty() && v.iter().all(|b| !b.status.is_serving()))
 }
 
+/// What the VIP's probe failing says: that it does not answer; or, for a plan's VIP no client can
+/// reach (0.0.0.0, loopback...), which is not probed, that the plan's VIP is unusable.
+pub(super) fn vip_probe_finding(m: &Model) -> Option<String> {
+    let e = m.vip_probe.error.as_ref()?;
+    Some(match e.reason.strip_prefix("not probed: ") {
+        Some(why) => format!("VIP unusable: {why}"),
+        None => format!("VIP does not answer: {}", e.reason),
+    })
+}
+
 /// A prediction kockpit made, and when: the timeline checks it against what happens.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Made {

@@ -318,12 +318,7 @@ pub fn assess(m: &Model, now: DateTime<Utc>) -> Assessment {
         if matches!(&verdict, VipVerdict::Held { unseen, .. } if unseen.is_empty()) && backups_ok == 0 && m.vrrp.len() > 1 {
             a.add(Severity::Warn, PanelId::Vip, "vip", "no healthy BACKUP: a failover has nowhere to go");
         }
-        if let Some(e) = &m.vip_probe.error {
-            // a plan's VIP no client can reach (0.0.0.0, loopback...) is not probed: it is the plan that is wrong
-            let text = match e.reason.strip_prefix("not probed: ") {
-                Some(why) => format!("VIP unusable: {why}"),
-                None => format!("VIP does not answer: {}", e.reason),
-            };
+        if let Some(text) = super::hacheck::vip_probe_finding(m) {
             a.add(Severity::Critical, PanelId::Vip, "vip", text);
         }
     }

@@ -59,7 +59,7 @@ pub(super) fn content(ctx: &Ctx, p: PanelId, filter: &str, selected: usize, heig
         PanelId::Ceph if ctx.model.ceph_shown().is_none() => {
             // no CephCluster is only seen through an API that answers
             let summary = match (&m.nodes.data, &m.nodes.error) {
-                (None, Some(e)) => Line::styled(format!("Ceph unknown: the API does not answer: {}", e.reason), ctx.s(Role::Unknown)),
+                (None, Some(e)) => Line::styled(format!("Ceph unknown: {}", e.reason), ctx.s(Role::Unknown)),
                 (None, None) => Line::styled("waiting for the API", ctx.s(Role::Muted)),
                 (Some(_), _) => Line::styled("no CephCluster seen", ctx.s(Role::Unknown)),
             };
