@@ -1596,8 +1596,9 @@ fn help_opens_over_a_confirmation_and_goes_back_to_it() {
     assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]));
 }
 
-#[test]
-fn a_long_dry_run_scrolls_whole_and_the_confirmation_needs_its_counts_on_screen() {
+/// The demo's app with worker2's drain planned (the confirmation checks what was on screen) and its
+/// dry run answered with 60 pods to evict.
+fn drain_of_sixty_pods() -> App {
     let mut app = app_with(false, &[], None);
     app.confirm_only_seen = true;
     app.view.focus = PanelId::Nodes;
@@ -1607,6 +1608,12 @@ fn a_long_dry_run_scrolls_whole_and_the_confirmation_needs_its_counts_on_screen(
     let mut lines = vec!["worker2: 60 pod(s) to evict, 0 blocked, 0 skipped".to_string()];
     lines.extend((0..60).map(|i| format!("evict    web/pod-{i:02}")));
     app.on_backend(BackendEvent::DryRun { id: *id, result: Ok(crate::ops::DryRun { lines, refused: vec![], moves: 60, skipped: 0 }) });
+    app
+}
+
+#[test]
+fn a_long_dry_run_scrolls_whole_and_the_confirmation_needs_its_counts_on_screen() {
+    let mut app = drain_of_sixty_pods();
     let screen = crate::ui::render_text(&mut app, 80, 24, now());
     assert!(screen.contains("lines 1-") && screen.contains("60 pod line(s) follow"), "{screen}");
     assert!(!screen.contains("more line(s)"), "nothing is cut away: {screen}");
@@ -1619,15 +1626,7 @@ fn a_long_dry_run_scrolls_whole_and_the_confirmation_needs_its_counts_on_screen(
     assert!(end.contains("web/pod-59") && end.contains(" of "), "{end}");
     assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]));
     // the same plan at 120x60: the counts are on the first screen, the pods scroll, y goes at once
-    let mut app = app_with(false, &[], None);
-    app.confirm_only_seen = true;
-    app.view.focus = PanelId::Nodes;
-    app.view.selected.insert(PanelId::Nodes, 4);
-    let cmds = app.on_key(key('d'));
-    let [Command::DryRun { id, .. }] = cmds.as_slice() else { panic!("{cmds:?}") };
-    let mut lines = vec!["worker2: 60 pod(s) to evict, 0 blocked, 0 skipped".to_string()];
-    lines.extend((0..60).map(|i| format!("evict    web/pod-{i:02}")));
-    app.on_backend(BackendEvent::DryRun { id: *id, result: Ok(crate::ops::DryRun { lines, refused: vec![], moves: 60, skipped: 0 }) });
+    let mut app = drain_of_sixty_pods();
     let screen = crate::ui::render_text(&mut app, 120, 60, now());
     assert!(screen.contains("60 pod(s) to evict") && screen.contains("lines 1-"), "{screen}");
     assert!(matches!(recorded(app.on_key(key('y'))).as_slice(), [Command::Execute { .. }]), "{screen}");
