@@ -44,7 +44,7 @@ impl std::error::Error for OutputError {}
 /// drives the reader's terminal); an error becomes an [`OutputError`] (never a panic).
 fn write_out(args: std::fmt::Arguments) -> Result<()> {
     use std::io::Write;
-    let text = args.as_str().map_or_else(|| std::fmt::format(args), str::to_owned);
+    let text = std::fmt::format(args);
     let mut o = std::io::stdout().lock();
     o.write_all(crate::text::printable(&text).as_bytes()).and_then(|_| o.flush()).map_err(|e| color_eyre::Report::new(OutputError(e)))
 }

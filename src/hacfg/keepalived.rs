@@ -208,9 +208,7 @@ impl VrrpInstance {
             None => "no auth".to_string(),
         }
     }
-}
 
-impl VrrpInstance {
     fn new(name: String, at: Pos) -> Self {
         Self {
             name,

@@ -507,10 +507,11 @@ pub fn predict_instance(peers: &[Peer], instance: &str, holder: Option<&str>, ev
                     let weight_word = if weights.len() == 1 { "weight" } else { "weights" };
                     match best(&preempting) {
                         Some(w) => {
-                            let delay = ms.iter().find(|m| m.host == w.0).and_then(|m| m.inst.delay()).unwrap_or(0.0);
+                            let winner = ms.iter().find(|m| m.host == w.0);
+                            let delay = winner.and_then(|m| m.inst.delay()).unwrap_or(0.0);
                             // keepalived discards the lowered master's adverts and preempts when its
                             // master-down timer ends: 3 adverts + skew after the last one it took
-                            let adv = ms.iter().find(|m| m.host == w.0).map(|m| m.inst.advert_int).unwrap_or(1.0);
+                            let adv = winner.map(|m| m.inst.advert_int).unwrap_or(1.0);
                             let skew = (256.0 - w.1 as f64) / 256.0 * adv;
                             p.within_s = reaction + 3.0 * adv + skew + delay;
                             p.holder_after = Some(w.0.to_string());

@@ -95,11 +95,16 @@ pub(super) fn parse_ip(text: &str, what: &str) -> Result<IpAddr, String> {
     text.trim().parse().map_err(|_| format!("invalid {what} {text:?}: expected an IPv4 or IPv6 address like \"10.0.0.11\""))
 }
 
+/// A character that makes a name read as another: control, invisible (zero-width) or bidirectional.
+fn misleading(c: char) -> bool {
+    c.is_control() || is_bidi_control(c) || matches!(c, '\u{200b}'..='\u{200d}' | '\u{feff}')
+}
+
 /// Checks a host name: not empty, no whitespace, no control or bidirectional-override characters.
 pub(super) fn check_host_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         Err("empty host name: expected a name like \"master1\"".to_owned())
-    } else if name.chars().any(|c| c.is_control() || is_bidi_control(c) || matches!(c, '\u{200b}'..='\u{200d}' | '\u{feff}')) {
+    } else if name.chars().any(misleading) {
         Err(format!(
             "invalid host name {:?}: it holds control, invisible or bidirectional-override characters, which make a name read as another",
             name.escape_default().to_string()
@@ -114,7 +119,7 @@ pub(super) fn check_host_name(name: &str) -> Result<(), String> {
 /// Checks the cluster's name, which heads every screen and report: no control, invisible or
 /// bidirectional-override characters (spaces are fine).
 pub(super) fn check_cluster_name(name: &str) -> Result<(), String> {
-    if name.chars().any(|c| c.is_control() || is_bidi_control(c) || matches!(c, '\u{200b}'..='\u{200d}' | '\u{feff}')) {
+    if name.chars().any(misleading) {
         Err(format!("invalid cluster name \"{}\": it holds control, invisible or bidirectional-override characters", shown(name)))
     } else if name.chars().count() > 253 {
         Err(format!("the cluster name is {} characters long: at most 253", name.chars().count()))

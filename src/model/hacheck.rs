@@ -104,7 +104,7 @@ pub fn haproxy_dead(m: &Model, host: &str, now: DateTime<Utc>) -> bool {
 /// reach (0.0.0.0, loopback...), which is not probed, that the plan's VIP is unusable.
 pub(super) fn vip_probe_finding(m: &Model) -> Option<String> {
     let e = m.vip_probe.error.as_ref()?;
-    Some(match e.reason.strip_prefix("not probed: ") {
+    Some(match e.reason.strip_prefix(super::notes::NOT_PROBED) {
         Some(why) => format!("VIP unusable: {why}"),
         None => format!("VIP does not answer: {}", e.reason),
     })

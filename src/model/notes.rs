@@ -21,6 +21,9 @@ pub const KEEPALIVED_PROCESSES: &str = "keepalived processes changed";
 pub const HAPROXY_PROCESSES: &str = "haproxy processes changed";
 pub const SERVICE_EVENT: &str = "service event";
 
+/// How the VIP probe's failure begins when it did not probe at all (a plan's VIP no client can reach).
+pub const NOT_PROBED: &str = "not probed: ";
+
 /// Which part's stream gives each event: a look answering one shows that part streams.
 const EVENTS: &[(&str, &[&str])] = &[
     (ADDRESS_EVENTS, &[ADDRESS_EVENT, TRACKED_FILE_EVENT, NOTIFY_EVENT, LINK_EVENT]),

@@ -207,7 +207,7 @@ pub fn vrrp_found(text: &str, vip: Option<IpAddr>, json_path: &str, state_file: 
 /// answer would say nothing of the cluster.
 pub async fn probe_plan_vip(addr: SocketAddr, timeout: Duration) -> Result<VipProbe, String> {
     match crate::inventory::unusable_vip(addr.ip()) {
-        Some(why) => Err(format!("not probed: the plan's VIP {} {why}: no client reaches a VIP there", addr.ip())),
+        Some(why) => Err(format!("{}the plan's VIP {} {why}: no client reaches a VIP there", crate::model::notes::NOT_PROBED, addr.ip())),
         None => probe_vip_tcp(addr, timeout).await,
     }
 }
