@@ -375,4 +375,8 @@ fn a_one_line_vip_panel_names_the_holder_first() {
     let mut a = app("dark", &[], false);
     let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 40, 10, now()));
     assert!(text.contains("VIP on slb1") && !text.contains("VIP VIP"), "{text}");
+    // every verdict, not only a held VIP: an unseen owner is "VIP! FAILED holder UNKNOWN", not "VIP VIP holder"
+    let mut a = app("dark", &[Fault::CutSshToOwner], false);
+    let text = kockpit::ui::buffer_to_text(&kockpit::ui::render_buffer(&mut a, 40, 10, now()));
+    assert!(text.contains("holder") && !text.contains("VIP VIP") && !text.contains("FAILED VIP"), "{text}");
 }

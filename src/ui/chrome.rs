@@ -279,6 +279,7 @@ pub(super) fn draw_panel(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: Dat
         width: inner.width,
         tz: app.tz,
         zoomed,
+        one_line: false,
         sort: app.view.sort_of(p),
         focused,
     };
@@ -377,6 +378,7 @@ fn draw_panel_line(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: DateTime<
         width: r.width,
         tz: app.tz,
         zoomed: false,
+        one_line: true,
         sort: app.view.sort_of(p),
         focused: false,
     };
@@ -386,20 +388,7 @@ fn draw_panel_line(f: &mut Frame, app: &App, p: PanelId, r: Rect, now: DateTime<
     if freshness_span_full(app, p, now).content.contains("FAILED") {
         spans.push(Span::styled("FAILED ", t.style(Role::Critical)));
     }
-    let mut summary = c.summary.spans;
-    // the line is named "VIP" already, and the holder matters more than the address a narrow line
-    // would cut it for: "VIP on slb1", not "VIP VIP 10.0.0.100:6443 on…"
-    if p == PanelId::Vip
-        && let Some(first) = summary.first_mut()
-    {
-        let vip = app.model.plan.vip.as_ref().map(|v| format!("VIP {}:{}", v.address, v.port)).unwrap_or_default();
-        let rest =
-            first.content.strip_prefix(vip.as_str()).or_else(|| first.content.strip_prefix("VIP")).map(|r| r.trim_start().to_string());
-        if let Some(rest) = rest {
-            first.content = rest.into();
-        }
-    }
-    spans.extend(summary);
+    spans.extend(c.summary.spans);
     // a blank column between two panels side by side
     let width = r.width.saturating_sub(1).max(1);
     let lines = super::wrap::wrap(Line::from(spans), usize::from(width), usize::from(r.height));

@@ -103,6 +103,7 @@ fn wants(app: &App, width: u16, now: DateTime<Utc>) -> Wants {
                     width: width / 3,
                     tz: app.tz,
                     zoomed: false,
+                    one_line: false,
                     sort: app.view.sort_of(p),
                     focused: false,
                 };

@@ -31,6 +31,9 @@ pub struct Ctx<'a> {
     pub tz: chrono::FixedOffset,
     /// The panel fills the screen (`z`): room for what it only shows then (the HA configuration).
     pub zoomed: bool,
+    /// The panel is one line under its name (a screen too low for borders): its summary leaves out
+    /// what the name says.
+    pub one_line: bool,
     /// The order the panel's rows are in ([`crate::model::rows::sort_orders`]; 0: its own).
     pub sort: usize,
     /// The panel has the focus (its selection is shown).

@@ -17,15 +17,16 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
         let names: Vec<&str> = unseen.iter().map(|u| u.lb.as_str()).collect();
         format!("{} not seen", names.join(", "))
     };
+    // "VIP 10.0.0.100:6443 on slb1"; on one line under the name "VIP", the holder first: "on slb1"
+    let named = |rest: &str| if ctx.one_line { rest.trim_start_matches([':', ' ']).to_string() } else { format!("VIP {vip}{rest}") };
     let summary = match m.plan.topology.load_balancer {
         LbTopology::LocalProxy => Line::styled("local proxy on every node: no VIP", ctx.s(Role::Muted)),
         _ => match &verdict {
-            VipVerdict::Waiting => Line::styled(format!("VIP {vip}: waiting for keepalived"), ctx.s(Role::Muted)),
-            VipVerdict::NoVip => Line::styled(format!("VIP {vip}: no host runs keepalived in this topology"), ctx.s(Role::Muted)),
-            VipVerdict::NotHeld => Line::styled(format!("VIP {vip} NOT HELD by any LB"), ctx.s(Role::Critical)),
+            VipVerdict::Waiting => Line::styled(named(": waiting for keepalived"), ctx.s(Role::Muted)),
+            VipVerdict::NoVip => Line::styled(named(": no host runs keepalived in this topology"), ctx.s(Role::Muted)),
+            VipVerdict::NotHeld => Line::styled(named(" NOT HELD by any LB"), ctx.s(Role::Critical)),
             VipVerdict::Held { holder, unseen } => {
-                let mut spans =
-                    vec![Span::styled(format!("VIP {vip} on "), ctx.s(Role::Text)), Span::styled(holder.clone(), ctx.s(Role::Accent))];
+                let mut spans = vec![Span::styled(named(" on "), ctx.s(Role::Text)), Span::styled(holder.clone(), ctx.s(Role::Accent))];
                 if !unseen.is_empty() {
                     let age = m.vrrp.get(holder).and_then(|s| s.updated).map(|t| fmt_age_ms((ctx.now - t).num_milliseconds()));
                     let seen = age.map(|a| format!("seen {a} ago; ")).unwrap_or_default();
@@ -34,7 +35,7 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
                 Line::from(spans)
             }
             VipVerdict::HandingOver { to, from, .. } => Line::from(vec![
-                Span::styled(format!("VIP {vip} on "), ctx.s(Role::Text)),
+                Span::styled(named(" on "), ctx.s(Role::Text)),
                 Span::styled(to.clone(), ctx.s(Role::Accent)),
                 Span::styled(format!(" (handing over: {} still lets it go)", from.join(", ")), ctx.s(Role::Muted)),
             ]),
@@ -47,7 +48,8 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
             },
             VipVerdict::Unknown { unseen } => {
                 // the facts first: a narrow panel cuts the end
-                Line::styled(format!("VIP holder UNKNOWN: {} ({vip})", unseen_note(unseen)), ctx.s(Role::Unknown))
+                let text = format!("holder UNKNOWN: {}", unseen_note(unseen));
+                Line::styled(if ctx.one_line { text } else { format!("VIP {text} ({vip})") }, ctx.s(Role::Unknown))
             }
         },
     };
