@@ -23,10 +23,14 @@ fn main() {
             let text = if out.is_terminal() { e.render().ansi().to_string() } else { e.render().to_string() };
             let code = match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
                 Ok(()) => 0,
-                Err(io) if io.kind() == std::io::ErrorKind::BrokenPipe => kockpit::cli::EXIT_PIPE,
                 Err(io) => {
-                    eprintln!("kockpit: cannot write the output: {io}");
-                    kockpit::cli::EXIT_OUTPUT
+                    // the code and the word of any other output that cannot be written
+                    let e = color_eyre::Report::new(kockpit::cli::OutputError(io));
+                    let code = kockpit::cli::exit_code_of(&e);
+                    if code != kockpit::cli::EXIT_PIPE {
+                        eprintln!("kockpit: {e}");
+                    }
+                    code
                 }
             };
             std::process::exit(code);
