@@ -280,16 +280,16 @@ fn hanging(l: Line<'static>, w: usize) -> Vec<Line<'static>> {
         spans.push(desc);
         return vec![super::wrap::cut(Line::from(spans), w)];
     }
-    let text = desc.content.trim_start().to_string();
-    let lead = if desc.content.starts_with(' ') { " " } else { "" };
-    let mut out = vec![];
-    for (i, part) in wrap_words(&text, w - indent - lead.len()).into_iter().enumerate() {
-        let head = if i == 0 { std::mem::take(&mut spans) } else { vec![Span::raw(" ".repeat(indent))] };
-        let mut line = head;
-        line.push(Span::styled(format!("{lead}{part}"), desc.style));
-        out.push(super::wrap::cut(Line::from(line), w));
-    }
-    out
+    // the panels' wrap (display width, the description's style), under the key columns
+    super::wrap::wrap(Line::from(vec![desc]), w - indent, usize::MAX)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut line = if i == 0 { std::mem::take(&mut spans) } else { vec![Span::raw(" ".repeat(indent))] };
+            line.extend(part.spans);
+            Line::from(line)
+        })
+        .collect()
 }
 
 /// `text` in lines of at most `width` characters, broken between words (a word longer than the width
