@@ -395,7 +395,7 @@ fn nospace_alarm_is_shown_then_recovered_by_compaction_defrag_and_disarm() {
     rt().block_on(async {
         let mut fed = Fed::new(&lab, EtcdProbe::new(lab.settings(), None, None));
         let (v, _) = fed.until(Duration::from_secs(10), "a leader", |v| v.leader().is_some() && v.healthy() == 3).await;
-        // a follower gets a 2 MiB quota (the lab's KOCKPIT_LAB_ETCD_QUOTA on `start`)
+        // a follower gets a small quota (the lab's KOCKPIT_LAB_ETCD_QUOTA on `start`)
         let member = v.members.iter().find(|m| !m.is_leader).map(|m| m.name.clone()).unwrap_or_else(|| "m1".into());
         let _restore = Restore {
             lab: &lab,
@@ -413,20 +413,30 @@ fn nospace_alarm_is_shown_then_recovered_by_compaction_defrag_and_disarm() {
                 }
             })],
         };
+        // The quota is 2 MiB above the largest DB file now: what the lab's etcd already holds grows
+        // over a run (leases, the other tests' keys), and a fixed quota close to it would raise NOSPACE
+        // again right after the recovery, which only shrinks the file back to what it held before.
+        let quota = largest_db_file(&lab) + 2 * 1024 * 1024;
+        eprintln!("{member} gets --quota-backend-bytes {quota}");
         lab.ha_ok(&["stop", &member, "etcd"]);
-        harness::run_env(&lab.script, &["start", &member, "etcd"], &[("KOCKPIT_LAB_ETCD_QUOTA", "2097152")], Duration::from_secs(60))
-            .unwrap();
+        harness::run_env(
+            &lab.script,
+            &["start", &member, "etcd"],
+            &[("KOCKPIT_LAB_ETCD_QUOTA", quota.to_string().as_str())],
+            Duration::from_secs(60),
+        )
+        .unwrap();
         lab.wait_all_members(Duration::from_secs(30));
         for i in 0..3 {
             lab.etcdctl(&["put", &format!("/kockpit-test/nudge-{i}"), "n"]).expect("nudge keys");
         }
-        // write 300 KB values until etcd refuses
+        // write 300 KB values until etcd refuses (the file's free pages are taken first)
         let value = "k".repeat(300_000);
         let tmp = tempfile::NamedTempFile::new().unwrap();
         let file = tmp.path();
         std::fs::write(file, &value).unwrap();
         let mut refused = false;
-        for i in 0..40 {
+        for i in 0..quota / 300_000 + 10 {
             let cmd = format!("etcdctl --dial-timeout=2s --command-timeout=5s put /kockpit-test/nospace-{i} < {}", file.display());
             let out = StdCommand::new("sh").arg("-c").arg(&cmd).envs(lab.env.iter()).output().unwrap();
             if !out.status.success() {
@@ -437,7 +447,7 @@ fn nospace_alarm_is_shown_then_recovered_by_compaction_defrag_and_disarm() {
             }
         }
         drop(tmp);
-        assert!(refused, "etcd never ran out of its 2 MiB quota");
+        assert!(refused, "etcd never ran out of its quota of {quota} bytes");
         let (v, took) = fed.until(Duration::from_secs(10), "the NOSPACE alarm", |v| v.alarms.iter().any(|a| a.alarm == "NOSPACE")).await;
         eprintln!("NOSPACE on {member} shown after {:.2}s", took.as_secs_f64());
         assert!(v.alarms.iter().any(|a| a.alarm == "NOSPACE" && a.member == member), "{:?}", v.alarms);
@@ -498,6 +508,15 @@ fn op_events(rx: &mut tokio::sync::mpsc::Receiver<kockpit::backend::BackendEvent
 }
 
 /// The leader's member id as etcdctl asking `endpoint` reports it (independent of kockpit's reading).
+/// The largest DB file (`dbSize`, the size etcd's quota is checked against) of the members.
+fn largest_db_file(lab: &Lab) -> u64 {
+    let out = lab.etcdctl(&["endpoint", "status", "-w", "json"]).expect("etcdctl endpoint status");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("endpoint status: {e}: {out}"));
+    let sizes: Vec<u64> = v.as_array().into_iter().flatten().filter_map(|e| e["Status"]["dbSize"].as_u64()).collect();
+    assert_eq!(sizes.len(), 3, "a dbSize for each member: {out}");
+    sizes.into_iter().max().unwrap_or(0)
+}
+
 fn etcdctl_leader(lab: &Lab, endpoint: &str) -> String {
     let mut envs: Vec<(&str, String)> =
         ["ETCDCTL_API", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"].iter().map(|k| (*k, lab.var(k))).collect();

@@ -203,6 +203,10 @@ async fn defrag_all(
 
 /// Disarm etcd's NOSPACE alarms (etcd's Alarm DEACTIVATE, one per alarmed member), judged on a
 /// fresh read with the planner's checks first, then verified on another. Returns whether verified.
+/// How often, and how far apart, a disarm looks for the alarm to be gone from every member (3 s).
+const DISARM_VERIFY_LOOKS: u32 = 10;
+const DISARM_VERIFY_PAUSE: Duration = Duration::from_millis(300);
+
 pub async fn disarm(
     settings: EtcdSettings,
     remote: Option<Remote>,
@@ -243,8 +247,19 @@ async fn disarm_all(
             Err(e) => return Err(format!("{name}: the disarm request failed ({e}): check the etcd panel's alarms")),
         }
     }
-    let after = probe.poll().await.map_err(|e| format!("disarmed, not verified: {e}"))?;
-    let left: Vec<String> = after.alarms.iter().map(|a| format!("{} on {}", a.alarm, a.member)).collect();
+    // Each member drops the alarm from its status when it applies the disarm, a moment after the
+    // leader: look again for a while before saying it is still raised.
+    let mut left = Vec::new();
+    for attempt in 0..DISARM_VERIFY_LOOKS {
+        if attempt > 0 {
+            tokio::time::sleep(DISARM_VERIFY_PAUSE).await;
+        }
+        let after = probe.poll().await.map_err(|e| format!("disarmed, not verified: {e}"))?;
+        left = after.alarms.iter().map(|a| format!("{} on {}", a.alarm, a.member)).collect();
+        if left.is_empty() {
+            break;
+        }
+    }
     if left.is_empty() {
         Ok(format!(
             "NOSPACE disarmed on {}, verified: no alarm is raised",
