@@ -209,8 +209,9 @@ async fn keepalived_stopped_on_owner_vip_moves_and_comes_back() {
     eprintln!("failover seen after {took:?}");
     assert_eq!(vrrp_state(&live.model, "lb2"), Some(VrrpState::Master));
     // SIGTERM releases the VIP at once and the peer takes it ~0.5 s later: the timeline says so
-    // ("VIP lost" then "moved lb1 -> lb2 (on no host for 480 ms)", the gap said when the two looks
-    // were apart) or, both sampled after the takeover, the move alone: from lb1 either way
+    // ("moved lb1 -> lb2 (on no host for 480 ms)", the gap said when the two looks were apart,
+    // "VIP lost" before it only when a later look still found it on no host) or, both sampled
+    // after the takeover, the move alone: from lb1 either way
     assert!(timeline_has(&live.model, "VIP moved lb1 -> lb2"), "{}", describe(&live.model));
     assert!(!timeline_has(&live.model, "SPLIT BRAIN"), "no false split brain around a failover: {}", describe(&live.model));
     assert!(timeline_has(&live.model, "keepalived lb1 MASTER -> STOPPED"), "{}", describe(&live.model));

@@ -405,6 +405,17 @@ impl Model {
     /// probe changes nothing). Inside a planned window a two-holder or no-holder moment is held back
     /// and reported with its duration when it ends, or as an alarm once it outlasts the brief limit.
     fn vip_transition(&mut self, at: DateTime<Utc>, before: &[String], after: &[String]) {
+        // a loss not said yet: a later look that still finds the VIP on no host says it (stamped
+        // when it was lost); a holder found since makes it a move, said below with its gap
+        if let Some(e) = self.vip_loss_unsaid.take()
+            && after.is_empty()
+        {
+            if at > e.at {
+                self.record(e);
+            } else {
+                self.vip_loss_unsaid = Some(e);
+            }
+        }
         // an LB whose probe fails counts with its last value, but two holders need two that are seen
         let unseen: Vec<String> = after.iter().filter(|h| self.vrrp.get(*h).is_some_and(|s| s.error.is_some())).cloned().collect();
         if after.len() > 1 && after.len() - unseen.len() <= 1 {
@@ -475,13 +486,15 @@ impl Model {
                     };
                     if after.is_empty() && !before.is_empty() {
                         self.vip_lost = Some((at, before.to_vec()));
+                        self.vip_loss_unsaid = Some(e);
+                    } else {
+                        if let [to] = after
+                            && let Some(note) = self.settle_prediction(at, to)
+                        {
+                            e.text = format!("{} ({note})", e.text);
+                        }
+                        self.record(e)
                     }
-                    if let [to] = after
-                        && let Some(note) = self.settle_prediction(at, to)
-                    {
-                        e.text = format!("{} ({note})", e.text);
-                    }
-                    self.record(e)
                 }
             }
         }

@@ -292,6 +292,10 @@ pub struct Model {
     /// next is said to take it from them, with the gap.
     #[serde(skip)]
     pub vip_lost: Option<(DateTime<Utc>, Vec<String>)>,
+    /// The `VIP lost` event, said once a look stamped after it still finds the VIP on no host: two
+    /// LBs' looks stamped at one instant, one letting it go and the other holding it, are a move.
+    #[serde(skip)]
+    pub vip_loss_unsaid: Option<Event>,
     /// The probes whose streams failed, as the timeline named them (`haproxy lb1`), with the part that
     /// failed (`haproxy stats socket`, `ssh` for all): said once when
     /// they fail and once when they stream again.
@@ -340,6 +344,7 @@ impl Model {
             planned: Vec::new(),
             vip_window: None,
             vip_lost: None,
+            vip_loss_unsaid: None,
             streams_failed: BTreeMap::new(),
             revision: 0,
         }

@@ -76,7 +76,8 @@ fn vip_move_and_split_brain_reach_the_timeline_and_health() {
     m.apply(vrrp("slb2", VrrpState::Master, true, 2));
     let texts: Vec<_> = m.timeline.iter().map(|e| e.text.clone()).collect();
     assert!(texts.contains(&"keepalived slb1 MASTER -> STOPPED".to_string()), "{texts:?}");
-    assert!(texts.iter().any(|t| t.starts_with("VIP lost")), "{texts:?}");
+    // slb1's look and slb2's, stamped at one instant: a move, never a moment on no host
+    assert!(!texts.iter().any(|t| t.starts_with("VIP lost")), "{texts:?}");
     assert!(texts.contains(&"VIP moved slb1 -> slb2".to_string()), "{texts:?}");
 
     m.apply(vrrp("slb1", VrrpState::Master, true, 4));
@@ -539,7 +540,45 @@ fn a_planned_failover_and_its_restore_are_planned_and_a_brief_two_holder_window_
     m.apply(vrrp_ms("slb2", VrrpState::Master, true, 200_000));
     let vip: Vec<(Severity, &str)> =
         m.timeline.newest().filter(|e| e.text.starts_with("VIP")).take(2).map(|e| (e.severity, e.text.as_str())).collect();
-    assert_eq!(vip, [(Severity::Warn, "VIP moved slb1 -> slb2"), (Severity::Critical, "VIP lost: was on slb1, now on no host")]);
+    assert_eq!(vip, [(Severity::Warn, "VIP moved slb1 -> slb2"), (Severity::Info, "VIP moved slb2 -> slb1 (restore, planned)")]);
+}
+
+#[test]
+fn a_loss_is_said_when_a_later_look_still_finds_the_vip_on_no_host_and_a_gap_with_the_move() {
+    let vip_events = |m: &Model| -> Vec<(Severity, String, i64)> {
+        m.timeline.iter().filter(|e| e.text.starts_with("VIP")).map(|e| (e.severity, e.text.clone(), e.at.timestamp_millis())).collect()
+    };
+    let at_rest = || {
+        let mut m = model();
+        m.apply(vrrp_ms("slb1", VrrpState::Master, true, 0));
+        m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 0));
+        rest_seen(&mut m, 0);
+        m
+    };
+    // slb1 lets go at 10 s, slb2 is seen holding 480 ms later: a move with its gap, no loss
+    let mut m = at_rest();
+    m.apply(vrrp_ms("slb1", VrrpState::Backup, false, 10_000));
+    assert!(vip_events(&m).is_empty(), "not said before a later look: {:?}", vip_events(&m));
+    m.apply(vrrp_ms("slb2", VrrpState::Master, true, 10_480));
+    assert_eq!(
+        vip_events(&m),
+        [(Severity::Warn, "VIP moved slb1 -> slb2 (on no host for 480 ms)".into(), at_ms(10_480).timestamp_millis())]
+    );
+
+    // a later look that still finds it on no host: the loss is said, stamped when it was lost,
+    // and the take that ends it names whom it was taken from and the gap
+    let mut m = at_rest();
+    m.apply(vrrp_ms("slb1", VrrpState::Fault, false, 10_000));
+    m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 10_000));
+    assert!(vip_events(&m).is_empty(), "looks at one instant confirm nothing: {:?}", vip_events(&m));
+    m.apply(vrrp_ms("slb2", VrrpState::Backup, false, 11_000));
+    let lost = (Severity::Critical, "VIP lost: was on slb1, now on no host".to_string(), at_ms(10_000).timestamp_millis());
+    assert_eq!(vip_events(&m), std::slice::from_ref(&lost));
+    m.apply(vrrp_ms("slb1", VrrpState::Fault, false, 12_000));
+    assert_eq!(vip_events(&m), std::slice::from_ref(&lost), "said once");
+    assert_eq!(assess(&m, at_ms(12_000)).level, HealthLevel::Critical, "the finding does not wait for the timeline");
+    m.apply(vrrp_ms("slb2", VrrpState::Master, true, 14_000));
+    assert_eq!(vip_events(&m)[1].1, "VIP moved slb1 -> slb2 (on no host for 4.0s)");
 }
 
 #[test]
