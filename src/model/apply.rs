@@ -358,13 +358,11 @@ impl Model {
     /// FAILED: ...`, `haproxy stats socket watch FAILED: ...`) goes on the timeline once, and once
     /// more when it streams again; whether the timeline changed.
     pub(super) fn note_stream(&mut self, at: DateTime<Utc>, panel: PanelId, what: &str, source: &str) -> bool {
-        let failed = source.split("; ").find(|c| c.contains(" FAILED: ") && (c.contains("stream ") || c.contains(" watch ")));
+        // which part failed: `address events stream FAILED` -> "address events"; `ssh stream FAILED`
+        // (every part) -> "ssh"
+        let failed = source.split("; ").find_map(|c| super::notes::failed_stream(c).map(|(part, _)| (c, part)));
         match failed {
-            Some(f) if !self.streams_failed.contains_key(what) => {
-                // which part failed: `address events stream FAILED` -> "address events"; `ssh stream
-                // FAILED` (every part) -> "ssh"
-                let part = f.split(" FAILED: ").next().unwrap_or("");
-                let part = part.strip_suffix(" stream").or_else(|| part.strip_suffix(" watch")).unwrap_or(part);
+            Some((f, part)) if !self.streams_failed.contains_key(what) => {
                 self.streams_failed.insert(what.to_string(), part.to_string());
                 let polling = source.split("; ").find(|c| c.starts_with("polling every ")).map(|p| format!("; {p}")).unwrap_or_default();
                 self.record(Event::new(at, panel, Severity::Warn, format!("{what}: {f}{polling}")));

@@ -93,8 +93,8 @@ pub fn haproxy_dead(m: &Model, host: &str, now: DateTime<Utc>) -> bool {
         let fresh_failure = s.failing_now(now);
         let refused = e.reason.contains("Connection refused") || e.reason.contains("connection refused");
         // its socket gone where haproxy was seen before: the process is gone with it
-        let gone = e.reason.contains("no haproxy stats socket") && s.data.is_some();
-        let no_process = e.reason.contains("haproxy is not running");
+        let gone = e.reason.contains(super::notes::NO_STATS_SOCKET) && s.data.is_some();
+        let no_process = e.reason.contains(super::notes::HAPROXY_NOT_RUNNING);
         return fresh_failure && (refused || gone || no_process);
     }
     s.freshness(now).is_fresh() && s.data.as_ref().is_some_and(|v| !v.is_empty() && v.iter().all(|b| !b.status.is_serving()))

@@ -24,6 +24,31 @@ pub const SERVICE_EVENT: &str = "service event";
 /// How the VIP probe's failure begins when it did not probe at all (a plan's VIP no client can reach).
 pub const NOT_PROBED: &str = "not probed: ";
 
+/// How the haproxy probe's failure says haproxy is gone (its script's words, exit 3), and that no stats
+/// socket was found (exit 2): read back to tell a dead haproxy from one kockpit cannot read.
+pub const HAPROXY_NOT_RUNNING: &str = "haproxy is not running";
+pub const NO_STATS_SOCKET: &str = "no haproxy stats socket";
+
+const FAILED: &str = " FAILED: ";
+
+/// A note's clause for a part's stream that failed: `address events stream FAILED: WHY` (`ssh` for
+/// every part at once).
+pub fn stream_failed(part: impl std::fmt::Display, why: impl std::fmt::Display) -> String {
+    format!("{part} stream{FAILED}{why}")
+}
+
+/// The haproxy stats socket's watch that failed: `haproxy stats socket watch FAILED: WHY`.
+pub fn watch_failed(part: impl std::fmt::Display, why: impl std::fmt::Display) -> String {
+    format!("{part} watch{FAILED}{why}")
+}
+
+/// The part and the reason of a clause [`stream_failed`] or [`watch_failed`] wrote.
+pub fn failed_stream(clause: &str) -> Option<(&str, &str)> {
+    let (head, why) = clause.split_once(FAILED)?;
+    let part = head.strip_suffix(" stream").or_else(|| head.strip_suffix(" watch"))?;
+    Some((part, why))
+}
+
 /// Which part's stream gives each event: a look answering one shows that part streams.
 const EVENTS: &[(&str, &[&str])] = &[
     (ADDRESS_EVENTS, &[ADDRESS_EVENT, TRACKED_FILE_EVENT, NOTIFY_EVENT, LINK_EVENT]),
@@ -47,6 +72,15 @@ pub fn streams_again(source: &str, part: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_stream_is_read_back_as_written() {
+        assert_eq!(failed_stream(&stream_failed(ADDRESS_EVENTS, "gone")), Some((ADDRESS_EVENTS, "gone")));
+        assert_eq!(failed_stream(&stream_failed("ssh", "a: b")), Some(("ssh", "a: b")));
+        assert_eq!(failed_stream(&watch_failed(STATS_SOCKET, "Connection refused")), Some((STATS_SOCKET, "Connection refused")));
+        assert_eq!(failed_stream("polling every 0.5 s"), None);
+        assert_eq!(failed_stream("kube-system's static pods FAILED: x"), None, "not a stream");
+    }
 
     #[test]
     fn an_event_shows_only_its_own_part_streams() {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::parse::parse_host_facts;
 use crate::backend::BackendEvent;
-use crate::model::{HostFacts, Observation, Payload};
+use crate::model::{HostFacts, Observation, Payload, notes};
 use crate::retry::Backoff;
 use crate::transport::scripts::FACTS_WATCH_SCRIPT;
 use crate::transport::ssh::{SshPool, StreamChunk, script_command, show_secs};
@@ -113,7 +113,7 @@ pub async fn run(t: FactsTask, tx: mpsc::Sender<BackendEvent>) {
             let result = super::hosts::probe_host(&t.pool, &t.ssh_host, t.timeout).await;
             let mut source = format!("ssh {}", t.name);
             if let Some(w) = &why {
-                source += &format!("; ssh stream FAILED: {w}; polling every {}", show_secs(t.interval.as_secs_f64()));
+                source += &format!("; {}; polling every {}", notes::stream_failed("ssh", w), show_secs(t.interval.as_secs_f64()));
             }
             if !send(source, result).await {
                 return;

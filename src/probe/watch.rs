@@ -134,7 +134,7 @@ impl WatchStates {
                 Some(WatchState::Failed(why)) => Some(why),
                 _ => None,
             }) {
-                Some(why) => s += &format!("; ssh stream FAILED: {why}; polling every {every}"),
+                Some(why) => s += &format!("; {}; polling every {every}", notes::stream_failed("ssh", why)),
                 None => {
                     if let Some((p, why)) = failed.first() {
                         s += &format!("; {} not streamed: {why}; polling every {every}", name(p));
@@ -149,8 +149,8 @@ impl WatchStates {
         }
         for (p, why) in failed {
             match self.get(host, p) {
-                Some(WatchState::Failed(_)) if *p == HAPROXY_STATS => s += &format!("; {} watch FAILED: {why}", name(p)),
-                Some(WatchState::Failed(_)) => s += &format!("; {} stream FAILED: {why}", name(p)),
+                Some(WatchState::Failed(_)) if *p == HAPROXY_STATS => s += &format!("; {}", notes::watch_failed(name(p), why)),
+                Some(WatchState::Failed(_)) => s += &format!("; {}", notes::stream_failed(name(p), why)),
                 _ => s += &format!("; {} not streamed: {why}", name(p)),
             }
         }

@@ -212,3 +212,16 @@ NF >= 7 && $1 ~ /^[0-9]+$/ { k = $2 "/" $4; v = $6 " " $7; if ((k in s) && s[k] 
 "#,
     haproxy_socket_body!()
 );
+
+#[cfg(test)]
+mod tests {
+    use crate::model::notes::{HAPROXY_NOT_RUNNING, NO_STATS_SOCKET};
+
+    #[test]
+    fn the_scripts_say_haproxy_gone_and_no_socket_in_the_words_the_model_reads() {
+        for script in [super::SHOW_STAT_SCRIPT, super::HAPROXY_CLI_SCRIPT, super::STATS_WATCH_SCRIPT] {
+            assert!(script.contains(&format!("echo \"{HAPROXY_NOT_RUNNING} (")), "{script}");
+            assert!(script.contains(&format!("echo \"{NO_STATS_SOCKET} (")), "{script}");
+        }
+    }
+}
