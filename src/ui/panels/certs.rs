@@ -37,7 +37,7 @@ pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
             if !ctx.model.certs.get(h).is_some_and(|s| s.freshness(ctx.now).is_fresh()) {
                 let name_w = if ctx.width >= 60 { 26 } else { 18 };
                 return Line::from(vec![
-                    Span::styled(pad(h, 9), ctx.s(Role::Unknown)),
+                    Span::styled(col(h, 9), ctx.s(Role::Unknown)),
                     Span::styled(format!("{} ", pad(&c.name, name_w - 1)), ctx.s(Role::Unknown)),
                     Span::styled(format!("{:<6} ", format!("{d}d?")), ctx.s(Role::Unknown)),
                     Span::styled("last known", ctx.s(Role::Unknown)),
@@ -52,9 +52,9 @@ pub(super) fn certs(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
             };
             let name_w = if ctx.width >= 60 { 26 } else { 18 };
             Line::from(vec![
-                Span::styled(pad(h, 9), ctx.s(Role::Muted)),
+                Span::styled(col(h, 9), ctx.s(Role::Muted)),
                 Span::styled(format!("{} ", pad(&c.name, name_w - 1)), ctx.s(Role::Text)),
-                Span::styled(pad(&format!("{d}d"), 6), ctx.s(role)),
+                Span::styled(col(&format!("{d}d"), 6), ctx.s(role)),
                 Span::styled(c.not_after.format("%Y-%m-%d").to_string(), ctx.s(Role::Muted)),
             ])
         })

@@ -56,7 +56,7 @@ pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
         .map(|mem| {
             if !mem.reachable {
                 return Line::from(vec![
-                    Span::styled(pad(&mem.name, 10), ctx.s(Role::Text)),
+                    Span::styled(col(&mem.name, 10), ctx.s(Role::Text)),
                     Span::styled(format!("DOWN  {}", mem.error.as_deref().unwrap_or("no answer")), ctx.s(Role::Critical)),
                 ]);
             }
@@ -68,16 +68,16 @@ pub(super) fn etcd(ctx: &Ctx, selected: usize, height: usize) -> Content {
                 "follower"
             };
             let mut spans = vec![
-                Span::styled(pad(&mem.name, 10), ctx.s(Role::Text)),
-                Span::styled(pad(role, 10), ctx.s(if mem.is_leader { Role::Accent } else { Role::Text })),
+                Span::styled(col(&mem.name, 10), ctx.s(Role::Text)),
+                Span::styled(col(role, 10), ctx.s(if mem.is_leader { Role::Accent } else { Role::Text })),
             ];
             if term {
-                spans.push(Span::styled(pad(&mem.raft_term.to_string(), 6), ctx.s(Role::Muted)));
+                spans.push(Span::styled(col(&mem.raft_term.to_string(), 6), ctx.s(Role::Muted)));
             }
             spans.extend([
-                Span::styled(pad(&mem.raft_index.to_string(), 11), ctx.s(Role::Text)),
-                Span::styled(pad(&mem.apply_lag().to_string(), 5), ctx.s(if mem.apply_lag() > 1000 { Role::Warn } else { Role::Muted })),
-                Span::styled(pad(&format!("{}/{}", bytes(mem.db_size), bytes(mem.db_size_in_use)), 13), ctx.s(Role::Text)),
+                Span::styled(col(&mem.raft_index.to_string(), 11), ctx.s(Role::Text)),
+                Span::styled(col(&mem.apply_lag().to_string(), 5), ctx.s(if mem.apply_lag() > 1000 { Role::Warn } else { Role::Muted })),
+                Span::styled(col(&format!("{}/{}", bytes(mem.db_size), bytes(mem.db_size_in_use)), 13), ctx.s(Role::Text)),
                 Span::styled(mem.version.clone(), ctx.s(Role::Muted)),
             ]);
             Line::from(spans)

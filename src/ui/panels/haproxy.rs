@@ -66,17 +66,17 @@ pub(super) fn haproxy(ctx: &Ctx, filter: &str, selected: usize, height: usize) -
             let (status, role) =
                 if seen { (bk.status_text.clone(), status_role(bk.status)) } else { (format!("{}?", bk.status_text), Role::Unknown) };
             let mut spans = vec![
-                Span::styled(pad(&r.lb, if wide { 8 } else { 7 }), ctx.s(Role::Muted)),
-                Span::styled(pad(&bk.server, if wide { 10 } else { 9 }), ctx.s(Role::Text)),
-                Span::styled(pad(&status, 10), ctx.s(role)),
+                Span::styled(col(&r.lb, if wide { 8 } else { 7 }), ctx.s(Role::Muted)),
+                Span::styled(col(&bk.server, if wide { 10 } else { 9 }), ctx.s(Role::Text)),
+                Span::styled(col(&status, 10), ctx.s(role)),
             ];
             if wide {
-                spans.push(Span::styled(pad(bk.check_status.as_deref().unwrap_or("-"), 8), ctx.s(Role::Muted)));
+                spans.push(Span::styled(col(bk.check_status.as_deref().unwrap_or("-"), 8), ctx.s(Role::Muted)));
                 spans.push(Span::styled(
-                    pad(&bk.last_change_secs.map(|s| fmt_age_ms(s as i64 * 1000)).unwrap_or_else(|| "-".into()), 6),
+                    col(&bk.last_change_secs.map(|s| fmt_age_ms(s as i64 * 1000)).unwrap_or_else(|| "-".into()), 6),
                     ctx.s(Role::Muted),
                 ));
-                spans.push(Span::styled(pad(&bk.sessions.to_string(), 6), ctx.s(Role::Text)));
+                spans.push(Span::styled(col(&bk.sessions.to_string(), 6), ctx.s(Role::Text)));
                 let direct = match m.readyz.get(&bk.server) {
                     Some(s) => match (&s.data, &s.error) {
                         (_, Some(e)) => Span::styled(e.reason.clone(), ctx.s(Role::Critical)),

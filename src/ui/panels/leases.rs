@@ -35,9 +35,9 @@ pub(super) fn leases(ctx: &Ctx, filter: &str, selected: usize, height: usize) ->
             };
             let bad = l.expired(ctx.now);
             Line::from(vec![
-                Span::styled(pad(&short, 11), ctx.s(Role::Text)),
-                Span::styled(pad(l.holder_host().unwrap_or("-"), 9), ctx.s(Role::Accent)),
-                Span::styled(pad(&format!("renew {age}"), 12), ctx.s(if bad { Role::Critical } else { Role::Muted })),
+                Span::styled(col(&short, 11), ctx.s(Role::Text)),
+                Span::styled(col(l.holder_host().unwrap_or("-"), 9), ctx.s(Role::Accent)),
+                Span::styled(col(&format!("renew {age}"), 12), ctx.s(if bad { Role::Critical } else { Role::Muted })),
                 Span::styled(format!("dur {}s tr {}", l.duration_secs, l.transitions), ctx.s(Role::Muted)),
                 Span::styled(if bad { "  STOPPED RENEWING".to_string() } else { String::new() }, ctx.s(Role::Critical)),
             ])

@@ -97,14 +97,14 @@ pub(super) fn nodes(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
                 let mem_used = n.mem_used.map(|u| crate::model::pct(u, n.mem_allocatable));
                 let worst = |req: u32, u: Option<u32>| req.max(u.unwrap_or(0));
                 Line::from(vec![
-                    Span::styled(pad(&n.name, 15), ctx.s(Role::Text)),
-                    Span::styled(pad(&status, 27), ctx.s(role)),
-                    Span::styled(pad(&n.roles.join(","), 15), ctx.s(Role::Muted)),
-                    Span::styled(pad(&with_used(cpu, cpu_used), cpu_w), ctx.s(gauge(worst(cpu, cpu_used)))),
-                    Span::styled(pad(&with_used(mem, mem_used), cpu_w), ctx.s(gauge(worst(mem, mem_used)))),
-                    Span::styled(pad(&format!("{}/{}", n.pods, n.pods_capacity), 9), ctx.s(Role::Text)),
-                    Span::styled(pad(&n.kubelet_version, 10), ctx.s(Role::Muted)),
-                    Span::styled(pad(&n.runtime, 17), ctx.s(Role::Muted)),
+                    Span::styled(col(&n.name, 15), ctx.s(Role::Text)),
+                    Span::styled(col(&status, 27), ctx.s(role)),
+                    Span::styled(col(&n.roles.join(","), 15), ctx.s(Role::Muted)),
+                    Span::styled(col(&with_used(cpu, cpu_used), cpu_w), ctx.s(gauge(worst(cpu, cpu_used)))),
+                    Span::styled(col(&with_used(mem, mem_used), cpu_w), ctx.s(gauge(worst(mem, mem_used)))),
+                    Span::styled(col(&format!("{}/{}", n.pods, n.pods_capacity), 9), ctx.s(Role::Text)),
+                    Span::styled(col(&n.kubelet_version, 10), ctx.s(Role::Muted)),
+                    Span::styled(col(&n.runtime, 17), ctx.s(Role::Muted)),
                     Span::styled(
                         short_kernel(&n.kernel).to_string(),
                         ctx.s(if n.kernel.starts_with("3.") { Role::Warn } else { Role::Muted }),
@@ -112,10 +112,10 @@ pub(super) fn nodes(ctx: &Ctx, filter: &str, selected: usize, height: usize) -> 
                 ])
             } else {
                 Line::from(vec![
-                    Span::styled(pad(&n.name, 13), ctx.s(Role::Text)),
-                    Span::styled(pad(&status.replace("SchedulingDisabled", "NoSched"), 17), ctx.s(role)),
-                    Span::styled(pad(&format!("{cpu}%"), 5), ctx.s(gauge(cpu))),
-                    Span::styled(pad(&format!("{mem}%"), 5), ctx.s(gauge(mem))),
+                    Span::styled(col(&n.name, 13), ctx.s(Role::Text)),
+                    Span::styled(col(&status.replace("SchedulingDisabled", "NoSched"), 17), ctx.s(role)),
+                    Span::styled(col(&format!("{cpu}%"), 5), ctx.s(gauge(cpu))),
+                    Span::styled(col(&format!("{mem}%"), 5), ctx.s(gauge(mem))),
                     Span::styled(format!("{}/{}", n.pods, n.pods_capacity), ctx.s(Role::Text)),
                 ])
             }

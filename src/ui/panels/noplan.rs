@@ -81,10 +81,10 @@ fn pod_row(ctx: &Ctx, p: &StaticPod) -> Line<'static> {
     let (state, role) = if p.ready { ("ready".to_string(), Role::Ok) } else { (format!("NOT READY ({})", p.phase), Role::Critical) };
     let age = p.started.map(|t| fmt_age_ms((ctx.now - t).num_milliseconds().max(0))).unwrap_or_else(|| "-".into());
     Line::from(vec![
-        Span::styled(pad(&p.node, 12), ctx.s(Role::Text)),
-        Span::styled(pad(&state, 11), ctx.s(role)),
-        Span::styled(pad(&p.restarts.to_string(), 5), ctx.s(if p.restarts > 0 { Role::Warn } else { Role::Muted })),
-        Span::styled(pad(&age, 7), ctx.s(Role::Muted)),
+        Span::styled(col(&p.node, 12), ctx.s(Role::Text)),
+        Span::styled(col(&state, 11), ctx.s(role)),
+        Span::styled(col(&p.restarts.to_string(), 5), ctx.s(if p.restarts > 0 { Role::Warn } else { Role::Muted })),
+        Span::styled(col(&age, 7), ctx.s(Role::Muted)),
         Span::styled(if p.endpoint.is_empty() { "-".to_string() } else { p.endpoint.clone() }, ctx.s(Role::Muted)),
     ])
 }

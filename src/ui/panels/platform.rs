@@ -37,8 +37,8 @@ pub(super) fn platform(ctx: &Ctx, filter: &str, selected: usize, height: usize) 
                 Role::Warn
             };
             Line::from(vec![
-                Span::styled(pad(&format!("{}/{}", w.ready, w.desired), 7), ctx.s(role)),
-                Span::styled(pad(w.kind.short(), 7), ctx.s(Role::Muted)),
+                Span::styled(col(&format!("{}/{}", w.ready, w.desired), 7), ctx.s(role)),
+                Span::styled(col(w.kind.short(), 7), ctx.s(Role::Muted)),
                 Span::styled(format!("{} ", pad_mid(&w.namespace, ns_w - 1)), ctx.s(Role::Muted)),
                 Span::styled(pad_mid(&w.name, name_w).trim_end().to_string(), ctx.s(role)),
             ])

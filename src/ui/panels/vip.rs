@@ -75,10 +75,10 @@ pub(super) fn vip(ctx: &Ctx, selected: usize, height: usize) -> Content {
             let prio = format!("prio {}", v.priority_text());
             let mark = if fresh { "" } else { "?" };
             let mut spans = vec![
-                Span::styled(pad(lb, 7), ctx.s(Role::Text)),
-                Span::styled(pad(&format!("{}{mark}", v.state.label()), 8), ctx.s(role)),
+                Span::styled(col(lb, 7), ctx.s(Role::Text)),
+                Span::styled(col(&format!("{}{mark}", v.state.label()), 8), ctx.s(role)),
                 Span::styled(
-                    pad(&prio, 13),
+                    col(&prio, 13),
                     ctx.s(if v.priority != 0 && v.effective_priority < v.priority { Role::Warn } else { Role::Muted }),
                 ),
                 Span::styled(
