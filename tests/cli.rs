@@ -624,6 +624,12 @@ fn without_plan_or_kubeconfig_the_demo_says_why() {
     let out = with_kubeconfig(CLOSED_KUBECONFIG, &["render", "--demo", "--size", "200x10"]);
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(screen.contains("DEMO") && !screen.contains("no host plan"), "{screen}");
+    // opened by --fault or --nodes alone (even beside a kubeconfig), the demo says so
+    let out = with_kubeconfig(CLOSED_KUBECONFIG, &["status", "--fault", "kill-master"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(DEMO)") && text.contains("demo: --fault is the simulated cluster's (no host plan)"), "{text}");
+    let out = kockpit(&["status", "--nodes", "20"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demo: --nodes is the simulated cluster's"));
 }
 
 #[test]

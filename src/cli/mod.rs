@@ -133,11 +133,25 @@ pub fn setup(cli: &Cli) -> Result<Setup> {
     } else {
         None
     };
-    let cluster::Chosen { plan, demo, note } = if fleet.is_some() {
+    let cluster::Chosen { plan, demo, mut note } = if fleet.is_some() {
         cluster::Chosen { plan: None, demo: false, note: None }
     } else {
         cluster::choose(plan_path.as_deref(), demo_asked, cli.context.as_deref(), oneshot)?
     };
+    if demo && note.is_none() && !cli.demo && !demo_cmd {
+        // the demo, opened by --fault or --nodes alone: say so, as the demo chosen for want of a
+        // cluster says why
+        note = Some(format!(
+            "demo: {} the simulated cluster's (no host plan)",
+            if faults.is_empty() {
+                "--nodes is"
+            } else if cli.nodes > 0 {
+                "--fault and --nodes are"
+            } else {
+                "--fault is"
+            }
+        ));
+    }
     if !faults.is_empty() && !demo {
         return Err(eyre!("--fault injects into the simulated cluster only; add --demo (drills inject faults on real hosts)"));
     }
