@@ -60,6 +60,31 @@ pub(super) fn available<T: Layered>(user_dir: Option<&Path>) -> Vec<String> {
     names
 }
 
+/// [`available`] for an error: a user's file that does not load is named with where it fails
+/// (`mine (does not load: mine.toml:3)`), so the list offers nothing that would fail in turn.
+fn available_said<T: Layered>(user_dir: Option<&Path>) -> String {
+    let names: Vec<String> = available::<T>(user_dir)
+        .into_iter()
+        .map(|name| {
+            if T::BUILTIN_NAMES.contains(&name.as_str()) {
+                return name;
+            }
+            match Loader::<T>::new(user_dir).named(&name) {
+                Err(e) => {
+                    let file = e.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                    if e.line > 0 {
+                        format!("{name} (does not load: {file}:{})", e.line)
+                    } else {
+                        format!("{name} (does not load: {file})")
+                    }
+                }
+                Ok(_) => name,
+            }
+        })
+        .collect();
+    names.join(", ")
+}
+
 /// The file called `name`: `user_dir/DIR/NAME.toml` if it exists, else the builtin.
 pub(super) fn load<T: Layered>(name: &str, user_dir: Option<&Path>) -> Result<T, FileError> {
     Loader::<T>::new(user_dir).named(name)?.ok_or_else(|| {
@@ -67,7 +92,7 @@ pub(super) fn load<T: Layered>(name: &str, user_dir: Option<&Path>) -> Result<T,
             Some(dir) => user_file::<T>(dir, name),
             None => PathBuf::from(format!("{name}.toml")),
         };
-        FileError::whole(file, format!("unknown {} `{name}`; available {}: {}", T::KIND, T::DIR, available::<T>(user_dir).join(", ")))
+        FileError::whole(file, format!("unknown {} `{name}`; available {}: {}", T::KIND, T::DIR, available_said::<T>(user_dir)))
     })
 }
 

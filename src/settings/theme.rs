@@ -699,6 +699,10 @@ mod tests {
         assert!(e.message.contains("available themes: dark, light, high-contrast, mono, mine"), "{e}");
         assert!(Theme::load("mine", Some(dir.0.path())).is_ok());
         assert!(Theme::load("mine", None).is_err());
+        // a file that does not load is not offered as if it would
+        dir.write("broken", "extends = \"dark\"\n[roles]\nok = { fg = \"nope\" }\n");
+        let e = Theme::load("nope", Some(dir.0.path())).unwrap_err();
+        assert!(e.message.contains("mono, broken (does not load: broken.toml:3), mine"), "{e}");
     }
 
     #[test]
