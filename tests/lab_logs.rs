@@ -350,6 +350,23 @@ async fn link_cut_while_tailing_ends_the_stream_with_a_failure() {
     assert_eq!(states.last(), Some(&LogState::Closed));
     assert!(t.elapsed() < Duration::from_secs(15), "the dead link was noticed by the keepalives");
     assert_eq!(task.await.unwrap(), 1);
+    // m3's sshd cannot tell: its session lives on until TCP gives up (15 min). The tail it runs
+    // ends by itself once kockpit's heartbeat on its input stops (45 s), the link still cut. (The
+    // lab's hosts share one PID namespace: m3's processes are seen from here.)
+    let tails = || -> usize {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|c| c.starts_with(b"tail") && c.windows(path.len()).any(|w| w == path.as_bytes()))
+            .count()
+    };
+    assert_eq!(tails(), 1, "m3's tail runs after the cut");
+    let cut_at = Instant::now();
+    while tails() > 0 && cut_at.elapsed() < Duration::from_secs(90) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("m3's tail ended {:?} after the cut was noticed", cut_at.elapsed());
+    assert_eq!(tails(), 0, "m3's tail still runs 90 s after the link was cut");
     drop(_heal);
     lab.sh("m3", &format!("rm -f {path}"));
 }

@@ -7,13 +7,18 @@
 /// - `hold`: the channel's input kept on fd 3 (what the script starts gets `<&- 3<&-`, so only the
 ///   guard reads it);
 /// - `alive`: `@@kockpit-alive` every second, says the host and the connection are there (its PID: `$h`);
-/// - `hangup PID...`: once the input closes, kills them (the guard's PID: `$w`);
+/// - `hangup PID...`: once the input closes, or nothing has come on it for 45 s, kills them (the
+///   guard's PID: `$w`). kockpit sends a byte every 10 s (`STREAM_HEARTBEAT`): a connection that died
+///   without closing leaves nothing running longer than that, where the host's sshd would notice only
+///   after its TCP keepalive (hours, with `ClientAliveInterval` unset as distributions ship it).
+///   Without a `timeout` that takes seconds (BusyBox before 1.30), only the input closing ends them.
+///   `KOCKPIT_STREAM_IDLE` in the script's environment sets the 45 s (sshd does not pass it on);
 /// - `finish PID...`: waits for `$t`, kills the guard and them, exits with `$t`'s status.
 macro_rules! stream_fns {
     () => {
         r#"hold() { exec 3<&0; }
 alive() { (while sleep 1; do echo @@kockpit-alive || exit; done) <&- 3<&- & h=$!; }
-hangup() { { cat <&3 >/dev/null 2>&1; kill "$@" 2>/dev/null; } >/dev/null 2>&1 & w=$!; exec 3<&-; }
+hangup() { { if timeout 1 true; then while b=$(timeout "${KOCKPIT_STREAM_IDLE:-45}" head -c 1 <&3) && [ -n "$b" ]; do :; done; else cat <&3; fi; kill "$@"; } >/dev/null 2>&1 & w=$!; exec 3<&-; }
 finish() { wait "$t"; s=$?; kill "$w" "$@" 2>/dev/null; exit "$s"; }
 "#
     };
@@ -499,3 +504,82 @@ for t in killall pidof pgrep curl nc wget; do command -v "$t" >/dev/null 2>&1 &&
 printf '@@kockpit-tools%s\n' "$tools"
 exit 0
 "#;
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// The file tail, run here as a host runs it, its guard's idle limit `idle` seconds.
+    fn tail(path: &std::path::Path, idle: &str) -> Child {
+        Command::new("sh")
+            .args(["-c", super::TAIL_SCRIPT, "kockpit", "file", path.to_str().unwrap(), "0", "1"])
+            .env("KOCKPIT_STREAM_IDLE", idle)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    fn exits_within(c: &mut Child, limit: Duration) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if c.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Processes whose command line names `path` (the tail the script started).
+    fn running_with(path: &std::path::Path) -> usize {
+        let want = path.to_str().unwrap().as_bytes();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|c| c.starts_with(b"tail") && c.windows(want.len()).any(|w| w == want))
+            .count()
+    }
+
+    #[test]
+    fn a_stream_ends_what_it_started_when_its_input_closes_or_falls_silent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("followed.log");
+        std::fs::write(&path, "a line\n").unwrap();
+
+        // a byte every 0.4 s keeps it going past its 2 s limit; silence ends it, tail and all
+        let mut c = tail(&path, "2");
+        let mut input = c.stdin.take().unwrap();
+        for _ in 0..10 {
+            input.write_all(b".").unwrap();
+            input.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        assert!(c.try_wait().unwrap().is_none(), "ended while its input still spoke");
+        assert_eq!(running_with(&path), 1, "its tail runs");
+        assert!(exits_within(&mut c, Duration::from_secs(8)), "still running 8 s after its input fell silent (limit 2 s)");
+        assert!(exits_within_or_gone(&path), "its tail outlived it");
+        drop(input);
+
+        // the input closed: it ends at once, whatever the limit
+        let mut c = tail(&path, "45");
+        std::thread::sleep(Duration::from_millis(500));
+        drop(c.stdin.take());
+        assert!(exits_within(&mut c, Duration::from_secs(5)), "still running 5 s after its input closed");
+        assert!(exits_within_or_gone(&path), "its tail outlived it");
+    }
+
+    fn exits_within_or_gone(path: &std::path::Path) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(3) {
+            if running_with(path) == 0 {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}

@@ -40,7 +40,34 @@ impl SshPool {
             Ok(Err(e)) => return Err(SshError::Channel { host: host.to_string(), reason: format!("exec: {e}") }),
             Err(_) => return Err(timed_out()),
         }
-        Ok(RemoteStream { ch, _conn: conn, host: host.to_string(), status: None })
+        // A byte on the command's input every STREAM_HEARTBEAT: the stream scripts end what they
+        // started when none comes for a while (a connection that died without closing leaves no
+        // command running until the host's sshd notices, which by default is hours).
+        let mut input = c.make_writer();
+        let beat = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut tick = tokio::time::interval(STREAM_HEARTBEAT);
+            loop {
+                tick.tick().await;
+                if input.write_all(b".").await.is_err() || input.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(RemoteStream { ch, _conn: conn, host: host.to_string(), status: None, _beat: AbortOnDrop(beat) })
+    }
+}
+
+/// How often a stream's command gets a byte on its input. The scripts' guard (`hangup`) ends the
+/// command after 45 s without one, so a few may be lost or late.
+pub const STREAM_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// A task that ends with its owner.
+pub(super) struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -67,6 +94,8 @@ pub struct RemoteStream {
     pub(super) _conn: Arc<Conn>,
     pub(super) host: String,
     pub(super) status: Option<Result<Option<u32>, String>>,
+    /// The heartbeat on the command's input, stopped with the stream.
+    pub(super) _beat: AbortOnDrop,
 }
 
 impl RemoteStream {
