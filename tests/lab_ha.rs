@@ -527,6 +527,43 @@ fn the_stats_watch_says_each_server_change_as_haproxy_makes_it() {
     assert!(err.contains("haproxy is not running") && err.contains("left behind"), "{err}");
 }
 
+#[test]
+#[ignore = "lab: needs root and haproxy (tests/run runs it)"]
+fn a_reloaded_haproxy_is_watched_within_a_second_not_after_its_session_ends() {
+    if std::process::Command::new("haproxy").arg("-v").output().is_err() {
+        harness::cannot_run("the haproxy stats watch test", "haproxy is not installed");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let m1 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = format!(
+        "global\n    stats socket {d}/admin.sock mode 660 level admin\n\
+         defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1m\n    timeout server 1m\n\
+         backend be\n    server m1 {addr} check inter 100 fall 1 rise 1\n",
+        d = d.display(),
+        addr = m1.local_addr().unwrap()
+    );
+    std::fs::write(d.join("haproxy.cfg"), cfg).unwrap();
+    let mut w = WatchRun::beside(d, true, "");
+    w.until("session", Duration::from_secs(10), &|l| l == "@@kockpit-watching");
+    std::thread::sleep(Duration::from_millis(500));
+    // a reload as haproxy's own -sf makes one (systemd's reload of a haproxy without master-worker):
+    // a new process takes the socket's path, the old one finishes what it serves, the watch's
+    // session with it
+    w.in_its_namespace(&format!("haproxy -f {d}/haproxy.cfg -D -p {d}/haproxy.pid -sf $(cat {d}/haproxy.pid)", d = d.display()));
+    std::thread::sleep(Duration::from_millis(300));
+    // a change only the new process knows: m1 put in maintenance on its socket
+    let t = Instant::now();
+    w.in_its_namespace(&format!("echo 'disable server be/m1' | socat - {}/admin.sock", d.display()));
+    let (at, l) = w.until("m1 in maintenance", Duration::from_secs(5), &|l| l.starts_with("@@kockpit-server be/m1 "));
+    eprintln!("m1 in maintenance said {:?} after the new process made it", at - t);
+    assert!(!l.ends_with(" 0"), "an administrative state: {l}");
+    assert!(at - t < Duration::from_secs(3), "the new process watched within a second or two, not after the 10 s session: {:?}", at - t);
+    drop(w.child.stdin.take());
+    assert!(w.exits_within(Duration::from_secs(5)).is_some());
+    drop(m1);
+}
+
 /// One run of the haproxy stats watch beside the haproxy of `dir`'s configuration (started first
 /// when `start`; `plan_socket`: the plan's), in a PID and mount namespace of its own; its lines as they come.
 struct WatchRun {
@@ -562,6 +599,15 @@ impl WatchRun {
             }
         });
         WatchRun { child, rx }
+    }
+
+    /// Run `script` in the watch's PID and mount namespaces (where its haproxy runs), as root.
+    fn in_its_namespace(&self, script: &str) {
+        let unshare = self.child.id();
+        let inner = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).unwrap_or_default();
+        let pid = inner.split_whitespace().next().unwrap_or_else(|| panic!("no process inside the watch's namespace"));
+        let out = std::process::Command::new("nsenter").args(["-t", pid, "-p", "-m", "sh", "-c", script]).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// The first line `pred` accepts within `limit` (and when it came); only the watch's own lines pass.

@@ -183,8 +183,8 @@ pub const HAPROXY_CLI_SCRIPT: &str =
 /// when a server's operational or administrative state changes (`srv_op_state`, `srv_admin_state`),
 /// `@@kockpit-lost SOCKET: WHY` when a session ends other than by its own end, and then ends itself
 /// (started again, it finds the socket anew: one that moved, or a haproxy that is gone, is seen as the
-/// probe sees it); a session is closed and opened again every 10 s, so a reloaded haproxy's new process
-/// is the one watched. `@@kockpit-alive` every second. Exit 2, 3, 13, 127 as
+/// probe sees it); a session is closed and opened again every 10 s, and within 1 s of a new haproxy
+/// process on the host (a reload), so a reloaded haproxy's new process is the one watched. `@@kockpit-alive` every second. Exit 2, 3, 13, 127 as
 /// [`SHOW_STAT_SCRIPT`]; 4: this haproxy has no `show servers state` (before 1.6). Ends (and
 /// everything it started) when its standard input closes.
 pub const STATS_WATCH_SCRIPT: &str = concat!(
@@ -195,8 +195,16 @@ pub const STATS_WATCH_SCRIPT: &str = concat!(
   ai=; case $(awk -W version 2>&1) in mawk*) ai='-W interactive';; esac
   hold
   alive
+  net=$(readlink /proc/self/ns/net 2>/dev/null)
+  # this host's haproxy processes (PIDs): a reload starts a new one, whose session is the one to watch
+  hpids() { for d in /proc/[0-9]*; do c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
+    pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$net" ] || continue; printf '%s ' "${d#/proc/}"; done; }
   { while :; do
-      { echo prompt; i=0; while [ $i -lt 200 ]; do echo "$cmd" || exit; sleep 0.05 2>/dev/null || sleep 1; i=$((i+1)); done; } | socat -t 1 - "$1" 2>&1 || { echo '@@kockpit-lost'; exit 0; }
+      { echo prompt; p0=$(hpids); i=0
+        while [ $i -lt 200 ]; do
+          echo "$cmd" || exit; sleep 0.05 2>/dev/null || sleep 1; i=$((i+1))
+          [ $((i % 20)) = 0 ] && [ "$(hpids)" != "$p0" ] && break
+        done; } | socat -t 1 - "$1" 2>&1 || { echo '@@kockpit-lost'; exit 0; }
       echo '@@kockpit-next' || exit
     done; } <&- 3<&- | awk $ai -v sock="$2" '
 { sub(/^(> )+/, "") }
