@@ -189,6 +189,24 @@ impl App {
                     self.view.confirm_scroll = s;
                     return vec![];
                 }
+                // a command typed over the confirmation (`:uncordon worker1` instead of `n`): the
+                // confirmation is cancelled and the command line opens for it, so its letters are
+                // not taken for the confirmation's keys, nor, once `n` closed it, for operations
+                if action.is_none() && self.keymap.lookup(&key) == Some(Action::CommandLine) {
+                    self.audit("op_cancelled", json!({ "request": p.request, "reason": "a command was typed over the confirmation" }));
+                    self.view.dialog = Dialog::None;
+                    self.say(Severity::Info, format!("{}: cancelled (a command was typed)", p.request.title()));
+                    return self.act(Action::CommandLine);
+                }
+                if action.is_none() && matches!(key.code, KeyCode::Char(_)) {
+                    let k = self.keymap.hints(Layer::Confirm, Action::ConfirmYes, 1).unwrap_or_else(|| "confirm_yes".into());
+                    let n = self.keymap.hints(Layer::Confirm, Action::ConfirmNo, 1).unwrap_or_else(|| "confirm_no".into());
+                    self.say(
+                        Severity::Info,
+                        format!("{}: waiting for {k} (go ahead) or {n} (cancel); other keys do nothing here", p.request.title()),
+                    );
+                    return vec![];
+                }
                 self.confirm_key(action, p)
             }
             Dialog::QuitWhileRunning => match action {

@@ -42,7 +42,8 @@
 //!
 //! Checks: a key bound twice within one layer of a file is an error (at the second
 //! binding's line); after layering, `quit`, `help` and `cancel` must have a key in
-//! `main`, and `confirm_no` or `cancel` must be reachable in `confirm`.
+//! `main`, and `confirm_no` or `cancel` must be reachable in `confirm`. `confirm_yes` is never
+//! Enter, Esc or Ctrl-C (an Enter typed ahead, or a key for backing out, must not carry out an operation).
 //!
 //! Key syntax: a single character (`c`, `C` is shift-c, `?`, `/`), or a named key
 //! (`tab`, `backtab`, `enter`, `esc`, `space`, `up`, `down`, `left`, `right`, `pageup`,
@@ -444,6 +445,15 @@ impl Layered for Keymap {
     }
 }
 
+/// Keys that must never carry out an operation: Enter (typed ahead), Esc and Ctrl-C (backing out).
+fn never_goes_ahead(chord: &KeyChord) -> bool {
+    match chord.code {
+        KeyCode::Enter | KeyCode::Esc => true,
+        KeyCode::Char('c' | 'C') => chord.mods.contains(KeyModifiers::CONTROL),
+        _ => false,
+    }
+}
+
 /// Validates every binding of a file: known layer and action, an action that fits the layer,
 /// good keys, no key twice in a layer, a description.
 fn parse_bindings(bindings: &[Spanned<BindingFile>], at: &Source<'_>) -> Result<Vec<Parsed>, FileError> {
@@ -483,6 +493,15 @@ fn parse_bindings(bindings: &[Spanned<BindingFile>], at: &Source<'_>) -> Result<
         let mut key_spans = Vec::new();
         for key in b.keys.get_ref() {
             let chord = parse_key(key.get_ref()).map_err(|m| at.error(key.span(), m))?;
+            if action == Action::ConfirmYes && never_goes_ahead(&chord) {
+                return Err(at.error(
+                    key.span(),
+                    format!(
+                        "`{chord}` cannot be `confirm_yes`: Enter comes typed ahead (after a command line or a filter), \
+                         Esc and Ctrl-C are how people back out; a go-ahead must be a key pressed for it"
+                    ),
+                ));
+            }
             if let Some((other, first)) = seen.get(&(layer, chord)) {
                 let in_layer = if layer == Layer::Main { String::new() } else { format!(" in layer `{}`", layer.name()) };
                 return Err(at.error(
@@ -884,6 +903,24 @@ mod tests {
     }
 
     #[test]
+    fn enter_esc_and_ctrl_c_never_go_ahead() {
+        for (keys, col, bad) in [("\"enter\"", 9, "enter"), ("\"y\", \"esc\"", 14, "esc"), ("\"ctrl-c\"", 9, "ctrl-c")] {
+            let e = parse_err(&format!(
+                "extends = \"default\"\n[[bindings]]\nlayer = \"confirm\"\nkeys = [{keys}]\naction = \"confirm_yes\"\ndesc = \"x\"\n"
+            ));
+            assert_eq!((e.line, e.column), (4, col), "{e}");
+            assert!(e.message.contains(&format!("`{bad}` cannot be `confirm_yes`")), "{e}");
+        }
+        // a go-ahead of its own, with Ctrl, is fine
+        assert!(
+            parse(
+                "extends = \"default\"\n[[bindings]]\nlayer = \"confirm\"\nkeys = [\"ctrl-y\"]\naction = \"confirm_yes\"\ndesc = \"x\"\n"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn a_key_bound_twice_points_at_the_second() {
         let e = parse_err(&format!("{ESSENTIALS}\n[[bindings]]\nkeys = [\"x\", \"shift-q\", \"Q\"]\naction = \"drain\"\ndesc = \"x\"\n"));
         let line = ESSENTIALS.lines().count() + 3;
@@ -1163,10 +1200,10 @@ mod tests {
     #[test]
     fn the_confirmation_must_keep_a_way_out() {
         let dir = TempDir::new();
-        // Taking n, N and esc for confirm_yes leaves neither confirm_no nor (esc being bound) cancel.
+        // Taking n, N and esc for another action leaves neither confirm_no nor (esc being bound) cancel.
         let path = dir.write(
             "default",
-            "[[bindings]]\nlayer = \"confirm\"\nkeys = [\"y\", \"n\", \"N\", \"esc\"]\naction = \"confirm_yes\"\ndesc = \"x\"\n",
+            "[[bindings]]\nlayer = \"confirm\"\nkeys = [\"e\", \"n\", \"N\", \"esc\"]\naction = \"emergency_failover\"\ndesc = \"x\"\n",
         );
         let e = Keymap::load_file(&path, Some(dir.0.path())).unwrap_err();
         assert_eq!((e.line, e.column), (3, 24), "{e}");
@@ -1177,7 +1214,7 @@ mod tests {
         assert_eq!(km.keys_for(Layer::Confirm, Action::Cancel), [&chord("esc")]);
         // ... unless the confirmation takes esc for something else.
         let e = parse_err(&format!(
-            "{ESSENTIALS}\n[[bindings]]\nlayer = \"confirm\"\nkeys = [\"esc\"]\naction = \"confirm_yes\"\ndesc = \"x\"\n"
+            "{ESSENTIALS}\n[[bindings]]\nlayer = \"confirm\"\nkeys = [\"esc\"]\naction = \"emergency_failover\"\ndesc = \"x\"\n"
         ));
         assert_eq!(e.line, 0, "{e}");
         assert!(e.message.contains("no key is left for `confirm_no` or `cancel` in layer `confirm`"), "{e}");

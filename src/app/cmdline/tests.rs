@@ -83,6 +83,25 @@ fn tab_completes_verbs_names_and_arguments() {
 }
 
 #[test]
+fn a_command_typed_over_a_confirmation_replaces_it_and_its_letters_open_nothing() {
+    let mut app = app_with(false, &[], None);
+    type_line(&mut app, "cordon worker1");
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!("{:?}", app.view.dialog) };
+    assert_eq!(p.request, OpRequest::Cordon { node: "worker1".into() });
+    // the operator changes their mind and types the other command: `:` cancels the cordon and takes
+    // the rest as a command line (`n` and `r` in it are letters, not cancel and renew)
+    let cmds = type_line(&mut app, "uncordon worker1");
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!("{:?}", app.view.dialog) };
+    assert_eq!(p.request, OpRequest::Uncordon { node: "worker1".into() });
+    assert!(cmds.is_empty(), "{cmds:?}");
+    // a letter the confirmation does not bind does nothing but say what it waits for
+    assert!(app.on_key(key('r')).is_empty());
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!("{:?}", app.view.dialog) };
+    assert_eq!(p.request, OpRequest::Uncordon { node: "worker1".into() });
+    assert!(app.notice.as_ref().is_some_and(|(_, t, _)| t.contains("waiting for y (go ahead) or n (cancel)")), "{:?}", app.notice);
+}
+
+#[test]
 fn operations_open_the_planners_confirmation_and_nothing_more() {
     let mut app = app_with(false, &[], None);
     let cmds = type_line(&mut app, "drain worker2");
