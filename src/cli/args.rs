@@ -222,6 +222,10 @@ pub enum AuditCmd {
         /// The checkpoint key (default: audit.key in the config directory, when it exists).
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
+        /// The files are the newer part of a chain whose older files were removed on purpose: its
+        /// first record is taken as it is (without this, a chain must start at seq 0).
+        #[arg(long)]
+        partial: bool,
     },
     /// The operations an earlier kockpit confirmed and never ended (killed, hung up, lost power), each
     /// with the last step that had started acting and the state it may have left. Exit 0 none, 1 some.

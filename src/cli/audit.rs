@@ -6,7 +6,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use super::*;
 
-pub(super) fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path::Path>) -> Result<i32> {
+pub(super) fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path::Path>, partial: bool) -> Result<i32> {
     use crate::ops::audit::chain;
     let key = match key {
         Some(k) => Some(chain::Key::load(k).wrap_err_with(|| format!("cannot read the audit key {}", k.display()))?),
@@ -16,13 +16,14 @@ pub(super) fn audit_verify(s: &Setup, files: &[PathBuf], key: Option<&std::path:
     for f in files {
         chain::check_log_file(f).map_err(|why| eyre!("{}: {why}", f.display()))?;
     }
-    match chain::verify(files, key.as_ref()) {
+    match chain::verify(files, key.as_ref(), partial) {
         Ok(v) => {
             outln!(
-                "intact: {} records (seq {} to {}), {} checkpoints{}",
+                "intact: {} records (seq {} to {}{}), {} checkpoints{}",
                 v.records,
                 v.first_seq,
                 v.last_seq,
+                if v.first_seq > 0 { "; the records before it are not given: its first record is taken as it is" } else { "" },
                 v.checkpoints,
                 if key.is_some() {
                     format!(", {} signatures checked", v.signed_checked)

@@ -289,7 +289,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(if ok { 0 } else { 1 })
         }
         Some(Cmd::Render { size, .. }) => render(&s, &cli, size),
-        Some(Cmd::Audit { cmd: AuditCmd::Verify { files, key } }) => audit_verify(&s, files, key.as_deref()),
+        Some(Cmd::Audit { cmd: AuditCmd::Verify { files, key, partial } }) => audit_verify(&s, files, key.as_deref(), *partial),
         Some(Cmd::Audit { cmd: AuditCmd::Unfinished }) => audit_unfinished(&s, &cli),
         Some(Cmd::Audit { cmd: AuditCmd::Report { out } }) => {
             let model = snapshot(&s, &cli)?;

@@ -200,6 +200,26 @@ impl std::fmt::Display for Broken {
     }
 }
 
+/// The rotated files beside `file` (`audit.jsonl.<time>`), said for an error: `: give ... first`.
+fn older_beside(file: &Path) -> String {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else { return String::new() };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    // the log's own name: up to its rotation time (`audit.jsonl` of `audit.jsonl.20261101T000000.000`)
+    let base = name.split('.').take_while(|seg| !seg.starts_with(|c: char| c.is_ascii_digit())).collect::<Vec<_>>().join(".");
+    let rotated = |n: &str| n.strip_prefix(&format!("{base}.")).is_some_and(|t| t.starts_with(|c: char| c.is_ascii_digit()));
+    let mut older: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| rotated(n) && (name == base || n.as_str() < name))
+        .collect();
+    older.sort();
+    match older.len() {
+        0 => String::new(),
+        n => format!(" ({n} rotated file(s) beside it, oldest first: {})", older.join(" ")),
+    }
+}
+
 /// The largest log file `verify` reads: far beyond the size a log is rotated at.
 pub const MAX_LOG_BYTES: u64 = super::ROTATE_AT * 16;
 
@@ -230,8 +250,10 @@ fn read_log(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Check the chain through `files` (oldest first: rotated files, then the current one). With `key`,
 /// every checkpoint's HMAC is checked, and the log must reach the newest checkpoint the key's
-/// directory remembers for it. The chain must end in a checkpoint.
-pub fn verify(files: &[PathBuf], key: Option<&Key>) -> Result<Verified, Broken> {
+/// directory remembers for it. The chain must start at its first record (seq 0, prev `genesis`):
+/// records cut off its start are as missing as any other; `partial` accepts a chain whose older
+/// files were removed (its first record is then taken as it is). The chain must end in a checkpoint.
+pub fn verify(files: &[PathBuf], key: Option<&Key>, partial: bool) -> Result<Verified, Broken> {
     let mut prev: Option<(u64, String)> = None;
     let mut out = Verified { records: 0, first_seq: 0, last_seq: 0, checkpoints: 0, signed_checked: 0 };
     let mut last_was_checkpoint = false;
@@ -257,6 +279,17 @@ pub fn verify(files: &[PathBuf], key: Option<&Key>) -> Result<Verified, Broken> 
                     out.first_seq = seq;
                     if seq == 0 && claimed != GENESIS {
                         return Err(at(Some(seq), format!("the first record's prev is {claimed:?}, not {GENESIS:?}")));
+                    }
+                    if seq > 0 && !partial {
+                        return Err(at(
+                            Some(seq),
+                            format!(
+                                "the chain starts at seq {seq}, not at its first record (seq 0): records were cut off its \
+                                 start, or the files before this one were not given{} (or, when the older files were \
+                                 removed on purpose, --partial)",
+                                older_beside(file)
+                            ),
+                        ));
                     }
                 }
                 Some((pseq, phash)) => {
@@ -354,14 +387,14 @@ mod tests {
     }
 
     fn broken(l: &Lab) -> Broken {
-        verify(std::slice::from_ref(&l.log), Some(&l.key)).expect_err("the change is found")
+        verify(std::slice::from_ref(&l.log), Some(&l.key), false).expect_err("the change is found")
     }
 
     #[test]
     fn an_intact_chain_verifies_across_sessions() {
         let l = lab();
         write_sessions(&l);
-        let v = verify(std::slice::from_ref(&l.log), Some(&l.key)).unwrap();
+        let v = verify(std::slice::from_ref(&l.log), Some(&l.key), false).unwrap();
         assert_eq!((v.records, v.first_seq, v.last_seq, v.checkpoints, v.signed_checked), (12, 0, 11, 2, 2));
         let first: Value = serde_json::from_str(&lines(&l.log)[0]).unwrap();
         assert_eq!(first["prev"], GENESIS);
@@ -404,6 +437,16 @@ mod tests {
         put(&l.log, &swap);
         let b = broken(&l);
         assert_eq!(b.line, 7, "{b}");
+
+        // records cut off the start: the chain must begin at its first record
+        for cut in [1, 8] {
+            put(&l.log, &orig[cut..]);
+            let b = broken(&l);
+            assert!(b.line == 1 && b.why.contains(&format!("the chain starts at seq {cut}, not at its first record")), "{b}");
+            // ... unless the older part was removed on purpose, and said so
+            let v = verify(std::slice::from_ref(&l.log), Some(&l.key), true).unwrap();
+            assert_eq!((v.first_seq, v.last_seq), (cut as u64, 11));
+        }
     }
 
     #[test]
@@ -437,12 +480,12 @@ mod tests {
         let l = lab();
         let t0 = std::time::Instant::now();
         for p in ["/dev/zero", "/dev/null"] {
-            let b = verify(&[PathBuf::from(p)], None).expect_err("not a log");
+            let b = verify(&[PathBuf::from(p)], None, false).expect_err("not a log");
             assert!(b.why.contains("not a regular file"), "{b}");
         }
         let fifo = l._dir.path().join("fifo");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        assert!(verify(&[fifo], None).expect_err("not a log").why.contains("not a regular file"));
+        assert!(verify(&[fifo], None, false).expect_err("not a log").why.contains("not a regular file"));
         assert!(t0.elapsed() < std::time::Duration::from_secs(5), "nothing blocks or reads forever");
         assert!(check_log_file(&l._dir.path().join("missing")).is_err_and(|e| e.contains("cannot read")));
     }
@@ -468,7 +511,7 @@ mod tests {
         let b = broken(&l);
         assert!(b.why.contains("signature does not match") && b.seq == Some(5), "{b}");
         // without the key the chain itself is consistent: only the key tells
-        assert!(verify(std::slice::from_ref(&l.log), None).is_ok());
+        assert!(verify(std::slice::from_ref(&l.log), None, false).is_ok());
     }
 
     #[test]
@@ -501,12 +544,16 @@ mod tests {
         files.sort();
         assert!(files.len() >= 2, "rotated: {files:?}");
         files.push(l.log.clone());
-        let v = verify(&files, Some(&l.key)).unwrap();
+        let v = verify(&files, Some(&l.key), false).unwrap();
         assert_eq!((v.first_seq, v.last_seq), (0, 12));
+        // the current file alone: its rotated files are named for the error
+        let b = verify(std::slice::from_ref(&l.log), Some(&l.key), false).unwrap_err();
+        let oldest = files[0].file_name().unwrap().to_str().unwrap();
+        assert!(b.why.contains("rotated file(s) beside it, oldest first: ") && b.why.contains(oldest), "{b}");
         // a rotated file missing from the middle breaks the chain
         let mut gap = files.clone();
         gap.remove(1);
-        assert!(verify(&gap, Some(&l.key)).unwrap_err().why.contains("expected seq"));
+        assert!(verify(&gap, Some(&l.key), false).unwrap_err().why.contains("expected seq"));
     }
 
     #[test]
@@ -522,7 +569,7 @@ mod tests {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p != &l.log).collect();
         files.sort();
         files.push(l.log.clone());
-        let v = verify(&files, Some(&l.key)).unwrap_or_else(|b| panic!("{b}: {files:?}"));
+        let v = verify(&files, Some(&l.key), false).unwrap_or_else(|b| panic!("{b}: {files:?}"));
         assert_eq!(v.last_seq, 40, "every record kept across {} files", files.len());
     }
 
@@ -541,7 +588,7 @@ mod tests {
         }
         a.checkpoint().unwrap();
         b.checkpoint().unwrap();
-        let v = verify(std::slice::from_ref(&l.log), Some(&l.key)).unwrap_or_else(|e| panic!("{e}"));
+        let v = verify(std::slice::from_ref(&l.log), Some(&l.key), false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((v.first_seq, v.last_seq), (0, 16), "14 records and 3 checkpoints, one chain");
     }
 }
