@@ -288,6 +288,46 @@ fn audit_verify_finds_a_changed_byte_and_a_cut_tail() {
 }
 
 #[test]
+fn a_write_that_runs_out_of_room_leaves_no_half_record() {
+    let cfg = tempfile::tempdir().unwrap();
+    let audit = cfg.path().join("audit.jsonl");
+    let a = audit.to_str().unwrap();
+    let run = |limit: Option<u64>| {
+        let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+        // a file size limit as a full disk would be: writes past it stop part-way (SIGXFSZ ignored:
+        // the write fails instead, EFBIG)
+        let limit = limit.map(|b| format!("ulimit -f {}; ", b.div_ceil(512))).unwrap_or_default();
+        Command::new("sh")
+            .args(["-c", &format!("trap '' XFSZ; {limit}exec \"$0\" \"$@\""), bin.to_str().unwrap()])
+            .args(["--demo", "run", "cordon", "worker1", "--yes", "--audit-log", a])
+            .env("KOCKPIT_CONFIG_DIR", cfg.path())
+            .env("XDG_STATE_HOME", cfg.path().join("state"))
+            .env("HOME", cfg.path())
+            .env_remove("KOCKPIT_CONFIG")
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // room for less than a record or two past what is there: some record is cut part-way
+    let len = std::fs::metadata(&audit).unwrap().len();
+    let out = run(Some(len + 100));
+    assert_ne!(out.status.code(), Some(0), "nothing is done unrecorded: {}", String::from_utf8_lossy(&out.stdout));
+    let text = std::fs::read(&audit).unwrap();
+    assert!(
+        text.ends_with(b"\n"),
+        "no half record left at the end: {:?}",
+        String::from_utf8_lossy(&text[text.len().saturating_sub(200)..])
+    );
+    // room again: the chain goes on, and verifies
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kockpit_in(cfg.path(), &["audit", "verify", a]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn output_errors_never_panic_and_usage_errors_are_not_verdicts() {
     let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
     let cfg = tempfile::tempdir().unwrap();

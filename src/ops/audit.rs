@@ -79,11 +79,8 @@ impl AuditLog {
         }
         refuse_non_log(path)?;
         let tail = chain::tail_of(path)?;
-        let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-        if tail.as_ref().is_some_and(|t| t.torn) {
-            // a record cut short (the process was killed mid-write): the next one starts on its own line
-            file.write_all(b"\n")?;
-        }
+        // (a record cut short at the end is taken off by the next record's write)
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (next_seq, prev) = match tail {
             Some(t) => (t.seq + 1, t.hash),
             None => (0, chain::GENESIS.to_string()),
@@ -145,15 +142,26 @@ impl AuditLog {
         // record goes on from the file's own last record, so the sessions share one chain.
         let _lock = self.lock_current()?;
         if let Some(t) = chain::tail_of(&self.path)? {
-            if t.torn {
-                self.file.write_all(b"\n")?;
-            }
             self.next_seq = t.seq + 1;
             self.prev = t.hash;
+        }
+        if let Some(torn) = chain::torn_end(&self.path)? {
+            // A record cut short (a full disk, a process killed mid-write) never was one: nothing
+            // acted on it. It comes off the end, so the chain stays verifiable, and the chain says so.
+            let len = self.file.metadata()?.len();
+            self.file.set_len(len.saturating_sub(torn.bytes))?;
+            self.append_record("torn_tail", json!({ "bytes": torn.bytes, "sha256": torn.sha256 }), None)?;
         }
         if self.file.metadata().map(|m| m.len()).unwrap_or(0) >= self.rotate_at {
             self.rotate()?;
         }
+        self.append_record(event, fields, sign)
+    }
+
+    /// Append one record to the locked file; a write that fails part-way is taken back off the end
+    /// (a full disk must not leave half a record).
+    #[allow(clippy::type_complexity)]
+    fn append_record(&mut self, event: &str, fields: Value, sign: Option<&dyn Fn(&str) -> Option<String>>) -> std::io::Result<String> {
         let mut v = json!({
             "ts": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "session": self.session,
@@ -177,8 +185,11 @@ impl AuditLog {
         }
         let mut bytes = line.clone().into_bytes();
         bytes.push(b'\n');
-        self.file.write_all(&bytes)?;
-        self.file.sync_data()?;
+        let before = self.file.metadata()?.len();
+        if let Err(e) = self.file.write_all(&bytes).and_then(|()| self.file.sync_data()) {
+            let _ = self.file.set_len(before);
+            return Err(e);
+        }
         let hash = chain::sha256_hex(line.as_bytes());
         self.prev = hash.clone();
         self.next_seq += 1;

@@ -169,6 +169,38 @@ pub fn tail_of(path: &Path) -> std::io::Result<Option<Tail>> {
     Ok(None)
 }
 
+/// The end of a log that is not a whole line: a record cut short (a full disk, a process killed
+/// mid-write). It never was a record (nothing is acted on before its record is whole on disk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornEnd {
+    /// Its length: the file's last bytes after its last newline.
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// The log's torn end, if it has one (None: it ends with a whole line, or is empty or absent).
+pub fn torn_end(path: &Path) -> std::io::Result<Option<TornEnd>> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    const WINDOW: u64 = 1 << 20;
+    let from = meta.len().saturating_sub(WINDOW);
+    f.seek(SeekFrom::Start(from))?;
+    let mut buf = Vec::new();
+    f.take(WINDOW).read_to_end(&mut buf)?;
+    if buf.is_empty() || buf.ends_with(b"\n") {
+        return Ok(None);
+    }
+    let start = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    Ok(Some(TornEnd { bytes: (buf.len() - start) as u64, sha256: sha256_hex(&buf[start..]) }))
+}
+
 /// What `audit verify` found in an intact chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -413,6 +445,29 @@ mod tests {
         let b = broken(&l);
         assert_eq!(b.line, 5, "{b}");
         assert!(b.why.contains("prev does not match record 3"), "{b}");
+    }
+
+    #[test]
+    fn a_record_cut_short_comes_off_the_end_and_the_chain_says_so() {
+        let l = lab();
+        write_sessions(&l);
+        let before = lines(&l.log);
+        // a full disk (or a kill) cut the next record short
+        let torn = "{\"ts\":\"2026-12-05T00:00:00.000Z\",\"session\":\"s3\",\"event\":\"op_pl";
+        std::fs::write(&l.log, before.iter().map(|x| format!("{x}\n")).collect::<String>() + torn).unwrap();
+        assert!(broken(&l).why.contains("middle of a record"));
+        assert_eq!(torn_end(&l.log).unwrap().map(|t| t.bytes), Some(torn.len() as u64));
+        let mut log = AuditLog::open_with(&l.log, "s4", Some(l.key.clone())).unwrap();
+        log.record("session_start", json!({})).unwrap();
+        log.checkpoint().unwrap();
+        let v = verify(std::slice::from_ref(&l.log), Some(&l.key), false).unwrap_or_else(|b| panic!("{b}"));
+        assert_eq!(v.last_seq, 14);
+        let after = lines(&l.log);
+        assert_eq!(after[..before.len()], before[..], "the records before it are untouched");
+        let said: Value = serde_json::from_str(&after[before.len()]).unwrap();
+        assert_eq!((said["event"].as_str(), said["bytes"].as_u64()), (Some("torn_tail"), Some(torn.len() as u64)));
+        assert_eq!(said["sha256"].as_str(), Some(sha256_hex(torn.as_bytes()).as_str()));
+        assert_eq!(torn_end(&l.log).unwrap(), None);
     }
 
     #[test]
