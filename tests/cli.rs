@@ -407,6 +407,15 @@ fn drill_check_refuses_what_drill_run_would_refuse() {
         (r#"{ do = "stop", target = "slb1", service = "ha proxy" }"#, "not a plain systemd unit name"),
         (r#"{ do = "start", target = "slb1", service = "../haproxy" }"#, "not a plain systemd unit name"),
         (r#"{ do = "start", target = "slb1", service = "-haproxy" }"#, "not a plain systemd unit name"),
+        (r#"{ do = "start", target = "slb1", service = ".." }"#, "not a plain systemd unit name"),
+        (r#"{ do = "start", target = "slb1", service = "@" }"#, "not a plain systemd unit name"),
+        // a name of the wrong kind: a worker is no master, a symbol for a master no load balancer
+        (r#"{ do = "renew_certs", masters = ["worker1"] }"#, "unknown master `worker1`"),
+        (r#"{ do = "maintenance", target = "worker1" }"#, "unknown master `worker1`"),
+        (
+            r#"{ do = "vip_failover", to = "etcd-leader" }"#,
+            "unknown load balancer `etcd-leader`: not in this cluster; expected one of: slb1, slb2, vip-owner, vip-peer\n",
+        ),
     ];
     for (i, (action, want)) in cases.iter().enumerate() {
         let f = dir.path().join(format!("d{i}.toml"));

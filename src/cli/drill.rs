@@ -13,7 +13,12 @@ use super::*;
 pub(super) fn drill_targets(s: &Setup, cli: &Cli) -> crate::drill::Known {
     fn known(plan: &Plan) -> crate::drill::Known {
         let names = |f: fn(&crate::inventory::Host) -> bool| plan.hosts.iter().filter(|h| f(h)).map(|h| h.name.clone()).collect();
-        crate::drill::Known { hosts: names(|_| true), nodes: names(|h| h.roles.master || h.roles.worker), lbs: names(|h| h.roles.lb) }
+        crate::drill::Known {
+            hosts: names(|_| true),
+            nodes: names(|h| h.roles.master || h.roles.worker),
+            lbs: names(|h| h.roles.lb),
+            masters: names(|h| h.roles.master),
+        }
     }
     match (&s.plan, s.demo) {
         (Some(plan), false) => known(plan),

@@ -184,6 +184,8 @@ pub enum TargetKind {
     Node,
     /// A load balancer (VIP failover, priority restore, vip_on).
     Lb,
+    /// A master (certificate renewal, a master's maintenance).
+    Master,
 }
 
 impl TargetKind {
@@ -192,6 +194,17 @@ impl TargetKind {
             TargetKind::Host => "host",
             TargetKind::Node => "node",
             TargetKind::Lb => "load balancer",
+            TargetKind::Master => "master",
+        }
+    }
+
+    /// The symbols that stand for a name of this kind (`vip-owner` is a load balancer, never a node).
+    pub fn symbols(self) -> &'static [&'static str] {
+        match self {
+            TargetKind::Host => SYMBOLS,
+            TargetKind::Node => &["etcd-leader", "etcd-follower", "first-worker"],
+            TargetKind::Lb => &["vip-owner", "vip-peer"],
+            TargetKind::Master => &["etcd-leader", "etcd-follower"],
         }
     }
 }
@@ -214,6 +227,7 @@ pub struct Known {
     pub hosts: Vec<String>,
     pub nodes: Vec<String>,
     pub lbs: Vec<String>,
+    pub masters: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -386,8 +400,8 @@ impl DrillFile {
                         Action::VipFailover { to, .. } => name_at(to, TargetKind::Lb, off),
                         Action::RestoreVipPriority { target } => name_at(target, TargetKind::Lb, off),
                         Action::Drain { node } | Action::Uncordon { node } => name_at(node, TargetKind::Node, off),
-                        Action::RenewCerts { masters } => masters.iter().for_each(|m| name_at(m, TargetKind::Host, off)),
-                        Action::Maintenance { target } | Action::MaintenanceEnd { target } => name_at(target, TargetKind::Host, off),
+                        Action::RenewCerts { masters } => masters.iter().for_each(|m| name_at(m, TargetKind::Master, off)),
+                        Action::Maintenance { target } | Action::MaintenanceEnd { target } => name_at(target, TargetKind::Master, off),
                         Action::Silence { targets, .. } => targets.iter().for_each(|t| name_at(t, TargetKind::Host, off)),
                         Action::Wait { .. }
                         | Action::SetNoout { .. }
@@ -407,13 +421,14 @@ impl DrillFile {
     /// drill names is a symbol or one of `known`'s. The error points at the first unknown name.
     pub fn check_targets(&self, path: &Path, known: &Known) -> Result<(), FileError> {
         for r in self.steps.iter().flat_map(|s| &s.refs) {
-            if SYMBOLS.contains(&r.name.as_str()) {
+            if r.kind.symbols().contains(&r.name.as_str()) {
                 continue;
             }
             let list = match r.kind {
                 TargetKind::Host => &known.hosts,
                 TargetKind::Node => &known.nodes,
                 TargetKind::Lb => &known.lbs,
+                TargetKind::Master => &known.masters,
             };
             if !list.contains(&r.name) {
                 let shown: Vec<&str> = list.iter().take(12).map(String::as_str).collect();
@@ -425,7 +440,7 @@ impl DrillFile {
                         "unknown {} `{}`: not in this cluster; expected one of: {}{}",
                         r.kind.noun(),
                         r.name,
-                        shown.iter().chain(SYMBOLS.iter()).copied().collect::<Vec<_>>().join(", "),
+                        shown.iter().chain(r.kind.symbols()).copied().collect::<Vec<_>>().join(", "),
                         if list.len() > shown.len() { format!(" (and {} more)", list.len() - shown.len()) } else { String::new() }
                     ),
                 ));

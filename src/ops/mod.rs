@@ -440,6 +440,14 @@ pub fn plan(req: &OpRequest, m: &Model) -> OpPlan {
             if masters.is_empty() {
                 p.blockers.push("no master to renew".into());
             }
+            let known: Vec<&str> = m.plan.masters().map(|h| h.name.as_str()).collect();
+            for other in masters.iter().filter(|n| !known.contains(&n.as_str())) {
+                p.blockers.push(if known.is_empty() {
+                    format!("{other} is not a master of the plan (it names none: renewal needs the masters' hosts)")
+                } else {
+                    format!("{other} is not a master of the plan (its masters: {})", known.join(", "))
+                });
+            }
             for mname in masters {
                 p.steps.push(format!("{mname}: back up /etc/kubernetes/pki, kubeadm certs renew all, restart control-plane, wait healthy"));
             }

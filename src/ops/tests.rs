@@ -122,6 +122,9 @@ fn cert_renewal_refused_without_etcd_headroom() {
     assert!(p.blockers[0].contains("etcd cannot lose a member"));
     let m = settled(&[], 1);
     assert!(plan(&OpRequest::RenewCerts { masters: vec!["master1".into(), "master2".into()] }, &m).allowed());
+    // a worker (or a name the plan does not have) is no master: refused, not "renewed" by skipping it
+    let p = plan(&OpRequest::RenewCerts { masters: vec!["master1".into(), "worker1".into()] }, &m);
+    assert_eq!(p.blockers, ["worker1 is not a master of the plan (its masters: master1, master2, master3)"]);
 }
 
 #[test]

@@ -13,8 +13,11 @@ use crate::transport::ssh::{AccessMode, SshPool};
 /// A systemd unit or service name: letters, digits and `@._:-`, not starting with `-`.
 pub fn valid_service(s: &str) -> bool {
     (1..=128).contains(&s.len())
-        && !s.starts_with('-')
+        && !s.starts_with(['-', '.', '@'])
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '_' | ':' | '-'))
+        // a unit is named: `.`, `..`, `@` or `x.` name none
+        && s.chars().any(|c| c.is_ascii_alphanumeric())
+        && !s.ends_with('.')
 }
 
 /// A signal name (`TERM`, `KILL`, `STOP`, `RTMIN+3`) or number.
