@@ -147,6 +147,13 @@ impl Config {
         if let Some(u) = &cfg.alertmanager_url {
             check_url(u).map_err(|e| FileError::at_offset(path, src, key_offset(src, "alertmanager_url", 0), e))?;
         }
+        for (key, value) in [("theme", &cfg.theme), ("keymap", &cfg.keymap)] {
+            if let Some(v) = value
+                && let Err(why) = plain_name(v)
+            {
+                return Err(FileError::at_offset(path, src, key_offset(src, key, 0), format!("{key} `{v}`: {why}")));
+            }
+        }
         for (name, target) in &cfg.aliases {
             let one = std::collections::BTreeMap::from([(name.clone(), target.get_ref().clone())]);
             check_aliases(&one).map_err(|e| FileError::at_offset(path, src, target.span().start, e))?;
@@ -158,6 +165,18 @@ impl Config {
     pub fn aliases(&self) -> std::collections::BTreeMap<String, String> {
         self.aliases.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
     }
+}
+
+/// Whether `name` can name a theme or keymap: letters, digits, `-`, `_` and `.` (not first), at most
+/// 64; a path (`../x`) or a control character is refused.
+pub fn plain_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("expected 1 to 64 characters".into());
+    }
+    if name.starts_with('.') || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err("expected a file's name in its directory (letters, digits, `-`, `_`, `.`), not a path".into());
+    }
+    Ok(())
 }
 
 /// The byte offset of the `n`th (0-based) line starting with `key` (`[[clusters]]`, `name = ...`), for
@@ -430,6 +449,9 @@ mod tests {
         assert_eq!(c.theme.as_deref(), Some("light"));
         assert_eq!(c.plan, Some(PathBuf::from("/etc/kockpit/prod.toml")));
         assert!(c.readonly);
+        let e = Config::parse(p, "readonly = true\ntheme = \"../../x\"\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("theme `../../x`") && e.message.contains("not a path"), "{e}");
         let e = Config::parse(p, "theme = \"light\"\nthme = \"x\"\n").unwrap_err();
         assert_eq!((e.line, e.column), (2, 1));
         assert!(e.message.contains("unknown key `thme`"), "{}", e.message);

@@ -48,9 +48,11 @@ fn main() {
             // whoever read the output went away: nothing to say, and no one to say it to
             if code != kockpit::cli::EXIT_PIPE {
                 // Config and plan errors already say file:line:column: what was expected. Print the chain plainly.
-                eprintln!("kockpit: {e}");
+                // (escaped: an error quotes the file or argument it is about, whose bytes must not
+                // drive the terminal)
+                eprintln!("kockpit: {}", kockpit::text::printable(&e.to_string()));
                 for cause in e.chain().skip(1) {
-                    eprintln!("  caused by: {cause}");
+                    eprintln!("  caused by: {}", kockpit::text::printable(&cause.to_string()));
                 }
             }
             std::process::exit(code);

@@ -234,18 +234,20 @@ fn host_row(host: &Host, with_kernel: bool, with_ssh: bool) -> Vec<String> {
         Some(internal) if internal != host.address => format!("{} ({internal})", host.address),
         _ => host.address.to_string(),
     };
+    // one line per host: a line break inside a value is shown, never taken (it would forge a row)
+    let cell = |v: &str| v.replace('\n', "\\n").replace('\r', "\\r");
     let mut row = vec![
         host.name.clone(),
         address,
         host.roles.label(),
         host.size.map_or_else(dash, |s| s.to_string()),
-        host.os.clone().unwrap_or_else(dash),
+        host.os.as_deref().map_or_else(dash, cell),
     ];
     if with_kernel {
-        row.push(host.kernel.clone().unwrap_or_else(dash));
+        row.push(host.kernel.as_deref().map_or_else(dash, cell));
     }
     if with_ssh {
-        row.push(host.ssh_host.clone());
+        row.push(cell(&host.ssh_host));
     }
     // Notes may span lines; the table keeps one line per host.
     row.push(host.notes.as_deref().map(|n| n.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default());

@@ -125,11 +125,17 @@ impl<'a, T: Layered> Loader<'a, T> {
         Loader { user_dir, stack: Vec::new(), kind: PhantomData }
     }
 
-    /// `name` from the user dir or the builtins; `None` if there is none.
+    /// `name` from the user dir or the builtins; `None` if there is none. A name is a file's name in
+    /// the directory, never a path; a user file that is there but is no regular file is an error
+    /// (`read_text` says so), not a fall-back to the builtin of that name.
     fn named(&mut self, name: &str) -> Result<Option<T>, FileError> {
+        if let Err(why) = crate::config::plain_name(name) {
+            let file = self.user_dir.map(|d| d.join(T::DIR)).unwrap_or_else(|| PathBuf::from(T::DIR));
+            return Err(FileError::whole(file, format!("{} name `{name}`: {why}", T::KIND)));
+        }
         if let Some(dir) = self.user_dir {
             let path = user_file::<T>(dir, name);
-            if path.is_file() {
+            if path.exists() {
                 return self.load_path(&path).map(Some);
             }
         }

@@ -699,6 +699,14 @@ mod tests {
         assert!(e.message.contains("available themes: dark, light, high-contrast, mono, mine"), "{e}");
         assert!(Theme::load("mine", Some(dir.0.path())).is_ok());
         assert!(Theme::load("mine", None).is_err());
+        // a name is a file's name in the directory, never a path
+        let e = Theme::load("../../etc/passwd", Some(dir.0.path())).unwrap_err();
+        assert!(e.message.contains("not a path"), "{e}");
+        // a user's file that is there but no regular file is an error, not the builtin of its name
+        std::fs::create_dir(dir.0.path().join("themes/dark.toml")).unwrap();
+        let e = Theme::load("dark", Some(dir.0.path())).unwrap_err();
+        assert!(e.file.ends_with("themes/dark.toml") && e.message.contains("not a regular file"), "{e}");
+        std::fs::remove_dir(dir.0.path().join("themes/dark.toml")).unwrap();
         // a file that does not load is not offered as if it would
         dir.write("broken", "extends = \"dark\"\n[roles]\nok = { fg = \"nope\" }\n");
         let e = Theme::load("nope", Some(dir.0.path())).unwrap_err();
