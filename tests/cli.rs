@@ -252,6 +252,76 @@ fn the_screen_without_a_terminal_says_what_to_use_instead() {
 }
 
 #[test]
+fn a_signal_stops_a_headless_drill_undoes_what_it_broke_and_records_its_end() {
+    use std::io::BufRead;
+    let cfg = tempfile::tempdir().unwrap();
+    let audit = cfg.path().join("audit.jsonl");
+    let report = cfg.path().join("r.md");
+    // a step that breaks something and then waits (its check cannot pass while keepalived is stopped)
+    let drill = cfg.path().join("d.toml").to_str().unwrap().to_string();
+    std::fs::write(
+        &drill,
+        "name = \"held\"\n[[steps]]\nname = \"stop keepalived on the VIP owner\"\n\
+         action = { do = \"stop\", target = \"vip-owner\", service = \"keepalived\" }\n\
+         expect = [{ check = \"node_cordoned\", target = \"first-worker\", within = 60 }]\n\
+         [[steps]]\nname = \"restore\"\nrestore = true\naction = { do = \"start\", target = \"vip-owner\", service = \"keepalived\" }\n",
+    )
+    .unwrap();
+    // --report naming a FIFO (a write that would block as the drill ends) is refused before it runs
+    let fifo = cfg.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = kockpit_in(cfg.path(), &["drill", "run", &drill, "--headless", "--report", fifo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let mut child = Command::new(bin)
+        .args(["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()])
+        .env("KOCKPIT_CONFIG_DIR", cfg.path())
+        .env("XDG_STATE_HOME", cfg.path().join("state"))
+        .env("HOME", cfg.path())
+        .env_remove("KOCKPIT_CONFIG")
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    // the owner's keepalived stopped: the drill has broken something
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        said.push(l.clone());
+        if l.contains("step 1: stop keepalived") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    said.extend(lines.map_while(Result::ok));
+    let status = child.wait().unwrap();
+    let text = said.join("\n");
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(text.contains("restoring what the drill left broken: start keepalived on"), "{text}");
+    assert!(text.contains("INTERRUPTED (terminate signal)"), "{text}");
+    let events: Vec<String> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap_or("").to_string())
+        .collect();
+    for e in ["drill_interrupted", "drill_end", "session_end"] {
+        assert!(events.iter().any(|x| x == e), "{e} in {events:?}");
+    }
+    // the undo was carried out and ended (its start recorded, then its end)
+    let after = events.iter().position(|e| e == "drill_interrupted").unwrap();
+    assert!(events[after..].iter().any(|e| e == "drill_action") && events[after..].iter().any(|e| e == "op_finished"), "{events:?}");
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("interrupted (terminate signal)"), "{md}");
+    let out = kockpit_in(cfg.path(), &["audit", "verify", audit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn audit_verify_finds_a_changed_byte_and_a_cut_tail() {
     let dir = tempfile::tempdir().unwrap();
     // one configuration directory for the session and the check: the checkpoint key lives there

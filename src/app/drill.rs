@@ -17,6 +17,24 @@ impl App {
         cmds
     }
 
+    /// Stop a running drill now (a hang-up, SIGTERM): what it sent is cancelled and what it broke
+    /// undone (the commands for that); its report is written by the next [`App::drive_drill`].
+    pub fn abort_drill(&mut self, why: &str, now: DateTime<Utc>) -> Vec<Command> {
+        let Some(driver) = self.drill.as_mut().and_then(|d| d.driver.as_mut()) else { return vec![] };
+        let (says, cmds) = driver.abort(why, &self.model, now);
+        for t in says {
+            self.model.timeline.push(crate::model::Event::new(now, PanelId::Timeline, Severity::Warn, format!("drill: {t}")));
+            self.model.revision += 1;
+        }
+        crate::backend::note_planned(&mut self.model, &cmds, now);
+        cmds
+    }
+
+    /// How many of a drill's actions (its undo after an abort among them) have not reported their end.
+    pub fn drill_outstanding(&self) -> usize {
+        self.drill.as_ref().and_then(|d| d.driver.as_ref()).map_or(0, |d| d.outstanding())
+    }
+
     fn drive_drill_inner(&mut self, now: DateTime<Utc>) -> Vec<Command> {
         let Some(d) = self.drill.as_mut() else { return vec![] };
         if d.pending.is_some() {

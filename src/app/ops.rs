@@ -153,10 +153,12 @@ impl App {
     /// to send; the caller waits for the end (bounded) and then exits.
     pub fn hang_up(&mut self, reason: &str) -> Vec<Command> {
         self.audit("session_hangup", json!({ "reason": reason, "op_running": self.running_op().map(|r| r.0) }));
+        // a drill stops too, and undoes what it broke (the caller waits for that as for the operation)
+        let mut cmds = self.abort_drill(reason, Utc::now());
         if self.quit_after_op.is_some() {
-            return vec![];
+            return cmds;
         }
-        let cmds = self.stop_and_quit(reason);
+        cmds.extend(self.stop_and_quit(reason));
         if self.quit_after_op.is_none() {
             self.quit = true;
         }

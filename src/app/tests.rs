@@ -1029,6 +1029,47 @@ action = { do = "vip_failover", to = "vip-peer" }
 }
 
 #[test]
+fn a_hang_up_stops_a_drill_and_undoes_what_it_broke() {
+    let src = r#"
+name = "held"
+[[steps]]
+name = "stop keepalived on the owner"
+action = { do = "stop", target = "vip-owner", service = "keepalived" }
+expect = [{ check = "node_cordoned", target = "first-worker", within = 60 }]
+"#;
+    let file = crate::drill::DrillFile::parse(std::path::Path::new("held.toml"), src).unwrap();
+    let mut app = app_with(false, &[], None);
+    let dir = tempfile::tempdir().unwrap();
+    app.start_drill(file, dir.path().join("report.md"));
+    let mut stop = None;
+    for s in 0..3 {
+        for c in app.drive_drill(now() + chrono::Duration::seconds(s)) {
+            if let Command::AfterRecord { then, .. } = c
+                && let Command::Host { id, .. } = *then
+            {
+                stop = Some(id);
+            }
+        }
+    }
+    let stop = stop.expect("the drill stopped keepalived");
+    app.on_backend(BackendEvent::Op(crate::ops::OpEvent::Finished { id: stop, ok: true, summary: "stopped".into() }));
+    // the terminal goes away mid-step: the drill is stopped, and keepalived started again
+    let cmds = recorded(app.hang_up("hangup"));
+    let undo = cmds.iter().find_map(|c| match c {
+        Command::Host { id, action, .. } => Some((*id, action.describe())),
+        _ => None,
+    });
+    let (undo, what) = undo.unwrap_or_else(|| panic!("an undo: {cmds:?}"));
+    assert!(what.starts_with("start keepalived on "), "{what}");
+    assert_eq!(app.drill_outstanding(), 1, "the undo is waited for");
+    app.on_backend(BackendEvent::Op(crate::ops::OpEvent::Finished { id: undo, ok: true, summary: "started".into() }));
+    assert_eq!(app.drill_outstanding(), 0);
+    app.drive_drill(now() + chrono::Duration::seconds(4));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).expect("the report is written");
+    assert!(md.contains("interrupted (hangup)"), "{md}");
+}
+
+#[test]
 fn s_sorts_nodes_and_certificates_and_keeps_the_selected_item() {
     let mut app = app_with(false, &[], None);
     app.view.focus = PanelId::Nodes;

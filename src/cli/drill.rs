@@ -81,6 +81,12 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
         let mut d = Driver::new(file, &model, Utc::now(), audit.clone(), Some(cap));
         outln!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        // SIGTERM, SIGINT and a hang-up stop the drill at its safe point: what it sent is cancelled,
+        // what it broke undone, and its end recorded; a second one leaves at once
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut int, mut term, mut hup) =
+            (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
+        let mut interrupted: Option<&str> = None;
         while d.run.phase == Phase::Running {
             let (says, cmds) = d.poll(&model, Utc::now());
             for t in says {
@@ -106,6 +112,19 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
                     None => return Err(eyre!("the backend stopped during the drill")),
                 },
                 _ = tick.tick() => {}
+                _ = int.recv() => interrupted = Some("interrupt"),
+                _ = term.recv() => interrupted = Some("terminate"),
+                _ = hup.recv() => interrupted = Some("hang-up"),
+            }
+            if let Some(why) = interrupted {
+                eprintln!("kockpit: {why}: stopping the drill at its safe point, undoing what it broke (again to leave at once)");
+                let (says, cmds) = d.abort(&format!("{why} signal"), &model, Utc::now());
+                for t in says {
+                    outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+                }
+                for cmd in cmds {
+                    let _ = backend.commands.send(cmd);
+                }
             }
         }
         // The clean-up the drill sent as it ended (a client stopped, a service started) reports
@@ -119,23 +138,38 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
             for cmd in cmds {
                 let _ = backend.commands.send(cmd);
             }
-            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
-                Ok(Some(ev)) => {
-                    d.on_event(&ev);
-                    if let BackendEvent::Obs(o) = ev {
-                        model.apply(o);
+            let again = tokio::select! {
+                ev = tokio::time::timeout_at(deadline, backend.events.recv()) => match ev {
+                    Ok(Some(ev)) => {
+                        d.on_event(&ev);
+                        if let BackendEvent::Obs(o) = ev {
+                            model.apply(o);
+                        }
+                        continue;
                     }
-                }
-                Ok(None) | Err(_) => {
-                    eprintln!("kockpit: {} clean-up action(s) of the drill did not report their end", d.outstanding());
-                    break;
-                }
-            }
+                    Ok(None) | Err(_) => false,
+                },
+                _ = int.recv() => true,
+                _ = term.recv() => true,
+                _ = hup.recv() => true,
+            };
+            eprintln!(
+                "kockpit: {} clean-up action(s) of the drill did not report their end{}",
+                d.outstanding(),
+                if again { " (left at a second signal): `kockpit audit unfinished` names them" } else { "" }
+            );
+            break;
         }
-        write_report(&d.run, &model.meta.cluster, report)?;
+        // the drill's end is recorded before the report is written: a report path that blocks (a
+        // FIFO nobody reads) or fails does not lose it
         d.finish(d.run.phase == Phase::Passed, report);
+        write_report(&d.run, &model.meta.cluster, report)?;
         outln!("report: {} (and .json)", report.display());
-        Ok(if d.run.phase == Phase::Passed { 0 } else { 1 })
+        Ok(match (d.run.phase, interrupted) {
+            (Phase::Passed, _) => 0,
+            (_, Some(_)) => 130,
+            _ => 1,
+        })
     });
     audit.record("session_end", json!({}));
     audit.seal();

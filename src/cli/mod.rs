@@ -358,6 +358,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                 let slug: String = d.name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
                 PathBuf::from(format!("drill-report-{slug}-{}.md", Utc::now().format("%Y%m%dT%H%M%S")))
             });
+            // the report is written as the drill ends: a path that is no file (a FIFO would block
+            // then, a directory fail) is refused before anything runs
+            if let Ok(m) = std::fs::metadata(&report)
+                && !m.is_file()
+            {
+                return Err(eyre!("--report {}: not a regular file (the drill's report is written there as it ends)", report.display()));
+            }
             if *headless {
                 drill_headless(&s, &cli, d, &report)
             } else if !has_terminal() {

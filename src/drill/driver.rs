@@ -50,9 +50,27 @@ impl Driver {
     /// Advance the drill: lines to tell the operator, and the commands to send (each carried out
     /// only once its audit record is on disk).
     pub fn poll(&mut self, m: &Model, now: DateTime<Utc>) -> (Vec<String>, Vec<Command>) {
+        let effects = self.run.poll(m, now);
+        self.act(effects, m, now)
+    }
+
+    /// Stop the drill now (SIGTERM, SIGINT, a hang-up): what it sent is told to stop at its safe
+    /// point, the steps left are not run, what it broke is undone (those commands are returned, each
+    /// carried out once recorded), and the run ends failed.
+    pub fn abort(&mut self, why: &str, m: &Model, now: DateTime<Utc>) -> (Vec<String>, Vec<Command>) {
+        self.audit.record("drill_interrupted", json!({ "drill": self.run.file.name, "reason": why, "running": self.pending }));
+        let mut cancels: Vec<Command> = self.pending.iter().map(|&id| Command::Cancel { id }).collect();
+        self.waiting.clear();
+        let effects = self.run.abort(why, now);
+        let (says, cmds) = self.act(effects, m, now);
+        cancels.extend(cmds);
+        (says, cancels)
+    }
+
+    fn act(&mut self, effects: Vec<Effect>, m: &Model, now: DateTime<Utc>) -> (Vec<String>, Vec<Command>) {
         let mut says = vec![];
         let mut cmds = vec![];
-        for e in self.run.poll(m, now) {
+        for e in effects {
             match e {
                 Effect::Say(t) => says.push(t),
                 Effect::Host { id, action } => {

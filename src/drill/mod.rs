@@ -386,6 +386,50 @@ impl DrillRun {
         }
     }
 
+    /// Stop now (a signal, the operator backing out): the active step is failed as interrupted, the
+    /// steps after it (restore steps among them) are not run, what the drill broke is undone, and the
+    /// run ends failed.
+    pub fn abort(&mut self, why: &str, now: DateTime<Utc>) -> Vec<Effect> {
+        let mut out = vec![];
+        if self.phase != Phase::Running {
+            return out;
+        }
+        if let Some(a) = self.active.take() {
+            let spec = self.file.steps[a.index].clone();
+            self.results.push(StepResult {
+                name: spec.name.clone(),
+                action: spec.action.as_ref().map(|x| self.describe_action(x)),
+                action_ok: a.action_done.as_ref().map(|(ok, _)| *ok),
+                action_detail: Some(format!("interrupted ({why})")),
+                expectations: vec![],
+                started_at: a.started,
+                ok: false,
+                restore: spec.restore,
+            });
+        }
+        for spec in self.file.steps.iter().skip(self.results.len()) {
+            self.results.push(StepResult {
+                name: spec.name.clone(),
+                action: None,
+                action_ok: None,
+                action_detail: Some(format!("not run: the drill was interrupted ({why})")),
+                expectations: vec![],
+                started_at: now,
+                ok: false,
+                restore: spec.restore,
+            });
+        }
+        for u in std::mem::take(&mut self.undo).into_iter().rev() {
+            let id = self.next_id;
+            self.next_id += 1;
+            out.push(Effect::Say(format!("restoring what the drill left broken: {}", u.describe())));
+            out.push(Effect::Host { id, action: u });
+        }
+        self.phase = Phase::Failed;
+        out.push(Effect::Say(format!("drill {}: INTERRUPTED ({why})", self.file.name)));
+        out
+    }
+
     fn finish(&mut self, out: &mut Vec<Effect>) {
         for u in std::mem::take(&mut self.undo).into_iter().rev() {
             let id = self.next_id;

@@ -108,9 +108,18 @@ async fn wind_down(app: &mut App, backend: &mut BackendHandle, reason: Ended) ->
         let _ = backend.commands.send(cmd);
     }
     let deadline = tokio::time::Instant::now() + STOP_GRACE;
-    while !app.quit {
+    // (a drill's report is written, and its undo waited for, as the operation's end is)
+    for cmd in app.drive_drill(Utc::now()) {
+        let _ = backend.commands.send(cmd);
+    }
+    while !app.quit || app.drill_outstanding() > 0 {
         match tokio::time::timeout_at(deadline, backend.events.recv()).await {
-            Ok(Some(ev)) => app.on_backend(ev),
+            Ok(Some(ev)) => {
+                app.on_backend(ev);
+                for cmd in app.drive_drill(Utc::now()) {
+                    let _ = backend.commands.send(cmd);
+                }
+            }
             Ok(None) => break,
             Err(_) => {
                 tracing::warn!("the running operation did not end within {} s of the {}", STOP_GRACE.as_secs(), reason.name());
