@@ -232,8 +232,9 @@ fn check_clusters(path: &Path, src: &str, cfg: &mut Config) -> Result<(), FileEr
         if c.name.is_empty() || c.name.len() > 63 || !c.name.chars().all(word) {
             return Err(err(format!("cluster `{name}`: a name is one word of letters, digits, `-`, `_` and `.`, at most 63 characters")));
         }
-        if !names.insert(c.name.clone()) {
-            return Err(err(format!("cluster `{name}` is named twice")));
+        // (`prod` and `Prod` read as one cluster on a screen and in `:ctx`)
+        if !names.insert(c.name.to_ascii_lowercase()) {
+            return Err(err(format!("cluster `{name}` is named twice (names differing only in case are one name)")));
         }
         let kinds = [c.plan.is_some(), c.kube_context.is_some() && c.plan.is_none(), c.demo];
         if kinds.iter().filter(|k| **k).count() != 1 {
@@ -507,6 +508,7 @@ mod tests {
         assert_eq!(c.clusters[1].matchers(), vec!["env=~\"sh.*\"".to_string()]);
         let cases = [
             ("[[clusters]]\nname = \"a\"\ndemo = true\n[[clusters]]\nname = \"a\"\ndemo = true\n", 4, "named twice"),
+            ("[[clusters]]\nname = \"good\"\ndemo = true\n[[clusters]]\nname = \"Good\"\ndemo = true\n", 4, "differing only in case"),
             ("[[clusters]]\nname = \"a\"\n", 1, "exactly one of"),
             ("[[clusters]]\nname = \"a\"\ndemo = true\nplan = \"x.toml\"\n", 1, "exactly one of"),
             ("[[clusters]]\nname = \"a b\"\ndemo = true\n", 1, "one word"),

@@ -79,6 +79,13 @@ fn render_prints_the_screen_at_the_asked_size() {
     let out = kockpit(&["render", "--size", "huge"]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--size must look like 120x40"));
+    let out = kockpit(&["render", "--size", "99999x99999"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--size 99999x99999 is out of range (20x5 to 1000x500)"));
+    // the demo's journal: a host it does not have is said, and fails the command
+    let out = kockpit(&["--demo", "logs", "--host", "nosuch", "--unit", "keepalived"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no host nosuch in the demo cluster (slb1, slb2, master1"));
 }
 
 #[test]

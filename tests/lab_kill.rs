@@ -280,7 +280,7 @@ fn kill_9_mid_renewal_leaves_the_master_renewed_on_disk_and_the_next_start_says_
     assert_eq!(code, Some(1), "{text}");
     // killed right after m1's renewal: its last intent is the renewal's or, when the process got that far
     // before the signal, the restart's; either says m1's certificates are renewed, and how to restore
-    assert!(text.contains("UNFINISHED: renew_certs m1,m2: may have left m1: certificates"), "{text}");
+    assert!(text.contains("UNFINISHED: renew_certs m1,m2: m1: certificates"), "{text}");
     assert!(text.contains("renewed on disk") || text.contains("certificates renewed; the control plane may be restarting"), "{text}");
     assert!(text.contains(&format!("cp -a /etc/kubernetes/{}", backups[0])), "the restore command names the backup: {text}");
 }

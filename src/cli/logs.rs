@@ -190,15 +190,28 @@ fn flush(held: &mut Vec<(Instant, u64, LogLine)>, now: Instant, out: &mut dyn Wr
 pub fn demo(faults: &[crate::sim::Fault], nodes: usize, args: &Args, out: &mut dyn Write) -> std::io::Result<bool> {
     use chrono::Utc;
     let start = Utc::now();
-    let (mut sim, _) = crate::sim::settled_demo(faults, nodes, start, 60, crate::model::Mode::Demo);
+    let (mut sim, model) = crate::sim::settled_demo(faults, nodes, start, 60, crate::model::Mode::Demo);
     let history = sim.drain_logs();
     let written: HashSet<String> = history.iter().map(|l| l.source.to_string()).collect();
     let wanted: HashSet<String> = args.specs.iter().map(LogSpec::label).collect();
     let mut ok = true;
-    for w in &wanted {
+    let mut unknown = HashSet::new();
+    for spec in &args.specs {
+        if let Some(h) = spec.host()
+            && !model.plan.hosts.iter().any(|x| x.name == h)
+        {
+            let hosts: Vec<&str> = model.plan.hosts.iter().map(|x| x.name.as_str()).collect();
+            eprintln!("kockpit: {}: no host {h} in the demo cluster ({})", spec.label(), hosts.join(", "));
+            unknown.insert(spec.label());
+            ok = false;
+        }
+    }
+    for w in wanted.iter().filter(|w| !unknown.contains(*w)) {
         if !written.contains(w) && !w.starts_with("journal ") {
             eprintln!("kockpit: {w}: the demo writes journal lines only (keepalived, haproxy, etcd, leader elections)");
             ok = false;
+        } else if !written.contains(w) && !args.follow {
+            eprintln!("kockpit: {w}: no line from it in the demo's last minute");
         }
     }
     // the last `tail` lines of each source, merged on one time axis

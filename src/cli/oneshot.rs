@@ -60,12 +60,13 @@ pub(super) fn status(s: &Setup, cli: &Cli, json_out: bool) -> Result<i32> {
 
 pub(super) fn parse_size(size: &str) -> Result<(u16, u16)> {
     let (w, h) = size.split_once(['x', 'X']).ok_or_else(|| eyre!("--size must look like 120x40, got `{size}`"))?;
-    let w: u16 = w.trim().parse().wrap_err_with(|| format!("bad width in --size `{size}`"))?;
-    let h: u16 = h.trim().parse().wrap_err_with(|| format!("bad height in --size `{size}`"))?;
+    // (read wide, so that 99999 is out of range rather than "too large to fit")
+    let w: u64 = w.trim().parse().wrap_err_with(|| format!("bad width in --size `{size}`"))?;
+    let h: u64 = h.trim().parse().wrap_err_with(|| format!("bad height in --size `{size}`"))?;
     if !(20..=1000).contains(&w) || !(5..=500).contains(&h) {
         return Err(eyre!("--size {w}x{h} is out of range (20x5 to 1000x500)"));
     }
-    Ok((w, h))
+    Ok((w as u16, h as u16))
 }
 
 pub(super) fn render(s: &Setup, cli: &Cli, size: &str) -> Result<i32> {

@@ -334,3 +334,12 @@ fn the_line_is_edited_where_the_cursor_is_and_a_draft_survives_the_history() {
     let screen = crate::ui::render_text(&mut app, 80, 24, crate::app::tests::now());
     assert!(screen.lines().last().unwrap().starts_with(" :nodes"), "{screen}");
 }
+
+#[test]
+fn read_only_drain_by_command_shows_the_plan_and_dry_run_as_its_key_does() {
+    let mut app = app_with(true, &[], None);
+    let cmds = type_line(&mut app, "drain worker1");
+    let Dialog::Confirm(p) = &app.view.dialog else { panic!("{:?} {:?}", app.view.dialog, app.notice) };
+    assert!(matches!(&p.request, OpRequest::Drain { node, .. } if node == "worker1"));
+    assert!(matches!(cmds.as_slice(), [Command::DryRun { .. }]), "{cmds:?}");
+}

@@ -37,7 +37,8 @@ impl Unfinished {
     pub fn describe(&self) -> String {
         // what it may have left first: a line cut at the screen's edge keeps what matters
         let state = match &self.leaves {
-            Some(l) => format!("may have left {l}"),
+            // the step's own words (`worker2 may be cordoned`, `lb1: demoted; restore its priority to undo`)
+            Some(l) => l.clone(),
             None => "no step had started acting: nothing was changed".to_string(),
         };
         format!(
