@@ -18,6 +18,16 @@
 //! 10. [`ui`]: panels, dialogs, layout and the terminal loop
 //! 11. [`cli`]: the subcommands
 
+/// `eprintln!` that never panics: a standard error that cannot be written (a full disk, a closed
+/// pipe) loses the line, never the process in the middle of an operation or a drill. (Defined before
+/// the modules, it is the one they see.)
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod error;
 pub mod retry;
 pub mod shell;

@@ -1,5 +1,13 @@
 use tracing_subscriber::prelude::*;
 
+/// `eprintln!` that never panics (a standard error that cannot be written loses the line).
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn main() {
     // Errors are printed as their plain chain, never with a backtrace; capturing one anyway (as
     // RUST_BACKTRACE=1 would have every error do) costs ~1.3 s and ~330 MB in a debug build, on every
@@ -9,6 +17,12 @@ fn main() {
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
     kockpit::mark_start();
+    // A file size limit (`ulimit -f`) is a full disk to kockpit: the write fails (EFBIG) and what it
+    // was for is refused, instead of SIGXFSZ killing the process in the middle of it.
+    // SAFETY: setting a signal's disposition to ignore, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = match kockpit::cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {

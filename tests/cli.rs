@@ -329,6 +329,45 @@ fn a_signal_stops_a_headless_drill_undoes_what_it_broke_and_records_its_end() {
 }
 
 #[test]
+fn a_drill_whose_reader_went_away_or_whose_stderr_is_full_runs_to_its_recorded_end() {
+    use std::io::BufRead;
+    let cfg = tempfile::tempdir().unwrap();
+    let audit = cfg.path().join("audit.jsonl");
+    let drill = format!("{}/assets/drills/vip-owner-loss.toml", env!("CARGO_MANIFEST_DIR"));
+    // no directory for the report: refused before anything runs
+    let out = kockpit_in(cfg.path(), &["drill", "run", &drill, "--headless", "--report", "/nonexistent-dir/r.md"]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let report = cfg.path().join("r.md");
+    let mut child = Command::new(bin)
+        .args(["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()])
+        .env("KOCKPIT_CONFIG_DIR", cfg.path())
+        .env("XDG_STATE_HOME", cfg.path().join("state"))
+        .env("HOME", cfg.path())
+        .env_remove("KOCKPIT_CONFIG")
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create("/dev/full").unwrap())
+        .spawn()
+        .unwrap();
+    // like `| head -1`: the reader takes one line and goes away
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("drill VIP owner loss"), "{first}");
+    let status = child.wait().unwrap();
+    assert!(matches!(status.code(), Some(0 | 1)), "the drill's own verdict, not a death by its output: {status:?}");
+    let events: Vec<String> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap_or("").to_string())
+        .collect();
+    for e in ["drill_end", "session_end"] {
+        assert!(events.iter().any(|x| x == e), "{e} in {events:?}");
+    }
+    assert!(report.exists(), "the report is written");
+}
+
+#[test]
 fn audit_verify_finds_a_changed_byte_and_a_cut_tail() {
     let dir = tempfile::tempdir().unwrap();
     // one configuration directory for the session and the check: the checkpoint key lives there
@@ -402,6 +441,25 @@ fn a_write_that_runs_out_of_room_leaves_no_half_record() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = kockpit_in(cfg.path(), &["audit", "verify", a]);
     assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_full_standard_error_is_an_output_error_not_an_abort() {
+    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
+    let cfg = tempfile::tempdir().unwrap();
+    for args in [&["--demo", "status"][..], &["--demo", "render", "--size", "80x24"], &["status", "--bogus"]] {
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let status = Command::new(&bin)
+            .args(args)
+            .env("KOCKPIT_CONFIG_DIR", cfg.path())
+            .env("HOME", cfg.path())
+            .env_remove("KUBECONFIG")
+            .stdout(full.try_clone().unwrap())
+            .stderr(full)
+            .status()
+            .unwrap();
+        assert!(matches!(status.code(), Some(4 | 5)), "{args:?}: {status:?}");
+    }
 }
 
 #[test]

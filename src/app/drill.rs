@@ -63,7 +63,8 @@ impl App {
             let md = crate::drill::report::markdown(run, &self.model.meta.cluster, now);
             let js = crate::drill::report::json(run, &self.model.meta.cluster, now);
             let passed = run.phase == crate::drill::Phase::Passed;
-            let written = std::fs::write(&path, md).and_then(|_| std::fs::write(path.with_extension("json"), js.to_string()));
+            let written = std::fs::write(&path, crate::text::printable(&md).as_bytes())
+                .and_then(|_| std::fs::write(path.with_extension("json"), js.to_string()));
             driver.finish(passed, &path);
             let (sev, text) = match written {
                 Ok(()) => (

@@ -37,10 +37,19 @@ pub(super) fn drill_targets(s: &Setup, cli: &Cli) -> crate::drill::Known {
 
 pub(super) fn write_report(run: &crate::drill::DrillRun, cluster: &str, path: &std::path::Path) -> Result<()> {
     let now = Utc::now();
-    std::fs::write(path, crate::drill::report::markdown(run, cluster, now)).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(path, crate::text::printable(&crate::drill::report::markdown(run, cluster, now)).as_bytes())
+        .wrap_err_with(|| format!("cannot write {}", path.display()))?;
     let json_path = path.with_extension("json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&crate::drill::report::json(run, cluster, now))?)?;
     Ok(())
+}
+
+/// A drill's progress line: a reader that went away (`| head`) or a full disk loses the line, never
+/// the drill in the middle of what it broke (it goes on, undoes, and records its end).
+macro_rules! tell {
+    ($($t:tt)*) => {{
+        let _ = write_out(format_args!("{}\n", format_args!($($t)*)));
+    }};
 }
 
 pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile, report: &std::path::Path) -> Result<i32> {
@@ -66,31 +75,41 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
         eprintln!("kockpit: {}", u.describe());
     }
     let result = rt.block_on(async {
-        let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
-        // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !(live::first_round_complete(&model) && model.etcd.data.is_some()) {
-            match tokio::time::timeout_at(deadline, backend.events.recv()).await {
-                Ok(Some(BackendEvent::Obs(o))) => {
-                    model.apply(o);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
-        let mut d = Driver::new(file, &model, Utc::now(), audit.clone(), Some(cap));
-        outln!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
         // SIGTERM, SIGINT and a hang-up stop the drill at its safe point: what it sent is cancelled,
         // what it broke undone, and its end recorded; a second one leaves at once
         use tokio::signal::unix::{SignalKind, signal};
         let (mut int, mut term, mut hup) =
             (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
+        let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
+        // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !(live::first_round_complete(&model) && model.etcd.data.is_some()) {
+            let why = tokio::select! {
+                ev = tokio::time::timeout_at(deadline, backend.events.recv()) => match ev {
+                    Ok(Some(BackendEvent::Obs(o))) => {
+                        model.apply(o);
+                        continue;
+                    }
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break,
+                },
+                _ = int.recv() => "interrupt",
+                _ = term.recv() => "terminate",
+                _ = hup.recv() => "hang-up",
+            };
+            // nothing acted on yet: nothing to undo
+            audit.record("drill_interrupted", json!({ "drill": file.name, "reason": format!("{why} signal"), "before_start": true }));
+            eprintln!("kockpit: {why}: the drill stopped before it started (nothing was done)");
+            return Ok(130);
+        }
+        let mut d = Driver::new(file, &model, Utc::now(), audit.clone(), Some(cap));
+        tell!("drill {} on {} ({} steps)", d.run.file.name, model.meta.cluster, d.run.file.steps.len());
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut interrupted: Option<&str> = None;
         while d.run.phase == Phase::Running {
             let (says, cmds) = d.poll(&model, Utc::now());
             for t in says {
-                outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+                tell!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
             }
             crate::backend::note_planned(&mut model, &cmds, Utc::now());
             for cmd in cmds {
@@ -120,7 +139,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
                 eprintln!("kockpit: {why}: stopping the drill at its safe point, undoing what it broke (again to leave at once)");
                 let (says, cmds) = d.abort(&format!("{why} signal"), &model, Utc::now());
                 for t in says {
-                    outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+                    tell!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
                 }
                 for cmd in cmds {
                     let _ = backend.commands.send(cmd);
@@ -133,7 +152,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
         while d.outstanding() > 0 {
             let (says, cmds) = d.poll(&model, Utc::now());
             for t in says {
-                outln!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
+                tell!("{}  {t}", Utc::now().format("%H:%M:%S%.3f"));
             }
             for cmd in cmds {
                 let _ = backend.commands.send(cmd);
@@ -164,7 +183,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
         // FIFO nobody reads) or fails does not lose it
         d.finish(d.run.phase == Phase::Passed, report);
         write_report(&d.run, &model.meta.cluster, report)?;
-        outln!("report: {} (and .json)", report.display());
+        tell!("report: {} (and .json)", report.display());
         Ok(match (d.run.phase, interrupted) {
             (Phase::Passed, _) => 0,
             (_, Some(_)) => 130,

@@ -365,6 +365,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             {
                 return Err(eyre!("--report {}: not a regular file (the drill's report is written there as it ends)", report.display()));
             }
+            if let Some(dir) = report.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.is_dir()
+            {
+                return Err(eyre!("--report {}: no directory {} to write the drill's report in", report.display(), dir.display()));
+            }
             if *headless {
                 drill_headless(&s, &cli, d, &report)
             } else if !has_terminal() {

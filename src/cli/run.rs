@@ -150,6 +150,15 @@ pub(super) fn run_operation(s: &Setup, cli: &Cli, a: &RunArgs) -> Result<i32> {
     });
     audit.seal();
     rt.shutdown_background();
+    // what was done is done, but a record of it that could not be written (a disk that filled up
+    // during the operation) is said, and fails the command: the log will call it unfinished
+    if let Some(e) = audit.failure() {
+        eprintln!("kockpit: the audit log could not record everything of this run (its end among it): {e}");
+        return match code {
+            Ok(0) => Ok(1),
+            other => other,
+        };
+    }
     code
 }
 

@@ -280,6 +280,20 @@ impl DrillFile {
         if raw.steps.is_empty() {
             return Err(FileError::new(path, 1, 1, "a drill needs at least one [[steps]]"));
         }
+        // names go into reports and onto terminals: one line of printable text (the drill's name is
+        // the first `name =`, each step's the next)
+        for (n, name) in std::iter::once(&raw.name).chain(raw.steps.iter().map(|s| &s.name)).enumerate() {
+            if name.trim().is_empty() || name.chars().any(|c| c.is_control() || crate::text::is_bidi_control(c)) {
+                let off = name_key_offset(src, n);
+                let shown = crate::text::printable(name).replace('\n', "\\n");
+                return Err(FileError::at_offset(
+                    path,
+                    src,
+                    off,
+                    format!("name `{shown}`: a name is one line of printable text (no control characters, not empty)"),
+                ));
+            }
+        }
         let mut steps = vec![];
         // an etcd client started by an earlier step (or this one), for `no_failed_etcd_writes`
         let mut writes_started = false;
@@ -448,6 +462,23 @@ impl DrillFile {
         }
         Ok(())
     }
+}
+
+/// The byte offset of the `n`th (0-based) line that sets `name` (0 when there is none).
+fn name_key_offset(src: &str, n: usize) -> usize {
+    let mut off = 0;
+    let mut seen = 0;
+    for line in src.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.strip_prefix("name").is_some_and(|r| r.trim_start().starts_with('=')) {
+            if seen == n {
+                return off + (line.len() - t.len());
+            }
+            seen += 1;
+        }
+        off += line.len();
+    }
+    0
 }
 
 /// A systemd unit name as a drill may give it: what the host actions accept.

@@ -61,6 +61,8 @@ pub struct AuditLog {
     key: Option<chain::Key>,
     since_checkpoint: u64,
     rotate_at: u64,
+    /// The log was found cut back before the checkpoint the key remembers: that mark stays.
+    head_frozen: bool,
 }
 
 impl AuditLog {
@@ -79,13 +81,20 @@ impl AuditLog {
         }
         refuse_non_log(path)?;
         let tail = chain::tail_of(path)?;
+        // A log that ends before the newest checkpoint the key remembers for it was cut back (or
+        // removed): this session never moves that mark, so `audit verify` goes on saying so.
+        let cut_back = match (key.as_ref().and_then(|k| k.read_head(path)), &tail) {
+            (Some((head, _)), Some(t)) if t.seq < head => Some((head, Some(t.seq))),
+            (Some((head, _)), None) => Some((head, None)),
+            _ => None,
+        };
         // (a record cut short at the end is taken off by the next record's write)
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (next_seq, prev) = match tail {
             Some(t) => (t.seq + 1, t.hash),
             None => (0, chain::GENESIS.to_string()),
         };
-        Ok(AuditLog {
+        let mut log = AuditLog {
             path: path.to_path_buf(),
             file,
             session: session.into(),
@@ -94,7 +103,12 @@ impl AuditLog {
             key,
             since_checkpoint: 0,
             rotate_at: ROTATE_AT,
-        })
+            head_frozen: cut_back.is_some(),
+        };
+        if let Some((head, ends)) = cut_back {
+            log.record("log_cut_back", json!({ "checkpoint_remembered": head, "log_ends_at": ends }))?;
+        }
+        Ok(log)
     }
 
     pub fn path(&self) -> &Path {
@@ -125,7 +139,7 @@ impl AuditLog {
         let sign = move |unsigned: &str| key.as_ref().map(|k| k.mac(unsigned));
         let hash = self.write_with("checkpoint", json!({ "signed": signed }), Some(&sign))?;
         self.since_checkpoint = 0;
-        if let Some(k) = &self.key {
+        if let Some(k) = self.key.as_ref().filter(|_| !self.head_frozen) {
             k.write_head(&self.path, self.next_seq - 1, &hash)?;
         }
         Ok(())

@@ -288,6 +288,21 @@ impl Layered for Keymap {
         };
         let keymap = Keymap { name: stem.to_owned(), description, bindings };
         check_reachable(&keymap, base.as_ref(), &user_keys, at)?;
+        // the go-ahead is never a key that backs out or starts a command line on the main screen
+        // (`:` typed over a confirmation cancels it; `q` and `esc` leave)
+        for key in keymap.keys_for(Layer::Confirm, Action::ConfirmYes) {
+            if let Some(a) = keymap.bound(Layer::Main, key).filter(|a| matches!(a, Action::Quit | Action::Cancel | Action::CommandLine)) {
+                let span = user_keys.iter().find(|(l, k, _)| *l == Layer::Confirm && k == key).map(|(_, _, s)| s.clone());
+                let message = format!(
+                    "`{key}` cannot be `confirm_yes`: it is `{}` on the main screen, a key people press to back out or type a command",
+                    a.name()
+                );
+                return Err(match span {
+                    Some(span) => at.error(span, message),
+                    None => FileError::whole(at.path, message),
+                });
+            }
+        }
         Ok(keymap)
     }
 }
@@ -742,7 +757,15 @@ mod tests {
 
     #[test]
     fn enter_esc_and_ctrl_c_never_go_ahead() {
-        for (keys, col, bad) in [("\"enter\"", 9, "enter"), ("\"y\", \"esc\"", 14, "esc"), ("\"ctrl-c\"", 9, "ctrl-c")] {
+        for (keys, col, bad) in [
+            ("\"enter\"", 9, "enter"),
+            ("\"y\", \"esc\"", 14, "esc"),
+            ("\"ctrl-c\"", 9, "ctrl-c"),
+            ("\"ctrl-[\"", 9, "ctrl-["),
+            ("\"ctrl-m\"", 9, "ctrl-m"),
+            ("\":\"", 9, ":"),
+            ("\"q\"", 9, "q"),
+        ] {
             let e = parse_err(&format!(
                 "extends = \"default\"\n[[bindings]]\nlayer = \"confirm\"\nkeys = [{keys}]\naction = \"confirm_yes\"\ndesc = \"x\"\n"
             ));

@@ -119,7 +119,8 @@ impl Key {
         std::fs::rename(&tmp, &head)
     }
 
-    fn read_head(&self, log: &Path) -> Option<(u64, String)> {
+    /// The newest checkpoint this key's directory remembers for `log`: (seq, hash).
+    pub fn read_head(&self, log: &Path) -> Option<(u64, String)> {
         let text = std::fs::read_to_string(self.head_path(log)).ok()?;
         let (seq, hash) = text.trim().split_once(' ')?;
         Some((seq.parse().ok()?, hash.to_string()))
@@ -291,6 +292,7 @@ pub fn verify(files: &[PathBuf], key: Option<&Key>, partial: bool) -> Result<Ver
     let mut last_was_checkpoint = false;
     let mut last_checkpoint: Option<(u64, String)> = None;
     let mut last_place = (PathBuf::new(), 0usize);
+    let mut checkpoints: Vec<(u64, String)> = Vec::new();
     for file in files {
         let bytes = read_log(file).map_err(|why| Broken { file: file.clone(), line: 0, seq: None, why })?;
         if !bytes.is_empty() && !bytes.ends_with(b"\n") {
@@ -344,6 +346,7 @@ pub fn verify(files: &[PathBuf], key: Option<&Key>, partial: bool) -> Result<Ver
                     out.signed_checked += 1;
                 }
                 last_checkpoint = Some((seq, hash.clone()));
+                checkpoints.push((seq, hash.clone()));
             }
             out.records += 1;
             out.last_seq = seq;
@@ -375,6 +378,18 @@ pub fn verify(files: &[PathBuf], key: Option<&Key>, partial: bool) -> Result<Ver
                 line: last_place.1,
                 seq: Some(out.last_seq),
                 why: format!("the log ends before its newest checkpoint (seq {head_seq}): records were cut off its end"),
+            });
+        }
+        // past it, the chain must still hold that very checkpoint: a log cut back and written on
+        // since has other records where it stood
+        if head_seq >= out.first_seq && !checkpoints.iter().any(|(s, h)| *s == head_seq && *h == head_hash) {
+            return Err(Broken {
+                file: current.clone(),
+                line: last_place.1,
+                seq: Some(head_seq),
+                why: format!(
+                    "the checkpoint the key's directory remembers (seq {head_seq}) is not in the log: it was cut back there and written on since"
+                ),
             });
         }
     }
@@ -528,6 +543,19 @@ mod tests {
         log.checkpoint().unwrap();
         let b = broken(&l);
         assert!(b.why.contains("ends before its newest checkpoint (seq 11)"), "still caught: {b}");
+        // ... and after kockpit writes on from the cut: it says so in the chain, never moves the
+        // key's mark, and the log stays broken however far it grows past the mark
+        put(&l.log, &orig[..6]);
+        let mut log = AuditLog::open_with(&l.log, "s5", Some(l.key.clone())).unwrap();
+        for i in 0..10 {
+            log.record("op_step", json!({ "op_id": i })).unwrap();
+        }
+        log.checkpoint().unwrap();
+        let said: Vec<Value> = lines(&l.log).iter().map(|x| serde_json::from_str(x).unwrap()).collect();
+        assert_eq!(said[6]["event"], "log_cut_back");
+        assert_eq!((said[6]["checkpoint_remembered"].as_u64(), said[6]["log_ends_at"].as_u64()), (Some(11), Some(5)));
+        let b = broken(&l);
+        assert!(b.why.contains("the checkpoint the key's directory remembers (seq 11) is not in the log"), "{b}");
     }
 
     #[test]

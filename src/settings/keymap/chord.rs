@@ -161,10 +161,12 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 /// Keys that must never carry out an operation: Enter (typed ahead), Esc and Ctrl-C (backing out).
+/// (Ctrl-[ arrives as Esc, Ctrl-M and Ctrl-J as Enter: they are those keys.)
 pub(super) fn never_goes_ahead(chord: &KeyChord) -> bool {
+    let ctrl = chord.mods.contains(KeyModifiers::CONTROL);
     match chord.code {
         KeyCode::Enter | KeyCode::Esc => true,
-        KeyCode::Char('c' | 'C') => chord.mods.contains(KeyModifiers::CONTROL),
+        KeyCode::Char('c' | 'C' | '[' | 'm' | 'M' | 'j' | 'J') => ctrl,
         _ => false,
     }
 }
