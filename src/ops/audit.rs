@@ -80,7 +80,7 @@ impl AuditLog {
             std::fs::create_dir_all(dir)?;
         }
         refuse_non_log(path)?;
-        let tail = chain::tail_of(path)?;
+        let tail = chain::end_of(path)?.tail;
         // A log that ends before the newest checkpoint the key remembers for it was cut back (or
         // removed): this session never moves that mark, so `audit verify` goes on saying so.
         let cut_back = match (key.as_ref().and_then(|k| k.read_head(path)), &tail) {
@@ -155,11 +155,12 @@ impl AuditLog {
         // Another kockpit on this machine may write to the same log: one writer at a time, and each
         // record goes on from the file's own last record, so the sessions share one chain.
         let _lock = self.lock_current()?;
-        if let Some(t) = chain::tail_of(&self.path)? {
+        let end = chain::end_of(&self.path)?;
+        if let Some(t) = end.tail {
             self.next_seq = t.seq + 1;
             self.prev = t.hash;
         }
-        if let Some(torn) = chain::torn_end(&self.path)? {
+        if let Some(torn) = end.torn {
             // A record cut short (a full disk, a process killed mid-write) never was one: nothing
             // acted on it. It comes off the end, so the chain stays verifiable, and the chain says so.
             let len = self.file.metadata()?.len();

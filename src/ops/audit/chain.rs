@@ -132,42 +132,6 @@ impl Key {
 pub struct Tail {
     pub seq: u64,
     pub hash: String,
-    /// The file ends in the middle of a line (a write cut short): the next record starts a new line.
-    pub torn: bool,
-}
-
-/// The chain's end in the log at `path` (None: no records yet).
-pub fn tail_of(path: &Path) -> std::io::Result<Option<Tail>> {
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        // a device or a pipe has no chain to go on from (and /dev/zero would never end)
-        return Ok(None);
-    }
-    // the last record is short; read enough of the end to hold it whole, and never more
-    const WINDOW: u64 = 256 << 10;
-    let from = meta.len().saturating_sub(WINDOW);
-    f.seek(SeekFrom::Start(from))?;
-    let mut buf = Vec::new();
-    f.take(WINDOW).read_to_end(&mut buf)?;
-    let torn = !buf.is_empty() && !buf.ends_with(b"\n");
-    let text = String::from_utf8_lossy(&buf);
-    let mut lines: Vec<&str> = text.split('\n').filter(|l| !l.is_empty()).collect();
-    if torn {
-        lines.pop();
-    }
-    for line in lines.iter().rev() {
-        if let Ok(v) = serde_json::from_str::<Value>(line)
-            && let Some(seq) = v["seq"].as_u64()
-        {
-            return Ok(Some(Tail { seq, hash: sha256_hex(line.as_bytes()), torn }));
-        }
-    }
-    Ok(None)
 }
 
 /// The end of a log that is not a whole line: a record cut short (a full disk, a process killed
@@ -179,27 +143,45 @@ pub struct TornEnd {
     pub sha256: String,
 }
 
-/// The log's torn end, if it has one (None: it ends with a whole line, or is empty or absent).
-pub fn torn_end(path: &Path) -> std::io::Result<Option<TornEnd>> {
+/// How a log ends: its chain's last record (None: no records yet) and a torn end after it, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct End {
+    pub tail: Option<Tail>,
+    pub torn: Option<TornEnd>,
+}
+
+/// The end of the log at `path`, from one read of its last bytes (an absent file, a device or a pipe
+/// has none: /dev/zero would never end).
+pub fn end_of(path: &Path) -> std::io::Result<End> {
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(End::default()),
         Err(e) => return Err(e),
     };
     let meta = f.metadata()?;
     if !meta.is_file() {
-        return Ok(None);
+        return Ok(End::default());
     }
-    const WINDOW: u64 = 1 << 20;
-    let from = meta.len().saturating_sub(WINDOW);
-    f.seek(SeekFrom::Start(from))?;
+    // The last record is short: enough of the end to hold it whole, and never more. A torn end with
+    // no line break in that much (a record cut short past it) is read to 1 MiB.
     let mut buf = Vec::new();
-    f.take(WINDOW).read_to_end(&mut buf)?;
-    if buf.is_empty() || buf.ends_with(b"\n") {
-        return Ok(None);
+    for window in [256u64 << 10, 1 << 20] {
+        let from = meta.len().saturating_sub(window);
+        f.seek(SeekFrom::Start(from))?;
+        buf.clear();
+        f.by_ref().take(window).read_to_end(&mut buf)?;
+        if from == 0 || buf.contains(&b'\n') {
+            break;
+        }
     }
-    let start = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    Ok(Some(TornEnd { bytes: (buf.len() - start) as u64, sha256: sha256_hex(&buf[start..]) }))
+    let whole = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let torn = (whole < buf.len()).then(|| TornEnd { bytes: (buf.len() - whole) as u64, sha256: sha256_hex(&buf[whole..]) });
+    let text = String::from_utf8_lossy(&buf[..whole]);
+    let tail = text.split('\n').filter(|l| !l.is_empty()).rev().find_map(|line| {
+        let v = serde_json::from_str::<Value>(line).ok()?;
+        Some(Tail { seq: v["seq"].as_u64()?, hash: sha256_hex(line.as_bytes()) })
+    });
+    Ok(End { tail, torn })
 }
 
 /// What `audit verify` found in an intact chain.
@@ -471,7 +453,7 @@ mod tests {
         let torn = "{\"ts\":\"2026-12-05T00:00:00.000Z\",\"session\":\"s3\",\"event\":\"op_pl";
         std::fs::write(&l.log, before.iter().map(|x| format!("{x}\n")).collect::<String>() + torn).unwrap();
         assert!(broken(&l).why.contains("middle of a record"));
-        assert_eq!(torn_end(&l.log).unwrap().map(|t| t.bytes), Some(torn.len() as u64));
+        assert_eq!(end_of(&l.log).unwrap().torn.map(|t| t.bytes), Some(torn.len() as u64));
         let mut log = AuditLog::open_with(&l.log, "s4", Some(l.key.clone())).unwrap();
         log.record("session_start", json!({})).unwrap();
         log.checkpoint().unwrap();
@@ -482,7 +464,7 @@ mod tests {
         let said: Value = serde_json::from_str(&after[before.len()]).unwrap();
         assert_eq!((said["event"].as_str(), said["bytes"].as_u64()), (Some("torn_tail"), Some(torn.len() as u64)));
         assert_eq!(said["sha256"].as_str(), Some(sha256_hex(torn.as_bytes()).as_str()));
-        assert_eq!(torn_end(&l.log).unwrap(), None);
+        assert_eq!(end_of(&l.log).unwrap().torn, None);
     }
 
     #[test]
