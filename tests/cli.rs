@@ -9,20 +9,26 @@ fn kockpit(args: &[&str]) -> Output {
     kockpit_in(cfg.path(), args)
 }
 
-/// kockpit with `cfg` as its configuration directory (and its state directory under it).
-fn kockpit_in(cfg: &std::path::Path, args: &[&str]) -> Output {
-    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
-    Command::new(bin)
-        .args(args)
-        .env("KOCKPIT_CONFIG_DIR", cfg)
+/// The kockpit binary under test.
+fn bin() -> PathBuf {
+    std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")))
+}
+
+/// `cmd` (kockpit, or a shell that runs it) with `cfg` as its configuration directory, home and (under
+/// it) state directory.
+fn in_cfg<'a>(cmd: &'a mut Command, cfg: &std::path::Path) -> &'a mut Command {
+    cmd.env("KOCKPIT_CONFIG_DIR", cfg)
         .env("XDG_STATE_HOME", cfg.join("state"))
         .env_remove("KOCKPIT_CONFIG")
         .env_remove("NO_COLOR")
         // no kubeconfig either: without a plan, the demo (whatever this machine's ~/.kube/config)
         .env_remove("KUBECONFIG")
         .env("HOME", cfg)
-        .output()
-        .unwrap()
+}
+
+/// kockpit with `cfg` as its configuration directory (and its state directory under it).
+fn kockpit_in(cfg: &std::path::Path, args: &[&str]) -> Output {
+    in_cfg(Command::new(bin()).args(args), cfg).output().unwrap()
 }
 
 #[test]
@@ -281,18 +287,23 @@ fn a_signal_stops_a_headless_drill_undoes_what_it_broke_and_records_its_end() {
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
 
-    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
-    let mut child = Command::new(bin)
-        .args(["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()])
-        .env("KOCKPIT_CONFIG_DIR", cfg.path())
-        .env("XDG_STATE_HOME", cfg.path().join("state"))
-        .env("HOME", cfg.path())
-        .env_remove("KOCKPIT_CONFIG")
-        .env_remove("KUBECONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = in_cfg(
+        Command::new(bin()).args([
+            "drill",
+            "run",
+            &drill,
+            "--headless",
+            "--report",
+            report.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ]),
+        cfg.path(),
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut said = Vec::new();
     // the owner's keepalived stopped: the drill has broken something
@@ -337,19 +348,24 @@ fn a_drill_whose_reader_went_away_or_whose_stderr_is_full_runs_to_its_recorded_e
     // no directory for the report: refused before anything runs
     let out = kockpit_in(cfg.path(), &["drill", "run", &drill, "--headless", "--report", "/nonexistent-dir/r.md"]);
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
-    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
     let report = cfg.path().join("r.md");
-    let mut child = Command::new(bin)
-        .args(["drill", "run", &drill, "--headless", "--report", report.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()])
-        .env("KOCKPIT_CONFIG_DIR", cfg.path())
-        .env("XDG_STATE_HOME", cfg.path().join("state"))
-        .env("HOME", cfg.path())
-        .env_remove("KOCKPIT_CONFIG")
-        .env_remove("KUBECONFIG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create("/dev/full").unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = in_cfg(
+        Command::new(bin()).args([
+            "drill",
+            "run",
+            &drill,
+            "--headless",
+            "--report",
+            report.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ]),
+        cfg.path(),
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::fs::File::create("/dev/full").unwrap())
+    .spawn()
+    .unwrap();
     // like `| head -1`: the reader takes one line and goes away
     let mut first = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
@@ -409,20 +425,20 @@ fn a_write_that_runs_out_of_room_leaves_no_half_record() {
     let audit = cfg.path().join("audit.jsonl");
     let a = audit.to_str().unwrap();
     let run = |limit: Option<u64>| {
-        let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
         // a file size limit as a full disk would be: writes past it stop part-way (SIGXFSZ ignored:
         // the write fails instead, EFBIG)
         let limit = limit.map(|b| format!("ulimit -f {}; ", b.div_ceil(512))).unwrap_or_default();
-        Command::new("sh")
-            .args(["-c", &format!("trap '' XFSZ; {limit}exec \"$0\" \"$@\""), bin.to_str().unwrap()])
-            .args(["--demo", "run", "cordon", "worker1", "--yes", "--audit-log", a])
-            .env("KOCKPIT_CONFIG_DIR", cfg.path())
-            .env("XDG_STATE_HOME", cfg.path().join("state"))
-            .env("HOME", cfg.path())
-            .env_remove("KOCKPIT_CONFIG")
-            .env_remove("KUBECONFIG")
-            .output()
-            .unwrap()
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("trap '' XFSZ; {limit}exec \"$0\" \"$@\""), bin().to_str().unwrap()]).args([
+            "--demo",
+            "run",
+            "cordon",
+            "worker1",
+            "--yes",
+            "--audit-log",
+            a,
+        ]);
+        in_cfg(&mut sh, cfg.path()).output().unwrap()
     };
     let out = run(None);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -445,19 +461,10 @@ fn a_write_that_runs_out_of_room_leaves_no_half_record() {
 
 #[test]
 fn a_full_standard_error_is_an_output_error_not_an_abort() {
-    let bin = std::env::var_os("KOCKPIT_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kockpit")));
     let cfg = tempfile::tempdir().unwrap();
     for args in [&["--demo", "status"][..], &["--demo", "render", "--size", "80x24"], &["status", "--bogus"]] {
         let full = std::fs::File::create("/dev/full").unwrap();
-        let status = Command::new(&bin)
-            .args(args)
-            .env("KOCKPIT_CONFIG_DIR", cfg.path())
-            .env("HOME", cfg.path())
-            .env_remove("KUBECONFIG")
-            .stdout(full.try_clone().unwrap())
-            .stderr(full)
-            .status()
-            .unwrap();
+        let status = in_cfg(Command::new(bin()).args(args), cfg.path()).stdout(full.try_clone().unwrap()).stderr(full).status().unwrap();
         assert!(matches!(status.code(), Some(4 | 5)), "{args:?}: {status:?}");
     }
 }
