@@ -77,9 +77,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
     let result = rt.block_on(async {
         // SIGTERM, SIGINT and a hang-up stop the drill at its safe point: what it sent is cancelled,
         // what it broke undone, and its end recorded; a second one leaves at once
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut int, mut term, mut hup) =
-            (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?);
+        let mut sig = super::run::Signals::new()?;
         let (mut backend, mut model) = start_backend(s, cli, Some(Mode::Drill))?;
         // Let the first observations arrive so the drill's symbols (owner, leader ...) resolve.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -93,9 +91,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
                     Ok(Some(_)) => continue,
                     Ok(None) | Err(_) => break,
                 },
-                _ = int.recv() => "interrupt",
-                _ = term.recv() => "terminate",
-                _ = hup.recv() => "hang-up",
+                why = sig.any() => why,
             };
             // nothing acted on yet: nothing to undo
             audit.record("drill_interrupted", json!({ "drill": file.name, "reason": format!("{why} signal"), "before_start": true }));
@@ -131,9 +127,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
                     None => return Err(eyre!("the backend stopped during the drill")),
                 },
                 _ = tick.tick() => {}
-                _ = int.recv() => interrupted = Some("interrupt"),
-                _ = term.recv() => interrupted = Some("terminate"),
-                _ = hup.recv() => interrupted = Some("hang-up"),
+                why = sig.any() => interrupted = Some(why),
             }
             if let Some(why) = interrupted {
                 eprintln!("kockpit: {why}: stopping the drill at its safe point, undoing what it broke (again to leave at once)");
@@ -168,9 +162,7 @@ pub(super) fn drill_headless(s: &Setup, cli: &Cli, file: crate::drill::DrillFile
                     }
                     Ok(None) | Err(_) => false,
                 },
-                _ = int.recv() => true,
-                _ = term.recv() => true,
-                _ = hup.recv() => true,
+                _ = sig.any() => true,
             };
             eprintln!(
                 "kockpit: {} clean-up action(s) of the drill did not report their end{}",

@@ -171,7 +171,7 @@ enum Next {
     Stop(&'static str),
 }
 
-struct Signals {
+pub(super) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
     /// The SSH session of a jump host dropped.
@@ -179,18 +179,24 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> Result<Signals> {
+    pub(super) fn new() -> Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())?, hup: signal(SignalKind::hangup())? })
+    }
+    /// The next of SIGINT, SIGTERM and SIGHUP, by name.
+    pub(super) async fn any(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "interrupt",
+            _ = self.term.recv() => "terminate",
+            _ = self.hup.recv() => "hang-up",
+        }
     }
     async fn next(&mut self, backend: &mut BackendHandle, deadline: Option<tokio::time::Instant>) -> Next {
         let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
         tokio::select! {
             ev = backend.events.recv() => ev.map_or(Next::Closed, |e| Next::Event(Box::new(e))),
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => Next::Timeout,
-            _ = self.int.recv() => Next::Stop("interrupt"),
-            _ = self.term.recv() => Next::Stop("terminate"),
-            _ = self.hup.recv() => Next::Stop("hang-up"),
+            why = self.any() => Next::Stop(why),
         }
     }
 }

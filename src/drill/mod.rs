@@ -376,12 +376,7 @@ impl DrillRun {
             if !ok && !self.restoring {
                 self.restoring = true;
                 // Undo what the drill broke, then run the restore steps that follow.
-                for u in std::mem::take(&mut self.undo).into_iter().rev() {
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    out.push(Effect::Say(format!("restoring: {}", u.describe())));
-                    out.push(Effect::Host { id, action: u });
-                }
+                self.undo_all("restoring", &mut out);
             }
         }
     }
@@ -419,24 +414,24 @@ impl DrillRun {
                 restore: spec.restore,
             });
         }
-        for u in std::mem::take(&mut self.undo).into_iter().rev() {
-            let id = self.next_id;
-            self.next_id += 1;
-            out.push(Effect::Say(format!("restoring what the drill left broken: {}", u.describe())));
-            out.push(Effect::Host { id, action: u });
-        }
+        self.undo_all("restoring what the drill left broken", &mut out);
         self.phase = Phase::Failed;
         out.push(Effect::Say(format!("drill {}: INTERRUPTED ({why})", self.file.name)));
         out
     }
 
-    fn finish(&mut self, out: &mut Vec<Effect>) {
+    /// Undo what the drill broke, newest first, each said as `WHAT: the undo`.
+    fn undo_all(&mut self, what: &str, out: &mut Vec<Effect>) {
         for u in std::mem::take(&mut self.undo).into_iter().rev() {
             let id = self.next_id;
             self.next_id += 1;
-            out.push(Effect::Say(format!("restoring what the drill left broken: {}", u.describe())));
+            out.push(Effect::Say(format!("{what}: {}", u.describe())));
             out.push(Effect::Host { id, action: u });
         }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Effect>) {
+        self.undo_all("restoring what the drill left broken", out);
         self.phase = if self.results.iter().all(|r| r.ok) { Phase::Passed } else { Phase::Failed };
         out.push(Effect::Say(format!("drill {}: {}", self.file.name, if self.phase == Phase::Passed { "PASSED" } else { "FAILED" })));
     }
