@@ -199,8 +199,7 @@ impl App {
                     return self.act(Action::CommandLine);
                 }
                 if action.is_none() && matches!(key.code, KeyCode::Char(_)) {
-                    let k = self.keymap.hints(Layer::Confirm, Action::ConfirmYes, 1).unwrap_or_else(|| "confirm_yes".into());
-                    let n = self.keymap.hints(Layer::Confirm, Action::ConfirmNo, 1).unwrap_or_else(|| "confirm_no".into());
+                    let (k, n) = (self.confirm_key_name(Action::ConfirmYes), self.confirm_key_name(Action::ConfirmNo));
                     self.say(
                         Severity::Info,
                         format!("{}: waiting for {k} (go ahead) or {n} (cancel); other keys do nothing here", p.request.title()),
@@ -345,12 +344,17 @@ impl App {
         }
     }
 
+    /// The key a confirmation takes for `action` (`y`), or the action's name where none is bound.
+    fn confirm_key_name(&self, action: Action) -> String {
+        self.keymap.hints(Layer::Confirm, action, 1).unwrap_or_else(|| action.name().into())
+    }
+
     pub(super) fn confirm_key(&mut self, action: Option<Action>, p: OpPlan) -> Vec<Command> {
         // only the confirm_yes key goes ahead: Enter typed ahead (after a command line, a filter)
         // must never carry out an operation
         let yes = action == Some(Action::ConfirmYes);
         if action == Some(Action::Confirm) {
-            let k = self.keymap.hints(Layer::Confirm, Action::ConfirmYes, 1).unwrap_or_else(|| "confirm_yes".into());
+            let k = self.confirm_key_name(Action::ConfirmYes);
             self.say(Severity::Info, format!("{}: press {k} to go ahead (Enter does not confirm an operation)", p.request.title()));
             return vec![];
         }

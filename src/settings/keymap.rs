@@ -43,7 +43,9 @@
 //! Checks: a key bound twice within one layer of a file is an error (at the second
 //! binding's line); after layering, `quit`, `help` and `cancel` must have a key in
 //! `main`, and `confirm_no` or `cancel` must be reachable in `confirm`. `confirm_yes` is never
-//! Enter, Esc or Ctrl-C (an Enter typed ahead, or a key for backing out, must not carry out an operation).
+//! Enter, Esc or Ctrl-C (nor Ctrl-M, Ctrl-J, Ctrl-[, which arrive as them), nor a key `main` binds to
+//! `quit`, `cancel` or `command_line` (an Enter typed ahead, or a key for backing out, must not carry
+//! out an operation).
 //!
 //! Key syntax: a single character (`c`, `C` is shift-c, `?`, `/`), or a named key
 //! (`tab`, `backtab`, `enter`, `esc`, `space`, `up`, `down`, `left`, `right`, `pageup`,
