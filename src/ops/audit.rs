@@ -65,6 +65,9 @@ pub struct AuditLog {
     head_frozen: bool,
 }
 
+/// What signs a checkpoint: its `mac` from the record as written without it.
+type Sign<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 impl AuditLog {
     /// Open (create) the log for appending, without a checkpoint key (checkpoints are unsigned).
     /// `session` ties the records of one run together.
@@ -150,8 +153,7 @@ impl AuditLog {
     }
 
     /// Write a record; `sign` gives the `mac` of the record as written without it.
-    #[allow(clippy::type_complexity)]
-    fn write_with(&mut self, event: &str, fields: Value, sign: Option<&dyn Fn(&str) -> Option<String>>) -> std::io::Result<String> {
+    fn write_with(&mut self, event: &str, fields: Value, sign: Option<Sign<'_>>) -> std::io::Result<String> {
         // Another kockpit on this machine may write to the same log: one writer at a time, and each
         // record goes on from the file's own last record, so the sessions share one chain.
         let _lock = self.lock_current()?;
@@ -175,8 +177,7 @@ impl AuditLog {
 
     /// Append one record to the locked file; a write that fails part-way is taken back off the end
     /// (a full disk must not leave half a record).
-    #[allow(clippy::type_complexity)]
-    fn append_record(&mut self, event: &str, fields: Value, sign: Option<&dyn Fn(&str) -> Option<String>>) -> std::io::Result<String> {
+    fn append_record(&mut self, event: &str, fields: Value, sign: Option<Sign<'_>>) -> std::io::Result<String> {
         let mut v = json!({
             "ts": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "session": self.session,
