@@ -98,19 +98,25 @@ page() {
     fi
   else out='no curl, python3 or wget to fetch it with'; false; fi
 }
-cfgs=''; running=''; scanned=''
-# this host's haproxy processes and their -f configurations, looked for once, when needed
+cfgs=''; running=''; scanned=''; self_net=''
+# this host's haproxy processes, their PIDs: one in another network namespace (a container's, an
+# ingress controller's) is not this host's
+hpids() {
+  [ -n "$self_net" ] || self_net=$(readlink /proc/self/ns/net 2>/dev/null)
+  for d in /proc/[0-9]*; do
+    c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
+    pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
+    printf '%s ' "${d#/proc/}"
+  done
+}
+# their -f configurations, looked for once, when needed
 scan() {
   [ -z "$scanned" ] || return 0
   scanned=1
-  self_net=$(readlink /proc/self/ns/net 2>/dev/null)
-  for d in /proc/[0-9]*; do
-    c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
-    # a haproxy in another network namespace (a container's, an ingress controller's) is not this host's
-    pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$self_net" ] || continue
+  for p in $(hpids); do
     running=1
     next=''
-    for arg in $({ tr '\0' '\n' < "$d/cmdline"; } 2>/dev/null); do
+    for arg in $({ tr '\0' '\n' < "/proc/$p/cmdline"; } 2>/dev/null); do
       [ "$next" = 1 ] && cfgs="$cfgs $arg"
       if [ "$arg" = -f ]; then next=1; else next=''; fi
     done
@@ -195,10 +201,9 @@ pub const STATS_WATCH_SCRIPT: &str = concat!(
   ai=; case $(awk -W version 2>&1) in mawk*) ai='-W interactive';; esac
   hold
   alive
-  net=$(readlink /proc/self/ns/net 2>/dev/null)
-  # this host's haproxy processes (PIDs): a reload starts a new one, whose session is the one to watch
-  hpids() { for d in /proc/[0-9]*; do c=''; { read -r c < "$d/comm"; } 2>/dev/null; [ "$c" = haproxy ] || continue
-    pn=$(readlink "$d/ns/net" 2>/dev/null); [ -z "$pn" ] || [ "$pn" = "$net" ] || continue; printf '%s ' "${d#/proc/}"; done; }
+  # a reload starts a new haproxy process, whose session is the one to watch (hpids: this host's; its
+  # network namespace read once here, not in each look's subshell)
+  [ -n "$self_net" ] || self_net=$(readlink /proc/self/ns/net 2>/dev/null)
   { while :; do
       { echo prompt; p0=$(hpids); i=0
         while [ $i -lt 200 ]; do
